@@ -1,0 +1,94 @@
+import { UsageError } from './usage-error.js'
+
+/** A command module: `run` returns the exit status (0 healthy, 1 anything else; never 2). */
+export interface Command {
+  run(argv: string[]): Promise<number>
+}
+
+interface CommandEntry {
+  summary: string
+  load: () => Promise<Command>
+}
+
+// Commands load lazily so `probekit check http://…` pays only for what it uses.
+const commands: Record<string, CommandEntry> = {
+  check: {
+    summary: 'check targets by URL (http, tcp, redis, postgres, …) — for Docker HEALTHCHECK and exec probes',
+    load: () => import('./check.js'),
+  },
+  probe: {
+    summary: "run the app's own live/ready/startup probes in a fresh process",
+    load: () => import('./probe.js'),
+  },
+  worker: {
+    summary: 'check a worker: liveness, readiness and last-work files, broker ping',
+    load: () => import('./worker.js'),
+  },
+  gen: {
+    summary: 'generate Kubernetes, Docker, compose and nginx health-check snippets',
+    load: () => import('./gen.js'),
+  },
+  monitor: {
+    summary: "watch a fleet's status endpoints from manifests; API, metrics, dashboard",
+    load: () => import('./monitor.js'),
+  },
+  inspect: {
+    summary: 'print the fleet state the monitor recorded (p2-inspect JSON)',
+    load: () => import('./inspect.js'),
+  },
+}
+
+export const VERSION = '0.1.0'
+
+export function mainHelp(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length))
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  return `probekit ${VERSION} — health checks for Node.js services and their fleets
+
+Usage: probekit <command> [options]
+
+Commands:
+${lines.join('\n')}
+
+Run "probekit <command> --help" for a command's options and examples.
+
+Exit status: 0 healthy, 1 unhealthy or a usage error (never 2, which Docker reserves).
+
+Examples:
+  probekit check http://127.0.0.1:8080/readyz redis://127.0.0.1:6379
+  probekit probe --ready --config ./health.js
+  probekit gen k8s --port 9000
+`
+}
+
+/** Runs the CLI and returns the exit status. Expected failures print one sentence, never a stack. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(mainHelp())
+    return name === undefined ? 1 : 0
+  }
+  if (name === '-V' || name === '--version' || name === 'version') {
+    process.stdout.write(`${VERSION}\n`)
+    return 0
+  }
+  const entry = commands[name]
+  if (!entry) {
+    const known = Object.keys(commands).join(', ')
+    process.stdout.write(
+      `probekit: usage error: unknown command "${name}"; the commands are ${known}. See "probekit --help".\n`,
+    )
+    return 1
+  }
+  try {
+    const command = await entry.load()
+    return await command.run(rest)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stdout.write(`probekit ${name}: usage error: ${error.message}\nSee "probekit ${name} --help".\n`)
+      return 1
+    }
+    process.stdout.write(`probekit ${name}: ${error instanceof Error ? error.message : String(error)}\n`)
+    return 1
+  }
+}

@@ -1,0 +1,63 @@
+import type { CheckResult, Report, Status } from '../core/types.js'
+import { WITHHELD } from './text.js'
+
+/** Fields of the IETF health-check response (draft-inadarei-api-health-check). */
+export interface HealthJsonCheck {
+  status: Status
+  time: string
+  componentType?: string
+  componentId?: string
+  observedValue?: number | string | boolean
+  observedUnit?: string
+  output?: string
+}
+
+export interface HealthJson {
+  status: Status
+  version?: string
+  releaseId?: string
+  serviceId?: string
+  description?: string
+  output?: string
+  checks: Record<string, HealthJsonCheck[]>
+  notes?: string[]
+}
+
+export interface ServiceInfo {
+  serviceId?: string
+  version?: string
+  releaseId?: string
+  description?: string
+}
+
+export const HEALTH_JSON_TYPE = 'application/health+json'
+
+/**
+ * The IETF health-check JSON: overall `status`, and `checks` keyed by component, each an
+ * array of objects. `output` is present for warn and fail only, as the draft asks.
+ */
+export function formatHealthJson(report: Report, showReasons: boolean, service: ServiceInfo = {}): HealthJson {
+  const body: HealthJson = { status: report.status, ...service, checks: {} }
+  let firstFailure: CheckResult | undefined
+  for (const check of report.checks) {
+    const entry: HealthJsonCheck = { status: check.status, time: check.time }
+    if (check.componentType) entry.componentType = check.componentType
+    if (check.componentId && showReasons) entry.componentId = check.componentId
+    if (check.observedValue !== undefined) {
+      entry.observedValue = check.observedValue
+      if (check.observedUnit) entry.observedUnit = check.observedUnit
+    }
+    if (check.status !== 'pass') {
+      entry.output = showReasons ? (check.output ?? 'failed') : WITHHELD
+      if (check.status === 'fail' && !firstFailure) firstFailure = check
+    }
+    const list = body.checks[check.name]
+    if (list) list.push(entry)
+    else body.checks[check.name] = [entry]
+  }
+  if (firstFailure) body.output = `${firstFailure.name}: ${showReasons ? (firstFailure.output ?? 'failed') : WITHHELD}`
+  if (report.unmatchedExcludes && report.unmatchedExcludes.length > 0) {
+    body.notes = [`no checks match the excluded names ${report.unmatchedExcludes.join(', ')}`]
+  }
+  return body
+}

@@ -1,0 +1,42 @@
+/**
+ * probekit — health checks that tell the orchestrator the truth.
+ *
+ * @example
+ * import http from 'node:http'
+ * import { createHealth, NotReady } from 'probekit'
+ *
+ * const health = createHealth({ timeout: 1000 })
+ * health.add('search', async ({ signal }) => {
+ *   const res = await fetch('http://search:9200/_cluster/health', { signal })
+ *   if (!res.ok) throw new NotReady(`search answered ${res.status}`)
+ * }, { critical: false })
+ * await health.listen({ port: 9000 })
+ */
+
+export { NotReady } from './core/errors.js'
+export {
+  type ChangeEvent,
+  createHealth,
+  type DetailsPolicy,
+  Health,
+  type HealthOptions,
+  type HealthRequest,
+  type RunOptions,
+} from './core/health.js'
+export type { LifecyclePhase } from './core/lifecycle.js'
+export type { Logger } from './core/logger.js'
+export type {
+  CheckContext,
+  CheckDetails,
+  CheckFn,
+  CheckResult,
+  Group,
+  Probe,
+  ProbeOptions,
+  Report,
+  Status,
+} from './core/types.js'
+export type { HealthJson, HealthJsonCheck, ServiceInfo } from './format/health-json.js'
+export type { Fallback, HealthHandler } from './http/handler.js'
+export type { Listening, ListenOptions } from './http/listen.js'
+export type { HealthResponse } from './http/respond.js'
