@@ -1,0 +1,99 @@
+/**
+ * The monitor's model: what it checks, what it saw, and how readers (inspect, the API,
+ * metrics, webhooks, the dashboard) get at it. Shared by the checking side and the
+ * reading side so they cannot disagree.
+ */
+
+/** Consul's health states, as p2 reported them. */
+export type HealthState = 'passing' | 'warning' | 'critical' | 'unknown'
+
+export const HEALTH_STATES: readonly HealthState[] = ['passing', 'warning', 'critical', 'unknown']
+
+/** How a check is carried out. */
+export type CheckKind = 'http' | 'tcp' | 'probe' | 'exec' | 'push'
+
+/** The identity of one check: a check of a pod on a node. */
+export interface CheckKey {
+  pod: string
+  node: string
+  /** The check's name within its pod (`health_check` for a p2 status-port check). */
+  check: string
+}
+
+/** `node/pod/check`, the id used in the API, the store and webhooks. */
+export function checkId(key: CheckKey): string {
+  return `${key.node}/${key.pod}/${key.check}`
+}
+
+/** The current state of one check, as stored and served. */
+export interface CheckState extends CheckKey {
+  id: string
+  kind: CheckKind
+  /** What is checked, credentials redacted (a URL, `host:port`, a command). */
+  target: string
+  state: HealthState
+  /** Kept output of the latest check: at most 4 KB (its tail), redacted. */
+  output: string
+  /** When the check entered its current state (ISO 8601). */
+  since: string
+  /** When it was last checked (ISO 8601), if ever. */
+  checkedAt?: string
+  /** Duration of the latest check, ms. */
+  durationMs?: number
+  /** HTTP status of the latest check, for HTTP checks. */
+  httpStatus?: number
+  /** Earliest certificate expiry seen on the latest TLS check, Unix seconds. */
+  sslEarliestExpiry?: number
+  /** Streak counters behind the thresholds; restored after a restart. */
+  successes: number
+  failures: number
+  /** Raises on every change of this check; the watch API's index is the highest one. */
+  index: number
+}
+
+/** A change of state. */
+export interface Transition extends CheckKey {
+  id: string
+  from: HealthState
+  to: HealthState
+  at: string
+  output: string
+  index: number
+}
+
+/** One point of a check's bounded history (raw, or a rollup of several checks). */
+export interface HistoryPoint {
+  /** Start of the bucket (ISO 8601). */
+  at: string
+  state: HealthState
+  /** Mean duration in ms over the bucket. */
+  durationMs?: number
+  /** Checks in the bucket, and how many of them passed. */
+  count: number
+  passed: number
+}
+
+export interface HistoryQuery {
+  /** Only points at or after this time (ISO 8601). */
+  since?: string
+  limit?: number
+}
+
+/**
+ * Where the monitor keeps state. Embedded SQLite by default; `memory` keeps nothing
+ * across restarts. Writes happen off the checking path.
+ */
+export interface MonitorStore {
+  /** Every stored current state (restored on start). */
+  loadStates(): CheckState[]
+  /** Writes current states that changed. */
+  saveStates(states: readonly CheckState[]): void
+  /** Drops checks that no manifest names any more. */
+  removeStates(ids: readonly string[]): void
+  addTransitions(transitions: readonly Transition[]): void
+  transitions(query: { id?: string; pod?: string; since?: string; limit?: number }): Transition[]
+  /** Records one check outcome into the bounded history (rolled up as it ages). */
+  addSamples(samples: readonly { id: string; at: string; state: HealthState; durationMs?: number }[]): void
+  history(id: string, query?: HistoryQuery): HistoryPoint[]
+  close(): void
+}
