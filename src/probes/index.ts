@@ -1,0 +1,6 @@
+/**
+ * Built-in probes. Each returns a probe for `health.add`, takes the app's own client or
+ * pool (never a connection per check), and also accepts a URL (one short-lived connection
+ * under a connect timeout). Drivers are optional peer dependencies, loaded when used.
+ */
+export {}
