@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { type ChangeEvent, createHealth, NotReady } from '../../src/index.js'
+
+const quiet = { logger: false as const }
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+function names(report: { checks: { name: string }[] }): string[] {
+  return report.checks.map((c) => c.name)
+}
+
+describe('groups', () => {
+  it('puts a probe added without groups in ready and startup, not live', async () => {
+    const health = createHealth(quiet)
+    health.add('db', () => {})
+    assert.deepEqual(names(await health.run('live')), ['lifecycle'])
+    assert.deepEqual(names(await health.run('ready')), ['lifecycle', 'db'])
+    assert.deepEqual(names(await health.run('startup')), ['lifecycle', 'db'])
+  })
+
+  it('includes every probe in startup, whatever its groups', async () => {
+    const health = createHealth(quiet)
+    health.add('event-loop', () => {}, { groups: ['live'] })
+    health.add('migrations', () => {}, { groups: ['startup'] })
+    assert.deepEqual(names(await health.run('live')), ['lifecycle', 'event-loop'])
+    assert.deepEqual(names(await health.run('ready')), ['lifecycle'])
+    assert.deepEqual(names(await health.run('startup')), ['lifecycle', 'event-loop', 'migrations'])
+  })
+
+  it('takes the worst status of its checks; warn still passes the group', async () => {
+    const health = createHealth(quiet)
+    health.add('ok', () => {})
+    health.add('degraded', () => Promise.reject(new Error('slow')), { critical: false })
+    const report = await health.run('ready')
+    assert.equal(report.status, 'warn')
+    health.add('down', () => Promise.reject(new NotReady('down')))
+    assert.equal((await health.run('ready')).status, 'fail')
+  })
+
+  it('runs the checks of a group concurrently', async () => {
+    const health = createHealth(quiet)
+    for (let i = 0; i < 5; i++) health.add(`slow${i}`, () => sleep(100))
+    const started = performance.now()
+    await health.run('ready')
+    assert.ok(performance.now() - started < 400, 'five 100 ms checks took less than 4× one')
+  })
+
+  it('skips excluded checks and reports names that matched nothing', async () => {
+    const health = createHealth(quiet)
+    health.add('a', () => {})
+    health.add('b', () => {
+      throw new Error('b down')
+    })
+    const report = await health.run('ready', { exclude: ['b', 'nope'] })
+    assert.deepEqual(names(report), ['lifecycle', 'a'])
+    assert.equal(report.status, 'pass')
+    assert.deepEqual(report.excluded, ['b'])
+    assert.deepEqual(report.unmatchedExcludes, ['nope'])
+  })
+
+  it('rejects duplicate names, names unusable in URLs, unknown groups and bad durations', () => {
+    const health = createHealth(quiet)
+    health.add('db', () => {})
+    assert.throws(() => health.add('db', () => {}), /exists already/)
+    assert.throws(() => health.add('a/b', () => {}), /may not contain/)
+    assert.throws(() => health.add('lifecycle', () => {}), /exists already/)
+    // @ts-expect-error: an unknown group is a type error and a runtime error
+    assert.throws(() => health.add('x', () => {}, { groups: ['alive'] }), /unknown group "alive"/)
+    assert.throws(() => health.add('y', () => {}, { timeout: -1 }), /timeout of "y" must be a positive number/)
+    assert.throws(() => createHealth({ timeout: 0 }), /timeout must be a positive number/)
+  })
+})
+
+describe('load', () => {
+  it('shares one run among 1,000 concurrent callers (single-flight)', async () => {
+    const health = createHealth(quiet)
+    let runs = 0
+    health.add('slow', async () => {
+      runs++
+      await sleep(100)
+    })
+    const reports = await Promise.all(Array.from({ length: 1000 }, () => health.run('ready')))
+    assert.equal(runs, 1)
+    assert.ok(reports.every((r) => r.status === 'pass'))
+  })
+
+  it('reuses a result within its time-to-live', async () => {
+    const health = createHealth(quiet)
+    let runs = 0
+    health.add(
+      'cached',
+      () => {
+        runs++
+      },
+      { cacheTtl: 200 },
+    )
+    await health.run('ready')
+    await health.run('ready')
+    assert.equal(runs, 1)
+    await sleep(250)
+    await health.run('ready')
+    assert.equal(runs, 2)
+  })
+
+  it('in background mode, requests never call the probe, and it fails until it has run', async () => {
+    const health = createHealth(quiet)
+    let runs = 0
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    health.add(
+      'bg',
+      async () => {
+        runs++
+        await gate
+      },
+      { interval: 50 },
+    )
+    const before = await health.run('ready')
+    assert.equal(before.status, 'fail')
+    assert.equal(before.checks[1]?.output, 'not checked yet')
+    for (let i = 0; i < 100; i++) await health.run('ready')
+    assert.equal(runs, 1, 'only the background loop ran it')
+    release()
+    await sleep(20)
+    assert.equal((await health.run('ready')).status, 'pass')
+    await sleep(120)
+    assert.ok(runs >= 2 && runs <= 5, `background ran ${runs} times`)
+    await health.close()
+    const after = runs
+    await sleep(120)
+    assert.equal(runs, after, 'close() stops the background loop')
+  })
+})
+
+describe('lifecycle', () => {
+  it('keeps readiness at starting while startup tasks are pending', async () => {
+    const health = createHealth(quiet)
+    let finish!: () => void
+    const task = health.startupTask('warm cache', new Promise<void>((r) => (finish = r)))
+    const starting = await health.run('ready')
+    assert.equal(starting.status, 'fail')
+    assert.equal(starting.checks[0]?.output, 'starting: waiting for warm cache')
+    assert.equal((await health.run('live')).status, 'pass')
+    finish()
+    await task
+    assert.equal((await health.run('ready')).status, 'pass')
+  })
+
+  it('stays not ready when a startup task fails', async () => {
+    const health = createHealth(quiet)
+    await assert.rejects(
+      health.startupTask('migrate', async () => {
+        throw new Error('no such table')
+      }),
+    )
+    const report = await health.run('ready')
+    assert.equal(report.status, 'fail')
+    assert.equal(report.checks[0]?.output, 'startup task migrate failed: no such table')
+  })
+
+  it('goes starting -> ready -> shutting down, for good', async () => {
+    const health = createHealth({ ...quiet, initiallyReady: false })
+    assert.equal(health.phase, 'not ready')
+    assert.equal((await health.run('ready')).status, 'fail')
+    health.ready()
+    assert.equal(health.phase, 'ready')
+    health.notReady('reloading config')
+    assert.equal((await health.run('ready')).checks[0]?.output, 'reloading config')
+    health.ready()
+    health.beginShutdown()
+    health.ready()
+    const report = await health.run('ready')
+    assert.equal(report.checks[0]?.output, 'shutting down')
+    assert.equal((await health.run('live')).status, 'pass', 'liveness keeps passing while draining')
+  })
+
+  it('fails liveness only when the app declares itself broken', async () => {
+    const health = createHealth(quiet)
+    health.notReady('busy')
+    assert.equal((await health.run('live')).status, 'pass')
+    health.broken('deadlock detected')
+    const live = await health.run('live')
+    assert.equal(live.status, 'fail')
+    assert.equal(live.checks[0]?.output, 'broken: deadlock detected')
+  })
+})
+
+describe('transitions', () => {
+  it('emits and logs one line per change, never one per request', async () => {
+    const lines: string[] = []
+    const logger = {
+      info: (m: string) => lines.push(`info ${m}`),
+      warn: (m: string) => lines.push(`warn ${m}`),
+      error: (m: string) => lines.push(`error ${m}`),
+    }
+    const health = createHealth({ logger })
+    const events: ChangeEvent[] = []
+    health.on('change', (e) => events.push(e))
+    let up = true
+    health.add('db', () => {
+      if (!up) throw new Error('connection refused')
+    })
+    for (let i = 0; i < 5; i++) await health.run('ready')
+    assert.deepEqual(lines, [])
+    up = false
+    for (let i = 0; i < 5; i++) await health.run('ready')
+    up = true
+    for (let i = 0; i < 5; i++) await health.run('ready')
+    assert.deepEqual(lines, [
+      'error health check db pass -> fail: connection refused',
+      'error health group ready pass -> fail: db: connection refused',
+      'info health check db fail -> pass',
+      'info health group ready fail -> pass',
+    ])
+    assert.equal(events.length, 4)
+    assert.deepEqual(
+      events.map((e) => [e.kind, e.name, e.previous, e.current]),
+      [
+        ['check', 'db', 'pass', 'fail'],
+        ['group', 'ready', 'pass', 'fail'],
+        ['check', 'db', 'fail', 'pass'],
+        ['group', 'ready', 'fail', 'pass'],
+      ],
+    )
+  })
+
+  it('logs structured fields to pino-style loggers', async () => {
+    const calls: unknown[][] = []
+    const logger = {
+      child: () => logger,
+      info: (...a: unknown[]) => calls.push(a),
+      warn: (...a: unknown[]) => calls.push(a),
+      error: (...a: unknown[]) => calls.push(a),
+    }
+    const health = createHealth({ logger })
+    health.broken('stuck')
+    assert.equal(calls.length, 1)
+    const [fields, message] = calls[0] as [{ health: { current: string } }, string]
+    assert.equal(fields.health.current, 'broken')
+    assert.match(message, /health lifecycle ready -> broken: broken: stuck/)
+  })
+
+  it('never logs a password', async () => {
+    const lines: string[] = []
+    const logger = {
+      info: (m: string) => lines.push(m),
+      warn: (m: string) => lines.push(m),
+      error: (m: string) => lines.push(m),
+    }
+    const health = createHealth({ logger })
+    health.add('db', () => {
+      throw new Error('cannot reach postgres://app:topsecret@db/app')
+    })
+    await health.run('ready')
+    assert.ok(lines.length > 0)
+    for (const line of lines) assert.doesNotMatch(line, /topsecret/)
+  })
+})

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { NotReady } from '../../src/core/errors.js'
+import { runProbe } from '../../src/core/run-probe.js'
+
+describe('runProbe', () => {
+  it('passes with the details a check returns', async () => {
+    const result = await runProbe(
+      {
+        name: 'cache',
+        check: () => ({ message: 'PONG', observedValue: 1.5, observedUnit: 'ms', componentType: 'datastore' }),
+      },
+      { timeoutMs: 1000 },
+    )
+    assert.equal(result.status, 'pass')
+    assert.equal(result.output, 'PONG')
+    assert.equal(result.observedValue, 1.5)
+    assert.equal(result.observedUnit, 'ms')
+    assert.equal(result.componentType, 'datastore')
+    assert.equal(result.critical, true)
+    assert.ok(!Number.isNaN(Date.parse(result.time)))
+  })
+
+  it('fails with the NotReady message as the reason, never a stack', async () => {
+    const result = await runProbe(
+      {
+        name: 'db',
+        check: () => {
+          throw new NotReady('db: cannot connect')
+        },
+      },
+      { timeoutMs: 1000 },
+    )
+    assert.equal(result.status, 'fail')
+    assert.equal(result.output, 'db: cannot connect')
+    assert.doesNotMatch(result.output ?? '', /at .*\(/)
+  })
+
+  it('keeps the message of any other error, on one line', async () => {
+    const result = await runProbe(
+      {
+        name: 'x',
+        check: async () => {
+          throw new Error('first line\n  second line')
+        },
+      },
+      { timeoutMs: 1000 },
+    )
+    assert.equal(result.output, 'first line second line')
+  })
+
+  it('names an error without a message by its code', async () => {
+    const error = Object.assign(new Error(''), { code: 'ECONNREFUSED' })
+    const result = await runProbe(
+      {
+        name: 'x',
+        check: () => {
+          throw error
+        },
+      },
+      { timeoutMs: 1000 },
+    )
+    assert.equal(result.output, 'ECONNREFUSED')
+  })
+
+  it('fails a check that never settles at its deadline, and fires its signal', async () => {
+    let aborted: unknown
+    const started = performance.now()
+    const result = await runProbe(
+      {
+        name: 'hang',
+        check: ({ signal }) =>
+          new Promise(() => {
+            signal.addEventListener('abort', () => {
+              aborted = signal.reason
+            })
+          }),
+      },
+      { timeoutMs: 150 },
+    )
+    const elapsed = performance.now() - started
+    assert.equal(result.status, 'fail')
+    assert.equal(result.output, 'timed out after 150 ms')
+    assert.ok(elapsed >= 140 && elapsed < 150 + 200, `answered after ${elapsed} ms`)
+    assert.ok(aborted instanceof Error)
+  })
+
+  it('answers at the deadline even when the check ignores its signal and fails later', async () => {
+    const result = await runProbe(
+      { name: 'stubborn', check: () => new Promise((_, reject) => setTimeout(() => reject(new Error('late')), 300)) },
+      { timeoutMs: 50 },
+    )
+    assert.equal(result.output, 'timed out after 50 ms')
+    // The late rejection must not become an unhandled rejection (the test runner would fail).
+    await new Promise((r) => setTimeout(r, 350))
+  })
+
+  it('turns the failure of a non-critical probe into warn', async () => {
+    const result = await runProbe(
+      {
+        name: 'search',
+        critical: false,
+        check: () => {
+          throw new Error('down')
+        },
+      },
+      { timeoutMs: 1000 },
+    )
+    assert.equal(result.status, 'warn')
+    assert.equal(result.critical, false)
+  })
+
+  it('redacts credentials from reasons', async () => {
+    const result = await runProbe(
+      {
+        name: 'db',
+        check: () => {
+          throw new Error('connect to postgres://app:hunter2@db:5432/app failed; password=hunter2')
+        },
+      },
+      { timeoutMs: 1000 },
+    )
+    assert.doesNotMatch(result.output ?? '', /hunter2/)
+    assert.match(result.output ?? '', /postgres:\/\/app:\*\*\*@db:5432\/app/)
+  })
+
+  it('stops early when the parent signal aborts', async () => {
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(new Error('closing')), 30)
+    const result = await runProbe(
+      { name: 'x', check: () => new Promise(() => {}) },
+      { timeoutMs: 5000, signal: controller.signal },
+    )
+    assert.equal(result.output, 'closing')
+  })
+
+  it('leaves no timer behind after a passing run', async () => {
+    const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => runProbe({ name: `p${i}`, check: () => {} }, { timeoutMs: 60_000 })),
+    )
+    const after = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    assert.equal(after, before)
+  })
+})
