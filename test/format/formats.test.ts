@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { Report } from '../../src/core/types.js'
+import { formatHealthJson } from '../../src/format/health-json.js'
+import { escapeLabelValue, formatPrometheus } from '../../src/format/prometheus.js'
+import { formatText } from '../../src/format/text.js'
+
+const time = '2026-01-01T00:00:00.000Z'
+const report: Report = {
+  group: 'ready',
+  status: 'fail',
+  checks: [
+    { name: 'db', status: 'pass', time, durationMs: 1.5, critical: true, observedValue: 1.5, observedUnit: 'ms' },
+    { name: 'cache', status: 'fail', time, durationMs: 900, critical: true, output: 'timed out after 900 ms' },
+    { name: 'search', status: 'warn', time, durationMs: 3, critical: false, output: 'yellow' },
+  ],
+}
+
+describe('text format', () => {
+  it('is plain ok when passing and not verbose', () => {
+    assert.equal(
+      formatText({ ...report, status: 'pass', checks: [] }, { label: 'readyz', verbose: false, showReasons: true }),
+      'ok',
+    )
+  })
+
+  it('lists checks Kubernetes-style when failing, even without verbose', () => {
+    assert.equal(
+      formatText(report, { label: 'readyz', verbose: false, showReasons: true }),
+      '[+]db ok\n[-]cache failed: timed out after 900 ms\n[!]search warn: yellow\nreadyz check failed\n',
+    )
+  })
+
+  it('withholds reasons', () => {
+    assert.match(
+      formatText(report, { label: 'readyz', verbose: true, showReasons: false }),
+      /\[-\]cache failed: reason withheld\n\[!\]search warn: reason withheld/,
+    )
+  })
+})
+
+describe('health+json format', () => {
+  it('follows the IETF draft: checks keyed by component, arrays of objects, output only when not passing', () => {
+    const body = formatHealthJson(report, true, { serviceId: 'orders', version: '1' })
+    assert.equal(body.status, 'fail')
+    assert.equal(body.serviceId, 'orders')
+    assert.deepEqual(body.checks.db, [{ status: 'pass', time, observedValue: 1.5, observedUnit: 'ms' }])
+    assert.deepEqual(body.checks.cache, [{ status: 'fail', time, output: 'timed out after 900 ms' }])
+    assert.equal(body.output, 'cache: timed out after 900 ms')
+  })
+})
+
+describe('Prometheus format', () => {
+  it('escapes label values', () => {
+    assert.equal(escapeLabelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd')
+  })
+
+  it('has HELP and TYPE once per family and one series per check', () => {
+    const text = formatPrometheus(report)
+    assert.equal(text.match(/^# TYPE probekit_check_up gauge$/gm)?.length, 1)
+    assert.match(text, /^probekit_check_up\{group="ready",check="cache"\} 0$/m)
+    assert.match(text, /^probekit_check_duration_seconds\{group="ready",check="cache"\} 0.9$/m)
+    assert.match(text, /^probekit_group_up\{group="ready"\} 0$/m)
+  })
+})
