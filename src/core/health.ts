@@ -160,6 +160,25 @@ export class Health extends EventEmitter<{ change: [ChangeEvent] }> {
     return this.byGroup[group].length > 0
   }
 
+  /**
+   * The deadline (ms) of each probe a request for `group` runs and waits on; background
+   * probes are left out, since a request only reads their latest result. `probekit gen`
+   * sizes the orchestrator's `timeoutSeconds` from the slowest of these.
+   */
+  deadlines(group: Group): { name: string; timeoutMs: number }[] {
+    return this.byGroup[group]
+      .filter((runner) => !runner.background)
+      .map((runner) => ({ name: runner.name, timeoutMs: runner.probe.timeout ?? this.timeoutMs }))
+  }
+
+  /**
+   * Resolves once every background probe of `group` has a first result, so a fresh
+   * process (`probekit probe`) does not report them as `not checked yet`.
+   */
+  async firstResults(group: Group): Promise<void> {
+    await Promise.all(this.byGroup[group].filter((r) => r.background && !r.latest).map((r) => r.run()))
+  }
+
   /** Runs a group and returns its report. */
   async run(group: Group, options: RunOptions = {}): Promise<Report> {
     if (!GROUPS.includes(group)) throw new Error(`health.run: unknown group "${group}" (use live, ready or startup)`)
