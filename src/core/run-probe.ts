@@ -1,4 +1,5 @@
-import { DeadlineExceeded, reasonOf } from './errors.js'
+import { withDeadline } from './deadline.js'
+import { reasonOf } from './errors.js'
 import { redact } from './redact.js'
 import type { CheckDetails, CheckResult, Probe } from './types.js'
 
@@ -9,55 +10,25 @@ export interface RunProbeOptions {
   signal?: AbortSignal
 }
 
-const noop = () => {}
-
 /**
  * Runs one probe under its deadline and turns whatever happens into a CheckResult.
  * It never throws and never outlives the deadline: a check that ignores its signal is
  * left behind (its eventual outcome is swallowed) and the result says it timed out.
- * This is the one place that enforces deadlines; the library, CLI and monitor all use it.
+ * Deadlines are enforced by `withDeadline` (deadline.ts); the library, CLI and monitor all run probes here.
  */
 export async function runProbe(probe: Probe, options: RunProbeOptions): Promise<CheckResult> {
-  const { timeoutMs } = options
   const critical = probe.critical !== false
   const startedAt = Date.now()
   const started = performance.now()
-  const controller = new AbortController()
-  let timer: NodeJS.Timeout | undefined
-  let onParentAbort: (() => void) | undefined
-
-  const deadline = new Promise<never>((_, reject) => {
-    const fire = (reason: unknown) => {
-      controller.abort(reason)
-      reject(reason)
-    }
-    timer = setTimeout(fire, timeoutMs, new DeadlineExceeded(timeoutMs))
-    const parent = options.signal
-    if (parent) {
-      if (parent.aborted) fire(parent.reason ?? new Error('aborted'))
-      else {
-        onParentAbort = () => fire(parent.reason ?? new Error('aborted'))
-        parent.addEventListener('abort', onParentAbort, { once: true })
-      }
-    }
-  })
-
   let details: CheckDetails | undefined
   let error: unknown
   let failed = false
   try {
-    const outcome = Promise.resolve().then(() => probe.check({ signal: controller.signal }))
-    // A check that ignores its signal may settle long after we answered: swallow that.
-    outcome.catch(noop)
-    details = (await Promise.race([outcome, deadline])) ?? undefined
+    details = (await withDeadline((signal) => probe.check({ signal }), options)) ?? undefined
   } catch (err) {
     failed = true
     error = err
-  } finally {
-    clearTimeout(timer)
-    if (onParentAbort) options.signal?.removeEventListener('abort', onParentAbort)
   }
-  deadline.catch(noop)
 
   const result: CheckResult = {
     name: probe.name,
