@@ -1,0 +1,299 @@
+import type { ClientRequest, IncomingMessage } from 'node:http'
+import { request as httpRequest, STATUS_CODES } from 'node:http'
+import { request as httpsRequest, type RequestOptions } from 'node:https'
+import type { TLSSocket } from 'node:tls'
+import { NotReady } from '../core/errors.js'
+import { redactUrl } from '../core/redact.js'
+import type { Probe, ProbeOptions } from '../core/types.js'
+import { elapsedMs } from './abortable.js'
+import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { describeNetworkError, isTlsTrustError } from './network-error.js'
+
+/** An inclusive range of status codes. */
+export interface StatusRange {
+  min: number
+  max: number
+}
+
+export interface HttpProbeOptions extends ProbeOptions, ConnectOptions {
+  /** Check name. Default `http`. */
+  name?: string
+  /** `GET` (default) or `HEAD`. */
+  method?: 'GET' | 'HEAD'
+  /**
+   * Statuses that pass: a code, a list of codes, a range `{ min, max }` or a string such as
+   * `'200-299'` or `'2xx'`. Default 200–399, as the kubelet counts.
+   */
+  expectStatus?: number | readonly number[] | StatusRange | string
+  /** The body must contain this string, or match this pattern (read up to `maxBodyBytes`). */
+  expectBody?: string | RegExp
+  /** Request headers, e.g. `{ host: 'app.example' }` or an authorization header. */
+  headers?: Record<string, string>
+  /** Extra trusted CA certificates (PEM) for https, e.g. a private CA. */
+  ca?: string | Buffer | readonly (string | Buffer)[]
+  /** Accept any server certificate (self-signed, wrong name). Default false. */
+  insecure?: boolean
+  /** The most body bytes read for `expectBody`. Default 65536. */
+  maxBodyBytes?: number
+  /** Redirects to follow before judging the status. Default 0: a 3xx is itself the answer. */
+  followRedirects?: number
+}
+
+const DEFAULT_MAX_BODY = 64 * 1024
+const DEFAULT_RANGE: StatusRange = { min: 200, max: 399 }
+
+/**
+ * Passes when an HTTP(S) endpoint answers with an expected status (200–399 by default,
+ * like the kubelet) and, optionally, an expected body. One fresh connection per check,
+ * destroyed when the answer is known or the deadline fires; redirects are not followed
+ * unless asked.
+ *
+ * @example
+ * health.add(http('https://search.internal/health', { name: 'search', ca: readFileSync('ca.pem'), critical: false }))
+ */
+export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
+  const target = parseHttpUrl(url)
+  const shown = redactUrl(target.href)
+  const limitMs = connectTimeoutMs(options, `http ${shown}`)
+  const accept = statusMatcher(options.expectStatus)
+  const method = (options.method ?? 'GET').toUpperCase()
+  if (method !== 'GET' && method !== 'HEAD') {
+    throw new TypeError(`http ${shown}: method must be GET or HEAD, got ${options.method}`)
+  }
+  if (options.expectBody !== undefined && method === 'HEAD') {
+    throw new TypeError(`http ${shown}: expectBody needs method GET (a HEAD response has no body)`)
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY
+  const redirects = options.followRedirects ?? 0
+  const {
+    name = 'http',
+    connectTimeout: _ct,
+    method: _m,
+    expectStatus: _es,
+    expectBody,
+    headers,
+    ca,
+    insecure,
+    maxBodyBytes: _mb,
+    followRedirects: _fr,
+    ...probeOptions
+  } = options
+  const settings: RequestSettings = {
+    method,
+    headers: headers ?? {},
+    ca: ca === undefined ? undefined : Array.isArray(ca) ? [...ca] : (ca as string | Buffer),
+    insecure: insecure === true,
+    limitMs,
+    maxBodyBytes: expectBody === undefined ? 0 : maxBodyBytes,
+  }
+  return {
+    componentType: 'component',
+    ...probeOptions,
+    name,
+    check: async ({ signal }) => {
+      const started = performance.now()
+      let current = target
+      let answer = await exchange(current, settings, signal)
+      for (let hop = 0; hop < redirects && isRedirect(answer.status) && answer.location; hop++) {
+        current = new URL(answer.location, current)
+        if (current.protocol !== 'http:' && current.protocol !== 'https:') break
+        answer = await exchange(current, settings, signal)
+      }
+      const where = redactUrl(current.href)
+      const statusText = `${answer.status} ${answer.statusMessage || STATUS_CODES[answer.status] || ''}`.trim()
+      if (!accept.test(answer.status)) {
+        const hint =
+          answer.status === 401 || answer.status === 407 ? ' (authentication failed: check the credentials)' : ''
+        throw new NotReady(`${where} answered ${statusText}${hint}, expected ${accept.text}`)
+      }
+      if (expectBody !== undefined) checkBody(answer, expectBody, where)
+      return { message: statusText, observedValue: elapsedMs(started), observedUnit: 'ms', componentId: shown }
+    },
+  }
+}
+
+interface RequestSettings {
+  method: string
+  headers: Record<string, string>
+  ca: string | Buffer | (string | Buffer)[] | undefined
+  insecure: boolean
+  limitMs: number
+  /** 0: do not read the body. */
+  maxBodyBytes: number
+}
+
+interface Answer {
+  status: number
+  statusMessage: string
+  location: string | undefined
+  body: string
+  truncated: boolean
+}
+
+/** One request on its own connection (no agent, no keep-alive): nothing outlives the check. */
+function exchange(url: URL, settings: RequestSettings, signal: AbortSignal): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    const secure = url.protocol === 'https:'
+    const shown = redactUrl(url.href)
+    const headers: Record<string, string> = { 'user-agent': 'probekit', accept: '*/*', ...settings.headers }
+    if ((url.username || url.password) && !hasHeader(headers, 'authorization')) {
+      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+      headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`
+    }
+    const requestOptions: RequestOptions = {
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port || (secure ? 443 : 80),
+      path: `${url.pathname}${url.search}`,
+      method: settings.method,
+      headers,
+      agent: false,
+    }
+    if (secure) {
+      if (settings.ca !== undefined) requestOptions.ca = settings.ca
+      requestOptions.rejectUnauthorized = !settings.insecure
+    }
+    let settled = false
+    let response: IncomingMessage | undefined
+    let connectTimer: NodeJS.Timeout | undefined
+    const req: ClientRequest = (secure ? httpsRequest : httpRequest)(requestOptions)
+    const finish = (error: unknown, answer?: Answer) => {
+      if (settled) return
+      settled = true
+      clearTimeout(connectTimer)
+      signal.removeEventListener('abort', onAbort)
+      // Whatever the outcome, the connection ends here: no keep-alive, no half-read body.
+      req.removeAllListeners()
+      req.on('error', () => {})
+      response?.removeAllListeners()
+      response?.on('error', () => {})
+      response?.destroy()
+      req.destroy()
+      if (error !== undefined) reject(error)
+      else resolve(answer as Answer)
+    }
+    const onAbort = () => finish(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    connectTimer = setTimeout(() => finish(connectTimedOut(`http ${shown}`, settings.limitMs)), settings.limitMs)
+    req.once('socket', (socket) => {
+      socket.once(secure ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer))
+      // The socket may already be connected in principle (never with agent: false).
+      if (!socket.connecting && (!secure || (socket as TLSSocket).encrypted)) clearTimeout(connectTimer)
+    })
+    req.on('error', (error) => finish(new NotReady(`${shown}: ${describeHttpError(error)}`)))
+    req.once('response', (res) => {
+      response = res
+      clearTimeout(connectTimer)
+      const answer: Answer = {
+        status: res.statusCode ?? 0,
+        statusMessage: res.statusMessage ?? '',
+        location: typeof res.headers.location === 'string' ? res.headers.location : undefined,
+        body: '',
+        truncated: false,
+      }
+      if (settings.maxBodyBytes === 0 || settings.method === 'HEAD') return finish(undefined, answer)
+      const chunks: Buffer[] = []
+      let size = 0
+      res.on('data', (chunk: Buffer) => {
+        const room = settings.maxBodyBytes - size
+        chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk)
+        size += Math.min(chunk.length, room)
+        if (size >= settings.maxBodyBytes) {
+          answer.truncated = true
+          answer.body = Buffer.concat(chunks).toString('utf8')
+          finish(undefined, answer)
+        }
+      })
+      res.on('end', () => {
+        answer.body = Buffer.concat(chunks).toString('utf8')
+        finish(undefined, answer)
+      })
+      res.on('error', (error) => finish(new NotReady(`${shown}: ${describeHttpError(error)}`)))
+    })
+    req.end()
+  })
+}
+
+function describeHttpError(error: unknown): string {
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && code.startsWith('HPE_')) {
+    return `not a valid HTTP response (${code}: ${(error as Error).message})`
+  }
+  const reason = describeNetworkError(error)
+  return isTlsTrustError(error) ? `${reason}; trust the server's CA with the ca option, or set insecure` : reason
+}
+
+function checkBody(answer: Answer, expected: string | RegExp, where: string): void {
+  const ok = typeof expected === 'string' ? answer.body.includes(expected) : expected.test(answer.body)
+  if (ok) return
+  const scope = answer.truncated ? ` (in its first ${answer.body.length} bytes)` : ''
+  const wanted = typeof expected === 'string' ? `contain ${JSON.stringify(expected)}` : `match ${String(expected)}`
+  const excerpt = answer.body.replace(/\s+/g, ' ').trim().slice(0, 80)
+  throw new NotReady(`${where}: the body did not ${wanted}${scope}; it began ${JSON.stringify(excerpt)}`)
+}
+
+function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308
+}
+
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  return Object.keys(headers).some((key) => key.toLowerCase() === name)
+}
+
+function parseHttpUrl(url: string | URL): URL {
+  let parsed: URL
+  try {
+    parsed = new URL(String(url))
+  } catch {
+    throw new TypeError(`http: "${redactUrl(String(url))}" is not a URL; write it as http://host:port/path`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new TypeError(`http: "${redactUrl(parsed.href)}" must start with http:// or https://`)
+  }
+  return parsed
+}
+
+interface StatusMatcher {
+  test(status: number): boolean
+  /** For reasons: `200-399`, `200`, `200, 204`. */
+  text: string
+}
+
+/** Builds the status test from `expectStatus`; bad input fails at creation, not per check. */
+export function statusMatcher(expect: HttpProbeOptions['expectStatus']): StatusMatcher {
+  if (expect === undefined) return rangeMatcher(DEFAULT_RANGE)
+  if (typeof expect === 'number') {
+    checkCode(expect)
+    return { test: (s) => s === expect, text: String(expect) }
+  }
+  if (Array.isArray(expect)) {
+    const codes = (expect as readonly number[]).map(checkCode)
+    return { test: (s) => codes.includes(s), text: codes.join(', ') }
+  }
+  if (typeof expect === 'string') {
+    const text = expect.trim().toLowerCase()
+    const family = /^([1-5])xx$/.exec(text)
+    if (family) return rangeMatcher({ min: Number(family[1]) * 100, max: Number(family[1]) * 100 + 99 })
+    const range = /^(\d{3})\s*-\s*(\d{3})$/.exec(text)
+    if (range) return rangeMatcher({ min: checkCode(Number(range[1])), max: checkCode(Number(range[2])) })
+    if (/^\d{3}$/.test(text)) return statusMatcher(Number(text))
+    throw new TypeError(`http: expectStatus "${expect}" is not a status; use e.g. 200, [200, 204], "200-299" or "2xx"`)
+  }
+  if (expect && typeof expect === 'object' && 'min' in expect && 'max' in expect) {
+    return rangeMatcher({ min: checkCode(expect.min), max: checkCode(expect.max) })
+  }
+  throw new TypeError('http: expectStatus must be a status code, a list of codes, { min, max } or a string like "2xx"')
+}
+
+function rangeMatcher({ min, max }: StatusRange): StatusMatcher {
+  if (min > max) throw new TypeError(`http: expectStatus range ${min}-${max} is empty; put the smaller code first`)
+  return { test: (s) => s >= min && s <= max, text: `${min}-${max}` }
+}
+
+function checkCode(code: number): number {
+  if (!Number.isInteger(code) || code < 100 || code > 599) {
+    throw new TypeError(`http: expectStatus ${code} is not an HTTP status code (100-599)`)
+  }
+  return code
+}

@@ -1,0 +1,49 @@
+/**
+ * Turns the errors that sockets, TLS and resolvers throw into one readable reason, so
+ * every network probe says "connection refused" the same way. Internal to the probes.
+ */
+
+const codes: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset by the server',
+  EPIPE: 'connection closed by the server',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EADDRNOTAVAIL: 'address not available',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'temporary DNS failure',
+  EAI_NONAME: 'host not found',
+  CERT_HAS_EXPIRED: 'TLS certificate expired',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS certificate not trusted (self-signed)',
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLS certificate not trusted (self-signed certificate in the chain)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate not trusted (unknown issuer)',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS certificate not trusted (unknown issuer)',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate does not match the host name',
+}
+
+/** The error's code, looking inside AggregateError (dual-stack connects) and `cause`. */
+export function errorCode(error: unknown): string | undefined {
+  if (!error || typeof error !== 'object') return undefined
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string') return code
+  if (error instanceof AggregateError) for (const inner of error.errors) if (errorCode(inner)) return errorCode(inner)
+  const cause = (error as { cause?: unknown }).cause
+  return cause ? errorCode(cause) : undefined
+}
+
+/** One line: a plain-words reason plus the code, e.g. `connection refused (ECONNREFUSED)`. */
+export function describeNetworkError(error: unknown): string {
+  const code = errorCode(error)
+  const words = code ? codes[code] : undefined
+  if (words) return `${words} (${code})`
+  const message = error instanceof Error ? error.message : String(error)
+  if (message) return code && !message.includes(code) ? `${message} (${code})` : message
+  return code ?? 'failed'
+}
+
+/** Whether the error says the peer is not who it claims to be, so the fix is `ca` or `insecure`. */
+export function isTlsTrustError(error: unknown): boolean {
+  const code = errorCode(error) ?? ''
+  return /CERT|SELF_SIGNED|UNABLE_TO|ALTNAME/.test(code)
+}

@@ -1,0 +1,92 @@
+import { Socket } from 'node:net'
+import { NotReady } from '../core/errors.js'
+import type { Probe, ProbeOptions } from '../core/types.js'
+import { elapsedMs } from './abortable.js'
+import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { describeNetworkError } from './network-error.js'
+
+export interface TcpTarget {
+  host: string
+  port: number
+}
+
+export interface TcpProbeOptions extends ProbeOptions, ConnectOptions {
+  /** Check name. Default `tcp`. */
+  name?: string
+}
+
+/**
+ * Passes when a TCP connection to the target opens; the connection is closed at once.
+ * The target is `'host:port'`, `'tcp://host:port'` (IPv6 as `[::1]:port`) or `{ host, port }`.
+ *
+ * @example
+ * health.add(tcp('db.internal:5432', { name: 'db-port' }))
+ */
+export function tcp(target: string | TcpTarget, options: TcpProbeOptions = {}): Probe {
+  const { host, port } = parseTcpTarget(target)
+  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+  const limitMs = connectTimeoutMs(options, `tcp ${address}`)
+  const { name = 'tcp', connectTimeout: _ct, ...probeOptions } = options
+  return {
+    componentType: 'component',
+    ...probeOptions,
+    name,
+    check: async ({ signal }) => {
+      const started = performance.now()
+      await connectOnce(host, port, limitMs, signal, address)
+      return {
+        message: `connected to ${address}`,
+        observedValue: elapsedMs(started),
+        observedUnit: 'ms',
+        componentId: address,
+      }
+    },
+  }
+}
+
+/** Opens a TCP connection and closes it; rejects with a clear reason, or at abort. */
+function connectOnce(host: string, port: number, limitMs: number, signal: AbortSignal, address: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    const socket = new Socket()
+    const finish = (error?: unknown) => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+      socket.removeAllListeners()
+      // The socket keeps a no-op error listener: a late RST after destroy must not crash.
+      socket.on('error', () => {})
+      socket.destroy()
+      if (error === undefined) resolve()
+      else reject(error)
+    }
+    const onAbort = () => finish(signal.reason)
+    const timer = setTimeout(() => finish(connectTimedOut(`tcp ${address}`, limitMs)), limitMs)
+    signal.addEventListener('abort', onAbort, { once: true })
+    socket.once('connect', () => finish())
+    socket.once('error', (error) => finish(new NotReady(`tcp ${address}: ${describeNetworkError(error)}`)))
+    socket.connect({ host, port })
+  })
+}
+
+/** Parses `host:port`, `tcp://host:port`, `[v6]:port` or `{ host, port }`; throws one clear sentence. */
+export function parseTcpTarget(target: string | TcpTarget): TcpTarget {
+  if (target && typeof target === 'object') {
+    return { host: target.host || '127.0.0.1', port: checkPort(target.port, JSON.stringify(target)) }
+  }
+  if (typeof target !== 'string' || target === '') {
+    throw new TypeError(`tcp: expected "host:port", "tcp://host:port" or { host, port }, got ${String(target)}`)
+  }
+  const text = target.startsWith('tcp://') ? target.slice('tcp://'.length).replace(/\/+$/, '') : target
+  const match = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:/\s]+):(\d+)$/.exec(text)
+  if (!match) {
+    throw new TypeError(`tcp: "${target}" is not a host and port; write it as "host:port" or "tcp://host:port"`)
+  }
+  return { host: match[1] as string, port: checkPort(Number(match[2]), target) }
+}
+
+function checkPort(port: unknown, input: string): number {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new TypeError(`tcp: the port in ${input} must be a number from 1 to 65535`)
+  }
+  return port
+}
