@@ -1,6 +1,291 @@
+import { type Stats, statSync } from 'node:fs'
+import { redactUrl } from '../core/redact.js'
+import { DEFAULT_LIVENESS_FILE, DEFAULT_READINESS_FILE, WORKER_NAME_ENV, workerName } from '../worker/defaults.js'
+import { parseDuration } from './duration.js'
 import { UsageError } from './usage-error.js'
 
-// Placeholder until the command lands; replaced by its implementation.
-export async function run(_argv: string[]): Promise<number> {
-  throw new UsageError('the "worker" command is not available in this build yet')
+const DEFAULT_BROKER = 'redis://localhost:6379/0'
+const BROKER_ENV = 'PROBEKIT_BROKER'
+const DEFAULT_MAX_AGE_MS = 70_000
+const DEFAULT_PING_TIMEOUT_MS = 3_000
+
+export const help = `probekit worker — health check for a queue worker (the Node counterpart of maykin-common's
+worker-health-check). Runs these checks in order and stops at the first failure:
+
+  1. event-loop liveness  the liveness file was touched within --max-age
+  2. ping                 the broker answers PING and the named worker is connected to it
+  3. readiness            the readiness file exists (opt-in: --no-skip-readiness)
+  4. last work            the last-work file was touched within --last-work-max-age (opt-in)
+
+Usage: probekit worker [options]
+
+Options:
+  --liveness-file FILE          heartbeat file (default ${DEFAULT_LIVENESS_FILE})
+  --max-age DURATION            how old the liveness file may be (default 70: a 60 s heartbeat plus slack)
+  --skip-event-loop-liveness    do not check the liveness file
+  --broker URL                  redis:// or rediss:// broker (default $${BROKER_ENV}, else ${DEFAULT_BROKER})
+  --worker-name NAME            the worker to find on the broker (default $${WORKER_NAME_ENV}, else worker@<hostname>)
+  --queue NAME                  only count the worker when it consumes this queue
+  --ping-timeout DURATION       deadline of the broker check (default 3)
+  --skip-ping                   do not contact the broker
+  --readiness-file FILE         readiness file (default ${DEFAULT_READINESS_FILE})
+  --no-skip-readiness           check the readiness file (it is skipped unless asked for)
+  --last-work-file FILE         last-work file, touched when a job completes
+  --last-work-max-age DURATION  how old the last-work file may be (required with --last-work-file)
+  -h, --help                    show this help
+  -V, --version                 show the version
+
+Durations are seconds (70) or a number with a unit (500ms, 2s, 10m, 1h). The --skip-… and --no-skip-…
+flags come in both forms, as in maykin-common. Names and files match what probekit/worker writes:
+watchBullmqWorker(worker) and createWorkerHealth() use the same defaults.
+
+Output: one line on stdout, "ok …" or "failed <check>: <reason>". Exit status 0 when healthy, 1 when
+unhealthy or on a usage error (never 2, which Docker reserves).
+
+Examples:
+  # liveness probe: event loop and broker round trip (the defaults)
+  probekit worker --broker redis://redis:6379/0 --worker-name worker@$(hostname)
+
+  # readiness probe for rolling deployments: only the readiness file
+  probekit worker --skip-ping --skip-event-loop-liveness --no-skip-readiness
+
+  # also prove the worker consumes work
+  probekit worker --skip-ping --last-work-file /tmp/probekit-worker.last-work --last-work-max-age 15m
+
+  # Dockerfile
+  HEALTHCHECK --interval=30s --timeout=5s CMD ["npx", "probekit", "worker", "--broker", "redis://redis:6379/0"]
+`
+
+interface WorkerOptions {
+  livenessFile: string
+  maxAgeMs: number
+  skipLiveness: boolean
+  broker: string
+  workerName: string
+  queue: string | undefined
+  pingTimeoutMs: number
+  skipPing: boolean
+  readinessFile: string
+  skipReadiness: boolean
+  lastWorkFile: string | undefined
+  lastWorkMaxAgeMs: number | undefined
+}
+
+type Outcome = { ok: true; note: string } | { ok: false; reason: string }
+
+/** `probekit worker`: 0 when every check that is not skipped passes, 1 otherwise. */
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseArgs(argv)
+  if (parsed === 'help') {
+    process.stdout.write(help)
+    return 0
+  }
+  if (parsed === 'version') {
+    const { VERSION } = await import('./main.js')
+    process.stdout.write(`${VERSION}\n`)
+    return 0
+  }
+  const options = parsed
+  const notes: string[] = []
+  const checks: [string, () => Outcome | Promise<Outcome>][] = []
+  if (!options.skipLiveness) checks.push(['liveness', () => checkLiveness(options)])
+  if (!options.skipPing) checks.push(['ping', () => checkBroker(options)])
+  if (!options.skipReadiness) checks.push(['readiness', () => checkReadiness(options)])
+  if (options.lastWorkFile !== undefined) checks.push(['last work', () => checkLastWork(options)])
+
+  for (const [name, check] of checks) {
+    const outcome = await check()
+    if (!outcome.ok) {
+      process.stdout.write(`failed ${name}: ${outcome.reason}\n`)
+      return 1
+    }
+    notes.push(outcome.note)
+  }
+  process.stdout.write(
+    notes.length === 0 ? 'ok: every check is skipped, nothing was checked\n' : `ok ${notes.join('; ')}\n`,
+  )
+  return 0
+}
+
+function checkLiveness(options: WorkerOptions): Outcome {
+  const age = fileAge(options.livenessFile, '--liveness-file')
+  if (!age.ok) {
+    return {
+      ok: false,
+      reason: `${age.reason}; the worker has not started its heartbeat, or writes it elsewhere (see --liveness-file)`,
+    }
+  }
+  if (age.ageMs > options.maxAgeMs) {
+    return {
+      ok: false,
+      reason: `${options.livenessFile} was last touched ${seconds(age.ageMs)} ago (max age ${seconds(options.maxAgeMs)}): the worker's event loop is blocked or the worker has stopped`,
+    }
+  }
+  return { ok: true, note: `event loop alive (heartbeat ${seconds(age.ageMs)} ago)` }
+}
+
+async function checkBroker(options: WorkerOptions): Promise<Outcome> {
+  // Loaded only when the ping runs, so --skip-ping never pays for the driver.
+  const [{ runProbe }, { brokerWorkerProbe }] = await Promise.all([
+    import('../core/run-probe.js'),
+    import('../worker/broker.js'),
+  ])
+  const probe = brokerWorkerProbe({
+    url: options.broker,
+    workerName: options.workerName,
+    timeoutMs: options.pingTimeoutMs,
+    ...(options.queue !== undefined ? { queue: options.queue } : {}),
+  })
+  const result = await runProbe(probe, { timeoutMs: options.pingTimeoutMs })
+  if (result.status !== 'pass') {
+    const reason = result.output ?? 'failed'
+    // Name the broker unless the reason already does (the driver's own errors do not).
+    const shown = redactUrl(options.broker)
+    return { ok: false, reason: reason.includes(shown) ? reason : `${shown}: ${reason}` }
+  }
+  return { ok: true, note: `broker ${result.output ?? 'answered'}` }
+}
+
+function checkReadiness(options: WorkerOptions): Outcome {
+  const age = fileAge(options.readinessFile, '--readiness-file')
+  if (!age.ok) {
+    return { ok: false, reason: `${age.reason}: the worker is not ready (starting, paused or stopped)` }
+  }
+  return { ok: true, note: 'ready' }
+}
+
+function checkLastWork(options: WorkerOptions): Outcome {
+  const file = options.lastWorkFile as string
+  const maxAgeMs = options.lastWorkMaxAgeMs as number
+  const age = fileAge(file, '--last-work-file')
+  if (!age.ok) return { ok: false, reason: `${age.reason}; the worker has not become ready or writes it elsewhere` }
+  if (age.ageMs > maxAgeMs) {
+    return {
+      ok: false,
+      reason: `${file} was last touched ${seconds(age.ageMs)} ago (max age ${seconds(maxAgeMs)}): the worker has completed no job since`,
+    }
+  }
+  return { ok: true, note: `last work ${seconds(age.ageMs)} ago` }
+}
+
+function fileAge(file: string, flag: string): { ok: true; ageMs: number } | { ok: false; reason: string } {
+  let stats: Stats
+  try {
+    stats = statSync(file)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, reason: `${file} does not exist` }
+    return { ok: false, reason: `cannot read ${file} (${flag}): ${code ?? (error as Error).message}` }
+  }
+  if (!stats.isFile()) return { ok: false, reason: `${file} is not a file` }
+  // A clock step backwards can put the mtime in the future: that file is fresh, not broken.
+  return { ok: true, ageMs: Math.max(0, Date.now() - stats.mtimeMs) }
+}
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`
+}
+
+// --- arguments ---
+
+const VALUE_FLAGS = new Set([
+  '--liveness-file',
+  '--max-age',
+  '--broker',
+  '--worker-name',
+  '--queue',
+  '--ping-timeout',
+  '--readiness-file',
+  '--last-work-file',
+  '--last-work-max-age',
+])
+
+// maykin-common (typer) accepts both forms of every switch; so does probekit.
+const SWITCHES: Record<string, ['skipLiveness' | 'skipPing' | 'skipReadiness', boolean]> = {
+  '--skip-event-loop-liveness': ['skipLiveness', true],
+  '--no-skip-event-loop-liveness': ['skipLiveness', false],
+  '--skip-ping': ['skipPing', true],
+  '--no-skip-ping': ['skipPing', false],
+  '--skip-readiness': ['skipReadiness', true],
+  '--no-skip-readiness': ['skipReadiness', false],
+}
+
+function parseArgs(argv: string[]): WorkerOptions | 'help' | 'version' {
+  const values = new Map<string, string>()
+  const switches = { skipLiveness: false, skipPing: false, skipReadiness: true }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '-h' || arg === '--help') return 'help'
+    if (arg === '-V' || arg === '--version') return 'version'
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1
+    const flag = eq > 0 ? arg.slice(0, eq) : arg
+    const sw = SWITCHES[flag]
+    if (sw) {
+      if (eq > 0) throw new UsageError(`${flag} takes no value; write ${flag} alone`)
+      switches[sw[0]] = sw[1]
+      continue
+    }
+    if (VALUE_FLAGS.has(flag)) {
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i]
+      if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new UsageError(`${flag} needs a value`)
+      values.set(flag, value)
+      continue
+    }
+    if (arg.startsWith('-')) throw new UsageError(`unknown option ${JSON.stringify(flag)}`)
+    throw new UsageError(`unexpected argument ${JSON.stringify(arg)}; "probekit worker" takes only options`)
+  }
+
+  const nonEmpty = (flag: string, fallback: string): string => {
+    const value = values.get(flag) ?? fallback
+    if (value.trim() === '') throw new UsageError(`${flag} must not be empty`)
+    return value
+  }
+  const broker = nonEmpty('--broker', process.env[BROKER_ENV]?.trim() || DEFAULT_BROKER)
+  if (!switches.skipPing) checkBrokerUrl(broker)
+  const name = nonEmpty('--worker-name', workerName())
+  if (/\s/.test(name))
+    throw new UsageError(
+      `--worker-name ${JSON.stringify(name)} contains whitespace, which a Redis client name cannot hold`,
+    )
+
+  const lastWorkFile = values.get('--last-work-file')
+  const lastWorkMaxAge = values.get('--last-work-max-age')
+  if (lastWorkFile !== undefined && lastWorkMaxAge === undefined) {
+    throw new UsageError('--last-work-file needs --last-work-max-age, e.g. --last-work-max-age 15m')
+  }
+  if (lastWorkFile === undefined && lastWorkMaxAge !== undefined) {
+    throw new UsageError('--last-work-max-age needs --last-work-file, the file the worker touches when a job completes')
+  }
+  if (lastWorkFile === '') throw new UsageError('--last-work-file must not be empty')
+
+  return {
+    livenessFile: nonEmpty('--liveness-file', DEFAULT_LIVENESS_FILE),
+    maxAgeMs: values.has('--max-age') ? parseDuration(values.get('--max-age'), '--max-age') : DEFAULT_MAX_AGE_MS,
+    skipLiveness: switches.skipLiveness,
+    broker,
+    workerName: name,
+    queue: values.has('--queue') ? nonEmpty('--queue', '') : undefined,
+    pingTimeoutMs: values.has('--ping-timeout')
+      ? parseDuration(values.get('--ping-timeout'), '--ping-timeout')
+      : DEFAULT_PING_TIMEOUT_MS,
+    skipPing: switches.skipPing,
+    readinessFile: nonEmpty('--readiness-file', DEFAULT_READINESS_FILE),
+    skipReadiness: switches.skipReadiness,
+    lastWorkFile,
+    lastWorkMaxAgeMs: lastWorkMaxAge === undefined ? undefined : parseDuration(lastWorkMaxAge, '--last-work-max-age'),
+  }
+}
+
+function checkBrokerUrl(broker: string): void {
+  let url: URL
+  try {
+    url = new URL(broker)
+  } catch {
+    throw new UsageError(`--broker ${JSON.stringify(redactUrl(broker))} is not a URL; use e.g. redis://redis:6379/0`)
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new UsageError(
+      `--broker ${redactUrl(broker)} is not a Redis URL; the worker check speaks to BullMQ's Redis (redis:// or rediss://), or use --skip-ping`,
+    )
+  }
 }

@@ -1,0 +1,121 @@
+import { NotReady } from '../core/errors.js'
+import { redactUrl } from '../core/redact.js'
+import type { CheckContext, CheckDetails, Probe } from '../core/types.js'
+import { loadDriver } from '../probes/load-driver.js'
+
+export interface BrokerWorkerProbeOptions {
+  /** The broker, `redis://` or `rediss://` (BullMQ's Redis). */
+  url: string
+  /** The worker name to find among the broker's connections. */
+  workerName: string
+  /** Only count the worker when it consumes this queue. */
+  queue?: string
+  /** The deadline the probe runs under (runProbe enforces it); also caps the connect. */
+  timeoutMs: number
+}
+
+/** One worker connection found in CLIENT LIST. */
+export interface BullmqWorkerConnection {
+  /** The worker's name (`name` worker option). */
+  worker: string
+  /** The queue it consumes. */
+  queue: string
+  /** The key prefix (`bull` unless configured). */
+  prefix: string
+}
+
+// Matches BullMQ's name for a worker's blocking connection: `<prefix>:<base64 of queue>:w:<name>`
+// (bullmq's createBlockingConnection); the prefix may itself contain colons.
+const WORKER_CLIENT_NAME = /^(.+):([A-Za-z0-9+/]+={0,2}):w:(.+)$/
+
+/** The BullMQ worker connections in a `CLIENT LIST` reply. */
+export function parseWorkerConnections(clientList: string): BullmqWorkerConnection[] {
+  const found: BullmqWorkerConnection[] = []
+  for (const line of clientList.split(/\r?\n/)) {
+    const match = /(?:^| )name=(\S+)/.exec(line)
+    const parts = match ? WORKER_CLIENT_NAME.exec(match[1] as string) : null
+    if (!parts) continue
+    found.push({
+      prefix: parts[1] as string,
+      queue: Buffer.from(parts[2] as string, 'base64').toString('utf8'),
+      worker: parts[3] as string,
+    })
+  }
+  return found
+}
+
+interface RedisClient {
+  connect(): Promise<void>
+  ping(): Promise<string>
+  client(subcommand: 'LIST'): Promise<string>
+  disconnect(): void
+  on(event: 'error', listener: (error: Error) => void): unknown
+}
+type RedisConstructor = new (url: string, options: Record<string, unknown>) => RedisClient
+
+/**
+ * A probe that PINGs the broker and checks that the named BullMQ worker holds a connection
+ * to it — the Node counterpart of Celery's `inspect ping`: the round trip proves the broker
+ * answers, the connection proves the worker is attached to it. One short-lived connection,
+ * destroyed at the deadline (a frozen Redis accepts the TCP connection and then says nothing).
+ */
+export function brokerWorkerProbe(options: BrokerWorkerProbeOptions): Probe {
+  const shownUrl = redactUrl(options.url)
+  return {
+    name: 'ping',
+    componentType: 'datastore',
+    async check({ signal }: CheckContext): Promise<CheckDetails> {
+      const { default: Redis } = await loadDriver<{ default: RedisConstructor }>('ioredis', 'The broker ping')
+      signal.throwIfAborted()
+      const client = new Redis(options.url, {
+        lazyConnect: true,
+        connectTimeout: options.timeoutMs,
+        enableReadyCheck: false,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        connectionName: 'probekit-worker-check',
+      })
+      // ioredis rejects a failed connect with "Connection is closed."; the cause (ECONNREFUSED,
+      // WRONGPASS, a TLS error) arrives on 'error', so keep it for the reason.
+      let cause: Error | undefined
+      client.on('error', (error) => {
+        cause ??= error
+      })
+      const destroy = () => client.disconnect()
+      signal.addEventListener('abort', destroy, { once: true })
+      try {
+        await client.connect()
+        const started = performance.now()
+        const pong = await client.ping()
+        const pingMs = performance.now() - started
+        const connections = parseWorkerConnections(await client.client('LIST'))
+        const mine = connections.filter(
+          (c) => c.worker === options.workerName && (options.queue === undefined || c.queue === options.queue),
+        )
+        if (mine.length === 0) throw new NotReady(notConnected(options, shownUrl, connections))
+        const queues = [...new Set(mine.map((c) => c.queue))].join(', ')
+        return {
+          message: `${shownUrl} ${pong} in ${pingMs.toFixed(1)} ms; worker ${options.workerName} is connected (queue ${queues})`,
+          observedValue: Number(pingMs.toFixed(3)),
+          observedUnit: 'ms',
+          componentId: shownUrl,
+        }
+      } catch (error) {
+        throw error instanceof NotReady || signal.aborted || !cause ? error : cause
+      } finally {
+        signal.removeEventListener('abort', destroy)
+        client.disconnect()
+      }
+    },
+  }
+}
+
+function notConnected(options: BrokerWorkerProbeOptions, shownUrl: string, all: BullmqWorkerConnection[]): string {
+  const onQueue = options.queue === undefined ? '' : ` on queue ${options.queue}`
+  const others = [...new Set(all.map((c) => `${c.worker} (queue ${c.queue})`))]
+  const seen =
+    others.length === 0
+      ? 'no named BullMQ worker is connected'
+      : `connected: ${others.slice(0, 5).join(', ')}${others.length > 5 ? ` and ${others.length - 5} more` : ''}`
+  return `worker ${options.workerName} is not connected to ${shownUrl}${onQueue}; ${seen}`
+}

@@ -1,0 +1,59 @@
+import type { Logger } from '../core/logger.js'
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_LIVENESS_FILE } from './defaults.js'
+import { fileToucher } from './touch.js'
+
+export interface HeartbeatOptions {
+  /** The liveness file. Default `/tmp/probekit-worker.live`. */
+  file?: string
+  /**
+   * How often to touch it, in ms. Default 60 000 (Celery's event-loop probe interval); the
+   * health check's `--max-age` must be longer (the CLI default of 70 s leaves 10 s of slack).
+   */
+  intervalMs?: number
+  /** Where a failure to write the file is reported (once per run of failures). Default `console`; `false` for silence. */
+  logger?: Logger | false
+}
+
+/** A running heartbeat. */
+export interface Heartbeat {
+  readonly file: string
+  readonly intervalMs: number
+  /** Touches the file now (the timer does this every `intervalMs`). */
+  beat(): void
+  /** Stops the timer. The file stays, and goes stale: a stopped worker is not alive. */
+  stop(): void
+}
+
+/**
+ * Touches a liveness file now and then every `intervalMs` from an unreferenced timer on the
+ * main event loop. A timer callback can only run when the loop is free, so a job that blocks
+ * the loop (a synchronous loop, a huge JSON.parse) lets the file go stale, and
+ * `probekit worker --max-age` reports it. The timer never keeps the process alive.
+ *
+ * @example
+ * import { startHeartbeat } from 'probekit/worker'
+ *
+ * const heartbeat = startHeartbeat({ file: '/tmp/worker.live', intervalMs: 10_000 })
+ * // health check: probekit worker --skip-ping --liveness-file /tmp/worker.live --max-age 20s
+ * process.once('SIGTERM', () => heartbeat.stop())
+ */
+export function startHeartbeat(options: HeartbeatOptions = {}): Heartbeat {
+  const file = options.file ?? DEFAULT_LIVENESS_FILE
+  const intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
+  if (!Number.isFinite(intervalMs) || intervalMs <= 0) {
+    throw new TypeError(
+      `heartbeat intervalMs must be a positive number of milliseconds, got ${String(options.intervalMs)}`,
+    )
+  }
+  const beat = fileToucher(file, 'liveness', options.logger === undefined ? console : options.logger)
+
+  beat()
+  const timer = setInterval(beat, intervalMs)
+  timer.unref()
+  return {
+    file,
+    intervalMs,
+    beat,
+    stop: () => clearInterval(timer),
+  }
+}

@@ -1,0 +1,137 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { DEFAULT_READINESS_FILE } from './defaults.js'
+
+export interface ReadinessFileOptions {
+  /** The readiness file. Default `/tmp/probekit-worker.ready`. */
+  file?: string
+  /**
+   * Signals on which the file is removed as soon as they arrive, before the app's own
+   * handlers run. Default `['SIGTERM', 'SIGINT']`; `[]` to leave signals alone.
+   */
+  signals?: readonly NodeJS.Signals[]
+}
+
+/** A readiness file: it exists exactly while the worker is ready to take work. */
+export interface ReadinessFile {
+  readonly file: string
+  readonly isReady: boolean
+  /** Creates the file (its content is the process id). */
+  ready(): void
+  /** Removes the file. */
+  notReady(): void
+  /** Removes the file and detaches the exit and signal hooks. */
+  close(): void
+}
+
+/**
+ * Creates a readiness file handle. The file is created by `ready()` and removed by
+ * `notReady()`, `close()`, on process exit (`process.exit()`, an uncaught exception, the
+ * event loop running dry) and when SIGTERM or SIGINT arrives — everything where the process
+ * can still act. Only SIGKILL (and the OOM killer) leave it behind, so a leftover file from
+ * an earlier run is removed right here, before this run is ready.
+ *
+ * The signal hook never swallows the app's own signal handling: it removes the file and
+ * steps aside. If nothing else listens for the signal, it re-raises it so the process
+ * terminates exactly as it would have without probekit.
+ *
+ * @example
+ * import { createReadinessFile } from 'probekit/worker'
+ *
+ * const readiness = createReadinessFile({ file: '/tmp/worker.ready' })
+ * await connectToEverything()
+ * readiness.ready()
+ * // health check: probekit worker --skip-ping --skip-event-loop-liveness --no-skip-readiness --readiness-file /tmp/worker.ready
+ */
+export function createReadinessFile(options: ReadinessFileOptions = {}): ReadinessFile {
+  const file = options.file ?? DEFAULT_READINESS_FILE
+  const signals = [...new Set(options.signals ?? (['SIGTERM', 'SIGINT'] as const))]
+  // A file left by a SIGKILLed predecessor would claim readiness this run has not earned.
+  rmSync(file, { force: true })
+  let isReady = false
+  let closed = false
+
+  const entry: Registered = {
+    signals,
+    remove() {
+      if (!isReady) return
+      isReady = false
+      try {
+        rmSync(file, { force: true })
+      } catch {
+        // At exit there is no one left to tell; the health check will see the file.
+      }
+    },
+  }
+  register(entry)
+
+  return {
+    file,
+    get isReady() {
+      return isReady
+    },
+    ready() {
+      if (closed) throw new Error(`the readiness file ${file} was closed; create a new one with createReadinessFile`)
+      mkdirSync(dirname(file), { recursive: true })
+      writeFileSync(file, `${process.pid}\n`)
+      isReady = true
+    },
+    notReady() {
+      entry.remove()
+    },
+    close() {
+      entry.remove()
+      if (closed) return
+      closed = true
+      unregister(entry)
+    },
+  }
+}
+
+interface Registered {
+  signals: readonly NodeJS.Signals[]
+  remove(): void
+}
+
+// One exit hook and one hook per signal for all readiness files of the process, so the
+// "is anyone else handling this signal?" question has one answer.
+const registered = new Set<Registered>()
+const signalHooks = new Map<NodeJS.Signals, (signal: NodeJS.Signals) => void>()
+
+function onExit(): void {
+  for (const entry of registered) entry.remove()
+}
+
+function register(entry: Registered): void {
+  if (registered.size === 0) process.on('exit', onExit)
+  registered.add(entry)
+  for (const signal of entry.signals) {
+    if (signalHooks.has(signal)) continue
+    const hook = (received: NodeJS.Signals) => {
+      for (const e of registered) if (e.signals.includes(received)) e.remove()
+      // Prepended, so every other listener is still counted here (even `once` ones).
+      // Alone, we must not keep the process alive: restore the default and re-raise.
+      if (process.listenerCount(received) === 1) {
+        removeSignalHook(received)
+        process.kill(process.pid, received)
+      }
+    }
+    signalHooks.set(signal, hook)
+    process.prependListener(signal, hook)
+  }
+}
+
+function unregister(entry: Registered): void {
+  registered.delete(entry)
+  for (const signal of entry.signals) {
+    if (![...registered].some((e) => e.signals.includes(signal))) removeSignalHook(signal)
+  }
+  if (registered.size === 0) process.removeListener('exit', onExit)
+}
+
+function removeSignalHook(signal: NodeJS.Signals): void {
+  const hook = signalHooks.get(signal)
+  if (!hook) return
+  process.removeListener(signal, hook)
+  signalHooks.delete(signal)
+}
