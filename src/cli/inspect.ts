@@ -1,6 +1,173 @@
+import { parseArgs } from 'node:util'
+import { redactUrl } from '../core/redact.js'
+import { formatTree, type InspectDocument, toInspect } from '../monitor/inspect.js'
 import { UsageError } from './usage-error.js'
 
-// Placeholder until the command lands; replaced by its implementation.
-export async function run(_argv: string[]): Promise<number> {
-  throw new UsageError('the "inspect" command is not available in this build yet')
+/** Where `probekit inspect` reads when neither --store nor --api is given (the monitor's default store). */
+export const DEFAULT_STORE = 'sqlite:probekit-monitor.sqlite'
+
+export const HELP = `Usage: probekit inspect [--pod ID] [--node NAME] [--format json|tree] [--store sqlite:FILE | --api URL]
+
+Prints the fleet state a monitor recorded, as p2-inspect did:
+
+  { "<pod>": { "<node>": { "health_check": { "status": "passing", "output": "…" } } } }
+
+A pod with several checks lists each under its own name beside health_check; fields
+other than status and output (since, checkedAt, target, kind, …) are extras.
+
+Options:
+  --pod ID            only this pod
+  --node NAME         only this node
+  --format FORMAT     json (default: p2-inspect's shape, pretty-printed) or tree (for people)
+  --store sqlite:FILE read the monitor's SQLite store directly (default ${DEFAULT_STORE});
+                      safe while the monitor runs
+  --api URL           ask a running monitor instead, e.g. http://127.0.0.1:8500
+  -h, --help          show this help
+
+Examples:
+  probekit inspect --pod carsales.com
+  probekit inspect --store sqlite:/var/lib/probekit/monitor.sqlite --format tree
+  probekit inspect --api http://monitor.internal:8500 --node aws1.example.com | jq .
+`
+
+interface Parsed {
+  pod: string | undefined
+  node: string | undefined
+  format: 'json' | 'tree'
+  store: string | undefined
+  api: string | undefined
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parse(argv)
+  if (!parsed) return 0
+  const filter = { pod: parsed.pod, node: parsed.node }
+  const doc =
+    parsed.api !== undefined
+      ? await fromApi(parsed.api, filter)
+      : await fromStore(parsed.store ?? DEFAULT_STORE, filter)
+  if (parsed.format === 'tree') {
+    const color = process.stdout.isTTY === true && !process.env.NO_COLOR
+    process.stdout.write(formatTree(doc, { color }))
+  } else process.stdout.write(`${JSON.stringify(doc, null, 4)}\n`)
+  return 0
+}
+
+function parse(argv: string[]): Parsed | undefined {
+  let values: Record<string, string | boolean | undefined>
+  let positionals: string[]
+  try {
+    ;({ values, positionals } = parseArgs({
+      args: argv,
+      options: {
+        pod: { type: 'string' },
+        node: { type: 'string' },
+        format: { type: 'string' },
+        store: { type: 'string' },
+        api: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    }))
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
+  }
+  if (values.help) {
+    process.stdout.write(HELP)
+    return undefined
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(
+      `unexpected argument ${JSON.stringify(positionals[0])}; to pick a pod, write --pod ${positionals[0]}`,
+    )
+  }
+  const format = (values.format as string | undefined) ?? 'json'
+  if (format !== 'json' && format !== 'tree') {
+    throw new UsageError(`--format ${JSON.stringify(format)} is not a format; use json or tree`)
+  }
+  if (values.store !== undefined && values.api !== undefined) {
+    throw new UsageError('--store and --api are two sources; choose one')
+  }
+  for (const flag of ['pod', 'node', 'store', 'api'] as const) {
+    if (values[flag] === '') throw new UsageError(`--${flag} needs a value`)
+  }
+  return {
+    pod: values.pod as string | undefined,
+    node: values.node as string | undefined,
+    format,
+    store: values.store as string | undefined,
+    api: values.api as string | undefined,
+  }
+}
+
+async function fromStore(
+  spec: string,
+  filter: { pod?: string | undefined; node?: string | undefined },
+): Promise<InspectDocument> {
+  if (!/^sqlite3?:/.test(spec)) {
+    throw new UsageError(
+      `--store ${JSON.stringify(spec)} cannot be read by inspect; give the monitor's store as sqlite:FILE, or ask a running monitor with --api URL`,
+    )
+  }
+  const { openStore, StoreError } = await import('../monitor/store/index.js')
+  let store: ReturnType<typeof openStore>
+  try {
+    // Read-only: inspect never creates a store, and never writes to the monitor's.
+    store = openStore(spec, { readonly: true })
+  } catch (error) {
+    if (error instanceof StoreError) throw new Error(error.message)
+    throw error
+  }
+  try {
+    return toInspect(store.loadStates(), filter)
+  } finally {
+    store.close()
+  }
+}
+
+async function fromApi(
+  base: string,
+  filter: { pod?: string | undefined; node?: string | undefined },
+): Promise<InspectDocument> {
+  let url: URL
+  try {
+    url = new URL('/v1/inspect', base)
+  } catch {
+    throw new UsageError(`--api ${JSON.stringify(redactUrl(base))} is not a URL; use e.g. http://127.0.0.1:8500`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--api ${JSON.stringify(redactUrl(base))} must start with http:// or https://`)
+  }
+  if (filter.pod !== undefined) url.searchParams.set('pod', filter.pod)
+  if (filter.node !== undefined) url.searchParams.set('node', filter.node)
+  const shown = redactUrl(new URL(base).origin)
+  let res: Response
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json' } })
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause
+    const reason =
+      (error as Error).name === 'TimeoutError'
+        ? 'no answer within 10 s'
+        : cause?.code === 'ECONNREFUSED'
+          ? 'connection refused'
+          : (cause?.message ?? (error as Error).message)
+    throw new Error(
+      `cannot reach the monitor API at ${shown}: ${redactUrl(reason)}; is "probekit monitor" running and listening there?`,
+    )
+  }
+  const text = await res.text()
+  if (!res.ok) {
+    let message = text.trim().slice(0, 300)
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? message
+    } catch {}
+    throw new Error(`the monitor API at ${shown} answered ${res.status}: ${message}`)
+  }
+  try {
+    return JSON.parse(text) as InspectDocument
+  } catch {
+    throw new Error(`the monitor API at ${shown} did not answer JSON; is --api the monitor's --listen address?`)
+  }
 }

@@ -1,0 +1,472 @@
+/**
+ * The monitor's HTTP API, metrics, push endpoint, event stream and dashboard, on one
+ * listener. Everything here only reads the monitor's in-memory state or its store and
+ * answers; nothing sits on the checking path.
+ *
+ * | route | what |
+ * |---|---|
+ * | `GET /v1/checks` | every check; `?state=`, `?pod=`, `?node=` filter; `?index=N&wait=30s` blocks until a change |
+ * | `GET /v1/checks/<node>/<pod>/<check>` | one check |
+ * | `GET /v1/checks/<node>/<pod>/<check>/history` | its bounded history (`?since=`, `?limit=`) |
+ * | `GET /v1/checks/<node>/<pod>/<check>/transitions` | its transitions |
+ * | `GET /v1/pods/<pod>` | the checks of one pod, on every node |
+ * | `GET /v1/transitions` | recent transitions (`?pod=`, `?id=`, `?since=`, `?limit=`) |
+ * | `GET /v1/inspect` | p2-inspect JSON (`?pod=`, `?node=`) |
+ * | `POST /v1/push/<check>[/start\|/fail\|/<exit status>]` | a push check's ping |
+ * | `GET /v1/events` | server-sent events for the dashboard |
+ * | `GET /metrics` | Prometheus text, blackbox exporter names |
+ * | `GET /livez`, `/readyz`, `/healthz` | the monitor's own health, through probekit |
+ * | `GET /` | the dashboard |
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createHealth } from '../core/health.js'
+import { type Logger, writeLog } from '../core/logger.js'
+import { PROMETHEUS_TYPE } from '../format/prometheus.js'
+import { dashboardAsset } from './dashboard/index.js'
+import { matchesFilter, sortStates, toInspect } from './inspect.js'
+import { formatMonitorMetrics } from './metrics.js'
+import type { Monitor } from './monitor.js'
+import { EventStream } from './sse.js'
+import { type CheckState, checkId, HEALTH_STATES, type HealthState } from './types.js'
+
+export interface ApiOptions {
+  /** Interface to bind, e.g. `127.0.0.1` or `0.0.0.0`. */
+  host: string
+  /** Port; 0 picks a free one (see the returned `url`). */
+  port: number
+  /** Where the API logs (console or pino-compatible); `false` for silence. Default console. */
+  logger?: Logger | false
+  /** Longest long-poll wait a client may ask for, ms. Default 5 minutes. */
+  maxWaitMs?: number
+}
+
+export interface Api {
+  /** e.g. `http://127.0.0.1:8500` */
+  url: string
+  /** Ends event streams and long polls, stops listening and closes every connection. */
+  close(): Promise<void>
+}
+
+/** Largest push body kept; the rest of a longer body is read and dropped (its tail is kept). */
+export const PUSH_BODY_KEPT_BYTES = 10 * 1024
+/** A push body beyond this is refused with 413. */
+const PUSH_BODY_MAX_BYTES = 1024 * 1024
+const DEFAULT_WAIT_MS = 5 * 60_000
+const JSON_TYPE = 'application/json; charset=utf-8'
+const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const
+const INDEX_HEADER = 'x-probekit-index'
+
+/** A request the API refuses, with the status and the one sentence it answers. */
+class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * Starts the monitor's HTTP listener: the JSON API, `/metrics`, the push endpoint, the
+ * event stream, the dashboard, and the monitor's own `/livez` and `/readyz`.
+ *
+ * @example
+ * const monitor = new Monitor({ store: openStore('sqlite:monitor.sqlite') })
+ * await monitor.load(['manifests/'])
+ * monitor.start()
+ * const api = await startApi(monitor, { host: '127.0.0.1', port: 8500 })
+ * console.log(`dashboard at ${api.url}/`)
+ */
+export async function startApi(monitor: Monitor, options: ApiOptions): Promise<Api> {
+  const logger = options.logger === undefined ? console : options.logger
+  const maxWaitMs = options.maxWaitMs ?? DEFAULT_WAIT_MS
+  const closing = new AbortController()
+  const events = new EventStream(monitor)
+
+  // The monitor's own health, served by the library it ships. Readiness proves the
+  // store answers a query; liveness is the library's lifecycle state.
+  const health = createHealth({ logger, timeout: 2000 })
+  health.add('store', () => {
+    monitor.store.transitions({ limit: 1 })
+    return { observedValue: monitor.states().length, observedUnit: 'checks' }
+  })
+
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) {
+        sendJson(req, res, error.statusCode, { error: error.message }, error.headers)
+        return
+      }
+      writeLog(logger, 'error', `monitor api: ${req.method} ${req.url} failed: ${messageOf(error)}`, {})
+      sendJson(req, res, 500, { error: 'internal error; the monitor log has the details' })
+    })
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET'
+    const url = new URL(req.url ?? '/', 'http://monitor.invalid')
+    const segments = pathSegments(url.pathname)
+    const [first, second] = segments
+
+    if (first === 'v1' && second === 'push') {
+      allow(method, ['POST', 'PUT', 'GET', 'HEAD'])
+      return push(req, res, segments.slice(2))
+    }
+    if (first === 'v1' && second === 'events' && segments.length === 2) {
+      allow(method, ['GET'])
+      events.attach(req, res)
+      return
+    }
+    const asset = method === 'GET' || method === 'HEAD' ? dashboardAsset(url.pathname) : undefined
+    if (asset) {
+      send(req, res, 200, asset.body, { 'content-type': asset.type, ...asset.headers })
+      return
+    }
+    if (url.pathname === '/metrics') {
+      allow(method, ['GET', 'HEAD'])
+      send(req, res, 200, formatMonitorMetrics(sortStates(monitor.states())), { 'content-type': PROMETHEUS_TYPE })
+      return
+    }
+    if (first !== 'v1') throw notFound(method, url.pathname)
+    allow(method, ['GET', 'HEAD'])
+    const query = url.searchParams
+
+    if (segments.length === 1) {
+      sendJson(req, res, 200, { endpoints: ENDPOINTS })
+      return
+    }
+    if (second === 'checks' && segments.length === 2) {
+      const filter = stateFilter(query)
+      return blocking(req, res, query, (states) => states.filter(filter))
+    }
+    if (second === 'checks') {
+      const rest = segments.slice(2)
+      const tail = rest.length === 4 || (rest.length === 2 && rest[0]?.includes('/')) ? rest.pop() : undefined
+      const id = idFrom(rest)
+      if (tail === undefined) {
+        return blocking(req, res, query, (states) => {
+          const state = states.find((s) => s.id === id)
+          if (!state) throw unknownCheck(id)
+          return state
+        })
+      }
+      if (!monitor.state(id)) throw unknownCheck(id)
+      if (tail === 'history') {
+        const points = monitor.store.history(id, { ...since(query), limit: limit(query, 1000, 100_000) })
+        sendJson(req, res, 200, { id, history: points })
+        return
+      }
+      if (tail === 'transitions') {
+        sendJson(req, res, 200, {
+          id,
+          transitions: monitor.store.transitions({ id, ...since(query), limit: limit(query) }),
+        })
+        return
+      }
+      throw new HttpError(404, `unknown part "${tail}" of check ${id}; use /history or /transitions`)
+    }
+    if (second === 'pods' && segments.length === 3) {
+      const pod = segments[2] as string
+      const node = query.get('node') ?? undefined
+      return blocking(req, res, query, (states) => {
+        const found = states.filter((s) => matchesFilter(s, { pod, node }))
+        if (found.length === 0 && !states.some((s) => s.pod === pod)) {
+          throw new HttpError(
+            404,
+            `no pod named ${JSON.stringify(pod)}; GET /v1/checks lists the pods the monitor knows`,
+          )
+        }
+        return found
+      })
+    }
+    if (second === 'transitions' && segments.length === 2) {
+      const id = query.get('id') ?? undefined
+      const pod = query.get('pod') ?? undefined
+      const transitions = monitor.store.transitions({
+        ...(id !== undefined ? { id } : {}),
+        ...(pod !== undefined ? { pod } : {}),
+        ...since(query),
+        limit: limit(query),
+      })
+      sendJson(req, res, 200, { transitions })
+      return
+    }
+    if (second === 'inspect' && segments.length === 2) {
+      const filter = { pod: query.get('pod') ?? undefined, node: query.get('node') ?? undefined }
+      return blocking(req, res, query, (states) => toInspect(states, filter))
+    }
+    throw notFound(method, url.pathname)
+  }
+
+  /**
+   * Answers with `produce(states)`, and with `?index=N` waits first until the monitor's
+   * index passes N (or `wait` runs out), as Consul's blocking queries do. Every answer
+   * carries the index the client passes back next time.
+   */
+  async function blocking(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    produce: (states: CheckState[]) => unknown,
+  ): Promise<void> {
+    const rawIndex = query.get('index')
+    let index = monitor.index
+    let states: CheckState[] | undefined
+    if (rawIndex !== null) {
+      const after = parseIndex(rawIndex)
+      const waitMs = parseWait(query.get('wait'), maxWaitMs)
+      // An index above the monitor's means it restarted: answer at once, as Consul does.
+      if (after === index) {
+        const abort = new AbortController()
+        const onClose = () => abort.abort()
+        res.on('close', onClose)
+        const onClosing = () => abort.abort()
+        closing.signal.addEventListener('abort', onClosing)
+        try {
+          // Jitter spreads the wake-ups of many watchers whose waits end together.
+          const jittered = waitMs + Math.floor(Math.random() * (waitMs / 16))
+          const changed = await monitor.waitForChange(after, jittered, abort.signal)
+          index = changed.index
+          states = changed.states
+        } finally {
+          res.off('close', onClose)
+          closing.signal.removeEventListener('abort', onClosing)
+        }
+        if (res.destroyed) return
+      }
+    }
+    const body = produce(sortStates(states ?? monitor.states()))
+    sendJson(req, res, 200, body, { [INDEX_HEADER]: String(index) })
+  }
+
+  /**
+   * `/v1/push/<name>[/<action>]`: the name is `check`, `pod/check` or `node/pod/check`
+   * (as the monitor resolves it), the optional action `start`, `fail` or an exit status.
+   */
+  async function push(req: IncomingMessage, res: ServerResponse, rest: string[]): Promise<void> {
+    let kind: 'success' | 'start' | 'fail' | number = 'success'
+    const last = rest[rest.length - 1]
+    if (rest.length >= 2 && last !== undefined && (last === 'start' || last === 'fail' || /^\d+$/.test(last))) {
+      rest = rest.slice(0, -1)
+      if (last === 'start' || last === 'fail') kind = last
+      else if (Number(last) > 255) throw new HttpError(404, `exit status ${last} is out of range; use 0 to 255`)
+      else kind = Number(last)
+    }
+    const name = rest.join('/')
+    if (rest.length === 0 || rest.length > 3 || rest.some((part) => part === '')) {
+      throw new HttpError(
+        404,
+        'push to /v1/push/<check> (or <pod>/<check>), optionally followed by /start, /fail or /<exit status>',
+      )
+    }
+    const body = await readBodyTail(req, PUSH_BODY_KEPT_BYTES, PUSH_BODY_MAX_BYTES)
+    if (!monitor.push(name, kind, body || undefined)) {
+      throw new HttpError(
+        404,
+        `no push check named ${JSON.stringify(name)}; declare it in a manifest (type: push) or check the name`,
+      )
+    }
+    sendJson(req, res, 200, { ok: true, check: name, kind })
+  }
+
+  const server = createServer(health.handler(route))
+  server.keepAliveTimeout = 5000
+  // Long polls and event streams outlive the default request timeout of a busy server.
+  server.requestTimeout = 0
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `monitor: ${options.host}:${options.port} is already in use; choose another --listen address`
+            : `monitor: cannot listen on ${options.host}:${options.port}: ${error.message}`,
+        ),
+      )
+    server.once('error', onError)
+    server.listen(options.port, options.host, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  const host =
+    address.address === '0.0.0.0' || address.address === '::'
+      ? '127.0.0.1'
+      : address.family === 'IPv6'
+        ? `[${address.address}]`
+        : address.address
+  let closed: Promise<void> | undefined
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () => {
+      closed ??= (async () => {
+        closing.abort()
+        events.close()
+        await health.close()
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve())
+          server.closeAllConnections()
+        })
+      })()
+      return closed
+    },
+  }
+}
+
+const ENDPOINTS = [
+  'GET /v1/checks?state=&pod=&node=&index=&wait=',
+  'GET /v1/checks/<node>/<pod>/<check>',
+  'GET /v1/checks/<node>/<pod>/<check>/history?since=&limit=',
+  'GET /v1/checks/<node>/<pod>/<check>/transitions?since=&limit=',
+  'GET /v1/pods/<pod>?node=&index=&wait=',
+  'GET /v1/transitions?pod=&id=&since=&limit=',
+  'GET /v1/inspect?pod=&node=&index=&wait=',
+  'POST /v1/push/<check>[/start|/fail|/<exit status>]',
+  'GET /v1/events',
+  'GET /metrics',
+  'GET /livez',
+  'GET /readyz',
+]
+
+function pathSegments(pathname: string): string[] {
+  const raw = pathname.split('/').filter((s) => s !== '')
+  try {
+    return raw.map((s) => decodeURIComponent(s))
+  } catch {
+    throw new HttpError(400, `the path ${JSON.stringify(pathname)} is not valid percent-encoding`)
+  }
+}
+
+/** `node/pod/check` from three path segments, or from one segment with encoded slashes. */
+function idFrom(parts: string[]): string {
+  if (parts.length === 3)
+    return checkId({ node: parts[0] as string, pod: parts[1] as string, check: parts[2] as string })
+  if (parts.length === 1 && (parts[0] as string).split('/').length === 3) return parts[0] as string
+  throw new HttpError(404, 'address a check as /v1/checks/<node>/<pod>/<check> (each part URL-encoded)')
+}
+
+function unknownCheck(id: string): HttpError {
+  return new HttpError(404, `no check ${JSON.stringify(id)}; GET /v1/checks lists the checks the monitor knows`)
+}
+
+function notFound(method: string, path: string): HttpError {
+  return new HttpError(404, `no route for ${method} ${path}; GET /v1 lists the API's routes`)
+}
+
+function allow(method: string, methods: string[]): void {
+  if (!methods.includes(method)) {
+    throw new HttpError(405, `method ${method} is not allowed here; use ${methods.join(' or ')}`, {
+      allow: methods.join(', '),
+    })
+  }
+}
+
+function stateFilter(query: URLSearchParams): (s: CheckState) => boolean {
+  const wanted = query.getAll('state').flatMap((v) => v.split(','))
+  for (const state of wanted) {
+    if (!HEALTH_STATES.includes(state as HealthState)) {
+      throw new HttpError(
+        400,
+        `state ${JSON.stringify(state)} is not a health state; use passing, warning, critical or unknown`,
+      )
+    }
+  }
+  const pod = query.get('pod')
+  const node = query.get('node')
+  return (s) =>
+    (wanted.length === 0 || wanted.includes(s.state)) &&
+    (pod === null || s.pod === pod) &&
+    (node === null || s.node === node)
+}
+
+function parseIndex(raw: string): number {
+  if (!/^\d+$/.test(raw))
+    throw new HttpError(400, `index ${JSON.stringify(raw)} must be a whole number from X-Probekit-Index`)
+  return Number(raw)
+}
+
+/** Consul's wait syntax: `30s`, `5m`, `500ms`, or a bare number of seconds; capped. */
+export function parseWait(raw: string | null, maxMs: number): number {
+  if (raw === null || raw === '') return maxMs
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim())
+  if (!match) throw new HttpError(400, `wait ${JSON.stringify(raw)} is not a duration; use e.g. 30s, 5m or 500ms`)
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h']
+  return Math.min(Number(match[1]) * unit, maxMs)
+}
+
+function since(query: URLSearchParams): { since?: string } {
+  const raw = query.get('since')
+  if (raw === null) return {}
+  const ms = Date.parse(raw)
+  if (Number.isNaN(ms))
+    throw new HttpError(400, `since ${JSON.stringify(raw)} is not a time; use ISO 8601 such as 2026-01-31T12:00:00Z`)
+  return { since: new Date(ms).toISOString() }
+}
+
+function limit(query: URLSearchParams, fallback = 100, max = 10_000): number {
+  const raw = query.get('limit')
+  if (raw === null) return fallback
+  if (!/^\d+$/.test(raw) || Number(raw) < 1)
+    throw new HttpError(400, `limit ${JSON.stringify(raw)} must be a whole number of at least 1`)
+  return Math.min(Number(raw), max)
+}
+
+/** Reads a body, keeping at most `keep` bytes (its tail: a log's end says why it failed). */
+function readBodyTail(req: IncomingMessage, keep: number, max: number): Promise<string> {
+  const declared = Number(req.headers['content-length'])
+  if (declared > max) {
+    req.resume()
+    return Promise.reject(
+      new HttpError(413, `push body of ${declared} bytes is over ${max} bytes; send the log's tail`),
+    )
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let kept = 0
+    let total = 0
+    req.on('data', (chunk: Buffer) => {
+      total += chunk.length
+      if (total > max) {
+        req.destroy()
+        reject(new HttpError(413, `push body is over ${max} bytes; send the log's tail`))
+        return
+      }
+      chunks.push(chunk)
+      kept += chunk.length
+      while (kept - (chunks[0]?.length ?? 0) >= keep) kept -= (chunks.shift() as Buffer).length
+    })
+    req.on('end', () => {
+      const body = Buffer.concat(chunks)
+      resolve(body.subarray(Math.max(0, body.length - keep)).toString('utf8'))
+    })
+    req.on('error', reject)
+  })
+}
+
+function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  statusCode: number,
+  body: string | Buffer,
+  headers: Record<string, string>,
+): void {
+  if (res.headersSent || res.destroyed) return
+  res.writeHead(statusCode, { ...COMMON_HEADERS, 'content-length': String(Buffer.byteLength(body)), ...headers })
+  res.end(req.method === 'HEAD' ? undefined : body)
+}
+
+function sendJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  statusCode: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
+  send(req, res, statusCode, `${JSON.stringify(value, null, 2)}\n`, { 'content-type': JSON_TYPE, ...headers })
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,710 @@
+// probekit monitor dashboard: plain JavaScript, no dependencies, served by the monitor.
+// Everything that comes from a target (names, outputs, targets) reaches the page through
+// textContent or setAttribute, never as HTML.
+;(() => {
+  const STATES = ['critical', 'warning', 'unknown', 'passing']
+  const RANK = { passing: 0, unknown: 1, warning: 2, critical: 3 }
+  const MARK = { passing: '✔', warning: '▲', critical: '✖', unknown: '?' }
+  const SVG_NS = 'http://www.w3.org/2000/svg'
+
+  const model = { states: new Map(), index: 0, connected: false }
+  const filters = { q: '', state: '', node: '' }
+  const rows = new Map()
+  let route = { view: 'overview' }
+  let renderQueued = false
+  let podRefreshTimer
+
+  const $ = (id) => document.getElementById(id)
+
+  /** An element with text children (strings become text nodes, never HTML). */
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag)
+    if (props) {
+      for (const [key, value] of Object.entries(props)) {
+        if (value === undefined || value === null || value === false) continue
+        if (key === 'className') node.className = value
+        else if (key === 'text') node.textContent = value
+        else node.setAttribute(key, value === true ? '' : String(value))
+      }
+    }
+    for (const child of children) {
+      if (child === undefined || child === null || child === false) continue
+      node.append(typeof child === 'string' ? document.createTextNode(child) : child)
+    }
+    return node
+  }
+
+  function svgEl(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG_NS, tag)
+    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value))
+    for (const child of children) node.append(child)
+    return node
+  }
+
+  /** A state shown as an icon plus a word, coloured: never colour alone. */
+  function badge(state, big) {
+    return el(
+      'span',
+      { className: `badge s-${state}${big ? ' big' : ''}`, 'data-state': state },
+      el('span', { className: 'icon', 'aria-hidden': 'true', text: MARK[state] }),
+      state,
+    )
+  }
+
+  function age(iso) {
+    const ms = Date.now() - Date.parse(iso)
+    if (!Number.isFinite(ms)) return '—'
+    const s = Math.max(0, Math.floor(ms / 1000))
+    if (s < 60) return `${s}s`
+    const m = Math.floor(s / 60)
+    if (m < 60) return `${m}m ${s % 60}s`
+    const h = Math.floor(m / 60)
+    if (h < 24) return `${h}h ${m % 60}m`
+    return `${Math.floor(h / 24)}d ${h % 24}h`
+  }
+
+  /** A relative time ("for 3m 12s", "5s ago") that ticks; the absolute time is its title. */
+  function timeEl(iso, prefix, suffix) {
+    const t = el('time', {
+      datetime: iso,
+      title: new Date(iso).toLocaleString(),
+      'data-prefix': prefix || '',
+      'data-suffix': suffix || '',
+    })
+    t.textContent = `${prefix || ''}${age(iso)}${suffix || ''}`
+    return t
+  }
+
+  function tailLines(text, lines) {
+    const all = String(text || '')
+      .replace(/\s+$/, '')
+      .split('\n')
+    return all.slice(-lines).join('\n')
+  }
+
+  function podHref(pod) {
+    return `#/pod/${encodeURIComponent(pod)}`
+  }
+
+  function checkPath(s) {
+    return [s.node, s.pod, s.check].map(encodeURIComponent).join('/')
+  }
+
+  function worst(checks) {
+    let w = checks[0]
+    for (const c of checks) {
+      if (RANK[c.state] > RANK[w.state] || (RANK[c.state] === RANK[w.state] && c.since > w.since)) w = c
+    }
+    return w
+  }
+
+  function compareText(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0
+  }
+
+  // ---------- the fleet overview ----------
+
+  function groups() {
+    const byKey = new Map()
+    for (const s of model.states.values()) {
+      const key = `${s.pod}\u0000${s.node}`
+      let g = byKey.get(key)
+      if (!g) byKey.set(key, (g = { key, pod: s.pod, node: s.node, checks: [] }))
+      g.checks.push(s)
+    }
+    const list = [...byKey.values()]
+    for (const g of list) {
+      g.checks.sort((a, b) =>
+        a.check === 'health_check' ? -1 : b.check === 'health_check' ? 1 : compareText(a.check, b.check),
+      )
+    }
+    return list.sort((a, b) => compareText(a.pod, b.pod) || compareText(a.node, b.node))
+  }
+
+  function matches(g) {
+    if (filters.node && g.node !== filters.node) return false
+    if (filters.state === 'failing' && !g.checks.some((c) => c.state !== 'passing')) return false
+    if (filters.state && filters.state !== 'failing' && !g.checks.some((c) => c.state === filters.state)) return false
+    if (!filters.q) return true
+    const hay = [g.pod, g.node, ...g.checks.flatMap((c) => [c.check, c.output, c.target])].join('\n').toLowerCase()
+    return filters.q
+      .toLowerCase()
+      .split(/\s+/)
+      .filter(Boolean)
+      .every((word) => hay.includes(word))
+  }
+
+  function makeRow(g) {
+    const link = el('a', { className: 'pod-link', href: podHref(g.pod) }, g.pod)
+    const cells = {
+      state: el('td', { 'data-label': 'State' }),
+      pod: el('td', { 'data-label': 'Pod' }, link),
+      node: el('td', { 'data-label': 'Node', text: g.node }),
+      checks: el('td', { 'data-label': 'Checks' }),
+      output: el('td', { 'data-label': 'Output' }),
+      since: el('td', { 'data-label': 'Since', className: 'since' }),
+    }
+    const tr = el('tr', { 'data-key': g.key }, ...Object.values(cells))
+    return { tr, cells, signature: '' }
+  }
+
+  function updateRow(row, g) {
+    const w = worst(g.checks)
+    const signature = JSON.stringify(g.checks.map((c) => [c.check, c.state, c.output, c.since]))
+    if (signature === row.signature) return false
+    const changed = row.signature !== '' && row.tr.dataset.state !== w.state
+    row.signature = signature
+    row.tr.dataset.state = w.state
+    row.cells.state.replaceChildren(badge(w.state))
+    row.cells.checks.replaceChildren(
+      el(
+        'ul',
+        { className: 'checks-list' },
+        ...g.checks.map((c) =>
+          el(
+            'li',
+            { title: `${c.check}: ${c.state}` },
+            el('span', { className: `mark-${c.state}`, 'aria-hidden': 'true', text: `${MARK[c.state]} ` }),
+            c.check,
+            el('span', { className: 'visually-hidden', text: ` (${c.state})` }),
+          ),
+        ),
+      ),
+    )
+    const output = tailLines(w.output, 3)
+    row.cells.output.replaceChildren(
+      output ? el('pre', { className: 'output-snippet', text: output }) : el('span', { className: 'muted', text: '—' }),
+    )
+    row.cells.since.replaceChildren(timeEl(w.since, 'for '))
+    return changed
+  }
+
+  function renderOverview() {
+    const list = groups()
+    const body = $('fleet-body')
+    const seen = new Set()
+    let shown = 0
+    for (const g of list) {
+      seen.add(g.key)
+      let row = rows.get(g.key)
+      if (!row) rows.set(g.key, (row = makeRow(g)))
+      if (updateRow(row, g)) flash(row.tr)
+      row.tr.hidden = !matches(g)
+      if (!row.tr.hidden) shown++
+    }
+    for (const [key, row] of rows) {
+      if (!seen.has(key)) {
+        row.tr.remove()
+        rows.delete(key)
+      }
+    }
+    // Rows keep their places (sorted by name), so a focused link is not moved under the
+    // keyboard; only new pods make the body reorder.
+    const order = list.map((g) => rows.get(g.key).tr)
+    const current = [...body.children]
+    if (order.length !== current.length || order.some((tr, i) => tr !== current[i])) body.append(...order)
+
+    renderSummary()
+    renderNodeOptions(list)
+    const total = list.length
+    const nodeCount = new Set(list.map((g) => g.node)).size
+    const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`
+    $('result-count').textContent =
+      total === 0
+        ? ''
+        : shown === total
+          ? `${plural(new Set(list.map((g) => g.pod)).size, 'pod')} on ${plural(nodeCount, 'node')}`
+          : `${shown} of ${total} shown`
+    const empty = $('empty')
+    empty.hidden = shown > 0
+    empty.textContent =
+      total === 0
+        ? model.connected
+          ? 'No checks yet. Give the monitor a manifest to watch.'
+          : 'Connecting to the monitor…'
+        : 'Nothing matches the filter.'
+  }
+
+  function renderSummary() {
+    const counts = { critical: 0, warning: 0, unknown: 0, passing: 0 }
+    for (const s of model.states.values()) counts[s.state]++
+    const box = $('summary')
+    if (!box.querySelector('button')) {
+      for (const state of STATES) {
+        const button = el(
+          'button',
+          { type: 'button', className: `s-${state}`, 'data-state': state, 'aria-pressed': 'false' },
+          el('span', { 'aria-hidden': 'true', text: MARK[state] }),
+          el('span', { className: 'count', text: '0' }),
+          ` ${state}`,
+        )
+        button.addEventListener('click', () => {
+          setStateFilter(filters.state === state ? '' : state)
+        })
+        box.append(button)
+      }
+    }
+    for (const button of box.querySelectorAll('button')) {
+      const state = button.dataset.state
+      button.querySelector('.count').textContent = String(counts[state])
+      button.setAttribute('aria-pressed', String(filters.state === state))
+      button.title = `Show only pods with a ${state} check`
+    }
+    document.title = counts.critical > 0 ? `(${counts.critical} critical) probekit monitor` : 'probekit monitor'
+  }
+
+  function renderNodeOptions(list) {
+    const select = $('node-filter')
+    const nodes = [...new Set(list.map((g) => g.node))].sort(compareText)
+    const have = [...select.options].slice(1).map((o) => o.value)
+    if (have.length === nodes.length && have.every((n, i) => n === nodes[i])) return
+    select.replaceChildren(
+      el('option', { value: '', text: 'all nodes' }),
+      ...nodes.map((n) => el('option', { value: n, text: n })),
+    )
+    select.value = nodes.includes(filters.node) ? filters.node : ''
+  }
+
+  function setStateFilter(state) {
+    filters.state = state
+    $('state-filter').value = state
+    scheduleRender()
+  }
+
+  function flash(node) {
+    node.classList.remove('flash')
+    void node.offsetWidth
+    node.classList.add('flash')
+  }
+
+  // ---------- a pod's page ----------
+
+  function podChecks(pod) {
+    return [...model.states.values()]
+      .filter((s) => s.pod === pod)
+      .sort(
+        (a, b) =>
+          compareText(a.node, b.node) ||
+          (a.check === 'health_check' ? -1 : b.check === 'health_check' ? 1 : compareText(a.check, b.check)),
+      )
+  }
+
+  function renderPodPage(pod) {
+    const view = $('pod-view')
+    const checks = podChecks(pod)
+    const title = el('h1', { id: 'pod-title', tabindex: '-1' }, pod)
+    const head = el('div', { className: 'pod-head' }, title, checks.length ? badge(worst(checks).state, true) : null)
+    const list = el('div', { className: 'checks', id: 'pod-checks' })
+    for (const s of checks) list.append(checkCard(s))
+    const transitions = el(
+      'section',
+      { 'aria-labelledby': 'transitions-title' },
+      el('h2', { id: 'transitions-title', className: 'section-title' }, 'Recent transitions'),
+      el('div', { id: 'pod-transitions' }, el('p', { className: 'muted', text: 'Loading…' })),
+    )
+    view.replaceChildren(
+      el('a', { className: 'back', href: '#/' }, '← All pods'),
+      head,
+      checks.length
+        ? list
+        : el('p', {
+            className: 'empty',
+            text: model.connected ? 'The monitor has no checks for this pod.' : 'Loading…',
+          }),
+      transitions,
+    )
+    view.dataset.signature = checks.map((c) => c.id).join('\n')
+    document.title = `${pod} · probekit monitor`
+    loadPodDetails(pod)
+  }
+
+  function checkCard(s) {
+    const card = el('article', { className: 'check', 'data-id': s.id, 'aria-labelledby': `t-${cssId(s.id)}` })
+    card.append(
+      el(
+        'div',
+        { className: 'check-head' },
+        el('h2', { id: `t-${cssId(s.id)}` }, s.check, el('span', { className: 'node', text: ` on ${s.node}` })),
+        el('span', { className: 'state-slot' }),
+      ),
+      el('dl', { className: 'facts' }),
+      el(
+        'div',
+        { className: 'charts' },
+        el(
+          'section',
+          { className: 'uptime' },
+          el('h3', { text: 'State timeline' }),
+          el('div', { className: 'uptime-body' }, el('p', { className: 'muted', text: 'Loading…' })),
+        ),
+        el(
+          'section',
+          { className: 'latency' },
+          el('h3', { text: 'Latency' }),
+          el('div', { className: 'latency-body' }),
+        ),
+      ),
+      el('h3', { text: 'Latest output' }),
+      el('pre', { className: 'output', tabindex: '0', 'aria-label': `Latest output of ${s.check} on ${s.node}` }),
+    )
+    updateCard(card, s)
+    return card
+  }
+
+  function cssId(id) {
+    let out = ''
+    for (const ch of id) out += /[A-Za-z0-9_-]/.test(ch) ? ch : `_${ch.codePointAt(0).toString(16)}`
+    return out
+  }
+
+  function updateCard(card, s) {
+    card.querySelector('.state-slot').replaceChildren(badge(s.state, true))
+    const facts = [
+      ['Target', s.target, 'mono'],
+      ['Kind', s.kind],
+      ['In this state', timeEl(s.since, 'for ')],
+      ['Last checked', s.checkedAt ? timeEl(s.checkedAt, '', ' ago') : 'never'],
+      ['Duration', s.durationMs === undefined ? '—' : `${Math.round(s.durationMs)} ms`],
+    ]
+    if (s.httpStatus !== undefined) facts.push(['HTTP status', String(s.httpStatus)])
+    if (s.sslEarliestExpiry !== undefined)
+      facts.push(['Certificate expires', new Date(s.sslEarliestExpiry * 1000).toLocaleString()])
+    facts.push(['Streak', `${s.successes} passed, ${s.failures} failed`])
+    card
+      .querySelector('.facts')
+      .replaceChildren(
+        ...facts.map(([label, value, cls]) =>
+          el('div', null, el('dt', { text: label }), el('dd', { className: cls || undefined }, value)),
+        ),
+      )
+    const pre = card.querySelector('pre.output')
+    pre.textContent = s.output ? s.output : '(no output)'
+  }
+
+  async function getJson(path) {
+    const res = await fetch(path, { headers: { accept: 'application/json' } })
+    if (!res.ok) {
+      let message = `${res.status} ${res.statusText}`
+      try {
+        message = (await res.json()).error || message
+      } catch {}
+      throw new Error(message)
+    }
+    return res.json()
+  }
+
+  async function loadPodDetails(pod) {
+    clearTimeout(podRefreshTimer)
+    const checks = podChecks(pod)
+    await Promise.all([
+      ...checks.map(async (s) => {
+        try {
+          const { history } = await getJson(`/v1/checks/${checkPath(s)}/history?limit=2000`)
+          if (!isCurrentPod(pod)) return
+          const card = findCard(s.id)
+          if (card) renderHistory(card, s, history)
+        } catch (error) {
+          const card = findCard(s.id)
+          if (card)
+            card
+              .querySelector('.uptime-body')
+              .replaceChildren(el('p', { className: 'muted', text: `History unavailable: ${error.message}` }))
+        }
+      }),
+      (async () => {
+        try {
+          const { transitions } = await getJson(`/v1/transitions?pod=${encodeURIComponent(pod)}&limit=50`)
+          if (isCurrentPod(pod)) renderTransitions(transitions)
+        } catch (error) {
+          const box = $('pod-transitions')
+          if (box)
+            box.replaceChildren(el('p', { className: 'muted', text: `Transitions unavailable: ${error.message}` }))
+        }
+      })(),
+    ])
+    if (isCurrentPod(pod)) podRefreshTimer = setTimeout(() => loadPodDetails(pod), 15_000)
+  }
+
+  function isCurrentPod(pod) {
+    return route.view === 'pod' && route.pod === pod
+  }
+
+  function findCard(id) {
+    for (const card of document.querySelectorAll('#pod-checks .check')) if (card.dataset.id === id) return card
+    return undefined
+  }
+
+  function renderHistory(card, s, history) {
+    const points = [...history].sort((a, b) => compareText(a.at, b.at)).slice(-90)
+    const uptime = card.querySelector('.uptime-body')
+    const latency = card.querySelector('.latency-body')
+    if (points.length === 0) {
+      uptime.replaceChildren(el('p', { className: 'muted', text: 'No history yet.' }))
+      latency.replaceChildren(el('p', { className: 'muted', text: 'No measurements yet.' }))
+      return
+    }
+    const count = points.reduce((n, p) => n + p.count, 0)
+    const passed = points.reduce((n, p) => n + p.passed, 0)
+    const pct = count ? ((passed / count) * 100).toFixed(count === passed ? 0 : 1) : '0'
+    const step = 6
+    const bars = svgEl('svg', {
+      viewBox: `0 0 ${Math.max(points.length * step, 60)} 32`,
+      preserveAspectRatio: 'none',
+      role: 'img',
+      'aria-label': `${pct}% of ${count} checks of ${s.check} passed since ${new Date(points[0].at).toLocaleString()}`,
+    })
+    points.forEach((p, i) => {
+      const title = svgEl('title')
+      title.textContent = `${new Date(p.at).toLocaleString()}: ${p.state}, ${p.passed} of ${p.count} passed`
+      bars.append(svgEl('rect', { x: i * step, y: 0, width: step - 1.5, height: 32, rx: 1, class: p.state }, title))
+    })
+    uptime.replaceChildren(
+      bars,
+      el(
+        'p',
+        { className: 'chart-note' },
+        el('span', { text: `${pct}% passed (${passed}/${count})` }),
+        el('span', { text: `since ${new Date(points[0].at).toLocaleString()}` }),
+      ),
+    )
+
+    const measured = points.filter((p) => typeof p.durationMs === 'number')
+    if (measured.length === 0) {
+      latency.replaceChildren(el('p', { className: 'muted', text: 'No durations recorded.' }))
+      return
+    }
+    const max = Math.max(...measured.map((p) => p.durationMs), 1)
+    const w = 300
+    const h = 80
+    const x = (i) => (measured.length === 1 ? w / 2 : (i / (measured.length - 1)) * w)
+    const y = (v) => h - (v / (max * 1.1)) * h
+    const line = measured.map((p, i) => `${x(i).toFixed(1)},${y(p.durationMs).toFixed(1)}`).join(' ')
+    const last = measured[measured.length - 1].durationMs
+    const chart = svgEl(
+      'svg',
+      {
+        viewBox: `0 0 ${w} ${h}`,
+        preserveAspectRatio: 'none',
+        role: 'img',
+        'aria-label': `Latency of ${s.check}: latest ${Math.round(last)} ms, highest ${Math.round(max)} ms over ${measured.length} points`,
+      },
+      svgEl('line', { class: 'grid', x1: 0, x2: w, y1: y(max), y2: y(max) }),
+      svgEl('line', { class: 'grid', x1: 0, x2: w, y1: h - 0.5, y2: h - 0.5 }),
+      svgEl('polygon', { class: 'area', points: `0,${h} ${line} ${w},${h}` }),
+      svgEl('polyline', { class: 'line', points: line }),
+    )
+    latency.replaceChildren(
+      chart,
+      el(
+        'p',
+        { className: 'chart-note' },
+        el('span', { text: `latest ${Math.round(last)} ms` }),
+        el('span', { text: `highest ${Math.round(max)} ms` }),
+      ),
+    )
+  }
+
+  function renderTransitions(transitions) {
+    const box = $('pod-transitions')
+    if (!box) return
+    if (transitions.length === 0) {
+      box.replaceChildren(el('p', { className: 'muted', text: 'No transitions recorded.' }))
+      return
+    }
+    const sorted = [...transitions].sort((a, b) => compareText(b.at, a.at))
+    box.replaceChildren(
+      el(
+        'div',
+        { className: 'table-wrap' },
+        el(
+          'table',
+          { className: 'transitions' },
+          el(
+            'thead',
+            null,
+            el(
+              'tr',
+              null,
+              el('th', { scope: 'col', text: 'When' }),
+              el('th', { scope: 'col', text: 'Check' }),
+              el('th', { scope: 'col', text: 'Change' }),
+              el('th', { scope: 'col', text: 'Output' }),
+            ),
+          ),
+          el(
+            'tbody',
+            null,
+            ...sorted.map((t) =>
+              el(
+                'tr',
+                null,
+                el('td', { className: 'since' }, timeEl(t.at, '', ' ago')),
+                el('td', null, `${t.check} on ${t.node}`),
+                el(
+                  'td',
+                  null,
+                  badge(t.from),
+                  el('span', { className: 'arrow', 'aria-label': 'to', text: '→' }),
+                  badge(t.to),
+                ),
+                el('td', { className: 'out', text: tailLines(t.output, 2) || '—' }),
+              ),
+            ),
+          ),
+        ),
+      ),
+    )
+  }
+
+  function updatePodPage() {
+    const checks = podChecks(route.pod)
+    const view = $('pod-view')
+    if (view.dataset.signature !== checks.map((c) => c.id).join('\n')) {
+      const hadFocus = view.contains(document.activeElement)
+      renderPodPage(route.pod)
+      if (hadFocus) $('pod-title').focus()
+      return
+    }
+    const head = view.querySelector('.pod-head')
+    if (head && checks.length) {
+      const old = head.querySelector('.badge')
+      const next = badge(worst(checks).state, true)
+      if (old) old.replaceWith(next)
+      else head.append(next)
+    }
+    for (const s of checks) {
+      const card = findCard(s.id)
+      if (card && card.dataset.signature !== JSON.stringify([s.state, s.output, s.since, s.checkedAt])) {
+        card.dataset.signature = JSON.stringify([s.state, s.output, s.since, s.checkedAt])
+        updateCard(card, s)
+      }
+    }
+  }
+
+  // ---------- routing, rendering, live updates ----------
+
+  function parseRoute() {
+    const hash = location.hash || '#/'
+    const match = /^#\/pod\/(.+)$/.exec(hash)
+    if (match) {
+      try {
+        return { view: 'pod', pod: decodeURIComponent(match[1]) }
+      } catch {}
+    }
+    return { view: 'overview' }
+  }
+
+  function applyRoute(moveFocus) {
+    route = parseRoute()
+    const overview = route.view === 'overview'
+    $('overview-view').hidden = !overview
+    $('pod-view').hidden = overview
+    clearTimeout(podRefreshTimer)
+    if (overview) {
+      renderOverview()
+      if (moveFocus) $('overview-title').setAttribute('tabindex', '-1')
+      if (moveFocus) $('overview-title').focus()
+    } else {
+      renderPodPage(route.pod)
+      if (moveFocus) $('pod-title').focus()
+    }
+  }
+
+  function scheduleRender() {
+    if (renderQueued) return
+    renderQueued = true
+    requestAnimationFrame(() => {
+      renderQueued = false
+      if (route.view === 'overview') renderOverview()
+      else updatePodPage()
+    })
+  }
+
+  function setConnection(state, text) {
+    const box = $('connection')
+    box.dataset.state = state
+    $('connection-text').textContent = text
+  }
+
+  let announceTimer
+  function announce(text) {
+    clearTimeout(announceTimer)
+    announceTimer = setTimeout(() => {
+      $('announcer').textContent = text
+    }, 250)
+  }
+
+  function connect() {
+    const source = new EventSource('/v1/events')
+    source.addEventListener('open', () => setConnection('live', 'live'))
+    source.addEventListener('error', () => {
+      model.connected = false
+      setConnection('offline', 'reconnecting…')
+    })
+    source.addEventListener('snapshot', (event) => {
+      const data = JSON.parse(event.data)
+      model.states = new Map(data.states.map((s) => [s.id, s]))
+      model.index = data.index
+      model.connected = true
+      setConnection('live', 'live')
+      if (route.view === 'pod' && !$('pod-checks')) renderPodPage(route.pod)
+      scheduleRender()
+    })
+    source.addEventListener('states', (event) => {
+      const data = JSON.parse(event.data)
+      for (const s of data.states) model.states.set(s.id, s)
+      model.index = data.index
+      scheduleRender()
+    })
+    source.addEventListener('change', (event) => {
+      const { transition, state } = JSON.parse(event.data)
+      model.states.set(state.id, state)
+      announce(`${transition.pod} on ${transition.node}: ${transition.check} is now ${transition.to}`)
+      if (route.view === 'pod' && route.pod === transition.pod) {
+        clearTimeout(podRefreshTimer)
+        podRefreshTimer = setTimeout(() => loadPodDetails(route.pod), 300)
+      }
+      scheduleRender()
+    })
+  }
+
+  function start() {
+    const search = $('search')
+    search.addEventListener('input', () => {
+      filters.q = search.value.trim()
+      scheduleRender()
+    })
+    search.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') {
+        search.value = ''
+        filters.q = ''
+        scheduleRender()
+      }
+    })
+    $('state-filter').addEventListener('change', (event) => setStateFilter(event.target.value))
+    $('node-filter').addEventListener('change', (event) => {
+      filters.node = event.target.value
+      scheduleRender()
+    })
+    $('filters').addEventListener('submit', (event) => event.preventDefault())
+    document.addEventListener('keydown', (event) => {
+      const typing = /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement?.tagName || '')
+      if (event.key === '/' && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
+        event.preventDefault()
+        if (route.view !== 'overview') location.hash = '#/'
+        search.focus()
+      }
+    })
+    window.addEventListener('hashchange', () => applyRoute(true))
+    // Relative times tick without a re-render.
+    setInterval(() => {
+      for (const t of document.querySelectorAll('time[datetime]')) {
+        t.textContent = `${t.dataset.prefix || ''}${age(t.getAttribute('datetime'))}${t.dataset.suffix || ''}`
+      }
+    }, 1000)
+    applyRoute(false)
+    connect()
+  }
+
+  start()
+})()

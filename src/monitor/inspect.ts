@@ -1,0 +1,156 @@
+/**
+ * The fleet state in p2-inspect's shape, which `probekit inspect`, `GET /v1/inspect` and
+ * anything written for p2 read:
+ *
+ * ```json
+ * { "<pod>": { "<node>": { "health_check": { "status": "passing", "output": "…" } } } }
+ * ```
+ *
+ * p2 had one check per pod, named `health_check`; a pod with several checks lists each
+ * under its own name beside it. Fields beyond `status` and `output` are extra and may grow.
+ */
+import type { CheckKind, CheckState, HealthState } from './types.js'
+
+/** One check in the inspect document. `status` and `output` are p2's; the rest is extra. */
+export interface InspectCheck {
+  status: HealthState
+  output: string
+  /** When the check entered its state (ISO 8601). */
+  since: string
+  /** When it was last checked (ISO 8601), if ever. */
+  checkedAt?: string
+  /** What is checked, credentials redacted. */
+  target: string
+  kind: CheckKind
+  durationMs?: number
+  httpStatus?: number
+}
+
+/** `{ pod: { node: { check: InspectCheck } } }` */
+export type InspectDocument = Record<string, Record<string, Record<string, InspectCheck>>>
+
+export interface InspectFilter {
+  pod?: string | undefined
+  node?: string | undefined
+}
+
+/** Whether a state matches a pod/node filter (an absent filter matches everything). */
+export function matchesFilter(state: CheckState, filter: InspectFilter): boolean {
+  return (
+    (filter.pod === undefined || state.pod === filter.pod) && (filter.node === undefined || state.node === filter.node)
+  )
+}
+
+/**
+ * Builds the p2-inspect document from current states, sorted by pod, node and check
+ * (with `health_check` first in each node).
+ *
+ * @example
+ * const doc = toInspect(monitor.states(), { pod: 'carsales.com' })
+ * console.log(JSON.stringify(doc, null, 2))
+ */
+export function toInspect(states: readonly CheckState[], filter: InspectFilter = {}): InspectDocument {
+  const doc: InspectDocument = {}
+  for (const s of sortStates(states.filter((s) => matchesFilter(s, filter)))) {
+    const nodes = (doc[s.pod] ??= {})
+    const checks = (nodes[s.node] ??= {})
+    const entry: InspectCheck = { status: s.state, output: s.output, since: s.since, target: s.target, kind: s.kind }
+    if (s.checkedAt !== undefined) entry.checkedAt = s.checkedAt
+    if (s.durationMs !== undefined) entry.durationMs = s.durationMs
+    if (s.httpStatus !== undefined) entry.httpStatus = s.httpStatus
+    checks[s.check] = entry
+  }
+  return doc
+}
+
+/** States in reading order: pod, node, then check with p2's `health_check` first. */
+export function sortStates<T extends { pod: string; node: string; check: string }>(states: T[]): T[] {
+  return states.sort(
+    (a, b) =>
+      compare(a.pod, b.pod) ||
+      compare(a.node, b.node) ||
+      (a.check === 'health_check' ? -1 : 0) - (b.check === 'health_check' ? -1 : 0) ||
+      compare(a.check, b.check),
+  )
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** A symbol and a word for each state, so no reader depends on colour alone. */
+export const STATE_MARKS: Record<HealthState, string> = {
+  passing: '✔',
+  warning: '▲',
+  critical: '✖',
+  unknown: '?',
+}
+
+export interface TreeOptions {
+  /** Colour the state words with ANSI escapes (only for a terminal). */
+  color?: boolean
+  /** Lines of output shown per check (the tail). Default 3; 0 hides output. */
+  outputLines?: number
+  /** "Now", for the relative times. */
+  now?: number
+}
+
+const ANSI: Record<HealthState, string> = { passing: '32', warning: '33', critical: '31', unknown: '90' }
+
+/**
+ * The inspect document as an indented tree for people:
+ *
+ * ```
+ * carsales.com
+ *   aws1.example.com
+ *     ✔ health_check  passing  for 3m 12s  https://10.0.0.5:8001/_status
+ *         ok
+ * ```
+ */
+export function formatTree(doc: InspectDocument, options: TreeOptions = {}): string {
+  const now = options.now ?? Date.now()
+  const outputLines = options.outputLines ?? 3
+  const pods = Object.keys(doc)
+  if (pods.length === 0) return 'no checks recorded\n'
+  let out = ''
+  for (const pod of pods) {
+    out += `${oneLine(pod)}\n`
+    const nodes = doc[pod] as Record<string, Record<string, InspectCheck>>
+    for (const node of Object.keys(nodes)) {
+      out += `  ${oneLine(node)}\n`
+      const checks = nodes[node] as Record<string, InspectCheck>
+      const width = Math.max(...Object.keys(checks).map((c) => oneLine(c).length))
+      for (const [name, check] of Object.entries(checks)) {
+        const word = check.status.padEnd(8)
+        const shown = options.color ? `\x1b[${ANSI[check.status]}m${word}\x1b[0m` : word
+        const age = formatAge(now - Date.parse(check.since))
+        out += `    ${STATE_MARKS[check.status]} ${oneLine(name).padEnd(width)}  ${shown}  for ${age.padEnd(7)}  ${oneLine(check.target)}\n`
+        if (outputLines > 0 && check.output) {
+          const lines = check.output.replace(/\s+$/, '').split('\n')
+          const tail = lines.slice(-outputLines)
+          if (lines.length > tail.length) out += `        … ${lines.length - tail.length} more line(s)\n`
+          for (const line of tail) out += `        ${oneLine(line)}\n`
+        }
+      }
+    }
+  }
+  return out
+}
+
+/** Control characters from a target never reach the terminal raw. */
+function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f\x9b]/g, '�').replace(/\n/g, ' ')
+}
+
+/** `3m 12s`, `2h 5m`, `4d 1h`. */
+export function formatAge(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) ms = 0
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s}s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m}m ${s % 60}s`
+  const h = Math.floor(m / 60)
+  if (h < 24) return `${h}h ${m % 60}m`
+  return `${Math.floor(h / 24)}d ${h % 24}h`
+}

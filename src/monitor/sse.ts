@@ -1,0 +1,139 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { CheckState, Transition } from './types.js'
+
+/** What the event stream needs of a monitor (the Monitor class has it). */
+export interface EventSource {
+  readonly index: number
+  states(): CheckState[]
+  on(event: 'change', listener: (transition: Transition, state: CheckState) => void): unknown
+  on(event: 'result', listener: (state: CheckState) => void): unknown
+  off(event: 'change', listener: (transition: Transition, state: CheckState) => void): unknown
+  off(event: 'result', listener: (state: CheckState) => void): unknown
+}
+
+export interface EventStreamOptions {
+  /** How often gathered updates go out, ms. Default 500. */
+  flushMs?: number
+  /** A comment line at this interval keeps proxies from closing an idle stream, ms. Default 15 000. */
+  heartbeatMs?: number
+  /** A client that lets this much output pile up unread is dropped (it reconnects for a fresh snapshot). Default 4 MB. */
+  maxBufferedBytes?: number
+}
+
+/**
+ * Server-sent events for the dashboard (`GET /v1/events`):
+ *
+ * - `snapshot` on connect: `{ index, states }`, every check;
+ * - `change` per transition: `{ transition, state }`;
+ * - `states`: `{ index, states }` with the checks whose latest result changed since the
+ *   previous batch.
+ *
+ * The monitor's listeners only note what changed; serialising and writing happen on a
+ * timer, once per batch for all clients, so a burst of results or a slow browser never
+ * reaches the checking path.
+ */
+export class EventStream {
+  private readonly clients = new Set<ServerResponse>()
+  private readonly dirty = new Map<string, CheckState>()
+  private changes: { transition: Transition; state: CheckState }[] = []
+  private flushTimer: NodeJS.Timeout | undefined
+  private heartbeatTimer: NodeJS.Timeout | undefined
+  private readonly flushMs: number
+  private readonly heartbeatMs: number
+  private readonly maxBufferedBytes: number
+
+  private readonly onChange = (transition: Transition, state: CheckState): void => {
+    // Bounded: a storm of transitions between two flushes keeps the latest ones.
+    if (this.changes.length >= 1000) this.changes.shift()
+    this.changes.push({ transition, state })
+    this.dirty.set(state.id, state)
+  }
+
+  private readonly onResult = (state: CheckState): void => {
+    this.dirty.set(state.id, state)
+  }
+
+  constructor(
+    private readonly monitor: EventSource,
+    options: EventStreamOptions = {},
+  ) {
+    this.flushMs = options.flushMs ?? 500
+    this.heartbeatMs = options.heartbeatMs ?? 15_000
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024
+  }
+
+  get clientCount(): number {
+    return this.clients.size
+  }
+
+  /** Answers one `GET /v1/events` request and keeps the stream open until the client leaves. */
+  attach(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      connection: 'keep-alive',
+      // nginx buffers responses unless told not to; events must arrive as they happen.
+      'x-accel-buffering': 'no',
+    })
+    req.socket.setNoDelay(true)
+    req.socket.setTimeout(0)
+    if (this.clients.size === 0) this.subscribe()
+    this.clients.add(res)
+    res.write(
+      `retry: 2000\nevent: snapshot\ndata: ${JSON.stringify({ index: this.monitor.index, states: this.monitor.states() })}\n\n`,
+    )
+    res.on('close', () => {
+      this.clients.delete(res)
+      if (this.clients.size === 0) this.unsubscribe()
+    })
+  }
+
+  /** Ends every stream. */
+  close(): void {
+    for (const res of this.clients) res.end()
+    this.clients.clear()
+    this.unsubscribe()
+  }
+
+  private subscribe(): void {
+    this.monitor.on('change', this.onChange)
+    this.monitor.on('result', this.onResult)
+    this.flushTimer = setInterval(() => this.flush(), this.flushMs)
+    this.heartbeatTimer = setInterval(() => this.broadcast(': heartbeat\n\n'), this.heartbeatMs)
+    this.flushTimer.unref()
+    this.heartbeatTimer.unref()
+  }
+
+  private unsubscribe(): void {
+    this.monitor.off('change', this.onChange)
+    this.monitor.off('result', this.onResult)
+    clearInterval(this.flushTimer)
+    clearInterval(this.heartbeatTimer)
+    this.flushTimer = this.heartbeatTimer = undefined
+    this.dirty.clear()
+    this.changes = []
+  }
+
+  private flush(): void {
+    if (this.dirty.size === 0 && this.changes.length === 0) return
+    let out = ''
+    for (const change of this.changes) out += `event: change\ndata: ${JSON.stringify(change)}\n\n`
+    if (this.dirty.size > 0) {
+      out += `event: states\ndata: ${JSON.stringify({ index: this.monitor.index, states: [...this.dirty.values()] })}\n\n`
+    }
+    this.changes = []
+    this.dirty.clear()
+    this.broadcast(out)
+  }
+
+  private broadcast(chunk: string): void {
+    for (const res of this.clients) {
+      if (res.writableLength > this.maxBufferedBytes) {
+        res.destroy()
+        continue
+      }
+      res.write(chunk)
+    }
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * Webhooks on state change. Each transition of a check becomes one JSON notification to
+ * every configured URL, with three guards: a minimum interval between two notifications
+ * of the same check (transitions inside it are coalesced into the next notification), a
+ * timeout per request, and a bounded number of retries with exponential backoff.
+ *
+ * The monitor's `change` listener only records the transition; sending happens on timers
+ * and sockets of its own, so a slow or dead receiver never delays a check.
+ */
+import { hostname } from 'node:os'
+import { type Logger, writeLog } from '../core/logger.js'
+import { redactUrl } from '../core/redact.js'
+import type { CheckKind, CheckState, HealthState, Transition } from './types.js'
+
+/** What the webhooks need of a monitor (the Monitor class has it). */
+export interface TransitionSource {
+  on(event: 'change', listener: (transition: Transition, state: CheckState) => void): unknown
+  off(event: 'change', listener: (transition: Transition, state: CheckState) => void): unknown
+}
+
+export interface WebhookOptions {
+  /** Where to POST notifications (http or https). */
+  urls: readonly string[]
+  /** Least time between two notifications of one check, ms. Default 30 000. 0 sends every transition at once. */
+  minIntervalMs?: number
+  /** Deadline of one request, ms. Default 5000. */
+  timeoutMs?: number
+  /** Retries after a failed attempt (network error, timeout, 408, 429, 5xx). Default 5. */
+  retries?: number
+  /** First backoff, ms; it doubles per retry (with jitter) up to `maxBackoffMs`. Default 1000. */
+  backoffMs?: number
+  /** Longest backoff, ms. Default 60 000. */
+  maxBackoffMs?: number
+  /** Notifications waiting per URL beyond this are dropped, oldest first, with a log line. Default 1000. */
+  maxQueue?: number
+  /** Extra request headers (e.g. an Authorization token for the receiver). */
+  headers?: Record<string, string>
+  /** The monitor's name in the notification. Default this host's name. */
+  monitorName?: string
+  /** Where delivery failures are logged; `false` for silence. Default console. */
+  logger?: Logger | false
+}
+
+/** The JSON body of a notification. */
+export interface WebhookNotification {
+  event: 'transition'
+  id: string
+  pod: string
+  node: string
+  check: string
+  kind: CheckKind
+  target: string
+  /** State before the first and after the last coalesced transition. */
+  from: HealthState
+  to: HealthState
+  /** When the last transition happened (ISO 8601). */
+  at: string
+  output: string
+  /** The monitor's change index of the last transition: receivers order notifications by it. */
+  index: number
+  /** Every transition this notification carries, oldest first (more than one when coalesced). */
+  transitions: { from: HealthState; to: HealthState; at: string; output: string; index: number }[]
+  monitor: string
+  /** One human line, so chat webhooks (Slack, Mattermost) show something useful as they are. */
+  text: string
+}
+
+export interface Webhooks {
+  /** Notifications waiting or being delivered. */
+  readonly pending: number
+  /** Stops listening, sends what is coalesced once, and waits for requests in flight. */
+  close(): Promise<void>
+}
+
+interface CheckEntry {
+  lastSentAt: number
+  pending: Transition[]
+  state: CheckState | undefined
+  timer: NodeJS.Timeout | undefined
+}
+
+interface Target {
+  url: string
+  shown: string
+  queue: WebhookNotification[]
+  active: number
+}
+
+/** Per URL, this many notifications are delivered at once. */
+const CONCURRENCY_PER_URL = 4
+/** A notification carries at most this many coalesced transitions (the latest). */
+const MAX_COALESCED = 50
+
+/**
+ * Sends a notification to every URL on each state change of the monitor's checks.
+ *
+ * @example
+ * const webhooks = startWebhooks(monitor, { urls: ['https://hooks.example.com/probekit'], minIntervalMs: 60_000 })
+ * // … on shutdown
+ * await webhooks.close()
+ */
+export function startWebhooks(monitor: TransitionSource, options: WebhookOptions): Webhooks {
+  const minIntervalMs = nonNegative(options.minIntervalMs, 30_000, 'minIntervalMs')
+  const timeoutMs = positive(options.timeoutMs, 5000, 'timeoutMs')
+  const retries = nonNegative(options.retries, 5, 'retries')
+  const backoffMs = positive(options.backoffMs, 1000, 'backoffMs')
+  const maxBackoffMs = positive(options.maxBackoffMs, 60_000, 'maxBackoffMs')
+  const maxQueue = positive(options.maxQueue, 1000, 'maxQueue')
+  const logger = options.logger === undefined ? console : options.logger
+  const monitorName = options.monitorName ?? hostname()
+  const headers = {
+    'content-type': 'application/json; charset=utf-8',
+    'user-agent': 'probekit-monitor',
+    ...options.headers,
+  }
+  const targets: Target[] = options.urls.map((url) => ({
+    url: validUrl(url),
+    shown: redactUrl(url),
+    queue: [],
+    active: 0,
+  }))
+  const checks = new Map<string, CheckEntry>()
+  const closing = new AbortController()
+  const inFlight = new Set<Promise<void>>()
+  let closed: Promise<void> | undefined
+
+  const onChange = (transition: Transition, state: CheckState): void => {
+    let entry = checks.get(transition.id)
+    if (!entry) checks.set(transition.id, (entry = { lastSentAt: 0, pending: [], state: undefined, timer: undefined }))
+    entry.pending.push(transition)
+    if (entry.pending.length > MAX_COALESCED) entry.pending.shift()
+    entry.state = state
+    if (entry.timer) return
+    const wait = entry.lastSentAt + minIntervalMs - Date.now()
+    if (wait <= 0) dispatch(entry)
+    else {
+      const scheduled = entry
+      entry.timer = setTimeout(() => dispatch(scheduled), wait)
+      entry.timer.unref()
+    }
+  }
+  monitor.on('change', onChange)
+
+  function dispatch(entry: CheckEntry): void {
+    entry.timer = undefined
+    const transitions = entry.pending
+    if (transitions.length === 0) return
+    entry.pending = []
+    entry.lastSentAt = Date.now()
+    const notification = toNotification(transitions, entry.state, monitorName)
+    for (const target of targets) {
+      if (target.queue.length >= maxQueue) {
+        const dropped = target.queue.shift() as WebhookNotification
+        writeLog(logger, 'warn', `webhook ${target.shown}: queue full, dropped the notification for ${dropped.id}`, {})
+      }
+      target.queue.push(notification)
+      pump(target)
+    }
+  }
+
+  function pump(target: Target): void {
+    while (target.active < CONCURRENCY_PER_URL && target.queue.length > 0) {
+      const notification = target.queue.shift() as WebhookNotification
+      target.active++
+      const delivery = deliver(target, notification).finally(() => {
+        target.active--
+        inFlight.delete(delivery)
+        pump(target)
+      })
+      inFlight.add(delivery)
+    }
+  }
+
+  async function deliver(target: Target, notification: WebhookNotification): Promise<void> {
+    const body = JSON.stringify(notification)
+    let lastError = ''
+    let retryAfterMs = 0
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (attempt > 0) {
+        if (closing.signal.aborted) break
+        const exponential = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1))
+        // Jitter keeps many monitors (or many checks) from retrying in lockstep.
+        const wait = Math.max(exponential * (0.5 + Math.random() * 0.5), retryAfterMs)
+        await sleep(Math.min(wait, maxBackoffMs), closing.signal)
+        if (closing.signal.aborted) break
+      }
+      const outcome = await attemptOnce(target.url, body)
+      if (outcome.ok) {
+        if (attempt > 0) {
+          writeLog(logger, 'info', `webhook ${target.shown}: delivered ${notification.id} after ${attempt} retries`, {})
+        }
+        return
+      }
+      lastError = outcome.reason
+      if (!outcome.retry) break
+      retryAfterMs = outcome.retryAfterMs
+    }
+    writeLog(
+      logger,
+      'error',
+      `webhook ${target.shown}: gave up on the notification for ${notification.id} (${notification.from} -> ${notification.to}): ${lastError}`,
+      { webhook: { url: target.shown, id: notification.id, reason: lastError } },
+    )
+  }
+
+  async function attemptOnce(
+    url: string,
+    body: string,
+  ): Promise<{ ok: true } | { ok: false; retry: boolean; reason: string; retryAfterMs: number }> {
+    const abort = new AbortController()
+    const timer = setTimeout(() => abort.abort(), timeoutMs)
+    try {
+      const res = await fetch(url, { method: 'POST', headers, body, signal: abort.signal, redirect: 'manual' })
+      // The body is not needed; reading it frees the connection for reuse.
+      await res.arrayBuffer().catch(() => undefined)
+      if (res.status >= 200 && res.status < 300) return { ok: true }
+      const retry = res.status === 408 || res.status === 429 || res.status >= 500
+      return {
+        ok: false,
+        retry,
+        reason: `answered ${res.status}`,
+        retryAfterMs: retryAfter(res.headers.get('retry-after')),
+      }
+    } catch (error) {
+      const reason = abort.signal.aborted
+        ? `timed out after ${timeoutMs} ms`
+        : redactUrl(String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message))
+      return { ok: false, retry: true, reason, retryAfterMs: 0 }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  return {
+    get pending() {
+      let n = inFlight.size
+      for (const target of targets) n += target.queue.length
+      for (const entry of checks.values()) if (entry.pending.length > 0) n++
+      return n
+    },
+    close() {
+      closed ??= (async () => {
+        monitor.off('change', onChange)
+        // What is waiting for its interval goes out now, once: no retries after close.
+        closing.abort()
+        for (const entry of checks.values()) {
+          clearTimeout(entry.timer)
+          dispatch(entry)
+        }
+        while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+      })()
+      return closed
+    },
+  }
+}
+
+function toNotification(
+  transitions: Transition[],
+  state: CheckState | undefined,
+  monitorName: string,
+): WebhookNotification {
+  const first = transitions[0] as Transition
+  const last = transitions[transitions.length - 1] as Transition
+  const output = last.output
+  const firstLine = output.trim().split('\n').pop() ?? ''
+  const flaps = transitions.length > 1 ? ` (${transitions.length} changes)` : ''
+  return {
+    event: 'transition',
+    id: last.id,
+    pod: last.pod,
+    node: last.node,
+    check: last.check,
+    kind: state?.kind ?? 'http',
+    target: state?.target ?? '',
+    from: first.from,
+    to: last.to,
+    at: last.at,
+    output,
+    index: last.index,
+    transitions: transitions.map((t) => ({ from: t.from, to: t.to, at: t.at, output: t.output, index: t.index })),
+    monitor: monitorName,
+    text: `${last.pod} on ${last.node}: ${last.check} ${first.from} → ${last.to}${flaps}${firstLine ? `: ${firstLine.slice(0, 200)}` : ''}`,
+  }
+}
+
+function retryAfter(header: string | null): number {
+  if (!header) return 0
+  if (/^\d+$/.test(header)) return Number(header) * 1000
+  const at = Date.parse(header)
+  return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now())
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+function validUrl(url: string): string {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new Error(
+      `webhook URL ${JSON.stringify(redactUrl(url))} is not a URL; use e.g. https://hooks.example.com/probekit`,
+    )
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new Error(`webhook URL ${JSON.stringify(redactUrl(url))} must start with http:// or https://`)
+  }
+  return url
+}
+
+function positive(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value <= 0)
+    throw new RangeError(`webhooks: ${what} must be a positive number, got ${value}`)
+  return value
+}
+
+function nonNegative(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`webhooks: ${what} must be zero or more, got ${value}`)
+  return value
+}
