@@ -73,6 +73,16 @@ export interface HistoryPoint {
   passed: number
 }
 
+/** One or more check outcomes, as written to the history. */
+export interface HistorySample {
+  id: string
+  at: string
+  state: HealthState
+  durationMs?: number
+  count?: number
+  passed?: number
+}
+
 export interface HistoryQuery {
   /** Only points at or after this time (ISO 8601). */
   since?: string
@@ -91,9 +101,15 @@ export interface MonitorStore {
   /** Drops checks that no manifest names any more. */
   removeStates(ids: readonly string[]): void
   addTransitions(transitions: readonly Transition[]): void
+  /** The most recent transitions (at most `limit`, default 100), oldest first. */
   transitions(query: { id?: string; pod?: string; since?: string; limit?: number }): Transition[]
-  /** Records one check outcome into the bounded history (rolled up as it ages). */
-  addSamples(samples: readonly { id: string; at: string; state: HealthState; durationMs?: number }[]): void
+  /**
+   * Records check outcomes into the bounded history (rolled up as it ages). A sample may
+   * stand for several outcomes already aggregated: `count` of them (default 1), `passed`
+   * of which passed (default 1 if `state` is passing, else 0), `state` the worst of them
+   * and `durationMs` their mean.
+   */
+  addSamples(samples: readonly HistorySample[]): void
   history(id: string, query?: HistoryQuery): HistoryPoint[]
   close(): void
 }

@@ -1,0 +1,94 @@
+/**
+ * What every checker (http, tcp, probe, exec) gives the scheduler: one run under the check's
+ * hard deadline, ending in a state and a kept output. Deadlines are enforced by the core's
+ * `runProbe`, the one deadline mechanism of probekit; checkers only react to its signal.
+ */
+import { runProbe } from '../../core/run-probe.js'
+import type { HealthState } from '../types.js'
+
+export type CheckedState = Exclude<HealthState, 'unknown'>
+
+/** The outcome of one run. */
+export interface CheckOutcome {
+  state: CheckedState
+  /** At most 4 KB (its tail), redacted. */
+  output: string
+  durationMs: number
+  /** When the run started (ISO 8601). */
+  at: string
+  httpStatus?: number
+  /** Earliest `notAfter` of the peer's certificate chain, Unix seconds. */
+  sslEarliestExpiry?: number
+}
+
+/** What an attempt reports; fields found before a failure (an HTTP status) survive it. */
+export interface Verdict {
+  state: CheckedState
+  output: string
+  httpStatus?: number
+  sslEarliestExpiry?: number
+}
+
+export interface Checker {
+  /** One run; never throws and never outlives the check's deadline. */
+  run(signal?: AbortSignal): Promise<CheckOutcome>
+  /** Releases pooled connections. */
+  close(): Promise<void>
+}
+
+/**
+ * Runs `attempt` under `timeoutMs` with `runProbe`. The attempt returns a verdict (any
+ * state) or throws for an error (critical, with the error's one-line reason); at the
+ * deadline its signal fires and the outcome is critical, `timed out after N ms`.
+ * `partial` collects what the attempt learnt before failing (e.g. the HTTP status).
+ */
+export async function runAttempt(
+  name: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  attempt: (signal: AbortSignal, partial: Partial<Verdict>) => Promise<Verdict>,
+): Promise<CheckOutcome> {
+  const partial: Partial<Verdict> = {}
+  let verdict: Verdict | undefined
+  const options: { timeoutMs: number; signal?: AbortSignal } = { timeoutMs }
+  if (signal) options.signal = signal
+  const result = await runProbe(
+    {
+      name,
+      check: async ({ signal: deadline }) => {
+        verdict = await attempt(deadline, partial)
+      },
+    },
+    options,
+  )
+  const outcome: CheckOutcome =
+    result.status === 'pass' && verdict
+      ? { ...verdict, durationMs: result.durationMs, at: result.time }
+      : { state: 'critical', output: result.output ?? 'failed', durationMs: result.durationMs, at: result.time }
+  if (outcome.httpStatus === undefined && partial.httpStatus !== undefined) outcome.httpStatus = partial.httpStatus
+  if (outcome.sslEarliestExpiry === undefined && partial.sslEarliestExpiry !== undefined)
+    outcome.sslEarliestExpiry = partial.sslEarliestExpiry
+  if (verdict === undefined && partial.output) outcome.output = keepTail(`${outcome.output}\n${partial.output}`)
+  return outcome
+}
+
+/** Kept output is at most this many bytes. */
+export const MAX_OUTPUT_BYTES = 4096
+
+/**
+ * The tail of `text` within `max` bytes. When something was cut, the first line says how
+ * much was captured, so a reader knows they see the end of a longer output.
+ */
+export function keepTail(text: string, max = MAX_OUTPUT_BYTES, totalBytes?: number): string {
+  const bytes = Buffer.from(text, 'utf8')
+  const total = totalBytes ?? bytes.length
+  if (bytes.length <= max && total === bytes.length) return text
+  if (bytes.length <= max) return `[captured ${bytes.length} of ${total} bytes]\n${text}`
+  const note = `[captured ${total} bytes, showing the last ${max - 64}]\n`
+  let tail = bytes.subarray(bytes.length - (max - 64))
+  // Do not start in the middle of a UTF-8 sequence.
+  let skip = 0
+  while (skip < 4 && skip < tail.length && ((tail[skip] as number) & 0xc0) === 0x80) skip++
+  tail = tail.subarray(skip)
+  return note + tail.toString('utf8')
+}

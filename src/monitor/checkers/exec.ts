@@ -1,0 +1,81 @@
+/**
+ * Exec checks, as Consul runs script checks: exit 0 is passing, 1 is warning, anything
+ * else (or a failure to start) critical. The command runs in its own process group, which
+ * is killed as a whole at the deadline, so a hung script never outlives its check.
+ */
+import { spawn } from 'node:child_process'
+import { redact } from '../../core/redact.js'
+import type { ExecCheckSpec } from '../manifest.js'
+import { type Checker, type CheckOutcome, keepTail, MAX_OUTPUT_BYTES, runAttempt, type Verdict } from './checker.js'
+
+/** Builds the checker of one exec check. */
+export function execChecker(spec: ExecCheckSpec): Checker {
+  const [file, ...args] = spec.shell ? ['/bin/sh', '-c', spec.command.join(' ')] : spec.command
+  const attempt = (signal: AbortSignal, partial: Partial<Verdict>): Promise<Verdict> =>
+    new Promise<Verdict>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason)
+      const child = spawn(file as string, args, {
+        cwd: spec.cwd,
+        env: spec.env ? { ...process.env, ...spec.env } : process.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group: the deadline kills the script and everything it started.
+        detached: true,
+      })
+      // Only the tail is kept: a chatty script costs at most twice the cap in memory.
+      let kept: Buffer[] = []
+      let keptBytes = 0
+      let totalBytes = 0
+      const collect = (chunk: Buffer) => {
+        totalBytes += chunk.length
+        kept.push(chunk)
+        keptBytes += chunk.length
+        if (keptBytes > 2 * MAX_OUTPUT_BYTES) {
+          const joined = Buffer.concat(kept)
+          kept = [joined.subarray(joined.length - MAX_OUTPUT_BYTES)]
+          keptBytes = MAX_OUTPUT_BYTES
+        }
+      }
+      const output = () => {
+        const text = redact(Buffer.concat(kept).toString('utf8').trimEnd())
+        return keepTail(text, MAX_OUTPUT_BYTES, totalBytes === keptBytes ? undefined : totalBytes)
+      }
+      child.stdout?.on('data', collect)
+      child.stderr?.on('data', collect)
+      const onAbort = () => {
+        killGroup(child.pid)
+        child.stdout?.destroy()
+        child.stderr?.destroy()
+        partial.output = output()
+        reject(signal.reason)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      child.once('error', (error) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(new Error(`cannot run ${spec.target}: ${error.message}`))
+      })
+      child.once('close', (code, killedBy) => {
+        signal.removeEventListener('abort', onAbort)
+        const text = output()
+        if (killedBy) return resolve({ state: 'critical', output: text || `killed by ${killedBy}` })
+        const state = code === 0 ? 'passing' : code === 1 ? 'warning' : 'critical'
+        resolve({ state, output: text || `exit status ${code}` })
+      })
+    })
+  return {
+    run(signal?: AbortSignal): Promise<CheckOutcome> {
+      return runAttempt(spec.id, spec.timeoutMs, signal, attempt)
+    },
+    async close() {},
+  }
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return
+  try {
+    process.kill(-pid, 'SIGKILL')
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {}
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * HTTP and HTTPS checks, as Consul ran p2's status checks: 2xx passes, 429 warns, anything
+ * else (or an error) is critical. Connections are pooled and kept alive (undici), so a
+ * fleet checked every few seconds does not pile up TIME-WAIT sockets. The body is read up
+ * to 10 KB and the connection dropped after that; redirects are reported, never followed.
+ */
+import { readFileSync } from 'node:fs'
+import { STATUS_CODES } from 'node:http'
+import type { TLSSocket } from 'node:tls'
+import { Agent, buildConnector } from 'undici'
+import { redact, redactUrl } from '../../core/redact.js'
+import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
+import { type Checker, type CheckOutcome, MAX_OUTPUT_BYTES, runAttempt, type Verdict } from './checker.js'
+
+/** How much of a body is read; the rest is never downloaded. */
+export const MAX_BODY_BYTES = 10 * 1024
+
+const USER_AGENT = 'probekit-monitor/0.1'
+
+interface SharedAgent {
+  agent: Agent
+  /** Earliest certificate expiry per `host:port`, from the latest TLS handshake. */
+  expiry: Map<string, number>
+  users: number
+  /** Set when a TLS file could not be read: every check using it fails with this. */
+  error?: string
+}
+
+// One agent per TLS configuration, shared by every check that uses it: connections to the
+// same origin are reused across checks and runs.
+const agents = new Map<string, SharedAgent>()
+
+function tlsKey(tls: TlsSettings): string {
+  return JSON.stringify([tls.caFile, tls.certFile, tls.keyFile, tls.serverName, tls.insecure === true])
+}
+
+function acquireAgent(tls: TlsSettings): SharedAgent {
+  const key = tlsKey(tls)
+  let shared = agents.get(key)
+  if (shared) {
+    shared.users++
+    return shared
+  }
+  const connectOptions: buildConnector.BuildOptions = { rejectUnauthorized: tls.insecure !== true }
+  let error: string | undefined
+  const read = (file: string | undefined, what: string) => {
+    if (!file) return undefined
+    try {
+      return readFileSync(file)
+    } catch (e) {
+      error ??= `cannot read the ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; fix the manifest's tls settings`
+      return undefined
+    }
+  }
+  const ca = read(tls.caFile, 'CA file')
+  const cert = read(tls.certFile, 'client certificate')
+  const keyPem = read(tls.keyFile, 'client key')
+  if (ca) connectOptions.ca = ca
+  if (cert) connectOptions.cert = cert
+  if (keyPem) connectOptions.key = keyPem
+  if (tls.serverName) connectOptions.servername = tls.serverName
+  const expiry = new Map<string, number>()
+  const base = buildConnector(connectOptions)
+  const connect: buildConnector.connector = (options, callback) => {
+    base(options, (err, socket) => {
+      if (!err && socket && 'getPeerCertificate' in socket) {
+        const earliest = earliestExpiry(socket as TLSSocket)
+        if (earliest !== undefined) expiry.set(`${options.hostname}:${options.port}`, earliest)
+      }
+      ;(callback as (e: Error | null, s: typeof socket) => void)(err, socket)
+    })
+  }
+  shared = {
+    agent: new Agent({
+      connect,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 60_000,
+      // A status endpoint is small; one slow check must not starve the others of sockets.
+      connections: 4,
+      pipelining: 1,
+    }),
+    expiry,
+    users: 1,
+  }
+  if (error) shared.error = error
+  agents.set(key, shared)
+  return shared
+}
+
+async function releaseAgent(tls: TlsSettings, shared: SharedAgent): Promise<void> {
+  if (--shared.users > 0) return
+  if (agents.get(tlsKey(tls)) === shared) agents.delete(tlsKey(tls))
+  // destroy, not close: an in-flight check has already been answered at its deadline.
+  await shared.agent.destroy().catch(() => {})
+}
+
+/** The earliest `valid_to` of the peer's chain, as the blackbox exporter reports it. */
+function earliestExpiry(socket: TLSSocket): number | undefined {
+  let cert = socket.getPeerCertificate(true) as
+    | (ReturnType<TLSSocket['getPeerCertificate']> & {
+        issuerCertificate?: unknown
+      })
+    | null
+  let earliest: number | undefined
+  const seen = new Set<unknown>()
+  while (cert && Object.keys(cert).length > 0 && !seen.has(cert)) {
+    seen.add(cert)
+    const t = Date.parse(cert.valid_to)
+    if (Number.isFinite(t)) earliest = earliest === undefined ? t / 1000 : Math.min(earliest, t / 1000)
+    cert = (cert.issuerCertificate ?? null) as typeof cert
+  }
+  return earliest
+}
+
+/** Builds the checker of one HTTP(S) check. */
+export function httpChecker(spec: HttpCheckSpec): Checker {
+  const url = new URL(spec.url)
+  const origin = url.origin
+  const path = `${url.pathname}${url.search}`
+  const hostKey = `${url.hostname.replace(/^\[|\]$/g, '')}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`
+  const headers: Record<string, string> = {
+    'user-agent': USER_AGENT,
+    accept: 'text/plain, text/*, */*',
+    ...lowerKeys(spec.headers),
+  }
+  if (url.username || url.password) {
+    headers.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
+  }
+  const shown = redactUrl(spec.url)
+  const head = `HTTP ${spec.method} ${shown}`
+  const shared = acquireAgent(spec.tls)
+  let closed = false
+
+  const attempt = async (signal: AbortSignal, partial: Partial<Verdict>): Promise<Verdict> => {
+    if (shared.error) throw new Error(shared.error)
+    const response = await shared.agent.request({
+      origin,
+      path,
+      method: spec.method as 'GET',
+      headers,
+      signal,
+      // The check's own deadline governs; undici's 300 s defaults would only get in the way.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    })
+    const status = response.statusCode
+    partial.httpStatus = status
+    const expiry = url.protocol === 'https:' ? shared.expiry.get(hostKey) : undefined
+    if (expiry !== undefined) partial.sslEarliestExpiry = expiry
+    const { text, bytesRead, more } = await readBounded(response.body, MAX_BODY_BYTES)
+    const statusLine = `${status} ${STATUS_CODES[status] ?? ''}`.trim()
+    let state: Verdict['state']
+    if (spec.expectStatus ? spec.expectStatus.includes(status) : status >= 200 && status < 300) state = 'passing'
+    else if (status === 429) state = 'warning'
+    else state = 'critical'
+    let summary = `${head}: ${statusLine}`
+    if (status >= 300 && status < 400 && state === 'critical') {
+      const location = response.headers.location
+      const target = Array.isArray(location) ? location[0] : location
+      summary += target ? ` (redirect to ${redactUrl(String(target))} not followed)` : ' (redirect not followed)'
+    }
+    const verdict: Verdict = {
+      state,
+      output: composeOutput(summary, redact(text), bytesRead, more),
+      httpStatus: status,
+    }
+    if (expiry !== undefined) verdict.sslEarliestExpiry = expiry
+    return verdict
+  }
+
+  return {
+    run(signal?: AbortSignal): Promise<CheckOutcome> {
+      return runAttempt(spec.id, spec.timeoutMs, signal, attempt)
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      await releaseAgent(spec.tls, shared)
+    },
+  }
+}
+
+/**
+ * Reads at most `limit` bytes of a body, then destroys it: a 1 GB body costs 10 KB and
+ * one connection, not a download. A body read to its end leaves the connection reusable.
+ */
+async function readBounded(
+  body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown },
+  limit: number,
+): Promise<{ text: string; bytesRead: number; more: boolean }> {
+  const chunks: Buffer[] = []
+  let bytesRead = 0
+  let more = false
+  for await (const chunk of body) {
+    const room = limit - bytesRead
+    if (chunk.length > room) {
+      chunks.push(chunk.subarray(0, room))
+      bytesRead += room
+      more = true
+      break
+    }
+    chunks.push(chunk)
+    bytesRead += chunk.length
+    if (bytesRead === limit) {
+      more = true
+      break
+    }
+  }
+  if (more) body.destroy()
+  return { text: Buffer.concat(chunks).toString('utf8'), bytesRead, more }
+}
+
+/** `HTTP GET url: 200 OK Output: body`, as Consul words it, kept within 4 KB (the body's tail). */
+function composeOutput(summary: string, body: string, bytesRead: number, more: boolean): string {
+  const trimmed = body.trim()
+  if (!trimmed) return summary
+  const plain = `${summary} Output: ${trimmed}`
+  if (!more && Buffer.byteLength(plain) <= MAX_OUTPUT_BYTES) return plain
+  const room = MAX_OUTPUT_BYTES - Buffer.byteLength(summary) - 96
+  let tail = Buffer.from(trimmed, 'utf8')
+  if (tail.length > room) tail = tail.subarray(tail.length - Math.max(room, 0))
+  let skip = 0
+  while (skip < 4 && skip < tail.length && ((tail[skip] as number) & 0xc0) === 0x80) skip++
+  tail = tail.subarray(skip)
+  const of = more ? `the first ${bytesRead} bytes read of a longer body` : `${bytesRead} bytes`
+  return `${summary} Output (last ${tail.length} bytes of ${of}): ${tail.toString('utf8')}`
+}
+
+function lowerKeys(record: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(record)) out[k.toLowerCase()] = v
+  return out
+}

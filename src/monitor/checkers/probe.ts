@@ -1,0 +1,41 @@
+/**
+ * Typed targets (`redis://`, `postgres://`, `mysql://`, …) are checked by the same probes
+ * as `probekit check` and the library, run through `runProbe` like every other check. A
+ * passing probe is `passing`, a failing one `critical`, with the probe's own reason.
+ */
+import { redact } from '../../core/redact.js'
+import type { Probe } from '../../core/types.js'
+import type { ProbeCheckSpec } from '../manifest.js'
+import { type Checker, type CheckOutcome, runAttempt, type Verdict } from './checker.js'
+
+type ProbeForTarget = (target: string, options?: { name?: string }) => Probe | Promise<Probe>
+
+// Loaded on first use: a fleet without typed targets never pays for the probe table.
+const urlModule = '../../probes/url.js'
+let loading: Promise<ProbeForTarget> | undefined
+
+function loadProbeForTarget(): Promise<ProbeForTarget> {
+  loading ??= (import(urlModule) as Promise<{ probeForTarget: ProbeForTarget }>).then((m) => m.probeForTarget)
+  return loading
+}
+
+/** Builds the checker of one typed-target check. */
+export function probeChecker(spec: ProbeCheckSpec): Checker {
+  let probe: Promise<Probe> | undefined
+  const attempt = async (signal: AbortSignal): Promise<Verdict> => {
+    probe ??= loadProbeForTarget().then((probeForTarget) => probeForTarget(spec.url, { name: spec.check }))
+    probe.catch(() => {
+      probe = undefined
+    })
+    const details = await (await probe).check({ signal })
+    const message =
+      details && typeof details === 'object' && details.message ? `: ${redact(String(details.message))}` : ''
+    return { state: 'passing', output: `${spec.target} ok${message}` }
+  }
+  return {
+    run(signal?: AbortSignal): Promise<CheckOutcome> {
+      return runAttempt(spec.id, spec.timeoutMs, signal, attempt)
+    },
+    async close() {},
+  }
+}

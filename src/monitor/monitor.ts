@@ -1,0 +1,589 @@
+/**
+ * The monitor: manifests in, checks on a fixed-rate schedule, states out. It owns the
+ * checkers, the scheduler, the push switches and the current state of every check, and
+ * hands what changed to the store in batches written off the checking path — a slow disk
+ * (or a slow listener of the API or webhooks) never delays a check.
+ */
+import { EventEmitter } from 'node:events'
+import { type Logger, writeLog } from '../core/logger.js'
+import type { Checker, CheckOutcome } from './checkers/checker.js'
+import { execChecker } from './checkers/exec.js'
+import { httpChecker } from './checkers/http.js'
+import { probeChecker } from './checkers/probe.js'
+import { tcpChecker } from './checkers/tcp.js'
+import { type CheckSpec, checkFingerprint, loadManifests, type PodManifest } from './manifest.js'
+import { type PushKind, PushWatch } from './push.js'
+import { Scheduler } from './scheduler.js'
+import { applyThresholds } from './thresholds.js'
+import type { CheckState, HealthState, HistorySample, MonitorStore, Transition } from './types.js'
+
+export { ManifestError } from './manifest.js'
+
+export interface MonitorOptions {
+  store: MonitorStore
+  /** Node name for manifests that name none. Default: this host's name. */
+  node?: string
+  /** Checks in flight at most. Default 256. */
+  concurrency?: number
+  /** Where transitions and store errors are logged; `false` for silence. Default console. */
+  logger?: Logger | false
+  /** CA file for HTTPS checks that name none (p2's preparer `ca_path`). */
+  caFile?: string
+  /**
+   * How often an output-only change (the same state, a new body) is written to the store,
+   * ms. State and streak changes are written at once. Default 5 minutes (Consul's
+   * `check_update_interval`).
+   */
+  outputSyncMs?: number
+  /** How often history samples are written, ms. Default 15 s. */
+  historyFlushMs?: number
+}
+
+interface Entry {
+  spec: CheckSpec
+  fingerprint: string
+  /** What is checked, without the schedule: a change here resets the state. */
+  subject: string
+  state: CheckState
+  checker?: Checker
+  push?: PushWatch
+  /** When the state was last handed to the store (Date.now()), 0 if never. */
+  savedAt: number
+  unsaved: boolean
+  bucket: Bucket | undefined
+}
+
+interface Bucket {
+  minute: number
+  count: number
+  passed: number
+  durationSum: number
+  timed: number
+  worst: HealthState
+}
+
+const RANK: Record<HealthState, number> = { unknown: 0, passing: 1, warning: 2, critical: 3 }
+const FLUSH_DELAY_MS = 100
+
+type Waiter = { resolve: () => void }
+
+/**
+ * Watches the checks of a fleet's manifests and keeps their states.
+ *
+ * @example
+ * import { Monitor } from 'probekit/monitor'
+ * import { openStore } from 'probekit/monitor'
+ * const monitor = new Monitor({ store: openStore('sqlite:monitor.sqlite') })
+ * await monitor.load(['/etc/probekit/pods'])
+ * monitor.on('change', (t) => console.log(`${t.id}: ${t.from} → ${t.to}`))
+ * monitor.start()
+ */
+export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; result: [CheckState] }> {
+  readonly store: MonitorStore
+  private readonly options: MonitorOptions
+  private readonly logger: Logger | false
+  private readonly scheduler: Scheduler
+  private readonly entries = new Map<string, Entry>()
+  private paths: string[] = []
+  private restored: Map<string, CheckState> | undefined
+  private currentIndex = 0
+  private started = false
+  private stopping: AbortController = new AbortController()
+  private waiters = new Set<Waiter>()
+  private pendingTransitions: Transition[] = []
+  private pendingSamples: HistorySample[] = []
+  private pendingRemovals: string[] = []
+  private flushTimer: NodeJS.Timeout | undefined
+  private historyTimer: NodeJS.Timeout | undefined
+  private storeFailing = false
+  private loading: Promise<void> = Promise.resolve()
+
+  constructor(options: MonitorOptions) {
+    super()
+    this.options = options
+    this.store = options.store
+    this.logger = options.logger === undefined ? console : options.logger
+    this.scheduler = new Scheduler({ concurrency: options.concurrency ?? 256 })
+  }
+
+  /** The highest index so far (Consul-style); raises on every change of any check. */
+  get index(): number {
+    return this.currentIndex
+  }
+
+  /**
+   * Loads manifests (files or directories) and applies what changed since the last load:
+   * new checks are added, checks no manifest names any more are removed, and changed
+   * checks restart — keeping their state unless what they check changed. Throws a
+   * `ManifestError` (file:line and key) and keeps the previous checks when a manifest is bad.
+   */
+  load(paths: string[]): Promise<void> {
+    const next = this.loading.then(() => this.applyLoad(paths))
+    this.loading = next.catch(() => {})
+    return next
+  }
+
+  /** Loads the same paths again (SIGHUP, a changed file). */
+  reload(): Promise<void> {
+    return this.load(this.paths)
+  }
+
+  /** Starts checking; the first run of each check falls at a random point of its first interval. */
+  start(): void {
+    if (this.started) return
+    this.started = true
+    if (this.stopping.signal.aborted) this.stopping = new AbortController()
+    for (const entry of this.entries.values()) this.schedule(entry)
+    this.scheduler.start()
+    this.historyTimer = setInterval(() => this.rollHistory(false), this.options.historyFlushMs ?? 15_000)
+    this.historyTimer.unref()
+  }
+
+  /** Stops every check (runs in flight end at once), then writes everything pending to the store. */
+  async stop(): Promise<void> {
+    this.started = false
+    this.stopping.abort(new Error('the monitor is stopping'))
+    const stopping = this.scheduler.stop()
+    clearInterval(this.historyTimer)
+    this.historyTimer = undefined
+    for (const entry of this.entries.values()) {
+      entry.push?.stop()
+      entry.push = undefined
+      this.scheduler.remove(entry.spec.id)
+    }
+    await stopping
+    await Promise.allSettled([...this.entries.values()].map((e) => e.checker?.close()))
+    for (const entry of this.entries.values()) entry.checker = undefined
+    this.rollHistory(true)
+    for (const entry of this.entries.values()) if (entry.unsaved) this.markDirty(entry)
+    this.flush()
+    for (const waiter of this.waiters) waiter.resolve()
+    this.waiters.clear()
+  }
+
+  /** All current states, sorted by pod, node and check. */
+  states(): CheckState[] {
+    return [...this.entries.values()].map((e) => ({ ...e.state })).sort(compareStates)
+  }
+
+  state(id: string): CheckState | undefined {
+    const entry = this.entries.get(id)
+    return entry ? { ...entry.state } : undefined
+  }
+
+  /** The loaded pods (for listings); their checks are in `states()`. */
+  specs(): CheckSpec[] {
+    return [...this.entries.values()].map((e) => e.spec)
+  }
+
+  /**
+   * Resolves with the states once the index exceeds `afterIndex`, or after `timeoutMs`
+   * with the current states — the long-poll of Consul's blocking queries.
+   */
+  waitForChange(
+    afterIndex: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ index: number; states: CheckState[] }> {
+    const answer = () => ({ index: this.currentIndex, states: this.states() })
+    if (this.currentIndex > afterIndex || signal?.aborted || timeoutMs <= 0) return Promise.resolve(answer())
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        resolve: () => {
+          clearTimeout(timer)
+          signal?.removeEventListener('abort', waiter.resolve)
+          this.waiters.delete(waiter)
+          resolve(answer())
+        },
+      }
+      const timer = setTimeout(waiter.resolve, timeoutMs)
+      signal?.addEventListener('abort', waiter.resolve, { once: true })
+      this.waiters.add(waiter)
+    })
+  }
+
+  /**
+   * A report for a push check: `success`, `start`, `fail` or an exit status (0 is success).
+   * `checkName` is `pod/check`, `node/pod/check`, or `check` when only one push check has
+   * that name. Returns false if no push check matches.
+   */
+  push(checkName: string, kind: PushKind, body?: string): boolean {
+    const entry = this.findPush(checkName)
+    if (!entry) return false
+    if (entry.push) entry.push.push(kind, body)
+    else if (kind !== 'start') {
+      const ok = kind === 'success' || kind === 0
+      const text = typeof kind === 'number' ? `push exit status ${kind}` : `push ${kind}`
+      this.apply(entry, {
+        state: ok ? 'passing' : 'critical',
+        output: body?.trim() ? `${text}: ${body.trim()}` : text,
+        durationMs: 0,
+        at: new Date().toISOString(),
+      })
+    }
+    return true
+  }
+
+  private findPush(name: string): Entry | undefined {
+    const direct = this.entries.get(name)
+    if (direct) return direct.spec.kind === 'push' ? direct : undefined
+    const matches: Entry[] = []
+    for (const entry of this.entries.values()) {
+      if (entry.spec.kind !== 'push') continue
+      const { pod, check } = entry.spec
+      if (name === `${pod}/${check}` || name === check) matches.push(entry)
+    }
+    const exact = matches.filter((e) => name === `${e.spec.pod}/${e.spec.check}`)
+    if (exact.length === 1) return exact[0]
+    return matches.length === 1 ? matches[0] : undefined
+  }
+
+  private async applyLoad(paths: string[]): Promise<void> {
+    const defaults: { node?: string; caFile?: string } = {}
+    if (this.options.node) defaults.node = this.options.node
+    if (this.options.caFile) defaults.caFile = this.options.caFile
+    const pods: PodManifest[] = loadManifests(paths, defaults)
+    this.paths = [...paths]
+    if (!this.restored) {
+      this.restored = new Map()
+      try {
+        for (const state of this.store.loadStates()) {
+          this.restored.set(state.id, state)
+          this.currentIndex = Math.max(this.currentIndex, state.index)
+        }
+      } catch (error) {
+        this.storeError('reading the stored states', error)
+      }
+    }
+    const wanted = new Map<string, CheckSpec>()
+    for (const pod of pods) for (const spec of pod.checks) wanted.set(spec.id, spec)
+
+    let changed = false
+    for (const [id, entry] of this.entries) {
+      if (wanted.has(id)) continue
+      this.retire(entry)
+      this.entries.delete(id)
+      this.pendingRemovals.push(id)
+      changed = true
+    }
+    // Stored checks that no manifest names any more are dropped on the first load.
+    for (const id of this.restored.keys()) if (!wanted.has(id)) this.pendingRemovals.push(id)
+
+    for (const [id, spec] of wanted) {
+      const fingerprint = checkFingerprint(spec)
+      const subject = subjectOf(spec)
+      const existing = this.entries.get(id)
+      if (existing && existing.fingerprint === fingerprint) continue
+      let state: CheckState
+      if (existing) {
+        this.retire(existing)
+        state =
+          existing.subject === subject
+            ? { ...existing.state }
+            : this.freshState(spec, existing.state, 'the check changed; waiting for its first result')
+      } else {
+        const stored = this.restored.get(id)
+        state =
+          stored && stored.kind === spec.kind && stored.target === spec.target
+            ? { ...stored, successes: stored.successes ?? 0, failures: stored.failures ?? 0 }
+            : this.freshState(spec, undefined, '')
+        this.restored.delete(id)
+      }
+      state.target = spec.target
+      const entry: Entry = {
+        spec,
+        fingerprint,
+        subject,
+        state,
+        savedAt: 0,
+        unsaved: true,
+        bucket: undefined,
+      }
+      this.entries.set(id, entry)
+      this.markDirty(entry)
+      changed = true
+      if (this.started) this.schedule(entry)
+    }
+    if (changed) this.raise()
+    if (this.pendingRemovals.length > 0) this.scheduleFlush()
+  }
+
+  private freshState(spec: CheckSpec, previous: CheckState | undefined, output: string): CheckState {
+    const now = new Date().toISOString()
+    const state: CheckState = {
+      pod: spec.pod,
+      node: spec.node,
+      check: spec.check,
+      id: spec.id,
+      kind: spec.kind,
+      target: spec.target,
+      state: 'unknown',
+      output,
+      since: now,
+      successes: 0,
+      failures: 0,
+      index: this.currentIndex + 1,
+    }
+    if (previous && previous.state !== 'unknown') this.transition(state, previous.state, 'unknown', now, output)
+    return state
+  }
+
+  /** Stops an entry's runs and releases its checker. */
+  private retire(entry: Entry): void {
+    this.scheduler.remove(entry.spec.id)
+    entry.push?.stop()
+    entry.push = undefined
+    const checker = entry.checker
+    entry.checker = undefined
+    checker?.close().catch(() => {})
+  }
+
+  private schedule(entry: Entry): void {
+    const { spec } = entry
+    if (spec.kind === 'push') {
+      const last = entry.state.checkedAt ? Date.parse(entry.state.checkedAt) : undefined
+      entry.push = new PushWatch(spec, Number.isFinite(last) ? last : undefined, (outcome) =>
+        this.apply(entry, outcome),
+      )
+      return
+    }
+    entry.checker ??= buildChecker(spec)
+    const checker = entry.checker
+    this.scheduler.add(spec.id, spec.intervalMs, async () => {
+      const outcome = await checker.run(this.stopping.signal)
+      // A result that arrives after a stop or a reload replaced the check is dropped.
+      if (this.started && this.entries.get(spec.id) === entry && entry.checker === checker) this.apply(entry, outcome)
+    })
+  }
+
+  /** Applies one outcome: thresholds, state, transition, events, and what to write. */
+  private apply(entry: Entry, outcome: CheckOutcome): void {
+    const previous = entry.state
+    const next = applyThresholds(previous.state, previous, outcome.state, entry.spec.thresholds)
+    const state: CheckState = {
+      ...previous,
+      state: next.state,
+      output: outcome.output,
+      checkedAt: outcome.at,
+      durationMs: Math.round(outcome.durationMs * 1000) / 1000,
+      successes: next.successes,
+      failures: next.failures,
+    }
+    if (outcome.httpStatus !== undefined) state.httpStatus = outcome.httpStatus
+    else delete state.httpStatus
+    if (outcome.sslEarliestExpiry !== undefined) state.sslEarliestExpiry = outcome.sslEarliestExpiry
+    else delete state.sslEarliestExpiry
+    const stateChanged = next.state !== previous.state
+    const streaksChanged = next.successes !== previous.successes || next.failures !== previous.failures
+    const outputChanged = outcome.output !== previous.output
+    let transition: Transition | undefined
+    if (stateChanged || outputChanged) state.index = ++this.currentIndex
+    if (stateChanged) {
+      state.since = outcome.at
+      transition = this.transition(state, previous.state, next.state, outcome.at, outcome.output)
+    }
+    entry.state = state
+    entry.unsaved = true
+    this.sample(entry, outcome, next.state)
+    const now = Date.now()
+    const outputSyncMs = this.options.outputSyncMs ?? 300_000
+    if (stateChanged || streaksChanged || now - entry.savedAt >= outputSyncMs) this.markDirty(entry)
+    if (stateChanged || outputChanged) this.wake()
+    if (transition) {
+      const level = next.state === 'critical' ? 'warn' : 'info'
+      writeLog(
+        this.logger,
+        level,
+        `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}: ${transition.from} → ${transition.to}: ${firstLine(outcome.output)}`,
+        {
+          id: transition.id,
+          from: transition.from,
+          to: transition.to,
+        },
+      )
+      this.safeEmit('change', transition, { ...state })
+    }
+    this.safeEmit('result', { ...state })
+  }
+
+  private transition(state: CheckState, from: HealthState, to: HealthState, at: string, output: string): Transition {
+    const transition: Transition = {
+      pod: state.pod,
+      node: state.node,
+      check: state.check,
+      id: state.id,
+      from,
+      to,
+      at,
+      output,
+      index: state.index,
+    }
+    this.pendingTransitions.push(transition)
+    this.scheduleFlush()
+    return transition
+  }
+
+  private safeEmit<K extends 'change' | 'result'>(
+    event: K,
+    ...args: K extends 'change' ? [Transition, CheckState] : [CheckState]
+  ): void {
+    try {
+      ;(this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args)
+    } catch (error) {
+      writeLog(this.logger, 'error', `a "${event}" listener of the monitor threw: ${String(error)}`, { event })
+    }
+  }
+
+  private raise(): void {
+    this.currentIndex++
+    this.wake()
+  }
+
+  private wake(): void {
+    if (this.waiters.size === 0) return
+    const waiters = [...this.waiters]
+    this.waiters.clear()
+    for (const waiter of waiters) waiter.resolve()
+  }
+
+  private sample(entry: Entry, outcome: CheckOutcome, state: HealthState): void {
+    const at = Date.parse(outcome.at)
+    const minute = Math.floor(at / 60_000) * 60_000
+    let bucket = entry.bucket
+    if (bucket && bucket.minute !== minute) {
+      this.pendingSamples.push(toSample(entry.spec.id, bucket))
+      bucket = undefined
+    }
+    if (!bucket) {
+      bucket = { minute, count: 0, passed: 0, durationSum: 0, timed: 0, worst: 'unknown' }
+      entry.bucket = bucket
+    }
+    bucket.count++
+    if (outcome.state === 'passing') bucket.passed++
+    bucket.durationSum += outcome.durationMs
+    bucket.timed++
+    const seen = outcome.state === 'passing' ? state : outcome.state
+    if (RANK[seen] > RANK[bucket.worst]) bucket.worst = seen
+  }
+
+  /** Moves the history gathered so far to the pending writes. */
+  private rollHistory(flushNow: boolean): void {
+    for (const entry of this.entries.values()) {
+      if (entry.bucket && entry.bucket.count > 0) {
+        this.pendingSamples.push(toSample(entry.spec.id, entry.bucket))
+        entry.bucket = undefined
+      }
+    }
+    if (flushNow) this.flush()
+    else if (this.pendingSamples.length > 0) this.scheduleFlush()
+  }
+
+  private dirty = new Set<Entry>()
+
+  private markDirty(entry: Entry): void {
+    this.dirty.add(entry)
+    this.scheduleFlush()
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return
+    // A short delay gathers a burst of results into one transaction, away from the check loop.
+    this.flushTimer = setTimeout(() => this.flush(), FLUSH_DELAY_MS)
+  }
+
+  /** Writes everything pending, in a few batches; a failing store is logged, never thrown into a check. */
+  private flush(): void {
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    const now = Date.now()
+    const states: CheckState[] = []
+    for (const entry of this.dirty) {
+      if (this.entries.get(entry.spec.id) !== entry) continue
+      states.push(entry.state)
+      entry.savedAt = now
+      entry.unsaved = false
+    }
+    this.dirty.clear()
+    const transitions = this.pendingTransitions
+    const samples = this.pendingSamples
+    const removals = this.pendingRemovals
+    this.pendingTransitions = []
+    this.pendingSamples = []
+    this.pendingRemovals = []
+    try {
+      if (removals.length > 0) this.store.removeStates(removals)
+      if (states.length > 0) this.store.saveStates(states)
+      if (transitions.length > 0) this.store.addTransitions(transitions)
+      if (samples.length > 0) this.store.addSamples(samples)
+      if (this.storeFailing) {
+        this.storeFailing = false
+        writeLog(this.logger, 'info', 'the monitor store is writable again', {})
+      }
+    } catch (error) {
+      this.storeError('writing to the store', error)
+    }
+  }
+
+  private storeError(what: string, error: unknown): void {
+    if (this.storeFailing) return
+    this.storeFailing = true
+    writeLog(
+      this.logger,
+      'error',
+      `monitor: ${what} failed: ${error instanceof Error ? error.message : String(error)}`,
+      {},
+    )
+  }
+}
+
+function buildChecker(spec: Exclude<CheckSpec, { kind: 'push' }>): Checker {
+  switch (spec.kind) {
+    case 'http':
+      return httpChecker(spec)
+    case 'tcp':
+      return tcpChecker(spec)
+    case 'probe':
+      return probeChecker(spec)
+    case 'exec':
+      return execChecker(spec)
+  }
+}
+
+/** What a check looks at, without its schedule and thresholds. */
+function subjectOf(spec: CheckSpec): string {
+  const { intervalMs: _i, timeoutMs: _t, thresholds: _th, source: _s, ...rest } = spec
+  return JSON.stringify(rest)
+}
+
+function toSample(id: string, bucket: Bucket): HistorySample {
+  const sample: HistorySample = {
+    id,
+    at: new Date(bucket.minute).toISOString(),
+    state: bucket.worst,
+    count: bucket.count,
+    passed: bucket.passed,
+  }
+  if (bucket.timed > 0) sample.durationMs = bucket.durationSum / bucket.timed
+  return sample
+}
+
+function compareStates(a: CheckState, b: CheckState): number {
+  return a.pod < b.pod
+    ? -1
+    : a.pod > b.pod
+      ? 1
+      : a.node < b.node
+        ? -1
+        : a.node > b.node
+          ? 1
+          : a.check < b.check
+            ? -1
+            : a.check > b.check
+              ? 1
+              : 0
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n', 1)[0] ?? ''
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line
+}

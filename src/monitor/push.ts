@@ -1,0 +1,96 @@
+/**
+ * Push checks, the dead man's switch: a job reports in (`success`, `start`, `fail`, or its
+ * exit status) and the check turns critical when no report arrives within its period plus
+ * a grace time, or when a started run does not finish within the grace time — the rules
+ * of healthchecks.io and Consul's TTL checks.
+ */
+import { redact } from '../core/redact.js'
+import type { CheckOutcome } from './checkers/checker.js'
+import { keepTail } from './checkers/checker.js'
+import { formatDuration, type PushCheckSpec } from './manifest.js'
+
+/** What a job reports: `success`, `start` (a run began), `fail`, or its exit status. */
+export type PushKind = 'success' | 'start' | 'fail' | number
+
+// setTimeout cannot wait longer than this; longer deadlines are re-armed.
+const MAX_TIMER_MS = 2_147_483_647
+
+/** The switch of one push check. Reports outcomes through `onOutcome`. */
+export class PushWatch {
+  private timer: NodeJS.Timeout | undefined
+  private deadlineAt: number
+  private startedAt: number | undefined
+  private stopped = false
+
+  /**
+   * @param lastPushAt the latest report before a restart (epoch ms), so an overdue job is
+   *   noticed at once; undefined for a new check, which gets a full period plus grace.
+   */
+  constructor(
+    readonly spec: PushCheckSpec,
+    lastPushAt: number | undefined,
+    private readonly onOutcome: (outcome: CheckOutcome) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.deadlineAt = (lastPushAt ?? this.now()) + spec.periodMs + spec.graceMs
+    this.arm()
+  }
+
+  /** Applies one report from the job. */
+  push(kind: PushKind, body?: string): void {
+    if (this.stopped) return
+    const at = this.now()
+    const text = body?.trim() ? `: ${redact(body.trim())}` : ''
+    if (kind === 'start') {
+      this.startedAt = at
+      this.arm()
+      return
+    }
+    const ok = kind === 'success' || kind === 0
+    const what = typeof kind === 'number' ? `exit status ${kind}` : kind
+    const ran =
+      this.startedAt !== undefined ? ` after ${formatDuration(Math.max(0, Math.round(at - this.startedAt)))}` : ''
+    this.startedAt = undefined
+    this.deadlineAt = at + this.spec.periodMs + this.spec.graceMs
+    this.arm()
+    this.onOutcome({
+      state: ok ? 'passing' : 'critical',
+      output: keepTail(`push ${what}${ran}${text}`),
+      durationMs: 0,
+      at: new Date(at).toISOString(),
+    })
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer)
+    if (this.stopped) return
+    const due =
+      this.startedAt !== undefined ? Math.min(this.deadlineAt, this.startedAt + this.spec.graceMs) : this.deadlineAt
+    const wait = Math.max(0, due - this.now())
+    this.timer = setTimeout(() => this.expire(due), Math.min(wait, MAX_TIMER_MS))
+  }
+
+  private expire(due: number): void {
+    const at = this.now()
+    if (at < due) {
+      this.arm() // a long deadline, re-armed in steps
+      return
+    }
+    let output: string
+    if (this.startedAt !== undefined && at >= this.startedAt + this.spec.graceMs) {
+      output = `started ${formatDuration(Math.round(at - this.startedAt))} ago and did not finish within the grace time of ${formatDuration(this.spec.graceMs)}`
+      this.startedAt = undefined
+    } else {
+      output = `no push within the period of ${formatDuration(this.spec.periodMs)} plus the grace time of ${formatDuration(this.spec.graceMs)}`
+    }
+    // Report once; the next report (or the next missed period) is what matters after this.
+    this.deadlineAt = at + this.spec.periodMs
+    this.arm()
+    this.onOutcome({ state: 'critical', output, durationMs: 0, at: new Date(at).toISOString() })
+  }
+}

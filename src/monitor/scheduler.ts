@@ -1,0 +1,238 @@
+/**
+ * When checks run. Each job first runs at a random point in its first interval (so a
+ * fleet loaded at once does not fire at once), then at a fixed rate: the n-th run is due
+ * at `first + n × interval`, whatever the runs before it took. At most `concurrency` runs
+ * are in flight; a job still running (or still waiting for a slot) at its next tick is not
+ * started twice — that tick is skipped and counted.
+ *
+ * One timer serves every job: the due times live in a binary heap, so 10,000 checks cost
+ * one timer and a heap, not 10,000 timers.
+ */
+
+export interface SchedulerOptions {
+  /** Runs in flight at most. Default 256. */
+  concurrency?: number
+  /** Random numbers in [0, 1) for the first run's jitter. Default Math.random. */
+  random?: () => number
+  /** A monotonic clock in ms. Default performance.now. */
+  now?: () => number
+}
+
+/** What a run learns about its schedule. */
+export interface RunTiming {
+  /** When the run was due (scheduler clock, ms). */
+  dueAt: number
+  /** How late it started, ms (waiting for a slot, or a busy event loop). */
+  lateMs: number
+}
+
+export interface SchedulerStats {
+  /** Runs started. */
+  started: number
+  /** Ticks skipped because the job's previous run had not finished. */
+  skipped: number
+  /** Runs in flight now. */
+  running: number
+  /** Jobs waiting for a slot now. */
+  waiting: number
+}
+
+interface Entry {
+  id: string
+  intervalMs: number
+  run: (timing: RunTiming) => Promise<unknown>
+  dueAt: number
+  running: boolean
+  waiting: boolean
+  removed: boolean
+  /** When the waiting run was due. */
+  waitingDueAt: number
+}
+
+export class Scheduler {
+  private readonly concurrency: number
+  private readonly random: () => number
+  private readonly now: () => number
+  private readonly heap: Entry[] = []
+  private readonly entries = new Map<string, Entry>()
+  private readonly queue: Entry[] = []
+  private readonly inFlight = new Set<Promise<unknown>>()
+  private timer: NodeJS.Timeout | undefined
+  private timerAt = Number.POSITIVE_INFINITY
+  private started = false
+  private counts = { started: 0, skipped: 0 }
+
+  constructor(options: SchedulerOptions = {}) {
+    this.concurrency = Math.max(1, options.concurrency ?? 256)
+    this.random = options.random ?? Math.random
+    this.now = options.now ?? (() => performance.now())
+  }
+
+  /**
+   * Schedules `run` every `intervalMs`, the first time at a random point within the first
+   * interval (or after `firstDelayMs`, when given). Replaces a job with the same id.
+   */
+  add(id: string, intervalMs: number, run: (timing: RunTiming) => Promise<unknown>, firstDelayMs?: number): void {
+    this.remove(id)
+    const entry: Entry = {
+      id,
+      intervalMs,
+      run,
+      dueAt: this.now() + (firstDelayMs ?? this.random() * intervalMs),
+      running: false,
+      waiting: false,
+      removed: false,
+      waitingDueAt: 0,
+    }
+    this.entries.set(id, entry)
+    this.push(entry)
+    if (this.started) this.arm()
+  }
+
+  /** Unschedules a job; a run in flight finishes, and is not followed by another. */
+  remove(id: string): void {
+    const entry = this.entries.get(id)
+    if (!entry) return
+    entry.removed = true
+    this.entries.delete(id)
+    if (entry.waiting) {
+      const i = this.queue.indexOf(entry)
+      if (i >= 0) this.queue.splice(i, 1)
+      entry.waiting = false
+    }
+  }
+
+  has(id: string): boolean {
+    return this.entries.has(id)
+  }
+
+  start(): void {
+    if (this.started) return
+    this.started = true
+    this.arm()
+  }
+
+  /** Stops scheduling and waits for the runs in flight (they end at their deadlines). */
+  async stop(): Promise<void> {
+    this.started = false
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.timerAt = Number.POSITIVE_INFINITY
+    for (const entry of this.queue) entry.waiting = false
+    this.queue.length = 0
+    await Promise.allSettled([...this.inFlight])
+  }
+
+  get stats(): SchedulerStats {
+    return { ...this.counts, running: this.inFlight.size, waiting: this.queue.length }
+  }
+
+  private arm(): void {
+    if (!this.started) return
+    const next = this.peek()
+    if (!next) return
+    if (this.timer && next.dueAt >= this.timerAt) return
+    clearTimeout(this.timer)
+    this.timerAt = next.dueAt
+    this.timer = setTimeout(() => this.tick(), Math.max(0, next.dueAt - this.now()))
+  }
+
+  private tick(): void {
+    this.timer = undefined
+    this.timerAt = Number.POSITIVE_INFINITY
+    if (!this.started) return
+    const now = this.now()
+    // Timers may fire a hair early; a millisecond of slack keeps a due job from waiting a whole turn.
+    for (let entry = this.peek(); entry && entry.dueAt <= now + 1; entry = this.peek()) {
+      this.pop()
+      if (entry.removed) continue
+      const dueAt = entry.dueAt
+      if (entry.running || entry.waiting) this.counts.skipped++
+      else {
+        entry.waiting = true
+        entry.waitingDueAt = dueAt
+        this.queue.push(entry)
+      }
+      // Fixed rate: the next run is one interval after this one was due, not after it ends.
+      entry.dueAt += entry.intervalMs
+      if (entry.dueAt <= now) {
+        // Fell more than an interval behind (a stalled event loop): skip to the next slot.
+        const behind = Math.floor((now - entry.dueAt) / entry.intervalMs) + 1
+        this.counts.skipped += behind
+        entry.dueAt += behind * entry.intervalMs
+      }
+      this.push(entry)
+    }
+    this.drain()
+    this.arm()
+  }
+
+  private drain(): void {
+    while (this.inFlight.size < this.concurrency && this.queue.length > 0) {
+      const entry = this.queue.shift() as Entry
+      entry.waiting = false
+      entry.running = true
+      this.counts.started++
+      const dueAt = entry.waitingDueAt
+      let promise: Promise<unknown>
+      try {
+        promise = Promise.resolve(entry.run({ dueAt, lateMs: Math.max(0, this.now() - dueAt) }))
+      } catch (error) {
+        promise = Promise.reject(error)
+      }
+      const tracked = promise
+        .catch(() => {})
+        .finally(() => {
+          entry.running = false
+          this.inFlight.delete(tracked)
+          if (this.started) this.drain()
+        })
+      this.inFlight.add(tracked)
+    }
+  }
+
+  // A binary min-heap on dueAt.
+  private peek(): Entry | undefined {
+    while (this.heap.length > 0 && (this.heap[0] as Entry).removed) this.pop()
+    return this.heap[0]
+  }
+
+  private push(entry: Entry): void {
+    const heap = this.heap
+    heap.push(entry)
+    let i = heap.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if ((heap[parent] as Entry).dueAt <= entry.dueAt) break
+      heap[i] = heap[parent] as Entry
+      i = parent
+    }
+    heap[i] = entry
+  }
+
+  private pop(): Entry | undefined {
+    const heap = this.heap
+    const top = heap[0]
+    const last = heap.pop()
+    if (heap.length > 0 && last) {
+      let i = 0
+      const n = heap.length
+      for (;;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let smallest = i
+        let smallestDue = last.dueAt
+        if (l < n && (heap[l] as Entry).dueAt < smallestDue) {
+          smallest = l
+          smallestDue = (heap[l] as Entry).dueAt
+        }
+        if (r < n && (heap[r] as Entry).dueAt < smallestDue) smallest = r
+        if (smallest === i) break
+        heap[i] = heap[smallest] as Entry
+        i = smallest
+      }
+      heap[i] = last
+    }
+    return top
+  }
+}

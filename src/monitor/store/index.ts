@@ -1,0 +1,87 @@
+/**
+ * Opening a store by name: `sqlite:FILE` (the embedded default) or `memory`.
+ */
+import { existsSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, resolve } from 'node:path'
+import type BetterSqlite3 from 'better-sqlite3'
+import type { MonitorStore } from '../types.js'
+import { MemoryStore } from './memory.js'
+import type { Retention } from './retention.js'
+import { SqliteStore } from './sqlite.js'
+
+export { MemoryStore } from './memory.js'
+export { DEFAULT_RETENTION, type Retention } from './retention.js'
+export { SqliteStore } from './sqlite.js'
+
+export interface OpenStoreOptions {
+  /** Open an existing store for reading only (for `probekit inspect`). */
+  readonly?: boolean
+  retention?: Partial<Retention>
+}
+
+/** A store name that cannot be opened; its message is one sentence naming the fix. */
+export class StoreError extends Error {
+  override name = 'StoreError'
+}
+
+const require = createRequire(import.meta.url)
+
+/**
+ * Opens the store a `--store` value names: `sqlite:FILE` (created if missing) or `memory`.
+ * Errors are one sentence naming the value and the fix.
+ *
+ * @example
+ * const store = openStore('sqlite:/var/lib/probekit/monitor.sqlite')
+ * const monitor = new Monitor({ store })
+ */
+export function openStore(spec: string, options: OpenStoreOptions = {}): MonitorStore {
+  const value = spec.trim()
+  if (value === 'memory' || value === 'memory:') {
+    if (options.readonly)
+      throw new StoreError("a memory store keeps nothing to read; point at the monitor's sqlite:FILE or its --api URL")
+    return new MemoryStore(options.retention)
+  }
+  const match = /^(?:sqlite|sqlite3):(?:\/\/)?(.+)$/.exec(value)
+  if (!match) {
+    throw new StoreError(
+      `--store ${JSON.stringify(spec)} is not a store; use sqlite:FILE (e.g. sqlite:/var/lib/probekit/monitor.sqlite) or memory`,
+    )
+  }
+  const file = resolve(match[1] as string)
+  if (options.readonly && !existsSync(file))
+    throw new StoreError(
+      `there is no store at ${file}; start "probekit monitor --store sqlite:${match[1]}" first, or fix the path`,
+    )
+  const dir = dirname(file)
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new StoreError(
+      `cannot create the store ${file}: the directory ${dir} does not exist; create it or choose another path`,
+    )
+  let Driver: typeof BetterSqlite3
+  try {
+    Driver = require('better-sqlite3') as typeof BetterSqlite3
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND')
+      throw new StoreError(
+        'the sqlite store needs the "better-sqlite3" package: install it with "npm install better-sqlite3", or use --store memory',
+      )
+    throw error
+  }
+  try {
+    const storeOptions: { readonly?: boolean; retention?: Partial<Retention> } = {}
+    if (options.readonly) storeOptions.readonly = true
+    if (options.retention) storeOptions.retention = options.retention
+    return new SqliteStore(Driver, file, storeOptions)
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    const message = error instanceof Error ? error.message : String(error)
+    if (code === 'SQLITE_NOTADB')
+      throw new StoreError(`${file} is not a SQLite database; point --store at a probekit store or a new file`)
+    if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'SQLITE_PERM')
+      throw new StoreError(`cannot open the store ${file} (${message}); check the path and its permissions`)
+    if (error instanceof Error && /probekit|newer/.test(message)) throw new StoreError(message)
+    throw new StoreError(`cannot open the store ${file}: ${message}`)
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The shape of the bounded history, shared by every store: each outcome is counted into a
+ * one-minute bucket and into a one-hour rollup at once; minute buckets are kept for six
+ * hours and hourly rollups for thirty days. A reader gets hourly points for the older
+ * past and minute points for the recent hours.
+ */
+import type { HealthState, HistorySample } from '../types.js'
+
+export const MINUTE_MS = 60_000
+export const HOUR_MS = 3_600_000
+
+export interface Retention {
+  /** How long minute buckets are kept, ms. Default 6 h. */
+  minutesMs: number
+  /** How long hourly rollups are kept, ms. Default 30 days. */
+  hoursMs: number
+  /** Transitions kept per check at most. Default 1000. */
+  transitionsPerCheck: number
+  /** Transitions are dropped after this long, ms. Default 30 days. */
+  transitionsMs: number
+}
+
+export const DEFAULT_RETENTION: Retention = {
+  minutesMs: 6 * HOUR_MS,
+  hoursMs: 30 * 24 * HOUR_MS,
+  transitionsPerCheck: 1000,
+  transitionsMs: 30 * 24 * HOUR_MS,
+}
+
+const RANK: Record<HealthState, number> = { unknown: 0, passing: 1, warning: 2, critical: 3 }
+const BY_RANK: HealthState[] = ['unknown', 'passing', 'warning', 'critical']
+
+/** Orders states by severity, for "the worst state in a bucket". */
+export function stateRank(state: HealthState): number {
+  return RANK[state]
+}
+
+export function stateOfRank(rank: number): HealthState {
+  return BY_RANK[rank] ?? 'unknown'
+}
+
+/** A sample's count, passes and total duration, with the defaults of `HistorySample`. */
+export function sampleTotals(sample: HistorySample): {
+  count: number
+  passed: number
+  durationSum: number
+  timed: number
+} {
+  const count = sample.count ?? 1
+  const passed = sample.passed ?? (sample.state === 'passing' ? count : 0)
+  const timed = sample.durationMs === undefined ? 0 : count
+  return { count, passed, durationSum: (sample.durationMs ?? 0) * timed, timed }
+}
+
+/** Minute buckets at or after this time are served as minutes; older history as hours. */
+export function minuteCutoff(now: number, retention: Retention): number {
+  return Math.floor((now - retention.minutesMs) / HOUR_MS) * HOUR_MS
+}

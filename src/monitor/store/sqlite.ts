@@ -1,0 +1,281 @@
+/**
+ * The embedded store: one SQLite file, no server to run. Write-ahead logging with
+ * `synchronous=NORMAL` makes every batch one transaction that a crash (even `kill -9`
+ * mid-write) either keeps or drops whole; the file always opens cleanly afterwards.
+ * The monitor batches writes off its checking path; this class only runs them.
+ */
+import type BetterSqlite3 from 'better-sqlite3'
+import type { CheckState, HistoryPoint, HistoryQuery, HistorySample, MonitorStore, Transition } from '../types.js'
+import {
+  DEFAULT_RETENTION,
+  HOUR_MS,
+  MINUTE_MS,
+  minuteCutoff,
+  type Retention,
+  sampleTotals,
+  stateOfRank,
+  stateRank,
+} from './retention.js'
+
+type Database = BetterSqlite3.Database
+type Statement = BetterSqlite3.Statement
+
+const SCHEMA_VERSION = 1
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS states (
+  id TEXT PRIMARY KEY,
+  pod TEXT NOT NULL,
+  node TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transitions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL,
+  pod TEXT NOT NULL,
+  at TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_by_id ON transitions (id, seq);
+CREATE INDEX IF NOT EXISTS transitions_by_pod ON transitions (pod, seq);
+CREATE INDEX IF NOT EXISTS transitions_by_at ON transitions (at);
+CREATE TABLE IF NOT EXISTS history (
+  id TEXT NOT NULL,
+  resolution INTEGER NOT NULL,
+  bucket INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  passed INTEGER NOT NULL,
+  duration_sum REAL NOT NULL,
+  timed INTEGER NOT NULL,
+  worst INTEGER NOT NULL,
+  PRIMARY KEY (id, resolution, bucket)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS history_by_age ON history (resolution, bucket);
+`
+
+// Pruning deletes rows; doing it at most this often keeps it off every batch.
+const PRUNE_EVERY_MS = 5 * MINUTE_MS
+
+export interface SqliteStoreOptions {
+  retention?: Partial<Retention>
+  /** Open an existing store for reading only (what `probekit inspect` does). */
+  readonly?: boolean
+}
+
+export class SqliteStore implements MonitorStore {
+  readonly file: string
+  private readonly db: Database
+  private readonly retention: Retention
+  private lastPrune = 0
+  private readonly stmt: {
+    saveState: Statement
+    removeState: Statement
+    removeHistory: Statement
+    addTransition: Statement
+    addHistory: Statement
+  }
+
+  /** Opens (creating if needed) the store in `file`. Use `openStore('sqlite:FILE')` for friendly errors. */
+  constructor(Driver: typeof BetterSqlite3, file: string, options: SqliteStoreOptions = {}) {
+    this.file = file
+    this.retention = { ...DEFAULT_RETENTION, ...options.retention }
+    const readonly = options.readonly === true
+    const db = new Driver(file, { timeout: 5000, readonly, fileMustExist: readonly })
+    this.db = db
+    try {
+      if (!readonly) {
+        db.pragma('journal_mode = WAL')
+        db.pragma('synchronous = NORMAL')
+      }
+      const version = db.pragma('user_version', { simple: true }) as number
+      if (version > SCHEMA_VERSION)
+        throw new Error(
+          `${file} was written by a newer probekit (store version ${version}); upgrade probekit or use another file`,
+        )
+      if (readonly && version === 0) throw new Error(`${file} is not a probekit monitor store (it has no tables)`)
+      if (!readonly) {
+        db.exec(SCHEMA)
+        db.pragma(`user_version = ${SCHEMA_VERSION}`)
+      }
+    } catch (error) {
+      db.close()
+      throw error
+    }
+    if (readonly) {
+      // Reads only: the write statements are prepared lazily by the methods that never run.
+      this.stmt = new Proxy({} as SqliteStore['stmt'], {
+        get: () => {
+          throw new Error(`${file} is open read-only`)
+        },
+      })
+      return
+    }
+    this.stmt = {
+      saveState: db.prepare(
+        'INSERT INTO states (id, pod, node, body) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pod = excluded.pod, node = excluded.node, body = excluded.body',
+      ),
+      removeState: db.prepare('DELETE FROM states WHERE id = ?'),
+      removeHistory: db.prepare('DELETE FROM history WHERE id = ?'),
+      addTransition: db.prepare('INSERT INTO transitions (id, pod, at, body) VALUES (?, ?, ?, ?)'),
+      addHistory: db.prepare(
+        `INSERT INTO history (id, resolution, bucket, count, passed, duration_sum, timed, worst) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id, resolution, bucket) DO UPDATE SET
+           count = count + excluded.count, passed = passed + excluded.passed,
+           duration_sum = duration_sum + excluded.duration_sum, timed = timed + excluded.timed,
+           worst = max(worst, excluded.worst)`,
+      ),
+    }
+  }
+
+  loadStates(): CheckState[] {
+    const rows = this.db.prepare('SELECT body FROM states ORDER BY pod, node, id').all() as { body: string }[]
+    const out: CheckState[] = []
+    for (const row of rows) {
+      try {
+        out.push(JSON.parse(row.body) as CheckState)
+      } catch {
+        // A row that does not parse is dropped: the check starts from unknown again.
+      }
+    }
+    return out
+  }
+
+  saveStates(states: readonly CheckState[]): void {
+    if (states.length === 0) return
+    this.db.transaction(() => {
+      for (const s of states) this.stmt.saveState.run(s.id, s.pod, s.node, JSON.stringify(s))
+    })()
+  }
+
+  removeStates(ids: readonly string[]): void {
+    if (ids.length === 0) return
+    this.db.transaction(() => {
+      for (const id of ids) {
+        this.stmt.removeState.run(id)
+        this.stmt.removeHistory.run(id)
+      }
+    })()
+  }
+
+  addTransitions(transitions: readonly Transition[]): void {
+    if (transitions.length === 0) return
+    this.db.transaction(() => {
+      for (const t of transitions) this.stmt.addTransition.run(t.id, t.pod, t.at, JSON.stringify(t))
+    })()
+    this.maybePrune()
+  }
+
+  transitions(query: { id?: string; pod?: string; since?: string; limit?: number }): Transition[] {
+    const where: string[] = []
+    const params: (string | number)[] = []
+    if (query.id !== undefined) {
+      where.push('id = ?')
+      params.push(query.id)
+    }
+    if (query.pod !== undefined) {
+      where.push('pod = ?')
+      params.push(query.pod)
+    }
+    if (query.since !== undefined) {
+      where.push('at >= ?')
+      params.push(query.since)
+    }
+    params.push(Math.max(0, Math.floor(query.limit ?? 100)))
+    const sql = `SELECT body FROM transitions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`
+    const rows = this.db.prepare(sql).all(...params) as { body: string }[]
+    return rows.reverse().map((r) => JSON.parse(r.body) as Transition)
+  }
+
+  addSamples(samples: readonly HistorySample[]): void {
+    if (samples.length === 0) return
+    this.db.transaction(() => {
+      for (const sample of samples) {
+        const at = Date.parse(sample.at)
+        if (!Number.isFinite(at)) continue
+        const t = sampleTotals(sample)
+        const rank = stateRank(sample.state)
+        const minute = Math.floor(at / MINUTE_MS) * MINUTE_MS
+        const hour = Math.floor(at / HOUR_MS) * HOUR_MS
+        this.stmt.addHistory.run(sample.id, MINUTE_MS, minute, t.count, t.passed, t.durationSum, t.timed, rank)
+        this.stmt.addHistory.run(sample.id, HOUR_MS, hour, t.count, t.passed, t.durationSum, t.timed, rank)
+      }
+    })()
+    this.maybePrune()
+  }
+
+  history(id: string, query: HistoryQuery = {}): HistoryPoint[] {
+    const cutoff = minuteCutoff(Date.now(), this.retention)
+    const since = query.since ? Date.parse(query.since) : 0
+    const rows = this.db
+      .prepare(
+        `SELECT bucket, count, passed, duration_sum, timed, worst FROM history
+         WHERE id = ? AND bucket >= ? AND ((resolution = ? AND bucket < ?) OR (resolution = ? AND bucket >= ?))
+         ORDER BY bucket DESC LIMIT ?`,
+      )
+      .all(
+        id,
+        Number.isFinite(since) ? since : 0,
+        HOUR_MS,
+        cutoff,
+        MINUTE_MS,
+        cutoff,
+        Math.max(0, Math.floor(query.limit ?? 100_000)),
+      ) as { bucket: number; count: number; passed: number; duration_sum: number; timed: number; worst: number }[]
+    return rows.reverse().map((r) => {
+      const point: HistoryPoint = {
+        at: new Date(r.bucket).toISOString(),
+        state: stateOfRank(r.worst),
+        count: r.count,
+        passed: r.passed,
+      }
+      if (r.timed > 0) point.durationMs = r.duration_sum / r.timed
+      return point
+    })
+  }
+
+  /** Applies retention now (also done every few minutes as batches are written). */
+  prune(now = Date.now()): void {
+    this.lastPrune = now
+    const transitionsBefore = new Date(now - this.retention.transitionsMs).toISOString()
+    this.db.transaction(() => {
+      this.db
+        .prepare('DELETE FROM history WHERE resolution = ? AND bucket < ?')
+        .run(MINUTE_MS, minuteCutoff(now, this.retention))
+      this.db
+        .prepare('DELETE FROM history WHERE resolution = ? AND bucket < ?')
+        .run(HOUR_MS, now - this.retention.hoursMs)
+      this.db.prepare('DELETE FROM transitions WHERE at < ?').run(transitionsBefore)
+      // Keep the newest N transitions of each check.
+      this.db
+        .prepare(
+          `DELETE FROM transitions WHERE seq IN (
+             SELECT seq FROM (SELECT seq, row_number() OVER (PARTITION BY id ORDER BY seq DESC) AS n FROM transitions) WHERE n > ?)`,
+        )
+        .run(this.retention.transitionsPerCheck)
+    })()
+  }
+
+  private maybePrune(): void {
+    const now = Date.now()
+    if (now - this.lastPrune >= PRUNE_EVERY_MS) this.prune(now)
+  }
+
+  /** Quick structural check of the file (`PRAGMA quick_check`): `ok` or the first problems. */
+  check(): string {
+    const rows = this.db.pragma('quick_check') as { quick_check: string }[]
+    return rows.map((r) => r.quick_check).join('; ')
+  }
+
+  close(): void {
+    if (!this.db.open) return
+    if (this.db.readonly) {
+      this.db.close()
+      return
+    }
+    try {
+      // Fold the write-ahead log into the main file so a stopped monitor leaves one file.
+      this.db.pragma('wal_checkpoint(TRUNCATE)')
+    } catch {}
+    this.db.close()
+  }
+}
