@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { type Fleet, startFleet } from '../support/monitor-fleet.js'
+import { canConnect, freePort, ManagedProcess, makeTempDir, requireBinary } from '../support/server-process.js'
+import { makeTestCertificates, type TestCertificates } from '../support/tls.js'
+
+interface Sample {
+  name: string
+  labels: Record<string, string>
+  value: number
+}
+
+/** A small parser of the Prometheus text format: samples, and each family's TYPE. */
+function parseExposition(text: string): { samples: Sample[]; types: Map<string, string> } {
+  const samples: Sample[] = []
+  const types = new Map<string, string>()
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    const type = /^# TYPE (\S+) (\S+)$/.exec(line)
+    if (type) types.set(type[1] as string, type[2] as string)
+    if (line.startsWith('#')) continue
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line)
+    assert.ok(match, `not an exposition line: ${line}`)
+    const labels: Record<string, string> = {}
+    const labelText = match[3] ?? ''
+    const labelRe = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/g
+    let consumed = 0
+    for (let m = labelRe.exec(labelText); m; m = labelRe.exec(labelText)) {
+      labels[m[1] as string] = (m[2] as string).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))
+      consumed = labelRe.lastIndex
+    }
+    assert.equal(consumed, labelText.length, `labels not fully parsed: ${labelText}`)
+    samples.push({ name: match[1] as string, labels, value: Number(match[4]) })
+  }
+  return { samples, types }
+}
+
+let fleet: Fleet
+let certs: TestCertificates
+let tlsServer: Server
+let tlsPort: number
+
+before(async () => {
+  certs = makeTestCertificates()
+  tlsServer = createServer({ key: certs.key, cert: certs.cert }, (_req, res) => res.end('secure ok'))
+  await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve))
+  tlsPort = (tlsServer.address() as AddressInfo).port
+  const caFile = join(certs.dir, 'ca.pem')
+  fleet = await startFleet({
+    store: 'memory',
+    prepare: (t) => {
+      t.set('/up', 200, 'fine')
+      t.set('/down', 503, 'maintenance')
+    },
+    manifests: (t) => ({
+      'shop.yaml': [
+        'id: shop',
+        'node: n1',
+        'checks:',
+        `  - { name: health_check, url: "${t.url('/up')}", interval: 1s }`,
+        `  - { name: payments, url: "${t.url('/down')}", interval: 1s }`,
+        `  - { name: tls, url: "https://127.0.0.1:${tlsPort}/", interval: 1s, tls: { ca_file: "${caFile}" } }`,
+        `  - { name: quoting, command: 'echo "quoted \\ path"', interval: 1s }`,
+      ].join('\n'),
+    }),
+  })
+  await fleet.waitForFirstResults()
+})
+
+after(async () => {
+  await fleet?.close()
+  tlsServer?.closeAllConnections()
+  await new Promise<void>((resolve) => (tlsServer ? tlsServer.close(() => resolve()) : resolve()))
+})
+
+describe('GET /metrics', () => {
+  it('answers Prometheus text with the blackbox exporter names and pod/node/check/instance labels', async () => {
+    const res = await fetch(`${fleet.url}/metrics`)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8')
+    const { samples } = parseExposition(await res.text())
+    const find = (name: string, check: string) => samples.find((s) => s.name === name && s.labels.check === check)
+
+    const up = find('probe_success', 'health_check') as Sample
+    assert.deepEqual(up.labels, { pod: 'shop', node: 'n1', check: 'health_check', instance: fleet.target.url('/up') })
+    assert.equal(up.value, 1)
+    assert.equal(find('probe_success', 'payments')?.value, 0)
+    assert.equal(find('probe_http_status_code', 'health_check')?.value, 200)
+    assert.equal(find('probe_http_status_code', 'payments')?.value, 503)
+    const duration = find('probe_duration_seconds', 'health_check')?.value as number
+    assert.ok(duration > 0 && duration < 5, `duration ${duration}`)
+    const critical = samples.find(
+      (s) => s.name === 'probekit_check_state' && s.labels.check === 'payments' && s.labels.state === 'critical',
+    )
+    assert.equal(critical?.value, 1)
+  })
+
+  it('reports the earliest certificate expiry of an HTTPS check in Unix seconds', async () => {
+    const { samples } = parseExposition(await (await fetch(`${fleet.url}/metrics`)).text())
+    const expiry = samples.find((s) => s.name === 'probe_ssl_earliest_cert_expiry' && s.labels.check === 'tls')
+    assert.ok(expiry, 'no probe_ssl_earliest_cert_expiry for the https check')
+    const days = (expiry.value - Date.now() / 1000) / 86_400
+    // The test CA signs certificates valid for two days.
+    assert.ok(days > 1.9 && days <= 2.01, `expiry is ${days} days away`)
+  })
+
+  it('escapes label values: quotes and backslashes in a target survive a round trip', async () => {
+    const { samples } = parseExposition(await (await fetch(`${fleet.url}/metrics`)).text())
+    const quoting = samples.find((s) => s.name === 'probe_success' && s.labels.check === 'quoting')
+    assert.equal(quoting?.labels.instance, 'echo "quoted \\ path"')
+  })
+
+  it('uses the same metric names and types as the Prometheus blackbox exporter probing the same target', async () => {
+    const binary = requireBinary('prometheus-blackbox-exporter')
+    const dir = makeTempDir('blackbox')
+    const config = join(dir, 'blackbox.yml')
+    writeFileSync(
+      config,
+      `modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      tls_config:\n        ca_file: ${join(certs.dir, 'ca.pem')}\n`,
+    )
+    const port = await freePort()
+    const exporter = new ManagedProcess(
+      'blackbox-exporter',
+      binary,
+      [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`],
+      { ready: () => canConnect(port) },
+    )
+    await exporter.start()
+    try {
+      const target = encodeURIComponent(`https://127.0.0.1:${tlsPort}/`)
+      const theirs = parseExposition(
+        await (await fetch(`http://127.0.0.1:${port}/probe?module=http_2xx&target=${target}`)).text(),
+      )
+      const ours = parseExposition(await (await fetch(`${fleet.url}/metrics`)).text())
+      for (const name of [
+        'probe_success',
+        'probe_duration_seconds',
+        'probe_http_status_code',
+        'probe_ssl_earliest_cert_expiry',
+      ]) {
+        assert.ok(theirs.types.has(name), `the blackbox exporter has no ${name}`)
+        assert.equal(ours.types.get(name), theirs.types.get(name), `${name} has another type than the exporter's`)
+      }
+      const theirExpiry = theirs.samples.find((s) => s.name === 'probe_ssl_earliest_cert_expiry')?.value
+      const ourExpiry = ours.samples.find((s) => s.name === 'probe_ssl_earliest_cert_expiry')?.value
+      assert.equal(ourExpiry, theirExpiry, 'the two disagree on the earliest certificate expiry')
+      assert.equal(theirs.samples.find((s) => s.name === 'probe_success')?.value, 1)
+    } finally {
+      await exporter.stop()
+    }
+  })
+})

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, beforeEach, describe, it } from 'node:test'
+import { startWebhooks, type WebhookNotification } from '../../src/monitor/webhooks.js'
+import { blackholeServer } from '../support/faults.js'
+import { type Fleet, startFleet } from '../support/monitor-fleet.js'
+import { freePort, sleep, waitFor } from '../support/server-process.js'
+
+interface Received {
+  at: number
+  body: WebhookNotification
+  headers: IncomingMessage['headers']
+  status: number
+}
+
+/** A real webhook receiver; `answer` decides each response's status. */
+class Receiver {
+  received: Received[] = []
+  answer: (attempt: number) => number = () => 200
+  private server: Server | undefined
+  url = ''
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      let text = ''
+      req.setEncoding('utf8')
+      req.on('data', (c: string) => (text += c))
+      req.on('end', () => {
+        const status = this.answer(this.received.length + 1)
+        this.received.push({ at: Date.now(), body: JSON.parse(text), headers: req.headers, status })
+        res.writeHead(status).end()
+      })
+    })
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve))
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`
+    return this
+  }
+
+  get delivered(): WebhookNotification[] {
+    return this.received.filter((r) => r.status < 300).map((r) => r.body)
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections()
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+  }
+}
+
+class Log {
+  lines: string[] = []
+  info = (m: string) => this.lines.push(`info ${m}`)
+  warn = (m: string) => this.lines.push(`warn ${m}`)
+  error = (m: string) => this.lines.push(`error ${m}`)
+}
+
+// A push check makes transitions on demand: each report is one check result.
+const ID = 'n1/jobs/nightly'
+let fleet: Fleet
+let receiver: Receiver
+
+before(async () => {
+  fleet = await startFleet({
+    store: 'memory',
+    manifests: (t) => ({
+      'jobs.yaml': `id: jobs\nnode: n1\nchecks:\n  - name: nightly\n    type: push\n    period: 1h\n  - name: health_check\n    url: ${t.url('/up')}\n    interval: 1s\n`,
+    }),
+    prepare: (t) => t.set('/up', 200),
+  })
+  await fleet.waitForFirstResults()
+  fleet.monitor.push('nightly', 'success')
+  await fleet.waitForState(ID, 'passing')
+  receiver = await new Receiver().start()
+})
+
+beforeEach(() => {
+  receiver.received = []
+  receiver.answer = () => 200
+})
+
+after(async () => {
+  await receiver?.close()
+  await fleet?.close()
+})
+
+describe('webhooks', () => {
+  it('send one JSON notification per transition, in order, to every URL', async () => {
+    const second = await new Receiver().start()
+    const hooks = startWebhooks(fleet.monitor, { urls: [receiver.url, second.url], minIntervalMs: 0, logger: false })
+    try {
+      fleet.monitor.push('nightly', 'fail', 'exit 3: disk full')
+      await fleet.waitForState(ID, 'critical')
+      await waitFor('the first notification', () => receiver.delivered.length === 1 && second.delivered.length === 1)
+      fleet.monitor.push('nightly', 'success')
+      await fleet.waitForState(ID, 'passing')
+      await waitFor('the second notification', () => receiver.delivered.length === 2 && second.delivered.length === 2)
+      await sleep(200)
+      assert.equal(receiver.delivered.length, 2, 'more notifications than transitions')
+      const [down, up] = receiver.delivered as [WebhookNotification, WebhookNotification]
+      assert.equal(down.event, 'transition')
+      assert.equal(down.id, ID)
+      assert.equal(down.pod, 'jobs')
+      assert.equal(down.node, 'n1')
+      assert.equal(down.check, 'nightly')
+      assert.equal(down.from, 'passing')
+      assert.equal(down.to, 'critical')
+      assert.match(down.output, /disk full/)
+      assert.equal(down.transitions.length, 1)
+      assert.match(down.text, /^jobs on n1: nightly passing → critical/)
+      assert.deepEqual([up.from, up.to], ['critical', 'passing'])
+      assert.ok(up.index > down.index)
+      assert.match(receiver.received[0]?.headers['content-type'] ?? '', /^application\/json/)
+    } finally {
+      await hooks.close()
+      await second.close()
+    }
+  })
+
+  it('coalesce the transitions of one check inside the minimum interval into the next notification', async () => {
+    const hooks = startWebhooks(fleet.monitor, { urls: [receiver.url], minIntervalMs: 1500, logger: false })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(ID, 'critical')
+      await waitFor('the first notification', () => receiver.delivered.length === 1)
+      const firstAt = receiver.received[0]?.at as number
+      // Three more transitions inside the interval: passing, critical, passing.
+      fleet.monitor.push('nightly', 'success')
+      await fleet.waitForState(ID, 'passing')
+      fleet.monitor.push('nightly', 1)
+      await fleet.waitForState(ID, 'critical')
+      fleet.monitor.push('nightly', 0)
+      await fleet.waitForState(ID, 'passing')
+      await sleep(500)
+      assert.equal(receiver.delivered.length, 1, 'a notification went out inside the minimum interval')
+      await waitFor('the coalesced notification', () => receiver.delivered.length === 2, 5000)
+      const coalesced = receiver.delivered[1] as WebhookNotification
+      assert.ok((receiver.received[1]?.at as number) - firstAt >= 1400, 'sent before the minimum interval')
+      assert.deepEqual(
+        coalesced.transitions.map((t) => `${t.from}->${t.to}`),
+        ['critical->passing', 'passing->critical', 'critical->passing'],
+      )
+      assert.deepEqual([coalesced.from, coalesced.to], ['critical', 'passing'])
+      assert.match(coalesced.text, /\(3 changes\)/)
+    } finally {
+      await hooks.close()
+    }
+  })
+
+  it('retry with a growing backoff after 500s, and deliver once the receiver recovers', async () => {
+    receiver.answer = (attempt) => (attempt <= 2 ? 500 : 200)
+    const log = new Log()
+    const hooks = startWebhooks(fleet.monitor, {
+      urls: [receiver.url],
+      minIntervalMs: 0,
+      backoffMs: 200,
+      retries: 4,
+      logger: log,
+    })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(ID, 'critical')
+      await waitFor('the delivery after two 500s', () => receiver.delivered.length === 1, 10_000)
+      assert.deepEqual(
+        receiver.received.map((r) => r.status),
+        [500, 500, 200],
+      )
+      const [a, b, c] = receiver.received.map((r) => r.at) as [number, number, number]
+      // Backoff 200 ms then 400 ms, each jittered down to no less than half.
+      assert.ok(b - a >= 95, `first retry after ${b - a} ms`)
+      assert.ok(c - b >= 195, `second retry after ${c - b} ms`)
+      assert.equal(
+        receiver.received[0]?.body.index,
+        receiver.received[2]?.body.index,
+        'a retry is the same notification',
+      )
+      assert.ok(log.lines.some((l) => /delivered n1\/jobs\/nightly after 2 retries/.test(l)))
+    } finally {
+      await hooks.close()
+    }
+    fleet.monitor.push('nightly', 'success')
+    await fleet.waitForState(ID, 'passing')
+  })
+
+  it('give up after the bounded retries when the receiver is down, without delaying any check', async () => {
+    const downPort = await freePort()
+    const log = new Log()
+    const hooks = startWebhooks(fleet.monitor, {
+      urls: [`http://127.0.0.1:${downPort}/hook`],
+      minIntervalMs: 0,
+      backoffMs: 100,
+      retries: 2,
+      logger: log,
+    })
+    try {
+      const checkedBefore = fleet.monitor.state('n1/jobs/health_check')?.checkedAt as string
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(ID, 'critical')
+      await waitFor('the webhook to give up', () => log.lines.some((l) => l.startsWith('error')), 10_000)
+      assert.match(
+        log.lines.find((l) => l.startsWith('error')) ?? '',
+        /gave up on the notification for n1\/jobs\/nightly \(passing -> critical\): .*ECONNREFUSED/,
+      )
+      assert.equal(hooks.pending, 0)
+      // The HTTP check kept its schedule meanwhile.
+      await waitFor(
+        'the next HTTP check',
+        () => (fleet.monitor.state('n1/jobs/health_check')?.checkedAt as string) > checkedBefore,
+      )
+    } finally {
+      await hooks.close()
+    }
+    fleet.monitor.push('nightly', 'success')
+    await fleet.waitForState(ID, 'passing')
+  })
+
+  it('abandon a request at its timeout when the receiver never answers, and close promptly', async () => {
+    const hole = await blackholeServer()
+    const log = new Log()
+    const hooks = startWebhooks(fleet.monitor, {
+      urls: [`http://${hole.address}/hook`],
+      minIntervalMs: 0,
+      timeoutMs: 300,
+      retries: 1,
+      backoffMs: 100,
+      logger: log,
+    })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(ID, 'critical')
+      await waitFor('the webhook to give up', () => log.lines.some((l) => l.startsWith('error')), 10_000)
+      assert.match(log.lines.find((l) => l.startsWith('error')) ?? '', /timed out after 300 ms/)
+    } finally {
+      const started = Date.now()
+      await hooks.close()
+      assert.ok(Date.now() - started < 1000)
+      await hole.close()
+    }
+    fleet.monitor.push('nightly', 'success')
+    await fleet.waitForState(ID, 'passing')
+  })
+
+  it('refuse a URL that is not http(s) with one sentence', () => {
+    assert.throws(
+      () => startWebhooks(fleet.monitor, { urls: ['ftp://example.com/hook'] }),
+      /webhook URL "ftp:\/\/example.com\/hook" must start with http:\/\/ or https:\/\//,
+    )
+  })
+})
