@@ -73,16 +73,19 @@ interface WorkerOptions {
 
 type Outcome = { ok: true; note: string } | { ok: false; reason: string }
 
-/** `probekit worker`: 0 when every check that is not skipped passes, 1 otherwise. */
-export async function run(argv: string[]): Promise<number> {
+/**
+ * `probekit worker`: 0 when every check that is not skipped passes, 1 otherwise. Writes one
+ * line to `out` (stdout); throws UsageError for a bad command line.
+ */
+export async function run(argv: string[], out: { write(text: string): unknown } = process.stdout): Promise<number> {
   const parsed = parseArgs(argv)
   if (parsed === 'help') {
-    process.stdout.write(help)
+    out.write(help)
     return 0
   }
   if (parsed === 'version') {
     const { VERSION } = await import('./main.js')
-    process.stdout.write(`${VERSION}\n`)
+    out.write(`${VERSION}\n`)
     return 0
   }
   const options = parsed
@@ -96,14 +99,12 @@ export async function run(argv: string[]): Promise<number> {
   for (const [name, check] of checks) {
     const outcome = await check()
     if (!outcome.ok) {
-      process.stdout.write(`failed ${name}: ${outcome.reason}\n`)
+      out.write(`failed ${name}: ${outcome.reason}\n`)
       return 1
     }
     notes.push(outcome.note)
   }
-  process.stdout.write(
-    notes.length === 0 ? 'ok: every check is skipped, nothing was checked\n' : `ok ${notes.join('; ')}\n`,
-  )
+  out.write(notes.length === 0 ? 'ok: every check is skipped, nothing was checked\n' : `ok ${notes.join('; ')}\n`)
   return 0
 }
 

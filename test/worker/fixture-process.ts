@@ -13,12 +13,12 @@ export async function startFixture(
   readyLine: string | ((output: string) => boolean),
 ): Promise<ManagedProcess> {
   const isReady = typeof readyLine === 'string' ? (out: string) => out.includes(readyLine) : readyLine
-  const proc = new ManagedProcess(file, process.execPath, ['--import', 'tsx', `${fixtures}${file}`, ...args], {
-    env,
-    ready: () => isReady(procRef.recentOutput),
-    readyTimeoutMs: 30_000,
-  })
-  const procRef = proc
+  const proc: ManagedProcess = new ManagedProcess(
+    file,
+    process.execPath,
+    ['--import', 'tsx', `${fixtures}${file}`, ...args],
+    { env, ready: (): boolean => isReady(proc.recentOutput), readyTimeoutMs: 30_000 },
+  )
   return proc.start()
 }
 

@@ -72,7 +72,7 @@ describe('readiness file', () => {
 })
 
 describe('readiness file in a real process that ends', () => {
-  const running: { stop(): Promise<void> }[] = []
+  const running: { stop(signal?: NodeJS.Signals): Promise<void> }[] = []
   after(async () => {
     for (const p of running) await p.stop('SIGKILL')
   })

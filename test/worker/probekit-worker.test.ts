@@ -1,0 +1,319 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { existsSync, statSync, utimesSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { Queue } from 'bullmq'
+import { UsageError } from '../../src/cli/usage-error.js'
+import { run } from '../../src/cli/worker.js'
+import { activeResources } from '../support/faults.js'
+import { freePort, type ManagedProcess, makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { type RedisServer, startRedis } from '../support/servers/redis.js'
+import { startFixture } from './fixture-process.js'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const dir = makeTempDir('probekit-worker-cli')
+const WORKER = 'worker@cli-test'
+const QUEUE = 'jobs'
+const files = {
+  liveness: join(dir, 'worker.live'),
+  readiness: join(dir, 'worker.ready'),
+  lastWork: join(dir, 'worker.last-work'),
+  blockMarker: join(dir, 'block-started'),
+}
+
+let redis: RedisServer
+let queue: Queue
+let worker: ManagedProcess
+
+/** Runs the command in this process and returns its exit status and its one line. */
+async function probekitWorker(...argv: string[]): Promise<{ code: number; line: string }> {
+  let text = ''
+  const code = await run(argv, { write: (chunk: string) => (text += chunk) })
+  return { code, line: text }
+}
+
+/** The checks as a container runs them: liveness, ping with this worker's name, readiness. */
+const defaults = () => [
+  '--broker',
+  redis.url,
+  '--worker-name',
+  WORKER,
+  '--liveness-file',
+  files.liveness,
+  '--max-age',
+  '1s',
+  '--readiness-file',
+  files.readiness,
+  '--no-skip-readiness',
+  '--ping-timeout',
+  '2s',
+]
+
+async function startWorker(): Promise<ManagedProcess> {
+  return startFixture(
+    'worker-bullmq.ts',
+    [],
+    {
+      REDIS_URL: redis.url,
+      QUEUE,
+      WORKER_NAME: WORKER,
+      LIVENESS_FILE: files.liveness,
+      READINESS_FILE: files.readiness,
+      LAST_WORK_FILE: files.lastWork,
+      BLOCK_MARKER: files.blockMarker,
+      HEARTBEAT_MS: '200',
+    },
+    () => existsSync(files.readiness),
+  )
+}
+
+describe('probekit worker against a real Redis and a real BullMQ worker', () => {
+  before(async () => {
+    redis = await startRedis()
+    queue = new Queue(QUEUE, { connection: { url: redis.url } })
+    worker = await startWorker()
+  })
+  after(async () => {
+    redis?.process.thaw()
+    await worker?.stop('SIGKILL')
+    await queue?.close()
+    await redis?.stop()
+  })
+
+  it('exits 0 for a healthy worker, saying what it checked on one line', async () => {
+    const { code, line } = await probekitWorker(...defaults())
+    assert.equal(code, 0, line)
+    assert.match(
+      line,
+      /^ok event loop alive \(heartbeat \d\.\d s ago\); broker redis:\/\/127\.0\.0\.1:\d+ PONG in [\d.]+ ms; worker worker@cli-test is connected \(queue jobs\); ready\n$/,
+    )
+  })
+
+  it('the probekit binary exits 0 for the healthy worker and 1 for a name that is not connected', async () => {
+    const bin = join(root, 'src/cli/bin.ts')
+    const exec = promisify(execFile)
+    const ok = await exec(process.execPath, ['--import', 'tsx', bin, 'worker', ...defaults()], { cwd: root })
+    assert.match(ok.stdout, /^ok event loop alive/)
+    const failed = await exec(
+      process.execPath,
+      ['--import', 'tsx', bin, 'worker', ...defaults(), '--worker-name', 'worker@elsewhere'],
+      { cwd: root },
+    ).then(
+      () => assert.fail('expected exit status 1'),
+      (error: { code: number; stdout: string }) => error,
+    )
+    assert.equal(failed.code, 1)
+    assert.match(failed.stdout, /^failed ping: worker worker@elsewhere is not connected/)
+  })
+
+  it('fails the ping naming a worker that is not connected, and lists the workers that are', async () => {
+    const { code, line } = await probekitWorker(...defaults(), '--worker-name', 'worker@nobody')
+    assert.equal(code, 1)
+    assert.match(
+      line,
+      /^failed ping: worker worker@nobody is not connected to redis:\/\/127\.0\.0\.1:\d+; connected: worker@cli-test \(queue jobs\)\n$/,
+    )
+  })
+
+  it('takes the worker name from PROBEKIT_WORKER_NAME when --worker-name is not given', async () => {
+    const argv = defaults().filter((a, i, all) => a !== '--worker-name' && all[i - 1] !== '--worker-name')
+    const saved = process.env.PROBEKIT_WORKER_NAME
+    process.env.PROBEKIT_WORKER_NAME = WORKER
+    try {
+      assert.equal((await probekitWorker(...argv)).code, 0)
+      process.env.PROBEKIT_WORKER_NAME = 'worker@from-env'
+      assert.match((await probekitWorker(...argv)).line, /^failed ping: worker worker@from-env is not connected/)
+    } finally {
+      if (saved === undefined) delete process.env.PROBEKIT_WORKER_NAME
+      else process.env.PROBEKIT_WORKER_NAME = saved
+    }
+  })
+
+  it('with --queue, counts the worker only on that queue', async () => {
+    assert.equal((await probekitWorker(...defaults(), '--queue', QUEUE)).code, 0)
+    const { code, line } = await probekitWorker(...defaults(), '--queue', 'invoices')
+    assert.equal(code, 1)
+    assert.match(line, /^failed ping: worker worker@cli-test is not connected to redis:\/\/\S+ on queue invoices; /)
+  })
+
+  it('fails liveness while a job blocks the event loop past --max-age, and passes again after', async () => {
+    await queue.add('block', { blockMs: 4000 })
+    await waitFor('the blocking job to start', () => existsSync(files.blockMarker), 10_000)
+    await sleep(1500)
+    const { code, line } = await probekitWorker(...defaults())
+    assert.equal(code, 1)
+    assert.match(
+      line,
+      /^failed liveness: \S+worker\.live was last touched \d\.\d s ago \(max age 1\.0 s\): the worker's event loop is blocked or the worker has stopped\n$/,
+    )
+    await waitFor(
+      'the worker to be healthy again',
+      async () => (await probekitWorker(...defaults())).code === 0,
+      15_000,
+      200,
+    )
+  })
+
+  it('fails "last work" when no job completed within --last-work-max-age, and passes once one does', async () => {
+    const lastWork = ['--last-work-file', files.lastWork, '--last-work-max-age', '5m']
+    assert.equal((await probekitWorker(...defaults(), ...lastWork)).code, 0)
+    // Ten minutes without a completed job.
+    const tenMinutesAgo = new Date(Date.now() - 600_000)
+    utimesSync(files.lastWork, tenMinutesAgo, tenMinutesAgo)
+    const { code, line } = await probekitWorker(...defaults(), ...lastWork)
+    assert.equal(code, 1)
+    assert.match(
+      line,
+      /^failed last work: \S+worker\.last-work was last touched 600 s ago \(max age 300 s\): the worker has completed no job since\n$/,
+    )
+    await queue.add('quick', {})
+    await waitFor('the job to complete', () => Date.now() - statSync(files.lastWork).mtimeMs < 60_000, 10_000)
+    const healthy = await probekitWorker(...defaults(), ...lastWork)
+    assert.equal(healthy.code, 0, healthy.line)
+    assert.match(healthy.line, /; last work \d\.\d s ago\n$/)
+  })
+
+  it('fails the ping within --ping-timeout when Redis is frozen, leaving nothing open', async () => {
+    const baseline = activeResources()
+    redis.process.freeze()
+    try {
+      const started = performance.now()
+      const { code, line } = await probekitWorker(...defaults(), '--skip-event-loop-liveness', '--ping-timeout', '1s')
+      const elapsedMs = performance.now() - started
+      assert.equal(code, 1)
+      assert.match(line, /^failed ping: redis:\/\/127\.0\.0\.1:\d+: timed out after 1000 ms\n$/)
+      assert.ok(elapsedMs < 1000 + 1000, `answered after ${Math.round(elapsedMs)} ms`)
+      await waitFor(
+        'the connection to the frozen Redis to be released',
+        () => activeResources().count <= baseline.count,
+        2000,
+      ).catch(() => assert.deepEqual(activeResources().byType, baseline.byType))
+    } finally {
+      redis.process.thaw()
+    }
+    await waitFor(
+      'the worker to be healthy again',
+      async () => (await probekitWorker(...defaults())).code === 0,
+      20_000,
+      200,
+    )
+  })
+
+  it('fails the ping when nothing listens on the broker port, with the password redacted', async () => {
+    const port = await freePort()
+    const { code, line } = await probekitWorker(
+      '--skip-event-loop-liveness',
+      '--broker',
+      `redis://:hunter2secret@127.0.0.1:${port}/0`,
+      '--worker-name',
+      WORKER,
+    )
+    assert.equal(code, 1)
+    assert.equal(line, `failed ping: redis://:***@127.0.0.1:${port}/0: connect ECONNREFUSED 127.0.0.1:${port}\n`)
+  })
+
+  it('reports a stopped worker: readiness file gone, and no longer connected to the broker', async () => {
+    worker.child?.kill('SIGUSR2')
+    await waitFor('the worker to close', () => worker.recentOutput.includes('closed'), 15_000)
+    const readiness = await probekitWorker(...defaults(), '--skip-ping')
+    assert.equal(readiness.code, 1)
+    assert.match(
+      readiness.line,
+      /^failed readiness: \S+worker\.ready does not exist: the worker is not ready \(starting, paused or stopped\)\n$/,
+    )
+    const ping = await probekitWorker(...defaults(), '--skip-event-loop-liveness')
+    assert.equal(ping.code, 1)
+    assert.match(
+      ping.line,
+      /^failed ping: worker worker@cli-test is not connected to redis:\/\/\S+; no named BullMQ worker is connected\n$/,
+    )
+    await worker.stop('SIGKILL')
+  })
+
+  it('reports a worker process that exited uncleanly: readiness file gone', async () => {
+    worker = await startWorker()
+    await queue.add('crash', { exitCode: 9 })
+    await waitFor('the worker to exit', () => worker.child?.exitCode === 9, 15_000)
+    const { code, line } = await probekitWorker(...defaults(), '--skip-ping', '--skip-event-loop-liveness')
+    assert.equal(code, 1)
+    assert.match(line, /^failed readiness: \S+ does not exist/)
+  })
+})
+
+describe('probekit worker on its own', () => {
+  const dir2 = makeTempDir('probekit-worker-cli-files')
+
+  it('checks the liveness file only when the others are skipped or opt-in', async () => {
+    const file = join(dir2, 'fresh.live')
+    const { startHeartbeat } = await import('../../src/worker/heartbeat.js')
+    const heartbeat = startHeartbeat({ file, intervalMs: 1000, logger: false })
+    heartbeat.stop()
+    const { code, line } = await probekitWorker('--skip-ping', '--liveness-file', file)
+    assert.equal(code, 0)
+    assert.match(line, /^ok event loop alive \(heartbeat \d\.\d s ago\)\n$/)
+  })
+
+  it('fails a liveness file that does not exist, saying what that means', async () => {
+    const { code, line } = await probekitWorker('--skip-ping', '--liveness-file', join(dir2, 'missing.live'))
+    assert.equal(code, 1)
+    assert.match(line, /^failed liveness: \S+missing\.live does not exist; the worker has not started its heartbeat/)
+  })
+
+  it('accepts a max age in seconds, as maykin-common does, or as a duration', async () => {
+    const file = join(dir2, 'aged.live')
+    const { touchFile } = await import('../../src/worker/touch.js')
+    touchFile(file)
+    const ninetySecondsAgo = new Date(Date.now() - 90_000)
+    utimesSync(file, ninetySecondsAgo, ninetySecondsAgo)
+    assert.equal((await probekitWorker('--skip-ping', '--liveness-file', file)).code, 1, 'default max age is 70 s')
+    assert.equal((await probekitWorker('--skip-ping', '--liveness-file', file, '--max-age', '120')).code, 0)
+    assert.equal((await probekitWorker('--skip-ping', '--liveness-file', file, '--max-age=2m')).code, 0)
+    assert.equal((await probekitWorker('--skip-ping', '--liveness-file', file, '--max-age', '80s')).code, 1)
+  })
+
+  it('says so when every check is skipped', async () => {
+    const { code, line } = await probekitWorker('--skip-ping', '--skip-event-loop-liveness')
+    assert.equal(code, 0)
+    assert.equal(line, 'ok: every check is skipped, nothing was checked\n')
+  })
+
+  it('throws usage errors that name the input and the fix', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--bogus'], /unknown option "--bogus"/],
+      [['--max-age', 'soon'], /--max-age "soon" is not a duration; use a number of seconds/],
+      [['--max-age'], /--max-age needs a value/],
+      [['--broker', 'http://redis:6379'], /not a Redis URL; .*\(redis:\/\/ or rediss:\/\/\), or use --skip-ping/],
+      [['--broker', 'not a url'], /--broker "not a url" is not a URL; use e\.g\. redis:\/\/redis:6379\/0/],
+      [['--last-work-file', '/tmp/x'], /--last-work-file needs --last-work-max-age, e\.g\. --last-work-max-age 15m/],
+      [['--last-work-max-age', '5m'], /--last-work-max-age needs --last-work-file/],
+      [['--worker-name', 'two words'], /contains whitespace/],
+      [['--skip-ping=yes'], /--skip-ping takes no value/],
+      [['extra'], /unexpected argument "extra"; "probekit worker" takes only options/],
+    ]
+    for (const [argv, message] of cases) {
+      await assert.rejects(run(argv, { write: () => {} }), (error: Error) => {
+        assert.ok(error instanceof UsageError, `${argv.join(' ')}: ${error.message}`)
+        assert.match(error.message, message)
+        return true
+      })
+    }
+  })
+
+  it('never shows a broker password in a usage error', async () => {
+    await assert.rejects(run(['--broker', 'amqp://user:pa55word@host'], { write: () => {} }), (error: Error) => {
+      assert.doesNotMatch(error.message, /pa55word/)
+      return true
+    })
+  })
+
+  it('prints help with examples, and the version', async () => {
+    const help = await probekitWorker('--help')
+    assert.equal(help.code, 0)
+    assert.match(help.line, /Examples:/)
+    assert.match(help.line, /--no-skip-readiness/)
+    assert.match((await probekitWorker('--version')).line, /^\d+\.\d+\.\d+\n$/)
+  })
+})
