@@ -1,0 +1,198 @@
+import { NotReady } from '../core/errors.js'
+import { redactUrl } from '../core/redact.js'
+import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
+import { elapsedMs, untilAborted } from './abortable.js'
+import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { loadDriver } from './load-driver.js'
+import { describeNetworkError, errorCode } from './network-error.js'
+
+/** The part of an amqplib channel (promise API) the probe uses. */
+export interface AmqpChannelLike {
+  close(): Promise<void>
+  checkQueue(queue: string): Promise<{ messageCount: number; consumerCount: number }>
+  on(event: 'error', listener: (error: unknown) => void): unknown
+}
+
+/** An amqplib connection from `amqplib.connect()` (promise API, a ChannelModel). */
+export interface AmqpConnectionLike {
+  createChannel(): Promise<AmqpChannelLike>
+  close(): Promise<void>
+}
+
+export interface AmqpProbeOptions extends ProbeOptions, ConnectOptions {
+  /** Check name. Default `amqp`. */
+  name?: string
+  /** Also check that this queue exists (passive declare); its depth goes into the message. */
+  queue?: string
+}
+
+interface AmqplibModule {
+  connect(url: string, socketOptions?: Record<string, unknown>): Promise<AmqpConnectionLike>
+}
+
+const noop = () => {}
+
+/**
+ * Passes when the AMQP connection is open and a channel works: opens a channel and closes
+ * it, or checks a named queue. Takes the app's amqplib connection (never closed by the
+ * probe) or an `amqp://` / `amqps://` URL (one short-lived connection per check).
+ *
+ * A channel open that the deadline interrupts cannot be cancelled in AMQP; the probe stops
+ * waiting and closes that channel as soon as the broker answers, so nothing accumulates.
+ *
+ * @example
+ * const connection = await amqplib.connect(process.env.AMQP_URL)
+ * health.add(amqp(connection, { queue: 'jobs' }))
+ */
+export function amqp(connectionOrUrl: AmqpConnectionLike | string | URL, options: AmqpProbeOptions = {}): Probe {
+  const { name = 'amqp', connectTimeout: _ct, queue, ...probeOptions } = options
+  const base = { componentType: 'component', ...probeOptions, name }
+  if (typeof connectionOrUrl === 'string' || connectionOrUrl instanceof URL) {
+    const url = parseAmqpUrl(connectionOrUrl)
+    const shown = redactUrl(url)
+    const limitMs = connectTimeoutMs(options, `amqp ${shown}`)
+    return {
+      ...base,
+      check: async ({ signal }) => {
+        const started = performance.now()
+        const driver = await loadDriver<AmqplibModule>('amqplib', 'The amqp probe')
+        const connection = await connectOnce(driver, url, shown, limitMs, signal)
+        try {
+          const details = await channelWorks(connection, queue, signal, shown)
+          return { ...details, observedValue: elapsedMs(started), componentId: hostOf(url) }
+        } finally {
+          connection.close().catch(noop)
+        }
+      },
+    }
+  }
+  if (!isAmqpConnection(connectionOrUrl)) {
+    throw new TypeError(
+      'amqp(connection): expected a connection from amqplib.connect() (promise API) or an amqp:// URL',
+    )
+  }
+  const connection = connectionOrUrl
+  return {
+    ...base,
+    check: async ({ signal }) => {
+      const started = performance.now()
+      const details = await channelWorks(connection, queue, signal, 'amqp')
+      const componentId = remoteOf(connection)
+      return { ...details, observedValue: elapsedMs(started), ...(componentId ? { componentId } : {}) }
+    },
+  }
+}
+
+async function channelWorks(
+  connection: AmqpConnectionLike,
+  queue: string | undefined,
+  signal: AbortSignal,
+  what: string,
+): Promise<CheckDetails> {
+  let opening: Promise<AmqpChannelLike>
+  try {
+    opening = connection.createChannel()
+  } catch (error) {
+    throw reason(error, what)
+  }
+  let channel: AmqpChannelLike
+  try {
+    channel = await untilAborted(opening, signal)
+  } catch (error) {
+    // The open may still complete once the broker answers: close that channel then.
+    if (signal.aborted) opening.then((late) => late.close().catch(noop), noop)
+    throw signal.aborted ? error : reason(error, what)
+  }
+  // A server-side channel error (e.g. a missing queue) is an 'error' event: ours to swallow.
+  channel.on('error', noop)
+  try {
+    if (queue === undefined) return { message: 'channel opened', observedUnit: 'ms' }
+    const ok = await untilAborted(channel.checkQueue(queue), signal).catch((error: unknown) => {
+      if (signal.aborted) throw error
+      const text = error instanceof Error ? error.message : String(error)
+      if (/NOT_FOUND|404/.test(text)) throw new NotReady(`${what}: queue "${queue}" does not exist`)
+      throw reason(error, what)
+    })
+    const consumers = `${ok.consumerCount} consumer${ok.consumerCount === 1 ? '' : 's'}`
+    return { message: `queue ${queue}: ${ok.messageCount} messages, ${consumers}`, observedUnit: 'ms' }
+  } finally {
+    // Not awaited: the answer is known, and a close round trip would only add latency.
+    channel.close().catch(noop)
+  }
+}
+
+/** One connection under the connect limit; its socket is destroyed when the signal fires. */
+async function connectOnce(
+  driver: AmqplibModule,
+  url: string,
+  shown: string,
+  limitMs: number,
+  signal: AbortSignal,
+): Promise<AmqpConnectionLike> {
+  // amqplib hands these to net.connect: `timeout` limits the connect and handshake (it is
+  // switched off once open) and `signal` destroys the socket at the deadline.
+  const connecting = driver.connect(url, { timeout: limitMs, signal, noDelay: true })
+  try {
+    return await untilAborted(connecting, signal)
+  } catch (error) {
+    if (signal.aborted) {
+      connecting.then((late) => late.close().catch(noop), noop)
+      throw error
+    }
+    const text = error instanceof Error ? error.message : ''
+    if (text === 'connect ETIMEDOUT') throw connectTimedOut(`amqp ${shown}`, limitMs)
+    throw reason(error, `amqp ${shown}`)
+  }
+}
+
+/** A readable reason for amqplib's errors; authentication failures say so, plainly. */
+function reason(error: unknown, what: string): NotReady {
+  const text = error instanceof Error ? error.message : String(error)
+  if (/ACCESS.REFUSED|403/.test(text)) {
+    return new NotReady(`${what}: authentication failed (ACCESS_REFUSED): check the user and password`)
+  }
+  if (/NOT.ALLOWED|530/.test(text)) {
+    return new NotReady(`${what}: access to the virtual host was refused (NOT_ALLOWED): ${text}`)
+  }
+  if (/Connection closed|Connection closing|Channel ended/i.test(text)) {
+    return new NotReady(`${what}: the connection is closed (${text}); the app must reconnect`)
+  }
+  if (errorCode(error)) return new NotReady(`${what}: ${describeNetworkError(error)}`)
+  return new NotReady(`${what}: ${text || 'failed'}`)
+}
+
+function isAmqpConnection(value: unknown): value is AmqpConnectionLike {
+  if (!value || typeof value !== 'object') return false
+  const candidate = value as { createChannel?: unknown; close?: unknown; constructor?: { name?: string } }
+  if (candidate.constructor?.name === 'CallbackModel') {
+    throw new TypeError(
+      'amqp(connection): the callback API connection is not supported; pass a connection from require("amqplib").connect() (promise API)',
+    )
+  }
+  return typeof candidate.createChannel === 'function' && typeof candidate.close === 'function'
+}
+
+function parseAmqpUrl(url: string | URL): string {
+  const text = String(url)
+  let parsed: URL
+  try {
+    parsed = new URL(text)
+  } catch {
+    throw new TypeError(`amqp: "${redactUrl(text)}" is not a URL; write it as amqp://user:password@host:5672/vhost`)
+  }
+  if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
+    throw new TypeError(`amqp: "${redactUrl(text)}" must start with amqp:// or amqps://`)
+  }
+  return text
+}
+
+function hostOf(url: string): string {
+  const parsed = new URL(url)
+  return `${parsed.hostname}:${parsed.port || (parsed.protocol === 'amqps:' ? 5671 : 5672)}`
+}
+
+function remoteOf(connection: AmqpConnectionLike): string | undefined {
+  const stream = (connection as { connection?: { stream?: { remoteAddress?: string; remotePort?: number } } })
+    .connection?.stream
+  return stream?.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : undefined
+}
