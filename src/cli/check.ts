@@ -1,6 +1,206 @@
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { redactUrl } from '../core/redact.js'
+import { runProbe } from '../core/run-probe.js'
+import type { CheckResult, Probe } from '../core/types.js'
+import { probeForTarget, schemeOf, TargetError, type TargetOptions } from '../probes/url.js'
+import { parseDuration } from './duration.js'
 import { UsageError } from './usage-error.js'
 
-// Placeholder until the command lands; replaced by its implementation.
-export async function run(_argv: string[]): Promise<number> {
-  throw new UsageError('the "check" command is not available in this build yet')
+export const HELP = `Usage: probekit check [options] <target>…
+
+Checks every target in parallel and prints one line per target: "ok <target> …" or
+"failed <target>: <reason>", credentials redacted. Exits 0 when every target passed,
+1 otherwise (never 2, which Docker reserves). Made for Docker HEALTHCHECK and
+Kubernetes exec probes: no curl, redis-cli or pg_isready needed in the image.
+
+Targets:
+  http://host:port/path, https://…   a 2xx or 3xx answer (see --expect-status)
+  tcp://host:port                    the port accepts a connection
+  redis://[:password@]host:port/db, rediss://…   PING answers PONG
+  postgres://user:password@host:port/db (postgresql://)   SELECT 1
+  mysql://user:password@host:port/db SELECT 1
+  memcached://host:port[,host:port…] every listed server answers
+  amqp://user:password@host:port/vhost, amqps://…   the broker accepts a connection
+  nats://host:port                   the server answers
+  mqtt://host:port, mqtts://…        the broker accepts a connection
+  file:///path                       the file exists (and is fresh, with --max-age)
+
+Options:
+  --timeout DURATION       deadline per target (default 5s): seconds (3) or 500ms, 2s
+  --header 'Name: value'   http(s): a request header (repeatable)
+  --expect-status STATUS   http(s): statuses that pass: 200, 200-299 or 2xx (default 200-399)
+  --ca FILE                TLS: trust this CA certificate (PEM)
+  --insecure               TLS: accept any server certificate
+  --max-age DURATION       file: fail when the file was last modified longer ago
+  --json                   print the results as a JSON array instead of lines
+  -q, --quiet              print nothing; the exit status says it all
+  -h, --help               show this help
+  -V, --version            print the version
+
+Examples:
+  probekit check http://127.0.0.1:8080/readyz
+  probekit check --timeout 2 redis://127.0.0.1:6379 postgres://app:secret@db:5432/app
+  probekit check --header 'Host: app.example' --expect-status 204 https://127.0.0.1:8443/healthz
+  probekit check --max-age 70s file:///app/tmp/worker.live
+
+Dockerfile:
+  HEALTHCHECK --interval=10s --timeout=3s CMD ["probekit", "check", "http://127.0.0.1:8080/readyz"]
+`
+
+/** The default deadline per target, in ms. */
+export const DEFAULT_TIMEOUT_MS = 5000
+
+/** Docker keeps 4 KB of a health check's output; every line together stays inside it. */
+const OUTPUT_BUDGET = 3800
+const MIN_LINE = 160
+
+/** One target's outcome, as `--json` prints it. */
+export interface TargetResult extends CheckResult {
+  /** The target as given, credentials redacted. */
+  target: string
+}
+
+interface Parsed {
+  targets: string[]
+  options: TargetOptions
+  timeoutMs: number
+  quiet: boolean
+  json: boolean
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parse(argv)
+  if (!parsed) return 0
+  const { targets, timeoutMs, quiet, json } = parsed
+
+  const probes = await Promise.all(targets.map((target) => createProbe(target, parsed.options)))
+  const results = await Promise.all(
+    probes.map(async (probe, i): Promise<TargetResult> => {
+      const result = await runProbe(probe, { timeoutMs })
+      return { target: redactUrl(targets[i] as string), ...result }
+    }),
+  )
+  if (!quiet) {
+    if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`)
+    else {
+      const cap = Math.max(MIN_LINE, Math.floor(OUTPUT_BUDGET / results.length))
+      process.stdout.write(results.map((r) => `${capLine(formatLine(r), cap)}\n`).join(''))
+    }
+  }
+  return results.every((r) => r.status === 'pass') ? 0 : 1
+}
+
+async function createProbe(target: string, options: TargetOptions): Promise<Probe> {
+  try {
+    return await probeForTarget(target, options)
+  } catch (error) {
+    // A target the probe itself rejects (a bad port, a missing host) is the user's input too.
+    if (error instanceof TargetError || error instanceof TypeError) throw new UsageError(error.message)
+    throw error
+  }
+}
+
+/** `ok redis://127.0.0.1:6379 PONG in 1.1 ms` or `failed postgres://app:***@db:5432/app: timed out after 3000 ms`. */
+export function formatLine(result: TargetResult): string {
+  if (result.status === 'pass') {
+    const message = result.output ? ` ${result.output}` : ''
+    return `ok ${result.target}${message} in ${result.durationMs.toFixed(1)} ms`
+  }
+  return `failed ${result.target}: ${result.output ?? 'failed'}`
+}
+
+function capLine(line: string, cap: number): string {
+  return line.length <= cap ? line : `${line.slice(0, cap - 1)}…`
+}
+
+function parse(argv: string[]): Parsed | undefined {
+  let values: Record<string, string | boolean | string[] | undefined>
+  let positionals: string[]
+  try {
+    ;({ values, positionals } = parseArgs({
+      args: argv,
+      options: {
+        timeout: { type: 'string' },
+        header: { type: 'string', multiple: true },
+        'expect-status': { type: 'string' },
+        ca: { type: 'string' },
+        insecure: { type: 'boolean' },
+        'max-age': { type: 'string' },
+        json: { type: 'boolean' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    }))
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
+  }
+  if (values.help) {
+    process.stdout.write(HELP)
+    return undefined
+  }
+  if (positionals.length === 0) {
+    throw new UsageError('name at least one target, e.g. probekit check http://127.0.0.1:8080/readyz')
+  }
+  if (values.json && values.quiet) throw new UsageError('--json and --quiet contradict each other; choose one')
+
+  const schemes = positionals.map((target) => {
+    try {
+      return schemeOf(target)
+    } catch (error) {
+      if (error instanceof TargetError) throw new UsageError(error.message)
+      throw error
+    }
+  })
+  const has = (...names: string[]) => schemes.some((s) => names.includes(s))
+  const timeoutMs =
+    values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(values.timeout as string, '--timeout')
+  const options: TargetOptions = { timeout: timeoutMs, connectTimeout: timeoutMs }
+
+  const headers = values.header as string[] | undefined
+  const expectStatus = values['expect-status'] as string | undefined
+  if ((headers || expectStatus !== undefined) && !has('http', 'https')) {
+    throw new UsageError(
+      `${headers ? '--header' : '--expect-status'} applies to http:// and https:// targets, and none was given`,
+    )
+  }
+  if (headers) {
+    options.headers = {}
+    for (const header of headers) {
+      const colon = header.indexOf(':')
+      const name = colon > 0 ? header.slice(0, colon).trim() : ''
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(header)) {
+        throw new UsageError(`--header ${JSON.stringify(header)} is not a header; write it as 'Name: value'`)
+      }
+      options.headers[name] = header.slice(colon + 1).trim()
+    }
+  }
+  if (expectStatus !== undefined) {
+    if (!/^(\d{3}(-\d{3})?|[1-5]xx)(,(\d{3}(-\d{3})?|[1-5]xx))*$/i.test(expectStatus)) {
+      throw new UsageError(`--expect-status ${JSON.stringify(expectStatus)} is not a status; use 200, 200-299 or 2xx`)
+    }
+    options.expectStatus = /^\d{3}$/.test(expectStatus) ? Number(expectStatus) : expectStatus
+  }
+  if (values.ca !== undefined) {
+    try {
+      options.ca = readFileSync(values.ca as string)
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (error as Error).message
+      throw new UsageError(`--ca ${values.ca}: the CA certificate file ${reason}; pass a PEM file`)
+    }
+  }
+  if (values.insecure) options.insecure = true
+  if (values['max-age'] !== undefined) {
+    if (!has('file')) throw new UsageError('--max-age applies to file:// targets, and none was given')
+    options.maxAge = parseDuration(values['max-age'] as string, '--max-age')
+  }
+  return {
+    targets: positionals,
+    options,
+    timeoutMs,
+    quiet: values.quiet === true,
+    json: values.json === true,
+  }
 }

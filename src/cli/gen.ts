@@ -1,6 +1,336 @@
+import { parseArgs } from 'node:util'
+import { GROUPS, type Group } from '../core/types.js'
+import {
+  budgetsOf,
+  DEFAULT_PATHS,
+  defaultBudgets,
+  EXEC_MARGIN_MS,
+  type GenSettings,
+  type GroupBudget,
+  HTTP_MARGIN_MS,
+  pathsOf,
+} from '../gen/settings.js'
+import { parseDuration } from './duration.js'
 import { UsageError } from './usage-error.js'
 
-// Placeholder until the command lands; replaced by its implementation.
-export async function run(_argv: string[]): Promise<number> {
-  throw new UsageError('the "gen" command is not available in this build yet')
+const KINDS = ['k8s', 'docker', 'compose', 'nginx'] as const
+type Kind = (typeof KINDS)[number]
+
+export const HELP = `Usage: probekit gen <k8s|docker|compose|nginx> [options]
+
+Writes health-check snippets for deployment files to stdout, timed to agree with the
+app's own probe deadlines when --config names its health module.
+
+  k8s       livenessProbe, readinessProbe and startupProbe (HTTP, or exec with --exec)
+  docker    a Dockerfile HEALTHCHECK line running "probekit check" (no curl in the image)
+  compose   a compose "healthcheck:" block
+  nginx     "location" blocks answering the health paths for local callers only
+
+Options:
+  --config FILE             the app's health module: paths and timeouts come from its probes
+  --port PORT               port of the health endpoints (default 9000; k8s also takes a port name)
+  --paths LIVE,READY,STARTUP  the three paths at once (default /livez,/readyz,/healthz)
+  --live-path PATH, --ready-path PATH, --startup-path PATH
+  --scheme http|https       probe over TLS with https (default http)
+  --header 'Name: value'    a request header (repeatable)
+  --exec                    exec probes running "probekit probe --<group> --config FILE"
+  --bin PATH                the probekit command in the container (default probekit)
+  --period DURATION         how often to probe (default 10s; alias --interval)
+  --timeout DURATION        the orchestrator's timeout per probe (default: the slowest
+                            probe deadline plus a margin, rounded up to whole seconds);
+                            shorter than the app's probes need is an error
+  --failure-threshold N     failures before acting (default 3; alias --retries)
+  --success-threshold N     successes before ready again (default 1; readiness only)
+  --initial-delay DURATION  delay before the first probe (default 0)
+  --start-period DURATION   time the app may take to start (default 30s)
+  --group live|ready|startup  docker, compose: the endpoint to check (default ready)
+  --container NAME          k8s: emit a "containers:" entry with this name
+  --name NAME               compose: nest the block under services.NAME
+  --upstream URL            nginx: proxy the readiness path to the backend (see the warning)
+  -h, --help                show this help
+
+Durations are seconds (10) or values with a unit (500ms, 2s, 1m).
+
+Examples:
+  probekit gen k8s --port 9000 --config ./dist/health.js
+  probekit gen k8s --exec --config /app/health.js --period 15s
+  probekit gen docker --port 8080 --paths /_healthz/livez/,/_healthz/readyz/,/_healthz/
+  probekit gen compose --port 8080 --name web
+  probekit gen nginx --paths /_healthz/livez/,/_healthz/readyz/,/_healthz/ --upstream http://127.0.0.1:8000
+`
+
+const options = {
+  config: { type: 'string' },
+  port: { type: 'string' },
+  paths: { type: 'string' },
+  'live-path': { type: 'string' },
+  'ready-path': { type: 'string' },
+  'startup-path': { type: 'string' },
+  scheme: { type: 'string' },
+  header: { type: 'string', multiple: true },
+  exec: { type: 'boolean' },
+  bin: { type: 'string' },
+  period: { type: 'string' },
+  interval: { type: 'string' },
+  timeout: { type: 'string' },
+  'failure-threshold': { type: 'string' },
+  retries: { type: 'string' },
+  'success-threshold': { type: 'string' },
+  'initial-delay': { type: 'string' },
+  'start-period': { type: 'string' },
+  group: { type: 'string' },
+  container: { type: 'string' },
+  name: { type: 'string' },
+  upstream: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+type Values = ReturnType<typeof parse>['values']
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv)
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const kind = positionals[0]
+  if (kind === undefined) throw new UsageError(`say what to generate: one of ${KINDS.join(', ')}`)
+  if (!(KINDS as readonly string[]).includes(kind)) {
+    throw new UsageError(`cannot generate ${JSON.stringify(kind)}; choose one of ${KINDS.join(', ')}`)
+  }
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`)
+  process.stdout.write(await generate(kind as Kind, values))
+  return 0
+}
+
+/** Builds the settings from the flags (and the config module), checks them, and renders. */
+async function generate(kind: Kind, values: Values): Promise<string> {
+  checkApplicable(kind, values)
+  const group = parseGroup(values.group)
+  let budgets = defaultBudgets()
+  let appPaths: Partial<Record<Group, string>> = {}
+  let configPath: string | undefined
+  if (values.config !== undefined) {
+    const { resolveConfigPath, loadHealthModule } = await import('./health-module.js')
+    configPath = resolveConfigPath(values.config)
+    const health = await loadHealthModule(configPath)
+    try {
+      budgets = budgetsOf(health)
+      appPaths = pathsOf(health)
+    } finally {
+      await health.close()
+    }
+  }
+  // A kubelet HTTP probe only waits for the answer; anything else starts a process first.
+  const margin = kind === 'k8s' && !values.exec ? HTTP_MARGIN_MS : EXEC_MARGIN_MS
+  const checked: Group[] =
+    kind === 'k8s' ? [...GROUPS] : kind === 'nginx' ? (values.upstream ? ['ready'] : []) : [group]
+  const explicitMs = values.timeout === undefined ? undefined : parseDuration(values.timeout, '--timeout')
+  const timeoutSeconds = {} as Record<Group, number>
+  const checkTimeoutMs = {} as Record<Group, number>
+  for (const g of GROUPS) {
+    const budget = budgets[g]
+    const requiredMs = budget.deadlineMs + margin
+    if (explicitMs !== undefined && configPath !== undefined && checked.includes(g) && explicitMs < requiredMs) {
+      throw new Error(tooShort(values.timeout as string, g, budget, margin, configPath))
+    }
+    if (explicitMs === undefined) timeoutSeconds[g] = Math.max(1, Math.ceil(requiredMs / 1000))
+    else if (kind === 'k8s' || kind === 'nginx') timeoutSeconds[g] = Math.max(1, Math.ceil(explicitMs / 1000))
+    else timeoutSeconds[g] = roundUpSeconds(explicitMs / 1000)
+    // probekit check answers (pass or fail) before the orchestrator's timeout kills it.
+    checkTimeoutMs[g] = Math.max(CHECK_FLOOR_MS, budget.deadlineMs + HTTP_MARGIN_MS)
+  }
+
+  const settings: GenSettings = {
+    port: parsePort(values.port, kind),
+    paths: resolvePaths(values, appPaths),
+    scheme: parseScheme(values.scheme),
+    headers: (values.header ?? []).map(parseHeader),
+    periodSeconds: seconds(values.period ?? values.interval, values.period ? '--period' : '--interval', 10),
+    failureThreshold: count(values['failure-threshold'] ?? values.retries, '--failure-threshold', 3),
+    successThreshold: count(values['success-threshold'], '--success-threshold', 1),
+    initialDelaySeconds: seconds(values['initial-delay'], '--initial-delay', 0),
+    startPeriodSeconds: seconds(values['start-period'], '--start-period', 30),
+    timeoutSeconds,
+    checkTimeoutMs,
+    bin: values.bin ?? 'probekit',
+    exec: values.exec ? { config: values.config } : undefined,
+  }
+  const comment = describe(kind, settings, budgets, checked, margin, configPath, explicitMs !== undefined)
+  switch (kind) {
+    case 'k8s': {
+      const { renderKubernetes } = await import('../gen/k8s.js')
+      return renderKubernetes(settings, { container: values.container, comment })
+    }
+    case 'docker': {
+      const { renderDockerfile } = await import('../gen/docker.js')
+      return renderDockerfile(settings, { group, comment })
+    }
+    case 'compose': {
+      const { renderCompose } = await import('../gen/compose.js')
+      return renderCompose(settings, { group, service: values.name, comment })
+    }
+    case 'nginx': {
+      const { renderNginx } = await import('../gen/nginx.js')
+      return renderNginx(settings, { upstream: values.upstream, comment })
+    }
+  }
+}
+
+/** The least time `probekit check` gets inside a Docker health check, even for a group without probes. */
+const CHECK_FLOOR_MS = 500
+
+const GROUP_WORDS: Record<Group, string> = { live: 'liveness', ready: 'readiness', startup: 'startup' }
+
+function tooShort(given: string, group: Group, budget: GroupBudget, marginMs: number, configPath: string): string {
+  const needed = Math.ceil((budget.deadlineMs + marginMs) / 1000)
+  return `--timeout ${given} is too short for the ${GROUP_WORDS[group]} probes of ${configPath}: the slowest deadline is ${budget.deadlineMs} ms (probe "${budget.slowest}") and the orchestrator needs ${marginMs} ms more to start and answer; use --timeout ${needed} or more, or lower that probe's timeout`
+}
+
+/** The header comment: where the numbers came from, so a reader of the deployment file can check them. */
+function describe(
+  kind: Kind,
+  settings: GenSettings,
+  budgets: Record<Group, GroupBudget>,
+  checked: Group[],
+  marginMs: number,
+  configPath: string | undefined,
+  explicit: boolean,
+): string {
+  const lines = [`Generated by probekit gen ${kind}.`]
+  if (checked.length === 0) {
+    lines.push('nginx answers these paths itself; only local callers get an answer.')
+    return lines.join('\n')
+  }
+  for (const g of checked) {
+    const b = budgets[g]
+    const source =
+      configPath === undefined
+        ? `the default probe deadline of ${b.deadlineMs} ms`
+        : b.slowest === undefined
+          ? `no ${GROUP_WORDS[g]} probes run on request`
+          : `slowest ${GROUP_WORDS[g]} deadline ${b.deadlineMs} ms (${b.slowest})`
+    const how = explicit ? 'given with --timeout' : `${source} + ${marginMs} ms margin`
+    lines.push(`${GROUP_WORDS[g]} timeout ${settings.timeoutSeconds[g]} s: ${how}.`)
+  }
+  return lines.join('\n')
+}
+
+/** Flags that make no sense for the kind are usage errors rather than silently ignored. */
+function checkApplicable(kind: Kind, values: Values): void {
+  const only: [keyof Values, Kind[]][] = [
+    ['container', ['k8s']],
+    ['name', ['compose']],
+    ['upstream', ['nginx']],
+    ['group', ['docker', 'compose']],
+    ['exec', ['k8s', 'docker', 'compose']],
+    ['success-threshold', ['k8s']],
+    ['initial-delay', ['k8s']],
+  ]
+  for (const [flag, kinds] of only) {
+    if (values[flag] !== undefined && !kinds.includes(kind)) {
+      throw new UsageError(`--${flag} applies to gen ${kinds.join(' and ')} only, not gen ${kind}`)
+    }
+  }
+  if (values.exec && (values.header || values.scheme || values.port)) {
+    throw new UsageError(
+      '--exec runs the probes inside the container; --port, --scheme and --header apply to HTTP probes only',
+    )
+  }
+  if (values.upstream !== undefined) {
+    let url: URL | undefined
+    try {
+      url = new URL(values.upstream)
+    } catch {}
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || /[\s;{}'"]/.test(values.upstream)) {
+      throw new UsageError(
+        `--upstream ${JSON.stringify(values.upstream)} is not an http(s) URL such as http://web:8000`,
+      )
+    }
+  }
+}
+
+function parseGroup(value: string | undefined): Group {
+  if (value === undefined) return 'ready'
+  if ((GROUPS as readonly string[]).includes(value)) return value as Group
+  throw new UsageError(`--group ${JSON.stringify(value)} is not a group; use live, ready or startup`)
+}
+
+function resolvePaths(values: Values, appPaths: Partial<Record<Group, string>>): Record<Group, string> {
+  const paths: Record<Group, string> = { ...DEFAULT_PATHS, ...appPaths }
+  if (values.paths !== undefined) {
+    const list = values.paths.split(',').map((p) => p.trim())
+    if (list.length !== 3 || list.some((p) => p === '')) {
+      throw new UsageError(
+        `--paths ${JSON.stringify(values.paths)} needs three comma-separated paths: live, ready, startup (e.g. /livez,/readyz,/healthz)`,
+      )
+    }
+    ;[paths.live, paths.ready, paths.startup] = list as [string, string, string]
+  }
+  if (values['live-path'] !== undefined) paths.live = values['live-path']
+  if (values['ready-path'] !== undefined) paths.ready = values['ready-path']
+  if (values['startup-path'] !== undefined) paths.startup = values['startup-path']
+  for (const g of GROUPS) {
+    // Paths end up in YAML, a Dockerfile, a shell-free command and nginx config: keep them plain.
+    if (!/^\/[A-Za-z0-9._~%/:@+!$*=-]*$/.test(paths[g])) {
+      throw new UsageError(
+        `the ${GROUP_WORDS[g]} path ${JSON.stringify(paths[g])} is not a plain URL path; it must start with / and contain no spaces, quotes, semicolons or braces`,
+      )
+    }
+  }
+  return paths
+}
+
+function parsePort(value: string | undefined, kind: Kind): number | string {
+  if (value === undefined) return 9000
+  if (/^\d+$/.test(value)) {
+    const port = Number(value)
+    if (port >= 1 && port <= 65535) return port
+  } else if (kind === 'k8s' && /^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(value)) {
+    return value
+  }
+  const names = kind === 'k8s' ? ' or a Kubernetes port name such as "management"' : ''
+  throw new UsageError(`--port ${JSON.stringify(value)} is not a port; use a number from 1 to 65535${names}`)
+}
+
+function parseScheme(value: string | undefined): 'HTTP' | 'HTTPS' {
+  if (value === undefined || value.toLowerCase() === 'http') return 'HTTP'
+  if (value.toLowerCase() === 'https') return 'HTTPS'
+  throw new UsageError(`--scheme ${JSON.stringify(value)} is not http or https`)
+}
+
+/** `Name: value`, as curl takes it. */
+export function parseHeader(value: string): { name: string; value: string } {
+  const colon = value.indexOf(':')
+  const name = colon > 0 ? value.slice(0, colon).trim() : ''
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(value)) {
+    throw new UsageError(`--header ${JSON.stringify(value)} is not a header; write it as 'Name: value'`)
+  }
+  return { name, value: value.slice(colon + 1).trim() }
+}
+
+function seconds(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (value.trim() === '0') return 0
+  return roundUpSeconds(parseDuration(value, flag) / 1000)
+}
+
+function roundUpSeconds(value: number): number {
+  return Math.ceil(value * 1000) / 1000
+}
+
+function count(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new UsageError(`${flag} ${JSON.stringify(value)} is not a whole number of 1 or more`)
+  }
+  return Number(value)
 }

@@ -80,6 +80,11 @@ export async function main(argv: string[]): Promise<number> {
     )
     return 1
   }
+  // Every command answers --version the same way, whatever its own flags.
+  if (rest.includes('-V') || rest.includes('--version')) {
+    process.stdout.write(`${VERSION}\n`)
+    return 0
+  }
   try {
     const command = await entry.load()
     return await command.run(rest)

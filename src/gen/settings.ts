@@ -1,0 +1,118 @@
+/**
+ * The settings every generator shares: where the health endpoints are, how often the
+ * orchestrator asks, and how long it waits — derived from the app's own health module
+ * when there is one, so the deployment files agree with the app's deadlines.
+ */
+import type { Health } from '../core/health.js'
+import { GROUPS, type Group } from '../core/types.js'
+
+/** What a generator needs to know. Durations are whole or fractional seconds, as the orchestrators take them. */
+export interface GenSettings {
+  /** The port the health endpoints listen on (a number, or a Kubernetes port name). */
+  port: number | string
+  /** The path of each group's endpoint. */
+  paths: Record<Group, string>
+  /** `HTTPS` to probe over TLS (Kubernetes `scheme`). */
+  scheme: 'HTTP' | 'HTTPS'
+  /** Extra request headers (Kubernetes `httpHeaders`, `probekit check --header`). */
+  headers: { name: string; value: string }[]
+  /** How often the orchestrator probes, in seconds. */
+  periodSeconds: number
+  /** Consecutive failures before the orchestrator acts. */
+  failureThreshold: number
+  /** Consecutive successes before readiness counts as passing again. */
+  successThreshold: number
+  /** Seconds before the first probe (Kubernetes `initialDelaySeconds`). */
+  initialDelaySeconds: number
+  /** How long the app may take to start (Docker `start_period`; sizes the startup probe). */
+  startPeriodSeconds: number
+  /** The orchestrator's timeout for one probe, in seconds, per group. */
+  timeoutSeconds: Record<Group, number>
+  /** The per-target deadline `probekit check` uses inside a Docker health check, in ms, per group. */
+  checkTimeoutMs: Record<Group, number>
+  /** The probekit command inside the container (`probekit`, or e.g. `node_modules/.bin/probekit`). */
+  bin: string
+  /** Exec probes run `probekit probe` with this config module; undefined for HTTP probes. */
+  exec: { config: string | undefined } | undefined
+}
+
+export const DEFAULT_PATHS: Record<Group, string> = { live: '/livez', ready: '/readyz', startup: '/healthz' }
+
+/** The library's default per-probe deadline (createHealth's `timeout`), used when no config module is given. */
+export const DEFAULT_DEADLINE_MS = 900
+
+/** What an HTTP answer may take beyond the slowest deadline: the network and the server's own work. */
+export const HTTP_MARGIN_MS = 100
+
+/** What an exec probe may take beyond the slowest deadline: starting Node and importing the app's module. */
+export const EXEC_MARGIN_MS = 1000
+
+/** The time budget of one group: its slowest deadline and which probe sets it. */
+export interface GroupBudget {
+  deadlineMs: number
+  /** The probe with the slowest deadline, or undefined when the group runs no probes on request. */
+  slowest: string | undefined
+}
+
+/** The slowest deadline a request for each group waits on, from the app's health. */
+export function budgetsOf(health: Health): Record<Group, GroupBudget> {
+  const out = {} as Record<Group, GroupBudget>
+  for (const group of GROUPS) {
+    let budget: GroupBudget = { deadlineMs: 0, slowest: undefined }
+    for (const { name, timeoutMs } of health.deadlines(group)) {
+      if (timeoutMs > budget.deadlineMs) budget = { deadlineMs: timeoutMs, slowest: name }
+    }
+    out[group] = budget
+  }
+  return out
+}
+
+/** The budget when there is no config module: the library's default deadline. */
+export function defaultBudgets(): Record<Group, GroupBudget> {
+  const budget: GroupBudget = { deadlineMs: DEFAULT_DEADLINE_MS, slowest: undefined }
+  return { live: budget, ready: budget, startup: budget }
+}
+
+/**
+ * The first path the app serves for each group, so generated probes ask the paths the
+ * app really answers (including custom ones like `/_healthz/readyz/`).
+ */
+export function pathsOf(health: Health): Partial<Record<Group, string>> {
+  const out: Partial<Record<Group, string>> = {}
+  for (const [path, group] of health.paths) {
+    if (!path.startsWith('/')) continue
+    // The default path wins when the app serves it; otherwise the first path configured.
+    if (out[group] === undefined || path === DEFAULT_PATHS[group]) out[group] = path
+  }
+  return out
+}
+
+/** Whole seconds an orchestrator must wait for a group: its slowest deadline plus a margin, rounded up. */
+export function requiredSeconds(budget: GroupBudget, marginMs: number): number {
+  return Math.max(1, Math.ceil((budget.deadlineMs + marginMs) / 1000))
+}
+
+/** Seconds for Docker and compose: whole seconds as `10s`, fractions as milliseconds (`1500ms`). */
+export function dockerDuration(seconds: number): string {
+  return Number.isInteger(seconds) ? `${seconds}s` : `${Math.round(seconds * 1000)}ms`
+}
+
+/** The URL `probekit check` asks inside the container for a group. */
+export function localUrl(settings: GenSettings, group: Group): string {
+  const scheme = settings.scheme === 'HTTPS' ? 'https' : 'http'
+  return `${scheme}://127.0.0.1:${settings.port}${settings.paths[group]}`
+}
+
+/** The command a container runs for a group: `probekit probe --ready …` or `probekit check URL`. */
+export function checkCommand(settings: GenSettings, group: Group): string[] {
+  if (settings.exec) {
+    const command = [settings.bin, 'probe', `--${group}`]
+    if (settings.exec.config !== undefined) command.push('--config', settings.exec.config)
+    return command
+  }
+  const command = [settings.bin, 'check']
+  command.push('--timeout', `${settings.checkTimeoutMs[group]}ms`)
+  for (const header of settings.headers) command.push('--header', `${header.name}: ${header.value}`)
+  command.push(localUrl(settings, group))
+  return command
+}

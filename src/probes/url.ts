@@ -1,0 +1,95 @@
+/**
+ * From a target URL to a probe: the scheme picks the probe, and only that probe's module
+ * is imported, so `probekit check http://…` never loads a database driver.
+ */
+import { redactUrl } from '../core/redact.js'
+import type { Probe, ProbeOptions } from '../core/types.js'
+
+/** Options a target may use; each probe takes the ones that apply to it. Durations in ms. */
+export interface TargetOptions extends ProbeOptions {
+  /** Check name. Default: the target with credentials redacted. */
+  name?: string
+  /** Connect limit for the one short-lived connection, in ms. */
+  connectTimeout?: number
+  /** http(s): request headers. */
+  headers?: Record<string, string>
+  /** http(s): statuses that pass, e.g. `200`, `'2xx'`, `'200-204'`. */
+  expectStatus?: number | string
+  /** TLS: extra trusted CA certificates (PEM). */
+  ca?: string | Buffer
+  /** TLS: accept any server certificate. */
+  insecure?: boolean
+  /** file: the longest time since the file was last modified, in ms. */
+  maxAge?: number
+}
+
+/** A target that is not a URL probekit can check: one sentence naming it and the fix. */
+export class TargetError extends Error {
+  override name = 'TargetError'
+}
+
+type Factory = (target: string, options: TargetOptions) => Promise<Probe>
+
+// One entry per scheme; each imports only its own probe module.
+const FACTORIES: Record<string, Factory> = {
+  http: async (target, o) => (await import('./http.js')).http(target, httpOptions(o)),
+  https: async (target, o) => (await import('./http.js')).http(target, httpOptions(o)),
+  tcp: async (target, o) => (await import('./tcp.js')).tcp(target, base(o)),
+}
+
+/** The schemes `probeForTarget` understands. */
+export const SCHEMES: readonly string[] = Object.keys(FACTORIES)
+
+/** The kind of check a target needs, as its scheme without the colon (`postgresql` reads as `postgres`). */
+export function schemeOf(target: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(target)?.[1]?.toLowerCase()
+  if (!scheme || !(scheme in FACTORIES)) {
+    const shown = redactUrl(target)
+    const supported = `supported schemes: ${SCHEMES.map((s) => `${s}://`).join(' ')}`
+    if (!scheme || /^[^:/]+:\d+$/.test(target)) {
+      const hint = /^[^:/\s]+:\d+$/.test(target) ? `; for a port, write tcp://${shown}` : ''
+      throw new TargetError(`${JSON.stringify(shown)} is not a URL${hint} (${supported})`)
+    }
+    throw new TargetError(`${JSON.stringify(shown)} has the unsupported scheme "${scheme}:" (${supported})`)
+  }
+  if (scheme !== 'file') {
+    let url: URL
+    try {
+      url = new URL(target)
+    } catch {
+      throw new TargetError(
+        `${JSON.stringify(redactUrl(target))} is not a well-formed URL; check the host, port and escaping`,
+      )
+    }
+    if (!url.hostname)
+      throw new TargetError(`${JSON.stringify(redactUrl(target))} names no host; write it as ${scheme}://host:port`)
+  }
+  return scheme
+}
+
+/**
+ * A probe for a target URL. The scheme selects the check (`http`, `https`, `tcp`, …);
+ * options that do not apply to it are ignored. Throws `TargetError` for an unknown scheme
+ * or a malformed URL.
+ *
+ * @example
+ * const probe = await probeForTarget('redis://127.0.0.1:6379', { timeout: 2000 })
+ * const result = await runProbe(probe, { timeoutMs: 2000 })
+ */
+export async function probeForTarget(target: string, options: TargetOptions = {}): Promise<Probe> {
+  const scheme = schemeOf(target)
+  const factory = FACTORIES[scheme] as Factory
+  const named = { ...options, name: options.name ?? redactUrl(target) }
+  return factory(target, named)
+}
+
+/** The options every probe takes. */
+function base(o: TargetOptions): TargetOptions {
+  const { headers: _h, expectStatus: _e, ca: _c, insecure: _i, maxAge: _m, ...rest } = o
+  return rest
+}
+
+function httpOptions(o: TargetOptions): TargetOptions {
+  const { maxAge: _m, ...rest } = o
+  return rest
+}
