@@ -46,7 +46,7 @@ export async function freePort(host = '127.0.0.1') {
 }
 
 export function makeTempDir(prefix) {
-  const dir = mkdtempSync(join(tmpdir(), `probekit-bench-${prefix}-`))
+  const dir = mkdtempSync(join(tmpdir(), `pkbench-${prefix}-`))
   tempDirs.add(dir)
   return dir
 }
