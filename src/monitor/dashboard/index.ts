@@ -1,9 +1,11 @@
 /**
  * The dashboard's files, served by the monitor itself: no CDN, no internet access needed.
- * They live beside this module in `assets/` (copied into dist by the build) and are read
- * once, on first use.
+ * They live in `src/monitor/dashboard/assets/` (the build copies them to
+ * `dist/monitor/dashboard/assets/`) and are read once, on first use.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 export interface DashboardAsset {
   type: string
@@ -30,6 +32,31 @@ const FILES: Record<string, { file: string; type: string }> = {
 }
 
 const cache = new Map<string, DashboardAsset>()
+let assetDir: string | undefined
+
+/**
+ * Where the files are: beside this module (the compiled library, or the sources under
+ * tsx), or — when this module is bundled into the CLI, where it no longer sits beside
+ * them — under the package root found above it.
+ */
+function findAssetDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url))
+  const candidates = [join(here, 'assets')]
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) {
+      candidates.push(join(dir, 'dist/monitor/dashboard/assets'), join(dir, 'src/monitor/dashboard/assets'))
+      break
+    }
+    if (dirname(dir) === dir) break
+  }
+  const found = candidates.find((dir) => existsSync(join(dir, 'index.html')))
+  if (!found) {
+    throw new Error(
+      `the dashboard files are missing (looked in ${candidates.join(', ')}); rebuild probekit: npm run build copies them`,
+    )
+  }
+  return found
+}
 
 /** The dashboard file for a request path, or undefined when the path is not one of them. */
 export function dashboardAsset(pathname: string): DashboardAsset | undefined {
@@ -37,15 +64,8 @@ export function dashboardAsset(pathname: string): DashboardAsset | undefined {
   if (!entry) return undefined
   let asset = cache.get(entry.file)
   if (!asset) {
-    const url = new URL(`./assets/${entry.file}`, import.meta.url)
-    let body: Buffer
-    try {
-      body = readFileSync(url)
-    } catch {
-      throw new Error(
-        `the dashboard file ${url.pathname} is missing; rebuild probekit (npm run build copies src/monitor/dashboard/assets)`,
-      )
-    }
+    assetDir ??= findAssetDir()
+    const body = readFileSync(join(assetDir, entry.file))
     asset = {
       type: entry.type,
       body,
