@@ -1,6 +1,303 @@
+import { existsSync, type FSWatcher, statSync, watch } from 'node:fs'
+import { basename, dirname, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { Logger } from '../core/logger.js'
+import { Monitor } from '../monitor/monitor.js'
+import { openStore, StoreError } from '../monitor/store/index.js'
+import type { MonitorStore } from '../monitor/types.js'
 import { UsageError } from './usage-error.js'
 
-// Placeholder until the command lands; replaced by its implementation.
-export async function run(_argv: string[]): Promise<number> {
-  throw new UsageError('the "monitor" command is not available in this build yet')
+export const DEFAULT_LISTEN = '127.0.0.1:8008'
+export const DEFAULT_STORE = 'sqlite:probekit-monitor.sqlite'
+
+export const HELP = `Usage: probekit monitor [options] MANIFEST_OR_DIR…
+
+Watches a fleet: every check of every pod manifest (YAML files, or directories of them)
+runs on its interval, and what it sees is kept in an embedded store. p2 pod manifests
+work unchanged (id, status_port, status_http, status); a manifest may also list checks
+(http, https, tcp, redis://…, postgres://…, exec, push). See docs/monitor.md.
+
+Serves the HTTP API, /metrics, push endpoints, the dashboard and its own /livez and
+/readyz on --listen. Reloads the manifests on SIGHUP and when a manifest file changes
+(a bad manifest is reported and the running checks are kept). Stops cleanly on SIGTERM
+and SIGINT, writing everything pending to the store.
+
+Options:
+  --store sqlite:FILE|memory  where states, transitions and history are kept
+                              (default ${DEFAULT_STORE}, in the current directory)
+  --listen HOST:PORT          the API's address (default ${DEFAULT_LISTEN}); "none" for no API
+  --node NAME                 node name for manifests that name none (default: this host)
+  --concurrency N             checks in flight at most (default 256)
+  --ca-file FILE              trust this CA for HTTPS checks that name none (p2's ca_path)
+  --no-watch                  reload on SIGHUP only, not when a manifest file changes
+  -q, --quiet                 do not print transitions (errors are still printed)
+  -h, --help                  show this help
+
+Examples:
+  probekit monitor /etc/probekit/pods
+  probekit monitor --store sqlite:/var/lib/probekit/monitor.sqlite --listen 0.0.0.0:8008 pods/
+  probekit monitor --store memory --node web-1 carsales.yaml
+  kill -HUP $(pidof probekit)      # reload the manifests now
+  probekit inspect --store sqlite:/var/lib/probekit/monitor.sqlite --pod carsales.com
+`
+
+interface Parsed {
+  paths: string[]
+  store: string
+  listen: { host: string; port: number } | undefined
+  node?: string
+  concurrency?: number
+  caFile?: string
+  watch: boolean
+  quiet: boolean
+}
+
+function parse(argv: string[]): Parsed | undefined {
+  let values: Record<string, string | boolean | undefined>
+  let positionals: string[]
+  try {
+    ;({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        store: { type: 'string' },
+        listen: { type: 'string' },
+        node: { type: 'string' },
+        concurrency: { type: 'string' },
+        'ca-file': { type: 'string' },
+        'no-watch': { type: 'boolean' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/\. To specify.*$/s, ''))
+  }
+  if (values.help) {
+    process.stdout.write(HELP)
+    return undefined
+  }
+  if (positionals.length === 0)
+    throw new UsageError('name at least one manifest file or directory, e.g. "probekit monitor /etc/probekit/pods"')
+  const parsed: Parsed = {
+    paths: positionals,
+    store: (values.store as string | undefined) ?? DEFAULT_STORE,
+    listen: parseListen((values.listen as string | undefined) ?? DEFAULT_LISTEN),
+    watch: values['no-watch'] !== true,
+    quiet: values.quiet === true,
+  }
+  if (values.node !== undefined) {
+    const node = String(values.node).trim()
+    if (!node) throw new UsageError('--node needs a name, e.g. --node web-1')
+    parsed.node = node
+  }
+  if (values.concurrency !== undefined) {
+    const n = Number(values.concurrency)
+    if (!Number.isInteger(n) || n < 1 || n > 100_000)
+      throw new UsageError(
+        `--concurrency ${JSON.stringify(values.concurrency)} is not a count; use a whole number from 1 to 100000`,
+      )
+    parsed.concurrency = n
+  }
+  if (values['ca-file'] !== undefined) {
+    const file = resolve(String(values['ca-file']))
+    if (!existsSync(file))
+      throw new UsageError(`--ca-file ${file} does not exist; give the path of a PEM CA certificate`)
+    parsed.caFile = file
+  }
+  return parsed
+}
+
+function parseListen(value: string): { host: string; port: number } | undefined {
+  if (value === 'none' || value === 'off') return undefined
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value)
+  const port = match ? Number(match[3]) : Number.NaN
+  if (!match || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(
+      `--listen ${JSON.stringify(value)} is not HOST:PORT; use e.g. 127.0.0.1:8008, 0.0.0.0:8008 or none`,
+    )
+  return { host: match[1] || match[2] || '127.0.0.1', port }
+}
+
+/** Prints one line per event, prefixed with the time, as a long-running command should. */
+function lineLogger(quiet: boolean): Logger {
+  const line = (level: string, args: unknown[]) => {
+    const text = args.filter((a) => typeof a === 'string').join(' ')
+    process.stdout.write(`${new Date().toISOString()} ${level}${text}\n`)
+  }
+  return {
+    info: (...args) => {
+      if (!quiet) line('', args)
+    },
+    warn: (...args) => {
+      if (!quiet) line('', args)
+    },
+    error: (...args) => line('error: ', args),
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parse(argv)
+  if (!parsed) return 0
+  const logger = lineLogger(parsed.quiet)
+
+  let store: MonitorStore
+  try {
+    store = openStore(parsed.store)
+  } catch (error) {
+    if (error instanceof StoreError) throw new UsageError(error.message)
+    throw error
+  }
+  const monitor = new Monitor({
+    store,
+    logger,
+    ...(parsed.node ? { node: parsed.node } : {}),
+    ...(parsed.concurrency ? { concurrency: parsed.concurrency } : {}),
+    ...(parsed.caFile ? { caFile: parsed.caFile } : {}),
+  })
+  try {
+    await monitor.load(parsed.paths)
+  } catch (error) {
+    store.close()
+    throw error
+  }
+
+  let api: { url: string; close(): Promise<void> } | undefined
+  if (parsed.listen) {
+    try {
+      // Loaded only when --listen is on: a monitor without an API never loads it.
+      const { startApi } = await import('../monitor/api.js')
+      api = await startApi(monitor, { ...parsed.listen, logger })
+    } catch (error) {
+      store.close()
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE')
+        throw new UsageError(
+          `--listen ${parsed.listen.host}:${parsed.listen.port} is already in use; choose another port or --listen none`,
+        )
+      if (code === 'EACCES' || code === 'EADDRNOTAVAIL')
+        throw new UsageError(
+          `cannot listen on ${parsed.listen.host}:${parsed.listen.port} (${code}); choose another address`,
+        )
+      throw error
+    }
+  }
+  monitor.start()
+
+  const states = monitor.states()
+  const pods = new Set(states.map((s) => `${s.node}/${s.pod}`)).size
+  const storeName = 'file' in store ? `sqlite:${(store as { file: string }).file}` : 'memory'
+  process.stdout.write(
+    `probekit monitor: watching ${states.length} check${states.length === 1 ? '' : 's'} of ${pods} pod${pods === 1 ? '' : 's'}; store ${storeName}\n`,
+  )
+  if (api) {
+    const base = api.url.replace(/\/$/, '')
+    process.stdout.write(
+      `probekit monitor: API ${base}/v1/checks  dashboard ${base}/  metrics ${base}/metrics  push ${base}/v1/push/<check>  health ${base}/livez ${base}/readyz\n`,
+    )
+  }
+
+  return new Promise<number>((resolveExit) => {
+    let reloading: Promise<void> | undefined
+    let again = false
+    const reload = (why: string) => {
+      if (reloading) {
+        again = true
+        return
+      }
+      reloading = monitor
+        .reload()
+        .then(() => {
+          const n = monitor.states().length
+          logger.info(`probekit monitor: reloaded the manifests (${why}); watching ${n} check${n === 1 ? '' : 's'}`)
+        })
+        .catch((error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error)
+          logger.error(`probekit monitor: reload (${why}) failed, keeping the running checks: ${message}`)
+        })
+        .finally(() => {
+          reloading = undefined
+          if (again) {
+            again = false
+            reload(why)
+          }
+        })
+    }
+    const onHup = () => reload('SIGHUP')
+    process.on('SIGHUP', onHup)
+
+    const watchers = parsed.watch ? watchManifests(parsed.paths, () => reload('a manifest changed')) : []
+
+    let stopping = false
+    const stop = (signal: string) => {
+      if (stopping) return
+      stopping = true
+      logger.info(`probekit monitor: ${signal}, stopping`)
+      process.off('SIGHUP', onHup)
+      for (const w of watchers) w.close()
+      void (async () => {
+        let code = 0
+        try {
+          await api?.close()
+          await monitor.stop()
+          store.close()
+        } catch (error) {
+          logger.error(`probekit monitor: stopping failed: ${error instanceof Error ? error.message : String(error)}`)
+          code = 1
+        }
+        process.off('SIGTERM', onTerm)
+        process.off('SIGINT', onInt)
+        resolveExit(code)
+      })()
+    }
+    const onTerm = () => stop('SIGTERM')
+    const onInt = () => stop('SIGINT')
+    process.on('SIGTERM', onTerm)
+    process.on('SIGINT', onInt)
+  })
+}
+
+/**
+ * Watches manifest files and directories; `onChange` runs once after a burst of changes.
+ * A file is watched through its directory, so editors that replace the file on save
+ * (write a new file, rename it over the old one) are still noticed.
+ */
+function watchManifests(paths: string[], onChange: () => void): FSWatcher[] {
+  let timer: NodeJS.Timeout | undefined
+  const changed = () => {
+    clearTimeout(timer)
+    timer = setTimeout(onChange, 300)
+  }
+  const watchers: FSWatcher[] = []
+  const dirs = new Map<string, Set<string> | 'all'>()
+  for (const path of paths) {
+    const full = resolve(path)
+    let isDir = false
+    try {
+      isDir = statSync(full).isDirectory()
+    } catch {
+      continue
+    }
+    if (isDir) dirs.set(full, 'all')
+    else {
+      const dir = dirname(full)
+      const names = dirs.get(dir)
+      if (names === 'all') continue
+      dirs.set(dir, (names ?? new Set()).add(basename(full)))
+    }
+  }
+  for (const [dir, names] of dirs) {
+    try {
+      const watcher = watch(dir, { recursive: names === 'all', persistent: false }, (_event, name) => {
+        if (names === 'all') {
+          if (!name || /\.ya?ml$/i.test(String(name))) changed()
+        } else if (!name || names.has(basename(String(name)))) changed()
+      })
+      watcher.on('error', () => {})
+      watchers.push(watcher)
+    } catch {
+      // A path we cannot watch is still reloaded on SIGHUP.
+    }
+  }
+  return watchers
 }

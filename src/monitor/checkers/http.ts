@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { Agent, buildConnector } from 'undici'
+import { reasonOf } from '../../core/errors.js'
 import { redact, redactUrl } from '../../core/redact.js'
 import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
 import { type Checker, type CheckOutcome, MAX_OUTPUT_BYTES, runAttempt, type Verdict } from './checker.js'
@@ -133,21 +134,36 @@ export function httpChecker(spec: HttpCheckSpec): Checker {
 
   const attempt = async (signal: AbortSignal, partial: Partial<Verdict>): Promise<Verdict> => {
     if (shared.error) throw new Error(shared.error)
-    const response = await shared.agent.request({
-      origin,
-      path,
-      method: spec.method as 'GET',
-      headers,
-      signal,
-      // The check's own deadline governs; undici's 300 s defaults would only get in the way.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    })
+    let response: Awaited<ReturnType<Agent['request']>>
+    try {
+      response = await shared.agent.request({
+        origin,
+        path,
+        method: spec.method as 'GET',
+        headers,
+        signal,
+        // The check's own deadline governs; undici's 300 s defaults would only get in the way.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      })
+    } catch (error) {
+      if (signal.aborted) throw signal.reason
+      throw new Error(`${head}: ${reasonOf(error)}`)
+    }
     const status = response.statusCode
     partial.httpStatus = status
     const expiry = url.protocol === 'https:' ? shared.expiry.get(hostKey) : undefined
     if (expiry !== undefined) partial.sslEarliestExpiry = expiry
-    const { text, bytesRead, more } = await readBounded(response.body, MAX_BODY_BYTES)
+    let body: { text: string; bytesRead: number; more: boolean }
+    try {
+      body = await readBounded(response.body, MAX_BODY_BYTES)
+    } catch (error) {
+      if (signal.aborted) throw signal.reason
+      throw new Error(
+        `${head}: ${status} ${STATUS_CODES[status] ?? ''}, then reading the body failed: ${reasonOf(error)}`,
+      )
+    }
+    const { text, bytesRead, more } = body
     const statusLine = `${status} ${STATUS_CODES[status] ?? ''}`.trim()
     let state: Verdict['state']
     if (spec.expectStatus ? spec.expectStatus.includes(status) : status >= 200 && status < 300) state = 'passing'

@@ -8,14 +8,13 @@ import type { Probe } from '../../core/types.js'
 import type { ProbeCheckSpec } from '../manifest.js'
 import { type Checker, type CheckOutcome, runAttempt, type Verdict } from './checker.js'
 
-type ProbeForTarget = (target: string, options?: { name?: string }) => Probe | Promise<Probe>
+type ProbeForTarget = (target: string, options?: { name?: string }) => Promise<Probe>
 
 // Loaded on first use: a fleet without typed targets never pays for the probe table.
-const urlModule = '../../probes/url.js'
 let loading: Promise<ProbeForTarget> | undefined
 
 function loadProbeForTarget(): Promise<ProbeForTarget> {
-  loading ??= (import(urlModule) as Promise<{ probeForTarget: ProbeForTarget }>).then((m) => m.probeForTarget)
+  loading ??= import('../../probes/url.js').then((m) => m.probeForTarget)
   return loading
 }
 

@@ -16,7 +16,7 @@ export function tcpChecker(spec: TcpCheckSpec): Checker {
       const finish = (error?: Error) => {
         signal.removeEventListener('abort', onAbort)
         socket.destroy()
-        if (error) reject(new Error(`TCP connect ${spec.target}: ${error.message}`))
+        if (error) reject(new Error(`TCP connect ${spec.target}: ${describe(error)}`))
         else resolve({ state: 'passing', output: `TCP connect ${spec.target}: Success` })
       }
       if (signal.aborted) return reject(signal.reason)
@@ -30,4 +30,20 @@ export function tcpChecker(spec: TcpCheckSpec): Checker {
     },
     async close() {},
   }
+}
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host lookup failed',
+  ETIMEDOUT: 'timed out',
+}
+
+function describe(error: NodeJS.ErrnoException): string {
+  const code = error.code
+  if (code && REASONS[code]) return `${REASONS[code]} (${code})`
+  return error.message
 }
