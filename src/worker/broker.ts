@@ -2,6 +2,7 @@ import { NotReady } from '../core/errors.js'
 import { redactUrl } from '../core/redact.js'
 import type { CheckContext, CheckDetails, Probe } from '../core/types.js'
 import { loadDriver } from '../probes/load-driver.js'
+import { describeNetworkError } from '../probes/network-error.js'
 
 export interface BrokerWorkerProbeOptions {
   /** The broker, `redis://` or `rediss://` (BullMQ's Redis). */
@@ -101,7 +102,8 @@ export function brokerWorkerProbe(options: BrokerWorkerProbeOptions): Probe {
           componentId: shownUrl,
         }
       } catch (error) {
-        throw error instanceof NotReady || signal.aborted || !cause ? error : cause
+        if (error instanceof NotReady || signal.aborted) throw error
+        throw new NotReady(describeNetworkError(cause ?? error))
       } finally {
         signal.removeEventListener('abort', destroy)
         client.disconnect()

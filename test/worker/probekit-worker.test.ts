@@ -212,7 +212,7 @@ describe('probekit worker against a real Redis and a real BullMQ worker', () => 
       WORKER,
     )
     assert.equal(code, 1)
-    assert.equal(line, `failed ping: redis://:***@127.0.0.1:${port}/0: connect ECONNREFUSED 127.0.0.1:${port}\n`)
+    assert.equal(line, `failed ping: redis://:***@127.0.0.1:${port}/0: connection refused (ECONNREFUSED)\n`)
   })
 
   it('reports a stopped worker: readiness file gone, and no longer connected to the broker', async () => {
@@ -315,5 +315,45 @@ describe('probekit worker on its own', () => {
     assert.match(help.line, /Examples:/)
     assert.match(help.line, /--no-skip-readiness/)
     assert.match((await probekitWorker('--version')).line, /^\d+\.\d+\.\d+\n$/)
+  })
+})
+
+describe('probekit worker against a password-protected Redis', () => {
+  let secured: RedisServer
+  before(async () => {
+    secured = await startRedis({ password: 'right-Pa55word' })
+  })
+  after(async () => {
+    await secured?.stop()
+  })
+
+  it('fails the ping on a wrong password with the reason Redis gave, and never prints the password', async () => {
+    const broker = `redis://:wrong-Pa55word@127.0.0.1:${secured.port}/0`
+    const { code, line } = await probekitWorker(
+      '--skip-event-loop-liveness',
+      '--broker',
+      broker,
+      '--ping-timeout',
+      '2s',
+    )
+    assert.equal(code, 1)
+    assert.match(line, /^failed ping: redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0: WRONGPASS/)
+    assert.doesNotMatch(line, /Pa55word/)
+  })
+
+  it('reaches the worker check with the right password', async () => {
+    const broker = `redis://:right-Pa55word@127.0.0.1:${secured.port}/0`
+    const { code, line } = await probekitWorker(
+      '--skip-event-loop-liveness',
+      '--broker',
+      broker,
+      '--worker-name',
+      'worker@absent',
+    )
+    assert.equal(code, 1)
+    assert.match(
+      line,
+      /^failed ping: worker worker@absent is not connected to redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0; no named BullMQ worker is connected\n$/,
+    )
   })
 })
