@@ -21,13 +21,13 @@ Options:
   --format FORMAT     json (default: p2-inspect's shape, pretty-printed) or tree (for people)
   --store sqlite:FILE read the monitor's SQLite store directly (default ${DEFAULT_STORE});
                       safe while the monitor runs
-  --api URL           ask a running monitor instead, e.g. http://127.0.0.1:8500
+  --api URL           ask a running monitor instead, e.g. http://127.0.0.1:8008
   -h, --help          show this help
 
 Examples:
   probekit inspect --pod carsales.com
   probekit inspect --store sqlite:/var/lib/probekit/monitor.sqlite --format tree
-  probekit inspect --api http://monitor.internal:8500 --node aws1.example.com | jq .
+  probekit inspect --api http://monitor.internal:8008 --node aws1.example.com | jq .
 `
 
 interface Parsed {
@@ -134,7 +134,7 @@ async function fromApi(
   try {
     url = new URL('/v1/inspect', base)
   } catch {
-    throw new UsageError(`--api ${JSON.stringify(redactUrl(base))} is not a URL; use e.g. http://127.0.0.1:8500`)
+    throw new UsageError(`--api ${JSON.stringify(redactUrl(base))} is not a URL; use e.g. http://127.0.0.1:8008`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`--api ${JSON.stringify(redactUrl(base))} must start with http:// or https://`)

@@ -42,7 +42,7 @@ export interface ApiOptions {
 }
 
 export interface Api {
-  /** e.g. `http://127.0.0.1:8500` */
+  /** e.g. `http://127.0.0.1:8008` */
   url: string
   /** Ends event streams and long polls, stops listening and closes every connection. */
   close(): Promise<void>
@@ -76,7 +76,7 @@ class HttpError extends Error {
  * const monitor = new Monitor({ store: openStore('sqlite:monitor.sqlite') })
  * await monitor.load(['manifests/'])
  * monitor.start()
- * const api = await startApi(monitor, { host: '127.0.0.1', port: 8500 })
+ * const api = await startApi(monitor, { host: '127.0.0.1', port: 8008 })
  * console.log(`dashboard at ${api.url}/`)
  */
 export async function startApi(monitor: Monitor, options: ApiOptions): Promise<Api> {
