@@ -132,7 +132,8 @@ export class ManagedProcess {
   }
 
   async start(): Promise<this> {
-    if (this.child && this.child.exitCode === null) return this
+    // A child killed by a signal has exitCode null too: only a running child means "started".
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return this
     const child = spawn(this.command, this.args, {
       env: { ...process.env, ...this.options.env },
       cwd: this.options.cwd,
