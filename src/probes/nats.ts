@@ -1,0 +1,123 @@
+import { NotReady } from '../core/errors.js'
+import { redactUrl } from '../core/redact.js'
+import type { Probe, ProbeOptions } from '../core/types.js'
+import { elapsedMs, untilAborted } from './abortable.js'
+import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
+import { natsHandshake } from './nats-handshake.js'
+import { describeNetworkError, errorCode } from './network-error.js'
+
+/** The part of a `nats` connection the probe uses. */
+export interface NatsConnectionLike {
+  flush(): Promise<void>
+  close(): Promise<void>
+  isClosed(): boolean
+  /** nats.js: rejects at once when disconnected, then flushes. */
+  rtt?(): Promise<number>
+  getServer?(): string
+}
+
+export interface NatsProbeOptions extends ProbeOptions, ConnectOptions {
+  /** Check name. Default `nats`. */
+  name?: string
+}
+
+const noop = () => {}
+
+/**
+ * Passes when a NATS round trip completes (PING/PONG through `rtt()`/`flush()`). Takes
+ * the app's connection from the `nats` package (never closed by the probe), or a
+ * `nats://` / `tls://` URL: then the probe speaks the handshake itself on one short-lived
+ * socket (user and password or a token from the URL), which it destroys at the deadline.
+ *
+ * @example
+ * const nc = await connect({ servers: 'nats://nats:4222' })
+ * health.add(nats(nc))
+ */
+export function nats(connectionOrUrl: NatsConnectionLike | string | URL, options: NatsProbeOptions = {}): Probe {
+  const { name = 'nats', connectTimeout: _ct, ...probeOptions } = options
+  const base = { componentType: 'component', ...probeOptions, name }
+  if (typeof connectionOrUrl === 'string' || connectionOrUrl instanceof URL) {
+    const url = parseNatsUrl(connectionOrUrl)
+    const shown = redactUrl(url.href)
+    const limitMs = connectTimeoutMs(options, `nats ${shown}`)
+    const server = `${url.hostname}:${url.port || 4222}`
+    return {
+      ...base,
+      check: async ({ signal }) => {
+        const started = performance.now()
+        await natsHandshake(url, `nats ${shown}`, limitMs, signal)
+        return { message: 'PONG', observedValue: elapsedMs(started), observedUnit: 'ms', componentId: server }
+      },
+    }
+  }
+  if (!isNatsConnection(connectionOrUrl)) {
+    throw new TypeError(
+      'nats(connection): expected a connection from connect() of the "nats" package, or a nats:// URL',
+    )
+  }
+  const connection = connectionOrUrl
+  return {
+    ...base,
+    check: async ({ signal }) => {
+      const started = performance.now()
+      await roundTrip(connection, signal, 'nats')
+      const server = connection.getServer?.()
+      return {
+        message: 'PONG',
+        observedValue: elapsedMs(started),
+        observedUnit: 'ms',
+        ...(server ? { componentId: server } : {}),
+      }
+    },
+  }
+}
+
+async function roundTrip(connection: NatsConnectionLike, signal: AbortSignal, what: string): Promise<void> {
+  if (connection.isClosed()) throw new NotReady(`${what}: the connection is closed; the app must reconnect`)
+  let pong: Promise<unknown>
+  try {
+    pong = typeof connection.rtt === 'function' ? connection.rtt() : connection.flush()
+  } catch (error) {
+    throw reason(error, what)
+  }
+  // A PONG that arrives after the deadline settles this promise: nothing to do then.
+  pong.catch(noop)
+  try {
+    await untilAborted(pong, signal)
+  } catch (error) {
+    throw signal.aborted ? error : reason(error, what)
+  }
+}
+
+function reason(error: unknown, what: string): NotReady {
+  const code = errorCode(error)
+  const text = error instanceof Error ? error.message : String(error)
+  if (code === 'AUTHORIZATION_VIOLATION' || /authori[sz]ation violation|authentication/i.test(text)) {
+    return new NotReady(`${what}: authentication failed (Authorization Violation): check the user and password`)
+  }
+  if (code === 'DISCONNECT') return new NotReady(`${what}: disconnected from the server (the client is reconnecting)`)
+  if (code === 'CONNECTION_CLOSED') return new NotReady(`${what}: the connection is closed; the app must reconnect`)
+  if (code === 'CONNECTION_REFUSED') return new NotReady(`${what}: connection refused (ECONNREFUSED)`)
+  if (code && !/^[A-Z_]+$/.test(text)) return new NotReady(`${what}: ${describeNetworkError(error)}`)
+  return new NotReady(`${what}: ${text || code || 'failed'}`)
+}
+
+function isNatsConnection(value: unknown): value is NatsConnectionLike {
+  if (!value || typeof value !== 'object') return false
+  const candidate = value as Record<string, unknown>
+  return typeof candidate.flush === 'function' && typeof candidate.isClosed === 'function'
+}
+
+function parseNatsUrl(url: string | URL): URL {
+  const text = String(url)
+  let parsed: URL
+  try {
+    parsed = new URL(text)
+  } catch {
+    throw new TypeError(`nats: "${redactUrl(text)}" is not a URL; write it as nats://user:password@host:4222`)
+  }
+  if (parsed.protocol !== 'nats:' && parsed.protocol !== 'tls:') {
+    throw new TypeError(`nats: "${redactUrl(text)}" must start with nats:// or tls://`)
+  }
+  return parsed
+}

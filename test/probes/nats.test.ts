@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { connect, type NatsConnection } from 'nats'
+import { runProbe } from '../../src/core/run-probe.js'
+import { nats } from '../../src/probes/nats.js'
+import { blackholeServer, garbageServer } from '../support/faults.js'
+import { expectNoLeakedResources, repeat } from '../support/leaks.js'
+import { freePort, waitFor } from '../support/server-process.js'
+import { type NatsServer, startNats } from '../support/servers/nats.js'
+
+const run = (probe: ReturnType<typeof nats>, timeoutMs = 2000) => runProbe(probe, { timeoutMs })
+
+describe('nats probe against a real nats-server', () => {
+  let server: NatsServer
+  let nc: NatsConnection
+
+  before(async () => {
+    server = await startNats({ user: 'app', password: 'nats-secret-pw' })
+    nc = await connect({
+      servers: `127.0.0.1:${server.port}`,
+      user: 'app',
+      pass: 'nats-secret-pw',
+      reconnectTimeWait: 200,
+    })
+  })
+
+  after(async () => {
+    await nc?.close()
+    await server?.stop()
+  })
+
+  it("passes with the app's connection: a PING/PONG round trip", async () => {
+    const result = await run(nats(nc))
+    assert.equal(result.status, 'pass', result.output)
+    assert.equal(result.name, 'nats')
+    assert.equal(result.output, 'PONG')
+    assert.equal(result.observedUnit, 'ms')
+    assert.equal(result.componentId, `127.0.0.1:${server.port}`)
+  })
+
+  it('passes with a URL, opening and closing one connection per check', async () => {
+    await expectNoLeakedResources(async () => {
+      const result = await run(nats(server.url))
+      assert.equal(result.status, 'pass', result.output)
+    })
+  })
+
+  it('fails on wrong credentials with a reason naming authentication and no password', async () => {
+    const result = await run(nats(`nats://app:wrong-nats-pw@127.0.0.1:${server.port}`))
+    assert.equal(result.status, 'fail')
+    assert.match(result.output ?? '', /authentication failed/)
+    assert.doesNotMatch(JSON.stringify(result), /wrong-nats-pw|nats-secret-pw/)
+  })
+
+  it('rejects what is not a URL or a connection, in one sentence', () => {
+    assert.throws(() => nats('redis://x'), /must start with nats:\/\/ or tls:\/\//)
+    assert.throws(() => nats({} as never), /expected a connection from connect\(\) of the "nats" package/)
+  })
+
+  it('fails with a clear reason when the server is down', async () => {
+    const port = await freePort()
+    const result = await run(nats(`nats://127.0.0.1:${port}`))
+    assert.equal(result.status, 'fail')
+    assert.equal(result.output, `nats nats://127.0.0.1:${port}: connection refused (ECONNREFUSED)`)
+  })
+
+  it('fails on garbage without crashing', async () => {
+    const garbage = await garbageServer()
+    try {
+      const result = await run(nats(`nats://${garbage.address}`, { connectTimeout: 500 }))
+      assert.equal(result.status, 'fail')
+      assert.ok(result.output)
+    } finally {
+      await garbage.close()
+    }
+  })
+
+  it('fails by the connect timeout when the address never accepts', async () => {
+    const hole = await blackholeServer()
+    try {
+      const result = await run(nats(`nats://${hole.address}`, { connectTimeout: 300 }))
+      assert.equal(result.status, 'fail')
+      assert.equal(result.output, `nats nats://${hole.address}: connect timed out after 300 ms`)
+    } finally {
+      await hole.close()
+    }
+  })
+
+  it('fails within its deadline plus 100 ms while the server is frozen, and passes after SIGCONT with the same connection', async () => {
+    const probe = nats(nc)
+    server.process.freeze()
+    try {
+      const started = performance.now()
+      const result = await run(probe, 500)
+      assert.equal(result.status, 'fail')
+      assert.equal(result.output, 'timed out after 500 ms')
+      assert.ok(performance.now() - started < 600)
+    } finally {
+      server.process.thaw()
+    }
+    const again = await run(probe)
+    assert.equal(again.status, 'pass', again.output)
+  })
+
+  it('leaves no sockets, timers or listeners after 200 checks timed out against a frozen server', async () => {
+    const probe = nats(nc)
+    const urlProbe = nats(server.url)
+    server.process.freeze()
+    try {
+      await expectNoLeakedResources(async () => {
+        await repeat(200, 10, async () => assert.equal((await run(probe, 50)).status, 'fail'))
+        await repeat(200, 10, async () => assert.equal((await run(urlProbe, 50)).status, 'fail'))
+      })
+    } finally {
+      server.process.thaw()
+    }
+    assert.equal((await run(probe)).status, 'pass')
+  })
+
+  it('says the client is reconnecting while the server is down, and passes once it is back', async () => {
+    const probe = nats(nc)
+    await server.process.kill()
+    await waitFor('the client to notice', async () => (await run(probe, 500)).output?.includes('disconnected'), 5000)
+    const down = await run(probe, 500)
+    assert.equal(down.output, 'nats: disconnected from the server (the client is reconnecting)')
+    await server.process.start()
+    await waitFor('the client to reconnect', async () => (await run(probe, 500)).status === 'pass', 10_000)
+  })
+})

@@ -1,0 +1,53 @@
+/**
+ * A real nats-server for tests on a free loopback port, optionally with a user and
+ * password. Ready means the port sends the server's INFO line.
+ */
+import { Socket } from 'node:net'
+import { freePort, ManagedProcess, requireBinary } from '../server-process.js'
+
+export interface NatsServerOptions {
+  user?: string
+  password?: string
+}
+
+export interface NatsServer {
+  host: string
+  port: number
+  /** `nats://127.0.0.1:PORT` (with `user:password@` when set). */
+  url: string
+  process: ManagedProcess
+  stop(): Promise<void>
+}
+
+export async function startNats(options: NatsServerOptions = {}): Promise<NatsServer> {
+  const binary = requireBinary('nats-server', ['/usr/sbin/nats-server', '/usr/bin/nats-server'])
+  const host = '127.0.0.1'
+  const port = await freePort()
+  const args = ['-a', host, '-p', String(port)]
+  if (options.user) args.push('--user', options.user, '--pass', options.password ?? '')
+  const proc = new ManagedProcess(`nats-server :${port}`, binary, args, { ready: () => natsAnswers(port, host) })
+  await proc.start()
+  const auth = options.user ? `${encodeURIComponent(options.user)}:${encodeURIComponent(options.password ?? '')}@` : ''
+  return {
+    host,
+    port,
+    url: `nats://${auth}${host}:${port}`,
+    process: proc,
+    stop: () => proc.stop(),
+  }
+}
+
+/** True when the port greets with `INFO {…}`, as every NATS server does on connect. */
+export function natsAnswers(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket()
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(timeoutMs, () => done(false))
+    socket.once('error', () => done(false))
+    socket.once('data', (data: Buffer) => done(data.toString('latin1').startsWith('INFO ')))
+    socket.connect(port, host)
+  })
+}
