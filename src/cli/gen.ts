@@ -136,17 +136,21 @@ async function generate(kind: Kind, values: Values): Promise<string> {
   const explicitMs = values.timeout === undefined ? undefined : parseDuration(values.timeout, '--timeout')
   const timeoutSeconds = {} as Record<Group, number>
   const checkTimeoutMs = {} as Record<Group, number>
+  const tooShortFor: Group[] = []
   for (const g of GROUPS) {
     const budget = budgets[g]
     const requiredMs = budget.deadlineMs + margin
     if (explicitMs !== undefined && configPath !== undefined && checked.includes(g) && explicitMs < requiredMs) {
-      throw new Error(tooShort(values.timeout as string, g, budget, margin, configPath))
+      tooShortFor.push(g)
     }
     if (explicitMs === undefined) timeoutSeconds[g] = Math.max(1, Math.ceil(requiredMs / 1000))
     else if (kind === 'k8s' || kind === 'nginx') timeoutSeconds[g] = Math.max(1, Math.ceil(explicitMs / 1000))
     else timeoutSeconds[g] = roundUpSeconds(explicitMs / 1000)
     // probekit check answers (pass or fail) before the orchestrator's timeout kills it.
     checkTimeoutMs[g] = Math.max(CHECK_FLOOR_MS, budget.deadlineMs + HTTP_MARGIN_MS)
+  }
+  if (tooShortFor.length > 0) {
+    throw new Error(tooShort(values.timeout as string, tooShortFor, budgets, margin, configPath as string))
   }
 
   const settings: GenSettings = {
@@ -190,9 +194,19 @@ const CHECK_FLOOR_MS = 500
 
 const GROUP_WORDS: Record<Group, string> = { live: 'liveness', ready: 'readiness', startup: 'startup' }
 
-function tooShort(given: string, group: Group, budget: GroupBudget, marginMs: number, configPath: string): string {
-  const needed = Math.ceil((budget.deadlineMs + marginMs) / 1000)
-  return `--timeout ${given} is too short for the ${GROUP_WORDS[group]} probes of ${configPath}: the slowest deadline is ${budget.deadlineMs} ms (probe "${budget.slowest}") and the orchestrator needs ${marginMs} ms more to start and answer; use --timeout ${needed} or more, or lower that probe's timeout`
+function tooShort(
+  given: string,
+  groups: Group[],
+  budgets: Record<Group, GroupBudget>,
+  marginMs: number,
+  configPath: string,
+): string {
+  const needs = groups.map((g) => {
+    const b = budgets[g] as GroupBudget
+    return `the ${GROUP_WORDS[g]} probes need ${b.deadlineMs + marginMs} ms ("${b.slowest}" has a ${b.deadlineMs} ms deadline, plus ${marginMs} ms margin)`
+  })
+  const neededSeconds = Math.max(...groups.map((g) => Math.ceil((budgets[g].deadlineMs + marginMs) / 1000)))
+  return `--timeout ${given} is too short for the probes of ${configPath}: ${needs.join('; ')}. Use --timeout ${neededSeconds} or more, or lower those probes' timeouts`
 }
 
 /** The header comment: where the numbers came from, so a reader of the deployment file can check them. */
