@@ -1,0 +1,330 @@
+import assert from 'node:assert/strict'
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo, Socket } from 'node:net'
+import { Readable } from 'node:stream'
+import { after, before, describe, it } from 'node:test'
+import { type Checker, MAX_OUTPUT_BYTES } from '../../src/monitor/checkers/checker.js'
+import { httpChecker } from '../../src/monitor/checkers/http.js'
+import { type HttpCheckSpec, parseManifest } from '../../src/monitor/manifest.js'
+import { makeTestCa, type TestCa } from '../support/test-ca.js'
+
+const GB = 1024 * 1024 * 1024
+
+/** Counts accepted connections and tracks sockets so the server can be closed at once. */
+function track(server: Server) {
+  const sockets = new Set<Socket>()
+  const stats = { connections: 0 }
+  server.on('connection', (socket: Socket) => {
+    stats.connections++
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  return {
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as AddressInfo).port
+}
+
+const huge = { bytesSent: 0, closed: false }
+
+function routes(req: IncomingMessage, res: ServerResponse): void {
+  const path = req.url ?? '/'
+  if (path === '/ok') return void res.end('all good\n')
+  if (path === '/fail') {
+    res.statusCode = 500
+    return void res.end('database is down\n')
+  }
+  if (path === '/busy') {
+    res.statusCode = 429
+    return void res.end('slow down\n')
+  }
+  if (path === '/hang') return // never answers
+  if (path === '/drip') {
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    const timer = setInterval(() => res.write('.'), 100)
+    res.on('close', () => clearInterval(timer))
+    return
+  }
+  if (path === '/huge') {
+    huge.bytesSent = 0
+    huge.closed = false
+    res.writeHead(200, { 'content-length': String(GB) })
+    const chunk = Buffer.alloc(64 * 1024, 'a')
+    let left = GB
+    const body = new Readable({
+      read() {
+        if (left <= 0) return void this.push(null)
+        const n = Math.min(left, chunk.length)
+        left -= n
+        huge.bytesSent += n
+        this.push(n === chunk.length ? chunk : chunk.subarray(0, n))
+      },
+    })
+    res.on('close', () => {
+      huge.closed = true
+      body.destroy()
+    })
+    body.pipe(res)
+    return
+  }
+  if (path === '/loop') {
+    res.writeHead(302, { location: '/loop' })
+    return void res.end()
+  }
+  if (path === '/reset') return void (req.socket as Socket & { resetAndDestroy(): void }).resetAndDestroy()
+  if (path === '/big') {
+    const lines: string[] = []
+    for (let i = 0; i < 300; i++) lines.push(`line ${String(i).padStart(4, '0')} of a long status page`)
+    return void res.end(`${lines.join('\n')}\nTHE END\n`)
+  }
+  if (path === '/headers') {
+    res.setHeader('content-type', 'application/json')
+    return void res.end(JSON.stringify(req.headers))
+  }
+  if (path === '/leak') return void res.end('connected with password=hunter2 to postgres://app:s3cret@db:5432/app\n')
+  res.statusCode = 404
+  res.end('not found\n')
+}
+
+function spec(yaml: string): HttpCheckSpec {
+  const [pod] = parseManifest(yaml, '/tmp/test.yaml', { node: 'test-node' })
+  const check = pod?.checks[0]
+  assert.equal(check?.kind, 'http')
+  return check as HttpCheckSpec
+}
+
+function checkOf(url: string, extra = ''): HttpCheckSpec {
+  return spec(`id: t\nchecks:\n  - name: c\n    url: ${url}\n    interval: 5s\n    timeout: 1500ms\n${extra}`)
+}
+
+describe('HTTP checker', () => {
+  let ca: TestCa
+  let http: ReturnType<typeof track>
+  let https: ReturnType<typeof track>
+  let untrusted: ReturnType<typeof track>
+  let otherHost: ReturnType<typeof track>
+  let base: string
+  let tlsPort: number
+  let untrustedPort: number
+  let otherPort: number
+  const checkers: Checker[] = []
+  const make = (s: HttpCheckSpec) => {
+    const c = httpChecker(s)
+    checkers.push(c)
+    return c
+  }
+
+  before(async () => {
+    ca = makeTestCa()
+    const plain = createHttpServer(routes)
+    http = track(plain)
+    base = `http://127.0.0.1:${await listen(plain)}`
+    const secure = createHttpsServer(
+      {
+        cert: ca.read(ca.serverCert),
+        key: ca.read(ca.serverKey),
+        ca: ca.read(ca.caCert),
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
+      (req, res) => {
+        if (req.url === '/client') {
+          const socket = req.socket as import('node:tls').TLSSocket
+          res.statusCode = socket.authorized ? 200 : 401
+          return void res.end(
+            socket.authorized
+              ? `hello ${socket.getPeerCertificate()?.subject?.CN}\n`
+              : `who are you? ${socket.authorizationError}\n`,
+          )
+        }
+        routes(req, res)
+      },
+    )
+    https = track(secure)
+    tlsPort = await listen(secure)
+    const bad = createHttpsServer({ cert: ca.read(ca.untrustedCert), key: ca.read(ca.untrustedKey) }, routes)
+    untrusted = track(bad)
+    untrustedPort = await listen(bad)
+    const other = createHttpsServer({ cert: ca.read(ca.otherCert), key: ca.read(ca.otherKey) }, routes)
+    otherHost = track(other)
+    otherPort = await listen(other)
+  })
+
+  after(async () => {
+    await Promise.all(checkers.map((c) => c.close()))
+    await Promise.all([http.close(), https.close(), untrusted.close(), otherHost.close()])
+  })
+
+  it("passes on a 2xx and keeps the body in Consul's words", async () => {
+    const outcome = await make(checkOf(`${base}/ok`)).run()
+    assert.equal(outcome.state, 'passing')
+    assert.equal(outcome.httpStatus, 200)
+    assert.equal(outcome.output, `HTTP GET ${base}/ok: 200 OK Output: all good`)
+  })
+
+  it('is critical on a 500, with the body as output', async () => {
+    const outcome = await make(checkOf(`${base}/fail`)).run()
+    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.httpStatus, 500)
+    assert.match(outcome.output, /500 Internal Server Error Output: database is down/)
+  })
+
+  it('warns on a 429', async () => {
+    const outcome = await make(checkOf(`${base}/busy`)).run()
+    assert.equal(outcome.state, 'warning')
+    assert.equal(outcome.httpStatus, 429)
+  })
+
+  it('honours expect_status, and is critical on a 404 by default', async () => {
+    assert.equal((await make(checkOf(`${base}/nope`)).run()).state, 'critical')
+    const expected = await make(checkOf(`${base}/nope`, '    expect_status: [404]\n')).run()
+    assert.equal(expected.state, 'passing')
+  })
+
+  it('ends a hanging endpoint at the deadline', async () => {
+    const started = Date.now()
+    const outcome = await make(checkOf(`${base}/hang`, '')).run()
+    assert.equal(outcome.state, 'critical')
+    assert.match(outcome.output, /timed out after 1500 ms/)
+    assert.ok(Date.now() - started < 5000, 'the check ended near its deadline')
+  })
+
+  it('ends a slow drip of bytes at the deadline, keeping the status it saw', async () => {
+    const outcome = await make(checkOf(`${base}/drip`)).run()
+    assert.equal(outcome.state, 'critical')
+    assert.match(outcome.output, /timed out after 1500 ms/)
+    assert.equal(outcome.httpStatus, 200)
+  })
+
+  it('reads 10 KB of a 1 GB body and drops the connection instead of downloading it', async () => {
+    const outcome = await make(checkOf(`${base}/huge`)).run()
+    assert.equal(outcome.state, 'passing')
+    assert.match(outcome.output, /of the first 10240 bytes read of a longer body/)
+    assert.ok(Buffer.byteLength(outcome.output) <= MAX_OUTPUT_BYTES)
+    // The server stops when the client goes: far less than the gigabyte left its buffers.
+    for (let i = 0; i < 50 && !huge.closed; i++) await new Promise((r) => setTimeout(r, 20))
+    assert.ok(huge.closed, 'the server saw the connection close')
+    assert.ok(huge.bytesSent < 128 * 1024 * 1024, `sent ${huge.bytesSent} bytes`)
+  })
+
+  it('keeps the tail of a long body within 4 KB and says how much it captured', async () => {
+    const outcome = await make(checkOf(`${base}/big`)).run()
+    assert.equal(outcome.state, 'passing')
+    assert.ok(Buffer.byteLength(outcome.output) <= MAX_OUTPUT_BYTES, `${Buffer.byteLength(outcome.output)} bytes`)
+    assert.match(outcome.output, /^HTTP GET .*: 200 OK Output \(last \d+ bytes of \d+ bytes\): /)
+    assert.match(outcome.output, /THE END$/)
+    assert.doesNotMatch(outcome.output, /line 0000/)
+  })
+
+  it('does not follow a redirect loop', async () => {
+    const outcome = await make(checkOf(`${base}/loop`)).run()
+    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.httpStatus, 302)
+    assert.match(outcome.output, /redirect to \/loop not followed/)
+  })
+
+  it('is critical when the connection is reset', async () => {
+    const outcome = await make(checkOf(`${base}/reset`)).run()
+    assert.equal(outcome.state, 'critical')
+    assert.match(outcome.output, /^HTTP GET .*\/reset: .*(reset|closed|ECONNRESET|other side)/i)
+  })
+
+  it('sends the configured headers', async () => {
+    const outcome = await make(
+      checkOf(`${base}/headers`, '    headers:\n      X-Probe: yes\n      Host: app.example\n'),
+    ).run()
+    assert.equal(outcome.state, 'passing')
+    assert.match(outcome.output, /"x-probe":"yes"/)
+    assert.match(outcome.output, /"host":"app.example"/)
+    assert.match(outcome.output, /"user-agent":"probekit-monitor/)
+  })
+
+  it('redacts credentials in the target and in the kept body', async () => {
+    const s = checkOf(`http://app:topsecret@127.0.0.1:${new URL(base).port}/leak`)
+    assert.doesNotMatch(s.target, /topsecret/)
+    const outcome = await make(s).run()
+    assert.equal(outcome.state, 'passing')
+    assert.doesNotMatch(outcome.output, /topsecret|hunter2|s3cret/)
+  })
+
+  it('reuses one kept-alive connection across runs', async () => {
+    const checker = make(checkOf(`${base}/ok`))
+    const before = http.stats.connections
+    for (let i = 0; i < 5; i++) assert.equal((await checker.run()).state, 'passing')
+    // At most one new connection (none when the shared pool already holds one to this origin).
+    assert.ok(http.stats.connections - before <= 1, `${http.stats.connections - before} new connections`)
+  })
+
+  it("verifies HTTPS against the manifest's CA and records the earliest certificate expiry", async () => {
+    const outcome = await make(
+      checkOf(`https://localhost:${tlsPort}/ok`, `    tls:\n      ca_file: ${ca.caCert}\n`),
+    ).run()
+    assert.equal(outcome.state, 'passing', outcome.output)
+    const expiry = outcome.sslEarliestExpiry
+    assert.ok(expiry !== undefined)
+    const expected = Date.now() / 1000 + ca.serverDays * 86_400
+    assert.ok(Math.abs(expiry - expected) < 2 * 86_400, `expiry ${expiry}, expected about ${expected}`)
+  })
+
+  it('presents a client certificate', async () => {
+    // 127.0.0.1, not localhost: a fresh origin, so a fresh connection without a client certificate.
+    const without = await make(
+      checkOf(`https://127.0.0.1:${tlsPort}/client`, `    tls:\n      ca_file: ${ca.caCert}\n`),
+    ).run()
+    assert.equal(without.state, 'critical', without.output)
+    assert.equal(without.httpStatus, 401)
+    const withCert = await make(
+      checkOf(
+        `https://localhost:${tlsPort}/client`,
+        `    tls:\n      ca_file: ${ca.caCert}\n      cert_file: ${ca.clientCert}\n      key_file: ${ca.clientKey}\n`,
+      ),
+    ).run()
+    assert.equal(withCert.state, 'passing', withCert.output)
+    assert.match(withCert.output, /hello probekit monitor/)
+  })
+
+  it('is critical on an untrusted certificate, unless insecure is opted into', async () => {
+    const outcome = await make(
+      checkOf(`https://localhost:${untrustedPort}/ok`, `    tls:\n      ca_file: ${ca.caCert}\n`),
+    ).run()
+    assert.equal(outcome.state, 'critical')
+    assert.match(outcome.output, /self[- ]signed|unable to verify|certificate/i)
+    const insecure = await make(
+      checkOf(`https://localhost:${untrustedPort}/ok`, '    tls:\n      insecure: true\n'),
+    ).run()
+    assert.equal(insecure.state, 'passing', insecure.output)
+  })
+
+  it('is critical on a certificate for another host name, unless server_name names it', async () => {
+    const outcome = await make(
+      checkOf(`https://127.0.0.1:${otherPort}/ok`, `    tls:\n      ca_file: ${ca.caCert}\n`),
+    ).run()
+    assert.equal(outcome.state, 'critical')
+    assert.match(outcome.output, /altnames|does not match|hostname/i)
+    const named = await make(
+      checkOf(
+        `https://127.0.0.1:${otherPort}/ok`,
+        `    tls:\n      ca_file: ${ca.caCert}\n      server_name: other.example\n`,
+      ),
+    ).run()
+    assert.equal(named.state, 'passing', named.output)
+  })
+
+  it('reports an unreadable CA file as a critical check naming the file', async () => {
+    const outcome = await make(
+      checkOf(`https://localhost:${tlsPort}/ok`, '    tls:\n      ca_file: /nonexistent/ca.pem\n'),
+    ).run()
+    assert.equal(outcome.state, 'critical')
+    assert.match(outcome.output, /cannot read the CA file \/nonexistent\/ca.pem/)
+  })
+})

@@ -1,0 +1,110 @@
+/**
+ * A throwaway certificate authority for TLS tests, made with the openssl binary in a
+ * temporary directory: a trusted CA, a server certificate for localhost and 127.0.0.1,
+ * one for another host name, a client certificate, and a self-signed certificate no one
+ * trusts.
+ */
+import { execFileSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeTempDir, requireBinary } from './server-process.js'
+
+export interface TestCa {
+  dir: string
+  /** Paths of PEM files. */
+  caCert: string
+  serverCert: string
+  serverKey: string
+  /** A certificate for `other.example` only, signed by the CA (a wrong host name for 127.0.0.1). */
+  otherCert: string
+  otherKey: string
+  clientCert: string
+  clientKey: string
+  /** Self-signed, trusted by nobody. */
+  untrustedCert: string
+  untrustedKey: string
+  /** Days the server certificate is valid. */
+  serverDays: number
+  read(path: string): Buffer
+}
+
+export function makeTestCa(): TestCa {
+  const openssl = requireBinary('openssl')
+  const dir = makeTempDir('ca')
+  const run = (...args: string[]) => execFileSync(openssl, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
+  const p = (name: string) => join(dir, name)
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '365',
+    '-subj',
+    '/CN=probekit test CA',
+  )
+  const issue = (name: string, subject: string, san: string, days: number, extendedKeyUsage: string) => {
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject)
+    writeFileSync(
+      p(`${name}.ext`),
+      `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=${extendedKeyUsage}\n${san ? `subjectAltName=${san}\n` : ''}`,
+    )
+    run(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      String(days),
+      '-extfile',
+      `${name}.ext`,
+    )
+  }
+  const serverDays = 30
+  issue('server', '/CN=localhost', 'DNS:localhost,IP:127.0.0.1', serverDays, 'serverAuth')
+  issue('other', '/CN=other.example', 'DNS:other.example', 90, 'serverAuth')
+  issue('client', '/CN=probekit monitor', '', 90, 'clientAuth')
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'untrusted.key',
+    '-out',
+    'untrusted.crt',
+    '-days',
+    '90',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+  )
+  return {
+    dir,
+    caCert: p('ca.crt'),
+    serverCert: p('server.crt'),
+    serverKey: p('server.key'),
+    otherCert: p('other.crt'),
+    otherKey: p('other.key'),
+    clientCert: p('client.crt'),
+    clientKey: p('client.key'),
+    untrustedCert: p('untrusted.crt'),
+    untrustedKey: p('untrusted.key'),
+    serverDays,
+    read: (path: string) => readFileSync(path),
+  }
+}
