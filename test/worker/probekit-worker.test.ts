@@ -92,7 +92,7 @@ describe('probekit worker against a real Redis and a real BullMQ worker', () => 
     )
   })
 
-  it('the probekit binary exits 0 for the healthy worker and 1 for a name that is not connected', async () => {
+  it('the probekit binary exits 0 for the healthy worker, 1 for a name that is not connected and 1 for a usage error', async () => {
     const bin = join(root, 'src/cli/bin.ts')
     const exec = promisify(execFile)
     const ok = await exec(process.execPath, ['--import', 'tsx', bin, 'worker', ...defaults()], { cwd: root })
@@ -107,6 +107,14 @@ describe('probekit worker against a real Redis and a real BullMQ worker', () => 
     )
     assert.equal(failed.code, 1)
     assert.match(failed.stdout, /^failed ping: worker worker@elsewhere is not connected/)
+    const usage = await exec(process.execPath, ['--import', 'tsx', bin, 'worker', '--max-age', 'soon'], {
+      cwd: root,
+    }).then(
+      () => assert.fail('expected exit status 1'),
+      (error: { code: number; stdout: string }) => error,
+    )
+    assert.equal(usage.code, 1, 'a usage error exits 1, never 2')
+    assert.match(usage.stdout, /^probekit worker: usage error: --max-age "soon" is not a duration/)
   })
 
   it('fails the ping naming a worker that is not connected, and lists the workers that are', async () => {
@@ -233,14 +241,20 @@ describe('probekit worker against a real Redis and a real BullMQ worker', () => 
     await worker.stop('SIGKILL')
   })
 
-  it('reports a worker process that exited uncleanly: readiness file gone', async () => {
-    worker = await startWorker()
-    await queue.add('crash', { exitCode: 9 })
-    await waitFor('the worker to exit', () => worker.child?.exitCode === 9, 15_000)
-    const { code, line } = await probekitWorker(...defaults(), '--skip-ping', '--skip-event-loop-liveness')
-    assert.equal(code, 1)
-    assert.match(line, /^failed readiness: \S+ does not exist/)
-  })
+  for (const [how, job, exited] of [
+    ['process.exit()', { exitCode: 9 }, (code: number | null) => code === 9],
+    ['an uncaught exception', { uncaught: true }, (code: number | null) => code === 1],
+  ] as const) {
+    it(`reports a worker process that ended by ${how}: readiness file gone`, async () => {
+      worker = await startWorker()
+      assert.equal((await probekitWorker(...defaults(), '--skip-ping')).code, 0)
+      await queue.add('crash', job)
+      await waitFor('the worker to exit', () => worker.child?.exitCode != null && exited(worker.child.exitCode), 15_000)
+      const { code, line } = await probekitWorker(...defaults(), '--skip-ping', '--skip-event-loop-liveness')
+      assert.equal(code, 1)
+      assert.match(line, /^failed readiness: \S+ does not exist/)
+    })
+  }
 })
 
 describe('probekit worker on its own', () => {
