@@ -26,27 +26,42 @@ export function renderNginx(settings: GenSettings, options: NginxOptions = {}): 
   const blocks: string[] = []
   if (options.comment) blocks.push(options.comment.replace(/^/gm, '# '))
   const seen = new Set<string>()
+  let local = false
   for (const group of ['startup', 'live', 'ready'] as Group[]) {
     const path = settings.paths[group]
     if (seen.has(path)) continue
     seen.add(path)
     const proxied = options.upstream !== undefined && settings.paths.ready === path
     blocks.push(proxied ? proxyBlock(settings, path, options.upstream as string) : localBlock(path))
+    local ||= !proxied
   }
+  if (local) blocks.push(ANSWER_BLOCK)
   return `${blocks.join('\n\n')}\n`
 }
 
+const ANSWER = '@probekit_health_ok'
+
+// `return` runs in nginx's rewrite phase, before allow/deny (access phase) is consulted, so
+// `deny all; return 200` answers everyone. try_files runs after the access phase: the
+// request reaches the answer in the named location only once allow/deny let it through.
 function localBlock(path: string): string {
   return `location = ${path} {
     access_log off;
-    default_type text/plain;
     # block outside traffic
     allow 127.0.0.1;
     allow ::1;
     deny all;
-    return 200 "ok\\n";
+    # answered after allow/deny (a bare "return" would answer before them)
+    try_files /.probekit-no-such-file ${ANSWER};
 }`
 }
+
+const ANSWER_BLOCK = `# The local answer of the health paths above (a named location: not reachable by URL).
+location ${ANSWER} {
+    access_log off;
+    default_type text/plain;
+    return 200 "ok\\n";
+}`
 
 function proxyBlock(settings: GenSettings, path: string, upstream: string): string {
   const url = new URL(upstream)
