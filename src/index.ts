@@ -40,3 +40,11 @@ export type { HealthJson, HealthJsonCheck, ServiceInfo } from './format/health-j
 export type { Fallback, HealthHandler } from './http/handler.js'
 export type { Listening, ListenOptions } from './http/listen.js'
 export type { HealthResponse } from './http/respond.js'
+export {
+  type GracefulShutdown,
+  gracefulShutdown,
+  type ShutdownHook,
+  type ShutdownOptions,
+  type ShutdownResult,
+  type ShutdownServer,
+} from './http/shutdown.js'
