@@ -209,7 +209,7 @@ export function parseManifest(text: string, file: string, defaults: ManifestDefa
   for (const doc of docs) {
     const error = doc.errors[0]
     if (error) {
-      const line = error.linePos?.[0]?.line
+      const line = error.linePos?.[0]?.line ?? lineCounter.linePos(error.pos[0]).line
       const message = error.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')
       throw new ManifestError(file, line, undefined, `YAML syntax error: ${message}`)
     }

@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { describe, it } from 'node:test'
+import {
+  type CheckSpec,
+  checkFingerprint,
+  loadManifests,
+  ManifestError,
+  parseManifest,
+} from '../../src/monitor/manifest.js'
+import { makeTempDir } from '../support/server-process.js'
+
+const fixtures = resolve(import.meta.dirname, '../fixtures/manifests')
+const fixture = (name: string) => join(fixtures, name)
+
+function only(paths: string[], node = 'this-host'): CheckSpec[] {
+  return loadManifests(paths, { node }).flatMap((p) => p.checks)
+}
+
+function manifestError(run: () => unknown): ManifestError {
+  try {
+    run()
+  } catch (error) {
+    assert.ok(error instanceof ManifestError, `expected a ManifestError, got ${String(error)}`)
+    return error
+  }
+  assert.fail('expected a ManifestError')
+}
+
+describe('p2 pod manifests', () => {
+  it('check /_status over HTTPS on status_port by default, launchables ignored', () => {
+    const [check] = only([fixture('p2-carsales.yaml')])
+    assert.ok(check && check.kind === 'http')
+    assert.equal(check.pod, 'carsales.com')
+    assert.equal(check.check, 'health_check')
+    assert.equal(check.node, 'this-host')
+    assert.equal(check.url, 'https://localhost:8001/_status')
+    assert.equal(check.method, 'GET')
+    assert.equal(check.intervalMs, 5000)
+    assert.ok(check.timeoutMs < check.intervalMs)
+    assert.equal(check.id, 'this-host/carsales.com/health_check')
+  })
+
+  it('switch to plain HTTP with status_http: true, other keys ignored', () => {
+    const [check] = only([fixture('p2-isup-http.yaml')])
+    assert.ok(check && check.kind === 'http')
+    assert.equal(check.url, 'http://localhost:8040/_status')
+  })
+
+  it('take the status stanza: path, port, localhost_only, and the node name', () => {
+    const [check] = only([fixture('p2-status-stanza.yaml')])
+    assert.ok(check && check.kind === 'http')
+    assert.equal(check.node, 'aws1.example.com')
+    assert.equal(check.url, 'http://localhost:9100/healthz')
+  })
+
+  it('reach a named node by its name unless localhost_only', () => {
+    const [check] = parseManifest('id: a\nnode: db-7.internal\nstatus_port: 8001\n', 'a.yaml').flatMap((p) => p.checks)
+    assert.ok(check && check.kind === 'http')
+    assert.equal(check.url, 'https://db-7.internal:8001/_status')
+  })
+
+  it('default the node to the host name when none is given anywhere', async () => {
+    const { hostname } = await import('node:os')
+    const [pod] = parseManifest('id: a\nstatus_port: 8001\n', 'a.yaml')
+    assert.equal(pod?.node, hostname())
+  })
+})
+
+describe('explicit checks', () => {
+  const checks = only([fixture('checks.yaml')])
+  const byName = new Map(checks.map((c) => [c.check, c]))
+
+  it('list the p2 status check first, then each declared check', () => {
+    assert.deepEqual(
+      checks.map((c) => `${c.check}:${c.kind}`),
+      ['health_check:http', 'api:http', 'status-path:http', 'db-port:tcp', 'cache:probe', 'disk:exec', 'backup:push'],
+    )
+  })
+
+  it('read an http check with method, headers, expected statuses, thresholds and TLS', () => {
+    const api = byName.get('api')
+    assert.ok(api && api.kind === 'http')
+    assert.equal(api.method, 'HEAD')
+    assert.deepEqual(api.headers, { 'X-Probe': 'monitor' })
+    assert.deepEqual(api.expectStatus, [200, 204])
+    assert.equal(api.intervalMs, 10_000)
+    assert.equal(api.timeoutMs, 2000)
+    assert.deepEqual(api.thresholds, { successBeforePassing: 2, failuresBeforeWarning: 3, failuresBeforeCritical: 3 })
+    assert.equal(api.tls.caFile, join(fixtures, 'ca.pem'), 'relative to the manifest')
+    assert.equal(api.tls.serverName, 'api.example')
+  })
+
+  it('build a path check on the pod status port, on its named node', () => {
+    const check = byName.get('status-path')
+    assert.ok(check && check.kind === 'http')
+    assert.equal(check.url, 'http://web-1:8443/metrics')
+  })
+
+  it('read tcp, typed-target, exec and push checks', () => {
+    const tcp = byName.get('db-port')
+    assert.ok(tcp && tcp.kind === 'tcp')
+    assert.deepEqual([tcp.host, tcp.port, tcp.target], ['db.internal', 5432, 'db.internal:5432'])
+    const cache = byName.get('cache')
+    assert.ok(cache && cache.kind === 'probe')
+    assert.doesNotMatch(cache.target, /s3cret/, 'the shown target is redacted')
+    assert.match(cache.url, /s3cret/, 'the probe still gets the password')
+    const disk = byName.get('disk')
+    assert.ok(disk && disk.kind === 'exec')
+    assert.deepEqual(disk.command, ['/usr/lib/nagios/plugins/check_disk', '-w', '10%'])
+    assert.equal(disk.shell, false)
+    assert.equal(disk.intervalMs, 60_000)
+    const backup = byName.get('backup')
+    assert.ok(backup && backup.kind === 'push')
+    assert.equal(backup.periodMs, 86_400_000)
+    assert.equal(backup.graceMs, 7_200_000)
+  })
+
+  it('run a single-string command through the shell, as Consul script checks do', () => {
+    const [check] = parseManifest(
+      'id: a\nchecks:\n  - name: s\n    command: "test -f /tmp/x && echo ok"\n',
+      'a.yaml',
+    ).flatMap((p) => p.checks)
+    assert.ok(check && check.kind === 'exec')
+    assert.equal(check.shell, true)
+  })
+
+  it('give each check a fingerprint that changes with what it checks', () => {
+    const [a] = parseManifest('id: a\nchecks:\n  - name: x\n    url: http://h:1/\n', 'a.yaml').flatMap((p) => p.checks)
+    const [b] = parseManifest('id: a\nchecks:\n  - name: x\n    url: http://h:2/\n', 'b.yaml').flatMap((p) => p.checks)
+    const [c] = parseManifest('\nid: a\nchecks:\n  - name: x\n    url: http://h:1/\n', 'c.yaml').flatMap(
+      (p) => p.checks,
+    )
+    assert.ok(a && b && c)
+    assert.notEqual(checkFingerprint(a), checkFingerprint(b))
+    assert.equal(checkFingerprint(a), checkFingerprint(c), 'where it is declared does not matter')
+  })
+
+  it('load every YAML file of a directory, several pods per file', () => {
+    const dir = makeTempDir('manifests')
+    writeFileSync(join(dir, 'a.yaml'), 'id: one\nstatus_port: 1001\n---\nid: two\nstatus_port: 1002\n')
+    writeFileSync(join(dir, 'b.yml'), 'id: three\nstatus_port: 1003\n')
+    writeFileSync(join(dir, 'notes.txt'), 'not a manifest')
+    const pods = loadManifests([dir], { node: 'n' })
+    assert.deepEqual(
+      pods.map((p) => p.id),
+      ['one', 'two', 'three'],
+    )
+  })
+})
+
+describe('bad manifests', () => {
+  it('report a YAML syntax error with the file and line', () => {
+    const error = manifestError(() => loadManifests([fixture('bad-yaml.yaml')]))
+    assert.equal(error.file, fixture('bad-yaml.yaml'))
+    assert.ok(error.line !== undefined && error.line >= 5 && error.line <= 6, `line ${error.line}`)
+    assert.match(error.message, /^.*bad-yaml\.yaml:\d+: YAML syntax error: /)
+    assert.doesNotMatch(error.message, /\n/, 'one line')
+  })
+
+  it('name the file, line and key of an unknown check type, and list the types', () => {
+    const error = manifestError(() => loadManifests([fixture('bad-type.yaml')]))
+    assert.equal(error.line, 7)
+    assert.equal(error.key, 'checks[1].type')
+    assert.equal(
+      error.message,
+      `${fixture('bad-type.yaml')}:7: checks[1].type: unknown check type "smtp"; the types are http, https, tcp, exec, push, probe, redis, rediss, postgres, postgresql, mysql, memcached, amqp, amqps, nats, mqtt, mqtts, mongodb, mongodb+srv, grpc, file`,
+    )
+  })
+
+  it('name the file, line and key of a bad port', () => {
+    const error = manifestError(() => loadManifests([fixture('bad-port.yaml')]))
+    assert.equal(
+      error.message,
+      `${fixture('bad-port.yaml')}:4: status_port: "eighty" is not a port; use a number from 1 to 65535`,
+    )
+  })
+
+  it('refuse a timeout that is not below the interval', () => {
+    const error = manifestError(() => loadManifests([fixture('bad-timeout.yaml')]))
+    assert.equal(error.key, 'checks[0].timeout')
+    assert.equal(error.line, 6)
+    assert.match(error.message, /5s is not below the interval \(5s\)/)
+  })
+
+  it('explain the other common mistakes in one sentence each', () => {
+    const cases: [string, RegExp][] = [
+      ['status_port: 8001\n', /a\.yaml:1: `id` is required/],
+      ['- just\n- a list\n', /a\.yaml:1: a manifest must be a YAML mapping/],
+      ['id: a\n', /a\.yaml:1: pod "a" has nothing to check; add `status_port`/],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    intervall: 5s\n',
+        /a\.yaml:5: checks\[0\]\.intervall: unknown key for a http check/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    interval: soon\n',
+        /a\.yaml:5: checks\[0\]\.interval: "soon" is not a duration/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    type: tcp\n    address: db\n',
+        /a\.yaml:5: checks\[0\]\.address: "db" is not host:port/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n  - name: x\n    url: http://h:2/\n',
+        /a\.yaml:5: checks\[1\]\.name: "x" is used twice/,
+      ],
+      ['id: a\nchecks:\n  - name: x\n    url: ftp://h/\n', /a\.yaml:4: checks\[0\]\.url: cannot tell the check type/],
+      ['id: a\nstatus_port: 1\nstatus_http: sure\n', /a\.yaml:3: status_http: "sure" is not true or false/],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: https://h:1/\n    tls:\n      cert_file: c.pem\n',
+        /a\.yaml:6: checks\[0\]\.tls\.key_file: a client certificate needs both cert_file and key_file/,
+      ],
+      ['id: a\nchecks:\n  - name: x\n    type: push\n', /a\.yaml:3: checks\[0\]: a push check needs a `period`/],
+      ['id: a\nchecks:\n  - name: x\n    command: []\n', /a\.yaml:4: checks\[0\]\.command: must be a command line/],
+    ]
+    for (const [text, expected] of cases) {
+      const error = manifestError(() => parseManifest(text, 'a.yaml'))
+      assert.match(error.message, expected)
+    }
+  })
+
+  it('refuse the same pod on the same node in two files', () => {
+    const dir = makeTempDir('dupes')
+    writeFileSync(join(dir, 'a.yaml'), 'id: one\nnode: n\nstatus_port: 1001\n')
+    writeFileSync(join(dir, 'b.yaml'), 'id: one\nnode: n\nstatus_port: 1002\n')
+    const error = manifestError(() => loadManifests([dir]))
+    assert.match(error.message, /b\.yaml: id: pod "one" on node "n" is also declared in .*a\.yaml/)
+  })
+
+  it('name a missing path', () => {
+    const error = manifestError(() => loadManifests(['/nonexistent/pods']))
+    assert.equal(
+      error.message,
+      '/nonexistent/pods: no such file or directory; pass a manifest file or a directory of them',
+    )
+  })
+})
