@@ -74,7 +74,6 @@ export function brokerWorkerProbe(options: BrokerWorkerProbeOptions): Probe {
         enableReadyCheck: false,
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
-        connectionName: 'probekit-worker-check',
       })
       // ioredis rejects a failed connect with "Connection is closed."; the cause (ECONNREFUSED,
       // WRONGPASS, a TLS error) arrives on 'error', so keep it for the reason.
@@ -89,7 +88,7 @@ export function brokerWorkerProbe(options: BrokerWorkerProbeOptions): Probe {
         const started = performance.now()
         const pong = await client.ping()
         const pingMs = performance.now() - started
-        const connections = parseWorkerConnections(await client.client('LIST'))
+        const connections = parseWorkerConnections(await clientList(client))
         const mine = connections.filter(
           (c) => c.worker === options.workerName && (options.queue === undefined || c.queue === options.queue),
         )
@@ -109,6 +108,18 @@ export function brokerWorkerProbe(options: BrokerWorkerProbeOptions): Probe {
         client.disconnect()
       }
     },
+  }
+}
+
+async function clientList(client: RedisClient): Promise<string> {
+  try {
+    return await client.client('LIST')
+  } catch (error) {
+    // ACL users without +client|list, and managed services that disable CLIENT.
+    const reason = describeNetworkError(error)
+    throw new NotReady(
+      `${reason}; finding the worker needs CLIENT LIST (grant the broker user +client|list, or use --skip-ping)`,
+    )
   }
 }
 

@@ -371,3 +371,23 @@ describe('probekit worker against a password-protected Redis', () => {
     )
   })
 })
+
+describe('probekit worker with a Redis user that may not list clients', () => {
+  let restricted: RedisServer
+  before(async () => {
+    restricted = await startRedis({ args: ['--user', 'limited', 'on', '>limited-pw', '~*', '&*', '+@all', '-client'] })
+  })
+  after(async () => {
+    await restricted?.stop()
+  })
+
+  it('fails the ping saying CLIENT LIST is refused and how to fix it', async () => {
+    const broker = `redis://limited:limited-pw@127.0.0.1:${restricted.port}/0`
+    const { code, line } = await probekitWorker('--skip-event-loop-liveness', '--broker', broker)
+    assert.equal(code, 1)
+    assert.match(
+      line,
+      /^failed ping: redis:\/\/limited:\*\*\*@127\.0\.0\.1:\d+\/0: NOPERM .*client\|list.*; finding the worker needs CLIENT LIST \(grant the broker user \+client\|list, or use --skip-ping\)\n$/,
+    )
+  })
+})
