@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { CheckOutcome } from '../../src/monitor/checkers/checker.js'
+import { type PushCheckSpec, parseManifest } from '../../src/monitor/manifest.js'
+import { PushWatch } from '../../src/monitor/push.js'
+import { sleep, waitFor } from '../support/server-process.js'
+
+function pushSpec(period: string, grace: string): PushCheckSpec {
+  const [check] = parseManifest(
+    `id: jobs\nchecks:\n  - name: nightly\n    period: ${period}\n    grace: ${grace}\n`,
+    'p.yaml',
+    {
+      node: 'n',
+    },
+  ).flatMap((p) => p.checks)
+  assert.ok(check && check.kind === 'push')
+  return check
+}
+
+describe("push checks (dead man's switch)", () => {
+  it('turn critical when no push arrives within the period plus the grace time', async () => {
+    const outcomes: CheckOutcome[] = []
+    const watch = new PushWatch(pushSpec('200ms', '100ms'), undefined, (o) => outcomes.push(o))
+    try {
+      await sleep(150)
+      assert.equal(outcomes.length, 0, 'nothing before period + grace')
+      await waitFor('the missed push', () => outcomes.length > 0, 2000, 10)
+      assert.equal(outcomes[0]?.state, 'critical')
+      assert.equal(outcomes[0]?.output, 'no push within the period of 200ms plus the grace time of 100ms')
+    } finally {
+      watch.stop()
+    }
+  })
+
+  it('pass on success (or exit status 0) and restart the period', async () => {
+    const outcomes: CheckOutcome[] = []
+    const watch = new PushWatch(pushSpec('300ms', '100ms'), undefined, (o) => outcomes.push(o))
+    try {
+      for (let i = 0; i < 4; i++) {
+        await sleep(150)
+        watch.push(i % 2 === 0 ? 'success' : 0, `run ${i}`)
+      }
+      assert.deepEqual(
+        outcomes.map((o) => o.state),
+        ['passing', 'passing', 'passing', 'passing'],
+        'pushed every 150 ms: never missed',
+      )
+      assert.equal(outcomes[0]?.output, 'push success: run 0')
+      assert.equal(outcomes[1]?.output, 'push exit status 0: run 1')
+    } finally {
+      watch.stop()
+    }
+  })
+
+  it('turn critical on fail or a non-zero exit status, with the body as output', () => {
+    const outcomes: CheckOutcome[] = []
+    const watch = new PushWatch(pushSpec('1h', '1m'), undefined, (o) => outcomes.push(o))
+    try {
+      watch.push('fail', 'disk full\n')
+      watch.push(3, 'password=hunter2 rejected')
+      assert.deepEqual(
+        outcomes.map((o) => [o.state, o.output]),
+        [
+          ['critical', 'push fail: disk full'],
+          ['critical', 'push exit status 3: password=*** rejected'],
+        ],
+      )
+    } finally {
+      watch.stop()
+    }
+  })
+
+  it('turn critical when a started run does not finish within the grace time', async () => {
+    const outcomes: CheckOutcome[] = []
+    const watch = new PushWatch(pushSpec('1h', '150ms'), undefined, (o) => outcomes.push(o))
+    try {
+      watch.push('start')
+      assert.equal(outcomes.length, 0, 'start alone changes nothing')
+      await waitFor('the unfinished run', () => outcomes.length > 0, 2000, 10)
+      assert.equal(outcomes[0]?.state, 'critical')
+      assert.match(outcomes[0]?.output ?? '', /^started \d+ms ago and did not finish within the grace time of 150ms$/)
+    } finally {
+      watch.stop()
+    }
+  })
+
+  it('say how long a started run took when it succeeds', () => {
+    const outcomes: CheckOutcome[] = []
+    let now = 1_000_000
+    const watch = new PushWatch(
+      pushSpec('1h', '10m'),
+      undefined,
+      (o) => outcomes.push(o),
+      () => now,
+    )
+    try {
+      watch.push('start')
+      now += 90_000
+      watch.push('success')
+      assert.equal(outcomes[0]?.output, 'push success after 90s')
+    } finally {
+      watch.stop()
+    }
+  })
+
+  it('notice at once, after a restart, a job that is already overdue', async () => {
+    const outcomes: CheckOutcome[] = []
+    const lastPush = Date.now() - 10_000
+    const watch = new PushWatch(pushSpec('2s', '1s'), lastPush, (o) => outcomes.push(o))
+    try {
+      await waitFor('the overdue job', () => outcomes.length > 0, 1000, 10)
+      assert.equal(outcomes[0]?.state, 'critical')
+    } finally {
+      watch.stop()
+    }
+  })
+})
