@@ -224,7 +224,8 @@ export function runCommand(command, args, options = {}) {
       clearTimeout(timer)
       reject(error)
     })
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': only then has all of stdout been read.
+    child.once('close', (code, signal) => {
       children.delete(child)
       clearTimeout(timer)
       resolve({ code, signal, stdout, stderr })

@@ -3,7 +3,7 @@
  * temporary directories on free loopback ports (never the system instances), pinned to
  * the server core, and shared by the comparisons that need them.
  */
-import { chownSync } from 'node:fs'
+import { chownSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { findBinary, freePort, makeTempDir, requireBinary, runCommand, startProcess } from './proc.mjs'
 
@@ -76,13 +76,18 @@ async function startPostgres(cpu, log) {
     const runuser = requireBinary('runuser', ['/usr/sbin/runuser', '/sbin/runuser'], 'util-linux')
     const { stdout } = await runCommand('id', ['-u', 'postgres'])
     const uid = Number(stdout.trim())
-    if (!Number.isInteger(uid)) throw new Error('running as root needs a "postgres" user to run PostgreSQL')
+    if (!(uid > 0)) throw new Error('running as root needs a "postgres" user to run PostgreSQL')
     chownSync(dir, uid, uid)
     asUser = (command, args) => [runuser, ['-u', 'postgres', '--', command, ...args]]
   }
   const [initCmd, initArgs] = asUser(initdb, ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync'])
   const init = await runCommand(initCmd, initArgs, { timeoutMs: 120_000 })
-  if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`)
+  if (init.code !== 0) {
+    const st = statSync(dir)
+    throw new Error(
+      `initdb failed: ${init.stderr || init.stdout} (${dir}: mode ${(st.mode & 0o777).toString(8)}, uid ${st.uid})`,
+    )
+  }
   const port = await freePort()
   const settings = {
     listen_addresses: '127.0.0.1',
