@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
+import { run } from '../../src/cli/worker.js'
 import { watchBullmqWorker, workerName } from '../../src/worker/index.js'
 import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
@@ -154,6 +155,29 @@ describe('watchBullmqWorker against a real Redis', () => {
         () => watchBullmqWorker(worker, { ...files(), name: 'worker@two' }),
         /given the name "worker@two" but the worker's name is "worker@one"/,
       )
+    } finally {
+      await worker.close()
+    }
+  })
+
+  it('is found by probekit worker also under a custom key prefix with colons in it', async () => {
+    const worker = new Worker('billing', async () => 'done', {
+      connection: { url: redis.url },
+      prefix: 'acme:jobs',
+      name: 'worker@prefixed',
+    })
+    const f = files()
+    const watched = watchBullmqWorker(worker, f)
+    try {
+      assert.equal(watched.clientName, `acme:jobs:${Buffer.from('billing').toString('base64')}:w:worker@prefixed`)
+      await waitFor('the readiness file', () => existsSync(f.readinessFile), 10_000)
+      let line = ''
+      const code = await run(
+        ['--skip-event-loop-liveness', '--broker', redis.url, '--worker-name', 'worker@prefixed', '--queue', 'billing'],
+        { write: (t: string) => (line += t) },
+      )
+      assert.equal(code, 0, line)
+      assert.match(line, /worker worker@prefixed is connected \(queue billing\)/)
     } finally {
       await worker.close()
     }
