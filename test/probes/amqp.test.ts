@@ -31,7 +31,7 @@ describe('amqp probe against a real RabbitMQ', () => {
   })
 
   it("passes with the app's connection: a channel opens", async () => {
-    const result = await run(amqp(connection as unknown as AmqpConnectionLike))
+    const result = await run(amqp(connection))
     assert.equal(result.status, 'pass', result.output)
     assert.equal(result.name, 'amqp')
     assert.equal(result.output, 'channel opened')
@@ -40,16 +40,16 @@ describe('amqp probe against a real RabbitMQ', () => {
   })
 
   it('checks a named queue and reports its depth', async () => {
-    const result = await run(amqp(connection as unknown as AmqpConnectionLike, { queue: 'jobs' }))
+    const result = await run(amqp(connection, { queue: 'jobs' }))
     assert.equal(result.status, 'pass', result.output)
     assert.equal(result.output, 'queue jobs: 0 messages, 0 consumers')
   })
 
   it("fails on a missing queue without harming the app's connection", async () => {
-    const result = await run(amqp(connection as unknown as AmqpConnectionLike, { queue: 'nope' }))
+    const result = await run(amqp(connection, { queue: 'nope' }))
     assert.equal(result.status, 'fail')
     assert.equal(result.output, 'amqp: queue "nope" does not exist')
-    assert.equal((await run(amqp(connection as unknown as AmqpConnectionLike))).status, 'pass')
+    assert.equal((await run(amqp(connection))).status, 'pass')
     assert.deepEqual(appErrors, [])
   })
 
@@ -106,7 +106,7 @@ describe('amqp probe against a real RabbitMQ', () => {
   })
 
   it('fails within its deadline plus 100 ms while the broker is frozen, and passes after SIGCONT with the same connection', async () => {
-    const probe = amqp(connection as unknown as AmqpConnectionLike)
+    const probe = amqp(connection)
     const urlProbe = amqp(rabbit.url)
     rabbit.process.freeze()
     try {
@@ -126,7 +126,7 @@ describe('amqp probe against a real RabbitMQ', () => {
   })
 
   it('leaves no sockets, timers or listeners after 200 checks timed out against a frozen broker', async () => {
-    const probe = amqp(connection as unknown as AmqpConnectionLike)
+    const probe = amqp(connection)
     const urlProbe = amqp(rabbit.url)
     const listenersBefore = connection.listenerCount('close') + connection.listenerCount('error')
     rabbit.process.freeze()
@@ -146,7 +146,7 @@ describe('amqp probe against a real RabbitMQ', () => {
 
   it("fails with a clear reason once the broker is down and the app's connection closed", async () => {
     await rabbit.process.kill()
-    const result = await run(amqp(connection as unknown as AmqpConnectionLike))
+    const result = await run(amqp(connection))
     assert.equal(result.status, 'fail')
     assert.match(result.output ?? '', /amqp: the connection is closed/)
   })
