@@ -144,7 +144,7 @@
       output: el('td', { 'data-label': 'Output' }),
       since: el('td', { 'data-label': 'Since', className: 'since' }),
     }
-    const tr = el('tr', { 'data-key': g.key }, ...Object.values(cells))
+    const tr = el('tr', { 'data-pod': g.pod, 'data-node': g.node }, ...Object.values(cells))
     return { tr, cells, signature: '' }
   }
 
@@ -446,17 +446,25 @@
     const count = points.reduce((n, p) => n + p.count, 0)
     const passed = points.reduce((n, p) => n + p.passed, 0)
     const pct = count ? ((passed / count) * 100).toFixed(count === passed ? 0 : 1) : '0'
+    // A fixed strip of 90 slots, the latest at the right, so the bars keep their size
+    // however much history there is.
+    const slots = 90
     const step = 6
     const bars = svgEl('svg', {
-      viewBox: `0 0 ${Math.max(points.length * step, 60)} 32`,
-      preserveAspectRatio: 'none',
+      viewBox: `0 0 ${slots * step} 32`,
       role: 'img',
       'aria-label': `${pct}% of ${count} checks of ${s.check} passed since ${new Date(points[0].at).toLocaleString()}`,
     })
+    const offset = slots - points.length
+    for (let i = 0; i < offset; i++) {
+      bars.append(svgEl('rect', { x: i * step, y: 0, width: step - 1.5, height: 32, rx: 1, class: 'empty' }))
+    }
     points.forEach((p, i) => {
       const title = svgEl('title')
       title.textContent = `${new Date(p.at).toLocaleString()}: ${p.state}, ${p.passed} of ${p.count} passed`
-      bars.append(svgEl('rect', { x: i * step, y: 0, width: step - 1.5, height: 32, rx: 1, class: p.state }, title))
+      bars.append(
+        svgEl('rect', { x: (offset + i) * step, y: 0, width: step - 1.5, height: 32, rx: 1, class: p.state }, title),
+      )
     })
     uptime.replaceChildren(
       bars,
@@ -490,8 +498,15 @@
       },
       svgEl('line', { class: 'grid', x1: 0, x2: w, y1: y(max), y2: y(max) }),
       svgEl('line', { class: 'grid', x1: 0, x2: w, y1: h - 0.5, y2: h - 0.5 }),
-      svgEl('polygon', { class: 'area', points: `0,${h} ${line} ${w},${h}` }),
-      svgEl('polyline', { class: 'line', points: line }),
+      measured.length > 1 ? svgEl('polygon', { class: 'area', points: `0,${h} ${line} ${w},${h}` }) : '',
+      measured.length > 1 ? svgEl('polyline', { class: 'line', points: line }) : '',
+      // The latest point as a dot, so a single minute of history still shows.
+      svgEl('circle', {
+        class: 'last',
+        cx: x(measured.length - 1),
+        cy: y(last),
+        r: 3.5,
+      }),
     )
     latency.replaceChildren(
       chart,
@@ -542,7 +557,7 @@
                 el('td', null, `${t.check} on ${t.node}`),
                 el(
                   'td',
-                  null,
+                  { className: 'change' },
                   badge(t.from),
                   el('span', { className: 'arrow', 'aria-label': 'to', text: '→' }),
                   badge(t.to),

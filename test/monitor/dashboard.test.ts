@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import { type Fleet, startFleet } from '../support/monitor-fleet.js'
+import { makeTempDir, requireBinary, waitFor } from '../support/server-process.js'
+
+// The dashboard in a real browser: Debian's chromium, driven by playwright-core (no browser
+// download), against a real monitor watching real HTTP targets.
+const root = new URL('../..', import.meta.url).pathname
+const artifacts = join(root, 'test-artifacts')
+const HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+let fleet: Fleet
+let context: BrowserContext
+let page: Page
+const requests: string[] = []
+
+async function screenshot(p: Page, name: string): Promise<void> {
+  await p.screenshot({ path: join(artifacts, `dashboard-${name}.png`), fullPage: true })
+}
+
+/** The overview's row of a pod on a node. */
+function row(pod: string, node: string) {
+  return page.locator(`#fleet-body tr[data-pod="${pod}"][data-node="${node}"]`)
+}
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true })
+  const executablePath = requireBinary('chromium', ['/usr/bin/chromium'])
+  fleet = await startFleet({
+    prepare: (t) => {
+      t.set('/web/_status', 200, 'web ok: 12 connections in the pool')
+      t.set('/evil/_status', 500, HOSTILE)
+      t.set('/api/_status', 200, 'api ok')
+    },
+    manifests: (t) => ({
+      'web.yaml': `id: web\nnode: aws1.example.com\nchecks:\n  - { name: health_check, url: "${t.url('/web/_status')}", interval: 1s }\n  - { name: port, type: tcp, address: "127.0.0.1:${t.port}", interval: 1s }\n`,
+      'web2.yaml': `id: web\nnode: aws2.example.com\nchecks:\n  - { name: health_check, url: "${t.url('/api/_status')}", interval: 1s }\n`,
+      'evil.yaml': `id: evil\nnode: aws1.example.com\nchecks:\n  - { name: health_check, url: "${t.url('/evil/_status')}", interval: 1s }\n`,
+      'jobs.yaml': 'id: jobs\nnode: aws3.example.com\nchecks:\n  - { name: nightly, type: push, period: 1h }\n',
+    }),
+  })
+  await fleet.waitForFirstResults()
+  context = await chromium.launchPersistentContext(makeTempDir('chromium'), {
+    executablePath,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+  })
+  page = context.pages()[0] ?? (await context.newPage())
+  page.on('request', (r) => requests.push(r.url()))
+  page.on('pageerror', (error) => assert.fail(`the dashboard threw: ${error.message}`))
+})
+
+after(async () => {
+  await context?.close()
+  await fleet?.close()
+})
+
+describe('the dashboard in a real browser', () => {
+  it('shows every pod on every node with a state word and symbol, its output and since when', async () => {
+    const response = await page.goto(`${fleet.url}/`)
+    assert.equal(response?.status(), 200)
+    assert.match(response?.headers()['content-security-policy'] ?? '', /script-src 'self'/)
+    await page.evaluate(() => {
+      ;(window as unknown as { __loadId: number }).__loadId = 42
+    })
+    await row('web', 'aws1.example.com').waitFor()
+    for (const [pod, node] of [
+      ['web', 'aws1.example.com'],
+      ['web', 'aws2.example.com'],
+      ['evil', 'aws1.example.com'],
+      ['jobs', 'aws3.example.com'],
+    ] as const) {
+      assert.equal(await row(pod, node).count(), 1, `no row for ${pod} on ${node}`)
+    }
+    const web = row('web', 'aws1.example.com')
+    assert.equal((await web.locator('.badge').innerText()).replace(/\s+/g, ' ').trim(), '✔ passing')
+    assert.match(await web.innerText(), /web ok: 12 connections in the pool/)
+    assert.match(await web.locator('time').innerText(), /^for \d+/)
+    assert.equal(await row('jobs', 'aws3.example.com').getAttribute('data-state'), 'unknown')
+    assert.match(await page.locator('#summary').innerText(), /1\s*critical/)
+    await screenshot(page, 'overview')
+  })
+
+  it('shows a state change as it happens, without reloading', async () => {
+    fleet.target.set('/web/_status', 503, 'database unreachable: connect ECONNREFUSED')
+    const web = row('web', 'aws1.example.com')
+    await waitFor(
+      'the critical state on the page',
+      async () => (await web.getAttribute('data-state')) === 'critical',
+      15_000,
+    )
+    assert.match(await web.locator('.badge').innerText(), /critical/)
+    assert.match(await web.innerText(), /database unreachable/)
+    assert.equal(
+      await page.evaluate(() => (window as unknown as { __loadId?: number }).__loadId),
+      42,
+      'the page reloaded',
+    )
+    await screenshot(page, 'overview-critical')
+    fleet.target.set('/web/_status', 200, 'web ok: 12 connections in the pool')
+    await waitFor('the passing state again', async () => (await web.getAttribute('data-state')) === 'passing', 15_000)
+  })
+
+  it('shows a hostile output as text, and no script from it runs', async () => {
+    const evil = row('evil', 'aws1.example.com')
+    assert.ok(
+      (await evil.locator('pre.output-snippet').textContent())?.endsWith(HOSTILE),
+      'the output is not shown as text',
+    )
+    assert.equal(await page.locator('img[src="x"]').count(), 0)
+    assert.equal(await page.locator('#fleet-body script').count(), 0)
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined)
+  })
+
+  it('is usable with the keyboard: / searches, Tab reaches a pod, Enter opens its page', async () => {
+    await page.keyboard.press('/')
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'search')
+    await page.keyboard.type('evil')
+    await waitFor('the filter', async () => (await page.locator('#fleet-body tr:not([hidden])').count()) === 1)
+    assert.equal(await page.locator('#result-count').innerText(), '1 of 4 shown')
+    // Tab past the two selects to the first visible pod link.
+    await page.keyboard.press('Tab')
+    await page.keyboard.press('Tab')
+    await page.keyboard.press('Tab')
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'evil')
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle)
+    assert.equal(outline, 'solid', 'the focused link shows no focus ring')
+    await page.keyboard.press('Enter')
+    await page.locator('#pod-title').waitFor()
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'pod-title')
+    assert.equal(await page.locator('#pod-title').innerText(), 'evil')
+    assert.ok((await page.locator('pre.output').textContent())?.endsWith(HOSTILE), 'the output is not shown as text')
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined)
+    assert.equal(await page.evaluate(() => (window as unknown as { __loadId?: number }).__loadId), 42)
+    // Back with the keyboard.
+    await page.keyboard.press('Shift+Tab')
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), '← All pods')
+    await page.keyboard.press('Enter')
+    await page.locator('#overview-view:not([hidden])').waitFor()
+    await page.fill('#search', '')
+    await page.keyboard.press('Escape')
+  })
+
+  it("shows a pod's checks with their state timeline, latency chart, output and transitions", async () => {
+    await fleet.waitForState('aws1.example.com/web/health_check', 'passing')
+    fleet.target.set('/web/_status', 500, 'pool exhausted')
+    await fleet.waitForState('aws1.example.com/web/health_check', 'critical')
+    fleet.target.set('/web/_status', 200, 'web ok: 12 connections in the pool')
+    await fleet.waitForState('aws1.example.com/web/health_check', 'passing')
+    await new Promise((r) => setTimeout(r, 600)) // the history is written every 200 ms here
+    await page.goto(`${fleet.url}/#/pod/web`)
+    await page.locator('#pod-checks .check').first().waitFor()
+    assert.equal(await page.locator('#pod-checks .check').count(), 3, 'two nodes, three checks')
+    const card = page.locator('#pod-checks .check').first()
+    await card.locator('.uptime svg rect').first().waitFor({ timeout: 15_000 })
+    assert.match(
+      (await card.locator('.uptime svg').getAttribute('aria-label')) ?? '',
+      /% of \d+ checks of health_check passed/,
+    )
+    await card.locator('.latency svg circle.last').waitFor()
+    assert.match(
+      (await card.locator('.latency svg').getAttribute('aria-label')) ?? '',
+      /^Latency of health_check: latest \d+ ms/,
+    )
+    await page.locator('#pod-transitions table').waitFor({ timeout: 15_000 })
+    const transitions = await page.locator('#pod-transitions').innerText()
+    assert.match(transitions, /critical/)
+    assert.match(transitions, /pool exhausted/)
+    await screenshot(page, 'pod')
+  })
+
+  it('fits a narrow phone screen without sideways scrolling', async () => {
+    const phone = await context.newPage()
+    await phone.setViewportSize({ width: 375, height: 812 })
+    await phone.goto(`${fleet.url}/`)
+    await phone.locator('#fleet-body tr').first().waitFor()
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`)
+    await screenshot(phone, 'phone')
+    await phone.goto(`${fleet.url}/#/pod/evil`)
+    await phone.locator('#pod-checks .check').waitFor()
+    const podOverflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    assert.ok(podOverflow <= 0, `the pod page is ${podOverflow} px wider than the screen`)
+    await screenshot(phone, 'phone-pod')
+    await phone.close()
+  })
+
+  it('loads everything from the monitor itself: no request leaves for the internet', () => {
+    assert.ok(requests.length > 0)
+    const foreign = requests.filter((url) => !url.startsWith(fleet.url))
+    assert.deepEqual(foreign, [])
+  })
+})
