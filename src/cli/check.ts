@@ -107,7 +107,29 @@ export function formatLine(result: TargetResult): string {
     const message = result.output ? ` ${result.output}` : ''
     return `ok ${result.target}${message} in ${result.durationMs.toFixed(1)} ms`
   }
-  return `failed ${result.target}: ${result.output ?? 'failed'}`
+  return `failed ${result.target}: ${withoutTarget(result.output ?? 'failed', result.target)}`
+}
+
+/**
+ * Probes start their reasons with what they checked (`tcp 127.0.0.1:5432: connection
+ * refused`), which the line already names: drop that prefix so the reason comes first.
+ */
+function withoutTarget(reason: string, target: string): string {
+  const forms = [target]
+  try {
+    const url = new URL(target)
+    forms.push(redactUrl(url.href))
+    if (url.host) forms.push(url.host)
+  } catch {}
+  for (const form of forms) {
+    const at = reason.indexOf(form)
+    // Only as the reason's subject: at the very start, or after one word naming the kind of check.
+    if (at === -1 || (at > 0 && !/^[a-z]+ $/i.test(reason.slice(0, at)))) continue
+    const rest = reason.slice(at + form.length)
+    if (rest.startsWith(': ')) return rest.slice(2)
+    if (rest.startsWith(' ')) return rest.slice(1)
+  }
+  return reason
 }
 
 function capLine(line: string, cap: number): string {

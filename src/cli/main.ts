@@ -64,10 +64,16 @@ Examples:
 /** Runs the CLI and returns the exit status. Expected failures print one sentence, never a stack. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
-    process.stdout.write(mainHelp())
-    return name === undefined ? 1 : 0
+  if (name === undefined) {
+    process.stdout.write(`${mainHelp()}\nprobekit: usage error: name a command, e.g. probekit check --help\n`)
+    return 1
   }
+  if (name === '-h' || name === '--help') {
+    process.stdout.write(mainHelp())
+    return 0
+  }
+  // `probekit help check` is `probekit check --help`.
+  if (name === 'help') return rest[0] === undefined ? main(['--help']) : main([rest[0], '--help'])
   if (name === '-V' || name === '--version' || name === 'version') {
     process.stdout.write(`${VERSION}\n`)
     return 0
@@ -93,7 +99,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`probekit ${name}: usage error: ${error.message}\nSee "probekit ${name} --help".\n`)
       return 1
     }
-    process.stdout.write(`probekit ${name}: ${error instanceof Error ? error.message : String(error)}\n`)
+    // Expected failures (a config module that throws, a timeout too short) arrive here as
+    // one sentence; whatever they quote may hold a connection string, so redact it.
+    const { redact } = await import('../core/redact.js')
+    const message = error instanceof Error ? error.message : String(error)
+    process.stdout.write(`probekit ${name}: ${redact(message)}\n`)
     return 1
   }
 }

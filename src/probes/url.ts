@@ -35,6 +35,11 @@ const FACTORIES: Record<string, Factory> = {
   http: async (target, o) => (await import('./http.js')).http(target, httpOptions(o)),
   https: async (target, o) => (await import('./http.js')).http(target, httpOptions(o)),
   tcp: async (target, o) => (await import('./tcp.js')).tcp(target, base(o)),
+  amqp: async (target, o) => (await import('./amqp.js')).amqp(target, base(o)),
+  amqps: async (target, o) => (await import('./amqp.js')).amqp(target, base(o)),
+  nats: async (target, o) => (await import('./nats.js')).nats(target, base(o)),
+  mqtt: async (target, o) => (await import('./mqtt.js')).mqtt(target, base(o)),
+  mqtts: async (target, o) => (await import('./mqtt.js')).mqtt(target, base(o)),
 }
 
 /** The schemes `probeForTarget` understands. */
