@@ -1,0 +1,343 @@
+import assert from 'node:assert/strict'
+import { rmSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { ManifestError, Monitor } from '../../src/monitor/monitor.js'
+import { MemoryStore, openStore } from '../../src/monitor/store/index.js'
+import type { CheckState, MonitorStore, Transition } from '../../src/monitor/types.js'
+import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
+
+/** A target whose answer per path the test sets: `status[path] = 500`. */
+const status: Record<string, number> = {}
+let server: Server
+let base: string
+
+before(async () => {
+  server = createServer((req, res) => {
+    const code = status[req.url ?? '/'] ?? 200
+    res.statusCode = code
+    res.end(code < 300 ? `fine ${req.url}\n` : `broken ${req.url}\n`)
+  })
+  server.keepAliveTimeout = 60_000
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+after(async () => {
+  server.closeAllConnections()
+  await new Promise((r) => server.close(r))
+})
+
+// Deadlines are generous: the machine running the tests is shared and slow.
+function check(name: string, extra = '', interval = '300ms', timeout = '250ms'): string {
+  return `  - name: ${name}\n    url: ${base}/${name}\n    interval: ${interval}\n    timeout: ${timeout}\n${extra}`
+}
+
+function writeManifest(dir: string, file: string, pod: string, checks: string[]): string {
+  const path = join(dir, file)
+  writeFileSync(path, `id: ${pod}\nnode: n1\nchecks:\n${checks.join('')}`)
+  return path
+}
+
+function stateOf(monitor: Monitor, id: string): CheckState {
+  const s = monitor.state(id)
+  assert.ok(s, `no state for ${id}`)
+  return s
+}
+
+describe('Monitor', () => {
+  it('checks every target and records transitions, with a raised index per change', async () => {
+    const dir = makeTempDir('monitor')
+    writeManifest(dir, 'web.yaml', 'web', [check('a1'), check('a2')])
+    status['/a2'] = 500
+    const store = new MemoryStore()
+    const monitor = new Monitor({ store, logger: false })
+    const changes: Transition[] = []
+    monitor.on('change', (t) => changes.push(t))
+    try {
+      await monitor.load([dir])
+      assert.deepEqual(
+        monitor.states().map((s) => [s.id, s.state]),
+        [
+          ['n1/web/a1', 'unknown'],
+          ['n1/web/a2', 'unknown'],
+        ],
+      )
+      const startIndex = monitor.index
+      monitor.start()
+      await waitFor('both checks to settle', () => changes.length >= 2, 5000)
+      await waitFor('a2 to answer 500', () => monitor.state('n1/web/a2')?.httpStatus === 500, 5000)
+      assert.equal(stateOf(monitor, 'n1/web/a1').state, 'passing')
+      assert.equal(stateOf(monitor, 'n1/web/a2').state, 'critical')
+      assert.equal(stateOf(monitor, 'n1/web/a2').httpStatus, 500)
+      assert.match(stateOf(monitor, 'n1/web/a2').output, /500 Internal Server Error Output: broken \/a2/)
+      assert.ok(monitor.index >= startIndex + 2)
+      status['/a2'] = 200
+      await waitFor('a2 to recover', () => stateOf(monitor, 'n1/web/a2').state === 'passing', 5000)
+      await waitFor(
+        'the transitions to reach the store',
+        () => store.transitions({ id: 'n1/web/a2' }).length === 2,
+        2000,
+      )
+      assert.deepEqual(
+        store.transitions({ id: 'n1/web/a2' }).map((t) => `${t.from}→${t.to}`),
+        ['unknown→critical', 'critical→passing'],
+      )
+    } finally {
+      await monitor.stop()
+      delete status['/a2']
+    }
+    assert.ok(store.history('n1/web/a1').reduce((n, p) => n + p.count, 0) >= 2, 'history was written on stop')
+  })
+
+  it('answers a long poll when the index moves, or at its timeout with the current states', async () => {
+    const dir = makeTempDir('monitor')
+    writeManifest(dir, 'web.yaml', 'web', [check('w1')])
+    const monitor = new Monitor({ store: new MemoryStore(), logger: false })
+    try {
+      await monitor.load([dir])
+      const quiet = await monitor.waitForChange(monitor.index, 100)
+      assert.equal(quiet.index, monitor.index)
+      assert.equal(quiet.states.length, 1)
+      const before = monitor.index
+      const waiting = monitor.waitForChange(before, 10_000)
+      monitor.start()
+      const answer = await waiting
+      assert.ok(answer.index > before)
+      assert.equal(answer.states[0]?.state, 'passing')
+      const aborted = new AbortController()
+      const pending = monitor.waitForChange(monitor.index + 1000, 10_000, aborted.signal)
+      aborted.abort()
+      assert.ok((await pending).index <= monitor.index)
+    } finally {
+      await monitor.stop()
+    }
+  })
+
+  it('applies thresholds: two failures in a row are not yet critical with failures_before_critical: 3', async () => {
+    const dir = makeTempDir('monitor')
+    writeManifest(dir, 'web.yaml', 'web', [check('t1', '    failures_before_critical: 3\n', '200ms', '150ms')])
+    const monitor = new Monitor({ store: new MemoryStore(), logger: false })
+    const seen: [string, number][] = []
+    let switched = 0
+    monitor.on('result', (s) => seen.push([s.state, s.failures]))
+    try {
+      await monitor.load([dir])
+      monitor.start()
+      await waitFor('passing', () => monitor.state('n1/web/t1')?.state === 'passing', 5000)
+      switched = seen.length
+      status['/t1'] = 503
+      await waitFor('critical', () => monitor.state('n1/web/t1')?.state === 'critical', 5000)
+    } finally {
+      await monitor.stop()
+      delete status['/t1']
+    }
+    const failing = seen.slice(switched).filter(([, failures]) => failures > 0)
+    assert.deepEqual(failing.slice(0, 3), [
+      ['passing', 1],
+      ['passing', 2],
+      ['critical', 3],
+    ])
+  })
+
+  it('reloads: adds, removes and changes checks, and unchanged checks keep their state', async () => {
+    const dir = makeTempDir('monitor')
+    writeManifest(dir, 'web.yaml', 'web', [check('keep'), check('retime'), check('retarget'), check('drop')])
+    const store = new MemoryStore()
+    const monitor = new Monitor({ store, logger: false })
+    try {
+      await monitor.load([dir])
+      monitor.start()
+      await waitFor('every check to pass', () => monitor.states().every((s) => s.state === 'passing'), 5000)
+      const keep = stateOf(monitor, 'n1/web/keep')
+      const retime = stateOf(monitor, 'n1/web/retime')
+
+      const retarget = `  - name: retarget\n    url: ${base}/elsewhere\n    interval: 300ms\n    timeout: 250ms\n`
+      writeManifest(dir, 'web.yaml', 'web', [check('keep'), check('retime', '', '400ms'), retarget])
+      writeManifest(dir, 'api.yaml', 'api', [check('new')])
+      await monitor.reload()
+
+      assert.deepEqual(
+        monitor.states().map((s) => s.id),
+        ['n1/api/new', 'n1/web/keep', 'n1/web/retarget', 'n1/web/retime'],
+      )
+      const keptNow = stateOf(monitor, 'n1/web/keep')
+      assert.equal(keptNow.state, 'passing')
+      assert.equal(keptNow.since, keep.since, 'an unchanged check keeps its state')
+      const retimed = stateOf(monitor, 'n1/web/retime')
+      assert.equal(retimed.state, 'passing', 'a new schedule keeps what was seen')
+      assert.equal(retimed.since, retime.since)
+      const retargeted = stateOf(monitor, 'n1/web/retarget')
+      assert.equal(retargeted.state, 'unknown', 'a new target starts over')
+      assert.equal(retargeted.target, `${base}/elsewhere`)
+      assert.equal(stateOf(monitor, 'n1/api/new').state, 'unknown')
+      await waitFor('the new checks to run', () => monitor.states().every((s) => s.state === 'passing'), 5000)
+      await waitFor('the removal to reach the store', () => !store.loadStates().some((s) => s.check === 'drop'), 2000)
+      // The removed check is not run any more.
+      const dropped = store.history('n1/web/drop')
+      assert.deepEqual(dropped, [])
+    } finally {
+      await monitor.stop()
+    }
+  })
+
+  it('keeps the running checks when a reload finds a bad manifest', async () => {
+    const dir = makeTempDir('monitor')
+    const file = writeManifest(dir, 'web.yaml', 'web', [check('b1')])
+    const monitor = new Monitor({ store: new MemoryStore(), logger: false })
+    try {
+      await monitor.load([file])
+      monitor.start()
+      writeFileSync(file, 'id: web\nnode: n1\nchecks:\n  - name: b1\n    type: gopher\n')
+      await assert.rejects(monitor.reload(), (error: unknown) => {
+        assert.ok(error instanceof ManifestError)
+        assert.equal(error.message, `${file}:5: checks[0].type: ${error.problem}`)
+        return true
+      })
+      assert.deepEqual(
+        monitor.states().map((s) => s.id),
+        ['n1/web/b1'],
+      )
+      await waitFor('the old check to keep running', () => monitor.state('n1/web/b1')?.state === 'passing', 5000)
+      rmSync(file)
+      await assert.rejects(monitor.reload(), /no such file or directory/)
+    } finally {
+      await monitor.stop()
+    }
+  })
+
+  it('restores state and streak counters from sqlite after a restart mid-run', async () => {
+    const dir = makeTempDir('monitor')
+    const file = join(dir, 'monitor.sqlite')
+    writeManifest(dir, 'web.yaml', 'web', [check('r1', '    failures_before_critical: 3\n', '200ms', '150ms')])
+    let store: MonitorStore = openStore(`sqlite:${file}`)
+    let monitor = new Monitor({ store, logger: false })
+    let stopped: Promise<void> | undefined
+    try {
+      await monitor.load([dir])
+      monitor.start()
+      await waitFor('passing', () => monitor.state('n1/web/r1')?.state === 'passing', 5000)
+      status['/r1'] = 500
+      // Stop right after the second failure: passing, with a failure streak of 2.
+      await new Promise<void>((resolve) => {
+        monitor.on('result', (s) => {
+          if (s.failures === 2 && !stopped) {
+            stopped = monitor.stop()
+            resolve()
+          }
+        })
+      })
+      await stopped
+      store.close()
+
+      store = openStore(`sqlite:${file}`)
+      monitor = new Monitor({ store, logger: false })
+      await monitor.load([dir])
+      const restored = stateOf(monitor, 'n1/web/r1')
+      assert.equal(restored.state, 'passing')
+      assert.equal(restored.failures, 2, 'the streak survived the restart')
+      const results: CheckState[] = []
+      monitor.on('result', (s) => results.push(s))
+      monitor.start()
+      await waitFor('the next result', () => results.length > 0, 5000)
+      assert.equal(results[0]?.state, 'critical', 'the third failure in a row, counted across the restart')
+      assert.equal(results[0]?.failures, 3)
+      assert.ok((results[0]?.index ?? 0) > restored.index, 'the index keeps rising across restarts')
+    } finally {
+      await monitor.stop()
+      store.close()
+      delete status['/r1']
+    }
+  })
+
+  it('takes pushes for push checks by pod/check or a unique check name', async () => {
+    const dir = makeTempDir('monitor')
+    writeFileSync(
+      join(dir, 'jobs.yaml'),
+      'id: jobs\nnode: n1\nchecks:\n  - name: nightly\n    period: 1h\n  - name: hourly\n    period: 1h\n---\nid: other\nnode: n1\nchecks:\n  - name: hourly\n    period: 1h\n',
+    )
+    const monitor = new Monitor({ store: new MemoryStore(), logger: false })
+    try {
+      await monitor.load([dir])
+      monitor.start()
+      assert.equal(monitor.push('nightly', 'success', 'backed up 3 GB'), true)
+      assert.equal(stateOf(monitor, 'n1/jobs/nightly').state, 'passing')
+      assert.equal(stateOf(monitor, 'n1/jobs/nightly').output, 'push success: backed up 3 GB')
+      assert.equal(monitor.push('jobs/nightly', 2), true)
+      assert.equal(stateOf(monitor, 'n1/jobs/nightly').state, 'critical')
+      assert.equal(monitor.push('hourly', 'success'), false, 'two push checks are called hourly')
+      assert.equal(monitor.push('other/hourly', 'success'), true)
+      assert.equal(monitor.push('n1/jobs/hourly', 'fail'), true)
+      assert.equal(stateOf(monitor, 'n1/jobs/hourly').state, 'critical')
+      assert.equal(monitor.push('nope', 'success'), false)
+    } finally {
+      await monitor.stop()
+    }
+  })
+
+  it('turns a push check critical when its period passes without a push', async () => {
+    const dir = makeTempDir('monitor')
+    writeFileSync(
+      join(dir, 'jobs.yaml'),
+      'id: jobs\nnode: n1\nchecks:\n  - name: quick\n    period: 300ms\n    grace: 100ms\n',
+    )
+    const monitor = new Monitor({ store: new MemoryStore(), logger: false })
+    try {
+      await monitor.load([dir])
+      monitor.start()
+      await sleep(150)
+      monitor.push('quick', 'success')
+      assert.equal(stateOf(monitor, 'n1/jobs/quick').state, 'passing')
+      await waitFor('the missed period', () => monitor.state('n1/jobs/quick')?.state === 'critical', 3000)
+      assert.match(stateOf(monitor, 'n1/jobs/quick').output, /no push within the period of 300ms/)
+    } finally {
+      await monitor.stop()
+    }
+  })
+
+  it('runs exec and tcp checks beside http ones', async () => {
+    const dir = makeTempDir('monitor')
+    const port = new URL(base).port
+    writeFileSync(
+      join(dir, 'mixed.yaml'),
+      [
+        'id: mixed',
+        'node: n1',
+        'checks:',
+        '  - name: script-ok',
+        '    command: "echo all fine"',
+        '    interval: 200ms',
+        '  - name: script-warn',
+        '    command: ["sh", "-c", "echo degraded; exit 1"]',
+        '    interval: 200ms',
+        '  - name: script-crit',
+        '    command: "echo broken >&2; exit 2"',
+        '    interval: 200ms',
+        '  - name: port',
+        `    address: 127.0.0.1:${port}`,
+        '    type: tcp',
+        '    interval: 200ms',
+        '',
+      ].join('\n'),
+    )
+    const monitor = new Monitor({ store: new MemoryStore(), logger: false })
+    try {
+      await monitor.load([dir])
+      monitor.start()
+      await waitFor('every check to run', () => monitor.states().every((s) => s.state !== 'unknown'), 5000)
+      assert.deepEqual(
+        monitor.states().map((s) => [s.check, s.state, s.output]),
+        [
+          ['port', 'passing', `TCP connect 127.0.0.1:${port}: Success`],
+          ['script-crit', 'critical', 'broken'],
+          ['script-ok', 'passing', 'all fine'],
+          ['script-warn', 'warning', 'degraded'],
+        ],
+      )
+    } finally {
+      await monitor.stop()
+    }
+  })
+})
