@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { serve } from '@hono/node-server'
 import { Controller, Get, Module } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify'
 import express from 'express'
 // @ts-expect-error express4 is Express 4 installed under an alias; its types are Express 5's.
 import express4 from 'express4'
@@ -177,6 +178,17 @@ const targets: Target[] = [
     app: true,
     start: async () => {
       const app = await NestFactory.create(NestAppModule, { logger: false })
+      await app.listen(0, '127.0.0.1')
+      return { url: urlOf(app.getHttpServer()), close: () => app.close() }
+    },
+  },
+  {
+    name: 'NestJS (ProbekitModule, Fastify platform)',
+    app: true,
+    start: async () => {
+      const app = await NestFactory.create<NestFastifyApplication>(NestAppModule, new FastifyAdapter(), {
+        logger: false,
+      })
       await app.listen(0, '127.0.0.1')
       return { url: urlOf(app.getHttpServer()), close: () => app.close() }
     },
