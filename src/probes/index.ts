@@ -3,4 +3,13 @@
  * pool (never a connection per check), and also accepts a URL (one short-lived connection
  * under a connect timeout). Drivers are optional peer dependencies, loaded when used.
  */
-export {}
+
+export {
+  type IoRedisClientLike,
+  type IoRedisClusterLike,
+  type NodeRedisClientLike,
+  type NodeRedisClusterLike,
+  type RedisClientLike,
+  type RedisProbeOptions,
+  redis,
+} from './redis.js'

@@ -1,0 +1,528 @@
+import { isIP, Socket } from 'node:net'
+import { type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls'
+import { NotReady } from '../core/errors.js'
+import { redactUrl } from '../core/redact.js'
+import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
+import { elapsedMs, untilAborted } from './abortable.js'
+import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { InFlightPerClient } from './in-flight.js'
+import { describeNetworkError, errorCode } from './network-error.js'
+
+/** An ioredis `Redis` client (the parts the probe reads). */
+export interface IoRedisClientLike {
+  status: string
+  ping(): Promise<string>
+  options: { host?: string; port?: number; path?: string }
+}
+
+/** An ioredis `Cluster`. */
+export interface IoRedisClusterLike {
+  isCluster: boolean
+  status: string
+  nodes(role?: 'all' | 'master' | 'slave'): IoRedisClientLike[]
+}
+
+/** A node-redis (v4+) client from `createClient()`. */
+export interface NodeRedisClientLike {
+  isOpen: boolean
+  isReady: boolean
+  ping(): Promise<string>
+}
+
+/** A node-redis (v4+) cluster from `createCluster()`. */
+export interface NodeRedisClusterLike {
+  isOpen: boolean
+  readonly masters: readonly { host: string; port: number }[]
+  // biome-ignore lint/suspicious/noExplicitAny: node-redis types its node argument with many generics
+  nodeClient(node: any): Promise<NodeRedisClientLike> | NodeRedisClientLike
+}
+
+export type RedisClientLike = IoRedisClientLike | IoRedisClusterLike | NodeRedisClientLike | NodeRedisClusterLike
+
+export interface RedisProbeOptions extends ProbeOptions, ConnectOptions {
+  /** Check name. Default `redis`. */
+  name?: string
+  /** `rediss://` only: extra trusted CA certificates (PEM). */
+  ca?: string | Buffer | readonly (string | Buffer)[]
+  /** `rediss://` only: accept any server certificate. */
+  insecure?: boolean
+}
+
+const pings = new InFlightPerClient<object, string>()
+
+/**
+ * Passes when Redis answers PING. Takes the app's own client — ioredis (`Redis` or
+ * `Cluster`) or node-redis v4+ (`createClient()` or `createCluster()`) — or a `redis://` /
+ * `rediss://` URL, for which it opens one connection (AUTH if the URL has credentials,
+ * then PING) under `connectTimeout` and closes it. For a cluster every master must answer;
+ * the failure names the ones that did not.
+ *
+ * The app's client is shared, so at the deadline the probe stops waiting but does not kill
+ * it. Drivers queue a command until the server answers, so against a hung server each
+ * check joins the PING still in flight instead of sending another: the client holds at
+ * most one probe command however many checks time out, and the first check after the
+ * server recovers passes. In URL mode the socket is destroyed at the deadline.
+ *
+ * @example
+ * import { Redis } from 'ioredis'
+ * const client = new Redis(process.env.REDIS_URL)
+ * health.add(redis(client))
+ * health.add(redis('redis://cache.internal:6379', { name: 'cache', critical: false }))
+ */
+export function redis(clientOrUrl: RedisClientLike | string | URL, options: RedisProbeOptions = {}): Probe {
+  const { name = 'redis', connectTimeout: _ct, ca, insecure, ...probeOptions } = options
+  const base = { componentType: 'datastore', ...probeOptions, name }
+  if (typeof clientOrUrl === 'string' || clientOrUrl instanceof URL) {
+    const target = parseRedisUrl(String(clientOrUrl))
+    if (target.tls) target.tls = { ca: ca as TlsOptions['ca'], insecure: insecure === true }
+    const limitMs = connectTimeoutMs(options, `redis ${target.shown}`)
+    return {
+      ...base,
+      check: async ({ signal }) => {
+        const started = performance.now()
+        await pingOnce(target, limitMs, signal)
+        return { message: 'PONG', observedValue: elapsedMs(started), observedUnit: 'ms', componentId: target.address }
+      },
+    }
+  }
+  const client = clientOrUrl as unknown
+  if (isIoRedisCluster(client)) return { ...base, check: ({ signal }) => checkIoRedisCluster(client, signal) }
+  if (isNodeRedisCluster(client)) return { ...base, check: ({ signal }) => checkNodeRedisCluster(client, signal) }
+  if (isIoRedisClient(client)) {
+    const address = ioRedisAddress(client)
+    return {
+      ...base,
+      check: async ({ signal }) => {
+        const started = performance.now()
+        await pingIoRedis(client, address, signal)
+        return { message: 'PONG', observedValue: elapsedMs(started), observedUnit: 'ms', componentId: address }
+      },
+    }
+  }
+  if (isNodeRedisClient(client)) {
+    const address = nodeRedisAddress(client)
+    return {
+      ...base,
+      check: async ({ signal }) => {
+        const started = performance.now()
+        await pingNodeRedis(client, address, signal)
+        return { message: 'PONG', observedValue: elapsedMs(started), observedUnit: 'ms', componentId: address }
+      },
+    }
+  }
+  throw new TypeError(
+    'redis(client): expected an ioredis client or cluster, a node-redis client or cluster, or a redis:// URL',
+  )
+}
+
+// --- the app's clients ---------------------------------------------------------------
+
+function isIoRedisCluster(value: unknown): value is IoRedisClusterLike {
+  const c = value as IoRedisClusterLike | null
+  return !!c && typeof c === 'object' && c.isCluster === true && typeof c.nodes === 'function'
+}
+
+function isIoRedisClient(value: unknown): value is IoRedisClientLike {
+  const c = value as IoRedisClientLike | null
+  return (
+    !!c &&
+    typeof c === 'object' &&
+    typeof c.ping === 'function' &&
+    typeof c.status === 'string' &&
+    typeof c.options === 'object'
+  )
+}
+
+function isNodeRedisClient(value: unknown): value is NodeRedisClientLike {
+  const c = value as NodeRedisClientLike | null
+  return !!c && typeof c === 'object' && typeof c.ping === 'function' && 'isOpen' in c && 'isReady' in c
+}
+
+function isNodeRedisCluster(value: unknown): value is NodeRedisClusterLike {
+  const c = value as NodeRedisClusterLike | null
+  return !!c && typeof c === 'object' && 'masters' in c && typeof c.nodeClient === 'function'
+}
+
+// Statuses in which ioredis would only queue the command until it reconnects.
+const DISCONNECTED = new Set(['reconnecting', 'close', 'end'])
+
+async function pingIoRedis(client: IoRedisClientLike, address: string, signal: AbortSignal): Promise<void> {
+  if (DISCONNECTED.has(client.status)) {
+    const why = await diagnose(ioRedisTarget(client), signal)
+    throw new NotReady(`redis ${address}: not connected (ioredis status "${client.status}")${why}`)
+  }
+  await expectPong(
+    pings.for(client).run(() => client.ping()),
+    address,
+    signal,
+  )
+}
+
+async function pingNodeRedis(client: NodeRedisClientLike, address: string, signal: AbortSignal): Promise<void> {
+  if (!client.isOpen) throw new NotReady(`redis ${address}: the client is closed`)
+  if (!client.isReady) {
+    const why = await diagnose(nodeRedisTarget(client), signal)
+    throw new NotReady(`redis ${address}: not connected (the client is reconnecting)${why}`)
+  }
+  await expectPong(
+    pings.for(client).run(() => client.ping()),
+    address,
+    signal,
+  )
+}
+
+const DIAGNOSE_LIMIT_MS = 1000
+
+/**
+ * Why a disconnected client cannot connect. The app's client only says "reconnecting";
+ * its own error events belong to the app (listening to them would change its logging), so
+ * the probe asks the server itself, once, with the client's settings: the answer is
+ * "connection refused", "authentication failed" and the like.
+ */
+async function diagnose(target: RedisTarget | undefined, signal: AbortSignal): Promise<string> {
+  if (!target) return ''
+  try {
+    await pingOnce(target, DIAGNOSE_LIMIT_MS, signal)
+    return '; the server answers PING, so the client should reconnect shortly'
+  } catch (error) {
+    if (signal.aborted) throw error
+    const text = error instanceof Error ? error.message : String(error)
+    const prefix = `redis ${target.address}: `
+    return `: ${text.startsWith(prefix) ? text.slice(prefix.length) : text}`
+  }
+}
+
+function ioRedisTarget(client: IoRedisClientLike): RedisTarget | undefined {
+  const o = client.options as IoRedisClientLike['options'] & {
+    username?: string
+    password?: string
+    tls?: { ca?: TlsOptions['ca']; rejectUnauthorized?: boolean; servername?: string }
+  }
+  if (o.path) return undefined
+  const host = o.host ?? 'localhost'
+  const port = o.port ?? 6379
+  return {
+    host,
+    port,
+    tls: o.tls ? { ca: o.tls.ca, insecure: o.tls.rejectUnauthorized === false } : undefined,
+    username: o.password === undefined ? undefined : o.username || undefined,
+    password: o.password || undefined,
+    address: `${host}:${port}`,
+    shown: `${host}:${port}`,
+  }
+}
+
+function nodeRedisTarget(client: NodeRedisClientLike): RedisTarget | undefined {
+  const o = (client as { options?: NodeRedisOptions }).options
+  if (!o || o.socket?.path) return undefined
+  let target: RedisTarget
+  if (o.url) {
+    try {
+      target = parseRedisUrl(o.url)
+    } catch {
+      return undefined
+    }
+  } else {
+    const host = o.socket?.host ?? 'localhost'
+    const port = o.socket?.port ?? 6379
+    target = {
+      host,
+      port,
+      tls: undefined,
+      username: undefined,
+      password: undefined,
+      address: `${host}:${port}`,
+      shown: '',
+    }
+  }
+  if (o.socket?.tls) target.tls = { ca: o.socket.ca, insecure: o.socket.rejectUnauthorized === false }
+  if (o.password !== undefined) {
+    target.password = o.password
+    target.username = o.username
+  }
+  return target
+}
+
+interface NodeRedisOptions {
+  url?: string
+  username?: string
+  password?: string
+  socket?: {
+    host?: string
+    port?: number
+    path?: string
+    tls?: boolean
+    ca?: TlsOptions['ca']
+    rejectUnauthorized?: boolean
+  }
+}
+
+async function expectPong(ping: Promise<string>, address: string, signal: AbortSignal): Promise<void> {
+  let reply: string
+  try {
+    reply = await untilAborted(ping, signal)
+  } catch (error) {
+    if (signal.aborted) throw error
+    throw clientReason(error, address)
+  }
+  if (reply !== 'PONG') throw new NotReady(`redis ${address}: unexpected reply to PING: ${JSON.stringify(reply)}`)
+}
+
+async function checkIoRedisCluster(cluster: IoRedisClusterLike, signal: AbortSignal): Promise<CheckDetails> {
+  const started = performance.now()
+  const connected = new Map(cluster.nodes('master').map((node) => [ioRedisAddress(node), node]))
+  // ioredis drops a master it lost from nodes(); the slot table still names every master
+  // that owns slots, so a dead one is missed, not silently skipped.
+  const owners = new Set<string>()
+  for (const slot of (cluster as { slots?: unknown[][] }).slots ?? []) {
+    if (Array.isArray(slot) && typeof slot[0] === 'string') owners.add(slot[0])
+  }
+  const addresses = [...new Set([...owners, ...connected.keys()])]
+  if (addresses.length === 0) {
+    throw new NotReady(`redis cluster: no master nodes known (ioredis cluster status "${cluster.status}")`)
+  }
+  const redisOptions = (cluster as { options?: { redisOptions?: IoRedisClientLike['options'] } }).options?.redisOptions
+  const outcomes = await untilAborted(
+    Promise.allSettled(
+      addresses.map(async (address) => {
+        const node = connected.get(address)
+        if (node) return pingIoRedis(node, address, signal)
+        const [host, port] = splitAddress(address)
+        const why = await diagnose(
+          ioRedisTarget({ status: 'end', ping: noPing, options: { ...redisOptions, host, port } }),
+          signal,
+        )
+        throw new NotReady(`redis ${address}: not connected (the cluster client lost this master)${why}`)
+      }),
+    ),
+    signal,
+  )
+  return clusterOutcome(addresses, outcomes, started)
+}
+
+function splitAddress(address: string): [string, number] {
+  const colon = address.lastIndexOf(':')
+  return [address.slice(0, colon), Number(address.slice(colon + 1))]
+}
+
+const noPing = () => Promise.reject(new Error('not connected'))
+
+async function checkNodeRedisCluster(cluster: NodeRedisClusterLike, signal: AbortSignal): Promise<CheckDetails> {
+  const started = performance.now()
+  if (!cluster.isOpen) throw new NotReady('redis cluster: the cluster client is closed')
+  const masters = [...cluster.masters]
+  if (masters.length === 0) throw new NotReady('redis cluster: no master nodes known')
+  const addresses = masters.map((m) => `${m.host}:${m.port}`)
+  const outcomes = await untilAborted(
+    Promise.allSettled(
+      masters.map(async (master, i) => {
+        const address = addresses[i] as string
+        let client: NodeRedisClientLike
+        try {
+          client = await untilAborted(Promise.resolve(cluster.nodeClient(master)), signal)
+        } catch (error) {
+          if (signal.aborted) throw error
+          throw clientReason(error, address)
+        }
+        await pingNodeRedis(client, address, signal)
+      }),
+    ),
+    signal,
+  )
+  return clusterOutcome(addresses, outcomes, started)
+}
+
+function clusterOutcome(addresses: string[], outcomes: PromiseSettledResult<void>[], started: number): CheckDetails {
+  const failed: string[] = []
+  outcomes.forEach((outcome, i) => {
+    if (outcome.status === 'rejected') {
+      const text = outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason)
+      // The reasons already start with "redis ADDRESS: ".
+      failed.push(text.startsWith('redis ') ? text.slice(6) : `${addresses[i]}: ${text}`)
+    }
+  })
+  if (failed.length > 0) {
+    throw new NotReady(
+      `redis cluster: ${failed.length} of ${addresses.length} masters did not answer PING: ${failed.join('; ')}`,
+    )
+  }
+  return {
+    message: `PONG from ${addresses.length} masters`,
+    observedValue: elapsedMs(started),
+    observedUnit: 'ms',
+    componentId: addresses.join(','),
+  }
+}
+
+function clientReason(error: unknown, address: string): NotReady {
+  const text = error instanceof Error ? error.message : String(error)
+  if (/^(NOAUTH|WRONGPASS)|invalid (username-)?password|AUTH/i.test(text)) {
+    return new NotReady(`redis ${address}: authentication failed (${text.split(' ')[0]}): check the password`)
+  }
+  if (errorCode(error)) return new NotReady(`redis ${address}: ${describeNetworkError(error)}`)
+  return new NotReady(`redis ${address}: ${text || 'failed'}`)
+}
+
+function ioRedisAddress(client: IoRedisClientLike): string {
+  const { host, port, path } = client.options ?? {}
+  if (path) return path
+  return `${host ?? 'localhost'}:${port ?? 6379}`
+}
+
+function nodeRedisAddress(client: NodeRedisClientLike): string {
+  const options = (client as { options?: NodeRedisOptions }).options
+  const socket = options?.socket
+  if (socket?.path) return socket.path
+  if (socket?.host || socket?.port) return `${socket.host ?? 'localhost'}:${socket.port ?? 6379}`
+  if (options?.url) {
+    try {
+      const url = new URL(options.url)
+      return `${url.hostname}:${url.port || 6379}`
+    } catch {}
+  }
+  return 'localhost:6379'
+}
+
+// --- URL mode: one connection speaking just enough RESP for AUTH and PING --------------
+
+interface RedisTarget {
+  host: string
+  port: number
+  /** TLS settings, or undefined for plain TCP. */
+  tls: { ca?: TlsOptions['ca']; insecure: boolean } | undefined
+  username: string | undefined
+  password: string | undefined
+  /** `host:port` */
+  address: string
+  /** The URL with its password masked. */
+  shown: string
+}
+
+function parseRedisUrl(text: string): RedisTarget {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new TypeError(`redis: "${redactUrl(text)}" is not a URL; write it as redis://[:password@]host:6379`)
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new TypeError(`redis: "${redactUrl(text)}" must start with redis:// or rediss://`)
+  }
+  if (!url.hostname) throw new TypeError(`redis: "${redactUrl(text)}" names no host; write it as redis://host:6379`)
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+  const port = Number(url.port || 6379)
+  const password = url.password ? decodeURIComponent(url.password) : undefined
+  // redis://user@host (no colon) is a password alone, as redis-cli and ioredis read it.
+  const username = url.username ? decodeURIComponent(url.username) : undefined
+  return {
+    host,
+    port,
+    tls: url.protocol === 'rediss:' ? { insecure: false } : undefined,
+    username: password === undefined ? undefined : username,
+    password: password ?? username,
+    address: `${url.hostname}:${port}`,
+    shown: redactUrl(text),
+  }
+}
+
+function bulk(...parts: string[]): Buffer {
+  let out = `*${parts.length}\r\n`
+  for (const part of parts) out += `$${Buffer.byteLength(part)}\r\n${part}\r\n`
+  return Buffer.from(out)
+}
+
+const MAX_REPLY_BYTES = 64 * 1024
+
+/**
+ * Connects, authenticates when the URL carries credentials, sends PING and resolves on
+ * `+PONG`. The socket is destroyed on every outcome, including the signal firing.
+ */
+function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Promise<void> {
+  const what = `redis ${target.address}`
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<void>((resolve, reject) => {
+    let settled = false
+    const socket: Socket = target.tls
+      ? tlsConnect({
+          host: target.host,
+          port: target.port,
+          servername: isIP(target.host) ? undefined : target.host,
+          ca: target.tls.ca,
+          rejectUnauthorized: !target.tls.insecure,
+        })
+      : new Socket().connect(target.port, target.host)
+    const finish = (error?: unknown) => {
+      if (settled) return
+      settled = true
+      clearTimeout(connectTimer)
+      signal.removeEventListener('abort', onAbort)
+      socket.destroy()
+      if (error === undefined) resolve()
+      else reject(error)
+    }
+    const onAbort = () => finish(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    const connectTimer = setTimeout(() => finish(connectTimedOut(what, limitMs)), limitMs)
+
+    // Replies expected, in order: AUTH (when credentials are given), then PING.
+    const steps: ('auth' | 'ping')[] = target.password === undefined ? ['ping'] : ['auth', 'ping']
+    let buffer = ''
+    socket.once(target.tls ? 'secureConnect' : 'connect', () => {
+      clearTimeout(connectTimer)
+      socket.setNoDelay(true)
+      const auth =
+        target.password === undefined
+          ? []
+          : [
+              target.username === undefined
+                ? bulk('AUTH', target.password)
+                : bulk('AUTH', target.username, target.password),
+            ]
+      socket.write(Buffer.concat([...auth, bulk('PING')]))
+    })
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('latin1')
+      for (;;) {
+        const step = steps[0]
+        if (!step) return
+        const first = buffer[0]
+        if (first !== undefined && first !== '+' && first !== '-') {
+          finish(new NotReady(`${what}: not a Redis server (unexpected reply ${JSON.stringify(buffer.slice(0, 24))})`))
+          return
+        }
+        const end = buffer.indexOf('\r\n')
+        if (end < 0) {
+          if (buffer.length > MAX_REPLY_BYTES) finish(new NotReady(`${what}: not a Redis server (reply too long)`))
+          return
+        }
+        const line = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        steps.shift()
+        if (line.startsWith('-')) {
+          finish(errorReply(line.slice(1), step, what))
+          return
+        }
+        if (step === 'ping') {
+          if (line === '+PONG') finish()
+          else finish(new NotReady(`${what}: unexpected reply to PING: ${JSON.stringify(line.slice(0, 40))}`))
+          return
+        }
+      }
+    })
+    socket.on('error', (error: Error) => finish(new NotReady(`${what}: ${describeNetworkError(error)}`)))
+    socket.on('close', () => finish(new NotReady(`${what}: the server closed the connection before answering`)))
+  })
+}
+
+function errorReply(text: string, step: 'auth' | 'ping', what: string): NotReady {
+  const code = text.split(' ')[0] ?? ''
+  if (code === 'NOAUTH') {
+    return new NotReady(
+      `${what}: authentication required (NOAUTH): put the password in the URL, redis://:PASSWORD@host:port`,
+    )
+  }
+  if (step === 'auth' || code === 'WRONGPASS') {
+    return new NotReady(`${what}: authentication failed (${code || 'AUTH'}): check the user and password`)
+  }
+  return new NotReady(`${what}: ${text.slice(0, 200)}`)
+}

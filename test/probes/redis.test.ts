@@ -1,0 +1,274 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Cluster, Redis } from 'ioredis'
+import { createClient, createCluster } from 'redis'
+import { runProbe } from '../../src/core/run-probe.js'
+import type { Probe } from '../../src/core/types.js'
+import { redis } from '../../src/probes/redis.js'
+import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
+import { expectNoLeakedResources, repeat } from '../support/leaks.js'
+import { sleep, waitFor } from '../support/server-process.js'
+import { type RedisServer, startRedis } from '../support/servers/redis.js'
+import { type RedisCluster, startRedisCluster } from '../support/servers/redis-cluster.js'
+
+const PASSWORD = 'redis-test-secret-5521'
+const run = (probe: Probe, timeoutMs = 2000) => runProbe(probe, { timeoutMs })
+
+/** Runs one check and measures it from the outside, so the deadline claim is checked independently. */
+async function timed(probe: Probe, timeoutMs: number) {
+  const started = performance.now()
+  const result = await runProbe(probe, { timeoutMs })
+  return { result, elapsedMs: performance.now() - started }
+}
+
+function listenerCounts(emitter: { eventNames(): (string | symbol)[]; listenerCount(name: string | symbol): number }) {
+  return Object.fromEntries(emitter.eventNames().map((n) => [String(n), emitter.listenerCount(n)]))
+}
+
+describe('redis probe against a real standalone Redis', () => {
+  let server: RedisServer
+  let io: Redis
+  let nodeRedis: ReturnType<typeof createClient>
+  let garbage: FaultServer
+  let blackhole: FaultServer
+
+  before(async () => {
+    ;[server, garbage, blackhole] = await Promise.all([
+      startRedis({ password: PASSWORD }),
+      garbageServer(),
+      blackholeServer(),
+    ])
+    io = new Redis(server.url)
+    io.on('error', () => {})
+    nodeRedis = createClient({ url: server.url })
+    nodeRedis.on('error', () => {})
+    await Promise.all([nodeRedis.connect(), waitFor('ioredis to be ready', () => io.status === 'ready')])
+  })
+
+  after(async () => {
+    io?.disconnect()
+    nodeRedis?.destroy()
+    await Promise.all([server?.stop(), garbage?.close(), blackhole?.close()])
+  })
+
+  it('passes with PONG and the latency for an ioredis client, a node-redis client and a URL', async () => {
+    for (const probe of [redis(io), redis(nodeRedis), redis(server.url)]) {
+      const result = await run(probe)
+      assert.equal(result.status, 'pass', result.output)
+      assert.equal(result.name, 'redis')
+      assert.equal(result.output, 'PONG')
+      assert.equal(result.observedUnit, 'ms')
+      assert.equal(typeof result.observedValue, 'number')
+      assert.equal(result.componentType, 'datastore')
+      assert.equal(result.componentId, `127.0.0.1:${server.port}`)
+    }
+  })
+
+  it('takes a name and probe options', () => {
+    const probe = redis(server.url, { name: 'cache', critical: false, timeout: 300, groups: ['ready'] })
+    assert.equal(probe.name, 'cache')
+    assert.equal(probe.critical, false)
+    assert.equal(probe.timeout, 300)
+    assert.deepEqual(probe.groups, ['ready'])
+  })
+
+  it('rejects what is neither a client nor a redis URL in one sentence', () => {
+    assert.throws(() => redis('http://127.0.0.1:6379'), /must start with redis:\/\/ or rediss:\/\//)
+    assert.throws(() => redis({} as never), /expected an ioredis client or cluster, a node-redis client or cluster/)
+  })
+
+  it('fails on a wrong password with a reason naming authentication and no password (URL, ioredis, node-redis)', async () => {
+    const wrong = `redis://:wrong-pass-9931@127.0.0.1:${server.port}`
+    const badIo = new Redis(wrong)
+    badIo.on('error', () => {})
+    const badNode = createClient({ url: wrong })
+    badNode.on('error', () => {})
+    badNode.connect().catch(() => {})
+    try {
+      await waitFor('the clients to give up their first attempt', () => badIo.status === 'reconnecting')
+      for (const probe of [redis(wrong), redis(badIo), redis(badNode)]) {
+        const result = await run(probe)
+        assert.equal(result.status, 'fail')
+        assert.match(result.output ?? '', /authentication failed \(WRONGPASS\)/)
+        assert.doesNotMatch(JSON.stringify(result), /wrong-pass-9931/)
+        assert.doesNotMatch(JSON.stringify(result), new RegExp(PASSWORD))
+      }
+      const missing = await run(redis(`redis://127.0.0.1:${server.port}`))
+      assert.equal(missing.status, 'fail')
+      assert.match(missing.output ?? '', /authentication required \(NOAUTH\)/)
+    } finally {
+      badIo.disconnect()
+      badNode.destroy()
+    }
+  })
+
+  it('fails on a port that answers garbage, without crashing (URL and an ioredis client)', async () => {
+    const result = await run(redis(`redis://${garbage.address}`))
+    assert.equal(result.status, 'fail')
+    assert.match(result.output ?? '', /not a Redis server/)
+    const client = new Redis({ host: garbage.host, port: garbage.port, maxRetriesPerRequest: 1 })
+    client.on('error', () => {})
+    try {
+      const viaClient = await run(redis(client), 1500)
+      assert.equal(viaClient.status, 'fail')
+    } finally {
+      client.disconnect()
+    }
+  })
+
+  it('fails by the connect timeout on an address that never accepts (URL)', async () => {
+    const { result, elapsedMs } = await timed(redis(`redis://${blackhole.address}`, { connectTimeout: 300 }), 2000)
+    assert.equal(result.status, 'fail')
+    assert.equal(result.output, `redis ${blackhole.address}: connect timed out after 300 ms`)
+    assert.ok(elapsedMs < 700, `took ${elapsedMs} ms`)
+  })
+
+  it('fails within its deadline plus 100 ms while Redis is frozen, and passes again after SIGCONT with the same clients', async () => {
+    const probes = [redis(io), redis(nodeRedis), redis(server.url)]
+    server.process.freeze()
+    try {
+      for (const probe of probes) {
+        const { result, elapsedMs } = await timed(probe, 300)
+        assert.equal(result.status, 'fail')
+        assert.equal(result.output, 'timed out after 300 ms')
+        assert.ok(elapsedMs < 400, `took ${elapsedMs} ms`)
+      }
+    } finally {
+      server.process.thaw()
+    }
+    for (const probe of probes) {
+      const result = await run(probe)
+      assert.equal(result.status, 'pass', result.output)
+    }
+  })
+
+  it('leaves no sockets, timers or listeners behind after 200 checks timed out against a frozen Redis', async () => {
+    const probes = { ioredis: redis(io), 'node-redis': redis(nodeRedis), url: redis(server.url) }
+    const listenersBefore = [listenerCounts(io), listenerCounts(nodeRedis)]
+    for (const [kind, probe] of Object.entries(probes)) {
+      await expectNoLeakedResources(async () => {
+        server.process.freeze()
+        try {
+          await repeat(200, 20, async () => {
+            const result = await run(probe, 25)
+            assert.equal(result.status, 'fail', `${kind}: ${result.output}`)
+          })
+        } finally {
+          server.process.thaw()
+        }
+        // Back to idle: the one PING still in flight is answered after the thaw.
+        const result = await run(probe)
+        assert.equal(result.status, 'pass', `${kind}: ${result.output}`)
+      })
+    }
+    assert.deepEqual([listenerCounts(io), listenerCounts(nodeRedis)], listenersBefore)
+  })
+
+  it('sends at most one PING through the app client while Redis is frozen', async () => {
+    const monitor = new Redis(server.url)
+    monitor.on('error', () => {})
+    const before = await infoCommandCalls(monitor)
+    server.process.freeze()
+    try {
+      await repeat(50, 10, () => run(redis(io), 20))
+    } finally {
+      server.process.thaw()
+    }
+    await run(redis(io))
+    const after = await infoCommandCalls(monitor)
+    monitor.disconnect()
+    // One PING stuck through the freeze, one after it (plus the INFO of the first reading).
+    assert.ok(after - before <= 3, `${after - before} PINGs reached Redis`)
+  })
+
+  it('fails with a clear reason when Redis is down (URL, ioredis, node-redis), and passes after a restart', async () => {
+    await server.process.kill()
+    try {
+      await waitFor('ioredis to notice', () => io.status === 'reconnecting')
+      await waitFor('node-redis to notice', () => !nodeRedis.isReady)
+      for (const probe of [redis(server.url), redis(io), redis(nodeRedis)]) {
+        const result = await run(probe)
+        assert.equal(result.status, 'fail')
+        assert.match(result.output ?? '', new RegExp(`redis 127\\.0\\.0\\.1:${server.port}: .*connection refused`))
+      }
+    } finally {
+      await server.process.start()
+    }
+    await waitFor('ioredis to reconnect', () => io.status === 'ready', 10_000)
+    await waitFor('node-redis to reconnect', () => nodeRedis.isReady, 10_000)
+    assert.equal((await run(redis(io))).status, 'pass')
+    assert.equal((await run(redis(nodeRedis))).status, 'pass')
+  })
+})
+
+async function infoCommandCalls(client: Redis): Promise<number> {
+  const info = await client.info('commandstats')
+  return Number(/cmdstat_ping:calls=(\d+)/.exec(info)?.[1] ?? 0)
+}
+
+describe('redis probe against a real three-node Redis Cluster', () => {
+  let cluster: RedisCluster
+  let io: Cluster
+  let nodeCluster: ReturnType<typeof createCluster>
+
+  before(async () => {
+    cluster = await startRedisCluster()
+    io = new Cluster(cluster.startupNodes)
+    io.on('error', () => {})
+    await waitFor('the ioredis cluster to be ready', () => io.status === 'ready')
+    nodeCluster = createCluster({
+      rootNodes: cluster.startupNodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
+    })
+    nodeCluster.on('error', () => {})
+    await nodeCluster.connect()
+  })
+
+  after(async () => {
+    io?.disconnect()
+    await nodeCluster?.close().catch(() => {})
+    await cluster?.stop()
+  })
+
+  it('passes when every master answers PING (ioredis Cluster and node-redis createCluster)', async () => {
+    for (const probe of [redis(io), redis(nodeCluster)]) {
+      const result = await run(probe)
+      assert.equal(result.status, 'pass', result.output)
+      assert.equal(result.output, 'PONG from 3 masters')
+      const ids = (result.componentId ?? '').split(',').sort()
+      assert.deepEqual(ids, cluster.startupNodes.map((n) => `${n.host}:${n.port}`).sort())
+    }
+  })
+
+  it('fails within its deadline plus 100 ms when one master is frozen, and passes after SIGCONT', async () => {
+    const node = cluster.nodes[1] as RedisServer
+    node.process.freeze()
+    try {
+      for (const probe of [redis(io), redis(nodeCluster)]) {
+        const { result, elapsedMs } = await timed(probe, 300)
+        assert.equal(result.status, 'fail')
+        assert.ok(elapsedMs < 400, `took ${elapsedMs} ms`)
+      }
+    } finally {
+      node.process.thaw()
+    }
+    for (const probe of [redis(io), redis(nodeCluster)]) {
+      assert.equal((await run(probe)).status, 'pass')
+    }
+  })
+
+  it('fails naming the master that is down while the others answer', async () => {
+    const node = cluster.nodes[2] as RedisServer
+    await node.process.kill()
+    try {
+      await sleep(300)
+      const viaIo = await run(redis(io))
+      assert.equal(viaIo.status, 'fail')
+      assert.match(viaIo.output ?? '', new RegExp(`1 of 3 masters did not answer PING: 127\\.0\\.0\\.1:${node.port}`))
+      const viaNode = await run(redis(nodeCluster))
+      assert.equal(viaNode.status, 'fail')
+      assert.match(viaNode.output ?? '', new RegExp(`127\\.0\\.0\\.1:${node.port}`))
+    } finally {
+      await node.process.start()
+    }
+  })
+})
