@@ -82,13 +82,13 @@ export const MAX_OUTPUT_BYTES = 4096
 export function keepTail(text: string, max = MAX_OUTPUT_BYTES, totalBytes?: number): string {
   const bytes = Buffer.from(text, 'utf8')
   const total = totalBytes ?? bytes.length
-  if (bytes.length <= max && total === bytes.length) return text
-  if (bytes.length <= max) return `[captured ${bytes.length} of ${total} bytes]\n${text}`
-  const note = `[captured ${total} bytes, showing the last ${max - 64}]\n`
-  let tail = bytes.subarray(bytes.length - (max - 64))
+  if (total === bytes.length && bytes.length <= max) return text
+  // The note takes well under 64 bytes; the tail gets the rest.
+  const room = max - 64
+  let tail = bytes.length > room ? bytes.subarray(bytes.length - room) : bytes
   // Do not start in the middle of a UTF-8 sequence.
   let skip = 0
   while (skip < 4 && skip < tail.length && ((tail[skip] as number) & 0xc0) === 0x80) skip++
   tail = tail.subarray(skip)
-  return note + tail.toString('utf8')
+  return `[captured ${total} bytes, showing the last ${tail.length}]\n${tail.toString('utf8')}`
 }
