@@ -276,14 +276,16 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
   // Long polls and event streams outlive the default request timeout of a busy server.
   server.requestTimeout = 0
   await new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) =>
-      reject(
-        new Error(
-          error.code === 'EADDRINUSE'
-            ? `monitor: ${options.host}:${options.port} is already in use; choose another --listen address`
-            : `monitor: cannot listen on ${options.host}:${options.port}: ${error.message}`,
-        ),
+    const onError = (error: NodeJS.ErrnoException) => {
+      const failure: NodeJS.ErrnoException = new Error(
+        error.code === 'EADDRINUSE'
+          ? `${options.host}:${options.port} is already in use; choose another address to listen on`
+          : `cannot listen on ${options.host}:${options.port}: ${error.message}`,
       )
+      // The code lets the monitor command turn it into its own usage error.
+      if (error.code !== undefined) failure.code = error.code
+      reject(failure)
+    }
     server.once('error', onError)
     server.listen(options.port, options.host, () => {
       server.off('error', onError)

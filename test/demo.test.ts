@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { CheckState } from '../src/monitor/types.js'
+import { canConnect, ManagedProcess, waitFor } from './support/server-process.js'
+
+// The README's main-job command, end to end: scripts/demo.sh runs scripts/setup.sh and
+// then this script, which is what the test starts (the suite has built probekit already).
+const root = new URL('..', import.meta.url).pathname
+let demo: ManagedProcess
+let urls: { app: string; health: string; monitor: string; dir: string }
+
+async function pod(name: string): Promise<CheckState[]> {
+  const res = await fetch(`${urls.monitor}/v1/pods/${name}`)
+  assert.equal(res.status, 200)
+  return (await res.json()) as CheckState[]
+}
+
+async function stateOf(podName: string, check: string): Promise<string | undefined> {
+  return (await pod(podName)).find((s) => s.check === check)?.state
+}
+
+before(async () => {
+  assert.ok(
+    existsSync(join(root, 'dist/bin/probekit.js')),
+    'probekit is not built; run npm run build (scripts/test.sh does) before this test',
+  )
+  demo = new ManagedProcess('demo', process.execPath, [join(root, 'scripts/demo.mjs'), '--ports', 'random'], {
+    cwd: root,
+    ready: () => /probekit demo is running/.test(demo.recentOutput),
+    readyTimeoutMs: 60_000,
+  })
+  await demo.start()
+  const out = demo.recentOutput
+  const match = (re: RegExp) => {
+    const m = re.exec(out)
+    assert.ok(m, `the demo did not print ${re}:\n${out}`)
+    return m[1] as string
+  }
+  urls = {
+    monitor: match(/dashboard +(http:\/\/127\.0\.0\.1:\d+)\//),
+    app: match(/app +(http:\/\/127\.0\.0\.1:\d+)\//),
+    health: match(/its health: (http:\/\/127\.0\.0\.1:\d+)\/readyz/),
+    dir: match(/state directory +(\S+)/),
+  }
+})
+
+after(async () => {
+  await demo?.kill()
+})
+
+describe('the demo (scripts/demo.mjs)', () => {
+  it('starts the app, the worker and the monitor, and prints the URLs to open', async () => {
+    const dashboard = await fetch(`${urls.monitor}/`)
+    assert.equal(dashboard.status, 200)
+    assert.match(await dashboard.text(), /probekit monitor/)
+    assert.equal((await fetch(`${urls.health}/readyz`)).status, 200)
+    await waitFor(
+      'every demo check passing',
+      async () => {
+        const checks = [...(await pod('demo-app')), ...(await pod('demo-worker'))]
+        return checks.length === 5 && checks.every((c) => c.state === 'passing')
+      },
+      30_000,
+    )
+  })
+
+  it('shows a broken database on the monitor within one interval, and the healing too', async () => {
+    const broke = await fetch(`${urls.app}/break`, { method: 'POST' })
+    assert.equal(broke.status, 200)
+    // The app's readiness fails at once; the monitor checks it every 2 s.
+    await waitFor(
+      'demo-app to turn critical',
+      async () => (await stateOf('demo-app', 'health_check')) === 'critical',
+      4500,
+    )
+    const critical = (await pod('demo-app')).find((c) => c.check === 'health_check') as CheckState
+    assert.match(critical.output, /database is locked/)
+    assert.equal(await stateOf('demo-app', 'liveness'), 'passing', 'a database outage must not fail liveness')
+    // The worker's jobs fail too, and it says so to the monitor's push endpoint.
+    await waitFor(
+      'the worker reporting failed jobs',
+      async () => (await stateOf('demo-worker', 'jobs')) === 'critical',
+      10_000,
+    )
+
+    const healed = await fetch(`${urls.app}/heal?dep=database`, { method: 'POST' })
+    assert.equal(healed.status, 200)
+    await waitFor('demo-app to pass again', async () => (await stateOf('demo-app', 'health_check')) === 'passing', 4500)
+    await waitFor('the worker passing again', async () => (await stateOf('demo-worker', 'jobs')) === 'passing', 10_000)
+  })
+
+  it('shows a broken payments service as its own critical check while the app stays ready', async () => {
+    await fetch(`${urls.app}/break?dep=payments`, { method: 'POST' })
+    await waitFor('payments to turn critical', async () => (await stateOf('demo-app', 'payments')) === 'critical', 4500)
+    assert.equal(
+      await stateOf('demo-app', 'health_check'),
+      'passing',
+      'a degraded dependency pulled the app out of rotation',
+    )
+    const verbose = await (await fetch(`${urls.health}/readyz?verbose`)).text()
+    assert.match(verbose, /payments/)
+    await fetch(`${urls.app}/heal`, { method: 'POST' })
+    await waitFor('payments to pass again', async () => (await stateOf('demo-app', 'payments')) === 'passing', 4500)
+  })
+
+  it('stops everything gracefully on Ctrl-C (SIGINT) and exits 0', async () => {
+    const ports = [urls.app, urls.health, urls.monitor].map((u) => Number(new URL(u).port))
+    await demo.stop('SIGINT')
+    assert.equal(demo.child?.exitCode, 0, demo.recentOutput)
+    assert.match(demo.recentOutput, /\[app\] +stopped/)
+    assert.match(demo.recentOutput, /\[worker\] +stopped/)
+    assert.match(demo.recentOutput, /probekit monitor: SIG(INT|TERM), stopping/)
+    assert.match(demo.recentOutput, /probekit demo: stopped\./)
+    for (const port of ports) assert.equal(await canConnect(port), false, `port ${port} still accepts connections`)
+    assert.equal(existsSync(urls.dir), false, 'the state directory was left behind')
+  })
+})
