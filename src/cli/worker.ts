@@ -127,10 +127,19 @@ function checkLiveness(options: WorkerOptions): Outcome {
 
 async function checkBroker(options: WorkerOptions): Promise<Outcome> {
   // Loaded only when the ping runs, so --skip-ping never pays for the driver.
-  const [{ runProbe }, { brokerWorkerProbe }] = await Promise.all([
+  const [{ runProbe }, { brokerWorkerProbe }, { loadDriver }, { reasonOf }] = await Promise.all([
     import('../core/run-probe.js'),
     import('../worker/broker.js'),
+    import('../probes/load-driver.js'),
+    import('../core/errors.js'),
   ])
+  // Load the driver before the deadline starts: --ping-timeout is about the broker, and a
+  // slow disk or a busy machine loading code must not count against it.
+  try {
+    await loadDriver('ioredis', 'The broker ping')
+  } catch (error) {
+    return { ok: false, reason: reasonOf(error) }
+  }
   const probe = brokerWorkerProbe({
     url: options.broker,
     workerName: options.workerName,

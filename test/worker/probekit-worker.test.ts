@@ -95,11 +95,13 @@ describe('probekit worker against a real Redis and a real BullMQ worker', () => 
   it('the probekit binary exits 0 for the healthy worker, 1 for a name that is not connected and 1 for a usage error', async () => {
     const bin = join(root, 'src/cli/bin.ts')
     const exec = promisify(execFile)
-    const ok = await exec(process.execPath, ['--import', 'tsx', bin, 'worker', ...defaults()], { cwd: root })
+    // A generous ping timeout: this test is about exit statuses, and a spawned tsx process on a busy machine is slow.
+    const argv = [...defaults(), '--ping-timeout', '10s']
+    const ok = await exec(process.execPath, ['--import', 'tsx', bin, 'worker', ...argv], { cwd: root })
     assert.match(ok.stdout, /^ok event loop alive/)
     const failed = await exec(
       process.execPath,
-      ['--import', 'tsx', bin, 'worker', ...defaults(), '--worker-name', 'worker@elsewhere'],
+      ['--import', 'tsx', bin, 'worker', ...argv, '--worker-name', 'worker@elsewhere'],
       { cwd: root },
     ).then(
       () => assert.fail('expected exit status 1'),
