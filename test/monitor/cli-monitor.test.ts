@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join, resolve } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { openStore, type SqliteStore } from '../../src/monitor/store/index.js'
+import { makeTempDir, waitFor } from '../support/server-process.js'
+
+const root = resolve(import.meta.dirname, '../..')
+const bin = join(root, 'bin/probekit.js')
+
+interface Running {
+  child: ChildProcess
+  output: () => string
+  exited: Promise<number | null>
+}
+
+function startMonitor(args: string[]): Running {
+  const child = spawn(process.execPath, [bin, 'monitor', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString()
+  })
+  child.stderr?.on('data', (c: Buffer) => {
+    out += c.toString()
+  })
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+  return { child, output: () => out, exited }
+}
+
+function runMonitor(args: string[]): { status: number; stdout: string } {
+  try {
+    const stdout = execFileSync(process.execPath, [bin, 'monitor', ...args], { encoding: 'utf8', timeout: 20_000 })
+    return { status: 0, stdout }
+  } catch (error) {
+    const e = error as { status: number; stdout: string }
+    return { status: e.status, stdout: e.stdout }
+  }
+}
+
+/** Reads the store the monitor writes, while it runs (WAL lets a reader in). */
+function storedStates(file: string) {
+  const store = openStore(`sqlite:${file}`, { readonly: true })
+  try {
+    return store.loadStates()
+  } finally {
+    store.close()
+  }
+}
+
+describe('probekit monitor', () => {
+  let server: Server
+  let base: string
+  const running: Running[] = []
+
+  before(async () => {
+    // The CLI runs from the build; the suite's set-up builds too, this keeps the file self-contained.
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' })
+    server = createServer((req, res) => {
+      res.statusCode = req.url === '/down' ? 503 : 200
+      res.end(`${req.url}\n`)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+
+  after(async () => {
+    for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL')
+    server.closeAllConnections()
+    await new Promise((r) => server.close(r))
+  })
+
+  it('prints its help with examples', () => {
+    const { status, stdout } = runMonitor(['--help'])
+    assert.equal(status, 0)
+    assert.match(stdout, /^Usage: probekit monitor \[options\] MANIFEST_OR_DIR…/)
+    assert.match(stdout, /--store sqlite:FILE\|memory/)
+    assert.match(stdout, /Examples:\n {2}probekit monitor \/etc\/probekit\/pods/)
+  })
+
+  it('refuses a bad manifest with its file, line and key, exit status 1', () => {
+    const dir = makeTempDir('cli-monitor')
+    const file = join(dir, 'pod.yaml')
+    writeFileSync(file, 'id: web\nstatus_port: 99999\n')
+    const { status, stdout } = runMonitor(['--store', 'memory', '--listen', 'none', file])
+    assert.equal(status, 1)
+    assert.equal(
+      stdout,
+      `probekit monitor: ${file}:2: status_port: 99999 is not a port; use a number from 1 to 65535\n`,
+    )
+  })
+
+  it('refuses a bad --store or --listen as a usage error', () => {
+    const dir = makeTempDir('cli-monitor')
+    const file = join(dir, 'pod.yaml')
+    writeFileSync(file, 'id: web\nstatus_port: 8001\n')
+    const store = runMonitor(['--store', 'mysql://x', file])
+    assert.equal(store.status, 1)
+    assert.match(store.stdout, /^probekit monitor: usage error: --store "mysql:\/\/x" is not a store; use sqlite:FILE/)
+    const listen = runMonitor(['--store', 'memory', '--listen', 'everywhere', file])
+    assert.equal(listen.status, 1)
+    assert.match(listen.stdout, /usage error: --listen "everywhere" is not HOST:PORT/)
+    const none = runMonitor(['--store', 'memory'])
+    assert.match(none.stdout, /usage error: name at least one manifest file or directory/)
+  })
+
+  it('checks, serves its API, reloads on a file change and on SIGHUP, and stops cleanly on SIGTERM', async () => {
+    const dir = makeTempDir('cli-monitor')
+    const pods = join(dir, 'pods')
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(pods)
+    const file = join(pods, 'web.yaml')
+    const port = new URL(base).port
+    writeFileSync(
+      file,
+      `id: web\nnode: n1\nstatus_http: true\nstatus:\n  port: ${port}\n  host: 127.0.0.1\n  path: /ok\n`,
+    )
+    const storeFile = join(dir, 'monitor.sqlite')
+    const monitor = startMonitor(['--store', `sqlite:${storeFile}`, '--listen', '127.0.0.1:0', pods])
+    running.push(monitor)
+
+    const apiLine = await waitFor('the API line', () => /API (http:\/\/[^/\s]+)\//.exec(monitor.output()), 20_000)
+    const api = apiLine[1] as string
+    assert.match(monitor.output(), /watching 1 check of 1 pod; store sqlite:.*monitor\.sqlite/)
+    const livez = await fetch(`${api}/livez`)
+    assert.equal(livez.status, 200)
+
+    await waitFor(
+      'the p2 check to pass and reach the store',
+      () => storedStates(storeFile).some((s) => s.id === 'n1/web/health_check' && s.state === 'passing'),
+      20_000,
+    )
+    assert.match(
+      monitor.output(),
+      /web\/health_check on n1: unknown → passing: HTTP GET http:\/\/127\.0\.0\.1:\d+\/ok: 200 OK/,
+    )
+
+    // A changed file is picked up without a signal.
+    writeFileSync(
+      file,
+      `id: web\nnode: n1\nstatus_http: true\nstatus:\n  port: ${port}\n  host: 127.0.0.1\n  path: /ok\nchecks:\n  - name: down\n    url: ${base}/down\n    interval: 1s\n`,
+    )
+    await waitFor(
+      'the reload after the file change',
+      () => /reloaded the manifests \(a manifest changed\); watching 2 checks/.test(monitor.output()),
+      20_000,
+    )
+    await waitFor(
+      'the new check to be critical in the store',
+      () => storedStates(storeFile).some((s) => s.id === 'n1/web/down' && s.state === 'critical'),
+      20_000,
+    )
+
+    // SIGHUP reloads too, and a broken manifest keeps the running checks.
+    writeFileSync(join(pods, 'broken.yaml'), 'id: broken\nchecks:\n  - name: x\n    type: carrier-pigeon\n')
+    await waitFor(
+      'the failed reload',
+      () =>
+        /reload \(.*\) failed, keeping the running checks: .*broken\.yaml:4: checks\[0\]\.type/.test(monitor.output()),
+      20_000,
+    )
+    monitor.child.kill('SIGHUP')
+    await waitFor(
+      'the SIGHUP reload to fail the same way',
+      () => /reload \(SIGHUP\) failed/.test(monitor.output()),
+      20_000,
+    )
+
+    monitor.child.kill('SIGTERM')
+    assert.equal(await monitor.exited, 0)
+    assert.match(monitor.output(), /SIGTERM, stopping/)
+    const store = openStore(`sqlite:${storeFile}`) as SqliteStore
+    try {
+      assert.equal(store.check(), 'ok')
+      assert.deepEqual(
+        store.loadStates().map((s) => [s.id, s.state]),
+        [
+          ['n1/web/down', 'critical'],
+          ['n1/web/health_check', 'passing'],
+        ],
+      )
+      assert.ok(store.history('n1/web/health_check').length > 0, 'history was flushed on the way out')
+    } finally {
+      store.close()
+    }
+  })
+
+  it('leaves a store that opens cleanly after kill -9 in the middle of writing', async () => {
+    const dir = makeTempDir('cli-monitor')
+    const lines = ['id: busy', 'node: n1', 'checks:']
+    // Many flapping checks every 100 ms: the monitor writes transitions all the time.
+    for (let i = 0; i < 60; i++) {
+      lines.push(`  - name: c${i}`, `    command: "test $(( $(date +%N) % 2 )) -eq 0"`, '    interval: 100ms')
+    }
+    writeFileSync(join(dir, 'busy.yaml'), `${lines.join('\n')}\n`)
+    const storeFile = join(dir, 'busy.sqlite')
+    const monitor = startMonitor([
+      '--store',
+      `sqlite:${storeFile}`,
+      '--listen',
+      'none',
+      '--quiet',
+      join(dir, 'busy.yaml'),
+    ])
+    running.push(monitor)
+    await waitFor(
+      'transitions being written',
+      () => {
+        const store = openStore(`sqlite:${storeFile}`, { readonly: true })
+        try {
+          return store.transitions({ limit: 200 }).length >= 100
+        } finally {
+          store.close()
+        }
+      },
+      30_000,
+      100,
+    )
+    monitor.child.kill('SIGKILL')
+    await monitor.exited
+    const store = openStore(`sqlite:${storeFile}`) as SqliteStore
+    try {
+      assert.equal(store.check(), 'ok')
+      assert.equal(store.loadStates().length, 60)
+    } finally {
+      store.close()
+    }
+  })
+})
