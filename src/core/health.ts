@@ -147,6 +147,8 @@ export class Health extends EventEmitter<{ change: [ChangeEvent] }> {
     this.runners.set(probe.name, runner)
     for (const group of groups) this.byGroup[group].push(runner)
     runner.start()
+    const close = probe.close
+    if (typeof close === 'function') this.onClose(async () => close.call(probe))
     return this
   }
 

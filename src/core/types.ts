@@ -62,6 +62,11 @@ export interface ProbeOptions {
 export interface Probe extends ProbeOptions {
   name: string
   check: CheckFn
+  /**
+   * Releases what the probe keeps between runs (e.g. the event-loop histogram).
+   * `health.close()` calls it; probes that keep nothing omit it.
+   */
+  close?: () => void | Promise<void>
 }
 
 /** The result of one run of one probe. */
