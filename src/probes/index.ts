@@ -5,6 +5,15 @@
  */
 
 export {
+  type PgClientLike,
+  type PgPoolClientLike,
+  type PgPoolLike,
+  type PostgresClientLike,
+  type PostgresJsSqlLike,
+  type PostgresProbeOptions,
+  postgres,
+} from './postgres.js'
+export {
   type IoRedisClientLike,
   type IoRedisClusterLike,
   type NodeRedisClientLike,

@@ -1,0 +1,303 @@
+import { NotReady } from '../core/errors.js'
+import { redactUrl } from '../core/redact.js'
+import type { Probe, ProbeOptions } from '../core/types.js'
+import { elapsedMs, untilAborted } from './abortable.js'
+import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { InFlightPerClient } from './in-flight.js'
+import { loadDriver } from './load-driver.js'
+import { describeNetworkError, errorCode } from './network-error.js'
+
+/** A client checked out of a `pg` Pool. */
+export interface PgPoolClientLike {
+  query(text: string): Promise<{ rows: unknown[] }>
+  release(destroy?: boolean | Error): void
+}
+
+/** A `pg` Pool (`new pg.Pool()`). */
+export interface PgPoolLike {
+  connect(): Promise<PgPoolClientLike>
+  readonly totalCount: number
+  readonly idleCount: number
+}
+
+/** A `pg` Client (`new pg.Client()`), connected by the app. */
+export interface PgClientLike {
+  query(text: string): Promise<{ rows: unknown[] }>
+  connect(): Promise<unknown>
+  end(): Promise<void>
+}
+
+/** A postgres.js `sql` instance (`postgres(url)`). */
+export interface PostgresJsSqlLike {
+  // biome-ignore lint/suspicious/noExplicitAny: postgres.js' tagged-template signature is heavily generic
+  (...args: any[]): unknown
+  unsafe(query: string): PromiseLike<unknown[]>
+  begin(...args: never[]): unknown
+}
+
+export type PostgresClientLike = PgPoolLike | PgClientLike | PostgresJsSqlLike
+
+export interface PostgresProbeOptions extends ProbeOptions, ConnectOptions {
+  /** Check name. Default `postgres`; an app with several databases adds one probe per database. */
+  name?: string
+}
+
+const noop = () => {}
+const selects = new InFlightPerClient<object, unknown>()
+const pendingAcquires = new WeakMap<object, Promise<void>>()
+
+/**
+ * Passes when PostgreSQL answers `SELECT 1`. Takes the app's own `pg` Pool or Client, or a
+ * postgres.js `sql` instance, or a `postgres://` URL (one connection under
+ * `connectTimeout`, closed after the query; needs the `pg` package).
+ *
+ * With a Pool, each check borrows one connection; a query still running at the deadline
+ * destroys that connection (it is not returned to the pool half-used), and while an
+ * earlier check is still waiting for a connection the next one waits for that instead of
+ * queueing another — so a hung database never drains the app's pool. With a single Client
+ * or postgres.js, which the app shares, a check joins the `SELECT 1` still in flight rather
+ * than queueing another behind a hung server.
+ *
+ * @example
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
+ * health.add(postgres(pool))
+ * health.add(postgres(reportingPool, { name: 'reporting-db', critical: false }))
+ */
+export function postgres(clientOrUrl: PostgresClientLike | string | URL, options: PostgresProbeOptions = {}): Probe {
+  const { name = 'postgres', connectTimeout: _ct, ...probeOptions } = options
+  const base = { componentType: 'datastore', ...probeOptions, name }
+  const db = clientOrUrl as unknown
+  const componentId = typeof db === 'string' || db instanceof URL ? urlAddress(String(db)) : clientAddress(db)
+  if (typeof db === 'string' || db instanceof URL) {
+    parsePostgresUrl(String(db))
+    connectTimeoutMs(options, 'postgres')
+  } else if (!isPgPool(db) && !isPgClient(db) && !isPostgresJs(db)) {
+    throw new TypeError(
+      'postgres(client): expected a pg Pool or Client, a postgres.js sql instance, or a postgres:// URL',
+    )
+  }
+  return {
+    ...base,
+    check: async ({ signal }) => {
+      const started = performance.now()
+      await queryPostgres(clientOrUrl, 'SELECT 1', signal, { ...options, shareInFlight: true })
+      return { message: 'SELECT 1', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
+    },
+  }
+}
+
+/**
+ * Runs one query against any supported PostgreSQL handle under the signal, with the same
+ * cleanup rules as the probe. Internal: the migrations probe reads its tables with it.
+ */
+export async function queryPostgres(
+  db: PostgresClientLike | string | URL,
+  sql: string,
+  signal: AbortSignal,
+  options: ConnectOptions & { timeout?: number; shareInFlight?: boolean } = {},
+): Promise<Record<string, unknown>[]> {
+  const handle = db as unknown
+  if (typeof handle === 'string' || handle instanceof URL) {
+    return queryUrl(String(handle), sql, connectTimeoutMs(options, 'postgres'), signal)
+  }
+  const what = `postgres ${clientAddress(handle)}`
+  if (isPgPool(handle)) return queryPool(handle, sql, signal, what)
+  if (isPgClient(handle)) {
+    const run = () => handle.query(sql).then((r) => r.rows)
+    const query = options.shareInFlight ? selects.for(handle).run(run) : run()
+    return (await settle(query, signal, what)) as Record<string, unknown>[]
+  }
+  if (isPostgresJs(handle)) {
+    // A postgres.js query runs when awaited; Promise.resolve starts it.
+    const run = () => Promise.resolve(handle.unsafe(sql))
+    const query = options.shareInFlight ? selects.for(handle).run(run) : run()
+    return (await settle(query, signal, what)) as Record<string, unknown>[]
+  }
+  throw new TypeError('postgres: expected a pg Pool or Client, a postgres.js sql instance, or a postgres:// URL')
+}
+
+async function settle<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  work.catch(noop)
+  try {
+    return await untilAborted(work, signal)
+  } catch (error) {
+    if (signal.aborted) throw error
+    throw reason(error, what)
+  }
+}
+
+async function queryPool(
+  pool: PgPoolLike,
+  sql: string,
+  signal: AbortSignal,
+  what: string,
+): Promise<Record<string, unknown>[]> {
+  // Wait for an earlier check's acquisition rather than adding another waiter to the pool.
+  // Checks woken together re-check, so only one of them starts the next acquisition.
+  for (let earlier = pendingAcquires.get(pool); earlier; earlier = pendingAcquires.get(pool)) {
+    await untilAborted(earlier, signal)
+  }
+  const acquiring = pool.connect()
+  const tracked = acquiring.then(noop, noop)
+  pendingAcquires.set(pool, tracked)
+  tracked.then(() => {
+    if (pendingAcquires.get(pool) === tracked) pendingAcquires.delete(pool)
+  })
+  let client: PgPoolClientLike
+  try {
+    client = await untilAborted(acquiring, signal)
+  } catch (error) {
+    if (signal.aborted) {
+      // The connection may still arrive: hand it straight back, unused.
+      acquiring.then((late) => late.release(), noop)
+      throw error
+    }
+    throw reason(error, what)
+  }
+  // A query still running at the deadline: destroy this connection, the pool makes a new one.
+  const onAbort = () => destroyPooled(client)
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    const query = client.query(sql)
+    query.catch(noop)
+    const result = await untilAborted(query, signal)
+    client.release()
+    return result.rows as Record<string, unknown>[]
+  } catch (error) {
+    if (signal.aborted) throw error
+    // A connection that failed a query is not trusted with the app's next one.
+    client.release(true)
+    throw reason(error, what)
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Removes the client from its pool and closes its socket now, not after a goodbye the server may never read. */
+function destroyPooled(client: PgPoolClientLike): void {
+  try {
+    client.release(true)
+  } catch {}
+  destroySocket(client)
+}
+
+function destroySocket(client: unknown): void {
+  const stream = (client as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream
+  stream?.destroy?.()
+}
+
+interface PgModule {
+  default?: { Client: new (config: Record<string, unknown>) => PgClientLike & { on(e: string, f: () => void): void } }
+  Client?: new (config: Record<string, unknown>) => PgClientLike & { on(e: string, f: () => void): void }
+}
+
+async function queryUrl(url: string, sql: string, limitMs: number, signal: AbortSignal) {
+  const what = `postgres ${urlAddress(url)}`
+  const pg = await loadDriver<PgModule>('pg', 'The postgres probe with a URL')
+  const Client = pg.Client ?? pg.default?.Client
+  if (!Client) throw new Error('The postgres probe could not find Client in the "pg" package')
+  if (signal.aborted) throw signal.reason
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: limitMs })
+  // Errors after the answer (the server closing) are of no interest to a finished check.
+  client.on('error', noop)
+  const close = () => {
+    destroySocket(client)
+    client.end().catch(noop)
+  }
+  signal.addEventListener('abort', close, { once: true })
+  try {
+    const connecting = client.connect()
+    connecting.catch(noop)
+    try {
+      await untilAborted(connecting, signal)
+    } catch (error) {
+      if (signal.aborted) throw error
+      if (
+        error instanceof Error &&
+        /timeout expired|Connection terminated due to connection timeout/i.test(error.message)
+      ) {
+        throw connectTimedOut(what, limitMs)
+      }
+      throw reason(error, what)
+    }
+    const query = client.query(sql)
+    query.catch(noop)
+    try {
+      return (await untilAborted(query, signal)).rows as Record<string, unknown>[]
+    } catch (error) {
+      if (signal.aborted) throw error
+      throw reason(error, what)
+    }
+  } finally {
+    signal.removeEventListener('abort', close)
+    close()
+  }
+}
+
+/** PostgreSQL's SQLSTATE classes worth saying in words. */
+function reason(error: unknown, what: string): NotReady {
+  const code = errorCode(error)
+  const text = error instanceof Error ? error.message : String(error)
+  if (code === '28P01' || code === '28000') {
+    return new NotReady(`${what}: authentication failed (${code}): ${text}; check the user and password`)
+  }
+  if (code === '3D000') return new NotReady(`${what}: ${text} (3D000)`)
+  if (code === '57P03') return new NotReady(`${what}: the server is starting up or shutting down (57P03)`)
+  if (code === '53300') return new NotReady(`${what}: too many connections (53300)`)
+  if (code && /^[A-Z]+$/.test(code)) return new NotReady(`${what}: ${describeNetworkError(error)}`)
+  if (/Connection terminated/i.test(text)) return new NotReady(`${what}: the server closed the connection (${text})`)
+  if (/not queryable|Client was closed/i.test(text))
+    return new NotReady(`${what}: the client is closed; the app must reconnect`)
+  return new NotReady(`${what}: ${text || 'failed'}${code ? ` (${code})` : ''}`)
+}
+
+function isPgPool(value: unknown): value is PgPoolLike {
+  const v = value as PgPoolLike | null
+  return !!v && typeof v === 'object' && typeof v.connect === 'function' && 'totalCount' in v && 'idleCount' in v
+}
+
+function isPgClient(value: unknown): value is PgClientLike {
+  const v = value as PgClientLike | null
+  return !!v && typeof v === 'object' && typeof v.query === 'function' && typeof v.connect === 'function'
+}
+
+function isPostgresJs(value: unknown): value is PostgresJsSqlLike {
+  const v = value as PostgresJsSqlLike | null
+  return typeof v === 'function' && typeof v.unsafe === 'function' && typeof v.begin === 'function'
+}
+
+function parsePostgresUrl(text: string): URL {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new TypeError(
+      `postgres: "${redactUrl(text)}" is not a URL; write it as postgres://user:password@host:5432/database`,
+    )
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new TypeError(`postgres: "${redactUrl(text)}" must start with postgres:// or postgresql://`)
+  }
+  return url
+}
+
+function urlAddress(text: string): string {
+  const url = parsePostgresUrl(text)
+  const database = decodeURIComponent(url.pathname.slice(1))
+  return `${url.hostname || 'localhost'}:${url.port || 5432}${database ? `/${database}` : ''}`
+}
+
+function clientAddress(db: unknown): string {
+  type Params = { host?: string | string[]; port?: number | number[]; database?: string; connectionString?: string }
+  const v = db as { options?: Params; connectionParameters?: Params; host?: string; port?: number; database?: string }
+  const params: Params | undefined = isPostgresJs(db) ? v.options : (v.connectionParameters ?? v.options)
+  if (params?.connectionString && !params.host) {
+    try {
+      return urlAddress(params.connectionString)
+    } catch {}
+  }
+  const host = (Array.isArray(params?.host) ? params?.host[0] : params?.host) ?? v.host ?? 'localhost'
+  const port = (Array.isArray(params?.port) ? params?.port[0] : params?.port) ?? v.port ?? 5432
+  const database = params?.database ?? v.database
+  return `${host}:${port}${database ? `/${database}` : ''}`
+}
