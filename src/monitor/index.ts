@@ -1,0 +1,39 @@
+/**
+ * `probekit/monitor`: the fleet monitor as a library — manifests in, checks on a fixed
+ * rate, states in an embedded store, and the HTTP API over them. `probekit monitor` is a
+ * thin shell around these.
+ *
+ * @example
+ * import { Monitor, openStore, startApi } from 'probekit/monitor'
+ * const monitor = new Monitor({ store: openStore('sqlite:monitor.sqlite') })
+ * await monitor.load(['/etc/probekit/pods'])
+ * monitor.start()
+ * const api = await startApi(monitor, { host: '127.0.0.1', port: 8008 })
+ */
+export { type Api, type ApiOptions, startApi } from './api.js'
+export {
+  type CheckSpec,
+  loadManifests,
+  type ManifestDefaults,
+  ManifestError,
+  type PodManifest,
+  parseManifest,
+  type TlsSettings,
+} from './manifest.js'
+export { Monitor, type MonitorOptions } from './monitor.js'
+export type { PushKind } from './push.js'
+export { MemoryStore, type OpenStoreOptions, openStore, SqliteStore, StoreError } from './store/index.js'
+export type { Thresholds } from './thresholds.js'
+export {
+  type CheckKey,
+  type CheckKind,
+  type CheckState,
+  checkId,
+  HEALTH_STATES,
+  type HealthState,
+  type HistoryPoint,
+  type HistoryQuery,
+  type HistorySample,
+  type MonitorStore,
+  type Transition,
+} from './types.js'
