@@ -2,9 +2,11 @@ import { existsSync, type FSWatcher, statSync, watch } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Logger } from '../core/logger.js'
+import { redactUrl } from '../core/redact.js'
 import { Monitor } from '../monitor/monitor.js'
 import { openStore, StoreError } from '../monitor/store/index.js'
 import type { MonitorStore } from '../monitor/types.js'
+import { parseDuration } from './duration.js'
 import { UsageError } from './usage-error.js'
 
 export const DEFAULT_LISTEN = '127.0.0.1:8008'
@@ -30,6 +32,11 @@ Options:
   --concurrency N             checks in flight at most (default 256)
   --ca-file FILE              trust this CA for HTTPS checks that name none (p2's ca_path)
   --no-watch                  reload on SIGHUP only, not when a manifest file changes
+  --webhook URL               POST a JSON notification to URL on every state change
+                              (repeatable; retried with backoff; see docs/api.md)
+  --webhook-min-interval DURATION
+                              least time between two notifications of one check;
+                              changes inside it are coalesced (default 30s; 0 for none)
   -q, --quiet                 do not print transitions (errors are still printed)
   -h, --help                  show this help
 
@@ -37,6 +44,7 @@ Examples:
   probekit monitor /etc/probekit/pods
   probekit monitor --store sqlite:/var/lib/probekit/monitor.sqlite --listen 0.0.0.0:8008 pods/
   probekit monitor --store memory --node web-1 carsales.yaml
+  probekit monitor --webhook https://hooks.example.com/probekit pods/
   kill -HUP $(pidof probekit)      # reload the manifests now
   probekit inspect --store sqlite:/var/lib/probekit/monitor.sqlite --pod carsales.com
 `
@@ -50,10 +58,12 @@ interface Parsed {
   caFile?: string
   watch: boolean
   quiet: boolean
+  webhooks: string[]
+  webhookMinIntervalMs?: number
 }
 
 function parse(argv: string[]): Parsed | undefined {
-  let values: Record<string, string | boolean | undefined>
+  let values: Record<string, string | boolean | string[] | undefined>
   let positionals: string[]
   try {
     ;({ values, positionals } = parseArgs({
@@ -66,6 +76,8 @@ function parse(argv: string[]): Parsed | undefined {
         concurrency: { type: 'string' },
         'ca-file': { type: 'string' },
         'no-watch': { type: 'boolean' },
+        webhook: { type: 'string', multiple: true },
+        'webhook-min-interval': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -85,6 +97,11 @@ function parse(argv: string[]): Parsed | undefined {
     listen: parseListen((values.listen as string | undefined) ?? DEFAULT_LISTEN),
     watch: values['no-watch'] !== true,
     quiet: values.quiet === true,
+    webhooks: parseWebhooks(values.webhook as string[] | undefined),
+  }
+  if (values['webhook-min-interval'] !== undefined) {
+    const raw = String(values['webhook-min-interval'])
+    parsed.webhookMinIntervalMs = raw === '0' ? 0 : parseDuration(raw, '--webhook-min-interval')
   }
   if (values.node !== undefined) {
     const node = String(values.node).trim()
@@ -106,6 +123,18 @@ function parse(argv: string[]): Parsed | undefined {
     parsed.caFile = file
   }
   return parsed
+}
+
+function parseWebhooks(urls: string[] | undefined): string[] {
+  for (const url of urls ?? []) {
+    let protocol = ''
+    try {
+      protocol = new URL(url).protocol
+    } catch {}
+    if (protocol !== 'http:' && protocol !== 'https:')
+      throw new UsageError(`--webhook ${JSON.stringify(redactUrl(url))} is not an http:// or https:// URL`)
+  }
+  return urls ?? []
 }
 
 function parseListen(value: string): { host: string; port: number } | undefined {
@@ -182,6 +211,14 @@ export async function run(argv: string[]): Promise<number> {
       throw error
     }
   }
+  // Loaded only when asked for; notifications go out on their own timers, never on the checking path.
+  const webhooks = parsed.webhooks.length
+    ? (await import('../monitor/webhooks.js')).startWebhooks(monitor, {
+        urls: parsed.webhooks,
+        logger,
+        ...(parsed.webhookMinIntervalMs !== undefined ? { minIntervalMs: parsed.webhookMinIntervalMs } : {}),
+      })
+    : undefined
   monitor.start()
 
   const states = monitor.states()
@@ -240,6 +277,7 @@ export async function run(argv: string[]): Promise<number> {
         try {
           await api?.close()
           await monitor.stop()
+          await webhooks?.close()
           store.close()
         } catch (error) {
           logger.error(`probekit monitor: stopping failed: ${error instanceof Error ? error.message : String(error)}`)

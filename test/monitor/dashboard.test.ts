@@ -21,6 +21,8 @@ async function screenshot(p: Page, name: string): Promise<void> {
   await p.screenshot({ path: join(artifacts, `dashboard-${name}.png`), fullPage: true })
 }
 
+// Browser-side expressions are passed as strings: this file is type-checked without the DOM library.
+
 /** The overview's row of a pod on a node. */
 function row(pod: string, node: string) {
   return page.locator(`#fleet-body tr[data-pod="${pod}"][data-node="${node}"]`)
@@ -73,9 +75,7 @@ describe('the dashboard in a real browser', () => {
     const response = await page.goto(`${fleet.url}/`)
     assert.equal(response?.status(), 200)
     assert.match(response?.headers()['content-security-policy'] ?? '', /script-src 'self'/)
-    await page.evaluate(() => {
-      ;(window as unknown as { __loadId: number }).__loadId = 42
-    })
+    await page.evaluate('window.__loadId = 42')
     await row('web', 'aws1.example.com').waitFor()
     for (const [pod, node] of [
       ['web', 'aws1.example.com'],
@@ -104,11 +104,7 @@ describe('the dashboard in a real browser', () => {
     )
     assert.match(await web.locator('.badge').innerText(), /critical/)
     assert.match(await web.innerText(), /database unreachable/)
-    assert.equal(
-      await page.evaluate(() => (window as unknown as { __loadId?: number }).__loadId),
-      42,
-      'the page reloaded',
-    )
+    assert.equal(await page.evaluate('window.__loadId'), 42, 'the page reloaded')
     await screenshot(page, 'overview-critical')
     fleet.target.set('/web/_status', 200, 'web ok: 12 connections in the pool')
     await waitFor('the passing state again', async () => (await web.getAttribute('data-state')) === 'passing', 15_000)
@@ -122,12 +118,12 @@ describe('the dashboard in a real browser', () => {
     )
     assert.equal(await page.locator('img[src="x"]').count(), 0)
     assert.equal(await page.locator('#fleet-body script').count(), 0)
-    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined)
+    assert.equal(await page.evaluate('window.__pwned'), undefined)
   })
 
   it('is usable with the keyboard: / searches, Tab reaches a pod, Enter opens its page', async () => {
     await page.keyboard.press('/')
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'search')
+    assert.equal(await page.evaluate('document.activeElement?.id'), 'search')
     await page.keyboard.type('evil')
     await waitFor('the filter', async () => (await page.locator('#fleet-body tr:not([hidden])').count()) === 1)
     assert.equal(await page.locator('#result-count').innerText(), '1 of 4 shown')
@@ -135,19 +131,19 @@ describe('the dashboard in a real browser', () => {
     await page.keyboard.press('Tab')
     await page.keyboard.press('Tab')
     await page.keyboard.press('Tab')
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'evil')
-    const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle)
+    assert.equal(await page.evaluate('document.activeElement?.textContent'), 'evil')
+    const outline = await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')
     assert.equal(outline, 'solid', 'the focused link shows no focus ring')
     await page.keyboard.press('Enter')
     await page.locator('#pod-title').waitFor()
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'pod-title')
+    assert.equal(await page.evaluate('document.activeElement?.id'), 'pod-title')
     assert.equal(await page.locator('#pod-title').innerText(), 'evil')
     assert.ok((await page.locator('pre.output').textContent())?.endsWith(HOSTILE), 'the output is not shown as text')
-    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined)
-    assert.equal(await page.evaluate(() => (window as unknown as { __loadId?: number }).__loadId), 42)
+    assert.equal(await page.evaluate('window.__pwned'), undefined)
+    assert.equal(await page.evaluate('window.__loadId'), 42)
     // Back with the keyboard.
     await page.keyboard.press('Shift+Tab')
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), '← All pods')
+    assert.equal(await page.evaluate('document.activeElement?.textContent'), '← All pods')
     await page.keyboard.press('Enter')
     await page.locator('#overview-view:not([hidden])').waitFor()
     await page.fill('#search', '')
@@ -187,12 +183,12 @@ describe('the dashboard in a real browser', () => {
     await phone.setViewportSize({ width: 375, height: 812 })
     await phone.goto(`${fleet.url}/`)
     await phone.locator('#fleet-body tr').first().waitFor()
-    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    const overflow = await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
     assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`)
     await screenshot(phone, 'phone')
     await phone.goto(`${fleet.url}/#/pod/evil`)
     await phone.locator('#pod-checks .check').waitFor()
-    const podOverflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    const podOverflow = await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
     assert.ok(podOverflow <= 0, `the pod page is ${podOverflow} px wider than the screen`)
     await screenshot(phone, 'phone-pod')
     await phone.close()
