@@ -6,8 +6,8 @@
  */
 import { join } from 'node:path'
 import { wrk, wrkCommand } from '../support/load.mjs'
-import { startProcess } from '../support/proc.mjs'
-import { fmtRatio, fmtSummary, summarize } from '../support/stats.mjs'
+import { cpuTimeMs, startProcess } from '../support/proc.mjs'
+import { fmtRatio, fmtRatioSummary, fmtSummary, summarize } from '../support/stats.mjs'
 
 export const id = 'liveness'
 export const title = 'Liveness throughput (/livez)'
@@ -53,7 +53,7 @@ export async function run(ctx) {
       const response = await fetch(url)
       const body = await response.text()
       if (response.status !== 200) throw new Error(`${variant.name} answered ${response.status} at ${url}: ${body}`)
-      servers.push({ variant, server, url, rps: [], p99: [], ratio: [], frameworkRatio: [] })
+      servers.push({ variant, server, url, rps: [], p99: [], cpuUs: [], ratio: [], cpuRatio: [], frameworkRatio: [] })
     }
     ctx.log(`liveness: ${servers.length} servers up; warming up`)
     for (const s of servers) await wrk(s.url, { ...load, seconds: 1 })
@@ -62,17 +62,23 @@ export async function run(ctx) {
       const order = servers.map((_, i) => servers[(i + round) % servers.length])
       const byName = new Map()
       for (const s of order) {
+        const cpu0 = cpuTimeMs(s.server.pid)
         const r = await wrk(s.url, load)
+        // Server CPU per request: robust to a shared machine, where throughput is not.
+        const cpuUs = ((cpuTimeMs(s.server.pid) - cpu0) * 1000) / r.requests
         if (r.non2xx || r.errors) ctx.log(`liveness: ${s.variant.name} had ${r.non2xx} non-2xx and ${r.errors} errors`)
-        byName.set(s.variant.name, r.rps)
+        byName.set(s.variant.name, { rps: r.rps, cpuUs })
         s.rps.push(r.rps)
         s.p99.push(r.p99Ms)
+        s.cpuUs.push(cpuUs)
       }
       const bare = byName.get('bare')
       for (const s of servers) {
-        s.ratio.push(byName.get(s.variant.name) / bare)
+        const own = byName.get(s.variant.name)
+        s.ratio.push(own.rps / bare.rps)
+        s.cpuRatio.push(own.cpuUs / bare.cpuUs)
         if (s.variant.framework && s.variant.probekit) {
-          s.frameworkRatio.push(byName.get(s.variant.name) / byName.get(`${s.variant.framework}-plain`))
+          s.frameworkRatio.push(own.rps / byName.get(`${s.variant.framework}-plain`).rps)
         }
       }
       ctx.log(`liveness: round ${round + 1}/${rounds} done`)
@@ -90,36 +96,44 @@ export async function run(ctx) {
       label: s.variant.label,
       rps,
       p99Ms: summarize(s.p99),
+      cpuUsPerRequest: summarize(s.cpuUs),
+      cpuRatioToBare: summarize(s.cpuRatio),
       ratioToBare: ratio,
       ratioToPlainRoute: fw,
     }
   })
   const handler = rows.find((r) => r.variant === 'probekit-handler')
   const headline = handler
-    ? `probekit's node:http handler: ${fmtRatio(handler.ratioToBare.median)} bare (target ≥ 0.95×)`
+    ? `probekit's node:http handler: ${fmtRatio(handler.ratioToBare.median)} bare's requests/s (target ≥ 0.95×), ${fmtRatio(handler.cpuRatioToBare.median)} bare's server CPU per request`
     : 'probekit handler not measured'
   return {
     id,
     title,
     headline,
-    method: `Each server runs alone on core ${ctx.serverCpu}; \`wrk\` runs on core ${ctx.loadCpu} with ${connections} keep-alive connections for ${seconds} s per run, ${rounds} interleaved round(s) after a 1 s warm-up per server. Ratios are taken within each round, then the median and range over rounds are shown.`,
+    method: `Each server runs alone on core ${ctx.serverCpu}; \`wrk\` runs on core ${ctx.loadCpu} with ${connections} keep-alive connections for ${seconds} s per run, ${rounds} interleaved round(s) after a 1 s warm-up per server. Ratios are taken within each round, then the median and range over rounds are shown. Server CPU per request is the server process's CPU time (from /proc) during the run divided by the requests served: on a shared machine it is steadier than requests/s.`,
     reproduce: [
       `npm run build && npm run bench -- --only=liveness${ctx.quick ? ' --quick' : ''}`,
       `taskset -c ${ctx.serverCpu} node bench/servers/liveness.mjs <variant>   # prints {"port":…,"path":…}`,
       wrkCommand(load, 'http://127.0.0.1:PORT/livez'),
     ],
     table: {
-      columns: ['server', 'requests/s median (range)', 'p99 ms', '× bare', '× plain route of the framework'],
+      columns: [
+        'server',
+        'requests/s median (range)',
+        '× bare',
+        'p99 ms',
+        'server CPU µs/request',
+        'CPU × bare',
+        'requests/s × plain route of the framework',
+      ],
       rows: rows.map((r) => [
         r.label,
         fmtSummary(r.rps),
+        r.variant === 'bare' ? '1.00×' : fmtRatioSummary(r.ratioToBare),
         fmtSummary(r.p99Ms, 2),
-        r.variant === 'bare'
-          ? '1.00×'
-          : `${fmtRatio(r.ratioToBare.median)} (${fmtRatio(r.ratioToBare.min)}–${fmtRatio(r.ratioToBare.max)})`,
-        r.ratioToPlainRoute
-          ? `${fmtRatio(r.ratioToPlainRoute.median)} (${fmtRatio(r.ratioToPlainRoute.min)}–${fmtRatio(r.ratioToPlainRoute.max)})`
-          : '',
+        fmtSummary(r.cpuUsPerRequest, 1),
+        r.variant === 'bare' ? '1.00×' : fmtRatioSummary(r.cpuRatioToBare),
+        r.ratioToPlainRoute ? fmtRatioSummary(r.ratioToPlainRoute) : '',
       ]),
     },
     unavailable,

@@ -16,7 +16,6 @@ import {
   memoryKb,
   sleep,
   startProcess,
-  waitFor,
 } from '../support/proc.mjs'
 import { fmt, fmtSummary, percentile, summarize } from '../support/stats.mjs'
 

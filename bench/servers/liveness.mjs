@@ -9,6 +9,8 @@ import { createServer } from 'node:http'
 import { loadAdapter } from './load-adapter.mjs'
 
 const variant = process.argv[2]
+// Exit normally on SIGTERM so `node --cpu-prof bench/servers/liveness.mjs …` writes its profile.
+process.on('SIGTERM', () => process.exit(0))
 const HOST = '127.0.0.1'
 
 /** A realistic instance: nothing in live, a readiness probe that is never asked here. */

@@ -51,3 +51,10 @@ export function fmtRatio(ratio) {
   if (ratio === undefined || Number.isNaN(ratio) || !Number.isFinite(ratio)) return '–'
   return `${ratio.toFixed(2)}×`
 }
+
+/** `0.97× (0.95×–0.99×)`: the median ratio with its range over runs. */
+export function fmtRatioSummary(summary) {
+  if (!summary || Number.isNaN(summary.median)) return '–'
+  if (summary.runs.length < 2) return fmtRatio(summary.median)
+  return `${fmtRatio(summary.median)} (${fmtRatio(summary.min)}–${fmtRatio(summary.max)})`
+}
