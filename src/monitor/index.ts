@@ -11,6 +11,7 @@
  * const api = await startApi(monitor, { host: '127.0.0.1', port: 8008 })
  */
 export { type Api, type ApiOptions, startApi } from './api.js'
+export { type InspectCheck, type InspectDocument, toInspect } from './inspect.js'
 export {
   type CheckSpec,
   loadManifests,
@@ -20,6 +21,7 @@ export {
   parseManifest,
   type TlsSettings,
 } from './manifest.js'
+export { formatMonitorMetrics } from './metrics.js'
 export { Monitor, type MonitorOptions } from './monitor.js'
 export type { PushKind } from './push.js'
 export { MemoryStore, type OpenStoreOptions, openStore, SqliteStore, StoreError } from './store/index.js'
@@ -37,3 +39,4 @@ export {
   type MonitorStore,
   type Transition,
 } from './types.js'
+export { startWebhooks, type WebhookNotification, type WebhookOptions, type Webhooks } from './webhooks.js'

@@ -562,7 +562,7 @@
                   el('span', { className: 'arrow', 'aria-label': 'to', text: '→' }),
                   badge(t.to),
                 ),
-                el('td', { className: 'out', text: tailLines(t.output, 2) || '—' }),
+                el('td', { className: 'out', text: tailLines(t.output, 4) || '—' }),
               ),
             ),
           ),
