@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Bundles the CLI into dist/bin/: one small entry plus a chunk per command and per probe,
-// so `probekit check http://…` loads the entry, the check command and the http probe and
-// nothing else. Packages (drivers, yaml) stay external and load only when a command needs them.
+// Bundles the CLI into dist/bin/:
+// - check.cjs: `probekit check` alone, one CommonJS file (no ESM loader, one file read at
+//   start-up). Each probe sits in it behind a lazy initializer, so only the probes the
+//   targets' schemes need are evaluated.
+// - probekit.js + chunks/: every command, ESM split into a chunk per command and per probe.
+// Packages (drivers, yaml) stay external and load only when a command needs them.
 //
 // Tests build too (several at once), so the bundle is written to a fresh directory and
 // moved into place file by file, the entry last: a CLI starting meanwhile sees either the
@@ -29,9 +32,22 @@ try {
     legalComments: 'none',
     logLevel: 'warning',
   })
+  await build({
+    absWorkingDir: root,
+    entryPoints: ['src/cli/bin-check.ts'],
+    outfile: join(staging, 'check.cjs'),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    legalComments: 'none',
+    logLevel: 'warning',
+  })
   mkdirSync(join(outdir, 'chunks'), { recursive: true })
   const chunks = readdirSync(join(staging, 'chunks'))
   for (const name of chunks) renameSync(join(staging, 'chunks', name), join(outdir, 'chunks', name))
+  renameSync(join(staging, 'check.cjs'), join(outdir, 'check.cjs'))
   renameSync(join(staging, 'probekit.js'), join(outdir, 'probekit.js'))
   // Chunks of older builds are unreachable from the new entry; remove them.
   const current = new Set(chunks)

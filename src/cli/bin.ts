@@ -1,17 +1,13 @@
 /**
- * The `probekit` executable: runs the CLI and exits with its status at once, so handles
- * left open by a driver or an app's health module cannot delay the answer. Exit 1 on any
- * failure, never 2 (Docker reserves it).
+ * The `probekit` executable (dist/bin/probekit.js): runs the CLI and exits with its status
+ * at once, so handles left open by a driver or an app's health module cannot delay the
+ * answer. Exit 1 on any failure, never 2 (Docker reserves it).
  */
 import { main } from './main.js'
+import { exitWith } from './run-command.js'
 
-function exit(code: number): void {
-  // Writes to pipes and files are synchronous on POSIX; the callback covers the rest.
-  process.stdout.write('', () => process.exit(code))
-}
-
-main(process.argv.slice(2)).then(exit, (error: unknown) => {
+main(process.argv.slice(2)).then(exitWith, (error: unknown) => {
   // main() reports expected failures itself; this is the last resort.
   process.stdout.write(`probekit: ${error instanceof Error ? error.message : String(error)}\n`)
-  exit(1)
+  exitWith(1)
 })

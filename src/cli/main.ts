@@ -1,9 +1,8 @@
-import { UsageError } from './usage-error.js'
+import { type Command, runCommand } from './run-command.js'
+import { VERSION } from './version.js'
 
-/** A command module: `run` returns the exit status (0 healthy, 1 anything else; never 2). */
-export interface Command {
-  run(argv: string[]): Promise<number>
-}
+export type { Command } from './run-command.js'
+export { VERSION }
 
 interface CommandEntry {
   summary: string
@@ -37,8 +36,6 @@ const commands: Record<string, CommandEntry> = {
     load: () => import('./inspect.js'),
   },
 }
-
-export const VERSION = '0.1.0'
 
 export function mainHelp(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length))
@@ -86,24 +83,5 @@ export async function main(argv: string[]): Promise<number> {
     )
     return 1
   }
-  // Every command answers --version the same way, whatever its own flags.
-  if (rest.includes('-V') || rest.includes('--version')) {
-    process.stdout.write(`${VERSION}\n`)
-    return 0
-  }
-  try {
-    const command = await entry.load()
-    return await command.run(rest)
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stdout.write(`probekit ${name}: usage error: ${error.message}\nSee "probekit ${name} --help".\n`)
-      return 1
-    }
-    // Expected failures (a config module that throws, a timeout too short) arrive here as
-    // one sentence; whatever they quote may hold a connection string, so redact it.
-    const { redact } = await import('../core/redact.js')
-    const message = error instanceof Error ? error.message : String(error)
-    process.stdout.write(`probekit ${name}: ${redact(message)}\n`)
-    return 1
-  }
+  return runCommand(name, entry.load, rest)
 }

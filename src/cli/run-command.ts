@@ -1,0 +1,44 @@
+import { redact } from '../core/redact.js'
+import { UsageError } from './usage-error.js'
+import { VERSION } from './version.js'
+
+/** A command module: `run` returns the exit status (0 healthy, 1 anything else; never 2). */
+export interface Command {
+  run(argv: string[]): Promise<number>
+}
+
+/**
+ * Runs one command the way every command runs: `--version` answered the same everywhere,
+ * a usage error printed as `usage error: …` with a pointer to the command's help, any other
+ * expected failure as one redacted sentence, and exit status 1 for all of them (never 2).
+ */
+export async function runCommand(
+  name: string,
+  load: () => Promise<Command> | Command,
+  argv: string[],
+): Promise<number> {
+  if (argv.includes('-V') || argv.includes('--version')) {
+    process.stdout.write(`${VERSION}\n`)
+    return 0
+  }
+  try {
+    const command = await load()
+    return await command.run(argv)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stdout.write(`probekit ${name}: usage error: ${error.message}\nSee "probekit ${name} --help".\n`)
+      return 1
+    }
+    // Expected failures (a config module that throws, a timeout too short) arrive here as
+    // one sentence; whatever they quote may hold a connection string, so redact it.
+    const message = error instanceof Error ? error.message : String(error)
+    process.stdout.write(`probekit ${name}: ${redact(message)}\n`)
+    return 1
+  }
+}
+
+/** Exits with `code` once stdout is flushed, so handles a driver or an app module left open cannot delay the answer. */
+export function exitWith(code: number): void {
+  // Writes to pipes and files are synchronous on POSIX; the callback covers the rest.
+  process.stdout.write('', () => process.exit(code))
+}
