@@ -5,6 +5,15 @@
  */
 
 export {
+  type MysqlClientLike,
+  type MysqlConnectionLike,
+  type MysqlPoolLike,
+  type MysqlProbeOptions,
+  type MysqlPromiseConnectionLike,
+  type MysqlPromisePoolLike,
+  mysql,
+} from './mysql.js'
+export {
   type PgClientLike,
   type PgPoolClientLike,
   type PgPoolLike,

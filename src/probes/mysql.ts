@@ -1,0 +1,262 @@
+import { NotReady } from '../core/errors.js'
+import { redactUrl } from '../core/redact.js'
+import type { Probe, ProbeOptions } from '../core/types.js'
+import { elapsedMs, untilAborted } from './abortable.js'
+import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { InFlightPerClient } from './in-flight.js'
+import { loadDriver } from './load-driver.js'
+import { describeNetworkError, errorCode } from './network-error.js'
+
+type QueryCallback = (error: Error | null, rows?: unknown) => void
+
+/** A mysql2 connection, callback API (`mysql2.createConnection()` or a pooled one). */
+export interface MysqlConnectionLike {
+  query(sql: string, callback: QueryCallback): unknown
+  ping(callback?: (error: Error | null) => void): unknown
+  destroy(): void
+}
+
+/** A mysql2 pool, callback API (`mysql2.createPool()`). */
+export interface MysqlPoolLike {
+  getConnection(callback: (error: Error | null, connection: MysqlConnectionLike & { release(): void }) => void): void
+}
+
+/** mysql2/promise wraps the callback objects: the probe unwraps them. */
+export interface MysqlPromisePoolLike {
+  pool: MysqlPoolLike
+}
+export interface MysqlPromiseConnectionLike {
+  connection: MysqlConnectionLike
+}
+
+export type MysqlClientLike = MysqlPoolLike | MysqlConnectionLike | MysqlPromisePoolLike | MysqlPromiseConnectionLike
+
+export interface MysqlProbeOptions extends ProbeOptions, ConnectOptions {
+  /** Check name. Default `mysql`. */
+  name?: string
+}
+
+const noop = () => {}
+const selects = new InFlightPerClient<object, unknown>()
+const pendingAcquires = new WeakMap<object, Promise<void>>()
+
+/**
+ * Passes when MySQL or MariaDB answers `SELECT 1`. Takes the app's mysql2 pool or
+ * connection (callback or promise API), or a `mysql://` (or `mariadb://`) URL, for which it
+ * opens one connection under `connectTimeout` and closes it.
+ *
+ * With a pool, each check borrows one connection; if the query is still running at the
+ * deadline that connection is destroyed rather than returned, and a check waits for an
+ * earlier check's pending borrow instead of queueing another, so a hung server never
+ * drains the pool. With a single connection, which the app shares, a check joins the
+ * `SELECT 1` still in flight instead of queueing another behind it.
+ *
+ * @example
+ * const pool = mysql.createPool(process.env.MYSQL_URL)
+ * health.add(mysql(pool))
+ */
+export function mysql(clientOrUrl: MysqlClientLike | string | URL, options: MysqlProbeOptions = {}): Probe {
+  const { name = 'mysql', connectTimeout: _ct, ...probeOptions } = options
+  const base = { componentType: 'datastore', ...probeOptions, name }
+  if (typeof clientOrUrl === 'string' || clientOrUrl instanceof URL) {
+    const url = parseMysqlUrl(String(clientOrUrl))
+    const limitMs = connectTimeoutMs(options, 'mysql')
+    const componentId = urlAddress(url)
+    return {
+      ...base,
+      check: async ({ signal }) => {
+        const started = performance.now()
+        await queryUrl(url, componentId, limitMs, signal)
+        return { message: 'SELECT 1', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
+      },
+    }
+  }
+  const handle = unwrap(clientOrUrl)
+  const componentId = clientAddress(handle)
+  const what = `mysql ${componentId}`
+  if (isPool(handle)) {
+    return {
+      ...base,
+      check: async ({ signal }) => {
+        const started = performance.now()
+        await queryPool(handle, what, signal)
+        return { message: 'SELECT 1', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
+      },
+    }
+  }
+  if (isConnection(handle)) {
+    return {
+      ...base,
+      check: async ({ signal }) => {
+        const started = performance.now()
+        const query = selects.for(handle).run(() => select1(handle))
+        try {
+          await untilAborted(query, signal)
+        } catch (error) {
+          if (signal.aborted) throw error
+          throw reason(error, what)
+        }
+        return { message: 'SELECT 1', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
+      },
+    }
+  }
+  throw new TypeError('mysql(client): expected a mysql2 pool or connection (callback or promise API) or a mysql:// URL')
+}
+
+function select1(connection: MysqlConnectionLike): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    connection.query('SELECT 1', (error, rows) => (error ? reject(error) : resolve(rows)))
+  })
+}
+
+async function queryPool(pool: MysqlPoolLike, what: string, signal: AbortSignal): Promise<void> {
+  // Checks woken together re-check, so only one of them starts the next borrow.
+  for (let earlier = pendingAcquires.get(pool); earlier; earlier = pendingAcquires.get(pool)) {
+    await untilAborted(earlier, signal)
+  }
+  const acquiring = new Promise<MysqlConnectionLike & { release(): void }>((resolve, reject) =>
+    pool.getConnection((error, connection) => (error ? reject(error) : resolve(connection))),
+  )
+  const tracked = acquiring.then(noop, noop)
+  pendingAcquires.set(pool, tracked)
+  tracked.then(() => {
+    if (pendingAcquires.get(pool) === tracked) pendingAcquires.delete(pool)
+  })
+  let connection: MysqlConnectionLike & { release(): void }
+  try {
+    connection = await untilAborted(acquiring, signal)
+  } catch (error) {
+    if (signal.aborted) {
+      acquiring.then((late) => late.release(), noop)
+      throw error
+    }
+    throw reason(error, what)
+  }
+  const onAbort = () => destroy(connection)
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    const query = select1(connection)
+    query.catch(noop)
+    await untilAborted(query, signal)
+    connection.release()
+  } catch (error) {
+    if (signal.aborted) throw error
+    destroy(connection)
+    throw reason(error, what)
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * mysql2's destroy() only half-closes the socket (stream.end()), which a hung server never
+ * answers; destroying the stream frees it now. A pooled connection leaves its pool first.
+ */
+function destroy(connection: MysqlConnectionLike): void {
+  try {
+    connection.destroy()
+  } catch {}
+  ;(connection as { stream?: { destroy?: () => void } }).stream?.destroy?.()
+}
+
+interface Mysql2Module {
+  createConnection(config: Record<string, unknown>): MysqlConnectionLike & { on(e: string, f: () => void): void }
+}
+
+async function queryUrl(url: URL, address: string, limitMs: number, signal: AbortSignal): Promise<void> {
+  const what = `mysql ${address}`
+  const loaded = await loadDriver<Mysql2Module & { default?: Mysql2Module }>('mysql2', 'The mysql probe with a URL')
+  const driver = typeof loaded.createConnection === 'function' ? loaded : loaded.default
+  if (!driver) throw new Error('The mysql probe could not find createConnection in the "mysql2" package')
+  if (signal.aborted) throw signal.reason
+  const connection = driver.createConnection({
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(url.port || 3306),
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database: decodeURIComponent(url.pathname.slice(1)) || undefined,
+    connectTimeout: limitMs,
+  })
+  // Errors after the answer belong to nobody: the connection is being thrown away.
+  connection.on('error', noop)
+  const close = () => destroy(connection)
+  signal.addEventListener('abort', close, { once: true })
+  try {
+    const query = select1(connection)
+    query.catch(noop)
+    await untilAborted(query, signal)
+  } catch (error) {
+    if (signal.aborted) throw error
+    if (errorCode(error) === 'ETIMEDOUT') throw connectTimedOut(what, limitMs)
+    throw reason(error, what)
+  } finally {
+    signal.removeEventListener('abort', close)
+    close()
+  }
+}
+
+function reason(error: unknown, what: string): NotReady {
+  const code = errorCode(error)
+  const text = error instanceof Error ? error.message : String(error)
+  if (
+    code === 'ER_ACCESS_DENIED_ERROR' ||
+    code === 'ER_NOT_SUPPORTED_AUTH_MODE' ||
+    code === 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR'
+  ) {
+    return new NotReady(`${what}: authentication failed (${code}): ${text}; check the user and password`)
+  }
+  if (code?.startsWith('ER_') || code === 'PROTOCOL_CONNECTION_LOST') return new NotReady(`${what}: ${text} (${code})`)
+  if (/closed state|Can't add new command/i.test(text)) {
+    return new NotReady(`${what}: the connection is closed; the app must reconnect`)
+  }
+  if (code) return new NotReady(`${what}: ${describeNetworkError(error)}`)
+  return new NotReady(`${what}: ${text || 'failed'}`)
+}
+
+function unwrap(value: unknown): unknown {
+  const v = value as { pool?: { getConnection?: unknown }; connection?: { query?: unknown }; getConnection?: unknown }
+  if (!v || typeof v !== 'object') return value
+  if (v.pool && typeof v.pool.getConnection === 'function' && typeof v.getConnection === 'function') return v.pool
+  if (v.connection && typeof v.connection.query === 'function' && typeof v.getConnection !== 'function') {
+    return v.connection
+  }
+  return value
+}
+
+function isPool(value: unknown): value is MysqlPoolLike {
+  return !!value && typeof value === 'object' && typeof (value as MysqlPoolLike).getConnection === 'function'
+}
+
+function isConnection(value: unknown): value is MysqlConnectionLike {
+  const v = value as MysqlConnectionLike | null
+  return !!v && typeof v === 'object' && typeof v.query === 'function' && typeof v.ping === 'function'
+}
+
+function parseMysqlUrl(text: string): URL {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new TypeError(
+      `mysql: "${redactUrl(text)}" is not a URL; write it as mysql://user:password@host:3306/database`,
+    )
+  }
+  if (url.protocol !== 'mysql:' && url.protocol !== 'mariadb:') {
+    throw new TypeError(`mysql: "${redactUrl(text)}" must start with mysql:// or mariadb://`)
+  }
+  if (!url.hostname) throw new TypeError(`mysql: "${redactUrl(text)}" names no host; write it as mysql://host:3306`)
+  return url
+}
+
+function urlAddress(url: URL): string {
+  const database = decodeURIComponent(url.pathname.slice(1))
+  return `${url.hostname}:${url.port || 3306}${database ? `/${database}` : ''}`
+}
+
+function clientAddress(handle: unknown): string {
+  type Config = { host?: string; port?: number; database?: string; socketPath?: string }
+  const v = handle as { config?: Config & { connectionConfig?: Config } }
+  const config = v?.config?.connectionConfig ?? v?.config
+  if (config?.socketPath) return config.socketPath
+  return `${config?.host ?? 'localhost'}:${config?.port ?? 3306}${config?.database ? `/${config.database}` : ''}`
+}

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import mysql2 from 'mysql2'
+import mysql2Promise from 'mysql2/promise'
+import { runProbe } from '../../src/core/run-probe.js'
+import type { Probe } from '../../src/core/types.js'
+import { mysql } from '../../src/probes/mysql.js'
+import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
+import { expectNoLeakedResources, repeat } from '../support/leaks.js'
+import { waitFor } from '../support/server-process.js'
+import { type MariaDbServer, startMariaDb } from '../support/servers/mariadb.js'
+
+const run = (probe: Probe, timeoutMs = 3000) => runProbe(probe, { timeoutMs })
+
+async function timed(probe: Probe, timeoutMs: number) {
+  const started = performance.now()
+  const result = await runProbe(probe, { timeoutMs })
+  return { result, elapsedMs: performance.now() - started }
+}
+
+describe('mysql probe against a real MariaDB', () => {
+  let server: MariaDbServer
+  let pool: ReturnType<typeof mysql2.createPool>
+  let promisePool: ReturnType<typeof mysql2Promise.createPool>
+  let connection: Awaited<ReturnType<typeof mysql2Promise.createConnection>>
+  let garbage: FaultServer
+  let blackhole: FaultServer
+
+  before(async () => {
+    ;[server, garbage, blackhole] = await Promise.all([startMariaDb(), garbageServer(), blackholeServer()])
+    pool = mysql2.createPool({ uri: server.url, connectionLimit: 4 })
+    promisePool = mysql2Promise.createPool({ uri: server.url, connectionLimit: 4 })
+    connection = await mysql2Promise.createConnection(server.url)
+    connection.on('error', () => {})
+  })
+
+  after(async () => {
+    await Promise.allSettled([new Promise((r) => pool?.end(r)), promisePool?.end(), connection?.end()])
+    await Promise.all([server?.stop(), garbage?.close(), blackhole?.close()])
+  })
+
+  it('passes SELECT 1 with a pool and a connection (callback and promise API) and a URL, reporting the latency', async () => {
+    for (const probe of [mysql(pool), mysql(promisePool), mysql(connection), mysql(server.url)]) {
+      const result = await run(probe)
+      assert.equal(result.status, 'pass', result.output)
+      assert.equal(result.name, 'mysql')
+      assert.equal(result.output, 'SELECT 1')
+      assert.equal(result.observedUnit, 'ms')
+      assert.equal(typeof result.observedValue, 'number')
+      assert.equal(result.componentType, 'datastore')
+      assert.equal(result.componentId, `127.0.0.1:${server.port}/probekit`)
+    }
+  })
+
+  it('accepts mariadb:// URLs and rejects what is neither a client nor a URL in one sentence', async () => {
+    const result = await run(mysql(server.url.replace('mysql://', 'mariadb://'), { name: 'maria' }))
+    assert.equal(result.status, 'pass', result.output)
+    assert.equal(result.name, 'maria')
+    assert.throws(() => mysql('postgres://u:p@h/db'), /must start with mysql:\/\/ or mariadb:\/\//)
+    assert.throws(() => mysql({} as never), /expected a mysql2 pool or connection/)
+  })
+
+  it('fails on a wrong password with a reason naming authentication and no password', async () => {
+    const wrongUrl = `mysql://${server.user}:wrong-maria-pass-8@127.0.0.1:${server.port}/probekit`
+    const wrongPool = mysql2.createPool({ uri: wrongUrl })
+    try {
+      for (const probe of [mysql(wrongUrl), mysql(wrongPool)]) {
+        const result = await run(probe)
+        assert.equal(result.status, 'fail')
+        assert.match(result.output ?? '', /authentication failed \(ER_ACCESS_DENIED_ERROR\)/)
+        assert.doesNotMatch(JSON.stringify(result), /wrong-maria-pass-8/)
+        assert.doesNotMatch(JSON.stringify(result), new RegExp(server.password))
+      }
+    } finally {
+      await new Promise((r) => wrongPool.end(r))
+    }
+  })
+
+  it('fails on a port that answers garbage, without crashing', async () => {
+    const result = await run(mysql(`mysql://u:p@${garbage.address}/db`), 1000)
+    assert.equal(result.status, 'fail')
+  })
+
+  it('fails by the connect timeout on an address that never accepts (URL)', async () => {
+    const { result, elapsedMs } = await timed(
+      mysql(`mysql://u:p@${blackhole.address}/db`, { connectTimeout: 300 }),
+      2000,
+    )
+    assert.equal(result.status, 'fail')
+    assert.equal(result.output, `mysql ${blackhole.address}/db: connect timed out after 300 ms`)
+    assert.ok(elapsedMs < 700, `took ${elapsedMs} ms`)
+  })
+
+  it('fails within its deadline plus 100 ms while MariaDB is frozen, and passes after SIGCONT with the same pool and connection', async () => {
+    const probes = [mysql(pool), mysql(promisePool), mysql(connection), mysql(server.url)]
+    server.process.freeze()
+    try {
+      for (const probe of probes) {
+        const { result, elapsedMs } = await timed(probe, 300)
+        assert.equal(result.status, 'fail')
+        assert.equal(result.output, 'timed out after 300 ms')
+        assert.ok(elapsedMs < 400, `took ${elapsedMs} ms`)
+      }
+    } finally {
+      server.process.thaw()
+    }
+    for (const probe of probes) {
+      const result = await run(probe)
+      assert.equal(result.status, 'pass', result.output)
+    }
+  })
+
+  it("never drains the app's pool while MariaDB is frozen", async () => {
+    const small = mysql2.createPool({ uri: server.url, connectionLimit: 2 })
+    try {
+      assert.equal((await run(mysql(small))).status, 'pass')
+      server.process.freeze()
+      try {
+        await repeat(30, 5, () => run(mysql(small), 30))
+      } finally {
+        server.process.thaw()
+      }
+      await waitFor('the pool to serve again', async () => (await run(mysql(small))).status === 'pass', 10_000, 100)
+      const [rows] = await small.promise().query('SELECT 2 AS two')
+      assert.deepEqual(rows, [{ two: 2 }])
+    } finally {
+      await new Promise((r) => small.end(r))
+    }
+  })
+
+  it('leaves no sockets, timers or listeners behind after 200 checks timed out against a frozen MariaDB', async () => {
+    const kinds: [string, () => { probe: Probe; close: () => Promise<unknown> }][] = [
+      [
+        'pool',
+        () => {
+          const p = mysql2.createPool({ uri: server.url, connectionLimit: 4 })
+          return { probe: mysql(p), close: () => new Promise((r) => p.end(r)) }
+        },
+      ],
+      ['connection', () => ({ probe: mysql(connection), close: async () => {} })],
+      ['URL', () => ({ probe: mysql(server.url), close: async () => {} })],
+    ]
+    const listeners = connection.connection.eventNames().map((n) => connection.connection.listenerCount(n))
+    for (const [kind, make] of kinds) {
+      await expectNoLeakedResources(async () => {
+        const { probe, close } = make()
+        assert.equal((await run(probe)).status, 'pass', kind)
+        server.process.freeze()
+        try {
+          await repeat(200, 20, async () => {
+            const result = await run(probe, 25)
+            assert.equal(result.status, 'fail', `${kind}: ${result.output}`)
+          })
+        } finally {
+          server.process.thaw()
+        }
+        await waitFor(`${kind} to pass again`, async () => (await run(probe)).status === 'pass', 20_000, 200)
+        await close()
+      }, 5000)
+    }
+    assert.deepEqual(
+      connection.connection.eventNames().map((n) => connection.connection.listenerCount(n)),
+      listeners,
+    )
+  })
+
+  it('fails with a clear reason when MariaDB is down', async () => {
+    await server.process.kill()
+    try {
+      for (const probe of [mysql(server.url), mysql(pool)]) {
+        const result = await run(probe)
+        assert.equal(result.status, 'fail')
+        assert.equal(result.output, `mysql 127.0.0.1:${server.port}/probekit: connection refused (ECONNREFUSED)`)
+      }
+      const viaConnection = await run(mysql(connection))
+      assert.equal(viaConnection.status, 'fail')
+      assert.match(viaConnection.output ?? '', new RegExp(`mysql 127\\.0\\.0\\.1:${server.port}/probekit: `))
+    } finally {
+      await server.process.start()
+    }
+    assert.equal((await run(mysql(pool))).status, 'pass')
+  })
+})
