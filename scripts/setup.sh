@@ -12,6 +12,7 @@ declare -A NEEDS=(
   [etcdctl]=etcd-client [nginx]=nginx [chromium]=chromium [curl]=curl [openssl]=openssl [ip]=iproute2
   [redis-cli]=redis-tools [pg_isready]=postgresql-client [wrk]=wrk [hyperfine]=hyperfine
   [prometheus-blackbox-exporter]=prometheus-blackbox-exporter [flock]=util-linux
+  [taskset]=util-linux [/usr/bin/time]=time
 )
 
 have() {
