@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { CheckState } from '../src/monitor/types.js'
-import { canConnect, ManagedProcess, waitFor } from './support/server-process.js'
+import { canConnect, ManagedProcess, requireBinary, waitFor } from './support/server-process.js'
 
 // The README's main-job command, end to end: scripts/demo.sh runs scripts/setup.sh and
 // then this script, which is what the test starts (the suite has built probekit already).
@@ -115,5 +116,37 @@ describe('the demo (scripts/demo.mjs)', () => {
     assert.match(demo.recentOutput, /probekit demo: stopped\./)
     for (const port of ports) assert.equal(await canConnect(port), false, `port ${port} still accepts connections`)
     assert.equal(existsSync(urls.dir), false, 'the state directory was left behind')
+  })
+})
+
+describe('the demo in a terminal', () => {
+  it('breaks on b, heals on h and stops on Ctrl-C, read from the keyboard', async () => {
+    // util-linux `script` gives the demo a real pseudo-terminal; what we write to its stdin
+    // arrives as keypresses (raw mode: Ctrl-C is the byte 0x03, not a signal).
+    const scriptBin = requireBinary('script')
+    const command = `${process.execPath} ${join(root, 'scripts/demo.mjs')} --ports random`
+    const child = spawn(scriptBin, ['-qfec', command, '/dev/null'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    try {
+      await waitFor('the demo to start in the terminal', () => /state directory/.test(out), 60_000)
+      assert.match(out, /press b, or curl/)
+      const monitor = /dashboard\s+(?:\x1b\[[\d;]*m)?(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] as string
+      const state = async () =>
+        ((await (await fetch(`${monitor}/v1/pods/demo-app`)).json()) as CheckState[]).find(
+          (c) => c.check === 'health_check',
+        )?.state
+      await waitFor('demo-app passing', async () => (await state()) === 'passing', 30_000)
+      child.stdin.write('b')
+      await waitFor('demo-app critical after b', async () => (await state()) === 'critical', 4500)
+      child.stdin.write('h')
+      await waitFor('demo-app passing after h', async () => (await state()) === 'passing', 4500)
+      child.stdin.write('\u0003')
+      assert.equal(await exited, 0, out)
+      assert.match(out, /probekit demo: stopped\./)
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 })
