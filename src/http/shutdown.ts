@@ -93,6 +93,9 @@ export interface GracefulShutdown {
 
 const KUBERNETES_DELAY_MS = 5000
 
+/** Health instances with a helper: two helpers would each run the sequence on one signal. */
+const helpers = new WeakSet<Health>()
+
 /**
  * Owns the whole shutdown of a process that serves HTTP, on SIGTERM and SIGINT:
  *
@@ -108,7 +111,14 @@ const KUBERNETES_DELAY_MS = 5000
  * 6. exits 0 when everything finished in time, 1 when anything was forced (and logs what).
  */
 export function gracefulShutdown(health: Health, options: ShutdownOptions = {}): GracefulShutdown {
-  return new Shutdown(health, options)
+  if (helpers.has(health)) {
+    throw new Error(
+      'gracefulShutdown: this health instance has a shutdown helper already; add servers to it with shutdown.addServer(server)',
+    )
+  }
+  const shutdown = new Shutdown(health, options)
+  helpers.add(health)
+  return shutdown
 }
 
 interface Hook {
@@ -199,6 +209,7 @@ class Shutdown implements GracefulShutdown {
   dispose(): void {
     for (const signal of this.signals) process.off(signal, this.onSignal)
     for (const drain of this.drains.values()) drain.detach()
+    helpers.delete(this.health)
   }
 
   private readonly onSignal = (signal: NodeJS.Signals) => {

@@ -425,4 +425,12 @@ describe('gracefulShutdown in-process (exit: false)', () => {
       /a server must be a node HTTP server/,
     )
   })
+
+  it('refuses a second helper for the same health instance, which would run the sequence twice', () => {
+    const health = createHealth({ logger: false })
+    const shutdown = gracefulShutdown(health, { signals: [] })
+    assert.throws(() => gracefulShutdown(health, { signals: [] }), /has a shutdown helper already/)
+    shutdown.dispose()
+    gracefulShutdown(health, { signals: [] }).dispose()
+  })
 })

@@ -32,6 +32,5 @@ export type ExpressMiddleware = (req: IncomingMessage, res: ServerResponse, next
 export default function probekit(health: Health): ExpressMiddleware {
   // Express's req and res are node's, so the node:http handler is the adapter: a request
   // that is not for a health path goes to `next()`.
-  const handler = createHandler(health)
-  return (req, res, next) => handler(req, res, next)
+  return createHandler(health)
 }
