@@ -25,8 +25,10 @@ export interface MysqlPoolLike {
 export interface MysqlPromisePoolLike {
   pool: MysqlPoolLike
 }
+/** A mysql2/promise connection; at runtime it wraps a callback connection, which the probe uses. */
 export interface MysqlPromiseConnectionLike {
-  connection: MysqlConnectionLike
+  ping(): Promise<void>
+  end(): Promise<void>
 }
 
 export type MysqlClientLike = MysqlPoolLike | MysqlConnectionLike | MysqlPromisePoolLike | MysqlPromiseConnectionLike

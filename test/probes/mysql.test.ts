@@ -140,7 +140,9 @@ describe('mysql probe against a real MariaDB', () => {
       ['connection', () => ({ probe: mysql(connection), close: async () => {} })],
       ['URL', () => ({ probe: mysql(server.url), close: async () => {} })],
     ]
-    const listeners = connection.connection.eventNames().map((n) => connection.connection.listenerCount(n))
+    // mysql2/promise wraps the callback connection that owns the socket and the listeners.
+    const inner = (connection as unknown as { connection: import('node:events').EventEmitter }).connection
+    const listeners = inner.eventNames().map((n) => inner.listenerCount(n))
     for (const [kind, make] of kinds) {
       await expectNoLeakedResources(async () => {
         const { probe, close } = make()
@@ -159,7 +161,7 @@ describe('mysql probe against a real MariaDB', () => {
       }, 5000)
     }
     assert.deepEqual(
-      connection.connection.eventNames().map((n) => connection.connection.listenerCount(n)),
+      inner.eventNames().map((n) => inner.listenerCount(n)),
       listeners,
     )
   })
