@@ -4,6 +4,14 @@
  * under a connect timeout). Drivers are optional peer dependencies, loaded when used.
  */
 
+export { type AmqpChannelLike, type AmqpConnectionLike, type AmqpProbeOptions, amqp } from './amqp.js'
+export { type DiskProbeOptions, disk } from './disk.js'
+export { type DnsProbeOptions, type DnsRecordType, dns } from './dns.js'
+export { type EventLoopProbe, type EventLoopProbeOptions, eventLoop } from './event-loop.js'
+export { type FileProbeOptions, file } from './file.js'
+export { type HttpProbeOptions, http, type StatusRange } from './http.js'
+export { type MemoryProbeOptions, memory } from './memory.js'
+export { type MqttClientLike, type MqttProbeOptions, mqtt } from './mqtt.js'
 export {
   type MysqlClientLike,
   type MysqlConnectionLike,
@@ -13,6 +21,7 @@ export {
   type MysqlPromisePoolLike,
   mysql,
 } from './mysql.js'
+export { type NatsConnectionLike, type NatsProbeOptions, nats } from './nats.js'
 export {
   type PgClientLike,
   type PgPoolClientLike,
@@ -31,3 +40,4 @@ export {
   type RedisProbeOptions,
   redis,
 } from './redis.js'
+export { type TcpProbeOptions, type TcpTarget, tcp } from './tcp.js'
