@@ -119,7 +119,7 @@ function withoutTarget(reason: string, target: string): string {
   try {
     const url = new URL(target)
     forms.push(redactUrl(url.href))
-    if (url.host) forms.push(url.host)
+    if (url.host) forms.push(`${url.host}${url.pathname}`, url.host)
   } catch {}
   for (const form of forms) {
     const at = reason.indexOf(form)

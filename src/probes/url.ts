@@ -35,6 +35,10 @@ const FACTORIES: Record<string, Factory> = {
   http: async (target, o) => (await import('./http.js')).http(target, httpOptions(o)),
   https: async (target, o) => (await import('./http.js')).http(target, httpOptions(o)),
   tcp: async (target, o) => (await import('./tcp.js')).tcp(target, base(o)),
+  redis: async (target, o) => (await import('./redis.js')).redis(target, tlsOptions(o)),
+  rediss: async (target, o) => (await import('./redis.js')).redis(target, tlsOptions(o)),
+  postgres: async (target, o) => (await import('./postgres.js')).postgres(target, base(o)),
+  postgresql: async (target, o) => (await import('./postgres.js')).postgres(target, base(o)),
   amqp: async (target, o) => (await import('./amqp.js')).amqp(target, base(o)),
   amqps: async (target, o) => (await import('./amqp.js')).amqp(target, base(o)),
   nats: async (target, o) => (await import('./nats.js')).nats(target, base(o)),
@@ -91,6 +95,12 @@ export async function probeForTarget(target: string, options: TargetOptions = {}
 /** The options every probe takes. */
 function base(o: TargetOptions): TargetOptions {
   const { headers: _h, expectStatus: _e, ca: _c, insecure: _i, maxAge: _m, ...rest } = o
+  return rest
+}
+
+/** The options of probes that speak TLS with `ca` and `insecure`. */
+function tlsOptions(o: TargetOptions): TargetOptions {
+  const { headers: _h, expectStatus: _e, maxAge: _m, ...rest } = o
   return rest
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
 import { freePort, makeTempDir } from '../support/server-process.js'
+import { type RedisServer, startRedis } from '../support/servers/redis.js'
 import { makeTestCertificates } from '../support/tls.js'
 import { buildCli, cli } from './run-cli.js'
 
@@ -211,6 +212,65 @@ describe('probekit check', () => {
       assert.equal(trusted.code, 0, trusted.stdout)
       const insecure = await cli(['check', '--insecure', `${tlsBase}/livez`])
       assert.equal(insecure.code, 0, insecure.stdout)
+    })
+  })
+
+  describe('redis and postgres', () => {
+    let redis: RedisServer
+    let lockedRedis: RedisServer
+    before(async () => {
+      ;[redis, lockedRedis] = await Promise.all([startRedis(), startRedis({ password: 'redis-Secret-7' })])
+    })
+    after(async () => {
+      await redis?.stop()
+      await lockedRedis?.stop()
+    })
+
+    it('prints "ok redis://… PONG in N ms" for a real Redis', async () => {
+      const target = `redis://127.0.0.1:${redis.port}`
+      const run = await cli(['check', target])
+      assert.equal(run.code, 0, run.stdout)
+      assert.match(run.stdout, new RegExp(`^ok redis://127\\.0\\.0\\.1:${redis.port} PONG in \\d+\\.\\d ms\\n$`))
+    })
+
+    it('fails on a wrong Redis password without printing it', async () => {
+      const target = `redis://:wrong-Passw0rd@127.0.0.1:${lockedRedis.port}`
+      const run = await cli(['check', target])
+      assert.equal(run.code, 1)
+      assert.match(run.stdout, new RegExp(`^failed redis://:\\*\\*\\*@127\\.0\\.0\\.1:${lockedRedis.port}: `))
+      assert.doesNotMatch(run.stdout, /wrong-Passw0rd|redis-Secret-7/)
+      const right = await cli(['check', lockedRedis.url])
+      assert.equal(right.code, 0, right.stdout)
+      assert.doesNotMatch(right.stdout, /redis-Secret-7/)
+    })
+
+    it('fails a frozen Redis at --timeout', async () => {
+      lockedRedis.process.freeze()
+      try {
+        const run = await cli(['check', '--timeout', '1s', lockedRedis.url])
+        assert.equal(run.code, 1)
+        assert.match(run.stdout, /timed out after 1000 ms\n$/)
+        assert.doesNotMatch(run.stdout, /redis-Secret-7/)
+      } finally {
+        lockedRedis.process.thaw()
+      }
+    })
+
+    it('prints "failed postgres://app:***@…: timed out after N ms" for an unreachable database', async () => {
+      const target = `postgres://app:pg-Secret-9@${blackhole.address}/app`
+      const run = await cli(['check', '--timeout', '1s', target])
+      assert.equal(run.code, 1)
+      assert.equal(run.stdout, `failed postgres://app:***@${blackhole.address}/app: timed out after 1000 ms\n`)
+    })
+
+    it('fails a refused postgresql:// target with the reason, password redacted', async () => {
+      const run = await cli(['check', '--json', `postgresql://app:pg-Secret-9@127.0.0.1:${closedPort}/app`])
+      assert.equal(run.code, 1)
+      const [result] = JSON.parse(run.stdout) as { target: string; status: string; output: string }[]
+      assert.equal(result?.target, `postgresql://app:***@127.0.0.1:${closedPort}/app`)
+      assert.equal(result?.status, 'fail')
+      assert.match(result?.output ?? '', /connection refused/)
+      assert.doesNotMatch(run.stdout, /pg-Secret-9/)
     })
   })
 
