@@ -1,11 +1,13 @@
 /**
- * Opening a store by name: `sqlite:FILE` (the embedded default) or `memory`.
+ * Opening a store by name: `sqlite:FILE` (the embedded default), `memory`, or (with
+ * `openStoreAsync`) `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` for a fleet of monitor replicas.
  */
 import { existsSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, resolve } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { MonitorStore } from '../types.js'
+import type { EtcdStoreOptions } from './etcd.js'
 import { MemoryStore } from './memory.js'
 import type { Retention } from './retention.js'
 import { SqliteStore } from './sqlite.js'
@@ -18,6 +20,8 @@ export interface OpenStoreOptions {
   /** Open an existing store for reading only (for `probekit inspect`). */
   readonly?: boolean
   retention?: Partial<Retention>
+  /** For `etcd://` stores: replica id, lease TTL, request deadline, logger… (see EtcdStoreOptions). */
+  etcd?: Omit<EtcdStoreOptions, 'endpoints' | 'prefix' | 'readonly' | 'retention'>
 }
 
 /** A store name that cannot be opened; its message is one sentence naming the fix. */
@@ -37,6 +41,10 @@ const require = createRequire(import.meta.url)
  */
 export function openStore(spec: string, options: OpenStoreOptions = {}): MonitorStore {
   const value = spec.trim()
+  if (/^etcd:/.test(value))
+    throw new StoreError(
+      `--store ${JSON.stringify(spec)} is an etcd store, which connects before it can be used; open it with openStoreAsync()`,
+    )
   if (value === 'memory' || value === 'memory:') {
     if (options.readonly)
       throw new StoreError("a memory store keeps nothing to read; point at the monitor's sqlite:FILE or its --api URL")
@@ -84,4 +92,25 @@ export function openStore(spec: string, options: OpenStoreOptions = {}): Monitor
     if (error instanceof Error && /probekit|newer/.test(message)) throw new StoreError(message)
     throw new StoreError(`cannot open the store ${file}: ${message}`)
   }
+}
+
+/**
+ * Opens any store, `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` included: an etcd store connects,
+ * takes its lease and reads the fleet's states before it resolves, and rejects with a
+ * `StoreError` naming the address when etcd does not answer. Other stores open as with
+ * `openStore`.
+ *
+ * @example
+ * const store = await openStoreAsync('etcd://10.0.0.1:2379,10.0.0.2:2379/probekit', {
+ *   etcd: { replicaId: 'monitor-a' },
+ * })
+ */
+export async function openStoreAsync(spec: string, options: OpenStoreOptions = {}): Promise<MonitorStore> {
+  const value = spec.trim()
+  if (!/^etcd:/.test(value)) return openStore(spec, options)
+  const { EtcdStore, parseEtcdSpec } = await import('./etcd.js')
+  const etcdOptions: EtcdStoreOptions = { ...options.etcd, ...parseEtcdSpec(value) }
+  if (options.readonly) etcdOptions.readonly = true
+  if (options.retention) etcdOptions.retention = options.retention
+  return EtcdStore.open(etcdOptions)
 }

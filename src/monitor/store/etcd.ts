@@ -1,0 +1,948 @@
+/**
+ * The monitor's store for fleets beyond one machine: current states live in etcd, bound to
+ * the writing replica's lease, so a monitor that dies takes its results with it (readers
+ * then see `unknown`) and the other replicas take over its checks (see ../replicas.ts).
+ *
+ * The `MonitorStore` interface is synchronous and the checking path must never wait on a
+ * network, so this store keeps an in-memory view of the whole prefix (kept current by one
+ * etcd watch) and writes behind: every save lands in the view at once and in a bounded
+ * queue that one writer drains in transactions of at most 128 operations. When etcd is
+ * frozen or down the monitor keeps checking; the store logs once, keeps the latest value
+ * of every key, and re-syncs (a fresh range, a fresh watch, a new lease if the old one
+ * expired, every state of this replica written again) when etcd answers again.
+ *
+ * It talks to etcd's v3 JSON gateway over HTTP with undici: every request has a deadline
+ * and is cancelled at close; no gRPC stack is loaded.
+ *
+ * Layout under the prefix (keys are UTF-8, values JSON):
+ *
+ *     <prefix>/replicas/<replica>            { id, host, pid, startedAt }       lease
+ *     <prefix>/state/<node>/<pod>/<check>    { replica, state: CheckState }     lease
+ *     <prefix>/transitions/<at>/<replica>/<n> Transition                        bounded
+ *
+ * History is not written to etcd (it would be most of the traffic): each replica keeps
+ * the bounded history of the checks it ran in memory.
+ */
+import { EventEmitter } from 'node:events'
+import { hostname } from 'node:os'
+import { Agent, type Dispatcher, request } from 'undici'
+import { type Logger, writeLog } from '../../core/logger.js'
+import { redactUrl } from '../../core/redact.js'
+import type { CheckState, HistoryPoint, HistoryQuery, HistorySample, MonitorStore, Transition } from '../types.js'
+import { StoreError } from './index.js'
+import { MemoryStore } from './memory.js'
+import { DEFAULT_RETENTION, type Retention } from './retention.js'
+
+export interface EtcdStoreOptions {
+  /** Client URLs of etcd members, e.g. `http://10.0.0.1:2379`; tried in turn. */
+  endpoints: string[]
+  /** Key prefix, e.g. `/probekit` (a leading `/` is added, a trailing one dropped). */
+  prefix: string
+  /** This replica's id (unique in the fleet). Default `<hostname>-<pid>`. */
+  replicaId?: string
+  /** Read only: no lease, no registration, no writes (what `probekit inspect` opens). */
+  readonly?: boolean
+  /** TTL of this replica's lease, seconds: how long a dead monitor's results outlive it. Default 15. */
+  leaseTtlSeconds?: number
+  /** Deadline of each request to etcd, ms. Default 2000. */
+  requestTimeoutMs?: number
+  /** Transitions kept in etcd for the whole fleet. Default 10,000 (oldest dropped). */
+  maxTransitions?: number
+  /** Transitions waiting to be written while etcd is away, at most (oldest dropped). Default 10,000. */
+  maxPendingTransitions?: number
+  /** Retention of the in-memory history and of transitions (`transitionsMs`). */
+  retention?: Partial<Retention>
+  /** Where "etcd unreachable" and "etcd back" are logged; `false` for silence. Default console. */
+  logger?: Logger | false
+}
+
+/** What the store knows about its link to etcd, for readiness checks and tests. */
+export interface EtcdStoreStatus {
+  /** etcd answered the latest request. */
+  available: boolean
+  /** The reason of the latest failure, while unavailable. */
+  lastError?: string
+  /** This replica's lease (hex), if it holds one. */
+  lease?: string
+  /** Keys waiting to be written (or deleted). */
+  pendingWrites: number
+  /** Transitions dropped because etcd was away longer than the queue holds. */
+  droppedTransitions: number
+}
+
+/** A registered monitor replica. */
+export interface ReplicaInfo {
+  id: string
+  host: string
+  pid: number
+  startedAt: string
+}
+
+/** Parses `etcd://host:port[,host:port…]/prefix`; errors are one sentence naming the fix. */
+export function parseEtcdSpec(spec: string): { endpoints: string[]; prefix: string } {
+  const match = /^etcd:\/\/([^/?#]*)(\/[^?#]*)?$/.exec(spec.trim())
+  const example = 'use etcd://HOST:PORT[,HOST:PORT…]/PREFIX, e.g. etcd://127.0.0.1:2379/probekit'
+  if (!match) throw new StoreError(`--store ${JSON.stringify(redactUrl(spec))} is not an etcd address; ${example}`)
+  if ((match[1] as string).includes('@'))
+    throw new StoreError(
+      `--store ${JSON.stringify(redactUrl(spec))}: etcd user names and passwords are not supported yet; allow this monitor's address in etcd instead, or ${example}`,
+    )
+  const endpoints: string[] = []
+  for (const part of (match[1] as string).split(',')) {
+    const hostPort = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(part.trim())
+    const port = hostPort ? Number(hostPort[2]) : 0
+    if (!hostPort || port < 1 || port > 65535)
+      throw new StoreError(
+        `--store ${JSON.stringify(spec)}: ${JSON.stringify(part)} is not HOST:PORT (etcd's client port is usually 2379); ${example}`,
+      )
+    endpoints.push(`http://${hostPort[1]}:${port}`)
+  }
+  const prefix = normalizePrefix(decodeURIComponent(match[2] ?? ''))
+  if (prefix === '')
+    throw new StoreError(
+      `--store ${JSON.stringify(spec)} names no key prefix; add one so probekit's keys stay apart, e.g. etcd://${match[1]}/probekit`,
+    )
+  return { endpoints, prefix }
+}
+
+function normalizePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/\/+$/, '').replace(/^\/+/, '')
+  return trimmed ? `/${trimmed}` : ''
+}
+
+const MAX_TXN_OPS = 128
+
+interface PutOp {
+  kind: 'put'
+  value: string
+  /** Bound to this replica's lease (states, the registration) or not (transitions). */
+  leased: boolean
+}
+interface DeleteOp {
+  kind: 'delete'
+}
+type PendingOp = PutOp | DeleteOp
+
+interface RawKv {
+  key: string
+  value?: string
+  lease?: string
+}
+interface WatchEvent {
+  type?: 'PUT' | 'DELETE'
+  kv: RawKv
+}
+
+/** An etcd request that failed because etcd did not answer (down, frozen, unreachable). */
+class EtcdUnavailable extends Error {
+  override name = 'EtcdUnavailable'
+}
+
+/** An error etcd answered with (`{ error, code }`), e.g. "requested lease not found". */
+class EtcdAnswerError extends Error {
+  override name = 'EtcdAnswerError'
+  constructor(
+    message: string,
+    readonly code: number | undefined,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * etcd's v3 JSON gateway: POST a JSON body, get JSON back; keys and values are base64,
+ * 64-bit numbers are strings. Endpoints are tried in turn when one does not answer.
+ */
+class EtcdGateway {
+  private current = 0
+  private readonly agent: Agent
+
+  constructor(
+    readonly endpoints: string[],
+    private readonly timeoutMs: number,
+  ) {
+    this.agent = new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 30_000 })
+  }
+
+  get endpoint(): string {
+    return this.endpoints[this.current] as string
+  }
+
+  async call<T>(path: string, body: unknown, signal: AbortSignal): Promise<T> {
+    const endpoint = this.endpoint
+    let res: Dispatcher.ResponseData
+    try {
+      res = await request(`${endpoint}${path}`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+        dispatcher: this.agent,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
+      })
+    } catch (error) {
+      this.rotate(endpoint)
+      throw new EtcdUnavailable(describeNetworkError(error, this.timeoutMs))
+    }
+    let text: string
+    try {
+      text = await res.body.text()
+    } catch (error) {
+      this.rotate(endpoint)
+      throw new EtcdUnavailable(describeNetworkError(error, this.timeoutMs))
+    }
+    return parseAnswer<T>(res.statusCode, text, endpoint)
+  }
+
+  /**
+   * Opens a watch and feeds every result to `onResult` until the stream ends, fails, or
+   * `signal` aborts. Resolves when etcd ends the stream; rejects on failure.
+   */
+  async watch(body: unknown, onResult: (result: WatchResult) => void, signal: AbortSignal): Promise<void> {
+    const endpoint = this.endpoint
+    let res: Dispatcher.ResponseData
+    try {
+      res = await request(`${endpoint}/v3/watch`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+        dispatcher: this.agent,
+        headersTimeout: this.timeoutMs,
+        // A watch is silent while nothing changes: no body deadline; the lease keepalive notices a dead etcd.
+        bodyTimeout: 0,
+        signal,
+      })
+    } catch (error) {
+      this.rotate(endpoint)
+      throw new EtcdUnavailable(describeNetworkError(error, this.timeoutMs))
+    }
+    if (res.statusCode !== 200) {
+      parseAnswer(res.statusCode, await res.body.text().catch(() => ''), endpoint)
+      return
+    }
+    let buffered = ''
+    try {
+      for await (const chunk of res.body) {
+        buffered += (chunk as Buffer).toString('utf8')
+        let newline = buffered.indexOf('\n')
+        while (newline >= 0) {
+          const line = buffered.slice(0, newline).trim()
+          buffered = buffered.slice(newline + 1)
+          newline = buffered.indexOf('\n')
+          if (!line) continue
+          const message = JSON.parse(line) as { result?: WatchResult; error?: { message?: string; code?: number } }
+          if (message.error) throw new EtcdAnswerError(message.error.message ?? 'the watch failed', message.error.code)
+          if (message.result) onResult(message.result)
+        }
+      }
+    } catch (error) {
+      if (error instanceof EtcdAnswerError) throw error
+      this.rotate(endpoint)
+      throw new EtcdUnavailable(describeNetworkError(error, this.timeoutMs))
+    }
+  }
+
+  private rotate(failed: string): void {
+    if (this.endpoint === failed) this.current = (this.current + 1) % this.endpoints.length
+  }
+
+  close(): Promise<void> {
+    return this.agent.destroy()
+  }
+}
+
+interface WatchResult {
+  header?: { revision?: string }
+  created?: boolean
+  canceled?: boolean
+  compact_revision?: string
+  events?: WatchEvent[]
+}
+
+function parseAnswer<T>(statusCode: number, text: string, endpoint: string): T {
+  let json: { error?: string; message?: string; code?: number } & Record<string, unknown>
+  try {
+    json = JSON.parse(text)
+  } catch {
+    throw new EtcdUnavailable(
+      `${endpoint} answered HTTP ${statusCode} with something other than etcd's JSON gateway; is it etcd's client port?`,
+    )
+  }
+  if (json.error !== undefined || statusCode >= 400)
+    throw new EtcdAnswerError(String(json.message ?? json.error ?? `HTTP ${statusCode}`), json.code)
+  return json as T
+}
+
+function describeNetworkError(error: unknown, timeoutMs: number): string {
+  const err = error as { name?: string; code?: string; message?: string; cause?: { code?: string } }
+  const code = err.code ?? err.cause?.code
+  if (err.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+    return `no answer within ${timeoutMs} ms`
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return `could not connect within ${timeoutMs} ms`
+  if (code === 'ECONNREFUSED') return 'connection refused'
+  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') return 'the connection was closed'
+  if (err.name === 'AbortError') return 'the request was cancelled'
+  return err.message ?? String(error)
+}
+
+const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64')
+const unb64 = (text: string | undefined): string => (text ? Buffer.from(text, 'base64').toString('utf8') : '')
+
+/** The first key after every key that starts with `prefix` (etcd's `range_end` for a prefix). */
+function prefixEnd(prefix: string): string {
+  const bytes = Buffer.from(prefix, 'utf8')
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    if ((bytes[i] as number) < 0xff) {
+      bytes[i] = (bytes[i] as number) + 1
+      return bytes.subarray(0, i + 1).toString('base64')
+    }
+  }
+  return Buffer.from([0]).toString('base64')
+}
+
+const sleepUnref = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+
+/**
+ * A `MonitorStore` in etcd. Open it with `EtcdStore.open()` (or `openStoreAsync('etcd://…')`),
+ * which fails with one sentence naming the address when etcd does not answer.
+ *
+ * @example
+ * import { EtcdStore } from 'probekit/monitor'
+ * const store = await EtcdStore.open({ endpoints: ['http://127.0.0.1:2379'], prefix: '/probekit' })
+ * console.log(store.loadStates().length, 'checks in the fleet')
+ * await store.shutdown()
+ */
+export class EtcdStore extends EventEmitter<{ states: []; members: []; available: [boolean] }> implements MonitorStore {
+  /** `etcd://host:port,…/prefix`, for messages. */
+  readonly spec: string
+  readonly prefix: string
+  readonly replicaId: string
+  readonly readonly: boolean
+  readonly leaseTtlSeconds: number
+
+  private readonly gateway: EtcdGateway
+  private readonly logger: Logger | false
+  private readonly retention: Retention
+  private readonly maxTransitions: number
+  private readonly maxPendingTransitions: number
+  private readonly closing = new AbortController()
+  private closed = false
+
+  /** Every replica's states, by check id: what `loadStates()` returns. */
+  private readonly view = new Map<string, CheckState>()
+  /** Which replica published each state in the view. */
+  private readonly publishers = new Map<string, string>()
+  /** States this replica published and still holds: written again under a new lease. */
+  private readonly own = new Map<string, CheckState>()
+  private readonly transitionMap = new Map<string, Transition>()
+  private transitionKeys: string[] = []
+  private transitionKeysDirty = false
+  private readonly memberMap = new Map<string, ReplicaInfo>()
+  private readonly localHistory: MemoryStore
+  private readonly registration: ReplicaInfo
+
+  private readonly pending = new Map<string, PendingOp>()
+  private pendingTransitions = 0
+  private droppedTransitions = 0
+  private writing: Promise<void> | undefined
+  private retryTimer: NodeJS.Timeout | undefined
+  private keepaliveTimer: NodeJS.Timeout | undefined
+  private lease: string | undefined
+  private revision = 0
+  private watchAbort: AbortController | undefined
+  private watching: Promise<void> | undefined
+  private available = true
+  private lastError: string | undefined
+  private transitionSeq = 0
+  private keepaliveInFlight = false
+
+  private constructor(options: EtcdStoreOptions) {
+    super()
+    this.prefix = normalizePrefix(options.prefix)
+    this.spec = `etcd://${options.endpoints.map((e) => redactUrl(e).replace(/^https?:\/\//, '')).join(',')}${this.prefix}`
+    this.replicaId = options.replicaId ?? `${hostname()}-${process.pid}`
+    if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(this.replicaId))
+      throw new StoreError(
+        `replica id ${JSON.stringify(this.replicaId)} is not usable; use letters, digits, ".", "_", "-", ":" or "@" (at most 128)`,
+      )
+    this.readonly = options.readonly === true
+    this.leaseTtlSeconds = Math.max(2, Math.round(options.leaseTtlSeconds ?? 15))
+    this.gateway = new EtcdGateway(options.endpoints, options.requestTimeoutMs ?? 2000)
+    this.logger = options.logger === undefined ? console : options.logger
+    this.retention = { ...DEFAULT_RETENTION, ...options.retention }
+    this.localHistory = new MemoryStore(this.retention)
+    this.maxTransitions = options.maxTransitions ?? 10_000
+    this.maxPendingTransitions = options.maxPendingTransitions ?? 10_000
+    this.registration = { id: this.replicaId, host: hostname(), pid: process.pid, startedAt: new Date().toISOString() }
+  }
+
+  /**
+   * Connects: reads the prefix, and unless read-only takes a lease and registers this
+   * replica; then watches the prefix. Throws a `StoreError` naming the address when etcd
+   * does not answer, and when another live monitor uses the same replica id.
+   */
+  static async open(options: EtcdStoreOptions): Promise<EtcdStore> {
+    const store = new EtcdStore(options)
+    try {
+      await store.resync()
+      if (!store.readonly) {
+        const existing = store.memberMap.get(store.replicaId)
+        if (existing && existing.host !== store.registration.host)
+          throw new StoreError(
+            `replica id ${JSON.stringify(store.replicaId)} is in use by a live monitor on ${existing.host} (pid ${existing.pid}); give each replica its own --replica-id`,
+          )
+        await store.grantLease()
+        await store.call('/v3/kv/put', {
+          key: b64(store.key('replicas', store.replicaId)),
+          value: b64(JSON.stringify(store.registration)),
+          lease: store.lease,
+        })
+        store.memberMap.set(store.replicaId, store.registration)
+        store.keepaliveTimer = setInterval(() => void store.keepalive(), (store.leaseTtlSeconds * 1000) / 3)
+        store.keepaliveTimer.unref()
+      }
+    } catch (error) {
+      await store.shutdown({ flushTimeoutMs: 0 })
+      if (error instanceof StoreError) throw error
+      const reason = error instanceof Error ? error.message : String(error)
+      throw new StoreError(
+        `cannot reach etcd at ${store.gateway.endpoints.map((e) => redactUrl(e)).join(', ')} (${reason}); start etcd there, or fix the address in --store ${store.spec}`,
+      )
+    }
+    store.watching = store.watchLoop()
+    return store
+  }
+
+  /** The live replicas (registered under a lease that has not expired), sorted. */
+  members(): string[] {
+    const ids = new Set(this.memberMap.keys())
+    if (!this.readonly && !this.closed) ids.add(this.replicaId)
+    return [...ids].sort()
+  }
+
+  /** The registration of a live replica. */
+  member(id: string): ReplicaInfo | undefined {
+    return this.memberMap.get(id)
+  }
+
+  /** The state a replica published for a check, and which replica it was. */
+  published(id: string): { state: CheckState; replica: string } | undefined {
+    const state = this.view.get(id)
+    const replica = this.publishers.get(id)
+    return state && replica !== undefined ? { state: { ...state }, replica } : undefined
+  }
+
+  status(): EtcdStoreStatus {
+    const status: EtcdStoreStatus = {
+      available: this.available,
+      pendingWrites: this.pending.size,
+      droppedTransitions: this.droppedTransitions,
+    }
+    if (!this.available && this.lastError) status.lastError = this.lastError
+    if (this.lease) status.lease = BigInt(this.lease).toString(16)
+    return status
+  }
+
+  // ---- MonitorStore ----
+
+  loadStates(): CheckState[] {
+    return [...this.view.values()].map((s) => ({ ...s }))
+  }
+
+  saveStates(states: readonly CheckState[]): void {
+    this.assertWritable()
+    for (const state of states) {
+      const copy = { ...state }
+      this.own.set(state.id, copy)
+      this.view.set(state.id, copy)
+      this.publishers.set(state.id, this.replicaId)
+      this.enqueue(this.key('state', state.id), { kind: 'put', value: this.stateValue(copy), leased: true })
+    }
+    this.kick()
+  }
+
+  /** Removes states this replica published; states of other replicas are theirs to remove. */
+  removeStates(ids: readonly string[]): void {
+    this.assertWritable()
+    for (const id of ids) {
+      this.localHistory.removeStates([id])
+      if (!this.own.delete(id)) continue
+      this.view.delete(id)
+      this.publishers.delete(id)
+      this.enqueue(this.key('state', id), { kind: 'delete' })
+    }
+    this.kick()
+  }
+
+  addTransitions(transitions: readonly Transition[]): void {
+    this.assertWritable()
+    for (const t of transitions) {
+      const key = this.key('transitions', `${t.at}/${this.replicaId}/${t.index}.${++this.transitionSeq}`)
+      const copy = { ...t }
+      this.insertTransition(key, copy)
+      this.enqueue(key, { kind: 'put', value: JSON.stringify(copy), leased: false })
+    }
+    this.kick()
+  }
+
+  transitions(query: { id?: string; pod?: string; since?: string; limit?: number }): Transition[] {
+    const limit = query.limit ?? 100
+    const keys = this.sortedTransitionKeys()
+    const out: Transition[] = []
+    for (let i = keys.length - 1; i >= 0 && out.length < limit; i--) {
+      const t = this.transitionMap.get(keys[i] as string) as Transition
+      if (query.id !== undefined && t.id !== query.id) continue
+      if (query.pod !== undefined && t.pod !== query.pod) continue
+      if (query.since !== undefined && t.at < query.since) break
+      out.push({ ...t })
+    }
+    return out.reverse()
+  }
+
+  /** History stays in this replica's memory (bounded by the retention); etcd holds no history. */
+  addSamples(samples: readonly HistorySample[]): void {
+    this.localHistory.addSamples(samples)
+  }
+
+  history(id: string, query?: HistoryQuery): HistoryPoint[] {
+    return this.localHistory.history(id, query)
+  }
+
+  /** Starts `shutdown()` without waiting for it; prefer `await store.shutdown()`. */
+  close(): void {
+    void this.shutdown()
+  }
+
+  /**
+   * Writes what is pending (waiting at most `flushTimeoutMs`, default 2 s), then revokes
+   * this replica's lease — its states and registration disappear at once, so the other
+   * replicas take its checks over now rather than after the lease TTL — and closes every
+   * connection. Safe to call more than once.
+   */
+  async shutdown(options: { flushTimeoutMs?: number } = {}): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.keepaliveTimer)
+    clearTimeout(this.retryTimer)
+    this.watchAbort?.abort()
+    const flushTimeoutMs = options.flushTimeoutMs ?? 2000
+    if (!this.readonly && flushTimeoutMs > 0 && this.available) {
+      const deadline = Date.now() + flushTimeoutMs
+      while (this.pending.size > 0 && this.lease && this.available && Date.now() < deadline) {
+        this.kick()
+        await this.writing
+      }
+      if (this.lease && this.available) await this.call('/v3/lease/revoke', { ID: this.lease }).catch(() => {})
+    }
+    this.lease = undefined
+    this.closing.abort()
+    await this.watching?.catch(() => {})
+    await this.writing?.catch(() => {})
+    await this.gateway.close().catch(() => {})
+    this.removeAllListeners()
+  }
+
+  // ---- internals ----
+
+  private key(kind: 'state' | 'transitions' | 'replicas', rest: string): string {
+    return `${this.prefix}/${kind}/${rest}`
+  }
+
+  private stateValue(state: CheckState): string {
+    return JSON.stringify({ replica: this.replicaId, state })
+  }
+
+  private assertWritable(): void {
+    if (this.readonly) throw new Error(`the etcd store ${this.spec} is open read-only`)
+  }
+
+  private call<T>(path: string, body: unknown): Promise<T> {
+    return this.gateway.call<T>(path, body, this.closing.signal)
+  }
+
+  private enqueue(key: string, op: PendingOp): void {
+    const before = this.pending.get(key)
+    // Re-inserting moves the key to the end: the queue stays in the order of the latest change.
+    this.pending.delete(key)
+    this.pending.set(key, op)
+    if (!before && key.startsWith(`${this.prefix}/transitions/`) && op.kind === 'put') {
+      this.pendingTransitions++
+      if (this.pendingTransitions > this.maxPendingTransitions) this.dropOldestPendingTransition()
+    }
+  }
+
+  private dropOldestPendingTransition(): void {
+    const transitionsPrefix = `${this.prefix}/transitions/`
+    for (const [key, op] of this.pending) {
+      if (op.kind === 'put' && key.startsWith(transitionsPrefix)) {
+        this.pending.delete(key)
+        this.pendingTransitions--
+        this.droppedTransitions++
+        return
+      }
+    }
+  }
+
+  /** Starts the writer if it is idle and there is something to write. */
+  private kick(): void {
+    if (this.writing || this.pending.size === 0 || this.closing.signal.aborted || this.readonly) return
+    if (!this.available && this.retryTimer) return
+    this.writing = this.writeLoop().finally(() => {
+      this.writing = undefined
+    })
+  }
+
+  private async writeLoop(): Promise<void> {
+    while (this.pending.size > 0 && !this.closing.signal.aborted) {
+      if (!this.lease) {
+        // Leased keys wait for a lease; the keepalive loop grants one and kicks again.
+        if (!(await this.ensureLease())) return
+      }
+      const lease = this.lease as string
+      const batch: [string, PendingOp][] = []
+      for (const entry of this.pending) {
+        batch.push(entry)
+        if (batch.length === MAX_TXN_OPS) break
+      }
+      const ops = batch.map(([key, op]) =>
+        op.kind === 'delete'
+          ? { requestDeleteRange: { key: b64(key) } }
+          : { requestPut: { key: b64(key), value: b64(op.value), ...(op.leased ? { lease } : {}) } },
+      )
+      try {
+        await this.call('/v3/kv/txn', { success: ops })
+      } catch (error) {
+        if (error instanceof EtcdAnswerError && /lease not found/.test(error.message)) {
+          this.leaseLost()
+          continue
+        }
+        this.failed(error)
+        this.retryLater()
+        return
+      }
+      const transitionsPrefix = `${this.prefix}/transitions/`
+      for (const [key, op] of batch) {
+        if (this.pending.get(key) !== op) continue
+        this.pending.delete(key)
+        if (op.kind === 'put' && key.startsWith(transitionsPrefix)) this.pendingTransitions--
+      }
+      this.succeeded()
+      this.pruneTransitions()
+    }
+  }
+
+  private retryLater(): void {
+    clearTimeout(this.retryTimer)
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      this.kick()
+    }, 1000)
+    this.retryTimer.unref()
+  }
+
+  /** Drops the oldest transitions beyond the count and age bounds (any replica may; deletes are idempotent). */
+  private pruneTransitions(): void {
+    const keys = this.sortedTransitionKeys()
+    const cutoff = new Date(Date.now() - this.retention.transitionsMs).toISOString()
+    let drop = Math.max(0, keys.length - this.maxTransitions)
+    while (drop < keys.length && (this.transitionMap.get(keys[drop] as string)?.at ?? '') < cutoff) drop++
+    if (drop === 0) return
+    for (const key of keys.slice(0, drop)) {
+      this.transitionMap.delete(key)
+      if (!this.pending.has(key)) this.enqueue(key, { kind: 'delete' })
+      else this.pending.set(key, { kind: 'delete' })
+    }
+    this.transitionKeys = keys.slice(drop)
+  }
+
+  private async ensureLease(): Promise<boolean> {
+    if (this.lease) return true
+    try {
+      await this.grantLease()
+      return true
+    } catch (error) {
+      this.failed(error)
+      this.retryLater()
+      return false
+    }
+  }
+
+  private async grantLease(): Promise<void> {
+    const answer = await this.call<{ ID: string; TTL: string }>('/v3/lease/grant', { TTL: this.leaseTtlSeconds })
+    this.lease = answer.ID
+    // Everything bound to the old lease is gone: the registration and every state we hold are written again.
+    this.enqueue(this.key('replicas', this.replicaId), {
+      kind: 'put',
+      value: JSON.stringify(this.registration),
+      leased: true,
+    })
+    for (const state of this.own.values())
+      this.enqueue(this.key('state', state.id), { kind: 'put', value: this.stateValue(state), leased: true })
+  }
+
+  private leaseLost(): void {
+    this.lease = undefined
+  }
+
+  private async keepalive(): Promise<void> {
+    if (this.closed || this.keepaliveInFlight) return
+    this.keepaliveInFlight = true
+    try {
+      await this.renewLease()
+    } finally {
+      this.keepaliveInFlight = false
+    }
+  }
+
+  private async renewLease(): Promise<void> {
+    if (!this.lease) {
+      if (await this.ensureLease()) {
+        this.succeeded()
+        this.kick()
+      }
+      return
+    }
+    const lease = this.lease
+    try {
+      const answer = await this.call<{ result?: { TTL?: string } }>('/v3/lease/keepalive', { ID: lease })
+      if (this.lease !== lease) return
+      if (!answer.result?.TTL || Number(answer.result.TTL) <= 0) {
+        // etcd let the lease expire (it was frozen, or away longer than the TTL): take a new one.
+        this.leaseLost()
+        if (await this.ensureLease()) this.kick()
+      }
+      this.succeeded()
+    } catch (error) {
+      this.failed(error)
+    }
+  }
+
+  private failed(error: unknown): void {
+    if (this.closed) return
+    const reason = error instanceof Error ? error.message : String(error)
+    this.lastError = reason
+    if (!this.available) return
+    this.available = false
+    writeLog(
+      this.logger,
+      'error',
+      `monitor store: etcd at ${redactUrl(this.gateway.endpoint)} is not answering (${reason}); checks go on and their results are kept in memory until etcd answers again`,
+      { store: this.spec },
+    )
+    // The watch may sit on a dead connection: restart it, it re-syncs once etcd answers.
+    this.watchAbort?.abort()
+    this.safeEmit('available', false)
+  }
+
+  private succeeded(): void {
+    if (this.available || this.closed) return
+    this.available = true
+    this.lastError = undefined
+    writeLog(
+      this.logger,
+      'info',
+      `monitor store: etcd at ${redactUrl(this.gateway.endpoint)} answers again; writing ${this.pending.size} pending key(s)`,
+      { store: this.spec },
+    )
+    clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
+    this.kick()
+    this.safeEmit('available', true)
+  }
+
+  private safeEmit(event: 'states' | 'members' | 'available', ...args: unknown[]): void {
+    try {
+      ;(this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args)
+    } catch (error) {
+      writeLog(this.logger, 'error', `a "${event}" listener of the etcd store threw: ${String(error)}`, {})
+    }
+  }
+
+  /** Reads the whole prefix and rebuilds the view from it (this replica's own states win). */
+  private async resync(): Promise<void> {
+    const answer = await this.call<{ header?: { revision?: string }; kvs?: RawKv[] }>('/v3/kv/range', {
+      key: b64(`${this.prefix}/`),
+      range_end: prefixEnd(`${this.prefix}/`),
+    })
+    this.revision = Number(answer.header?.revision ?? 0)
+    const membersBefore = this.members().join('\n')
+    this.view.clear()
+    this.publishers.clear()
+    this.transitionMap.clear()
+    this.transitionKeys = []
+    this.memberMap.clear()
+    for (const kv of answer.kvs ?? []) this.applyPut(kv)
+    this.transitionKeysDirty = true
+    for (const [id, state] of this.own) {
+      this.view.set(id, state)
+      this.publishers.set(id, this.replicaId)
+    }
+    // Our registration or states may have gone with an expired lease: make sure they are written.
+    if (!this.readonly && this.lease) {
+      const present = new Set((answer.kvs ?? []).map((kv) => unb64(kv.key)))
+      for (const [id, state] of this.own)
+        if (!present.has(this.key('state', id)))
+          this.enqueue(this.key('state', id), { kind: 'put', value: this.stateValue(state), leased: true })
+      this.kick()
+    }
+    this.safeEmit('states')
+    if (this.members().join('\n') !== membersBefore) this.safeEmit('members')
+  }
+
+  private async watchLoop(): Promise<void> {
+    let needResync = false
+    while (!this.closing.signal.aborted) {
+      this.watchAbort = new AbortController()
+      const signal = AbortSignal.any([this.watchAbort.signal, this.closing.signal])
+      try {
+        if (needResync) {
+          await this.resync()
+          this.succeeded()
+        }
+        needResync = true
+        await this.gateway.watch(
+          {
+            create_request: {
+              key: b64(`${this.prefix}/`),
+              range_end: prefixEnd(`${this.prefix}/`),
+              start_revision: String(this.revision + 1),
+            },
+          },
+          (result) => this.onWatch(result),
+          signal,
+        )
+      } catch (error) {
+        if (this.closing.signal.aborted) return
+        if (!this.watchAbort.signal.aborted) this.failed(error)
+      }
+      await sleepUnref(this.available ? 200 : 1000, this.closing.signal)
+    }
+  }
+
+  private onWatch(result: WatchResult): void {
+    if (result.canceled || result.compact_revision) {
+      // The revision we asked for was compacted away: end this watch, the loop re-syncs.
+      this.watchAbort?.abort()
+      return
+    }
+    if (result.header?.revision) this.revision = Math.max(this.revision, Number(result.header.revision))
+    if (!result.events?.length) return
+    this.succeeded()
+    let statesChanged = false
+    let membersChanged = false
+    for (const event of result.events) {
+      const key = unb64(event.kv.key)
+      const kind = this.kindOf(key)
+      if (event.type === 'DELETE') {
+        if (kind === 'state') {
+          const id = key.slice(`${this.prefix}/state/`.length)
+          const mine = this.own.get(id)
+          if (mine) {
+            // Our key went with an expired lease: we still check this; write it again.
+            if (!this.readonly) {
+              this.enqueue(key, { kind: 'put', value: this.stateValue(mine), leased: true })
+              this.kick()
+            }
+            continue
+          }
+          statesChanged = this.view.delete(id) || statesChanged
+          this.publishers.delete(id)
+        } else if (kind === 'transitions') {
+          this.transitionMap.delete(key)
+          this.transitionKeysDirty = true
+        } else if (kind === 'replicas') {
+          const id = key.slice(`${this.prefix}/replicas/`.length)
+          if (id === this.replicaId && !this.readonly && !this.closed) {
+            this.enqueue(key, { kind: 'put', value: JSON.stringify(this.registration), leased: true })
+            this.kick()
+            continue
+          }
+          membersChanged = this.memberMap.delete(id) || membersChanged
+        }
+      } else {
+        const changed = this.applyPut(event.kv)
+        if (kind === 'state' && changed) statesChanged = true
+        if (kind === 'replicas' && changed) membersChanged = true
+      }
+    }
+    if (statesChanged) this.safeEmit('states')
+    if (membersChanged) this.safeEmit('members')
+  }
+
+  private kindOf(key: string): 'state' | 'transitions' | 'replicas' | undefined {
+    const rest = key.slice(this.prefix.length + 1)
+    const slash = rest.indexOf('/')
+    const kind = rest.slice(0, slash)
+    return kind === 'state' || kind === 'transitions' || kind === 'replicas' ? kind : undefined
+  }
+
+  /** Applies a key read or watched; true when it changed what readers see (not our own echo). */
+  private applyPut(kv: RawKv): boolean {
+    const key = unb64(kv.key)
+    const kind = this.kindOf(key)
+    let value: unknown
+    try {
+      value = JSON.parse(unb64(kv.value))
+    } catch {
+      return false // not ours to read; a stray key under the prefix is ignored
+    }
+    if (kind === 'state') {
+      const envelope = value as { replica?: unknown; state?: CheckState }
+      if (typeof envelope.replica !== 'string' || typeof envelope.state?.id !== 'string') return false
+      const id = key.slice(`${this.prefix}/state/`.length)
+      if (envelope.replica === this.replicaId) {
+        // Our own write coming back; what we hold is at least as new.
+        return false
+      }
+      // Another replica took this check over: it is theirs now, not ours to write again.
+      this.own.delete(id)
+      this.view.set(id, { ...envelope.state, id })
+      this.publishers.set(id, envelope.replica)
+      return true
+    }
+    if (kind === 'transitions') {
+      const t = value as Transition
+      if (typeof t?.id !== 'string' || typeof t.at !== 'string') return false
+      if (this.transitionMap.has(key)) return false
+      this.insertTransition(key, t)
+      return true
+    }
+    if (kind === 'replicas') {
+      const info = value as ReplicaInfo
+      if (typeof info?.id !== 'string') return false
+      const id = key.slice(`${this.prefix}/replicas/`.length)
+      const had = this.memberMap.has(id)
+      this.memberMap.set(id, info)
+      return !had
+    }
+    return false
+  }
+
+  private insertTransition(key: string, t: Transition): void {
+    const last = this.transitionKeys[this.transitionKeys.length - 1]
+    if (!this.transitionMap.has(key)) {
+      if (last !== undefined && key < last) this.transitionKeysDirty = true
+      this.transitionKeys.push(key)
+    }
+    this.transitionMap.set(key, t)
+  }
+
+  private sortedTransitionKeys(): string[] {
+    if (this.transitionKeysDirty || this.transitionKeys.length !== this.transitionMap.size) {
+      this.transitionKeys = [...this.transitionMap.keys()].sort()
+      this.transitionKeysDirty = false
+    }
+    return this.transitionKeys
+  }
+}
