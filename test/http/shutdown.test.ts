@@ -158,6 +158,7 @@ describe('graceful shutdown on SIGTERM, everything finishing in time', () => {
   let beforeSignal: Answer
   let during: { readyz: Answer; livez: Answer; hello: Answer }
   let slow: Answer
+  let stream: Answer
   let afterDelay: string
   let clients: ReturnType<typeof continuousClient>[]
   const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 })
@@ -180,6 +181,9 @@ describe('graceful shutdown on SIGTERM, everything finishing in time', () => {
     const slowRequest = get(port, '/slow?ms=2500')
     slowRequest.catch(() => {})
     await app.waitFor((e) => e.event === 'slow-start', 'the slow request to arrive')
+    const streamRequest = get(port, '/stream?ms=2200', new Agent({ keepAlive: true }))
+    streamRequest.catch(() => {})
+    await app.waitFor((e) => e.event === 'stream-start', 'the streamed response to start')
     await get(port, '/job?name=report&ms=3500')
 
     app.signal('SIGTERM')
@@ -198,6 +202,7 @@ describe('graceful shutdown on SIGTERM, everything finishing in time', () => {
       (error: unknown) => errorCode(error),
     )
     slow = await slowRequest
+    stream = await streamRequest
     exitCode = await app.exited
     await Promise.all(clients.map((c) => c.stop()))
     keepAlive.destroy()
@@ -225,6 +230,14 @@ describe('graceful shutdown on SIGTERM, everything finishing in time', () => {
     assert.equal(slow.body.length, SLOW_BODY_LENGTH)
     assert.ok(slow.body.endsWith('END'))
     assert.ok(app.indexOf((e) => e.event === 'slow-end') < app.indexOf((e) => e.shutdown?.step === 'drained'))
+  })
+
+  it('closes a keep-alive connection whose response started before the signal once that response ends', () => {
+    assert.equal(stream.headers.connection, 'keep-alive')
+    assert.equal(stream.body, 'first last')
+    // With a 60 s keep-alive timeout nothing else would close that socket: the drain would
+    // time out and be forced (exit 1) had the helper not closed it.
+    assert.equal(app.logs('drain').filter((e) => e.shutdown?.forced).length, 0)
   })
 
   it('refuses connections once the delay is over', () => {
