@@ -14,6 +14,7 @@ export const title = 'Liveness throughput (/livez)'
 
 const VARIANTS = [
   { name: 'bare', label: 'bare node:http answering `ok`', baseline: true },
+  { name: 'bare-same-headers', label: 'bare node:http with the four headers probekit sends' },
   { name: 'probekit-handler', label: 'probekit `health.handler()` on node:http', probekit: true },
   { name: 'probekit-listen', label: 'probekit `health.listen()`', probekit: true },
   { name: 'terminus', label: '@godaddy/terminus' },

@@ -40,6 +40,23 @@ const variants = {
     })
     return listening(server)
   },
+  // The bare server with the headers every probekit answer carries (content-length,
+  // cache-control: no-store, nosniff): separates their cost from probekit's own code.
+  async 'bare-same-headers'() {
+    const headers = {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': '2',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    }
+    const server = createServer((req, res) => {
+      if (req.url === '/livez') {
+        res.writeHead(200, headers)
+        res.end('ok')
+      } else notFound(req, res)
+    })
+    return listening(server)
+  },
   async 'probekit-handler'() {
     const health = await makeHealth()
     return listening(createServer(health.handler()))
