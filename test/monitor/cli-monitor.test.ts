@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { openStore, type SqliteStore } from '../../src/monitor/store/index.js'
+import { buildCli } from '../cli/run-cli.js'
 import { makeTempDir, waitFor } from '../support/server-process.js'
 
 const root = resolve(import.meta.dirname, '../..')
@@ -56,10 +57,11 @@ describe('probekit monitor', () => {
   const running: Running[] = []
 
   before(async () => {
-    // The CLI runs from the build; the suite's set-up builds too, this keeps the file self-contained.
-    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' })
+    // The CLI runs from its bundle (built once per test process).
+    buildCli()
+    let flips = 0
     server = createServer((req, res) => {
-      res.statusCode = req.url === '/down' ? 503 : 200
+      res.statusCode = req.url === '/down' || (req.url === '/flip' && flips++ % 2 === 1) ? 503 : 200
       res.end(`${req.url}\n`)
     })
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
@@ -190,10 +192,9 @@ describe('probekit monitor', () => {
   it('leaves a store that opens cleanly after kill -9 in the middle of writing', async () => {
     const dir = makeTempDir('cli-monitor')
     const lines = ['id: busy', 'node: n1', 'checks:']
-    // Many flapping checks every 100 ms: the monitor writes transitions all the time.
-    for (let i = 0; i < 60; i++) {
-      lines.push(`  - name: c${i}`, `    command: "test $(( $(date +%N) % 2 )) -eq 0"`, '    interval: 100ms')
-    }
+    // Checks of a target that flips between 200 and 503 on every request: the monitor
+    // writes transitions all the time.
+    for (let i = 0; i < 40; i++) lines.push(`  - name: c${i}`, `    url: ${base}/flip`, '    interval: 200ms')
     writeFileSync(join(dir, 'busy.yaml'), `${lines.join('\n')}\n`)
     const storeFile = join(dir, 'busy.sqlite')
     const monitor = startMonitor([
@@ -210,12 +211,12 @@ describe('probekit monitor', () => {
       () => {
         const store = openStore(`sqlite:${storeFile}`, { readonly: true })
         try {
-          return store.transitions({ limit: 200 }).length >= 100
+          return store.transitions({ limit: 100 }).length >= 100
         } finally {
           store.close()
         }
       },
-      30_000,
+      60_000,
       100,
     )
     monitor.child.kill('SIGKILL')
@@ -223,7 +224,7 @@ describe('probekit monitor', () => {
     const store = openStore(`sqlite:${storeFile}`) as SqliteStore
     try {
       assert.equal(store.check(), 'ok')
-      assert.equal(store.loadStates().length, 60)
+      assert.equal(store.loadStates().length, 40)
     } finally {
       store.close()
     }

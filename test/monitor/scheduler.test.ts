@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Scheduler } from '../../src/monitor/scheduler.js'
-import { sleep } from '../support/server-process.js'
+import { sleep, waitFor } from '../support/server-process.js'
 
 describe('scheduler', () => {
   it('runs each job first within its first interval, then at a fixed rate not stretched by run time', async () => {
@@ -19,7 +19,7 @@ describe('scheduler', () => {
     scheduler.start()
     await sleep(1050)
     await scheduler.stop()
-    assert.ok(starts[0] !== undefined && starts[0] - t0 < 100 + 50, 'first run inside the first interval')
+    assert.ok(dues[0] !== undefined && dues[0] >= t0 && dues[0] - t0 < 100, 'first run due inside the first interval')
     assert.ok(starts.length >= 7 && starts.length <= 12, `${starts.length} runs`)
     // Due times stay on the grid of the first one, whatever the runs took (a tick that found
     // the previous run still going on a loaded machine is skipped, not shifted).
@@ -72,20 +72,25 @@ describe('scheduler', () => {
 
   it('spreads the first runs of many jobs across the first interval', async () => {
     const scheduler = new Scheduler({ concurrency: 1000 })
-    const firstAt = new Map<string, number>()
-    const t0 = performance.now()
+    // When each job's first run was due, relative to when it was added.
+    const firstDue = new Map<string, number>()
     for (let i = 0; i < 200; i++) {
       const id = `j${i}`
-      scheduler.add(id, 400, async () => {
-        if (!firstAt.has(id)) firstAt.set(id, performance.now() - t0)
+      const addedAt = performance.now()
+      scheduler.add(id, 400, async (timing) => {
+        if (!firstDue.has(id)) firstDue.set(id, timing.dueAt - addedAt)
       })
     }
     scheduler.start()
-    await sleep(450)
+    await waitFor('every job to run once', () => firstDue.size === 200, 10_000)
     await scheduler.stop()
-    assert.equal(firstAt.size, 200)
-    const early = [...firstAt.values()].filter((t) => t < 200).length
-    // Uniform jitter: about half in the first half of the interval (generous bounds).
+    const offsets = [...firstDue.values()]
+    assert.ok(
+      offsets.every((t) => t >= 0 && t <= 401),
+      'every first run is due within the first interval',
+    )
+    const early = offsets.filter((t) => t < 200).length
+    // Uniform jitter: about half are due in the first half of the interval (generous bounds).
     assert.ok(early > 50 && early < 150, `${early} of 200 in the first half`)
   })
 
@@ -109,17 +114,18 @@ describe('scheduler', () => {
   it('waits for runs in flight on stop, and a run that throws does not stop the schedule', async () => {
     const scheduler = new Scheduler({ random: () => 0 })
     let runs = 0
-    let finished = false
+    let running = 0
     scheduler.add('flaky', 30, async () => {
       runs++
       if (runs === 1) throw new Error('boom')
-      await sleep(40)
-      finished = true
+      running++
+      await sleep(100)
+      running--
     })
     scheduler.start()
-    await sleep(100)
+    await waitFor('a run after the one that threw', () => running > 0, 10_000, 5)
     await scheduler.stop()
     assert.ok(runs >= 2)
-    assert.ok(finished, 'stop waited for the run in flight')
+    assert.equal(running, 0, 'stop waited for the run in flight')
   })
 })

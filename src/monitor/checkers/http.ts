@@ -134,6 +134,9 @@ export function httpChecker(spec: HttpCheckSpec): Checker {
 
   const attempt = async (signal: AbortSignal, partial: Partial<Verdict>): Promise<Verdict> => {
     if (shared.error) throw new Error(shared.error)
+    // What an earlier handshake with this origin saw, in case this run ends before its answer.
+    const known = url.protocol === 'https:' ? shared.expiry.get(hostKey) : undefined
+    if (known !== undefined) partial.sslEarliestExpiry = known
     let response: Awaited<ReturnType<Agent['request']>>
     try {
       response = await shared.agent.request({
