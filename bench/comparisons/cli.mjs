@@ -14,7 +14,7 @@ export const title = 'CLI start-up (`probekit check`)'
 export async function run(ctx) {
   const hyperfine = requireBinary('hyperfine', [], 'hyperfine')
   const gnuTime = requireBinary('/usr/bin/time', ['/usr/bin/time'], 'time')
-  const runs = ctx.quick ? 10 : 40
+  const runs = ctx.quick ? 10 : 30
   const memoryRuns = ctx.quick ? 3 : 10
   const redis = await ctx.services.redis()
   const postgres = await ctx.services.postgres()

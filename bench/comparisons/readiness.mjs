@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { wrk, wrkCommand } from '../support/load.mjs'
-import { startProcess } from '../support/proc.mjs'
+import { cpuTimeMs, startProcess } from '../support/proc.mjs'
 import { fmt, fmtRatio, fmtSummary, summarize } from '../support/stats.mjs'
 
 export const id = 'readiness'
@@ -45,14 +45,27 @@ export async function run(ctx) {
     for (const variant of READINESS_VARIANTS) {
       const s = await startReadinessServer(ctx, variant.name, redis, postgres)
       if (variant.name === 'probekit') probes = s.probes
-      started.push({ variant, ...s, rps: [], p99: [], redis: [], pg: [], non2xx: [], errors: [], requests: [] })
+      started.push({
+        variant,
+        ...s,
+        rps: [],
+        p99: [],
+        cpuUs: [],
+        redis: [],
+        pg: [],
+        non2xx: [],
+        errors: [],
+        requests: [],
+      })
     }
     for (const s of started) await wrk(s.url, { ...load, seconds: 1 })
     for (let round = 0; round < rounds; round++) {
       for (const s of started) {
         await redis.resetStats()
         await postgres.resetStats()
+        const cpu0 = cpuTimeMs(s.server.pid)
         const r = await wrk(s.url, load)
+        s.cpuUs.push(((cpuTimeMs(s.server.pid) - cpu0) * 1000) / r.requests)
         const commands = await redis.commandCounts()
         s.rps.push(r.rps)
         s.p99.push(r.p99Ms)
@@ -77,6 +90,7 @@ export async function run(ctx) {
       rps: summarize(s.rps),
       rpsVsTerminus: summarize(s.rps.map((v, i) => v / terminus.rps[i])),
       p99Ms: summarize(s.p99),
+      cpuUsPerRequest: summarize(s.cpuUs),
       redisCommands: summarize(s.redis),
       redisPerSecond: perSecond(s.redis),
       redisPer1000Requests: per1000(s.redis),
@@ -104,6 +118,7 @@ export async function run(ctx) {
         'requests/s',
         '× terminus',
         'p99 ms',
+        'server CPU µs/request',
         'non-2xx',
         'Redis commands/s',
         'per 1,000 requests',
@@ -115,6 +130,7 @@ export async function run(ctx) {
         fmtSummary(r.rps),
         r.variant === 'terminus' ? '1.00×' : fmtRatio(r.rpsVsTerminus.median),
         fmtSummary(r.p99Ms, 1),
+        fmtSummary(r.cpuUsPerRequest, 1),
         fmtSummary(r.non2xx),
         fmtSummary(r.redisPerSecond, 1),
         fmtSummary(r.redisPer1000Requests, 2),
@@ -125,6 +141,7 @@ export async function run(ctx) {
     notes: [
       'probekit runs a probe once for all requests that arrive while it is in flight (single-flight), so the dependency load is bounded by the probe latency, not by the request rate; `cacheTtl` bounds it further, to one run per TTL.',
       'terminus runs every check on every request: the dependency load grows with the request rate.',
+      "Server CPU per request is the server process's CPU time during the run over the requests it answered (Redis and PostgreSQL not included). Without a cache, requests that arrive during a probe run wait for that run, so requests/s is bound by probe latency as much as by CPU.",
     ],
     reproduce: [
       `npm run build && npm run bench -- --only=readiness${ctx.quick ? ' --quick' : ''}`,
