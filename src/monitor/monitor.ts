@@ -4,7 +4,7 @@
  * hands what changed to the store in batches written off the checking path — a slow disk
  * (or a slow listener of the API or webhooks) never delays a check.
  */
-import { EventEmitter } from 'node:events'
+import { EventEmitter, setMaxListeners } from 'node:events'
 import { type Logger, writeLog } from '../core/logger.js'
 import type { Checker, CheckOutcome } from './checkers/checker.js'
 import { execChecker } from './checkers/exec.js'
@@ -18,6 +18,17 @@ import { applyThresholds } from './thresholds.js'
 import type { CheckState, HealthState, HistorySample, MonitorStore, Transition } from './types.js'
 
 export { ManifestError } from './manifest.js'
+
+/**
+ * A replica's share of the fleet (see replicas.ts): the monitor runs, and writes to the
+ * store, only the checks it owns; for the others it shows what their owner published.
+ */
+export interface CheckShare {
+  /** Whether this replica runs (and publishes) the check. */
+  owns(id: string): boolean
+  /** The state the owning replica published, for a check this one does not run. */
+  published?(id: string): CheckState | undefined
+}
 
 export interface MonitorOptions {
   store: MonitorStore
@@ -37,6 +48,11 @@ export interface MonitorOptions {
   outputSyncMs?: number
   /** How often history samples are written, ms. Default 15 s. */
   historyFlushMs?: number
+  /**
+   * Run only this replica's share of the checks (monitor replicas on an etcd store). Call
+   * `rebalance()` when the share changes; `ReplicaShare.attach` does.
+   */
+  share?: CheckShare
 }
 
 interface Entry {
@@ -51,6 +67,8 @@ interface Entry {
   savedAt: number
   unsaved: boolean
   bucket: Bucket | undefined
+  /** Whether this replica runs the check (always, without a `share`). */
+  owned: boolean
 }
 
 interface Bucket {
@@ -64,6 +82,7 @@ interface Bucket {
 
 const RANK: Record<HealthState, number> = { unknown: 0, passing: 1, warning: 2, critical: 3 }
 const FLUSH_DELAY_MS = 100
+const NOT_OURS = 'checked by another monitor replica, which has published no result'
 
 type Waiter = { resolve: () => void }
 
@@ -88,7 +107,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   private restored: Map<string, CheckState> | undefined
   private currentIndex = 0
   private started = false
-  private stopping: AbortController = new AbortController()
+  private stopping: AbortController = stopController()
   private waiters = new Set<Waiter>()
   private pendingTransitions: Transition[] = []
   private pendingSamples: HistorySample[] = []
@@ -132,8 +151,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   start(): void {
     if (this.started) return
     this.started = true
-    if (this.stopping.signal.aborted) this.stopping = new AbortController()
-    for (const entry of this.entries.values()) this.schedule(entry)
+    if (this.stopping.signal.aborted) this.stopping = stopController()
+    for (const entry of this.entries.values()) if (entry.owned) this.schedule(entry)
     this.scheduler.start()
     this.historyTimer = setInterval(() => this.rollHistory(false), this.options.historyFlushMs ?? 15_000)
     this.historyTimer.unref()
@@ -163,12 +182,56 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
 
   /** All current states, sorted by pod, node and check. */
   states(): CheckState[] {
-    return [...this.entries.values()].map((e) => ({ ...e.state })).sort(compareStates)
+    return [...this.entries.values()].map((e) => this.shownState(e)).sort(compareStates)
   }
 
   state(id: string): CheckState | undefined {
     const entry = this.entries.get(id)
-    return entry ? { ...entry.state } : undefined
+    return entry ? this.shownState(entry) : undefined
+  }
+
+  /**
+   * Re-reads the share (`options.share`): starts the checks this replica gained (taking
+   * over the state their previous owner published, if it is still there), stops the ones
+   * it lost, and wakes long-polls, since what other replicas publish may have changed.
+   */
+  rebalance(): void {
+    const share = this.options.share
+    if (!share) return
+    for (const entry of this.entries.values()) {
+      const owned = share.owns(entry.spec.id)
+      if (owned === entry.owned) continue
+      entry.owned = owned
+      if (owned) {
+        const published = share.published?.(entry.spec.id)
+        entry.state =
+          published && published.kind === entry.spec.kind && published.target === entry.spec.target
+            ? { ...published, index: this.currentIndex + 1 }
+            : this.freshState(
+                entry.spec,
+                undefined,
+                'taken over from another monitor replica; waiting for its first result',
+              )
+        entry.bucket = undefined
+        this.markDirty(entry)
+        if (this.started) this.schedule(entry)
+      } else {
+        if (entry.bucket && entry.bucket.count > 0) this.pendingSamples.push(toSample(entry.spec.id, entry.bucket))
+        entry.bucket = undefined
+        this.retire(entry)
+        entry.state = this.freshState(entry.spec, undefined, NOT_OURS)
+      }
+    }
+    this.raise()
+  }
+
+  /** An entry's state as readers see it: for another replica's check, what that replica published. */
+  private shownState(entry: Entry): CheckState {
+    if (!entry.owned) {
+      const published = this.options.share?.published?.(entry.spec.id)
+      if (published) return { ...published }
+    }
+    return { ...entry.state }
   }
 
   /** The loaded pods (for listings); their checks are in `states()`. */
@@ -290,6 +353,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         this.restored.delete(id)
       }
       state.target = spec.target
+      const owned = this.options.share ? this.options.share.owns(id) : true
+      if (!owned && !existing) state = this.freshState(spec, undefined, NOT_OURS)
       const entry: Entry = {
         spec,
         fingerprint,
@@ -298,11 +363,12 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         savedAt: 0,
         unsaved: true,
         bucket: undefined,
+        owned,
       }
       this.entries.set(id, entry)
       this.markDirty(entry)
       changed = true
-      if (this.started) this.schedule(entry)
+      if (this.started && owned) this.schedule(entry)
     }
     if (changed) this.raise()
     if (this.pendingRemovals.length > 0) this.scheduleFlush()
@@ -358,6 +424,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
 
   /** Applies one outcome: thresholds, state, transition, events, and what to write. */
   private apply(entry: Entry, outcome: CheckOutcome): void {
+    // A push that reached a replica not owning the check: its owner records it (send pushes to every replica).
+    if (!entry.owned) return
     const previous = entry.state
     const next = applyThresholds(previous.state, previous, outcome.state, entry.spec.thresholds)
     const state: CheckState = {
@@ -498,7 +566,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     const now = Date.now()
     const states: CheckState[] = []
     for (const entry of this.dirty) {
-      if (this.entries.get(entry.spec.id) !== entry) continue
+      if (this.entries.get(entry.spec.id) !== entry || !entry.owned) continue
       states.push(entry.state)
       entry.savedAt = now
       entry.unsaved = false
@@ -534,6 +602,13 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       {},
     )
   }
+}
+
+/** The signal every run listens to for a stop: one listener per run in flight, by design. */
+function stopController(): AbortController {
+  const controller = new AbortController()
+  setMaxListeners(0, controller.signal)
+  return controller
 }
 
 function buildChecker(spec: Exclude<CheckSpec, { kind: 'push' }>): Checker {

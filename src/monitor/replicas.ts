@@ -1,0 +1,161 @@
+/**
+ * Monitor replicas sharing one fleet. Every replica loads the same manifests and registers
+ * itself in etcd under its lease (see store/etcd.ts); each check belongs to exactly one live
+ * replica, chosen by rendezvous (highest-random-weight) hashing of the check id over the
+ * live replica ids. Every replica computes the same answer from the same membership with no
+ * coordination, and a change of membership moves only the checks of the replica that left
+ * (or the share the newcomer takes): when a monitor dies, its lease expires, its
+ * registration disappears, and its checks move to the others within one lease TTL; when it
+ * comes back, they move back.
+ */
+import type { CheckShare } from './monitor.js'
+import type { EtcdStore } from './store/etcd.js'
+import type { CheckState } from './types.js'
+
+/**
+ * The replica that owns `id` among `members`: the one with the highest hash of
+ * (replica, check). Undefined when there are no members.
+ *
+ * @example
+ * rendezvousOwner('web-1/carsales/health_check', ['monitor-a', 'monitor-b']) // 'monitor-b' (say)
+ */
+export function rendezvousOwner(id: string, members: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestScore = -1
+  const idHash = fnv1a(id, 0x811c9dc5)
+  for (const member of members) {
+    const score = mix(fnv1a(member, idHash))
+    if (score > bestScore || (score === bestScore && best !== undefined && member < best)) {
+      best = member
+      bestScore = score
+    }
+  }
+  return best
+}
+
+/** 32-bit FNV-1a over UTF-16 code units, continuing from `seed`. */
+function fnv1a(text: string, seed: number): number {
+  let hash = seed
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return hash >>> 0
+}
+
+/** MurmurHash3's finaliser: spreads FNV's weak low bits over the whole word. */
+function mix(h: number): number {
+  let x = h
+  x ^= x >>> 16
+  x = Math.imul(x, 0x85ebca6b)
+  x ^= x >>> 13
+  x = Math.imul(x, 0xc2b2ae35)
+  x ^= x >>> 16
+  return x >>> 0
+}
+
+/**
+ * This replica's share of the fleet, from an etcd store's live membership. Give it to the
+ * Monitor as `share`, then `attach` it so the monitor rebalances when membership changes
+ * (and its API shows what the other replicas publish).
+ *
+ * @example
+ * import { Monitor, openStoreAsync, ReplicaShare } from 'probekit/monitor'
+ * const store = await openStoreAsync('etcd://127.0.0.1:2379/probekit', { etcd: { replicaId: 'monitor-a' } })
+ * const share = new ReplicaShare(store as EtcdStore)
+ * const monitor = new Monitor({ store, share })
+ * await monitor.load(['/etc/probekit/pods'])
+ * share.attach(monitor)
+ * monitor.start()
+ */
+export class ReplicaShare implements CheckShare {
+  readonly store: EtcdStore
+  private membersKey = ''
+  private members: string[] = []
+  private readonly owners = new Map<string, boolean>()
+  private detach: (() => void) | undefined
+
+  constructor(store: EtcdStore) {
+    this.store = store
+    this.refresh()
+  }
+
+  /** This replica's id. */
+  get self(): string {
+    return this.store.replicaId
+  }
+
+  /** The live replicas this share was computed over, sorted. */
+  liveMembers(): string[] {
+    return [...this.members]
+  }
+
+  /** Whether this replica checks `id` (memoised until membership changes). */
+  owns(id: string): boolean {
+    let owned = this.owners.get(id)
+    if (owned === undefined) {
+      owned = rendezvousOwner(id, this.members) === this.self
+      this.owners.set(id, owned)
+    }
+    return owned
+  }
+
+  /** The replica that checks `id`. */
+  ownerOf(id: string): string | undefined {
+    return rendezvousOwner(id, this.members)
+  }
+
+  /** What the owning replica published for a check this replica does not own. */
+  published(id: string): CheckState | undefined {
+    return this.store.published(id)?.state
+  }
+
+  /**
+   * Re-reads membership; true when it changed (and ownership was recomputed). Membership
+   * is kept as it was while etcd does not answer: a replica cut off from etcd goes on
+   * checking its share (the others take it over once its lease expires; a check run twice
+   * for a while is harmless, a check run by nobody is not).
+   */
+  refresh(): boolean {
+    const members = this.store.members()
+    const key = members.join('\n')
+    if (key === this.membersKey) return false
+    this.membersKey = key
+    this.members = members
+    this.owners.clear()
+    return true
+  }
+
+  /**
+   * Keeps `monitor` in step: on a membership change it recomputes the share and the monitor
+   * starts the checks it gained and stops those it lost; when other replicas publish, the
+   * monitor's readers (API, long-poll) hear of it. Call once; `close()` undoes it.
+   */
+  attach(monitor: { rebalance(): void }): void {
+    this.detach?.()
+    let timer: NodeJS.Timeout | undefined
+    // A burst of published states (a replica re-syncing thousands) wakes readers once.
+    const onStates = () => {
+      timer ??= setTimeout(() => {
+        timer = undefined
+        monitor.rebalance()
+      }, 100)
+    }
+    const onMembers = () => {
+      if (this.refresh()) monitor.rebalance()
+    }
+    this.store.on('states', onStates)
+    this.store.on('members', onMembers)
+    this.detach = () => {
+      clearTimeout(timer)
+      this.store.off('states', onStates)
+      this.store.off('members', onMembers)
+    }
+    onMembers()
+  }
+
+  close(): void {
+    this.detach?.()
+    this.detach = undefined
+  }
+}
