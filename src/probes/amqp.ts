@@ -3,6 +3,7 @@ import { redactUrl } from '../core/redact.js'
 import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
 import { elapsedMs, untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { InFlight } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
 import { describeNetworkError, errorCode } from './network-error.js'
 
@@ -38,7 +39,8 @@ const noop = () => {}
  * probe) or an `amqp://` / `amqps://` URL (one short-lived connection per check).
  *
  * A channel open that the deadline interrupts cannot be cancelled in AMQP; the probe stops
- * waiting and closes that channel as soon as the broker answers, so nothing accumulates.
+ * waiting and closes that channel as soon as the broker answers, and later checks join
+ * that open rather than start another, so nothing accumulates on the app's connection.
  *
  * @example
  * const connection = await amqplib.connect(process.env.AMQP_URL)
@@ -58,7 +60,7 @@ export function amqp(connectionOrUrl: AmqpConnectionLike | string | URL, options
         const driver = await loadDriver<AmqplibModule>('amqplib', 'The amqp probe')
         const connection = await connectOnce(driver, url, shown, limitMs, signal)
         try {
-          const details = await channelWorks(connection, queue, signal, shown)
+          const details = await untilAborted(channelWorks(connection, queue, `amqp ${shown}`), signal)
           return { ...details, observedValue: elapsedMs(started), componentId: hostOf(url) }
         } finally {
           connection.close().catch(noop)
@@ -72,43 +74,44 @@ export function amqp(connectionOrUrl: AmqpConnectionLike | string | URL, options
     )
   }
   const connection = connectionOrUrl
+  // Against a hung broker, checks join the channel open still in flight instead of
+  // queueing more on the app's connection: at most one per probe, whatever times out.
+  const inFlight = new InFlight<CheckDetails>()
   return {
     ...base,
     check: async ({ signal }) => {
       const started = performance.now()
-      const details = await channelWorks(connection, queue, signal, 'amqp')
+      const details = await untilAborted(
+        inFlight.run(() => channelWorks(connection, queue, 'amqp')),
+        signal,
+      )
       const componentId = remoteOf(connection)
       return { ...details, observedValue: elapsedMs(started), ...(componentId ? { componentId } : {}) }
     },
   }
 }
 
+/**
+ * Opens a channel (checks the queue) and closes it. It takes no signal: a channel open
+ * cannot be cancelled in AMQP, so callers stop waiting at their deadline while this runs
+ * to its end and closes the channel once the broker answers.
+ */
 async function channelWorks(
   connection: AmqpConnectionLike,
   queue: string | undefined,
-  signal: AbortSignal,
   what: string,
 ): Promise<CheckDetails> {
-  let opening: Promise<AmqpChannelLike>
-  try {
-    opening = connection.createChannel()
-  } catch (error) {
-    throw reason(error, what)
-  }
   let channel: AmqpChannelLike
   try {
-    channel = await untilAborted(opening, signal)
+    channel = await connection.createChannel()
   } catch (error) {
-    // The open may still complete once the broker answers: close that channel then.
-    if (signal.aborted) opening.then((late) => late.close().catch(noop), noop)
-    throw signal.aborted ? error : reason(error, what)
+    throw reason(error, what)
   }
   // A server-side channel error (e.g. a missing queue) is an 'error' event: ours to swallow.
   channel.on('error', noop)
   try {
     if (queue === undefined) return { message: 'channel opened', observedUnit: 'ms' }
-    const ok = await untilAborted(channel.checkQueue(queue), signal).catch((error: unknown) => {
-      if (signal.aborted) throw error
+    const ok = await channel.checkQueue(queue).catch((error: unknown) => {
       const text = error instanceof Error ? error.message : String(error)
       if (/NOT_FOUND|404/.test(text)) throw new NotReady(`${what}: queue "${queue}" does not exist`)
       throw reason(error, what)

@@ -3,6 +3,7 @@ import { lookup, Resolver } from 'node:dns/promises'
 import { NotReady } from '../core/errors.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { elapsedMs, untilAborted } from './abortable.js'
+import { InFlight } from './in-flight.js'
 
 export type DnsRecordType = 'A' | 'AAAA' | 'CNAME' | 'MX' | 'NS' | 'PTR' | 'SRV' | 'TXT' | 'CAA' | 'NAPTR' | 'SOA'
 
@@ -40,17 +41,8 @@ export function dns(name: string, options: DnsProbeOptions = {}): Probe {
   const { name: checkName = 'dns', type, servers, expect, family, ...probeOptions } = options
   const expected = expect === undefined ? undefined : typeof expect === 'string' ? [expect] : [...expect]
   const query = type ?? (servers ? 'A' : undefined)
-  let inFlight: Promise<string[]> | undefined
-  const resolveOnce = (): Promise<string[]> => {
-    if (inFlight) return inFlight
-    const pending = systemLookup(name, family)
-    inFlight = pending
-    const clear = () => {
-      if (inFlight === pending) inFlight = undefined
-    }
-    pending.then(clear, clear)
-    return pending
-  }
+  const lookups = new InFlight<string[]>()
+  const resolveOnce = () => lookups.run(() => systemLookup(name, family))
   return {
     componentType: 'component',
     ...probeOptions,

@@ -3,6 +3,7 @@ import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { elapsedMs, untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
+import { InFlight } from './in-flight.js'
 import { natsHandshake } from './nats-handshake.js'
 import { describeNetworkError, errorCode } from './network-error.js'
 
@@ -21,7 +22,6 @@ export interface NatsProbeOptions extends ProbeOptions, ConnectOptions {
   name?: string
 }
 
-const noop = () => {}
 
 /**
  * Passes when a NATS round trip completes (PING/PONG through `rtt()`/`flush()`). Takes
@@ -56,11 +56,13 @@ export function nats(connectionOrUrl: NatsConnectionLike | string | URL, options
     )
   }
   const connection = connectionOrUrl
+  // A PING cannot be taken back: against a hung server, checks join the one in flight.
+  const inFlight = new InFlight<unknown>()
   return {
     ...base,
     check: async ({ signal }) => {
       const started = performance.now()
-      await roundTrip(connection, signal, 'nats')
+      await roundTrip(connection, inFlight, signal, 'nats')
       const server = connection.getServer?.()
       return {
         message: 'PONG',
@@ -72,16 +74,14 @@ export function nats(connectionOrUrl: NatsConnectionLike | string | URL, options
   }
 }
 
-async function roundTrip(connection: NatsConnectionLike, signal: AbortSignal, what: string): Promise<void> {
+async function roundTrip(
+  connection: NatsConnectionLike,
+  inFlight: InFlight<unknown>,
+  signal: AbortSignal,
+  what: string,
+): Promise<void> {
   if (connection.isClosed()) throw new NotReady(`${what}: the connection is closed; the app must reconnect`)
-  let pong: Promise<unknown>
-  try {
-    pong = typeof connection.rtt === 'function' ? connection.rtt() : connection.flush()
-  } catch (error) {
-    throw reason(error, what)
-  }
-  // A PONG that arrives after the deadline settles this promise: nothing to do then.
-  pong.catch(noop)
+  const pong = inFlight.run(() => (typeof connection.rtt === 'function' ? connection.rtt() : connection.flush()))
   try {
     await untilAborted(pong, signal)
   } catch (error) {
