@@ -22,7 +22,6 @@ export interface NatsProbeOptions extends ProbeOptions, ConnectOptions {
   name?: string
 }
 
-
 /**
  * Passes when a NATS round trip completes (PING/PONG through `rtt()`/`flush()`). Takes
  * the app's connection from the `nats` package (never closed by the probe), or a
