@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
+import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { createHealth } from '../../src/core/health.js'
 import { gracefulShutdown } from '../../src/http/shutdown.js'
+import { activeResources } from '../support/faults.js'
 import { sleep, waitFor } from '../support/server-process.js'
 
 const FIXTURE = new URL('../fixtures/shutdown-app.ts', import.meta.url).pathname
@@ -384,6 +385,37 @@ describe('gracefulShutdown in-process (exit: false)', () => {
     assert.equal(hookRuns, 1)
     assert.equal(health.phase, 'shutting down')
     assert.equal(shutdown.signal.aborted, true)
+  })
+
+  it('closes the servers, the management listener and background probes, leaving nothing behind', async () => {
+    await sleep(50)
+    const baseline = activeResources()
+    const health = createHealth({ logger: false })
+    let probeRuns = 0
+    health.add('background', () => void probeRuns++, { interval: 20 })
+    const management = await health.listen({ port: 0, host: '127.0.0.1' })
+    const server = createServer(health.handler((_req, res) => res.end('hello')))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as { port: number }).port
+    const agent = new Agent({ keepAlive: true })
+    assert.equal((await get(port, '/hello', agent)).body, 'hello')
+    assert.equal((await get(management.port, '/readyz')).status, 200)
+
+    const result = await gracefulShutdown(health, {
+      servers: [server],
+      exit: false,
+      signals: [],
+      delayMs: 0,
+    }).shutdown()
+    assert.equal(result.exitCode, 0)
+    assert.equal(server.listening, false)
+    assert.equal(management.server.listening, false)
+    const runsAtEnd = probeRuns
+    await sleep(100)
+    assert.equal(probeRuns, runsAtEnd, 'background probes stopped')
+    agent.destroy()
+    await sleep(50)
+    assert.deepEqual(activeResources().byType, baseline.byType)
   })
 
   it('removes its signal handlers when it is done', async () => {
