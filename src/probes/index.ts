@@ -10,6 +10,7 @@ export { type DnsProbeOptions, type DnsRecordType, dns } from './dns.js'
 export { type EventLoopProbe, type EventLoopProbeOptions, eventLoop } from './event-loop.js'
 export { type FileProbeOptions, file } from './file.js'
 export { type HttpProbeOptions, http, type StatusRange } from './http.js'
+export { type MemcachedProbeOptions, type MemjsClientLike, type MemjsServerLike, memcached } from './memcached.js'
 export { type MemoryProbeOptions, memory } from './memory.js'
 export { type MqttClientLike, type MqttProbeOptions, mqtt } from './mqtt.js'
 export {

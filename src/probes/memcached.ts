@@ -1,0 +1,195 @@
+import { NotReady } from '../core/errors.js'
+import { redact } from '../core/redact.js'
+import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
+import { elapsedMs, untilAborted } from './abortable.js'
+import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
+import { InFlightPerClient } from './in-flight.js'
+import { loadDriver } from './load-driver.js'
+import { describeNetworkError, errorCode } from './network-error.js'
+
+/** One server of a memjs client. */
+export interface MemjsServerLike {
+  host: string
+  port: number
+}
+
+/** A memjs client (`memjs.Client.create(servers, options)`). */
+export interface MemjsClientLike {
+  readonly servers: readonly MemjsServerLike[]
+  stats(callback: (error: Error | null, server: string, stats: Record<string, string> | null) => void): void
+}
+
+export interface MemcachedProbeOptions extends ProbeOptions, ConnectOptions {
+  /** Check name. Default `memcached`. */
+  name?: string
+}
+
+type ServerOutcome = { server: string; error?: unknown }
+
+const rounds = new InFlightPerClient<object, ServerOutcome[]>()
+const noop = () => {}
+
+/**
+ * Passes when every configured memcached server returns its stats. Takes the app's memjs
+ * client, or a server list — `host:port,host:port`, optionally `memcached://` in front and
+ * `user:password@` per server for SASL — for which it opens one connection per server under
+ * `connectTimeout` and closes them. When some servers answer and others do not, the check
+ * fails and names the ones that did not.
+ *
+ * memjs has its own per-request timeout (`timeout`, 0.5 s by default), after which a silent
+ * server counts as failed and is named; the probe's deadline still caps the whole check.
+ * With the app's client, a check joins a stats round still in flight instead of starting
+ * another.
+ *
+ * @example
+ * const cache = memjs.Client.create('cache-1:11211,cache-2:11211')
+ * health.add(memcached(cache, { critical: false }))
+ */
+export function memcached(clientOrServers: MemjsClientLike | string, options: MemcachedProbeOptions = {}): Probe {
+  const { name = 'memcached', connectTimeout: _ct, ...probeOptions } = options
+  const base = { componentType: 'datastore', ...probeOptions, name }
+  if (typeof clientOrServers === 'string') {
+    const servers = parseServers(clientOrServers)
+    const limitMs = connectTimeoutMs(options, 'memcached')
+    const componentId = servers.map((s) => s.address).join(',')
+    return {
+      ...base,
+      check: async ({ signal }) => {
+        const started = performance.now()
+        const outcomes = await statsOnce(servers, limitMs, signal)
+        return verdict(outcomes, started, componentId)
+      },
+    }
+  }
+  const client = clientOrServers as unknown
+  if (!isMemjsClient(client)) {
+    throw new TypeError('memcached(client): expected a memjs client or a "host:port,host:port" server list')
+  }
+  const componentId = client.servers.map((s) => `${s.host}:${s.port}`).join(',')
+  return {
+    ...base,
+    check: async ({ signal }) => {
+      const started = performance.now()
+      const outcomes = await untilAborted(
+        rounds.for(client).run(() => statsRound(client)),
+        signal,
+      )
+      return verdict(outcomes, started, componentId)
+    },
+  }
+}
+
+/** Asks every server for its stats; resolves once each has answered or failed. */
+function statsRound(client: MemjsClientLike): Promise<ServerOutcome[]> {
+  const expected = client.servers.map((s) => `${s.host}:${s.port}`)
+  if (expected.length === 0) return Promise.reject(new NotReady('memcached: the client has no servers'))
+  return new Promise((resolve) => {
+    const outcomes = new Map<string, ServerOutcome>()
+    client.stats((error: unknown, server: string) => {
+      const address = String(server)
+      // memjs may report a server more than once (one callback per failing stat line).
+      if (outcomes.has(address)) return
+      outcomes.set(address, error ? { server: address, error } : { server: address })
+      if (outcomes.size === expected.length)
+        resolve(expected.map((s) => outcomes.get(s) ?? { server: s, error: 'no answer' }))
+    })
+  })
+}
+
+function verdict(outcomes: ServerOutcome[], started: number, componentId: string): CheckDetails {
+  const failed = outcomes.filter((o) => o.error !== undefined)
+  if (failed.length > 0) {
+    const list = failed.map((o) => `${o.server} (${describe(o.error)})`).join('; ')
+    const answered = outcomes.length - failed.length
+    throw new NotReady(
+      `memcached: ${failed.length} of ${outcomes.length} servers did not answer: ${list}` +
+        (answered > 0 ? `; ${answered} answered` : ''),
+    )
+  }
+  const count = outcomes.length
+  return {
+    message: `stats from ${count} server${count === 1 ? '' : 's'}`,
+    observedValue: elapsedMs(started),
+    observedUnit: 'ms',
+    componentId,
+  }
+}
+
+function describe(error: unknown): string {
+  // memjs reports a failed SASL exchange as a bare string.
+  const text = error instanceof Error ? error.message : String(error)
+  if (/authentication failed/i.test(text)) return 'authentication failed: check the user and password'
+  if (/timed out waiting on response/i.test(text)) return "no answer within the client's timeout"
+  if (/timed out connecting/i.test(text)) return 'connect timed out'
+  if (errorCode(error)) return describeNetworkError(error)
+  return redact(text) || 'failed'
+}
+
+// --- server-list mode ------------------------------------------------------------------
+
+interface ServerSpec {
+  /** `host:port`, as shown. */
+  address: string
+  /** What memjs is given, with credentials. */
+  spec: string
+}
+
+function parseServers(text: string): ServerSpec[] {
+  const list = text.replace(/^memcached:\/\//i, '').replace(/\/+$/, '')
+  const parts = list.split(',').map((s) => s.trim())
+  if (list === '' || parts.some((p) => p === '')) {
+    throw new TypeError(`memcached: "${redact(text)}" is not a server list; write it as host:11211,host:11212`)
+  }
+  return parts.map((part) => {
+    const at = part.lastIndexOf('@')
+    const hostPort = part.slice(at + 1)
+    const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostPort)
+    if (!match) {
+      throw new TypeError(`memcached: "${redact(part)}" is not host:port; write the servers as host:11211,host:11212`)
+    }
+    const address = `${match[1]}:${match[2] ?? 11211}`
+    return { address, spec: at >= 0 ? `${part.slice(0, at)}@${address}` : address }
+  })
+}
+
+interface MemjsModule {
+  Client: { create(servers: string, options: Record<string, unknown>): MemjsClientLike & { close(): void } }
+}
+
+async function statsOnce(servers: ServerSpec[], limitMs: number, signal: AbortSignal): Promise<ServerOutcome[]> {
+  const loaded = await loadDriver<MemjsModule & { default?: MemjsModule }>(
+    'memjs',
+    'The memcached probe with a server list',
+  )
+  const memjs = loaded.Client ? loaded : loaded.default
+  if (!memjs?.Client) throw new Error('The memcached probe could not find Client in the "memjs" package')
+  if (signal.aborted) throw signal.reason
+  const seconds = limitMs / 1000
+  const client = memjs.Client.create(servers.map((s) => s.spec).join(','), {
+    timeout: seconds,
+    conntimeout: seconds,
+    retries: 1,
+    logger: { log: noop },
+  })
+  // memjs' close() only half-closes each socket, which a hung server never completes.
+  const close = () => {
+    for (const server of client.servers as (MemjsServerLike & { _socket?: { destroy(): void } })[]) {
+      server._socket?.destroy()
+    }
+    client.close()
+  }
+  signal.addEventListener('abort', close, { once: true })
+  try {
+    const outcomes = await untilAborted(statsRound(client), signal)
+    // memjs names servers by host:port; show the list as the user wrote it.
+    return outcomes.map((o, i) => ({ ...o, server: servers[i]?.address ?? o.server }))
+  } finally {
+    signal.removeEventListener('abort', close)
+    close()
+  }
+}
+
+function isMemjsClient(value: unknown): value is MemjsClientLike {
+  const v = value as MemjsClientLike | null
+  return !!v && typeof v === 'object' && Array.isArray(v.servers) && typeof v.stats === 'function'
+}
