@@ -76,8 +76,8 @@ function acquireAgent(tls: TlsSettings): SharedAgent {
       connect,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 60_000,
-      // A status endpoint is small; one slow check must not starve the others of sockets.
-      connections: 4,
+      // No cap per origin: many targets often share one host:port (a fleet behind a few
+      // processes), and the scheduler's concurrency already bounds what is in flight.
       pipelining: 1,
     }),
     expiry,
