@@ -1,0 +1,306 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { Logger } from '../../src/core/logger.js'
+import { EtcdStore, type EtcdStoreOptions, parseEtcdSpec } from '../../src/monitor/store/etcd.js'
+import { openStore, openStoreAsync, StoreError } from '../../src/monitor/store/index.js'
+import type { CheckState, Transition } from '../../src/monitor/types.js'
+import { freePort, makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { type EtcdServer, startEtcd } from '../support/servers/etcd.js'
+
+function state(check: string, overrides: Partial<CheckState> = {}): CheckState {
+  return {
+    pod: 'web',
+    node: 'n1',
+    check,
+    id: `n1/web/${check}`,
+    kind: 'http',
+    target: 'http://127.0.0.1:1/_status',
+    state: 'passing',
+    output: 'ok',
+    since: '2026-01-01T00:00:00.000Z',
+    successes: 3,
+    failures: 0,
+    index: 1,
+    ...overrides,
+  }
+}
+
+function transition(check: string, index: number): Transition {
+  const at = new Date(Date.now() - 60_000 + index * 10).toISOString()
+  return {
+    pod: 'web',
+    node: 'n1',
+    check,
+    id: `n1/web/${check}`,
+    from: 'passing',
+    to: 'critical',
+    at,
+    output: `t${index}`,
+    index,
+  }
+}
+
+/** A logger that keeps its lines, to prove what is logged (and how often). */
+function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = []
+  const keep = (...args: unknown[]) => lines.push(args.filter((a) => typeof a === 'string').join(' '))
+  return { lines, info: keep, warn: keep, error: keep }
+}
+
+describe('etcd store (real etcd)', () => {
+  let etcd: EtcdServer
+  const open: EtcdStore[] = []
+  let prefixes = 0
+
+  /** A store on a fresh prefix per test (or the given one), closed after the file. */
+  async function store(options: Partial<EtcdStoreOptions> & { prefix?: string } = {}): Promise<EtcdStore> {
+    const s = await EtcdStore.open({
+      endpoints: [etcd.clientUrl],
+      prefix: options.prefix ?? `/t${++prefixes}`,
+      leaseTtlSeconds: 2,
+      requestTimeoutMs: 500,
+      logger: false,
+      ...options,
+    })
+    open.push(s)
+    return s
+  }
+
+  before(async () => {
+    etcd = await startEtcd()
+  })
+  after(async () => {
+    await Promise.all(open.map((s) => s.shutdown({ flushTimeoutMs: 0 })))
+    await etcd.stop()
+  })
+
+  it('states saved by one monitor are read back by another store instance, and kept current by its watch', async () => {
+    const writer = await store({ replicaId: 'writer' })
+    writer.saveStates([state('a'), state('b', { state: 'critical', output: 'HTTP 500', failures: 3, successes: 0 })])
+    const reader = await store({ prefix: writer.prefix, readonly: true })
+    await waitFor('the reader to see both states', () => reader.loadStates().length === 2, 5000)
+    const b = reader.loadStates().find((s) => s.id === 'n1/web/b')
+    assert.equal(b?.state, 'critical')
+    assert.equal(b?.output, 'HTTP 500')
+    assert.equal(b?.failures, 3)
+    assert.equal(reader.published('n1/web/b')?.replica, 'writer')
+
+    writer.saveStates([state('b', { state: 'passing', output: 'ok again', index: 9 })])
+    await waitFor(
+      'the watch to bring the change',
+      () => reader.published('n1/web/b')?.state.output === 'ok again',
+      5000,
+    )
+
+    // A store opened later reads what is there (not only what it watched arrive).
+    const late = await store({ prefix: writer.prefix, readonly: true })
+    assert.deepEqual(
+      late
+        .loadStates()
+        .map((s) => [s.id, s.state, s.index])
+        .sort(),
+      [
+        ['n1/web/a', 'passing', 1],
+        ['n1/web/b', 'passing', 9],
+      ],
+    )
+    assert.throws(() => late.saveStates([state('c')]), /read-only/)
+  })
+
+  it("a killed monitor's states disappear once its 2 s lease expires, and its registration with them", async () => {
+    const prefix = `/killed${++prefixes}`
+    const dir = makeTempDir('etcd-child')
+    const script = join(dir, 'child.mts')
+    const src = resolve('src/monitor/store/etcd.ts')
+    writeFileSync(
+      script,
+      `import { EtcdStore } from ${JSON.stringify(src)}
+const store = await EtcdStore.open({ endpoints: [${JSON.stringify(etcd.clientUrl)}], prefix: ${JSON.stringify(prefix)}, replicaId: 'doomed', leaseTtlSeconds: 2, logger: false })
+store.saveStates([{ pod: 'web', node: 'n1', check: 'a', id: 'n1/web/a', kind: 'http', target: 'x', state: 'passing', output: 'ok', since: new Date().toISOString(), successes: 1, failures: 0, index: 1 }])
+setInterval(() => {}, 1000)
+`,
+    )
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    try {
+      const reader = await store({ prefix, readonly: true })
+      await waitFor('the child monitor to publish', () => reader.loadStates().length === 1, 20_000).catch(
+        (error: Error) => {
+          throw new Error(`${error.message}; its stderr: ${stderr}`)
+        },
+      )
+      assert.deepEqual(reader.members(), ['doomed'])
+      // Still there after the TTL while the monitor lives: the lease is kept alive.
+      await sleep(2500)
+      assert.equal(reader.loadStates().length, 1)
+      child.kill('SIGKILL')
+      const killedAt = Date.now()
+      await waitFor('the dead monitor state to expire', () => reader.loadStates().length === 0, 10_000)
+      const gone = Date.now() - killedAt
+      assert.ok(gone >= 1000, `expired after ${gone} ms, before the lease TTL could have run out`)
+      await waitFor('the dead monitor to leave the replicas', () => reader.members().length === 0, 5000)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
+  it('a monitor that stops cleanly revokes its lease: its states disappear at once, its transitions stay', async () => {
+    const writer = await store({ replicaId: 'leaving', leaseTtlSeconds: 30 })
+    writer.saveStates([state('a')])
+    writer.addTransitions([transition('a', 1)])
+    const reader = await store({ prefix: writer.prefix, readonly: true })
+    await waitFor('the reader to see the state', () => reader.loadStates().length === 1, 5000)
+    await writer.shutdown()
+    await waitFor('the state to be gone', () => reader.loadStates().length === 0, 3000)
+    assert.deepEqual(reader.members(), [])
+    assert.deepEqual(
+      reader.transitions({}).map((t) => t.output),
+      ['t1'],
+    )
+  })
+
+  it('transitions of every replica are shared, in time order, and bounded in etcd', async () => {
+    const a = await store({ replicaId: 'a', maxTransitions: 5 })
+    const b = await store({ replicaId: 'b', prefix: a.prefix, maxTransitions: 5 })
+    a.addTransitions([transition('x', 1), transition('x', 3)])
+    b.addTransitions([transition('y', 2), transition('y', 4)])
+    await waitFor('both to see all four', () => a.transitions({}).length === 4 && b.transitions({}).length === 4, 5000)
+    assert.deepEqual(
+      b.transitions({}).map((t) => t.output),
+      ['t1', 't2', 't3', 't4'],
+    )
+    assert.deepEqual(
+      a.transitions({ id: 'n1/web/y' }).map((t) => t.output),
+      ['t2', 't4'],
+    )
+    a.addTransitions([5, 6, 7, 8].map((i) => transition('x', i)))
+    const reader = await waitFor(
+      'etcd to hold the newest five only',
+      async () => {
+        const r = await EtcdStore.open({ endpoints: [etcd.clientUrl], prefix: a.prefix, readonly: true, logger: false })
+        const outputs = r.transitions({}).map((t) => t.output)
+        await r.shutdown()
+        return outputs.length === 5 ? outputs : undefined
+      },
+      5000,
+    )
+    assert.deepEqual(reader, ['t4', 't5', 't6', 't7', 't8'])
+  })
+
+  it('only the states a replica published are removed by it; history stays in memory', async () => {
+    const a = await store({ replicaId: 'a' })
+    const b = await store({ replicaId: 'b', prefix: a.prefix })
+    a.saveStates([state('mine')])
+    b.saveStates([state('theirs')])
+    await waitFor('a to see both', () => a.loadStates().length === 2, 5000)
+    a.removeStates(['n1/web/mine', 'n1/web/theirs'])
+    await waitFor('b to see the removal', () => b.loadStates().length === 1, 5000)
+    assert.deepEqual(
+      b.loadStates().map((s) => s.id),
+      ['n1/web/theirs'],
+    )
+    a.addSamples([{ id: 'n1/web/theirs', at: new Date().toISOString(), state: 'passing', durationMs: 3 }])
+    assert.equal(a.history('n1/web/theirs').length, 1)
+    assert.equal(b.history('n1/web/theirs').length, 0)
+  })
+
+  it('a bad address ends in one sentence naming it; an unreachable etcd in one naming the address', async () => {
+    assert.throws(
+      () => parseEtcdSpec('etcd://127.0.0.1:2379'),
+      /names no key prefix.*etcd:\/\/127\.0\.0\.1:2379\/probekit/,
+    )
+    assert.throws(() => parseEtcdSpec('etcd://127.0.0.1:99999/p'), /"127\.0\.0\.1:99999" is not HOST:PORT/)
+    assert.throws(
+      () => parseEtcdSpec('etcd://u:secret@127.0.0.1:2379/p'),
+      (error: Error) => {
+        assert.ok(error instanceof StoreError)
+        assert.doesNotMatch(error.message, /secret/)
+        return /not supported/.test(error.message)
+      },
+    )
+    assert.throws(() => openStore(`etcd://127.0.0.1:${etcd.clientPort}/p`), /openStoreAsync/)
+    assert.deepEqual(parseEtcdSpec('etcd://10.0.0.1:2379,etcd-2.internal:2379/fleet/a/'), {
+      endpoints: ['http://10.0.0.1:2379', 'http://etcd-2.internal:2379'],
+      prefix: '/fleet/a',
+    })
+
+    const port = await freePort()
+    const started = Date.now()
+    await assert.rejects(openStoreAsync(`etcd://127.0.0.1:${port}/p`), (error: Error) => {
+      assert.ok(error instanceof StoreError, String(error))
+      assert.match(
+        error.message,
+        new RegExp(`cannot reach etcd at http://127\\.0\\.0\\.1:${port} \\(connection refused\\)`),
+      )
+      assert.doesNotMatch(error.message, /\n\s+at /)
+      return true
+    })
+    assert.ok(Date.now() - started < 3000)
+    // Something that is not etcd on the port: still one sentence.
+    const { createServer } = await import('node:http')
+    const notEtcd = createServer((_req, res) => res.end('<html>hello</html>'))
+    await new Promise<void>((r) => notEtcd.listen(0, '127.0.0.1', r))
+    const other = (notEtcd.address() as { port: number }).port
+    try {
+      await assert.rejects(openStoreAsync(`etcd://127.0.0.1:${other}/p`), /is it etcd's client port\?/)
+    } finally {
+      notEtcd.close()
+    }
+  })
+
+  it('with etcd frozen, saves return at once, the store logs once, and catches up after the thaw', async () => {
+    const logger = recordingLogger()
+    const writer = await store({ replicaId: 'frozen-writer', logger, leaseTtlSeconds: 3 })
+    writer.saveStates([state('a', { output: 'before' })])
+    await waitFor('the first write', () => writer.status().pendingWrites === 0, 5000)
+    etcd.process.freeze()
+    try {
+      for (let i = 0; i < 20; i++) {
+        const t0 = performance.now()
+        writer.saveStates([state('a', { output: `during ${i}`, index: i + 2 })])
+        writer.addTransitions([transition('a', i)])
+        assert.ok(performance.now() - t0 < 50, 'a save waited on etcd')
+        await sleep(100)
+      }
+      await waitFor('the store to notice', () => !writer.status().available, 5000)
+      assert.ok(writer.status().pendingWrites > 0)
+      assert.equal(writer.loadStates()[0]?.output, 'during 19')
+      await sleep(1500)
+    } finally {
+      etcd.process.thaw()
+    }
+    await waitFor(
+      'etcd to be written again',
+      () => writer.status().available && writer.status().pendingWrites === 0,
+      15_000,
+    )
+    const reader = await store({ prefix: writer.prefix, readonly: true })
+    await waitFor('the latest state in etcd', () => reader.published('n1/web/a')?.state.output === 'during 19', 10_000)
+    assert.equal(reader.transitions({ limit: 1000 }).length, 20)
+    const unreachable = logger.lines.filter((l) => /is not answering/.test(l))
+    assert.equal(unreachable.length, 1, logger.lines.join('\n'))
+    assert.ok(logger.lines.some((l) => /answers again/.test(l)))
+  })
+
+  it('after etcd is killed and restarted, the store re-syncs: its states are written again and other replicas seen', async () => {
+    const logger = recordingLogger()
+    const a = await store({ replicaId: 'survivor', logger })
+    a.saveStates([state('kept', { output: 'one' })])
+    await waitFor('the first write', () => a.status().pendingWrites === 0, 5000)
+    await etcd.process.kill()
+    a.saveStates([state('kept', { output: 'written while etcd was down' })])
+    await waitFor('the store to notice', () => !a.status().available, 5000)
+    await etcd.process.start()
+    await waitFor('the write to land', () => a.status().available && a.status().pendingWrites === 0, 20_000)
+    const b = await store({ prefix: a.prefix, replicaId: 'newcomer' })
+    assert.equal(b.published('n1/web/kept')?.state.output, 'written while etcd was down')
+    await waitFor('the survivor to see the newcomer', () => a.members().includes('newcomer'), 10_000)
+    assert.deepEqual(b.members(), ['newcomer', 'survivor'])
+  })
+})

@@ -1,0 +1,286 @@
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { Monitor } from '../../src/monitor/monitor.js'
+import { ReplicaShare, rendezvousOwner } from '../../src/monitor/replicas.js'
+import { EtcdStore } from '../../src/monitor/store/etcd.js'
+import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { type EtcdServer, startEtcd } from '../support/servers/etcd.js'
+
+describe('rendezvous hashing', () => {
+  const ids = Array.from({ length: 3000 }, (_, i) => `node-${i % 17}/pod-${i}/health_check`)
+
+  it('gives every check exactly one owner, the same on every replica, spread evenly', () => {
+    const members = ['monitor-a', 'monitor-b', 'monitor-c']
+    const counts = new Map<string, number>()
+    for (const id of ids) {
+      const owner = rendezvousOwner(id, members) as string
+      assert.equal(rendezvousOwner(id, [...members].reverse()), owner, 'the order of members must not matter')
+      counts.set(owner, (counts.get(owner) ?? 0) + 1)
+    }
+    for (const member of members) {
+      const n = counts.get(member) ?? 0
+      assert.ok(n > 850 && n < 1150, `${member} owns ${n} of 3000`)
+    }
+    assert.equal(rendezvousOwner('x', []), undefined)
+  })
+
+  it('moves only the leaving replica’s checks, and gives them back when it returns', () => {
+    const all = ['a', 'b', 'c', 'd']
+    const without = ['a', 'b', 'd']
+    for (const id of ids) {
+      const before = rendezvousOwner(id, all)
+      const afterLeave = rendezvousOwner(id, without)
+      if (before !== 'c') assert.equal(afterLeave, before, `${id} moved though its owner stayed`)
+      else assert.notEqual(afterLeave, 'c')
+    }
+    const moved = ids.filter((id) => rendezvousOwner(id, all) === 'c')
+    const spread = new Set(moved.map((id) => rendezvousOwner(id, without)))
+    assert.equal(spread.size, 3, "the leaver's checks are shared by all the others, not dumped on one")
+  })
+})
+
+/** An HTTP target that counts the requests per path. */
+class CountingTarget {
+  readonly hits = new Map<string, number>()
+  status = 200
+  private server: Server | undefined
+  port = 0
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname
+      this.hits.set(path, (this.hits.get(path) ?? 0) + 1)
+      res.writeHead(this.status, { 'content-type': 'text/plain' }).end(this.status === 200 ? 'ok' : 'failing')
+    })
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve))
+    this.port = (this.server.address() as AddressInfo).port
+    return this
+  }
+
+  async close(): Promise<void> {
+    const server = this.server
+    if (!server) return
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}
+
+const CHECKS = Array.from({ length: 12 }, (_, i) => `c${i}`)
+const ids = CHECKS.map((c) => `n1/web/${c}`)
+
+interface Replica {
+  id: string
+  store: EtcdStore
+  share: ReplicaShare
+  monitor: Monitor
+  /** Stops as a killed process would: no lease revoke, its keys expire after the TTL. */
+  crash(): Promise<void>
+  stop(): Promise<void>
+}
+
+describe('monitor replicas on a real etcd', () => {
+  let etcd: EtcdServer
+  let target: CountingTarget
+  let manifests: string
+  const running = new Set<Replica>()
+  let prefixes = 0
+
+  before(async () => {
+    etcd = await startEtcd()
+    target = await new CountingTarget().start()
+    manifests = makeTempDir('replicas')
+    const checks = CHECKS.map(
+      (c) => `  - name: ${c}\n    url: http://127.0.0.1:${target.port}/${c}\n    interval: 500ms\n    timeout: 400ms\n`,
+    )
+    writeFileSync(join(manifests, 'web.yaml'), `id: web\nnode: n1\nchecks:\n${checks.join('')}`)
+  })
+  after(async () => {
+    for (const r of running) await r.stop()
+    await target.close()
+    await etcd.stop()
+  })
+
+  async function replica(id: string, prefix: string): Promise<Replica> {
+    const store = await EtcdStore.open({
+      endpoints: [etcd.clientUrl],
+      prefix,
+      replicaId: id,
+      leaseTtlSeconds: 2,
+      requestTimeoutMs: 500,
+      logger: false,
+    })
+    const share = new ReplicaShare(store)
+    const monitor = new Monitor({ store, share, logger: false, historyFlushMs: 200 })
+    await monitor.load([manifests])
+    share.attach(monitor)
+    monitor.start()
+    const r: Replica = {
+      id,
+      store,
+      share,
+      monitor,
+      crash: async () => {
+        running.delete(r)
+        share.close()
+        await monitor.stop()
+        await store.shutdown({ flushTimeoutMs: 0 })
+      },
+      stop: async () => {
+        running.delete(r)
+        share.close()
+        await monitor.stop()
+        await store.shutdown()
+      },
+    }
+    running.add(r)
+    return r
+  }
+
+  /** Which replica published each check, as a fresh reader of etcd sees it. */
+  async function publishers(prefix: string): Promise<Map<string, string>> {
+    const reader = await EtcdStore.open({ endpoints: [etcd.clientUrl], prefix, readonly: true, logger: false })
+    try {
+      const out = new Map<string, string>()
+      for (const id of ids) {
+        const p = reader.published(id)
+        if (p && p.state.state !== 'unknown') out.set(id, p.replica)
+      }
+      return out
+    } finally {
+      await reader.shutdown()
+    }
+  }
+
+  it('two replicas divide the checks without overlap, each checking only its share', async () => {
+    const prefix = `/fleet${++prefixes}`
+    const a = await replica('monitor-a', prefix)
+    const b = await replica('monitor-b', prefix)
+    await waitFor(
+      'both to see each other',
+      () => a.share.liveMembers().length === 2 && b.share.liveMembers().length === 2,
+      5000,
+    )
+    const ownedByA = ids.filter((id) => a.share.owns(id))
+    const ownedByB = ids.filter((id) => b.share.owns(id))
+    assert.deepEqual([...ownedByA, ...ownedByB].sort(), [...ids].sort(), 'every check has exactly one owner')
+    assert.ok(ownedByA.length > 0 && ownedByB.length > 0, `a owns ${ownedByA.length}, b ${ownedByB.length}`)
+
+    const published = await waitFor(
+      'every check to be published',
+      async () => {
+        const p = await publishers(prefix)
+        return p.size === ids.length ? p : undefined
+      },
+      10_000,
+    )
+    for (const id of ownedByA) assert.equal(published.get(id), 'monitor-a', id)
+    for (const id of ownedByB) assert.equal(published.get(id), 'monitor-b', id)
+
+    // Each replica's readers see the whole fleet: its own results and what the other published.
+    await waitFor('a to show every check passing', () => a.monitor.states().every((s) => s.state === 'passing'), 5000)
+    await waitFor('b to show every check passing', () => b.monitor.states().every((s) => s.state === 'passing'), 5000)
+
+    // No target is checked twice: over 3 s at a 500 ms interval one checker makes about 6 requests, two would make 12.
+    target.hits.clear()
+    await sleep(3000)
+    for (const c of CHECKS) {
+      const n = target.hits.get(`/${c}`) ?? 0
+      assert.ok(n >= 4 && n <= 8, `/${c} was checked ${n} times in 3 s`)
+    }
+    await a.stop()
+    await b.stop()
+  })
+
+  it('when a replica dies its checks move to the survivor within the lease TTL, and come back when it returns', async () => {
+    const prefix = `/fleet${++prefixes}`
+    const a = await replica('monitor-a', prefix)
+    let b = await replica('monitor-b', prefix)
+    await waitFor('both to see each other', () => a.share.liveMembers().length === 2, 5000)
+    const ownedByB = ids.filter((id) => b.share.owns(id))
+    await waitFor('every check passing in etcd', async () => (await publishers(prefix)).size === ids.length, 10_000)
+
+    await b.crash()
+    const crashedAt = Date.now()
+    await waitFor('a to see b gone', () => a.share.liveMembers().length === 1, 8000)
+    assert.ok(Date.now() - crashedAt >= 1000, 'b left before its lease could have expired')
+    assert.ok(ownedByB.every((id) => a.share.owns(id)))
+    const taken = await waitFor(
+      "a to publish b's checks",
+      async () => {
+        const p = await publishers(prefix)
+        return ownedByB.every((id) => p.get(id) === 'monitor-a') ? p : undefined
+      },
+      10_000,
+    )
+    assert.equal(taken.size, ids.length)
+    await waitFor('a to show every check passing', () => a.monitor.states().every((s) => s.state === 'passing'), 5000)
+
+    // A failing target is noticed by the survivor for the checks it took over too.
+    target.status = 500
+    try {
+      await waitFor('every check critical on a', () => a.monitor.states().every((s) => s.state === 'critical'), 10_000)
+    } finally {
+      target.status = 200
+    }
+
+    b = await replica('monitor-b', prefix)
+    await waitFor('a to see b back', () => a.share.liveMembers().length === 2, 5000)
+    assert.deepEqual(
+      ids.filter((id) => b.share.owns(id)),
+      ownedByB,
+      'b gets the same share back',
+    )
+    await waitFor(
+      'b to publish its share again',
+      async () => {
+        const p = await publishers(prefix)
+        return ownedByB.every((id) => p.get(id) === 'monitor-b') && p.size === ids.length
+      },
+      10_000,
+    )
+    await waitFor('b to show every check passing', () => b.monitor.states().every((s) => s.state === 'passing'), 5000)
+    await a.stop()
+    await b.stop()
+  })
+
+  it('with etcd frozen, a replica goes on checking, and etcd catches up after the thaw', async () => {
+    const prefix = `/fleet${++prefixes}`
+    const a = await replica('monitor-a', prefix)
+    await waitFor('every check passing in etcd', async () => (await publishers(prefix)).size === ids.length, 10_000)
+    etcd.process.freeze()
+    try {
+      target.status = 500
+      await waitFor('the store to notice', () => !a.store.status().available, 5000)
+      await waitFor(
+        'every check critical while etcd is frozen',
+        () => a.monitor.states().every((s) => s.state === 'critical'),
+        10_000,
+      )
+      // Frozen past the lease TTL: etcd will have to be written again under a new lease.
+      await sleep(2500)
+    } finally {
+      etcd.process.thaw()
+      target.status = 200
+    }
+    target.status = 500
+    await waitFor(
+      'etcd to show every check critical',
+      async () => {
+        const reader = await EtcdStore.open({ endpoints: [etcd.clientUrl], prefix, readonly: true, logger: false })
+        try {
+          return ids.every((id) => reader.published(id)?.state.state === 'critical')
+        } finally {
+          await reader.shutdown()
+        }
+      },
+      15_000,
+    )
+    target.status = 200
+    assert.deepEqual(a.share.liveMembers(), ['monitor-a'])
+    await a.stop()
+  })
+})
