@@ -201,9 +201,8 @@ class Shutdown implements GracefulShutdown {
     }
   }
 
-  shutdown(reason = 'shutdown()'): Promise<ShutdownResult> {
-    this.running ??= this.run(reason)
-    return this.running
+  shutdown(reason = 'shutdown() called'): Promise<ShutdownResult> {
+    return this.start(reason, reason)
   }
 
   dispose(): void {
@@ -224,10 +223,15 @@ class Shutdown implements GracefulShutdown {
       )
       return
     }
-    void this.shutdown(signal)
+    void this.start(signal, `${signal} received`)
   }
 
-  private async run(trigger: string): Promise<ShutdownResult> {
+  private start(trigger: string, message: string): Promise<ShutdownResult> {
+    this.running ??= this.run(trigger, message)
+    return this.running
+  }
+
+  private async run(trigger: string, message: string): Promise<ShutdownResult> {
     const started = performance.now()
     const forced: string[] = []
     this.health.beginShutdown()
@@ -235,7 +239,7 @@ class Shutdown implements GracefulShutdown {
     this.controller.abort(new Error('shutting down'))
     this.log(
       'info',
-      `shutdown: ${trigger}; readiness fails with "shutting down" from now on; closing servers in ${this.delayMs} ms`,
+      `shutdown: ${message}; readiness fails with "shutting down" from now on; closing servers in ${this.delayMs} ms`,
       { step: 'begin', trigger, delayMs: this.delayMs },
     )
 
@@ -319,7 +323,8 @@ class Shutdown implements GracefulShutdown {
         error instanceof DeadlineExceeded
           ? `cleanup hook "${hook.name}" cut off: ${reasonOf(error)}`
           : `cleanup hook "${hook.name}" failed: ${reasonOf(error)}`
-      this.log('error', `shutdown: forced: ${note}`, { step: 'hook', name: hook.name, forced: note })
+      const prefix = error instanceof DeadlineExceeded ? 'forced: ' : ''
+      this.log('error', `shutdown: ${prefix}${note}`, { step: 'hook', name: hook.name, forced: note })
       return note
     }
   }
