@@ -41,4 +41,5 @@ export {
   type RedisProbeOptions,
   redis,
 } from './redis.js'
+export { type SqliteDatabaseLike, type SqliteProbeOptions, sqlite } from './sqlite.js'
 export { type TcpProbeOptions, type TcpTarget, tcp } from './tcp.js'
