@@ -7,6 +7,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { wrk } from '../support/load.mjs'
 import {
   canConnect,
   cpuTimeMs,
@@ -47,6 +48,18 @@ async function control(targetServers, path) {
       return path.endsWith('stats') ? response.json() : response.text()
     }),
   )
+}
+
+/**
+ * What the target processes can serve at all on this machine right now, with keep-alive and
+ * with a new connection per request: if that is below the rate due, no monitor can keep up
+ * and the figures describe the machine, not the monitors.
+ */
+async function targetCapacity(targetServers, headers = []) {
+  const results = await Promise.all(
+    targetServers.map((t) => wrk(`http://127.0.0.1:${t.info.port}/capacity`, { connections: 16, seconds: 3, headers })),
+  )
+  return results.reduce((sum, r) => sum + r.rps, 0)
 }
 
 /** Runs one monitor against the targets: warm up, then measure a window from outside. */
@@ -101,15 +114,18 @@ async function measure(ctx, { name, start, targetServers, targets, warmupMs, win
 }
 
 export async function run(ctx) {
-  const targets = ctx.quick ? 1000 : 10_000
+  // The full run measures a fleet this machine can serve and the 10,000-target goal.
+  const sizes = ctx.quick ? [1000] : [1000, 10_000]
   // Two intervals: the first runs are spread over the first one, and start-up work (loading
   // manifests, opening the store) must be over before the steady state is measured.
   const warmupMs = 2 * INTERVAL_MS + (ctx.quick ? 2000 : 5000)
-  const windowMs = ctx.quick ? 10_000 : 30_000
+  const windowFor = (targets) => (ctx.quick ? 10_000 : targets > 1000 ? 25_000 : 15_000)
   const dir = makeTempDir('monitor')
   const targetServers = []
   const rows = []
   const unavailable = []
+  const data = {}
+  let capacityNote
   try {
     for (let i = 0; i < TARGET_PROCESSES; i++) {
       targetServers.push(
@@ -121,121 +137,132 @@ export async function run(ctx) {
         ),
       )
     }
-    const urls = Array.from(
-      { length: targets },
-      (_, i) => `http://127.0.0.1:${targetServers[i % TARGET_PROCESSES].info.port}/t/${i}`,
+    const capacity = {
+      keepAlive: await targetCapacity(targetServers),
+      newConnections: await targetCapacity(targetServers, ['Connection: close']),
+    }
+    ctx.log(
+      `monitor: targets serve ${fmt(capacity.keepAlive)} requests/s (keep-alive), ${fmt(capacity.newConnections)}/s (new connections)`,
     )
-
-    // probekit monitor
+    capacityNote = `Capacity of the target processes measured just before (wrk, all target processes at once): ${fmt(capacity.keepAlive)} requests/s with keep-alive, ${fmt(capacity.newConnections)}/s with a new connection per request; ${sizes.map((n) => `${fmt(n / (INTERVAL_MS / 1000))} checks/s are due with ${fmt(n)} targets`).join(', ')}. Where the capacity is below the rate due, no monitor can keep up and the figures describe the machine.`
+    data.capacity = capacity
     const cli = join(ctx.root, 'bin', 'probekit.js')
     const monitorBuilt = existsSync(join(ctx.root, 'dist', 'monitor', 'monitor.js'))
-    if (!monitorBuilt) {
-      unavailable.push({ name: 'probekit monitor', reason: 'dist/monitor/monitor.js is not built' })
-    } else {
-      const manifestFile = join(dir, 'targets.yaml')
-      writeFileSync(manifestFile, manifest(urls))
-      const apiPort = await freePort()
-      rows.push(
-        await measure(ctx, {
-          name: 'probekit monitor',
-          targets,
-          targetServers,
-          warmupMs,
-          windowMs,
-          start: async () => {
-            const p = await startProcess(
-              'probekit monitor',
-              process.execPath,
-              [
-                cli,
-                'monitor',
-                '--store',
-                `sqlite:${join(dir, 'monitor.sqlite')}`,
-                '--listen',
-                `127.0.0.1:${apiPort}`,
-                '--quiet',
-                '--no-watch',
-                manifestFile,
-              ],
-              { cpu: ctx.serverCpu, cwd: dir, ready: () => canConnect(apiPort), readyTimeoutMs: 60_000 },
-            )
-            return { pid: p.pid, stop: () => p.stop(), note: 'sqlite store, API listening, default concurrency' }
-          },
-        }),
-      )
-    }
-
-    // Prometheus blackbox exporter + a Prometheus-like scraper
+    if (!monitorBuilt) unavailable.push({ name: 'probekit monitor', reason: 'dist/monitor/monitor.js is not built' })
     const exporterBin = findBinary('prometheus-blackbox-exporter') ?? findBinary('blackbox_exporter')
     if (!exporterBin) {
       unavailable.push({
         name: 'blackbox exporter',
         reason: 'prometheus-blackbox-exporter is not installed (Debian package prometheus-blackbox-exporter)',
       })
-    } else {
-      const config = join(dir, 'blackbox.yml')
-      writeFileSync(
-        config,
-        'modules:\n  http_2xx:\n    prober: http\n    timeout: 4s\n    http:\n      preferred_ip_protocol: ip4\n',
+    }
+
+    for (const targets of sizes) {
+      const windowMs = windowFor(targets)
+      const urls = Array.from(
+        { length: targets },
+        (_, i) => `http://127.0.0.1:${targetServers[i % TARGET_PROCESSES].info.port}/t/${i}`,
       )
-      const targetsFile = join(dir, 'targets.json')
-      writeFileSync(targetsFile, JSON.stringify(urls))
-      const port = await freePort()
-      rows.push(
-        await measure(ctx, {
-          name: 'Prometheus blackbox exporter',
-          targets,
-          targetServers,
-          warmupMs,
-          windowMs,
-          start: async () => {
-            const exporter = await startProcess(
-              'blackbox exporter',
-              exporterBin,
-              [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
-              { cpu: ctx.serverCpu, cwd: dir, ready: () => canConnect(port) },
-            )
-            const scraper = await startProcess(
-              'scraper',
-              process.execPath,
-              [
-                join(ctx.benchDir, 'support', 'scraper.mjs'),
-                `http://127.0.0.1:${port}`,
-                String(INTERVAL_MS),
-                String(warmupMs + windowMs + 3000),
-                targetsFile,
-              ],
-              {},
-            )
-            return {
-              pid: exporter.pid,
-              extraPid: scraper.pid,
-              note: 'driven by bench/support/scraper.mjs (not pinned)',
-              async stop() {
-                await scraper.stop()
-                await exporter.stop()
-              },
-            }
-          },
-        }),
-      )
+      if (monitorBuilt) {
+        const manifestFile = join(dir, `targets-${targets}.yaml`)
+        writeFileSync(manifestFile, manifest(urls))
+        const apiPort = await freePort()
+        rows.push(
+          await measure(ctx, {
+            name: 'probekit monitor',
+            targets,
+            targetServers,
+            warmupMs,
+            windowMs,
+            start: async () => {
+              const p = await startProcess(
+                'probekit monitor',
+                process.execPath,
+                [
+                  cli,
+                  'monitor',
+                  '--store',
+                  `sqlite:${join(dir, `monitor-${targets}.sqlite`)}`,
+                  '--listen',
+                  `127.0.0.1:${apiPort}`,
+                  '--quiet',
+                  '--no-watch',
+                  manifestFile,
+                ],
+                { cpu: ctx.serverCpu, cwd: dir, ready: () => canConnect(apiPort), readyTimeoutMs: 60_000 },
+              )
+              return { pid: p.pid, stop: () => p.stop(), note: 'sqlite store, API listening, default concurrency' }
+            },
+          }),
+        )
+      }
+      if (exporterBin) {
+        const config = join(dir, 'blackbox.yml')
+        writeFileSync(
+          config,
+          'modules:\n  http_2xx:\n    prober: http\n    timeout: 4s\n    http:\n      preferred_ip_protocol: ip4\n',
+        )
+        const targetsFile = join(dir, `targets-${targets}.json`)
+        writeFileSync(targetsFile, JSON.stringify(urls))
+        const port = await freePort()
+        rows.push(
+          await measure(ctx, {
+            name: 'Prometheus blackbox exporter',
+            targets,
+            targetServers,
+            warmupMs,
+            windowMs,
+            start: async () => {
+              const exporter = await startProcess(
+                'blackbox exporter',
+                exporterBin,
+                [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+                { cpu: ctx.serverCpu, cwd: dir, ready: () => canConnect(port) },
+              )
+              const scraper = await startProcess(
+                'scraper',
+                process.execPath,
+                [
+                  join(ctx.benchDir, 'support', 'scraper.mjs'),
+                  `http://127.0.0.1:${port}`,
+                  String(INTERVAL_MS),
+                  String(warmupMs + windowMs + 3000),
+                  targetsFile,
+                ],
+                {},
+              )
+              return {
+                pid: exporter.pid,
+                extraPid: scraper.pid,
+                note: 'driven by bench/support/scraper.mjs (not pinned)',
+                async stop() {
+                  await scraper.stop()
+                  await exporter.stop()
+                },
+              }
+            },
+          }),
+        )
+      }
     }
   } finally {
     await Promise.all(targetServers.map((t) => t.stop()))
   }
-  const pk = rows.find((r) => r.name === 'probekit monitor')
-  const bb = rows.find((r) => r.name !== 'probekit monitor')
+  const largest = Math.max(...sizes)
+  const pk = rows.find((r) => r.name === 'probekit monitor' && r.targets === largest)
+  const bb = rows.find((r) => r.name !== 'probekit monitor' && r.targets === largest)
   const headline = pk
-    ? `probekit monitor: ${fmt(pk.checksPerSecond)} checks/s of ${fmt(pk.expectedPerSecond)} due, p99 drift ${fmt(pk.driftP99Ms)} ms, ${fmt(pk.cpuPercent)}% CPU, ${fmt(pk.peakMb)} MB peak${bb ? `; blackbox exporter: ${fmt(bb.checksPerSecond)} checks/s, p99 drift ${fmt(bb.driftP99Ms)} ms, ${fmt(bb.cpuPercent)}% CPU, ${fmt(bb.peakMb)} MB` : ''}${ctx.quick ? '' : ' (target at 10,000 targets: p99 drift < 250 ms, < 512 MB)'}`
+    ? `${fmt(largest)} targets: probekit monitor ${fmt(pk.checksPerSecond)} checks/s of ${fmt(pk.expectedPerSecond)} due, p99 drift ${fmt(pk.driftP99Ms)} ms, ${fmt(pk.cpuPercent)}% CPU, ${fmt(pk.peakMb)} MB peak${bb ? `; blackbox exporter: ${fmt(bb.checksPerSecond)} checks/s, p99 drift ${fmt(bb.driftP99Ms)} ms, ${fmt(bb.cpuPercent)}% CPU, ${fmt(bb.peakMb)} MB` : ''}${ctx.quick ? '' : ' (target at 10,000 targets: p99 drift < 250 ms, < 512 MB)'}`
     : 'probekit monitor not measured'
   return {
     id,
     title,
     headline,
-    method: `${fmt(targets)} HTTP targets (\`/t/<n>\` served by ${TARGET_PROCESSES} local target processes, not pinned), each due every ${INTERVAL_MS / 1000} s. Each monitor runs alone on core ${ctx.serverCpu}; after a warm-up of ${fmt(warmupMs / 1000, 1)} s (first runs are spread across the first interval; start-up work must be over) the targets record every hit for ${windowMs / 1000} s. Drift = |time between two hits of one target − ${INTERVAL_MS / 1000} s|, over every interval observed; "p99 drift per interval" is the p99 within each ${INTERVAL_MS / 1000} s slice of the window (median and range over slices). CPU is the monitor process's CPU time over the window; memory its peak RSS (VmHWM). The blackbox exporter is scraped by a Prometheus stand-in (bench/support/scraper.mjs, fixed rate, first scrapes spread over the interval); its own CPU is not included in the exporter's figure and is shown in the notes.`,
+    method: `${sizes.map((n) => fmt(n)).join(' and ')} HTTP targets (\`/t/<n>\` served by ${TARGET_PROCESSES} local target processes, not pinned), each due every ${INTERVAL_MS / 1000} s. Each monitor runs alone on core ${ctx.serverCpu}; after a warm-up of ${fmt(warmupMs / 1000, 1)} s (first runs are spread across the first interval; start-up work must be over) the targets record every hit for ${sizes.map((n) => `${windowFor(n) / 1000} s`).join(' and ')} respectively. Drift = |time between two hits of one target − ${INTERVAL_MS / 1000} s|, over every interval observed; "p99 drift per interval" is the p99 within each ${INTERVAL_MS / 1000} s slice of the window (median and range over slices). CPU is the monitor process's CPU time over the window; memory its peak RSS (VmHWM). The blackbox exporter is scraped by a Prometheus stand-in (bench/support/scraper.mjs, fixed rate, first scrapes spread over the interval); its own CPU is not included in the exporter's figure and is shown in the notes.`,
     table: {
       columns: [
         'monitor',
+        'targets',
         'checks/s (due)',
         'intervals seen',
         'drift p50 ms',
@@ -247,6 +274,7 @@ export async function run(ctx) {
       ],
       rows: rows.map((r) => [
         r.name,
+        fmt(r.targets),
         `${fmt(r.checksPerSecond)} (${fmt(r.expectedPerSecond)})`,
         fmt(r.intervals),
         fmt(r.driftP50Ms, 1),
@@ -258,6 +286,7 @@ export async function run(ctx) {
       ]),
     },
     notes: [
+      ...(capacityNote ? [capacityNote] : []),
       ...rows.filter((r) => r.note).map((r) => `${r.name}: ${r.note}.`),
       ...(bb?.extraCpuMs !== undefined
         ? [
@@ -269,7 +298,7 @@ export async function run(ctx) {
         .filter((r) => r.checksPerSecond < 0.9 * r.expectedPerSecond)
         .map(
           (r) =>
-            `${r.name} ran ${fmt(r.checksPerSecond)} of the ${fmt(r.expectedPerSecond)} checks due per second: it fell behind (or the machine did — see the load average above); its drift figures describe only the targets hit twice within the window.`,
+            `${r.name} with ${fmt(r.targets)} targets ran ${fmt(r.checksPerSecond)} of the ${fmt(r.expectedPerSecond)} checks due per second: it fell behind (or the machine did — see the load average above); its drift figures describe only the targets hit twice within the window.`,
         ),
     ],
     unavailable,
@@ -280,6 +309,6 @@ export async function run(ctx) {
       `taskset -c ${ctx.serverCpu} prometheus-blackbox-exporter --config.file=blackbox.yml --web.listen-address=127.0.0.1:PORT`,
       'node bench/support/scraper.mjs http://127.0.0.1:PORT 5000 DURATION_MS targets.json',
     ],
-    data: { targets, intervalMs: INTERVAL_MS, warmupMs, windowMs, rows },
+    data: { sizes, intervalMs: INTERVAL_MS, warmupMs, ...data, rows },
   }
 }

@@ -29,6 +29,10 @@ const server = createServer((req, res) => {
     last.set(url, now)
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' })
     res.end('ok')
+  } else if (url === '/capacity') {
+    // For measuring what the targets can serve at all; not recorded.
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' })
+    res.end('ok')
   } else if (url === '/__control/start') {
     last.clear()
     samples = []

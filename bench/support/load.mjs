@@ -14,7 +14,10 @@ const here = dirname(fileURLToPath(import.meta.url))
  * `wrk -t<threads> -c<connections> -d<seconds>s` against `url`. Returns requests per
  * second, latency percentiles in ms, and errors.
  */
-export async function wrk(url, { connections = 50, seconds = 5, threads = 1, cpu, timeoutSeconds = 2 } = {}) {
+export async function wrk(
+  url,
+  { connections = 50, seconds = 5, threads = 1, cpu, timeoutSeconds = 2, headers = [] } = {},
+) {
   const bin = requireBinary('wrk', [], 'wrk')
   const args = [
     `-t${threads}`,
@@ -22,6 +25,7 @@ export async function wrk(url, { connections = 50, seconds = 5, threads = 1, cpu
     `-d${seconds}s`,
     `--timeout`,
     `${timeoutSeconds}s`,
+    ...headers.flatMap((h) => ['-H', h]),
     '-s',
     join(here, 'wrk-report.lua'),
     url,
