@@ -5,9 +5,19 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
+import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { createHealth } from '../../src/core/health.js'
+import { serve } from '@hono/node-server'
+import express from 'express'
+import Fastify from 'fastify'
+import { Hono } from 'hono'
+import Koa from 'koa'
+import { createHealth, type Health } from '../../src/core/health.js'
+import expressProbekit from '../../src/http/adapters/express.js'
+import fastifyProbekit from '../../src/http/adapters/fastify.js'
+import honoProbekit from '../../src/http/adapters/hono.js'
+import koaProbekit from '../../src/http/adapters/koa.js'
 import { gracefulShutdown } from '../../src/http/shutdown.js'
 import { activeResources } from '../support/faults.js'
 import { sleep, waitFor } from '../support/server-process.js'
@@ -478,4 +488,69 @@ describe('gracefulShutdown in-process (exit: false)', () => {
     shutdown.dispose()
     gracefulShutdown(health, { signals: [] }).dispose()
   })
+})
+
+describe("gracefulShutdown with each framework's server", () => {
+  const frameworks: Record<string, (health: Health) => Promise<Server>> = {
+    Express: async (health) => {
+      const app = express()
+      app.use(expressProbekit(health))
+      app.get('/hello', (_req, res) => {
+        res.send('hello')
+      })
+      return listening(createServer(app))
+    },
+    Fastify: async (health) => {
+      const app = Fastify()
+      await app.register(fastifyProbekit(health))
+      app.get('/hello', async () => 'hello')
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      return app.server
+    },
+    Koa: async (health) => {
+      const app = new Koa()
+      app.use(koaProbekit(health))
+      app.use((ctx) => {
+        ctx.body = 'hello'
+      })
+      return listening(createServer(app.callback()))
+    },
+    Hono: async (health) => {
+      const app = new Hono()
+      app.use(honoProbekit(health))
+      app.get('/hello', (c) => c.text('hello'))
+      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server
+      await new Promise((resolve) => (server.listening ? resolve(undefined) : server.once('listening', resolve)))
+      return server
+    },
+  }
+
+  async function listening(server: Server): Promise<Server> {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return server
+  }
+
+  for (const [name, start] of Object.entries(frameworks)) {
+    it(`${name}: fails readiness, tells keep-alive clients to close, then drains and closes the server`, async () => {
+      const health = createHealth({ logger: false })
+      const server = await start(health)
+      const port = (server.address() as AddressInfo).port
+      const agent = new Agent({ keepAlive: true })
+      assert.equal((await get(port, '/hello', agent)).headers.connection, 'keep-alive')
+      const shutdown = gracefulShutdown(health, { servers: [server], exit: false, signals: [], delayMs: 300 })
+      const result = shutdown.shutdown()
+      const [readyz, livez, hello] = await Promise.all([
+        get(port, '/readyz'),
+        get(port, '/livez'),
+        get(port, '/hello', agent),
+      ])
+      assert.equal(readyz.status, 503)
+      assert.equal(livez.status, 200)
+      assert.equal(hello.body, 'hello')
+      assert.equal(hello.headers.connection, 'close')
+      assert.deepEqual((await result).forced, [])
+      assert.equal(server.listening, false)
+      agent.destroy()
+    })
+  }
 })
