@@ -82,6 +82,8 @@ interface Bucket {
 
 const RANK: Record<HealthState, number> = { unknown: 0, passing: 1, warning: 2, critical: 3 }
 const FLUSH_DELAY_MS = 100
+/** Items of each kind written per transaction; the rest waits for the next turn of the event loop. */
+const WRITE_CHUNK = 500
 const NOT_OURS = 'checked by another monitor replica, which has published no result'
 
 type Waiter = { resolve: () => void }
@@ -113,6 +115,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   private pendingSamples: HistorySample[] = []
   private pendingRemovals: string[] = []
   private flushTimer: NodeJS.Timeout | undefined
+  private flushImmediate: NodeJS.Immediate | undefined
   private historyTimer: NodeJS.Timeout | undefined
   private storeFailing = false
   private loading: Promise<void> = Promise.resolve()
@@ -173,9 +176,9 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     await stopping
     await Promise.allSettled([...this.entries.values()].map((e) => e.checker?.close()))
     for (const entry of this.entries.values()) entry.checker = undefined
-    this.rollHistory(true)
+    this.rollHistory(false)
     for (const entry of this.entries.values()) if (entry.unsaved) this.markDirty(entry)
-    this.flush()
+    this.flushAll()
     for (const waiter of this.waiters) waiter.resolve()
     this.waiters.clear()
   }
@@ -542,7 +545,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         entry.bucket = undefined
       }
     }
-    if (flushNow) this.flush()
+    if (flushNow) this.flushAll()
     else if (this.pendingSamples.length > 0) this.scheduleFlush()
   }
 
@@ -554,29 +557,55 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   }
 
   private scheduleFlush(): void {
-    if (this.flushTimer) return
+    if (this.flushTimer || this.flushImmediate) return
     // A short delay gathers a burst of results into one transaction, away from the check loop.
     this.flushTimer = setTimeout(() => this.flush(), FLUSH_DELAY_MS)
   }
 
-  /** Writes everything pending, in a few batches; a failing store is logged, never thrown into a check. */
+  /**
+   * Writes what is pending, at most `WRITE_CHUNK` items of each kind per turn of the event
+   * loop: 10,000 history samples are written as a series of short transactions with checks
+   * running in between, not as one long stall. A failing store is logged, never thrown into
+   * a check.
+   */
   private flush(): void {
+    this.clearFlush()
+    if (this.writeChunk(WRITE_CHUNK)) {
+      this.flushImmediate = setImmediate(() => {
+        this.flushImmediate = undefined
+        this.flush()
+      })
+    }
+  }
+
+  /** Writes everything pending at once (on stop). */
+  private flushAll(): void {
+    this.clearFlush()
+    while (this.writeChunk(Number.POSITIVE_INFINITY)) {}
+  }
+
+  private clearFlush(): void {
     clearTimeout(this.flushTimer)
     this.flushTimer = undefined
+    if (this.flushImmediate) clearImmediate(this.flushImmediate)
+    this.flushImmediate = undefined
+  }
+
+  /** Writes up to `limit` items of each kind; returns whether more are pending. */
+  private writeChunk(limit: number): boolean {
     const now = Date.now()
     const states: CheckState[] = []
     for (const entry of this.dirty) {
+      if (states.length >= limit) break
+      this.dirty.delete(entry)
       if (this.entries.get(entry.spec.id) !== entry || !entry.owned) continue
       states.push(entry.state)
       entry.savedAt = now
       entry.unsaved = false
     }
-    this.dirty.clear()
-    const transitions = this.pendingTransitions
-    const samples = this.pendingSamples
+    const transitions = this.pendingTransitions.splice(0, limit)
+    const samples = this.pendingSamples.splice(0, limit)
     const removals = this.pendingRemovals
-    this.pendingTransitions = []
-    this.pendingSamples = []
     this.pendingRemovals = []
     try {
       if (removals.length > 0) this.store.removeStates(removals)
@@ -590,6 +619,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     } catch (error) {
       this.storeError('writing to the store', error)
     }
+    return this.dirty.size > 0 || this.pendingTransitions.length > 0 || this.pendingSamples.length > 0
   }
 
   private storeError(what: string, error: unknown): void {

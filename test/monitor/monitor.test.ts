@@ -31,7 +31,7 @@ after(async () => {
 })
 
 // Deadlines are generous: the machine running the tests is shared and slow.
-function check(name: string, extra = '', interval = '300ms', timeout = '250ms'): string {
+function check(name: string, extra = '', interval = '500ms', timeout = '400ms'): string {
   return `  - name: ${name}\n    url: ${base}/${name}\n    interval: ${interval}\n    timeout: ${timeout}\n${extra}`
 }
 
@@ -73,7 +73,7 @@ describe('Monitor', () => {
       monitor.start()
       await waitFor('both checks to settle', () => changes.length >= 2, 5000)
       await waitFor('a2 to answer 500', () => monitor.state('n1/web/a2')?.httpStatus === 500, 5000)
-      assert.equal(stateOf(monitor, 'n1/web/a1').state, 'passing')
+      await waitFor('a1 to pass', () => monitor.state('n1/web/a1')?.state === 'passing', 5000)
       assert.equal(stateOf(monitor, 'n1/web/a2').state, 'critical')
       assert.equal(stateOf(monitor, 'n1/web/a2').httpStatus, 500)
       assert.match(stateOf(monitor, 'n1/web/a2').output, /500 Internal Server Error Output: broken \/a2/)
@@ -162,8 +162,8 @@ describe('Monitor', () => {
       const keep = stateOf(monitor, 'n1/web/keep')
       const retime = stateOf(monitor, 'n1/web/retime')
 
-      const retarget = `  - name: retarget\n    url: ${base}/elsewhere\n    interval: 300ms\n    timeout: 250ms\n`
-      writeManifest(dir, 'web.yaml', 'web', [check('keep'), check('retime', '', '400ms'), retarget])
+      const retarget = `  - name: retarget\n    url: ${base}/elsewhere\n    interval: 500ms\n    timeout: 400ms\n`
+      writeManifest(dir, 'web.yaml', 'web', [check('keep'), check('retime', '', '600ms'), retarget])
       writeManifest(dir, 'api.yaml', 'api', [check('new')])
       await monitor.reload()
 
@@ -300,6 +300,40 @@ describe('Monitor', () => {
       assert.equal(stateOf(monitor, 'n1/jobs/quick').state, 'passing')
       await waitFor('the missed period', () => monitor.state('n1/jobs/quick')?.state === 'critical', 3000)
       assert.match(stateOf(monitor, 'n1/jobs/quick').output, /no push within the period of 300ms/)
+    } finally {
+      await monitor.stop()
+    }
+  })
+
+  it('writes a burst of changes in short transactions, losing none', async () => {
+    const dir = makeTempDir('monitor')
+    const lines = ['id: jobs', 'node: n1', 'checks:']
+    for (let i = 0; i < 1200; i++) lines.push(`  - name: j${i}`, '    period: 1h')
+    writeFileSync(join(dir, 'jobs.yaml'), `${lines.join('\n')}\n`)
+    const store = new MemoryStore()
+    const batches: number[] = []
+    const save = store.saveStates.bind(store)
+    store.saveStates = (states) => {
+      batches.push(states.length)
+      save(states)
+    }
+    const monitor = new Monitor({ store, logger: false })
+    try {
+      await monitor.load([dir])
+      monitor.start()
+      await waitFor('the loaded states to be written', () => store.loadStates().length === 1200, 5000)
+      batches.length = 0
+      for (let i = 0; i < 1200; i++) monitor.push(`j${i}`, 'success')
+      await waitFor('every push to reach the store', () => store.loadStates().every((s) => s.state === 'passing'), 5000)
+      assert.ok(batches.length >= 3, `${batches.length} transactions`)
+      assert.ok(
+        batches.every((n) => n <= 500),
+        `batches of ${batches.join(', ')}`,
+      )
+      assert.equal(
+        batches.reduce((a, b) => a + b, 0),
+        1200,
+      )
     } finally {
       await monitor.stop()
     }
