@@ -44,7 +44,14 @@ before(async () => {
       'jobs.yaml': 'id: jobs\nnode: aws3.example.com\nchecks:\n  - { name: nightly, type: push, period: 1h }\n',
     }),
   })
-  await fleet.waitForFirstResults()
+  // On a loaded machine a first check can time out; start from the steady state.
+  for (const id of [
+    'aws1.example.com/web/health_check',
+    'aws1.example.com/web/port',
+    'aws2.example.com/web/health_check',
+  ])
+    await fleet.waitForState(id, 'passing')
+  await fleet.waitForState('aws1.example.com/evil/health_check', 'critical')
   context = await chromium.launchPersistentContext(makeTempDir('chromium'), {
     executablePath,
     headless: true,

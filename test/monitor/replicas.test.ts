@@ -116,7 +116,7 @@ describe('monitor replicas on a real etcd', () => {
     const share = new ReplicaShare(store)
     const monitor = new Monitor({ store, share, logger: false, historyFlushMs: 200 })
     await monitor.load([manifests])
-    share.attach(monitor)
+    share.attach(monitor, { logger: false })
     monitor.start()
     const r: Replica = {
       id,
