@@ -104,7 +104,7 @@ async function createProbe(target: string, options: TargetOptions): Promise<Prob
 /** `ok redis://127.0.0.1:6379 PONG in 1.1 ms` or `failed postgres://app:***@db:5432/app: timed out after 3000 ms`. */
 export function formatLine(result: TargetResult): string {
   if (result.status === 'pass') {
-    const message = result.output ? ` ${result.output}` : ''
+    const message = result.output ? ` ${withoutTarget(result.output, result.target)}` : ''
     return `ok ${result.target}${message} in ${result.durationMs.toFixed(1)} ms`
   }
   return `failed ${result.target}: ${withoutTarget(result.output ?? 'failed', result.target)}`
@@ -120,6 +120,7 @@ function withoutTarget(reason: string, target: string): string {
     const url = new URL(target)
     forms.push(redactUrl(url.href))
     if (url.host) forms.push(`${url.host}${url.pathname}`, url.host)
+    else if (url.protocol === 'file:') forms.push(decodeURIComponent(url.pathname))
   } catch {}
   for (const form of forms) {
     const at = reason.indexOf(form)

@@ -2,6 +2,7 @@
  * From a target URL to a probe: the scheme picks the probe, and only that probe's module
  * is imported, so `probekit check http://…` never loads a database driver.
  */
+import { fileURLToPath } from 'node:url'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 
@@ -39,11 +40,18 @@ const FACTORIES: Record<string, Factory> = {
   rediss: async (target, o) => (await import('./redis.js')).redis(target, tlsOptions(o)),
   postgres: async (target, o) => (await import('./postgres.js')).postgres(target, base(o)),
   postgresql: async (target, o) => (await import('./postgres.js')).postgres(target, base(o)),
+  mysql: async (target, o) => (await import('./mysql.js')).mysql(target, base(o)),
+  mariadb: async (target, o) => (await import('./mysql.js')).mysql(target, base(o)),
+  memcached: async (target, o) => (await import('./memcached.js')).memcached(target, base(o)),
   amqp: async (target, o) => (await import('./amqp.js')).amqp(target, base(o)),
   amqps: async (target, o) => (await import('./amqp.js')).amqp(target, base(o)),
   nats: async (target, o) => (await import('./nats.js')).nats(target, base(o)),
   mqtt: async (target, o) => (await import('./mqtt.js')).mqtt(target, base(o)),
   mqtts: async (target, o) => (await import('./mqtt.js')).mqtt(target, base(o)),
+  file: async (target, o) => {
+    const { headers: _h, expectStatus: _e, ca: _c, insecure: _i, connectTimeout: _t, ...rest } = o
+    return (await import('./file.js')).file(filePath(target), rest)
+  },
 }
 
 /** The schemes `probeForTarget` understands. */
@@ -61,7 +69,9 @@ export function schemeOf(target: string): string {
     }
     throw new TargetError(`${JSON.stringify(shown)} has the unsupported scheme "${scheme}:" (${supported})`)
   }
-  if (scheme !== 'file') {
+  if (scheme === 'file') filePath(target)
+  // A memcached target lists several servers (`memcached://a:11211,b:11211`): not one URL host.
+  else if (scheme !== 'memcached') {
     let url: URL
     try {
       url = new URL(target)
@@ -90,6 +100,33 @@ export async function probeForTarget(target: string, options: TargetOptions = {}
   const factory = FACTORIES[scheme] as Factory
   const named = { ...options, name: options.name ?? redactUrl(target) }
   return factory(target, named)
+}
+
+/**
+ * The path of a file target: `file:///abs/path` (or `file://localhost/abs/path`), or
+ * `file:relative/path` for a path relative to the working directory.
+ */
+export function filePath(target: string): string {
+  const shown = JSON.stringify(target)
+  if (!target.startsWith('file://')) {
+    const path = decodeURIComponent(target.slice('file:'.length))
+    if (path === '') throw new TargetError(`${shown} names no file; write file:///absolute/path`)
+    return path
+  }
+  let url: URL
+  try {
+    url = new URL(target)
+  } catch {
+    throw new TargetError(`${shown} is not a well-formed file URL; write file:///absolute/path`)
+  }
+  if (url.hostname !== '' && url.hostname !== 'localhost') {
+    throw new TargetError(
+      `${shown} names the host "${url.hostname}"; a file target is local: write file:///absolute/path`,
+    )
+  }
+  if (url.pathname === '/' || url.pathname === '')
+    throw new TargetError(`${shown} names no file; write file:///absolute/path`)
+  return fileURLToPath(url)
 }
 
 /** The options every probe takes. */

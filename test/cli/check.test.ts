@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { utimesSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
 import { freePort, makeTempDir } from '../support/server-process.js'
+import { type MemcachedServers, startMemcached } from '../support/servers/memcached.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
 import { makeTestCertificates } from '../support/tls.js'
 import { buildCli, cli } from './run-cli.js'
@@ -274,6 +275,73 @@ describe('probekit check', () => {
     })
   })
 
+  describe('file, memcached and mysql', () => {
+    let dir: string
+    let memcached: MemcachedServers
+    before(async () => {
+      dir = makeTempDir('check-files')
+      writeFileSync(join(dir, 'fresh.live'), '')
+      writeFileSync(join(dir, 'stale.live'), '')
+      const threeMinutesAgo = new Date(Date.now() - 180_000)
+      utimesSync(join(dir, 'stale.live'), threeMinutesAgo, threeMinutesAgo)
+      memcached = await startMemcached({ count: 2 })
+    })
+    after(() => memcached?.stop())
+
+    it('passes a file:// target that exists and, with --max-age, is fresh', async () => {
+      const run = await cli(['check', '--max-age', '60s', `file://${dir}/fresh.live`, `file://${dir}/stale.live`])
+      assert.equal(run.code, 1)
+      const [fresh, stale] = run.stdout.trimEnd().split('\n') as [string, string]
+      assert.match(fresh, new RegExp(`^ok file://${dir}/fresh\\.live modified [\\d.]+ (ms|s) ago in `))
+      assert.match(
+        stale,
+        new RegExp(`^failed file://${dir}/stale\\.live: is stale: modified 3(\\.\\d)? min ago, more than 60 s$`),
+      )
+      const withoutMaxAge = await cli(['check', `file://${dir}/stale.live`])
+      assert.equal(withoutMaxAge.code, 0, withoutMaxAge.stdout)
+    })
+
+    it('fails a missing file, and takes file:relative paths from the working directory', async () => {
+      const missing = await cli(['check', `file://${dir}/missing.ready`])
+      assert.equal(missing.code, 1)
+      assert.equal(missing.stdout, `failed file://${dir}/missing.ready: does not exist\n`)
+      const relative = await cli(['check', 'file:fresh.live'], { cwd: dir })
+      assert.equal(relative.code, 0, relative.stdout)
+      const remote = await cli(['check', 'file://backup-host/fresh.live'])
+      assert.equal(remote.code, 1)
+      assert.match(
+        remote.stdout,
+        /usage error: "file:\/\/backup-host\/fresh\.live" names the host "backup-host"; a file target is local/,
+      )
+    })
+
+    it('passes memcached://a,b only when every listed server answers', async () => {
+      const both = `memcached://${memcached.serversString}`
+      const ok = await cli(['check', both])
+      assert.equal(ok.code, 0, ok.stdout)
+      assert.match(ok.stdout, /^ok memcached:\/\//)
+      const oneDown = `memcached://${memcached.servers[0]?.address},127.0.0.1:${closedPort}`
+      const failed = await cli(['check', oneDown])
+      assert.equal(failed.code, 1)
+      assert.match(failed.stdout, new RegExp(`127\\.0\\.0\\.1:${closedPort}`))
+      assert.doesNotMatch(
+        failed.stdout,
+        new RegExp(`${memcached.servers[0]?.address} \\(`),
+        'only the silent server is named',
+      )
+    })
+
+    it('fails a refused mysql:// target with the password redacted', async () => {
+      const run = await cli(['check', `mysql://app:my-Secret-5@127.0.0.1:${closedPort}/shop`])
+      assert.equal(run.code, 1)
+      assert.match(
+        run.stdout,
+        new RegExp(`^failed mysql://app:\\*\\*\\*@127\\.0\\.0\\.1:${closedPort}/shop: .*connection refused`),
+      )
+      assert.doesNotMatch(run.stdout, /my-Secret-5/)
+    })
+  })
+
   describe('usage errors exit 1 (never 2) and say so', () => {
     for (const [args, pattern] of [
       [[], /usage error: name at least one target/],
@@ -292,6 +360,7 @@ describe('probekit check', () => {
       [['--header', 'no colon', 'http://127.0.0.1:1/'], /usage error: --header "no colon" is not a header/],
       [['--expect-status', 'ok', 'http://127.0.0.1:1/'], /usage error: --expect-status "ok" is not a status/],
       [['--max-age', '60', 'http://127.0.0.1:1/'], /usage error: --max-age applies to file:\/\/ targets/],
+      [['--max-age', 'old', 'file:///tmp/x'], /usage error: --max-age "old" is not a duration/],
       [
         ['--ca', '/nonexistent/ca.pem', 'https://127.0.0.1:1/'],
         /usage error: --ca \/nonexistent\/ca.pem: the CA certificate file does not exist/,
