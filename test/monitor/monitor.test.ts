@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import { ManifestError, Monitor } from '../../src/monitor/monitor.js'
 import { MemoryStore, openStore } from '../../src/monitor/store/index.js'
 import type { CheckState, MonitorStore, Transition } from '../../src/monitor/types.js'
+import { activeResources } from '../support/faults.js'
 import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
 
 /** A target whose answer per path the test sets: `status[path] = 500`. */
@@ -337,6 +338,43 @@ describe('Monitor', () => {
     } finally {
       await monitor.stop()
     }
+  })
+
+  it('leaves no sockets, timers or child processes behind once stopped', async () => {
+    const dir = makeTempDir('monitor')
+    const port = new URL(base).port
+    writeFileSync(
+      join(dir, 'mixed.yaml'),
+      [
+        'id: leaks',
+        'node: n1',
+        'checks:',
+        `  - { name: web, url: "${base}/leak-web", interval: 300ms }`,
+        `  - { name: port, type: tcp, address: "127.0.0.1:${port}", interval: 300ms }`,
+        '  - { name: script, command: "sleep 5", interval: 1s, timeout: 300ms }',
+        '  - { name: job, period: 1h }',
+        '',
+      ].join('\n'),
+    )
+    const baseline = activeResources()
+    const monitor = new Monitor({ store: new MemoryStore(), logger: false })
+    await monitor.load([dir])
+    monitor.start()
+    await waitFor(
+      'every check to run',
+      () => monitor.states().every((s) => s.check === 'job' || s.state !== 'unknown'),
+      10_000,
+    )
+    await monitor.stop()
+    await waitFor(
+      'the handles to return to what they were',
+      () => activeResources().count <= baseline.count,
+      5000,
+    ).catch(() => {
+      assert.fail(
+        `handles before ${JSON.stringify(baseline.byType)}, after ${JSON.stringify(activeResources().byType)}`,
+      )
+    })
   })
 
   it('runs exec and tcp checks beside http ones', async () => {
