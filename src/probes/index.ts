@@ -12,6 +12,7 @@ export { type FileProbeOptions, file } from './file.js'
 export { type HttpProbeOptions, http, type StatusRange } from './http.js'
 export { type MemcachedProbeOptions, type MemjsClientLike, type MemjsServerLike, memcached } from './memcached.js'
 export { type MemoryProbeOptions, memory } from './memory.js'
+export { type KnexLike, type MigrationsProbeOptions, type MigrationsSource, migrations } from './migrations.js'
 export { type MqttClientLike, type MqttProbeOptions, mqtt } from './mqtt.js'
 export {
   type MysqlClientLike,
