@@ -4,7 +4,9 @@ import { parseArgs } from 'node:util'
 import type { Logger } from '../core/logger.js'
 import { redactUrl } from '../core/redact.js'
 import { Monitor } from '../monitor/monitor.js'
-import { openStore, StoreError } from '../monitor/store/index.js'
+import type { ReplicaShare } from '../monitor/replicas.js'
+import type { EtcdStore } from '../monitor/store/etcd.js'
+import { openStoreAsync, StoreError } from '../monitor/store/index.js'
 import type { MonitorStore } from '../monitor/types.js'
 import { parseDuration } from './duration.js'
 import { UsageError } from './usage-error.js'
@@ -27,6 +29,14 @@ and SIGINT, writing everything pending to the store.
 Options:
   --store sqlite:FILE|memory  where states, transitions and history are kept
                               (default ${DEFAULT_STORE}, in the current directory)
+  --store etcd://HOST:PORT[,HOST:PORT…]/PREFIX
+                              keep current states in etcd, bound to this monitor's lease,
+                              and share the checks with the other monitors on that prefix
+                              (see docs/etcd.md)
+  --replica-id ID             this monitor's id among its replicas (etcd only; default
+                              HOSTNAME-PID; give each replica a stable, unique one)
+  --lease-ttl DURATION        how long a dead replica's results outlive it (etcd only;
+                              default 15s)
   --listen HOST:PORT          the API's address (default ${DEFAULT_LISTEN}); "none" for no API
   --node NAME                 node name for manifests that name none (default: this host)
   --concurrency N             checks in flight at most (default 256)
@@ -45,6 +55,7 @@ Examples:
   probekit monitor --store sqlite:/var/lib/probekit/monitor.sqlite --listen 0.0.0.0:8008 pods/
   probekit monitor --store memory --node web-1 carsales.yaml
   probekit monitor --webhook https://hooks.example.com/probekit pods/
+  probekit monitor --store etcd://10.0.0.1:2379,10.0.0.2:2379/probekit --replica-id mon-a pods/
   kill -HUP $(pidof probekit)      # reload the manifests now
   probekit inspect --store sqlite:/var/lib/probekit/monitor.sqlite --pod carsales.com
 `
@@ -60,6 +71,8 @@ interface Parsed {
   quiet: boolean
   webhooks: string[]
   webhookMinIntervalMs?: number
+  replicaId?: string
+  leaseTtlSeconds?: number
 }
 
 function parse(argv: string[]): Parsed | undefined {
@@ -78,6 +91,8 @@ function parse(argv: string[]): Parsed | undefined {
         'no-watch': { type: 'boolean' },
         webhook: { type: 'string', multiple: true },
         'webhook-min-interval': { type: 'string' },
+        'replica-id': { type: 'string' },
+        'lease-ttl': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -102,6 +117,25 @@ function parse(argv: string[]): Parsed | undefined {
   if (values['webhook-min-interval'] !== undefined) {
     const raw = String(values['webhook-min-interval'])
     parsed.webhookMinIntervalMs = raw === '0' ? 0 : parseDuration(raw, '--webhook-min-interval')
+  }
+  const etcd = /^etcd:/.test(parsed.store.trim())
+  if (values['replica-id'] !== undefined) {
+    const id = String(values['replica-id']).trim()
+    if (!etcd)
+      throw new UsageError('--replica-id is for monitor replicas on an etcd store; add --store etcd://HOST:PORT/PREFIX')
+    if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(id))
+      throw new UsageError(
+        `--replica-id ${JSON.stringify(id)} is not usable; use letters, digits, ".", "_", "-", ":" or "@" (at most 128), e.g. --replica-id monitor-a`,
+      )
+    parsed.replicaId = id
+  }
+  if (values['lease-ttl'] !== undefined) {
+    if (!etcd)
+      throw new UsageError('--lease-ttl is for monitor replicas on an etcd store; add --store etcd://HOST:PORT/PREFIX')
+    const ms = parseDuration(String(values['lease-ttl']), '--lease-ttl')
+    if (ms < 2000 || ms > 3_600_000)
+      throw new UsageError(`--lease-ttl ${values['lease-ttl']} is out of range; use from 2s to 1h (default 15s)`)
+    parsed.leaseTtlSeconds = Math.round(ms / 1000)
   }
   if (values.node !== undefined) {
     const node = String(values.node).trim()
@@ -172,14 +206,30 @@ export async function run(argv: string[]): Promise<number> {
 
   let store: MonitorStore
   try {
-    store = openStore(parsed.store)
+    store = await openStoreAsync(parsed.store, {
+      etcd: {
+        logger,
+        ...(parsed.replicaId ? { replicaId: parsed.replicaId } : {}),
+        ...(parsed.leaseTtlSeconds ? { leaseTtlSeconds: parsed.leaseTtlSeconds } : {}),
+      },
+    })
   } catch (error) {
     if (error instanceof StoreError) throw new UsageError(error.message)
     throw error
   }
+  const etcdStore = 'replicaId' in store ? (store as EtcdStore) : undefined
+  // Replicas on one etcd prefix divide the checks; loaded only with an etcd store.
+  let share: ReplicaShare | undefined
+  if (etcdStore) share = new (await import('../monitor/replicas.js')).ReplicaShare(etcdStore)
+  const closeStore = async () => {
+    share?.close()
+    if (etcdStore) await etcdStore.shutdown()
+    else store.close()
+  }
   const monitor = new Monitor({
     store,
     logger,
+    ...(share ? { share } : {}),
     ...(parsed.node ? { node: parsed.node } : {}),
     ...(parsed.concurrency ? { concurrency: parsed.concurrency } : {}),
     ...(parsed.caFile ? { caFile: parsed.caFile } : {}),
@@ -187,9 +237,10 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await monitor.load(parsed.paths)
   } catch (error) {
-    store.close()
+    await closeStore()
     throw error
   }
+  share?.attach(monitor, { logger })
 
   let api: { url: string; close(): Promise<void> } | undefined
   if (parsed.listen) {
@@ -198,7 +249,7 @@ export async function run(argv: string[]): Promise<number> {
       const { startApi } = await import('../monitor/api.js')
       api = await startApi(monitor, { ...parsed.listen, logger })
     } catch (error) {
-      store.close()
+      await closeStore()
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE')
         throw new UsageError(
@@ -223,7 +274,11 @@ export async function run(argv: string[]): Promise<number> {
 
   const states = monitor.states()
   const pods = new Set(states.map((s) => `${s.node}/${s.pod}`)).size
-  const storeName = 'file' in store ? `sqlite:${(store as { file: string }).file}` : 'memory'
+  const storeName = etcdStore
+    ? `${etcdStore.spec} as replica ${etcdStore.replicaId} (${etcdStore.members().length} live, running ${states.filter((s) => share?.owns(s.id)).length} of the checks)`
+    : 'file' in store
+      ? `sqlite:${(store as { file: string }).file}`
+      : 'memory'
   process.stdout.write(
     `probekit monitor: watching ${states.length} check${states.length === 1 ? '' : 's'} of ${pods} pod${pods === 1 ? '' : 's'}; store ${storeName}\n`,
   )
@@ -278,7 +333,7 @@ export async function run(argv: string[]): Promise<number> {
           await api?.close()
           await monitor.stop()
           await webhooks?.close()
-          store.close()
+          await closeStore()
         } catch (error) {
           logger.error(`probekit monitor: stopping failed: ${error instanceof Error ? error.message : String(error)}`)
           code = 1

@@ -8,7 +8,8 @@
  * registration disappears, and its checks move to the others within one lease TTL; when it
  * comes back, they move back.
  */
-import type { CheckShare } from './monitor.js'
+import { type Logger, writeLog } from '../core/logger.js'
+import type { CheckShare, Monitor } from './monitor.js'
 import type { EtcdStore } from './store/etcd.js'
 import type { CheckState } from './types.js'
 
@@ -22,9 +23,11 @@ import type { CheckState } from './types.js'
 export function rendezvousOwner(id: string, members: readonly string[]): string | undefined {
   let best: string | undefined
   let bestScore = -1
-  const idHash = fnv1a(id, 0x811c9dc5)
+  const idHash = mix(fnv1a(id, 0x811c9dc5))
   for (const member of members) {
-    const score = mix(fnv1a(member, idHash))
+    // Each side hashed and mixed on its own first: ids and replica names that differ in one
+    // character (web/a, web/b; mon-a, mon-b) must not give correlated scores.
+    const score = mix(idHash ^ mix(fnv1a(member, 0x811c9dc5) ^ 0x9e3779b9))
     if (score > bestScore || (score === bestScore && best !== undefined && member < best)) {
       best = member
       bestScore = score
@@ -129,9 +132,11 @@ export class ReplicaShare implements CheckShare {
   /**
    * Keeps `monitor` in step: on a membership change it recomputes the share and the monitor
    * starts the checks it gained and stops those it lost; when other replicas publish, the
-   * monitor's readers (API, long-poll) hear of it. Call once; `close()` undoes it.
+   * monitor's readers (API, long-poll) hear of it. Each membership change is logged with
+   * this replica's share. Call once; `close()` undoes it.
    */
-  attach(monitor: { rebalance(): void }): void {
+  attach(monitor: Pick<Monitor, 'rebalance' | 'specs'>, options: { logger?: Logger | false } = {}): void {
+    const logger = options.logger === undefined ? console : options.logger
     this.detach?.()
     let timer: NodeJS.Timeout | undefined
     // A burst of published states (a replica re-syncing thousands) wakes readers once.
@@ -142,7 +147,16 @@ export class ReplicaShare implements CheckShare {
       }, 100)
     }
     const onMembers = () => {
-      if (this.refresh()) monitor.rebalance()
+      if (!this.refresh()) return
+      monitor.rebalance()
+      const ids = monitor.specs().map((s) => s.id)
+      const mine = ids.filter((id) => this.owns(id)).length
+      writeLog(
+        logger,
+        'info',
+        `monitor replicas: ${this.members.length} live (${this.members.join(', ')}); ${this.self} runs ${mine} of ${ids.length} checks`,
+        { replicas: this.members, owned: mine, checks: ids.length },
+      )
     }
     this.store.on('states', onStates)
     this.store.on('members', onMembers)
@@ -151,6 +165,7 @@ export class ReplicaShare implements CheckShare {
       this.store.off('states', onStates)
       this.store.off('members', onMembers)
     }
+    this.membersKey = ''
     onMembers()
   }
 
