@@ -87,18 +87,13 @@ export function pathsOf(health: Health): Partial<Record<Group, string>> {
   return out
 }
 
-/** Whole seconds an orchestrator must wait for a group: its slowest deadline plus a margin, rounded up. */
-export function requiredSeconds(budget: GroupBudget, marginMs: number): number {
-  return Math.max(1, Math.ceil((budget.deadlineMs + marginMs) / 1000))
-}
-
 /** Seconds for Docker and compose: whole seconds as `10s`, fractions as milliseconds (`1500ms`). */
 export function dockerDuration(seconds: number): string {
   return Number.isInteger(seconds) ? `${seconds}s` : `${Math.round(seconds * 1000)}ms`
 }
 
 /** The URL `probekit check` asks inside the container for a group. */
-export function localUrl(settings: GenSettings, group: Group): string {
+function localUrl(settings: GenSettings, group: Group): string {
   const scheme = settings.scheme === 'HTTPS' ? 'https' : 'http'
   return `${scheme}://127.0.0.1:${settings.port}${settings.paths[group]}`
 }
