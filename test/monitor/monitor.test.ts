@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -9,6 +10,7 @@ import { MemoryStore, openStore } from '../../src/monitor/store/index.js'
 import type { CheckState, MonitorStore, Transition } from '../../src/monitor/types.js'
 import { activeResources } from '../support/faults.js'
 import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { makeTestCa } from '../support/test-ca.js'
 
 /** A target whose answer per path the test sets: `status[path] = 500`. */
 const status: Record<string, number> = {}
@@ -375,6 +377,54 @@ describe('Monitor', () => {
         `handles before ${JSON.stringify(baseline.byType)}, after ${JSON.stringify(activeResources().byType)}`,
       )
     })
+  })
+
+  it('checks p2 manifests as they are: HTTPS by default (trusting --ca-file), plain HTTP with status_http', async () => {
+    const ca = makeTestCa()
+    const secure = createHttpsServer({ cert: ca.read(ca.serverCert), key: ca.read(ca.serverKey) }, (req, res) => {
+      res.statusCode = req.url === '/_status' ? 200 : 404
+      res.end(`secure ${req.url}\n`)
+    })
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve))
+    const securePort = (secure.address() as AddressInfo).port
+    const dir = makeTempDir('monitor')
+    writeFileSync(
+      join(dir, 'carsales.yaml'),
+      `id: carsales.com\nstatus_port: ${securePort}\nlaunchables:\n  web:\n    launchable_type: hoist\n    location: foo.tar.gz\n`,
+    )
+    writeFileSync(join(dir, 'isup.yaml'), `id: isup\nstatus_port: ${new URL(base).port}\nstatus_http: true\n`)
+    status['/_status'] = 200
+    const monitor = new Monitor({
+      store: new MemoryStore(),
+      logger: false,
+      node: 'aws1.example.com',
+      caFile: ca.caCert,
+    })
+    try {
+      await monitor.load([dir])
+      monitor.start()
+      await waitFor('both pods to be checked', () => monitor.states().every((s) => s.state !== 'unknown'), 15_000)
+      assert.deepEqual(
+        monitor.states().map((s) => [s.id, s.state, s.output]),
+        [
+          [
+            'aws1.example.com/carsales.com/health_check',
+            'passing',
+            `HTTP GET https://localhost:${securePort}/_status: 200 OK Output: secure /_status`,
+          ],
+          [
+            'aws1.example.com/isup/health_check',
+            'passing',
+            `HTTP GET http://localhost:${new URL(base).port}/_status: 200 OK Output: fine /_status`,
+          ],
+        ],
+      )
+      assert.ok(monitor.state('aws1.example.com/carsales.com/health_check')?.sslEarliestExpiry)
+    } finally {
+      await monitor.stop()
+      secure.closeAllConnections()
+      await new Promise((r) => secure.close(r))
+    }
   })
 
   it('runs exec and tcp checks beside http ones', async () => {
