@@ -424,3 +424,23 @@ for (const target of targets) {
     })
   })
 }
+
+describe('Hono without @hono/node-server (app.request, as on other runtimes)', () => {
+  const app = new Hono()
+  app.use(honoProbekit(health))
+  app.get('/hello', (c) => c.text(HELLO))
+
+  it('answers the health paths from the web Request, withholding reasons from a caller of unknown address', async () => {
+    const ok = await app.request('/readyz?verbose')
+    assert.equal(ok.status, 200)
+    assert.equal(await ok.text(), '[+]lifecycle ok\n[+]db ok\n[+]cache ok\nreadyz check passed\n')
+    assert.equal(ok.headers.get('cache-control'), 'no-store')
+    const failing = await app.request('/healthz', { headers: { accept: 'application/health+json' } })
+    assert.equal(failing.status, 503)
+    assert.equal(
+      ((await failing.json()) as { checks: Record<string, { output?: string }[]> }).checks.migrations[0].output,
+      'reason withheld',
+    )
+    assert.equal(await (await app.request('/hello')).text(), HELLO)
+  })
+})
