@@ -160,6 +160,9 @@ function reason(error: unknown, what: string): NotReady {
   if (/Connection closed|Connection closing|Channel ended/i.test(text)) {
     return new NotReady(`${what}: the connection is closed (${text}); the app must reconnect`)
   }
+  if (/frame|unexpected|expected/i.test(text) && !errorCode(error)) {
+    return new NotReady(`${what}: not an AMQP 0-9-1 broker (${text})`)
+  }
   if (errorCode(error)) return new NotReady(`${what}: ${describeNetworkError(error)}`)
   return new NotReady(`${what}: ${text || 'failed'}`)
 }

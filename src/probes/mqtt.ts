@@ -5,6 +5,7 @@ import type { Probe, ProbeOptions } from '../core/types.js'
 import { elapsedMs } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { loadDriver } from './load-driver.js'
+import { mqttHandshake } from './mqtt-handshake.js'
 import { describeNetworkError } from './network-error.js'
 
 /**
@@ -41,8 +42,10 @@ interface MqttModule {
 
 /**
  * Passes when the MQTT client is connected and a ping round trip (PINGREQ → PINGRESP)
- * completes. Takes the app's mqtt.js client (never ended by the probe) or an `mqtt://`,
- * `mqtts://`, `ws://` or `wss://` URL (one short-lived client per check, ended at once).
+ * completes. Takes the app's mqtt.js client (never ended by the probe) or a URL: for
+ * `mqtt://` and `mqtts://` the probe speaks MQTT 3.1.1 itself on one short-lived socket
+ * (CONNECT with the URL's user and password, PINGREQ, DISCONNECT), destroyed at the
+ * deadline; `ws://` and `wss://` use a short-lived mqtt.js client, ended at once.
  *
  * Why a raw PINGREQ: mqtt.js has no public "ping and wait" call, and the alternatives have
  * side effects — a QoS 1 publish reaches subscribers and needs publish rights, a subscribe
@@ -63,11 +66,22 @@ export function mqtt(clientOrUrl: MqttClientLike | string | URL, options: MqttPr
     const shown = redactUrl(url.href)
     const limitMs = connectTimeoutMs(options, `mqtt ${shown}`)
     const componentId = `${url.hostname}:${url.port || defaultPort(url.protocol)}`
+    if (url.protocol === 'mqtt:' || url.protocol === 'mqtts:') {
+      return {
+        ...base,
+        check: async ({ signal }) => {
+          const started = performance.now()
+          await mqttHandshake(url, `mqtt ${shown}`, limitMs, signal)
+          return { message: 'PINGRESP', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
+        },
+      }
+    }
+    // MQTT over WebSocket needs mqtt.js.
     return {
       ...base,
       check: async ({ signal }) => {
         const started = performance.now()
-        const driver = await loadDriver<MqttModule>('mqtt', 'The mqtt probe')
+        const driver = await loadDriver<MqttModule>('mqtt', 'The mqtt probe over WebSocket')
         if (signal.aborted) throw signal.reason
         const client = driver.connect(url.href, {
           clientId: `probekit-${randomBytes(6).toString('hex')}`,

@@ -55,7 +55,7 @@ export function natsHandshake(url: URL, what: string, limitMs: number, signal: A
       }
     }
     const notNats = (text: string) =>
-      new NotReady(`${what}: not a NATS server (it greeted with ${JSON.stringify(text.slice(0, 40))})`)
+      new NotReady(`${what}: not a NATS server (it greeted with ${JSON.stringify(printable(text.slice(0, 40)))})`)
 
     const handle = (line: string) => {
       if (!sawInfo) {
@@ -114,4 +114,9 @@ export function natsHandshake(url: URL, what: string, limitMs: number, signal: A
     plain.on('data', onData)
     plain.connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || 4222 })
   })
+}
+
+/** An excerpt of what the peer sent, control and non-ASCII bytes as dots: one safe line. */
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '.')
 }

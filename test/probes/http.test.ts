@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { runProbe } from '../../src/core/run-probe.js'
 import { http } from '../../src/probes/http.js'
 import { blackholeServer, garbageServer } from '../support/faults.js'
+import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
 import { freePort, ManagedProcess, waitFor } from '../support/server-process.js'
 import { makeTestCertificates, type TestCertificates } from '../support/tls.js'
@@ -237,7 +238,7 @@ describe('http probe', () => {
     it('fails within its deadline plus 100 ms while frozen, and passes again after SIGCONT', async () => {
       const probe = http(url)
       assert.equal((await run(probe)).status, 'pass')
-      proc.freeze()
+      await freezeFully(proc)
       try {
         const started = performance.now()
         const result = await run(probe, 500)
@@ -253,7 +254,7 @@ describe('http probe', () => {
 
     it('leaves no sockets, timers or listeners after 200 checks timed out against it', async () => {
       const probe = http(url)
-      proc.freeze()
+      await freezeFully(proc)
       try {
         await expectNoLeakedResources(() =>
           repeat(200, 10, async () => {

@@ -4,6 +4,7 @@ import mqttjs from 'mqtt'
 import { runProbe } from '../../src/core/run-probe.js'
 import { type MqttClientLike, mqtt } from '../../src/probes/mqtt.js'
 import { blackholeServer, garbageServer } from '../support/faults.js'
+import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
 import { freePort, waitFor } from '../support/server-process.js'
 import { type MosquittoServer, startMosquitto } from '../support/servers/mosquitto.js'
@@ -68,7 +69,7 @@ describe('mqtt probe against a real mosquitto', () => {
     try {
       const result = await run(mqtt(`mqtt://${garbage.address}`, { connectTimeout: 500 }))
       assert.equal(result.status, 'fail')
-      assert.ok(result.output)
+      assert.match(result.output ?? '', /not an MQTT broker \(it answered "HTTP\/9\.9 garbage/)
     } finally {
       await garbage.close()
     }
@@ -88,7 +89,7 @@ describe('mqtt probe against a real mosquitto', () => {
   it('fails within its deadline plus 100 ms while the broker is frozen, and passes after SIGCONT with the same client', async () => {
     const probe = mqtt(client)
     const urlProbe = mqtt(broker.url)
-    broker.process.freeze()
+    await freezeFully(broker.process)
     try {
       for (const p of [probe, urlProbe]) {
         const started = performance.now()
@@ -110,7 +111,7 @@ describe('mqtt probe against a real mosquitto', () => {
     const urlProbe = mqtt(broker.url)
     const listeners = () => client.listenerCount('packetreceive') + client.listenerCount('close')
     const listenersBefore = listeners()
-    broker.process.freeze()
+    await freezeFully(broker.process)
     try {
       await expectNoLeakedResources(async () => {
         await repeat(200, 10, async () => assert.equal((await run(probe, 50)).status, 'fail'))

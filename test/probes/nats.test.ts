@@ -4,6 +4,7 @@ import { connect, type NatsConnection } from 'nats'
 import { runProbe } from '../../src/core/run-probe.js'
 import { nats } from '../../src/probes/nats.js'
 import { blackholeServer, garbageServer } from '../support/faults.js'
+import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
 import { freePort, waitFor } from '../support/server-process.js'
 import { type NatsServer, startNats } from '../support/servers/nats.js'
@@ -69,7 +70,7 @@ describe('nats probe against a real nats-server', () => {
     try {
       const result = await run(nats(`nats://${garbage.address}`, { connectTimeout: 500 }))
       assert.equal(result.status, 'fail')
-      assert.ok(result.output)
+      assert.match(result.output ?? '', /not a NATS server \(it greeted with "HTTP\/9\.9 garbage/)
     } finally {
       await garbage.close()
     }
@@ -88,7 +89,7 @@ describe('nats probe against a real nats-server', () => {
 
   it('fails within its deadline plus 100 ms while the server is frozen, and passes after SIGCONT with the same connection', async () => {
     const probe = nats(nc)
-    server.process.freeze()
+    await freezeFully(server.process)
     try {
       const started = performance.now()
       const result = await run(probe, 500)
@@ -105,7 +106,7 @@ describe('nats probe against a real nats-server', () => {
   it('leaves no sockets, timers or listeners after 200 checks timed out against a frozen server', async () => {
     const probe = nats(nc)
     const urlProbe = nats(server.url)
-    server.process.freeze()
+    await freezeFully(server.process)
     try {
       await expectNoLeakedResources(async () => {
         await repeat(200, 10, async () => assert.equal((await run(probe, 50)).status, 'fail'))

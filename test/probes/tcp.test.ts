@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { runProbe } from '../../src/core/run-probe.js'
 import { parseTcpTarget, tcp } from '../../src/probes/tcp.js'
 import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
+import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
 import { canConnect, freePort, ManagedProcess } from '../support/server-process.js'
 
@@ -88,7 +89,7 @@ describe('tcp probe', () => {
     )
     await proc.start()
     try {
-      proc.freeze()
+      await freezeFully(proc)
       const frozen = await runProbe(tcp(`127.0.0.1:${frozenPort}`), { timeoutMs: 500 })
       assert.equal(frozen.status, 'pass')
       proc.thaw()
