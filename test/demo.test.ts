@@ -132,7 +132,8 @@ describe('the demo in a terminal', () => {
     try {
       await waitFor('the demo to start in the terminal', () => /state directory/.test(out), 60_000)
       assert.match(out, /press b, or curl/)
-      const monitor = /dashboard\s+(?:\x1b\[[\d;]*m)?(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] as string
+      // The URL is coloured in a terminal; skip the escape sequence before it.
+      const monitor = /dashboard\s+\S*?(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] as string
       const state = async () =>
         ((await (await fetch(`${monitor}/v1/pods/demo-app`)).json()) as CheckState[]).find(
           (c) => c.check === 'health_check',
