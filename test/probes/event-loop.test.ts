@@ -64,10 +64,14 @@ describe('eventLoop probe', () => {
     health.add(probe)
     await health.run('live')
     await sleep(50)
-    await health.run('live')
+    const measuring = await health.run('live')
+    assert.match(measuring.checks.find((c) => c.name === 'event-loop')?.output ?? '', /^event-loop delay p99/)
     await health.close()
-    await sleep(50)
     assert.deepEqual(activeResources().byType, before.byType)
+    // Closed means the histograms are gone: a later check starts measuring from scratch.
+    const after = await runProbe(probe, { timeoutMs: 1000 })
+    assert.equal(after.output, 'measuring (first check)')
+    probe.close()
   })
 
   it('rejects a missing or nonsense threshold in one sentence', () => {
