@@ -29,7 +29,7 @@ Targets:
 Options:
   --timeout DURATION       deadline per target (default 5s): seconds (3) or 500ms, 2s
   --header 'Name: value'   http(s): a request header (repeatable)
-  --expect-status STATUS   http(s): statuses that pass: 200, 200-299 or 2xx (default 200-399)
+  --expect-status STATUS   http(s): statuses that pass: 204, 200,204, 200-299 or 2xx (default 200-399)
   --ca FILE                TLS: trust this CA certificate (PEM)
   --insecure               TLS: accept any server certificate
   --max-age DURATION       file: fail when the file was last modified longer ago
@@ -201,10 +201,16 @@ function parse(argv: string[]): Parsed | undefined {
     }
   }
   if (expectStatus !== undefined) {
-    if (!/^(\d{3}(-\d{3})?|[1-5]xx)(,(\d{3}(-\d{3})?|[1-5]xx))*$/i.test(expectStatus)) {
-      throw new UsageError(`--expect-status ${JSON.stringify(expectStatus)} is not a status; use 200, 200-299 or 2xx`)
+    const text = expectStatus.trim()
+    if (/^\d{3}(,\d{3})*$/.test(text)) {
+      const codes = text.split(',').map(Number)
+      options.expectStatus = codes.length === 1 ? (codes[0] as number) : codes
+    } else if (/^(\d{3}-\d{3}|[1-5]xx)$/i.test(text)) options.expectStatus = text
+    else {
+      throw new UsageError(
+        `--expect-status ${JSON.stringify(expectStatus)} is not a status; use a code (204), a list (200,204), a range (200-299) or a class (2xx)`,
+      )
     }
-    options.expectStatus = /^\d{3}$/.test(expectStatus) ? Number(expectStatus) : expectStatus
   }
   if (values.ca !== undefined) {
     try {

@@ -14,8 +14,8 @@ export interface TargetOptions extends ProbeOptions {
   connectTimeout?: number
   /** http(s): request headers. */
   headers?: Record<string, string>
-  /** http(s): statuses that pass, e.g. `200`, `'2xx'`, `'200-204'`. */
-  expectStatus?: number | string
+  /** http(s): statuses that pass, e.g. `200`, `[200, 204]`, `'2xx'`, `'200-204'`. */
+  expectStatus?: number | readonly number[] | string
   /** TLS: extra trusted CA certificates (PEM). */
   ca?: string | Buffer
   /** TLS: accept any server certificate. */

@@ -190,6 +190,8 @@ describe('probekit check', () => {
     assert.match(strict.stdout, /answered 204 No Content, expected 200/)
     const range = await cli(['check', '--expect-status', '2xx', `${base}/no-content`])
     assert.equal(range.code, 0, range.stdout)
+    const list = await cli(['check', '--expect-status', '200,204', `${base}/no-content`, `${base}/livez`])
+    assert.equal(list.code, 0, list.stdout)
   })
 
   describe('https', () => {
