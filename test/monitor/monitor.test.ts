@@ -456,16 +456,18 @@ describe('Monitor', () => {
     try {
       await monitor.load([dir])
       monitor.start()
-      await waitFor('every check to run', () => monitor.states().every((s) => s.state !== 'unknown'), 5000)
-      assert.deepEqual(
-        monitor.states().map((s) => [s.check, s.state, s.output]),
-        [
-          ['port', 'passing', `TCP connect 127.0.0.1:${port}: Success`],
-          ['script-crit', 'critical', 'broken'],
-          ['script-ok', 'passing', 'all fine'],
-          ['script-warn', 'warning', 'degraded'],
-        ],
+      const expected = [
+        ['port', 'passing', `TCP connect 127.0.0.1:${port}: Success`],
+        ['script-crit', 'critical', 'broken'],
+        ['script-ok', 'passing', 'all fine'],
+        ['script-warn', 'warning', 'degraded'],
+      ]
+      const seen = () => monitor.states().map((s) => [s.check, s.state, s.output])
+      // On a loaded machine one run may hit its deadline; the next one settles it.
+      await waitFor('every check to settle', () => JSON.stringify(seen()) === JSON.stringify(expected), 20_000).catch(
+        () => {},
       )
+      assert.deepEqual(seen(), expected)
     } finally {
       await monitor.stop()
     }
