@@ -7,7 +7,8 @@
  *   npm run bench -- --quick            # smoke run, a minute or two; report in .tmp/bench/
  *   npm run bench -- --only=liveness,cli --quick
  *
- * Options: --quick, --only=<ids>, --no-build, --out=<dir>, --server-cpu=N, --load-cpu=N.
+ * Options: --quick, --only=<ids>, --no-build, --out=<dir>, --server-cpu=N, --load-cpu=N;
+ * --render=<results.json> rewrites the RESULTS.md beside it from the JSON without measuring.
  * Timings never fail the run; a comparison that cannot run is reported, not hidden.
  */
 import { execFileSync, execSync } from 'node:child_process'
@@ -36,7 +37,7 @@ function parseArgs(argv) {
     else if (key === '--load-cpu') options.loadCpu = Number(value)
     else if (key === '--help' || key === '-h') {
       console.log(
-        `usage: npm run bench -- [--quick] [--only=${COMPARISONS.join(',')}] [--no-build] [--out=DIR] [--server-cpu=N] [--load-cpu=N]`,
+        `usage: npm run bench -- [--quick] [--only=${COMPARISONS.join(',')}] [--no-build] [--out=DIR] [--server-cpu=N] [--load-cpu=N]\n       npm run bench -- --render=bench/results.json   # rewrite RESULTS.md from the JSON`,
       )
       process.exit(0)
     } else {
@@ -74,6 +75,18 @@ function gitCommit() {
   } catch {
     return undefined
   }
+}
+
+// `--render=FILE`: rewrite RESULTS.md next to FILE from a results.json, measuring nothing.
+const render = process.argv.find((a) => a.startsWith('--render='))?.slice('--render='.length)
+if (render) {
+  const { readFileSync, writeFileSync } = await import('node:fs')
+  const { formatLikeTheRepository, renderMarkdown } = await import('./support/report.mjs')
+  const target = join(dirname(render), 'RESULTS.md')
+  writeFileSync(target, renderMarkdown(JSON.parse(readFileSync(render, 'utf8'))))
+  formatLikeTheRepository([target])
+  console.log(`bench: wrote ${target} from ${render}`)
+  process.exit(0)
 }
 
 const options = parseArgs(process.argv.slice(2))
