@@ -4,7 +4,7 @@
  * Every process started here is killed when the test process exits, also on failure.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -179,6 +179,7 @@ export class ManagedProcess {
     if (!this.child?.pid || this.frozen) return
     process.kill(this.child.pid, 'SIGSTOP')
     this.frozen = true
+    waitUntilStopped(this.child.pid)
   }
 
   /** SIGCONT after `freeze`. */
@@ -219,5 +220,34 @@ export class ManagedProcess {
       process.kill(pid, 'SIGCONT')
       process.kill(pid, 'SIGKILL')
     } catch {}
+  }
+}
+
+/**
+ * SIGSTOP takes effect asynchronously: a busy multi-threaded server (mariadbd) can still
+ * answer a request sent right after kill() returns. Wait (briefly, synchronously) until
+ * every thread of `pid` reports state T in /proc, so "frozen" means frozen.
+ */
+export function waitUntilStopped(pid: number, limitMs = 500): void {
+  const tasks = `/proc/${pid}/task`
+  if (!existsSync(tasks)) return
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  const deadline = Date.now() + limitMs
+  while (Date.now() < deadline) {
+    let allStopped = true
+    try {
+      for (const task of readdirSync(tasks)) {
+        const stat = readFileSync(`${tasks}/${task}/stat`, 'utf8')
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+        if (state !== 'T' && state !== 't') {
+          allStopped = false
+          break
+        }
+      }
+    } catch {
+      return
+    }
+    if (allStopped) return
+    Atomics.wait(pause, 0, 0, 1)
   }
 }

@@ -10,7 +10,15 @@ import { execFile, execFileSync } from 'node:child_process'
 import { chownSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { freePort, ManagedProcess, makeTempDir, removeTempDir, requireBinary, waitFor } from '../server-process.js'
+import {
+  freePort,
+  ManagedProcess,
+  makeTempDir,
+  removeTempDir,
+  requireBinary,
+  waitFor,
+  waitUntilStopped,
+} from '../server-process.js'
 
 const execFileAsync = promisify(execFile)
 const PG_BIN = '/usr/lib/postgresql/15/bin'
@@ -78,6 +86,7 @@ class ProcessTree extends ManagedProcess {
     super.freeze()
     this.frozenChildren = descendants(pid)
     signalAll(this.frozenChildren, 'SIGSTOP')
+    for (const child of this.frozenChildren) waitUntilStopped(child)
   }
 
   override thaw(): void {
