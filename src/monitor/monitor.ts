@@ -28,6 +28,11 @@ export interface CheckShare {
   owns(id: string): boolean
   /** The state the owning replica published, for a check this one does not run. */
   published?(id: string): CheckState | undefined
+  /**
+   * Whether the shared store lacks this replica's state for a check it owns (a previous
+   * owner's late write replaced it): the monitor then writes its state again.
+   */
+  republish?(id: string): boolean
 }
 
 export interface MonitorOptions {
@@ -203,7 +208,10 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     if (!share) return
     for (const entry of this.entries.values()) {
       const owned = share.owns(entry.spec.id)
-      if (owned === entry.owned) continue
+      if (owned === entry.owned) {
+        if (owned && share.republish?.(entry.spec.id)) this.markDirty(entry)
+        continue
+      }
       entry.owned = owned
       if (owned) {
         const published = share.published?.(entry.spec.id)

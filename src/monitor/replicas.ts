@@ -113,6 +113,11 @@ export class ReplicaShare implements CheckShare {
     return this.store.published(id)?.state
   }
 
+  /** True when the store does not hold this replica's own state for `id` (another replica wrote last). */
+  republish(id: string): boolean {
+    return this.store.published(id)?.replica !== this.self
+  }
+
   /**
    * Re-reads membership; true when it changed (and ownership was recomputed). Membership
    * is kept as it was while etcd does not answer: a replica cut off from etcd goes on

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -7,7 +8,8 @@ import { after, before, describe, it } from 'node:test'
 import { Monitor } from '../../src/monitor/monitor.js'
 import { ReplicaShare, rendezvousOwner } from '../../src/monitor/replicas.js'
 import { EtcdStore } from '../../src/monitor/store/etcd.js'
-import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { buildCli, cli, ROOT } from '../cli/run-cli.js'
+import { freePort, makeTempDir, sleep, waitFor } from '../support/server-process.js'
 import { type EtcdServer, startEtcd } from '../support/servers/etcd.js'
 
 describe('rendezvous hashing', () => {
@@ -282,5 +284,92 @@ describe('monitor replicas on a real etcd', () => {
     target.status = 200
     assert.deepEqual(a.share.liveMembers(), ['monitor-a'])
     await a.stop()
+  })
+
+  it('probekit monitor: replicas on etcd share the checks, and a replica stopped with SIGTERM hands its share over at once', async () => {
+    buildCli()
+    const prefix = `/cli${++prefixes}`
+    const spec = etcd.storeSpec(prefix)
+    const children: ChildProcess[] = []
+    const start = (id: string) => {
+      const child = spawn(
+        process.execPath,
+        [
+          `${ROOT}bin/probekit.js`,
+          'monitor',
+          '--store',
+          spec,
+          '--replica-id',
+          id,
+          '--lease-ttl',
+          '30s',
+          '--listen',
+          'none',
+          manifests,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      )
+      let out = ''
+      child.stdout?.on('data', (c: Buffer) => {
+        out += c.toString()
+      })
+      child.stderr?.on('data', (c: Buffer) => {
+        out += c.toString()
+      })
+      children.push(child)
+      return { child, output: () => out, exited: new Promise((r) => child.once('exit', r)) }
+    }
+    try {
+      const a = start('cli-a')
+      const b = start('cli-b')
+      await waitFor(
+        'both to log a share of two replicas',
+        () =>
+          /2 live \(cli-a, cli-b\); cli-a runs/.test(a.output()) &&
+          /2 live \(cli-a, cli-b\); cli-b runs/.test(b.output()),
+        20_000,
+      )
+      const ownedByB = ids.filter((id) => rendezvousOwner(id, ['cli-a', 'cli-b']) === 'cli-b')
+      await waitFor(
+        'every check published by its owner',
+        async () => {
+          const p = await publishers(prefix)
+          return p.size === ids.length && ownedByB.every((id) => p.get(id) === 'cli-b')
+        },
+        15_000,
+      )
+      b.child.kill('SIGTERM')
+      assert.equal(await b.exited, 0, b.output())
+      // The lease is 30 s: a handover well inside it proves the clean stop revoked it.
+      await waitFor(
+        "a to publish b's share",
+        async () => {
+          const p = await publishers(prefix)
+          return ownedByB.every((id) => p.get(id) === 'cli-a')
+        },
+        15_000,
+      )
+      assert.match(a.output(), /1 live \(cli-a\); cli-a runs 12 of 12 checks/)
+      a.child.kill('SIGTERM')
+      assert.equal(await a.exited, 0, a.output())
+    } finally {
+      for (const child of children) child.kill('SIGKILL')
+    }
+  })
+
+  it('probekit monitor: an etcd that does not answer, or a bad --store, ends in one sentence', async () => {
+    buildCli()
+    const port = await freePort()
+    const down = await cli(['monitor', '--store', `etcd://127.0.0.1:${port}/probekit`, manifests])
+    assert.equal(down.code, 1)
+    assert.match(
+      down.stdout + down.stderr,
+      new RegExp(`cannot reach etcd at http://127\\.0\\.0\\.1:${port} \\(connection refused\\)`),
+    )
+    assert.doesNotMatch(down.stdout + down.stderr, /\n\s+at /)
+    const noPrefix = await cli(['monitor', '--store', `etcd://127.0.0.1:${etcd.clientPort}`, manifests])
+    assert.match(noPrefix.stdout + noPrefix.stderr, /names no key prefix/)
+    const stray = await cli(['monitor', '--store', 'memory', '--replica-id', 'a', manifests])
+    assert.match(stray.stdout + stray.stderr, /--replica-id is for monitor replicas on an etcd store/)
   })
 })

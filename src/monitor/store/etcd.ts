@@ -111,6 +111,8 @@ function normalizePrefix(prefix: string): string {
 }
 
 const MAX_TXN_OPS = 128
+/** Deadline of the requests `open()` makes; a refused connection still fails at once. */
+const OPEN_TIMEOUT_MS = 5000
 
 interface PutOp {
   kind: 'put'
@@ -168,7 +170,7 @@ class EtcdGateway {
     return this.endpoints[this.current] as string
   }
 
-  async call<T>(path: string, body: unknown, signal: AbortSignal): Promise<T> {
+  async call<T>(path: string, body: unknown, signal: AbortSignal, timeoutMs = this.timeoutMs): Promise<T> {
     const endpoint = this.endpoint
     let res: Dispatcher.ResponseData
     try {
@@ -177,20 +179,20 @@ class EtcdGateway {
         body: JSON.stringify(body),
         headers: { 'content-type': 'application/json' },
         dispatcher: this.agent,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       })
     } catch (error) {
       this.rotate(endpoint)
-      throw new EtcdUnavailable(describeNetworkError(error, this.timeoutMs))
+      throw new EtcdUnavailable(describeNetworkError(error, timeoutMs))
     }
     let text: string
     try {
       text = await res.body.text()
     } catch (error) {
       this.rotate(endpoint)
-      throw new EtcdUnavailable(describeNetworkError(error, this.timeoutMs))
+      throw new EtcdUnavailable(describeNetworkError(error, timeoutMs))
     }
     return parseAnswer<T>(res.statusCode, text, endpoint)
   }
@@ -366,6 +368,8 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   private lastError: string | undefined
   private transitionSeq = 0
   private keepaliveInFlight = false
+  /** While `open()` runs: a fresh etcd's first write (an fsync) may take longer than a request deadline. */
+  private opening = true
 
   private constructor(options: EtcdStoreOptions) {
     super()
@@ -395,7 +399,15 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   static async open(options: EtcdStoreOptions): Promise<EtcdStore> {
     const store = new EtcdStore(options)
     try {
-      await store.resync()
+      // Each endpoint in turn: one member down must not stop a monitor from starting.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await store.resync()
+          break
+        } catch (error) {
+          if (!(error instanceof EtcdUnavailable) || attempt >= store.gateway.endpoints.length) throw error
+        }
+      }
       if (!store.readonly) {
         const existing = store.memberMap.get(store.replicaId)
         if (existing && existing.host !== store.registration.host)
@@ -420,6 +432,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
         `cannot reach etcd at ${store.gateway.endpoints.map((e) => redactUrl(e)).join(', ')} (${reason}); start etcd there, or fix the address in --store ${store.spec}`,
       )
     }
+    store.opening = false
     store.watching = store.watchLoop()
     return store
   }
@@ -568,7 +581,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   }
 
   private call<T>(path: string, body: unknown): Promise<T> {
-    return this.gateway.call<T>(path, body, this.closing.signal)
+    return this.gateway.call<T>(path, body, this.closing.signal, this.opening ? OPEN_TIMEOUT_MS : undefined)
   }
 
   private enqueue(key: string, op: PendingOp): void {
