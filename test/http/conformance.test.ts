@@ -9,7 +9,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { serve } from '@hono/node-server'
-import { Controller, Get, Module } from '@nestjs/common'
+import { Controller, Get, Inject, Injectable, Module } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify'
 import express from 'express'
@@ -19,7 +19,7 @@ import Fastify from 'fastify'
 import { Hono } from 'hono'
 import Koa from 'koa'
 import { NotReady } from '../../src/core/errors.js'
-import { createHealth, isLoopback } from '../../src/core/health.js'
+import { createHealth, Health, isLoopback } from '../../src/core/health.js'
 import expressProbekit from '../../src/http/adapters/express.js'
 import fastifyProbekit from '../../src/http/adapters/fastify.js'
 import honoProbekit from '../../src/http/adapters/hono.js'
@@ -440,5 +440,24 @@ describe('Hono without @hono/node-server (app.request, as on other runtimes)', (
     const body = (await failing.json()) as { checks: Record<string, { output?: string }[]> }
     assert.equal(body.checks.migrations?.[0]?.output, 'reason withheld')
     assert.equal(await (await app.request('/hello')).text(), HELLO)
+  })
+})
+
+describe('NestJS ProbekitModule', () => {
+  it('makes the health instance injectable in every module', async () => {
+    @Injectable()
+    class QueueConsumer {
+      constructor(@Inject(Health) readonly health: Health) {}
+    }
+    @Module({ providers: [QueueConsumer] })
+    class FeatureModule {}
+    @Module({ imports: [ProbekitModule.forRoot(health), FeatureModule] })
+    class AppModule {}
+    const app = await NestFactory.create(AppModule, { logger: false })
+    try {
+      assert.equal(app.get(QueueConsumer).health, health)
+    } finally {
+      await app.close()
+    }
   })
 })
