@@ -186,10 +186,18 @@ describe('redis probe against a real standalone Redis', () => {
     try {
       await waitFor('ioredis to notice', () => io.status === 'reconnecting')
       await waitFor('node-redis to notice', () => !nodeRedis.isReady)
-      for (const probe of [redis(server.url), redis(io), redis(nodeRedis)]) {
+      for (const [kind, probe] of [
+        ['URL', redis(server.url)],
+        ['ioredis', redis(io)],
+        ['node-redis', redis(nodeRedis)],
+      ] as const) {
         const result = await run(probe)
-        assert.equal(result.status, 'fail')
-        assert.match(result.output ?? '', new RegExp(`redis 127\\.0\\.0\\.1:${server.port}: .*connection refused`))
+        assert.equal(result.status, 'fail', kind)
+        assert.match(
+          result.output ?? '',
+          new RegExp(`redis 127\\.0\\.0\\.1:${server.port}: .*connection refused`),
+          `${kind}: ${result.output}`,
+        )
       }
     } finally {
       await server.process.start()
