@@ -126,8 +126,8 @@ export async function run(ctx) {
     },
     notes: [
       'terminus has no deadline: its check waits for Redis forever, so every request hangs until the client gives up; each waiting PING stays queued in the Redis client and is sent when Redis wakes up.',
-      "probekit's deadline answers 503 with the reason, and single-flight means one PING waits per deadline period, not one per request.",
-      ...(rows.some((r) => r.maxMs > clientTimeoutMs + 20)
+      "probekit's deadline answers 503 with the reason, and single-flight (and the Redis probe joining the PING still in flight on the app's client) means one PING waits at a time, not one per request.",
+      ...(rows.some((r) => r.maxMs.max > clientTimeoutMs + 20)
         ? [
             `Latencies above ${clientTimeoutMs} ms mean the load client's own timer fired late: the machine was too busy to keep time, and latencies include that delay.`,
           ]
