@@ -417,13 +417,11 @@ function limit(query: URLSearchParams, fallback = 100, max = 10_000): number {
 
 /** Reads a body, keeping at most `keep` bytes (its tail: a log's end says why it failed). */
 function readBodyTail(req: IncomingMessage, keep: number, max: number): Promise<string> {
+  // A refused body is not read on: the 413 goes out and the connection closes after it.
+  const tooLarge = (what: string) =>
+    new HttpError(413, `${what} is over ${max} bytes; send the log's tail`, { connection: 'close' })
   const declared = Number(req.headers['content-length'])
-  if (declared > max) {
-    req.resume()
-    return Promise.reject(
-      new HttpError(413, `push body of ${declared} bytes is over ${max} bytes; send the log's tail`),
-    )
-  }
+  if (declared > max) return Promise.reject(tooLarge(`push body of ${declared} bytes`))
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let kept = 0
@@ -431,8 +429,9 @@ function readBodyTail(req: IncomingMessage, keep: number, max: number): Promise<
     req.on('data', (chunk: Buffer) => {
       total += chunk.length
       if (total > max) {
-        req.destroy()
-        reject(new HttpError(413, `push body is over ${max} bytes; send the log's tail`))
+        req.removeAllListeners('data')
+        req.pause()
+        reject(tooLarge('push body'))
         return
       }
       chunks.push(chunk)
