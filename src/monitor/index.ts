@@ -22,9 +22,18 @@ export {
   type TlsSettings,
 } from './manifest.js'
 export { formatMonitorMetrics } from './metrics.js'
-export { Monitor, type MonitorOptions } from './monitor.js'
+export { type CheckShare, Monitor, type MonitorOptions } from './monitor.js'
 export type { PushKind } from './push.js'
-export { MemoryStore, type OpenStoreOptions, openStore, SqliteStore, StoreError } from './store/index.js'
+export { ReplicaShare, rendezvousOwner } from './replicas.js'
+export { EtcdStore, type EtcdStoreOptions, type EtcdStoreStatus, type ReplicaInfo } from './store/etcd.js'
+export {
+  MemoryStore,
+  type OpenStoreOptions,
+  openStore,
+  openStoreAsync,
+  SqliteStore,
+  StoreError,
+} from './store/index.js'
 export type { Thresholds } from './thresholds.js'
 export {
   type CheckKey,
