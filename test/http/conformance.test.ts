@@ -9,7 +9,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { serve } from '@hono/node-server'
-import { Controller, Get, Inject, Injectable, Module } from '@nestjs/common'
+import { Controller, Get, Module } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify'
 import express from 'express'
@@ -445,11 +445,12 @@ describe('Hono without @hono/node-server (app.request, as on other runtimes)', (
 
 describe('NestJS ProbekitModule', () => {
   it('makes the health instance injectable in every module', async () => {
-    @Injectable()
     class QueueConsumer {
-      constructor(@Inject(Health) readonly health: Health) {}
+      constructor(readonly health: Health) {}
     }
-    @Module({ providers: [QueueConsumer] })
+    @Module({
+      providers: [{ provide: QueueConsumer, inject: [Health], useFactory: (h: Health) => new QueueConsumer(h) }],
+    })
     class FeatureModule {}
     @Module({ imports: [ProbekitModule.forRoot(health), FeatureModule] })
     class AppModule {}
