@@ -6,6 +6,7 @@ import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connec
 import { InFlight } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
 import { describeNetworkError, errorCode } from './network-error.js'
+import { type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
 
 /** The part of an amqplib channel (promise API) the probe uses. */
 export interface AmqpChannelLike {
@@ -20,7 +21,7 @@ export interface AmqpConnectionLike {
   close(): Promise<void>
 }
 
-export interface AmqpProbeOptions extends ProbeOptions, ConnectOptions {
+export interface AmqpProbeOptions extends ProbeOptions, ConnectOptions, TlsProbeOptions {
   /** Check name. Default `amqp`. */
   name?: string
   /** Also check that this queue exists (passive declare); its depth goes into the message. */
@@ -47,18 +48,19 @@ const noop = () => {}
  * health.add(amqp(connection, { queue: 'jobs' }))
  */
 export function amqp(connectionOrUrl: AmqpConnectionLike | string | URL, options: AmqpProbeOptions = {}): Probe {
-  const { name = 'amqp', connectTimeout: _ct, queue, ...probeOptions } = options
+  const { name = 'amqp', connectTimeout: _ct, queue, ca: _ca, insecure: _in, ...probeOptions } = options
   const base = { componentType: 'component', ...probeOptions, name }
   if (typeof connectionOrUrl === 'string' || connectionOrUrl instanceof URL) {
     const url = parseAmqpUrl(connectionOrUrl)
     const shown = redactUrl(url)
     const limitMs = connectTimeoutMs(options, `amqp ${shown}`)
+    const tls = tlsConnectOptions(options)
     return {
       ...base,
       check: async ({ signal }) => {
         const started = performance.now()
         const driver = await loadDriver<AmqplibModule>('amqplib', 'The amqp probe')
-        const connection = await connectOnce(driver, url, shown, limitMs, signal)
+        const connection = await connectOnce(driver, url, shown, limitMs, signal, tls)
         try {
           const details = await untilAborted(channelWorks(connection, queue, `amqp ${shown}`), signal)
           return { ...details, observedValue: elapsedMs(started), componentId: hostOf(url) }
@@ -131,10 +133,11 @@ async function connectOnce(
   shown: string,
   limitMs: number,
   signal: AbortSignal,
+  tls: ReturnType<typeof tlsConnectOptions>,
 ): Promise<AmqpConnectionLike> {
   // amqplib hands these to net.connect: `timeout` limits the connect and handshake (it is
   // switched off once open) and `signal` destroys the socket at the deadline.
-  const connecting = driver.connect(url, { timeout: limitMs, signal, noDelay: true })
+  const connecting = driver.connect(url, { ...tls, timeout: limitMs, signal, noDelay: true })
   try {
     return await untilAborted(connecting, signal)
   } catch (error) {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'
-import { type TLSSocket, connect as tlsConnect } from 'node:tls'
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { NotReady } from '../core/errors.js'
 import { connectTimedOut } from './connect-timeout.js'
 import { describeNetworkError, isTlsTrustError } from './network-error.js'
@@ -24,7 +24,13 @@ const REFUSALS: Record<number, string> = {
   5: 'Connection refused: Not authorized',
 }
 
-export function mqttHandshake(url: URL, what: string, limitMs: number, signal: AbortSignal): Promise<void> {
+export function mqttHandshake(
+  url: URL,
+  what: string,
+  limitMs: number,
+  signal: AbortSignal,
+  tls: ConnectionOptions = {},
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason)
     const secure = url.protocol === 'mqtts:'
@@ -33,7 +39,7 @@ export function mqttHandshake(url: URL, what: string, limitMs: number, signal: A
     let buffer = Buffer.alloc(0)
     let connected = false
     let settled = false
-    const socket: Socket | TLSSocket = secure ? tlsConnect({ host, port, servername: host }) : new Socket()
+    const socket: Socket | TLSSocket = secure ? tlsConnect({ ...tls, host, port, servername: host }) : new Socket()
     const finish = (error?: unknown) => {
       if (settled) return
       settled = true
@@ -54,7 +60,7 @@ export function mqttHandshake(url: URL, what: string, limitMs: number, signal: A
       const reason = describeNetworkError(error)
       finish(
         new NotReady(
-          `${what}: ${isTlsTrustError(error) ? `${reason}; the broker's certificate is not trusted` : reason}`,
+          `${what}: ${isTlsTrustError(error) ? `${reason}; trust the broker's CA with the ca option, or set insecure` : reason}`,
         ),
       )
     })

@@ -7,6 +7,7 @@ import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connec
 import { loadDriver } from './load-driver.js'
 import { mqttHandshake } from './mqtt-handshake.js'
 import { describeNetworkError } from './network-error.js'
+import { type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
 
 /**
  * An mqtt.js client (v4 or v5), as returned by `mqtt.connect()`. Only `connected` is
@@ -31,7 +32,7 @@ interface MqttClientInternals extends MqttClientLike {
   options?: { host?: string; hostname?: string; port?: number }
 }
 
-export interface MqttProbeOptions extends ProbeOptions, ConnectOptions {
+export interface MqttProbeOptions extends ProbeOptions, ConnectOptions, TlsProbeOptions {
   /** Check name. Default `mqtt`. */
   name?: string
 }
@@ -59,7 +60,7 @@ interface MqttModule {
  * health.add(mqtt(client))
  */
 export function mqtt(clientOrUrl: MqttClientLike | string | URL, options: MqttProbeOptions = {}): Probe {
-  const { name = 'mqtt', connectTimeout: _ct, ...probeOptions } = options
+  const { name = 'mqtt', connectTimeout: _ct, ca: _ca, insecure: _in, ...probeOptions } = options
   const base = { componentType: 'component', ...probeOptions, name }
   if (typeof clientOrUrl === 'string' || clientOrUrl instanceof URL) {
     const url = parseMqttUrl(clientOrUrl)
@@ -71,7 +72,7 @@ export function mqtt(clientOrUrl: MqttClientLike | string | URL, options: MqttPr
         ...base,
         check: async ({ signal }) => {
           const started = performance.now()
-          await mqttHandshake(url, `mqtt ${shown}`, limitMs, signal)
+          await mqttHandshake(url, `mqtt ${shown}`, limitMs, signal, tlsConnectOptions(options))
           return { message: 'PINGRESP', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
         },
       }
@@ -91,6 +92,7 @@ export function mqtt(clientOrUrl: MqttClientLike | string | URL, options: MqttPr
           keepalive: 0,
           // Our own connect limit fires first and says so; this is only a backstop.
           connectTimeout: limitMs + 1000,
+          ...tlsConnectOptions(options),
         })
         try {
           await connected(client, `mqtt ${shown}`, limitMs, signal)

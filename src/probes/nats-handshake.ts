@@ -6,14 +6,20 @@
  * this needs no driver either.
  */
 import { Socket } from 'node:net'
-import { type TLSSocket, connect as tlsConnect } from 'node:tls'
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { NotReady } from '../core/errors.js'
 import { connectTimedOut } from './connect-timeout.js'
-import { describeNetworkError } from './network-error.js'
+import { describeNetworkError, isTlsTrustError } from './network-error.js'
 
 const MAX_BUFFER = 64 * 1024
 
-export function natsHandshake(url: URL, what: string, limitMs: number, signal: AbortSignal): Promise<void> {
+export function natsHandshake(
+  url: URL,
+  what: string,
+  limitMs: number,
+  signal: AbortSignal,
+  tls: ConnectionOptions = {},
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason)
     const plain = new Socket()
@@ -38,7 +44,11 @@ export function natsHandshake(url: URL, what: string, limitMs: number, signal: A
     const timer = setTimeout(() => finish(connectTimedOut(what, limitMs)), limitMs)
     signal.addEventListener('abort', onAbort, { once: true })
 
-    const onError = (error: Error) => finish(new NotReady(`${what}: ${describeNetworkError(error)}`))
+    const onError = (error: Error) => {
+      const reason = describeNetworkError(error)
+      const hint = isTlsTrustError(error) ? "; trust the server's CA with the ca option, or set insecure" : ''
+      finish(new NotReady(`${what}: ${reason}${hint}`))
+    }
     const onClose = () => finish(new NotReady(`${what}: the server closed the connection during the handshake`))
     const onData = (chunk: Buffer) => {
       buffer += chunk.toString('utf8')
@@ -101,7 +111,7 @@ export function natsHandshake(url: URL, what: string, limitMs: number, signal: A
 
     const upgrade = () => {
       plain.removeListener('data', onData)
-      const secure = tlsConnect({ socket: plain, servername: url.hostname })
+      const secure = tlsConnect({ ...tls, socket: plain, servername: url.hostname })
       socket = secure
       secure.on('error', onError)
       secure.on('close', onClose)

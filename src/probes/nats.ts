@@ -6,6 +6,7 @@ import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlight } from './in-flight.js'
 import { natsHandshake } from './nats-handshake.js'
 import { describeNetworkError, errorCode } from './network-error.js'
+import { type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
 
 /** The part of a `nats` connection the probe uses. */
 export interface NatsConnectionLike {
@@ -17,7 +18,7 @@ export interface NatsConnectionLike {
   getServer?(): string
 }
 
-export interface NatsProbeOptions extends ProbeOptions, ConnectOptions {
+export interface NatsProbeOptions extends ProbeOptions, ConnectOptions, TlsProbeOptions {
   /** Check name. Default `nats`. */
   name?: string
 }
@@ -33,18 +34,19 @@ export interface NatsProbeOptions extends ProbeOptions, ConnectOptions {
  * health.add(nats(nc))
  */
 export function nats(connectionOrUrl: NatsConnectionLike | string | URL, options: NatsProbeOptions = {}): Probe {
-  const { name = 'nats', connectTimeout: _ct, ...probeOptions } = options
+  const { name = 'nats', connectTimeout: _ct, ca: _ca, insecure: _in, ...probeOptions } = options
   const base = { componentType: 'component', ...probeOptions, name }
   if (typeof connectionOrUrl === 'string' || connectionOrUrl instanceof URL) {
     const url = parseNatsUrl(connectionOrUrl)
     const shown = redactUrl(url.href)
     const limitMs = connectTimeoutMs(options, `nats ${shown}`)
     const server = `${url.hostname}:${url.port || 4222}`
+    const tls = tlsConnectOptions(options)
     return {
       ...base,
       check: async ({ signal }) => {
         const started = performance.now()
-        await natsHandshake(url, `nats ${shown}`, limitMs, signal)
+        await natsHandshake(url, `nats ${shown}`, limitMs, signal, tls)
         return { message: 'PONG', observedValue: elapsedMs(started), observedUnit: 'ms', componentId: server }
       },
     }

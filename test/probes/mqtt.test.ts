@@ -8,6 +8,7 @@ import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
 import { freePort, waitFor } from '../support/server-process.js'
 import { type MosquittoServer, startMosquitto } from '../support/servers/mosquitto.js'
+import { makeTestCertificates } from '../support/tls.js'
 
 const run = (probe: ReturnType<typeof mqtt>, timeoutMs = 2000) => runProbe(probe, { timeoutMs })
 
@@ -15,9 +16,14 @@ describe('mqtt probe against a real mosquitto', () => {
   let broker: MosquittoServer
   let client: mqttjs.MqttClient
   const appErrors: unknown[] = []
+  const certs = makeTestCertificates()
 
   before(async () => {
-    broker = await startMosquitto({ user: 'app', password: 'mqtt-secret-pw' })
+    broker = await startMosquitto({
+      user: 'app',
+      password: 'mqtt-secret-pw',
+      tls: { key: certs.key, cert: certs.cert },
+    })
     client = mqttjs.connect(broker.url, { reconnectPeriod: 200 })
     client.on('error', (error) => appErrors.push(error))
     await new Promise((resolve) => client.once('connect', resolve))
@@ -43,6 +49,17 @@ describe('mqtt probe against a real mosquitto', () => {
       assert.equal(result.status, 'pass', result.output)
       assert.equal(result.componentId, `127.0.0.1:${broker.port}`)
     })
+  })
+
+  it('speaks MQTT over TLS with mqtts:// and a private CA; an untrusted certificate fails clearly', async () => {
+    const url = `mqtts://app:mqtt-secret-pw@127.0.0.1:${broker.tlsPort}`
+    const trusted = await run(mqtt(url, { ca: certs.ca }))
+    assert.equal(trusted.status, 'pass', trusted.output)
+    const untrusted = await run(mqtt(url))
+    assert.equal(untrusted.status, 'fail')
+    assert.match(untrusted.output ?? '', /not trusted .*ca option, or set insecure/)
+    assert.doesNotMatch(untrusted.output ?? '', /mqtt-secret-pw/)
+    assert.equal((await run(mqtt(url, { insecure: true }))).status, 'pass')
   })
 
   it('fails on wrong credentials with a reason naming authentication and no password', async () => {

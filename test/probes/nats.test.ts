@@ -8,6 +8,7 @@ import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
 import { freePort, waitFor } from '../support/server-process.js'
 import { type NatsServer, startNats } from '../support/servers/nats.js'
+import { makeTestCertificates } from '../support/tls.js'
 
 const run = (probe: ReturnType<typeof nats>, timeoutMs = 2000) => runProbe(probe, { timeoutMs })
 
@@ -126,5 +127,33 @@ describe('nats probe against a real nats-server', () => {
     assert.equal(down.output, 'nats: disconnected from the server (the client is reconnecting)')
     await server.process.start()
     await waitFor('the client to reconnect', async () => (await run(probe, 500)).status === 'pass', 10_000)
+  })
+})
+
+describe('nats probe over TLS', () => {
+  const certs = makeTestCertificates()
+  let server: NatsServer
+
+  before(async () => {
+    server = await startNats({ tls: { key: certs.key, cert: certs.cert } })
+  })
+
+  after(async () => {
+    await server?.stop()
+  })
+
+  it('passes with a tls:// URL and the private CA, and upgrades a nats:// URL when the server requires TLS', async () => {
+    const tls = await run(nats(`tls://127.0.0.1:${server.port}`, { ca: certs.ca }))
+    assert.equal(tls.status, 'pass', tls.output)
+    const upgraded = await run(nats(`nats://127.0.0.1:${server.port}`, { ca: certs.ca }))
+    assert.equal(upgraded.status, 'pass', upgraded.output)
+  })
+
+  it('fails when the certificate is not trusted, and says how to fix it; insecure passes', async () => {
+    const untrusted = await run(nats(`tls://127.0.0.1:${server.port}`))
+    assert.equal(untrusted.status, 'fail')
+    assert.match(untrusted.output ?? '', /not trusted .*ca option, or set insecure/)
+    const insecure = await run(nats(`tls://127.0.0.1:${server.port}`, { insecure: true }))
+    assert.equal(insecure.status, 'pass', insecure.output)
   })
 })

@@ -13,11 +13,15 @@ import { freePort, ManagedProcess, makeTempDir, removeTempDir, requireBinary } f
 export interface MosquittoOptions {
   user?: string
   password?: string
+  /** Also listen with TLS (on `tlsPort`) using this server key and certificate (PEM). */
+  tls?: { key: string; cert: string }
 }
 
 export interface MosquittoServer {
   host: string
   port: number
+  /** The TLS listener's port, when `tls` was given. */
+  tlsPort?: number
   /** `mqtt://127.0.0.1:PORT` (with `user:password@` when set). */
   url: string
   dir: string
@@ -35,11 +39,22 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     const passwd = requireBinary('mosquitto_passwd', ['/usr/bin/mosquitto_passwd'])
     const file = join(dir, 'passwords')
     execFileSync(passwd, ['-b', '-c', file, options.user, options.password ?? ''], { stdio: 'pipe' })
-    // Started as root, mosquitto drops to its own user, which must be able to read these.
-    chmodSync(dir, 0o755)
     chmodSync(file, 0o644)
     lines.push(`password_file ${file}`, 'allow_anonymous false')
   } else lines.push('allow_anonymous true')
+  // Started as root, mosquitto drops to its own user, which must be able to read our files.
+  chmodSync(dir, 0o755)
+  let tlsPort: number | undefined
+  if (options.tls) {
+    tlsPort = await freePort()
+    writeFileSync(join(dir, 'server.key'), options.tls.key, { mode: 0o644 })
+    writeFileSync(join(dir, 'server.pem'), options.tls.cert, { mode: 0o644 })
+    lines.push(
+      `listener ${tlsPort} ${host}`,
+      `certfile ${join(dir, 'server.pem')}`,
+      `keyfile ${join(dir, 'server.key')}`,
+    )
+  }
   const config = join(dir, 'mosquitto.conf')
   writeFileSync(config, `${lines.join('\n')}\n`)
   const proc = new ManagedProcess(`mosquitto :${port}`, binary, ['-c', config], {
@@ -51,6 +66,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   return {
     host,
     port,
+    ...(tlsPort ? { tlsPort } : {}),
     url: `mqtt://${auth}${host}:${port}`,
     dir,
     process: proc,

@@ -1,13 +1,18 @@
 /**
  * A real nats-server for tests on a free loopback port, optionally with a user and
- * password. Ready means the port sends the server's INFO line.
+ * password, or requiring TLS. Ready means the port sends the server's INFO line.
  */
+
+import { writeFileSync } from 'node:fs'
 import { Socket } from 'node:net'
-import { freePort, ManagedProcess, requireBinary } from '../server-process.js'
+import { join } from 'node:path'
+import { freePort, ManagedProcess, makeTempDir, requireBinary } from '../server-process.js'
 
 export interface NatsServerOptions {
   user?: string
   password?: string
+  /** Require TLS with this server key and certificate (PEM). */
+  tls?: { key: string; cert: string }
 }
 
 export interface NatsServer {
@@ -25,6 +30,12 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
   const port = await freePort()
   const args = ['-a', host, '-p', String(port)]
   if (options.user) args.push('--user', options.user, '--pass', options.password ?? '')
+  if (options.tls) {
+    const dir = makeTempDir('nats-tls')
+    writeFileSync(join(dir, 'server.key'), options.tls.key)
+    writeFileSync(join(dir, 'server.pem'), options.tls.cert)
+    args.push('--tls', '--tlscert', join(dir, 'server.pem'), '--tlskey', join(dir, 'server.key'))
+  }
   const proc = new ManagedProcess(`nats-server :${port}`, binary, args, { ready: () => natsAnswers(port, host) })
   await proc.start()
   const auth = options.user ? `${encodeURIComponent(options.user)}:${encodeURIComponent(options.password ?? '')}@` : ''

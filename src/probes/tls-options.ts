@@ -1,0 +1,19 @@
+/** TLS settings of the probes that speak TLS in URL mode (https, amqps, tls:// for NATS, mqtts). */
+export interface TlsProbeOptions {
+  /** Extra trusted CA certificates (PEM), e.g. a private CA. */
+  ca?: string | Buffer | readonly (string | Buffer)[]
+  /** Accept any server certificate (self-signed, wrong name). Default false. */
+  insecure?: boolean
+}
+
+/** The `tls.connect` options for these settings. */
+export function tlsConnectOptions(options: TlsProbeOptions): {
+  ca?: string | Buffer | (string | Buffer)[]
+  rejectUnauthorized: boolean
+} {
+  const ca = options.ca
+  return {
+    ...(ca === undefined ? {} : { ca: Array.isArray(ca) ? [...ca] : (ca as string | Buffer) }),
+    rejectUnauthorized: options.insecure !== true,
+  }
+}
