@@ -10,6 +10,7 @@ import { expectNoLeakedResources, repeat } from '../support/leaks.js'
 import { sleep, waitFor } from '../support/server-process.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
 import { type RedisCluster, startRedisCluster } from '../support/servers/redis-cluster.js'
+import { makeTestCa, type TestCa } from '../support/test-ca.js'
 
 const PASSWORD = 'redis-test-secret-5521'
 const run = (probe: Probe, timeoutMs = 2000) => runProbe(probe, { timeoutMs })
@@ -278,5 +279,41 @@ describe('redis probe against a real three-node Redis Cluster', () => {
     } finally {
       await node.process.start()
     }
+  })
+})
+
+describe('redis probe over TLS (rediss://) against a real Redis', () => {
+  let ca: TestCa
+  let server: RedisServer
+
+  before(async () => {
+    ca = makeTestCa()
+    server = await startRedis({ password: PASSWORD, tls: { cert: ca.serverCert, key: ca.serverKey, ca: ca.caCert } })
+  })
+
+  after(async () => {
+    await server?.stop()
+  })
+
+  it('passes with the CA given, and with insecure', async () => {
+    const trusted = await run(redis(server.url, { ca: ca.read(ca.caCert) }))
+    assert.equal(trusted.status, 'pass', trusted.output)
+    assert.equal(trusted.output, 'PONG')
+    const insecure = await run(redis(server.url, { insecure: true }))
+    assert.equal(insecure.status, 'pass', insecure.output)
+  })
+
+  it('fails saying the certificate is not trusted when the CA is unknown', async () => {
+    const result = await run(redis(server.url))
+    assert.equal(result.status, 'fail')
+    assert.match(result.output ?? '', new RegExp(`redis 127\\.0\\.0\\.1:${server.port}: TLS certificate not trusted`))
+    assert.doesNotMatch(JSON.stringify(result), new RegExp(PASSWORD))
+  })
+
+  it('fails on a wrong password over TLS with a reason naming authentication', async () => {
+    const result = await run(redis(`rediss://:nope-tls-77@127.0.0.1:${server.port}`, { ca: ca.read(ca.caCert) }))
+    assert.equal(result.status, 'fail')
+    assert.match(result.output ?? '', /authentication failed \(WRONGPASS\)/)
+    assert.doesNotMatch(JSON.stringify(result), /nope-tls-77/)
   })
 })

@@ -3,7 +3,9 @@
  * no persistence, optionally a password. Ready means it answers PING (or NOAUTH when a
  * password is set) on the port, not merely that the process exists.
  */
+import { readFileSync } from 'node:fs'
 import { Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { freePort, ManagedProcess, makeTempDir, removeTempDir, requireBinary } from '../server-process.js'
 
 export interface RedisServerOptions {
@@ -13,6 +15,8 @@ export interface RedisServerOptions {
   args?: string[]
   /** Use this port instead of a free one (e.g. to restart on the same port). */
   port?: number
+  /** Serve TLS only (no plain port): PEM file paths. Clients need not present a certificate. */
+  tls?: { cert: string; key: string; ca: string }
 }
 
 export interface RedisServer {
@@ -33,9 +37,24 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   const host = '127.0.0.1'
   const port = options.port ?? (await freePort())
   const dir = makeTempDir('redis')
+  const listen = options.tls
+    ? [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        options.tls.cert,
+        '--tls-key-file',
+        options.tls.key,
+        '--tls-ca-cert-file',
+        options.tls.ca,
+        '--tls-auth-clients',
+        'no',
+      ]
+    : ['--port', String(port)]
   const args = [
-    '--port',
-    String(port),
+    ...listen,
     '--bind',
     host,
     '--dir',
@@ -55,14 +74,14 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   ]
   const proc = new ManagedProcess(`redis-server :${port}`, binary, args, {
     cwd: dir,
-    ready: () => redisAnswers(port, host),
+    ready: () => (options.tls ? tlsAccepts(port, host, options.tls.ca) : redisAnswers(port, host)),
   })
   await proc.start()
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : ''
   return {
     host,
     port,
-    url: `redis://${auth}${host}:${port}`,
+    url: `${options.tls ? 'rediss' : 'redis'}://${auth}${host}:${port}`,
     dir,
     process: proc,
     async stop() {
@@ -103,5 +122,21 @@ export function rawRedisCommand(port: number, host: string, payload: string, tim
       resolve(chunk.toString())
     })
     socket.connect(port, host, () => socket.write(payload))
+  })
+}
+
+/** Resolves true once a TLS handshake with the server succeeds and it answers PING. */
+function tlsAccepts(port: number, host: string, caPath: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ port, host, ca: readFileSync(caPath), rejectUnauthorized: true })
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(ok)
+    }
+    const timer = setTimeout(() => done(false), timeoutMs)
+    socket.once('error', () => done(false))
+    socket.once('secureConnect', () => socket.write('*1\r\n$4\r\nPING\r\n'))
+    socket.once('data', (chunk) => done(chunk.toString().startsWith('+PONG') || chunk.toString().startsWith('-NOAUTH')))
   })
 }
