@@ -126,7 +126,20 @@ function decodeName(segment: string): string | undefined {
   }
 }
 
+const labels = new Map<string, string>()
+
+/** The last path segment (`/_healthz/readyz/` → `readyz`), memoised: it is on the hot path. */
 function labelOf(path: string): string {
+  let label = labels.get(path)
+  if (label === undefined) {
+    label = lastSegment(path)
+    // Only configured paths reach here, so the map stays as small as the configuration.
+    labels.set(path, label)
+  }
+  return label
+}
+
+function lastSegment(path: string): string {
   const parts = path.split('/').filter(Boolean)
   return parts[parts.length - 1] ?? 'health'
 }
