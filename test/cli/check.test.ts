@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict'
-import { utimesSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
-import { freePort, makeTempDir } from '../support/server-process.js'
-import { type MemcachedServers, startMemcached } from '../support/servers/memcached.js'
-import { type RedisServer, startRedis } from '../support/servers/redis.js'
-import { makeTestCertificates } from '../support/tls.js'
+import { freePort } from '../support/server-process.js'
 import { buildCli, cli } from './run-cli.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
@@ -121,9 +115,15 @@ describe('probekit check', () => {
     const [hung, ok] = run.stdout.trimEnd().split('\n') as [string, string]
     assert.match(hung, new RegExp(`^failed tcp://${blackhole.address}: .*timed out after 1500 ms$`))
     assert.match(ok, /^ok /)
-    // The deadline, plus the process's own start-up on a busy machine.
-    assert.ok(run.ms < 1500 + 3000, `took ${run.ms.toFixed(0)} ms`)
-    assert.ok(run.ms >= 1400, `gave up after ${run.ms.toFixed(0)} ms, before the timeout`)
+    // The deadline itself, measured inside the process (its start-up varies on a busy machine).
+    const json = await cli(['check', '--json', '--timeout', '1500ms', `tcp://${blackhole.address}`])
+    const [result] = JSON.parse(json.stdout) as { durationMs: number; output: string }[]
+    assert.match(result?.output ?? '', /timed out after 1500 ms$/)
+    assert.ok(
+      result && result.durationMs >= 1490 && result.durationMs < 1500 + 500,
+      `gave up after ${result?.durationMs} ms`,
+    )
+    assert.ok(run.ms < 1500 + 10_000, `the process took ${run.ms.toFixed(0)} ms`)
   })
 
   it('takes a bare number for --timeout as seconds', async () => {
@@ -171,222 +171,30 @@ describe('probekit check', () => {
   })
 
   it('prints nothing with -q; the exit status tells', async () => {
-    const ok = await cli(['check', '-q', `${base}/livez`])
+    const [ok, failed] = await Promise.all([
+      cli(['check', '-q', `${base}/livez`]),
+      cli(['check', '--quiet', `${base}/readyz`]),
+    ])
     assert.deepEqual([ok.code, ok.stdout], [0, ''])
-    const failed = await cli(['check', '--quiet', `${base}/readyz`])
     assert.deepEqual([failed.code, failed.stdout], [1, ''])
   })
 
   it('sends --header and judges by --expect-status', async () => {
-    const without = await cli(['check', `${base}/private`])
+    const [without, withHeader, notFound, strict, range, list] = await Promise.all([
+      cli(['check', `${base}/private`]),
+      cli(['check', '--header', 'X-Health-Token: let-me-in', `${base}/private`]),
+      cli(['check', '--expect-status', '404', `${base}/missing`]),
+      cli(['check', '--expect-status', '200', `${base}/no-content`]),
+      cli(['check', '--expect-status', '2xx', `${base}/no-content`]),
+      cli(['check', '--expect-status', '200,204', `${base}/no-content`, `${base}/livez`]),
+    ])
     assert.equal(without.code, 1)
     assert.match(without.stdout, /answered 401 Unauthorized/)
-    const withHeader = await cli(['check', '--header', 'X-Health-Token: let-me-in', `${base}/private`])
     assert.equal(withHeader.code, 0, withHeader.stdout)
-    const notFound = await cli(['check', '--expect-status', '404', `${base}/missing`])
     assert.equal(notFound.code, 0, notFound.stdout)
-    const strict = await cli(['check', '--expect-status', '200', `${base}/no-content`])
     assert.equal(strict.code, 1)
     assert.match(strict.stdout, /answered 204 No Content, expected 200/)
-    const range = await cli(['check', '--expect-status', '2xx', `${base}/no-content`])
     assert.equal(range.code, 0, range.stdout)
-    const list = await cli(['check', '--expect-status', '200,204', `${base}/no-content`, `${base}/livez`])
     assert.equal(list.code, 0, list.stdout)
-  })
-
-  describe('https', () => {
-    let tlsServer: Server
-    let tlsBase: string
-    let caFile: string
-    before(async () => {
-      const certs = makeTestCertificates()
-      tlsServer = createHttpsServer({ key: certs.key, cert: certs.cert }, (_req, res) => res.end('ok'))
-      tlsBase = `https://127.0.0.1:${await listen(tlsServer)}`
-      caFile = join(makeTempDir('check-ca'), 'ca.pem')
-      writeFileSync(caFile, certs.ca)
-    })
-    after(() => close(tlsServer))
-
-    it('rejects a certificate from an unknown CA, trusts it with --ca, or skips the check with --insecure', async () => {
-      const untrusted = await cli(['check', `${tlsBase}/livez`])
-      assert.equal(untrusted.code, 1)
-      assert.match(untrusted.stdout, /^failed https:.*certificate/)
-      const trusted = await cli(['check', '--ca', caFile, `${tlsBase}/livez`])
-      assert.equal(trusted.code, 0, trusted.stdout)
-      const insecure = await cli(['check', '--insecure', `${tlsBase}/livez`])
-      assert.equal(insecure.code, 0, insecure.stdout)
-    })
-  })
-
-  describe('redis and postgres', () => {
-    let redis: RedisServer
-    let lockedRedis: RedisServer
-    before(async () => {
-      ;[redis, lockedRedis] = await Promise.all([startRedis(), startRedis({ password: 'redis-Secret-7' })])
-    })
-    after(async () => {
-      await redis?.stop()
-      await lockedRedis?.stop()
-    })
-
-    it('prints "ok redis://… PONG in N ms" for a real Redis', async () => {
-      const target = `redis://127.0.0.1:${redis.port}`
-      const run = await cli(['check', target])
-      assert.equal(run.code, 0, run.stdout)
-      assert.match(run.stdout, new RegExp(`^ok redis://127\\.0\\.0\\.1:${redis.port} PONG in \\d+\\.\\d ms\\n$`))
-    })
-
-    it('fails on a wrong Redis password without printing it', async () => {
-      const target = `redis://:wrong-Passw0rd@127.0.0.1:${lockedRedis.port}`
-      const run = await cli(['check', target])
-      assert.equal(run.code, 1)
-      assert.match(run.stdout, new RegExp(`^failed redis://:\\*\\*\\*@127\\.0\\.0\\.1:${lockedRedis.port}: `))
-      assert.doesNotMatch(run.stdout, /wrong-Passw0rd|redis-Secret-7/)
-      const right = await cli(['check', lockedRedis.url])
-      assert.equal(right.code, 0, right.stdout)
-      assert.doesNotMatch(right.stdout, /redis-Secret-7/)
-    })
-
-    it('fails a frozen Redis at --timeout', async () => {
-      lockedRedis.process.freeze()
-      try {
-        const run = await cli(['check', '--timeout', '1s', lockedRedis.url])
-        assert.equal(run.code, 1)
-        assert.match(run.stdout, /timed out after 1000 ms\n$/)
-        assert.doesNotMatch(run.stdout, /redis-Secret-7/)
-      } finally {
-        lockedRedis.process.thaw()
-      }
-    })
-
-    it('prints "failed postgres://app:***@…: timed out after N ms" for an unreachable database', async () => {
-      const target = `postgres://app:pg-Secret-9@${blackhole.address}/app`
-      const run = await cli(['check', '--timeout', '1s', target])
-      assert.equal(run.code, 1)
-      assert.equal(run.stdout, `failed postgres://app:***@${blackhole.address}/app: timed out after 1000 ms\n`)
-    })
-
-    it('fails a refused postgresql:// target with the reason, password redacted', async () => {
-      const run = await cli(['check', '--json', `postgresql://app:pg-Secret-9@127.0.0.1:${closedPort}/app`])
-      assert.equal(run.code, 1)
-      const [result] = JSON.parse(run.stdout) as { target: string; status: string; output: string }[]
-      assert.equal(result?.target, `postgresql://app:***@127.0.0.1:${closedPort}/app`)
-      assert.equal(result?.status, 'fail')
-      assert.match(result?.output ?? '', /connection refused/)
-      assert.doesNotMatch(run.stdout, /pg-Secret-9/)
-    })
-  })
-
-  describe('file, memcached and mysql', () => {
-    let dir: string
-    let memcached: MemcachedServers
-    before(async () => {
-      dir = makeTempDir('check-files')
-      writeFileSync(join(dir, 'fresh.live'), '')
-      writeFileSync(join(dir, 'stale.live'), '')
-      const threeMinutesAgo = new Date(Date.now() - 180_000)
-      utimesSync(join(dir, 'stale.live'), threeMinutesAgo, threeMinutesAgo)
-      memcached = await startMemcached({ count: 2 })
-    })
-    after(() => memcached?.stop())
-
-    it('passes a file:// target that exists and, with --max-age, is fresh', async () => {
-      const run = await cli(['check', '--max-age', '60s', `file://${dir}/fresh.live`, `file://${dir}/stale.live`])
-      assert.equal(run.code, 1)
-      const [fresh, stale] = run.stdout.trimEnd().split('\n') as [string, string]
-      assert.match(fresh, new RegExp(`^ok file://${dir}/fresh\\.live modified [\\d.]+ (ms|s) ago in `))
-      assert.match(
-        stale,
-        new RegExp(`^failed file://${dir}/stale\\.live: is stale: modified 3(\\.\\d)? min ago, more than 60 s$`),
-      )
-      const withoutMaxAge = await cli(['check', `file://${dir}/stale.live`])
-      assert.equal(withoutMaxAge.code, 0, withoutMaxAge.stdout)
-    })
-
-    it('fails a missing file, and takes file:relative paths from the working directory', async () => {
-      const missing = await cli(['check', `file://${dir}/missing.ready`])
-      assert.equal(missing.code, 1)
-      assert.equal(missing.stdout, `failed file://${dir}/missing.ready: does not exist\n`)
-      const relative = await cli(['check', 'file:fresh.live'], { cwd: dir })
-      assert.equal(relative.code, 0, relative.stdout)
-      const remote = await cli(['check', 'file://backup-host/fresh.live'])
-      assert.equal(remote.code, 1)
-      assert.match(
-        remote.stdout,
-        /usage error: "file:\/\/backup-host\/fresh\.live" names the host "backup-host"; a file target is local/,
-      )
-    })
-
-    it('passes memcached://a,b only when every listed server answers', async () => {
-      const both = `memcached://${memcached.serversString}`
-      const ok = await cli(['check', both])
-      assert.equal(ok.code, 0, ok.stdout)
-      assert.match(ok.stdout, /^ok memcached:\/\//)
-      const oneDown = `memcached://${memcached.servers[0]?.address},127.0.0.1:${closedPort}`
-      const failed = await cli(['check', oneDown])
-      assert.equal(failed.code, 1)
-      assert.match(failed.stdout, new RegExp(`127\\.0\\.0\\.1:${closedPort}`))
-      assert.doesNotMatch(
-        failed.stdout,
-        new RegExp(`${memcached.servers[0]?.address} \\(`),
-        'only the silent server is named',
-      )
-    })
-
-    it('fails a refused mysql:// target with the password redacted', async () => {
-      const run = await cli(['check', `mysql://app:my-Secret-5@127.0.0.1:${closedPort}/shop`])
-      assert.equal(run.code, 1)
-      assert.match(
-        run.stdout,
-        new RegExp(`^failed mysql://app:\\*\\*\\*@127\\.0\\.0\\.1:${closedPort}/shop: .*connection refused`),
-      )
-      assert.doesNotMatch(run.stdout, /my-Secret-5/)
-    })
-  })
-
-  describe('usage errors exit 1 (never 2) and say so', () => {
-    for (const [args, pattern] of [
-      [[], /usage error: name at least one target/],
-      [
-        ['gopher://127.0.0.1:70/'],
-        /usage error: "gopher:\/\/127\.0\.0\.1:70\/" has the unsupported scheme "gopher:" \(supported schemes: http:\/\/ https:\/\/ tcp:\/\//,
-      ],
-      [['localhost:6379'], /usage error: "localhost:6379" is not a URL; for a port, write tcp:\/\/localhost:6379/],
-      [['http://'], /usage error: "http:\/\/" is not a well-formed URL/],
-      [['--timeout', 'soon', 'http://127.0.0.1:1/'], /usage error: --timeout "soon" is not a duration/],
-      [['--timeout', '0', 'http://127.0.0.1:1/'], /usage error: --timeout must be more than zero/],
-      [
-        ['--header', 'X-A: b', 'tcp://127.0.0.1:1'],
-        /usage error: --header applies to http:\/\/ and https:\/\/ targets/,
-      ],
-      [['--header', 'no colon', 'http://127.0.0.1:1/'], /usage error: --header "no colon" is not a header/],
-      [['--expect-status', 'ok', 'http://127.0.0.1:1/'], /usage error: --expect-status "ok" is not a status/],
-      [['--max-age', '60', 'http://127.0.0.1:1/'], /usage error: --max-age applies to file:\/\/ targets/],
-      [['--max-age', 'old', 'file:///tmp/x'], /usage error: --max-age "old" is not a duration/],
-      [
-        ['--ca', '/nonexistent/ca.pem', 'https://127.0.0.1:1/'],
-        /usage error: --ca \/nonexistent\/ca.pem: the CA certificate file does not exist/,
-      ],
-      [['--json', '-q', 'http://127.0.0.1:1/'], /usage error: --json and --quiet contradict each other/],
-      [['--retries', '3', 'http://127.0.0.1:1/'], /usage error: Unknown option '--retries'/],
-      [['postgres://app:hunter2@db:5432/app', 'mongo://x'], /usage error: "mongo:\/\/x" has the unsupported scheme/],
-    ] as const) {
-      it(`probekit check ${args.join(' ')}`, async () => {
-        const run = await cli(['check', ...args])
-        assert.equal(run.code, 1)
-        assert.match(run.stdout, pattern)
-        assert.match(run.stdout, /See "probekit check --help"/)
-        assert.doesNotMatch(run.stdout, /hunter2/)
-        assert.doesNotMatch(run.stdout, /\n\s+at /, 'no stack trace')
-      })
-    }
-  })
-
-  it('caps each line so the output fits in the 4 KB Docker keeps', async () => {
-    const long = `${base}/readyz?${'x'.repeat(3000)}`
-    const run = await cli(['check', long, long, long])
-    assert.equal(run.code, 1)
-    assert.ok(Buffer.byteLength(run.stdout) <= 4096, `${Buffer.byteLength(run.stdout)} bytes`)
-    assert.equal(run.stdout.trimEnd().split('\n').length, 3)
   })
 })

@@ -26,10 +26,11 @@ describe('probekit (the binary)', () => {
   })
 
   it('prints the package version with --version, -V, or after any command', async () => {
-    for (const args of [['--version'], ['-V'], ['check', '--version'], ['gen', '-V'], ['probe', '--version']]) {
-      const run = await cli(args)
-      assert.deepEqual([run.code, run.stdout], [0, `${version}\n`], args.join(' '))
-    }
+    const cases = [['--version'], ['-V'], ['check', '--version'], ['gen', '-V'], ['probe', '--version']]
+    const runs = await Promise.all(cases.map((args) => cli(args)))
+    runs.forEach((run, i) => {
+      assert.deepEqual([run.code, run.stdout], [0, `${version}\n`], cases[i]?.join(' '))
+    })
   })
 
   it('names an unknown command and the known ones, exit 1', async () => {
@@ -48,17 +49,19 @@ describe('probekit (the binary)', () => {
       assert.match(long.stdout, new RegExp(`^Usage: probekit ${command} `))
       assert.match(long.stdout, /^Examples:$/m)
       assert.match(long.stdout, new RegExp(`^ {2}probekit ${command} `, 'm'))
-      assert.equal((await cli([command, '-h'])).stdout, long.stdout)
-      assert.equal((await cli(['help', command])).stdout, long.stdout)
+      const [short, viaHelp] = await Promise.all([cli([command, '-h']), cli(['help', command])])
+      assert.equal(short?.stdout, long.stdout)
+      assert.equal(viaHelp?.stdout, long.stdout)
     })
   }
 
   it('answers --help for every command with exit 0', async () => {
-    for (const command of ['worker', 'monitor', 'inspect']) {
-      const run = await cli([command, '--help'])
-      assert.equal(run.code, 0, `${command}: ${run.stdout}`)
+    const commands = ['worker', 'monitor', 'inspect']
+    const runs = await Promise.all(commands.map((command) => cli([command, '--help'])))
+    runs.forEach((run, i) => {
+      assert.equal(run.code, 0, `${commands[i]}: ${run.stdout}`)
       assert.match(run.stdout, /probekit/)
-    }
+    })
   })
 
   it('exits 1, never 2, for an unhealthy target and for a usage error', async () => {

@@ -208,7 +208,8 @@ describe('probekit gen', () => {
     })
   })
 
-  describe('usage errors', () => {
+  // Independent cases: run them side by side.
+  describe('usage errors', { concurrency: true }, () => {
     for (const [args, pattern] of [
       [['gen'], /usage error: say what to generate: one of k8s, docker, compose, nginx/],
       [['gen', 'helm'], /usage error: cannot generate "helm"/],

@@ -93,7 +93,7 @@ describe('probekit probe', () => {
     assert.match(withTsx.stdout, /\[\+\]typed ok/)
   })
 
-  describe('says what is wrong with the config module in one sentence, exit 1', () => {
+  describe('says what is wrong with the config module in one sentence, exit 1', { concurrency: true }, () => {
     for (const [name, args, pattern] of [
       [
         'a missing file',
@@ -126,7 +126,7 @@ describe('probekit probe', () => {
     }
   })
 
-  describe('usage errors', () => {
+  describe('usage errors', { concurrency: true }, () => {
     for (const [args, pattern] of [
       [[], /usage error: say which probes to run: --live, --ready or --startup/],
       [['--live', '--ready'], /usage error: choose one group, not --live and --ready/],

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict'
+import { before, describe, it } from 'node:test'
+import { freePort } from '../support/server-process.js'
+import { buildCli, cli } from './run-cli.js'
+
+describe('probekit check: input it refuses, output it bounds', () => {
+  let closedPort: number
+  before(async () => {
+    buildCli()
+    closedPort = await freePort()
+  })
+
+  // Independent cases: run them side by side.
+  describe('usage errors exit 1 (never 2) and say so', { concurrency: true }, () => {
+    for (const [args, pattern] of [
+      [[], /usage error: name at least one target/],
+      [
+        ['gopher://127.0.0.1:70/'],
+        /usage error: "gopher:\/\/127\.0\.0\.1:70\/" has the unsupported scheme "gopher:" \(supported schemes: http:\/\/ https:\/\/ tcp:\/\//,
+      ],
+      [['localhost:6379'], /usage error: "localhost:6379" is not a URL; for a port, write tcp:\/\/localhost:6379/],
+      [['http://'], /usage error: "http:\/\/" is not a well-formed URL/],
+      [['--timeout', 'soon', 'http://127.0.0.1:1/'], /usage error: --timeout "soon" is not a duration/],
+      [['--timeout', '0', 'http://127.0.0.1:1/'], /usage error: --timeout must be more than zero/],
+      [
+        ['--header', 'X-A: b', 'tcp://127.0.0.1:1'],
+        /usage error: --header applies to http:\/\/ and https:\/\/ targets/,
+      ],
+      [['--header', 'no colon', 'http://127.0.0.1:1/'], /usage error: --header "no colon" is not a header/],
+      [['--expect-status', 'ok', 'http://127.0.0.1:1/'], /usage error: --expect-status "ok" is not a status/],
+      [['--max-age', '60', 'http://127.0.0.1:1/'], /usage error: --max-age applies to file:\/\/ targets/],
+      [['--max-age', 'old', 'file:///tmp/x'], /usage error: --max-age "old" is not a duration/],
+      [
+        ['--ca', '/nonexistent/ca.pem', 'https://127.0.0.1:1/'],
+        /usage error: --ca \/nonexistent\/ca.pem: the CA certificate file does not exist/,
+      ],
+      [['--json', '-q', 'http://127.0.0.1:1/'], /usage error: --json and --quiet contradict each other/],
+      [['--retries', '3', 'http://127.0.0.1:1/'], /usage error: Unknown option '--retries'/],
+      [['postgres://app:hunter2@db:5432/app', 'mongo://x'], /usage error: "mongo:\/\/x" has the unsupported scheme/],
+    ] as const) {
+      it(`probekit check ${args.join(' ')}`, async () => {
+        const run = await cli(['check', ...args])
+        assert.equal(run.code, 1)
+        assert.match(run.stdout, pattern)
+        assert.match(run.stdout, /See "probekit check --help"/)
+        assert.doesNotMatch(run.stdout, /hunter2/)
+        assert.doesNotMatch(run.stdout, /\n\s+at /, 'no stack trace')
+      })
+    }
+  })
+
+  it('caps each line so the output fits in the 4 KB Docker keeps', async () => {
+    const long = `http://127.0.0.1:${closedPort}/readyz?${'x'.repeat(3000)}`
+    const run = await cli(['check', long, long, long])
+    assert.equal(run.code, 1)
+    assert.ok(Buffer.byteLength(run.stdout) <= 4096, `${Buffer.byteLength(run.stdout)} bytes`)
+    assert.equal(run.stdout.trimEnd().split('\n').length, 3)
+  })
+})
