@@ -5,7 +5,7 @@ import { elapsedMs, untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { InFlight } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
-import { describeNetworkError, errorCode } from './network-error.js'
+import { describeNetworkError, errorCode, isTlsTrustError } from './network-error.js'
 import { type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
 
 /** The part of an amqplib channel (promise API) the probe uses. */
@@ -165,6 +165,11 @@ function reason(error: unknown, what: string): NotReady {
   }
   if (/frame|unexpected|expected/i.test(text) && !errorCode(error)) {
     return new NotReady(`${what}: not an AMQP 0-9-1 broker (${text})`)
+  }
+  if (isTlsTrustError(error)) {
+    return new NotReady(
+      `${what}: ${describeNetworkError(error)}; trust the broker's CA with the ca option, or set insecure`,
+    )
   }
   if (errorCode(error)) return new NotReady(`${what}: ${describeNetworkError(error)}`)
   return new NotReady(`${what}: ${text || 'failed'}`)

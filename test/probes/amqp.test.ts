@@ -8,6 +8,7 @@ import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
 import { freePort } from '../support/server-process.js'
 import { type RabbitServer, startRabbit } from '../support/servers/rabbitmq.js'
+import { makeTestCertificates } from '../support/tls.js'
 
 const run = (probe: ReturnType<typeof amqp>, timeoutMs = 2000) => runProbe(probe, { timeoutMs })
 
@@ -15,9 +16,10 @@ describe('amqp probe against a real RabbitMQ', () => {
   let rabbit: RabbitServer
   let connection: Awaited<ReturnType<typeof amqplib.connect>>
   const appErrors: unknown[] = []
+  const certs = makeTestCertificates()
 
   before(async () => {
-    rabbit = await startRabbit()
+    rabbit = await startRabbit({ tls: { key: certs.key, cert: certs.cert } })
     connection = await amqplib.connect(rabbit.url)
     // An app must listen for connection errors; the probe never adds listeners of its own.
     connection.on('error', (error) => appErrors.push(error))
@@ -61,6 +63,16 @@ describe('amqp probe against a real RabbitMQ', () => {
       assert.equal(result.name, 'broker')
       assert.equal(result.componentId, `127.0.0.1:${rabbit.port}`)
     })
+  })
+
+  it('connects with amqps:// and a private CA; an untrusted certificate fails clearly', async () => {
+    const url = `amqps://${rabbit.user}:${rabbit.password}@127.0.0.1:${rabbit.tlsPort}`
+    const trusted = await run(amqp(url, { ca: certs.ca }))
+    assert.equal(trusted.status, 'pass', trusted.output)
+    const untrusted = await run(amqp(url))
+    assert.equal(untrusted.status, 'fail')
+    assert.match(untrusted.output ?? '', /not trusted .*ca option, or set insecure/)
+    assert.doesNotMatch(untrusted.output ?? '', new RegExp(rabbit.password))
   })
 
   it('fails on wrong credentials with a reason naming authentication and no password', async () => {

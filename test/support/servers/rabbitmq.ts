@@ -11,9 +11,16 @@ import { Socket } from 'node:net'
 import { join } from 'node:path'
 import { freePort, ManagedProcess, makeTempDir, removeTempDir, requireBinary } from '../server-process.js'
 
+export interface RabbitOptions {
+  /** Also listen with TLS (on `tlsPort`) using this server key and certificate (PEM). */
+  tls?: { key: string; cert: string }
+}
+
 export interface RabbitServer {
   host: string
   port: number
+  /** The TLS listener's port, when `tls` was given. */
+  tlsPort?: number
   user: string
   password: string
   /** `amqp://user:password@127.0.0.1:PORT` */
@@ -25,7 +32,7 @@ export interface RabbitServer {
 }
 
 /** Starts a RabbitMQ node and resolves once it speaks AMQP on its port. */
-export async function startRabbit(): Promise<RabbitServer> {
+export async function startRabbit(options: RabbitOptions = {}): Promise<RabbitServer> {
   // The wrapper in /usr/sbin switches users; the script in /usr/lib runs the VM in place.
   const binary = requireBinary('rabbitmq-server', ['/usr/lib/rabbitmq/bin/rabbitmq-server'])
   const host = '127.0.0.1'
@@ -37,10 +44,21 @@ export async function startRabbit(): Promise<RabbitServer> {
   writeFileSync(join(dir, 'enabled_plugins'), '[].\n')
   // Our own (empty) env file, so /etc/rabbitmq/rabbitmq-env.conf cannot pick the node name.
   writeFileSync(join(dir, 'rabbitmq-env.conf'), '')
-  writeFileSync(
-    join(dir, 'rabbitmq.conf'),
-    [`default_user = ${user}`, `default_pass = ${password}`, 'loopback_users = none', ''].join('\n'),
-  )
+  const config = [`default_user = ${user}`, `default_pass = ${password}`, 'loopback_users = none']
+  let tlsPort: number | undefined
+  if (options.tls) {
+    tlsPort = await freePort()
+    writeFileSync(join(dir, 'server.key'), options.tls.key)
+    writeFileSync(join(dir, 'server.pem'), options.tls.cert)
+    config.push(
+      `listeners.ssl.default = ${host}:${tlsPort}`,
+      `ssl_options.certfile = ${join(dir, 'server.pem')}`,
+      `ssl_options.keyfile = ${join(dir, 'server.key')}`,
+      'ssl_options.verify = verify_none',
+      'ssl_options.fail_if_no_peer_cert = false',
+    )
+  }
+  writeFileSync(join(dir, 'rabbitmq.conf'), `${config.join('\n')}\n`)
   const env: NodeJS.ProcessEnv = {
     // The Erlang cookie lives in $HOME: a private one per node.
     HOME: dir,
@@ -70,6 +88,7 @@ export async function startRabbit(): Promise<RabbitServer> {
   return {
     host,
     port,
+    ...(tlsPort ? { tlsPort } : {}),
     user,
     password,
     url: `amqp://${user}:${password}@${host}:${port}`,
