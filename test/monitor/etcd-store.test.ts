@@ -254,6 +254,29 @@ setInterval(() => {}, 1000)
     }
   })
 
+  it('refuses a replica id that a live monitor on another host holds, naming it', async () => {
+    const prefix = `/dup${++prefixes}`
+    const post = async (path: string, body: unknown) =>
+      (await fetch(`${etcd.clientUrl}${path}`, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<{
+        ID?: string
+      }>
+    const { ID } = await post('/v3/lease/grant', { TTL: 30 })
+    const b64 = (s: string) => Buffer.from(s).toString('base64')
+    await post('/v3/kv/put', {
+      key: b64(`${prefix}/replicas/mon-a`),
+      value: b64(JSON.stringify({ id: 'mon-a', host: 'other-host', pid: 42, startedAt: new Date().toISOString() })),
+      lease: ID,
+    })
+    await assert.rejects(
+      store({ prefix, replicaId: 'mon-a' }),
+      /replica id "mon-a" is in use by a live monitor on other-host \(pid 42\); give each replica its own --replica-id/,
+    )
+    const other = await store({ prefix, replicaId: 'mon-b' })
+    assert.deepEqual(other.members(), ['mon-a', 'mon-b'])
+    await post('/v3/lease/revoke', { ID })
+    await waitFor('mon-a to leave', () => other.members().length === 1, 5000)
+  })
+
   it('with etcd frozen, saves return at once, the store logs once, and catches up after the thaw', async () => {
     const logger = recordingLogger()
     const writer = await store({ replicaId: 'frozen-writer', logger, leaseTtlSeconds: 3 })
