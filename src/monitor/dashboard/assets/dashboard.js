@@ -90,10 +90,19 @@
     return [s.node, s.pod, s.check].map(encodeURIComponent).join('/')
   }
 
+  /**
+   * The check that speaks for a pod: the worst state; among equals p2's health_check (the
+   * pod's own status endpoint), then the one that changed most recently.
+   */
   function worst(checks) {
     let w = checks[0]
     for (const c of checks) {
-      if (RANK[c.state] > RANK[w.state] || (RANK[c.state] === RANK[w.state] && c.since > w.since)) w = c
+      if (RANK[c.state] !== RANK[w.state]) {
+        if (RANK[c.state] > RANK[w.state]) w = c
+        continue
+      }
+      if (w.check === 'health_check') continue
+      if (c.check === 'health_check' || c.since > w.since) w = c
     }
     return w
   }
