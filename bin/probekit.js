@@ -3,5 +3,25 @@
 // every container, so it loads one self-contained CommonJS bundle and never starts the
 // ESM loader. Every other command loads the ESM bundle, split into a chunk per command.
 'use strict'
-if (process.argv[2] === 'check') require('../dist/bin/check.cjs')
-else import('../dist/bin/probekit.js')
+
+function missingBuild(error) {
+  if (
+    error &&
+    (error.code === 'MODULE_NOT_FOUND' || error.code === 'ERR_MODULE_NOT_FOUND') &&
+    /dist[\\/]bin[\\/](check\.cjs|probekit\.js)'/.test(error.message)
+  ) {
+    process.stdout.write(
+      'probekit: the CLI bundle (dist/bin) is missing; run "npm run build" in the probekit package\n',
+    )
+    process.exit(1)
+  }
+  throw error
+}
+
+if (process.argv[2] === 'check') {
+  try {
+    require('../dist/bin/check.cjs')
+  } catch (error) {
+    missingBuild(error)
+  }
+} else import('../dist/bin/probekit.js').catch(missingBuild)
