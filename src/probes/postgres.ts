@@ -244,7 +244,8 @@ function reason(error: unknown, what: string): NotReady {
   if (code === '3D000') return new NotReady(`${what}: ${text} (3D000)`)
   if (code === '57P03') return new NotReady(`${what}: the server is starting up or shutting down (57P03)`)
   if (code === '53300') return new NotReady(`${what}: too many connections (53300)`)
-  if (code && /^[A-Z]+$/.test(code)) return new NotReady(`${what}: ${describeNetworkError(error)}`)
+  // Every SQLSTATE has a digit; codes without one come from sockets and TLS (ECONNREFUSED, …).
+  if (code && !/\d/.test(code)) return new NotReady(`${what}: ${describeNetworkError(error)}`)
   if (/Connection terminated/i.test(text)) return new NotReady(`${what}: the server closed the connection (${text})`)
   if (/not queryable|Client was closed/i.test(text))
     return new NotReady(`${what}: the client is closed; the app must reconnect`)

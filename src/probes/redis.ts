@@ -143,11 +143,13 @@ function isNodeRedisCluster(value: unknown): value is NodeRedisClusterLike {
   return !!c && typeof c === 'object' && 'masters' in c && typeof c.nodeClient === 'function'
 }
 
-// Statuses in which ioredis would only queue the command until it reconnects.
-const DISCONNECTED = new Set(['reconnecting', 'close', 'end'])
+// ioredis queues commands in every status but `ready` until it is (dis)connected, across
+// many reconnect attempts; so the probe only sends PING to a ready client, or to a lazy
+// one (`wait`) that the PING itself connects, and otherwise fails at once with a diagnosis.
+const SENDABLE = new Set(['ready', 'wait'])
 
 async function pingIoRedis(client: IoRedisClientLike, address: string, signal: AbortSignal): Promise<void> {
-  if (DISCONNECTED.has(client.status)) {
+  if (!SENDABLE.has(client.status)) {
     const why = await diagnose(ioRedisTarget(client), signal)
     throw new NotReady(`redis ${address}: not connected (ioredis status "${client.status}")${why}`)
   }
