@@ -11,7 +11,7 @@ declare -A NEEDS=(
   [rabbitmq-server]=rabbitmq-server [nats-server]=nats-server [mosquitto]=mosquitto [etcd]=etcd-server
   [etcdctl]=etcd-client [nginx]=nginx [chromium]=chromium [curl]=curl [openssl]=openssl [ip]=iproute2
   [redis-cli]=redis-tools [pg_isready]=postgresql-client [wrk]=wrk [hyperfine]=hyperfine
-  [prometheus-blackbox-exporter]=prometheus-blackbox-exporter [flock]=util-linux
+  [prometheus-blackbox-exporter]=prometheus-blackbox-exporter [flock]=util-linux [saslpasswd2]=sasl2-bin
   [taskset]=util-linux [/usr/bin/time]=time
 )
 
