@@ -93,11 +93,15 @@ export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
     check: async ({ signal }) => {
       const started = performance.now()
       let current = target
+      let hopSettings = settings
       let answer = await exchange(current, settings, signal)
       for (let hop = 0; hop < redirects && isRedirect(answer.status) && answer.location; hop++) {
-        current = new URL(answer.location, current)
-        if (current.protocol !== 'http:' && current.protocol !== 'https:') break
-        answer = await exchange(current, settings, signal)
+        const next = new URL(answer.location, current)
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') break
+        // Credentials are for the origin they were given for, never for where it redirects.
+        if (next.origin !== current.origin) hopSettings = withoutCredentials(hopSettings)
+        current = next
+        answer = await exchange(current, hopSettings, signal)
       }
       const where = redactUrl(current.href)
       const statusText = `${answer.status} ${answer.statusMessage || STATUS_CODES[answer.status] || ''}`.trim()
@@ -120,6 +124,8 @@ interface RequestSettings {
   limitMs: number
   /** 0: do not read the body. */
   maxBodyBytes: number
+  /** After a redirect to another origin: send no credentials from the URL either. */
+  dropUrlCredentials?: boolean
 }
 
 interface Answer {
@@ -137,7 +143,7 @@ function exchange(url: URL, settings: RequestSettings, signal: AbortSignal): Pro
     const secure = url.protocol === 'https:'
     const shown = redactUrl(url.href)
     const headers: Record<string, string> = { 'user-agent': 'probekit', accept: '*/*', ...settings.headers }
-    if ((url.username || url.password) && !hasHeader(headers, 'authorization')) {
+    if ((url.username || url.password) && !settings.dropUrlCredentials && !hasHeader(headers, 'authorization')) {
       const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
       headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`
     }
@@ -231,6 +237,14 @@ function checkBody(answer: Answer, expected: string | RegExp, where: string): vo
   const wanted = typeof expected === 'string' ? `contain ${JSON.stringify(expected)}` : `match ${String(expected)}`
   const excerpt = answer.body.replace(/\s+/g, ' ').trim().slice(0, 80)
   throw new NotReady(`${where}: the body did not ${wanted}${scope}; it began ${JSON.stringify(excerpt)}`)
+}
+
+function withoutCredentials(settings: RequestSettings): RequestSettings {
+  const headers: Record<string, string> = {}
+  for (const [key, value] of Object.entries(settings.headers)) {
+    if (!/^(authorization|cookie|proxy-authorization)$/i.test(key)) headers[key] = value
+  }
+  return { ...settings, headers, dropUrlCredentials: true }
 }
 
 function isRedirect(status: number): boolean {

@@ -46,6 +46,14 @@ const routes = (req: import('node:http').IncomingMessage, res: import('node:http
     res.write('x'.repeat(200_000))
     return res.end('needle')
   }
+  if (url.pathname === '/to-other-origin') {
+    res.writeHead(302, { location: `http://localhost:${req.socket.localPort}/no-credentials` })
+    return res.end()
+  }
+  if (url.pathname === '/no-credentials') {
+    res.statusCode = req.headers.authorization || req.headers.cookie ? 400 : 200
+    return res.end(req.headers.authorization ? 'credentials leaked' : 'clean')
+  }
   if (url.pathname === '/hang') return // never answers
   res.statusCode = 404
   res.end()
@@ -109,6 +117,20 @@ describe('http probe', () => {
     const result = await run(http(`${base}/moved`, { followRedirects: 3, expectStatus: 200, expectBody: 'ok' }))
     assert.equal(result.status, 'pass', result.output)
     assert.equal(result.output, '200 OK')
+  })
+
+  it('never sends credentials to another origin when following a redirect', async () => {
+    const options = {
+      followRedirects: 1,
+      expectStatus: 200,
+      headers: { Authorization: 'Bearer t0ken-value', Cookie: 'a=b' },
+    }
+    const viaHeader = await run(http(`${base}/to-other-origin`, options))
+    assert.equal(viaHeader.status, 'pass', viaHeader.output)
+    const viaUrl = await run(
+      http(`http://probe:s3cret-pass@${base.slice(7)}/to-other-origin`, { followRedirects: 1, expectStatus: 200 }),
+    )
+    assert.equal(viaUrl.status, 'pass', viaUrl.output)
   })
 
   it('checks an expected status given as a code, a list, a range or a family', async () => {
