@@ -7,6 +7,7 @@ import type { Logger } from '../../src/core/logger.js'
 import { EtcdStore, type EtcdStoreOptions, parseEtcdSpec } from '../../src/monitor/store/etcd.js'
 import { openStore, openStoreAsync, StoreError } from '../../src/monitor/store/index.js'
 import type { CheckState, Transition } from '../../src/monitor/types.js'
+import { expectNoLeakedResources } from '../support/leaks.js'
 import { freePort, makeTempDir, sleep, waitFor } from '../support/server-process.js'
 import { type EtcdServer, startEtcd } from '../support/servers/etcd.js'
 
@@ -275,6 +276,35 @@ setInterval(() => {}, 1000)
     assert.deepEqual(other.members(), ['mon-a', 'mon-b'])
     await post('/v3/lease/revoke', { ID })
     await waitFor('mon-a to leave', () => other.members().length === 1, 5000)
+  })
+
+  it('leaves no socket or timer behind after shutdown, also when etcd was frozen meanwhile', async () => {
+    await expectNoLeakedResources(async () => {
+      const s = await EtcdStore.open({
+        endpoints: [etcd.clientUrl],
+        prefix: `/leak${++prefixes}`,
+        leaseTtlSeconds: 2,
+        requestTimeoutMs: 500,
+        logger: false,
+      })
+      const reader = await EtcdStore.open({
+        endpoints: [etcd.clientUrl],
+        prefix: s.prefix,
+        readonly: true,
+        logger: false,
+      })
+      s.saveStates([state('a')])
+      await waitFor('the reader to see it', () => reader.loadStates().length === 1, 5000)
+      etcd.process.freeze()
+      try {
+        s.saveStates([state('a', { output: 'while frozen' })])
+        await waitFor('the store to notice', () => !s.status().available, 5000)
+      } finally {
+        etcd.process.thaw()
+      }
+      await s.shutdown()
+      await reader.shutdown()
+    }, 5000)
   })
 
   it('with etcd frozen, saves return at once, the store logs once, and catches up after the thaw', async () => {

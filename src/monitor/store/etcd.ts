@@ -420,6 +420,8 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
           value: b64(JSON.stringify(store.registration)),
           lease: store.lease,
         })
+        // grantLease queued the registration too; it was just written.
+        store.pending.delete(store.key('replicas', store.replicaId))
         store.memberMap.set(store.replicaId, store.registration)
         store.keepaliveTimer = setInterval(() => void store.keepalive(), (store.leaseTtlSeconds * 1000) / 3)
         store.keepaliveTimer.unref()
@@ -914,7 +916,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       const envelope = value as { replica?: unknown; state?: CheckState }
       if (typeof envelope.replica !== 'string' || typeof envelope.state?.id !== 'string') return false
       const id = key.slice(`${this.prefix}/state/`.length)
-      if (envelope.replica === this.replicaId) {
+      if (envelope.replica === this.replicaId && !this.readonly) {
         // Our own write coming back; what we hold is at least as new.
         return false
       }
