@@ -19,7 +19,9 @@ export interface FaultServer {
  * accepts) and keeps the connection open, so a client that waits for a proper reply must
  * rely on its own deadline or protocol error handling.
  */
-export async function garbageServer(payload: string | Buffer = 'HTTP/9.9 garbage \x00\xff\xfe\r\n\r\n\x01\x02'): Promise<FaultServer> {
+export async function garbageServer(
+  payload: string | Buffer = 'HTTP/9.9 garbage \x00\xff\xfe\r\n\r\n\x01\x02',
+): Promise<FaultServer> {
   const sockets = new Set<Socket>()
   const server: Server = createServer((socket) => {
     sockets.add(socket)
