@@ -159,10 +159,18 @@ export class ManagedProcess {
         `${this.name} to be ready`,
         async () => {
           if (spawnError) throw new Error(`${this.name} could not start: ${spawnError.message}`)
-          if (child.exitCode !== null) {
-            throw new Error(`${this.name} exited with code ${child.exitCode}: ${this.recentOutput}`)
+          // Readiness first: a short-lived process may have said it was ready and exited since.
+          let isReady = false
+          try {
+            isReady = Boolean(await ready())
+          } catch (error) {
+            if (child.exitCode === null && child.signalCode === null) throw error
           }
-          return ready()
+          if (isReady) return true
+          if (child.exitCode !== null || child.signalCode !== null) {
+            throw new Error(`${this.name} exited with code ${child.exitCode ?? child.signalCode}: ${this.recentOutput}`)
+          }
+          return false
         },
         this.options.readyTimeoutMs ?? 60_000,
         100,
