@@ -6,7 +6,7 @@ import { UsageError } from './usage-error.js'
 /** Where `probekit inspect` reads when neither --store nor --api is given (the monitor's default store). */
 export const DEFAULT_STORE = 'sqlite:probekit-monitor.sqlite'
 
-export const HELP = `Usage: probekit inspect [--pod ID] [--node NAME] [--format json|tree] [--store sqlite:FILE | --api URL]
+export const HELP = `Usage: probekit inspect [--pod ID] [--node NAME] [--format json|tree] [--store sqlite:FILE|etcd://HOST:PORT/PREFIX | --api URL]
 
 Prints the fleet state a monitor recorded, as p2-inspect did:
 
@@ -20,7 +20,8 @@ Options:
   --node NAME         only this node
   --format FORMAT     json (default: p2-inspect's shape, pretty-printed) or tree (for people)
   --store sqlite:FILE read the monitor's SQLite store directly (default ${DEFAULT_STORE});
-                      safe while the monitor runs
+                      safe while the monitor runs; or etcd://HOST:PORT[,HOST:PORT]/PREFIX
+                      for the fleet that monitor replicas share in etcd
   --api URL           ask a running monitor instead, e.g. http://127.0.0.1:8008
   -h, --help          show this help
 
@@ -105,16 +106,17 @@ async function fromStore(
   spec: string,
   filter: { pod?: string | undefined; node?: string | undefined },
 ): Promise<InspectDocument> {
-  if (!/^sqlite3?:/.test(spec)) {
+  if (!/^(sqlite3?|etcd):/.test(spec)) {
     throw new UsageError(
-      `--store ${JSON.stringify(spec)} cannot be read by inspect; give the monitor's store as sqlite:FILE, or ask a running monitor with --api URL`,
+      `--store ${JSON.stringify(spec)} cannot be read by inspect; give the monitor's store as sqlite:FILE or etcd://HOST:PORT/PREFIX, or ask a running monitor with --api URL`,
     )
   }
-  const { openStore, StoreError } = await import('../monitor/store/index.js')
-  let store: ReturnType<typeof openStore>
+  const { openStoreAsync, StoreError } = await import('../monitor/store/index.js')
+  let store: Awaited<ReturnType<typeof openStoreAsync>>
   try {
-    // Read-only: inspect never creates a store, and never writes to the monitor's.
-    store = openStore(spec, { readonly: true })
+    // Read-only: inspect never creates a store, never writes to the monitor's, and never
+    // registers as an etcd replica.
+    store = await openStoreAsync(spec, { readonly: true })
   } catch (error) {
     if (error instanceof StoreError) throw new Error(error.message)
     throw error
@@ -122,7 +124,9 @@ async function fromStore(
   try {
     return toInspect(store.loadStates(), filter)
   } finally {
-    store.close()
+    const shutdown = (store as { shutdown?: () => Promise<void> }).shutdown
+    if (shutdown) await shutdown.call(store)
+    else store.close()
   }
 }
 

@@ -78,6 +78,34 @@ describe('etcd store (real etcd)', () => {
     await etcd.stop()
   })
 
+  it('probekit inspect --store etcd://… prints the fleet in p2-inspect shape without registering as a replica', async () => {
+    const writer = await store({ replicaId: 'inspected' })
+    writer.saveStates([state('health_check', { pod: 'carsales', id: 'n1/carsales/health_check', output: 'up' })])
+    await waitFor(
+      'the write to reach etcd',
+      async () => {
+        const reader = await store({ prefix: writer.prefix, readonly: true })
+        return reader.loadStates().length === 1
+      },
+      5000,
+    )
+    const url = new URL(etcd.clientUrl)
+    const spec = `etcd://${url.host}${writer.prefix}`
+    const bin = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../bin/probekit.js')
+    const child = spawn(process.execPath, [bin, 'inspect', '--store', spec, '--pod', 'carsales'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    child.stdout.on('data', (c) => (out += c))
+    const code = await new Promise<number | null>((r) => child.on('close', r))
+    assert.equal(code, 0, out)
+    const doc = JSON.parse(out)
+    assert.deepEqual(Object.keys(doc), ['carsales'])
+    assert.equal(doc.carsales.n1.health_check.status, 'passing')
+    assert.equal(doc.carsales.n1.health_check.output, 'up')
+    assert.deepEqual(writer.members().sort(), ['inspected'], 'inspect did not join the replicas')
+  })
+
   it('states saved by one monitor are read back by another store instance, and kept current by its watch', async () => {
     const writer = await store({ replicaId: 'writer' })
     writer.saveStates([state('a'), state('b', { state: 'critical', output: 'HTTP 500', failures: 3, successes: 0 })])
