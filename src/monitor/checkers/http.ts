@@ -95,7 +95,12 @@ async function releaseAgent(tls: TlsSettings, shared: SharedAgent): Promise<void
   await shared.agent.destroy().catch(() => {})
 }
 
-/** The earliest `valid_to` of the peer's chain, as the blackbox exporter reports it. */
+/**
+ * The earliest `valid_to` of the certificates the server sent, as the blackbox exporter
+ * reports it. Node's peer chain also holds the self-signed root that completed it from the
+ * local trust store; that root is ours, not the server's, so it is left out (unless the
+ * server's own certificate is self-signed).
+ */
 function earliestExpiry(socket: TLSSocket): number | undefined {
   let cert = socket.getPeerCertificate(true) as
     | (ReturnType<TLSSocket['getPeerCertificate']> & {
@@ -105,10 +110,12 @@ function earliestExpiry(socket: TLSSocket): number | undefined {
   let earliest: number | undefined
   const seen = new Set<unknown>()
   while (cert && Object.keys(cert).length > 0 && !seen.has(cert)) {
+    const issuer = (cert.issuerCertificate ?? null) as typeof cert
+    const trustedRoot = seen.size > 0 && issuer === cert
     seen.add(cert)
     const t = Date.parse(cert.valid_to)
-    if (Number.isFinite(t)) earliest = earliest === undefined ? t / 1000 : Math.min(earliest, t / 1000)
-    cert = (cert.issuerCertificate ?? null) as typeof cert
+    if (!trustedRoot && Number.isFinite(t)) earliest = earliest === undefined ? t / 1000 : Math.min(earliest, t / 1000)
+    cert = issuer
   }
   return earliest
 }
