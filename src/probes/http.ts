@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import { request as httpRequest, STATUS_CODES } from 'node:http'
-import { request as httpsRequest, type RequestOptions } from 'node:https'
+import type { RequestOptions } from 'node:https'
 import type { TLSSocket } from 'node:tls'
 import { NotReady } from '../core/errors.js'
 import { redactUrl } from '../core/redact.js'
@@ -136,8 +136,16 @@ interface Answer {
   truncated: boolean
 }
 
+let https: Promise<typeof import('node:https')> | undefined
+/** node:https (and with it tls and crypto) loads only for https: targets: it costs every CLI start. */
+const loadHttps = () => {
+  https ??= import('node:https')
+  return https
+}
+
 /** One request on its own connection (no agent, no keep-alive): nothing outlives the check. */
-function exchange(url: URL, settings: RequestSettings, signal: AbortSignal): Promise<Answer> {
+async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal): Promise<Answer> {
+  const send = url.protocol === 'https:' ? (await loadHttps()).request : httpRequest
   return new Promise<Answer>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason)
     const secure = url.protocol === 'https:'
@@ -163,7 +171,7 @@ function exchange(url: URL, settings: RequestSettings, signal: AbortSignal): Pro
     let settled = false
     let response: IncomingMessage | undefined
     let connectTimer: NodeJS.Timeout | undefined
-    const req: ClientRequest = (secure ? httpsRequest : httpRequest)(requestOptions)
+    const req: ClientRequest = send(requestOptions)
     const finish = (error: unknown, answer?: Answer) => {
       if (settled) return
       settled = true
