@@ -50,7 +50,7 @@ before(async () => {
   tlsServer = createServer({ key: certs.key, cert: certs.cert }, (_req, res) => res.end('secure ok'))
   await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve))
   tlsPort = (tlsServer.address() as AddressInfo).port
-  const caFile = join(certs.dir, 'ca.pem')
+  const caFile = certs.caFile
   fleet = await startFleet({
     store: 'memory',
     prepare: (t) => {
@@ -123,7 +123,7 @@ describe('GET /metrics', () => {
     const config = join(dir, 'blackbox.yml')
     writeFileSync(
       config,
-      `modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      tls_config:\n        ca_file: ${join(certs.dir, 'ca.pem')}\n`,
+      `modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      tls_config:\n        ca_file: ${certs.caFile}\n`,
     )
     const port = await freePort()
     const exporter = new ManagedProcess(

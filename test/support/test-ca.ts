@@ -28,7 +28,12 @@ export interface TestCa {
   read(path: string): Buffer
 }
 
-export function makeTestCa(): TestCa {
+export interface TestCaOptions {
+  /** Days the server certificate is valid (default 30). */
+  serverDays?: number
+}
+
+export function makeTestCa(options: TestCaOptions = {}): TestCa {
   const openssl = requireBinary('openssl')
   const dir = makeTempDir('ca')
   const run = (...args: string[]) => execFileSync(openssl, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
@@ -72,7 +77,7 @@ export function makeTestCa(): TestCa {
       `${name}.ext`,
     )
   }
-  const serverDays = 30
+  const serverDays = options.serverDays ?? 30
   issue('server', '/CN=localhost', 'DNS:localhost,IP:127.0.0.1', serverDays, 'serverAuth')
   issue('other', '/CN=other.example', 'DNS:other.example', 90, 'serverAuth')
   issue('client', '/CN=probekit monitor', '', 90, 'clientAuth')

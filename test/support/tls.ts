@@ -1,15 +1,15 @@
 /**
- * A throwaway certificate authority for TLS tests, made with the real openssl binary: a CA,
- * a server certificate it signed for 127.0.0.1 and localhost, and a self-signed one that
- * nothing trusts.
+ * The test CA's certificates as PEM strings, for tests that hand them to servers and
+ * clients directly: a CA, a server certificate it signed for 127.0.0.1 and localhost
+ * (valid two days, so expiry metrics are easy to check), and a self-signed one nobody
+ * trusts. Made by `makeTestCa` (test/support/test-ca.ts) with the real openssl binary.
  */
-import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { makeTempDir, requireBinary } from './server-process.js'
+import { makeTestCa } from './test-ca.js'
 
 export interface TestCertificates {
   dir: string
+  /** Path of the test CA's PEM file. */
+  caFile: string
   /** PEM of the test CA. */
   ca: string
   /** Server key and certificate signed by the test CA. */
@@ -21,67 +21,15 @@ export interface TestCertificates {
 }
 
 export function makeTestCertificates(): TestCertificates {
-  const openssl = requireBinary('openssl')
-  const dir = makeTempDir('tls')
-  const run = (...args: string[]) => execFileSync(openssl, args, { cwd: dir, stdio: 'pipe' })
-  const subj = (cn: string) => ['-subj', `/CN=${cn}`]
-  run(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    ...subj('probekit test CA'),
-  )
-  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', ...subj('localhost'))
-  const ext = join(dir, 'san.ext')
-  execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ${ext}`])
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.pem',
-    '-days',
-    '2',
-    '-extfile',
-    ext,
-  )
-  run(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'self.key',
-    '-out',
-    'self.pem',
-    '-days',
-    '2',
-    ...subj('localhost'),
-    '-addext',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  )
-  const read = (file: string) => readFileSync(join(dir, file), 'utf8')
+  const ca = makeTestCa({ serverDays: 2 })
+  const pem = (path: string) => ca.read(path).toString('utf8')
   return {
-    dir,
-    ca: read('ca.pem'),
-    key: read('server.key'),
-    cert: read('server.pem'),
-    untrustedKey: read('self.key'),
-    untrustedCert: read('self.pem'),
+    dir: ca.dir,
+    caFile: ca.caCert,
+    ca: pem(ca.caCert),
+    key: pem(ca.serverKey),
+    cert: pem(ca.serverCert),
+    untrustedKey: pem(ca.untrustedKey),
+    untrustedCert: pem(ca.untrustedCert),
   }
 }
