@@ -59,9 +59,17 @@ describe('probekit monitor', () => {
   before(async () => {
     // The CLI runs from its bundle (built once per test process).
     buildCli()
-    let flips = 0
+    // Each /flip/<n> path alternates 200 and 503 on its own, so every check of it changes
+    // state on every run (one shared counter let checks fall into step and never change).
+    const flips = new Map<string, number>()
+    const flipped = (url: string) => {
+      const n = flips.get(url) ?? 0
+      flips.set(url, n + 1)
+      return n % 2 === 1
+    }
     server = createServer((req, res) => {
-      res.statusCode = req.url === '/down' || (req.url === '/flip' && flips++ % 2 === 1) ? 503 : 200
+      const url = req.url ?? '/'
+      res.statusCode = url === '/down' || (url.startsWith('/flip') && flipped(url)) ? 503 : 200
       res.end(`${req.url}\n`)
     })
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
@@ -194,7 +202,7 @@ describe('probekit monitor', () => {
     const lines = ['id: busy', 'node: n1', 'checks:']
     // Checks of a target that flips between 200 and 503 on every request: the monitor
     // writes transitions all the time.
-    for (let i = 0; i < 40; i++) lines.push(`  - name: c${i}`, `    url: ${base}/flip`, '    interval: 200ms')
+    for (let i = 0; i < 40; i++) lines.push(`  - name: c${i}`, `    url: ${base}/flip/${i}`, '    interval: 200ms')
     writeFileSync(join(dir, 'busy.yaml'), `${lines.join('\n')}\n`)
     const storeFile = join(dir, 'busy.sqlite')
     const monitor = startMonitor([
