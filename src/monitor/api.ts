@@ -20,6 +20,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { durationMs } from '../core/duration.js'
 import { createHealth } from '../core/health.js'
 import { type Logger, writeLog } from '../core/logger.js'
 import { PROMETHEUS_TYPE } from '../format/prometheus.js'
@@ -392,10 +393,10 @@ function parseIndex(raw: string): number {
 /** Consul's wait syntax: `30s`, `5m`, `500ms`, or a bare number of seconds; capped. */
 export function parseWait(raw: string | null, maxMs: number): number {
   if (raw === null || raw === '') return maxMs
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim())
-  if (!match) throw new HttpError(400, `wait ${JSON.stringify(raw)} is not a duration; use e.g. 30s, 5m or 500ms`)
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h']
-  return Math.min(Number(match[1]) * unit, maxMs)
+  const ms = durationMs(raw)
+  if (ms === undefined)
+    throw new HttpError(400, `wait ${JSON.stringify(raw)} is not a duration; use e.g. 30s, 5m or 500ms`)
+  return Math.min(ms, maxMs)
 }
 
 function since(query: URLSearchParams): { since?: string } {

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type Document, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml'
+import { durationMs } from '../core/duration.js'
 import { redactUrl } from '../core/redact.js'
 import { NO_THRESHOLDS, type Thresholds } from './thresholds.js'
 import { type CheckKey, type CheckKind, checkId } from './types.js'
@@ -613,10 +614,7 @@ class ManifestReader {
     const value = raw[path[path.length - 1] as string]
     let ms: number | undefined
     if (typeof value === 'number' && Number.isFinite(value)) ms = value * 1000
-    else if (typeof value === 'string') {
-      const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim())
-      if (match) ms = Number(match[1]) * DURATION_UNITS[match[2] ?? 's']!
-    }
+    else if (typeof value === 'string') ms = durationMs(value)
     if (ms === undefined || ms < 0 || (ms === 0 && !allowZero))
       this.fail(
         path,
@@ -641,8 +639,6 @@ class ManifestReader {
     return parsed.href
   }
 }
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
 function localhostOnlyHost(stanza: Record<string, unknown>, root: Record<string, unknown>, node: string): string {
   if (typeof stanza.host === 'string') return stanza.host
