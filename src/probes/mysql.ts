@@ -6,6 +6,7 @@ import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connec
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
 import { describeNetworkError, errorCode } from './network-error.js'
+import { withPooledConnection } from './pool.js'
 
 type QueryCallback = (error: Error | null, rows?: unknown) => void
 
@@ -40,7 +41,6 @@ export interface MysqlProbeOptions extends ProbeOptions, ConnectOptions {
 
 const noop = () => {}
 const selects = new InFlightPerClient<object, unknown>()
-const pendingAcquires = new WeakMap<object, Promise<void>>()
 
 /**
  * Passes when MySQL or MariaDB answers `SELECT 1`. Takes the app's mysql2 pool or
@@ -111,43 +111,18 @@ function select1(connection: MysqlConnectionLike): Promise<unknown> {
   })
 }
 
-async function queryPool(pool: MysqlPoolLike, what: string, signal: AbortSignal): Promise<void> {
-  // Checks woken together re-check, so only one of them starts the next borrow.
-  for (let earlier = pendingAcquires.get(pool); earlier; earlier = pendingAcquires.get(pool)) {
-    await untilAborted(earlier, signal)
-  }
-  const acquiring = new Promise<MysqlConnectionLike & { release(): void }>((resolve, reject) =>
-    pool.getConnection((error, connection) => (error ? reject(error) : resolve(connection))),
-  )
-  const tracked = acquiring.then(noop, noop)
-  pendingAcquires.set(pool, tracked)
-  tracked.then(() => {
-    if (pendingAcquires.get(pool) === tracked) pendingAcquires.delete(pool)
+function queryPool(pool: MysqlPoolLike, what: string, signal: AbortSignal): Promise<unknown> {
+  return withPooledConnection<MysqlConnectionLike & { release(): void }, unknown>(pool, signal, {
+    acquire: () =>
+      new Promise((resolve, reject) =>
+        pool.getConnection((error, connection) => (error ? reject(error) : resolve(connection))),
+      ),
+    use: select1,
+    release: (connection) => connection.release(),
+    discard: destroy,
+    destroy,
+    reason: (error) => reason(error, what),
   })
-  let connection: MysqlConnectionLike & { release(): void }
-  try {
-    connection = await untilAborted(acquiring, signal)
-  } catch (error) {
-    if (signal.aborted) {
-      acquiring.then((late) => late.release(), noop)
-      throw error
-    }
-    throw reason(error, what)
-  }
-  const onAbort = () => destroy(connection)
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    const query = select1(connection)
-    query.catch(noop)
-    await untilAborted(query, signal)
-    connection.release()
-  } catch (error) {
-    if (signal.aborted) throw error
-    destroy(connection)
-    throw reason(error, what)
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
 }
 
 /**

@@ -6,6 +6,7 @@ import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connec
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
 import { describeNetworkError, errorCode } from './network-error.js'
+import { withPooledConnection } from './pool.js'
 
 /** A client checked out of a `pg` Pool. */
 export interface PgPoolClientLike {
@@ -44,7 +45,6 @@ export interface PostgresProbeOptions extends ProbeOptions, ConnectOptions {
 
 const noop = () => {}
 const selects = new InFlightPerClient<object, unknown>()
-const pendingAcquires = new WeakMap<object, Promise<void>>()
 
 /**
  * Passes when PostgreSQL answers `SELECT 1`. Takes the app's own `pg` Pool or Client, or a
@@ -126,51 +126,20 @@ async function settle<T>(work: Promise<T>, signal: AbortSignal, what: string): P
   }
 }
 
-async function queryPool(
+function queryPool(
   pool: PgPoolLike,
   sql: string,
   signal: AbortSignal,
   what: string,
 ): Promise<Record<string, unknown>[]> {
-  // Wait for an earlier check's acquisition rather than adding another waiter to the pool.
-  // Checks woken together re-check, so only one of them starts the next acquisition.
-  for (let earlier = pendingAcquires.get(pool); earlier; earlier = pendingAcquires.get(pool)) {
-    await untilAborted(earlier, signal)
-  }
-  const acquiring = pool.connect()
-  const tracked = acquiring.then(noop, noop)
-  pendingAcquires.set(pool, tracked)
-  tracked.then(() => {
-    if (pendingAcquires.get(pool) === tracked) pendingAcquires.delete(pool)
+  return withPooledConnection(pool, signal, {
+    acquire: () => pool.connect(),
+    use: async (client) => (await client.query(sql)).rows as Record<string, unknown>[],
+    release: (client) => client.release(),
+    discard: (client) => client.release(true),
+    destroy: destroyPooled,
+    reason: (error) => reason(error, what),
   })
-  let client: PgPoolClientLike
-  try {
-    client = await untilAborted(acquiring, signal)
-  } catch (error) {
-    if (signal.aborted) {
-      // The connection may still arrive: hand it straight back, unused.
-      acquiring.then((late) => late.release(), noop)
-      throw error
-    }
-    throw reason(error, what)
-  }
-  // A query still running at the deadline: destroy this connection, the pool makes a new one.
-  const onAbort = () => destroyPooled(client)
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    const query = client.query(sql)
-    query.catch(noop)
-    const result = await untilAborted(query, signal)
-    client.release()
-    return result.rows as Record<string, unknown>[]
-  } catch (error) {
-    if (signal.aborted) throw error
-    // A connection that failed a query is not trusted with the app's next one.
-    client.release(true)
-    throw reason(error, what)
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
 }
 
 /** Removes the client from its pool and closes its socket now, not after a goodbye the server may never read. */
