@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { redactUrl } from '../core/redact.js'
 import { formatTree, type InspectDocument, toInspect } from '../monitor/inspect.js'
@@ -6,7 +7,7 @@ import { UsageError } from './usage-error.js'
 /** Where `probekit inspect` reads when neither --store nor --api is given (the monitor's default store). */
 export const DEFAULT_STORE = 'sqlite:probekit-monitor.sqlite'
 
-export const HELP = `Usage: probekit inspect [--pod ID] [--node NAME] [--format json|tree] [--store sqlite:FILE|etcd://HOST:PORT/PREFIX | --api URL]
+export const HELP = `Usage: probekit inspect [--pod ID] [--node NAME] [--format json|tree] [--store sqlite:FILE|etcd://HOST:PORT/PREFIX | --api URL [--token-file FILE]]
 
 Prints the fleet state a monitor recorded, as p2-inspect did:
 
@@ -23,12 +24,15 @@ Options:
                       safe while the monitor runs; or etcd://HOST:PORT[,HOST:PORT]/PREFIX
                       for the fleet that monitor replicas share in etcd
   --api URL           ask a running monitor instead, e.g. http://127.0.0.1:8008
+  --token-file FILE   with --api: send the first token in FILE as "Authorization: Bearer"
+                      (for a monitor started with --auth-token-file)
   -h, --help          show this help
 
 Examples:
   probekit inspect --pod carsales.com
   probekit inspect --store sqlite:/var/lib/probekit/monitor.sqlite --format tree
   probekit inspect --api http://monitor.internal:8008 --node aws1.example.com | jq .
+  probekit inspect --api https://monitor.example.com --token-file ~/.config/probekit/token
 `
 
 interface Parsed {
@@ -37,6 +41,7 @@ interface Parsed {
   format: 'json' | 'tree'
   store: string | undefined
   api: string | undefined
+  tokenFile: string | undefined
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -45,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   const filter = { pod: parsed.pod, node: parsed.node }
   const doc =
     parsed.api !== undefined
-      ? await fromApi(parsed.api, filter)
+      ? await fromApi(parsed.api, filter, parsed.tokenFile)
       : await fromStore(parsed.store ?? DEFAULT_STORE, filter)
   if (parsed.format === 'tree') {
     const color = process.stdout.isTTY === true && !process.env.NO_COLOR
@@ -66,6 +71,7 @@ function parse(argv: string[]): Parsed | undefined {
         format: { type: 'string' },
         store: { type: 'string' },
         api: { type: 'string' },
+        'token-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -90,8 +96,11 @@ function parse(argv: string[]): Parsed | undefined {
   if (values.store !== undefined && values.api !== undefined) {
     throw new UsageError('--store and --api are two sources; choose one')
   }
-  for (const flag of ['pod', 'node', 'store', 'api'] as const) {
+  for (const flag of ['pod', 'node', 'store', 'api', 'token-file'] as const) {
     if (values[flag] === '') throw new UsageError(`--${flag} needs a value`)
+  }
+  if (values['token-file'] !== undefined && values.api === undefined) {
+    throw new UsageError('--token-file is the credential for --api; add --api URL (a store is read without one)')
   }
   return {
     pod: values.pod as string | undefined,
@@ -99,6 +108,7 @@ function parse(argv: string[]): Parsed | undefined {
     format,
     store: values.store as string | undefined,
     api: values.api as string | undefined,
+    tokenFile: values['token-file'] as string | undefined,
   }
 }
 
@@ -133,7 +143,18 @@ async function fromStore(
 async function fromApi(
   base: string,
   filter: { pod?: string | undefined; node?: string | undefined },
+  tokenFile: string | undefined,
 ): Promise<InspectDocument> {
+  const headers: Record<string, string> = { accept: 'application/json' }
+  if (tokenFile !== undefined) {
+    const { readTokenFile, TokenError } = await import('../monitor/auth.js')
+    try {
+      headers.authorization = `Bearer ${readTokenFile(resolve(tokenFile))[0]}`
+    } catch (error) {
+      if (error instanceof TokenError) throw new UsageError(`--token-file ${error.message}`)
+      throw error
+    }
+  }
   let url: URL
   try {
     url = new URL('/v1/inspect', base)
@@ -148,7 +169,7 @@ async function fromApi(
   const shown = redactUrl(new URL(base).origin)
   let res: Response
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json' } })
+    res = await fetch(url, { signal: AbortSignal.timeout(10_000), headers })
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause
     const reason =
@@ -162,6 +183,13 @@ async function fromApi(
     )
   }
   const text = await res.text()
+  if (res.status === 401) {
+    throw new Error(
+      tokenFile === undefined
+        ? `the monitor API at ${shown} needs a token; pass --token-file FILE with one of the tokens in the monitor's --auth-token-file`
+        : `the monitor API at ${shown} refused the token in --token-file ${tokenFile}; use one of the tokens in the monitor's --auth-token-file`,
+    )
+  }
   if (!res.ok) {
     let message = text.trim().slice(0, 300)
     try {

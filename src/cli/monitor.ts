@@ -3,6 +3,7 @@ import { basename, dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Logger } from '../core/logger.js'
 import { redactUrl } from '../core/redact.js'
+import { isLoopbackHost, TokenError, TokenFile } from '../monitor/auth.js'
 import { Monitor } from '../monitor/monitor.js'
 import type { ReplicaShare } from '../monitor/replicas.js'
 import type { EtcdStore } from '../monitor/store/etcd.js'
@@ -37,7 +38,17 @@ Options:
                               HOSTNAME-PID; give each replica a stable, unique one)
   --lease-ttl DURATION        how long a dead replica's results outlive it (etcd only;
                               default 15s)
-  --listen HOST:PORT          the API's address (default ${DEFAULT_LISTEN}); "none" for no API
+  --listen HOST:PORT          the API's address (default ${DEFAULT_LISTEN}); "none" for no API;
+                              beyond loopback it needs --auth-token-file (or --insecure-no-auth)
+  --auth-token-file FILE      bearer tokens, one a line ("#" comments): every write, and every
+                              read of /v1, /metrics and the event stream, needs
+                              "Authorization: Bearer TOKEN"; reread on SIGHUP
+  --public-read               with --auth-token-file: reads need no token, writes still do
+  --allowed-host NAME         a host name the API answers to besides IP addresses and
+                              localhost, e.g. the name a proxy serves it under (repeatable;
+                              *.example.com for a domain); other names get 421
+  --insecure-no-auth          listen beyond loopback without any credential (only behind
+                              something that checks who may read and write)
   --node NAME                 node name for manifests that name none (default: this host)
   --concurrency N             checks in flight at most (default 256)
   --ca-file FILE              trust this CA for HTTPS checks that name none (p2's ca_path)
@@ -52,11 +63,12 @@ Options:
 
 Examples:
   probekit monitor /etc/probekit/pods
-  probekit monitor --store sqlite:/var/lib/probekit/monitor.sqlite --listen 0.0.0.0:8008 pods/
+  probekit monitor --store sqlite:/var/lib/probekit/monitor.sqlite --listen 0.0.0.0:8008 \
+    --auth-token-file /etc/probekit/tokens pods/
   probekit monitor --store memory --node web-1 carsales.yaml
   probekit monitor --webhook https://hooks.example.com/probekit pods/
   probekit monitor --store etcd://10.0.0.1:2379,10.0.0.2:2379/probekit --replica-id mon-a pods/
-  kill -HUP $(pidof probekit)      # reload the manifests now
+  kill -HUP $(pidof probekit)      # reload the manifests and the token file now
   probekit inspect --store sqlite:/var/lib/probekit/monitor.sqlite --pod carsales.com
 `
 
@@ -73,6 +85,10 @@ interface Parsed {
   webhookMinIntervalMs?: number
   replicaId?: string
   leaseTtlSeconds?: number
+  tokenFile?: TokenFile
+  publicRead: boolean
+  allowedHosts: string[]
+  insecureNoAuth: boolean
 }
 
 function parse(argv: string[]): Parsed | undefined {
@@ -93,6 +109,10 @@ function parse(argv: string[]): Parsed | undefined {
         'webhook-min-interval': { type: 'string' },
         'replica-id': { type: 'string' },
         'lease-ttl': { type: 'string' },
+        'auth-token-file': { type: 'string' },
+        'public-read': { type: 'boolean' },
+        'allowed-host': { type: 'string', multiple: true },
+        'insecure-no-auth': { type: 'boolean' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -113,7 +133,11 @@ function parse(argv: string[]): Parsed | undefined {
     watch: values['no-watch'] !== true,
     quiet: values.quiet === true,
     webhooks: parseWebhooks(values.webhook as string[] | undefined),
+    publicRead: values['public-read'] === true,
+    allowedHosts: parseAllowedHosts(values['allowed-host'] as string[] | undefined),
+    insecureNoAuth: values['insecure-no-auth'] === true,
   }
+  parseAccess(parsed, values['auth-token-file'] as string | undefined)
   if (values['webhook-min-interval'] !== undefined) {
     const raw = String(values['webhook-min-interval'])
     parsed.webhookMinIntervalMs = raw === '0' ? 0 : parseDuration(raw, '--webhook-min-interval')
@@ -157,6 +181,42 @@ function parse(argv: string[]): Parsed | undefined {
     parsed.caFile = file
   }
   return parsed
+}
+
+/** The access flags; beyond loopback a credential (or an explicit --insecure-no-auth) is required. */
+function parseAccess(parsed: Parsed, tokenFile: string | undefined): void {
+  if (tokenFile !== undefined) {
+    if (parsed.insecureNoAuth)
+      throw new UsageError('--auth-token-file and --insecure-no-auth contradict each other; choose one')
+    try {
+      parsed.tokenFile = new TokenFile(resolve(tokenFile))
+    } catch (error) {
+      if (error instanceof TokenError) throw new UsageError(`--auth-token-file ${error.message}`)
+      throw error
+    }
+  } else if (parsed.publicRead) {
+    throw new UsageError(
+      '--public-read opens reads of a monitor that has --auth-token-file; add --auth-token-file FILE',
+    )
+  }
+  const listen = parsed.listen
+  if (listen && !isLoopbackHost(listen.host) && !parsed.tokenFile && !parsed.insecureNoAuth) {
+    const shown = listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`
+    throw new UsageError(
+      `--listen ${shown} reaches beyond this machine and no credential is configured; add --auth-token-file FILE (one token a line), or --insecure-no-auth if something in front already checks who may read and write`,
+    )
+  }
+}
+
+function parseAllowedHosts(names: string[] | undefined): string[] {
+  return (names ?? []).map((raw) => {
+    const name = raw.trim().toLowerCase().replace(/\.$/, '')
+    if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name))
+      throw new UsageError(
+        `--allowed-host ${JSON.stringify(raw)} is not a host name; give a name such as monitor.example.com (no port, no scheme) or *.example.com`,
+      )
+    return name
+  })
 }
 
 function parseWebhooks(urls: string[] | undefined): string[] {
@@ -247,7 +307,16 @@ export async function run(argv: string[]): Promise<number> {
     try {
       // Loaded only when --listen is on: a monitor without an API never loads it.
       const { startApi } = await import('../monitor/api.js')
-      api = await startApi(monitor, { ...parsed.listen, logger })
+      api = await startApi(monitor, {
+        ...parsed.listen,
+        logger,
+        auth: {
+          ...(parsed.tokenFile ? { tokens: parsed.tokenFile } : {}),
+          publicRead: parsed.publicRead,
+          allowedHosts: parsed.allowedHosts,
+          insecureNoAuth: parsed.insecureNoAuth,
+        },
+      })
     } catch (error) {
       await closeStore()
       const code = (error as NodeJS.ErrnoException).code
@@ -287,6 +356,16 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(
       `probekit monitor: API ${base}/v1/checks  dashboard ${base}/  metrics ${base}/metrics  push ${base}/v1/push/<check>  health ${base}/livez ${base}/readyz\n`,
     )
+    const tokens = parsed.tokenFile
+    process.stdout.write(
+      `probekit monitor: access: ${
+        tokens
+          ? `${plural(tokens.tokens.size, 'bearer token')} from ${tokens.file} for writes${parsed.publicRead ? '; reads are public' : ' and reads'}`
+          : parsed.insecureNoAuth
+            ? 'no credential (--insecure-no-auth); push checks with a token still need it'
+            : 'no credential, loopback only; push checks with a token still need it'
+      }\n`,
+    )
   }
 
   return new Promise<number>((resolveExit) => {
@@ -315,7 +394,10 @@ export async function run(argv: string[]): Promise<number> {
           }
         })
     }
-    const onHup = () => reload('SIGHUP')
+    const onHup = () => {
+      rereadTokens(parsed.tokenFile, logger)
+      reload('SIGHUP')
+    }
     process.on('SIGHUP', onHup)
 
     const watchers = parsed.watch ? watchManifests(parsed.paths, () => reload('a manifest changed')) : []
@@ -348,6 +430,24 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGTERM', onTerm)
     process.on('SIGINT', onInt)
   })
+}
+
+/** SIGHUP: the token file again; a file that cannot be used keeps the tokens read before. */
+function rereadTokens(tokenFile: TokenFile | undefined, logger: Logger): void {
+  if (!tokenFile) return
+  const before = tokenFile.tokens.size
+  try {
+    const n = tokenFile.reload()
+    logger.info(`probekit monitor: reread --auth-token-file ${tokenFile.file}: ${plural(n, 'token')}`)
+  } catch (error) {
+    logger.error(
+      `probekit monitor: rereading --auth-token-file failed, keeping the ${plural(before, 'token')} read before: ${error instanceof Error ? error.message : String(error)}`,
+    )
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
 /**

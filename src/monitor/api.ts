@@ -24,6 +24,7 @@ import { durationMs } from '../core/duration.js'
 import { createHealth } from '../core/health.js'
 import { type Logger, writeLog } from '../core/logger.js'
 import { PROMETHEUS_TYPE } from '../format/prometheus.js'
+import { Access, AccessRefused, checkToken, isLoopbackHost, TokenError, TokenFile, TokenSet } from './auth.js'
 import { dashboardAsset } from './dashboard/index.js'
 import { matchesFilter, sortStates, toInspect } from './inspect.js'
 import { formatMonitorMetrics } from './metrics.js'
@@ -40,6 +41,22 @@ export interface ApiOptions {
   logger?: Logger | false
   /** Longest long-poll wait a client may ask for, ms. Default 5 minutes. */
   maxWaitMs?: number
+  /** Who may read and write (see docs/api.md, Security). Default: no credential, loopback only. */
+  auth?: ApiAuthOptions
+}
+
+export interface ApiAuthOptions {
+  /**
+   * Bearer tokens that may read and write. A `TokenFile` (`--auth-token-file`) is reread
+   * by its `reload()`. With tokens, every write needs one, and every read unless `publicRead`.
+   */
+  tokens?: readonly string[] | TokenFile
+  /** Reads (the API, /metrics, the event stream) need no token; writes still do. */
+  publicRead?: boolean
+  /** Host names the API answers to besides IP literals, localhost and the listen host (421 otherwise). */
+  allowedHosts?: readonly string[]
+  /** Listen beyond loopback without tokens. Without it, that refuses to start. */
+  insecureNoAuth?: boolean
 }
 
 export interface Api {
@@ -81,10 +98,20 @@ class HttpError extends Error {
  * console.log(`dashboard at ${api.url}/`)
  */
 export async function startApi(monitor: Monitor, options: ApiOptions): Promise<Api> {
+  const auth = options.auth ?? {}
+  if (!isLoopbackHost(options.host) && auth.tokens === undefined && !auth.insecureNoAuth) {
+    throw new Error(
+      `listening on ${options.host} reaches beyond this machine and no credential is configured; give auth.tokens (probekit monitor --auth-token-file FILE), or auth.insecureNoAuth (--insecure-no-auth) when something in front checks who may read and write`,
+    )
+  }
   const logger = options.logger === undefined ? console : options.logger
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_WAIT_MS
   const closing = new AbortController()
   const events = new EventStream(monitor)
+  const access = accessFor(options)
+  // Open event streams were admitted under the old tokens: end them, and they reconnect
+  // with a token that is valid now (or get 401).
+  const stopDroppingStreams = auth.tokens instanceof TokenFile ? auth.tokens.onReload(() => events.close()) : undefined
 
   // The monitor's own health, served by the library it ships. Readiness proves the
   // store answers a query; liveness is the library's lifecycle state.
@@ -96,7 +123,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
 
   const route = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) {
+      if (error instanceof HttpError || error instanceof AccessRefused) {
         sendJson(req, res, error.statusCode, { error: error.message }, error.headers)
         return
       }
@@ -110,17 +137,19 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     const url = new URL(req.url ?? '/', 'http://monitor.invalid')
     const segments = pathSegments(url.pathname)
     const [first, second] = segments
+    const asset = method === 'GET' || method === 'HEAD' ? dashboardAsset(url.pathname) : undefined
+    // Every route passes the gate, by its class: reads and writes by method (see auth.ts).
+    access.admit(req, asset ? 'asset' : first === 'v1' && second === 'push' ? 'push' : 'api')
 
     if (first === 'v1' && second === 'push') {
       allow(method, ['POST', 'PUT', 'GET', 'HEAD'])
-      return push(req, res, segments.slice(2))
+      return push(req, res, url.searchParams, segments.slice(2))
     }
     if (first === 'v1' && second === 'events' && segments.length === 2) {
       allow(method, ['GET'])
       events.attach(req, res)
       return
     }
-    const asset = method === 'GET' || method === 'HEAD' ? dashboardAsset(url.pathname) : undefined
     if (asset) {
       send(req, res, 200, asset.body, { 'content-type': asset.type, ...asset.headers })
       return
@@ -236,6 +265,8 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
           closing.signal.removeEventListener('abort', onClosing)
         }
         if (res.destroyed) return
+        // The token may have been revoked (SIGHUP) during the wait.
+        access.admit(req, 'api')
       }
     }
     const body = produce(sortStates(states ?? monitor.states()))
@@ -246,7 +277,12 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
    * `/v1/push/<name>[/<action>]`: the name is `check`, `pod/check` or `node/pod/check`
    * (as the monitor resolves it), the optional action `start`, `fail` or an exit status.
    */
-  async function push(req: IncomingMessage, res: ServerResponse, rest: string[]): Promise<void> {
+  async function push(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    rest: string[],
+  ): Promise<void> {
     let kind: 'success' | 'start' | 'fail' | number = 'success'
     const last = rest[rest.length - 1]
     if (rest.length >= 2 && last !== undefined && (last === 'start' || last === 'fail' || /^\d+$/.test(last))) {
@@ -260,6 +296,15 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
       throw new HttpError(
         404,
         'push to /v1/push/<check> (or <pod>/<check>), optionally followed by /start, /fail or /<exit status>',
+      )
+    }
+    const { secret } = access.admitPush(req, query, name, monitor.pushCheck(name))
+    // A GET can be sent cross-site by any page (an <img>); it changes state only with a secret.
+    if ((req.method === 'GET' || req.method === 'HEAD') && !secret) {
+      throw new HttpError(
+        405,
+        `a GET does not change a push check's state; POST to this URL (curl -X POST), or give the check a token and add ?token=TOKEN`,
+        { allow: 'POST, PUT' },
       )
     }
     const body = await readBodyTail(req, PUSH_BODY_KEPT_BYTES, PUSH_BODY_MAX_BYTES)
@@ -306,6 +351,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     close: () => {
       closed ??= (async () => {
         closing.abort()
+        stopDroppingStreams?.()
         events.close()
         await health.close()
         await new Promise<void>((resolve) => {
@@ -316,6 +362,25 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
       return closed
     },
   }
+}
+
+function accessFor(options: ApiOptions): Access {
+  const auth = options.auth ?? {}
+  let tokens: TokenFile | TokenSet | undefined
+  if (auth.tokens instanceof TokenFile) tokens = auth.tokens
+  else if (auth.tokens !== undefined) {
+    if (auth.tokens.length === 0) throw new TokenError('auth.tokens is empty; give at least one token, or leave it out')
+    auth.tokens.forEach((token, i) => {
+      checkToken(token, `auth.tokens[${i}]`)
+    })
+    tokens = new TokenSet(auth.tokens)
+  }
+  return new Access({
+    tokens,
+    publicRead: auth.publicRead === true,
+    allowedHosts: auth.allowedHosts ?? [],
+    listenHost: options.host,
+  })
 }
 
 const ENDPOINTS = [

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path'
 import { type Document, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml'
 import { durationMs } from '../core/duration.js'
 import { redactUrl } from '../core/redact.js'
+import { checkToken, readTokenFile, TokenError } from './auth.js'
 import { NO_THRESHOLDS, type Thresholds } from './thresholds.js'
 import { type CheckKey, type CheckKind, checkId } from './types.js'
 
@@ -85,6 +86,11 @@ export interface PushCheckSpec extends CheckSpecBase {
   periodMs: number
   /** How late a report may be before the check turns critical. */
   graceMs: number
+  /**
+   * The check's own secrets (manifest `token`, or the lines of `token_file`): a push
+   * carrying one may report for this check, and only this one. Never served or logged.
+   */
+  tokens?: string[]
 }
 
 export type CheckSpec = HttpCheckSpec | TcpCheckSpec | ProbeCheckSpec | ExecCheckSpec | PushCheckSpec
@@ -143,7 +149,7 @@ const KEYS_BY_KIND: Record<CheckKind, string[]> = {
   tcp: ['url', 'address', 'host', 'port'],
   probe: ['url', 'target'],
   exec: ['command', 'shell', 'cwd', 'env'],
-  push: ['period', 'grace'],
+  push: ['period', 'grace', 'token', 'token_file'],
 }
 
 /**
@@ -447,6 +453,7 @@ class ManifestReader {
           raw.grace === undefined
             ? Math.min(Math.max(periodMs * 0.1, 1000), 3_600_000)
             : this.duration(raw, [...path, 'grace'], true)
+        const tokens = this.pushTokens(raw, path)
         return {
           ...common,
           kind,
@@ -454,9 +461,31 @@ class ManifestReader {
           graceMs,
           intervalMs: periodMs,
           target: `push every ${formatDuration(periodMs)}`,
+          ...(tokens ? { tokens } : {}),
         }
       }
     }
+  }
+
+  /** A push check's `token` or `token_file` (read now, and again on every reload). */
+  private pushTokens(raw: Record<string, unknown>, path: Path): string[] | undefined {
+    if (raw.token !== undefined && raw.token_file !== undefined)
+      this.fail([...path, 'token_file'], 'give `token` or `token_file`, not both')
+    try {
+      if (raw.token !== undefined) {
+        // The value is never echoed: a message names the key only.
+        if (typeof raw.token !== 'string') this.fail([...path, 'token'], 'must be a string (quote it)')
+        checkToken(raw.token.trim())
+        return [raw.token.trim()]
+      }
+      const file = this.str(raw, [...path, 'token_file'], false)
+      if (file !== undefined) return readTokenFile(resolve(this.dir, file))
+    } catch (error) {
+      if (error instanceof TokenError)
+        this.fail([...path, raw.token !== undefined ? 'token' : 'token_file'], error.message)
+      throw error
+    }
+    return undefined
   }
 
   private checkType(raw: Record<string, unknown>, path: Path): string {

@@ -11,7 +11,7 @@ import { execChecker } from './checkers/exec.js'
 import { httpChecker } from './checkers/http.js'
 import { probeChecker } from './checkers/probe.js'
 import { tcpChecker } from './checkers/tcp.js'
-import { type CheckSpec, checkFingerprint, loadManifests, type PodManifest } from './manifest.js'
+import { type CheckSpec, checkFingerprint, loadManifests, type PodManifest, type PushCheckSpec } from './manifest.js'
 import { type PushKind, PushWatch } from './push.js'
 import { Scheduler } from './scheduler.js'
 import { applyThresholds } from './thresholds.js'
@@ -296,6 +296,12 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       })
     }
     return true
+  }
+
+  /** The push check a push to `checkName` reaches (as `push` resolves it), e.g. for its secret. */
+  pushCheck(checkName: string): PushCheckSpec | undefined {
+    const spec = this.findPush(checkName)?.spec
+    return spec?.kind === 'push' ? spec : undefined
   }
 
   private findPush(name: string): Entry | undefined {
@@ -664,7 +670,9 @@ function buildChecker(spec: Exclude<CheckSpec, { kind: 'push' }>): Checker {
 
 /** What a check looks at, without its schedule and thresholds. */
 function subjectOf(spec: CheckSpec): string {
+  // A push check's new token does not make it another check.
   const { intervalMs: _i, timeoutMs: _t, thresholds: _th, source: _s, ...rest } = spec
+  if (rest.kind === 'push') delete rest.tokens
   return JSON.stringify(rest)
 }
 

@@ -394,7 +394,7 @@
   }
 
   async function getJson(path) {
-    const res = await fetch(path, { headers: { accept: 'application/json' } })
+    const res = await apiFetch(path, { headers: { accept: 'application/json' } })
     if (!res.ok) {
       let message = `${res.status} ${res.statusText}`
       try {
@@ -403,6 +403,62 @@
       throw new Error(message)
     }
     return res.json()
+  }
+
+  // ---------- the token of a monitor started with --auth-token-file ----------
+  // Sent as "Authorization: Bearer" on every request, never in a cookie: no request a
+  // browser makes on its own (from another site's page) carries it. It lives in this tab's
+  // sessionStorage only, and goes when the tab closes.
+
+  const TOKEN_KEY = 'probekit-monitor-token'
+  let token = ''
+  try {
+    token = sessionStorage.getItem(TOKEN_KEY) || ''
+  } catch {}
+  let asking
+
+  /** fetch with the tab's token; a 401 asks for a token (once for every waiting request) and tries again. */
+  async function apiFetch(path, init) {
+    for (;;) {
+      const sent = token
+      const headers = { ...(init?.headers || {}) }
+      if (sent) headers.authorization = `Bearer ${sent}`
+      const res = await fetch(path, { ...init, headers, cache: 'no-store' })
+      if (res.status !== 401) return res
+      res.body?.cancel().catch(() => {})
+      if (token === sent) await askForToken(sent ? 'The monitor did not accept that token; enter another one.' : '')
+    }
+  }
+
+  function askForToken(problem) {
+    if (!asking) {
+      asking = new Promise((resolve) => {
+        setConnection('offline', 'needs a token')
+        $('overview-view').hidden = true
+        $('pod-view').hidden = true
+        $('token-view').hidden = false
+        $('token-error').textContent = problem
+        const input = $('token-input')
+        input.value = ''
+        input.focus()
+        const form = $('token-form')
+        form.onsubmit = (event) => {
+          event.preventDefault()
+          const value = input.value.trim()
+          if (!value) return
+          token = value
+          try {
+            sessionStorage.setItem(TOKEN_KEY, value)
+          } catch {}
+          form.onsubmit = null
+          $('token-view').hidden = true
+          asking = undefined
+          applyRoute(false)
+          resolve()
+        }
+      })
+    }
+    return asking
   }
 
   async function loadPodDetails(pod) {
@@ -623,6 +679,7 @@
 
   function applyRoute(moveFocus) {
     route = parseRoute()
+    if (asking) return // the token form stays until a token is given
     const overview = route.view === 'overview'
     $('overview-view').hidden = !overview
     $('pod-view').hidden = overview
@@ -661,30 +718,21 @@
     }, 250)
   }
 
-  function connect() {
-    const source = new EventSource('/v1/events')
-    source.addEventListener('open', () => setConnection('live', 'live'))
-    source.addEventListener('error', () => {
-      model.connected = false
-      setConnection('offline', 'reconnecting…')
-    })
-    source.addEventListener('snapshot', (event) => {
-      const data = JSON.parse(event.data)
+  const EVENTS = {
+    snapshot(data) {
       model.states = new Map(data.states.map((s) => [s.id, s]))
       model.index = data.index
       model.connected = true
       setConnection('live', 'live')
       if (route.view === 'pod' && !$('pod-checks')) renderPodPage(route.pod)
       scheduleRender()
-    })
-    source.addEventListener('states', (event) => {
-      const data = JSON.parse(event.data)
+    },
+    states(data) {
       for (const s of data.states) model.states.set(s.id, s)
       model.index = data.index
       scheduleRender()
-    })
-    source.addEventListener('change', (event) => {
-      const { transition, state } = JSON.parse(event.data)
+    },
+    change({ transition, state }) {
       model.states.set(state.id, state)
       announce(`${transition.pod} on ${transition.node}: ${transition.check} is now ${transition.to}`)
       if (route.view === 'pod' && route.pod === transition.pod) {
@@ -692,7 +740,51 @@
         podRefreshTimer = setTimeout(() => loadPodDetails(route.pod), 300)
       }
       scheduleRender()
-    })
+    },
+  }
+
+  /**
+   * The server-sent events of /v1/events, read from a fetch stream rather than through
+   * EventSource: EventSource cannot send the Authorization header. Reconnects after 2 s.
+   */
+  async function connect() {
+    for (;;) {
+      try {
+        const res = await apiFetch('/v1/events', { headers: { accept: 'text/event-stream' } })
+        if (!res.ok || !res.body) throw new Error(`${res.status}`)
+        setConnection('live', 'live')
+        await readEvents(res.body)
+      } catch {}
+      model.connected = false
+      setConnection('offline', 'reconnecting…')
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+    }
+  }
+
+  async function readEvents(body) {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader()
+    let buffer = ''
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) return
+      buffer += value.replace(/\r\n?/g, '\n')
+      for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        let event = 'message'
+        const data = []
+        for (const line of block.split('\n')) {
+          if (line === '' || line.startsWith(':')) continue
+          const colon = line.indexOf(':')
+          const field = colon === -1 ? line : line.slice(0, colon)
+          const text = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '')
+          if (field === 'event') event = text
+          else if (field === 'data') data.push(text)
+        }
+        const handle = Object.hasOwn(EVENTS, event) ? EVENTS[event] : undefined
+        if (handle && data.length > 0) handle(JSON.parse(data.join('\n')))
+      }
+    }
   }
 
   function start() {

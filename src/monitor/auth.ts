@@ -1,0 +1,342 @@
+/**
+ * Who may read and write the monitor's listener (DESIGN.md section 8).
+ *
+ * - **Credentials.** Bearer tokens from `--auth-token-file` (one a line, reread on SIGHUP)
+ *   let a client read and write; a push check's own secret (manifest `token` or
+ *   `token_file`) lets a job report for that one check and nothing else.
+ * - **Routes are classed, not listed.** Every request passes `Access.admit` before it is
+ *   routed: GET and HEAD are reads, every other method is a write. A new write route
+ *   (`POST /v1/silences`, …) is therefore guarded without a line of its own; only the push
+ *   route, whose secret depends on the check, asks `Access.admitPush` in addition.
+ * - **Browsers cannot be made to write.** A write whose `Origin` is not the monitor's own
+ *   is refused (403), and a `Host` that is not one of the monitor's names is refused (421)
+ *   before anything else, which is what stops DNS rebinding: a rebinding page reaches the
+ *   monitor under the attacker's hostname, never under an IP literal.
+ *
+ * The monitor's own `/livez`, `/readyz` and `/healthz` are answered before any of this runs
+ * (the orchestrator probes them with whatever Host it likes, and they tell nothing).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import type { IncomingMessage } from 'node:http'
+import { isIP } from 'node:net'
+
+/** The shortest token accepted: shorter secrets can be guessed. */
+export const MIN_TOKEN_LENGTH = 16
+
+/** A credential file or value that cannot be used, in one sentence naming the fix. */
+export class TokenError extends Error {
+  override name = 'TokenError'
+}
+
+/** A request the gate refuses: its status, headers and the one sentence it answers. */
+export class AccessRefused extends Error {
+  constructor(
+    readonly statusCode: 401 | 403 | 405 | 421,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * The tokens in a token file's text: one a line; blank lines and lines starting with `#`
+ * are skipped. `source` names the file in errors (`FILE:LINE: …`).
+ */
+export function parseTokens(text: string, source: string): string[] {
+  const tokens: string[] = []
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#')) return
+    checkToken(line, `${source}:${i + 1}`)
+    tokens.push(line)
+  })
+  if (tokens.length === 0)
+    throw new TokenError(`${source} holds no token; write one a line, e.g. the output of "openssl rand -hex 32"`)
+  return tokens
+}
+
+/** Reads a token file (see `parseTokens`); a missing or unreadable file is a TokenError. */
+export function readTokenFile(file: string): string[] {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new TokenError(
+      code === 'ENOENT'
+        ? `${file} does not exist; give the path of a file with one token a line`
+        : `${file} cannot be read (${code ?? (error as Error).message}); make it readable by the monitor's user`,
+    )
+  }
+  return parseTokens(text, file)
+}
+
+/** Throws unless `token` is usable as a bearer token; `where` (e.g. `FILE:LINE`) prefixes the message. */
+export function checkToken(token: string, where?: string): void {
+  const at = where ? `${where}: ` : ''
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw new TokenError(`${at}a token is one word of visible ASCII characters (no spaces), e.g. openssl rand -hex 32`)
+  if (token.length < MIN_TOKEN_LENGTH)
+    throw new TokenError(
+      `${at}a token of ${token.length} characters is too easy to guess; use at least ${MIN_TOKEN_LENGTH}, e.g. openssl rand -hex 32`,
+    )
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
+
+/**
+ * A set of accepted tokens. Candidates are compared in constant time: both sides are
+ * hashed to equal length and every token is compared, so neither a token's length nor how
+ * much of it matched shows in the time of an answer.
+ */
+export class TokenSet {
+  private readonly digests: Buffer[]
+
+  constructor(tokens: readonly string[]) {
+    this.digests = tokens.map(digest)
+  }
+
+  get size(): number {
+    return this.digests.length
+  }
+
+  matches(candidate: string): boolean {
+    const presented = digest(candidate)
+    let found = false
+    for (const d of this.digests) if (timingSafeEqual(d, presented)) found = true
+    return found
+  }
+}
+
+/**
+ * `--auth-token-file`: read at start (a bad file refuses the start) and again by `reload()`,
+ * which keeps the tokens it had when the file cannot be used.
+ */
+export class TokenFile {
+  private current: TokenSet
+  private readonly listeners = new Set<() => void>()
+
+  constructor(readonly file: string) {
+    this.current = new TokenSet(readTokenFile(file))
+  }
+
+  get tokens(): TokenSet {
+    return this.current
+  }
+
+  /** Rereads the file; returns how many tokens it holds now. Throws (keeping the old ones) if unusable. */
+  reload(): number {
+    this.current = new TokenSet(readTokenFile(this.file))
+    for (const listener of this.listeners) listener()
+    return this.current.size
+  }
+
+  /** Calls `listener` after every successful reload (open streams re-authenticate); returns its removal. */
+  onReload(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+}
+
+// A check's tokens are hashed once per manifest load, not per push.
+const checkTokenSets = new WeakMap<readonly string[], TokenSet>()
+function tokenSetOf(tokens: readonly string[]): TokenSet {
+  let set = checkTokenSets.get(tokens)
+  if (!set) checkTokenSets.set(tokens, (set = new TokenSet(tokens)))
+  return set
+}
+
+/** Whether a listen host reaches only this machine (so no credential is required). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1') return true
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h
+  return isIP(v4) === 4 && v4.startsWith('127.')
+}
+
+export interface AccessOptions {
+  /** Tokens that may read and write everything; none means writes are open (loopback). */
+  tokens?: TokenSet | TokenFile | undefined
+  /** Reads need no credential even with `tokens` (writes still do). */
+  publicRead?: boolean
+  /** Host names (besides IP literals and localhost) the monitor answers to; `*.example.com` for a domain. */
+  allowedHosts?: readonly string[]
+  /** The host the listener is bound to; a name is allowed as a Host, as `allowedHosts` are. */
+  listenHost?: string
+}
+
+/** What a route is to the gate: a dashboard file, the push endpoint, or anything else of the API. */
+export type RouteClass = 'asset' | 'push' | 'api'
+
+const REALM = 'Bearer realm="probekit monitor"'
+const FILE_HINT = "a token from the monitor's --auth-token-file"
+
+/** The gate every request of the monitor's listener passes before it is routed. */
+export class Access {
+  private readonly options: AccessOptions
+  private readonly names: string[]
+
+  constructor(options: AccessOptions = {}) {
+    this.options = options
+    const names = [...(options.allowedHosts ?? [])]
+    if (options.listenHost && isIP(options.listenHost.replace(/^\[|\]$/g, '')) === 0) names.push(options.listenHost)
+    this.names = names.map(normalizeName)
+  }
+
+  /** Whether a credential guards this listener (tokens are configured). */
+  get guarded(): boolean {
+    return this.tokens !== undefined
+  }
+
+  private get tokens(): TokenSet | undefined {
+    const t = this.options.tokens
+    return t instanceof TokenFile ? t.tokens : t
+  }
+
+  /**
+   * Admits a request or throws AccessRefused: Host first (421), then for writes the
+   * Origin (403), then the credential (401) — except for the push route, whose credential
+   * `admitPush` decides once the check is known, and the dashboard's files, which are the
+   * same public code in every install and hold no data (the token form needs them).
+   */
+  admit(req: IncomingMessage, route: RouteClass): void {
+    this.checkHost(req)
+    const write = !isRead(req.method)
+    if (write) this.checkOrigin(req)
+    if (route === 'push' || route === 'asset') return
+    const tokens = this.tokens
+    if (!tokens || (!write && this.options.publicRead)) return
+    const bearer = bearerOf(req)
+    if (bearer === undefined)
+      throw new AccessRefused(
+        401,
+        `this monitor needs a credential: send "Authorization: Bearer TOKEN" with ${FILE_HINT}`,
+        {
+          'www-authenticate': REALM,
+        },
+      )
+    if (!tokens.matches(bearer)) throw wrongToken(`the bearer token is not one this monitor accepts; use ${FILE_HINT}`)
+  }
+
+  /**
+   * The push route's credential: a global token (as a bearer token), or the check's own
+   * secret (as a bearer token or `?token=`). `check` is undefined for a name no push check
+   * has — answered 401 like a wrong token when a credential is needed, so names cannot be
+   * probed. Returns whether the request carried a valid secret (a GET must, to change state).
+   */
+  admitPush(
+    req: IncomingMessage,
+    query: URLSearchParams,
+    name: string,
+    check: { tokens?: readonly string[] | undefined } | undefined,
+  ): { secret: boolean } {
+    const bearer = bearerOf(req)
+    const inQuery = query.get('token') ?? undefined
+    const global = this.tokens
+    if (bearer !== undefined && global?.matches(bearer)) return { secret: true }
+    const own = check?.tokens?.length ? tokenSetOf(check.tokens) : undefined
+    if (own) {
+      if (bearer !== undefined && own.matches(bearer)) return { secret: true }
+      if (inQuery !== undefined && own.matches(inQuery)) return { secret: true }
+    }
+    if (!global && !own) return { secret: false }
+    const shown = JSON.stringify(name)
+    if (bearer === undefined && inQuery === undefined) {
+      throw new AccessRefused(
+        401,
+        own
+          ? `push check ${shown} needs its token: send "Authorization: Bearer TOKEN" or add ?token=TOKEN to the URL`
+          : `pushing needs a credential: send "Authorization: Bearer TOKEN" with ${FILE_HINT}, or give the check a token in its manifest`,
+        { 'www-authenticate': REALM },
+      )
+    }
+    throw wrongToken(
+      `that token does not speak for push check ${shown}; use the check's own token (manifest token or token_file) or ${FILE_HINT}`,
+    )
+  }
+
+  /** 421 unless the Host is an IP literal, localhost, the listen name or an allowed name. */
+  private checkHost(req: IncomingMessage): void {
+    const header = req.headers.host
+    // No Host at all is HTTP/1.0 from a tool, never a browser.
+    if (header === undefined || header === '') return
+    const name = hostnameOf(header)
+    if (name !== undefined && this.knownName(name)) return
+    const shown = JSON.stringify(header.slice(0, 100))
+    throw new AccessRefused(
+      421,
+      `Host ${shown} is not a name of this monitor; if it is, start the monitor with --allowed-host ${name ?? 'NAME'} (unknown names are refused to stop DNS rebinding)`,
+    )
+  }
+
+  private knownName(name: string): boolean {
+    if (isIP(name) !== 0) return true
+    if (name === 'localhost' || name.endsWith('.localhost')) return true
+    return this.names.some((allowed) => (allowed.startsWith('*.') ? name.endsWith(allowed.slice(1)) : name === allowed))
+  }
+
+  /**
+   * A browser names the page that sent a request in `Origin`; a write is accepted only from
+   * the monitor's own origin (the Host it was asked under, or an allowed name such as the
+   * one a TLS proxy in front serves). Tools such as curl send no Origin and are not affected.
+   */
+  private checkOrigin(req: IncomingMessage): void {
+    const origin = req.headers.origin
+    if (origin === undefined) return
+    let url: URL | undefined
+    try {
+      url = new URL(origin)
+    } catch {}
+    if (url && (url.protocol === 'http:' || url.protocol === 'https:')) {
+      const host = req.headers.host?.toLowerCase()
+      if (host !== undefined && url.host === normalizeHostHeader(host)) return
+      const name = normalizeName(url.hostname)
+      if (this.names.some((allowed) => (allowed.startsWith('*.') ? name.endsWith(allowed.slice(1)) : name === allowed)))
+        return
+    }
+    throw new AccessRefused(
+      403,
+      `a write from the web page at ${JSON.stringify(origin.slice(0, 200))} is refused; only the monitor's own pages may write from a browser (add --allowed-host for the name a proxy serves it under)`,
+    )
+  }
+}
+
+function wrongToken(message: string): AccessRefused {
+  return new AccessRefused(401, message, { 'www-authenticate': `${REALM}, error="invalid_token"` })
+}
+
+function isRead(method: string | undefined): boolean {
+  return method === undefined || method === 'GET' || method === 'HEAD'
+}
+
+/** The token of an `Authorization: Bearer TOKEN` header; '' for another scheme (never matches). */
+function bearerOf(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization
+  if (header === undefined) return undefined
+  const match = /^bearer +(\S+) *$/i.exec(header)
+  return match ? (match[1] as string) : ''
+}
+
+function normalizeName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '')
+}
+
+/** The host name of a Host header (`name`, `name:port`, `1.2.3.4:port`, `[::1]:port`), or undefined. */
+function hostnameOf(header: string): string | undefined {
+  const h = header.trim().toLowerCase()
+  const v6 = /^\[([0-9a-f:.]+)\](?::\d+)?$/.exec(h)
+  if (v6) return isIP(v6[1] as string) === 6 ? (v6[1] as string) : undefined
+  const match = /^([a-z0-9._-]+)(?::\d+)?$/.exec(h)
+  return match ? normalizeName(match[1] as string) : undefined
+}
+
+/** A Host header as `URL.host` spells it (default ports dropped), for comparing with an Origin. */
+function normalizeHostHeader(host: string): string {
+  try {
+    return new URL(`http://${host}`).host
+  } catch {
+    return host
+  }
+}
