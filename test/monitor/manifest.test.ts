@@ -228,6 +228,53 @@ describe('bad manifests', () => {
     assert.match(error.message, /b\.yaml: id: pod "one" on node "n" is also declared in .*a\.yaml/)
   })
 
+  it("read a push check's token or token_file (relative to the manifest), and never echo a bad token", () => {
+    const dir = makeTempDir('push-token')
+    writeFileSync(join(dir, 'nightly.token'), '# rotate yearly\nnightly-secret-0123456789\nnext-secret-0123456789abc\n')
+    writeFileSync(
+      join(dir, 'jobs.yaml'),
+      'id: jobs\nchecks:\n  - { name: backup, type: push, period: 1h, token: "backup-secret-0123456789" }\n  - { name: nightly, type: push, period: 1d, token_file: nightly.token }\n  - { name: plain, type: push, period: 1h }\n',
+    )
+    const tokens = Object.fromEntries(only([dir]).map((c) => [c.check, c.kind === 'push' ? c.tokens : 'not push']))
+    assert.deepEqual(tokens, {
+      backup: ['backup-secret-0123456789'],
+      nightly: ['nightly-secret-0123456789', 'next-secret-0123456789abc'],
+      plain: undefined,
+    })
+    assert.ok(
+      only([dir]).every((c) => !c.target.includes('secret')),
+      'a token in a target',
+    )
+
+    const cases: [string, RegExp][] = [
+      [
+        'id: a\nchecks:\n  - name: x\n    type: push\n    period: 1h\n    token: hunter2\n',
+        /^a\.yaml:6: checks\[0\]\.token: a token of 7 characters is too easy to guess; use at least 16/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    type: push\n    period: 1h\n    token: "two words here, long enough"\n',
+        /checks\[0\]\.token: a token is one word/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    type: push\n    period: 1h\n    token: backup-secret-0123456789\n    token_file: t\n',
+        /checks\[0\]\.token_file: give `token` or `token_file`, not both/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    type: push\n    period: 1h\n    token_file: missing.token\n',
+        /a\.yaml:6: checks\[0\]\.token_file: .*missing\.token does not exist/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    token: backup-secret-0123456789\n',
+        /checks\[0\]\.token: unknown key for a http check/,
+      ],
+    ]
+    for (const [text, expected] of cases) {
+      const error = manifestError(() => parseManifest(text, 'a.yaml'))
+      assert.match(error.message, expected)
+      assert.doesNotMatch(error.message, /hunter2|two words|backup-secret/)
+    }
+  })
+
   it('name a missing path', () => {
     const error = manifestError(() => loadManifests(['/nonexistent/pods']))
     assert.equal(
