@@ -24,7 +24,7 @@ writeFileSync(
     'id: jobs',
     'node: n1',
     'checks:',
-    '  - { name: backup, type: push, period: 1h, token: "' + BACKUP + '" }',
+    `  - { name: backup, type: push, period: 1h, token: "${BACKUP}" }`,
     '  - { name: nightly, type: push, period: 1h, token_file: nightly.token }',
     '  - { name: plain, type: push, period: 1h }',
     '',
