@@ -3,6 +3,9 @@ import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { startApi } from '../../src/monitor/api.js'
+import { Monitor } from '../../src/monitor/monitor.js'
+import { openStore } from '../../src/monitor/store/index.js'
 import { type MonitorProcess, PROBEKIT_BIN, request, spawnMonitor } from '../support/monitor-process.js'
 import { makeTempDir, waitFor } from '../support/server-process.js'
 
@@ -259,6 +262,10 @@ describe('a monitor started with --auth-token-file', () => {
       for (;;) if ((await reader?.read())?.done !== false) return true
     })()
 
+    // So is a long poll: it checks its credential again before it answers.
+    const index = (await request(`${m.url}/v1/checks`, { headers: BEARER })).headers['x-probekit-index']
+    const longPoll = request(`${m.url}/v1/checks?index=${index}&wait=60s`, { headers: BEARER })
+
     writeFileSync(tokenFile, `# rotated\n${ROTATED}\n`)
     m.child.kill('SIGHUP')
     await waitFor(
@@ -267,6 +274,8 @@ describe('a monitor started with --auth-token-file', () => {
     )
     const rotated = { authorization: `Bearer ${ROTATED}` }
     assert.equal((await request(`${m.url}/v1/checks`, { headers: rotated })).status, 200)
+    assert.equal((await request(`${m.url}/v1/push/plain/fail`, { method: 'POST', headers: rotated })).status, 200)
+    assertUnauthorized(await longPoll, 'a long poll after its token was removed')
     assert.match(m.output(), /reread --auth-token-file .*tokens: 1 token\n/)
     assert.equal(await ended, true, 'the old stream ended')
 
@@ -434,5 +443,34 @@ describe('listening beyond loopback', () => {
     assert.match(publicRead.stdout, /--public-read .* add --auth-token-file FILE/)
     const host = await runCli(['monitor', '--store', 'memory', '--allowed-host', 'http://x:80', manifest])
     assert.match(host.stdout, /--allowed-host "http:\/\/x:80" is not a host name/)
+  })
+})
+
+describe('startApi from code', () => {
+  it('refuses to listen beyond loopback without auth.tokens or auth.insecureNoAuth, and guards with auth.tokens', async () => {
+    const monitor = new Monitor({ store: openStore('memory'), logger: false })
+    await monitor.load([manifest])
+    try {
+      await assert.rejects(
+        startApi(monitor, { host: '0.0.0.0', port: 0, logger: false }),
+        /listening on 0\.0\.0\.0 reaches beyond this machine and no credential is configured; give auth\.tokens/,
+      )
+      await assert.rejects(
+        startApi(monitor, { host: '127.0.0.1', port: 0, logger: false, auth: { tokens: ['short'] } }),
+        /auth\.tokens\[0\]: a token of 5 characters is too easy to guess/,
+      )
+      const open = await startApi(monitor, { host: '0.0.0.0', port: 0, logger: false, auth: { insecureNoAuth: true } })
+      await open.close()
+      const guarded = await startApi(monitor, { host: '0.0.0.0', port: 0, logger: false, auth: { tokens: [GLOBAL] } })
+      try {
+        assert.equal((await request(`${guarded.url}/v1/checks`)).status, 401)
+        assert.equal((await request(`${guarded.url}/v1/checks`, { headers: BEARER })).status, 200)
+      } finally {
+        await guarded.close()
+      }
+    } finally {
+      await monitor.stop()
+      monitor.store.close()
+    }
   })
 })
