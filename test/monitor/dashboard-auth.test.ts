@@ -70,11 +70,11 @@ describe('the dashboard of a monitor that needs a token', () => {
     await page.locator('#token-view:not([hidden])').waitFor()
     assert.equal(await page.locator('#overview-view').isHidden(), true)
     assert.equal(await page.evaluate('document.activeElement?.id'), 'token-input')
-    assert.equal(await page.locator('#connection-text').innerText(), 'needs a token')
+    assert.equal(await page.locator('#connection-text').textContent(), 'needs a token')
     await page.fill('#token-input', 'not-the-token-0123456789')
     await page.keyboard.press('Enter')
     await waitFor('the refusal', async () =>
-      /did not accept that token/.test(await page.locator('#token-error').innerText()),
+      /did not accept that token/.test((await page.locator('#token-error').textContent()) ?? ''),
     )
     assert.equal(await page.locator('#token-view').isVisible(), true)
   })
@@ -85,7 +85,7 @@ describe('the dashboard of a monitor that needs a token', () => {
     await row('jobs', 'n1').waitFor()
     assert.equal(await page.locator('#token-view').isHidden(), true)
     assert.equal(await page.evaluate("sessionStorage.getItem('probekit-monitor-token')"), TOKEN)
-    await waitFor('the live indicator', async () => (await page.locator('#connection-text').innerText()) === 'live')
+    await waitFor('the live indicator', async () => (await page.locator('#connection-text').textContent()) === 'live')
 
     // A change arrives through the event stream, read with the token in its header.
     const pushed = await request(`${monitor.url}/v1/push/backup/fail`, {
@@ -99,12 +99,12 @@ describe('the dashboard of a monitor that needs a token', () => {
       async () => (await row('jobs', 'n1').getAttribute('data-state')) === 'critical',
       15_000,
     )
-    assert.match(await row('jobs', 'n1').innerText(), /disk full/)
+    assert.match((await row('jobs', 'n1').textContent()) ?? '', /disk full/)
 
     // A pod's page loads its history and transitions with the token too.
     await page.goto(`${monitor.url}/#/pod/jobs`)
     await page.locator('#pod-transitions table').waitFor({ timeout: 15_000 })
-    assert.doesNotMatch(await page.locator('#pod-view').innerText(), /unavailable/)
+    assert.doesNotMatch((await page.locator('#pod-view').textContent()) ?? '', /unavailable/)
     assert.equal(await page.locator('#token-view').isHidden(), true, 'asked again after a navigation')
     // A reload keeps the tab's token: no question.
     await page.reload()
