@@ -7,7 +7,7 @@ import { isLoopbackHost, TokenError, TokenFile } from '../monitor/auth.js'
 import { Monitor } from '../monitor/monitor.js'
 import type { ReplicaShare } from '../monitor/replicas.js'
 import type { EtcdStore } from '../monitor/store/etcd.js'
-import { openStoreAsync, StoreError } from '../monitor/store/index.js'
+import { openStoreAsync, SqliteMissingError, SqliteStore, StoreError } from '../monitor/store/index.js'
 import type { MonitorStore } from '../monitor/types.js'
 import { parseDuration } from './duration.js'
 import { UsageError } from './usage-error.js'
@@ -274,6 +274,8 @@ export async function run(argv: string[]): Promise<number> {
       },
     })
   } catch (error) {
+    // No SQLite in this installation is not a mistake in the command line.
+    if (error instanceof SqliteMissingError) throw new Error(error.message)
     if (error instanceof StoreError) throw new UsageError(error.message)
     throw error
   }
@@ -345,8 +347,8 @@ export async function run(argv: string[]): Promise<number> {
   const pods = new Set(states.map((s) => `${s.node}/${s.pod}`)).size
   const storeName = etcdStore
     ? `${etcdStore.spec} as replica ${etcdStore.replicaId} (${etcdStore.members().length} live, running ${states.filter((s) => share?.owns(s.id)).length} of the checks)`
-    : 'file' in store
-      ? `sqlite:${(store as { file: string }).file}`
+    : store instanceof SqliteStore
+      ? `sqlite:${store.file} (SQLite via ${store.driver})`
       : 'memory'
   process.stdout.write(
     `probekit monitor: watching ${states.length} check${states.length === 1 ? '' : 's'} of ${pods} pod${pods === 1 ? '' : 's'}; store ${storeName}\n`,

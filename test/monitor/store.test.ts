@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { describe, it } from 'node:test'
-import { MemoryStore, openStore, type SqliteStore, StoreError } from '../../src/monitor/store/index.js'
+import {
+  availableSqliteDrivers,
+  MemoryStore,
+  openStore,
+  type SqliteDriverName,
+  SqliteMissingError,
+  SqliteStore,
+  StoreError,
+} from '../../src/monitor/store/index.js'
+import { openSqliteDatabase } from '../../src/monitor/store/sqlite-driver.js'
 import type { CheckState, MonitorStore, Transition } from '../../src/monitor/types.js'
 import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
 
@@ -88,6 +98,54 @@ function storeContract(name: string, open: () => MonitorStore) {
       }
     })
 
+    it("keeps at most the documented 1,000 newest transitions of a check flooded with 50,000, and the other checks' too", () => {
+      const store = open()
+      try {
+        const base = Date.now() - 3_600_000
+        store.addTransitions([transition('quiet', 1, new Date(base).toISOString())])
+        const batch = 100
+        let index = 0
+        for (let b = 0; b < 50_000 / batch; b++) {
+          const transitions: Transition[] = []
+          for (let i = 0; i < batch; i++) {
+            index++
+            const t = transition(
+              'flood',
+              index,
+              new Date(base + index).toISOString(),
+              index % 2 ? 'critical' : 'passing',
+            )
+            transitions.push({
+              ...t,
+              from: index % 2 ? 'passing' : 'critical',
+              output: `flood ${index} ${'x'.repeat(200)}`,
+            })
+          }
+          store.addTransitions(transitions)
+          // Bounded after every write, not only when a pruner comes round.
+          const kept = store.transitions({ id: 'n1/web/flood', limit: 1_000_000 }).length
+          if (kept > 1000 + batch)
+            assert.fail(`after batch ${b + 1}, ${kept} transitions of the flooded check are kept`)
+        }
+        const flood = store.transitions({ id: 'n1/web/flood', limit: 1_000_000 })
+        assert.ok(flood.length >= 1000 && flood.length <= 1000 + batch, `${flood.length} kept`)
+        assert.equal(flood.at(-1)?.index, 50_000, 'the newest is kept')
+        assert.deepEqual(
+          flood.map((t) => t.index),
+          Array.from({ length: flood.length }, (_, i) => 50_000 - flood.length + 1 + i),
+          'the newest, in order',
+        )
+        assert.deepEqual(
+          store.transitions({ id: 'n1/web/quiet' }).map((t) => t.index),
+          [1],
+          'the quiet check keeps its transition',
+        )
+        assert.ok(store.transitions({ limit: 1_000_000 }).length <= 1001 + batch)
+      } finally {
+        store.close()
+      }
+    })
+
     it('counts outcomes into minute buckets with the worst state and the mean duration', () => {
       const store = open()
       try {
@@ -132,8 +190,142 @@ function storeContract(name: string, open: () => MonitorStore) {
   })
 }
 
+/** Whether this Node has node:sqlite, found out without probekit's own code. */
+function nodeHasSqlite(): boolean {
+  try {
+    createRequire(import.meta.url)('node:sqlite')
+    return true
+  } catch {
+    return false
+  }
+}
+
+const drivers = availableSqliteDrivers()
+
 storeContract('memory', () => new MemoryStore())
-storeContract('sqlite', () => openStore(`sqlite:${join(makeTempDir('store'), 'monitor.sqlite')}`))
+for (const driver of drivers)
+  storeContract(`sqlite (${driver})`, () =>
+    openStore(`sqlite:${join(makeTempDir('store'), 'monitor.sqlite')}`, { sqliteDriver: driver }),
+  )
+
+function withDriverEnv<T>(value: string | undefined, run: () => T): T {
+  const before = process.env.PROBEKIT_SQLITE_DRIVER
+  if (value === undefined) delete process.env.PROBEKIT_SQLITE_DRIVER
+  else process.env.PROBEKIT_SQLITE_DRIVER = value
+  try {
+    return run()
+  } finally {
+    if (before === undefined) delete process.env.PROBEKIT_SQLITE_DRIVER
+    else process.env.PROBEKIT_SQLITE_DRIVER = before
+  }
+}
+
+describe('the sqlite driver', () => {
+  it(`uses node:sqlite where Node has it, else better-sqlite3 (here: ${nodeHasSqlite() ? 'node:sqlite' : 'better-sqlite3'})`, () => {
+    const expected: SqliteDriverName = nodeHasSqlite() ? 'node:sqlite' : 'better-sqlite3'
+    assert.ok(drivers.includes(expected), `${expected} loads on Node ${process.version} (available: ${drivers})`)
+    const store = withDriverEnv(undefined, () => openStore(`sqlite:${join(makeTempDir('store'), 'm.sqlite')}`))
+    try {
+      assert.ok(store instanceof SqliteStore)
+      assert.equal(store.driver, expected)
+    } finally {
+      store.close()
+    }
+  })
+
+  it('follows PROBEKIT_SQLITE_DRIVER, and says so when the driver it names cannot load', () => {
+    for (const driver of drivers) {
+      const store = withDriverEnv(driver, () => openStore(`sqlite:${join(makeTempDir('store'), 'm.sqlite')}`))
+      try {
+        assert.equal((store as SqliteStore).driver, driver)
+      } finally {
+        store.close()
+      }
+    }
+    const missing = (['node:sqlite', 'better-sqlite3'] as const).filter((d) => !drivers.includes(d))
+    for (const driver of missing) {
+      assert.throws(
+        () => withDriverEnv(driver, () => openStore(`sqlite:${join(makeTempDir('store'), 'm.sqlite')}`)),
+        (error: unknown) =>
+          error instanceof SqliteMissingError &&
+          error.message.startsWith(`the sqlite store was asked to use ${driver} (PROBEKIT_SQLITE_DRIVER), but `) &&
+          error.message.endsWith(
+            `; unset PROBEKIT_SQLITE_DRIVER to use ${driver === 'node:sqlite' ? 'better-sqlite3' : 'node:sqlite'}`,
+          ),
+      )
+    }
+    assert.throws(
+      () => withDriverEnv('sqlite4', () => openStore(`sqlite:${join(makeTempDir('store'), 'm.sqlite')}`)),
+      /^SqliteMissingError: PROBEKIT_SQLITE_DRIVER="sqlite4" is not a SQLite driver; use node:sqlite or better-sqlite3, or leave it unset$/,
+    )
+  })
+})
+
+/** The store's file and its write-ahead log, bytes. */
+function sizeOnDisk(file: string): number {
+  let size = statSync(file).size
+  try {
+    size += statSync(`${file}-wal`).size
+  } catch {}
+  return size
+}
+
+for (const driver of drivers) {
+  describe(`sqlite store on disk (${driver})`, () => {
+    const openAt = (file: string) => openStore(`sqlite:${file}`, { sqliteDriver: driver }) as SqliteStore
+
+    it('gives the space of pruned history back: the file shrinks after pruning', () => {
+      const file = join(makeTempDir('store'), 'big.sqlite')
+      const store = openAt(file)
+      try {
+        const at = new Date(Date.now() - 1000).toISOString()
+        for (let check = 0; check < 20; check++) {
+          const transitions: Transition[] = []
+          for (let i = 0; i < 500; i++)
+            transitions.push({ ...transition(`c${check}`, i, at), output: `${i} ${'o'.repeat(1000)}` })
+          store.addTransitions(transitions)
+        }
+        const full = sizeOnDisk(file)
+        assert.ok(full > 10_000_000, `${full} bytes after writing 10,000 transitions`)
+        store.prune(Date.now() + 31 * 24 * 3_600_000)
+        assert.equal(store.transitions({}).length, 0)
+        const pruned = sizeOnDisk(file)
+        assert.ok(pruned < full / 10, `${full} bytes before pruning, ${pruned} after`)
+        assert.equal(store.check(), 'ok')
+      } finally {
+        store.close()
+      }
+    })
+
+    it('turns a store made without incremental vacuum into one with it, keeping what it holds', () => {
+      const file = join(makeTempDir('store'), 'old.sqlite')
+      const first = openAt(file)
+      first.saveStates([state('a')])
+      first.addTransitions([transition('a', 1, recent(1))])
+      first.close()
+      // What earlier probekits wrote: auto_vacuum off.
+      const raw = openSqliteDatabase(file, { driver })
+      raw.pragma('auto_vacuum = NONE')
+      raw.exec('VACUUM')
+      assert.equal(Object.values(raw.pragma('auto_vacuum')[0] ?? {})[0], 0)
+      raw.close()
+
+      const store = openAt(file)
+      try {
+        assert.deepEqual(store.loadStates(), [state('a')])
+        assert.equal(store.transitions({}).length, 1)
+      } finally {
+        store.close()
+      }
+      const check = openSqliteDatabase(file, { driver, readonly: true })
+      try {
+        assert.equal(Object.values(check.pragma('auto_vacuum')[0] ?? {})[0], 2, 'auto_vacuum = INCREMENTAL')
+      } finally {
+        check.close()
+      }
+    })
+  })
+}
 
 describe('sqlite store', () => {
   it('keeps everything across a close and reopen, and opens read-only for inspect', () => {

@@ -348,6 +348,8 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   /** States this replica published and still holds: written again under a new lease. */
   private readonly own = new Map<string, CheckState>()
   private readonly transitionMap = new Map<string, Transition>()
+  /** The keys of each check's transitions in the view, for the per-check cap. */
+  private readonly transitionKeysById = new Map<string, Set<string>>()
   private transitionKeys: string[] = []
   private transitionKeysDirty = false
   private readonly memberMap = new Map<string, ReplicaInfo>()
@@ -355,6 +357,8 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   private readonly registration: ReplicaInfo
 
   private readonly pending = new Map<string, PendingOp>()
+  /** Keys of the transaction being written now. */
+  private inFlight: ReadonlySet<string> = new Set()
   private pendingTransitions = 0
   private droppedTransitions = 0
   private writing: Promise<void> | undefined
@@ -502,11 +506,23 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
 
   addTransitions(transitions: readonly Transition[]): void {
     this.assertWritable()
+    const ids = new Set<string>()
     for (const t of transitions) {
       const key = this.key('transitions', `${t.at}/${this.replicaId}/${t.index}.${++this.transitionSeq}`)
       const copy = { ...t }
       this.insertTransition(key, copy)
       this.enqueue(key, { kind: 'put', value: JSON.stringify(copy), leased: false })
+      ids.add(t.id)
+    }
+    // Each check keeps its newest `transitionsPerCheck` now, not at the next prune: a
+    // check flapping or pushed in a flood cannot crowd the others out of the fleet's bound.
+    const cap = Math.max(0, Math.floor(this.retention.transitionsPerCheck))
+    for (const id of ids) {
+      const keys = this.transitionKeysById.get(id)
+      if (!keys || keys.size <= cap) continue
+      const oldest = [...keys].sort().slice(0, keys.size - cap)
+      for (const key of oldest) this.dropTransition(key)
+      this.transitionKeysDirty = true
     }
     this.kick()
   }
@@ -635,9 +651,11 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
           ? { requestDeleteRange: { key: b64(key) } }
           : { requestPut: { key: b64(key), value: b64(op.value), ...(op.leased ? { lease } : {}) } },
       )
+      this.inFlight = new Set(batch.map(([key]) => key))
       try {
         await this.call('/v3/kv/txn', { success: ops })
       } catch (error) {
+        this.inFlight = new Set()
         if (error instanceof EtcdAnswerError && /lease not found/.test(error.message)) {
           this.leaseLost()
           continue
@@ -646,6 +664,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
         this.retryLater()
         return
       }
+      this.inFlight = new Set()
       const transitionsPrefix = `${this.prefix}/transitions/`
       for (const [key, op] of batch) {
         if (this.pending.get(key) !== op) continue
@@ -673,12 +692,33 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     let drop = Math.max(0, keys.length - this.maxTransitions)
     while (drop < keys.length && (this.transitionMap.get(keys[drop] as string)?.at ?? '') < cutoff) drop++
     if (drop === 0) return
-    for (const key of keys.slice(0, drop)) {
-      this.transitionMap.delete(key)
-      if (!this.pending.has(key)) this.enqueue(key, { kind: 'delete' })
-      else this.pending.set(key, { kind: 'delete' })
-    }
+    for (const key of keys.slice(0, drop)) this.dropTransition(key)
     this.transitionKeys = keys.slice(drop)
+  }
+
+  /**
+   * Removes a transition from the view and from etcd: one not written yet is simply never
+   * written; one written (or being written now) is deleted.
+   */
+  private dropTransition(key: string): void {
+    this.forgetTransition(key)
+    const op = this.pending.get(key)
+    if (op?.kind === 'put' && !this.inFlight.has(key)) {
+      this.pending.delete(key)
+      this.pendingTransitions--
+      return
+    }
+    if (op?.kind === 'put') this.pendingTransitions--
+    this.enqueue(key, { kind: 'delete' })
+  }
+
+  private forgetTransition(key: string): void {
+    const t = this.transitionMap.get(key)
+    if (!t) return
+    this.transitionMap.delete(key)
+    const keys = this.transitionKeysById.get(t.id)
+    keys?.delete(key)
+    if (keys?.size === 0) this.transitionKeysById.delete(t.id)
   }
 
   private async ensureLease(): Promise<boolean> {
@@ -795,6 +835,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     this.view.clear()
     this.publishers.clear()
     this.transitionMap.clear()
+    this.transitionKeysById.clear()
     this.transitionKeys = []
     this.memberMap.clear()
     for (const kv of answer.kvs ?? []) this.applyPut(kv)
@@ -874,7 +915,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
           statesChanged = this.view.delete(id) || statesChanged
           this.publishers.delete(id)
         } else if (kind === 'transitions') {
-          this.transitionMap.delete(key)
+          this.forgetTransition(key)
           this.transitionKeysDirty = true
         } else if (kind === 'replicas') {
           const id = key.slice(`${this.prefix}/replicas/`.length)
@@ -951,6 +992,9 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       this.transitionKeys.push(key)
     }
     this.transitionMap.set(key, t)
+    let keys = this.transitionKeysById.get(t.id)
+    if (!keys) this.transitionKeysById.set(t.id, (keys = new Set()))
+    keys.add(key)
   }
 
   private sortedTransitionKeys(): string[] {

@@ -3,23 +3,29 @@
  * `openStoreAsync`) `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` for a fleet of monitor replicas.
  */
 import { existsSync, statSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { dirname, resolve } from 'node:path'
-import type BetterSqlite3 from 'better-sqlite3'
 import type { MonitorStore } from '../types.js'
 import type { EtcdStoreOptions } from './etcd.js'
 import { MemoryStore } from './memory.js'
 import type { Retention } from './retention.js'
 import { SqliteStore } from './sqlite.js'
+import { type SqliteDriverName, SqliteUnavailableError, sqliteErrorCode } from './sqlite-driver.js'
 
 export { MemoryStore } from './memory.js'
 export { DEFAULT_RETENTION, type Retention } from './retention.js'
 export { SqliteStore } from './sqlite.js'
+export { availableSqliteDrivers, type SqliteDriverName } from './sqlite-driver.js'
 
 export interface OpenStoreOptions {
   /** Open an existing store for reading only (for `probekit inspect`). */
   readonly?: boolean
   retention?: Partial<Retention>
+  /**
+   * For `sqlite:` stores: `node:sqlite` (Node 22.13+) or `better-sqlite3`. Default: the
+   * `PROBEKIT_SQLITE_DRIVER` environment variable, else node:sqlite where this Node has it,
+   * else better-sqlite3 (installed with probekit as an optional dependency).
+   */
+  sqliteDriver?: SqliteDriverName
   /** For `etcd://` stores: replica id, lease TTL, request deadline, logger… (see EtcdStoreOptions). */
   etcd?: Omit<EtcdStoreOptions, 'endpoints' | 'prefix' | 'readonly' | 'retention'>
 }
@@ -29,7 +35,13 @@ export class StoreError extends Error {
   override name = 'StoreError'
 }
 
-const require = createRequire(import.meta.url)
+/**
+ * This Node can load no SQLite driver (or not the one asked for): not a mistake in the
+ * command line, but in the installation. The message says what to run.
+ */
+export class SqliteMissingError extends StoreError {
+  override name = 'SqliteMissingError'
+}
 
 /**
  * Opens the store a `--store` value names: `sqlite:FILE` (created if missing) or `memory`.
@@ -66,24 +78,15 @@ export function openStore(spec: string, options: OpenStoreOptions = {}): Monitor
     throw new StoreError(
       `cannot create the store ${file}: the directory ${dir} does not exist; create it or choose another path`,
     )
-  let Driver: typeof BetterSqlite3
   try {
-    Driver = require('better-sqlite3') as typeof BetterSqlite3
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND')
-      throw new StoreError(
-        'the sqlite store needs the "better-sqlite3" package: install it with "npm install better-sqlite3", or use --store memory',
-      )
-    throw error
-  }
-  try {
-    const storeOptions: { readonly?: boolean; retention?: Partial<Retention> } = {}
+    const storeOptions: { readonly?: boolean; retention?: Partial<Retention>; driver?: SqliteDriverName } = {}
     if (options.readonly) storeOptions.readonly = true
     if (options.retention) storeOptions.retention = options.retention
-    return new SqliteStore(Driver, file, storeOptions)
+    if (options.sqliteDriver) storeOptions.driver = options.sqliteDriver
+    return new SqliteStore(file, storeOptions)
   } catch (error) {
-    const code = (error as { code?: string }).code
+    if (error instanceof SqliteUnavailableError) throw new SqliteMissingError(error.message)
+    const code = sqliteErrorCode(error)
     const message = error instanceof Error ? error.message : String(error)
     if (code === 'SQLITE_NOTADB')
       throw new StoreError(`${file} is not a SQLite database; point --store at a probekit store or a new file`)

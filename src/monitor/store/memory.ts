@@ -28,9 +28,21 @@ interface Series {
   hours: Bucket[]
 }
 
+/** A stored transition and its place in the order of all writes. */
+interface Stored {
+  seq: number
+  transition: Transition
+}
+
+// Transitions older than the retention are swept out of every check at most this often.
+const SWEEP_EVERY_MS = 5 * MINUTE_MS
+
 export class MemoryStore implements MonitorStore {
   private readonly states = new Map<string, CheckState>()
-  private transitionList: Transition[] = []
+  /** Per check, oldest first; each list is capped when it is written. */
+  private readonly transitionsByCheck = new Map<string, Stored[]>()
+  private seq = 0
+  private lastSweep = 0
   private readonly series = new Map<string, Series>()
   private readonly retention: Retention
 
@@ -54,25 +66,45 @@ export class MemoryStore implements MonitorStore {
   }
 
   addTransitions(transitions: readonly Transition[]): void {
-    for (const t of transitions) this.transitionList.push({ ...t })
-    const cutoff = new Date(Date.now() - this.retention.transitionsMs).toISOString()
-    const max = this.retention.transitionsPerCheck * Math.max(1, this.states.size)
-    if (this.transitionList.length > max || (this.transitionList[0] && this.transitionList[0].at < cutoff)) {
-      this.transitionList = this.transitionList.filter((t) => t.at >= cutoff).slice(-max)
+    const written = new Set<Stored[]>()
+    for (const t of transitions) {
+      let list = this.transitionsByCheck.get(t.id)
+      if (!list) this.transitionsByCheck.set(t.id, (list = []))
+      list.push({ seq: ++this.seq, transition: { ...t } })
+      written.add(list)
+    }
+    const now = Date.now()
+    const cutoff = new Date(now - this.retention.transitionsMs).toISOString()
+    const cap = Math.max(0, Math.floor(this.retention.transitionsPerCheck))
+    for (const list of written) trim(list, cap, cutoff)
+    if (now - this.lastSweep >= SWEEP_EVERY_MS) {
+      this.lastSweep = now
+      for (const [id, list] of this.transitionsByCheck) {
+        trim(list, cap, cutoff)
+        if (list.length === 0) this.transitionsByCheck.delete(id)
+      }
     }
   }
 
   transitions(query: { id?: string; pod?: string; since?: string; limit?: number }): Transition[] {
-    const limit = query.limit ?? 100
-    const out: Transition[] = []
-    for (let i = this.transitionList.length - 1; i >= 0 && out.length < limit; i--) {
-      const t = this.transitionList[i] as Transition
-      if (query.id !== undefined && t.id !== query.id) continue
-      if (query.pod !== undefined && t.pod !== query.pod) continue
-      if (query.since !== undefined && t.at < query.since) continue
-      out.push({ ...t })
+    const limit = Math.max(0, Math.floor(query.limit ?? 100))
+    const lists =
+      query.id !== undefined ? [this.transitionsByCheck.get(query.id) ?? []] : [...this.transitionsByCheck.values()]
+    // The newest `limit` matches of each check, then the newest `limit` of those.
+    const found: Stored[] = []
+    for (const list of lists) {
+      let taken = 0
+      for (let i = list.length - 1; i >= 0 && taken < limit; i--) {
+        const stored = list[i] as Stored
+        const t = stored.transition
+        if (query.pod !== undefined && t.pod !== query.pod) continue
+        if (query.since !== undefined && t.at < query.since) continue
+        found.push(stored)
+        taken++
+      }
     }
-    return out.reverse()
+    found.sort((a, b) => a.seq - b.seq)
+    return found.slice(Math.max(0, found.length - limit)).map((s) => ({ ...s.transition }))
   }
 
   addSamples(samples: readonly HistorySample[]): void {
@@ -105,6 +137,13 @@ export class MemoryStore implements MonitorStore {
   }
 
   close(): void {}
+}
+
+/** Drops a check's transitions beyond the newest `cap` and those older than `cutoff`. */
+function trim(list: Stored[], cap: number, cutoff: string): void {
+  let drop = Math.max(0, list.length - cap)
+  while (drop < list.length && (list[drop] as Stored).transition.at < cutoff) drop++
+  if (drop > 0) list.splice(0, drop)
 }
 
 function addTo(

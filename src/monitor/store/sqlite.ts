@@ -3,8 +3,12 @@
  * `synchronous=NORMAL` makes every batch one transaction that a crash (even `kill -9`
  * mid-write) either keeps or drops whole; the file always opens cleanly afterwards.
  * The monitor batches writes off its checking path; this class only runs them.
+ *
+ * Bounded on disk: each check keeps at most `transitionsPerCheck` transitions, enforced in
+ * the transaction that writes them (a flood of pushes cannot outgrow it between prunes),
+ * and the file runs with `auto_vacuum = INCREMENTAL`, so pages that pruning frees are
+ * given back to the file system instead of staying in the file for ever.
  */
-import type BetterSqlite3 from 'better-sqlite3'
 import type { CheckState, HistoryPoint, HistoryQuery, HistorySample, MonitorStore, Transition } from '../types.js'
 import {
   DEFAULT_RETENTION,
@@ -16,9 +20,15 @@ import {
   stateOfRank,
   stateRank,
 } from './retention.js'
+import {
+  openSqliteDatabase,
+  type SqliteDatabase,
+  type SqliteDriverName,
+  type SqliteStatement,
+} from './sqlite-driver.js'
 
-type Database = BetterSqlite3.Database
-type Statement = BetterSqlite3.Statement
+type Database = SqliteDatabase
+type Statement = SqliteStatement
 
 const SCHEMA_VERSION = 1
 
@@ -55,15 +65,24 @@ CREATE INDEX IF NOT EXISTS history_by_age ON history (resolution, bucket);
 
 // Pruning deletes rows; doing it at most this often keeps it off every batch.
 const PRUNE_EVERY_MS = 5 * MINUTE_MS
+// The write-ahead log is cut back to this size when it is reset, so one burst of writes
+// does not leave a large -wal file behind.
+const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
+// SQLite's auto_vacuum values.
+const AUTO_VACUUM_INCREMENTAL = 2
 
 export interface SqliteStoreOptions {
   retention?: Partial<Retention>
   /** Open an existing store for reading only (what `probekit inspect` does). */
   readonly?: boolean
+  /** The SQLite driver; default `PROBEKIT_SQLITE_DRIVER`, else node:sqlite where Node has it, else better-sqlite3. */
+  driver?: SqliteDriverName
 }
 
 export class SqliteStore implements MonitorStore {
   readonly file: string
+  /** Which SQLite runs this store: Node's built-in `node:sqlite` or the `better-sqlite3` package. */
+  readonly driver: SqliteDriverName
   private readonly db: Database
   private readonly retention: Retention
   private lastPrune = 0
@@ -72,22 +91,27 @@ export class SqliteStore implements MonitorStore {
     removeState: Statement
     removeHistory: Statement
     addTransition: Statement
+    capTransitions: Statement
     addHistory: Statement
   }
 
   /** Opens (creating if needed) the store in `file`. Use `openStore('sqlite:FILE')` for friendly errors. */
-  constructor(Driver: typeof BetterSqlite3, file: string, options: SqliteStoreOptions = {}) {
+  constructor(file: string, options: SqliteStoreOptions = {}) {
     this.file = file
     this.retention = { ...DEFAULT_RETENTION, ...options.retention }
     const readonly = options.readonly === true
-    const db = new Driver(file, { timeout: 5000, readonly, fileMustExist: readonly })
+    const db = openSqliteDatabase(file, { readonly, busyTimeoutMs: 5000, driver: options.driver })
     this.db = db
+    this.driver = db.driver
     try {
       if (!readonly) {
+        // Before WAL: a new file takes auto_vacuum only while nothing has been written to it.
+        useIncrementalVacuum(db)
         db.pragma('journal_mode = WAL')
         db.pragma('synchronous = NORMAL')
+        db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`)
       }
-      const version = db.pragma('user_version', { simple: true }) as number
+      const version = Number(firstValue(db.pragma('user_version')) ?? 0)
       if (version > SCHEMA_VERSION)
         throw new Error(
           `${file} was written by a newer probekit (store version ${version}); upgrade probekit or use another file`,
@@ -117,6 +141,10 @@ export class SqliteStore implements MonitorStore {
       removeState: db.prepare('DELETE FROM states WHERE id = ?'),
       removeHistory: db.prepare('DELETE FROM history WHERE id = ?'),
       addTransition: db.prepare('INSERT INTO transitions (id, pod, at, body) VALUES (?, ?, ?, ?)'),
+      // Everything older than the check's newest N, found through the (id, seq) index.
+      capTransitions: db.prepare(
+        'DELETE FROM transitions WHERE id = ? AND seq <= (SELECT seq FROM transitions WHERE id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)',
+      ),
       addHistory: db.prepare(
         `INSERT INTO history (id, resolution, bucket, count, passed, duration_sum, timed, worst) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id, resolution, bucket) DO UPDATE SET
@@ -144,7 +172,7 @@ export class SqliteStore implements MonitorStore {
     if (states.length === 0) return
     this.db.transaction(() => {
       for (const s of states) this.stmt.saveState.run(s.id, s.pod, s.node, JSON.stringify(s))
-    })()
+    })
   }
 
   removeStates(ids: readonly string[]): void {
@@ -154,14 +182,20 @@ export class SqliteStore implements MonitorStore {
         this.stmt.removeState.run(id)
         this.stmt.removeHistory.run(id)
       }
-    })()
+    })
   }
 
   addTransitions(transitions: readonly Transition[]): void {
     if (transitions.length === 0) return
+    const cap = Math.max(0, Math.floor(this.retention.transitionsPerCheck))
     this.db.transaction(() => {
-      for (const t of transitions) this.stmt.addTransition.run(t.id, t.pod, t.at, JSON.stringify(t))
-    })()
+      const ids = new Set<string>()
+      for (const t of transitions) {
+        this.stmt.addTransition.run(t.id, t.pod, t.at, JSON.stringify(t))
+        ids.add(t.id)
+      }
+      for (const id of ids) this.stmt.capTransitions.run(id, id, cap)
+    })
     this.maybePrune()
   }
 
@@ -199,7 +233,7 @@ export class SqliteStore implements MonitorStore {
         this.stmt.addHistory.run(sample.id, MINUTE_MS, minute, t.count, t.passed, t.durationSum, t.timed, rank)
         this.stmt.addHistory.run(sample.id, HOUR_MS, hour, t.count, t.passed, t.durationSum, t.timed, rank)
       }
-    })()
+    })
     this.maybePrune()
   }
 
@@ -233,7 +267,10 @@ export class SqliteStore implements MonitorStore {
     })
   }
 
-  /** Applies retention now (also done every few minutes as batches are written). */
+  /**
+   * Applies retention now (also done every few minutes as batches are written), then gives
+   * the freed pages back to the file system, so the file shrinks.
+   */
   prune(now = Date.now()): void {
     this.lastPrune = now
     const transitionsBefore = new Date(now - this.retention.transitionsMs).toISOString()
@@ -252,7 +289,24 @@ export class SqliteStore implements MonitorStore {
              SELECT seq FROM (SELECT seq, row_number() OVER (PARTITION BY id ORDER BY seq DESC) AS n FROM transitions) WHERE n > ?)`,
         )
         .run(this.retention.transitionsPerCheck)
-    })()
+    })
+    this.shrink()
+  }
+
+  /**
+   * Truncates the pages pruning freed off the end of the file (`incremental_vacuum`), then
+   * folds the write-ahead log into the file so the shrink reaches the disk now. The
+   * checkpoint waits at most a moment for readers (`probekit inspect`); if one holds it
+   * back, the next checkpoint finishes the job.
+   */
+  private shrink(): void {
+    this.db.pragma('incremental_vacuum')
+    this.db.pragma('busy_timeout = 100')
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)')
+    } finally {
+      this.db.pragma('busy_timeout = 5000')
+    }
   }
 
   private maybePrune(): void {
@@ -267,7 +321,7 @@ export class SqliteStore implements MonitorStore {
   }
 
   close(): void {
-    if (!this.db.open) return
+    if (!this.db.isOpen) return
     if (this.db.readonly) {
       this.db.close()
       return
@@ -278,4 +332,22 @@ export class SqliteStore implements MonitorStore {
     } catch {}
     this.db.close()
   }
+}
+
+function firstValue(rows: Record<string, unknown>[]): unknown {
+  const row = rows[0]
+  return row ? Object.values(row)[0] : undefined
+}
+
+/**
+ * Switches the file to `auto_vacuum = INCREMENTAL`. A new file takes it at once; a file
+ * created before by an earlier probekit (auto_vacuum off) is rebuilt once with
+ * `VACUUM`, which needs free disk space about the size of the file and time in proportion
+ * to it, at start-up only.
+ */
+function useIncrementalVacuum(db: Database): void {
+  if (Number(firstValue(db.pragma('auto_vacuum'))) === AUTO_VACUUM_INCREMENTAL) return
+  db.pragma('auto_vacuum = INCREMENTAL')
+  // Does the pragma hold by itself (a new, empty file)? Otherwise the file is rebuilt.
+  if (Number(firstValue(db.pragma('auto_vacuum'))) !== AUTO_VACUUM_INCREMENTAL) db.exec('VACUUM')
 }
