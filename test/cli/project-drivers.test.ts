@@ -11,10 +11,16 @@ import { makeTempDir, waitFor } from '../support/server-process.js'
 import { type PostgresServer, startPostgres } from '../support/servers/postgres.js'
 import { buildCli, ROOT } from './run-cli.js'
 
-/** A copy of the built CLI with only probekit's own dependencies (undici, yaml) next to it. */
-function installedAlone(): string {
-  const dir = join(makeTempDir('installed'), 'probekit')
+/**
+ * A copy of the built CLI laid out as `npm install -g` does (`<prefix>/lib/node_modules/probekit`),
+ * with only probekit's own dependencies (undici, yaml) in its node_modules, and `globals`
+ * installed globally beside it.
+ */
+function installedAlone(globals: string[] = []): string {
+  const lib = join(makeTempDir('installed'), 'lib/node_modules')
+  const dir = join(lib, 'probekit')
   mkdirSync(join(dir, 'dist'), { recursive: true })
+  for (const pkg of globals) symlinkSync(join(ROOT, 'node_modules', pkg), join(lib, pkg))
   cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'))
   cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true })
   cpSync(join(ROOT, 'dist/bin'), join(dir, 'dist/bin'), { recursive: true })
@@ -121,7 +127,8 @@ describe('a probekit installed alone, run from a project', () => {
     } else {
       assert.equal(
         out,
-        `probekit monitor: the sqlite store needs SQLite, and this Node has none: Node ${process.version} has no built-in node:sqlite (No such built-in module: node:sqlite), and the optional "better-sqlite3" package is not installed (npm skips it when it can neither download a prebuilt binary nor compile one). To fix it, upgrade Node to 22.13 or newer (it has node:sqlite built in), or make better-sqlite3 installable: with build tools present (python3, make, a C++ compiler), run "npm install better-sqlite3" in the project for a local probekit, or "npm install -g probekit" again for a global one; or run the monitor with --store memory\n`,
+        `probekit monitor: the sqlite store needs SQLite, and this Node has none: Node ${process.version} has no built-in node:sqlite (No such built-in module: node:sqlite), and the optional "better-sqlite3" package is not installed (npm skips it when it can neither download a prebuilt binary nor compile one). To fix it, upgrade Node to 22.13 or newer (it has node:sqlite built in); or install better-sqlite3 again with build tools present (python3, make, a C++ compiler) and its install script allowed: "npm install better-sqlite3" in the project for a local probekit, "npm install -g probekit" (or "npm install -g better-sqlite3") for a global one; or run the monitor with --store memory\n`,
+        'one paragraph naming the local and the global fix, and not a usage error',
       )
     }
   })
@@ -135,7 +142,7 @@ describe('a probekit installed alone, run from a project', () => {
       })
       assert.match(
         out,
-        /asked to use better-sqlite3 \(PROBEKIT_SQLITE_DRIVER\), but the "better-sqlite3" package does not load/,
+        /asked to use better-sqlite3 \(PROBEKIT_SQLITE_DRIVER\), but the "better-sqlite3" package was built for another Node version/,
       )
       t.diagnostic('better-sqlite3 does not load on this Node; checked the error instead')
       return
@@ -143,6 +150,18 @@ describe('a probekit installed alone, run from a project', () => {
     const out = await monitorStartLine(install, projectWith(['better-sqlite3']), {
       PROBEKIT_SQLITE_DRIVER: 'better-sqlite3',
     })
+    assert.match(out, /^probekit monitor: watching 1 check of 1 pod; store sqlite:.* \(SQLite via better-sqlite3\)$/m)
+  })
+
+  it('a global better-sqlite3 ("npm install -g better-sqlite3") serves a global probekit', async (t) => {
+    const out = await monitorStartLine(installedAlone(['better-sqlite3']), projectWith([]), {
+      PROBEKIT_SQLITE_DRIVER: 'better-sqlite3',
+    })
+    if (!availableSqliteDrivers().includes('better-sqlite3')) {
+      assert.match(out, /but the "better-sqlite3" package was built for another Node version/)
+      t.diagnostic('better-sqlite3 does not load on this Node; checked the error instead')
+      return
+    }
     assert.match(out, /^probekit monitor: watching 1 check of 1 pod; store sqlite:.* \(SQLite via better-sqlite3\)$/m)
   })
 })

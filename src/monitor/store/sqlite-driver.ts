@@ -126,13 +126,7 @@ function loadBetterSqlite(): BetterSqliteClass | undefined {
     betterSqlite = Driver
   } catch (error) {
     betterSqlite = null
-    const code = (error as NodeJS.ErrnoException).code
-    failures.set(
-      'better-sqlite3',
-      code === 'MODULE_NOT_FOUND'
-        ? 'the optional "better-sqlite3" package is not installed (npm skips it when it can neither download a prebuilt binary nor compile one)'
-        : `the "better-sqlite3" package does not load (${(error as Error).message.replace(/\s+/g, ' ').trim()})`,
-    )
+    failures.set('better-sqlite3', whyBetterSqliteFailed(error))
   }
   return betterSqlite ?? undefined
 }
@@ -154,6 +148,17 @@ function requireFromProbekitOrProject(pkg: string): unknown {
   }
 }
 
+function whyBetterSqliteFailed(error: unknown): string {
+  const message = error instanceof Error ? error.message.replace(/\s+/g, ' ').trim() : String(error)
+  if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && message.includes("'better-sqlite3'"))
+    return 'the optional "better-sqlite3" package is not installed (npm skips it when it can neither download a prebuilt binary nor compile one)'
+  if (/Could not locate the bindings file/.test(message))
+    return 'the "better-sqlite3" package is installed without its native part (its install script did not run or did not finish)'
+  if (/NODE_MODULE_VERSION/.test(message))
+    return `the "better-sqlite3" package was built for another Node version than ${process.version} (rebuild it with "npm rebuild better-sqlite3")`
+  return `the "better-sqlite3" package does not load (${message.slice(0, 300)})`
+}
+
 function available(name: SqliteDriverName): boolean {
   return name === 'node:sqlite' ? loadNodeSqlite() !== undefined : loadBetterSqlite() !== undefined
 }
@@ -163,10 +168,13 @@ export function availableSqliteDrivers(): SqliteDriverName[] {
   return SQLITE_DRIVERS.filter(available)
 }
 
+// Verified with a global prefix: <prefix>/lib/node_modules is on a global probekit's
+// module path, so "npm install -g better-sqlite3" reaches it as well as a reinstall does.
 const HOW_TO_FIX =
-  'upgrade Node to 22.13 or newer (it has node:sqlite built in), or make better-sqlite3 installable: ' +
-  'with build tools present (python3, make, a C++ compiler), run "npm install better-sqlite3" in the project ' +
-  'for a local probekit, or "npm install -g probekit" again for a global one; or run the monitor with --store memory'
+  'upgrade Node to 22.13 or newer (it has node:sqlite built in); or install better-sqlite3 again with build tools ' +
+  'present (python3, make, a C++ compiler) and its install script allowed: "npm install better-sqlite3" in the project ' +
+  'for a local probekit, "npm install -g probekit" (or "npm install -g better-sqlite3") for a global one; ' +
+  'or run the monitor with --store memory'
 
 /**
  * Picks the driver: `preferred`, else `PROBEKIT_SQLITE_DRIVER`, else node:sqlite when this
