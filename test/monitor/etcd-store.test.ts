@@ -222,6 +222,34 @@ setInterval(() => {}, 1000)
     assert.deepEqual(reader, ['t4', 't5', 't6', 't7', 't8'])
   })
 
+  it('a check flooded with 50,000 transitions keeps its newest 1,000 in the view and in etcd, and the others keep theirs', async () => {
+    const a = await store({ replicaId: 'a' })
+    a.addTransitions([transition('quiet', 1)])
+    const batch = 100
+    for (let b = 0; b < 50_000 / batch; b++) {
+      a.addTransitions(Array.from({ length: batch }, (_, i) => transition('flood', 2 + b * batch + i)))
+      const kept = a.transitions({ id: 'n1/web/flood', limit: 1_000_000 }).length
+      if (kept > 1000 + batch) assert.fail(`after batch ${b + 1}, ${kept} transitions of the flooded check are kept`)
+      // Let the writer run between batches, as it does between pushes.
+      if (b % 10 === 0) await new Promise((r) => setImmediate(r))
+    }
+    await waitFor('the writes to drain', () => a.status().pendingWrites === 0, 20_000)
+    const stored = await waitFor(
+      'etcd to hold the newest 1,000 of the flooded check',
+      async () => {
+        const r = await EtcdStore.open({ endpoints: [etcd.clientUrl], prefix: a.prefix, readonly: true, logger: false })
+        const flood = r.transitions({ id: 'n1/web/flood', limit: 1_000_000 }).map((t) => t.index)
+        const quiet = r.transitions({ id: 'n1/web/quiet' }).map((t) => t.index)
+        await r.shutdown()
+        return flood.length <= 1000 + batch ? { flood, quiet } : undefined
+      },
+      10_000,
+    )
+    assert.ok(stored.flood.length >= 1000, `${stored.flood.length} kept in etcd`)
+    assert.equal(stored.flood.at(-1), 50_001, 'the newest is kept')
+    assert.deepEqual(stored.quiet, [1])
+  })
+
   it('only the states a replica published are removed by it; history stays in memory', async () => {
     const a = await store({ replicaId: 'a' })
     const b = await store({ replicaId: 'b', prefix: a.prefix })
