@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
@@ -231,6 +231,24 @@ describe('the sqlite driver', () => {
     } finally {
       store.close()
     }
+  })
+
+  it("keeps node:sqlite's ExperimentalWarning out of the output, and only that warning", () => {
+    const file = join(makeTempDir('store'), 'm.sqlite')
+    const script = `
+      import { openStore } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/monitor/store/index.ts'))}
+      openStore(${JSON.stringify(`sqlite:${file}`)}).close()
+      process.emitWarning('another feature is experimental', 'ExperimentalWarning')
+      process.emitWarning('SQLite: something else', 'DeprecationWarning')
+    `
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, PROBEKIT_SQLITE_DRIVER: '' },
+    })
+    assert.equal(child.status, 0, child.stderr)
+    assert.doesNotMatch(child.stderr, /SQLite is an experimental feature/)
+    assert.match(child.stderr, /ExperimentalWarning: another feature is experimental/)
+    assert.match(child.stderr, /DeprecationWarning: SQLite: something else/)
   })
 
   it('follows PROBEKIT_SQLITE_DRIVER, and says so when the driver it names cannot load', () => {
