@@ -32,6 +32,8 @@ export {
   type OpenStoreOptions,
   openStore,
   openStoreAsync,
+  type SqliteDriverName,
+  SqliteMissingError,
   SqliteStore,
   StoreError,
 } from './store/index.js'
