@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { redactUrl } from '../core/redact.js'
 import { formatTree, type InspectDocument, toInspect } from '../monitor/inspect.js'
+import { ETCD_FLAG_OPTIONS, ETCD_FLAGS_HELP, etcdFlags } from './etcd-flags.js'
 import { UsageError } from './usage-error.js'
 
 /** Where `probekit inspect` reads when neither --store nor --api is given (the monitor's default store). */
@@ -22,10 +23,12 @@ Options:
   --format FORMAT     json (default: p2-inspect's shape, pretty-printed) or tree (for people)
   --store sqlite:FILE read the monitor's SQLite store directly (default ${DEFAULT_STORE});
                       safe while the monitor runs; or etcd://HOST:PORT[,HOST:PORT]/PREFIX
-                      for the fleet that monitor replicas share in etcd
+                      (etcd+tls:// for TLS) for the fleet that monitor replicas share in etcd,
+                      read only
   --api URL           ask a running monitor instead, e.g. http://127.0.0.1:8008
   --token-file FILE   with --api: send the first token in FILE as "Authorization: Bearer"
                       (for a monitor started with --auth-token-file)
+${ETCD_FLAGS_HELP}
   -h, --help          show this help
 
 Examples:
@@ -33,6 +36,8 @@ Examples:
   probekit inspect --store sqlite:/var/lib/probekit/monitor.sqlite --format tree
   probekit inspect --api http://monitor.internal:8008 --node aws1.example.com | jq .
   probekit inspect --api https://monitor.example.com --token-file ~/.config/probekit/token
+  probekit inspect --store etcd+tls://10.0.0.1:2379/probekit --etcd-ca ca.pem \\
+    --etcd-user probekit-reader --etcd-password-file /run/secrets/etcd-password
 `
 
 interface Parsed {
@@ -42,6 +47,7 @@ interface Parsed {
   store: string | undefined
   api: string | undefined
   tokenFile: string | undefined
+  etcd: ReturnType<typeof etcdFlags>
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -51,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   const doc =
     parsed.api !== undefined
       ? await fromApi(parsed.api, filter, parsed.tokenFile)
-      : await fromStore(parsed.store ?? DEFAULT_STORE, filter)
+      : await fromStore(parsed.store ?? DEFAULT_STORE, filter, parsed.etcd)
   if (parsed.format === 'tree') {
     const color = process.stdout.isTTY === true && !process.env.NO_COLOR
     process.stdout.write(formatTree(doc, { color }))
@@ -72,6 +78,7 @@ function parse(argv: string[]): Parsed | undefined {
         store: { type: 'string' },
         api: { type: 'string' },
         'token-file': { type: 'string' },
+        ...ETCD_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -109,24 +116,26 @@ function parse(argv: string[]): Parsed | undefined {
     store: values.store as string | undefined,
     api: values.api as string | undefined,
     tokenFile: values['token-file'] as string | undefined,
+    etcd: etcdFlags(values, values.store as string | undefined),
   }
 }
 
 async function fromStore(
   spec: string,
   filter: { pod?: string | undefined; node?: string | undefined },
+  etcd: ReturnType<typeof etcdFlags>,
 ): Promise<InspectDocument> {
-  if (!/^(sqlite3?|etcd):/.test(spec)) {
+  const { isEtcdAddress, openStoreAsync, StoreError } = await import('../monitor/store/index.js')
+  if (!/^sqlite3?:/.test(spec) && !isEtcdAddress(spec)) {
     throw new UsageError(
-      `--store ${JSON.stringify(spec)} cannot be read by inspect; give the monitor's store as sqlite:FILE or etcd://HOST:PORT/PREFIX, or ask a running monitor with --api URL`,
+      `--store ${JSON.stringify(redactUrl(spec))} cannot be read by inspect; give the monitor's store as sqlite:FILE or etcd://HOST:PORT/PREFIX, or ask a running monitor with --api URL`,
     )
   }
-  const { openStoreAsync, StoreError } = await import('../monitor/store/index.js')
   let store: Awaited<ReturnType<typeof openStoreAsync>>
   try {
     // Read-only: inspect never creates a store, never writes to the monitor's, and never
     // registers as an etcd replica.
-    store = await openStoreAsync(spec, { readonly: true })
+    store = await openStoreAsync(spec, { readonly: true, etcd: { logger: false, ...etcd } })
   } catch (error) {
     if (error instanceof StoreError) throw new Error(error.message)
     throw error

@@ -7,9 +7,10 @@ import { isLoopbackHost, TokenError, TokenFile } from '../monitor/auth.js'
 import { Monitor } from '../monitor/monitor.js'
 import type { ReplicaShare } from '../monitor/replicas.js'
 import type { EtcdStore } from '../monitor/store/etcd.js'
-import { openStoreAsync, SqliteMissingError, SqliteStore, StoreError } from '../monitor/store/index.js'
+import { isEtcdAddress, openStoreAsync, SqliteMissingError, SqliteStore, StoreError } from '../monitor/store/index.js'
 import type { MonitorStore } from '../monitor/types.js'
 import { parseDuration } from './duration.js'
+import { ETCD_FLAG_OPTIONS, ETCD_FLAGS_HELP, etcdFlags } from './etcd-flags.js'
 import { UsageError } from './usage-error.js'
 
 export const DEFAULT_LISTEN = '127.0.0.1:8008'
@@ -33,11 +34,12 @@ Options:
   --store etcd://HOST:PORT[,HOST:PORT…]/PREFIX
                               keep current states in etcd, bound to this monitor's lease,
                               and share the checks with the other monitors on that prefix
-                              (see docs/etcd.md)
+                              (etcd+tls:// for TLS; see docs/etcd.md)
   --replica-id ID             this monitor's id among its replicas (etcd only; default
                               HOSTNAME-PID; give each replica a stable, unique one)
   --lease-ttl DURATION        how long a dead replica's results outlive it (etcd only;
                               default 15s)
+${ETCD_FLAGS_HELP}
   --listen HOST:PORT          the API's address (default ${DEFAULT_LISTEN}); "none" for no API;
                               beyond loopback it needs --auth-token-file (or --insecure-no-auth)
   --auth-token-file FILE      bearer tokens, one a line ("#" comments): every write, and every
@@ -68,6 +70,9 @@ Examples:
   probekit monitor --store memory --node web-1 carsales.yaml
   probekit monitor --webhook https://hooks.example.com/probekit pods/
   probekit monitor --store etcd://10.0.0.1:2379,10.0.0.2:2379/probekit --replica-id mon-a pods/
+  probekit monitor --store etcd+tls://10.0.0.1:2379/probekit --etcd-ca ca.pem \\
+    --etcd-cert client.pem --etcd-key client-key.pem \\
+    --etcd-user probekit --etcd-password-file /run/secrets/etcd-password pods/
   kill -HUP $(pidof probekit)      # reload the manifests and the token file now
   probekit inspect --store sqlite:/var/lib/probekit/monitor.sqlite --pod carsales.com
 `
@@ -89,6 +94,7 @@ interface Parsed {
   publicRead: boolean
   allowedHosts: string[]
   insecureNoAuth: boolean
+  etcd: ReturnType<typeof etcdFlags>
 }
 
 function parse(argv: string[]): Parsed | undefined {
@@ -113,6 +119,7 @@ function parse(argv: string[]): Parsed | undefined {
         'public-read': { type: 'boolean' },
         'allowed-host': { type: 'string', multiple: true },
         'insecure-no-auth': { type: 'boolean' },
+        ...ETCD_FLAG_OPTIONS,
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -136,13 +143,14 @@ function parse(argv: string[]): Parsed | undefined {
     publicRead: values['public-read'] === true,
     allowedHosts: parseAllowedHosts(values['allowed-host'] as string[] | undefined),
     insecureNoAuth: values['insecure-no-auth'] === true,
+    etcd: etcdFlags(values, (values.store as string | undefined) ?? DEFAULT_STORE),
   }
   parseAccess(parsed, values['auth-token-file'] as string | undefined)
   if (values['webhook-min-interval'] !== undefined) {
     const raw = String(values['webhook-min-interval'])
     parsed.webhookMinIntervalMs = raw === '0' ? 0 : parseDuration(raw, '--webhook-min-interval')
   }
-  const etcd = /^etcd:/.test(parsed.store.trim())
+  const etcd = isEtcdAddress(parsed.store)
   if (values['replica-id'] !== undefined) {
     const id = String(values['replica-id']).trim()
     if (!etcd)
@@ -269,6 +277,7 @@ export async function run(argv: string[]): Promise<number> {
     store = await openStoreAsync(parsed.store, {
       etcd: {
         logger,
+        ...parsed.etcd,
         ...(parsed.replicaId ? { replicaId: parsed.replicaId } : {}),
         ...(parsed.leaseTtlSeconds ? { leaseTtlSeconds: parsed.leaseTtlSeconds } : {}),
       },

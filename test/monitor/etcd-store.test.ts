@@ -274,13 +274,21 @@ setInterval(() => {}, 1000)
     )
     assert.throws(() => parseEtcdSpec('etcd://127.0.0.1:99999/p'), /"127\.0\.0\.1:99999" is not HOST:PORT/)
     assert.throws(
-      () => parseEtcdSpec('etcd://u:secret@127.0.0.1:2379/p'),
+      () => parseEtcdSpec('etcd://u:s3cret@127.0.0.1:99999/p'),
       (error: Error) => {
         assert.ok(error instanceof StoreError)
-        assert.doesNotMatch(error.message, /secret/)
-        return /not supported/.test(error.message)
+        assert.doesNotMatch(error.message, /s3cret/)
+        return /"etcd:\/\/u:\*\*\*@127\.0\.0\.1:99999\/p"/.test(error.message)
       },
     )
+    // The userinfo ends at the last "@" before the members: a password may hold "@", ":" and "/".
+    assert.deepEqual(parseEtcdSpec('etcds://probekit:p%40ss:w/rd@10.0.0.1:2379,10.0.0.2:2379/team@x'), {
+      endpoints: ['https://10.0.0.1:2379', 'https://10.0.0.2:2379'],
+      prefix: '/team@x',
+      user: 'probekit',
+      password: 'p@ss:w/rd',
+    })
+    assert.equal(parseEtcdSpec('etcd+tls://10.0.0.1:2379/p').endpoints[0], 'https://10.0.0.1:2379')
     assert.throws(() => openStore(`etcd://127.0.0.1:${etcd.clientPort}/p`), /openStoreAsync/)
     assert.deepEqual(parseEtcdSpec('etcd://10.0.0.1:2379,etcd-2.internal:2379/fleet/a/'), {
       endpoints: ['http://10.0.0.1:2379', 'http://etcd-2.internal:2379'],

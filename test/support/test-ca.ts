@@ -113,3 +113,45 @@ export function makeTestCa(options: TestCaOptions = {}): TestCa {
     read: (path: string) => readFileSync(path),
   }
 }
+
+export interface IssueOptions {
+  /** e.g. `/CN=localhost`, or `/O=probekit` for a certificate with no common name. */
+  subject: string
+  /** e.g. `DNS:localhost,IP:127.0.0.1`. */
+  san?: string
+  /** e.g. `serverAuth`, `clientAuth` or both. */
+  extendedKeyUsage: string
+  days?: number
+}
+
+/**
+ * Another certificate signed by the test CA, for servers that need more than the stock set
+ * (etcd's gateway dials itself with its server certificate, which then needs clientAuth too).
+ */
+export function issueCertificate(ca: TestCa, name: string, options: IssueOptions): { cert: string; key: string } {
+  const openssl = requireBinary('openssl')
+  const run = (...args: string[]) => execFileSync(openssl, args, { cwd: ca.dir, stdio: ['ignore', 'ignore', 'pipe'] })
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', options.subject)
+  writeFileSync(
+    join(ca.dir, `${name}.ext`),
+    `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=${options.extendedKeyUsage}\n${options.san ? `subjectAltName=${options.san}\n` : ''}`,
+  )
+  run(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${name}.crt`,
+    '-days',
+    String(options.days ?? 30),
+    '-extfile',
+    `${name}.ext`,
+  )
+  return { cert: join(ca.dir, `${name}.crt`), key: join(ca.dir, `${name}.key`) }
+}

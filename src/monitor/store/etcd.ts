@@ -24,10 +24,13 @@
  * the bounded history of the checks it ran in memory.
  */
 import { EventEmitter } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { hostname } from 'node:os'
+import { connect as tlsConnect } from 'node:tls'
 import { Agent, type Dispatcher, request } from 'undici'
 import { type Logger, writeLog } from '../../core/logger.js'
-import { redactUrl } from '../../core/redact.js'
+import { addSecret, redact, redactUrl } from '../../core/redact.js'
 import type { CheckState, HistoryPoint, HistoryQuery, HistorySample, MonitorStore, Transition } from '../types.js'
 import { StoreError } from './index.js'
 import { MemoryStore } from './memory.js'
@@ -54,6 +57,23 @@ export interface EtcdStoreOptions {
   retention?: Partial<Retention>
   /** Where "etcd unreachable" and "etcd back" are logged; `false` for silence. Default console. */
   logger?: Logger | false
+  /**
+   * PEM file of the CA that signed etcd's server certificate (`--etcd-ca`); default: the
+   * CAs Node trusts. TLS needs `https://` endpoints (`etcd+tls://` in a store address).
+   */
+  caFile?: string
+  /** PEM files of this monitor's client certificate and key, for etcd's `--client-cert-auth` (`--etcd-cert`, `--etcd-key`). */
+  certFile?: string
+  keyFile?: string
+  /**
+   * etcd user, for a cluster with authentication on (`--etcd-user`). The store logs in
+   * (`/v3/auth/authenticate`), sends the token with every request, and logs in again
+   * whenever etcd says the token expired.
+   */
+  user?: string
+  /** The user's password; or `passwordFile` (`--etcd-password-file`: its first line). */
+  password?: string
+  passwordFile?: string
 }
 
 /** What the store knows about its link to etcd, for readiness checks and tests. */
@@ -78,36 +98,159 @@ export interface ReplicaInfo {
   startedAt: string
 }
 
-/** Parses `etcd://host:port[,host:port…]/prefix`; errors are one sentence naming the fix. */
-export function parseEtcdSpec(spec: string): { endpoints: string[]; prefix: string } {
-  const match = /^etcd:\/\/([^/?#]*)(\/[^?#]*)?$/.exec(spec.trim())
-  const example = 'use etcd://HOST:PORT[,HOST:PORT…]/PREFIX, e.g. etcd://127.0.0.1:2379/probekit'
-  if (!match) throw new StoreError(`--store ${JSON.stringify(redactUrl(spec))} is not an etcd address; ${example}`)
-  if ((match[1] as string).includes('@'))
-    throw new StoreError(
-      `--store ${JSON.stringify(redactUrl(spec))}: etcd user names and passwords are not supported yet; allow this monitor's address in etcd instead, or ${example}`,
-    )
+/** What an `etcd://…` store address says: the members, the prefix, and optionally a user. */
+export interface EtcdSpec {
+  endpoints: string[]
+  prefix: string
+  /** From `etcd://USER:PASSWORD@…` (percent-decoded). */
+  user?: string
+  password?: string
+}
+
+const ETCD_SCHEME = /^(etcd|etcd\+tls|etcds):\/\//i
+
+/**
+ * A store address fit to print: the password of `etcd://USER:PASSWORD@…` masked, also when
+ * it holds `@`, `:` or `/` (the userinfo ends at the last `@` before the members).
+ */
+export function shownEtcdSpec(spec: string): string {
+  const scheme = ETCD_SCHEME.exec(spec.trim())
+  if (!scheme) return redactUrl(spec)
+  const { userinfo, rest } = splitUserinfo(spec.trim().slice(scheme[0].length))
+  if (userinfo === undefined) return spec.trim()
+  const colon = userinfo.indexOf(':')
+  return `${scheme[0]}${colon < 0 ? userinfo : `${userinfo.slice(0, colon)}:***`}@${rest}`
+}
+
+/**
+ * Splits `USER:PASSWORD@MEMBERS/PREFIX` at the "@" that ends the userinfo: the last one
+ * followed by a member list (a password may hold "@", ":" or "/"; a prefix may hold "@").
+ */
+function splitUserinfo(text: string): { userinfo?: string; rest: string } {
+  for (let at = text.lastIndexOf('@'); at >= 0; at = text.lastIndexOf('@', at - 1)) {
+    if (/^[A-Za-z0-9._\-[\]:, ]*:\d+(\/|$)/.test(text.slice(at + 1)))
+      return { userinfo: text.slice(0, at), rest: text.slice(at + 1) }
+    if (at === 0) break
+  }
+  return { rest: text }
+}
+
+/**
+ * Parses `etcd://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]/PREFIX` (`etcd+tls://` or
+ * `etcds://` for TLS); errors are one sentence naming the fix, with the password masked.
+ */
+export function parseEtcdSpec(spec: string): EtcdSpec {
+  const value = spec.trim()
+  const shown = JSON.stringify(shownEtcdSpec(value))
+  const scheme = ETCD_SCHEME.exec(value)
+  const example = 'use etcd://HOST:PORT[,HOST:PORT…]/PREFIX (etcd+tls:// for TLS), e.g. etcd://127.0.0.1:2379/probekit'
+  if (!scheme) throw new StoreError(`--store ${shown} is not an etcd address; ${example}`)
+  const tls = (scheme[1] as string).toLowerCase() !== 'etcd'
+  const { userinfo, rest } = splitUserinfo(value.slice(scheme[0].length))
+  let user: string | undefined
+  let password: string | undefined
+  if (userinfo !== undefined) {
+    const colon = userinfo.indexOf(':')
+    try {
+      user = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon))
+      if (colon >= 0) password = decodeURIComponent(userinfo.slice(colon + 1))
+    } catch {
+      throw new StoreError(
+        `--store ${shown}: the user name or password is not valid percent-encoding; encode "%" as %25, or give the password with --etcd-password-file`,
+      )
+    }
+    if (!user)
+      throw new StoreError(`--store ${shown} names a password but no user; write etcd://USER:PASSWORD@HOST:PORT/PREFIX`)
+  }
+  const match = /^([^/?#]*)(\/[^?#]*)?$/.exec(rest)
+  if (!match) throw new StoreError(`--store ${shown} is not an etcd address; ${example}`)
   const endpoints: string[] = []
   for (const part of (match[1] as string).split(',')) {
     const hostPort = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(part.trim())
     const port = hostPort ? Number(hostPort[2]) : 0
     if (!hostPort || port < 1 || port > 65535)
       throw new StoreError(
-        `--store ${JSON.stringify(spec)}: ${JSON.stringify(part)} is not HOST:PORT (etcd's client port is usually 2379); ${example}`,
+        `--store ${shown}: ${JSON.stringify(part)} is not HOST:PORT (etcd's client port is usually 2379); ${example}`,
       )
-    endpoints.push(`http://${hostPort[1]}:${port}`)
+    endpoints.push(`${tls ? 'https' : 'http'}://${hostPort[1]}:${port}`)
   }
   const prefix = normalizePrefix(decodeURIComponent(match[2] ?? ''))
   if (prefix === '')
     throw new StoreError(
-      `--store ${JSON.stringify(spec)} names no key prefix; add one so probekit's keys stay apart, e.g. etcd://${match[1]}/probekit`,
+      `--store ${shown} names no key prefix; add one so probekit's keys stay apart, e.g. ${scheme[0]}${match[1]}/probekit`,
     )
-  return { endpoints, prefix }
+  const parsed: EtcdSpec = { endpoints, prefix }
+  if (user !== undefined) parsed.user = user
+  if (password !== undefined) {
+    parsed.password = password
+    addSecret(password)
+  }
+  return parsed
 }
 
 function normalizePrefix(prefix: string): string {
   const trimmed = prefix.replace(/\/+$/, '').replace(/^\/+/, '')
   return trimmed ? `/${trimmed}` : ''
+}
+
+/**
+ * Reads the TLS files and the password the options name; every mistake is one sentence
+ * naming the flag. The password is registered with `addSecret`, so no log line can show it.
+ */
+function connectionOf(options: EtcdStoreOptions): EtcdConnection {
+  const tls = options.endpoints.length > 0 && options.endpoints.every((e) => e.startsWith('https:'))
+  const connection: EtcdConnection = {}
+  const read = (file: string, flag: string, what: string): Buffer => {
+    try {
+      return readFileSync(file)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      throw new StoreError(
+        code === 'ENOENT'
+          ? `${flag} ${file} does not exist; give the PEM file of ${what}`
+          : `cannot read ${flag} ${file} (${code ?? String(error)}); check its permissions`,
+      )
+    }
+  }
+  const tlsFiles: [keyof EtcdConnection, string | undefined, string, string][] = [
+    ['ca', options.caFile, '--etcd-ca', "the CA that signed etcd's certificate"],
+    ['cert', options.certFile, '--etcd-cert', "this monitor's client certificate"],
+    ['key', options.keyFile, '--etcd-key', "the client certificate's private key"],
+  ]
+  for (const [field, file, flag, what] of tlsFiles) {
+    if (file === undefined) continue
+    if (!tls)
+      throw new StoreError(`${flag} is for etcd over TLS; use --store etcd+tls://HOST:PORT/PREFIX (https:// endpoints)`)
+    ;(connection as Record<string, Buffer>)[field] = read(file, flag, what)
+  }
+  if ((options.certFile === undefined) !== (options.keyFile === undefined))
+    throw new StoreError('--etcd-cert and --etcd-key go together; give both, the certificate and its private key')
+  let password = options.password
+  if (options.passwordFile !== undefined) {
+    if (password !== undefined)
+      throw new StoreError('the etcd password is given twice (in --store and --etcd-password-file); give it once')
+    const text = read(options.passwordFile, '--etcd-password-file', 'a file whose first line is the etcd password')
+      .toString('utf8')
+      .split(/\r?\n/)[0] as string
+    if (text === '')
+      throw new StoreError(
+        `--etcd-password-file ${options.passwordFile} is empty; write the password on its first line`,
+      )
+    password = text
+  }
+  if (password !== undefined && options.user === undefined)
+    throw new StoreError('an etcd password needs a user; give --etcd-user NAME (or etcd://USER:PASSWORD@… in --store)')
+  if (options.user !== undefined) {
+    if (!options.user.trim()) throw new StoreError('--etcd-user needs a name, e.g. --etcd-user probekit')
+    if (password === undefined)
+      throw new StoreError(
+        `etcd user ${options.user} needs a password; give it with --etcd-password-file FILE (or etcd://USER:PASSWORD@… in --store)`,
+      )
+    connection.user = options.user
+    connection.password = password
+    addSecret(password)
+  }
+  return connection
 }
 
 const MAX_TXN_OPS = 128
@@ -140,75 +283,199 @@ class EtcdUnavailable extends Error {
   override name = 'EtcdUnavailable'
 }
 
+/**
+ * etcd (or the TLS layer in front of it) refused this monitor: an untrusted certificate, a
+ * missing client certificate, a wrong password. Retrying does not help; the message is one
+ * sentence naming the flag that fixes it.
+ */
+class EtcdRefused extends Error {
+  override name = 'EtcdRefused'
+}
+
 /** An error etcd answered with (`{ error, code }`), e.g. "requested lease not found". */
 class EtcdAnswerError extends Error {
   override name = 'EtcdAnswerError'
   constructor(
     message: string,
     readonly code: number | undefined,
+    readonly statusCode?: number,
   ) {
     super(message)
   }
 }
 
+/** etcd's answers that mean "log in again": the token expired, or the auth store moved on. */
+const STALE_TOKEN =
+  /invalid auth token|auth(entication)? token .*(expired|invalid)|revision of auth store is old|user name is empty/i
+const PERMISSION_DENIED = /permission denied/i
+
+function isStaleToken(error: unknown): boolean {
+  return error instanceof EtcdAnswerError && (error.statusCode === 401 || STALE_TOKEN.test(error.message))
+}
+
+/** What the gateway needs to reach etcd: TLS material and a user, both optional. */
+interface EtcdConnection {
+  ca?: Buffer
+  cert?: Buffer
+  key?: Buffer
+  user?: string
+  password?: string
+}
+
+/** Certificate verification failures: the fix is the CA the monitor trusts (`--etcd-ca`). */
+const UNTRUSTED_CERT_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+])
+/** TLS alerts a server sends when it does not accept the client's certificate (or its absence). */
+const CLIENT_CERT_ALERTS = new Set([
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+])
+
 /**
  * etcd's v3 JSON gateway: POST a JSON body, get JSON back; keys and values are base64,
- * 64-bit numbers are strings. Endpoints are tried in turn when one does not answer.
+ * 64-bit numbers are strings. Endpoints are tried in turn when one does not answer. With a
+ * user, every request carries the token `/v3/auth/authenticate` gave, and a request that
+ * etcd refuses for a stale token is sent once more with a fresh one.
  */
 class EtcdGateway {
   private current = 0
   private readonly agent: Agent
+  /** The auth token; `''` when etcd has authentication off; undefined until logged in. */
+  private token: string | undefined
+  private authenticating: Promise<string> | undefined
 
   constructor(
     readonly endpoints: string[],
     private readonly timeoutMs: number,
+    private readonly connection: EtcdConnection = {},
   ) {
-    this.agent = new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 30_000 })
+    const { ca, cert, key } = connection
+    this.agent = new Agent({
+      connect: { timeout: timeoutMs, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) },
+      keepAliveTimeout: 30_000,
+    })
   }
 
   get endpoint(): string {
     return this.endpoints[this.current] as string
   }
 
+  get user(): string | undefined {
+    return this.connection.user
+  }
+
   async call<T>(path: string, body: unknown, signal: AbortSignal, timeoutMs = this.timeoutMs): Promise<T> {
+    const token = await this.authToken(signal, timeoutMs)
+    try {
+      return await this.post<T>(path, body, token, signal, timeoutMs)
+    } catch (error) {
+      if (!this.connection.user || !isStaleToken(error)) throw error
+      // The token expired (or the auth store changed): log in again, once, and resend.
+      this.forgetToken(token)
+      return this.post<T>(path, body, await this.authToken(signal, timeoutMs), signal, timeoutMs)
+    }
+  }
+
+  /** Drops a token etcd no longer takes; the next request logs in again. */
+  forgetToken(token: string | undefined): void {
+    if (this.token === token) this.token = undefined
+  }
+
+  /** The token to send: logs in when there is none (one login for all concurrent requests). */
+  private async authToken(signal: AbortSignal, timeoutMs: number): Promise<string | undefined> {
+    const { user, password } = this.connection
+    if (user === undefined) return undefined
+    if (this.token !== undefined) return this.token || undefined
+    this.authenticating ??= this.authenticate(user, password ?? '', signal, timeoutMs).finally(() => {
+      this.authenticating = undefined
+    })
+    return (await this.authenticating) || undefined
+  }
+
+  private async authenticate(user: string, password: string, signal: AbortSignal, timeoutMs: number): Promise<string> {
+    try {
+      const answer = await this.post<{ token?: string }>(
+        '/v3/auth/authenticate',
+        { name: user, password },
+        undefined,
+        signal,
+        timeoutMs,
+      )
+      this.token = answer.token ?? ''
+    } catch (error) {
+      if (!(error instanceof EtcdAnswerError)) throw error
+      // A cluster with authentication off needs no token; if it is turned on later, etcd's
+      // "user name is empty" sends us here again.
+      if (/authentication is not enabled/i.test(error.message)) this.token = ''
+      else if (/authentication failed|invalid user ID or password/i.test(error.message))
+        throw new EtcdRefused(
+          `etcd at ${this.endpoint} refused user ${user}: authentication failed; check --etcd-user/--etcd-password-file`,
+        )
+      else throw error
+    }
+    return this.token
+  }
+
+  private async post<T>(
+    path: string,
+    body: unknown,
+    token: string | undefined,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<T> {
     const endpoint = this.endpoint
     let res: Dispatcher.ResponseData
     try {
       res = await request(`${endpoint}${path}`, {
         method: 'POST',
         body: JSON.stringify(body),
-        headers: { 'content-type': 'application/json' },
+        headers: token
+          ? { 'content-type': 'application/json', authorization: token }
+          : { 'content-type': 'application/json' },
         dispatcher: this.agent,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       })
     } catch (error) {
-      this.rotate(endpoint)
-      throw new EtcdUnavailable(describeNetworkError(error, timeoutMs))
+      throw await this.networkFailure(endpoint, error, timeoutMs)
     }
     let text: string
     try {
       text = await res.body.text()
     } catch (error) {
-      this.rotate(endpoint)
-      throw new EtcdUnavailable(describeNetworkError(error, timeoutMs))
+      throw await this.networkFailure(endpoint, error, timeoutMs)
     }
     return parseAnswer<T>(res.statusCode, text, endpoint)
   }
 
   /**
    * Opens a watch and feeds every result to `onResult` until the stream ends, fails, or
-   * `signal` aborts. Resolves when etcd ends the stream; rejects on failure.
+   * `signal` aborts. Resolves when etcd ends the stream; rejects on failure (with an
+   * `EtcdAnswerError` when etcd cancels the watch for a stale token or a permission).
    */
   async watch(body: unknown, onResult: (result: WatchResult) => void, signal: AbortSignal): Promise<void> {
+    const token = await this.authToken(signal, this.timeoutMs)
     const endpoint = this.endpoint
     let res: Dispatcher.ResponseData
     try {
       res = await request(`${endpoint}/v3/watch`, {
         method: 'POST',
         body: JSON.stringify(body),
-        headers: { 'content-type': 'application/json' },
+        headers: token
+          ? { 'content-type': 'application/json', authorization: token }
+          : { 'content-type': 'application/json' },
         dispatcher: this.agent,
         headersTimeout: this.timeoutMs,
         // A watch is silent while nothing changes: no body deadline; the lease keepalive notices a dead etcd.
@@ -216,8 +483,7 @@ class EtcdGateway {
         signal,
       })
     } catch (error) {
-      this.rotate(endpoint)
-      throw new EtcdUnavailable(describeNetworkError(error, this.timeoutMs))
+      throw await this.networkFailure(endpoint, error, this.timeoutMs)
     }
     if (res.statusCode !== 200) {
       parseAnswer(res.statusCode, await res.body.text().catch(() => ''), endpoint)
@@ -235,14 +501,113 @@ class EtcdGateway {
           if (!line) continue
           const message = JSON.parse(line) as { result?: WatchResult; error?: { message?: string; code?: number } }
           if (message.error) throw new EtcdAnswerError(message.error.message ?? 'the watch failed', message.error.code)
-          if (message.result) onResult(message.result)
+          const result = message.result
+          // A watch etcd would not create (the token expired, no permission) comes back cancelled with a reason.
+          if (result?.canceled && !result.compact_revision && result.cancel_reason) {
+            const error = new EtcdAnswerError(
+              result.cancel_reason.replace(/^rpc error: code = \w+ desc = /, ''),
+              undefined,
+            )
+            if (isStaleToken(error)) this.forgetToken(token)
+            throw error
+          }
+          if (result) onResult(result)
         }
       }
     } catch (error) {
       if (error instanceof EtcdAnswerError) throw error
-      this.rotate(endpoint)
-      throw new EtcdUnavailable(describeNetworkError(error, this.timeoutMs))
+      throw await this.networkFailure(endpoint, error, this.timeoutMs)
     }
+  }
+
+  /**
+   * Turns a failed request into `EtcdRefused` (a TLS setting to fix) or `EtcdUnavailable`
+   * (etcd did not answer; the next endpoint gets the next request).
+   */
+  private async networkFailure(endpoint: string, error: unknown, timeoutMs: number): Promise<Error> {
+    const err = error as { code?: string; message?: string; cause?: { code?: string; message?: string } }
+    const code = err.code ?? err.cause?.code ?? ''
+    const detail = err.cause?.message ?? err.message ?? String(error)
+    if (UNTRUSTED_CERT_CODES.has(code) || code === 'CERT_HAS_EXPIRED')
+      return new EtcdRefused(
+        `etcd at ${endpoint} presented a certificate this monitor does not trust (${detail}); give the CA that signed it with --etcd-ca FILE`,
+      )
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+      return new EtcdRefused(
+        `etcd at ${endpoint} presented a certificate for other names (${detail}); address etcd by a name its certificate holds in --store`,
+      )
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG')
+      return new EtcdRefused(
+        `etcd at ${endpoint} does not speak TLS on that port; use --store etcd://… for plain HTTP, or point at its TLS client port`,
+      )
+    if (CLIENT_CERT_ALERTS.has(code)) return this.clientCertRefused(endpoint, code)
+    if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
+      // undici reports a TLS alert as "other side closed": ask the port once more, by hand, why.
+      const refused = await this.diagnose(endpoint, Math.min(timeoutMs, 1000))
+      if (refused) return refused
+    }
+    this.rotate(endpoint)
+    return new EtcdUnavailable(describeNetworkError(error, timeoutMs))
+  }
+
+  private clientCertRefused(endpoint: string, alert: string): EtcdRefused {
+    const reason = alert
+      .replace(/^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/, '')
+      .toLowerCase()
+      .replace(/_/g, ' ')
+    return new EtcdRefused(
+      this.connection.cert
+        ? `etcd at ${endpoint} refused this monitor's client certificate (${reason}); give one signed by a CA in etcd's --trusted-ca-file with --etcd-cert FILE --etcd-key FILE`
+        : `etcd at ${endpoint} requires a client certificate (${reason}); give one with --etcd-cert FILE --etcd-key FILE`,
+    )
+  }
+
+  /**
+   * Connects once with node:tls to learn what undici could not tell: the TLS alert a
+   * server sent, or that a plain-HTTP address speaks TLS. Undefined when nothing is wrong
+   * with TLS (etcd went away, say).
+   */
+  private diagnose(endpoint: string, timeoutMs: number): Promise<EtcdRefused | undefined> {
+    const url = new URL(endpoint)
+    const plain = url.protocol === 'http:'
+    const { ca, cert, key } = this.connection
+    return new Promise((resolve) => {
+      let settled = false
+      const socket = tlsConnect({
+        host: url.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(url.port),
+        ...(plain ? { rejectUnauthorized: false } : {}),
+        ...(ca ? { ca } : {}),
+        ...(cert ? { cert } : {}),
+        ...(key ? { key } : {}),
+        ...(isIP(url.hostname) ? {} : { servername: url.hostname }),
+      })
+      const done = (result: EtcdRefused | undefined) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        socket.destroy()
+        resolve(result)
+      }
+      const timer = setTimeout(() => done(undefined), timeoutMs)
+      socket.on('secureConnect', () => {
+        if (plain)
+          return done(
+            new EtcdRefused(
+              `etcd at ${url.host} speaks TLS on that port; use --store etcd+tls://… (with --etcd-ca FILE unless Node already trusts its CA)`,
+            ),
+          )
+        // TLS 1.3 servers refuse a client certificate after the handshake: ask something and wait.
+        socket.write(`POST /v3/maintenance/status HTTP/1.1\r\nhost: ${url.host}\r\ncontent-length: 2\r\n\r\n{}`)
+      })
+      socket.on('data', () => done(undefined))
+      socket.on('error', (error: NodeJS.ErrnoException) =>
+        done(
+          CLIENT_CERT_ALERTS.has(error.code ?? '') ? this.clientCertRefused(endpoint, error.code as string) : undefined,
+        ),
+      )
+      socket.on('close', () => done(undefined))
+    })
   }
 
   private rotate(failed: string): void {
@@ -258,6 +623,7 @@ interface WatchResult {
   header?: { revision?: string }
   created?: boolean
   canceled?: boolean
+  cancel_reason?: string
   compact_revision?: string
   events?: WatchEvent[]
 }
@@ -267,12 +633,17 @@ function parseAnswer<T>(statusCode: number, text: string, endpoint: string): T {
   try {
     json = JSON.parse(text)
   } catch {
+    // etcd 3.4+ refuses, with auth on, a gateway request whose client certificate has a CN.
+    if (/CommonName of client sending a request against gateway/i.test(text))
+      throw new EtcdRefused(
+        `etcd at ${endpoint} refuses client certificates with a Common Name on its JSON gateway while authentication is on; issue --etcd-cert without a CN (e.g. subject "/O=probekit") and log in with --etcd-user`,
+      )
     throw new EtcdUnavailable(
       `${endpoint} answered HTTP ${statusCode} with something other than etcd's JSON gateway; is it etcd's client port?`,
     )
   }
   if (json.error !== undefined || statusCode >= 400)
-    throw new EtcdAnswerError(String(json.message ?? json.error ?? `HTTP ${statusCode}`), json.code)
+    throw new EtcdAnswerError(String(json.message ?? json.error ?? `HTTP ${statusCode}`), json.code, statusCode)
   return json as T
 }
 
@@ -378,7 +749,8 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   private constructor(options: EtcdStoreOptions) {
     super()
     this.prefix = normalizePrefix(options.prefix)
-    this.spec = `etcd://${options.endpoints.map((e) => redactUrl(e).replace(/^https?:\/\//, '')).join(',')}${this.prefix}`
+    const tls = options.endpoints.some((e) => e.startsWith('https:'))
+    this.spec = `${tls ? 'etcd+tls' : 'etcd'}://${options.endpoints.map((e) => redactUrl(e).replace(/^https?:\/\//, '')).join(',')}${this.prefix}`
     this.replicaId = options.replicaId ?? `${hostname()}-${process.pid}`
     if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(this.replicaId))
       throw new StoreError(
@@ -386,7 +758,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       )
     this.readonly = options.readonly === true
     this.leaseTtlSeconds = Math.max(2, Math.round(options.leaseTtlSeconds ?? 15))
-    this.gateway = new EtcdGateway(options.endpoints, options.requestTimeoutMs ?? 2000)
+    this.gateway = new EtcdGateway(options.endpoints, options.requestTimeoutMs ?? 2000, connectionOf(options))
     this.logger = options.logger === undefined ? console : options.logger
     this.retention = { ...DEFAULT_RETENTION, ...options.retention }
     this.localHistory = new MemoryStore(this.retention)
@@ -433,9 +805,11 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     } catch (error) {
       await store.shutdown({ flushTimeoutMs: 0 })
       if (error instanceof StoreError) throw error
+      const refusal = store.refusal(error)
+      if (refusal) throw new StoreError(refusal)
       const reason = error instanceof Error ? error.message : String(error)
       throw new StoreError(
-        `cannot reach etcd at ${store.gateway.endpoints.map((e) => redactUrl(e)).join(', ')} (${reason}); start etcd there, or fix the address in --store ${store.spec}`,
+        `cannot reach etcd at ${store.gateway.endpoints.map((e) => redactUrl(e)).join(', ')} (${redact(reason)}); start etcd there, or fix the address in --store ${store.spec}`,
       )
     }
     store.opening = false
@@ -783,16 +1157,38 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     }
   }
 
+  /**
+   * The sentence for an error that retrying will not fix (TLS, login, permissions), naming
+   * the flag or the grant that fixes it; undefined for "etcd did not answer".
+   */
+  private refusal(error: unknown): string | undefined {
+    if (error instanceof EtcdRefused) return error.message
+    if (!(error instanceof EtcdAnswerError)) return undefined
+    const endpoint = redactUrl(this.gateway.endpoint)
+    const user = this.gateway.user
+    const access = this.readonly ? 'read' : 'readwrite'
+    if (error.code === 7 || PERMISSION_DENIED.test(error.message))
+      return user === undefined
+        ? `etcd at ${endpoint} refused access to the prefix ${this.prefix}/ (permission denied): it has authentication on; give --etcd-user NAME and --etcd-password-file FILE for a user whose role may ${access} ${this.prefix}/`
+        : `etcd refused user ${user} access to the prefix ${this.prefix}/ (permission denied); grant its role ${access} on it: etcdctl role grant-permission ROLE --prefix=true ${access} ${this.prefix}/`
+    if (user === undefined && /user name is empty/i.test(error.message))
+      return `etcd at ${endpoint} has authentication on; give --etcd-user NAME and --etcd-password-file FILE (or etcd://USER:PASSWORD@… in --store)`
+    return undefined
+  }
+
   private failed(error: unknown): void {
     if (this.closed) return
-    const reason = error instanceof Error ? error.message : String(error)
+    const refusal = this.refusal(error)
+    const reason = refusal ?? redact(error instanceof Error ? error.message : String(error))
     this.lastError = reason
     if (!this.available) return
     this.available = false
     writeLog(
       this.logger,
       'error',
-      `monitor store: etcd at ${redactUrl(this.gateway.endpoint)} is not answering (${reason}); checks go on and their results are kept in memory until etcd answers again`,
+      refusal
+        ? `monitor store: ${refusal}; checks go on and their results are kept in memory until etcd accepts them`
+        : `monitor store: etcd at ${redactUrl(this.gateway.endpoint)} is not answering (${reason}); checks go on and their results are kept in memory until etcd answers again`,
       { store: this.spec },
     )
     // The watch may sit on a dead connection: restart it, it re-syncs once etcd answers.
@@ -880,7 +1276,8 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
         )
       } catch (error) {
         if (this.closing.signal.aborted) return
-        if (!this.watchAbort.signal.aborted) this.failed(error)
+        // A watch refused for an expired token: the resync above logs in again; nothing to report.
+        if (!this.watchAbort.signal.aborted && !isStaleToken(error)) this.failed(error)
       }
       await sleepUnref(this.available ? 200 : 1000, this.closing.signal)
     }

@@ -1,6 +1,7 @@
 /**
  * Opening a store by name: `sqlite:FILE` (the embedded default), `memory`, or (with
- * `openStoreAsync`) `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` for a fleet of monitor replicas.
+ * `openStoreAsync`) `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` (`etcd+tls://` for TLS) for a
+ * fleet of monitor replicas.
  */
 import { existsSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
@@ -26,7 +27,11 @@ export interface OpenStoreOptions {
    * else better-sqlite3 (installed with probekit as an optional dependency).
    */
   sqliteDriver?: SqliteDriverName
-  /** For `etcd://` stores: replica id, lease TTL, request deadline, logger… (see EtcdStoreOptions). */
+  /**
+   * For `etcd://` and `etcd+tls://` stores: replica id, lease TTL, request deadline, logger,
+   * TLS files (`caFile`, `certFile`, `keyFile`) and login (`user`, `password` or
+   * `passwordFile`) — see EtcdStoreOptions.
+   */
   etcd?: Omit<EtcdStoreOptions, 'endpoints' | 'prefix' | 'readonly' | 'retention'>
 }
 
@@ -53,9 +58,9 @@ export class SqliteMissingError extends StoreError {
  */
 export function openStore(spec: string, options: OpenStoreOptions = {}): MonitorStore {
   const value = spec.trim()
-  if (/^etcd:/.test(value))
+  if (isEtcdAddress(value))
     throw new StoreError(
-      `--store ${JSON.stringify(spec)} is an etcd store, which connects before it can be used; open it with openStoreAsync()`,
+      'this --store is an etcd store, which connects before it can be used; open it with openStoreAsync()',
     )
   if (value === 'memory' || value === 'memory:') {
     if (options.readonly)
@@ -98,22 +103,49 @@ export function openStore(spec: string, options: OpenStoreOptions = {}): Monitor
 }
 
 /**
- * Opens any store, `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` included: an etcd store connects,
- * takes its lease and reads the fleet's states before it resolves, and rejects with a
- * `StoreError` naming the address when etcd does not answer. Other stores open as with
- * `openStore`.
+ * Opens any store, `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` included (`etcd+tls://` or
+ * `etcds://` for TLS, `etcd://USER:PASSWORD@…` to log in): an etcd store connects, takes its
+ * lease and reads the fleet's states before it resolves, and rejects with a `StoreError`
+ * of one sentence naming the address (etcd does not answer) or the option that fixes it
+ * (an untrusted certificate, a wrong password, no permission on the prefix). Other stores
+ * open as with `openStore`.
  *
  * @example
- * const store = await openStoreAsync('etcd://10.0.0.1:2379,10.0.0.2:2379/probekit', {
- *   etcd: { replicaId: 'monitor-a' },
+ * const store = await openStoreAsync('etcd+tls://10.0.0.1:2379,10.0.0.2:2379/probekit', {
+ *   etcd: {
+ *     replicaId: 'monitor-a',
+ *     caFile: '/etc/probekit/etcd-ca.pem',
+ *     certFile: '/etc/probekit/etcd-client.pem',
+ *     keyFile: '/etc/probekit/etcd-client-key.pem',
+ *     user: 'probekit',
+ *     passwordFile: '/etc/probekit/etcd-password',
+ *   },
  * })
  */
 export async function openStoreAsync(spec: string, options: OpenStoreOptions = {}): Promise<MonitorStore> {
   const value = spec.trim()
-  if (!/^etcd:/.test(value)) return openStore(spec, options)
+  if (!isEtcdAddress(value)) return openStore(spec, options)
   const { EtcdStore, parseEtcdSpec } = await import('./etcd.js')
-  const etcdOptions: EtcdStoreOptions = { ...options.etcd, ...parseEtcdSpec(value) }
+  const { user, password, ...address } = parseEtcdSpec(value)
+  const etcdOptions: EtcdStoreOptions = { ...options.etcd, ...address }
+  if (user !== undefined) {
+    if (options.etcd?.user !== undefined && options.etcd.user !== user)
+      throw new StoreError(
+        `--store names etcd user ${user} and --etcd-user names ${options.etcd.user}; give the user once`,
+      )
+    etcdOptions.user = user
+  }
+  if (password !== undefined) {
+    if (options.etcd?.password !== undefined || options.etcd?.passwordFile !== undefined)
+      throw new StoreError('the etcd password is given twice (in --store and --etcd-password-file); give it once')
+    etcdOptions.password = password
+  }
   if (options.readonly) etcdOptions.readonly = true
   if (options.retention) etcdOptions.retention = options.retention
   return EtcdStore.open(etcdOptions)
+}
+
+/** `etcd://`, `etcd+tls://` or `etcds://`: a store that `openStoreAsync` opens. */
+export function isEtcdAddress(spec: string): boolean {
+  return /^(etcd|etcd\+tls|etcds):/i.test(spec.trim())
 }
