@@ -594,7 +594,7 @@ class EtcdGateway {
         if (plain)
           return done(
             new EtcdRefused(
-              `etcd at ${url.host} speaks TLS on that port; use --store etcd+tls://… (with --etcd-ca FILE unless Node already trusts its CA)`,
+              `etcd at ${endpoint} speaks TLS on that port; use --store etcd+tls://… (with --etcd-ca FILE unless Node already trusts its CA)`,
             ),
           )
         // TLS 1.3 servers refuse a client certificate after the handshake: ask something and wait.
