@@ -334,6 +334,46 @@ describe('etcd store over TLS with client certificates and RBAC (real etcd)', ()
     })
   })
 
+  it('a running monitor whose role loses write access logs one sentence naming the prefix, keeps its results, and writes them once access is back', async () => {
+    await root('role', 'add', 'demoted')
+    await root('role', 'grant-permission', 'demoted', '--prefix=true', 'readwrite', '/probekit/')
+    await root('user', 'add', 'demoted', `--new-user-password=${PASSWORD}`)
+    await root('user', 'grant-role', 'demoted', 'demoted')
+    const logger = recordingLogger()
+    const writer = await store(secured, {
+      replicaId: 'demoted',
+      user: 'demoted',
+      passwordFile,
+      logger,
+      requestTimeoutMs: 1000,
+    })
+    writer.saveStates([state('d', { output: 'allowed' })])
+    const key = `${writer.prefix}/state/n1/web/d`
+    await waitFor('the first write', async () => (await etcdValue(key)) !== undefined, 5000)
+    // Read stays, write goes: reads succeed while every write is refused.
+    await root('role', 'revoke-permission', 'demoted', '--prefix=true', '/probekit/')
+    await root('role', 'grant-permission', 'demoted', '--prefix=true', 'read', '/probekit/')
+    writer.saveStates([state('d', { output: 'refused', index: 2 })])
+    await waitFor('the store to notice', () => writer.status().available === false, 5000)
+    await sleep(4000)
+    const refusals = logger.lines.filter((l) => l.includes('permission denied'))
+    assert.equal(refusals.length, 1, logger.lines.join('\n'))
+    assert.match(
+      refusals[0] as string,
+      /etcd refused user demoted access to the prefix \/probekit\/t\d+\/ \(permission denied\); grant its role readwrite on it/,
+    )
+    assert.doesNotMatch(logger.lines.join('\n'), /answers again/)
+    assert.match(writer.status().lastError ?? '', /permission denied/)
+    assert.equal(writer.loadStates()[0]?.output, 'refused', 'the result is kept in memory')
+    await root('role', 'grant-permission', 'demoted', '--prefix=true', 'readwrite', '/probekit/')
+    await waitFor(
+      'the kept result to be written',
+      async () => ((await etcdValue(key)) as { state?: CheckState })?.state?.output === 'refused',
+      10_000,
+    )
+    assert.equal(logger.lines.filter((l) => l.includes('permission denied')).length, 1, logger.lines.join('\n'))
+  })
+
   it('keeps writing after its token expired: the next write logs in again by itself; the lease and the watch live on', async () => {
     // The control: a token from this etcd really stops working after 2 idle seconds.
     const agent = new Agent({

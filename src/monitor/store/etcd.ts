@@ -740,6 +740,11 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   private watchAbort: AbortController | undefined
   private watching: Promise<void> | undefined
   private available = true
+  /**
+   * etcd refused a write (no permission, say): only a write it accepts ends that. A read
+   * or a keepalive that works meanwhile proves nothing, and must not log "answers again".
+   */
+  private writeRefused = false
   private lastError: string | undefined
   private transitionSeq = 0
   private keepaliveInFlight = false
@@ -1034,7 +1039,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
           this.leaseLost()
           continue
         }
-        this.failed(error)
+        this.failed(error, { write: true })
         this.retryLater()
         return
       }
@@ -1045,7 +1050,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
         this.pending.delete(key)
         if (op.kind === 'put' && key.startsWith(transitionsPrefix)) this.pendingTransitions--
       }
-      this.succeeded()
+      this.succeeded({ write: true })
       this.pruneTransitions()
     }
   }
@@ -1176,9 +1181,10 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     return undefined
   }
 
-  private failed(error: unknown): void {
+  private failed(error: unknown, options: { write?: boolean } = {}): void {
     if (this.closed) return
     const refusal = this.refusal(error)
+    if (refusal && options.write) this.writeRefused = true
     const reason = refusal ?? redact(error instanceof Error ? error.message : String(error))
     this.lastError = reason
     if (!this.available) return
@@ -1196,14 +1202,17 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     this.safeEmit('available', false)
   }
 
-  private succeeded(): void {
+  private succeeded(options: { write?: boolean } = {}): void {
+    if (this.writeRefused && !options.write) return
+    const wasRefused = this.writeRefused
+    this.writeRefused = false
     if (this.available || this.closed) return
     this.available = true
     this.lastError = undefined
     writeLog(
       this.logger,
       'info',
-      `monitor store: etcd at ${redactUrl(this.gateway.endpoint)} answers again; writing ${this.pending.size} pending key(s)`,
+      `monitor store: etcd at ${redactUrl(this.gateway.endpoint)} ${wasRefused ? 'accepts writes' : 'answers'} again; writing ${this.pending.size} pending key(s)`,
       { store: this.spec },
     )
     clearTimeout(this.retryTimer)
