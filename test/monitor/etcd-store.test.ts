@@ -281,6 +281,12 @@ setInterval(() => {}, 1000)
         return /"etcd:\/\/u:\*\*\*@127\.0\.0\.1:99999\/p"/.test(error.message)
       },
     )
+    // A typo in the members does not reveal the password either.
+    for (const typo of ['etcd://u:s3cret@badhost/p', 'etcd://u:s3cr@t@badhost/p', 'etcd+tls://u:s3cret@h:1/p%zz'])
+      assert.throws(
+        () => parseEtcdSpec(typo),
+        (error: Error) => error instanceof StoreError && !/s3cr/.test(error.message) && /u:\*\*\*@/.test(error.message),
+      )
     // The userinfo ends at the last "@" before the members: a password may hold "@", ":" and "/".
     assert.deepEqual(parseEtcdSpec('etcds://probekit:p%40ss:w/rd@10.0.0.1:2379,10.0.0.2:2379/team@x'), {
       endpoints: ['https://10.0.0.1:2379', 'https://10.0.0.2:2379'],

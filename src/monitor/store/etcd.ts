@@ -122,17 +122,22 @@ export function shownEtcdSpec(spec: string): string {
   return `${scheme[0]}${colon < 0 ? userinfo : `${userinfo.slice(0, colon)}:***`}@${rest}`
 }
 
+/** `HOST:PORT[,HOST:PORT…]` up to the prefix: what follows the userinfo. */
+const MEMBER_LIST = /^[A-Za-z0-9._\-[\]:, ]*:\d+(\/|$)/
+
 /**
  * Splits `USER:PASSWORD@MEMBERS/PREFIX` at the "@" that ends the userinfo: the last one
  * followed by a member list (a password may hold "@", ":" or "/"; a prefix may hold "@").
+ * When no "@" is followed by a member list and the address does not start with one (a
+ * typo in the members), the last "@" ends it: an error then masks too much, never too little.
  */
 function splitUserinfo(text: string): { userinfo?: string; rest: string } {
-  for (let at = text.lastIndexOf('@'); at >= 0; at = text.lastIndexOf('@', at - 1)) {
-    if (/^[A-Za-z0-9._\-[\]:, ]*:\d+(\/|$)/.test(text.slice(at + 1)))
-      return { userinfo: text.slice(0, at), rest: text.slice(at + 1) }
-    if (at === 0) break
+  for (let at = text.lastIndexOf('@'); at > 0; at = text.lastIndexOf('@', at - 1)) {
+    if (MEMBER_LIST.test(text.slice(at + 1))) return { userinfo: text.slice(0, at), rest: text.slice(at + 1) }
   }
-  return { rest: text }
+  const at = text.lastIndexOf('@')
+  if (at < 0 || MEMBER_LIST.test(text)) return { rest: text }
+  return { userinfo: text.slice(0, at), rest: text.slice(at + 1) }
 }
 
 /**
@@ -160,7 +165,7 @@ export function parseEtcdSpec(spec: string): EtcdSpec {
       )
     }
     if (!user)
-      throw new StoreError(`--store ${shown} names a password but no user; write etcd://USER:PASSWORD@HOST:PORT/PREFIX`)
+      throw new StoreError(`--store ${shown} names no user before its "@"; write etcd://USER:PASSWORD@HOST:PORT/PREFIX`)
   }
   const match = /^([^/?#]*)(\/[^?#]*)?$/.exec(rest)
   if (!match) throw new StoreError(`--store ${shown} is not an etcd address; ${example}`)
@@ -174,7 +179,12 @@ export function parseEtcdSpec(spec: string): EtcdSpec {
       )
     endpoints.push(`${tls ? 'https' : 'http'}://${hostPort[1]}:${port}`)
   }
-  const prefix = normalizePrefix(decodeURIComponent(match[2] ?? ''))
+  let prefix: string
+  try {
+    prefix = normalizePrefix(decodeURIComponent(match[2] ?? ''))
+  } catch {
+    throw new StoreError(`--store ${shown}: the prefix is not valid percent-encoding; encode "%" as %25`)
+  }
   if (prefix === '')
     throw new StoreError(
       `--store ${shown} names no key prefix; add one so probekit's keys stay apart, e.g. ${scheme[0]}${match[1]}/probekit`,
