@@ -110,22 +110,26 @@ describe('etcd store over TLS with client certificates and RBAC (real etcd)', ()
     writeFileSync(strangerPasswordFile, STRANGER_PASSWORD, { mode: 0o600 })
     readerPasswordFile = join(dir, 'reader')
     writeFileSync(readerPasswordFile, READER_PASSWORD, { mode: 0o600 })
-    // The etcdctl setup docs/etcd.md shows, over TLS.
-    await secured.etcdctl('user', 'add', 'root', `--new-user-password=${ROOT_PASSWORD}`)
-    await secured.etcdctl('role', 'add', 'root')
-    await secured.etcdctl('user', 'grant-role', 'root', 'root')
-    await secured.etcdctl('role', 'add', 'probekit')
-    await secured.etcdctl('role', 'grant-permission', 'probekit', '--prefix=true', 'readwrite', '/probekit/')
-    await secured.etcdctl('user', 'add', 'probekit', `--new-user-password=${PASSWORD}`)
-    await secured.etcdctl('user', 'grant-role', 'probekit', 'probekit')
-    await secured.etcdctl('role', 'add', 'probekit-reader')
-    await secured.etcdctl('role', 'grant-permission', 'probekit-reader', '--prefix=true', 'read', '/probekit/')
-    await secured.etcdctl('user', 'add', 'reader', `--new-user-password=${READER_PASSWORD}`)
-    await secured.etcdctl('user', 'grant-role', 'reader', 'probekit-reader')
-    await secured.etcdctl('role', 'add', 'elsewhere')
-    await secured.etcdctl('role', 'grant-permission', 'elsewhere', '--prefix=true', 'readwrite', '/elsewhere/')
-    await secured.etcdctl('user', 'add', 'stranger', `--new-user-password=${STRANGER_PASSWORD}`)
-    await secured.etcdctl('user', 'grant-role', 'stranger', 'elsewhere')
+    // The etcdctl setup docs/etcd.md shows, over TLS (independent steps side by side: each is a process).
+    const etcdctl = secured.etcdctl
+    await Promise.all([
+      etcdctl('user', 'add', 'root', `--new-user-password=${ROOT_PASSWORD}`).then(() => etcdctl('role', 'add', 'root')),
+      etcdctl('role', 'add', 'probekit'),
+      etcdctl('role', 'add', 'probekit-reader'),
+      etcdctl('role', 'add', 'elsewhere'),
+      etcdctl('user', 'add', 'probekit', `--new-user-password=${PASSWORD}`),
+      etcdctl('user', 'add', 'reader', `--new-user-password=${READER_PASSWORD}`),
+      etcdctl('user', 'add', 'stranger', `--new-user-password=${STRANGER_PASSWORD}`),
+    ])
+    await Promise.all([
+      etcdctl('user', 'grant-role', 'root', 'root'),
+      etcdctl('role', 'grant-permission', 'probekit', '--prefix=true', 'readwrite', '/probekit/'),
+      etcdctl('user', 'grant-role', 'probekit', 'probekit'),
+      etcdctl('role', 'grant-permission', 'probekit-reader', '--prefix=true', 'read', '/probekit/'),
+      etcdctl('user', 'grant-role', 'reader', 'probekit-reader'),
+      etcdctl('role', 'grant-permission', 'elsewhere', '--prefix=true', 'readwrite', '/elsewhere/'),
+      etcdctl('user', 'grant-role', 'stranger', 'elsewhere'),
+    ])
     await secured.etcdctl('auth', 'enable')
   })
   after(async () => {

@@ -364,6 +364,8 @@ class EtcdGateway {
   /** The auth token; `''` when etcd has authentication off; undefined until logged in. */
   private token: string | undefined
   private authenticating: Promise<string> | undefined
+  /** Cancels a login at close: a login is shared, so no one caller's signal may cancel it. */
+  private readonly closing = new AbortController()
 
   constructor(
     readonly endpoints: string[],
@@ -407,7 +409,8 @@ class EtcdGateway {
     const { user, password } = this.connection
     if (user === undefined) return undefined
     if (this.token !== undefined) return this.token || undefined
-    this.authenticating ??= this.authenticate(user, password ?? '', signal, timeoutMs).finally(() => {
+    if (signal.aborted) throw new EtcdUnavailable('the request was cancelled')
+    this.authenticating ??= this.authenticate(user, password ?? '', this.closing.signal, timeoutMs).finally(() => {
       this.authenticating = undefined
     })
     return (await this.authenticating) || undefined
@@ -625,6 +628,7 @@ class EtcdGateway {
   }
 
   close(): Promise<void> {
+    this.closing.abort()
     return this.agent.destroy()
   }
 }

@@ -42,6 +42,17 @@ export interface EtcdServerOptions {
 }
 
 export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdServer> {
+  // A free port may be taken by another test process between freePort() and etcd's bind: try fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(options)
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test(String(error))) throw error
+    }
+  }
+}
+
+async function startEtcdOnce(options: EtcdServerOptions): Promise<EtcdServer> {
   const binary = requireBinary('etcd', ['/usr/bin/etcd'])
   const host = '127.0.0.1'
   const clientPort = await freePort()
