@@ -16,12 +16,29 @@ export const ETCD_FLAG_OPTIONS = {
   'etcd-password-file': { type: 'string' },
 } as const
 
-export const ETCD_FLAGS_HELP = `  --etcd-ca FILE              trust this CA (PEM) for etcd's certificate (etcd+tls:// only)
-  --etcd-cert FILE            client certificate (PEM) for etcd's --client-cert-auth
-  --etcd-key FILE             the client certificate's private key (PEM)
-  --etcd-user NAME            log in to etcd as this user (etcd with authentication on)
-  --etcd-password-file FILE   the user's password: the first line of FILE
-                              (or etcd://USER:PASSWORD@… in --store)`
+const HELP_LINES: [string, string[]][] = [
+  ['--etcd-ca FILE', ["trust this CA (PEM) for etcd's certificate (etcd+tls:// only)"]],
+  ['--etcd-cert FILE', ["client certificate (PEM) for etcd's --client-cert-auth"]],
+  ['--etcd-key FILE', ["the client certificate's private key (PEM)"]],
+  ['--etcd-user NAME', ['log in to etcd as this user (etcd with authentication on)']],
+  [
+    '--etcd-password-file FILE',
+    ["the user's password: the first line of FILE", '(or etcd://USER:PASSWORD@… in --store)'],
+  ],
+]
+
+/** The flags' lines for a command's help, descriptions starting at `column` as the command's own do. */
+export function etcdFlagsHelp(column: number): string {
+  const lines: string[] = []
+  for (const [flag, text] of HELP_LINES) {
+    const head = `  ${flag}`
+    const pad = ' '.repeat(column)
+    if (head.length < column) lines.push(`${head.padEnd(column)}${text[0]}`)
+    else lines.push(head, `${pad}${text[0]}`)
+    for (const more of text.slice(1)) lines.push(`${pad}${more}`)
+  }
+  return lines.join('\n')
+}
 
 type EtcdLogin = Pick<EtcdStoreOptions, 'caFile' | 'certFile' | 'keyFile' | 'user' | 'passwordFile'>
 

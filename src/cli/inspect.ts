@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { redactUrl } from '../core/redact.js'
 import { formatTree, type InspectDocument, toInspect } from '../monitor/inspect.js'
-import { ETCD_FLAG_OPTIONS, ETCD_FLAGS_HELP, etcdFlags } from './etcd-flags.js'
+import { ETCD_FLAG_OPTIONS, etcdFlags, etcdFlagsHelp } from './etcd-flags.js'
 import { UsageError } from './usage-error.js'
 
 /** Where `probekit inspect` reads when neither --store nor --api is given (the monitor's default store). */
@@ -28,7 +28,7 @@ Options:
   --api URL           ask a running monitor instead, e.g. http://127.0.0.1:8008
   --token-file FILE   with --api: send the first token in FILE as "Authorization: Bearer"
                       (for a monitor started with --auth-token-file)
-${ETCD_FLAGS_HELP}
+${etcdFlagsHelp(22)}
   -h, --help          show this help
 
 Examples:

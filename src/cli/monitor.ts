@@ -10,7 +10,7 @@ import type { EtcdStore } from '../monitor/store/etcd.js'
 import { isEtcdAddress, openStoreAsync, SqliteMissingError, SqliteStore, StoreError } from '../monitor/store/index.js'
 import type { MonitorStore } from '../monitor/types.js'
 import { parseDuration } from './duration.js'
-import { ETCD_FLAG_OPTIONS, ETCD_FLAGS_HELP, etcdFlags } from './etcd-flags.js'
+import { ETCD_FLAG_OPTIONS, etcdFlags, etcdFlagsHelp } from './etcd-flags.js'
 import { UsageError } from './usage-error.js'
 
 export const DEFAULT_LISTEN = '127.0.0.1:8008'
@@ -39,7 +39,7 @@ Options:
                               HOSTNAME-PID; give each replica a stable, unique one)
   --lease-ttl DURATION        how long a dead replica's results outlive it (etcd only;
                               default 15s)
-${ETCD_FLAGS_HELP}
+${etcdFlagsHelp(30)}
   --listen HOST:PORT          the API's address (default ${DEFAULT_LISTEN}); "none" for no API;
                               beyond loopback it needs --auth-token-file (or --insecure-no-auth)
   --auth-token-file FILE      bearer tokens, one a line ("#" comments): every write, and every

@@ -44,6 +44,13 @@ function state(check: string, overrides: Partial<CheckState> = {}): CheckState {
   }
 }
 
+/** A directory with one manifest, for commands that fail before they check anything. */
+function manifestDir(): string {
+  const dir = makeTempDir('etcd-tls-usage')
+  writeFileSync(join(dir, 'shop.yaml'), 'id: shop\nnode: n1\nchecks:\n  - name: web\n    url: http://127.0.0.1:1/\n')
+  return dir
+}
+
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = []
   const keep = (...args: unknown[]) =>
@@ -265,12 +272,58 @@ describe('etcd store over TLS with client certificates and RBAC (real etcd)', ()
       client.key,
       '--listen',
       'none',
-      join(ROOT, 'examples'),
+      manifestDir(),
     ])
     assert.equal(run.code, 1)
     assert.match(run.stdout + run.stderr, /refused user probekit: authentication failed; check --etcd-user/)
     assert.doesNotMatch(run.stdout + run.stderr, new RegExp(wrong))
     assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at /)
+  })
+
+  it('the --etcd-* flags are in both helps; used wrongly, each ends in one sentence before anything connects', async () => {
+    buildCli()
+    for (const command of ['monitor', 'inspect']) {
+      const help = await cli([command, '--help'])
+      for (const flag of [
+        '--etcd-ca FILE',
+        '--etcd-cert FILE',
+        '--etcd-key FILE',
+        '--etcd-user NAME',
+        '--etcd-password-file FILE',
+      ])
+        assert.ok(help.stdout.includes(flag), `${command} --help lists ${flag}`)
+    }
+    const tlsSpec = secured.storeSpec('/probekit/usage')
+    const cases: [string[], RegExp][] = [
+      [['monitor', '--store', 'memory', '--etcd-ca', ca.caCert], /usage error: --etcd-ca is for an etcd store/],
+      [['inspect', '--etcd-user', 'probekit'], /usage error: --etcd-user is for an etcd store/],
+      [
+        ['monitor', '--store', tlsSpec, '--etcd-ca', '/nonexistent/ca.pem'],
+        /--etcd-ca \/nonexistent\/ca\.pem does not exist; give the PEM file of the CA/,
+      ],
+      [['monitor', '--store', tlsSpec, '--etcd-cert', client.cert], /--etcd-cert and --etcd-key go together/],
+      [
+        ['monitor', '--store', `etcd://127.0.0.1:${secured.clientPort}/probekit`, '--etcd-ca', ca.caCert],
+        /--etcd-ca is for etcd over TLS; use --store etcd\+tls:\/\//,
+      ],
+      [
+        ['monitor', '--store', tlsSpec, '--etcd-user', 'probekit'],
+        /etcd user probekit needs a password; give it with --etcd-password-file FILE/,
+      ],
+      [
+        ['inspect', '--store', tlsSpec, '--etcd-password-file', passwordFile],
+        /an etcd password needs a user; give --etcd-user NAME/,
+      ],
+    ]
+    for (const [args, expected] of cases) {
+      const run = await cli(command(args))
+      assert.equal(run.code, 1, `${args.join(' ')}: ${run.stdout}${run.stderr}`)
+      assert.match(run.stdout + run.stderr, expected)
+      assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at /)
+    }
+    function command(args: string[]): string[] {
+      return args[0] === 'monitor' ? [...args, '--listen', 'none', manifestDir()] : args
+    }
   })
 
   it('an untrusted server certificate ends in one sentence naming --etcd-ca', async () => {
