@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { redactUrl } from '../core/redact.js'
 import { runProbe } from '../core/run-probe.js'
 import type { CheckResult, Probe } from '../core/types.js'
 import { probeForTarget, schemeOf, TargetError, type TargetOptions } from '../probes/url.js'
-import { parseDuration } from './duration.js'
+import { parseCommandArgs, parseDuration } from './args.js'
 import { UsageError } from './usage-error.js'
 
 export const HELP = `Usage: probekit check [options] <target>…
@@ -138,32 +137,22 @@ function capLine(line: string, cap: number): string {
 }
 
 function parse(argv: string[]): Parsed | undefined {
-  let values: Record<string, string | boolean | string[] | undefined>
-  let positionals: string[]
-  try {
-    ;({ values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        timeout: { type: 'string' },
-        header: { type: 'string', multiple: true },
-        'expect-status': { type: 'string' },
-        ca: { type: 'string' },
-        insecure: { type: 'boolean' },
-        'max-age': { type: 'string' },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }))
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
-  }
-  if (values.help) {
-    process.stdout.write(HELP)
-    return undefined
-  }
+  const line = parseCommandArgs(argv, {
+    flags: {
+      timeout: { type: 'string' },
+      header: { type: 'string', multiple: true },
+      'expect-status': { type: 'string' },
+      ca: { type: 'string' },
+      insecure: { type: 'boolean' },
+      'max-age': { type: 'string' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+    help: HELP,
+    positionals: true,
+  })
+  if (!line) return undefined
+  const { values, positionals } = line
   if (positionals.length === 0) {
     throw new UsageError('name at least one target, e.g. probekit check http://127.0.0.1:8080/readyz')
   }
@@ -178,12 +167,11 @@ function parse(argv: string[]): Parsed | undefined {
     }
   })
   const has = (...names: string[]) => schemes.some((s) => names.includes(s))
-  const timeoutMs =
-    values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(values.timeout as string, '--timeout')
+  const timeoutMs = values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(values.timeout, '--timeout')
   const options: TargetOptions = { timeout: timeoutMs, connectTimeout: timeoutMs }
 
-  const headers = values.header as string[] | undefined
-  const expectStatus = values['expect-status'] as string | undefined
+  const headers = values.header
+  const expectStatus = values['expect-status']
   if ((headers || expectStatus !== undefined) && !has('http', 'https')) {
     throw new UsageError(
       `${headers ? '--header' : '--expect-status'} applies to http:// and https:// targets, and none was given`,
@@ -214,7 +202,7 @@ function parse(argv: string[]): Parsed | undefined {
   }
   if (values.ca !== undefined) {
     try {
-      options.ca = readFileSync(values.ca as string)
+      options.ca = readFileSync(values.ca)
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (error as Error).message
       throw new UsageError(`--ca ${values.ca}: the CA certificate file ${reason}; pass a PEM file`)
@@ -223,7 +211,7 @@ function parse(argv: string[]): Parsed | undefined {
   if (values.insecure) options.insecure = true
   if (values['max-age'] !== undefined) {
     if (!has('file')) throw new UsageError('--max-age applies to file:// targets, and none was given')
-    options.maxAge = parseDuration(values['max-age'] as string, '--max-age')
+    options.maxAge = parseDuration(values['max-age'], '--max-age')
   }
   return {
     targets: positionals,

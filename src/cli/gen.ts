@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util'
 import { GROUPS, type Group } from '../core/types.js'
 import {
   budgetsOf,
@@ -10,7 +9,7 @@ import {
   HTTP_MARGIN_MS,
   pathsOf,
 } from '../gen/settings.js'
-import { parseDuration } from './duration.js'
+import { type FlagSpecs, type FlagValues, parseCommandArgs, parseDuration } from './args.js'
 import { UsageError } from './usage-error.js'
 
 const KINDS = ['k8s', 'docker', 'compose', 'nginx'] as const
@@ -82,25 +81,14 @@ const options = {
   container: { type: 'string' },
   name: { type: 'string' },
   upstream: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const
+} as const satisfies FlagSpecs
 
-type Values = ReturnType<typeof parse>['values']
-
-function parse(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true })
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
-  }
-}
+type Values = FlagValues<typeof options>
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv)
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
+  const line = parseCommandArgs(argv, { flags: options, help: HELP, positionals: true })
+  if (!line) return 0
+  const { values, positionals } = line
   const kind = positionals[0]
   if (kind === undefined) throw new UsageError(`say what to generate: one of ${KINDS.join(', ')}`)
   if (!(KINDS as readonly string[]).includes(kind)) {

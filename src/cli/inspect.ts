@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { redactUrl } from '../core/redact.js'
 import { formatTree, type InspectDocument, toInspect } from '../monitor/inspect.js'
+import { parseCommandArgs } from './args.js'
 import { ETCD_FLAG_OPTIONS, etcdFlags, etcdFlagsHelp } from './etcd-flags.js'
 import { UsageError } from './usage-error.js'
 
@@ -66,57 +66,39 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function parse(argv: string[]): Parsed | undefined {
-  let values: Record<string, string | boolean | undefined>
-  let positionals: string[]
-  try {
-    ;({ values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        pod: { type: 'string' },
-        node: { type: 'string' },
-        format: { type: 'string' },
-        store: { type: 'string' },
-        api: { type: 'string' },
-        'token-file': { type: 'string' },
-        ...ETCD_FLAG_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }))
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
-  }
-  if (values.help) {
-    process.stdout.write(HELP)
-    return undefined
-  }
-  if (positionals.length > 0) {
-    throw new UsageError(
-      `unexpected argument ${JSON.stringify(positionals[0])}; to pick a pod, write --pod ${positionals[0]}`,
-    )
-  }
-  const format = (values.format as string | undefined) ?? 'json'
+  const line = parseCommandArgs(argv, {
+    flags: {
+      pod: { type: 'string' },
+      node: { type: 'string' },
+      format: { type: 'string' },
+      store: { type: 'string' },
+      api: { type: 'string' },
+      'token-file': { type: 'string' },
+      ...ETCD_FLAG_OPTIONS,
+    },
+    help: HELP,
+    positionals: (arg) => `unexpected argument ${JSON.stringify(arg)}; to pick a pod, write --pod ${arg}`,
+  })
+  if (!line) return undefined
+  const { values } = line
+  const format = values.format ?? 'json'
   if (format !== 'json' && format !== 'tree') {
     throw new UsageError(`--format ${JSON.stringify(format)} is not a format; use json or tree`)
   }
   if (values.store !== undefined && values.api !== undefined) {
     throw new UsageError('--store and --api are two sources; choose one')
   }
-  for (const flag of ['pod', 'node', 'store', 'api', 'token-file'] as const) {
-    if (values[flag] === '') throw new UsageError(`--${flag} needs a value`)
-  }
   if (values['token-file'] !== undefined && values.api === undefined) {
     throw new UsageError('--token-file is the credential for --api; add --api URL (a store is read without one)')
   }
   return {
-    pod: values.pod as string | undefined,
-    node: values.node as string | undefined,
+    pod: values.pod,
+    node: values.node,
     format,
-    store: values.store as string | undefined,
-    api: values.api as string | undefined,
-    tokenFile: values['token-file'] as string | undefined,
-    etcd: etcdFlags(values, values.store as string | undefined),
+    store: values.store,
+    api: values.api,
+    tokenFile: values['token-file'],
+    etcd: etcdFlags(values, values.store),
   }
 }
 

@@ -1,3 +1,4 @@
+import { didYouMean } from '../core/suggest.js'
 import { type Command, runCommand } from './run-command.js'
 import { VERSION } from './version.js'
 
@@ -77,9 +78,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = commands[name]
   if (!entry) {
-    const known = Object.keys(commands).join(', ')
+    const known = Object.keys(commands)
+    const hint = didYouMean(name, known, (command) => `probekit ${command}`)
     process.stdout.write(
-      `probekit: usage error: unknown command "${name}"; the commands are ${known}. See "probekit --help".\n`,
+      `probekit: usage error: unknown command "${name}"${hint}; the commands are ${known.join(', ')}. See "probekit --help".\n`,
     )
     return 1
   }

@@ -1,6 +1,5 @@
 import { existsSync, type FSWatcher, statSync, watch } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import type { Logger } from '../core/logger.js'
 import { redactUrl } from '../core/redact.js'
 import { isLoopbackHost, TokenError, TokenFile } from '../monitor/auth.js'
@@ -9,7 +8,7 @@ import type { ReplicaShare } from '../monitor/replicas.js'
 import type { EtcdStore } from '../monitor/store/etcd.js'
 import { isEtcdAddress, openStoreAsync, SqliteMissingError, SqliteStore, StoreError } from '../monitor/store/index.js'
 import type { MonitorStore } from '../monitor/types.js'
-import { parseDuration } from './duration.js'
+import { parseCommandArgs, parseDuration } from './args.js'
 import { ETCD_FLAG_OPTIONS, etcdFlags, etcdFlagsHelp } from './etcd-flags.js'
 import { UsageError } from './usage-error.js'
 
@@ -98,54 +97,45 @@ interface Parsed {
 }
 
 function parse(argv: string[]): Parsed | undefined {
-  let values: Record<string, string | boolean | string[] | undefined>
-  let positionals: string[]
-  try {
-    ;({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        store: { type: 'string' },
-        listen: { type: 'string' },
-        node: { type: 'string' },
-        concurrency: { type: 'string' },
-        'ca-file': { type: 'string' },
-        'no-watch': { type: 'boolean' },
-        webhook: { type: 'string', multiple: true },
-        'webhook-min-interval': { type: 'string' },
-        'replica-id': { type: 'string' },
-        'lease-ttl': { type: 'string' },
-        'auth-token-file': { type: 'string' },
-        'public-read': { type: 'boolean' },
-        'allowed-host': { type: 'string', multiple: true },
-        'insecure-no-auth': { type: 'boolean' },
-        ...ETCD_FLAG_OPTIONS,
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }))
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify.*$/s, ''))
-  }
-  if (values.help) {
-    process.stdout.write(HELP)
-    return undefined
-  }
+  const line = parseCommandArgs(argv, {
+    flags: {
+      store: { type: 'string' },
+      listen: { type: 'string' },
+      node: { type: 'string' },
+      concurrency: { type: 'string' },
+      'ca-file': { type: 'string' },
+      watch: { type: 'boolean', negatable: true, default: true },
+      webhook: { type: 'string', multiple: true },
+      'webhook-min-interval': { type: 'string' },
+      'replica-id': { type: 'string' },
+      'lease-ttl': { type: 'string' },
+      'auth-token-file': { type: 'string' },
+      'public-read': { type: 'boolean' },
+      'allowed-host': { type: 'string', multiple: true },
+      'insecure-no-auth': { type: 'boolean' },
+      ...ETCD_FLAG_OPTIONS,
+      quiet: { type: 'boolean', short: 'q' },
+    },
+    help: HELP,
+    positionals: true,
+  })
+  if (!line) return undefined
+  const { values, positionals } = line
   if (positionals.length === 0)
     throw new UsageError('name at least one manifest file or directory, e.g. "probekit monitor /etc/probekit/pods"')
   const parsed: Parsed = {
     paths: positionals,
-    store: (values.store as string | undefined) ?? DEFAULT_STORE,
-    listen: parseListen((values.listen as string | undefined) ?? DEFAULT_LISTEN),
-    watch: values['no-watch'] !== true,
+    store: values.store ?? DEFAULT_STORE,
+    listen: parseListen(values.listen ?? DEFAULT_LISTEN),
+    watch: values.watch !== false,
     quiet: values.quiet === true,
-    webhooks: parseWebhooks(values.webhook as string[] | undefined),
+    webhooks: parseWebhooks(values.webhook),
     publicRead: values['public-read'] === true,
-    allowedHosts: parseAllowedHosts(values['allowed-host'] as string[] | undefined),
+    allowedHosts: parseAllowedHosts(values['allowed-host']),
     insecureNoAuth: values['insecure-no-auth'] === true,
     etcd: etcdFlags(values, (values.store as string | undefined) ?? DEFAULT_STORE),
   }
-  parseAccess(parsed, values['auth-token-file'] as string | undefined)
+  parseAccess(parsed, values['auth-token-file'])
   if (values['webhook-min-interval'] !== undefined) {
     const raw = String(values['webhook-min-interval'])
     parsed.webhookMinIntervalMs = raw === '0' ? 0 : parseDuration(raw, '--webhook-min-interval')

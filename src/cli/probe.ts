@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util'
 import type { Group, Report } from '../core/types.js'
 import { formatText } from '../format/text.js'
+import { parseCommandArgs } from './args.js'
 import { UsageError } from './usage-error.js'
 
 export const HELP = `Usage: probekit probe --live|--ready|--startup [-q] [--config FILE] [--verbose]
@@ -35,37 +35,19 @@ Kubernetes exec probe:
 const LABELS: Record<Group, string> = { live: 'livez', ready: 'readyz', startup: 'healthz' }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: {
-    live?: boolean
-    ready?: boolean
-    startup?: boolean
-    quiet?: boolean
-    verbose?: boolean
-    config?: string
-    help?: boolean
-  }
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      options: {
-        live: { type: 'boolean' },
-        ready: { type: 'boolean' },
-        startup: { type: 'boolean' },
-        config: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: false,
-      strict: true,
-    }))
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
-  }
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
-  }
+  const line = parseCommandArgs(argv, {
+    flags: {
+      live: { type: 'boolean' },
+      ready: { type: 'boolean' },
+      startup: { type: 'boolean' },
+      config: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+      verbose: { type: 'boolean' },
+    },
+    help: HELP,
+  })
+  if (!line) return 0
+  const { values } = line
   const groups = (['live', 'ready', 'startup'] as const).filter((g) => values[g])
   if (groups.length !== 1) {
     throw new UsageError(

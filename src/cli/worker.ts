@@ -1,7 +1,7 @@
 import { type Stats, statSync } from 'node:fs'
 import { redactUrl } from '../core/redact.js'
 import { DEFAULT_LIVENESS_FILE, DEFAULT_READINESS_FILE, WORKER_NAME_ENV, workerName } from '../worker/defaults.js'
-import { parseDuration } from './duration.js'
+import { type FlagSpecs, parseCommandArgs, parseDuration } from './args.js'
 import { UsageError } from './usage-error.js'
 
 const DEFAULT_BROKER = 'redis://localhost:6379/0'
@@ -78,17 +78,8 @@ type Outcome = { ok: true; note: string } | { ok: false; reason: string }
  * line to `out` (stdout); throws UsageError for a bad command line.
  */
 export async function run(argv: string[], out: { write(text: string): unknown } = process.stdout): Promise<number> {
-  const parsed = parseArgs(argv)
-  if (parsed === 'help') {
-    out.write(help)
-    return 0
-  }
-  if (parsed === 'version') {
-    const { VERSION } = await import('./main.js')
-    out.write(`${VERSION}\n`)
-    return 0
-  }
-  const options = parsed
+  const options = parse(argv, out)
+  if (!options) return 0
   const notes: string[] = []
   const checks: [string, () => Outcome | Promise<Outcome>][] = []
   if (!options.skipLiveness) checks.push(['liveness', () => checkLiveness(options)])
@@ -198,56 +189,40 @@ function seconds(ms: number): string {
 
 // --- arguments ---
 
-const VALUE_FLAGS = new Set([
-  '--liveness-file',
-  '--max-age',
-  '--broker',
-  '--worker-name',
-  '--queue',
-  '--ping-timeout',
-  '--readiness-file',
-  '--last-work-file',
-  '--last-work-max-age',
-])
+// Flag names and both forms of every switch as in maykin-common's worker-health-check
+// (typer), so its documentation translates one to one.
+const FLAGS = {
+  'liveness-file': { type: 'string' },
+  'max-age': { type: 'string' },
+  'skip-event-loop-liveness': { type: 'boolean', negatable: true, default: false },
+  broker: { type: 'string' },
+  'worker-name': { type: 'string' },
+  queue: { type: 'string' },
+  'ping-timeout': { type: 'string' },
+  'skip-ping': { type: 'boolean', negatable: true, default: false },
+  'readiness-file': { type: 'string' },
+  'skip-readiness': { type: 'boolean', negatable: true, default: true },
+  'last-work-file': { type: 'string' },
+  'last-work-max-age': { type: 'string' },
+} as const satisfies FlagSpecs
 
-// maykin-common (typer) accepts both forms of every switch; so does probekit.
-const SWITCHES: Record<string, ['skipLiveness' | 'skipPing' | 'skipReadiness', boolean]> = {
-  '--skip-event-loop-liveness': ['skipLiveness', true],
-  '--no-skip-event-loop-liveness': ['skipLiveness', false],
-  '--skip-ping': ['skipPing', true],
-  '--no-skip-ping': ['skipPing', false],
-  '--skip-readiness': ['skipReadiness', true],
-  '--no-skip-readiness': ['skipReadiness', false],
-}
-
-function parseArgs(argv: string[]): WorkerOptions | 'help' | 'version' {
-  const values = new Map<string, string>()
-  const switches = { skipLiveness: false, skipPing: false, skipReadiness: true }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string
-    if (arg === '-h' || arg === '--help') return 'help'
-    if (arg === '-V' || arg === '--version') return 'version'
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1
-    const flag = eq > 0 ? arg.slice(0, eq) : arg
-    const sw = SWITCHES[flag]
-    if (sw) {
-      if (eq > 0) throw new UsageError(`${flag} takes no value; write ${flag} alone`)
-      switches[sw[0]] = sw[1]
-      continue
-    }
-    if (VALUE_FLAGS.has(flag)) {
-      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i]
-      if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new UsageError(`${flag} needs a value`)
-      values.set(flag, value)
-      continue
-    }
-    if (arg.startsWith('-')) throw new UsageError(`unknown option ${JSON.stringify(flag)}`)
-    throw new UsageError(`unexpected argument ${JSON.stringify(arg)}; "probekit worker" takes only options`)
+function parse(argv: string[], out: { write(text: string): unknown }): WorkerOptions | undefined {
+  const line = parseCommandArgs(argv, {
+    flags: FLAGS,
+    help,
+    out,
+    positionals: (arg) => `unexpected argument ${JSON.stringify(arg)}; "probekit worker" takes only options`,
+  })
+  if (!line) return undefined
+  const { values } = line
+  const switches = {
+    skipLiveness: values['skip-event-loop-liveness'] === true,
+    skipPing: values['skip-ping'] === true,
+    skipReadiness: values['skip-readiness'] === true,
   }
-
   const nonEmpty = (flag: string, fallback: string): string => {
-    const value = values.get(flag) ?? fallback
-    if (value.trim() === '') throw new UsageError(`${flag} must not be empty`)
+    const value = values[flag.slice(2) as keyof typeof FLAGS] ?? fallback
+    if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`${flag} must not be empty`)
     return value
   }
   const broker = nonEmpty('--broker', process.env[BROKER_ENV]?.trim() || DEFAULT_BROKER)
@@ -258,8 +233,8 @@ function parseArgs(argv: string[]): WorkerOptions | 'help' | 'version' {
       `--worker-name ${JSON.stringify(name)} contains whitespace, which a Redis client name cannot hold`,
     )
 
-  const lastWorkFile = values.get('--last-work-file')
-  const lastWorkMaxAge = values.get('--last-work-max-age')
+  const lastWorkFile = values['last-work-file']
+  const lastWorkMaxAge = values['last-work-max-age']
   if (lastWorkFile !== undefined && lastWorkMaxAge === undefined) {
     throw new UsageError('--last-work-file needs --last-work-max-age, e.g. --last-work-max-age 15m')
   }
@@ -270,14 +245,15 @@ function parseArgs(argv: string[]): WorkerOptions | 'help' | 'version' {
 
   return {
     livenessFile: nonEmpty('--liveness-file', DEFAULT_LIVENESS_FILE),
-    maxAgeMs: values.has('--max-age') ? parseDuration(values.get('--max-age'), '--max-age') : DEFAULT_MAX_AGE_MS,
+    maxAgeMs: values['max-age'] !== undefined ? parseDuration(values['max-age'], '--max-age') : DEFAULT_MAX_AGE_MS,
     skipLiveness: switches.skipLiveness,
     broker,
     workerName: name,
-    queue: values.has('--queue') ? nonEmpty('--queue', '') : undefined,
-    pingTimeoutMs: values.has('--ping-timeout')
-      ? parseDuration(values.get('--ping-timeout'), '--ping-timeout')
-      : DEFAULT_PING_TIMEOUT_MS,
+    queue: values.queue !== undefined ? nonEmpty('--queue', '') : undefined,
+    pingTimeoutMs:
+      values['ping-timeout'] !== undefined
+        ? parseDuration(values['ping-timeout'], '--ping-timeout')
+        : DEFAULT_PING_TIMEOUT_MS,
     skipPing: switches.skipPing,
     readinessFile: nonEmpty('--readiness-file', DEFAULT_READINESS_FILE),
     skipReadiness: switches.skipReadiness,

@@ -4,6 +4,7 @@ import { createHandler, type Fallback, type HealthHandler } from '../http/handle
 import { type Listening, type ListenOptions, listen } from '../http/listen.js'
 import { Lifecycle, type LifecyclePhase } from './lifecycle.js'
 import { type Logger, writeLog } from './logger.js'
+import { oneOf, rejectUnknownKeys } from './options.js'
 import { ProbeRunner } from './probe-runner.js'
 import { worstStatus } from './status.js'
 import {
@@ -97,6 +98,7 @@ export class Health extends EventEmitter<{ change: [ChangeEvent] }> {
 
   constructor(options: HealthOptions = {}) {
     super()
+    checkHealthOptions(options)
     this.timeoutMs = positive(options.timeout, 900, 'timeout')
     this.cacheTtlMs = nonNegative(options.cacheTtl, 0, 'cacheTtl')
     this.details = options.details ?? 'local'
@@ -120,8 +122,13 @@ export class Health extends EventEmitter<{ change: [ChangeEvent] }> {
       if (typeof checkOrOptions !== 'function') {
         throw new TypeError(`health.add("${nameOrProbe}", check): check must be a function`)
       }
+      checkProbeOptions(`health.add("${nameOrProbe}", check, options)`, maybeOptions)
       probe = { ...maybeOptions, name: nameOrProbe, check: checkOrOptions }
     } else if (nameOrProbe && typeof nameOrProbe === 'object' && typeof nameOrProbe.check === 'function') {
+      checkProbeOptions(
+        `health.add(probe "${String(nameOrProbe.name)}", options)`,
+        checkOrOptions as ProbeOptions | undefined,
+      )
       probe = { ...nameOrProbe, ...(checkOrOptions as ProbeOptions | undefined) }
     } else {
       throw new TypeError('health.add(probe): expected a probe object { name, check } or add(name, check, options)')
@@ -402,6 +409,53 @@ function validateName(name: unknown): asserts name is string {
   if (/[/?#\s]/.test(name)) {
     throw new TypeError(`health.add: probe name "${name}" may not contain "/", "?", "#" or spaces (it is used in URLs)`)
   }
+}
+
+const HEALTH_OPTION_KEYS = [
+  'timeout',
+  'cacheTtl',
+  'details',
+  'paths',
+  'extraPaths',
+  'metricsPath',
+  'logger',
+  'service',
+  'initiallyReady',
+] as const satisfies readonly (keyof HealthOptions)[]
+
+const PROBE_OPTION_KEYS = [
+  'groups',
+  'critical',
+  'timeout',
+  'cacheTtl',
+  'interval',
+  'componentType',
+] as const satisfies readonly (keyof ProbeOptions)[]
+
+/** Misspelt keys and values outside the allowed ones fail here, not silently later. */
+function checkHealthOptions(options: HealthOptions): void {
+  rejectUnknownKeys('createHealth', options, HEALTH_OPTION_KEYS)
+  oneOf('createHealth: details', options.details, ['never', 'local', 'always'], {
+    test: (value) => typeof value === 'function',
+    words: 'a function (request) => boolean',
+  })
+  oneOf('createHealth: initiallyReady', options.initiallyReady, [true, false])
+  oneOf('createHealth: logger', options.logger, [false], {
+    test: (value) => typeof value === 'object' && value !== null,
+    words: 'a logger (console, pino, …)',
+  })
+  if (
+    options.metricsPath !== undefined &&
+    (typeof options.metricsPath !== 'string' || !options.metricsPath.startsWith('/'))
+  )
+    throw new TypeError(
+      `createHealth: metricsPath must be a path starting with "/", got ${String(options.metricsPath)}`,
+    )
+}
+
+function checkProbeOptions(where: string, options: ProbeOptions | undefined): void {
+  rejectUnknownKeys(where, options, PROBE_OPTION_KEYS)
+  oneOf(`${where}: critical`, options?.critical, [true, false])
 }
 
 function positive(value: number | undefined, fallback: number, what: string): number {

@@ -21,7 +21,18 @@ describe('probekit check: input it refuses, output it bounds', () => {
       [['localhost:6379'], /usage error: "localhost:6379" is not a URL; for a port, write tcp:\/\/localhost:6379/],
       [['http://'], /usage error: "http:\/\/" is not a well-formed URL/],
       [['--timeout', 'soon', 'http://127.0.0.1:1/'], /usage error: --timeout "soon" is not a duration/],
-      [['--timeout', '0', 'http://127.0.0.1:1/'], /usage error: --timeout must be more than zero/],
+      [
+        ['--timeout', '0', 'http://127.0.0.1:1/'],
+        /usage error: --timeout must be a positive duration such as 2s or 500ms, got 0$/m,
+      ],
+      [
+        ['--timeout', '-1', 'http://127.0.0.1:1/'],
+        /usage error: --timeout must be a positive duration such as 2s or 500ms, got -1$/m,
+      ],
+      [['--timout', '3', 'http://127.0.0.1:1/'], /usage error: unknown option "--timout"; did you mean --timeout\?$/m],
+      [['--timeout'], /usage error: --timeout needs a value$/m],
+      [['--timeout', '--json', 'http://127.0.0.1:1/'], /usage error: --timeout needs a value$/m],
+      [['--json=yes', 'http://127.0.0.1:1/'], /usage error: --json takes no value; write --json alone$/m],
       [
         ['--header', 'X-A: b', 'tcp://127.0.0.1:1'],
         /usage error: --header applies to http:\/\/ and https:\/\/ targets/,
@@ -35,7 +46,7 @@ describe('probekit check: input it refuses, output it bounds', () => {
         /usage error: --ca \/nonexistent\/ca.pem: the CA certificate file does not exist/,
       ],
       [['--json', '-q', 'http://127.0.0.1:1/'], /usage error: --json and --quiet contradict each other/],
-      [['--retries', '3', 'http://127.0.0.1:1/'], /usage error: Unknown option '--retries'/],
+      [['--retries', '3', 'http://127.0.0.1:1/'], /usage error: unknown option "--retries"$/m],
       [['postgres://app:hunter2@db:5432/app', 'mongo://x'], /usage error: "mongo:\/\/x" has the unsupported scheme/],
     ] as const) {
       it(`probekit check ${args.join(' ')}`, async () => {

@@ -38,7 +38,7 @@ describe('probekit (the binary)', () => {
     assert.equal(run.code, 1)
     assert.equal(
       run.stdout,
-      'probekit: usage error: unknown command "chekc"; the commands are check, probe, worker, gen, monitor, inspect. See "probekit --help".\n',
+      'probekit: usage error: unknown command "chekc"; did you mean probekit check?; the commands are check, probe, worker, gen, monitor, inspect. See "probekit --help".\n',
     )
   })
 
@@ -71,7 +71,7 @@ describe('probekit (the binary)', () => {
     assert.equal(usage.code, 1)
     assert.match(
       usage.stdout,
-      /^probekit check: usage error: Unknown option '--no-such-flag'\nSee "probekit check --help"\.\n$/,
+      /^probekit check: usage error: unknown option "--no-such-flag"\nSee "probekit check --help"\.\n$/,
     )
   })
 })

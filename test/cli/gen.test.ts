@@ -225,7 +225,8 @@ describe('probekit gen', () => {
       [['gen', 'k8s', '--header', 'nocolon'], /usage error: --header "nocolon" is not a header/],
       [['gen', 'k8s', '--config', 'missing.js'], /usage error: the config module missing.js does not exist/],
       [['gen', 'nginx', '--upstream', 'web:8000'], /usage error: --upstream "web:8000" is not an http\(s\) URL/],
-      [['gen', 'k8s', '--bogus'], /usage error: Unknown option '--bogus'/],
+      [['gen', 'k8s', '--bogus'], /usage error: unknown option "--bogus"$/m],
+      [['gen', 'k8s', '--perod', '5'], /usage error: unknown option "--perod"; did you mean --period\?$/m],
     ] as const) {
       it(`probekit ${args.join(' ')} → exit 1 with a usage error`, async () => {
         const run = await cli([...args])

@@ -130,8 +130,9 @@ describe('probekit probe', () => {
     for (const [args, pattern] of [
       [[], /usage error: say which probes to run: --live, --ready or --startup/],
       [['--live', '--ready'], /usage error: choose one group, not --live and --ready/],
-      [['--ready', '--group', 'x'], /usage error: Unknown option '--group'/],
-      [['--ready', 'extra'], /usage error: .*'extra'/],
+      [['--ready', '--group', 'x'], /usage error: unknown option "--group"$/m],
+      [['--redy'], /usage error: unknown option "--redy"; did you mean --ready\?$/m],
+      [['--ready', 'extra'], /usage error: unexpected argument "extra"; this command takes only options$/m],
     ] as const) {
       it(`probekit probe ${args.join(' ')}`, async () => {
         const run = await cli(['probe', ...args])

@@ -77,6 +77,52 @@ describe('groups', () => {
     assert.throws(() => health.add('y', () => {}, { timeout: -1 }), /timeout of "y" must be a positive number/)
     assert.throws(() => createHealth({ timeout: 0 }), /timeout must be a positive number/)
   })
+
+  it('rejects a misspelt option key with the key it resembles, and a value outside the allowed ones', () => {
+    const error = (fn: () => unknown): Error => {
+      try {
+        fn()
+      } catch (thrown) {
+        assert.ok(thrown instanceof TypeError, String(thrown))
+        return thrown
+      }
+      assert.fail('expected a TypeError')
+    }
+    // @ts-expect-error: a misspelt key is a type error and a runtime error
+    const timout = error(() => createHealth({ timout: 5, logger: false }))
+    assert.match(
+      timout.message,
+      /^createHealth: unknown option "timout"; did you mean "timeout"\?; the options are timeout, /,
+    )
+    // @ts-expect-error: details is never, local, always or a function
+    const details = error(() => createHealth({ details: 'sometimes', logger: false }))
+    assert.equal(
+      details.message,
+      "createHealth: details must be 'never', 'local', 'always' or a function (request) => boolean, got 'sometimes'",
+    )
+    // @ts-expect-error: a key nothing resembles still names the options
+    assert.match(error(() => createHealth({ colour: 'red' })).message, /unknown option "colour"; the options are/)
+    const health = createHealth(quiet)
+    // @ts-expect-error: critcal is not an option
+    const add = error(() => health.add('search', () => {}, { critcal: false }))
+    assert.match(
+      add.message,
+      /^health\.add\("search", check, options\): unknown option "critcal"; did you mean "critical"\?/,
+    )
+    const probe = { name: 'cache', check: () => {} }
+    // @ts-expect-error: groups, not group
+    const override = error(() => health.add(probe, { group: ['live'] }))
+    assert.match(
+      override.message,
+      /^health\.add\(probe "cache", options\): unknown option "group"; did you mean "groups"\?/,
+    )
+    // @ts-expect-error: critical is a boolean
+    assert.match(
+      error(() => health.add('x', () => {}, { critical: 'no' })).message,
+      /critical must be true or false, got 'no'/,
+    )
+    assert.deepEqual(health.checkNames('ready'), ['lifecycle'], 'nothing was added by a refused call')
+  })
 })
 
 describe('load', () => {

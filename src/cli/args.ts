@@ -1,0 +1,142 @@
+/**
+ * The command line of every command, read one way: node:util's parseArgs for the
+ * tokens, and probekit's own sentences for every mistake — an unknown flag with the flag
+ * it resembles, a missing value, a value for a switch, a stray argument. `-h`/`--help`
+ * prints the command's help; a switch marked `negatable` also takes `--no-` in front.
+ */
+import { type ParseArgsConfig, parseArgs } from 'node:util'
+import { durationMs } from '../core/duration.js'
+import { didYouMean } from '../core/suggest.js'
+import { UsageError } from './usage-error.js'
+
+/** One flag: a switch (`boolean`) or a flag with a value (`string`, repeatable with `multiple`). */
+export type FlagSpec =
+  | { type: 'boolean'; short?: string; negatable?: boolean; default?: boolean }
+  | { type: 'string'; short?: string; multiple?: boolean }
+
+export type FlagSpecs = Record<string, FlagSpec>
+
+/** The parsed value of each flag: a switch is a boolean, a repeatable flag a list. */
+export type FlagValues<F extends FlagSpecs> = {
+  [K in keyof F]?: F[K] extends { type: 'boolean' } ? boolean : F[K] extends { multiple: true } ? string[] : string
+}
+
+export interface CommandLine<F extends FlagSpecs> {
+  values: FlagValues<F>
+  positionals: string[]
+}
+
+export interface CommandArgs<F extends FlagSpecs> {
+  flags: F
+  /** The command's help, printed for `-h` or `--help`. */
+  help: string
+  /**
+   * Whether arguments other than flags are taken, or the sentence that says what to do
+   * instead (`to pick a pod, write --pod …`); by default a stray argument is refused.
+   */
+  positionals?: boolean | ((arg: string) => string)
+  /** Where the help goes (stdout by default). */
+  out?: { write(text: string): unknown }
+}
+
+/**
+ * Parses `argv` for a command. Returns undefined when the help was asked for (and has
+ * been printed); throws UsageError, in one sentence, for anything it cannot take.
+ *
+ * @example
+ * const line = parseCommandArgs(argv, { flags: { timeout: { type: 'string' } }, help: HELP, positionals: true })
+ * if (!line) return 0
+ */
+export function parseCommandArgs<F extends FlagSpecs>(
+  argv: string[],
+  spec: CommandArgs<F>,
+): CommandLine<F> | undefined {
+  const flags: FlagSpecs = { ...spec.flags, help: { type: 'boolean', short: 'h' } }
+  const config: NonNullable<ParseArgsConfig['options']> = {}
+  for (const [name, flag] of Object.entries(flags)) {
+    config[name] = flag.type === 'string' && flag.multiple ? { type: 'string', multiple: true } : { type: flag.type }
+    if (flag.short) (config[name] as { short?: string }).short = flag.short
+  }
+  // Not strict: parseArgs' own errors ("argument is ambiguous", "Unknown option") are
+  // Node's words for Node's users; every token is checked below instead.
+  const { tokens } = parseArgs({ args: argv, options: config, strict: false, allowPositionals: true, tokens: true })
+
+  const values: Record<string, string | boolean | string[]> = {}
+  const positionals: string[] = []
+  const known = knownFlags(flags)
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') continue
+    if (token.kind === 'positional') {
+      positionals.push(token.value)
+      continue
+    }
+    const { name, rawName, value } = token
+    const negated = name.startsWith('no-') ? flags[name.slice(3)] : undefined
+    const flag = flags[name] ?? (negated?.type === 'boolean' && negated.negatable ? negated : undefined)
+    if (!flag) throw new UsageError(`unknown option ${JSON.stringify(rawName)}${didYouMean(rawName, known, (f) => f)}`)
+    if (flag.type === 'boolean') {
+      if (value !== undefined) throw new UsageError(`${rawName} takes no value; write ${rawName} alone`)
+      if (name === 'help') {
+        ;(spec.out ?? process.stdout).write(spec.help)
+        return undefined
+      }
+      if (flag === negated) values[name.slice(3)] = false
+      else values[name] = true
+      continue
+    }
+    // `--timeout --json`: the next flag is not a value; a forgotten value is the likelier story.
+    if (value === undefined || value === '' || (!token.inlineValue && isFlag(value, flags))) {
+      throw new UsageError(`${rawName} needs a value`)
+    }
+    if (flag.multiple) ((values[name] ??= []) as string[]).push(value)
+    else values[name] = value
+  }
+  for (const [name, flag] of Object.entries(spec.flags)) {
+    if (flag.type === 'boolean' && flag.default !== undefined && values[name] === undefined) values[name] = flag.default
+  }
+  const accept = spec.positionals ?? false
+  if (accept !== true && positionals.length > 0) {
+    const arg = positionals[0] as string
+    throw new UsageError(
+      typeof accept === 'function'
+        ? accept(arg)
+        : `unexpected argument ${JSON.stringify(arg)}; this command takes only options`,
+    )
+  }
+  return { values: values as FlagValues<F>, positionals }
+}
+
+/** Every spelling of every flag, for "did you mean". */
+function knownFlags(flags: FlagSpecs): string[] {
+  const names: string[] = []
+  for (const [name, flag] of Object.entries(flags)) {
+    names.push(`--${name}`)
+    if (flag.type === 'boolean' && flag.negatable) names.push(`--no-${name}`)
+  }
+  return names
+}
+
+function isFlag(arg: string, flags: FlagSpecs): boolean {
+  if (arg.startsWith('--')) {
+    const name = arg.slice(2).split('=')[0] as string
+    return name in flags || (name.startsWith('no-') && name.slice(3) in flags)
+  }
+  return /^-[A-Za-z]$/.test(arg)
+}
+
+/**
+ * Parses a duration flag into milliseconds: a bare number is seconds (`--timeout 3`, as
+ * in Docker and maykin-common), or a number with a unit: `500ms`, `2s`, `1.5m`, `1h`.
+ */
+export function parseDuration(value: string | undefined, flag: string): number {
+  if (value === undefined || value === '') throw new UsageError(`${flag} needs a value such as 3, 500ms or 2s`)
+  const ms = durationMs(value)
+  if ((ms !== undefined && ms <= 0) || /^\s*-/.test(value)) {
+    throw new UsageError(`${flag} must be a positive duration such as 2s or 500ms, got ${value}`)
+  }
+  if (ms === undefined)
+    throw new UsageError(
+      `${flag} ${JSON.stringify(value)} is not a duration; use a number of seconds (3) or a value with a unit (500ms, 2s, 1m)`,
+    )
+  return ms
+}

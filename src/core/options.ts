@@ -1,0 +1,43 @@
+/**
+ * Checks of what a caller passes to `createHealth` and `health.add`: a misspelt key or a
+ * value outside the allowed ones is a TypeError at once, naming the key and what fits,
+ * instead of a setting that silently does nothing.
+ */
+import { didYouMean } from './suggest.js'
+
+/** Throws a TypeError for the first key of `options` that is not in `known`, with the closest known key. */
+export function rejectUnknownKeys(where: string, options: object | undefined, known: readonly string[]): void {
+  if (options === undefined || options === null) return
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${where}: options must be an object such as { ${known[0]}: … }, got ${describe(options)}`)
+  }
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue
+    throw new TypeError(
+      `${where}: unknown option ${JSON.stringify(key)}${didYouMean(key, known)}; the options are ${known.join(', ')}`,
+    )
+  }
+}
+
+/** Throws a TypeError unless `value` is undefined or one of `allowed` (or passes `alsoAllowed`). */
+export function oneOf(
+  where: string,
+  value: unknown,
+  allowed: readonly (string | boolean)[],
+  alsoAllowed?: { test: (value: unknown) => boolean; words: string },
+): void {
+  if (value === undefined || allowed.includes(value as string | boolean) || alsoAllowed?.test(value)) return
+  const words = allowed.map((a) => (typeof a === 'string' ? `'${a}'` : String(a)))
+  if (alsoAllowed) words.push(alsoAllowed.words)
+  const list = words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}` : words[0]
+  throw new TypeError(`${where} must be ${list}, got ${describe(value)}`)
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return 'an array'
+  if (value === null) return 'null'
+  if (typeof value === 'object') return 'an object'
+  return String(value)
+}
