@@ -9,6 +9,7 @@ import {
   HTTP_MARGIN_MS,
   pathsOf,
 } from '../gen/settings.js'
+import { portRangeProblem } from '../probes/url.js'
 import { type FlagSpecs, type FlagValues, parseCommandArgs, parseDuration } from './args.js'
 import { UsageError } from './usage-error.js'
 
@@ -295,7 +296,9 @@ function parsePort(value: string | undefined, kind: Kind): number | string {
   if (value === undefined) return 9000
   if (/^\d+$/.test(value)) {
     const port = Number(value)
-    if (port >= 1 && port <= 65535) return port
+    const problem = portRangeProblem(port)
+    if (!problem) return port
+    throw new UsageError(`--port: ${problem}`)
   } else if (kind === 'k8s' && /^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(value)) {
     return value
   }

@@ -233,6 +233,8 @@ function parseListen(value: string): { host: string; port: number } | undefined 
   if (value === 'none' || value === 'off') return undefined
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value)
   const port = match ? Number(match[3]) : Number.NaN
+  // Port 0 listens on a free port the system picks.
+  if (match && port > 65535) throw new UsageError(`--listen ${value}: port ${port} is out of range 0–65535`)
   if (!match || !Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(
       `--listen ${JSON.stringify(value)} is not HOST:PORT; use e.g. 127.0.0.1:8008, 0.0.0.0:8008 or none`,

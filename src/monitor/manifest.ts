@@ -10,6 +10,8 @@ import { join, resolve } from 'node:path'
 import { type Document, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml'
 import { durationMs } from '../core/duration.js'
 import { redactUrl } from '../core/redact.js'
+import { didYouMean } from '../core/suggest.js'
+import { portRangeProblem, SCHEMES, urlPortProblem } from '../probes/url.js'
 import { checkToken, readTokenFile, TokenError } from './auth.js'
 import { NO_THRESHOLDS, type Thresholds } from './thresholds.js'
 import { type CheckKey, type CheckKind, checkId } from './types.js'
@@ -114,24 +116,20 @@ export const DEFAULT_INTERVAL_MS = 5000
 /** Default deadline: Consul's 10 s, but always below the interval. */
 const DEFAULT_TIMEOUT_MS = 10_000
 
-/** Schemes run by the library's typed probes (the targets of `probekit check`). */
-export const PROBE_SCHEMES = [
-  'redis',
-  'rediss',
-  'postgres',
-  'postgresql',
-  'mysql',
-  'memcached',
-  'amqp',
-  'amqps',
-  'nats',
-  'mqtt',
-  'mqtts',
-  'mongodb',
-  'mongodb+srv',
-  'grpc',
-  'file',
-] as const
+/** Schemes run by the library's typed probes (the targets of `probekit check`, `mariadb` too). */
+export const PROBE_SCHEMES: readonly string[] = SCHEMES.filter((s) => s !== 'http' && s !== 'https' && s !== 'tcp')
+
+/**
+ * Schemes people write in manifests that no checker speaks: refused at load with what to
+ * do instead, rather than accepted and critical on every run.
+ */
+const NO_CHECKER: Record<string, string> = {
+  mongodb:
+    'probekit has no MongoDB checker; check MongoDB from the app with a custom probe (docs/probes.md, "MongoDB: a custom probe") and watch the app\'s status endpoint, or use a tcp check on the port',
+  grpc: 'probekit has no gRPC checker yet; use a tcp check on the port, or an exec check that runs grpc_health_probe',
+}
+NO_CHECKER['mongodb+srv'] = NO_CHECKER.mongodb as string
+NO_CHECKER.grpcs = NO_CHECKER.grpc as string
 
 const CHECK_TYPES = ['http', 'https', 'tcp', 'exec', 'push', 'probe', ...PROBE_SCHEMES]
 
@@ -349,7 +347,10 @@ class ManifestReader {
     const allowed = new Set([...COMMON_KEYS, ...KEYS_BY_KIND[kind]])
     for (const key of Object.keys(raw)) {
       if (!allowed.has(key))
-        this.fail([...path, key], `unknown key for a ${type} check; the keys are ${[...allowed].join(', ')}`)
+        this.fail(
+          [...path, key],
+          `unknown key for a ${type} check${didYouMean(key, allowed)}; the keys are ${[...allowed].join(', ')}`,
+        )
     }
     const key: CheckKey = { ...pod, check: name }
     const common = this.common(raw, path, key, kind === 'push')
@@ -402,7 +403,8 @@ class ManifestReader {
           if (!match) this.fail([...path, 'address'], `"${address}" is not host:port, as in db.internal:5432`)
           host = (match[1] ?? match[2]) as string
           port = Number(match[3])
-          if (port < 1 || port > 65535) this.fail([...path, 'address'], `port ${port} is out of range; use 1 to 65535`)
+          const problem = portRangeProblem(port)
+          if (problem) this.fail([...path, 'address'], problem)
         } else {
           if (raw.port === undefined)
             this.fail(path, 'a tcp check needs `address: host:port`, a `url` or `host` and `port`')
@@ -491,16 +493,21 @@ class ManifestReader {
   private checkType(raw: Record<string, unknown>, path: Path): string {
     if (raw.type !== undefined) {
       const type = String(raw.type).toLowerCase()
+      const instead = NO_CHECKER[type]
+      if (instead) this.fail([...path, 'type'], `"${type}" cannot be checked: ${instead}`)
       if (!CHECK_TYPES.includes(type))
         this.fail(
           [...path, 'type'],
-          `unknown check type "${String(raw.type)}"; the types are ${CHECK_TYPES.join(', ')}`,
+          `unknown check type "${String(raw.type)}"${didYouMean(type, CHECK_TYPES)}; the types are ${CHECK_TYPES.join(', ')}`,
         )
       return type
     }
     const url = typeof raw.url === 'string' ? raw.url : typeof raw.target === 'string' ? raw.target : undefined
     if (url) {
       const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase()
+      const where = [...path, raw.url !== undefined ? 'url' : 'target']
+      const instead = scheme === undefined ? undefined : NO_CHECKER[scheme]
+      if (instead) this.fail(where, `${scheme}:// cannot be checked: ${instead}`)
       if (scheme && CHECK_TYPES.includes(scheme) && scheme !== 'exec' && scheme !== 'push') return scheme
       this.fail(
         [...path, raw.url !== undefined ? 'url' : 'target'],
@@ -626,8 +633,10 @@ class ManifestReader {
   private port(raw: Record<string, unknown>, path: Path): number {
     const value = raw[path[path.length - 1] as string]
     const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535)
+    if (typeof n !== 'number' || !Number.isInteger(n))
       this.fail(path, `${JSON.stringify(value)} is not a port; use a number from 1 to 65535`)
+    const problem = portRangeProblem(n)
+    if (problem) this.fail(path, problem)
     return n
   }
 
@@ -654,6 +663,11 @@ class ManifestReader {
   }
 
   private url(value: string, path: Path, schemes: string[]): string {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1]?.toLowerCase()
+    const instead = scheme === undefined ? undefined : NO_CHECKER[scheme]
+    if (instead) this.fail(path, `${scheme}:// cannot be checked: ${instead}`)
+    const portProblem = urlPortProblem(value)
+    if (portProblem) this.fail(path, `"${redactUrl(value)}": ${portProblem}`)
     let parsed: URL
     try {
       parsed = new URL(value)

@@ -54,6 +54,26 @@ const FACTORIES: Record<string, Factory> = {
   },
 }
 
+/** `port 70000 is out of range 1–65535`, or undefined for a port that can be connected to. */
+export function portRangeProblem(port: number): string | undefined {
+  return Number.isInteger(port) && port >= 1 && port <= 65535 ? undefined : `port ${port} is out of range 1–65535`
+}
+
+/**
+ * The range problem of a port written in a URL (or in each `host:port` of a list), which
+ * URL parsing would only call "not a URL": `tcp://db:70000` → `port 70000 is out of range 1–65535`.
+ */
+export function urlPortProblem(target: string): string | undefined {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?([^/?#]*)/i.exec(target)?.[1]
+  if (!authority) return undefined
+  for (const host of authority.split(',')) {
+    const port = /\]?:(\d+)$/.exec(host)?.[1]
+    const problem = port === undefined ? undefined : portRangeProblem(Number(port))
+    if (problem) return problem
+  }
+  return undefined
+}
+
 /** The schemes `probeForTarget` understands. */
 export const SCHEMES: readonly string[] = Object.keys(FACTORIES)
 
@@ -69,6 +89,8 @@ export function schemeOf(target: string): string {
     }
     throw new TargetError(`${JSON.stringify(shown)} has the unsupported scheme "${scheme}:" (${supported})`)
   }
+  const portProblem = scheme === 'file' ? undefined : urlPortProblem(target)
+  if (portProblem) throw new TargetError(`${JSON.stringify(redactUrl(target))}: ${portProblem}`)
   if (scheme === 'file') filePath(target)
   // A memcached target lists several servers (`memcached://a:11211,b:11211`): not one URL host.
   else if (scheme !== 'memcached') {

@@ -20,6 +20,15 @@ describe('probekit check: input it refuses, output it bounds', () => {
       ],
       [['localhost:6379'], /usage error: "localhost:6379" is not a URL; for a port, write tcp:\/\/localhost:6379/],
       [['http://'], /usage error: "http:\/\/" is not a well-formed URL/],
+      [['tcp://127.0.0.1:70000'], /usage error: "tcp:\/\/127\.0\.0\.1:70000": port 70000 is out of range 1–65535$/m],
+      [
+        ['memcached://a:11211,b:99999'],
+        /usage error: "memcached:\/\/a:11211,b:99999": port 99999 is out of range 1–65535$/m,
+      ],
+      [
+        ['mariadb://app:hunter2@db:123456/app'],
+        /usage error: "mariadb:\/\/app:\*\*\*@db:123456\/app": port 123456 is out of range/,
+      ],
       [['--timeout', 'soon', 'http://127.0.0.1:1/'], /usage error: --timeout "soon" is not a duration/],
       [
         ['--timeout', '0', 'http://127.0.0.1:1/'],

@@ -213,7 +213,7 @@ describe('probekit gen', () => {
     for (const [args, pattern] of [
       [['gen'], /usage error: say what to generate: one of k8s, docker, compose, nginx/],
       [['gen', 'helm'], /usage error: cannot generate "helm"/],
-      [['gen', 'k8s', '--port', '70000'], /usage error: --port "70000" is not a port/],
+      [['gen', 'k8s', '--port', '70000'], /usage error: --port: port 70000 is out of range 1–65535$/m],
       [['gen', 'docker', '--port', 'http'], /usage error: --port "http" is not a port; use a number from 1 to 65535$/m],
       [['gen', 'k8s', '--paths', '/livez,/readyz'], /usage error: --paths "\/livez,\/readyz" needs three/],
       [

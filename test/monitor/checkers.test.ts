@@ -7,6 +7,7 @@ import { tcpChecker } from '../../src/monitor/checkers/tcp.js'
 import { type CheckSpec, parseManifest } from '../../src/monitor/manifest.js'
 import { blackholeServer, type FaultServer } from '../support/faults.js'
 import { freePort, makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { type MariaDbServer, startMariaDb } from '../support/servers/mariadb.js'
 import { type NatsServer, startNats } from '../support/servers/nats.js'
 
 function specOf<K extends CheckSpec['kind']>(kind: K, lines: string): Extract<CheckSpec, { kind: K }> {
@@ -126,5 +127,20 @@ describe('typed-target checker', () => {
     assert.equal(outcome.state, 'critical')
     assert.ok(outcome.durationMs < 2000)
     await sleep(10)
+  })
+})
+
+describe('typed-target checker for MariaDB', () => {
+  let maria: MariaDbServer
+  before(async () => {
+    maria = await startMariaDb()
+  })
+  after(() => maria.stop())
+
+  it('checks a mariadb:// target from a manifest as it checks mysql://', async () => {
+    const url = maria.url.replace(/^mysql:/, 'mariadb:')
+    const outcome = await probeChecker(specOf('probe', `    url: ${url}\n`)).run()
+    assert.equal(outcome.state, 'passing', outcome.output)
+    assert.match(outcome.output, /^mariadb:\/\/.*127\.0\.0\.1:\d+.* ok/)
   })
 })

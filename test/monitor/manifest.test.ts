@@ -117,6 +117,21 @@ describe('explicit checks', () => {
     assert.equal(backup.graceMs, 7_200_000)
   })
 
+  it('take mariadb:// wherever mysql:// is taken', () => {
+    const [pod] = parseManifest(
+      'id: a\nchecks:\n  - name: db\n    url: mariadb://app:pw@db:3306/app\n  - name: db2\n    type: mariadb\n    url: mariadb://db:3306\n  - name: db3\n    type: probe\n    target: mariadb://db:3306\n',
+      'a.yaml',
+    )
+    assert.deepEqual(
+      pod?.checks.map((c) => [c.kind, c.target]),
+      [
+        ['probe', 'mariadb://app:***@db:3306/app'],
+        ['probe', 'mariadb://db:3306'],
+        ['probe', 'mariadb://db:3306'],
+      ],
+    )
+  })
+
   it('run a single-string command through the shell, as Consul script checks do', () => {
     const [check] = parseManifest(
       'id: a\nchecks:\n  - name: s\n    command: "test -f /tmp/x && echo ok"\n',
@@ -165,7 +180,7 @@ describe('bad manifests', () => {
     assert.equal(error.key, 'checks[1].type')
     assert.equal(
       error.message,
-      `${fixture('bad-type.yaml')}:7: checks[1].type: unknown check type "smtp"; the types are http, https, tcp, exec, push, probe, redis, rediss, postgres, postgresql, mysql, memcached, amqp, amqps, nats, mqtt, mqtts, mongodb, mongodb+srv, grpc, file`,
+      `${fixture('bad-type.yaml')}:7: checks[1].type: unknown check type "smtp"; the types are http, https, tcp, exec, push, probe, redis, rediss, postgres, postgresql, mysql, mariadb, memcached, amqp, amqps, nats, mqtt, mqtts, file`,
     )
   })
 
@@ -191,7 +206,7 @@ describe('bad manifests', () => {
       ['id: a\n', /a\.yaml:1: pod "a" has nothing to check; add `status_port`/],
       [
         'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    intervall: 5s\n',
-        /a\.yaml:5: checks\[0\]\.intervall: unknown key for a http check/,
+        /a\.yaml:5: checks\[0\]\.intervall: unknown key for a http check; did you mean "interval"\?; the keys are /,
       ],
       [
         'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    interval: soon\n',
@@ -217,6 +232,67 @@ describe('bad manifests', () => {
     for (const [text, expected] of cases) {
       const error = manifestError(() => parseManifest(text, 'a.yaml'))
       assert.match(error.message, expected)
+    }
+  })
+
+  it('refuse schemes no checker speaks (MongoDB, gRPC) at load, with the file, the line and what to do instead', () => {
+    const cases: [string, string][] = [
+      [
+        'id: a\nchecks:\n  - name: db\n    url: mongodb://db.internal:27017/app\n',
+        'a.yaml:4: checks[0].url: mongodb:// cannot be checked: probekit has no MongoDB checker; check MongoDB from the app with a custom probe (docs/probes.md, "MongoDB: a custom probe")',
+      ],
+      [
+        'id: a\nchecks:\n  - name: db\n    url: mongodb+srv://user:s3cret@cluster0.example.net/app\n',
+        'a.yaml:4: checks[0].url: mongodb+srv:// cannot be checked: probekit has no MongoDB checker;',
+      ],
+      [
+        'id: a\nchecks:\n  - name: db\n    type: mongodb\n    url: mongodb://db:27017\n',
+        'a.yaml:4: checks[0].type: "mongodb" cannot be checked: probekit has no MongoDB checker;',
+      ],
+      [
+        'id: a\nchecks:\n  - name: db\n    type: probe\n    url: mongodb://db:27017\n',
+        'a.yaml:5: checks[0].url: mongodb:// cannot be checked: probekit has no MongoDB checker;',
+      ],
+      [
+        'id: a\nchecks:\n  - name: api\n    url: grpc://api.internal:50051\n',
+        'a.yaml:4: checks[0].url: grpc:// cannot be checked: probekit has no gRPC checker yet; use a tcp check on the port, or an exec check that runs grpc_health_probe',
+      ],
+      [
+        'id: a\nchecks:\n  - name: api\n    type: grpc\n    target: api.internal:50051\n',
+        'a.yaml:4: checks[0].type: "grpc" cannot be checked: probekit has no gRPC checker yet;',
+      ],
+    ]
+    for (const [text, expected] of cases) {
+      const error = manifestError(() => parseManifest(text, 'a.yaml'))
+      assert.ok(error.message.startsWith(expected), error.message)
+      assert.doesNotMatch(error.message, /s3cret/)
+      assert.doesNotMatch(error.message, /\n/, 'one line')
+    }
+  })
+
+  it('name a port out of range as such, in URLs, addresses and port keys', () => {
+    const cases: [string, string][] = [
+      [
+        'id: a\nchecks:\n  - name: x\n    url: tcp://db:70000\n',
+        'a.yaml:4: checks[0].url: "tcp://db:70000": port 70000 is out of range 1–65535',
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: https://h:99999/healthz\n',
+        'a.yaml:4: checks[0].url: "https://h:99999/healthz": port 99999 is out of range 1–65535',
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: redis://:pw@cache:65536/0\n',
+        'a.yaml:4: checks[0].url: "redis://:***@cache:65536/0": port 65536 is out of range 1–65535',
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    type: tcp\n    address: db:70000\n',
+        'a.yaml:5: checks[0].address: port 70000 is out of range 1–65535',
+      ],
+      ['id: a\nstatus_port: 70000\n', 'a.yaml:2: status_port: port 70000 is out of range 1–65535'],
+      ['id: a\nstatus_port: 0\n', 'a.yaml:2: status_port: port 0 is out of range 1–65535'],
+    ]
+    for (const [text, expected] of cases) {
+      assert.equal(manifestError(() => parseManifest(text, 'a.yaml')).message, expected)
     }
   })
 
