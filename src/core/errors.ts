@@ -36,6 +36,7 @@ export function reasonOf(error: unknown): string {
     if (!error.message && error instanceof AggregateError && error.errors.length > 0) {
       text = error.errors.map((e) => reasonOf(e)).join('; ')
     }
+    text += causesOf(error, text)
   } else if (typeof error === 'string') text = error
   else if (error === undefined || error === null) text = 'failed'
   else {
@@ -48,4 +49,32 @@ export function reasonOf(error: unknown): string {
   // One line: multi-line driver errors would break the verbose text format.
   const oneLine = text.replace(/\s*[\r\n]+\s*/g, ' ').trim()
   return redact(oneLine.length > 1000 ? `${oneLine.slice(0, 1000)}…` : oneLine) || 'failed'
+}
+
+/** How many links of an `error.cause` chain a reason shows. */
+const MAX_CAUSES = 3
+
+/**
+ * `: connect ECONNREFUSED 127.0.0.1:9` for a `fetch failed` whose cause says what really
+ * happened: each cause in the chain that the text does not already say, a few links deep.
+ */
+function causesOf(error: Error, text: string): string {
+  let out = ''
+  let cause: unknown = error.cause
+  const seen = new Set<unknown>([error])
+  for (let depth = 0; depth < MAX_CAUSES && cause !== undefined && cause !== null && !seen.has(cause); depth++) {
+    seen.add(cause)
+    const said = cause instanceof Error ? reasonOf(withoutCause(cause)) : typeof cause === 'string' ? cause : ''
+    if (said && said !== 'failed' && !`${text}${out}`.includes(said)) out += `: ${said}`
+    cause = cause instanceof Error ? cause.cause : undefined
+  }
+  return out
+}
+
+/** The error's own words, without its cause (which `causesOf` walks itself). */
+function withoutCause(error: Error): Error {
+  if (error.cause === undefined) return error
+  const copy = Object.create(error) as Error
+  Object.defineProperty(copy, 'cause', { value: undefined })
+  return copy
 }

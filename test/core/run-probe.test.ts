@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { NotReady } from '../../src/core/errors.js'
 import { runProbe } from '../../src/core/run-probe.js'
+import { freePort } from '../support/server-process.js'
 
 describe('runProbe', () => {
   it('passes with the details a check returns', async () => {
@@ -122,6 +123,50 @@ describe('runProbe', () => {
     )
     assert.doesNotMatch(result.output ?? '', /hunter2/)
     assert.match(result.output ?? '', /postgres:\/\/app:\*\*\*@db:5432\/app/)
+  })
+
+  it('shows the cause chain of a fetch that failed: the refused connection, not only "fetch failed"', async () => {
+    const port = await freePort()
+    const result = await runProbe(
+      {
+        name: 'search',
+        check: async ({ signal }) => {
+          const res = await fetch(`http://127.0.0.1:${port}/health`, { signal })
+          if (!res.ok) throw new NotReady(`search answered ${res.status}`)
+        },
+      },
+      { timeoutMs: 5000 },
+    )
+    assert.equal(result.status, 'fail')
+    assert.equal(result.output, `fetch failed: connect ECONNREFUSED 127.0.0.1:${port}`)
+  })
+
+  it('walks error.cause a few links deep, skips what is already said, survives a cycle, and redacts every link', async () => {
+    const deep = new Error('one', {
+      cause: new Error('two', {
+        cause: new Error('three', { cause: new Error('four', { cause: new Error('five') }) }),
+      }),
+    })
+    const looped = new Error('outer')
+    looped.cause = new Error('inner', { cause: looped })
+    const repeated = new Error('query failed: connection reset', { cause: new Error('connection reset') })
+    const secret = new Error('cannot connect', {
+      cause: new Error('auth failed for postgres://app:hunter2@db:5432/app', {
+        cause: 'redis://:hunter2@cache:6379 refused',
+      }),
+    })
+    const reasons = await Promise.all(
+      [deep, looped, repeated, secret].map(async (error, i) => {
+        const result = await runProbe({ name: `c${i}`, check: () => Promise.reject(error) }, { timeoutMs: 1000 })
+        return result.output
+      }),
+    )
+    assert.deepEqual(reasons, [
+      'one: two: three: four',
+      'outer: inner',
+      'query failed: connection reset',
+      'cannot connect: auth failed for postgres://app:***@db:5432/app: redis://:***@cache:6379 refused',
+    ])
   })
 
   it('stops early when the parent signal aborts', async () => {
