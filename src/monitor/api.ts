@@ -29,6 +29,7 @@ import { dashboardAsset } from './dashboard/index.js'
 import { matchesFilter, sortStates, toInspect } from './inspect.js'
 import { formatMonitorMetrics } from './metrics.js'
 import type { Monitor } from './monitor.js'
+import { PUSH_REPORTS, type PushKind, parsePushReport } from './push.js'
 import { EventStream } from './sse.js'
 import { type CheckState, checkId, HEALTH_STATES, type HealthState } from './types.js'
 
@@ -283,13 +284,13 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     query: URLSearchParams,
     rest: string[],
   ): Promise<void> {
-    let kind: 'success' | 'start' | 'fail' | number = 'success'
+    let kind: PushKind = 'success'
     const last = rest[rest.length - 1]
-    if (rest.length >= 2 && last !== undefined && (last === 'start' || last === 'fail' || /^\d+$/.test(last))) {
+    const report = rest.length >= 2 && last !== undefined ? parsePushReport(last) : undefined
+    if (report && 'problem' in report) throw new HttpError(400, report.problem)
+    if (report) {
       rest = rest.slice(0, -1)
-      if (last === 'start' || last === 'fail') kind = last
-      else if (Number(last) > 255) throw new HttpError(404, `exit status ${last} is out of range; use 0 to 255`)
-      else kind = Number(last)
+      kind = report.kind
     }
     const name = rest.join('/')
     if (rest.length === 0 || rest.length > 3 || rest.some((part) => part === '')) {
@@ -309,12 +310,19 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     }
     const body = await readBodyTail(req, PUSH_BODY_KEPT_BYTES, PUSH_BODY_MAX_BYTES)
     if (!monitor.push(name, kind, body || undefined)) {
+      // `/v1/push/backup/finished`: the name before the last part is a push check, so the
+      // last part was meant as a report.
+      const before = rest.slice(0, -1).join('/')
+      if (rest.length >= 2 && monitor.pushCheck(before))
+        throw new HttpError(400, `${JSON.stringify(last)} is not a push report for ${before}; use ${PUSH_REPORTS}`)
       throw new HttpError(
         404,
         `no push check named ${JSON.stringify(name)}; declare it in a manifest (type: push) or check the name`,
       )
     }
-    sendJson(req, res, 200, { ok: true, check: name, kind })
+    const exitStatus = typeof kind === 'number' ? { exitStatus: kind } : {}
+    const reported = typeof kind === 'number' ? (kind === 0 ? 'success' : 'fail') : kind
+    sendJson(req, res, 200, { ok: true, check: name, kind: reported, ...exitStatus })
   }
 
   const server = createServer(health.handler(route))

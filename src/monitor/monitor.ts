@@ -12,7 +12,7 @@ import { httpChecker } from './checkers/http.js'
 import { probeChecker } from './checkers/probe.js'
 import { tcpChecker } from './checkers/tcp.js'
 import { type CheckSpec, checkFingerprint, loadManifests, type PodManifest, type PushCheckSpec } from './manifest.js'
-import { type PushKind, PushWatch } from './push.js'
+import { assertPushKind, type PushKind, PushWatch } from './push.js'
 import { Scheduler } from './scheduler.js'
 import { applyThresholds } from './thresholds.js'
 import type { CheckState, HealthState, HistorySample, MonitorStore, Transition } from './types.js'
@@ -282,6 +282,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
    * that name. Returns false if no push check matches.
    */
   push(checkName: string, kind: PushKind, body?: string): boolean {
+    assertPushKind(kind)
     const entry = this.findPush(checkName)
     if (!entry) return false
     if (entry.push) entry.push.push(kind, body)

@@ -9,8 +9,33 @@ import type { CheckOutcome } from './checkers/checker.js'
 import { keepTail } from './checkers/checker.js'
 import { formatDuration, type PushCheckSpec } from './manifest.js'
 
-/** What a job reports: `success`, `start` (a run began), `fail`, or its exit status. */
+/** What a job reports: `success`, `start` (a run began), `fail`, or its exit status (0–255; 0 is success). */
 export type PushKind = 'success' | 'start' | 'fail' | number
+
+/** What the last part of `/v1/push/<check>/<report>` may be, in words for error messages. */
+export const PUSH_REPORTS = '/start, /fail or an exit status from 0 to 255 (nothing after the name is success)'
+
+/**
+ * The report a path part names: `start`, `fail`, or an exit status 0–255. `problem` for a
+ * number outside that range; undefined for anything else (it may be part of the name).
+ */
+export function parsePushReport(part: string): { kind: PushKind } | { problem: string } | undefined {
+  if (part === 'start' || part === 'fail') return { kind: part }
+  if (!/^-?\d+$/.test(part)) return undefined
+  const status = Number(part)
+  if (status < 0 || status > 255)
+    return { problem: `exit status ${part} is out of range 0–255; a job reports ${PUSH_REPORTS}` }
+  return { kind: status }
+}
+
+/** Throws a TypeError for a report that is not one of the documented kinds. */
+export function assertPushKind(kind: unknown): asserts kind is PushKind {
+  if (kind === 'success' || kind === 'start' || kind === 'fail') return
+  if (typeof kind === 'number' && Number.isInteger(kind) && kind >= 0 && kind <= 255) return
+  throw new TypeError(
+    `monitor.push: ${JSON.stringify(kind)} is not a push report; use 'success', 'start', 'fail' or an exit status from 0 to 255`,
+  )
+}
 
 // setTimeout cannot wait longer than this; longer deadlines are re-armed.
 const MAX_TIMER_MS = 2_147_483_647

@@ -204,11 +204,42 @@ describe('POST /v1/push', () => {
     await fleet.waitForState('n1/jobs/backup', 'passing')
   })
 
-  it('answers 404 for a check that is not a push check, and for a bad exit status', async () => {
+  it('answers 404 for a check that is not a push check', async () => {
     const unknown = await getJson(`${fleet.url}/v1/push/nightly`, { method: 'POST' })
     assert.equal(unknown.status, 404)
     assert.match((unknown.body as { error: string }).error, /no push check named "nightly"/)
-    assert.equal((await getJson(`${fleet.url}/v1/push/backup/300`, { method: 'POST' })).status, 404)
+  })
+
+  it('names the report it took: an exit status is success (0) or fail, kept as exitStatus', async () => {
+    const three = await getJson(`${fleet.url}/v1/push/backup/3`, { method: 'POST' })
+    assert.equal(three.status, 200)
+    assert.deepEqual(three.body, { ok: true, check: 'backup', kind: 'fail', exitStatus: 3 })
+    assert.match((await fleet.waitForState('n1/jobs/backup', 'critical')).output, /^push exit status 3/)
+    const zero = await getJson(`${fleet.url}/v1/push/jobs/backup/0`, { method: 'POST' })
+    assert.deepEqual(zero.body, { ok: true, check: 'jobs/backup', kind: 'success', exitStatus: 0 })
+    await fleet.waitForState('n1/jobs/backup', 'passing')
+  })
+
+  it('answers 400 in one sentence for a report that is not start, fail or an exit status 0–255, and changes nothing', async () => {
+    const before = (await fleet.waitForState('n1/jobs/backup', 'passing')).since
+    const cases: [string, RegExp][] = [
+      ['backup/300', /^exit status 300 is out of range 0–255; a job reports \/start, \/fail or an exit status/],
+      ['backup/-1', /^exit status -1 is out of range 0–255;/],
+      ['jobs/backup/256', /^exit status 256 is out of range 0–255;/],
+      [
+        'backup/finished',
+        /^"finished" is not a push report for backup; use \/start, \/fail or an exit status from 0 to 255/,
+      ],
+      ['jobs/backup/ok', /^"ok" is not a push report for jobs\/backup;/],
+    ]
+    for (const [path, message] of cases) {
+      const res = await getJson(`${fleet.url}/v1/push/${path}`, { method: 'POST' })
+      assert.equal(res.status, 400, path)
+      assert.match((res.body as { error: string }).error, message, path)
+    }
+    const after = fleet.monitor.states().find((s) => s.id === 'n1/jobs/backup')
+    assert.equal(after?.state, 'passing')
+    assert.equal(after?.since, before)
   })
 })
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { CheckOutcome } from '../../src/monitor/checkers/checker.js'
 import { type PushCheckSpec, parseManifest } from '../../src/monitor/manifest.js'
-import { PushWatch } from '../../src/monitor/push.js'
+import { assertPushKind, PushWatch, parsePushReport } from '../../src/monitor/push.js'
 import { sleep, waitFor } from '../support/server-process.js'
 
 function pushSpec(period: string, grace: string): PushCheckSpec {
@@ -112,6 +112,31 @@ describe("push checks (dead man's switch)", () => {
       assert.equal(outcomes[0]?.state, 'critical')
     } finally {
       watch.stop()
+    }
+  })
+})
+
+describe('push reports', () => {
+  it('are start, fail or an exit status 0–255; other numbers are out of range, other words not reports', () => {
+    assert.deepEqual(parsePushReport('start'), { kind: 'start' })
+    assert.deepEqual(parsePushReport('fail'), { kind: 'fail' })
+    assert.deepEqual(parsePushReport('0'), { kind: 0 })
+    assert.deepEqual(parsePushReport('255'), { kind: 255 })
+    for (const part of ['256', '-1', '99999999999']) {
+      const report = parsePushReport(part)
+      assert.ok(report && 'problem' in report, part)
+      assert.ok(report.problem.startsWith(`exit status ${part} is out of range 0–255; `), report.problem)
+    }
+    for (const part of ['success', 'ok', 'nightly', '3.5', '+3']) assert.equal(parsePushReport(part), undefined, part)
+  })
+
+  it('from code are checked too: a TypeError names what is allowed', () => {
+    for (const kind of ['success', 'start', 'fail', 0, 3, 255]) assertPushKind(kind)
+    for (const kind of [256, -1, 1.5, 'ok', '3', undefined]) {
+      assert.throws(() => assertPushKind(kind), {
+        name: 'TypeError',
+        message: /is not a push report; use 'success', 'start', 'fail' or an exit status from 0 to 255$/,
+      })
     }
   })
 })
