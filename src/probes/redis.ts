@@ -147,8 +147,14 @@ function isNodeRedisCluster(value: unknown): value is NodeRedisClusterLike {
 // many reconnect attempts; so the probe only sends PING to a ready client, or to a lazy
 // one (`wait`) that the PING itself connects, and otherwise fails at once with a diagnosis.
 const SENDABLE = new Set(['ready', 'wait'])
+// A connection attempt under way: the socket is opening (`connecting`) or open with the
+// ready check running (`connect`). A client created a moment ago is here, and is ready
+// within milliseconds; the probe waits for the attempt to end, inside its deadline.
+const CONNECTING = new Set(['connecting', 'connect'])
+const ATTEMPT_ENDS = ['ready', 'close', 'end'] as const
 
 async function pingIoRedis(client: IoRedisClientLike, address: string, signal: AbortSignal): Promise<void> {
+  if (CONNECTING.has(client.status)) await attemptEnded(client, signal)
   if (!SENDABLE.has(client.status)) {
     const why = await diagnose(ioRedisTarget(client), signal)
     throw new NotReady(`redis ${address}: not connected (ioredis status "${client.status}")${why}`)
@@ -158,6 +164,28 @@ async function pingIoRedis(client: IoRedisClientLike, address: string, signal: A
     address,
     signal,
   )
+}
+
+/**
+ * Resolves when the client's connection attempt ends (ready, or closed), and rejects at the
+ * deadline; either way the listeners it added are gone. It listens to the client's own
+ * lifecycle events only, never to `error`, which belongs to the app.
+ */
+async function attemptEnded(client: IoRedisClientLike, signal: AbortSignal): Promise<void> {
+  const emitter = client as Partial<Pick<NodeJS.EventEmitter, 'once' | 'removeListener'>>
+  if (typeof emitter.once !== 'function' || typeof emitter.removeListener !== 'function') return
+  let ended: () => void = () => {}
+  const attempt = new Promise<void>((resolve) => {
+    ended = resolve
+  })
+  for (const event of ATTEMPT_ENDS) emitter.once.call(client, event, ended)
+  try {
+    // The status may have moved on between the caller's look and the listeners.
+    if (!CONNECTING.has(client.status)) return
+    await untilAborted(attempt, signal)
+  } finally {
+    for (const event of ATTEMPT_ENDS) emitter.removeListener.call(client, event, ended)
+  }
 }
 
 async function pingNodeRedis(client: NodeRedisClientLike, address: string, signal: AbortSignal): Promise<void> {

@@ -7,8 +7,9 @@ import type { Probe } from '../../src/core/types.js'
 import { redis } from '../../src/probes/redis.js'
 import { assertOnTime, timedCheck } from '../support/deadline.js'
 import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
+import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
-import { sleep, waitFor } from '../support/server-process.js'
+import { freePort, sleep, waitFor } from '../support/server-process.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
 import { type RedisCluster, startRedisCluster } from '../support/servers/redis-cluster.js'
 import { makeTestCa, type TestCa } from '../support/test-ca.js'
@@ -165,6 +166,55 @@ describe('redis probe against a real standalone Redis', () => {
       })
     }
     assert.deepEqual([listenerCounts(io), listenerCounts(nodeRedis)], listenersBefore)
+  })
+
+  it('waits for an ioredis client created a moment ago to connect, then passes with PONG', async () => {
+    const fresh = new Redis(server.url)
+    fresh.on('error', () => {})
+    try {
+      assert.equal(fresh.status, 'connecting', 'the first connection is under way')
+      const before = listenerCounts(fresh)
+      const result = await run(redis(fresh), 5000)
+      assert.equal(result.status, 'pass', result.output)
+      assert.equal(result.output, 'PONG')
+      assert.deepEqual(listenerCounts(fresh), before, 'no listener left on the client')
+    } finally {
+      fresh.disconnect()
+    }
+  })
+
+  it('fails a connecting ioredis client by the deadline while Redis is frozen, leaving no listener behind', async () => {
+    await freezeFully(server.process)
+    const fresh = new Redis(server.url)
+    fresh.on('error', () => {})
+    try {
+      // Connected, its ready check unanswered; ioredis's own listeners for the attempt are in place.
+      await waitFor('the socket to open', () => fresh.status === 'connect')
+      const before = listenerCounts(fresh)
+      const check = await timedCheck(redis(fresh), 300)
+      assert.equal(check.result.status, 'fail')
+      assert.equal(check.result.output, 'timed out after 300 ms')
+      assertOnTime(check, 300)
+      assert.ok(['connecting', 'connect'].includes(fresh.status), fresh.status)
+      assert.deepEqual(listenerCounts(fresh), before, 'no listener left on the client')
+    } finally {
+      fresh.disconnect()
+      server.process.thaw()
+    }
+  })
+
+  it('fails a connecting ioredis client with the reason when nothing listens, without waiting for the deadline', async () => {
+    const port = await freePort()
+    const fresh = new Redis({ host: '127.0.0.1', port, retryStrategy: () => 60_000 })
+    fresh.on('error', () => {})
+    try {
+      const { result, elapsedMs } = await timed(redis(fresh), 5000)
+      assert.equal(result.status, 'fail')
+      assert.match(result.output ?? '', new RegExp(`redis 127\\.0\\.0\\.1:${port}: not connected .*connection refused`))
+      assert.ok(elapsedMs < 4000, `gave up after ${elapsedMs} ms, before the 5000 ms deadline`)
+    } finally {
+      fresh.disconnect()
+    }
   })
 
   it('sends at most one PING through the app client while Redis is frozen', async () => {
