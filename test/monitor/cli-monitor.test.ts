@@ -96,10 +96,7 @@ describe('probekit monitor', () => {
     writeFileSync(file, 'id: web\nstatus_port: 99999\n')
     const { status, stdout } = runMonitor(['--store', 'memory', '--listen', 'none', file])
     assert.equal(status, 1)
-    assert.equal(
-      stdout,
-      `probekit monitor: ${file}:2: status_port: 99999 is not a port; use a number from 1 to 65535\n`,
-    )
+    assert.equal(stdout, `probekit monitor: ${file}:2: status_port: port 99999 is out of range 1–65535\n`)
   })
 
   it('refuses a bad --store or --listen as a usage error', () => {
@@ -114,6 +111,10 @@ describe('probekit monitor', () => {
     assert.match(listen.stdout, /usage error: --listen "everywhere" is not HOST:PORT/)
     const none = runMonitor(['--store', 'memory'])
     assert.match(none.stdout, /usage error: name at least one manifest file or directory/)
+    const port = runMonitor(['--store', 'memory', '--listen', '127.0.0.1:70000', file])
+    assert.match(port.stdout, /usage error: --listen 127\.0\.0\.1:70000: port 70000 is out of range 0–65535$/m)
+    const typo = runMonitor(['--store', 'memory', '--no-wach', file])
+    assert.match(typo.stdout, /usage error: unknown option "--no-wach"; did you mean --no-watch\?$/m)
   })
 
   it('checks, serves its API, reloads on a file change and on SIGHUP, and stops cleanly on SIGTERM', async () => {
