@@ -653,7 +653,9 @@ class ManifestReader {
     let ms: number | undefined
     if (typeof value === 'number' && Number.isFinite(value)) ms = value * 1000
     else if (typeof value === 'string') ms = durationMs(value)
-    if (ms === undefined || ms < 0 || (ms === 0 && !allowZero))
+    if ((ms !== undefined && ms < 0) || (typeof value === 'string' && /^\s*-/.test(value)))
+      this.fail(path, `must be a positive duration such as 5s or 500ms, got ${String(value)}`)
+    if (ms === undefined || (ms === 0 && !allowZero))
       this.fail(
         path,
         `${JSON.stringify(value)} is not a duration; use seconds (5) or a value with a unit (500ms, 5s, 1m, 1h, 1d)`,

@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { redactUrl } from '../core/redact.js'
+import { didYouMean } from '../core/suggest.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 
 /** Options a target may use; each probe takes the ones that apply to it. Durations in ms. */
@@ -87,7 +88,8 @@ export function schemeOf(target: string): string {
       const hint = /^[^:/\s]+:\d+$/.test(target) ? `; for a port, write tcp://${shown}` : ''
       throw new TargetError(`${JSON.stringify(shown)} is not a URL${hint} (${supported})`)
     }
-    throw new TargetError(`${JSON.stringify(shown)} has the unsupported scheme "${scheme}:" (${supported})`)
+    const meant = didYouMean(scheme, SCHEMES, (s) => `${s}://`)
+    throw new TargetError(`${JSON.stringify(shown)} has the unsupported scheme "${scheme}:"${meant} (${supported})`)
   }
   const portProblem = scheme === 'file' ? undefined : urlPortProblem(target)
   if (portProblem) throw new TargetError(`${JSON.stringify(redactUrl(target))}: ${portProblem}`)

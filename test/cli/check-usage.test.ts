@@ -57,6 +57,10 @@ describe('probekit check: input it refuses, output it bounds', () => {
       [['--json', '-q', 'http://127.0.0.1:1/'], /usage error: --json and --quiet contradict each other/],
       [['--retries', '3', 'http://127.0.0.1:1/'], /usage error: unknown option "--retries"$/m],
       [['postgres://app:hunter2@db:5432/app', 'mongo://x'], /usage error: "mongo:\/\/x" has the unsupported scheme/],
+      [
+        ['postgress://app:hunter2@db:5432/app'],
+        /usage error: "postgress:\/\/app:\*\*\*@db:5432\/app" has the unsupported scheme "postgress:"; did you mean postgres:\/\/\? \(supported/,
+      ],
     ] as const) {
       it(`probekit check ${args.join(' ')}`, async () => {
         const run = await cli(['check', ...args])

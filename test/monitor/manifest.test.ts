@@ -213,6 +213,18 @@ describe('bad manifests', () => {
         /a\.yaml:5: checks\[0\]\.interval: "soon" is not a duration/,
       ],
       [
+        'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    interval: -5s\n',
+        /a\.yaml:5: checks\[0\]\.interval: must be a positive duration such as 5s or 500ms, got -5s$/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    type: push\n    period: 1h\n    grace: -10\n',
+        /a\.yaml:6: checks\[0\]\.grace: must be a positive duration such as 5s or 500ms, got -10$/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    type: postgress\n    url: postgres://db/app\n',
+        /a\.yaml:4: checks\[0\]\.type: unknown check type "postgress"; did you mean "postgres"\?; the types are /,
+      ],
+      [
         'id: a\nchecks:\n  - name: x\n    type: tcp\n    address: db\n',
         /a\.yaml:5: checks\[0\]\.address: "db" is not host:port/,
       ],
