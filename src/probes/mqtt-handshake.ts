@@ -10,6 +10,7 @@ import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'n
 import { NotReady } from '../core/errors.js'
 import { connectTimedOut } from './connect-timeout.js'
 import { describeNetworkError, isTlsTrustError } from './network-error.js'
+import { serverName } from './tls-options.js'
 
 const CONNACK = 0x20
 const PINGRESP = 0xd0
@@ -39,7 +40,7 @@ export function mqttHandshake(
     let buffer = Buffer.alloc(0)
     let connected = false
     let settled = false
-    const socket: Socket | TLSSocket = secure ? tlsConnect({ ...tls, host, port, servername: host }) : new Socket()
+    const socket: Socket | TLSSocket = secure ? tlsConnect({ ...tls, host, port, ...serverName(host) }) : new Socket()
     const finish = (error?: unknown) => {
       if (settled) return
       settled = true

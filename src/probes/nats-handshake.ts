@@ -10,6 +10,7 @@ import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'n
 import { NotReady } from '../core/errors.js'
 import { connectTimedOut } from './connect-timeout.js'
 import { describeNetworkError, isTlsTrustError } from './network-error.js'
+import { serverName } from './tls-options.js'
 
 const MAX_BUFFER = 64 * 1024
 
@@ -22,6 +23,7 @@ export function natsHandshake(
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason)
+    const host = url.hostname.replace(/^\[|\]$/g, '')
     const plain = new Socket()
     let socket: Socket | TLSSocket = plain
     let buffer = ''
@@ -111,7 +113,7 @@ export function natsHandshake(
 
     const upgrade = () => {
       plain.removeListener('data', onData)
-      const secure = tlsConnect({ ...tls, socket: plain, servername: url.hostname })
+      const secure = tlsConnect({ ...tls, socket: plain, host, ...serverName(host) })
       socket = secure
       secure.on('error', onError)
       secure.on('close', onClose)
@@ -122,7 +124,7 @@ export function natsHandshake(
     plain.on('error', onError)
     plain.on('close', onClose)
     plain.on('data', onData)
-    plain.connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || 4222 })
+    plain.connect({ host, port: Number(url.port) || 4222 })
   })
 }
 

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net'
+
 /** TLS settings of the probes that speak TLS in URL mode (https, amqps, tls:// for NATS, mqtts). */
 export interface TlsProbeOptions {
   /** Extra trusted CA certificates (PEM), e.g. a private CA. */
@@ -16,4 +18,9 @@ export function tlsConnectOptions(options: TlsProbeOptions): {
     ...(ca === undefined ? {} : { ca: Array.isArray(ca) ? [...ca] : (ca as string | Buffer) }),
     rejectUnauthorized: options.insecure !== true,
   }
+}
+
+/** SNI carries host names only: RFC 6066 forbids an IP address there (and Node warns about one). */
+export function serverName(host: string): { servername?: string } {
+  return isIP(host) ? {} : { servername: host }
 }

@@ -44,11 +44,11 @@ const FACTORIES: Record<string, Factory> = {
   mysql: async (target, o) => (await import('./mysql.js')).mysql(target, base(o)),
   mariadb: async (target, o) => (await import('./mysql.js')).mysql(target, base(o)),
   memcached: async (target, o) => (await import('./memcached.js')).memcached(target, base(o)),
-  amqp: async (target, o) => (await import('./amqp.js')).amqp(target, base(o)),
-  amqps: async (target, o) => (await import('./amqp.js')).amqp(target, base(o)),
-  nats: async (target, o) => (await import('./nats.js')).nats(target, base(o)),
-  mqtt: async (target, o) => (await import('./mqtt.js')).mqtt(target, base(o)),
-  mqtts: async (target, o) => (await import('./mqtt.js')).mqtt(target, base(o)),
+  amqp: async (target, o) => (await import('./amqp.js')).amqp(target, tlsOptions(o)),
+  amqps: async (target, o) => (await import('./amqp.js')).amqp(target, tlsOptions(o)),
+  nats: async (target, o) => (await import('./nats.js')).nats(target, tlsOptions(o)),
+  mqtt: async (target, o) => (await import('./mqtt.js')).mqtt(target, tlsOptions(o)),
+  mqtts: async (target, o) => (await import('./mqtt.js')).mqtt(target, tlsOptions(o)),
   file: async (target, o) => {
     const { headers: _h, expectStatus: _e, ca: _c, insecure: _i, connectTimeout: _t, ...rest } = o
     return (await import('./file.js')).file(filePath(target), rest)
@@ -159,7 +159,7 @@ function base(o: TargetOptions): TargetOptions {
   return rest
 }
 
-/** The options of probes that speak TLS with `ca` and `insecure`. */
+/** The options of probes that speak TLS with `ca` and `insecure` (rediss, amqps, mqtts, nats with TLS). */
 function tlsOptions(o: TargetOptions): TargetOptions {
   const { headers: _h, expectStatus: _e, maxAge: _m, ...rest } = o
   return rest
