@@ -72,7 +72,7 @@ Examples:
   probekit monitor --store etcd+tls://10.0.0.1:2379/probekit --etcd-ca ca.pem \\
     --etcd-cert client.pem --etcd-key client-key.pem \\
     --etcd-user probekit --etcd-password-file /run/secrets/etcd-password pods/
-  kill -HUP $(pidof probekit)      # reload the manifests and the token file now
+  pkill -HUP -f 'probekit(\\.js)? monitor'   # reload the manifests and the token file now (the process is node)
   probekit inspect --store sqlite:/var/lib/probekit/monitor.sqlite --pod carsales.com
 `
 

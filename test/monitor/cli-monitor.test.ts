@@ -172,6 +172,12 @@ describe('probekit monitor', () => {
         /reload \(.*\) failed, keeping the running checks: .*broken\.yaml:4: checks\[0\]\.type/.test(monitor.output()),
       20_000,
     )
+    // The help's reload hint finds this process (it is `node`, so pidof probekit would not).
+    const hint = /pkill -HUP -f '([^']+)'/.exec(runMonitor(['--help']).stdout)?.[1]
+    assert.ok(hint, 'the help shows a pkill -HUP hint')
+    const found = execFileSync('pgrep', ['-f', hint], { encoding: 'utf8' }).split('\n')
+    assert.ok(found.includes(String(monitor.child.pid)), `pgrep -f '${hint}' finds the monitor`)
+    assert.match('/usr/bin/node /usr/local/bin/probekit monitor pods/', new RegExp(hint), 'and a global install')
     monitor.child.kill('SIGHUP')
     await waitFor(
       'the SIGHUP reload to fail the same way',
