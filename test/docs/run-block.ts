@@ -57,7 +57,7 @@ let counter = 0
 /** Starts a ts/js block as a module (`ports` maps the ports it names to real ones). */
 export function startExample(
   block: DocBlock,
-  options: { env?: NodeJS.ProcessEnv; ports?: Record<number, number>; code?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; ports?: Record<number, number>; code?: string; cwd?: string } = {},
 ): RunningExample {
   const dir = docProject()
   const ext = block.lang === 'ts' || block.lang === 'tsx' ? 'ts' : 'mjs'
@@ -67,7 +67,7 @@ export function startExample(
     process.execPath,
     ['--import', 'tsx', '--import', join(ROOT, 'test/docs/listen-ports.mjs'), file],
     {
-      cwd: dir,
+      cwd: options.cwd ?? dir,
       env: {
         ...process.env,
         PROBEKIT_TEST: undefined,
@@ -105,23 +105,25 @@ export function startExample(
   }
 }
 
-/** Waits until every port accepts connections, or the example exits (an error). */
+/** Waits until every port accepts connections; fails at once if the example exits first. */
 export async function waitListening(example: RunningExample, ports: number[], block: DocBlock): Promise<void> {
-  await waitFor(
+  const state = await waitFor(
     `${where(block)} to listen on ${ports.join(', ')}`,
     async () => {
-      if (example.child.exitCode !== null) {
-        throw new Error(`the example exited with ${example.child.exitCode}:\n${example.output()}`)
-      }
+      if (example.child.exitCode !== null || example.child.signalCode !== null) return 'exited'
       for (const port of ports) if (!(await canConnect(port))) return false
-      return true
+      return 'listening'
     },
     30_000,
     100,
   )
+  if (state === 'exited') throw new Error(`${where(block)} exited with ${example.child.exitCode}:\n${example.output()}`)
 }
 
-export async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+export async function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) })
   return { status: res.status, body: await res.text() }
 }
@@ -195,7 +197,12 @@ export async function runConsole(block: DocBlock, options: ConsoleOptions = {}):
     .join('\n')
   const child = spawn('bash', ['-c', script], {
     cwd: dir,
-    env: { ...process.env, PROBEKIT_TEST: undefined, PATH: `${join(docProject(), 'bin')}:${process.env.PATH}`, ...options.env },
+    env: {
+      ...process.env,
+      PROBEKIT_TEST: undefined,
+      PATH: `${join(docProject(), 'bin')}:${process.env.PATH}`,
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -210,7 +217,12 @@ export async function runConsole(block: DocBlock, options: ConsoleOptions = {}):
   return text
     .split('\x1e\n')
     .slice(0, steps.length)
-    .map((chunk) => chunk.replace(/\n$/, '').split('\n').filter((l, i, all) => !(l === '' && all.length === 1)))
+    .map((chunk) =>
+      chunk
+        .replace(/\n$/, '')
+        .split('\n')
+        .filter((l, _i, all) => !(l === '' && all.length === 1)),
+    )
 }
 
 /** Runs a console block and checks every step's output against the block's. */

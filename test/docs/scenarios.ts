@@ -4,13 +4,16 @@
  * in document order.
  */
 import assert from 'node:assert/strict'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { freePort, waitFor } from '../support/server-process.js'
+import { join } from 'node:path'
+import { blackholeServer } from '../support/faults.js'
+import { freePort, makeTempDir, waitFor } from '../support/server-process.js'
 import { startPostgres } from '../support/servers/postgres.js'
 import { startRedis } from '../support/servers/redis.js'
 import { type DocBlock, where } from './blocks.js'
-import { checkConsole, get, startExample, waitListening } from './run-block.js'
+import { checkConsole, docProject, get, startExample, waitListening } from './run-block.js'
 
 export type Scenario = (blocks: DocBlock[]) => Promise<void>
 
@@ -77,6 +80,127 @@ const quickstart: Scenario = async (blocks) => {
   assert.doesNotMatch(example.output(), /Unhandled|TypeError|ReferenceError/, where(program))
 }
 
+/** Replaces each key by its value, in commands; the reverse in output. */
+function substitutions(pairs: [doc: string, real: string][]) {
+  return {
+    rewrite: (text: string) => pairs.reduce((t, [doc, real]) => t.replaceAll(doc, real), text),
+    unrewrite: (text: string) => pairs.reduce((t, [doc, real]) => t.replaceAll(real, doc), text),
+  }
+}
+
+/**
+ * `probekit check` with one target of each outcome: an app's /readyz (a real listener), a
+ * real Redis, and a PostgreSQL that accepts the connection and never answers (a blackhole),
+ * standing in for the hosts the examples name.
+ */
+const checkTargets: Scenario = async (blocks) => {
+  const redis = await startRedis()
+  const blackhole = await blackholeServer()
+  const app = createServer((_req, res) => res.end('ok'))
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r))
+  const appAddress = `127.0.0.1:${(app.address() as AddressInfo).port}`
+  try {
+    for (const block of blocks) {
+      await checkConsole(
+        block,
+        substitutions([
+          ['127.0.0.1:8080', appAddress],
+          ['redis://cache:6379', `redis://127.0.0.1:${redis.port}`],
+          ['redis://127.0.0.1:6379', `redis://127.0.0.1:${redis.port}`],
+          ['@db:5432/', `@${blackhole.address}/`],
+          ['@db/', `@${blackhole.address}/`],
+        ]),
+      )
+    }
+  } finally {
+    app.close()
+    await Promise.all([redis.stop(), blackhole.close()])
+  }
+}
+
+/** A project directory with the block's module at dist/health.js (its imports resolve to probekit). */
+function projectWith(module: DocBlock): string {
+  const dir = makeTempDir('doctest-app')
+  mkdirSync(join(dir, 'dist'))
+  writeFileSync(join(dir, 'dist/health.js'), module.code)
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n')
+  symlinkSync(join(docProject(), 'node_modules'), join(dir, 'node_modules'))
+  return dir
+}
+
+/**
+ * `probekit probe --ready` with the health module the page shows: a real PostgreSQL for the
+ * database, and nothing listening where the cache should be.
+ */
+const probeConfig: Scenario = async (blocks) => {
+  const module = pick(blocks, 'js')
+  const pg = await startPostgres()
+  const closed = await freePort()
+  const dir = projectWith(module)
+  try {
+    for (const block of blocks.filter((b) => b.lang === 'console')) {
+      await checkConsole(block, {
+        cwd: dir,
+        env: { DATABASE_URL: pg.url, REDIS_URL: `redis://127.0.0.1:${closed}` },
+        ...substitutions([['cache:6379', `127.0.0.1:${closed}`]]),
+      })
+    }
+  } finally {
+    await pg.stop()
+  }
+}
+
+/** `probekit gen` with the health module the page shows (it only reads its deadlines). */
+const genConfig: Scenario = async (blocks) => {
+  const module = pick(blocks, 'js')
+  const dir = projectWith(module)
+  for (const block of blocks.filter((b) => b.lang === 'console')) {
+    await checkConsole(block, {
+      cwd: dir,
+      env: { DATABASE_URL: 'postgres://app@127.0.0.1:1/app' },
+      ...substitutions([['/app/dist/health.js', join(dir, 'dist/health.js')]]),
+    })
+  }
+}
+
+/**
+ * The monitor from code: each program runs to its end in a directory with pods/ (the pod
+ * carsales.com, checked over HTTP, and the pod shop with a push check), and exits 0.
+ */
+const monitorCode: Scenario = async (blocks) => {
+  const target = createServer((_req, res) => res.end('ok'))
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r))
+  const port = (target.address() as AddressInfo).port
+  try {
+    for (const block of blocks) {
+      const dir = makeTempDir('doctest-monitor')
+      mkdirSync(join(dir, 'pods'))
+      writeFileSync(
+        join(dir, 'pods/carsales.yaml'),
+        `id: carsales.com\nstatus_http: true\nstatus:\n  port: ${port}\n  host: 127.0.0.1\n  path: /_status\n`,
+      )
+      writeFileSync(
+        join(dir, 'pods/shop.yaml'),
+        'id: shop\nchecks:\n  - name: nightly-backup\n    type: push\n    period: 1d\n    grace: 2h\n',
+      )
+      const example = startExample(block, { cwd: dir, ports: { 8008: await freePort() } })
+      const code = await Promise.race([
+        example.exited,
+        new Promise<'running'>((r) => setTimeout(() => r('running'), 40_000).unref()),
+      ])
+      await example.stop()
+      assert.equal(code, 0, `${where(block)} did not run to its end:\n${example.output()}`)
+      assert.equal(example.stderr(), '', `${where(block)} wrote to stderr`)
+    }
+  } finally {
+    target.close()
+  }
+}
+
 export const scenarios: Record<string, Scenario> = {
+  'monitor-code': monitorCode,
   quickstart,
+  'check-targets': checkTargets,
+  'probe-config': probeConfig,
+  'gen-config': genConfig,
 }
