@@ -201,7 +201,58 @@ const monitorCode: Scenario = async (blocks) => {
   }
 }
 
+/** Manifests with the mistakes the page shows, in /etc/probekit (a temp dir standing in for it). */
+const badManifests: Scenario = async (blocks) => {
+  const dir = makeTempDir('doctest-manifests')
+  mkdirSync(join(dir, 'pods'))
+  writeFileSync(
+    join(dir, 'pods/shop.yaml'),
+    [
+      "# The shop's pod: its status port and two checks of its own.",
+      'id: shop',
+      'status_port: 8001',
+      'status_http: true',
+      'status:',
+      '  path: /readyz',
+      'checks:',
+      '  - name: cache',
+      '    url: redis://127.0.0.1:6379',
+      '    interval: 10s',
+      '  - name: mail',
+      '    # probekit has no smtp check',
+      '    url: smtp://127.0.0.1:25',
+      '    type: smtp',
+      '',
+    ].join('\n'),
+  )
+  writeFileSync(
+    join(dir, 'billing.yaml'),
+    'id: billing\nstatus_http: true\n# its status endpoint\nstatus_port: eighty\n',
+  )
+  writeFileSync(
+    join(dir, 'orders.yaml'),
+    [
+      'id: orders',
+      'checks:',
+      '  - name: web',
+      '    url: http://127.0.0.1:8080/readyz',
+      '  - name: cache',
+      '    url: redis://127.0.0.1:6379',
+      '  - name: db-port',
+      '    # a port out of range',
+      '    url: tcp://db.internal:70000',
+      '',
+    ].join('\n'),
+  )
+  writeFileSync(
+    join(dir, 'catalog.yaml'),
+    ['id: catalog', 'checks:', '  # probekit has no MongoDB checker', '  - name: mongo', '    interval: 10s', '    timeout: 2s', '    url: mongodb://db.internal:27017', ''].join('\n'),
+  )
+  for (const block of blocks) await checkConsole(block, { cwd: dir, ...substitutions([['/etc/probekit', dir]]) })
+}
+
 export const scenarios: Record<string, Scenario> = {
+  'bad-manifests': badManifests,
   'monitor-code': monitorCode,
   quickstart,
   'check-targets': checkTargets,
