@@ -6,12 +6,19 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { blackholeServer } from '../support/faults.js'
 import { freePort, makeTempDir, waitFor } from '../support/server-process.js'
+import { startMariaDb } from '../support/servers/mariadb.js'
+import { startMemcached } from '../support/servers/memcached.js'
+import { startMosquitto } from '../support/servers/mosquitto.js'
+import { startNats } from '../support/servers/nats.js'
 import { startPostgres } from '../support/servers/postgres.js'
+import { startRabbit } from '../support/servers/rabbitmq.js'
 import { startRedis } from '../support/servers/redis.js'
+import { makeTestCertificates } from '../support/tls.js'
 import { type DocBlock, where } from './blocks.js'
 import { checkConsole, docProject, get, startExample, waitListening } from './run-block.js'
 
@@ -251,7 +258,102 @@ const badManifests: Scenario = async (blocks) => {
   for (const block of blocks) await checkConsole(block, { cwd: dir, ...substitutions([['/etc/probekit', dir]]) })
 }
 
+/**
+ * docs/probes.md: the block at the top (the imports and `health`) followed by each example,
+ * against real servers standing in for the hosts the examples name; each example's probes
+ * must all pass (`health.run('startup')`), a failure printed with its reason.
+ */
+const probesPage: Scenario = async (blocks) => {
+  const [top, ...examples] = blocks
+  assert.ok(top && examples.length > 0)
+  const certs = makeTestCertificates()
+  const servers = await Promise.all([
+    startPostgres(),
+    startMariaDb(),
+    startRedis(),
+    startRedis({
+      password: 'password',
+      tls: { cert: certFile(certs, 'cert'), key: certFile(certs, 'key'), ca: certs.caFile },
+    }),
+    startMemcached({ count: 2 }),
+    startRabbit(),
+    startNats(),
+    startMosquitto({ user: 'app', password: 'mqtt-pw-5512' }),
+  ] as const)
+  const [pg, maria, redis, tlsRedis, memcached, rabbit, nats, mosquitto] = servers
+  const search = createHttpsServer({ key: certs.key, cert: certs.cert }, (_req, res) => res.end('{"status":"green"}'))
+  await new Promise<void>((r) => search.listen(0, '127.0.0.1', r))
+  try {
+    // The queue the amqp example checks, as the app would have declared it.
+    const amqplib = (await import('amqplib')).default
+    const connection = await amqplib.connect(rabbit.url)
+    await (await connection.createChannel()).assertQueue('jobs')
+    await connection.close()
+
+    const dir = makeTempDir('doctest-probes')
+    mkdirSync(join(dir, 'data'))
+    const { rewrite } = substitutions([
+      ['rediss://:password@cache.internal:6380', `rediss://:password@127.0.0.1:${tlsRedis.port}`],
+      ['/etc/ssl/cache-ca.pem', certs.caFile],
+      ['cache-1:11211,cache-2:11211', memcached.serversString],
+      ['nats://nats:4222', nats.url],
+      ['mqtt://broker:1883', `mqtt://127.0.0.1:${mosquitto.port}`],
+      ['https://search.internal/health', `https://127.0.0.1:${(search.address() as AddressInfo).port}/health`],
+      ['/etc/ssl/private-ca.pem', certs.caFile],
+    ])
+    const env = {
+      DATABASE_URL: pg.url,
+      REPORTING_DATABASE_URL: pg.url,
+      MYSQL_URL: maria.url,
+      REDIS_URL: redis.url,
+      AMQP_URL: rabbit.url,
+      MQTT_PASSWORD: 'mqtt-pw-5512',
+    }
+    // Clients the example has just created may still be connecting: readiness at start-up
+    // may take a moment, so the probes get a few seconds to pass.
+    const run = `
+let report = await health.run('startup')
+for (let i = 0; i < 50 && report.status !== 'pass'; i++) {
+  await new Promise((r) => setTimeout(r, 100))
+  report = await health.run('startup')
+}
+const names = report.checks.map((c) => c.name)
+if (report.status !== 'pass' || names.length < 2) {
+  console.error(JSON.stringify(report.checks.filter((c) => c.status !== 'pass' || c.name === 'lifecycle').map((c) => [c.name, c.status, c.output])))
+  process.exit(1)
+}
+process.exit(0)
+`
+    for (const example of examples) {
+      const code = `${top.code}\n${rewrite(example.code)}\n${run}`
+      const running = startExample(example, { cwd: dir, env, code })
+      const exit = await Promise.race([
+        running.exited,
+        new Promise<'running'>((r) => setTimeout(() => r('running'), 30_000).unref()),
+      ])
+      await running.stop()
+      assert.equal(exit, 0, `${where(example)}: its probes did not all pass:\n${running.output()}`)
+      // Only the health's own log of a check that passed late may be on stderr.
+      const other = running
+        .stderr()
+        .split('\n')
+        .filter((line) => line !== '' && !/^health (check|group) /.test(line))
+      assert.deepEqual(other, [], `${where(example)} wrote to stderr`)
+    }
+  } finally {
+    search.close()
+    await Promise.all(servers.map((server) => server.stop()))
+  }
+}
+
+function certFile(certs: ReturnType<typeof makeTestCertificates>, which: 'cert' | 'key'): string {
+  const file = join(certs.dir, `doctest-${which}.pem`)
+  writeFileSync(file, certs[which])
+  return file
+}
+
 export const scenarios: Record<string, Scenario> = {
+  'probes-page': probesPage,
   'bad-manifests': badManifests,
   'monitor-code': monitorCode,
   quickstart,
