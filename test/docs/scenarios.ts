@@ -352,7 +352,29 @@ function certFile(certs: ReturnType<typeof makeTestCertificates>, which: 'cert' 
   return file
 }
 
+/** The manifests docs/monitor.md shows are ones the monitor accepts, with every check they list. */
+const manifest: Scenario = async (blocks) => {
+  const { parseManifest } = await import('../../src/monitor/manifest.js')
+  for (const block of blocks) {
+    const dir = makeTempDir('doctest-manifest')
+    const file = join(dir, 'pod.yaml')
+    writeFileSync(file, block.code)
+    // tls files named relative to the manifest must exist for the manifest to load.
+    for (const name of ['client.pem', 'client.key']) writeFileSync(join(dir, name), '')
+    const pods = parseManifest(block.code, file, { node: 'web-1' })
+    assert.equal(pods.length, 1, where(block))
+    const listed = [...block.code.matchAll(/^ {2}- name: (\S+)/gm)].map((m) => m[1])
+    const statusCheck = /^status_port:/m.test(block.code) ? ['health_check'] : []
+    assert.deepEqual(
+      pods[0]?.checks.map((c) => c.check).sort(),
+      [...statusCheck, ...listed].sort(),
+      `${where(block)}: the checks the monitor reads`,
+    )
+  }
+}
+
 export const scenarios: Record<string, Scenario> = {
+  manifest,
   'probes-page': probesPage,
   'bad-manifests': badManifests,
   'monitor-code': monitorCode,
