@@ -40,5 +40,7 @@ describe('doc-test harness', () => {
     assert.ok(matchOutput(['"durationMs": 1.1,'], ['"durationMs": 15.631459000000007,']), 'unrounded ms fail')
     assert.equal(matchOutput(['"durationMs": 1.1,'], ['"durationMs": 0.4,']), undefined)
     assert.ok(matchOutput(['deadline 200 ms'], ['deadline 300 ms']), 'deadlines are not durations')
+    assert.equal(matchOutput(['"durationMs": 3.142,'], ['"durationMs": 65.007,']), undefined)
+    assert.equal(matchOutput(['"durationMs": 3.142,'], ['"durationMs": 65,']), undefined)
   })
 })

@@ -4,6 +4,7 @@
  * in document order.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
@@ -19,7 +20,7 @@ import { startPostgres } from '../support/servers/postgres.js'
 import { startRabbit } from '../support/servers/rabbitmq.js'
 import { startRedis } from '../support/servers/redis.js'
 import { makeTestCertificates } from '../support/tls.js'
-import { type DocBlock, where } from './blocks.js'
+import { type DocBlock, ROOT, where } from './blocks.js'
 import { checkConsole, docProject, get, startExample, waitListening } from './run-block.js'
 
 export type Scenario = (blocks: DocBlock[]) => Promise<void>
@@ -373,7 +374,43 @@ const manifest: Scenario = async (blocks) => {
   }
 }
 
+/**
+ * `probekit inspect` where `probekit monitor` has been running with its default store: a
+ * p2 manifest for the pod isup on the node aws1.example.com, whose status port answers.
+ */
+const inspect: Scenario = async (blocks) => {
+  const target = createServer((_req, res) => res.end('ok'))
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r))
+  const port = (target.address() as AddressInfo).port
+  const dir = makeTempDir('doctest-inspect')
+  mkdirSync(join(dir, 'pods'))
+  writeFileSync(
+    join(dir, 'pods/isup.yaml'),
+    `id: isup\nnode: aws1.example.com\nstatus_http: true\nstatus_port: ${port}\nstatus:\n  host: 127.0.0.1\n`,
+  )
+  const monitor = spawn(process.execPath, [join(ROOT, 'bin/probekit.js'), 'monitor', '--listen', 'none', 'pods/'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let log = ''
+  monitor.stdout?.on('data', (c: Buffer) => {
+    log += c.toString()
+  })
+  try {
+    await waitFor('the first check to be stored', () => /unknown → passing/.test(log), 30_000)
+    for (const block of blocks) {
+      await checkConsole(block, { cwd: dir, ...substitutions([['127.0.0.1:8040', `127.0.0.1:${port}`]]) })
+    }
+  } finally {
+    const exited = new Promise((r) => monitor.once('exit', r))
+    monitor.kill('SIGTERM')
+    await exited
+    target.close()
+  }
+}
+
 export const scenarios: Record<string, Scenario> = {
+  inspect,
   manifest,
   'probes-page': probesPage,
   'bad-manifests': badManifests,
