@@ -78,7 +78,9 @@ export async function run(argv: string[]): Promise<number> {
     probes.map(async (probe, i): Promise<TargetResult> => {
       const result = await runProbe(probe, { timeoutMs })
       // A tenth of a millisecond, as the text line prints it: finer digits are timer noise.
-      return { target: redactUrl(targets[i] as string), ...result, durationMs: Math.round(result.durationMs * 10) / 10 }
+      const rounded = { ...result, durationMs: Math.round(result.durationMs * 10) / 10 }
+      if (rounded.output !== undefined) rounded.output = asFlags(rounded.output)
+      return { target: redactUrl(targets[i] as string), ...rounded }
     }),
   )
   if (!quiet) {
@@ -99,6 +101,11 @@ async function createProbe(target: string, options: TargetOptions): Promise<Prob
     if (error instanceof TargetError || error instanceof TypeError) throw new UsageError(error.message)
     throw error
   }
+}
+
+/** Probes name their options (`the ca option`); on the command line they are flags. */
+function asFlags(reason: string): string {
+  return reason.replace('with the ca option, or set insecure', 'with --ca FILE, or pass --insecure')
 }
 
 /** `ok redis://127.0.0.1:6379 PONG in 1.1 ms` or `failed postgres://app:***@db:5432/app: timed out after 3000 ms`. */
