@@ -1,11 +1,4 @@
-// Runs the code blocks of these documents (see test/docs/suite.ts).
-import { docSuite } from './suite.js'
+// Runs the code blocks of guides documents (see test/docs/suite.ts).
+import { docSuite, SUITES } from './suite.js'
 
-docSuite([
-  'docs/cli.md',
-  'docs/docker.md',
-  'docs/kubernetes.md',
-  'docs/health-command.md',
-  'docs/worker.md',
-  'docs/shutdown.md',
-])
+docSuite(SUITES.guides)

@@ -1,4 +1,4 @@
-// Runs the code blocks of these documents (see test/docs/suite.ts).
-import { docSuite } from './suite.js'
+// Runs the code blocks of monitor documents (see test/docs/suite.ts).
+import { docSuite, SUITES } from './suite.js'
 
-docSuite(['docs/monitor.md', 'docs/api.md', 'docs/etcd.md', 'docs/dashboard.md', 'docs/demo.md', 'docs/benchmarks.md'])
+docSuite(SUITES.monitor)

@@ -1,4 +1,4 @@
-// Runs the code blocks of these documents (see test/docs/suite.ts).
-import { docSuite } from './suite.js'
+// Runs the code blocks of probes documents (see test/docs/suite.ts).
+import { docSuite, SUITES } from './suite.js'
 
-docSuite(['docs/probes.md', 'docs/frameworks.md'])
+docSuite(SUITES.probes)

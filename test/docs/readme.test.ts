@@ -1,5 +1,5 @@
-// Runs the code blocks of these documents (see test/docs/suite.ts).
-import { checkMarkers, docSuite } from './suite.js'
+// Runs the code blocks of readme documents (see test/docs/suite.ts).
+import { checkMarkers, docSuite, SUITES } from './suite.js'
 
 checkMarkers()
-docSuite(['README.md'])
+docSuite(SUITES.readme)

@@ -152,7 +152,7 @@ export function normalize(line: string): string {
     .trimEnd()
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /**
  * One expected line against one actual line: `…` is any text, and a measured number of
@@ -164,11 +164,11 @@ function lineMatches(expected: string, actual: string): boolean {
   let pattern = ''
   let last = 0
   for (const m of expected.matchAll(measured)) {
-    pattern += escape(expected.slice(last, m.index)).replaceAll('…', '.*')
-    pattern += `${escape(m[1] as string)}\\d+${m[2] ? `(\\.\\d{1,${m[2].length}})?` : ''}`
+    pattern += escapeRegExp(expected.slice(last, m.index)).replaceAll('…', '.*')
+    pattern += `${escapeRegExp(m[1] as string)}\\d+${m[2] ? `(\\.\\d{1,${m[2].length}})?` : ''}`
     last = (m.index ?? 0) + m[0].length
   }
-  pattern += escape(expected.slice(last)).replaceAll('…', '.*')
+  pattern += escapeRegExp(expected.slice(last)).replaceAll('…', '.*')
   return new RegExp(`^${pattern}$`).test(actual)
 }
 

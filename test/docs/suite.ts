@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test'
 import { freePort } from '../support/server-process.js'
 import { type PostgresServer, startPostgres } from '../support/servers/postgres.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
-import { allBlocks, type DocBlock, RUNNABLE, where } from './blocks.js'
+import { allBlocks, type DocBlock, docFiles, RUNNABLE, where } from './blocks.js'
 import { checkConsole, get, listenPorts, startExample, waitListening } from './run-block.js'
 import { scenarios } from './scenarios.js'
 
@@ -75,6 +75,22 @@ async function runConsoleBlock(block: DocBlock): Promise<void> {
   })
 }
 
+/** Which test file runs which documents (each file stays inside the per-file timeout). */
+export const SUITES = {
+  readme: ['README.md'],
+  guides: ['docs/cli.md', 'docs/docker.md', 'docs/kubernetes.md', 'docs/health-command.md'],
+  frameworks: ['docs/frameworks.md', 'docs/shutdown.md', 'docs/worker.md'],
+  probes: ['docs/probes.md'],
+  monitor: [
+    'docs/monitor.md',
+    'docs/api.md',
+    'docs/etcd.md',
+    'docs/dashboard.md',
+    'docs/demo.md',
+    'docs/benchmarks.md',
+  ],
+} as const
+
 /** The markers of every document: a runnable block is run by a runner, or skipped with a reason. */
 export function checkMarkers(): void {
   describe('doc blocks: markers', () => {
@@ -97,6 +113,8 @@ export function checkMarkers(): void {
           problems.push(`${where(block)}: a ${block.lang} block needs a marker (a scenario, or skip with a reason)`)
         }
       }
+      const suites = Object.values(SUITES).flat() as string[]
+      for (const file of docFiles()) if (!suites.includes(file)) problems.push(`${file}: in no suite of SUITES`)
       const used = new Set(blocks.map((b) => b.marker))
       for (const name of Object.keys(scenarios)) if (!used.has(name)) problems.push(`scenario "${name}" marks no block`)
       assert.deepEqual(problems, [])
@@ -105,7 +123,7 @@ export function checkMarkers(): void {
 }
 
 /** Runs the blocks of `files` (and the scenarios that mark any of them). */
-export function docSuite(files: string[]): void {
+export function docSuite(files: readonly string[]): void {
   describe(`doc blocks of ${files.join(', ')}`, () => {
     const blocks = allBlocks().filter((b) => files.includes(b.file))
     for (const block of blocks) {
