@@ -254,7 +254,16 @@ const badManifests: Scenario = async (blocks) => {
   )
   writeFileSync(
     join(dir, 'catalog.yaml'),
-    ['id: catalog', 'checks:', '  # probekit has no MongoDB checker', '  - name: mongo', '    interval: 10s', '    timeout: 2s', '    url: mongodb://db.internal:27017', ''].join('\n'),
+    [
+      'id: catalog',
+      'checks:',
+      '  # probekit has no MongoDB checker',
+      '  - name: mongo',
+      '    interval: 10s',
+      '    timeout: 2s',
+      '    url: mongodb://db.internal:27017',
+      '',
+    ].join('\n'),
   )
   for (const block of blocks) await checkConsole(block, { cwd: dir, ...substitutions([['/etc/probekit', dir]]) })
 }
