@@ -4,9 +4,9 @@
  * the ESM loader and the command table: bin/probekit.js requires this file directly.
  */
 import * as check from './check.js'
-import { exitWith, runCommand } from './run-command.js'
+import { exitWith, lastResort, runCommand } from './run-command.js'
 
 runCommand('check', () => check, process.argv.slice(3)).then(exitWith, (error: unknown) => {
-  process.stdout.write(`probekit check: ${error instanceof Error ? error.message : String(error)}\n`)
+  process.stdout.write(`probekit check: ${lastResort(error)}\n`)
   exitWith(1)
 })

@@ -4,10 +4,10 @@
  * answer. Exit 1 on any failure, never 2 (Docker reserves it).
  */
 import { main } from './main.js'
-import { exitWith } from './run-command.js'
+import { exitWith, lastResort } from './run-command.js'
 
 main(process.argv.slice(2)).then(exitWith, (error: unknown) => {
   // main() reports expected failures itself; this is the last resort.
-  process.stdout.write(`probekit: ${error instanceof Error ? error.message : String(error)}\n`)
+  process.stdout.write(`probekit: ${lastResort(error)}\n`)
   exitWith(1)
 })

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { redactUrl } from '../core/redact.js'
+import { jsonSafe, lineSafe } from '../core/inert.js'
+import { addHeaderSecrets, addUrlSecrets, redactUrl } from '../core/redact.js'
 import { runProbe } from '../core/run-probe.js'
 import type { CheckResult, Probe } from '../core/types.js'
 import { probeForTarget, schemeOf, TargetError, type TargetOptions } from '../probes/url.js'
@@ -72,6 +73,10 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parse(argv)
   if (!parsed) return 0
   const { targets, timeoutMs, quiet, json } = parsed
+  // The credentials given on the command line are masked by value in every line printed,
+  // also where a server or a driver quotes them back.
+  for (const target of targets) addUrlSecrets(target)
+  addHeaderSecrets(parsed.options.headers)
 
   const probes = await Promise.all(targets.map((target) => createProbe(target, parsed.options)))
   const results = await Promise.all(
@@ -84,10 +89,11 @@ export async function run(argv: string[]): Promise<number> {
     }),
   )
   if (!quiet) {
-    if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`)
+    // What a server said (a status text, a body excerpt) is made inert before it reaches a terminal.
+    if (json) process.stdout.write(`${jsonSafe(JSON.stringify(results, null, 2))}\n`)
     else {
       const cap = Math.max(MIN_LINE, Math.floor(OUTPUT_BUDGET / results.length))
-      process.stdout.write(results.map((r) => `${capLine(formatLine(r), cap)}\n`).join(''))
+      process.stdout.write(results.map((r) => `${capLine(lineSafe(formatLine(r)), cap)}\n`).join(''))
     }
   }
   return results.every((r) => r.status === 'pass') ? 0 : 1

@@ -1,3 +1,4 @@
+import { terminalSafe } from '../core/inert.js'
 import { GROUPS, type Group } from '../core/types.js'
 import {
   budgetsOf,
@@ -96,7 +97,8 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`cannot generate ${JSON.stringify(kind)}; choose one of ${KINDS.join(', ')}`)
   }
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`)
-  process.stdout.write(await generate(kind as Kind, values))
+  // Flags end up in the snippets and warnings: nothing in them may drive a terminal.
+  process.stdout.write(terminalSafe(await generate(kind as Kind, values)))
   return 0
 }
 

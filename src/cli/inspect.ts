@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { jsonSafe } from '../core/inert.js'
 import { redactUrl } from '../core/redact.js'
 import { formatTree, type InspectDocument, toInspect } from '../monitor/inspect.js'
 import { parseCommandArgs } from './args.js'
@@ -61,7 +62,10 @@ export async function run(argv: string[]): Promise<number> {
   if (parsed.format === 'tree') {
     const color = process.stdout.isTTY === true && !process.env.NO_COLOR
     process.stdout.write(formatTree(doc, { color }))
-  } else process.stdout.write(`${JSON.stringify(doc, null, 4)}\n`)
+  } else {
+    // JSON.stringify escapes C0 but leaves DEL and C1 (a one-byte CSI, U+009B) raw.
+    process.stdout.write(`${jsonSafe(JSON.stringify(doc, null, 4))}\n`)
+  }
   return 0
 }
 

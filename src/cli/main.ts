@@ -1,3 +1,5 @@
+import { lineSafe } from '../core/inert.js'
+import { redact } from '../core/redact.js'
 import { didYouMean } from '../core/suggest.js'
 import { type Command, runCommand } from './run-command.js'
 import { VERSION } from './version.js'
@@ -81,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     const known = Object.keys(commands)
     const hint = didYouMean(name, known, (command) => `probekit ${command}`)
     process.stdout.write(
-      `probekit: usage error: unknown command "${name}"${hint}; the commands are ${known.join(', ')}. See "probekit --help".\n`,
+      `probekit: usage error: unknown command "${lineSafe(redact(name))}"${hint}; the commands are ${known.join(', ')}. See "probekit --help".\n`,
     )
     return 1
   }

@@ -1,7 +1,8 @@
 import { existsSync, type FSWatcher, statSync, watch } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
+import { lineSafe } from '../core/inert.js'
 import type { Logger } from '../core/logger.js'
-import { redactUrl } from '../core/redact.js'
+import { redact as redactText, redactUrl } from '../core/redact.js'
 import { isLoopbackHost, TokenError, TokenFile } from '../monitor/auth.js'
 import { Monitor } from '../monitor/monitor.js'
 import type { ReplicaShare } from '../monitor/replicas.js'
@@ -242,11 +243,17 @@ function parseListen(value: string): { host: string; port: number } | undefined 
   return { host: match[1] || match[2] || '127.0.0.1', port }
 }
 
-/** Prints one line per event, prefixed with the time, as a long-running command should. */
-function lineLogger(quiet: boolean): Logger {
+/**
+ * Prints one line per event, prefixed with the time, as a long-running command should.
+ * This is where a line is finally written, so it is made safe here: the manifests'
+ * secrets masked (`redact`, once the monitor exists), control characters and newlines
+ * shown as escapes, so a target's words can neither drive the terminal nor forge a line.
+ */
+function lineLogger(quiet: boolean, redact: () => ((text: string) => string) | undefined): Logger {
   const line = (level: string, args: unknown[]) => {
     const text = args.filter((a) => typeof a === 'string').join(' ')
-    process.stdout.write(`${new Date().toISOString()} ${level}${text}\n`)
+    const masked = redact()?.(text) ?? redactText(text)
+    process.stdout.write(`${new Date().toISOString()} ${level}${lineSafe(masked)}\n`)
   }
   return {
     info: (...args) => {
@@ -262,7 +269,8 @@ function lineLogger(quiet: boolean): Logger {
 export async function run(argv: string[]): Promise<number> {
   const parsed = parse(argv)
   if (!parsed) return 0
-  const logger = lineLogger(parsed.quiet)
+  let monitor: Monitor | undefined
+  const logger = lineLogger(parsed.quiet, () => monitor?.redact)
 
   let store: MonitorStore
   try {
@@ -289,7 +297,7 @@ export async function run(argv: string[]): Promise<number> {
     if (etcdStore) await etcdStore.shutdown()
     else store.close()
   }
-  const monitor = new Monitor({
+  monitor = new Monitor({
     store,
     logger,
     ...(share ? { share } : {}),

@@ -1,3 +1,4 @@
+import { terminalSafe } from '../core/inert.js'
 import type { Group, Report } from '../core/types.js'
 import { formatText } from '../format/text.js'
 import { parseCommandArgs } from './args.js'
@@ -74,7 +75,8 @@ export async function run(argv: string[]): Promise<number> {
       // so handles the module left open (pools, sockets) cannot hold the process.
       await health.close()
     }
-    if (!quiet) process.stdout.write(render(report, group, values.verbose === true))
+    // Reasons quote what dependencies said: inert before they reach a terminal.
+    if (!quiet) process.stdout.write(terminalSafe(render(report, group, values.verbose === true)))
     return report.status === 'fail' ? 1 : 0
   } finally {
     restoreConsole?.()

@@ -1,4 +1,5 @@
-import { redact } from '../core/redact.js'
+import { lineSafe, terminalSafe } from '../core/inert.js'
+import { redact, renderValue } from '../core/redact.js'
 import { UsageError } from './usage-error.js'
 import { VERSION } from './version.js'
 
@@ -11,6 +12,8 @@ export interface Command {
  * Runs one command the way every command runs: `--version` answered the same everywhere,
  * a usage error printed as `usage error: …` with a pointer to the command's help, any other
  * expected failure as one redacted sentence, and exit status 1 for all of them (never 2).
+ * Both kinds quote what the user typed (a target URL) or what a module threw: redacted,
+ * and made terminal-safe, like every line the CLI prints.
  */
 export async function runCommand(
   name: string,
@@ -26,15 +29,22 @@ export async function runCommand(
     return await command.run(argv)
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stdout.write(`probekit ${name}: usage error: ${error.message}\nSee "probekit ${name} --help".\n`)
+      process.stdout.write(
+        `probekit ${name}: usage error: ${terminalSafe(redact(error.message))}\nSee "probekit ${name} --help".\n`,
+      )
       return 1
     }
     // Expected failures (a config module that throws, a timeout too short) arrive here as
     // one sentence; whatever they quote may hold a connection string, so redact it.
-    const message = error instanceof Error ? error.message : String(error)
-    process.stdout.write(`probekit ${name}: ${redact(message)}\n`)
+    const message = error instanceof Error ? error.message : renderValue(error)
+    process.stdout.write(`probekit ${name}: ${terminalSafe(redact(message))}\n`)
     return 1
   }
+}
+
+/** An unexpected failure as one line: its message (never a stack), redacted and terminal-safe. */
+export function lastResort(error: unknown): string {
+  return lineSafe(redact(error instanceof Error ? error.message : renderValue(error)))
 }
 
 /** Exits with `code` once stdout is flushed, so handles a driver or an app module left open cannot delay the answer. */

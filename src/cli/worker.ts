@@ -1,5 +1,6 @@
 import { type Stats, statSync } from 'node:fs'
-import { redactUrl } from '../core/redact.js'
+import { lineSafe } from '../core/inert.js'
+import { redact, redactUrl } from '../core/redact.js'
 import { DEFAULT_LIVENESS_FILE, DEFAULT_READINESS_FILE, WORKER_NAME_ENV, workerName } from '../worker/defaults.js'
 import { type FlagSpecs, parseCommandArgs, parseDuration } from './args.js'
 import { UsageError } from './usage-error.js'
@@ -90,12 +91,17 @@ export async function run(argv: string[], out: { write(text: string): unknown } 
   for (const [name, check] of checks) {
     const outcome = await check()
     if (!outcome.ok) {
-      out.write(`failed ${name}: ${outcome.reason}\n`)
+      // The reason may quote the broker's words: one inert, redacted line.
+      out.write(`failed ${name}: ${lineSafe(redact(outcome.reason))}\n`)
       return 1
     }
     notes.push(outcome.note)
   }
-  out.write(notes.length === 0 ? 'ok: every check is skipped, nothing was checked\n' : `ok ${notes.join('; ')}\n`)
+  out.write(
+    notes.length === 0
+      ? 'ok: every check is skipped, nothing was checked\n'
+      : `ok ${lineSafe(redact(notes.join('; ')))}\n`,
+  )
   return 0
 }
 

@@ -1,4 +1,9 @@
-import { redact } from './redact.js'
+import { redact, redactCut, renderValue, type SecretSet } from './redact.js'
+
+/** Reasons are cut to this many characters. */
+const MAX_REASON = 1000
+/** A message longer than this (a driver quoting a whole response) is cut, at a word, before it is redacted. */
+const MAX_MESSAGE = 64 * 1024
 
 /**
  * Thrown by a check for an expected failure. Its message is the reason shown to
@@ -21,34 +26,38 @@ function formatMs(ms: number): string {
 }
 
 /**
- * One line saying why a check failed: the error's message (never its stack), redacted.
- * Errors without a message (some drivers throw bare codes) fall back to their code or name.
+ * One line saying why a check failed: the error's message (never its stack), redacted
+ * (with `secrets` masked by value too) before it is cut to 1,000 characters. Errors without
+ * a message (some drivers throw bare codes) fall back to their code or name; anything thrown
+ * that is not an Error is rendered with its secret keys (password, token, …) masked.
  */
-export function reasonOf(error: unknown): string {
+export function reasonOf(error: unknown, secrets?: SecretSet): string {
   let text: string
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code
     if (error.message) text = error.message
-    else if (error instanceof AggregateError && error.errors.length > 0) text = reasonOf(error.errors[0])
+    else if (error instanceof AggregateError && error.errors.length > 0) text = reasonOf(error.errors[0], secrets)
     else if (typeof code === 'string') text = code
     else text = error.name || 'failed'
     // AggregateError from a dual-stack connect: the first member says more than "".
     if (!error.message && error instanceof AggregateError && error.errors.length > 0) {
-      text = error.errors.map((e) => reasonOf(e)).join('; ')
+      text = error.errors.map((e) => reasonOf(e, secrets)).join('; ')
     }
     text += causesOf(error, text)
   } else if (typeof error === 'string') text = error
   else if (error === undefined || error === null) text = 'failed'
-  else {
-    try {
-      text = JSON.stringify(error)
-    } catch {
-      text = String(error)
-    }
-  }
-  // One line: multi-line driver errors would break the verbose text format.
-  const oneLine = text.replace(/\s*[\r\n]+\s*/g, ' ').trim()
-  return redact(oneLine.length > 1000 ? `${oneLine.slice(0, 1000)}…` : oneLine) || 'failed'
+  else text = renderValue(error)
+  // One line: multi-line driver errors would break the verbose text format. Redacted whole,
+  // then cut: a cut first could leave half a credential that no pattern recognises.
+  // (split, not /\s*[\r\n]+\s*/: that pattern backtracks quadratically over a long run of spaces)
+  const flat = text
+    .split(/[\r\n]+/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join(' ')
+  const oneLine =
+    flat.length > MAX_MESSAGE ? redactCut(flat.slice(0, MAX_MESSAGE), { end: true }, secrets) : redact(flat, secrets)
+  return (oneLine.length > MAX_REASON ? `${oneLine.slice(0, MAX_REASON)}…` : oneLine) || 'failed'
 }
 
 /** How many links of an `error.cause` chain a reason shows. */

@@ -1,47 +1,355 @@
 /**
  * Credentials never leave probekit: every reason, log line, report, CLI line and stored
  * result passes through `redact`. Redaction is textual so it also catches secrets that a
- * driver embeds in its own error messages.
+ * driver embeds in its own error messages, and it runs on whole texts, before anything is
+ * cut to a size: a cut first could leave `postgres://u:hunter` that no pattern recognises.
+ *
+ * Two kinds of masking: by pattern (URL userinfo, `password=…`, `Authorization: …`), and by
+ * value, as CI systems mask their variables — secrets registered in a `SecretSet` (the
+ * monitor registers every credential its manifests configure) are masked wherever they
+ * appear, also when a target echoes them back.
  */
 
 const MASK = '***'
 
-// scheme://user:password@host — keep the user (useful when authentication fails), mask the password.
-const userinfoPassword = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/?#@]*):([^\s/?#@]*)@/gi
-// scheme://token@host (no colon): a lone token in the userinfo is a secret too (e.g. https://TOKEN@host).
-const userinfoToken = /\b((?:https?|rediss?|wss?):\/\/)([^\s:/?#@]{16,})@/gi
-// key=value and key: value pairs in connection strings, query strings and messages.
-const secretPair =
-  /\b(password|passwd|pwd|pass|secret|token|api[_-]?key|access[_-]?key|auth[_-]?token|client[_-]?secret|sslpassword)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,'")]+)/gi
-// Authorization headers echoed into messages.
-const authorization = /\b(authorization\s*[:=]\s*)(basic|bearer|digest)?\s*([^\s,;]+)/gi
+/** Values shorter than this are not masked by value: they would mask ordinary words. */
+export const MIN_SECRET_LENGTH = 4
 
-const extraSecrets = new Set<string>()
+// key=value and key: value pairs in connection strings, query strings, messages and JSON
+// (`"password": "…"`); a quoted value keeps its quotes.
+const secretPair =
+  /\b(password|passwd|pwd|pass|secret|token|api[_-]?key|access[_-]?key|auth[_-]?token|client[_-]?secret|sslpassword)(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,'")]+)/gi
+// Authorization headers echoed into messages (also as JSON: `"authorization": "Basic …"`).
+const authorization =
+  /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(basic|bearer|digest|token)(\s+))?([^\s,;"']+)/gi
+
+/** Header, variable and query parameter names whose values are credentials. */
+export const SECRET_NAME = /auth|token|secret|key|pass|pwd|session|cookie|credential|signature/i
+
+/** Keys of an object whose values are secrets (thrown plain objects, manifest fields). */
+export const SECRET_KEY =
+  /passw|passwd|pwd|secret|token|authorization|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credential|cookie/i
+
+/**
+ * Literal secrets masked by value. A set only grows: a secret that was ever configured
+ * stays masked for as long as the process lives (stored results outlive their manifest).
+ * Each set also masks the secrets of its parent (by default the process-wide set that
+ * `addSecret` fills), so a per-monitor set never masks less than the global one.
+ */
+export class SecretSet {
+  private readonly values = new Set<string>()
+  private sorted: string[] | undefined
+  private readonly parent: SecretSet | undefined
+
+  constructor(parent?: SecretSet | null) {
+    this.parent = parent === null ? undefined : (parent ?? globalSecrets)
+  }
+
+  /** How many literal forms are masked (this set's own). */
+  get size(): number {
+    return this.values.size
+  }
+
+  /**
+   * Registers a secret and the forms it travels in: as is, percent-encoded (a URL),
+   * JSON-escaped (an echoed JSON document). Values shorter than `MIN_SECRET_LENGTH` are ignored.
+   */
+  add(secret: string | undefined): void {
+    if (!secret || secret.length < MIN_SECRET_LENGTH) return
+    const forms = [secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)]
+    for (const form of forms) {
+      if (form.length < MIN_SECRET_LENGTH || this.values.has(form)) continue
+      this.values.add(form)
+      this.sorted = undefined
+    }
+  }
+
+  /** Registers a user and password as HTTP Basic sends them: the password, `user:password`, and its base64. */
+  addBasic(user: string, password: string): void {
+    this.add(password)
+    if (!password) return
+    const pair = `${user}:${password}`
+    this.add(pair)
+    this.add(Buffer.from(pair, 'utf8').toString('base64'))
+  }
+
+  /**
+   * Registers the credentials of a URL: the userinfo password, `user:password` and its
+   * base64 (what HTTP Basic sends), a lone userinfo token, and the values of query
+   * parameters whose name says secret (`?token=…`, `?api_key=…`).
+   */
+  addUrl(text: string | URL): void {
+    let url: URL
+    try {
+      url = typeof text === 'string' ? new URL(text) : text
+    } catch {
+      return
+    }
+    if (url.username || url.password) {
+      const user = decodeLoose(url.username)
+      const password = decodeLoose(url.password)
+      if (password) {
+        this.add(url.password)
+        this.addBasic(user, password)
+      } else this.add(user) // a lone token: https://TOKEN@host
+    }
+    for (const [name, value] of url.searchParams) if (SECRET_NAME.test(name)) this.add(value)
+  }
+
+  /**
+   * Registers the values of request headers whose name says secret (`Authorization`,
+   * `Proxy-Authorization`, `Cookie`, `X-Api-Key`, and any name holding auth, token, secret,
+   * key, pass, session, cookie, credential or signature), with their credential part
+   * (`Bearer X` → `X`) and, for Basic, the decoded `user:password` and password. Other
+   * headers (`Accept`, `Host`, `X-Tenant`) are not secrets: masking them would garble output.
+   */
+  addHeaders(headers: Record<string, string> | undefined): void {
+    for (const [name, value] of Object.entries(headers ?? {})) {
+      if (typeof value !== 'string' || !SECRET_NAME.test(name)) continue
+      this.add(value)
+      const match = /^\s*([A-Za-z][\w-]*)\s+(\S+)\s*$/.exec(value)
+      if (!match) continue
+      const credentials = match[2] as string
+      this.add(credentials)
+      if ((match[1] as string).toLowerCase() !== 'basic') continue
+      const decoded = Buffer.from(credentials, 'base64').toString('utf8')
+      const colon = decoded.indexOf(':')
+      if (colon >= 0) this.addBasic(decoded.slice(0, colon), decoded.slice(colon + 1))
+    }
+  }
+
+  /** Every literal form this set and its parents mask, longest first (a secret inside another is masked whole). */
+  forms(): string[] {
+    if (!this.sorted) this.sorted = [...this.values].sort((a, b) => b.length - a.length)
+    const own = this.sorted
+    const inherited = this.parent ? this.parent.forms() : []
+    if (inherited.length === 0) return own
+    if (own.length === 0) return inherited
+    return [...own, ...inherited].sort((a, b) => b.length - a.length)
+  }
+
+  /** `text` with every registered secret replaced by `***`. */
+  mask(text: string): string {
+    if (!text) return text
+    let out = text
+    for (const form of this.forms()) if (out.includes(form)) out = out.split(form).join(MASK)
+    return out
+  }
+
+  /** `redact(text)` with this set's secrets masked too. */
+  redact(text: string): string {
+    return redact(text, this)
+  }
+}
+
+/** The process-wide set: what `addSecret` registers, masked by every `redact`. */
+const globalSecrets = new SecretSet(null)
 
 /** Registers a literal secret (e.g. a password from the environment) to be masked everywhere. */
 export function addSecret(secret: string): void {
-  if (secret && secret.length >= 4) extraSecrets.add(secret)
+  globalSecrets.add(secret)
 }
 
-/** Returns `text` with every credential replaced by `***`. */
-export function redact(text: string): string {
+/** Registers a URL's credentials (see `SecretSet.addUrl`) to be masked everywhere in this process. */
+export function addUrlSecrets(url: string | URL): void {
+  globalSecrets.addUrl(url)
+}
+
+/** Registers secret request headers' values (see `SecretSet.addHeaders`) to be masked everywhere in this process. */
+export function addHeaderSecrets(headers: Record<string, string> | undefined): void {
+  globalSecrets.addHeaders(headers)
+}
+
+/**
+ * Returns `text` with every credential replaced by `***`: the secrets of `secrets` (default:
+ * those registered with `addSecret`) by value, then URL userinfo, `key=value` secrets and
+ * `Authorization` values by pattern. Linear in the length of `text`.
+ */
+export function redact(text: string, secrets: SecretSet = globalSecrets): string {
   if (!text) return text
-  let out = text
-  if (out.includes('@')) {
-    out = out.replace(userinfoPassword, (_m, scheme: string, user: string, password: string) =>
-      password ? `${scheme}${user}:${MASK}@` : `${scheme}${user}:@`,
-    )
-    out = out.replace(userinfoToken, (_m, scheme: string) => `${scheme}${MASK}@`)
-  }
-  out = out.replace(secretPair, (_m, key: string, sep: string) => `${key}${sep}${MASK}`)
-  out = out.replace(authorization, (_m, key: string, scheme: string | undefined) =>
-    scheme ? `${key}${scheme} ${MASK}` : `${key}${MASK}`,
+  let out = secrets.mask(text)
+  if (out.includes('://')) out = maskUserinfo(out, false)
+  out = out.replace(secretPair, (_m, key: string, sep: string, value: string) => `${key}${sep}${quoted(value)}`)
+  out = out.replace(authorization, (_m, key: string, scheme: string | undefined, space: string) =>
+    scheme ? `${key}${scheme}${space}${MASK}` : `${key}${MASK}`,
   )
-  for (const secret of extraSecrets) if (out.includes(secret)) out = out.split(secret).join(MASK)
   return out
 }
 
+/**
+ * Redacts a text that was cut before it could be redacted whole (a body read up to a bound,
+ * the tail of a stream): besides `redact`, the fragment at the cut may be the beginning
+ * (`end` cut) or the end (`start` cut) of a credential, so it is masked too — a URL
+ * authority running into the cut, a prefix or suffix of a registered secret, and the
+ * partial word at the cut.
+ */
+export function redactCut(text: string, cut: { start?: boolean; end?: boolean }, secrets?: SecretSet): string {
+  if (!text) return text
+  const set = secrets ?? globalSecrets
+  let out = text
+  if (cut.end) out = maskAtEnd(out, set)
+  if (cut.start) out = maskAtStart(out, set)
+  out = redact(out, set)
+  if (cut.end && out.includes('://')) out = maskUserinfo(out, true)
+  return out
+}
+
+/** How far from a cut a partial word is looked for. */
+const CUT_WORD = 256
+
+function maskAtEnd(text: string, secrets: SecretSet): string {
+  // A registered secret cut short: the longest tail of the text that starts one.
+  let keep = text.length
+  for (const form of secrets.forms()) {
+    const last = text.charCodeAt(text.length - 1)
+    for (let k = Math.min(form.length - 1, text.length); k > 0 && text.length - k < keep; k--) {
+      if (form.charCodeAt(k - 1) === last && text.endsWith(form.slice(0, k))) {
+        keep = text.length - k
+        break
+      }
+    }
+  }
+  // The partial word at the cut: whatever it was, it was not seen whole.
+  let i = keep
+  while (i > 0 && keep - i < CUT_WORD && !isSpace(text.charCodeAt(i - 1))) i--
+  if (keep - i < CUT_WORD) keep = i
+  return keep < text.length ? `${text.slice(0, keep)}…` : text
+}
+
+function maskAtStart(text: string, secrets: SecretSet): string {
+  let skip = 0
+  for (const form of secrets.forms()) {
+    const first = text.charCodeAt(0)
+    for (let k = Math.min(form.length - 1, text.length); k > skip; k--) {
+      if (form.charCodeAt(form.length - k) === first && text.startsWith(form.slice(form.length - k))) {
+        skip = k
+        break
+      }
+    }
+  }
+  let i = skip
+  while (i < text.length && i - skip < CUT_WORD && !isSpace(text.charCodeAt(i))) i++
+  if (i - skip < CUT_WORD) skip = i
+  return skip > 0 ? `…${text.slice(skip)}` : text
+}
+
 /** A URL with its password (and secret query parameters) masked, for display. */
-export function redactUrl(url: string | URL): string {
-  return redact(typeof url === 'string' ? url : url.href)
+export function redactUrl(url: string | URL, secrets?: SecretSet): string {
+  return redact(typeof url === 'string' ? url : url.href, secrets)
+}
+
+/**
+ * Renders any thrown value as one text with secrets masked: an object's keys that name a
+ * secret (password, token, secret, authorization, api-key, … at any depth) are masked
+ * before it is serialised, so `throw { password: 'hunter2', host: 'db' }` reads
+ * `{"password":"***","host":"db"}`. The result still goes through `redact`.
+ */
+export function renderValue(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (value === null || value === undefined) return String(value)
+  if (typeof value !== 'object') return typeof value === 'symbol' ? value.toString() : String(value)
+  const seen = new WeakSet<object>()
+  try {
+    const text = JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
+      if (key && SECRET_KEY.test(key) && v !== null && v !== undefined && v !== '') return MASK
+      if (typeof v === 'bigint') return v.toString()
+      if (typeof v === 'object' && v !== null) {
+        if (seen.has(v)) return '[Circular]'
+        seen.add(v)
+      }
+      return v
+    })
+    return text ?? Object.prototype.toString.call(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
+}
+
+function decodeLoose(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+function quoted(value: string): string {
+  const q = value[0]
+  return (q === '"' || q === "'") && value.length >= 2 && value.endsWith(q) ? `${q}${MASK}${q}` : MASK
+}
+
+// Schemes where a lone token in the userinfo (https://TOKEN@host) is a credential.
+const TOKEN_SCHEMES = new Set(['http', 'https', 'redis', 'rediss', 'ws', 'wss'])
+
+/**
+ * Masks the password of every `scheme://user:password@host`, taking the LAST `@` before
+ * the host, so passwords holding `@` or `:` are masked whole. A hand-written scan, not a
+ * regular expression: one pass over the text whatever it holds. With `toEnd`, an authority
+ * that runs into the end of the text (a cut) is masked whole after its scheme.
+ */
+function maskUserinfo(text: string, toEnd: boolean): string {
+  let out = ''
+  let from = 0
+  let i = text.indexOf('://')
+  while (i !== -1) {
+    const start = i + 3
+    let end = start
+    let lastAt = -1
+    for (; end < text.length; end++) {
+      const c = text.charCodeAt(end)
+      if (c === 0x2f || c === 0x3f || c === 0x23 || isSpace(c)) break // / ? # or a space
+      if (c === 0x40) lastAt = end // @
+    }
+    const scheme = schemeBefore(text, i)
+    if (scheme) {
+      if (lastAt >= 0) {
+        const userinfo = text.slice(start, lastAt)
+        const colon = userinfo.indexOf(':')
+        let masked = userinfo
+        if (colon >= 0) masked = `${userinfo.slice(0, colon)}:${colon < userinfo.length - 1 ? MASK : ''}`
+        else if (userinfo.length >= 16 && TOKEN_SCHEMES.has(scheme.toLowerCase())) masked = MASK
+        out += text.slice(from, start) + masked
+        from = lastAt
+      } else if (toEnd && end === text.length && end > start) {
+        out += `${text.slice(from, start)}…`
+        from = end
+      }
+    }
+    i = end >= text.length ? -1 : text.indexOf('://', end)
+  }
+  return from === 0 ? text : out + text.slice(from)
+}
+
+/** The URL scheme that ends at `at` (the index of `://`), or '' if none. */
+function schemeBefore(text: string, at: number): string {
+  let s = at
+  while (s > 0 && at - s < 32 && isSchemeChar(text.charCodeAt(s - 1))) s--
+  if (s === at) return ''
+  // A scheme starts with a letter, and not in the middle of a longer word.
+  while (s < at && !isLetter(text.charCodeAt(s))) s++
+  return text.slice(s, at)
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a)
+}
+
+function isSchemeChar(c: number): boolean {
+  return isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e
+}
+
+function isSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d)
+  if (c < 0xa0) return false
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  )
 }

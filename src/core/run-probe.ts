@@ -1,6 +1,6 @@
 import { withDeadline } from './deadline.js'
 import { reasonOf } from './errors.js'
-import { redact } from './redact.js'
+import { redact, type SecretSet } from './redact.js'
 import type { CheckDetails, CheckResult, Probe } from './types.js'
 
 export interface RunProbeOptions {
@@ -8,6 +8,8 @@ export interface RunProbeOptions {
   timeoutMs: number
   /** Aborts the run early (e.g. the health instance is closing). */
   signal?: AbortSignal
+  /** Secrets masked by value in the result's output (besides those of `addSecret`), e.g. a monitor's manifest credentials. */
+  secrets?: SecretSet
 }
 
 /**
@@ -38,15 +40,15 @@ export async function runProbe(probe: Probe, options: RunProbeOptions): Promise<
     critical,
   }
   if (probe.componentType) result.componentType = probe.componentType
-  if (failed) result.output = reasonOf(error)
-  else if (details && typeof details === 'object') applyDetails(result, details)
+  if (failed) result.output = reasonOf(error, options.secrets)
+  else if (details && typeof details === 'object') applyDetails(result, details, options.secrets)
   return result
 }
 
-function applyDetails(result: CheckResult, details: CheckDetails): void {
-  if (details.message !== undefined) result.output = redact(String(details.message))
+function applyDetails(result: CheckResult, details: CheckDetails, secrets: SecretSet | undefined): void {
+  if (details.message !== undefined) result.output = redact(String(details.message), secrets)
   if (details.observedValue !== undefined) result.observedValue = details.observedValue
   if (details.observedUnit !== undefined) result.observedUnit = details.observedUnit
   if (details.componentType !== undefined) result.componentType = details.componentType
-  if (details.componentId !== undefined) result.componentId = redact(details.componentId)
+  if (details.componentId !== undefined) result.componentId = redact(details.componentId, secrets)
 }

@@ -18,11 +18,14 @@
  * | `GET /livez`, `/readyz`, `/healthz` | the monitor's own health, through probekit |
  * | `GET /` | the dashboard |
  */
+
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { durationMs } from '../core/duration.js'
 import { createHealth } from '../core/health.js'
+import { jsonSafe } from '../core/inert.js'
 import { type Logger, writeLog } from '../core/logger.js'
+import { redactCut } from '../core/redact.js'
 import { PROMETHEUS_TYPE } from '../format/prometheus.js'
 import { Access, AccessRefused, checkToken, isLoopbackHost, TokenError, TokenFile, TokenSet } from './auth.js'
 import { dashboardAsset } from './dashboard/index.js'
@@ -128,7 +131,12 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
         sendJson(req, res, error.statusCode, { error: error.message }, error.headers)
         return
       }
-      writeLog(logger, 'error', `monitor api: ${req.method} ${req.url} failed: ${messageOf(error)}`, {})
+      writeLog(
+        logger,
+        'error',
+        `monitor api: ${req.method} ${monitor.redact(req.url ?? '')} failed: ${monitor.redact(messageOf(error))}`,
+        {},
+      )
       sendJson(req, res, 500, { error: 'internal error; the monitor log has the details' })
     })
   }
@@ -308,7 +316,9 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
         { allow: 'POST, PUT' },
       )
     }
-    const body = await readBodyTail(req, PUSH_BODY_KEPT_BYTES, PUSH_BODY_MAX_BYTES)
+    const { text, cut } = await readBodyTail(req, PUSH_BODY_KEPT_BYTES, PUSH_BODY_MAX_BYTES)
+    // Only the tail was kept: a credential may straddle where it starts, so that is masked too.
+    const body = cut ? redactCut(text, { start: true }, monitor.secrets) : text
     if (!monitor.push(name, kind, body || undefined)) {
       // `/v1/push/backup/finished`: the name before the last part is a push check, so the
       // last part was meant as a report.
@@ -490,7 +500,7 @@ function limit(query: URLSearchParams, fallback = 100, max = 10_000): number {
 }
 
 /** Reads a body, keeping at most `keep` bytes (its tail: a log's end says why it failed). */
-function readBodyTail(req: IncomingMessage, keep: number, max: number): Promise<string> {
+function readBodyTail(req: IncomingMessage, keep: number, max: number): Promise<{ text: string; cut: boolean }> {
   // A refused body is not read on: the 413 goes out and the connection closes after it.
   const tooLarge = (what: string) =>
     new HttpError(413, `${what} is over ${max} bytes; send the log's tail`, { connection: 'close' })
@@ -514,7 +524,7 @@ function readBodyTail(req: IncomingMessage, keep: number, max: number): Promise<
     })
     req.on('end', () => {
       const body = Buffer.concat(chunks)
-      resolve(body.subarray(Math.max(0, body.length - keep)).toString('utf8'))
+      resolve({ text: body.subarray(Math.max(0, body.length - keep)).toString('utf8'), cut: total > keep })
     })
     req.on('error', reject)
   })
@@ -539,7 +549,8 @@ function sendJson(
   value: unknown,
   headers: Record<string, string> = {},
 ): void {
-  send(req, res, statusCode, `${JSON.stringify(value, null, 2)}\n`, { 'content-type': JSON_TYPE, ...headers })
+  // jsonSafe: the same JSON to a parser, inert when `curl` prints it to a terminal.
+  send(req, res, statusCode, `${jsonSafe(JSON.stringify(value, null, 2))}\n`, { 'content-type': JSON_TYPE, ...headers })
 }
 
 function messageOf(error: unknown): string {

@@ -9,6 +9,7 @@
  * p2 had one check per pod, named `health_check`; a pod with several checks lists each
  * under its own name beside it. Fields beyond `status` and `output` are extra and may grow.
  */
+import { lineSafe } from '../core/inert.js'
 import type { CheckKind, CheckState, HealthState } from './types.js'
 
 /** One check in the inspect document. `status` and `output` are p2's; the rest is extra. */
@@ -126,7 +127,7 @@ export function formatTree(doc: InspectDocument, options: TreeOptions = {}): str
         const age = formatAge(now - Date.parse(check.since))
         out += `    ${STATE_MARKS[check.status]} ${oneLine(name).padEnd(width)}  ${shown}  for ${age.padEnd(7)}  ${oneLine(check.target)}\n`
         if (outputLines > 0 && check.output) {
-          const lines = check.output.replace(/\s+$/, '').split('\n')
+          const lines = check.output.trimEnd().split('\n')
           const tail = lines.slice(-outputLines)
           if (lines.length > tail.length) out += `        … ${lines.length - tail.length} more line(s)\n`
           for (const line of tail) out += `        ${oneLine(line)}\n`
@@ -137,10 +138,9 @@ export function formatTree(doc: InspectDocument, options: TreeOptions = {}): str
   return out
 }
 
-/** Control characters from a target never reach the terminal raw. */
+/** Control characters from a target never reach the terminal raw, and each field stays on its line. */
 function oneLine(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
-  return text.replace(/[\x00-\x08\x0b-\x1f\x7f\x9b]/g, '�').replace(/\n/g, ' ')
+  return lineSafe(text)
 }
 
 /** `3m 12s`, `2h 5m`, `4d 1h`. */

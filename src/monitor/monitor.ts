@@ -5,8 +5,10 @@
  * (or a slow listener of the API or webhooks) never delays a check.
  */
 import { EventEmitter, setMaxListeners } from 'node:events'
+import { reasonOf } from '../core/errors.js'
 import { type Logger, writeLog } from '../core/logger.js'
-import type { Checker, CheckOutcome } from './checkers/checker.js'
+import { SecretSet } from '../core/redact.js'
+import { type Checker, type CheckOutcome, keepTail } from './checkers/checker.js'
 import { execChecker } from './checkers/exec.js'
 import { httpChecker } from './checkers/http.js'
 import { probeChecker } from './checkers/probe.js'
@@ -14,6 +16,7 @@ import { tcpChecker } from './checkers/tcp.js'
 import { type CheckSpec, checkFingerprint, loadManifests, type PodManifest, type PushCheckSpec } from './manifest.js'
 import { assertPushKind, type PushKind, PushWatch } from './push.js'
 import { Scheduler } from './scheduler.js'
+import { registerSecrets } from './secrets.js'
 import { applyThresholds } from './thresholds.js'
 import type { CheckState, HealthState, HistorySample, MonitorStore, Transition } from './types.js'
 
@@ -106,6 +109,12 @@ type Waiter = { resolve: () => void }
  */
 export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; result: [CheckState] }> {
   readonly store: MonitorStore
+  /**
+   * Every credential the loaded manifests configure (URL userinfo, secret headers, tokens,
+   * TLS keys), masked by value in every output before it is stored, served, logged or sent.
+   * It only grows: a removed check's secrets stay masked while the process lives.
+   */
+  readonly secrets = new SecretSet()
   private readonly options: MonitorOptions
   private readonly logger: Logger | false
   private readonly scheduler: Scheduler
@@ -132,6 +141,9 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     this.logger = options.logger === undefined ? console : options.logger
     this.scheduler = new Scheduler({ concurrency: options.concurrency ?? 256 })
   }
+
+  /** `text` with every credential masked: the manifests' secrets by value, and the usual patterns. */
+  readonly redact = (text: string): string => this.secrets.redact(text)
 
   /** The highest index so far (Consul-style); raises on every change of any check. */
   get index(): number {
@@ -285,13 +297,15 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     assertPushKind(kind)
     const entry = this.findPush(checkName)
     if (!entry) return false
-    if (entry.push) entry.push.push(kind, body)
+    // Redacted whole, before the push watch keeps its tail.
+    const shown = body?.trim() ? this.redact(body.trim()) : undefined
+    if (entry.push) entry.push.push(kind, shown)
     else if (kind !== 'start') {
       const ok = kind === 'success' || kind === 0
       const text = typeof kind === 'number' ? `push exit status ${kind}` : `push ${kind}`
       this.apply(entry, {
         state: ok ? 'passing' : 'critical',
-        output: body?.trim() ? `${text}: ${body.trim()}` : text,
+        output: keepTail(shown ? `${text}: ${shown}` : text),
         durationMs: 0,
         at: new Date().toISOString(),
       })
@@ -337,7 +351,14 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       }
     }
     const wanted = new Map<string, CheckSpec>()
-    for (const pod of pods) for (const spec of pod.checks) wanted.set(spec.id, spec)
+    for (const pod of pods) for (const spec of pod.checks) registerSecrets(spec, this.secrets)
+    for (const pod of pods) {
+      for (const spec of pod.checks) {
+        // What is shown of the check (a command line, a URL) carries none of its secrets.
+        spec.target = this.redact(spec.target)
+        wanted.set(spec.id, spec)
+      }
+    }
 
     let changed = false
     for (const [id, entry] of this.entries) {
@@ -366,7 +387,13 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         const stored = this.restored.get(id)
         state =
           stored && stored.kind === spec.kind && stored.target === spec.target
-            ? { ...stored, successes: stored.successes ?? 0, failures: stored.failures ?? 0 }
+            ? {
+                ...stored,
+                // Written by an earlier run, perhaps before a secret was configured.
+                output: this.redact(stored.output),
+                successes: stored.successes ?? 0,
+                failures: stored.failures ?? 0,
+              }
             : this.freshState(spec, undefined, '')
         this.restored.delete(id)
       }
@@ -431,7 +458,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       )
       return
     }
-    entry.checker ??= buildChecker(spec)
+    entry.checker ??= buildChecker(spec, this.secrets)
     const checker = entry.checker
     this.scheduler.add(spec.id, spec.intervalMs, async () => {
       const outcome = await checker.run(this.stopping.signal)
@@ -446,10 +473,12 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     if (!entry.owned) return
     const previous = entry.state
     const next = applyThresholds(previous.state, previous, outcome.state, entry.spec.thresholds)
+    // Checkers redact before they cut; this is the last word for whatever reaches the state.
+    const output = this.redact(outcome.output)
     const state: CheckState = {
       ...previous,
       state: next.state,
-      output: outcome.output,
+      output,
       checkedAt: outcome.at,
       durationMs: Math.round(outcome.durationMs * 1000) / 1000,
       successes: next.successes,
@@ -461,12 +490,12 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     else delete state.sslEarliestExpiry
     const stateChanged = next.state !== previous.state
     const streaksChanged = next.successes !== previous.successes || next.failures !== previous.failures
-    const outputChanged = outcome.output !== previous.output
+    const outputChanged = output !== previous.output
     let transition: Transition | undefined
     if (stateChanged || outputChanged) state.index = ++this.currentIndex
     if (stateChanged) {
       state.since = outcome.at
-      transition = this.transition(state, previous.state, next.state, outcome.at, outcome.output)
+      transition = this.transition(state, previous.state, next.state, outcome.at, output)
     }
     entry.state = state
     entry.unsaved = true
@@ -480,7 +509,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       writeLog(
         this.logger,
         level,
-        `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}: ${transition.from} → ${transition.to}: ${firstLine(outcome.output)}`,
+        `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}: ${transition.from} → ${transition.to}: ${firstLine(output)}`,
         {
           id: transition.id,
           from: transition.from,
@@ -516,7 +545,9 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     try {
       ;(this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args)
     } catch (error) {
-      writeLog(this.logger, 'error', `a "${event}" listener of the monitor threw: ${String(error)}`, { event })
+      writeLog(this.logger, 'error', `a "${event}" listener of the monitor threw: ${reasonOf(error, this.secrets)}`, {
+        event,
+      })
     }
   }
 
@@ -643,7 +674,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     writeLog(
       this.logger,
       'error',
-      `monitor: ${what} failed: ${error instanceof Error ? error.message : String(error)}`,
+      `monitor: ${what} failed: ${this.redact(error instanceof Error ? error.message : String(error))}`,
       {},
     )
   }
@@ -656,16 +687,16 @@ function stopController(): AbortController {
   return controller
 }
 
-function buildChecker(spec: Exclude<CheckSpec, { kind: 'push' }>): Checker {
+function buildChecker(spec: Exclude<CheckSpec, { kind: 'push' }>, secrets: SecretSet): Checker {
   switch (spec.kind) {
     case 'http':
-      return httpChecker(spec)
+      return httpChecker(spec, secrets)
     case 'tcp':
-      return tcpChecker(spec)
+      return tcpChecker(spec, secrets)
     case 'probe':
-      return probeChecker(spec)
+      return probeChecker(spec, secrets)
     case 'exec':
-      return execChecker(spec)
+      return execChecker(spec, secrets)
   }
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { jsonSafe } from '../core/inert.js'
 import type { CheckState, Transition } from './types.js'
 
 /** What the event stream needs of a monitor (the Monitor class has it). */
@@ -81,7 +82,7 @@ export class EventStream {
     if (this.clients.size === 0) this.subscribe()
     this.clients.add(res)
     res.write(
-      `retry: 2000\nevent: snapshot\ndata: ${JSON.stringify({ index: this.monitor.index, states: this.monitor.states() })}\n\n`,
+      `retry: 2000\nevent: snapshot\ndata: ${jsonSafe(JSON.stringify({ index: this.monitor.index, states: this.monitor.states() }))}\n\n`,
     )
     res.on('close', () => {
       this.clients.delete(res)
@@ -118,9 +119,9 @@ export class EventStream {
   private flush(): void {
     if (this.dirty.size === 0 && this.changes.length === 0) return
     let out = ''
-    for (const change of this.changes) out += `event: change\ndata: ${JSON.stringify(change)}\n\n`
+    for (const change of this.changes) out += `event: change\ndata: ${jsonSafe(JSON.stringify(change))}\n\n`
     if (this.dirty.size > 0) {
-      out += `event: states\ndata: ${JSON.stringify({ index: this.monitor.index, states: [...this.dirty.values()] })}\n\n`
+      out += `event: states\ndata: ${jsonSafe(JSON.stringify({ index: this.monitor.index, states: [...this.dirty.values()] }))}\n\n`
     }
     this.changes = []
     this.dirty.clear()

@@ -7,7 +7,9 @@
  * The monitor's `change` listener only records the transition; sending happens on timers
  * and sockets of its own, so a slow or dead receiver never delays a check.
  */
+
 import { hostname } from 'node:os'
+import { jsonSafe } from '../core/inert.js'
 import { type Logger, writeLog } from '../core/logger.js'
 import { redactUrl } from '../core/redact.js'
 import type { CheckKind, CheckState, HealthState, Transition } from './types.js'
@@ -172,7 +174,7 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
   }
 
   async function deliver(target: Target, notification: WebhookNotification): Promise<void> {
-    const body = JSON.stringify(notification)
+    const body = jsonSafe(JSON.stringify(notification))
     let lastError = ''
     let retryAfterMs = 0
     for (let attempt = 0; attempt <= retries; attempt++) {

@@ -3,8 +3,8 @@ import { request as httpRequest, STATUS_CODES } from 'node:http'
 import type { RequestOptions } from 'node:https'
 import type { TLSSocket } from 'node:tls'
 import { NotReady } from '../core/errors.js'
-import { redactUrl } from '../core/redact.js'
-import type { Probe, ProbeOptions } from '../core/types.js'
+import { redact, redactCut, redactUrl, SecretSet } from '../core/redact.js'
+import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
 import { elapsedMs } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { describeNetworkError, isTlsTrustError } from './network-error.js'
@@ -78,6 +78,11 @@ export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
     followRedirects: _fr,
     ...probeOptions
   } = options
+  // The probe's own credentials (URL userinfo, secret headers) are masked by value in what
+  // it says: a target that echoes its request cannot hand them back through a reason.
+  const secrets = new SecretSet()
+  secrets.addUrl(target)
+  secrets.addHeaders(headers)
   const settings: RequestSettings = {
     method,
     headers: headers ?? {},
@@ -91,28 +96,42 @@ export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
     ...probeOptions,
     name,
     check: async ({ signal }) => {
-      const started = performance.now()
-      let current = target
-      let hopSettings = settings
-      let answer = await exchange(current, settings, signal)
-      for (let hop = 0; hop < redirects && isRedirect(answer.status) && answer.location; hop++) {
-        const next = new URL(answer.location, current)
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') break
-        // Credentials are for the origin they were given for, never for where it redirects.
-        if (next.origin !== current.origin) hopSettings = withoutCredentials(hopSettings)
-        current = next
-        answer = await exchange(current, hopSettings, signal)
+      try {
+        return await check(signal)
+      } catch (error) {
+        if (error instanceof NotReady) throw new NotReady(secrets.redact(error.message))
+        throw error
       }
-      const where = redactUrl(current.href)
-      const statusText = `${answer.status} ${answer.statusMessage || STATUS_CODES[answer.status] || ''}`.trim()
-      if (!accept.test(answer.status)) {
-        const hint =
-          answer.status === 401 || answer.status === 407 ? ' (authentication failed: check the credentials)' : ''
-        throw new NotReady(`${where} answered ${statusText}${hint}, expected ${accept.text}`)
-      }
-      if (expectBody !== undefined) checkBody(answer, expectBody, where)
-      return { message: statusText, observedValue: elapsedMs(started), observedUnit: 'ms', componentId: shown }
     },
+  }
+
+  async function check(signal: AbortSignal): Promise<CheckDetails> {
+    const started = performance.now()
+    let current = target
+    let hopSettings = settings
+    let answer = await exchange(current, settings, signal)
+    for (let hop = 0; hop < redirects && isRedirect(answer.status) && answer.location; hop++) {
+      const next = new URL(answer.location, current)
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') break
+      // Credentials are for the origin they were given for, never for where it redirects.
+      if (next.origin !== current.origin) hopSettings = withoutCredentials(hopSettings)
+      current = next
+      answer = await exchange(current, hopSettings, signal)
+    }
+    const where = redactUrl(current.href)
+    const statusText = `${answer.status} ${answer.statusMessage || STATUS_CODES[answer.status] || ''}`.trim()
+    if (!accept.test(answer.status)) {
+      const hint =
+        answer.status === 401 || answer.status === 407 ? ' (authentication failed: check the credentials)' : ''
+      throw new NotReady(`${where} answered ${statusText}${hint}, expected ${accept.text}`)
+    }
+    if (expectBody !== undefined) checkBody(answer, expectBody, where, secrets)
+    return {
+      message: secrets.redact(statusText),
+      observedValue: elapsedMs(started),
+      observedUnit: 'ms',
+      componentId: shown,
+    }
   }
 }
 
@@ -238,12 +257,14 @@ function describeHttpError(error: unknown): string {
   return isTlsTrustError(error) ? `${reason}; trust the server's CA with the ca option, or set insecure` : reason
 }
 
-function checkBody(answer: Answer, expected: string | RegExp, where: string): void {
+function checkBody(answer: Answer, expected: string | RegExp, where: string, secrets: SecretSet): void {
   const ok = typeof expected === 'string' ? answer.body.includes(expected) : expected.test(answer.body)
   if (ok) return
   const scope = answer.truncated ? ` (in its first ${answer.body.length} bytes)` : ''
   const wanted = typeof expected === 'string' ? `contain ${JSON.stringify(expected)}` : `match ${String(expected)}`
-  const excerpt = answer.body.replace(/\s+/g, ' ').trim().slice(0, 80)
+  // Redacted before it is cut to an excerpt; a body cut at maxBodyBytes may end inside a credential.
+  const flat = answer.body.replace(/\s+/g, ' ').trim()
+  const excerpt = (answer.truncated ? redactCut(flat, { end: true }, secrets) : redact(flat, secrets)).slice(0, 80)
   throw new NotReady(`${where}: the body did not ${wanted}${scope}; it began ${JSON.stringify(excerpt)}`)
 }
 

@@ -1,5 +1,6 @@
 import { Socket } from 'node:net'
 import { NotReady } from '../core/errors.js'
+import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { elapsedMs } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
@@ -79,14 +80,16 @@ export function parseTcpTarget(target: string | TcpTarget): TcpTarget {
   const text = target.startsWith('tcp://') ? target.slice('tcp://'.length).replace(/\/+$/, '') : target
   const match = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:/\s]+):(\d+)$/.exec(text)
   if (!match) {
-    throw new TypeError(`tcp: "${target}" is not a host and port; write it as "host:port" or "tcp://host:port"`)
+    throw new TypeError(
+      `tcp: "${redactUrl(target)}" is not a host and port; write it as "host:port" or "tcp://host:port"`,
+    )
   }
   return { host: match[1] as string, port: checkPort(Number(match[2]), target) }
 }
 
 function checkPort(port: unknown, input: string): number {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TypeError(`tcp: the port in ${input} must be a number from 1 to 65535`)
+    throw new TypeError(`tcp: the port in ${redactUrl(input)} must be a number from 1 to 65535`)
   }
   return port
 }

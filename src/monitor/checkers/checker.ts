@@ -3,6 +3,7 @@
  * hard deadline, ending in a state and a kept output. Deadlines are enforced by the core's
  * `runProbe`, the one deadline mechanism of probekit; checkers only react to its signal.
  */
+import type { SecretSet } from '../../core/redact.js'
 import { runProbe } from '../../core/run-probe.js'
 import type { HealthState } from '../types.js'
 
@@ -41,17 +42,20 @@ export interface Checker {
  * state) or throws for an error (critical, with the error's one-line reason); at the
  * deadline its signal fires and the outcome is critical, `timed out after N ms`.
  * `partial` collects what the attempt learnt before failing (e.g. the HTTP status).
+ * `secrets` (the monitor's manifest credentials) are masked in the reason before it is cut.
  */
 export async function runAttempt(
   name: string,
   timeoutMs: number,
   signal: AbortSignal | undefined,
   attempt: (signal: AbortSignal, partial: Partial<Verdict>) => Promise<Verdict>,
+  secrets?: SecretSet,
 ): Promise<CheckOutcome> {
   const partial: Partial<Verdict> = {}
   let verdict: Verdict | undefined
-  const options: { timeoutMs: number; signal?: AbortSignal } = { timeoutMs }
+  const options: { timeoutMs: number; signal?: AbortSignal; secrets?: SecretSet } = { timeoutMs }
   if (signal) options.signal = signal
+  if (secrets) options.secrets = secrets
   const result = await runProbe(
     {
       name,

@@ -4,12 +4,12 @@
  * is killed as a whole at the deadline, so a hung script never outlives its check.
  */
 import { spawn } from 'node:child_process'
-import { redact } from '../../core/redact.js'
+import { redact, redactCut, type SecretSet } from '../../core/redact.js'
 import type { ExecCheckSpec } from '../manifest.js'
 import { type Checker, type CheckOutcome, keepTail, MAX_OUTPUT_BYTES, runAttempt, type Verdict } from './checker.js'
 
 /** Builds the checker of one exec check. */
-export function execChecker(spec: ExecCheckSpec): Checker {
+export function execChecker(spec: ExecCheckSpec, secrets?: SecretSet): Checker {
   const [file, ...args] = spec.shell ? ['/bin/sh', '-c', spec.command.join(' ')] : spec.command
   const attempt = (signal: AbortSignal, partial: Partial<Verdict>): Promise<Verdict> =>
     new Promise<Verdict>((resolve, reject) => {
@@ -35,9 +35,13 @@ export function execChecker(spec: ExecCheckSpec): Checker {
           keptBytes = MAX_OUTPUT_BYTES
         }
       }
+      // Redacted before the tail is cut to size; when older output was dropped, the kept
+      // part starts at a cut, and whatever credential straddled it is masked too.
       const output = () => {
-        const text = redact(Buffer.concat(kept).toString('utf8').trimEnd())
-        return keepTail(text, MAX_OUTPUT_BYTES, totalBytes === keptBytes ? undefined : totalBytes)
+        const raw = Buffer.concat(kept).toString('utf8').trimEnd()
+        const cut = totalBytes !== keptBytes
+        const text = cut ? redactCut(raw, { start: true }, secrets) : redact(raw, secrets)
+        return keepTail(text, MAX_OUTPUT_BYTES, cut ? totalBytes : undefined)
       }
       child.stdout?.on('data', collect)
       child.stderr?.on('data', collect)
@@ -63,7 +67,7 @@ export function execChecker(spec: ExecCheckSpec): Checker {
     })
   return {
     run(signal?: AbortSignal): Promise<CheckOutcome> {
-      return runAttempt(spec.id, spec.timeoutMs, signal, attempt)
+      return runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
     },
     async close() {},
   }

@@ -9,7 +9,7 @@ import { STATUS_CODES } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { Agent, buildConnector } from 'undici'
 import { reasonOf } from '../../core/errors.js'
-import { redact, redactUrl } from '../../core/redact.js'
+import { redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
 import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
 import { type Checker, type CheckOutcome, MAX_OUTPUT_BYTES, runAttempt, type Verdict } from './checker.js'
 
@@ -121,7 +121,7 @@ function earliestExpiry(socket: TLSSocket): number | undefined {
 }
 
 /** Builds the checker of one HTTP(S) check. */
-export function httpChecker(spec: HttpCheckSpec): Checker {
+export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
   const url = new URL(spec.url)
   const origin = url.origin
   const path = `${url.pathname}${url.search}`
@@ -134,7 +134,7 @@ export function httpChecker(spec: HttpCheckSpec): Checker {
   if (url.username || url.password) {
     headers.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
   }
-  const shown = redactUrl(spec.url)
+  const shown = redactUrl(spec.url, secrets)
   const head = `HTTP ${spec.method} ${shown}`
   const shared = acquireAgent(spec.tls)
   let closed = false
@@ -158,7 +158,7 @@ export function httpChecker(spec: HttpCheckSpec): Checker {
       })
     } catch (error) {
       if (signal.aborted) throw signal.reason
-      throw new Error(`${head}: ${reasonOf(error)}`)
+      throw new Error(`${head}: ${reasonOf(error, secrets)}`)
     }
     const status = response.statusCode
     partial.httpStatus = status
@@ -170,7 +170,7 @@ export function httpChecker(spec: HttpCheckSpec): Checker {
     } catch (error) {
       if (signal.aborted) throw signal.reason
       throw new Error(
-        `${head}: ${status} ${STATUS_CODES[status] ?? ''}, then reading the body failed: ${reasonOf(error)}`,
+        `${head}: ${status} ${STATUS_CODES[status] ?? ''}, then reading the body failed: ${reasonOf(error, secrets)}`,
       )
     }
     const { text, bytesRead, more } = body
@@ -183,11 +183,16 @@ export function httpChecker(spec: HttpCheckSpec): Checker {
     if (status >= 300 && status < 400 && state === 'critical') {
       const location = response.headers.location
       const target = Array.isArray(location) ? location[0] : location
-      summary += target ? ` (redirect to ${redactUrl(String(target))} not followed)` : ' (redirect not followed)'
+      summary += target
+        ? ` (redirect to ${redactUrl(String(target), secrets)} not followed)`
+        : ' (redirect not followed)'
     }
+    // The whole body read is redacted before composeOutput keeps its tail; a body cut at the
+    // read bound may end inside a credential, which redactCut masks too.
+    const shownBody = more ? redactCut(text, { end: true }, secrets) : redact(text, secrets)
     const verdict: Verdict = {
       state,
-      output: composeOutput(summary, redact(text), bytesRead, more),
+      output: composeOutput(summary, shownBody, bytesRead, more),
       httpStatus: status,
     }
     if (expiry !== undefined) verdict.sslEarliestExpiry = expiry
@@ -196,7 +201,7 @@ export function httpChecker(spec: HttpCheckSpec): Checker {
 
   return {
     run(signal?: AbortSignal): Promise<CheckOutcome> {
-      return runAttempt(spec.id, spec.timeoutMs, signal, attempt)
+      return runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
     },
     async close() {
       if (closed) return

@@ -3,7 +3,7 @@
  * as `probekit check` and the library, run through `runProbe` like every other check. A
  * passing probe is `passing`, a failing one `critical`, with the probe's own reason.
  */
-import { redact } from '../../core/redact.js'
+import { redact, type SecretSet } from '../../core/redact.js'
 import type { Probe } from '../../core/types.js'
 import type { ProbeCheckSpec } from '../manifest.js'
 import { type Checker, type CheckOutcome, runAttempt, type Verdict } from './checker.js'
@@ -19,7 +19,7 @@ function loadProbeForTarget(): Promise<ProbeForTarget> {
 }
 
 /** Builds the checker of one typed-target check. */
-export function probeChecker(spec: ProbeCheckSpec): Checker {
+export function probeChecker(spec: ProbeCheckSpec, secrets?: SecretSet): Checker {
   let probe: Promise<Probe> | undefined
   const attempt = async (signal: AbortSignal): Promise<Verdict> => {
     probe ??= loadProbeForTarget().then((probeForTarget) => probeForTarget(spec.url, { name: spec.check }))
@@ -28,12 +28,12 @@ export function probeChecker(spec: ProbeCheckSpec): Checker {
     })
     const details = await (await probe).check({ signal })
     const message =
-      details && typeof details === 'object' && details.message ? `: ${redact(String(details.message))}` : ''
+      details && typeof details === 'object' && details.message ? `: ${redact(String(details.message), secrets)}` : ''
     return { state: 'passing', output: `${spec.target} ok${message}` }
   }
   return {
     run(signal?: AbortSignal): Promise<CheckOutcome> {
-      return runAttempt(spec.id, spec.timeoutMs, signal, attempt)
+      return runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
     },
     async close() {},
   }

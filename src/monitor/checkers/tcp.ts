@@ -1,10 +1,11 @@
 /** TCP checks: passing when a connection opens (it is closed at once), critical otherwise. */
 import { Socket } from 'node:net'
+import type { SecretSet } from '../../core/redact.js'
 import type { TcpCheckSpec } from '../manifest.js'
 import { type Checker, type CheckOutcome, runAttempt, type Verdict } from './checker.js'
 
 /** Builds the checker of one TCP check. */
-export function tcpChecker(spec: TcpCheckSpec): Checker {
+export function tcpChecker(spec: TcpCheckSpec, secrets?: SecretSet): Checker {
   const attempt = (signal: AbortSignal): Promise<Verdict> =>
     new Promise<Verdict>((resolve, reject) => {
       const socket = new Socket()
@@ -26,7 +27,7 @@ export function tcpChecker(spec: TcpCheckSpec): Checker {
     })
   return {
     run(signal?: AbortSignal): Promise<CheckOutcome> {
-      return runAttempt(spec.id, spec.timeoutMs, signal, attempt)
+      return runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
     },
     async close() {},
   }

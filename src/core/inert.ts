@@ -1,0 +1,53 @@
+/**
+ * Output is inert: what a target says (a status text, a body, an error message) reaches a
+ * terminal, a log or a JSON document only with its control characters shown as visible
+ * escapes. A raw ESC or C1 byte in a terminal can clear the screen, retitle the window,
+ * write the clipboard (OSC 52) or forge a prompt; a raw newline in a log forges a line.
+ */
+
+// C0 but tab and newline, DEL, and C1 (U+0080–U+009F; U+009B is a one-byte CSI).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g
+// The same, and newlines too: a log line stays one line.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL_OR_NEWLINE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g
+// JSON.stringify escapes C0 itself; DEL and C1 it leaves raw.
+const JSON_RAW = /[\u007f-\u009f]/g
+
+/**
+ * `text` with every control character but newline and tab shown as `\xNN`: ESC becomes
+ * `\x1b`, the C1 CSI `\x9b`, DEL `\x7f`, a carriage return `\x0d`. Printable text,
+ * newlines and tabs are unchanged.
+ *
+ * @example
+ * terminalSafe('\u001b[2Jgone') // '\\x1b[2Jgone'
+ */
+export function terminalSafe(text: string): string {
+  CONTROL.lastIndex = 0
+  return CONTROL.test(text) ? text.replace(CONTROL, escapeChar) : text
+}
+
+/**
+ * One line for a log: `terminalSafe`, with newlines shown as `\n` too, so a reason that
+ * holds a newline cannot forge a second log line.
+ */
+export function lineSafe(text: string): string {
+  CONTROL_OR_NEWLINE.lastIndex = 0
+  return CONTROL_OR_NEWLINE.test(text) ? text.replace(CONTROL_OR_NEWLINE, escapeChar) : text
+}
+
+/**
+ * A JSON document (as `JSON.stringify` writes it) with DEL and C1 escaped as `\u007f`,
+ * `\u009b`: the same document to a parser, inert in a terminal.
+ */
+export function jsonSafe(json: string): string {
+  JSON_RAW.lastIndex = 0
+  return JSON_RAW.test(json)
+    ? json.replace(JSON_RAW, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    : json
+}
+
+function escapeChar(c: string): string {
+  if (c === '\n') return '\\n'
+  return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`
+}
