@@ -161,14 +161,16 @@ export function addHeaderSecrets(headers: Record<string, string> | undefined): v
 }
 
 /**
- * Returns `text` with every credential replaced by `***`: the secrets of `secrets` (default:
- * those registered with `addSecret`) by value, then URL userinfo, `key=value` secrets and
- * `Authorization` values by pattern. Linear in the length of `text`.
+ * Returns `text` with every credential replaced by `***`: URL userinfo, the secrets of
+ * `secrets` (default: those registered with `addSecret`) by value, then `key=value` secrets
+ * and `Authorization` values by pattern. Linear in the length of `text`.
  */
 export function redact(text: string, secrets: SecretSet = globalSecrets): string {
   if (!text) return text
-  let out = secrets.mask(text)
-  if (out.includes('://')) out = maskUserinfo(out, false)
+  // Userinfo first, so `postgres://app:***@db` keeps its user even when `app:password` is a
+  // registered form; then values, before the patterns could split a secret (`a&b`) in two.
+  let out = text.includes('://') ? maskUserinfo(text, false) : text
+  out = secrets.mask(out)
   out = out.replace(secretPair, (_m, key: string, sep: string, value: string) => `${key}${sep}${quoted(value)}`)
   out = out.replace(authorization, (_m, key: string, scheme: string | undefined, space: string) =>
     scheme ? `${key}${scheme}${space}${MASK}` : `${key}${MASK}`,

@@ -73,6 +73,20 @@ describe('probekit check: input it refuses, output it bounds', () => {
     }
   })
 
+  it('never echoes a password in a usage error', async () => {
+    const run = await cli(['check', 'tcp://u:TcpPw10@127.0.0.1:1'])
+    assert.equal(run.code, 1)
+    assert.match(run.stdout, /usage error: /)
+    assert.doesNotMatch(run.stdout, /TcpPw10/)
+  })
+
+  it('masks a password holding @ and : whole, up to the last @ before the host', async () => {
+    const run = await cli(['check', '--timeout', '2s', `redis://:p@ss:w0rd3@127.0.0.1:${closedPort}`])
+    assert.equal(run.code, 1)
+    assert.match(run.stdout, new RegExp(`^failed redis://:\\*\\*\\*@127\\.0\\.0\\.1:${closedPort}: `))
+    assert.doesNotMatch(run.stdout, /w0rd3|p@ss/)
+  })
+
   it('caps each line so the output fits in the 4 KB Docker keeps', async () => {
     const long = `http://127.0.0.1:${closedPort}/readyz?${'x'.repeat(3000)}`
     const run = await cli(['check', long, long, long])

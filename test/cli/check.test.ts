@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
 import { freePort } from '../support/server-process.js'
@@ -16,6 +17,26 @@ function close(server: Server | undefined): Promise<void> {
   if (!server) return Promise.resolve()
   server.closeAllConnections?.()
   return new Promise((resolve) => server.close(() => resolve()))
+}
+
+/** Any raw control character a terminal acts on: C0 but newline and tab, ESC, DEL, C1. */
+const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
+
+/**
+ * A server speaking HTTP by hand: node:http refuses to send control characters in a
+ * status text, and a hostile server does not ask. `answer` gets the request head.
+ */
+async function rawHttpServer(answer: (request: string) => string): Promise<{ port: number; close(): void }> {
+  const server: TcpServer = createTcpServer((socket) => {
+    let head = ''
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1')
+      if (head.includes('\r\n\r\n')) socket.end(Buffer.from(answer(head), 'latin1'))
+    })
+    socket.on('error', () => {})
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { port: (server.address() as { port: number }).port, close: () => server.close() }
 }
 
 describe('probekit check', () => {
@@ -150,6 +171,47 @@ describe('probekit check', () => {
     assert.equal(json.code, 1)
     assert.doesNotMatch(json.stdout, /s3cret/)
     assert.match(json.stdout, /app:\*\*\*@/)
+  })
+
+  it('prints what a server says inert: no escape sequence of its status text reaches the terminal', async () => {
+    const hostile = await rawHttpServer(
+      () =>
+        'HTTP/1.1 503 Bad \u001b[2J\u001b]0;owned\u0007 \u001b]52;c;aGVsbG8=\u0007 \u009b31m\r\ncontent-length: 0\r\n\r\n',
+    )
+    try {
+      for (const args of [[], ['--json']]) {
+        const run = await cli(['check', ...args, `http://127.0.0.1:${hostile.port}/`])
+        assert.equal(run.code, 1)
+        assert.match(run.stdout, /503 Bad/)
+        assert.doesNotMatch(run.stdout, RAW_CONTROL)
+      }
+      const line = await cli(['check', `http://127.0.0.1:${hostile.port}/`])
+      assert.match(line.stdout, /\\x1b\[2J/, 'shown as a visible escape')
+    } finally {
+      hostile.close()
+    }
+  })
+
+  it('masks the credentials it sends when the server echoes them back', async () => {
+    // The status text echoes the request's credentials, as a debugging endpoint might.
+    const echo = await rawHttpServer((request) => {
+      const header = (name: string) => new RegExp(`^${name}: (.*)$`, 'im').exec(request)?.[1]?.trim() ?? ''
+      return `HTTP/1.1 401 key ${header('x-api-key')} auth ${header('authorization')}\r\ncontent-length: 0\r\n\r\n`
+    })
+    try {
+      const run = await cli([
+        'check',
+        '--header',
+        'X-Api-Key: cli-key-4242',
+        `http://robot:CliPw0rd9@127.0.0.1:${echo.port}/`,
+      ])
+      assert.equal(run.code, 1)
+      assert.match(run.stdout, /answered 401 key \*\*\* auth/)
+      const basic = Buffer.from('robot:CliPw0rd9').toString('base64')
+      for (const secret of ['cli-key-4242', 'CliPw0rd9', basic]) assert.ok(!run.stdout.includes(secret), run.stdout)
+    } finally {
+      echo.close()
+    }
   })
 
   it('prints a JSON array of results with --json', async () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { addSecret, redact } from '../../src/core/redact.js'
+import { reasonOf } from '../../src/core/errors.js'
+import { addSecret, redact, redactCut, SecretSet } from '../../src/core/redact.js'
+import { runProbe } from '../../src/core/run-probe.js'
 
 describe('redact', () => {
   const cases: [string, string][] = [
@@ -20,5 +22,145 @@ describe('redact', () => {
   it('masks secrets registered by the app', () => {
     addSecret('correct-horse-battery')
     assert.equal(redact('auth failed with correct-horse-battery'), 'auth failed with ***')
+  })
+})
+
+describe('redact: passwords holding @ and :', () => {
+  const cases: [string, string][] = [
+    ['redis://:p@ss:w0rd3@127.0.0.1:6379', 'redis://:***@127.0.0.1:6379'],
+    ['postgres://app:p@ss@db:5432/app', 'postgres://app:***@db:5432/app'],
+    ['postgres://me@corp.example:pw@db/x', 'postgres://me@corp.example:***@db/x'],
+    ['failed: amqp://u:a:b:c@broker/vh; retrying', 'failed: amqp://u:***@broker/vh; retrying'],
+    ['two: redis://:one@a:1 and redis://:t@wo@b:2', 'two: redis://:***@a:1 and redis://:***@b:2'],
+    ['https://ghp_0123456789abcdefABCD@github.com/x', 'https://***@github.com/x'],
+    ['mail me@example.com about http://host/', 'mail me@example.com about http://host/'],
+  ]
+  for (const [input, expected] of cases) {
+    it(`masks ${JSON.stringify(input)}`, () => assert.equal(redact(input), expected))
+  }
+
+  it('masks secrets echoed as JSON', () => {
+    assert.equal(
+      redact('{"password":"hunter2","authorization":"Bearer abc.def","host":"db"}'),
+      '{"password":"***","authorization":"Bearer ***","host":"db"}',
+    )
+  })
+
+  it('finishes at once on 100 KB hostile strings (no catastrophic backtracking)', () => {
+    const hostile = [
+      'a://'.repeat(25_000),
+      `x://${':@'.repeat(50_000)}`,
+      '@'.repeat(100_000),
+      `redis://${'a'.repeat(100_000)}`,
+      `password${' '.repeat(100_000)}`,
+      'password= '.repeat(10_000),
+      `authorization:${' '.repeat(100_000)}`,
+      `${' '.repeat(100_000)}x\n`,
+      `${'\n '.repeat(50_000)}x`,
+    ]
+    const secrets = new SecretSet()
+    secrets.addUrl('https://user:HostilePw1@h/')
+    // A generous bound: the quadratic versions take minutes on these inputs.
+    const started = performance.now()
+    for (const text of hostile) {
+      redact(text, secrets)
+      redactCut(text, { start: true, end: true }, secrets)
+      reasonOf(new Error(text), secrets)
+    }
+    const ms = performance.now() - started
+    assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`)
+  })
+})
+
+describe('redact before truncation', () => {
+  it('masks a connection string at the end of a long error message', () => {
+    const reason = reasonOf(new Error(`${'connect failed, '.repeat(62)}postgres://u:hunter2@db/x`))
+    assert.ok(reason.length <= 1001, `${reason.length} characters`)
+    assert.doesNotMatch(reason, /hunt/)
+  })
+
+  it('masks the part of a credential left at a cut (redactCut)', () => {
+    assert.equal(redactCut('body {"db":"postgres://u:hunter', { end: true }), 'body …')
+    const long = `${'y'.repeat(300)}postgres://u:hunter`
+    assert.doesNotMatch(redactCut(long, { end: true }), /hunt/)
+    const secrets = new SecretSet()
+    secrets.add('two words secret')
+    assert.doesNotMatch(redactCut('it said two words sec', { end: true }, secrets), /two words/)
+    assert.equal(redactCut('ter2@db/x is down', { start: true }), '… is down')
+  })
+})
+
+describe('redact: thrown values that are not Errors', () => {
+  it('masks secret keys of a thrown plain object, at any depth and in any case', () => {
+    const reason = reasonOf({
+      password: 'hunter2',
+      host: 'db',
+      auth: { Token: 'tok-1', API_KEY: 'k-2', apiKey: 'k-3' },
+    })
+    assert.doesNotMatch(reason, /hunter2|tok-1|k-2|k-3/)
+    assert.match(reason, /"host":"db"/)
+  })
+
+  it('renders circular objects, bigints and symbols without throwing', () => {
+    const loop: Record<string, unknown> = { secret: 's3cr3t!', n: 10n }
+    loop.self = loop
+    const reason = reasonOf(loop)
+    assert.doesNotMatch(reason, /s3cr3t/)
+    assert.match(reason, /Circular/)
+    assert.equal(reasonOf(Symbol('odd')), 'Symbol(odd)')
+    assert.equal(reasonOf(42), '42')
+  })
+
+  it('is what runProbe reports for a check that throws a plain object', async () => {
+    const result = await runProbe(
+      {
+        name: 'db',
+        check: () => {
+          throw { password: 'hunter2', host: 'db' }
+        },
+      },
+      { timeoutMs: 1000 },
+    )
+    assert.equal(result.status, 'fail')
+    assert.doesNotMatch(result.output ?? '', /hunter2/)
+    assert.match(result.output ?? '', /"host":"db"/)
+  })
+})
+
+describe('SecretSet', () => {
+  it('masks a URL password and what HTTP Basic makes of it', () => {
+    const secrets = new SecretSet()
+    secrets.addUrl('http://user:Pw%40rd77@host/')
+    const basic = Buffer.from('user:Pw@rd77').toString('base64')
+    assert.equal(secrets.redact(`echo ${basic} Pw@rd77 Pw%40rd77 user:Pw@rd77`), 'echo *** *** *** ***')
+  })
+
+  it('masks secret headers with their credential part, and leaves other headers alone', () => {
+    const secrets = new SecretSet()
+    secrets.addHeaders({
+      Authorization: 'Bearer tok.abc.def',
+      'X-Api-Key': 'key-12345',
+      Cookie: 'sid=cookie-999',
+      Accept: 'application/json',
+    })
+    assert.equal(
+      secrets.redact('got tok.abc.def, key-12345, sid=cookie-999 as application/json'),
+      'got ***, ***, *** as application/json',
+    )
+  })
+
+  it("keeps one monitor's secrets out of another's masking, and masks the process-wide ones in both", () => {
+    const a = new SecretSet()
+    const b = new SecretSet()
+    a.add('only-in-a-1234')
+    addSecret('everywhere-5678')
+    assert.equal(a.redact('only-in-a-1234 everywhere-5678'), '*** ***')
+    assert.equal(b.redact('only-in-a-1234 everywhere-5678'), 'only-in-a-1234 ***')
+  })
+
+  it('ignores values too short to mask by value', () => {
+    const secrets = new SecretSet()
+    secrets.add('pw')
+    assert.equal(secrets.redact('pwd is pw'), 'pwd is pw')
   })
 })

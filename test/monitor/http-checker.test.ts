@@ -5,8 +5,10 @@ import type { AddressInfo, Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { type Checker, MAX_OUTPUT_BYTES } from '../../src/monitor/checkers/checker.js'
-import { httpChecker } from '../../src/monitor/checkers/http.js'
+import { SecretSet } from '../../src/core/redact.js'
+import { httpChecker, MAX_BODY_BYTES } from '../../src/monitor/checkers/http.js'
 import { type HttpCheckSpec, parseManifest } from '../../src/monitor/manifest.js'
+import { registerSecrets } from '../../src/monitor/secrets.js'
 import { makeTestCa, type TestCa } from '../support/test-ca.js'
 
 const GB = 1024 * 1024 * 1024
@@ -92,6 +94,11 @@ function routes(req: IncomingMessage, res: ServerResponse): void {
     return void res.end(JSON.stringify(req.headers))
   }
   if (path === '/leak') return void res.end('connected with password=hunter2 to postgres://app:s3cret@db:5432/app\n')
+  if (path === '/cut-url') {
+    // The 10 KB read bound falls inside the URL's password.
+    const url = 'postgres://u:hunter2hunter2@db/x'
+    return void res.end(`${'x'.repeat(MAX_BODY_BYTES - 'postgres://u:hunt'.length)}${url} and more\n`)
+  }
   res.statusCode = 404
   res.end('not found\n')
 }
@@ -118,8 +125,8 @@ describe('HTTP checker', () => {
   let untrustedPort: number
   let otherPort: number
   const checkers: Checker[] = []
-  const make = (s: HttpCheckSpec) => {
-    const c = httpChecker(s)
+  const make = (s: HttpCheckSpec, secrets?: SecretSet) => {
+    const c = httpChecker(s, secrets)
     checkers.push(c)
     return c
   }
@@ -255,6 +262,28 @@ describe('HTTP checker', () => {
     const outcome = await make(s).run()
     assert.equal(outcome.state, 'passing')
     assert.doesNotMatch(outcome.output, /topsecret|hunter2|s3cret/)
+  })
+
+  it('masks a credential that the 10 KB read bound cut in half', async () => {
+    const outcome = await make(checkOf(`${base}/cut-url`)).run()
+    assert.equal(outcome.state, 'passing')
+    assert.ok(outcome.output.length > 1000, 'the body is kept')
+    assert.doesNotMatch(outcome.output, /hunt/)
+  })
+
+  it("masks the manifest's credentials by value when the target echoes them", async () => {
+    const s = spec(
+      `id: t\nchecks:\n  - name: c\n    url: http://echo:EchoPw42@127.0.0.1:${new URL(base).port}/headers\n` +
+        '    headers:\n      X-Api-Key: key-8c1f27\n      Cookie: session=cookie-77aa\n      Accept: text/plain\n',
+    )
+    const secrets = new SecretSet()
+    registerSecrets(s, secrets)
+    const outcome = await make(s, secrets).run()
+    assert.equal(outcome.state, 'passing')
+    // The echo is there (the accept header is no secret), the credentials are not.
+    assert.match(outcome.output, /text\/plain/)
+    const basic = Buffer.from('echo:EchoPw42').toString('base64')
+    for (const secret of ['EchoPw42', basic, 'key-8c1f27', 'cookie-77aa']) assert.ok(!outcome.output.includes(secret), secret)
   })
 
   it('reuses one kept-alive connection across runs', async () => {
