@@ -9,7 +9,7 @@
  */
 
 import { hostname } from 'node:os'
-import { jsonSafe } from '../core/inert.js'
+import { jsonSafe, lineSafe } from '../core/inert.js'
 import { type Logger, writeLog } from '../core/logger.js'
 import { redactUrl } from '../core/redact.js'
 import type { CheckKind, CheckState, HealthState, Transition } from './types.js'
@@ -281,7 +281,10 @@ function toNotification(
     index: last.index,
     transitions: transitions.map((t) => ({ from: t.from, to: t.to, at: t.at, output: t.output, index: t.index })),
     monitor: monitorName,
-    text: `${last.pod} on ${last.node}: ${last.check} ${first.from} → ${last.to}${flaps}${firstLine ? `: ${firstLine.slice(0, 200)}` : ''}`,
+    // One line for a chat message: what the target said cannot add lines or escapes to it.
+    text: lineSafe(
+      `${last.pod} on ${last.node}: ${last.check} ${first.from} → ${last.to}${flaps}${firstLine ? `: ${firstLine.slice(0, 200)}` : ''}`,
+    ),
   }
 }
 
