@@ -6,6 +6,7 @@ import { redact as redactText, redactUrl } from '../core/redact.js'
 import { isLoopbackHost, TokenError, TokenFile } from '../monitor/auth.js'
 import { Monitor } from '../monitor/monitor.js'
 import type { ReplicaShare } from '../monitor/replicas.js'
+import { registerSecrets } from '../monitor/secrets.js'
 import type { EtcdStore } from '../monitor/store/etcd.js'
 import { isEtcdAddress, openStoreAsync, SqliteMissingError, SqliteStore, StoreError } from '../monitor/store/index.js'
 import type { MonitorStore } from '../monitor/types.js'
@@ -311,6 +312,12 @@ export async function run(argv: string[]): Promise<number> {
     await closeStore()
     throw error
   }
+  // The API's bearer tokens are masked like the manifests' secrets (and again after SIGHUP).
+  const maskTokens = () => {
+    if (parsed.tokenFile && monitor) registerSecrets({ tokenFile: parsed.tokenFile.file }, monitor.secrets)
+  }
+  maskTokens()
+  parsed.tokenFile?.onReload(maskTokens)
   share?.attach(monitor, { logger })
 
   let api: { url: string; close(): Promise<void> } | undefined

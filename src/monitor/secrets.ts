@@ -9,7 +9,8 @@
  * - `headers`: see `SecretSet.addHeaders` (Authorization, Cookie, X-Api-Key and any name
  *   that says secret; other headers are not masked);
  * - `env`: values of variables whose name says secret (`PGPASSWORD`, `API_TOKEN`);
- * - any other string field whose name says secret (`token`, `password`, `secret`), at any depth;
+ * - any other string field whose name says secret (`token`, `password`, `secret`), or list
+ *   of strings (`tokens`), at any depth;
  * - a `…_file`/`…File` field whose name says secret (`token_file`) and a TLS `keyFile`:
  *   the file's contents (each line of a PEM key), read when the manifest loads.
  */
@@ -25,7 +26,10 @@ function walk(value: unknown, secrets: SecretSet, depth: number): void {
   if (depth > 8 || value === null || typeof value !== 'object') return
   for (const [key, v] of Object.entries(value)) {
     if (typeof v === 'string') field(key, v, secrets)
-    else if (v && typeof v === 'object') {
+    else if (Array.isArray(v) && SECRET_KEY.test(key)) {
+      // A list of secrets (a push check's `tokens`).
+      for (const item of v) if (typeof item === 'string') secrets.add(item)
+    } else if (v && typeof v === 'object') {
       if (key === 'headers') secrets.addHeaders(v as Record<string, string>)
       else if (key === 'env') {
         for (const [name, secret] of Object.entries(v)) {

@@ -4,8 +4,8 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
-import { type Checker, MAX_OUTPUT_BYTES } from '../../src/monitor/checkers/checker.js'
 import { SecretSet } from '../../src/core/redact.js'
+import { type Checker, MAX_OUTPUT_BYTES } from '../../src/monitor/checkers/checker.js'
 import { httpChecker, MAX_BODY_BYTES } from '../../src/monitor/checkers/http.js'
 import { type HttpCheckSpec, parseManifest } from '../../src/monitor/manifest.js'
 import { registerSecrets } from '../../src/monitor/secrets.js'
@@ -283,7 +283,8 @@ describe('HTTP checker', () => {
     // The echo is there (the accept header is no secret), the credentials are not.
     assert.match(outcome.output, /text\/plain/)
     const basic = Buffer.from('echo:EchoPw42').toString('base64')
-    for (const secret of ['EchoPw42', basic, 'key-8c1f27', 'cookie-77aa']) assert.ok(!outcome.output.includes(secret), secret)
+    for (const secret of ['EchoPw42', basic, 'key-8c1f27', 'cookie-77aa'])
+      assert.ok(!outcome.output.includes(secret), secret)
   })
 
   it('reuses one kept-alive connection across runs', async () => {

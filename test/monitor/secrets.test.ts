@@ -30,12 +30,14 @@ const BASIC_USER = 'robot'
 const BASIC_PASSWORD = 'BasicPw-7731'
 const BEARER = 'tok-5f3a9c1e0d'
 const API_KEY = 'key-b71d22e0aa'
+const PUSH_TOKEN = 'push-tok-93e1c8d2f4a6b7'
 const SECRETS = [
   BASIC_PASSWORD,
   Buffer.from(`${BASIC_USER}:${BASIC_PASSWORD}`).toString('base64'),
   `${BASIC_USER}:${BASIC_PASSWORD}`,
   BEARER,
   API_KEY,
+  PUSH_TOKEN,
 ]
 
 function assertNoSecret(where: string, text: string): void {
@@ -106,6 +108,7 @@ describe('monitor: manifest secrets never travel, output is inert', () => {
         '  - name: job',
         '    type: push',
         '    period: 1h',
+        `    token: ${PUSH_TOKEN}`,
         '',
       ].join('\n'),
     )
@@ -144,10 +147,12 @@ describe('monitor: manifest secrets never travel, output is inert', () => {
       20_000,
     )
 
-    // A job pushes a failure whose log quotes the bearer token, in escape sequences, over two lines.
+    // A job pushes a failure whose log quotes its own token and the bearer token, in escape
+    // sequences, over two lines.
     const push = await fetch(`${api}/v1/push/job/fail`, {
       method: 'POST',
-      body: `${HOSTILE}job failed using ${BEARER}\n2026-01-01T00:00:00.000Z forged line`,
+      headers: { authorization: `Bearer ${PUSH_TOKEN}` },
+      body: `${HOSTILE}job failed using ${BEARER} and ${PUSH_TOKEN}\n2026-01-01T00:00:00.000Z forged line`,
     })
     assert.equal(push.status < 300, true, `push answered ${push.status}`)
     await waitFor('the push transition in the log', () => /echo\/job on n1: unknown → critical/.test(log), 20_000)
