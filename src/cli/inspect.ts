@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { jsonSafe } from '../core/inert.js'
-import { redactUrl } from '../core/redact.js'
+import { redact, redactUrl } from '../core/redact.js'
 import { formatTree, type InspectDocument, toInspect } from '../monitor/inspect.js'
 import { parseCommandArgs } from './args.js'
 import { ETCD_FLAG_OPTIONS, etcdFlags, etcdFlagsHelp } from './etcd-flags.js'
@@ -186,7 +186,8 @@ async function fromApi(
     )
   }
   if (!res.ok) {
-    let message = text.trim().slice(0, 300)
+    // Redacted whole, then cut (a cut first could leave half a credential).
+    let message = redact(text.trim()).slice(0, 300)
     try {
       message = (JSON.parse(text) as { error?: string }).error ?? message
     } catch {}

@@ -39,6 +39,8 @@ export const SECRET_KEY =
 export class SecretSet {
   private readonly values = new Set<string>()
   private sorted: string[] | undefined
+  /** The forms in a trie of 4-character chunks: one pass over a text finds them all. */
+  private index: ChunkNode | undefined
   private readonly parent: SecretSet | undefined
 
   constructor(parent?: SecretSet | null) {
@@ -61,6 +63,7 @@ export class SecretSet {
       if (form.length < MIN_SECRET_LENGTH || this.values.has(form)) continue
       this.values.add(form)
       this.sorted = undefined
+      this.index = undefined
     }
   }
 
@@ -128,12 +131,51 @@ export class SecretSet {
     return [...own, ...inherited].sort((a, b) => b.length - a.length)
   }
 
-  /** `text` with every registered secret replaced by `***`. */
+  /**
+   * `text` with every registered secret replaced by `***` (the longest one where several
+   * start at the same place). One pass over the text, however many secrets a fleet's
+   * manifests hold: a monitor masks every output of every check.
+   */
   mask(text: string): string {
     if (!text) return text
-    let out = text
-    for (const form of this.forms()) if (out.includes(form)) out = out.split(form).join(MASK)
-    return out
+    const masked = this.values.size === 0 ? text : this.maskOwn(text)
+    return this.parent ? this.parent.mask(masked) : masked
+  }
+
+  private maskOwn(text: string): string {
+    const root = this.buildIndex()
+    let out = ''
+    let from = 0
+    for (let i = 0; i + CHUNK <= text.length; ) {
+      const hit = longestAt(root, text, i)
+      if (hit) {
+        out += `${text.slice(from, i)}${MASK}`
+        i += hit.length
+        from = i
+      } else i++
+    }
+    return from === 0 ? text : out + text.slice(from)
+  }
+
+  private buildIndex(): ChunkNode {
+    if (this.index) return this.index
+    const root: ChunkNode = { forms: [] }
+    for (const form of this.values) {
+      let node = root
+      let depth = 0
+      // Descend one chunk at a time while a whole chunk of the form is left.
+      while (form.length - depth >= CHUNK) {
+        node.children ??= new Map()
+        const key = chunkHash(form, depth)
+        let child = node.children.get(key)
+        if (!child) node.children.set(key, (child = { forms: [] }))
+        node = child
+        depth += CHUNK
+      }
+      node.forms.push(form)
+    }
+    this.index = root
+    return root
   }
 
   /** `redact(text)` with this set's secrets masked too. */
@@ -265,6 +307,40 @@ export function renderValue(value: unknown): string {
   } catch {
     return Object.prototype.toString.call(value)
   }
+}
+
+/**
+ * A node of the secrets' trie: the forms stored here end less than one chunk below it,
+ * and every form under it starts with the same chunks (by hash; a match is confirmed by
+ * comparing). Secrets that share a long prefix (JWTs, `Bearer …`) only make it deeper.
+ */
+interface ChunkNode {
+  forms: string[]
+  children?: Map<number, ChunkNode>
+}
+
+const CHUNK = MIN_SECRET_LENGTH
+
+function chunkHash(text: string, at: number): number {
+  let h = 0
+  for (let k = 0; k < CHUNK; k++) h = (h * 31 + text.charCodeAt(at + k)) | 0
+  return h
+}
+
+/** The longest form that starts at `at` in `text`, if any. */
+function longestAt(root: ChunkNode, text: string, at: number): string | undefined {
+  let node: ChunkNode | undefined = root
+  let depth = 0
+  let best: string | undefined
+  while (node?.children && at + depth + CHUNK <= text.length) {
+    node = node.children.get(chunkHash(text, at + depth))
+    if (!node) break
+    depth += CHUNK
+    for (const form of node.forms) {
+      if ((!best || form.length > best.length) && text.startsWith(form, at)) best = form
+    }
+  }
+  return best
 }
 
 function decodeLoose(text: string): string {

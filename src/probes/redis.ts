@@ -1,7 +1,7 @@
 import { isIP, Socket } from 'node:net'
 import { type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls'
 import { NotReady } from '../core/errors.js'
-import { redactUrl } from '../core/redact.js'
+import { redact, redactUrl } from '../core/redact.js'
 import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
 import { elapsedMs, untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
@@ -554,5 +554,6 @@ function errorReply(text: string, step: 'auth' | 'ping', what: string): NotReady
   if (step === 'auth' || code === 'WRONGPASS') {
     return new NotReady(`${what}: authentication failed (${code || 'AUTH'}): check the user and password`)
   }
-  return new NotReady(`${what}: ${text.slice(0, 200)}`)
+  // Redacted whole, then cut: the server's error may quote a connection string.
+  return new NotReady(`${what}: ${redact(text).slice(0, 200)}`)
 }

@@ -158,6 +158,19 @@ describe('SecretSet', () => {
     assert.equal(b.redact('only-in-a-1234 everywhere-5678'), 'only-in-a-1234 ***')
   })
 
+  it('masks the longest secret where several start at the same place, among many sharing a prefix', () => {
+    const secrets = new SecretSet()
+    const jwt = (n: number) => `eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI${n}.sig${n}`
+    for (let n = 0; n < 500; n++) secrets.add(jwt(n))
+    secrets.add('abcd')
+    secrets.add('abcdefgh')
+    assert.equal(secrets.redact(`a ${jwt(42)} b abcdefgh c abcdefg d`), 'a *** b *** c ***efg d')
+    assert.equal(
+      secrets.redact('eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9 alone'),
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9 alone',
+    )
+  })
+
   it('ignores values too short to mask by value', () => {
     const secrets = new SecretSet()
     secrets.add('pw')
