@@ -4,6 +4,7 @@ import { jsonSafe, lineSafe, terminalSafe } from '../../src/core/inert.js'
 import { writeLog } from '../../src/core/logger.js'
 
 /** Any raw control character a terminal acts on: C0 but newline and tab, ESC, DEL, C1. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
 
 describe('terminalSafe', () => {

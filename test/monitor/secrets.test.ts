@@ -22,6 +22,7 @@ const root = resolve(import.meta.dirname, '../..')
 const bin = join(root, 'bin/probekit.js')
 
 /** Any raw control character a terminal acts on: C0 but newline and tab, ESC, DEL, C1. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
 /** ANSI/OSC a hostile target sends: clear screen, retitle the window, write the clipboard, a C1 CSI. */
 const HOSTILE = '\u001b[2J\u001b]0;owned\u0007\u001b]52;c;aGVsbG8=\u0007\u009b31m'
