@@ -28,7 +28,7 @@ export const SECRET_NAME = /auth|token|secret|key|pass|pwd|session|cookie|creden
 
 /** Keys of an object whose values are secrets (thrown plain objects, manifest fields). */
 export const SECRET_KEY =
-  /passw|passwd|pwd|secret|token|authorization|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credential|cookie/i
+  /passw|^pass$|pwd|secret|token|authorization|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credential|cookie/i
 
 /**
  * Literal secrets masked by value. A set only grows: a secret that was ever configured

@@ -95,9 +95,9 @@ describe('redact: thrown values that are not Errors', () => {
     const reason = reasonOf({
       password: 'hunter2',
       host: 'db',
-      auth: { Token: 'tok-1', API_KEY: 'k-2', apiKey: 'k-3' },
+      auth: { Token: 'tok-1', API_KEY: 'k-2', apiKey: 'k-3', pass: 'p-4' },
     })
-    assert.doesNotMatch(reason, /hunter2|tok-1|k-2|k-3/)
+    assert.doesNotMatch(reason, /hunter2|tok-1|k-2|k-3|p-4/)
     assert.match(reason, /"host":"db"/)
   })
 
