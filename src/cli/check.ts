@@ -5,7 +5,7 @@ import { runProbe } from '../core/run-probe.js'
 import type { CheckResult, Probe } from '../core/types.js'
 import { probeForTarget, schemeOf, TargetError, type TargetOptions } from '../probes/url.js'
 import { parseCommandArgs, parseDuration } from './args.js'
-import { UsageError } from './usage-error.js'
+import { headerShown, UsageError } from './usage-error.js'
 
 export const HELP = `Usage: probekit check [options] <target>…
 
@@ -197,7 +197,9 @@ function parse(argv: string[]): Parsed | undefined {
       const colon = header.indexOf(':')
       const name = colon > 0 ? header.slice(0, colon).trim() : ''
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(header)) {
-        throw new UsageError(`--header ${JSON.stringify(header)} is not a header; write it as 'Name: value'`)
+        throw new UsageError(
+          `--header ${JSON.stringify(headerShown(header))} is not a header; write it as 'Name: value'`,
+        )
       }
       options.headers[name] = header.slice(colon + 1).trim()
     }

@@ -12,7 +12,7 @@ import {
 } from '../gen/settings.js'
 import { portRangeProblem } from '../probes/url.js'
 import { type FlagSpecs, type FlagValues, parseCommandArgs, parseDuration } from './args.js'
-import { UsageError } from './usage-error.js'
+import { headerShown, UsageError } from './usage-error.js'
 
 const KINDS = ['k8s', 'docker', 'compose', 'nginx'] as const
 type Kind = (typeof KINDS)[number]
@@ -319,7 +319,7 @@ export function parseHeader(value: string): { name: string; value: string } {
   const colon = value.indexOf(':')
   const name = colon > 0 ? value.slice(0, colon).trim() : ''
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(value)) {
-    throw new UsageError(`--header ${JSON.stringify(value)} is not a header; write it as 'Name: value'`)
+    throw new UsageError(`--header ${JSON.stringify(headerShown(value))} is not a header; write it as 'Name: value'`)
   }
   return { name, value: value.slice(colon + 1).trim() }
 }

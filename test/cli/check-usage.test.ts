@@ -46,7 +46,11 @@ describe('probekit check: input it refuses, output it bounds', () => {
         ['--header', 'X-A: b', 'tcp://127.0.0.1:1'],
         /usage error: --header applies to http:\/\/ and https:\/\/ targets/,
       ],
-      [['--header', 'no colon', 'http://127.0.0.1:1/'], /usage error: --header "no colon" is not a header/],
+      [['--header', 'no colon', 'http://127.0.0.1:1/'], /usage error: --header "no…" is not a header/],
+      [
+        ['--header', 'Authorization Bearer hunter2', 'http://127.0.0.1:1/'],
+        /usage error: --header "Authorization…" is not a header/,
+      ],
       [['--expect-status', 'ok', 'http://127.0.0.1:1/'], /usage error: --expect-status "ok" is not a status/],
       [['--max-age', '60', 'http://127.0.0.1:1/'], /usage error: --max-age applies to file:\/\/ targets/],
       [['--max-age', 'old', 'file:///tmp/x'], /usage error: --max-age "old" is not a duration/],
