@@ -24,6 +24,7 @@ Targets:
   amqp://user:password@host:port/vhost, amqps://…   the broker accepts a connection
   nats://host:port                   the server answers
   mqtt://host:port, mqtts://…        the broker accepts a connection
+  grpc://host:port[/service], grpcs://…   grpc.health.v1 Check answers SERVING
   file:///path                       the file exists (and is fresh, with --max-age)
 
 Options:
@@ -43,6 +44,7 @@ Examples:
   probekit check --timeout 2 redis://127.0.0.1:6379 postgres://app:secret@db:5432/app
   probekit check --header 'Host: app.example' --expect-status 204 https://127.0.0.1:8443/healthz
   probekit check --max-age 70s file:///app/tmp/worker.live
+  probekit check grpc://127.0.0.1:50051/ready
 
 Dockerfile:
   HEALTHCHECK --interval=10s --timeout=3s CMD ["probekit", "check", "http://127.0.0.1:8080/readyz"]

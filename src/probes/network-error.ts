@@ -20,6 +20,7 @@ const codes: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate not trusted (unknown issuer)',
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS certificate not trusted (unknown issuer)',
   ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate does not match the host name',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the server does not speak TLS',
 }
 
 /** The error's code, looking inside AggregateError (dual-stack connects) and `cause`. */

@@ -49,6 +49,8 @@ const FACTORIES: Record<string, Factory> = {
   nats: async (target, o) => (await import('./nats.js')).nats(target, tlsOptions(o)),
   mqtt: async (target, o) => (await import('./mqtt.js')).mqtt(target, tlsOptions(o)),
   mqtts: async (target, o) => (await import('./mqtt.js')).mqtt(target, tlsOptions(o)),
+  grpc: async (target, o) => (await import('./grpc.js')).grpc(target, tlsOptions(o)),
+  grpcs: async (target, o) => (await import('./grpc.js')).grpc(target, tlsOptions(o)),
   file: async (target, o) => {
     const { headers: _h, expectStatus: _e, ca: _c, insecure: _i, connectTimeout: _t, ...rest } = o
     return (await import('./file.js')).file(filePath(target), rest)

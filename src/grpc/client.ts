@@ -1,0 +1,227 @@
+/**
+ * A minimal `grpc.health.v1.Health/Check` client over `node:http2`: one unary call, no
+ * dependency. The CLI checks `grpc://` targets with it, so `probekit check` loads no gRPC
+ * library; the probe and the monitor use it for URL targets too.
+ */
+import { type ClientHttp2Session, connect, type IncomingHttpHeaders, type SecureClientSessionOptions } from 'node:http2'
+import { isIP, connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
+import { describeNetworkError } from '../probes/network-error.js'
+import {
+  CHECK_PATH,
+  decodeCheckResponse,
+  encodeCheckRequest,
+  frame,
+  GrpcCode,
+  grpcCodeName,
+  servingStatusName,
+} from './protocol.js'
+
+export interface GrpcEndpoint {
+  host: string
+  port: number
+  /** TLS (`grpcs://`). */
+  tls?: boolean
+  /** TLS: extra trusted CA certificates (PEM). */
+  ca?: string | Buffer | readonly (string | Buffer)[]
+  /** TLS: accept any server certificate. */
+  insecure?: boolean
+  /** TLS: client certificate and key (PEM), for servers that ask for one. */
+  cert?: string | Buffer
+  key?: string | Buffer
+  /** TLS: the name to verify the certificate against. Default: the host. */
+  servername?: string
+}
+
+/** A call that ended with a gRPC status other than OK, or never reached one. */
+export class GrpcCallError extends Error {
+  override name = 'GrpcCallError'
+  constructor(
+    /** The gRPC status code (`GrpcCode`). */
+    readonly code: number,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** The largest response kept; a health response is a few bytes. */
+const MAX_RESPONSE_BYTES = 64 * 1024
+
+/**
+ * Calls `Check` for `service` and resolves with the serving status number
+ * (`ServingStatus`). Rejects with `GrpcCallError` for a gRPC error status or a transport
+ * failure, and with `signal.reason` at abort, after closing the connection.
+ */
+export function checkHealth(
+  endpoint: GrpcEndpoint,
+  service: string,
+  options: { signal: AbortSignal; timeoutMs?: number },
+): Promise<number> {
+  const { signal } = options
+  return new Promise<number>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host
+    const authority = `${endpoint.tls ? 'https' : 'http'}://${host}:${endpoint.port}`
+    const tlsOptions: SecureClientSessionOptions = {}
+    if (endpoint.tls) {
+      if (endpoint.ca !== undefined) tlsOptions.ca = endpoint.ca as string | Buffer | (string | Buffer)[]
+      if (endpoint.insecure) tlsOptions.rejectUnauthorized = false
+      if (endpoint.cert !== undefined) tlsOptions.cert = endpoint.cert
+      if (endpoint.key !== undefined) tlsOptions.key = endpoint.key
+      if (endpoint.servername !== undefined) tlsOptions.servername = endpoint.servername
+    }
+    let session: ClientHttp2Session
+    let socket: Socket | undefined
+    let settled = false
+    const finish = (error: unknown, status?: number): void => {
+      if (settled) return
+      settled = true
+      signal.removeEventListener('abort', onAbort)
+      // destroy, not close: a server that stopped answering would hold a graceful close open.
+      // The socket too: a session destroyed while its socket still connects leaves it behind.
+      session.destroy()
+      socket?.destroy()
+      if (error === undefined) resolve(status as number)
+      else reject(error)
+    }
+    const onAbort = (): void => finish(signal.reason)
+    try {
+      session = connect(authority, {
+        ...tlsOptions,
+        createConnection: () => {
+          socket = endpoint.tls
+            ? tlsConnect({
+                host: endpoint.host,
+                port: endpoint.port,
+                ALPNProtocols: ['h2'],
+                ...tlsSni(endpoint),
+                ...tlsOptions,
+              })
+            : netConnect({ host: endpoint.host, port: endpoint.port })
+          return socket
+        },
+      })
+    } catch (error) {
+      return reject(new GrpcCallError(GrpcCode.UNAVAILABLE, describeNetworkError(error)))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    session.on('error', (error) => finish(new GrpcCallError(GrpcCode.UNAVAILABLE, describeTransportError(error))))
+    session.on('goaway', () => finish(new GrpcCallError(GrpcCode.UNAVAILABLE, 'the server closed the connection')))
+
+    const headers: Record<string, string> = {
+      ':method': 'POST',
+      ':path': CHECK_PATH,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'user-agent': 'probekit',
+    }
+    if (options.timeoutMs !== undefined) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(options.timeoutMs))}m`
+    const request = session.request(headers)
+    let response: IncomingHttpHeaders | undefined
+    let trailers: IncomingHttpHeaders | undefined
+    const chunks: Buffer[] = []
+    let size = 0
+    request.on('response', (h) => {
+      response = h
+    })
+    request.on('trailers', (h) => {
+      trailers = h
+    })
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_RESPONSE_BYTES) {
+        finish(
+          new GrpcCallError(GrpcCode.RESOURCE_EXHAUSTED, `the response is larger than ${MAX_RESPONSE_BYTES} bytes`),
+        )
+        return
+      }
+      chunks.push(chunk)
+    })
+    request.on('error', (error) => finish(new GrpcCallError(GrpcCode.UNAVAILABLE, describeTransportError(error))))
+    request.on('end', () => {
+      try {
+        finish(undefined, readResponse(response, trailers, Buffer.concat(chunks)))
+      } catch (error) {
+        finish(error)
+      }
+    })
+    request.end(frame(encodeCheckRequest(service)))
+  })
+}
+
+/** SNI carries a host name, never an IP address (RFC 6066). */
+function tlsSni(endpoint: GrpcEndpoint): { servername?: string } {
+  const name = endpoint.servername ?? endpoint.host
+  return isIP(name) ? {} : { servername: name }
+}
+
+/** http2 wraps the socket's error (a refused connect) in a stream error: the cause says more. */
+function describeTransportError(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause
+  return describeNetworkError(cause ?? error)
+}
+
+/** The serving status from a finished call, or the `GrpcCallError` it ended with. */
+function readResponse(
+  response: IncomingHttpHeaders | undefined,
+  trailers: IncomingHttpHeaders | undefined,
+  body: Buffer,
+): number {
+  if (!response) throw new GrpcCallError(GrpcCode.UNAVAILABLE, 'the server closed the stream without answering')
+  const httpStatus = Number(response[':status'])
+  // A trailers-only response carries grpc-status in its headers.
+  const grpcStatus = header(trailers, 'grpc-status') ?? header(response, 'grpc-status')
+  if (grpcStatus === undefined) {
+    if (httpStatus !== 200) throw new GrpcCallError(codeForHttpStatus(httpStatus), `HTTP status ${httpStatus}`)
+    throw new GrpcCallError(GrpcCode.INTERNAL, 'the response has no grpc-status; is this a gRPC server?')
+  }
+  const code = Number(grpcStatus)
+  if (code !== GrpcCode.OK) {
+    const message = header(trailers, 'grpc-message') ?? header(response, 'grpc-message')
+    throw new GrpcCallError(code, message ? decodeMessage(message) : grpcCodeName(code))
+  }
+  if (body.length < 5) throw new GrpcCallError(GrpcCode.INTERNAL, 'the response has no message')
+  if (body[0] !== 0) throw new GrpcCallError(GrpcCode.INTERNAL, 'the response is compressed, which was not asked for')
+  const length = body.readUInt32BE(1)
+  if (body.length < 5 + length) throw new GrpcCallError(GrpcCode.INTERNAL, 'the response message is cut short')
+  return decodeCheckResponse(body.subarray(5, 5 + length)).status
+}
+
+function header(headers: IncomingHttpHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+/** grpc-message is percent-encoded (gRPC over HTTP/2 spec). */
+function decodeMessage(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/** The gRPC spec's mapping of HTTP statuses from a non-gRPC answer. */
+function codeForHttpStatus(status: number): number {
+  if (status === 400) return GrpcCode.INTERNAL
+  if (status === 401) return GrpcCode.UNAUTHENTICATED
+  if (status === 403) return GrpcCode.PERMISSION_DENIED
+  if (status === 404) return GrpcCode.UNIMPLEMENTED
+  if (status === 429 || status === 502 || status === 503 || status === 504) return GrpcCode.UNAVAILABLE
+  return GrpcCode.UNKNOWN
+}
+
+/** One readable line for a failed call: what the code means here, then the server's words. */
+export function describeGrpcError(error: GrpcCallError, service: string): string {
+  const name = grpcCodeName(error.code)
+  if (error.code === GrpcCode.UNIMPLEMENTED) return `the server has no health service (UNIMPLEMENTED)`
+  if (error.code === GrpcCode.NOT_FOUND)
+    return service === ''
+      ? 'the server has no overall health status (NOT_FOUND)'
+      : 'the server does not know this service (NOT_FOUND)'
+  if (error.message === name) return name
+  return `${name}: ${error.message}`
+}
+
+export { servingStatusName }

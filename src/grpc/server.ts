@@ -1,0 +1,299 @@
+/**
+ * `grpc.health.v1.Health` on an app's own `@grpc/grpc-js` server, answered from the same
+ * `Health` instance as the HTTP paths: the same probes, runner, deadlines, single-flight and
+ * caches. Kubernetes' native `grpc:` probes, Envoy and service meshes then read probekit's
+ * model.
+ *
+ * | service name | answers from |
+ * |---|---|
+ * | `""`, `ready` | the ready group |
+ * | `live`, `startup` | that group |
+ * | a check's name | that check alone |
+ * | anything else | `NOT_FOUND` (Check), `SERVICE_UNKNOWN` (Watch) |
+ *
+ * `pass` and `warn` are `SERVING`, `fail` is `NOT_SERVING`; once shutdown begins every
+ * service answers `NOT_SERVING`, as the gRPC health protocol recommends.
+ *
+ * @example
+ * import { Server, ServerCredentials } from '@grpc/grpc-js'
+ * import { createHealth } from 'probekit'
+ * import { addHealthService } from 'probekit/grpc'
+ *
+ * const health = createHealth()
+ * const server = new Server()
+ * addHealthService(server, health)
+ * server.bindAsync('0.0.0.0:50051', ServerCredentials.createInsecure(), () => {})
+ */
+import { reasonOf } from '../core/errors.js'
+import type { ChangeEvent, Health } from '../core/health.js'
+import { worstStatus } from '../core/status.js'
+import type { Group, Report, Status } from '../core/types.js'
+import {
+  CHECK_PATH,
+  decodeCheckRequest,
+  encodeCheckResponse,
+  encodeListResponse,
+  GrpcCode,
+  LIST_PATH,
+  ServingStatus,
+  WATCH_PATH,
+} from './protocol.js'
+
+/** The part of a grpc-js `Server` this needs: `addService`. */
+export interface GrpcServerLike {
+  addService(service: Record<string, unknown>, implementation: Record<string, (...args: never[]) => void>): void
+}
+
+export interface HealthServiceOptions {
+  /**
+   * More service names, each answered from a group or a check: e.g.
+   * `{ 'orders.v1.Orders': 'ready' }` for a mesh that asks by the app's own service name.
+   */
+  aliases?: Record<string, string>
+}
+
+/** The service added to the server; `close()` ends every Watch stream. */
+export interface HealthService {
+  /** Ends the Watch streams (with status OK) and stops following the health instance. */
+  close(): void
+}
+
+/** What a service name stands for: a group, or one check. */
+type Target = { group: Group; check?: undefined } | { group: 'startup'; check: string }
+
+interface ServerCallLike<Req> {
+  request: Req
+  cancelled?: boolean
+  getDeadline?(): Date | number
+  on(event: 'cancelled', listener: () => void): unknown
+}
+
+interface WritableCallLike<Req> extends ServerCallLike<Req> {
+  write(message: { status: number }): boolean
+  end(): void
+}
+
+type GrpcError = { code: number; details: string }
+type UnaryCallback<T> = (error: GrpcError | null, value?: T) => void
+
+interface Watcher {
+  service: string
+  target: Target | undefined
+  sent: number | undefined
+  call: WritableCallLike<{ service: string }>
+}
+
+const GROUP_NAMES: Record<string, Group> = { '': 'ready', ready: 'ready', live: 'live', startup: 'startup' }
+
+/**
+ * Adds `grpc.health.v1.Health` (Check, Watch, List) to `server`, answered from `health`.
+ * Call it before `server.bindAsync`/`start`, as for any grpc-js service.
+ */
+export function addHealthService(
+  server: GrpcServerLike,
+  health: Health,
+  options: HealthServiceOptions = {},
+): HealthService {
+  if (!server || typeof server.addService !== 'function') {
+    throw new TypeError('addHealthService(server, health): server must be a @grpc/grpc-js Server')
+  }
+  const aliases = new Map(Object.entries(options.aliases ?? {}))
+  const watchers = new Set<Watcher>()
+  // Last known status of each check, from reports and change events: what Watch streams
+  // are computed from, so a change costs no probe run.
+  const known = new Map<string, Status>()
+
+  const resolve = (service: string): Target | undefined => {
+    const name = aliases.get(service) ?? service
+    const group = GROUP_NAMES[name]
+    if (group) return { group }
+    if (health.checkNames('startup').includes(name)) return { group: 'startup', check: name }
+    return undefined
+  }
+
+  const remember = (report: Report): void => {
+    for (const check of report.checks) known.set(check.name, check.status)
+  }
+
+  const servingOf = (status: Status): number =>
+    health.phase === 'shutting down' || status === 'fail' ? ServingStatus.NOT_SERVING : ServingStatus.SERVING
+
+  /** Runs what `target` needs (sharing runs and caches with every other caller). */
+  const evaluate = (target: Target): number | Promise<number> => {
+    const report = health.evaluate(target.group, target.check === undefined ? {} : { only: target.check })
+    const settle = (r: Report): number => {
+      remember(r)
+      return servingOf(r.status)
+    }
+    return report instanceof Promise ? report.then(settle) : settle(report)
+  }
+
+  /** The status from what is known, without running anything. */
+  const knownStatus = (target: Target): number => {
+    if (target.check !== undefined) {
+      if (target.check === 'lifecycle') return servingOf(health.lifecycleResult('startup').status)
+      const status = known.get(target.check)
+      return status === undefined ? ServingStatus.UNKNOWN : servingOf(status)
+    }
+    const statuses: Status[] = [health.lifecycleResult(target.group).status]
+    for (const name of health.checkNames(target.group)) {
+      const status = known.get(name)
+      if (status !== undefined) statuses.push(status)
+    }
+    return servingOf(worstStatus(statuses))
+  }
+
+  const send = (watcher: Watcher, status: number): void => {
+    if (watcher.sent === status || watcher.call.cancelled) return
+    watcher.sent = status
+    watcher.call.write({ status })
+  }
+
+  const onChange = (event: ChangeEvent): void => {
+    if (event.kind === 'check') known.set(event.name, event.current as Status)
+    for (const watcher of watchers) {
+      // A name unknown so far may have become a check since (health.add after start).
+      watcher.target ??= resolve(watcher.service)
+      send(watcher, watcher.target ? knownStatus(watcher.target) : ServingStatus.SERVICE_UNKNOWN)
+    }
+  }
+  health.on('change', onChange)
+
+  const check = (call: ServerCallLike<{ service: string }>, callback: UnaryCallback<{ status: number }>): void => {
+    const service = call.request.service
+    const target = resolve(service)
+    if (!target) {
+      callback({ code: GrpcCode.NOT_FOUND, details: `unknown service ${JSON.stringify(service)}` })
+      return
+    }
+    let status: number | Promise<number>
+    try {
+      status = evaluate(target)
+    } catch (error) {
+      callback({ code: GrpcCode.INTERNAL, details: reasonOf(error) })
+      return
+    }
+    if (typeof status === 'number') {
+      callback(null, { status })
+      return
+    }
+    // A probe still running: answer when it settles, but never past the caller's deadline.
+    let answered = false
+    let timer: NodeJS.Timeout | undefined
+    const answer = (error: GrpcError | null, value?: { status: number }): void => {
+      if (answered) return
+      answered = true
+      if (timer) clearTimeout(timer)
+      callback(error, value)
+    }
+    const remainingMs = deadlineMs(call)
+    if (remainingMs !== undefined) {
+      timer = setTimeout(
+        () => answer({ code: GrpcCode.DEADLINE_EXCEEDED, details: 'the health check outlasted the call deadline' }),
+        remainingMs,
+      )
+    }
+    call.on('cancelled', () => {
+      answered = true
+      if (timer) clearTimeout(timer)
+    })
+    status.then(
+      (value) => answer(null, { status: value }),
+      (error: unknown) => answer({ code: GrpcCode.INTERNAL, details: reasonOf(error) }),
+    )
+  }
+
+  const watch = (call: WritableCallLike<{ service: string }>): void => {
+    const service = call.request.service
+    const watcher: Watcher = { service, target: resolve(service), sent: undefined, call }
+    watchers.add(watcher)
+    call.on('cancelled', () => watchers.delete(watcher))
+    if (!watcher.target) {
+      send(watcher, ServingStatus.SERVICE_UNKNOWN)
+      return
+    }
+    const first = evaluate(watcher.target)
+    if (typeof first === 'number') send(watcher, first)
+    else first.then((status) => watchers.has(watcher) && send(watcher, status), noop)
+  }
+
+  const list = (_call: unknown, callback: UnaryCallback<Map<string, number>>): void => {
+    const groups: Group[] = ['ready', 'live', 'startup']
+    const reports = groups.map((group) => health.evaluate(group))
+    Promise.all(reports).then(
+      ([ready, live, startup]) => {
+        const statuses = new Map<string, number>()
+        statuses.set('', servingOf((ready as Report).status))
+        statuses.set('ready', servingOf((ready as Report).status))
+        statuses.set('live', servingOf((live as Report).status))
+        statuses.set('startup', servingOf((startup as Report).status))
+        for (const result of (startup as Report).checks) statuses.set(result.name, servingOf(result.status))
+        for (const report of [ready, live, startup]) remember(report as Report)
+        for (const [alias, name] of aliases) {
+          const target = resolve(name)
+          if (target) statuses.set(alias, knownStatus(target))
+        }
+        callback(null, statuses)
+      },
+      (error: unknown) => callback({ code: GrpcCode.INTERNAL, details: reasonOf(error) }),
+    )
+  }
+
+  server.addService(SERVICE_DEFINITION, { Check: check, Watch: watch, List: list } as Record<
+    string,
+    (...args: never[]) => void
+  >)
+
+  return {
+    close() {
+      health.off('change', onChange)
+      for (const watcher of watchers) watcher.call.end()
+      watchers.clear()
+    },
+  }
+}
+
+/** The service definition grpc-js takes: paths and (de)serializers of the three methods. */
+const SERVICE_DEFINITION = {
+  Check: {
+    path: CHECK_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: () => Buffer.alloc(0),
+    requestDeserialize: (bytes: Buffer) => decodeCheckRequest(bytes),
+    responseSerialize: (value: { status: number }) => encodeCheckResponse(value.status),
+    responseDeserialize: () => ({}),
+    originalName: 'check',
+  },
+  Watch: {
+    path: WATCH_PATH,
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: () => Buffer.alloc(0),
+    requestDeserialize: (bytes: Buffer) => decodeCheckRequest(bytes),
+    responseSerialize: (value: { status: number }) => encodeCheckResponse(value.status),
+    responseDeserialize: () => ({}),
+    originalName: 'watch',
+  },
+  List: {
+    path: LIST_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: () => Buffer.alloc(0),
+    requestDeserialize: () => ({}),
+    responseSerialize: (value: Map<string, number>) => encodeListResponse(value),
+    responseDeserialize: () => ({}),
+    originalName: 'list',
+  },
+}
+
+/** Milliseconds left before the caller's deadline, or undefined without one. */
+function deadlineMs(call: ServerCallLike<unknown>): number | undefined {
+  const deadline = call.getDeadline?.()
+  if (deadline === undefined) return undefined
+  const at = deadline instanceof Date ? deadline.getTime() : deadline
+  if (!Number.isFinite(at)) return undefined
+  return Math.max(0, at - Date.now())
+}
+
+function noop(): void {}

@@ -1,0 +1,170 @@
+/**
+ * probekit's gRPC health client (the `grpc` probe, `probekit check grpc://`) against the
+ * official grpc-health-check package's server in its own process, so it can be frozen.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import * as grpcJs from '@grpc/grpc-js'
+import { runProbe } from '../../src/core/run-probe.js'
+import { grpc, parseGrpcTarget } from '../../src/probes/grpc.js'
+import { buildCli, cli } from '../cli/run-cli.js'
+import { freezeFully } from '../support/freeze.js'
+import { expectNoLeakedResources, repeat } from '../support/leaks.js'
+import { freePort, ManagedProcess } from '../support/server-process.js'
+import { makeTestCa, type TestCa } from '../support/test-ca.js'
+
+const SERVER = fileURLToPath(new URL('../fixtures/grpc/reference-server.mjs', import.meta.url))
+
+/** Starts the reference server; resolves with its process and port. */
+async function reference(...args: string[]): Promise<{ proc: ManagedProcess; port: number }> {
+  let port = 0
+  const proc = new ManagedProcess('grpc-health-check server', process.execPath, [SERVER, ...args], {
+    ready: () => {
+      const match = /listening (\d+)/.exec(proc.recentOutput)
+      if (match) port = Number(match[1])
+      return port > 0
+    },
+  })
+  await proc.start()
+  return { proc, port }
+}
+
+describe('grpc probe and probekit check grpc:// against grpc-health-check', () => {
+  let plain: { proc: ManagedProcess; port: number }
+  let bare: { proc: ManagedProcess; port: number }
+  let secure: { proc: ManagedProcess; port: number }
+  let ca: TestCa
+
+  before(async () => {
+    ca = makeTestCa()
+    buildCli()
+    ;[plain, bare, secure] = await Promise.all([
+      reference('--status', 'payments=NOT_SERVING', '--status', 'orders=SERVING'),
+      reference('--no-health'),
+      reference('--tls', ca.serverCert, ca.serverKey),
+    ])
+  })
+
+  after(async () => {
+    await Promise.all([plain.proc.stop(), bare.proc.stop(), secure.proc.stop()])
+  })
+
+  it('passes on SERVING, for the whole server and for a named service', async () => {
+    for (const target of [`grpc://127.0.0.1:${plain.port}`, `grpc://127.0.0.1:${plain.port}/orders`]) {
+      const result = await runProbe(grpc(target), { timeoutMs: 2000 })
+      assert.equal(result.status, 'pass', result.output)
+      assert.equal(result.output, 'SERVING')
+      assert.equal(result.componentId, `127.0.0.1:${plain.port}`)
+    }
+  })
+
+  it('fails on NOT_SERVING and on an unknown service (NOT_FOUND), saying which', async () => {
+    const notServing = await runProbe(grpc(`grpc://127.0.0.1:${plain.port}/payments`), { timeoutMs: 2000 })
+    assert.equal(notServing.status, 'fail')
+    assert.equal(notServing.output, `grpc 127.0.0.1:${plain.port} service "payments": NOT_SERVING`)
+    const unknown = await runProbe(grpc(`grpc://127.0.0.1:${plain.port}`, { service: 'nope' }), { timeoutMs: 2000 })
+    assert.equal(
+      unknown.output,
+      `grpc 127.0.0.1:${plain.port} service "nope": the server does not know this service (NOT_FOUND)`,
+    )
+  })
+
+  it('says the server has no health service (UNIMPLEMENTED)', async () => {
+    const result = await runProbe(grpc(`grpc://127.0.0.1:${bare.port}`), { timeoutMs: 2000 })
+    assert.equal(result.status, 'fail')
+    assert.equal(result.output, `grpc 127.0.0.1:${bare.port}: the server has no health service (UNIMPLEMENTED)`)
+  })
+
+  it('fails with UNAVAILABLE when the server is down', async () => {
+    const down = await freePort()
+    const result = await runProbe(grpc(`grpc://127.0.0.1:${down}`), { timeoutMs: 2000 })
+    assert.equal(result.output, `grpc 127.0.0.1:${down}: UNAVAILABLE: connection refused (ECONNREFUSED)`)
+  })
+
+  it('speaks TLS with a private CA, fails on an untrusted certificate, and accepts any with insecure', async () => {
+    const target = `grpcs://localhost:${secure.port}/`
+    const trusted = await runProbe(grpc(target, { ca: ca.read(ca.caCert) }), { timeoutMs: 3000 })
+    assert.equal(trusted.status, 'pass', trusted.output)
+    const untrusted = await runProbe(grpc(target), { timeoutMs: 3000 })
+    assert.equal(untrusted.status, 'fail')
+    assert.match(untrusted.output ?? '', /UNAVAILABLE: TLS certificate not trusted/)
+    const insecure = await runProbe(grpc(target, { insecure: true }), { timeoutMs: 3000 })
+    assert.equal(insecure.status, 'pass', insecure.output)
+    const plainToTls = await runProbe(grpc(`grpcs://127.0.0.1:${plain.port}`), { timeoutMs: 3000 })
+    assert.match(plainToTls.output ?? '', /the server does not speak TLS/)
+  })
+
+  it('uses an app’s own grpc-js client and its channel', async () => {
+    const client = new grpcJs.Client(`127.0.0.1:${plain.port}`, grpcJs.credentials.createInsecure())
+    try {
+      assert.equal((await runProbe(grpc(client, { service: 'orders' }), { timeoutMs: 2000 })).status, 'pass')
+      const failed = await runProbe(grpc(client, { service: 'payments' }), { timeoutMs: 2000 })
+      assert.equal(failed.output, 'grpc service "payments": NOT_SERVING')
+      const unknown = await runProbe(grpc(client, { service: 'nope' }), { timeoutMs: 2000 })
+      assert.match(unknown.output ?? '', /NOT_FOUND/)
+    } finally {
+      client.close()
+    }
+  })
+
+  it('probekit check grpc:// prints one line per target and exits 0 or 1', async () => {
+    const ok = await cli(['check', `grpc://127.0.0.1:${plain.port}/orders`])
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr)
+    assert.match(ok.stdout, new RegExp(`^ok grpc://127.0.0.1:${plain.port}/orders SERVING in [\\d.]+ ms\\n$`))
+    const failed = await cli(['check', `grpc://127.0.0.1:${plain.port}/payments`, `grpc://127.0.0.1:${bare.port}`])
+    assert.equal(failed.code, 1)
+    const lines = failed.stdout.trim().split('\n')
+    assert.equal(lines.length, 2)
+    assert.match(lines[0] as string, /^failed grpc:\/\/127\.0\.0\.1:\d+\/payments: .*NOT_SERVING$/)
+    assert.match(lines[1] as string, /the server has no health service \(UNIMPLEMENTED\)$/)
+    const tls = await cli(['check', '--ca', ca.caCert, `grpcs://localhost:${secure.port}`])
+    assert.equal(tls.code, 0, tls.stdout)
+  })
+
+  it('rejects malformed grpc targets in one sentence', async () => {
+    assert.throws(() => parseGrpcTarget('grpc://127.0.0.1'), /names no port; write grpc:\/\/host:port/)
+    assert.throws(() => parseGrpcTarget('grpc://h:1/a/b'), /more than one path segment/)
+    const usage = await cli(['check', 'grpc://127.0.0.1'])
+    assert.equal(usage.code, 1)
+    assert.match(usage.stdout + usage.stderr, /names no port/)
+  })
+})
+
+describe('grpc probe against a stalled server (SIGSTOP)', () => {
+  let frozen: { proc: ManagedProcess; port: number }
+
+  before(async () => {
+    frozen = await reference()
+    await freezeFully(frozen.proc)
+  })
+
+  after(async () => {
+    await frozen.proc.stop()
+  })
+
+  it('fails by its deadline', async () => {
+    const started = performance.now()
+    const result = await runProbe(grpc(`grpc://127.0.0.1:${frozen.port}`), { timeoutMs: 300 })
+    assert.equal(result.status, 'fail')
+    assert.equal(result.output, 'timed out after 300 ms')
+    assert.ok(performance.now() - started < 1300)
+  })
+
+  it('leaves no sockets, timers or listeners after 1,000 checks timed out', async () => {
+    const probe = grpc(`grpc://127.0.0.1:${frozen.port}`)
+    await expectNoLeakedResources(() =>
+      repeat(1000, 50, async () => assert.equal((await runProbe(probe, { timeoutMs: 50 })).status, 'fail')),
+    )
+  })
+
+  it('a grpc-js client call is cancelled at the deadline', async () => {
+    const client = new grpcJs.Client(`127.0.0.1:${frozen.port}`, grpcJs.credentials.createInsecure())
+    try {
+      const result = await runProbe(grpc(client), { timeoutMs: 200 })
+      assert.equal(result.output, 'timed out after 200 ms')
+    } finally {
+      client.close()
+    }
+  })
+})
