@@ -22,7 +22,7 @@ export const HELP = `Usage: probekit gen <k8s|docker|compose|nginx> [options]
 Writes health-check snippets for deployment files to stdout, timed to agree with the
 app's own probe deadlines when --config names its health module.
 
-  k8s       livenessProbe, readinessProbe and startupProbe (HTTP, or exec with --exec)
+  k8s       livenessProbe, readinessProbe and startupProbe (HTTP, gRPC with --grpc, or exec with --exec)
   docker    a Dockerfile HEALTHCHECK line running "probekit check" (no curl in the image)
   compose   a compose "healthcheck:" block
   nginx     "location" blocks answering the health paths for local callers only
@@ -35,6 +35,8 @@ Options:
   --scheme http|https       probe over TLS with https (default http)
   --header 'Name: value'    a request header (repeatable)
   --exec                    exec probes running "probekit probe --<group> --config FILE"
+  --grpc PORT               k8s: native gRPC probes (service live, ready, startup) on this
+                            port, served by addHealthService from probekit/grpc
   --bin PATH                the probekit command in the container (default probekit)
   --period DURATION         how often to probe (default 10s; alias --interval)
   --timeout DURATION        the orchestrator's timeout per probe (default: the slowest
@@ -55,6 +57,7 @@ Durations are seconds (10) or values with a unit (500ms, 2s, 1m).
 Examples:
   probekit gen k8s --port 9000 --config ./dist/health.js
   probekit gen k8s --exec --config /app/health.js --period 15s
+  probekit gen k8s --grpc 50051 --config ./dist/health.js
   probekit gen docker --port 8080 --paths /_healthz/livez/,/_healthz/readyz/,/_healthz/
   probekit gen compose --port 8080 --name web
   probekit gen nginx --paths /_healthz/livez/,/_healthz/readyz/,/_healthz/ --upstream http://127.0.0.1:8000
@@ -70,6 +73,7 @@ const options = {
   scheme: { type: 'string' },
   header: { type: 'string', multiple: true },
   exec: { type: 'boolean' },
+  grpc: { type: 'string' },
   bin: { type: 'string' },
   period: { type: 'string' },
   interval: { type: 'string' },
@@ -120,7 +124,7 @@ async function generate(kind: Kind, values: Values): Promise<string> {
       await health.close()
     }
   }
-  // A kubelet HTTP probe only waits for the answer; anything else starts a process first.
+  // A kubelet HTTP or gRPC probe only waits for the answer; anything else starts a process first.
   const margin = kind === 'k8s' && !values.exec ? HTTP_MARGIN_MS : EXEC_MARGIN_MS
   const checked: Group[] =
     kind === 'k8s' ? [...GROUPS] : kind === 'nginx' ? (values.upstream ? ['ready'] : []) : [group]
@@ -158,6 +162,7 @@ async function generate(kind: Kind, values: Values): Promise<string> {
     checkTimeoutMs,
     bin: values.bin ?? 'probekit',
     exec: values.exec ? { config: values.config } : undefined,
+    grpc: values.grpc === undefined ? undefined : { port: parseGrpcPort(values.grpc) },
   }
   const comment = describe(kind, settings, budgets, checked, margin, configPath, explicitMs !== undefined)
   switch (kind) {
@@ -237,6 +242,7 @@ function checkApplicable(kind: Kind, values: Values): void {
     ['upstream', ['nginx']],
     ['group', ['docker', 'compose']],
     ['exec', ['k8s', 'docker', 'compose']],
+    ['grpc', ['k8s']],
     ['success-threshold', ['k8s']],
     ['initial-delay', ['k8s']],
   ]
@@ -250,6 +256,11 @@ function checkApplicable(kind: Kind, values: Values): void {
       '--exec runs the probes inside the container; --port, --scheme and --header apply to HTTP probes only',
     )
   }
+  if (values.grpc !== undefined && (values.exec || values.header || values.scheme || values.port || values.paths)) {
+    throw new UsageError(
+      '--grpc makes gRPC probes on its own port; --exec, --port, --paths, --scheme and --header apply to the other kinds of probe',
+    )
+  }
   if (values.upstream !== undefined) {
     let url: URL | undefined
     try {
@@ -261,6 +272,15 @@ function checkApplicable(kind: Kind, values: Values): void {
       )
     }
   }
+}
+
+/** Kubernetes' `grpc.port` is a number: a named port is not allowed there. */
+function parseGrpcPort(value: string): number {
+  const port = /^\d+$/.test(value) ? Number(value) : Number.NaN
+  if (port >= 1 && port <= 65535) return port
+  throw new UsageError(
+    `--grpc ${JSON.stringify(value)} is not a port; use a number from 1 to 65535 (Kubernetes gRPC probes take no port names)`,
+  )
 }
 
 function parseGroup(value: string | undefined): Group {

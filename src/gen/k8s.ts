@@ -15,6 +15,8 @@ export interface KubernetesProbe {
     httpHeaders?: { name: string; value: string }[]
   }
   exec?: { command: string[] }
+  /** Kubernetes >= 1.27: the kubelet calls grpc.health.v1.Health/Check with `service`. */
+  grpc?: { port: number; service: string }
   initialDelaySeconds: number
   periodSeconds: number
   timeoutSeconds: number
@@ -38,8 +40,10 @@ export function kubernetesProbe(settings: GenSettings, group: Group): Kubernetes
     group === 'startup'
       ? Math.max(settings.failureThreshold, Math.ceil(settings.startPeriodSeconds / periodSeconds))
       : settings.failureThreshold
-  const handler: Pick<KubernetesProbe, 'httpGet' | 'exec'> = {}
+  const handler: Pick<KubernetesProbe, 'httpGet' | 'exec' | 'grpc'> = {}
   if (settings.exec) handler.exec = { command: checkCommand(settings, group) }
+  // addHealthService answers the service names live, ready and startup from the groups.
+  else if (settings.grpc) handler.grpc = { port: settings.grpc.port, service: group }
   else {
     const httpGet: NonNullable<KubernetesProbe['httpGet']> = { path: settings.paths[group], port: settings.port }
     if (settings.scheme === 'HTTPS') httpGet.scheme = 'HTTPS'

@@ -34,6 +34,8 @@ export interface GenSettings {
   bin: string
   /** Exec probes run `probekit probe` with this config module; undefined for HTTP probes. */
   exec: { config: string | undefined } | undefined
+  /** Kubernetes native gRPC probes on this port (`addHealthService`); undefined for HTTP probes. */
+  grpc?: { port: number } | undefined
 }
 
 export const DEFAULT_PATHS: Record<Group, string> = { live: '/livez', ready: '/readyz', startup: '/healthz' }

@@ -209,7 +209,10 @@ describe('addHealthService under faults and shutdown', () => {
 
   it('never keeps a call past the caller deadline (grpc-timeout) while a probe runs longer', async () => {
     const health = createHealth({ logger: false, timeout: 3000 })
-    health.add('slow', ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())))
+    health.add(
+      'slow',
+      ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())),
+    )
     const served = await serve(health)
     try {
       const started = performance.now()
