@@ -4,6 +4,7 @@
  * `@grpc/grpc-js` is an optional peer dependency: this module never imports it, the app
  * passes its own server.
  */
-export { addHealthService, type GrpcServerLike, type HealthService, type HealthServiceOptions } from './server.js'
+
 export { checkHealth, GrpcCallError, type GrpcEndpoint } from './client.js'
 export { GrpcCode, ServingStatus, type ServingStatusName } from './protocol.js'
+export { addHealthService, type GrpcServerLike, type HealthService, type HealthServiceOptions } from './server.js'
