@@ -1,0 +1,136 @@
+/**
+ * gRPC health: Check calls per second against probekit's addHealthService beside the
+ * grpc-health-check package's own service, on the same @grpc/grpc-js, in one run; and
+ * `probekit check grpc://…` start-up beside `node -e 0`.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeTempDir, requireBinary, runCommand, startProcess } from '../support/proc.mjs'
+import { fmt, fmtRatio, median, percentile, summarize } from '../support/stats.mjs'
+
+export const id = 'grpc'
+export const title = 'gRPC health (`probekit/grpc`, `probekit check grpc://`)'
+
+const VARIANTS = ['grpc-health-check', 'probekit']
+
+export async function run(ctx) {
+  const rounds = ctx.quick ? 1 : 3
+  const seconds = ctx.quick ? 3 : 10
+  const concurrency = 64
+  const load = join(ctx.benchDir, 'support', 'grpc-load.mjs')
+  const throughput = Object.fromEntries(VARIANTS.map((v) => [v, []]))
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of VARIANTS) {
+      const server = await startProcess(
+        `grpc ${variant}`,
+        process.execPath,
+        [join(ctx.benchDir, 'servers', 'grpc-health.mjs'), variant],
+        { cpu: ctx.serverCpu, cwd: ctx.root, readyJson: true },
+      )
+      try {
+        const r = await runCommand(
+          process.execPath,
+          [load, String(server.info.port), String(concurrency), String(seconds)],
+          {
+            cpu: ctx.loadCpu,
+            cwd: ctx.root,
+            timeoutMs: (seconds + 30) * 1000,
+          },
+        )
+        if (r.code !== 0) throw new Error(`the gRPC load generator failed: ${r.stderr || r.stdout}`)
+        const result = JSON.parse(r.stdout.trim().split('\n').pop())
+        if (result.errors > 0) throw new Error(`${variant}: ${result.errors} Check calls failed or were not SERVING`)
+        throughput[variant].push(result.calls / result.seconds)
+      } finally {
+        await server.stop()
+      }
+    }
+  }
+  const reference = summarize(throughput['grpc-health-check'])
+  const ours = summarize(throughput.probekit)
+
+  // Start-up of `probekit check grpc://` beside node -e 0.
+  const hyperfine = requireBinary('hyperfine', [], 'hyperfine')
+  const target = await startProcess(
+    'grpc target',
+    process.execPath,
+    [join(ctx.benchDir, 'servers', 'grpc-health.mjs'), 'probekit'],
+    { cpu: ctx.serverCpu, cwd: ctx.root, readyJson: true },
+  )
+  const runs = ctx.quick ? 10 : 30
+  const dir = makeTempDir('grpc-cli')
+  let startup
+  try {
+    const url = `grpc://127.0.0.1:${target.info.port}`
+    const check = await runCommand(process.execPath, [join(ctx.root, 'bin', 'probekit.js'), 'check', url])
+    if (check.code !== 0) throw new Error(`probekit check ${url} failed before the benchmark: ${check.stdout}`)
+    const jsonFile = join(dir, 'hyperfine.json')
+    const h = await runCommand(
+      hyperfine,
+      [
+        '-N',
+        '--warmup',
+        '3',
+        '--runs',
+        String(runs),
+        '--export-json',
+        jsonFile,
+        '--style',
+        'none',
+        `${process.execPath} -e 0`,
+        `${process.execPath} ${join(ctx.root, 'bin', 'probekit.js')} check ${url}`,
+      ],
+      { cpu: ctx.loadCpu, timeoutMs: 600_000 },
+    )
+    if (h.code !== 0) throw new Error(`hyperfine failed: ${h.stderr || h.stdout}`)
+    const [node, probekit] = JSON.parse(readFileSync(jsonFile, 'utf8')).results.map((r) => r.times.map((s) => s * 1000))
+    startup = {
+      node: { median: median(node), p10: percentile(node, 10), p90: percentile(node, 90) },
+      probekit: { median: median(probekit), p10: percentile(probekit, 10), p90: percentile(probekit, 90) },
+    }
+  } finally {
+    await target.stop()
+  }
+  const ratio = ours.median / reference.median
+  const startupRatio = startup.probekit.median / startup.node.median
+  return {
+    id,
+    title,
+    headline: `Check: ${fmt(ours.median)} calls/s, ${fmtRatio(ratio)} grpc-health-check's service (goal ≥ 1.0×); probekit check grpc:// starts in ${fmtRatio(startupRatio)} node -e 0`,
+    method: `${rounds} round(s), each variant in turn: one grpc-js server process on core ${ctx.serverCpu}, a grpc-js client on core ${ctx.loadCpu} keeping ${concurrency} Check calls for "" in flight for ${seconds} s on one channel. probekit answers from a Health with one background probe in the ready group (the result is read, no I/O per call), grpc-health-check from its status map. Start-up: hyperfine -N, 3 warm-up and ${runs} measured runs.`,
+    tables: [
+      {
+        columns: ['service', 'Check calls/s median (range)', '× grpc-health-check'],
+        rows: [
+          [
+            'grpc-health-check `HealthImplementation`',
+            `${fmt(reference.median)} (${fmt(reference.min)}–${fmt(reference.max)})`,
+            '1.00×',
+          ],
+          ['probekit `addHealthService`', `${fmt(ours.median)} (${fmt(ours.min)}–${fmt(ours.max)})`, fmtRatio(ratio)],
+        ],
+      },
+      {
+        caption: 'Start-up',
+        columns: ['command', 'wall ms median (p10–p90)', '× node -e 0'],
+        rows: [
+          [
+            '`node -e 0`',
+            `${fmt(startup.node.median, 1)} (${fmt(startup.node.p10, 1)}–${fmt(startup.node.p90, 1)})`,
+            '1.00×',
+          ],
+          [
+            '`probekit check grpc://HOST:PORT`',
+            `${fmt(startup.probekit.median, 1)} (${fmt(startup.probekit.p10, 1)}–${fmt(startup.probekit.p90, 1)})`,
+            fmtRatio(startupRatio),
+          ],
+        ],
+      },
+    ],
+    notes: [
+      'The CLI checks grpc:// with a minimal HTTP/2 call built into probekit (node:http2); it loads no gRPC library, so a grpc:// target costs what an http:// one does.',
+    ],
+    reproduce: [`npm run build && npm run bench -- --only=grpc${ctx.quick ? ' --quick' : ''}`],
+    data: { rounds, seconds, concurrency, throughput, startup },
+  }
+}
