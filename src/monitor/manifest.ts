@@ -95,7 +95,17 @@ export interface PushCheckSpec extends CheckSpecBase {
   tokens?: string[]
 }
 
-export type CheckSpec = HttpCheckSpec | TcpCheckSpec | ProbeCheckSpec | ExecCheckSpec | PushCheckSpec
+/** `grpc.health.v1.Health/Check` on `host:port` for `service` (`grpcs` with TLS). */
+export interface GrpcCheckSpec extends CheckSpecBase {
+  kind: 'grpc'
+  host: string
+  port: number
+  service: string
+  /** TLS settings; undefined for plain `grpc://`. */
+  tls?: TlsSettings
+}
+
+export type CheckSpec = HttpCheckSpec | TcpCheckSpec | GrpcCheckSpec | ProbeCheckSpec | ExecCheckSpec | PushCheckSpec
 
 export interface PodManifest {
   id: string
@@ -117,7 +127,9 @@ export const DEFAULT_INTERVAL_MS = 5000
 const DEFAULT_TIMEOUT_MS = 10_000
 
 /** Schemes run by the library's typed probes (the targets of `probekit check`, `mariadb` too). */
-export const PROBE_SCHEMES: readonly string[] = SCHEMES.filter((s) => s !== 'http' && s !== 'https' && s !== 'tcp')
+export const PROBE_SCHEMES: readonly string[] = SCHEMES.filter(
+  (s) => !['http', 'https', 'tcp', 'grpc', 'grpcs'].includes(s),
+)
 
 /**
  * Schemes people write in manifests that no checker speaks: refused at load with what to
@@ -126,12 +138,10 @@ export const PROBE_SCHEMES: readonly string[] = SCHEMES.filter((s) => s !== 'htt
 const NO_CHECKER: Record<string, string> = {
   mongodb:
     'probekit has no MongoDB checker; check MongoDB from the app with a custom probe (docs/probes.md, "MongoDB: a custom probe") and watch the app\'s status endpoint, or use a tcp check on the port',
-  grpc: 'probekit has no gRPC checker yet; use a tcp check on the port, or an exec check that runs grpc_health_probe',
 }
 NO_CHECKER['mongodb+srv'] = NO_CHECKER.mongodb as string
-NO_CHECKER.grpcs = NO_CHECKER.grpc as string
 
-const CHECK_TYPES = ['http', 'https', 'tcp', 'exec', 'push', 'probe', ...PROBE_SCHEMES]
+const CHECK_TYPES = ['http', 'https', 'tcp', 'grpc', 'grpcs', 'exec', 'push', 'probe', ...PROBE_SCHEMES]
 
 const COMMON_KEYS = [
   'name',
@@ -145,6 +155,7 @@ const COMMON_KEYS = [
 const KEYS_BY_KIND: Record<CheckKind, string[]> = {
   http: ['url', 'scheme', 'host', 'port', 'path', 'method', 'headers', 'expect_status', 'tls'],
   tcp: ['url', 'address', 'host', 'port'],
+  grpc: ['url', 'host', 'port', 'service', 'tls'],
   probe: ['url', 'target'],
   exec: ['command', 'shell', 'cwd', 'env'],
   push: ['period', 'grace', 'token', 'token_file'],
@@ -341,9 +352,11 @@ class ManifestReader {
     const kind: CheckKind =
       type === 'http' || type === 'https'
         ? 'http'
-        : type === 'tcp' || type === 'exec' || type === 'push'
-          ? type
-          : 'probe'
+        : type === 'grpc' || type === 'grpcs'
+          ? 'grpc'
+          : type === 'tcp' || type === 'exec' || type === 'push'
+            ? type
+            : 'probe'
     const allowed = new Set([...COMMON_KEYS, ...KEYS_BY_KIND[kind]])
     for (const key of Object.keys(raw)) {
       if (!allowed.has(key))
@@ -412,6 +425,46 @@ class ManifestReader {
           host = this.str(raw, [...path, 'host'], false) ?? podHost
         }
         return { ...common, kind, host, port, target: `${formatHost(host)}:${port}` }
+      }
+      case 'grpc': {
+        let host: string
+        let port: number
+        let service = ''
+        let secure = type === 'grpcs'
+        const url = this.str(raw, [...path, 'url'], false)
+        if (url !== undefined) {
+          const parsed = new URL(this.url(url, [...path, 'url'], ['grpc:', 'grpcs:']))
+          host = parsed.hostname.replace(/^\[|\]$/g, '')
+          port = Number(parsed.port)
+          if (!port) this.fail([...path, 'url'], `needs a port, as in ${parsed.protocol}//orders.internal:50051`)
+          if (type === 'grpc' && parsed.protocol === 'grpcs:') secure = true
+          if (type === 'grpcs' && parsed.protocol === 'grpc:')
+            this.fail([...path, 'url'], 'is grpc:// but the check type is grpcs; make them agree')
+          service = decodeURIComponent(parsed.pathname.replace(/^\/+|\/+$/g, ''))
+        } else {
+          if (raw.port === undefined && statusPort === undefined)
+            this.fail(
+              path,
+              "a grpc check needs a `url` (grpc://host:port/service), or a `port` (or the pod's `status_port`)",
+            )
+          port = raw.port !== undefined ? this.port(raw, [...path, 'port']) : (statusPort as number)
+          host = this.str(raw, [...path, 'host'], false) ?? podHost
+        }
+        const named = this.str(raw, [...path, 'service'], false)
+        if (named !== undefined) service = named
+        if (raw.tls !== undefined && !secure)
+          this.fail([...path, 'tls'], 'applies to grpcs checks; use type grpcs or a grpcs:// url')
+        const address = `${formatHost(host)}:${port}`
+        const spec: GrpcCheckSpec = {
+          ...common,
+          kind,
+          host,
+          port,
+          service,
+          target: `${secure ? 'grpcs' : 'grpc'}://${address}${service ? `/${service}` : ''}`,
+        }
+        if (secure) spec.tls = this.tls(raw, path)
+        return spec
       }
       case 'probe': {
         const value = this.str(raw, [...path, 'url'], false) ?? this.str(raw, [...path, 'target'], false)

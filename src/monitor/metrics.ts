@@ -1,10 +1,14 @@
 import { MetricsWriter } from '../format/prometheus.js'
 import { type CheckState, HEALTH_STATES } from './types.js'
 
+/** The blackbox exporter's grpc prober reports these four. */
+const GRPC_SERVING_STATUSES = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'] as const
+
 /**
  * The monitor's checks as Prometheus metrics, named like the blackbox exporter's so
  * dashboards and alerts written for it work unchanged: `probe_success`,
- * `probe_duration_seconds`, `probe_http_status_code`, `probe_ssl_earliest_cert_expiry`.
+ * `probe_duration_seconds`, `probe_http_status_code`, `probe_ssl_earliest_cert_expiry`,
+ * `probe_grpc_status_code`, `probe_grpc_healthcheck_response`.
  * Every series carries `pod`, `node`, `check` and `instance` (the redacted target).
  * Beside them, `probekit_check_state` gives the four-valued state one series per state.
  *
@@ -52,6 +56,28 @@ export function formatMonitorMetrics(states: readonly CheckState[]): string {
       { pod: s.pod, node: s.node, check: s.check, instance: s.target },
       s.sslEarliestExpiry,
     )
+  }
+  for (const s of states) {
+    if (s.grpcStatusCode === undefined) continue
+    w.sample(
+      'probe_grpc_status_code',
+      'The gRPC status code the latest check ended with (gRPC checks only; 0 is OK).',
+      'gauge',
+      { pod: s.pod, node: s.node, check: s.check, instance: s.target },
+      s.grpcStatusCode,
+    )
+  }
+  for (const s of states) {
+    if (s.grpcStatusCode === undefined) continue
+    for (const servingStatus of GRPC_SERVING_STATUSES) {
+      w.sample(
+        'probe_grpc_healthcheck_response',
+        'The serving status the latest gRPC health check answered, one series per status; the current one is 1.',
+        'gauge',
+        { pod: s.pod, node: s.node, check: s.check, instance: s.target, serving_status: servingStatus },
+        s.grpcServingStatus === servingStatus ? 1 : 0,
+      )
+    }
   }
   for (const s of states) {
     for (const state of HEALTH_STATES) {

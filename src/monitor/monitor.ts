@@ -10,6 +10,7 @@ import { type Logger, writeLog } from '../core/logger.js'
 import { SecretSet } from '../core/redact.js'
 import { type Checker, type CheckOutcome, keepTail } from './checkers/checker.js'
 import { execChecker } from './checkers/exec.js'
+import { grpcChecker } from './checkers/grpc.js'
 import { httpChecker } from './checkers/http.js'
 import { probeChecker } from './checkers/probe.js'
 import { tcpChecker } from './checkers/tcp.js'
@@ -488,6 +489,10 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     else delete state.httpStatus
     if (outcome.sslEarliestExpiry !== undefined) state.sslEarliestExpiry = outcome.sslEarliestExpiry
     else delete state.sslEarliestExpiry
+    if (outcome.grpcStatusCode !== undefined) state.grpcStatusCode = outcome.grpcStatusCode
+    else delete state.grpcStatusCode
+    if (outcome.grpcServingStatus !== undefined) state.grpcServingStatus = outcome.grpcServingStatus
+    else delete state.grpcServingStatus
     const stateChanged = next.state !== previous.state
     const streaksChanged = next.successes !== previous.successes || next.failures !== previous.failures
     const outputChanged = output !== previous.output
@@ -693,6 +698,8 @@ function buildChecker(spec: Exclude<CheckSpec, { kind: 'push' }>, secrets: Secre
       return httpChecker(spec, secrets)
     case 'tcp':
       return tcpChecker(spec, secrets)
+    case 'grpc':
+      return grpcChecker(spec, secrets)
     case 'probe':
       return probeChecker(spec, secrets)
     case 'exec':

@@ -10,7 +10,7 @@ export type HealthState = 'passing' | 'warning' | 'critical' | 'unknown'
 export const HEALTH_STATES: readonly HealthState[] = ['passing', 'warning', 'critical', 'unknown']
 
 /** How a check is carried out. */
-export type CheckKind = 'http' | 'tcp' | 'probe' | 'exec' | 'push'
+export type CheckKind = 'http' | 'tcp' | 'grpc' | 'probe' | 'exec' | 'push'
 
 /** The identity of one check: a check of a pod on a node. */
 export interface CheckKey {
@@ -44,6 +44,10 @@ export interface CheckState extends CheckKey {
   httpStatus?: number
   /** Earliest certificate expiry seen on the latest TLS check, Unix seconds. */
   sslEarliestExpiry?: number
+  /** gRPC checks: the status code the latest call ended with (0 OK; 14 UNAVAILABLE for a transport failure). */
+  grpcStatusCode?: number
+  /** gRPC checks: the serving status the latest Check answered (SERVING, NOT_SERVING, …). */
+  grpcServingStatus?: string
   /** Streak counters behind the thresholds; restored after a restart. */
   successes: number
   failures: number

@@ -20,6 +20,9 @@ export interface CheckOutcome {
   httpStatus?: number
   /** Earliest `notAfter` of the peer's certificate chain, Unix seconds. */
   sslEarliestExpiry?: number
+  /** gRPC checks: the call's status code and the serving status answered. */
+  grpcStatusCode?: number
+  grpcServingStatus?: string
 }
 
 /** What an attempt reports; fields found before a failure (an HTTP status) survive it. */
@@ -28,6 +31,8 @@ export interface Verdict {
   output: string
   httpStatus?: number
   sslEarliestExpiry?: number
+  grpcStatusCode?: number
+  grpcServingStatus?: string
 }
 
 export interface Checker {
@@ -72,6 +77,8 @@ export async function runAttempt(
   if (outcome.httpStatus === undefined && partial.httpStatus !== undefined) outcome.httpStatus = partial.httpStatus
   if (outcome.sslEarliestExpiry === undefined && partial.sslEarliestExpiry !== undefined)
     outcome.sslEarliestExpiry = partial.sslEarliestExpiry
+  if (outcome.grpcStatusCode === undefined && partial.grpcStatusCode !== undefined)
+    outcome.grpcStatusCode = partial.grpcStatusCode
   if (verdict === undefined && partial.output) outcome.output = keepTail(`${outcome.output}\n${partial.output}`)
   return outcome
 }
