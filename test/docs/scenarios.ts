@@ -10,6 +10,9 @@ import { createServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import * as grpcJs from '@grpc/grpc-js'
+import { createHealth } from '../../src/core/health.js'
+import { addHealthService } from '../../src/grpc/server.js'
 import { blackholeServer } from '../support/faults.js'
 import { freePort, makeTempDir, waitFor } from '../support/server-process.js'
 import { startMariaDb } from '../support/servers/mariadb.js'
@@ -418,7 +421,41 @@ const inspect: Scenario = async (blocks) => {
   }
 }
 
+/**
+ * docs/grpc.md's session: 127.0.0.1:50051 is a grpc-js server with addHealthService over a
+ * passing Health, 127.0.0.1:50052 a grpc-js server with no health service.
+ */
+const grpcSession: Scenario = async (blocks) => {
+  const health = createHealth({ logger: false })
+  health.add('db-port', () => {})
+  const withHealth = new grpcJs.Server()
+  addHealthService(withHealth, health)
+  const without = new grpcJs.Server()
+  const bind = (server: grpcJs.Server) =>
+    new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpcJs.ServerCredentials.createInsecure(), (e, port) =>
+        e ? reject(e) : resolve(port),
+      ),
+    )
+  const [served, bare] = await Promise.all([bind(withHealth), bind(without)])
+  try {
+    for (const block of blocks) {
+      await checkConsole(block, {
+        ...substitutions([
+          ['127.0.0.1:50051', `127.0.0.1:${served}`],
+          ['127.0.0.1:50052', `127.0.0.1:${bare}`],
+        ]),
+      })
+    }
+  } finally {
+    withHealth.forceShutdown()
+    without.forceShutdown()
+    await health.close()
+  }
+}
+
 export const scenarios: Record<string, Scenario> = {
+  grpc: grpcSession,
   inspect,
   manifest,
   'probes-page': probesPage,

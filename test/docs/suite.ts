@@ -80,7 +80,7 @@ export const SUITES = {
   readme: ['README.md'],
   guides: ['docs/cli.md', 'docs/docker.md', 'docs/kubernetes.md', 'docs/health-command.md'],
   frameworks: ['docs/frameworks.md', 'docs/shutdown.md', 'docs/worker.md'],
-  probes: ['docs/probes.md'],
+  probes: ['docs/probes.md', 'docs/grpc.md'],
   monitor: [
     'docs/monitor.md',
     'docs/api.md',
