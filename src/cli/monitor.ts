@@ -4,6 +4,7 @@ import { lineSafe } from '../core/inert.js'
 import type { Logger } from '../core/logger.js'
 import { redact as redactText, redactUrl } from '../core/redact.js'
 import { isLoopbackHost, TokenError, TokenFile } from '../monitor/auth.js'
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../monitor/deliveries.js'
 import { Monitor } from '../monitor/monitor.js'
 import type { ReplicaShare } from '../monitor/replicas.js'
 import { registerSecrets } from '../monitor/secrets.js'
@@ -61,7 +62,15 @@ ${etcdFlagsHelp(30)}
   --webhook-min-interval DURATION
                               least time between two notifications of one check;
                               changes inside it are coalesced (default 30s; 0 for none)
-  -q, --quiet                 do not print transitions (errors are still printed)
+  --push-rate N               pushes accepted per push check per second (default 10);
+                              more are answered 429 with Retry-After
+  --max-watchers N            long-poll watchers waiting at once (default 1000); more
+                              are answered 503 with Retry-After
+  --max-streams N             event streams (/v1/events) open at once (default 1000)
+  --shutdown-timeout DURATION on SIGTERM, how long pending webhooks may take before they
+                              are abandoned with one log line (default 10s)
+  -q, --quiet                 do not print transitions (errors are still printed);
+                              without it, at most one line per check and cause per 10 s
   -h, --help                  show this help
 
 Examples:
@@ -96,6 +105,10 @@ interface Parsed {
   allowedHosts: string[]
   insecureNoAuth: boolean
   etcd: ReturnType<typeof etcdFlags>
+  pushRatePerSecond?: number
+  maxWatchers?: number
+  maxStreams?: number
+  shutdownTimeoutMs: number
 }
 
 function parse(argv: string[]): Parsed | undefined {
@@ -115,6 +128,10 @@ function parse(argv: string[]): Parsed | undefined {
       'public-read': { type: 'boolean' },
       'allowed-host': { type: 'string', multiple: true },
       'insecure-no-auth': { type: 'boolean' },
+      'push-rate': { type: 'string' },
+      'max-watchers': { type: 'string' },
+      'max-streams': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
       ...ETCD_FLAG_OPTIONS,
       quiet: { type: 'boolean', short: 'q' },
     },
@@ -136,6 +153,25 @@ function parse(argv: string[]): Parsed | undefined {
     allowedHosts: parseAllowedHosts(values['allowed-host']),
     insecureNoAuth: values['insecure-no-auth'] === true,
     etcd: etcdFlags(values, (values.store as string | undefined) ?? DEFAULT_STORE),
+    shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  }
+  if (values['push-rate'] !== undefined) {
+    const raw = String(values['push-rate'])
+    const rate = Number(raw)
+    if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(rate > 0) || rate > 1_000_000)
+      throw new UsageError(
+        `--push-rate ${JSON.stringify(raw)} is not a rate; use a number of pushes per second above 0, e.g. --push-rate 10`,
+      )
+    parsed.pushRatePerSecond = rate
+  }
+  if (values['max-watchers'] !== undefined) parsed.maxWatchers = count(values['max-watchers'], '--max-watchers')
+  if (values['max-streams'] !== undefined) parsed.maxStreams = count(values['max-streams'], '--max-streams')
+  if (values['shutdown-timeout'] !== undefined) {
+    const raw = String(values['shutdown-timeout'])
+    const ms = raw === '0' ? 0 : parseDuration(raw, '--shutdown-timeout')
+    if (ms > 3_600_000)
+      throw new UsageError(`--shutdown-timeout ${raw} is out of range; use from 0 to 1h (default 10s)`)
+    parsed.shutdownTimeoutMs = ms
   }
   parseAccess(parsed, values['auth-token-file'])
   if (values['webhook-min-interval'] !== undefined) {
@@ -217,6 +253,13 @@ function parseAllowedHosts(names: string[] | undefined): string[] {
       )
     return name
   })
+}
+
+function count(value: unknown, flag: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000)
+    throw new UsageError(`${flag} ${JSON.stringify(value)} is not a count; use a whole number from 1 to 1000000`)
+  return n
 }
 
 function parseWebhooks(urls: string[] | undefined): string[] {
@@ -305,6 +348,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(parsed.node ? { node: parsed.node } : {}),
     ...(parsed.concurrency ? { concurrency: parsed.concurrency } : {}),
     ...(parsed.caFile ? { caFile: parsed.caFile } : {}),
+    shutdownTimeoutMs: parsed.shutdownTimeoutMs,
   })
   try {
     await monitor.load(parsed.paths)
@@ -334,6 +378,9 @@ export async function run(argv: string[]): Promise<number> {
           allowedHosts: parsed.allowedHosts,
           insecureNoAuth: parsed.insecureNoAuth,
         },
+        ...(parsed.pushRatePerSecond !== undefined ? { pushRatePerSecond: parsed.pushRatePerSecond } : {}),
+        ...(parsed.maxWatchers !== undefined ? { maxWatchers: parsed.maxWatchers } : {}),
+        ...(parsed.maxStreams !== undefined ? { maxStreams: parsed.maxStreams } : {}),
       })
     } catch (error) {
       await closeStore()
@@ -427,6 +474,15 @@ export async function run(argv: string[]): Promise<number> {
       logger.info(`probekit monitor: ${signal}, stopping`)
       process.off('SIGHUP', onHup)
       for (const w of watchers) w.close()
+      // The last resort: whatever still holds the stop (a store that does not answer) past the
+      // shutdown timeout is abandoned, so an orchestrator's grace period is never outrun.
+      const backstop = setTimeout(() => {
+        logger.error(
+          `probekit monitor: still stopping ${Math.round(parsed.shutdownTimeoutMs / 1000)} s after ${signal} (--shutdown-timeout); exiting without waiting further`,
+        )
+        resolveExit(0)
+      }, parsed.shutdownTimeoutMs + 750)
+      backstop.unref()
       void (async () => {
         let code = 0
         try {
@@ -438,6 +494,7 @@ export async function run(argv: string[]): Promise<number> {
           logger.error(`probekit monitor: stopping failed: ${error instanceof Error ? error.message : String(error)}`)
           code = 1
         }
+        clearTimeout(backstop)
         process.off('SIGTERM', onTerm)
         process.off('SIGINT', onInt)
         resolveExit(code)

@@ -24,15 +24,17 @@ import type { AddressInfo } from 'node:net'
 import { durationMs } from '../core/duration.js'
 import { createHealth } from '../core/health.js'
 import { jsonSafe } from '../core/inert.js'
-import { type Logger, writeLog } from '../core/logger.js'
+import type { Logger } from '../core/logger.js'
 import { redactCut } from '../core/redact.js'
 import { PROMETHEUS_TYPE } from '../format/prometheus.js'
 import { Access, AccessRefused, checkToken, isLoopbackHost, TokenError, TokenFile, TokenSet } from './auth.js'
 import { dashboardAsset } from './dashboard/index.js'
 import { matchesFilter, sortStates, toInspect } from './inspect.js'
+import { limitedLog } from './log-limiter.js'
 import { formatMonitorMetrics } from './metrics.js'
 import type { Monitor } from './monitor.js'
 import { PUSH_REPORTS, type PushKind, parsePushReport } from './push.js'
+import { Slots, TokenBuckets } from './rate-limit.js'
 import { EventStream } from './sse.js'
 import { type CheckState, checkId, HEALTH_STATES, type HealthState } from './types.js'
 
@@ -45,6 +47,15 @@ export interface ApiOptions {
   logger?: Logger | false
   /** Longest long-poll wait a client may ask for, ms. Default 5 minutes. */
   maxWaitMs?: number
+  /**
+   * Pushes accepted per push check per second (a token bucket, bursts of as many); more
+   * are answered 429 with `Retry-After` and change nothing. Default 10.
+   */
+  pushRatePerSecond?: number
+  /** Long-poll watchers (`?index=`) waiting at once at most; more are answered 503 with `Retry-After`. Default 1000. */
+  maxWatchers?: number
+  /** Event streams (`/v1/events`) open at once at most; more are answered 503 with `Retry-After`. Default 1000. */
+  maxStreams?: number
   /** Who may read and write (see docs/api.md, Security). Default: no credential, loopback only. */
   auth?: ApiAuthOptions
 }
@@ -78,6 +89,14 @@ const DEFAULT_WAIT_MS = 5 * 60_000
 const JSON_TYPE = 'application/json; charset=utf-8'
 const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const
 const INDEX_HEADER = 'x-probekit-index'
+export const DEFAULT_PUSH_RATE_PER_SECOND = 10
+export const DEFAULT_MAX_WATCHERS = 1000
+export const DEFAULT_MAX_STREAMS = 1000
+/** Seconds a client refused at the watcher or stream cap is asked to wait. */
+const BUSY_RETRY_AFTER_SECONDS = 5
+
+/** A request whose client went away before its body arrived: nothing to answer, nothing to log as an error. */
+class ClientGone extends Error {}
 
 /** A request the API refuses, with the status and the one sentence it answers. */
 class HttpError extends Error {
@@ -111,11 +130,21 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
   const logger = options.logger === undefined ? console : options.logger
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_WAIT_MS
   const closing = new AbortController()
+  // Watchers waiting now, ended together when the API closes (one set, not a listener each:
+  // EventTarget listeners cost O(n) to add and remove).
+  const waiting = new Set<AbortController>()
   const events = new EventStream(monitor)
   const access = accessFor(options)
   // Open event streams were admitted under the old tokens: end them, and they reconnect
   // with a token that is valid now (or get 401).
   const stopDroppingStreams = auth.tokens instanceof TokenFile ? auth.tokens.onReload(() => events.close()) : undefined
+  const pushRate = options.pushRatePerSecond ?? DEFAULT_PUSH_RATE_PER_SECOND
+  const pushBuckets = new TokenBuckets({ ratePerSecond: pushRate })
+  const watchers = new Slots(options.maxWatchers ?? DEFAULT_MAX_WATCHERS)
+  const streams = new Slots(options.maxStreams ?? DEFAULT_MAX_STREAMS)
+  const log = limitedLog(logger)
+  // Answers to woken watchers, serialised once per change snapshot and per kind of request.
+  const answers = new WeakMap<CheckState[], Map<string, Buffer>>()
 
   // The monitor's own health, served by the library it ships. Readiness proves the
   // store answers a query; liveness is the library's lifecycle state.
@@ -131,11 +160,15 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
         sendJson(req, res, error.statusCode, { error: error.message }, error.headers)
         return
       }
-      writeLog(
-        logger,
+      const route = `${req.method} ${routeOf(req.url)}`
+      if (error instanceof ClientGone) {
+        log.write('debug', { cause: 'client went away', subject: route }, `monitor api: ${route}: ${error.message}`)
+        return
+      }
+      log.write(
         'error',
+        { cause: 'failed', subject: route },
         `monitor api: ${req.method} ${monitor.redact(req.url ?? '')} failed: ${monitor.redact(messageOf(error))}`,
-        {},
       )
       sendJson(req, res, 500, { error: 'internal error; the monitor log has the details' })
     })
@@ -156,6 +189,9 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     }
     if (first === 'v1' && second === 'events' && segments.length === 2) {
       allow(method, ['GET'])
+      const release = streams.acquire()
+      if (!release) throw busy(`${streams.max} event streams are open, the most this monitor serves at once`)
+      res.once('close', release)
       events.attach(req, res)
       return
     }
@@ -176,16 +212,17 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
       sendJson(req, res, 200, { endpoints: ENDPOINTS })
       return
     }
+    const variant = `${url.pathname}?${variantOf(query)}`
     if (second === 'checks' && segments.length === 2) {
       const filter = stateFilter(query)
-      return blocking(req, res, query, (states) => states.filter(filter))
+      return blocking(req, res, query, variant, (states) => states.filter(filter))
     }
     if (second === 'checks') {
       const rest = segments.slice(2)
       const tail = rest.length === 4 || (rest.length === 2 && rest[0]?.includes('/')) ? rest.pop() : undefined
       const id = idFrom(rest)
       if (tail === undefined) {
-        return blocking(req, res, query, (states) => {
+        return blocking(req, res, query, variant, (states) => {
           const state = states.find((s) => s.id === id)
           if (!state) throw unknownCheck(id)
           return state
@@ -209,7 +246,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     if (second === 'pods' && segments.length === 3) {
       const pod = segments[2] as string
       const node = query.get('node') ?? undefined
-      return blocking(req, res, query, (states) => {
+      return blocking(req, res, query, variant, (states) => {
         const found = states.filter((s) => matchesFilter(s, { pod, node }))
         if (found.length === 0 && !states.some((s) => s.pod === pod)) {
           throw new HttpError(
@@ -234,7 +271,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     }
     if (second === 'inspect' && segments.length === 2) {
       const filter = { pod: query.get('pod') ?? undefined, node: query.get('node') ?? undefined }
-      return blocking(req, res, query, (states) => toInspect(states, filter))
+      return blocking(req, res, query, variant, (states) => toInspect(states, filter))
     }
     throw notFound(method, url.pathname)
   }
@@ -242,12 +279,14 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
   /**
    * Answers with `produce(states)`, and with `?index=N` waits first until the monitor's
    * index passes N (or `wait` runs out), as Consul's blocking queries do. Every answer
-   * carries the index the client passes back next time.
+   * carries the index the client passes back next time. Watchers woken by one change share
+   * its snapshot, and the answer for each `variant` (path and filters) is serialised once.
    */
   async function blocking(
     req: IncomingMessage,
     res: ServerResponse,
     query: URLSearchParams,
+    variant: string,
     produce: (states: CheckState[]) => unknown,
   ): Promise<void> {
     const rawIndex = query.get('index')
@@ -257,12 +296,19 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
       const after = parseIndex(rawIndex)
       const waitMs = parseWait(query.get('wait'), maxWaitMs)
       // An index above the monitor's means it restarted: answer at once, as Consul does.
-      if (after === index) {
+      // Below it, the monitor answers from its latest snapshot, shared by every watcher.
+      const release = after <= index ? watchers.acquire() : undefined
+      if (after < index && !release) {
+        const snapshot = await monitor.waitForChange(after, 0)
+        index = snapshot.index
+        states = snapshot.states
+      } else if (after <= index) {
+        if (!release) throw busy(`${watchers.max} watchers are waiting, the most this monitor serves at once`)
         const abort = new AbortController()
         const onClose = () => abort.abort()
         res.on('close', onClose)
-        const onClosing = () => abort.abort()
-        closing.signal.addEventListener('abort', onClosing)
+        waiting.add(abort)
+        if (closing.signal.aborted) abort.abort()
         try {
           // Jitter spreads the wake-ups of many watchers whose waits end together.
           const jittered = waitMs + Math.floor(Math.random() * (waitMs / 16))
@@ -270,16 +316,28 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
           index = changed.index
           states = changed.states
         } finally {
+          release()
           res.off('close', onClose)
-          closing.signal.removeEventListener('abort', onClosing)
+          waiting.delete(abort)
         }
         if (res.destroyed) return
         // The token may have been revoked (SIGHUP) during the wait.
         access.admit(req, 'api')
       }
     }
-    const body = produce(sortStates(states ?? monitor.states()))
-    sendJson(req, res, 200, body, { [INDEX_HEADER]: String(index) })
+    if (!states) {
+      sendJson(req, res, 200, produce(sortStates(monitor.states())), { [INDEX_HEADER]: String(index) })
+      return
+    }
+    let bodies = answers.get(states)
+    if (!bodies) answers.set(states, (bodies = new Map()))
+    let body = bodies.get(variant)
+    if (body === undefined) {
+      // A Buffer, so 2,000 answers write the same bytes instead of encoding the text 2,000 times.
+      body = Buffer.from(jsonText(produce(sortStates([...states]))))
+      bodies.set(variant, body)
+    }
+    send(req, res, 200, body, { 'content-type': JSON_TYPE, [INDEX_HEADER]: String(index) })
   }
 
   /**
@@ -307,7 +365,8 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
         'push to /v1/push/<check> (or <pod>/<check>), optionally followed by /start, /fail or /<exit status>',
       )
     }
-    const { secret } = access.admitPush(req, query, name, monitor.pushCheck(name))
+    const pushCheck = monitor.pushCheck(name)
+    const { secret } = access.admitPush(req, query, name, pushCheck)
     // A GET can be sent cross-site by any page (an <img>); it changes state only with a secret.
     if ((req.method === 'GET' || req.method === 'HEAD') && !secret) {
       throw new HttpError(
@@ -316,20 +375,32 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
         { allow: 'POST, PUT' },
       )
     }
-    const { text, cut } = await readBodyTail(req, PUSH_BODY_KEPT_BYTES, PUSH_BODY_MAX_BYTES)
-    // Only the tail was kept: a credential may straddle where it starts, so that is masked too.
-    const body = cut ? redactCut(text, { start: true }, monitor.secrets) : text
-    if (!monitor.push(name, kind, body || undefined)) {
+    const unknown = (): HttpError => {
       // `/v1/push/backup/finished`: the name before the last part is a push check, so the
       // last part was meant as a report.
       const before = rest.slice(0, -1).join('/')
       if (rest.length >= 2 && monitor.pushCheck(before))
-        throw new HttpError(400, `${JSON.stringify(last)} is not a push report for ${before}; use ${PUSH_REPORTS}`)
-      throw new HttpError(
+        return new HttpError(400, `${JSON.stringify(last)} is not a push report for ${before}; use ${PUSH_REPORTS}`)
+      return new HttpError(
         404,
         `no push check named ${JSON.stringify(name)}; declare it in a manifest (type: push) or check the name`,
       )
     }
+    const id = pushCheck?.id
+    if (id === undefined) throw unknown()
+    // Refused before the body is read: a flood costs the monitor as little as possible.
+    const retryAfterSeconds = pushBuckets.take(id)
+    if (retryAfterSeconds > 0) {
+      throw new HttpError(
+        429,
+        `too many pushes for ${id}: at most ${pushRate} a second are accepted (--push-rate); retry after ${retryAfterSeconds} s`,
+        { 'retry-after': String(retryAfterSeconds) },
+      )
+    }
+    const { text, cut } = await readBodyTail(req, PUSH_BODY_KEPT_BYTES, PUSH_BODY_MAX_BYTES)
+    // Only the tail was kept: a credential may straddle where it starts, so that is masked too.
+    const body = cut ? redactCut(text, { start: true }, monitor.secrets) : text
+    if (!monitor.push(id, kind, body || undefined)) throw unknown()
     const exitStatus = typeof kind === 'number' ? { exitStatus: kind } : {}
     const reported = typeof kind === 'number' ? (kind === 0 ? 'success' : 'fail') : kind
     sendJson(req, res, 200, { ok: true, check: name, kind: reported, ...exitStatus })
@@ -370,6 +441,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
       closed ??= (async () => {
         closing.abort()
         stopDroppingStreams?.()
+        for (const abort of waiting) abort.abort()
         events.close()
         await health.close()
         await new Promise<void>((resolve) => {
@@ -522,11 +594,18 @@ function readBodyTail(req: IncomingMessage, keep: number, max: number): Promise<
       kept += chunk.length
       while (kept - (chunks[0]?.length ?? 0) >= keep) kept -= (chunks.shift() as Buffer).length
     })
+    let ended = false
     req.on('end', () => {
+      ended = true
       const body = Buffer.concat(chunks)
       resolve({ text: body.subarray(Math.max(0, body.length - keep)).toString('utf8'), cut: total > keep })
     })
-    req.on('error', reject)
+    // A client that disconnects mid-body is gone, not a failure of the monitor.
+    const gone = () => reject(new ClientGone('the client went away before sending the whole body'))
+    req.on('error', gone)
+    req.on('close', () => {
+      if (!ended) gone()
+    })
   })
 }
 
@@ -549,8 +628,31 @@ function sendJson(
   value: unknown,
   headers: Record<string, string> = {},
 ): void {
+  send(req, res, statusCode, jsonText(value), { 'content-type': JSON_TYPE, ...headers })
+}
+
+function jsonText(value: unknown): string {
   // jsonSafe: the same JSON to a parser, inert when `curl` prints it to a terminal.
-  send(req, res, statusCode, `${jsonSafe(JSON.stringify(value, null, 2))}\n`, { 'content-type': JSON_TYPE, ...headers })
+  return `${jsonSafe(JSON.stringify(value, null, 2))}\n`
+}
+
+/** 503 for a client refused at a cap, with the seconds to wait. */
+function busy(what: string): HttpError {
+  return new HttpError(503, `${what}; retry after ${BUSY_RETRY_AFTER_SECONDS} s`, {
+    'retry-after': String(BUSY_RETRY_AFTER_SECONDS),
+  })
+}
+
+/** The query of a request without its long-poll parameters: requests that get the same answer. */
+function variantOf(query: URLSearchParams): string {
+  const kept = [...query].filter(([key]) => key !== 'index' && key !== 'wait')
+  return new URLSearchParams(kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))).toString()
+}
+
+/** A request's route for log lines, at most two path segments (log causes stay few). */
+function routeOf(url: string | undefined): string {
+  const path = (url ?? '/').split('?', 1)[0] as string
+  return path.split('/').slice(0, 3).join('/') || '/'
 }
 
 function messageOf(error: unknown): string {

@@ -14,6 +14,8 @@ import { grpcChecker } from './checkers/grpc.js'
 import { httpChecker } from './checkers/http.js'
 import { probeChecker } from './checkers/probe.js'
 import { tcpChecker } from './checkers/tcp.js'
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS, drainDeliveries, type PendingDeliveries } from './deliveries.js'
+import { limitedLog } from './log-limiter.js'
 import { type CheckSpec, checkFingerprint, loadManifests, type PodManifest, type PushCheckSpec } from './manifest.js'
 import { assertPushKind, type PushKind, PushWatch } from './push.js'
 import { Scheduler } from './scheduler.js'
@@ -62,6 +64,26 @@ export interface MonitorOptions {
    * `rebalance()` when the share changes; `ReplicaShare.attach` does.
    */
   share?: CheckShare
+  /**
+   * How long `stop()` waits for pending deliveries (webhooks and other senders added with
+   * `addDeliveries`), ms, counted from the call; what is left then is abandoned with one
+   * log line. Default 10 000.
+   */
+  shutdownTimeoutMs?: number
+  /**
+   * Long-poll watchers are woken at most this often, ms: the changes in between are
+   * answered together. With 2,000 watchers and a check changing state 1,000 times a
+   * second, the monitor answers 2,000 requests per interval, not 2 million a second.
+   * Default 250.
+   */
+  wakeIntervalMs?: number
+  /**
+   * The share of the monitor's time that answering woken watchers may take, from 0 to 1:
+   * when the last wake-up took 100 ms to answer, the next comes no sooner than 100 ms ÷
+   * this share later, so readers never take the time the checking schedule needs, however
+   * many watchers there are and however large the answers. Default 0.25.
+   */
+  wakeShare?: number
 }
 
 interface Entry {
@@ -95,7 +117,19 @@ const FLUSH_DELAY_MS = 100
 const WRITE_CHUNK = 500
 const NOT_OURS = 'checked by another monitor replica, which has published no result'
 
-type Waiter = { resolve: () => void }
+const DEFAULT_WAKE_INTERVAL_MS = 250
+const DEFAULT_WAKE_SHARE = 0.25
+/** Long-poll watchers woken per turn of the event loop; the rest wait for the next turn. */
+const WAKE_BATCH = 100
+
+/** What a woken long-poll gets: one snapshot shared by every watcher woken by the same change. */
+export interface ChangeSnapshot {
+  index: number
+  /** Every check's state, sorted; shared between watchers, so read it, do not change it. */
+  states: CheckState[]
+}
+
+type Waiter = { afterIndex: number; resolve: (snapshot?: ChangeSnapshot) => void }
 
 /**
  * Watches the checks of a fleet's manifests and keeps their states.
@@ -126,6 +160,13 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   private started = false
   private stopping: AbortController = stopController()
   private waiters = new Set<Waiter>()
+  private wakeScheduled = false
+  private published: ChangeSnapshot | undefined
+  private publishedAt = 0
+  private readonly minWakeIntervalMs: number
+  private readonly wakeShare: number
+  /** How long answering the last wake-up took, ms (the sum of its batches). */
+  private lastWakeCostMs = 0
   private pendingTransitions: Transition[] = []
   private pendingSamples: HistorySample[] = []
   private pendingRemovals: string[] = []
@@ -134,6 +175,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   private historyTimer: NodeJS.Timeout | undefined
   private storeFailing = false
   private loading: Promise<void> = Promise.resolve()
+  private readonly senders = new Set<PendingDeliveries>()
 
   constructor(options: MonitorOptions) {
     super()
@@ -141,6 +183,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     this.store = options.store
     this.logger = options.logger === undefined ? console : options.logger
     this.scheduler = new Scheduler({ concurrency: options.concurrency ?? 256 })
+    this.minWakeIntervalMs = options.wakeIntervalMs ?? DEFAULT_WAKE_INTERVAL_MS
+    this.wakeShare = Math.min(1, Math.max(0.01, options.wakeShare ?? DEFAULT_WAKE_SHARE))
   }
 
   /** `text` with every credential masked: the manifests' secrets by value, and the usual patterns. */
@@ -179,8 +223,22 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     this.historyTimer.unref()
   }
 
-  /** Stops every check (runs in flight end at once), then writes everything pending to the store. */
+  /**
+   * Registers a sender of notifications (webhooks, Alertmanager) that `stop()` drains
+   * within the shutdown timeout. Returns a function that unregisters it.
+   */
+  addDeliveries(sender: PendingDeliveries): () => void {
+    this.senders.add(sender)
+    return () => this.senders.delete(sender)
+  }
+
+  /**
+   * Stops every check (runs in flight end at once), writes everything pending to the
+   * store, then gives pending deliveries until the shutdown timeout (counted from this
+   * call) and abandons what is left, with one log line.
+   */
   async stop(): Promise<void> {
+    const deadline = Date.now() + (this.options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)
     this.started = false
     this.stopping.abort(new Error('the monitor is stopping'))
     const stopping = this.scheduler.stop()
@@ -199,6 +257,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     this.flushAll()
     for (const waiter of this.waiters) waiter.resolve()
     this.waiters.clear()
+    await drainDeliveries(this.senders, deadline, this.logger)
+    limitedLog(this.logger).flush()
   }
 
   /** All current states, sorted by pod, node and check. */
@@ -267,26 +327,65 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
    * Resolves with the states once the index exceeds `afterIndex`, or after `timeoutMs`
    * with the current states — the long-poll of Consul's blocking queries.
    */
-  waitForChange(
-    afterIndex: number,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<{ index: number; states: CheckState[] }> {
-    const answer = () => ({ index: this.currentIndex, states: this.states() })
-    if (this.currentIndex > afterIndex || signal?.aborted || timeoutMs <= 0) return Promise.resolve(answer())
+  waitForChange(afterIndex: number, timeoutMs: number, signal?: AbortSignal): Promise<ChangeSnapshot> {
+    if (signal?.aborted || timeoutMs <= 0) return Promise.resolve(this.snapshot(afterIndex))
+    const published = this.published
+    const fresh = published !== undefined && performance.now() - this.publishedAt < this.wakeIntervalMs
+    // Behind the last snapshot: answered from it at once. At it, with newer changes: the
+    // next wake-up (at most one wake interval away) answers, so a watcher gets at most one
+    // answer per snapshot however fast the index moves.
+    if (this.currentIndex > afterIndex && !(fresh && afterIndex >= (published as ChangeSnapshot).index)) {
+      return Promise.resolve(this.snapshot(afterIndex))
+    }
     return new Promise((resolve) => {
       const waiter: Waiter = {
-        resolve: () => {
+        afterIndex,
+        resolve: (snapshot) => {
           clearTimeout(timer)
-          signal?.removeEventListener('abort', waiter.resolve)
+          signal?.removeEventListener('abort', onAbort)
           this.waiters.delete(waiter)
-          resolve(answer())
+          resolve(snapshot ?? this.snapshot(afterIndex))
         },
       }
-      const timer = setTimeout(waiter.resolve, timeoutMs)
-      signal?.addEventListener('abort', waiter.resolve, { once: true })
+      const onAbort = () => waiter.resolve()
+      const timer = setTimeout(onAbort, timeoutMs)
+      signal?.addEventListener('abort', onAbort, { once: true })
       this.waiters.add(waiter)
+      if (this.currentIndex > afterIndex) this.wake()
     })
+  }
+
+  /**
+   * The states as readers see them, shared: the last snapshot while it is younger than the
+   * wake interval and newer than `afterIndex`, else a new one. 2,000 watchers coming back
+   * after a change cost one copy of the states, not 2,000.
+   */
+  private snapshot(afterIndex: number): ChangeSnapshot {
+    const published = this.published
+    if (
+      published !== undefined &&
+      published.index > afterIndex &&
+      performance.now() - this.publishedAt < this.wakeIntervalMs
+    ) {
+      return published
+    }
+    return this.publish()
+  }
+
+  private publish(): ChangeSnapshot {
+    this.published = { index: this.currentIndex, states: this.states() }
+    this.publishedAt = performance.now()
+    return this.published
+  }
+
+  /** The time between two wake-ups now: the wake interval, longer when answering the last one took long. */
+  private get wakeIntervalMs(): number {
+    return Math.max(this.minWakeIntervalMs, this.lastWakeCostMs / this.wakeShare)
+  }
+
+  /** Long-poll watchers waiting now. */
+  get watcherCount(): number {
+    return this.waiters.size
   }
 
   /**
@@ -511,9 +610,10 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     if (stateChanged || outputChanged) this.wake()
     if (transition) {
       const level = next.state === 'critical' ? 'warn' : 'info'
-      writeLog(
-        this.logger,
+      // One line per check per 10 s: a flapping check (or a flood of pushes) writes a line and a count.
+      limitedLog(this.logger).write(
         level,
+        { cause: 'state changes', subject: `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}` },
         `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}: ${transition.from} → ${transition.to}: ${firstLine(output)}`,
         {
           id: transition.id,
@@ -550,9 +650,12 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     try {
       ;(this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args)
     } catch (error) {
-      writeLog(this.logger, 'error', `a "${event}" listener of the monitor threw: ${reasonOf(error, this.secrets)}`, {
-        event,
-      })
+      limitedLog(this.logger).write(
+        'error',
+        { cause: `"${event}" listener threw` },
+        `a "${event}" listener of the monitor threw: ${reasonOf(error, this.secrets)}`,
+        { event },
+      )
     }
   }
 
@@ -561,11 +664,39 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     this.wake()
   }
 
+  /**
+   * Wakes the long-poll watchers, off the path of whatever changed: at most once per wake
+   * interval, with one snapshot for all of them, answered `WAKE_BATCH` at a time with a
+   * turn of the event loop between batches — 2,000 watchers never hold the loop (or the
+   * checking schedule) for more than a few milliseconds.
+   */
   private wake(): void {
-    if (this.waiters.size === 0) return
-    const waiters = [...this.waiters]
-    this.waiters.clear()
-    for (const waiter of waiters) waiter.resolve()
+    if (this.waiters.size === 0 || this.wakeScheduled) return
+    this.wakeScheduled = true
+    const deliver = (): void => {
+      this.wakeScheduled = false
+      if (this.waiters.size === 0) return
+      const snapshot = this.publish()
+      // Watchers that arrived at this very index keep waiting for the next change.
+      const waiters = [...this.waiters].filter((w) => w.afterIndex < snapshot.index)
+      for (const waiter of waiters) this.waiters.delete(waiter)
+      let costMs = 0
+      const answerFrom = (start: number): void => {
+        const startedAt = performance.now()
+        const end = Math.min(start + WAKE_BATCH, waiters.length)
+        for (let i = start; i < end; i++) (waiters[i] as Waiter).resolve(snapshot)
+        // Queued after the watchers' continuations, which write the answers: this measures them too.
+        queueMicrotask(() => {
+          costMs += performance.now() - startedAt
+          if (end < waiters.length) setImmediate(answerFrom, end)
+          else this.lastWakeCostMs = costMs
+        })
+      }
+      answerFrom(0)
+    }
+    const wait = this.publishedAt + this.wakeIntervalMs - performance.now()
+    if (this.published === undefined || wait <= 0) setImmediate(deliver)
+    else setTimeout(deliver, wait).unref()
   }
 
   private sample(entry: Entry, outcome: CheckOutcome, state: HealthState): void {

@@ -10,14 +10,18 @@
 
 import { hostname } from 'node:os'
 import { jsonSafe, lineSafe } from '../core/inert.js'
-import { type Logger, writeLog } from '../core/logger.js'
+import type { Logger } from '../core/logger.js'
 import { redactUrl } from '../core/redact.js'
+import type { PendingDeliveries } from './deliveries.js'
+import { limitedLog } from './log-limiter.js'
 import type { CheckKind, CheckState, HealthState, Transition } from './types.js'
 
 /** What the webhooks need of a monitor (the Monitor class has it). */
 export interface TransitionSource {
   on(event: 'change', listener: (transition: Transition, state: CheckState) => void): unknown
   off(event: 'change', listener: (transition: Transition, state: CheckState) => void): unknown
+  /** When the source has it (the Monitor does), its `stop()` drains the webhooks within its shutdown timeout. */
+  addDeliveries?(sender: PendingDeliveries): () => void
 }
 
 export interface WebhookOptions {
@@ -67,7 +71,7 @@ export interface WebhookNotification {
   text: string
 }
 
-export interface Webhooks {
+export interface Webhooks extends PendingDeliveries {
   /** Notifications waiting or being delivered. */
   readonly pending: number
   /** Stops listening, sends what is coalesced once, and waits for requests in flight. */
@@ -123,6 +127,8 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
   }))
   const checks = new Map<string, CheckEntry>()
   const closing = new AbortController()
+  // Aborted when a shutdown deadline passes: requests in flight end, nothing more is sent.
+  const abandoning = new AbortController()
   const inFlight = new Set<Promise<void>>()
   let closed: Promise<void> | undefined
 
@@ -142,6 +148,7 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
     }
   }
   monitor.on('change', onChange)
+  const unregister = monitor.addDeliveries?.(webhooksDeliveries())
 
   function dispatch(entry: CheckEntry): void {
     entry.timer = undefined
@@ -153,7 +160,11 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
     for (const target of targets) {
       if (target.queue.length >= maxQueue) {
         const dropped = target.queue.shift() as WebhookNotification
-        writeLog(logger, 'warn', `webhook ${target.shown}: queue full, dropped the notification for ${dropped.id}`, {})
+        limitedLog(logger).write(
+          'warn',
+          { cause: 'queue full', subject: `webhook ${target.shown}` },
+          `webhook ${target.shown}: queue full, dropped the notification for ${dropped.id}`,
+        )
       }
       target.queue.push(notification)
       pump(target)
@@ -161,6 +172,7 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
   }
 
   function pump(target: Target): void {
+    if (abandoning.signal.aborted) target.queue.length = 0
     while (target.active < CONCURRENCY_PER_URL && target.queue.length > 0) {
       const notification = target.queue.shift() as WebhookNotification
       target.active++
@@ -187,9 +199,15 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
         if (closing.signal.aborted) break
       }
       const outcome = await attemptOnce(target.url, body)
+      // Abandoned at the shutdown deadline: the drain logs one line for all of them.
+      if (abandoning.signal.aborted) return
       if (outcome.ok) {
         if (attempt > 0) {
-          writeLog(logger, 'info', `webhook ${target.shown}: delivered ${notification.id} after ${attempt} retries`, {})
+          limitedLog(logger).write(
+            'info',
+            { cause: 'delivered after retries', subject: `webhook ${target.shown}` },
+            `webhook ${target.shown}: delivered ${notification.id} after ${attempt} retries`,
+          )
         }
         return
       }
@@ -197,9 +215,9 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
       if (!outcome.retry) break
       retryAfterMs = outcome.retryAfterMs
     }
-    writeLog(
-      logger,
+    limitedLog(logger).write(
       'error',
+      { cause: 'gave up', subject: `webhook ${target.shown}` },
       `webhook ${target.shown}: gave up on the notification for ${notification.id} (${notification.from} -> ${notification.to}): ${lastError}`,
       { webhook: { url: target.shown, id: notification.id, reason: lastError } },
     )
@@ -211,6 +229,8 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
   ): Promise<{ ok: true } | { ok: false; retry: boolean; reason: string; retryAfterMs: number }> {
     const abort = new AbortController()
     const timer = setTimeout(() => abort.abort(), timeoutMs)
+    const abandon = () => abort.abort()
+    abandoning.signal.addEventListener('abort', abandon, { once: true })
     try {
       const res = await fetch(url, { method: 'POST', headers, body, signal: abort.signal, redirect: 'manual' })
       // The body is not needed; reading it frees the connection for reuse.
@@ -230,29 +250,54 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
       return { ok: false, retry: true, reason, retryAfterMs: 0 }
     } finally {
       clearTimeout(timer)
+      abandoning.signal.removeEventListener('abort', abandon)
     }
   }
 
+  function pending(): number {
+    let n = inFlight.size
+    for (const target of targets) n += target.queue.length
+    for (const entry of checks.values()) if (entry.pending.length > 0) n++
+    return n
+  }
+
+  /** Stops listening, sends what is coalesced once (no retries), and waits for what is in flight. */
+  function finish(): Promise<void> {
+    closed ??= (async () => {
+      monitor.off('change', onChange)
+      unregister?.()
+      closing.abort()
+      for (const entry of checks.values()) {
+        clearTimeout(entry.timer)
+        dispatch(entry)
+      }
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+    })()
+    return closed
+  }
+
+  function webhooksDeliveries(): PendingDeliveries {
+    return {
+      name: 'webhooks',
+      get pending() {
+        return pending()
+      },
+      drain(abandon: AbortSignal) {
+        if (abandon.aborted) abandoning.abort()
+        else abandon.addEventListener('abort', () => abandoning.abort(), { once: true })
+        return finish()
+      },
+    }
+  }
+
+  const deliveries = webhooksDeliveries()
   return {
+    name: deliveries.name,
     get pending() {
-      let n = inFlight.size
-      for (const target of targets) n += target.queue.length
-      for (const entry of checks.values()) if (entry.pending.length > 0) n++
-      return n
+      return pending()
     },
-    close() {
-      closed ??= (async () => {
-        monitor.off('change', onChange)
-        // What is waiting for its interval goes out now, once: no retries after close.
-        closing.abort()
-        for (const entry of checks.values()) {
-          clearTimeout(entry.timer)
-          dispatch(entry)
-        }
-        while (inFlight.size > 0) await Promise.allSettled([...inFlight])
-      })()
-      return closed
-    },
+    drain: deliveries.drain,
+    close: finish,
   }
 }
 

@@ -1,0 +1,62 @@
+/**
+ * What the monitor still owes the outside world when it stops: notifications queued or in
+ * flight (webhooks, Alertmanager sends). On shutdown each sender gets until a deadline to
+ * finish; then whatever is left is abandoned at once, with one log line for all of it —
+ * a receiver that accepts and never answers cannot hold a stopping monitor past its
+ * orchestrator's grace period.
+ */
+import type { Logger } from '../core/logger.js'
+import { limitedLog } from './log-limiter.js'
+
+/** A sender of notifications, as the monitor's shutdown sees it. */
+export interface PendingDeliveries {
+  /** What it sends, for the log line: `webhooks`, `Alertmanager`. */
+  readonly name: string
+  /** Notifications waiting or being delivered now. */
+  readonly pending: number
+  /**
+   * Stops taking new work and delivers what is pending (no retries). When `abandon` is
+   * aborted, drops what is left and ends every request in flight, resolving soon after.
+   */
+  drain(abandon: AbortSignal): Promise<void>
+}
+
+/** The default time a stopping monitor gives pending deliveries, ms (`--shutdown-timeout`). */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
+
+/**
+ * Drains every sender until `deadline` (epoch ms), then abandons what is left and logs one
+ * line naming how much. Resolves with the number of notifications abandoned.
+ */
+export async function drainDeliveries(
+  senders: Iterable<PendingDeliveries>,
+  deadline: number,
+  logger: Logger | false,
+): Promise<number> {
+  const list = [...senders]
+  if (list.length === 0) return 0
+  const abandon = new AbortController()
+  const drained = Promise.allSettled(list.map((s) => s.drain(abandon.signal)))
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = await Promise.race([
+    drained.then(() => false),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now()))
+    }),
+  ])
+  clearTimeout(timer)
+  if (!timedOut) return 0
+  const left = list.map((s) => ({ name: s.name, pending: s.pending })).filter((s) => s.pending > 0)
+  const total = left.reduce((sum, s) => sum + s.pending, 0)
+  abandon.abort(new Error('the shutdown timeout was reached'))
+  await drained
+  if (total > 0) {
+    limitedLog(logger).write(
+      'error',
+      { cause: 'shutdown abandoned deliveries' },
+      `probekit monitor: the shutdown timeout was reached; abandoned ${total} pending notification${total === 1 ? '' : 's'} (${left.map((s) => `${s.name}: ${s.pending}`).join(', ')})`,
+      { abandoned: total },
+    )
+  }
+  return total
+}

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { LogLimiter } from '../../src/monitor/log-limiter.js'
+import { Slots, TokenBuckets } from '../../src/monitor/rate-limit.js'
+
+function recorder() {
+  const lines: string[] = []
+  const logger = {
+    info: (m: string) => lines.push(`info ${m}`),
+    warn: (m: string) => lines.push(`warn ${m}`),
+    error: (m: string) => lines.push(`error ${m}`),
+  }
+  return { lines, logger }
+}
+
+describe('LogLimiter', () => {
+  it('writes one line per cause and subject per window, then the count of the rest', () => {
+    const { lines, logger } = recorder()
+    let now = 0
+    const limiter = new LogLimiter(logger, { windowMs: 10_000, now: () => now })
+    for (let i = 0; i < 8313; i++) limiter.write('info', { cause: 'state changes', subject: 'web/db' }, `flip ${i}`)
+    limiter.write('warn', { cause: 'state changes', subject: 'web/cache' }, 'cache flip')
+    assert.deepEqual(lines, ['info flip 0', 'warn cache flip'])
+    now = 10_000
+    limiter.write('info', { cause: 'state changes', subject: 'web/db' }, 'flip again')
+    assert.deepEqual(lines.slice(2), [
+      'info web/db: state changes: … (and 8,312 more like this in the last 10 s)',
+      'info flip again',
+    ])
+  })
+
+  it('reports what it held back on flush, at the most severe level held back', () => {
+    const { lines, logger } = recorder()
+    const limiter = new LogLimiter(logger, { now: () => 0 })
+    limiter.write('info', { cause: 'failed', subject: 'GET /v1' }, 'first')
+    limiter.write('error', { cause: 'failed', subject: 'GET /v1' }, 'second')
+    limiter.flush()
+    assert.deepEqual(lines, ['info first', 'error GET /v1: failed: … (and 1 more like this in the last 10 s)'])
+    assert.equal(limiter.size, 0)
+  })
+
+  it('remembers a bounded number of causes, reporting what a forgotten one held back', () => {
+    const { lines, logger } = recorder()
+    const limiter = new LogLimiter(logger, { maxKeys: 100, now: () => 0 })
+    limiter.write('info', { cause: 'c', subject: 'first' }, 'first')
+    limiter.write('info', { cause: 'c', subject: 'first' }, 'first again')
+    for (let i = 0; i < 10_000; i++) limiter.write('info', { cause: 'c', subject: `s${i}` }, `line ${i}`)
+    assert.equal(limiter.size, 100)
+    assert.ok(lines.includes('info first: c: … (and 1 more like this in the last 10 s)'))
+  })
+
+  it('writes debug lines only to a logger that has debug', () => {
+    const { lines, logger } = recorder()
+    new LogLimiter(logger).write('debug', { cause: 'client went away' }, 'gone')
+    assert.deepEqual(lines, [])
+    const debug: string[] = []
+    new LogLimiter({ ...logger, debug: (m: string) => debug.push(m) } as typeof logger).write(
+      'debug',
+      { cause: 'client went away' },
+      'gone',
+    )
+    assert.deepEqual(debug, ['gone'])
+  })
+})
+
+describe('TokenBuckets', () => {
+  it('grants a burst, then one per 1/rate s, and says how long to wait', () => {
+    let now = 0
+    const buckets = new TokenBuckets({ ratePerSecond: 10, now: () => now })
+    for (let i = 0; i < 10; i++) assert.equal(buckets.take('a'), 0)
+    assert.equal(buckets.take('a'), 1)
+    assert.equal(buckets.take('b'), 0, 'buckets are per key')
+    now = 100
+    assert.equal(buckets.take('a'), 0)
+    assert.equal(buckets.take('a'), 1)
+  })
+
+  it('asks for whole seconds at a slow rate', () => {
+    const buckets = new TokenBuckets({ ratePerSecond: 0.2, now: () => 0 })
+    assert.equal(buckets.take('a'), 0)
+    assert.equal(buckets.take('a'), 5)
+  })
+
+  it('keeps a bounded number of buckets', () => {
+    let now = 0
+    const buckets = new TokenBuckets({ ratePerSecond: 10, maxKeys: 50, now: () => now })
+    for (let i = 0; i < 1000; i++) {
+      now += 1
+      buckets.take(`k${i}`)
+    }
+    assert.ok(buckets.size <= 50)
+  })
+})
+
+describe('Slots', () => {
+  it('refuses past the cap and takes one again when a slot is released (once)', () => {
+    const slots = new Slots(2)
+    const a = slots.acquire()
+    const b = slots.acquire()
+    assert.ok(a && b)
+    assert.equal(slots.acquire(), undefined)
+    a()
+    a()
+    assert.equal(slots.inUse, 1)
+    assert.ok(slots.acquire())
+    assert.equal(slots.acquire(), undefined)
+  })
+})
