@@ -101,15 +101,16 @@ export async function run(ctx) {
       await sleep(3 * INTERVAL_MS)
       rows.push(await window(ctx, target, monitor, 'quiet', windowMs, targets))
       const rampMs = 4000
-      const abuser = await startProcess(
-        'abuse client',
-        process.execPath,
-        [
-          join(ctx.benchDir, 'support', 'abuse.mjs'),
-          '--api',
-          api,
-          '--watchers',
-          String(WATCHERS),
+      const seconds = String((rampMs + windowMs + 2000) / 1000)
+      const client = (name, args) =>
+        startProcess(name, process.execPath, [join(ctx.benchDir, 'support', 'abuse.mjs'), '--api', api, ...args], {
+          // Not pinned: a client pinned at 100% of one core pushes everything else on a shared
+          // machine onto the monitor's core, and the figure would describe that, not the monitor.
+        })
+      // Two clients, so the watchers' answers do not slow the flood down.
+      const clients = [
+        await client('watchers', ['--watchers', String(WATCHERS), '--seconds', seconds]),
+        await client('pushers', [
           '--push',
           'abuse/job',
           '--pushers',
@@ -117,12 +118,9 @@ export async function run(ctx) {
           '--abort-every',
           '20',
           '--seconds',
-          String((rampMs + windowMs + 2000) / 1000),
-        ],
-        // Not pinned: a client pinned at 100% of one core pushes everything else on a shared
-        // machine onto the monitor's core, and the figure would describe that, not the monitor.
-        {},
-      )
+          seconds,
+        ]),
+      ]
       await sleep(rampMs)
       rows.push(
         await window(
@@ -134,11 +132,15 @@ export async function run(ctx) {
           targets,
         ),
       )
-      await abuser.exited
-      const last = abuser.output.trim().split('\n').pop()
-      try {
-        abuseCounts = JSON.parse(last)
-      } catch {}
+      await Promise.all(clients.map((c) => c.exited))
+      const [watched, flooded] = clients.map((c) => {
+        try {
+          return JSON.parse(c.output.trim().split('\n').pop())
+        } catch {
+          return undefined
+        }
+      })
+      if (watched && flooded) abuseCounts = { ...watched, pushes: flooded.pushes, aborted: flooded.aborted }
     } finally {
       await monitor.stop()
     }
@@ -155,7 +157,7 @@ export async function run(ctx) {
     id,
     title,
     headline,
-    method: `One \`probekit monitor\` (sqlite store, defaults but \`--max-watchers ${WATCHERS + 500}\`, pinned to core ${ctx.serverCpu}) checks ${targets} HTTP targets every ${INTERVAL_MS / 1000} s (one local target process that records every hit) and has one push check. After a start-up of 3 s, the targets record ${windowMs / 1000} s quietly; then bench/support/abuse.mjs (not pinned) starts ${fmt(WATCHERS)} long-poll watchers (\`GET /v1/checks?index=…&wait=30s\`, back at once after every answer) and ${PUSHERS} pushers alternating \`/v1/push/abuse/job\` and \`…/fail\` as fast as they are answered, every 20th push cut off mid-body; after a ramp of 4 s the targets record another ${windowMs / 1000} s. Drift = |time between two hits of one target − ${INTERVAL_MS / 1000} s|.`,
+    method: `One \`probekit monitor\` (sqlite store, defaults but \`--max-watchers ${WATCHERS + 500}\`, pinned to core ${ctx.serverCpu}) checks ${targets} HTTP targets every ${INTERVAL_MS / 1000} s (one local target process that records every hit) and has one push check. After a start-up of 3 s, the targets record ${windowMs / 1000} s quietly; then two bench/support/abuse.mjs clients (not pinned) start ${fmt(WATCHERS)} long-poll watchers (\`GET /v1/checks?index=…&wait=30s\`, back at once after every answer) and ${PUSHERS} pushers alternating \`/v1/push/abuse/job\` and \`…/fail\` as fast as they are answered, every 20th push cut off mid-body; after a ramp of 4 s the targets record another ${windowMs / 1000} s. Drift = |time between two hits of one target − ${INTERVAL_MS / 1000} s|.`,
     table: {
       columns: [
         'phase',
@@ -188,14 +190,15 @@ export async function run(ctx) {
               .join(', ')}, ${fmt(abuseCounts.aborted)} cut off mid-body.`,
           ]
         : []),
-      'Pushes beyond 10 per second per check are refused with 429 (`--push-rate`); watchers are woken at most every 250 ms, and with many watchers at most 2,000 answers a second — the bounds that keep readers off the schedule.',
+      'Pushes beyond 10 per second per check are refused with 429 (`--push-rate`); watchers are woken at most every 250 ms, from one shared snapshot, in batches of 100, and further apart when answering them took more than a quarter of the time — the bounds that keep readers off the schedule.',
       'The monitor was pinned to one core, so CPU cannot exceed 100%.',
     ],
     reproduce: [
       `npm run build && npm run bench -- --only=abuse${ctx.quick ? ' --quick' : ''}`,
       'node bench/servers/targets.mjs 1000',
       `taskset -c ${ctx.serverCpu} node bin/probekit.js monitor --store sqlite:abuse.sqlite --listen 127.0.0.1:PORT --max-watchers ${WATCHERS + 500} --quiet --no-watch abuse.yaml`,
-      `node bench/support/abuse.mjs --api http://127.0.0.1:PORT --watchers ${WATCHERS} --push abuse/job --pushers ${PUSHERS} --abort-every 20 --seconds 26`,
+      `node bench/support/abuse.mjs --api http://127.0.0.1:PORT --watchers ${WATCHERS} --seconds 26`,
+      `node bench/support/abuse.mjs --api http://127.0.0.1:PORT --push abuse/job --pushers ${PUSHERS} --abort-every 20 --seconds 26`,
     ],
     data: {
       intervalMs: INTERVAL_MS,
