@@ -5,7 +5,7 @@
  * down without making them lie.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -93,6 +93,27 @@ describe('the monitor under abuse', () => {
   }
 
   const PUSH_POD = 'id: flood\nnode: n1\nchecks:\n  - name: job\n    type: push\n    period: 1h\n'
+
+  it('refuses a bad --push-rate, --max-watchers, --max-streams or --shutdown-timeout as a usage error', () => {
+    const dir = makeTempDir('abuse-usage')
+    const file = join(dir, 'pods.yaml')
+    writeFileSync(file, PUSH_POD)
+    const usage = (flag: string, value: string) => {
+      const run = spawnSync(process.execPath, [bin, 'monitor', '--store', 'memory', flag, value, file], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      })
+      assert.equal(run.status, 1, run.stdout)
+      return run.stdout
+    }
+    assert.match(
+      usage('--push-rate', '0'),
+      /usage error: --push-rate "0" is not a rate; use a number of pushes per second above 0/,
+    )
+    assert.match(usage('--max-watchers', 'lots'), /usage error: --max-watchers "lots" is not a count/)
+    assert.match(usage('--max-streams', '0'), /usage error: --max-streams "0" is not a count/)
+    assert.match(usage('--shutdown-timeout', 'soon'), /usage error: --shutdown-timeout "soon" is not a duration/)
+  })
 
   it('writes a handful of log lines, with a count of the rest, during a push flood with aborted requests', {
     timeout: LOAD_TEST_TIMEOUT,
