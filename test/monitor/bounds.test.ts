@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { LogLimiter } from '../../src/monitor/log-limiter.js'
+import { Monitor } from '../../src/monitor/monitor.js'
 import { Slots, TokenBuckets } from '../../src/monitor/rate-limit.js'
+import { MemoryStore } from '../../src/monitor/store/index.js'
+import { makeTempDir } from '../support/server-process.js'
 
 function recorder() {
   const lines: string[] = []
@@ -104,5 +109,40 @@ describe('Slots', () => {
     assert.equal(slots.inUse, 1)
     assert.ok(slots.acquire())
     assert.equal(slots.acquire(), undefined)
+  })
+})
+
+describe('Monitor wake-ups', () => {
+  it('answers 2,000 watchers of one change with one shared snapshot, once per wake interval', async () => {
+    const dir = makeTempDir('bounds-wake')
+    writeFileSync(join(dir, 'job.yaml'), 'id: jobs\nnode: n1\nchecks:\n  - name: job\n    type: push\n    period: 1h\n')
+    const monitor = new Monitor({ store: new MemoryStore(), logger: false, wakeIntervalMs: 200 })
+    await monitor.load([dir])
+    monitor.start()
+    try {
+      const index = monitor.index
+      const watchers = Array.from({ length: 2000 }, () => monitor.waitForChange(index, 60_000))
+      assert.equal(monitor.watcherCount, 2000)
+      monitor.push('jobs/job', 'success')
+      const answers = await Promise.all(watchers)
+      assert.equal(new Set(answers.map((a) => a.states)).size, 1, 'one snapshot for all')
+      assert.ok(answers.every((a) => a.index > index))
+      assert.equal(answers[0]?.states.find((s) => s.id === 'n1/jobs/job')?.state, 'passing')
+
+      // Back at once with the new index while the check keeps changing: they wait for the
+      // next wake-up instead of being answered once per change.
+      const next = answers[0]?.index as number
+      const again = Array.from({ length: 100 }, () => monitor.waitForChange(next, 60_000))
+      for (let i = 0; i < 20; i++) monitor.push('jobs/job', i % 2 ? 'success' : 'fail')
+      assert.equal(monitor.watcherCount, 100, 'nobody is answered synchronously by a change')
+      const second = await Promise.all(again)
+      assert.equal(new Set(second.map((a) => a.states)).size, 1)
+      assert.ok(
+        second.every((a) => a.index >= next + 20),
+        'one answer carries all 20 changes',
+      )
+    } finally {
+      await monitor.stop()
+    }
   })
 })
