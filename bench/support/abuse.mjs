@@ -40,6 +40,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** One HTTP request; resolves with status, headers and body, or rejects on a network error. */
 function call(method, path, body) {
+  // As fetch (undici), Go's net/http and browsers do by default.
+  const headers = { 'accept-encoding': 'gzip, deflate' }
+  if (body) headers['content-type'] = 'text/plain'
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -48,7 +51,7 @@ function call(method, path, body) {
         method,
         path,
         agent,
-        headers: body ? { 'content-type': 'text/plain' } : {},
+        headers,
       },
       (res) => {
         const chunks = []

@@ -21,6 +21,7 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { gzipSync } from 'node:zlib'
 import { durationMs } from '../core/duration.js'
 import { createHealth } from '../core/health.js'
 import { jsonSafe } from '../core/inert.js'
@@ -95,6 +96,20 @@ export const DEFAULT_MAX_STREAMS = 1000
 /** Seconds a client refused at the watcher or stream cap is asked to wait. */
 const BUSY_RETRY_AFTER_SECONDS = 5
 
+/** A cached answer to watchers: its JSON bytes and, once a client asked for it, their gzip. */
+interface Answer {
+  body: Buffer
+  gzip?: Buffer
+}
+
+/** Answers smaller than this are not worth compressing. */
+const GZIP_MIN_BYTES = 1024
+
+function acceptsGzip(req: IncomingMessage): boolean {
+  const accepted = req.headers['accept-encoding']
+  return typeof accepted === 'string' && /(^|,)\s*gzip\s*(;\s*q=(?!0(\.0*)?\s*(,|$))[\d.]+)?\s*(,|$)/i.test(accepted)
+}
+
 /** A request whose client went away before its body arrived: nothing to answer, nothing to log as an error. */
 class ClientGone extends Error {}
 
@@ -144,7 +159,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
   const streams = new Slots(options.maxStreams ?? DEFAULT_MAX_STREAMS)
   const log = limitedLog(logger)
   // Answers to woken watchers, serialised once per change snapshot and per kind of request.
-  const answers = new WeakMap<CheckState[], Map<string, Buffer>>()
+  const answers = new WeakMap<CheckState[], Map<string, Answer>>()
 
   // The monitor's own health, served by the library it ships. Readiness proves the
   // store answers a query; liveness is the library's lifecycle state.
@@ -331,13 +346,25 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     }
     let bodies = answers.get(states)
     if (!bodies) answers.set(states, (bodies = new Map()))
-    let body = bodies.get(variant)
-    if (body === undefined) {
-      // A Buffer, so 2,000 answers write the same bytes instead of encoding the text 2,000 times.
-      body = Buffer.from(jsonText(produce(sortStates([...states]))))
-      bodies.set(variant, body)
+    let answer = bodies.get(variant)
+    if (answer === undefined) {
+      // Bytes, so 2,000 answers write the same bytes instead of encoding the text 2,000 times.
+      answer = { body: Buffer.from(jsonText(produce(sortStates([...states])))) }
+      bodies.set(variant, answer)
     }
-    send(req, res, 200, body, { 'content-type': JSON_TYPE, [INDEX_HEADER]: String(index) })
+    const headers: Record<string, string> = {
+      'content-type': JSON_TYPE,
+      [INDEX_HEADER]: String(index),
+      vary: 'accept-encoding',
+    }
+    // Compressed once per snapshot for every watcher that accepts it: 2,000 watchers of a
+    // large fleet cost a few megabytes per change instead of a few hundred.
+    if (answer.body.length >= GZIP_MIN_BYTES && acceptsGzip(req)) {
+      answer.gzip ??= gzipSync(answer.body, { level: 6 })
+      send(req, res, 200, answer.gzip, { ...headers, 'content-encoding': 'gzip' })
+      return
+    }
+    send(req, res, 200, answer.body, headers)
   }
 
   /**

@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { createServer, request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { gunzipSync } from 'node:zlib'
 import { openStore, type SqliteStore } from '../../src/monitor/store/index.js'
 import { buildCli } from '../cli/run-cli.js'
 import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
@@ -224,6 +225,43 @@ describe('the monitor under abuse', () => {
     assert.equal(third.status, 503)
     assert.equal(third.headers.get('retry-after'), '5')
     for (const h of [...held, ...streams, abort]) h.abort()
+    m.child.kill('SIGTERM')
+    assert.equal(await m.exited, 0)
+  })
+
+  it('compresses a long-poll answer once for every watcher that accepts gzip, and answers plain to the others', {
+    timeout: LOAD_TEST_TIMEOUT,
+  }, async () => {
+    const checks = Array.from({ length: 30 }, (_, i) => `  - name: job${i}\n    type: push\n    period: 1h\n`)
+    const m = await monitor(`id: many\nnode: n1\nchecks:\n${checks.join('')}`, [])
+    const index = (await fetch(`${m.api}/v1/checks`)).headers.get('x-probekit-index')
+    const get = (encoding: string | undefined) =>
+      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolveGet, reject) => {
+        const req = httpRequest(
+          `${m.api}/v1/checks?index=${index}&wait=1m`,
+          { headers: encoding ? { 'accept-encoding': encoding } : {} },
+          (res) => {
+            const chunks: Buffer[] = []
+            res.on('data', (c: Buffer) => chunks.push(c))
+            res.on('end', () => resolveGet({ headers: res.headers, body: Buffer.concat(chunks) }))
+          },
+        )
+        req.on('error', reject)
+        req.end()
+      })
+    const zipped = get('gzip, deflate')
+    const plain = get(undefined)
+    await sleep(500)
+    assert.equal((await fetch(`${m.api}/v1/push/many/job7`, { method: 'POST' })).status, 200)
+    const [z, p] = await Promise.all([zipped, plain])
+    assert.equal(z.headers['content-encoding'], 'gzip')
+    assert.equal(p.headers['content-encoding'], undefined)
+    const unzipped = gunzipSync(z.body).toString()
+    assert.equal(unzipped, p.body.toString())
+    const states = JSON.parse(unzipped) as { id: string; state: string }[]
+    assert.equal(states.length, 30)
+    assert.equal(states.find((s) => s.id === 'n1/many/job7')?.state, 'passing')
+    assert.ok(z.body.length < p.body.length / 3, `${z.body.length} bytes compressed, ${p.body.length} plain`)
     m.child.kill('SIGTERM')
     assert.equal(await m.exited, 0)
   })
