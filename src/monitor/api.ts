@@ -360,7 +360,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     // Compressed once per snapshot for every watcher that accepts it: 2,000 watchers of a
     // large fleet cost a few megabytes per change instead of a few hundred.
     if (answer.body.length >= GZIP_MIN_BYTES && acceptsGzip(req)) {
-      answer.gzip ??= gzipSync(answer.body, { level: 6 })
+      answer.gzip ??= gzipSync(answer.body, { level: 1 })
       send(req, res, 200, answer.gzip, { ...headers, 'content-encoding': 'gzip' })
       return
     }
