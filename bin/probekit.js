@@ -4,6 +4,12 @@
 // ESM loader. Every other command loads the ESM bundle, split into a chunk per command.
 'use strict'
 
+// Node 22.1 and later keep the compiled bundles in an on-disk cache (under the OS temp
+// directory; NODE_DISABLE_COMPILE_CACHE=1 turns it off), so every run after the first
+// skips most of the parsing. Older lines have no such function, and a cache that cannot
+// be written is reported in the return value, never thrown.
+require('node:module').enableCompileCache?.()
+
 function missingBuild(error) {
   if (
     error &&

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything probekit's demo, tests and benchmarks need on a fresh Debian/Ubuntu
 # machine: the servers the tests start (from Debian's packages), the npm packages from the
-# lockfile, and the build. Idempotent: it only installs what is missing.
+# lockfile, the other Node lines the tests run on (from npm), and the build. Idempotent:
+# it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,22 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The other Node lines scripts/test.sh runs the tests on, from npm (idempotent: a line
+# already at its pinned version is left alone).
+source scripts/node-lines.sh
+if [ -z "$NODE_PACKAGE" ]; then
+  echo "setup: no Node binaries on npm for $(uname -m); the tests will run on the machine's Node only"
+else
+  for version in "${NODE_LINES[@]}"; do
+    if [ "$("$(node_line_bin "$version")" --version 2>/dev/null)" != "v$version" ]; then
+      echo "setup: Node $version ($NODE_PACKAGE@$version) into .cache/node/${version%%.*}"
+      rm -rf ".cache/node/${version%%.*}"
+      npm install --prefix ".cache/node/${version%%.*}" --no-save --no-package-lock --no-audit --no-fund \
+        --loglevel=error "$NODE_PACKAGE@$version"
+    fi
+  done
 fi
 
 echo "setup: building"
