@@ -7,8 +7,9 @@
 //   module with named exports only, its namespace.
 // - X.d.cts types it the same way (`export =` where there is a default export).
 // package.json is the source of truth: every subpath names its `import` and `require`
-// files, and `typesVersions` (for TypeScript's node10 resolution) must point at the same
-// declarations. Run after tsc (needs the .d.ts files); a mismatch fails the build.
+// files, `typesVersions` (for TypeScript's node10 resolution) must point at the same
+// declarations, and tsconfig.build.json compiles exactly the exports' sources. Run after
+// tsc (needs the .d.ts files); a mismatch fails the build.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import ts from 'typescript'
@@ -40,6 +41,13 @@ for (const [subpath, target] of Object.entries(pkg.exports)) {
     }
   }
   entries.push({ subpath, stem: join(root, stem) })
+}
+
+const buildConfig = ts.readConfigFile(join(root, 'tsconfig.build.json'), ts.sys.readFile)
+const compiled = new Set(buildConfig.config?.files ?? [])
+const exported = new Set(entries.map(({ stem }) => `src/${stem.slice(join(root, 'dist/').length)}.ts`))
+if (compiled.size !== exported.size || [...exported].some((file) => !compiled.has(file))) {
+  fail(`tsconfig.build.json "files" must be the sources of package.json's exports: ${[...exported].join(', ')}`)
 }
 
 const program = ts.createProgram(

@@ -81,16 +81,26 @@ export interface FleetOptions {
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const dir = makeTempDir('fleet')
   const target = await new TargetServer().start()
-  options.prepare?.(target)
-  const manifestDir = join(dir, 'manifests')
-  const { mkdirSync } = await import('node:fs')
-  mkdirSync(manifestDir)
-  for (const [name, yaml] of Object.entries(options.manifests(target))) writeFileSync(join(manifestDir, name), yaml)
   const storeSpec = options.store === 'memory' ? 'memory' : `sqlite:${join(dir, 'monitor.sqlite')}`
-  const monitor = new Monitor({ store: openStore(storeSpec), logger: false, historyFlushMs: 200 })
-  await monitor.load([manifestDir])
-  monitor.start()
-  const api = await startApi(monitor, { host: '127.0.0.1', port: 0, logger: false })
+  let monitor: Monitor | undefined
+  let api: Api
+  try {
+    options.prepare?.(target)
+    const manifestDir = join(dir, 'manifests')
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(manifestDir)
+    for (const [name, yaml] of Object.entries(options.manifests(target))) writeFileSync(join(manifestDir, name), yaml)
+    monitor = new Monitor({ store: openStore(storeSpec), logger: false, historyFlushMs: 200 })
+    await monitor.load([manifestDir])
+    monitor.start()
+    api = await startApi(monitor, { host: '127.0.0.1', port: 0, logger: false })
+  } catch (error) {
+    // A fleet that cannot start (a store that does not open) must not leave its target
+    // listening or its checks running: the test file would fail and then never exit.
+    await monitor?.stop().catch(() => {})
+    await target.close()
+    throw error
+  }
   const fleet: Fleet = {
     dir,
     storeSpec,
