@@ -11,9 +11,11 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { homedir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -34,8 +36,48 @@ const NEST_PEERS = ['@nestjs/common@11', '@nestjs/core@11']
 const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error']
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc')
 const TYPE_ROOTS = join(ROOT, 'node_modules/@types')
-/** The Node under test first on PATH, so `#!/usr/bin/env node` shims run on it. */
-const USER_ENV = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` }
+/** The Node under test first on PATH, so `#!/usr/bin/env node` shims run on it; probekit's defaults. */
+const USER_ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`,
+}
+delete USER_ENV.PROBEKIT_SQLITE_DRIVER
+const NODE_HAS_SQLITE = (() => {
+  try {
+    return Boolean(process.getBuiltinModule?.('node:sqlite'))
+  } catch {
+    return false
+  }
+})()
+
+/**
+ * better-sqlite3, probekit's optional dependency, downloads its native part from GitHub's
+ * releases when npm installs it, and compiles SQLite for minutes when that fails. This
+ * machine cannot reach GitHub, so the test serves the release file itself, built from the
+ * repository's own better-sqlite3 (same version, compiled for the Node npm runs on), through
+ * prebuild-install's documented mirror variable. The install is otherwise untouched: a
+ * request for any other file gets 404, and npm then compiles as it would for a user.
+ */
+async function startPrebuildMirror(dir: string): Promise<{ server: Server; env: NodeJS.ProcessEnv; cached: string }> {
+  const sqlite = join(ROOT, 'node_modules/better-sqlite3')
+  const { version } = JSON.parse(readFileSync(join(sqlite, 'package.json'), 'utf8')) as { version: string }
+  const file = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`
+  const archive = join(dir, file)
+  await mustRun('tar', 'tar', ['-czf', archive, '-C', sqlite, 'build/Release/better_sqlite3.node'], dir)
+  const server = createServer((req, res) => {
+    if (req.url !== `/v${version}/${file}`) res.statusCode = 404
+    res.end(res.statusCode === 404 ? undefined : readFileSync(archive))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  // prebuild-install keeps what it downloads in npm's cache, named after the URL (a new
+  // port each run): the test removes its copy afterwards.
+  const url = `${host}/v${version}/${file}`
+  const npmCache = process.env.npm_config_cache ?? join(homedir(), '.npm')
+  const digest = createHash('sha512').update(url).digest('hex').slice(0, 6)
+  const cached = join(npmCache, '_prebuilds', `${digest}-${file.replace(/[^a-zA-Z0-9.]+/g, '-')}`)
+  return { server, env: { ...process.env, npm_config_better_sqlite3_binary_host: host }, cached }
+}
 
 interface Run {
   code: number | null
@@ -213,6 +255,7 @@ describe('the packed tarball, installed as a user installs it', () => {
   let targetBase: string
   const children: ChildProcess[] = []
   let typecheck: { nodenext: Promise<Run>; node10: Promise<Run> }
+  let mirror: { server: Server; env: NodeJS.ProcessEnv; cached: string } | undefined
 
   before(async () => {
     work = makeTempDir('package')
@@ -241,10 +284,19 @@ describe('the packed tarball, installed as a user installs it', () => {
     mkdirSync(app)
     writeFileSync(join(app, 'package.json'), '{ "name": "app", "private": true }\n')
     globalPrefix = join(work, 'global')
+    mirror = await startPrebuildMirror(work)
     await Promise.all([
-      mustRun('npm install (project)', 'npm', ['install', ...NPM_FLAGS, tarball, ...NEST_PEERS], app),
-      mustRun('npm install -g', 'npm', ['install', '-g', '--prefix', globalPrefix, ...NPM_FLAGS, tarball], work),
+      mustRun('npm install (project)', 'npm', ['install', ...NPM_FLAGS, tarball, ...NEST_PEERS], app, mirror.env),
+      mustRun(
+        'npm install -g',
+        'npm',
+        ['install', '-g', '--prefix', globalPrefix, ...NPM_FLAGS, tarball],
+        work,
+        mirror.env,
+      ),
     ])
+    mirror.server.close()
+    rmSync(mirror.cached, { force: true })
 
     // The type checks take the longest: they run while the other cases do.
     typecheck = {
@@ -262,6 +314,7 @@ describe('the packed tarball, installed as a user installs it', () => {
 
   after(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+    mirror?.server.close()
     target?.closeAllConnections()
     await new Promise((r) => (target ? target.close(r) : r(undefined)))
   })
@@ -400,7 +453,13 @@ describe('the packed tarball, installed as a user installs it', () => {
       30_000,
     )
     assert.notEqual(api, 'exited', `the monitor exited (${child.exitCode}) before serving:\n${output}`)
-    assert.match(output, /store sqlite:/)
+    // node:sqlite where this Node has it, else the optional better-sqlite3 npm installed.
+    assert.match(
+      output,
+      new RegExp(
+        `store sqlite:\\S*probekit-monitor\\.sqlite \\(SQLite via ${NODE_HAS_SQLITE ? 'node:sqlite' : 'better-sqlite3'}\\)`,
+      ),
+    )
     const readyz = await fetch(`${api}/readyz`)
     assert.equal(readyz.status, 200, await readyz.text())
     const dashboard = await fetch(`${api}/`)
