@@ -61,7 +61,9 @@ const NODE_HAS_SQLITE = (() => {
 async function startPrebuildMirror(dir: string): Promise<{ server: Server; env: NodeJS.ProcessEnv; cached: string }> {
   const sqlite = join(ROOT, 'node_modules/better-sqlite3')
   const { version } = JSON.parse(readFileSync(join(sqlite, 'package.json'), 'utf8')) as { version: string }
-  const file = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`
+  // npm (and so prebuild-install) runs on the machine's Node, which built the repository's copy.
+  const abi = (await mustRun('node -p', 'node', ['-p', 'process.versions.modules'], dir)).stdout.trim()
+  const file = `better-sqlite3-v${version}-node-v${abi}-${process.platform}-${process.arch}.tar.gz`
   const archive = join(dir, file)
   await mustRun('tar', 'tar', ['-czf', archive, '-C', sqlite, 'build/Release/better_sqlite3.node'], dir)
   const server = createServer((req, res) => {
