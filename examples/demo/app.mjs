@@ -8,7 +8,6 @@
 //   curl -X POST 'http://127.0.0.1:3000/break?dep=payments'
 //   curl -X POST http://127.0.0.1:3000/heal               (everything)
 import { createServer } from 'node:http'
-import Database from 'better-sqlite3'
 import { createHealth, NotReady } from 'probekit'
 import { eventLoop, sqlite } from 'probekit/probes'
 
@@ -19,11 +18,20 @@ const DB_FILE = process.env.DB_FILE ?? 'shop.sqlite'
 const HOST = '127.0.0.1'
 
 // --- the database -----------------------------------------------------------------------
-// A busy timeout of 0: a locked database fails the query at once instead of blocking the
-// event loop (better-sqlite3 is synchronous) while it waits.
+// Node's built-in SQLite where this Node has it (22.13 and later), else better-sqlite3;
+// the sqlite probe takes either. A busy timeout of 0: a locked database fails the query at
+// once instead of blocking the event loop (both drivers are synchronous) while it waits.
+const builtinSqlite = (() => {
+  try {
+    return process.getBuiltinModule?.('node:sqlite')
+  } catch {
+    return undefined
+  }
+})()
+const Database = builtinSqlite ? builtinSqlite.DatabaseSync : (await import('better-sqlite3')).default
 const db = new Database(DB_FILE, { timeout: 0 })
 // Rollback-journal mode, so an exclusive lock held elsewhere really blocks our reads.
-db.pragma('journal_mode = DELETE')
+db.exec('PRAGMA journal_mode = DELETE')
 db.exec(`CREATE TABLE IF NOT EXISTS orders (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   item TEXT NOT NULL,
