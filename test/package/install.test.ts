@@ -126,7 +126,7 @@ function allowed(path: string, entryFiles: Set<string>): boolean {
     /^dist\/bin\/(probekit\.js|check\.cjs|chunks\/[\w-]+\.js)$/,
     /^dist\/monitor\/dashboard\/assets\/[\w-]+\.(html|css|js|svg)$/,
     // The library's compiled modules and their types; the CLI and generators live in dist/bin.
-    /^dist\/(index|(core|format|http|http\/adapters|probes|worker|monitor|monitor\/[a-z]+)\/[\w-]+)\.(js|d\.ts)$/,
+    /^dist\/(index|(core|format|grpc|http|http\/adapters|probes|worker|monitor|monitor\/[a-z]+)\/[\w-]+)\.(js|d\.ts)$/,
   ].some((re) => re.test(path))
 }
 
@@ -165,6 +165,7 @@ function writeNodenextProject(app: string): string {
       `import nest, { ProbekitModule } from 'probekit/nest'`,
       `import { createWorkerHealth } from 'probekit/worker'`,
       `import { loadManifests, type HealthState } from 'probekit/monitor'`,
+      `import { addHealthService, type GrpcServerLike } from 'probekit/grpc'`,
       `const health: Health = createHealth({ timeout: 1000 })`,
       `health.add(http('http://127.0.0.1:1/'))`,
       `const middleware: ExpressMiddleware = express(health)`,
@@ -174,7 +175,8 @@ function writeNodenextProject(app: string): string {
       `// @ts-expect-error the middleware is a function, not a number`,
       `const wrong: number = express(health)`,
       `const state: HealthState = 'passing'`,
-      `export { middleware, plugin, koaMiddleware, honoMiddleware, wrong, state, healthHook, nest, ProbekitModule, createWorkerHealth, loadManifests, NotReady }`,
+      `const grpcServer: GrpcServerLike | undefined = undefined`,
+      `export { middleware, plugin, koaMiddleware, honoMiddleware, wrong, state, healthHook, nest, ProbekitModule, createWorkerHealth, loadManifests, NotReady, addHealthService, grpcServer }`,
     ].join('\n'),
   )
   writeFileSync(
@@ -189,6 +191,7 @@ function writeNodenextProject(app: string): string {
       `import { postgres } from 'probekit/probes'`,
       `import worker = require('probekit/worker')`,
       `import monitor = require('probekit/monitor')`,
+      `import grpc = require('probekit/grpc')`,
       `const health: probekit.Health = probekit.createHealth()`,
       `const middleware: express.ExpressMiddleware = express(health)`,
       `const plugin: fastify.FastifyProbekitPlugin = fastify.default(health)`,
@@ -198,7 +201,7 @@ function writeNodenextProject(app: string): string {
       `const module = nest.ProbekitModule.forRoot(health)`,
       `// @ts-expect-error the plugin is a function, not a string`,
       `const wrong: string = fastify(health)`,
-      `export { middleware, plugin, hook, koaMiddleware, honoMiddleware, module, wrong, postgres, worker, monitor }`,
+      `export { middleware, plugin, hook, koaMiddleware, honoMiddleware, module, wrong, postgres, worker, monitor, grpc }`,
     ].join('\n'),
   )
   return dir
@@ -237,11 +240,12 @@ function writeNode10Project(app: string): string {
       `import nest, { ProbekitModule } from 'probekit/nest'`,
       `import { createWorkerHealth } from 'probekit/worker'`,
       `import { loadManifests } from 'probekit/monitor'`,
+      `import { checkHealth } from 'probekit/grpc'`,
       `const health: Health = createHealth({ timeout: 1000 })`,
       `health.add(http('http://127.0.0.1:1/'))`,
       `// @ts-expect-error the middleware is a function, not a number`,
       `const wrong: number = express(health)`,
-      `console.log([typeof wrong, typeof fastify(health), typeof healthHook(health), typeof koa(health), typeof hono(health), typeof nest(health), typeof ProbekitModule.forRoot, typeof createWorkerHealth, typeof loadManifests].join(' '))`,
+      `console.log([typeof wrong, typeof fastify(health), typeof healthHook(health), typeof koa(health), typeof hono(health), typeof nest(health), typeof ProbekitModule.forRoot, typeof createWorkerHealth, typeof loadManifests, typeof checkHealth].join(' '))`,
     ].join('\n'),
   )
   return dir
@@ -416,7 +420,10 @@ describe('the packed tarball, installed as a user installs it', () => {
     assert.equal(compiled.code, 0, `tsc (node10) failed:\n${compiled.stdout}${compiled.stderr}`)
     const main = join(app, 'ts-node10/out/main.js')
     const ran = await mustRun('the compiled node10 file', process.execPath, [main], app, USER_ENV)
-    assert.equal(ran.stdout.trim(), 'function function function function function object function function function')
+    assert.equal(
+      ran.stdout.trim(),
+      'function function function function function object function function function function',
+    )
   })
 
   it('probekit check (the project bin) exits 0 for a healthy target and 1 for a failing one', async () => {
