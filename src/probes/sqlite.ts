@@ -108,8 +108,25 @@ async function openReadOnly(path: string): Promise<OpenDatabase> {
   try {
     return new BetterSqlite3(path, { readonly: true, fileMustExist: true })
   } catch (error) {
+    // better-sqlite3's JavaScript loads, but its native part was built for another Node
+    // (or never built): node:sqlite, where this Node has it, opens the file instead.
+    const builtin = nativePartMissing(error) ? nodeSqlite() : undefined
+    if (builtin) {
+      try {
+        return new builtin.DatabaseSync(path, { readOnly: true })
+      } catch (nodeError) {
+        throw new NotReady(`sqlite ${path}: ${nodeError instanceof Error ? nodeError.message : String(nodeError)}`)
+      }
+    }
     throw new NotReady(`sqlite ${path}: ${error instanceof Error ? error.message : String(error)}`)
   }
+}
+
+/** Whether better-sqlite3 failed to load its compiled part (another Node's ABI, or not built). */
+function nativePartMissing(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  const text = error instanceof Error ? error.message : ''
+  return code === 'ERR_DLOPEN_FAILED' || /NODE_MODULE_VERSION|Could not locate the bindings file/.test(text)
 }
 
 /** node:sqlite where the running Node has it (22.5 and later), else undefined. */
@@ -135,7 +152,15 @@ function isClosed(db: SqliteDatabaseLike): boolean {
 }
 
 function databaseName(db: SqliteDatabaseLike): string {
-  const v = db as { name?: unknown; memory?: unknown }
+  const v = db as { name?: unknown; memory?: unknown; location?: unknown }
   if (v.memory === true) return ':memory:'
-  return typeof v.name === 'string' && v.name ? v.name : 'database'
+  if (typeof v.name === 'string' && v.name) return v.name
+  // node:sqlite (Node 22.16+): location() is the file, null for an in-memory database.
+  if (typeof v.location === 'function') {
+    try {
+      const location = (v.location as () => unknown).call(db)
+      return typeof location === 'string' && location ? location : ':memory:'
+    } catch {}
+  }
+  return 'database'
 }
