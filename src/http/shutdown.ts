@@ -19,6 +19,7 @@ import { withDeadline } from '../core/deadline.js'
 import { DeadlineExceeded, reasonOf } from '../core/errors.js'
 import type { Health } from '../core/health.js'
 import { type Logger, type LogLevel, writeLog } from '../core/logger.js'
+import { sleep } from '../core/sleep.js'
 import { ServerDrain, type ShutdownServer } from './server-drain.js'
 
 export type { ShutdownServer }
@@ -339,8 +340,4 @@ function duration(value: number | undefined, fallback: number, what: string): nu
     )
   }
   return value
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -12,6 +12,7 @@ import { hostname } from 'node:os'
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import type { Logger } from '../core/logger.js'
 import { redactUrl } from '../core/redact.js'
+import { sleep } from '../core/sleep.js'
 import type { PendingDeliveries } from './deliveries.js'
 import { limitedLog } from './log-limiter.js'
 import type { CheckKind, CheckState, HealthState, Transition } from './types.js'
@@ -338,19 +339,6 @@ function retryAfter(header: string | null): number {
   if (/^\d+$/.test(header)) return Number(header) * 1000
   const at = Date.parse(header)
   return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now())
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 }
 
 function validUrl(url: string): string {
