@@ -34,8 +34,3 @@ export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Pr
     aborted.cleanup()
   }
 }
-
-/** Milliseconds since `start` (a performance.now() value), rounded to 0.1 ms. */
-export function elapsedMs(start: number): number {
-  return Math.round((performance.now() - start) * 10) / 10
-}

@@ -1,11 +1,12 @@
 import { NotReady } from '../core/errors.js'
 import { redactUrl } from '../core/redact.js'
-import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
-import { elapsedMs, untilAborted } from './abortable.js'
+import type { Probe, ProbeOptions } from '../core/types.js'
+import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { InFlight } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
 import { describeNetworkError, errorCode, isTlsTrustError } from './network-error.js'
+import { timed, type UntimedDetails } from './timed.js'
 import { type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
 
 /** The part of an amqplib channel (promise API) the probe uses. */
@@ -57,17 +58,17 @@ export function amqp(connectionOrUrl: AmqpConnectionLike | string | URL, options
     const tls = tlsConnectOptions(options)
     return {
       ...base,
-      check: async ({ signal }) => {
-        const started = performance.now()
-        const driver = await loadDriver<AmqplibModule>('amqplib', 'The amqp probe')
-        const connection = await connectOnce(driver, url, shown, limitMs, signal, tls)
-        try {
-          const details = await untilAborted(channelWorks(connection, queue, `amqp ${shown}`), signal)
-          return { ...details, observedValue: elapsedMs(started), componentId: hostOf(url) }
-        } finally {
-          connection.close().catch(noop)
-        }
-      },
+      check: ({ signal }) =>
+        timed(async () => {
+          const driver = await loadDriver<AmqplibModule>('amqplib', 'The amqp probe')
+          const connection = await connectOnce(driver, url, shown, limitMs, signal, tls)
+          try {
+            const details = await untilAborted(channelWorks(connection, queue, `amqp ${shown}`), signal)
+            return { ...details, componentId: hostOf(url) }
+          } finally {
+            connection.close().catch(noop)
+          }
+        }),
     }
   }
   if (!isAmqpConnection(connectionOrUrl)) {
@@ -78,18 +79,18 @@ export function amqp(connectionOrUrl: AmqpConnectionLike | string | URL, options
   const connection = connectionOrUrl
   // Against a hung broker, checks join the channel open still in flight instead of
   // queueing more on the app's connection: at most one per probe, whatever times out.
-  const inFlight = new InFlight<CheckDetails>()
+  const inFlight = new InFlight<UntimedDetails>()
   return {
     ...base,
-    check: async ({ signal }) => {
-      const started = performance.now()
-      const details = await untilAborted(
-        inFlight.run(() => channelWorks(connection, queue, 'amqp')),
-        signal,
-      )
-      const componentId = remoteOf(connection)
-      return { ...details, observedValue: elapsedMs(started), ...(componentId ? { componentId } : {}) }
-    },
+    check: ({ signal }) =>
+      timed(async () => {
+        const details = await untilAborted(
+          inFlight.run(() => channelWorks(connection, queue, 'amqp')),
+          signal,
+        )
+        const componentId = remoteOf(connection)
+        return { ...details, ...(componentId ? { componentId } : {}) }
+      }),
   }
 }
 
@@ -102,7 +103,7 @@ async function channelWorks(
   connection: AmqpConnectionLike,
   queue: string | undefined,
   what: string,
-): Promise<CheckDetails> {
+): Promise<UntimedDetails> {
   let channel: AmqpChannelLike
   try {
     channel = await connection.createChannel()
@@ -112,14 +113,14 @@ async function channelWorks(
   // A server-side channel error (e.g. a missing queue) is an 'error' event: ours to swallow.
   channel.on('error', noop)
   try {
-    if (queue === undefined) return { message: 'channel opened', observedUnit: 'ms' }
+    if (queue === undefined) return { message: 'channel opened' }
     const ok = await channel.checkQueue(queue).catch((error: unknown) => {
       const text = error instanceof Error ? error.message : String(error)
       if (/NOT_FOUND|404/.test(text)) throw new NotReady(`${what}: queue "${queue}" does not exist`)
       throw reason(error, what)
     })
     const consumers = `${ok.consumerCount} consumer${ok.consumerCount === 1 ? '' : 's'}`
-    return { message: `queue ${queue}: ${ok.messageCount} messages, ${consumers}`, observedUnit: 'ms' }
+    return { message: `queue ${queue}: ${ok.messageCount} messages, ${consumers}` }
   } finally {
     // Not awaited: the answer is known, and a close round trip would only add latency.
     channel.close().catch(noop)

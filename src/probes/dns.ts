@@ -2,8 +2,9 @@ import type { LookupAddress } from 'node:dns'
 import { lookup, Resolver } from 'node:dns/promises'
 import { NotReady } from '../core/errors.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { elapsedMs, untilAborted } from './abortable.js'
+import { untilAborted } from './abortable.js'
 import { InFlight } from './in-flight.js'
+import { timed } from './timed.js'
 
 export type DnsRecordType = 'A' | 'AAAA' | 'CNAME' | 'MX' | 'NS' | 'PTR' | 'SRV' | 'TXT' | 'CAA' | 'NAPTR' | 'SOA'
 
@@ -47,22 +48,22 @@ export function dns(name: string, options: DnsProbeOptions = {}): Probe {
     componentType: 'component',
     ...probeOptions,
     name: checkName,
-    check: async ({ signal }) => {
-      const started = performance.now()
-      let answers: string[]
-      try {
-        answers = query ? await dnsQuery(name, query, servers, signal) : await untilAborted(resolveOnce(), signal)
-      } catch (error) {
-        if (signal.aborted) throw signal.reason
-        throw new NotReady(`dns ${name}: ${describeDnsError(error, query)}`)
-      }
-      const shown =
-        answers.length > 3 ? `${answers.slice(0, 3).join(', ')} (+${answers.length - 3})` : answers.join(', ')
-      if (expected && !answers.some((answer) => expected.includes(answer))) {
-        throw new NotReady(`dns ${name} resolved to ${shown}, not ${expected.join(' or ')}`)
-      }
-      return { message: `${name} → ${shown}`, observedValue: elapsedMs(started), observedUnit: 'ms', componentId: name }
-    },
+    check: ({ signal }) =>
+      timed(async () => {
+        let answers: string[]
+        try {
+          answers = query ? await dnsQuery(name, query, servers, signal) : await untilAborted(resolveOnce(), signal)
+        } catch (error) {
+          if (signal.aborted) throw signal.reason
+          throw new NotReady(`dns ${name}: ${describeDnsError(error, query)}`)
+        }
+        const shown =
+          answers.length > 3 ? `${answers.slice(0, 3).join(', ')} (+${answers.length - 3})` : answers.join(', ')
+        if (expected && !answers.some((answer) => expected.includes(answer))) {
+          throw new NotReady(`dns ${name} resolved to ${shown}, not ${expected.join(' or ')}`)
+        }
+        return { message: `${name} → ${shown}`, componentId: name }
+      }),
   }
 }
 

@@ -10,7 +10,7 @@ import {
   ServingStatus,
   servingStatusName,
 } from '../grpc/protocol.js'
-import { elapsedMs } from './abortable.js'
+import { timed, type UntimedDetails } from './timed.js'
 import type { TlsProbeOptions } from './tls-options.js'
 
 /** The part of a `@grpc/grpc-js` Client this needs (any generated client, or `new grpc.Client(…)`). */
@@ -54,11 +54,11 @@ export function grpc(target: string | URL | GrpcClientLike, options: GrpcProbeOp
       componentType: 'component',
       ...probeOptions,
       name,
-      check: async ({ signal }) => {
-        const started = performance.now()
-        const status = await callWithClient(client, service, signal, probeOptions.timeout)
-        return verdict(status, `grpc service ${JSON.stringify(service)}`, started)
-      },
+      check: ({ signal }) =>
+        timed(async () => {
+          const status = await callWithClient(client, service, signal, probeOptions.timeout)
+          return verdict(status, `grpc service ${JSON.stringify(service)}`)
+        }),
     }
   }
   const endpoint = parseGrpcTarget(target as string | URL)
@@ -73,20 +73,20 @@ export function grpc(target: string | URL | GrpcClientLike, options: GrpcProbeOp
     componentType: 'component',
     ...probeOptions,
     name,
-    check: async ({ signal }) => {
-      const started = performance.now()
-      let status: number
-      try {
-        const callOptions: { signal: AbortSignal; timeoutMs?: number } = { signal }
-        if (probeOptions.timeout !== undefined) callOptions.timeoutMs = probeOptions.timeout
-        status = await checkHealth(endpoint, service, callOptions)
-      } catch (error) {
-        if (signal.aborted) throw error
-        if (error instanceof GrpcCallError) throw new NotReady(`${what}: ${describeGrpcError(error, service)}`)
-        throw error
-      }
-      return { ...verdict(status, what, started), componentId: address }
-    },
+    check: ({ signal }) =>
+      timed(async () => {
+        let status: number
+        try {
+          const callOptions: { signal: AbortSignal; timeoutMs?: number } = { signal }
+          if (probeOptions.timeout !== undefined) callOptions.timeoutMs = probeOptions.timeout
+          status = await checkHealth(endpoint, service, callOptions)
+        } catch (error) {
+          if (signal.aborted) throw error
+          if (error instanceof GrpcCallError) throw new NotReady(`${what}: ${describeGrpcError(error, service)}`)
+          throw error
+        }
+        return { ...verdict(status, what), componentId: address }
+      }),
   }
 }
 
@@ -134,9 +134,9 @@ export function parseGrpcTarget(target: string | URL): GrpcTarget {
   }
 }
 
-function verdict(status: number, what: string, started: number) {
+function verdict(status: number, what: string): UntimedDetails {
   if (status !== ServingStatus.SERVING) throw new NotReady(`${what}: ${servingStatusName(status)}`)
-  return { message: 'SERVING', observedValue: elapsedMs(started), observedUnit: 'ms' }
+  return { message: 'SERVING' }
 }
 
 function callWithClient(

@@ -4,10 +4,10 @@ import type { RequestOptions } from 'node:https'
 import type { TLSSocket } from 'node:tls'
 import { NotReady } from '../core/errors.js'
 import { redact, redactCut, redactUrl, SecretSet } from '../core/redact.js'
-import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
-import { elapsedMs } from './abortable.js'
+import type { Probe, ProbeOptions } from '../core/types.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { describeNetworkError, isTlsTrustError } from './network-error.js'
+import { timed, type UntimedDetails } from './timed.js'
 
 /** An inclusive range of status codes. */
 export interface StatusRange {
@@ -97,7 +97,7 @@ export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
     name,
     check: async ({ signal }) => {
       try {
-        return await check(signal)
+        return await timed(() => check(signal))
       } catch (error) {
         if (error instanceof NotReady) throw new NotReady(secrets.redact(error.message))
         throw error
@@ -105,8 +105,7 @@ export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
     },
   }
 
-  async function check(signal: AbortSignal): Promise<CheckDetails> {
-    const started = performance.now()
+  async function check(signal: AbortSignal): Promise<UntimedDetails> {
     let current = target
     let hopSettings = settings
     let answer = await exchange(current, settings, signal)
@@ -126,12 +125,7 @@ export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
       throw new NotReady(`${where} answered ${statusText}${hint}, expected ${accept.text}`)
     }
     if (expectBody !== undefined) checkBody(answer, expectBody, where, secrets)
-    return {
-      message: secrets.redact(statusText),
-      observedValue: elapsedMs(started),
-      observedUnit: 'ms',
-      componentId: shown,
-    }
+    return { message: secrets.redact(statusText), componentId: shown }
   }
 }
 

@@ -1,11 +1,12 @@
 import { NotReady } from '../core/errors.js'
 import { redact } from '../core/redact.js'
-import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
-import { elapsedMs, untilAborted } from './abortable.js'
+import type { Probe, ProbeOptions } from '../core/types.js'
+import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
 import { describeNetworkError, errorCode } from './network-error.js'
+import { timed, type UntimedDetails } from './timed.js'
 
 /** One server of a memjs client. */
 export interface MemjsServerLike {
@@ -54,11 +55,7 @@ export function memcached(clientOrServers: MemjsClientLike | string, options: Me
     const componentId = servers.map((s) => s.address).join(',')
     return {
       ...base,
-      check: async ({ signal }) => {
-        const started = performance.now()
-        const outcomes = await statsOnce(servers, limitMs, signal)
-        return verdict(outcomes, started, componentId)
-      },
+      check: ({ signal }) => timed(async () => verdict(await statsOnce(servers, limitMs, signal), componentId)),
     }
   }
   const client = clientOrServers as unknown
@@ -68,14 +65,14 @@ export function memcached(clientOrServers: MemjsClientLike | string, options: Me
   const componentId = client.servers.map((s) => `${s.host}:${s.port}`).join(',')
   return {
     ...base,
-    check: async ({ signal }) => {
-      const started = performance.now()
-      const outcomes = await untilAborted(
-        rounds.for(client).run(() => statsRound(client)),
-        signal,
-      )
-      return verdict(outcomes, started, componentId)
-    },
+    check: ({ signal }) =>
+      timed(async () => {
+        const outcomes = await untilAborted(
+          rounds.for(client).run(() => statsRound(client)),
+          signal,
+        )
+        return verdict(outcomes, componentId)
+      }),
   }
 }
 
@@ -96,7 +93,7 @@ function statsRound(client: MemjsClientLike): Promise<ServerOutcome[]> {
   })
 }
 
-function verdict(outcomes: ServerOutcome[], started: number, componentId: string): CheckDetails {
+function verdict(outcomes: ServerOutcome[], componentId: string): UntimedDetails {
   const failed = outcomes.filter((o) => o.error !== undefined)
   if (failed.length > 0) {
     const list = failed.map((o) => `${o.server} (${describe(o.error)})`).join('; ')
@@ -107,12 +104,7 @@ function verdict(outcomes: ServerOutcome[], started: number, componentId: string
     )
   }
   const count = outcomes.length
-  return {
-    message: `stats from ${count} server${count === 1 ? '' : 's'}`,
-    observedValue: elapsedMs(started),
-    observedUnit: 'ms',
-    componentId,
-  }
+  return { message: `stats from ${count} server${count === 1 ? '' : 's'}`, componentId }
 }
 
 function describe(error: unknown): string {

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto'
 import { NotReady } from '../core/errors.js'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { elapsedMs } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { loadDriver } from './load-driver.js'
 import { mqttHandshake } from './mqtt-handshake.js'
 import { describeNetworkError } from './network-error.js'
+import { timed } from './timed.js'
 import { type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
 
 /**
@@ -70,38 +70,38 @@ export function mqtt(clientOrUrl: MqttClientLike | string | URL, options: MqttPr
     if (url.protocol === 'mqtt:' || url.protocol === 'mqtts:') {
       return {
         ...base,
-        check: async ({ signal }) => {
-          const started = performance.now()
-          await mqttHandshake(url, `mqtt ${shown}`, limitMs, signal, tlsConnectOptions(options))
-          return { message: 'PINGRESP', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
-        },
+        check: ({ signal }) =>
+          timed(async () => {
+            await mqttHandshake(url, `mqtt ${shown}`, limitMs, signal, tlsConnectOptions(options))
+            return { message: 'PINGRESP', componentId }
+          }),
       }
     }
     // MQTT over WebSocket needs mqtt.js.
     return {
       ...base,
-      check: async ({ signal }) => {
-        const started = performance.now()
-        const driver = await loadDriver<MqttModule>('mqtt', 'The mqtt probe over WebSocket')
-        if (signal.aborted) throw signal.reason
-        const client = driver.connect(url.href, {
-          clientId: `probekit-${randomBytes(6).toString('hex')}`,
-          clean: true,
-          // No reconnects and no keepalive timer: this client lives for one check.
-          reconnectPeriod: 0,
-          keepalive: 0,
-          // Our own connect limit fires first and says so; this is only a backstop.
-          connectTimeout: limitMs + 1000,
-          ...tlsConnectOptions(options),
-        })
-        try {
-          await connected(client, `mqtt ${shown}`, limitMs, signal)
-          await pingRoundTrip(client, signal, `mqtt ${shown}`)
-          return { message: 'PINGRESP', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
-        } finally {
-          client.end(true)
-        }
-      },
+      check: ({ signal }) =>
+        timed(async () => {
+          const driver = await loadDriver<MqttModule>('mqtt', 'The mqtt probe over WebSocket')
+          if (signal.aborted) throw signal.reason
+          const client = driver.connect(url.href, {
+            clientId: `probekit-${randomBytes(6).toString('hex')}`,
+            clean: true,
+            // No reconnects and no keepalive timer: this client lives for one check.
+            reconnectPeriod: 0,
+            keepalive: 0,
+            // Our own connect limit fires first and says so; this is only a backstop.
+            connectTimeout: limitMs + 1000,
+            ...tlsConnectOptions(options),
+          })
+          try {
+            await connected(client, `mqtt ${shown}`, limitMs, signal)
+            await pingRoundTrip(client, signal, `mqtt ${shown}`)
+            return { message: 'PINGRESP', componentId }
+          } finally {
+            client.end(true)
+          }
+        }),
     }
   }
   const client = clientOrUrl
@@ -112,24 +112,19 @@ export function mqtt(clientOrUrl: MqttClientLike | string | URL, options: MqttPr
   }
   return {
     ...base,
-    check: async ({ signal }) => {
-      const started = performance.now()
-      if (!client.connected) {
-        if (client.disconnecting || (client.disconnected && !client.reconnecting)) {
-          throw new NotReady('mqtt: the client was ended; the app must reconnect')
+    check: ({ signal }) =>
+      timed(async () => {
+        if (!client.connected) {
+          if (client.disconnecting || (client.disconnected && !client.reconnecting)) {
+            throw new NotReady('mqtt: the client was ended; the app must reconnect')
+          }
+          throw new NotReady('mqtt: not connected to the broker (the client is reconnecting)')
         }
-        throw new NotReady('mqtt: not connected to the broker (the client is reconnecting)')
-      }
-      await pingRoundTrip(client, signal, 'mqtt')
-      const host = client.options?.hostname ?? client.options?.host
-      const port = client.options?.port
-      return {
-        message: 'PINGRESP',
-        observedValue: elapsedMs(started),
-        observedUnit: 'ms',
-        ...(host ? { componentId: port ? `${host}:${port}` : host } : {}),
-      }
-    },
+        await pingRoundTrip(client, signal, 'mqtt')
+        const host = client.options?.hostname ?? client.options?.host
+        const port = client.options?.port
+        return { message: 'PINGRESP', ...(host ? { componentId: port ? `${host}:${port}` : host } : {}) }
+      }),
   }
 }
 

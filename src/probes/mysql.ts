@@ -1,12 +1,13 @@
 import { NotReady } from '../core/errors.js'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { elapsedMs, untilAborted } from './abortable.js'
+import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
 import { describeNetworkError, errorCode } from './network-error.js'
 import { withPooledConnection } from './pool.js'
+import { timed } from './timed.js'
 
 type QueryCallback = (error: Error | null, rows?: unknown) => void
 
@@ -66,11 +67,11 @@ export function mysql(clientOrUrl: MysqlClientLike | string | URL, options: Mysq
     const componentId = urlAddress(url)
     return {
       ...base,
-      check: async ({ signal }) => {
-        const started = performance.now()
-        await queryUrl(url, componentId, limitMs, signal)
-        return { message: 'SELECT 1', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
-      },
+      check: ({ signal }) =>
+        timed(async () => {
+          await queryUrl(url, componentId, limitMs, signal)
+          return { message: 'SELECT 1', componentId }
+        }),
     }
   }
   const handle = unwrap(clientOrUrl)
@@ -79,27 +80,27 @@ export function mysql(clientOrUrl: MysqlClientLike | string | URL, options: Mysq
   if (isPool(handle)) {
     return {
       ...base,
-      check: async ({ signal }) => {
-        const started = performance.now()
-        await queryPool(handle, what, signal)
-        return { message: 'SELECT 1', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
-      },
+      check: ({ signal }) =>
+        timed(async () => {
+          await queryPool(handle, what, signal)
+          return { message: 'SELECT 1', componentId }
+        }),
     }
   }
   if (isConnection(handle)) {
     return {
       ...base,
-      check: async ({ signal }) => {
-        const started = performance.now()
-        const query = selects.for(handle).run(() => select1(handle))
-        try {
-          await untilAborted(query, signal)
-        } catch (error) {
-          if (signal.aborted) throw error
-          throw reason(error, what)
-        }
-        return { message: 'SELECT 1', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
-      },
+      check: ({ signal }) =>
+        timed(async () => {
+          const query = selects.for(handle).run(() => select1(handle))
+          try {
+            await untilAborted(query, signal)
+          } catch (error) {
+            if (signal.aborted) throw error
+            throw reason(error, what)
+          }
+          return { message: 'SELECT 1', componentId }
+        }),
     }
   }
   throw new TypeError('mysql(client): expected a mysql2 pool or connection (callback or promise API) or a mysql:// URL')

@@ -1,11 +1,12 @@
 import { NotReady } from '../core/errors.js'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { elapsedMs, untilAborted } from './abortable.js'
+import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlight } from './in-flight.js'
 import { natsHandshake } from './nats-handshake.js'
 import { describeNetworkError, errorCode } from './network-error.js'
+import { timed } from './timed.js'
 import { type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
 
 /** The part of a `nats` connection the probe uses. */
@@ -44,11 +45,11 @@ export function nats(connectionOrUrl: NatsConnectionLike | string | URL, options
     const tls = tlsConnectOptions(options)
     return {
       ...base,
-      check: async ({ signal }) => {
-        const started = performance.now()
-        await natsHandshake(url, `nats ${shown}`, limitMs, signal, tls)
-        return { message: 'PONG', observedValue: elapsedMs(started), observedUnit: 'ms', componentId: server }
-      },
+      check: ({ signal }) =>
+        timed(async () => {
+          await natsHandshake(url, `nats ${shown}`, limitMs, signal, tls)
+          return { message: 'PONG', componentId: server }
+        }),
     }
   }
   if (!isNatsConnection(connectionOrUrl)) {
@@ -61,17 +62,12 @@ export function nats(connectionOrUrl: NatsConnectionLike | string | URL, options
   const inFlight = new InFlight<unknown>()
   return {
     ...base,
-    check: async ({ signal }) => {
-      const started = performance.now()
-      await roundTrip(connection, inFlight, signal, 'nats')
-      const server = connection.getServer?.()
-      return {
-        message: 'PONG',
-        observedValue: elapsedMs(started),
-        observedUnit: 'ms',
-        ...(server ? { componentId: server } : {}),
-      }
-    },
+    check: ({ signal }) =>
+      timed(async () => {
+        await roundTrip(connection, inFlight, signal, 'nats')
+        const server = connection.getServer?.()
+        return { message: 'PONG', ...(server ? { componentId: server } : {}) }
+      }),
   }
 }
 

@@ -1,12 +1,13 @@
 import { NotReady } from '../core/errors.js'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { elapsedMs, untilAborted } from './abortable.js'
+import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
 import { describeNetworkError, errorCode } from './network-error.js'
 import { withPooledConnection } from './pool.js'
+import { timed } from './timed.js'
 
 /** A client checked out of a `pg` Pool. */
 export interface PgPoolClientLike {
@@ -78,11 +79,11 @@ export function postgres(clientOrUrl: PostgresClientLike | string | URL, options
   }
   return {
     ...base,
-    check: async ({ signal }) => {
-      const started = performance.now()
-      await queryPostgres(clientOrUrl, 'SELECT 1', signal, { ...options, shareInFlight: true })
-      return { message: 'SELECT 1', observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
-    },
+    check: ({ signal }) =>
+      timed(async () => {
+        await queryPostgres(clientOrUrl, 'SELECT 1', signal, { ...options, shareInFlight: true })
+        return { message: 'SELECT 1', componentId }
+      }),
   }
 }
 

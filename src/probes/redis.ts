@@ -2,11 +2,12 @@ import { isIP, Socket } from 'node:net'
 import { type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls'
 import { NotReady } from '../core/errors.js'
 import { redact, redactUrl } from '../core/redact.js'
-import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
-import { elapsedMs, untilAborted } from './abortable.js'
+import type { Probe, ProbeOptions } from '../core/types.js'
+import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { describeNetworkError, errorCode } from './network-error.js'
+import { timed, type UntimedDetails } from './timed.js'
 
 /** An ioredis `Redis` client (the parts the probe reads). */
 export interface IoRedisClientLike {
@@ -76,39 +77,22 @@ export function redis(clientOrUrl: RedisClientLike | string | URL, options: Redi
     const target = parseRedisUrl(String(clientOrUrl))
     if (target.tls) target.tls = { ca: ca as TlsOptions['ca'], insecure: insecure === true }
     const limitMs = connectTimeoutMs(options, `redis ${target.shown}`)
-    return {
-      ...base,
-      check: async ({ signal }) => {
-        const started = performance.now()
-        await pingOnce(target, limitMs, signal)
-        return { message: 'PONG', observedValue: elapsedMs(started), observedUnit: 'ms', componentId: target.address }
-      },
-    }
+    return { ...base, check: ({ signal }) => timed(() => pong(pingOnce(target, limitMs, signal), target.address)) }
   }
   const client = clientOrUrl as unknown
-  if (isIoRedisCluster(client)) return { ...base, check: ({ signal }) => checkIoRedisCluster(client, signal) }
-  if (isNodeRedisCluster(client)) return { ...base, check: ({ signal }) => checkNodeRedisCluster(client, signal) }
+  if (isIoRedisCluster(client)) {
+    return { ...base, check: ({ signal }) => timed(() => checkIoRedisCluster(client, signal)) }
+  }
+  if (isNodeRedisCluster(client)) {
+    return { ...base, check: ({ signal }) => timed(() => checkNodeRedisCluster(client, signal)) }
+  }
   if (isIoRedisClient(client)) {
     const address = ioRedisAddress(client)
-    return {
-      ...base,
-      check: async ({ signal }) => {
-        const started = performance.now()
-        await pingIoRedis(client, address, signal)
-        return { message: 'PONG', observedValue: elapsedMs(started), observedUnit: 'ms', componentId: address }
-      },
-    }
+    return { ...base, check: ({ signal }) => timed(() => pong(pingIoRedis(client, address, signal), address)) }
   }
   if (isNodeRedisClient(client)) {
     const address = nodeRedisAddress(client)
-    return {
-      ...base,
-      check: async ({ signal }) => {
-        const started = performance.now()
-        await pingNodeRedis(client, address, signal)
-        return { message: 'PONG', observedValue: elapsedMs(started), observedUnit: 'ms', componentId: address }
-      },
-    }
+    return { ...base, check: ({ signal }) => timed(() => pong(pingNodeRedis(client, address, signal), address)) }
   }
   throw new TypeError(
     'redis(client): expected an ioredis client or cluster, a node-redis client or cluster, or a redis:// URL',
@@ -298,8 +282,13 @@ async function expectPong(ping: Promise<string>, address: string, signal: AbortS
   if (reply !== 'PONG') throw new NotReady(`redis ${address}: unexpected reply to PING: ${JSON.stringify(reply)}`)
 }
 
-async function checkIoRedisCluster(cluster: IoRedisClusterLike, signal: AbortSignal): Promise<CheckDetails> {
-  const started = performance.now()
+/** A passing check's details, once `ping` has had its PONG. */
+async function pong(ping: Promise<void>, address: string): Promise<UntimedDetails> {
+  await ping
+  return { message: 'PONG', componentId: address }
+}
+
+async function checkIoRedisCluster(cluster: IoRedisClusterLike, signal: AbortSignal): Promise<UntimedDetails> {
   const connected = new Map(cluster.nodes('master').map((node) => [ioRedisAddress(node), node]))
   // ioredis drops a master it lost from nodes(); the slot table still names every master
   // that owns slots, so a dead one is missed, not silently skipped.
@@ -327,7 +316,7 @@ async function checkIoRedisCluster(cluster: IoRedisClusterLike, signal: AbortSig
     ),
     signal,
   )
-  return clusterOutcome(addresses, outcomes, started)
+  return clusterOutcome(addresses, outcomes)
 }
 
 function splitAddress(address: string): [string, number] {
@@ -337,8 +326,7 @@ function splitAddress(address: string): [string, number] {
 
 const noPing = () => Promise.reject(new Error('not connected'))
 
-async function checkNodeRedisCluster(cluster: NodeRedisClusterLike, signal: AbortSignal): Promise<CheckDetails> {
-  const started = performance.now()
+async function checkNodeRedisCluster(cluster: NodeRedisClusterLike, signal: AbortSignal): Promise<UntimedDetails> {
   if (!cluster.isOpen) throw new NotReady('redis cluster: the cluster client is closed')
   const masters = [...cluster.masters]
   if (masters.length === 0) throw new NotReady('redis cluster: no master nodes known')
@@ -359,10 +347,10 @@ async function checkNodeRedisCluster(cluster: NodeRedisClusterLike, signal: Abor
     ),
     signal,
   )
-  return clusterOutcome(addresses, outcomes, started)
+  return clusterOutcome(addresses, outcomes)
 }
 
-function clusterOutcome(addresses: string[], outcomes: PromiseSettledResult<void>[], started: number): CheckDetails {
+function clusterOutcome(addresses: string[], outcomes: PromiseSettledResult<void>[]): UntimedDetails {
   const failed: string[] = []
   outcomes.forEach((outcome, i) => {
     if (outcome.status === 'rejected') {
@@ -376,12 +364,7 @@ function clusterOutcome(addresses: string[], outcomes: PromiseSettledResult<void
       `redis cluster: ${failed.length} of ${addresses.length} masters did not answer PING: ${failed.join('; ')}`,
     )
   }
-  return {
-    message: `PONG from ${addresses.length} masters`,
-    observedValue: elapsedMs(started),
-    observedUnit: 'ms',
-    componentId: addresses.join(','),
-  }
+  return { message: `PONG from ${addresses.length} masters`, componentId: addresses.join(',') }
 }
 
 function clientReason(error: unknown, address: string): NotReady {

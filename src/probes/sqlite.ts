@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs'
 import { NotReady } from '../core/errors.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { elapsedMs } from './abortable.js'
 import { loadDriver } from './load-driver.js'
+import { timed } from './timed.js'
 
 /** A better-sqlite3 `Database` or a node:sqlite `DatabaseSync` (the parts the probe uses). */
 export interface SqliteDatabaseLike {
@@ -43,17 +43,16 @@ export function sqlite(dbOrPath: SqliteDatabaseLike | string, options: SqlitePro
     if (!path) throw new TypeError('sqlite: the path is empty; pass the database file, e.g. sqlite("data/app.db")')
     return {
       ...base,
-      check: async () => {
-        const started = performance.now()
-        if (!existsSync(path)) throw new NotReady(`sqlite ${path}: the database file does not exist`)
-        const db = await openReadOnly(path)
-        try {
-          const message = query(db, quickCheck, path)
-          return { message, observedValue: elapsedMs(started), observedUnit: 'ms', componentId: path }
-        } finally {
-          db.close()
-        }
-      },
+      check: () =>
+        timed(async () => {
+          if (!existsSync(path)) throw new NotReady(`sqlite ${path}: the database file does not exist`)
+          const db = await openReadOnly(path)
+          try {
+            return { message: query(db, quickCheck, path), componentId: path }
+          } finally {
+            db.close()
+          }
+        }),
     }
   }
   const db = dbOrPath as unknown
@@ -63,12 +62,11 @@ export function sqlite(dbOrPath: SqliteDatabaseLike | string, options: SqlitePro
   const componentId = databaseName(db)
   return {
     ...base,
-    check: () => {
-      const started = performance.now()
-      if (isClosed(db)) throw new NotReady(`sqlite ${componentId}: the database is closed`)
-      const message = query(db, quickCheck, componentId)
-      return { message, observedValue: elapsedMs(started), observedUnit: 'ms', componentId }
-    },
+    check: () =>
+      timed(() => {
+        if (isClosed(db)) throw new NotReady(`sqlite ${componentId}: the database is closed`)
+        return { message: query(db, quickCheck, componentId), componentId }
+      }),
   }
 }
 

@@ -2,9 +2,9 @@ import { Socket } from 'node:net'
 import { NotReady } from '../core/errors.js'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { elapsedMs } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { describeNetworkError } from './network-error.js'
+import { timed } from './timed.js'
 
 export interface TcpTarget {
   host: string
@@ -32,16 +32,11 @@ export function tcp(target: string | TcpTarget, options: TcpProbeOptions = {}): 
     componentType: 'component',
     ...probeOptions,
     name,
-    check: async ({ signal }) => {
-      const started = performance.now()
-      await connectOnce(host, port, limitMs, signal, address)
-      return {
-        message: `connected to ${address}`,
-        observedValue: elapsedMs(started),
-        observedUnit: 'ms',
-        componentId: address,
-      }
-    },
+    check: ({ signal }) =>
+      timed(async () => {
+        await connectOnce(host, port, limitMs, signal, address)
+        return { message: `connected to ${address}`, componentId: address }
+      }),
   }
 }
 
