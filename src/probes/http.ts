@@ -5,8 +5,9 @@ import type { TLSSocket } from 'node:tls'
 import { NotReady } from '../core/errors.js'
 import { redact, redactCut, redactUrl, SecretSet } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { describeNetworkError, isTlsTrustError } from './network-error.js'
+import { discard, settleOnce } from './socket.js'
 import { timed, type UntimedDetails } from './timed.js'
 
 /** An inclusive range of status codes. */
@@ -159,10 +160,16 @@ const loadHttps = () => {
 /** One request on its own connection (no agent, no keep-alive): nothing outlives the check. */
 async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal): Promise<Answer> {
   const send = url.protocol === 'https:' ? (await loadHttps()).request : httpRequest
-  return new Promise<Answer>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
+  const shown = redactUrl(url.href)
+  let req: ClientRequest | undefined
+  let response: IncomingMessage | undefined
+  // Whatever the outcome, the connection ends here: no keep-alive, no half-read body.
+  const release = () => {
+    discard(response)
+    discard(req)
+  }
+  return settleOnce<Answer>({ signal, what: `http ${shown}`, limitMs: settings.limitMs }, release, (settle) => {
     const secure = url.protocol === 'https:'
-    const shown = redactUrl(url.href)
     const headers: Record<string, string> = { 'user-agent': 'probekit', accept: '*/*', ...settings.headers }
     if ((url.username || url.password) && !settings.dropUrlCredentials && !hasHeader(headers, 'authorization')) {
       const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
@@ -181,37 +188,18 @@ async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal
       if (settings.ca !== undefined) requestOptions.ca = settings.ca
       requestOptions.rejectUnauthorized = !settings.insecure
     }
-    let settled = false
-    let response: IncomingMessage | undefined
-    let connectTimer: NodeJS.Timeout | undefined
-    const req: ClientRequest = send(requestOptions)
-    const finish = (error: unknown, answer?: Answer) => {
-      if (settled) return
-      settled = true
-      clearTimeout(connectTimer)
-      signal.removeEventListener('abort', onAbort)
-      // Whatever the outcome, the connection ends here: no keep-alive, no half-read body.
-      req.removeAllListeners()
-      req.on('error', () => {})
-      response?.removeAllListeners()
-      response?.on('error', () => {})
-      response?.destroy()
-      req.destroy()
-      if (error !== undefined) reject(error)
-      else resolve(answer as Answer)
-    }
-    const onAbort = () => finish(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    connectTimer = setTimeout(() => finish(connectTimedOut(`http ${shown}`, settings.limitMs)), settings.limitMs)
-    req.once('socket', (socket) => {
-      socket.once(secure ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer))
+    const fail = (error: unknown) => settle.reject(new NotReady(`${shown}: ${describeHttpError(error)}`))
+    const sent = send(requestOptions)
+    req = sent
+    sent.once('socket', (socket) => {
+      socket.once(secure ? 'secureConnect' : 'connect', settle.connected)
       // The socket may already be connected in principle (never with agent: false).
-      if (!socket.connecting && (!secure || (socket as TLSSocket).encrypted)) clearTimeout(connectTimer)
+      if (!socket.connecting && (!secure || (socket as TLSSocket).encrypted)) settle.connected()
     })
-    req.on('error', (error) => finish(new NotReady(`${shown}: ${describeHttpError(error)}`)))
-    req.once('response', (res) => {
+    sent.on('error', fail)
+    sent.once('response', (res) => {
       response = res
-      clearTimeout(connectTimer)
+      settle.connected()
       const answer: Answer = {
         status: res.statusCode ?? 0,
         statusMessage: res.statusMessage ?? '',
@@ -219,7 +207,7 @@ async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal
         body: '',
         truncated: false,
       }
-      if (settings.maxBodyBytes === 0 || settings.method === 'HEAD') return finish(undefined, answer)
+      if (settings.maxBodyBytes === 0 || settings.method === 'HEAD') return settle.resolve(answer)
       const chunks: Buffer[] = []
       let size = 0
       res.on('data', (chunk: Buffer) => {
@@ -229,16 +217,16 @@ async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal
         if (size >= settings.maxBodyBytes) {
           answer.truncated = true
           answer.body = Buffer.concat(chunks).toString('utf8')
-          finish(undefined, answer)
+          settle.resolve(answer)
         }
       })
       res.on('end', () => {
         answer.body = Buffer.concat(chunks).toString('utf8')
-        finish(undefined, answer)
+        settle.resolve(answer)
       })
-      res.on('error', (error) => finish(new NotReady(`${shown}: ${describeHttpError(error)}`)))
+      res.on('error', fail)
     })
-    req.end()
+    sent.end()
   })
 }
 

@@ -5,12 +5,8 @@
  * than a whole check.
  */
 import { randomBytes } from 'node:crypto'
-import { Socket } from 'node:net'
-import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls'
-import { NotReady } from '../core/errors.js'
-import { connectTimedOut } from './connect-timeout.js'
-import { describeNetworkError, isTlsTrustError } from './network-error.js'
-import { serverName } from './tls-options.js'
+import type { ConnectionOptions } from 'node:tls'
+import { type SocketExchangeOptions, socketExchange } from './socket.js'
 
 const CONNACK = 0x20
 const PINGRESP = 0xd0
@@ -32,78 +28,53 @@ export function mqttHandshake(
   signal: AbortSignal,
   tls: ConnectionOptions = {},
 ): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
-    const secure = url.protocol === 'mqtts:'
-    const host = url.hostname.replace(/^\[|\]$/g, '')
-    const port = Number(url.port) || (secure ? 8883 : 1883)
+  const secure = url.protocol === 'mqtts:'
+  const options: SocketExchangeOptions = {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port) || (secure ? 8883 : 1883),
+    what,
+    limitMs,
+    signal,
+    limitCovers: 'handshake',
+    tlsTrustHint: "trust the broker's CA with the ca option, or set insecure",
+    closedEarly: 'the broker closed the connection',
+  }
+  if (secure) options.tls = tls
+  return socketExchange(options, ({ socket, done, fail }) => {
     let buffer = Buffer.alloc(0)
     let connected = false
-    let settled = false
-    const socket: Socket | TLSSocket = secure ? tlsConnect({ ...tls, host, port, ...serverName(host) }) : new Socket()
-    const finish = (error?: unknown) => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      signal.removeEventListener('abort', onAbort)
-      socket.removeAllListeners()
-      socket.on('error', () => {})
-      if (error === undefined && socket.writable) socket.end(DISCONNECT)
-      socket.destroy()
-      if (error === undefined) resolve()
-      else reject(error)
-    }
-    const onAbort = () => finish(signal.reason)
-    const timer = setTimeout(() => finish(connectTimedOut(what, limitMs)), limitMs)
-    signal.addEventListener('abort', onAbort, { once: true })
-
-    socket.on('error', (error) => {
-      const reason = describeNetworkError(error)
-      finish(
-        new NotReady(
-          `${what}: ${isTlsTrustError(error) ? `${reason}; trust the broker's CA with the ca option, or set insecure` : reason}`,
-        ),
-      )
-    })
-    socket.on('close', () => finish(new NotReady(`${what}: the broker closed the connection`)))
-    socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk])
-      // Every packet we expect has a one-byte remaining length of 2 or 0.
-      while (buffer.length >= 2 && !settled) {
-        const type = buffer[0] as number
-        const length = buffer[1] as number
-        if (!connected) {
-          if (type !== CONNACK || length !== 2) return finish(notMqtt(buffer))
-          if (buffer.length < 4) return
-          const code = buffer[3] as number
-          buffer = buffer.subarray(4)
-          if (code === 4 || code === 5) {
-            return finish(
-              new NotReady(`${what}: authentication failed (${REFUSALS[code]}): check the user and password`),
-            )
-          }
-          if (code !== 0)
-            return finish(new NotReady(`${what}: ${REFUSALS[code] ?? `Connection refused: code ${code}`}`))
-          connected = true
-          socket.write(PINGREQ)
-          continue
-        }
-        if (type === PINGRESP && length === 0) return finish()
-        // Anything else (a retained publish cannot arrive: we subscribe to nothing) is skipped.
-        if (buffer.length < 2 + length) return
-        buffer = buffer.subarray(2 + length)
-      }
-    })
     const notMqtt = (data: Buffer) =>
-      new NotReady(
-        `${what}: not an MQTT broker (it answered ${JSON.stringify(printable(data.subarray(0, 24).toString('latin1')))})`,
-      )
-
-    const onConnected = () => socket.write(connectPacket(url))
-    if (secure) socket.once('secureConnect', onConnected)
-    else {
-      socket.once('connect', onConnected)
-      ;(socket as Socket).connect({ host, port })
+      fail(`not an MQTT broker (it answered ${JSON.stringify(printable(data.subarray(0, 24).toString('latin1')))})`)
+    return {
+      connected: () => socket.write(connectPacket(url)),
+      data(chunk) {
+        buffer = Buffer.concat([buffer, chunk])
+        // Every packet we expect has a one-byte remaining length of 2 or 0.
+        while (buffer.length >= 2) {
+          const type = buffer[0] as number
+          const length = buffer[1] as number
+          if (!connected) {
+            if (type !== CONNACK || length !== 2) return notMqtt(buffer)
+            if (buffer.length < 4) return
+            const code = buffer[3] as number
+            buffer = buffer.subarray(4)
+            if (code === 4 || code === 5) {
+              return fail(`authentication failed (${REFUSALS[code]}): check the user and password`)
+            }
+            if (code !== 0) return fail(REFUSALS[code] ?? `Connection refused: code ${code}`)
+            connected = true
+            socket.write(PINGREQ)
+            continue
+          }
+          if (type === PINGRESP && length === 0) {
+            if (socket.writable) socket.end(DISCONNECT)
+            return done()
+          }
+          // Anything else (a retained publish cannot arrive: we subscribe to nothing) is skipped.
+          if (buffer.length < 2 + length) return
+          buffer = buffer.subarray(2 + length)
+        }
+      },
     }
   })
 }

@@ -5,12 +5,8 @@
  * only half-closes a socket to a frozen server. The protocol is a few text lines, so
  * this needs no driver either.
  */
-import { Socket } from 'node:net'
-import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls'
-import { NotReady } from '../core/errors.js'
-import { connectTimedOut } from './connect-timeout.js'
-import { describeNetworkError, isTlsTrustError } from './network-error.js'
-import { serverName } from './tls-options.js'
+import type { ConnectionOptions } from 'node:tls'
+import { type SocketExchangeOptions, socketExchange } from './socket.js'
 
 const MAX_BUFFER = 64 * 1024
 
@@ -21,75 +17,45 @@ export function natsHandshake(
   signal: AbortSignal,
   tls: ConnectionOptions = {},
 ): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
-    const host = url.hostname.replace(/^\[|\]$/g, '')
-    const plain = new Socket()
-    let socket: Socket | TLSSocket = plain
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  const options: SocketExchangeOptions = {
+    host,
+    port: Number(url.port) || 4222,
+    what,
+    limitMs,
+    signal,
+    limitCovers: 'handshake',
+    tlsTrustHint: "trust the server's CA with the ca option, or set insecure",
+    closedEarly: 'the server closed the connection during the handshake',
+  }
+  return socketExchange(options, (conversation) => {
+    const { done, fail } = conversation
     let buffer = ''
     let sawInfo = false
-    let settled = false
-    const finish = (error?: unknown) => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      signal.removeEventListener('abort', onAbort)
-      for (const s of new Set([plain, socket])) {
-        s.removeAllListeners()
-        s.on('error', () => {})
-        s.destroy()
-      }
-      if (error === undefined) resolve()
-      else reject(error)
-    }
-    const onAbort = () => finish(signal.reason)
-    const timer = setTimeout(() => finish(connectTimedOut(what, limitMs)), limitMs)
-    signal.addEventListener('abort', onAbort, { once: true })
-
-    const onError = (error: Error) => {
-      const reason = describeNetworkError(error)
-      const hint = isTlsTrustError(error) ? "; trust the server's CA with the ca option, or set insecure" : ''
-      finish(new NotReady(`${what}: ${reason}${hint}`))
-    }
-    const onClose = () => finish(new NotReady(`${what}: the server closed the connection during the handshake`))
-    const onData = (chunk: Buffer) => {
-      buffer += chunk.toString('utf8')
-      if (buffer.length > MAX_BUFFER) return finish(new NotReady(`${what}: not a NATS server (oversized greeting)`))
-      let newline = buffer.indexOf('\r\n')
-      while (newline >= 0 && !settled) {
-        const line = buffer.slice(0, newline)
-        buffer = buffer.slice(newline + 2)
-        handle(line)
-        newline = buffer.indexOf('\r\n')
-      }
-      if (!sawInfo && buffer.length > 0 && !'INFO '.startsWith(buffer.slice(0, 5)) && !buffer.startsWith('INFO ')) {
-        finish(notNats(buffer))
-      }
-    }
     const notNats = (text: string) =>
-      new NotReady(`${what}: not a NATS server (it greeted with ${JSON.stringify(printable(text.slice(0, 40)))})`)
+      fail(`not a NATS server (it greeted with ${JSON.stringify(printable(text.slice(0, 40)))})`)
 
     const handle = (line: string) => {
       if (!sawInfo) {
-        if (!line.startsWith('INFO ')) return finish(notNats(line))
+        if (!line.startsWith('INFO ')) return notNats(line)
         sawInfo = true
         let info: { tls_required?: boolean; auth_required?: boolean }
         try {
           info = JSON.parse(line.slice(5)) as typeof info
         } catch {
-          return finish(notNats(line))
+          return notNats(line)
         }
-        if (info.tls_required || url.protocol === 'tls:') return upgrade()
+        if (info.tls_required || url.protocol === 'tls:') return conversation.startTls(tls, sendConnect)
         return sendConnect()
       }
-      if (line === 'PONG') return finish()
-      if (line === 'PING') return void socket.write('PONG\r\n')
+      if (line === 'PONG') return done()
+      if (line === 'PING') return void conversation.socket.write('PONG\r\n')
       if (line.startsWith('-ERR')) {
         const message = line.slice(4).trim().replace(/^'|'$/g, '')
         if (/authori[sz]ation|authentication|user/i.test(message)) {
-          return finish(new NotReady(`${what}: authentication failed (${message}): check the user and password`))
+          return fail(`authentication failed (${message}): check the user and password`)
         }
-        return finish(new NotReady(`${what}: the server refused the connection (${message})`))
+        return fail(`the server refused the connection (${message})`)
       }
       // +OK and INFO updates need no answer.
     }
@@ -108,23 +74,25 @@ export function natsHandshake(
         fields.user = decodeURIComponent(url.username)
         fields.pass = decodeURIComponent(url.password)
       } else if (url.username) fields.auth_token = decodeURIComponent(url.username)
-      socket.write(`CONNECT ${JSON.stringify(fields)}\r\nPING\r\n`)
+      conversation.socket.write(`CONNECT ${JSON.stringify(fields)}\r\nPING\r\n`)
     }
 
-    const upgrade = () => {
-      plain.removeListener('data', onData)
-      const secure = tlsConnect({ ...tls, socket: plain, host, ...serverName(host) })
-      socket = secure
-      secure.on('error', onError)
-      secure.on('close', onClose)
-      secure.on('data', onData)
-      secure.once('secureConnect', sendConnect)
+    return {
+      data(chunk) {
+        buffer += chunk.toString('utf8')
+        if (buffer.length > MAX_BUFFER) return fail('not a NATS server (oversized greeting)')
+        let newline = buffer.indexOf('\r\n')
+        while (newline >= 0 && !conversation.settled) {
+          const line = buffer.slice(0, newline)
+          buffer = buffer.slice(newline + 2)
+          handle(line)
+          newline = buffer.indexOf('\r\n')
+        }
+        if (!sawInfo && buffer.length > 0 && !'INFO '.startsWith(buffer.slice(0, 5)) && !buffer.startsWith('INFO ')) {
+          notNats(buffer)
+        }
+      },
     }
-
-    plain.on('error', onError)
-    plain.on('close', onClose)
-    plain.on('data', onData)
-    plain.connect({ host, port: Number(url.port) || 4222 })
   })
 }
 

@@ -1,12 +1,12 @@
-import { isIP, Socket } from 'node:net'
-import { type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls'
+import type { ConnectionOptions as TlsOptions } from 'node:tls'
 import { NotReady } from '../core/errors.js'
 import { redact, redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
-import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { describeNetworkError, errorCode } from './network-error.js'
+import { type SocketExchangeOptions, socketExchange } from './socket.js'
 import { timed, type UntimedDetails } from './timed.js'
 
 /** An ioredis `Redis` client (the parts the probe reads). */
@@ -451,92 +451,69 @@ const MAX_REPLY_BYTES = 64 * 1024
  * `+PONG`. The socket is destroyed on every outcome, including the signal firing.
  */
 function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Promise<void> {
-  const what = `redis ${target.address}`
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<void>((resolve, reject) => {
-    let settled = false
-    const socket: Socket = target.tls
-      ? tlsConnect({
-          host: target.host,
-          port: target.port,
-          servername: isIP(target.host) ? undefined : target.host,
-          ca: target.tls.ca,
-          rejectUnauthorized: !target.tls.insecure,
-        })
-      : new Socket().connect(target.port, target.host)
-    const finish = (error?: unknown) => {
-      if (settled) return
-      settled = true
-      clearTimeout(connectTimer)
-      signal.removeEventListener('abort', onAbort)
-      socket.destroy()
-      if (error === undefined) resolve()
-      else reject(error)
-    }
-    const onAbort = () => finish(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    const connectTimer = setTimeout(() => finish(connectTimedOut(what, limitMs)), limitMs)
-
+  const options: SocketExchangeOptions = {
+    host: target.host,
+    port: target.port,
+    what: `redis ${target.address}`,
+    limitMs,
+    signal,
+    closedEarly: 'the server closed the connection before answering',
+  }
+  if (target.tls) options.tls = { ca: target.tls.ca, rejectUnauthorized: !target.tls.insecure }
+  return socketExchange(options, ({ socket, done, fail }) => {
     // Replies expected, in order: AUTH (when credentials are given), then PING.
     const steps: ('auth' | 'ping')[] = target.password === undefined ? ['ping'] : ['auth', 'ping']
     let buffer = ''
-    socket.once(target.tls ? 'secureConnect' : 'connect', () => {
-      clearTimeout(connectTimer)
-      socket.setNoDelay(true)
-      const auth =
-        target.password === undefined
-          ? []
-          : [
-              target.username === undefined
-                ? bulk('AUTH', target.password)
-                : bulk('AUTH', target.username, target.password),
-            ]
-      socket.write(Buffer.concat([...auth, bulk('PING')]))
-    })
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('latin1')
-      for (;;) {
-        const step = steps[0]
-        if (!step) return
-        const first = buffer[0]
-        if (first !== undefined && first !== '+' && first !== '-') {
-          finish(new NotReady(`${what}: not a Redis server (unexpected reply ${JSON.stringify(buffer.slice(0, 24))})`))
-          return
+    return {
+      connected() {
+        socket.setNoDelay(true)
+        const auth =
+          target.password === undefined
+            ? []
+            : [
+                target.username === undefined
+                  ? bulk('AUTH', target.password)
+                  : bulk('AUTH', target.username, target.password),
+              ]
+        socket.write(Buffer.concat([...auth, bulk('PING')]))
+      },
+      data(chunk) {
+        buffer += chunk.toString('latin1')
+        for (;;) {
+          const step = steps[0]
+          if (!step) return
+          const first = buffer[0]
+          if (first !== undefined && first !== '+' && first !== '-') {
+            return fail(`not a Redis server (unexpected reply ${JSON.stringify(buffer.slice(0, 24))})`)
+          }
+          const end = buffer.indexOf('\r\n')
+          if (end < 0) {
+            if (buffer.length > MAX_REPLY_BYTES) fail('not a Redis server (reply too long)')
+            return
+          }
+          const line = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          steps.shift()
+          if (line.startsWith('-')) return fail(errorReply(line.slice(1), step))
+          if (step === 'ping') {
+            if (line === '+PONG') return done()
+            return fail(`unexpected reply to PING: ${JSON.stringify(line.slice(0, 40))}`)
+          }
         }
-        const end = buffer.indexOf('\r\n')
-        if (end < 0) {
-          if (buffer.length > MAX_REPLY_BYTES) finish(new NotReady(`${what}: not a Redis server (reply too long)`))
-          return
-        }
-        const line = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        steps.shift()
-        if (line.startsWith('-')) {
-          finish(errorReply(line.slice(1), step, what))
-          return
-        }
-        if (step === 'ping') {
-          if (line === '+PONG') finish()
-          else finish(new NotReady(`${what}: unexpected reply to PING: ${JSON.stringify(line.slice(0, 40))}`))
-          return
-        }
-      }
-    })
-    socket.on('error', (error: Error) => finish(new NotReady(`${what}: ${describeNetworkError(error)}`)))
-    socket.on('close', () => finish(new NotReady(`${what}: the server closed the connection before answering`)))
+      },
+    }
   })
 }
 
-function errorReply(text: string, step: 'auth' | 'ping', what: string): NotReady {
+/** The reason for an error reply from the server. */
+function errorReply(text: string, step: 'auth' | 'ping'): string {
   const code = text.split(' ')[0] ?? ''
   if (code === 'NOAUTH') {
-    return new NotReady(
-      `${what}: authentication required (NOAUTH): put the password in the URL, redis://:PASSWORD@host:port`,
-    )
+    return 'authentication required (NOAUTH): put the password in the URL, redis://:PASSWORD@host:port'
   }
   if (step === 'auth' || code === 'WRONGPASS') {
-    return new NotReady(`${what}: authentication failed (${code || 'AUTH'}): check the user and password`)
+    return `authentication failed (${code || 'AUTH'}): check the user and password`
   }
   // Redacted whole, then cut: the server's error may quote a connection string.
-  return new NotReady(`${what}: ${redact(text).slice(0, 200)}`)
+  return redact(text).slice(0, 200)
 }

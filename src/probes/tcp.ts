@@ -1,9 +1,7 @@
-import { Socket } from 'node:net'
-import { NotReady } from '../core/errors.js'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
-import { describeNetworkError } from './network-error.js'
+import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
+import { socketExchange } from './socket.js'
 import { timed } from './timed.js'
 
 export interface TcpTarget {
@@ -42,26 +40,9 @@ export function tcp(target: string | TcpTarget, options: TcpProbeOptions = {}): 
 
 /** Opens a TCP connection and closes it; rejects with a clear reason, or at abort. */
 function connectOnce(host: string, port: number, limitMs: number, signal: AbortSignal, address: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
-    const socket = new Socket()
-    const finish = (error?: unknown) => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', onAbort)
-      socket.removeAllListeners()
-      // The socket keeps a no-op error listener: a late RST after destroy must not crash.
-      socket.on('error', () => {})
-      socket.destroy()
-      if (error === undefined) resolve()
-      else reject(error)
-    }
-    const onAbort = () => finish(signal.reason)
-    const timer = setTimeout(() => finish(connectTimedOut(`tcp ${address}`, limitMs)), limitMs)
-    signal.addEventListener('abort', onAbort, { once: true })
-    socket.once('connect', () => finish())
-    socket.once('error', (error) => finish(new NotReady(`tcp ${address}: ${describeNetworkError(error)}`)))
-    socket.connect({ host, port })
-  })
+  return socketExchange({ host, port, what: `tcp ${address}`, limitMs, signal }, (conversation) => ({
+    connected: () => conversation.done(),
+  }))
 }
 
 /** Parses `host:port`, `tcp://host:port`, `[v6]:port` or `{ host, port }`; throws one clear sentence. */

@@ -1,0 +1,185 @@
+/**
+ * One short exchange over a connection the probe owns: tcp, the URL modes of redis, NATS
+ * and MQTT, and http's request. The probe keeps only its protocol; the rest is here. The
+ * promise settles exactly once, whichever comes first: the answer, a failure, the peer
+ * hanging up, the connect limit (`connect timed out after N ms`) or the signal at the
+ * deadline (with its reason). Settling removes every timer and listener and destroys the
+ * socket, so nothing outlives the check.
+ */
+import { Socket } from 'node:net'
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls'
+import { NotReady } from '../core/errors.js'
+import { connectTimedOut } from './connect-timeout.js'
+import { describeNetworkError, isTlsTrustError } from './network-error.js'
+import { serverName } from './tls-options.js'
+
+export interface SettleOptions {
+  signal: AbortSignal
+  /** Who is speaking, the prefix of every reason, e.g. `redis 10.0.0.5:6379`. */
+  what: string
+  /** The connect limit, ms (see connect-timeout.ts). */
+  limitMs: number
+}
+
+/** The one way an exchange ends. The first call wins; later ones do nothing. */
+export interface Settle<T> {
+  resolve(value: T): void
+  reject(error: unknown): void
+  /** The connection is open: the connect limit no longer applies (the deadline still does). */
+  connected(): void
+  readonly settled: boolean
+}
+
+/**
+ * Runs `start` under the signal and the connect limit. Whatever settles the exchange,
+ * `release` runs once, before the promise settles, to end its I/O. A throw from `start`
+ * fails the exchange like any other failure.
+ */
+export function settleOnce<T>(
+  options: SettleOptions,
+  release: () => void,
+  start: (settle: Settle<T>) => void,
+): Promise<T> {
+  const { signal, what, limitMs } = options
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    let settled = false
+    const finish = (outcome: () => void) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+      release()
+      outcome()
+    }
+    const settle: Settle<T> = {
+      resolve: (value) => finish(() => resolve(value)),
+      reject: (error) => finish(() => reject(error)),
+      connected: () => clearTimeout(timer),
+      get settled() {
+        return settled
+      },
+    }
+    const onAbort = () => settle.reject(signal.reason)
+    const timer = setTimeout(() => settle.reject(connectTimedOut(what, limitMs)), limitMs)
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      start(settle)
+    } catch (error) {
+      settle.reject(error)
+    }
+  })
+}
+
+/** A socket, request or response: anything that emits `error` and can be destroyed. */
+export interface Destroyable {
+  removeAllListeners(): unknown
+  on(event: 'error', listener: () => void): unknown
+  destroy(): unknown
+}
+
+/**
+ * Ends a socket (or request, or response) for good. It keeps a no-op error listener: a
+ * late RST or TLS alert on a destroyed socket must not crash the process.
+ */
+export function discard(stream: Destroyable | undefined): void {
+  if (!stream) return
+  stream.removeAllListeners()
+  stream.on('error', noop)
+  stream.destroy()
+}
+
+export interface SocketExchangeOptions extends SettleOptions {
+  host: string
+  port: number
+  /** Speak TLS from the first byte (rediss://, mqtts://) with these settings; absent: plain TCP. */
+  tls?: ConnectionOptions
+  /**
+   * What the connect limit covers: `connect` (default) opening the connection, TLS
+   * included; `handshake` the whole exchange, for protocols whose greeting is part of
+   * connecting (NATS, MQTT).
+   */
+  limitCovers?: 'connect' | 'handshake'
+  /** Added to a TLS trust failure, e.g. "trust the broker's CA with the ca option, or set insecure". */
+  tlsTrustHint?: string
+  /** The reason when the peer closes the connection before the exchange is over. */
+  closedEarly?: string
+}
+
+/** What the protocol code talks through. */
+export interface SocketConversation {
+  /** The socket in use: the TLS one after `startTls`. */
+  readonly socket: Socket
+  /** Whether the exchange is over; a reading loop stops when it is. */
+  readonly settled: boolean
+  /** The exchange succeeded. */
+  done(): void
+  /** The exchange failed: the reason becomes `NotReady("<what>: <reason>")`. */
+  fail(reason: string): void
+  /** Upgrades the connection in-band (NATS); `secure` runs once the TLS handshake is done. */
+  startTls(tls: ConnectionOptions, secure: () => void): void
+}
+
+/** The protocol's side: what it does when the connection opens and when bytes arrive. */
+export interface SocketProtocol {
+  /** The connection is open (and secure, with `tls`). */
+  connected?(): void
+  /** One chunk from the peer; none arrive once the exchange has settled. */
+  data?(chunk: Buffer): void
+}
+
+/**
+ * Opens a TCP (or TLS) connection to `host:port` and lets `speak` hold the conversation.
+ * A network error fails it with one readable reason (`connection refused (ECONNREFUSED)`).
+ *
+ * @example
+ * socketExchange({ host, port, what: `tcp ${address}`, limitMs, signal }, (c) => ({ connected: () => c.done() }))
+ */
+export function socketExchange(
+  options: SocketExchangeOptions,
+  speak: (conversation: SocketConversation) => SocketProtocol,
+): Promise<void> {
+  const { host, port, tls, what } = options
+  const sockets: Socket[] = []
+  const release = () => {
+    for (const socket of sockets) discard(socket)
+  }
+  return settleOnce<void>(options, release, (settle) => {
+    const fail = (reason: string) => settle.reject(new NotReady(`${what}: ${reason}`))
+    const onData = (chunk: Buffer) => protocol.data?.(chunk)
+    const listen = (socket: Socket) => {
+      sockets.push(socket)
+      socket.on('error', (error) => {
+        const hint = options.tlsTrustHint && isTlsTrustError(error) ? `; ${options.tlsTrustHint}` : ''
+        fail(`${describeNetworkError(error)}${hint}`)
+      })
+      socket.on('close', () => fail(options.closedEarly ?? 'the connection closed'))
+      socket.on('data', onData)
+    }
+    let socket: Socket = tls ? tlsConnect({ ...tls, host, port, ...serverName(host) }) : new Socket()
+    listen(socket)
+    const protocol = speak({
+      get socket() {
+        return socket
+      },
+      get settled() {
+        return settle.settled
+      },
+      done: () => settle.resolve(),
+      fail,
+      startTls(upgrade, secure) {
+        socket.removeListener('data', onData)
+        socket = tlsConnect({ ...upgrade, socket, host, ...serverName(host) })
+        listen(socket)
+        socket.once('secureConnect', secure)
+      },
+    })
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
+      if (options.limitCovers !== 'handshake') settle.connected()
+      protocol.connected?.()
+    })
+    if (!tls) socket.connect({ host, port })
+  })
+}
+
+function noop(): void {}
