@@ -79,15 +79,16 @@ export async function run(ctx) {
         'none',
         `${process.execPath} -e 0`,
         `${process.execPath} ${join(ctx.root, 'bin', 'probekit.js')} check ${url}`,
+        `${process.execPath} ${join(ctx.benchDir, 'support', 'grpc-js-check.cjs')} 127.0.0.1:${target.info.port}`,
       ],
       { cpu: ctx.loadCpu, timeoutMs: 600_000 },
     )
     if (h.code !== 0) throw new Error(`hyperfine failed: ${h.stderr || h.stdout}`)
-    const [node, probekit] = JSON.parse(readFileSync(jsonFile, 'utf8')).results.map((r) => r.times.map((s) => s * 1000))
-    startup = {
-      node: { median: median(node), p10: percentile(node, 10), p90: percentile(node, 90) },
-      probekit: { median: median(probekit), p10: percentile(probekit, 10), p90: percentile(probekit, 90) },
-    }
+    const [node, probekit, grpcJs] = JSON.parse(readFileSync(jsonFile, 'utf8')).results.map((r) =>
+      r.times.map((s) => s * 1000),
+    )
+    const spread = (t) => ({ median: median(t), p10: percentile(t, 10), p90: percentile(t, 90) })
+    startup = { node: spread(node), probekit: spread(probekit), grpcJs: spread(grpcJs) }
   } finally {
     await target.stop()
   }
@@ -124,11 +125,16 @@ export async function run(ctx) {
             `${fmt(startup.probekit.median, 1)} (${fmt(startup.probekit.p10, 1)}–${fmt(startup.probekit.p90, 1)})`,
             fmtRatio(startupRatio),
           ],
+          [
+            'one Check with `@grpc/grpc-js` (bench/support/grpc-js-check.cjs)',
+            `${fmt(startup.grpcJs.median, 1)} (${fmt(startup.grpcJs.p10, 1)}–${fmt(startup.grpcJs.p90, 1)})`,
+            fmtRatio(startup.grpcJs.median / startup.node.median),
+          ],
         ],
       },
     ],
     notes: [
-      'The CLI checks grpc:// with a minimal HTTP/2 call built into probekit (node:http2); it loads no gRPC library, so a grpc:// target costs what an http:// one does.',
+      'The CLI checks grpc:// with a minimal HTTP/2 call built into probekit (node:http2); it loads no gRPC library, so a grpc:// target costs what an http:// one does; the last row is the same call made with @grpc/grpc-js, the cost that choice avoids.',
     ],
     reproduce: [`npm run build && npm run bench -- --only=grpc${ctx.quick ? ' --quick' : ''}`],
     data: { rounds, seconds, concurrency, throughput, startup },
