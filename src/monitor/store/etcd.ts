@@ -32,7 +32,7 @@ import { Agent, type Dispatcher, request } from 'undici'
 import { type Logger, writeLog } from '../../core/logger.js'
 import { addSecret, redact, redactUrl } from '../../core/redact.js'
 import type { CheckState, HistoryPoint, HistoryQuery, HistorySample, MonitorStore, Transition } from '../types.js'
-import { StoreError } from './index.js'
+import { StoreError } from './errors.js'
 import { MemoryStore } from './memory.js'
 import { DEFAULT_RETENTION, type Retention } from './retention.js'
 

@@ -6,12 +6,14 @@
 import { existsSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { MonitorStore } from '../types.js'
+import { SqliteMissingError, StoreError } from './errors.js'
 import type { EtcdStoreOptions } from './etcd.js'
 import { MemoryStore } from './memory.js'
 import type { Retention } from './retention.js'
 import { SqliteStore } from './sqlite.js'
 import { type SqliteDriverName, SqliteUnavailableError, sqliteErrorCode } from './sqlite-driver.js'
 
+export { SqliteMissingError, StoreError } from './errors.js'
 export { MemoryStore } from './memory.js'
 export { DEFAULT_RETENTION, type Retention } from './retention.js'
 export { SqliteStore } from './sqlite.js'
@@ -33,19 +35,6 @@ export interface OpenStoreOptions {
    * `passwordFile`) — see EtcdStoreOptions.
    */
   etcd?: Omit<EtcdStoreOptions, 'endpoints' | 'prefix' | 'readonly' | 'retention'>
-}
-
-/** A store name that cannot be opened; its message is one sentence naming the fix. */
-export class StoreError extends Error {
-  override name = 'StoreError'
-}
-
-/**
- * This Node can load no SQLite driver (or not the one asked for): not a mistake in the
- * command line, but in the installation. The message says what to run.
- */
-export class SqliteMissingError extends StoreError {
-  override name = 'SqliteMissingError'
 }
 
 /**
