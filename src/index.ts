@@ -14,15 +14,7 @@
  */
 
 export { NotReady } from './core/errors.js'
-export {
-  type ChangeEvent,
-  createHealth,
-  type DetailsPolicy,
-  Health,
-  type HealthOptions,
-  type HealthRequest,
-  type RunOptions,
-} from './core/health.js'
+export type { ChangeEvent, HealthCore, RunOptions } from './core/health.js'
 export type { LifecyclePhase } from './core/lifecycle.js'
 export type { Logger } from './core/logger.js'
 export type {
@@ -34,9 +26,11 @@ export type {
   Probe,
   ProbeOptions,
   Report,
+  ServiceInfo,
   Status,
 } from './core/types.js'
-export type { HealthJson, HealthJsonCheck, ServiceInfo } from './format/health-json.js'
+export type { HealthJson, HealthJsonCheck } from './format/health-json.js'
+export { createHealth, Health, type HealthOptions } from './health.js'
 export type { Fallback, HealthHandler } from './http/handler.js'
 export type { Listening, ListenOptions } from './http/listen.js'
 export type { HealthResponse } from './http/respond.js'
@@ -48,3 +42,4 @@ export {
   type ShutdownResult,
   type ShutdownServer,
 } from './http/shutdown.js'
+export type { DetailsPolicy, HealthRequest } from './http/surface.js'

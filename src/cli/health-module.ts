@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { Health } from '../core/health.js'
+import type { Health } from '../health.js'
 import { UsageError } from './usage-error.js'
 
 /** The files `probekit probe` and `probekit gen` look for when no `--config` is given. */

@@ -1,10 +1,12 @@
+/**
+ * The core of a health instance: probes, their groups, the lifecycle state, runs and
+ * change events. It knows nothing of HTTP; the paths, the details policy, `handler()` and
+ * `listen()` are added by src/health.ts, where the package's `Health` is assembled.
+ */
 import { EventEmitter } from 'node:events'
-import type { ServiceInfo } from '../format/health-json.js'
-import { createHandler, type Fallback, type HealthHandler } from '../http/handler.js'
-import { type Listening, type ListenOptions, listen } from '../http/listen.js'
 import { Lifecycle, type LifecyclePhase } from './lifecycle.js'
 import { type Logger, writeLog } from './logger.js'
-import { oneOf, rejectUnknownKeys } from './options.js'
+import { nonNegative, oneOf, positive, rejectUnknownKeys } from './options.js'
 import { ProbeRunner } from './probe-runner.js'
 import { worstStatus } from './status.js'
 import {
@@ -15,36 +17,16 @@ import {
   type Probe,
   type ProbeOptions,
   type Report,
+  type ServiceInfo,
   type Status,
 } from './types.js'
 
-/** The framework-neutral view of a request that probekit needs. */
-export interface HealthRequest {
-  method: string
-  url: string
-  headers: Record<string, string | string[] | undefined>
-  remoteAddress?: string | undefined
-}
-
-/** Who may read failure reasons: nobody, loopback peers (default), everyone, or a predicate. */
-export type DetailsPolicy = 'never' | 'local' | 'always' | ((request: HealthRequest) => boolean)
-
-export interface HealthOptions {
+/** The options of the core; `HealthOptions` (src/health.ts) adds the HTTP ones. */
+export interface HealthCoreOptions {
   /** Default deadline of every probe, in ms. Default 900, inside Kubernetes' default 1 s probe timeout. */
   timeout?: number
   /** Default time-to-live of a probe's result, in ms. Default 0 (single-flight only). */
   cacheTtl?: number
-  /** Who sees reasons in responses. Default `'local'`. Logs always get them (redacted). */
-  details?: DetailsPolicy
-  /**
-   * Paths of the three groups; `false` disables one. An array gives several paths.
-   * Defaults: `/livez`, `/readyz`, `/healthz`.
-   */
-  paths?: Partial<Record<Group, string | readonly string[] | false>>
-  /** Extra paths mapped to groups, e.g. `{ '/_healthz/livez/': 'live', '/_status': 'ready' }`. */
-  extraPaths?: Record<string, Group>
-  /** Serve every check as Prometheus metrics at this path (e.g. `/metrics`). Off by default. */
-  metricsPath?: string
   /** Where transitions are logged (console or pino-compatible); `false` for silence. Default console. */
   logger?: Logger | false
   /** IETF health+json service fields (`serviceId`, `version`, `releaseId`, `description`). */
@@ -72,21 +54,25 @@ export interface RunOptions {
 
 export const LIFECYCLE_CHECK = 'lifecycle'
 
-const DEFAULT_PATHS: Record<Group, string> = { live: '/livez', ready: '/readyz', startup: '/healthz' }
+const MS = 'milliseconds'
+
+export const HEALTH_CORE_OPTION_KEYS = [
+  'timeout',
+  'cacheTtl',
+  'logger',
+  'service',
+  'initiallyReady',
+] as const satisfies readonly (keyof HealthCoreOptions)[]
 
 /**
- * A health instance: the probes of one process, their groups, the process's lifecycle
- * state, and the HTTP surface over them (see `handler()` and `listen()`).
+ * The probes of one process, their groups and the process's lifecycle state. Every face
+ * reads it: the HTTP paths, the gRPC health service, `probekit probe` and `probekit gen`.
  */
-export class Health extends EventEmitter<{ change: [ChangeEvent] }> {
+export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
   readonly timeoutMs: number
   readonly cacheTtlMs: number
-  readonly details: DetailsPolicy
   readonly logger: Logger | false
   readonly service: ServiceInfo
-  /** Path → group, for exact matches (the hot path: one Map lookup). */
-  readonly paths: ReadonlyMap<string, Group>
-  readonly metricsPath: string | undefined
   readonly lifecycle: Lifecycle
   private readonly runners = new Map<string, ProbeRunner>()
   private readonly byGroup: Record<Group, ProbeRunner[]> = { live: [], ready: [], startup: [] }
@@ -96,16 +82,17 @@ export class Health extends EventEmitter<{ change: [ChangeEvent] }> {
   private readonly closing = new AbortController()
   private readonly closers = new Set<() => Promise<void>>()
 
-  constructor(options: HealthOptions = {}) {
+  /**
+   * `optionKeys` are the keys `options` may have: a subclass that takes more options
+   * (src/health.ts) lists all of them, so a misspelt one is caught once, with the closest.
+   */
+  constructor(options: HealthCoreOptions = {}, optionKeys: readonly string[] = HEALTH_CORE_OPTION_KEYS) {
     super()
-    checkHealthOptions(options)
-    this.timeoutMs = positive(options.timeout, 900, 'timeout')
-    this.cacheTtlMs = nonNegative(options.cacheTtl, 0, 'cacheTtl')
-    this.details = options.details ?? 'local'
+    checkCoreOptions(options, optionKeys)
+    this.timeoutMs = positive(options.timeout, 900, 'probekit: timeout', MS)
+    this.cacheTtlMs = nonNegative(options.cacheTtl, 0, 'probekit: cacheTtl', MS)
     this.logger = options.logger === undefined ? console : options.logger
     this.service = options.service ?? {}
-    this.metricsPath = options.metricsPath
-    this.paths = buildPaths(options.paths, options.extraPaths)
     this.lifecycle = new Lifecycle(() => this.lifecycleChanged(), options.initiallyReady !== false)
     this.lastPhase = this.lifecycle.phase
   }
@@ -144,9 +131,9 @@ export class Health extends EventEmitter<{ change: [ChangeEvent] }> {
     }
     groups.add('startup')
     const runner = new ProbeRunner(probe, {
-      timeoutMs: positive(probe.timeout, this.timeoutMs, `timeout of "${probe.name}"`),
-      cacheTtlMs: nonNegative(probe.cacheTtl, this.cacheTtlMs, `cacheTtl of "${probe.name}"`),
-      intervalMs: nonNegative(probe.interval, 0, `interval of "${probe.name}"`),
+      timeoutMs: positive(probe.timeout, this.timeoutMs, `probekit: timeout of "${probe.name}"`, MS),
+      cacheTtlMs: nonNegative(probe.cacheTtl, this.cacheTtlMs, `probekit: cacheTtl of "${probe.name}"`, MS),
+      intervalMs: nonNegative(probe.interval, 0, `probekit: interval of "${probe.name}"`, MS),
       groups,
       signal: this.closing.signal,
       onResult: (result) => this.checkFinished(result),
@@ -248,20 +235,6 @@ export class Health extends EventEmitter<{ change: [ChangeEvent] }> {
     return result
   }
 
-  /**
-   * The node:http handler: answers health paths and passes anything else to `fallback`
-   * (or `next` as middleware). Mount it before everything else:
-   * `http.createServer(health.handler(app))`.
-   */
-  handler(fallback?: Fallback): HealthHandler {
-    return createHandler(this, fallback)
-  }
-
-  /** Starts a separate management listener (recommended). Default port 9000. */
-  listen(options?: ListenOptions): Promise<Listening> {
-    return listen(this, options)
-  }
-
   /** Marks the app ready (clears `notReady`). Shutdown, once begun, cannot be undone. */
   ready(): void {
     this.lifecycle.ready()
@@ -290,19 +263,6 @@ export class Health extends EventEmitter<{ change: [ChangeEvent] }> {
   /** The process's lifecycle phase. */
   get phase(): LifecyclePhase {
     return this.lifecycle.phase
-  }
-
-  /** Whether a caller may read failure reasons. */
-  mayShowDetails(request: HealthRequest): boolean {
-    const policy = this.details
-    if (policy === 'local') return isLoopback(request.remoteAddress)
-    if (policy === 'always') return true
-    if (policy === 'never') return false
-    try {
-      return policy(request) === true
-    } catch {
-      return false
-    }
   }
 
   /** Registers something to close with `close()` (listeners do this themselves). */
@@ -372,56 +332,12 @@ export class Health extends EventEmitter<{ change: [ChangeEvent] }> {
   }
 }
 
-/** Creates a health instance. See `HealthOptions` for the defaults. */
-export function createHealth(options?: HealthOptions): Health {
-  return new Health(options)
-}
-
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false
-  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.')
-}
-
-function buildPaths(paths: HealthOptions['paths'], extra: HealthOptions['extraPaths']): Map<string, Group> {
-  const map = new Map<string, Group>()
-  for (const group of GROUPS) {
-    const configured = paths?.[group]
-    if (configured === false) continue
-    const list =
-      configured === undefined ? [DEFAULT_PATHS[group]] : typeof configured === 'string' ? [configured] : configured
-    for (const path of list) addPath(map, path, group)
-  }
-  if (extra) for (const [path, group] of Object.entries(extra)) addPath(map, path, group)
-  return map
-}
-
-function addPath(map: Map<string, Group>, path: string, group: Group): void {
-  if (typeof path !== 'string' || !path.startsWith('/')) {
-    throw new Error(`createHealth: path "${String(path)}" must start with "/"`)
-  }
-  if (!GROUPS.includes(group))
-    throw new Error(`createHealth: path "${path}" maps to unknown group "${group}" (use live, ready or startup)`)
-  map.set(path, group)
-}
-
 function validateName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) throw new TypeError('health.add: a probe needs a non-empty name')
   if (/[/?#\s]/.test(name)) {
     throw new TypeError(`health.add: probe name "${name}" may not contain "/", "?", "#" or spaces (it is used in URLs)`)
   }
 }
-
-const HEALTH_OPTION_KEYS = [
-  'timeout',
-  'cacheTtl',
-  'details',
-  'paths',
-  'extraPaths',
-  'metricsPath',
-  'logger',
-  'service',
-  'initiallyReady',
-] as const satisfies readonly (keyof HealthOptions)[]
 
 const PROBE_OPTION_KEYS = [
   'groups',
@@ -433,43 +349,16 @@ const PROBE_OPTION_KEYS = [
 ] as const satisfies readonly (keyof ProbeOptions)[]
 
 /** Misspelt keys and values outside the allowed ones fail here, not silently later. */
-function checkHealthOptions(options: HealthOptions): void {
-  rejectUnknownKeys('createHealth', options, HEALTH_OPTION_KEYS)
-  oneOf('createHealth: details', options.details, ['never', 'local', 'always'], {
-    test: (value) => typeof value === 'function',
-    words: 'a function (request) => boolean',
-  })
+function checkCoreOptions(options: HealthCoreOptions, optionKeys: readonly string[]): void {
+  rejectUnknownKeys('createHealth', options, optionKeys)
   oneOf('createHealth: initiallyReady', options.initiallyReady, [true, false])
   oneOf('createHealth: logger', options.logger, [false], {
     test: (value) => typeof value === 'object' && value !== null,
     words: 'a logger (console, pino, …)',
   })
-  if (
-    options.metricsPath !== undefined &&
-    (typeof options.metricsPath !== 'string' || !options.metricsPath.startsWith('/'))
-  )
-    throw new TypeError(
-      `createHealth: metricsPath must be a path starting with "/", got ${String(options.metricsPath)}`,
-    )
 }
 
 function checkProbeOptions(where: string, options: ProbeOptions | undefined): void {
   rejectUnknownKeys(where, options, PROBE_OPTION_KEYS)
   oneOf(`${where}: critical`, options?.critical, [true, false])
-}
-
-function positive(value: number | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`probekit: ${what} must be a positive number of milliseconds, got ${String(value)}`)
-  }
-  return value
-}
-
-function nonNegative(value: number | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(`probekit: ${what} must be zero or a positive number of milliseconds, got ${String(value)}`)
-  }
-  return value
 }

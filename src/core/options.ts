@@ -41,3 +41,28 @@ function describe(value: unknown): string {
   if (typeof value === 'object') return 'an object'
   return String(value)
 }
+
+/**
+ * `value` when it is a number above zero, `fallback` when it is undefined; anything else is
+ * a RangeError naming `what` (e.g. `probekit: timeout`) and its `unit` when it has one.
+ */
+export function positive(value: number | undefined, fallback: number, what: string, unit?: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`${what} must be a positive number${ofUnit(unit)}, got ${String(value)}`)
+  }
+  return value
+}
+
+/** Like `positive`, but zero is allowed too (an interval of 0 means "off"). */
+export function nonNegative(value: number | undefined, fallback: number, what: string, unit?: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${what} must be zero or a positive number${ofUnit(unit)}, got ${String(value)}`)
+  }
+  return value
+}
+
+function ofUnit(unit: string | undefined): string {
+  return unit === undefined ? '' : ` of ${unit}`
+}

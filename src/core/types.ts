@@ -96,3 +96,11 @@ export interface Report {
   /** Names given to `exclude` that matched no check. */
   unmatchedExcludes?: string[]
 }
+
+/** IETF health+json service fields, shown at the top of a JSON report. */
+export interface ServiceInfo {
+  serviceId?: string
+  version?: string
+  releaseId?: string
+  description?: string
+}

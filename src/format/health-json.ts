@@ -1,4 +1,4 @@
-import type { CheckResult, Report, Status } from '../core/types.js'
+import type { CheckResult, Report, ServiceInfo, Status } from '../core/types.js'
 import { WITHHELD } from './text.js'
 
 /** Fields of the IETF health-check response (draft-inadarei-api-health-check). */
@@ -21,13 +21,6 @@ export interface HealthJson {
   output?: string
   checks: Record<string, HealthJsonCheck[]>
   notes?: string[]
-}
-
-export interface ServiceInfo {
-  serviceId?: string
-  version?: string
-  releaseId?: string
-  description?: string
 }
 
 export const HEALTH_JSON_TYPE = 'application/health+json'

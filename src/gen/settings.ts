@@ -3,8 +3,9 @@
  * orchestrator asks, and how long it waits — derived from the app's own health module
  * when there is one, so the deployment files agree with the app's deadlines.
  */
-import type { Health } from '../core/health.js'
+
 import { GROUPS, type Group } from '../core/types.js'
+import type { HttpHealth } from '../http/surface.js'
 
 /** What a generator needs to know. Durations are whole or fractional seconds, as the orchestrators take them. */
 export interface GenSettings {
@@ -57,7 +58,7 @@ export interface GroupBudget {
 }
 
 /** The slowest deadline a request for each group waits on, from the app's health. */
-export function budgetsOf(health: Health): Record<Group, GroupBudget> {
+export function budgetsOf(health: HttpHealth): Record<Group, GroupBudget> {
   const out = {} as Record<Group, GroupBudget>
   for (const group of GROUPS) {
     let budget: GroupBudget = { deadlineMs: 0, slowest: undefined }
@@ -79,7 +80,7 @@ export function defaultBudgets(): Record<Group, GroupBudget> {
  * The first path the app serves for each group, so generated probes ask the paths the
  * app really answers (including custom ones like `/_healthz/readyz/`).
  */
-export function pathsOf(health: Health): Partial<Record<Group, string>> {
+export function pathsOf(health: HttpHealth): Partial<Record<Group, string>> {
   const out: Partial<Record<Group, string>> = {}
   for (const [path, group] of health.paths) {
     if (!path.startsWith('/')) continue

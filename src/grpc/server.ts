@@ -25,7 +25,7 @@
  * server.bindAsync('0.0.0.0:50051', ServerCredentials.createInsecure(), () => {})
  */
 import { reasonOf } from '../core/errors.js'
-import type { ChangeEvent, Health } from '../core/health.js'
+import type { ChangeEvent, HealthCore } from '../core/health.js'
 import { worstStatus } from '../core/status.js'
 import type { Group, Report, Status } from '../core/types.js'
 import {
@@ -91,7 +91,7 @@ const GROUP_NAMES: Record<string, Group> = { '': 'ready', ready: 'ready', live: 
  */
 export function addHealthService(
   server: GrpcServerLike,
-  health: Health,
+  health: HealthCore,
   options: HealthServiceOptions = {},
 ): HealthService {
   if (!server || typeof server.addService !== 'function') {

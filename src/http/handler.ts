@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Health, HealthRequest } from '../core/health.js'
 import { type HealthResponse, respond } from './respond.js'
+import type { HealthRequest, HttpHealth } from './surface.js'
 
 /** What to do with a request that is not for a health path. */
 export type Fallback = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void
@@ -30,7 +30,7 @@ export function writeResponse(req: IncomingMessage, res: ServerResponse, respons
  * Health paths are answered here; any other request goes to `fallback`, or to `next`
  * when used as middleware, or gets a 404.
  */
-export function createHandler(health: Health, fallback?: Fallback): HealthHandler {
+export function createHandler(health: HttpHealth, fallback?: Fallback): HealthHandler {
   return (req, res, next) => {
     const response = respond(health, toHealthRequest(req))
     if (response === undefined) {

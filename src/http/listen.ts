@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Health } from '../core/health.js'
 import { createHandler } from './handler.js'
+import type { HttpHealth } from './surface.js'
 
 export interface ListenOptions {
   /** Port of the management listener. Default 9000; 0 picks a free port. */
@@ -24,7 +24,7 @@ export interface Listening {
  * A separate management listener that answers only health paths: isolated from the
  * app's middleware and meant never to be exposed publicly.
  */
-export async function listen(health: Health, options: ListenOptions = {}): Promise<Listening> {
+export async function listen(health: HttpHealth, options: ListenOptions = {}): Promise<Listening> {
   const port = options.port ?? 9000
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`health.listen: port must be an integer from 0 to 65535, got ${String(options.port)}`)

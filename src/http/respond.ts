@@ -1,9 +1,9 @@
-import type { Health, HealthRequest } from '../core/health.js'
 import { httpStatusFor } from '../core/status.js'
 import type { Group, Report } from '../core/types.js'
 import { formatHealthJson, HEALTH_JSON_TYPE } from '../format/health-json.js'
 import { formatPrometheus, PROMETHEUS_TYPE } from '../format/prometheus.js'
 import { formatText } from '../format/text.js'
+import type { HealthRequest, HttpHealth } from './surface.js'
 
 /** A response every adapter can write: status, headers and body. */
 export interface HealthResponse {
@@ -45,7 +45,10 @@ interface Match {
  * it on. Synchronous when nothing needs I/O, so `/livez` costs one Map lookup and no promise.
  * The node:http handler and every framework adapter go through here, so they cannot drift.
  */
-export function respond(health: Health, request: HealthRequest): HealthResponse | Promise<HealthResponse> | undefined {
+export function respond(
+  health: HttpHealth,
+  request: HealthRequest,
+): HealthResponse | Promise<HealthResponse> | undefined {
   const url = request.url
   const q = url.indexOf('?')
   const path = q < 0 ? url : url.slice(0, q)
@@ -76,7 +79,7 @@ export function respond(health: Health, request: HealthRequest): HealthResponse 
 }
 
 function renderReport(
-  health: Health,
+  health: HttpHealth,
   request: HealthRequest,
   match: Match,
   query: URLSearchParams | undefined,
@@ -100,7 +103,7 @@ function renderReport(
   return { statusCode, headers: headersFor(TEXT_TYPE, body), body }
 }
 
-function matchPath(health: Health, path: string): Match | undefined {
+function matchPath(health: HttpHealth, path: string): Match | undefined {
   const group = health.paths.get(path)
   if (group) return { group, label: labelOf(path) }
   if (health.metricsPath !== undefined && path === health.metricsPath)

@@ -17,9 +17,9 @@
  */
 import { withDeadline } from '../core/deadline.js'
 import { DeadlineExceeded, reasonOf } from '../core/errors.js'
-import type { Health } from '../core/health.js'
 import { type Logger, type LogLevel, writeLog } from '../core/logger.js'
 import { sleep } from '../core/sleep.js'
+import type { Health } from '../health.js'
 import { ServerDrain, type ShutdownServer } from './server-drain.js'
 
 export type { ShutdownServer }

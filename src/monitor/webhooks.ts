@@ -11,6 +11,7 @@
 import { hostname } from 'node:os'
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import type { Logger } from '../core/logger.js'
+import { nonNegative, positive } from '../core/options.js'
 import { redactUrl } from '../core/redact.js'
 import { sleep } from '../core/sleep.js'
 import type { PendingDeliveries } from './deliveries.js'
@@ -107,12 +108,12 @@ const MAX_COALESCED = 50
  * await webhooks.close()
  */
 export function startWebhooks(monitor: TransitionSource, options: WebhookOptions): Webhooks {
-  const minIntervalMs = nonNegative(options.minIntervalMs, 30_000, 'minIntervalMs')
-  const timeoutMs = positive(options.timeoutMs, 5000, 'timeoutMs')
-  const retries = nonNegative(options.retries, 5, 'retries')
-  const backoffMs = positive(options.backoffMs, 1000, 'backoffMs')
-  const maxBackoffMs = positive(options.maxBackoffMs, 60_000, 'maxBackoffMs')
-  const maxQueue = positive(options.maxQueue, 1000, 'maxQueue')
+  const minIntervalMs = nonNegative(options.minIntervalMs, 30_000, 'webhooks: minIntervalMs', 'milliseconds')
+  const timeoutMs = positive(options.timeoutMs, 5000, 'webhooks: timeoutMs', 'milliseconds')
+  const retries = nonNegative(options.retries, 5, 'webhooks: retries')
+  const backoffMs = positive(options.backoffMs, 1000, 'webhooks: backoffMs', 'milliseconds')
+  const maxBackoffMs = positive(options.maxBackoffMs, 60_000, 'webhooks: maxBackoffMs', 'milliseconds')
+  const maxQueue = positive(options.maxQueue, 1000, 'webhooks: maxQueue')
   const logger = options.logger === undefined ? console : options.logger
   const monitorName = options.monitorName ?? hostname()
   const headers = {
@@ -354,17 +355,4 @@ function validUrl(url: string): string {
     throw new Error(`webhook URL ${JSON.stringify(redactUrl(url))} must start with http:// or https://`)
   }
   return url
-}
-
-function positive(value: number | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0)
-    throw new RangeError(`webhooks: ${what} must be a positive number, got ${value}`)
-  return value
-}
-
-function nonNegative(value: number | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value < 0) throw new RangeError(`webhooks: ${what} must be zero or more, got ${value}`)
-  return value
 }

@@ -100,6 +100,34 @@ describe('groups', () => {
       details.message,
       "createHealth: details must be 'never', 'local', 'always' or a function (request) => boolean, got 'sometimes'",
     )
+    // @ts-expect-error: the HTTP surface's keys are checked in the same list as the core's
+    const metricPath = error(() => createHealth({ metricPath: '/metrics', logger: false }))
+    assert.equal(
+      metricPath.message,
+      'createHealth: unknown option "metricPath"; did you mean "metricsPath"?; the options are timeout, cacheTtl, details, paths, extraPaths, metricsPath, logger, service, initiallyReady',
+    )
+    const every = createHealth({
+      timeout: 500,
+      cacheTtl: 0,
+      details: 'never',
+      paths: { live: '/l' },
+      extraPaths: { '/_status': 'ready' },
+      metricsPath: '/metrics',
+      logger: false,
+      service: { serviceId: 'svc' },
+      initiallyReady: true,
+    })
+    assert.deepEqual(
+      [...every.paths],
+      [
+        ['/l', 'live'],
+        ['/readyz', 'ready'],
+        ['/healthz', 'startup'],
+        ['/_status', 'ready'],
+      ],
+    )
+    assert.equal(every.metricsPath, '/metrics')
+    assert.equal(every.mayShowDetails({ method: 'GET', url: '/l', headers: {}, remoteAddress: '127.0.0.1' }), false)
     // @ts-expect-error: a key nothing resembles still names the options
     assert.match(error(() => createHealth({ colour: 'red' })).message, /unknown option "colour"; the options are/)
     const health = createHealth(quiet)

@@ -78,7 +78,7 @@ async function runConsoleBlock(block: DocBlock): Promise<void> {
 /** Which test file runs which documents (each file stays inside the per-file timeout). */
 export const SUITES = {
   readme: ['README.md'],
-  guides: ['docs/cli.md', 'docs/docker.md', 'docs/kubernetes.md', 'docs/health-command.md'],
+  guides: ['docs/cli.md', 'docs/docker.md', 'docs/kubernetes.md', 'docs/health-command.md', 'docs/architecture.md'],
   frameworks: ['docs/frameworks.md', 'docs/shutdown.md', 'docs/worker.md'],
   probes: ['docs/probes.md', 'docs/grpc.md'],
   monitor: [

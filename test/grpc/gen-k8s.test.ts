@@ -7,10 +7,10 @@ import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
 import * as grpcJs from '@grpc/grpc-js'
 import { parse as parseYaml } from 'yaml'
-import { createHealth } from '../../src/core/health.js'
 import { checkHealth } from '../../src/grpc/client.js'
 import { ServingStatus } from '../../src/grpc/protocol.js'
 import { addHealthService } from '../../src/grpc/server.js'
+import { createHealth } from '../../src/health.js'
 import { buildCli, cli, ROOT } from '../cli/run-cli.js'
 
 const APP = `${ROOT}test/fixtures/cli/app-health.mjs`

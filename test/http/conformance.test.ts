@@ -19,12 +19,13 @@ import Fastify from 'fastify'
 import { Hono } from 'hono'
 import Koa from 'koa'
 import { NotReady } from '../../src/core/errors.js'
-import { createHealth, Health, isLoopback } from '../../src/core/health.js'
+import { createHealth, Health } from '../../src/health.js'
 import expressProbekit from '../../src/http/adapters/express.js'
 import fastifyProbekit from '../../src/http/adapters/fastify.js'
 import honoProbekit from '../../src/http/adapters/hono.js'
 import koaProbekit from '../../src/http/adapters/koa.js'
 import { ProbekitModule } from '../../src/http/adapters/nest.js'
+import { isLoopback } from '../../src/http/surface.js'
 
 const health = createHealth({
   logger: false,

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import http, { type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { isLoopback } from '../../src/core/health.js'
+import { isLoopback } from '../../src/http/surface.js'
 import { createHealth, type Health, type HealthOptions, NotReady } from '../../src/index.js'
 
 interface Reply {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createHealth } from '../../src/core/health.js'
 import { runProbe } from '../../src/core/run-probe.js'
+import { createHealth } from '../../src/health.js'
 import { eventLoop } from '../../src/probes/event-loop.js'
 import { activeResources } from '../support/faults.js'
 import { sleep } from '../support/server-process.js'

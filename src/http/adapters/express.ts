@@ -15,7 +15,7 @@
  * app.listen(3000)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Health } from '../../core/health.js'
+import type { Health } from '../../health.js'
 import { createHandler } from '../handler.js'
 
 /**

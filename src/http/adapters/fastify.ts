@@ -15,7 +15,7 @@
  * await app.listen({ port: 3000 })
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Health } from '../../core/health.js'
+import type { Health } from '../../health.js'
 import { toHealthRequest, writeResponse } from '../handler.js'
 import { respond } from '../respond.js'
 

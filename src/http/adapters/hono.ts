@@ -16,8 +16,9 @@
  * serve({ fetch: app.fetch, port: 3000 })
  */
 import type { IncomingMessage } from 'node:http'
-import type { Health, HealthRequest } from '../../core/health.js'
+import type { Health } from '../../health.js'
 import { type HealthResponse, respond } from '../respond.js'
+import type { HealthRequest } from '../surface.js'
 
 /** What @hono/node-server puts in `c.env`: node's request (directly, or under `server`). */
 interface NodeBindings {

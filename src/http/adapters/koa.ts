@@ -14,7 +14,7 @@
  * app.use((ctx) => { ctx.body = 'hello' })
  * app.listen(3000)
  */
-import type { Health } from '../../core/health.js'
+import type { Health } from '../../health.js'
 import { type HealthResponse, respond } from '../respond.js'
 
 /** The parts of Koa's context the adapter reads and writes (Koa 2 and 3). */

@@ -21,7 +21,7 @@
  */
 import type { DynamicModule } from '@nestjs/common'
 import { HttpAdapterHost } from '@nestjs/core'
-import { Health } from '../../core/health.js'
+import { Health } from '../../health.js'
 import { createHandler } from '../handler.js'
 import { type FastifyInstanceLike, healthHook } from './fastify.js'
 
