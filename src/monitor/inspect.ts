@@ -10,7 +10,7 @@
  * under its own name beside it. Fields beyond `status` and `output` are extra and may grow.
  */
 import { lineSafe } from '../core/inert.js'
-import type { CheckKind, CheckState, HealthState } from './types.js'
+import { type CheckKey, type CheckKind, type CheckState, compareChecks, type HealthState } from './types.js'
 
 /** One check in the inspect document. `status` and `output` are p2's; the rest is extra. */
 export interface InspectCheck {
@@ -64,19 +64,9 @@ export function toInspect(states: readonly CheckState[], filter: InspectFilter =
   return doc
 }
 
-/** States in reading order: pod, node, then check with p2's `health_check` first. */
-export function sortStates<T extends { pod: string; node: string; check: string }>(states: T[]): T[] {
-  return states.sort(
-    (a, b) =>
-      compare(a.pod, b.pod) ||
-      compare(a.node, b.node) ||
-      (a.check === 'health_check' ? -1 : 0) - (b.check === 'health_check' ? -1 : 0) ||
-      compare(a.check, b.check),
-  )
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
+/** States in reading order (`compareChecks`): pod, node, then check with p2's `health_check` first. */
+export function sortStates<T extends CheckKey>(states: T[]): T[] {
+  return states.sort(compareChecks)
 }
 
 /** A symbol and a word for each state, so no reader depends on colour alone. */

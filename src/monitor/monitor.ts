@@ -8,7 +8,7 @@ import { EventEmitter, setMaxListeners } from 'node:events'
 import { reasonOf } from '../core/errors.js'
 import { type Logger, writeLog } from '../core/logger.js'
 import { SecretSet } from '../core/redact.js'
-import { type Checker, type CheckOutcome, keepTail } from './checkers/checker.js'
+import { type Checker, type CheckerResult, keepTail } from './checkers/checker.js'
 import { execChecker } from './checkers/exec.js'
 import { grpcChecker } from './checkers/grpc.js'
 import { httpChecker } from './checkers/http.js'
@@ -17,11 +17,20 @@ import { tcpChecker } from './checkers/tcp.js'
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, drainDeliveries, type PendingDeliveries } from './deliveries.js'
 import { limitedLog } from './log-limiter.js'
 import { type CheckSpec, checkFingerprint, loadManifests, type PodManifest, type PushCheckSpec } from './manifest.js'
-import { assertPushKind, type PushKind, PushWatch } from './push.js'
+import { assertPushKind, type PushKind, PushWatch, pushResult } from './push.js'
 import { Scheduler } from './scheduler.js'
 import { registerSecrets } from './secrets.js'
 import { applyThresholds } from './thresholds.js'
-import type { CheckState, HealthState, HistorySample, MonitorStore, Transition } from './types.js'
+import {
+  type CheckState,
+  compareChecks,
+  type HealthState,
+  type HistorySample,
+  type MonitorStore,
+  stateOfStatus,
+  stateRank,
+  type Transition,
+} from './types.js'
 
 export { ManifestError } from './manifest.js'
 
@@ -111,7 +120,6 @@ interface Bucket {
   worst: HealthState
 }
 
-const RANK: Record<HealthState, number> = { unknown: 0, passing: 1, warning: 2, critical: 3 }
 const FLUSH_DELAY_MS = 100
 /** Items of each kind written per transaction; the rest waits for the next turn of the event loop. */
 const WRITE_CHUNK = 500
@@ -263,7 +271,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
 
   /** All current states, sorted by pod, node and check. */
   states(): CheckState[] {
-    return [...this.entries.values()].map((e) => this.shownState(e)).sort(compareStates)
+    return [...this.entries.values()].map((e) => this.shownState(e)).sort(compareChecks)
   }
 
   state(id: string): CheckState | undefined {
@@ -403,12 +411,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     else if (kind !== 'start') {
       const ok = kind === 'success' || kind === 0
       const text = typeof kind === 'number' ? `push exit status ${kind}` : `push ${kind}`
-      this.apply(entry, {
-        state: ok ? 'passing' : 'critical',
-        output: keepTail(shown ? `${text}: ${shown}` : text),
-        durationMs: 0,
-        at: new Date().toISOString(),
-      })
+      this.apply(entry, pushResult(entry.spec.id, ok ? 'pass' : 'fail', keepTail(shown ? `${text}: ${shown}` : text)))
     }
     return true
   }
@@ -567,30 +570,32 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     })
   }
 
-  /** Applies one outcome: thresholds, state, transition, events, and what to write. */
-  private apply(entry: Entry, outcome: CheckOutcome): void {
+  /** Applies one check result: thresholds, state, transition, events, and what to write. */
+  private apply(entry: Entry, outcome: CheckerResult): void {
     // A push that reached a replica not owning the check: its owner records it (send pushes to every replica).
     if (!entry.owned) return
     const previous = entry.state
-    const next = applyThresholds(previous.state, previous, outcome.state, entry.spec.thresholds)
+    const seen = stateOfStatus(outcome.status)
+    const next = applyThresholds(previous.state, previous, seen, entry.spec.thresholds)
     // Checkers redact before they cut; this is the last word for whatever reaches the state.
     const output = this.redact(outcome.output)
     const state: CheckState = {
       ...previous,
       state: next.state,
       output,
-      checkedAt: outcome.at,
+      checkedAt: outcome.time,
       durationMs: Math.round(outcome.durationMs * 1000) / 1000,
       successes: next.successes,
       failures: next.failures,
     }
-    if (outcome.httpStatus !== undefined) state.httpStatus = outcome.httpStatus
+    const { facts } = outcome
+    if (facts.httpStatus !== undefined) state.httpStatus = facts.httpStatus
     else delete state.httpStatus
-    if (outcome.sslEarliestExpiry !== undefined) state.sslEarliestExpiry = outcome.sslEarliestExpiry
+    if (facts.sslEarliestExpiry !== undefined) state.sslEarliestExpiry = facts.sslEarliestExpiry
     else delete state.sslEarliestExpiry
-    if (outcome.grpcStatusCode !== undefined) state.grpcStatusCode = outcome.grpcStatusCode
+    if (facts.grpcStatusCode !== undefined) state.grpcStatusCode = facts.grpcStatusCode
     else delete state.grpcStatusCode
-    if (outcome.grpcServingStatus !== undefined) state.grpcServingStatus = outcome.grpcServingStatus
+    if (facts.grpcServingStatus !== undefined) state.grpcServingStatus = facts.grpcServingStatus
     else delete state.grpcServingStatus
     const stateChanged = next.state !== previous.state
     const streaksChanged = next.successes !== previous.successes || next.failures !== previous.failures
@@ -598,12 +603,12 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     let transition: Transition | undefined
     if (stateChanged || outputChanged) state.index = ++this.currentIndex
     if (stateChanged) {
-      state.since = outcome.at
-      transition = this.transition(state, previous.state, next.state, outcome.at, output)
+      state.since = outcome.time
+      transition = this.transition(state, previous.state, next.state, outcome.time, output)
     }
     entry.state = state
     entry.unsaved = true
-    this.sample(entry, outcome, next.state)
+    this.sample(entry, outcome.time, outcome.durationMs, seen, next.state)
     const now = Date.now()
     const outputSyncMs = this.options.outputSyncMs ?? 300_000
     if (stateChanged || streaksChanged || now - entry.savedAt >= outputSyncMs) this.markDirty(entry)
@@ -699,8 +704,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     else setTimeout(deliver, wait).unref()
   }
 
-  private sample(entry: Entry, outcome: CheckOutcome, state: HealthState): void {
-    const at = Date.parse(outcome.at)
+  private sample(entry: Entry, time: string, durationMs: number, observed: HealthState, state: HealthState): void {
+    const at = Date.parse(time)
     const minute = Math.floor(at / 60_000) * 60_000
     let bucket = entry.bucket
     if (bucket && bucket.minute !== minute) {
@@ -712,11 +717,11 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       entry.bucket = bucket
     }
     bucket.count++
-    if (outcome.state === 'passing') bucket.passed++
-    bucket.durationSum += outcome.durationMs
+    if (observed === 'passing') bucket.passed++
+    bucket.durationSum += durationMs
     bucket.timed++
-    const seen = outcome.state === 'passing' ? state : outcome.state
-    if (RANK[seen] > RANK[bucket.worst]) bucket.worst = seen
+    const seen = observed === 'passing' ? state : observed
+    if (stateRank(seen) > stateRank(bucket.worst)) bucket.worst = seen
   }
 
   /** Moves the history gathered so far to the pending writes. */
@@ -856,22 +861,6 @@ function toSample(id: string, bucket: Bucket): HistorySample {
   }
   if (bucket.timed > 0) sample.durationMs = bucket.durationSum / bucket.timed
   return sample
-}
-
-function compareStates(a: CheckState, b: CheckState): number {
-  return a.pod < b.pod
-    ? -1
-    : a.pod > b.pod
-      ? 1
-      : a.node < b.node
-        ? -1
-        : a.node > b.node
-          ? 1
-          : a.check < b.check
-            ? -1
-            : a.check > b.check
-              ? 1
-              : 0
 }
 
 function firstLine(text: string): string {

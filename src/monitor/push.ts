@@ -5,8 +5,8 @@
  * of healthchecks.io and Consul's TTL checks.
  */
 import { redact } from '../core/redact.js'
-import type { CheckOutcome } from './checkers/checker.js'
-import { keepTail } from './checkers/checker.js'
+import type { Status } from '../core/types.js'
+import { type CheckerResult, keepTail } from './checkers/checker.js'
 import { formatDuration, type PushCheckSpec } from './manifest.js'
 
 /** What a job reports: `success`, `start` (a run began), `fail`, or its exit status (0–255; 0 is success). */
@@ -54,7 +54,7 @@ export class PushWatch {
   constructor(
     readonly spec: PushCheckSpec,
     lastPushAt: number | undefined,
-    private readonly onOutcome: (outcome: CheckOutcome) => void,
+    private readonly onOutcome: (result: CheckerResult) => void,
     private readonly now: () => number = Date.now,
   ) {
     this.deadlineAt = (lastPushAt ?? this.now()) + spec.periodMs + spec.graceMs
@@ -78,12 +78,7 @@ export class PushWatch {
     this.startedAt = undefined
     this.deadlineAt = at + this.spec.periodMs + this.spec.graceMs
     this.arm()
-    this.onOutcome({
-      state: ok ? 'passing' : 'critical',
-      output: keepTail(`push ${what}${ran}${text}`),
-      durationMs: 0,
-      at: new Date(at).toISOString(),
-    })
+    this.onOutcome(pushResult(this.spec.id, ok ? 'pass' : 'fail', keepTail(`push ${what}${ran}${text}`), at))
   }
 
   stop(): void {
@@ -116,6 +111,11 @@ export class PushWatch {
     // Report once; the next report (or the next missed period) is what matters after this.
     this.deadlineAt = at + this.spec.periodMs
     this.arm()
-    this.onOutcome({ state: 'critical', output, durationMs: 0, at: new Date(at).toISOString() })
+    this.onOutcome(pushResult(this.spec.id, 'fail', output, at))
   }
+}
+
+/** A push report (or its absence) as a check result: it took none of the monitor's time. */
+export function pushResult(id: string, status: Status, output: string, at: number = Date.now()): CheckerResult {
+  return { name: id, status, output, time: new Date(at).toISOString(), durationMs: 0, critical: true, facts: {} }
 }

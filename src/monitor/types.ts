@@ -1,13 +1,66 @@
 /**
  * The monitor's model: what it checks, what it saw, and how readers (inspect, the API,
  * metrics, webhooks, the dashboard) get at it. Shared by the checking side and the
- * reading side so they cannot disagree.
+ * reading side so they cannot disagree. A check's run is core's `CheckResult` (see
+ * `checkers/checker.ts`); `stateOfStatus` turns its status into the monitor's state.
  */
+import type { Status } from '../core/types.js'
 
 /** Consul's health states, as p2 reported them. */
 export type HealthState = 'passing' | 'warning' | 'critical' | 'unknown'
 
 export const HEALTH_STATES: readonly HealthState[] = ['passing', 'warning', 'critical', 'unknown']
+
+/** A state a check can reach by running: `unknown` is the monitor's own (never checked, or expired). */
+export type CheckedState = Exclude<HealthState, 'unknown'>
+
+/**
+ * The severity order of the states, lowest first: "the worst state" of a history bucket,
+ * of a pod's checks, of anything. The one ranking of probekit's monitor: the stores persist
+ * these numbers (history buckets keep `max(rank)`), and the dashboard's copy in
+ * `dashboard/assets/dashboard.js` is tested against it.
+ */
+export const STATE_RANK: Readonly<Record<HealthState, number>> = { unknown: 0, passing: 1, warning: 2, critical: 3 }
+
+const BY_RANK: readonly HealthState[] = ['unknown', 'passing', 'warning', 'critical']
+
+/** Orders states by severity (see `STATE_RANK`). */
+export function stateRank(state: HealthState): number {
+  return STATE_RANK[state]
+}
+
+/** The state of a rank, as the stores read their persisted `worst`. */
+export function stateOfRank(rank: number): HealthState {
+  return BY_RANK[rank] ?? 'unknown'
+}
+
+/**
+ * The one boundary between core's model and the monitor's: a check result's `Status`
+ * becomes a Consul state. `pass` is passing, `warn` warning (exec exit 1, HTTP 429),
+ * `fail` critical.
+ */
+export function stateOfStatus(status: Status): CheckedState {
+  return status === 'pass' ? 'passing' : status === 'warn' ? 'warning' : 'critical'
+}
+
+/** The other way, for a verdict a checker reaches in the monitor's words (exec, HTTP). */
+export function statusOfState(state: CheckedState): Status {
+  return state === 'passing' ? 'pass' : state === 'warning' ? 'warn' : 'fail'
+}
+
+/** Reading order of checks everywhere (inspect, the API, metrics): pod, node, then check with p2's `health_check` first. */
+export function compareChecks(a: CheckKey, b: CheckKey): number {
+  return (
+    compareText(a.pod, b.pod) ||
+    compareText(a.node, b.node) ||
+    (a.check === 'health_check' ? -1 : 0) - (b.check === 'health_check' ? -1 : 0) ||
+    compareText(a.check, b.check)
+  )
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
 
 /** How a check is carried out. */
 export type CheckKind = 'http' | 'tcp' | 'grpc' | 'probe' | 'exec' | 'push'

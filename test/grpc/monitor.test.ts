@@ -78,18 +78,18 @@ describe('monitor grpc checks', () => {
   it('is passing on SERVING and critical on NOT_SERVING, NOT_FOUND and a server that is down', async () => {
     const ok = await grpcChecker(specOf(`    url: grpc://127.0.0.1:${plain.port}/orders\n`)).run()
     assert.deepEqual(
-      [ok.state, ok.output, ok.grpcStatusCode, ok.grpcServingStatus],
-      ['passing', `gRPC grpc://127.0.0.1:${plain.port}/orders: SERVING`, 0, 'SERVING'],
+      [ok.status, ok.output, ok.facts.grpcStatusCode, ok.facts.grpcServingStatus],
+      ['pass', `gRPC grpc://127.0.0.1:${plain.port}/orders: SERVING`, 0, 'SERVING'],
     )
     const notServing = await grpcChecker(specOf(`    url: grpc://127.0.0.1:${plain.port}/payments\n`)).run()
-    assert.deepEqual([notServing.state, notServing.grpcServingStatus], ['critical', 'NOT_SERVING'])
+    assert.deepEqual([notServing.status, notServing.facts.grpcServingStatus], ['fail', 'NOT_SERVING'])
     const unknown = await grpcChecker(specOf(`    url: grpc://127.0.0.1:${plain.port}/nope\n`)).run()
-    assert.equal(unknown.state, 'critical')
-    assert.equal(unknown.grpcStatusCode, 5)
+    assert.equal(unknown.status, 'fail')
+    assert.equal(unknown.facts.grpcStatusCode, 5)
     assert.match(unknown.output, /does not know this service \(NOT_FOUND\)/)
     const down = await freePort()
     const refused = await grpcChecker(specOf(`    url: grpc://127.0.0.1:${down}\n`)).run()
-    assert.equal(refused.grpcStatusCode, 14)
+    assert.equal(refused.facts.grpcStatusCode, 14)
     assert.match(refused.output, /UNAVAILABLE: connection refused/)
   })
 
@@ -97,9 +97,9 @@ describe('monitor grpc checks', () => {
     const trusted = await grpcChecker(
       specOf(`    url: grpcs://localhost:${secure.port}\n    tls:\n      ca_file: ${ca.caCert}\n`),
     ).run()
-    assert.equal(trusted.state, 'passing', trusted.output)
+    assert.equal(trusted.status, 'pass', trusted.output)
     const untrusted = await grpcChecker(specOf(`    url: grpcs://localhost:${secure.port}\n`)).run()
-    assert.equal(untrusted.state, 'critical')
+    assert.equal(untrusted.status, 'fail')
     assert.match(untrusted.output, /TLS certificate not trusted/)
   })
 

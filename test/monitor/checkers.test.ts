@@ -37,8 +37,8 @@ describe('TCP checker', () => {
   it('is critical on a refused connection, naming the reason', async () => {
     const port = await freePort()
     const outcome = await tcpChecker(specOf('tcp', `    type: tcp\n    address: 127.0.0.1:${port}\n`)).run()
-    assert.equal(outcome.state, 'critical')
-    assert.equal(outcome.output, `TCP connect 127.0.0.1:${port}: connection refused (ECONNREFUSED)`)
+    assert.equal(outcome.status, 'fail')
+    assert.equal(outcome.output, `tcp 127.0.0.1:${port}: connection refused (ECONNREFUSED)`)
   })
 
   it('ends a connection that never completes at the deadline', async () => {
@@ -46,7 +46,7 @@ describe('TCP checker', () => {
     const outcome = await tcpChecker(
       specOf('tcp', `    type: tcp\n    address: ${blackhole.address}\n    interval: 5s\n    timeout: 500ms\n`),
     ).run()
-    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.status, 'fail')
     assert.equal(outcome.output, 'timed out after 500 ms')
     assert.ok(Date.now() - started < 3000)
   })
@@ -57,13 +57,13 @@ describe('exec checker', () => {
     const states = []
     for (const code of [0, 1, 2, 127]) {
       const outcome = await execChecker(specOf('exec', `    command: "echo exit ${code}; exit ${code}"\n`)).run()
-      states.push([outcome.state, outcome.output])
+      states.push([outcome.status, outcome.output])
     }
     assert.deepEqual(states, [
-      ['passing', 'exit 0'],
-      ['warning', 'exit 1'],
-      ['critical', 'exit 2'],
-      ['critical', 'exit 127'],
+      ['pass', 'exit 0'],
+      ['warn', 'exit 1'],
+      ['fail', 'exit 2'],
+      ['fail', 'exit 127'],
     ])
   })
 
@@ -74,7 +74,7 @@ describe('exec checker', () => {
 
   it('is critical when the command cannot start', async () => {
     const outcome = await execChecker(specOf('exec', '    command: ["/nonexistent/check"]\n')).run()
-    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.status, 'fail')
     assert.match(outcome.output, /cannot run \/nonexistent\/check: .*ENOENT/)
   })
 
@@ -87,7 +87,7 @@ describe('exec checker', () => {
         `    command: "sleep 30 & echo $! > ${pidFile}; echo started; wait"\n    interval: 5s\n    timeout: 500ms\n`,
       ),
     ).run()
-    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.status, 'fail')
     assert.match(outcome.output, /^timed out after 500 ms/)
     assert.match(outcome.output, /started/, 'what the script printed before the deadline is kept')
     const { readFileSync } = await import('node:fs')
@@ -99,7 +99,7 @@ describe('exec checker', () => {
     const outcome = await execChecker(
       specOf('exec', '    command: "for i in $(seq 1 20000); do echo line $i; done; echo password=hunter2 done"\n'),
     ).run()
-    assert.equal(outcome.state, 'passing')
+    assert.equal(outcome.status, 'pass')
     assert.ok(Buffer.byteLength(outcome.output) <= MAX_OUTPUT_BYTES)
     assert.match(outcome.output, /^\[captured \d+ bytes, showing the last \d+\]\n/)
     assert.match(outcome.output, /line 20000\npassword=\*\*\* done$/)
@@ -115,7 +115,7 @@ describe('typed-target checker', () => {
 
   it('checks a nats:// target with the library probe', async () => {
     const outcome = await probeChecker(specOf('probe', `    url: ${nats.url}\n`)).run()
-    assert.equal(outcome.state, 'passing', outcome.output)
+    assert.equal(outcome.status, 'pass', outcome.output)
     assert.match(outcome.output, /^nats:\/\/127\.0\.0\.1:\d+ ok/)
   })
 
@@ -124,7 +124,7 @@ describe('typed-target checker', () => {
     const outcome = await probeChecker(
       specOf('probe', `    url: nats://127.0.0.1:${port}\n    interval: 5s\n    timeout: 1s\n`),
     ).run()
-    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.status, 'fail')
     assert.ok(outcome.durationMs < 2000)
     await sleep(10)
   })
@@ -140,7 +140,7 @@ describe('typed-target checker for MariaDB', () => {
   it('checks a mariadb:// target from a manifest as it checks mysql://', async () => {
     const url = maria.url.replace(/^mysql:/, 'mariadb:')
     const outcome = await probeChecker(specOf('probe', `    url: ${url}\n`)).run()
-    assert.equal(outcome.state, 'passing', outcome.output)
+    assert.equal(outcome.status, 'pass', outcome.output)
     assert.match(outcome.output, /^mariadb:\/\/.*127\.0\.0\.1:\d+.* ok/)
   })
 })

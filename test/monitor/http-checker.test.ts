@@ -174,48 +174,48 @@ describe('HTTP checker', () => {
 
   it("passes on a 2xx and keeps the body in Consul's words", async () => {
     const outcome = await make(checkOf(`${base}/ok`)).run()
-    assert.equal(outcome.state, 'passing')
-    assert.equal(outcome.httpStatus, 200)
+    assert.equal(outcome.status, 'pass')
+    assert.equal(outcome.facts.httpStatus, 200)
     assert.equal(outcome.output, `HTTP GET ${base}/ok: 200 OK Output: all good`)
   })
 
   it('is critical on a 500, with the body as output', async () => {
     const outcome = await make(checkOf(`${base}/fail`)).run()
-    assert.equal(outcome.state, 'critical')
-    assert.equal(outcome.httpStatus, 500)
+    assert.equal(outcome.status, 'fail')
+    assert.equal(outcome.facts.httpStatus, 500)
     assert.match(outcome.output, /500 Internal Server Error Output: database is down/)
   })
 
   it('warns on a 429', async () => {
     const outcome = await make(checkOf(`${base}/busy`)).run()
-    assert.equal(outcome.state, 'warning')
-    assert.equal(outcome.httpStatus, 429)
+    assert.equal(outcome.status, 'warn')
+    assert.equal(outcome.facts.httpStatus, 429)
   })
 
   it('honours expect_status, and is critical on a 404 by default', async () => {
-    assert.equal((await make(checkOf(`${base}/nope`)).run()).state, 'critical')
+    assert.equal((await make(checkOf(`${base}/nope`)).run()).status, 'fail')
     const expected = await make(checkOf(`${base}/nope`, '    expect_status: [404]\n')).run()
-    assert.equal(expected.state, 'passing')
+    assert.equal(expected.status, 'pass')
   })
 
   it('ends a hanging endpoint at the deadline', async () => {
     const started = Date.now()
     const outcome = await make(checkOf(`${base}/hang`, '')).run()
-    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.status, 'fail')
     assert.match(outcome.output, /timed out after 1500 ms/)
     assert.ok(Date.now() - started < 5000, 'the check ended near its deadline')
   })
 
   it('ends a slow drip of bytes at the deadline, keeping the status it saw', async () => {
     const outcome = await make(checkOf(`${base}/drip`)).run()
-    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.status, 'fail')
     assert.match(outcome.output, /timed out after 1500 ms/)
-    assert.equal(outcome.httpStatus, 200)
+    assert.equal(outcome.facts.httpStatus, 200)
   })
 
   it('reads 10 KB of a 1 GB body and drops the connection instead of downloading it', async () => {
     const outcome = await make(checkOf(`${base}/huge`)).run()
-    assert.equal(outcome.state, 'passing')
+    assert.equal(outcome.status, 'pass')
     assert.match(outcome.output, /of the first 10240 bytes read of a longer body/)
     assert.ok(Buffer.byteLength(outcome.output) <= MAX_OUTPUT_BYTES)
     // The server stops when the client goes: far less than the gigabyte left its buffers.
@@ -226,7 +226,7 @@ describe('HTTP checker', () => {
 
   it('keeps the tail of a long body within 4 KB and says how much it captured', async () => {
     const outcome = await make(checkOf(`${base}/big`)).run()
-    assert.equal(outcome.state, 'passing')
+    assert.equal(outcome.status, 'pass')
     assert.ok(Buffer.byteLength(outcome.output) <= MAX_OUTPUT_BYTES, `${Buffer.byteLength(outcome.output)} bytes`)
     assert.match(outcome.output, /^HTTP GET .*: 200 OK Output \(last \d+ bytes of \d+ bytes\): /)
     assert.match(outcome.output, /THE END$/)
@@ -235,14 +235,14 @@ describe('HTTP checker', () => {
 
   it('does not follow a redirect loop', async () => {
     const outcome = await make(checkOf(`${base}/loop`)).run()
-    assert.equal(outcome.state, 'critical')
-    assert.equal(outcome.httpStatus, 302)
+    assert.equal(outcome.status, 'fail')
+    assert.equal(outcome.facts.httpStatus, 302)
     assert.match(outcome.output, /redirect to \/loop not followed/)
   })
 
   it('is critical when the connection is reset', async () => {
     const outcome = await make(checkOf(`${base}/reset`)).run()
-    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.status, 'fail')
     assert.match(outcome.output, /^HTTP GET .*\/reset: .*(reset|closed|ECONNRESET|other side)/i)
   })
 
@@ -250,7 +250,7 @@ describe('HTTP checker', () => {
     const outcome = await make(
       checkOf(`${base}/headers`, '    headers:\n      X-Probe: yes\n      Host: app.example\n'),
     ).run()
-    assert.equal(outcome.state, 'passing')
+    assert.equal(outcome.status, 'pass')
     assert.match(outcome.output, /"x-probe":"yes"/)
     assert.match(outcome.output, /"host":"app.example"/)
     assert.match(outcome.output, /"user-agent":"probekit-monitor/)
@@ -260,13 +260,13 @@ describe('HTTP checker', () => {
     const s = checkOf(`http://app:topsecret@127.0.0.1:${new URL(base).port}/leak`)
     assert.doesNotMatch(s.target, /topsecret/)
     const outcome = await make(s).run()
-    assert.equal(outcome.state, 'passing')
+    assert.equal(outcome.status, 'pass')
     assert.doesNotMatch(outcome.output, /topsecret|hunter2|s3cret/)
   })
 
   it('masks a credential that the 10 KB read bound cut in half', async () => {
     const outcome = await make(checkOf(`${base}/cut-url`)).run()
-    assert.equal(outcome.state, 'passing')
+    assert.equal(outcome.status, 'pass')
     assert.ok(outcome.output.length > 1000, 'the body is kept')
     assert.doesNotMatch(outcome.output, /hunt/)
   })
@@ -279,7 +279,7 @@ describe('HTTP checker', () => {
     const secrets = new SecretSet()
     registerSecrets(s, secrets)
     const outcome = await make(s, secrets).run()
-    assert.equal(outcome.state, 'passing')
+    assert.equal(outcome.status, 'pass')
     // The echo is there (the accept header is no secret), the credentials are not.
     assert.match(outcome.output, /text\/plain/)
     const basic = Buffer.from('echo:EchoPw42').toString('base64')
@@ -290,7 +290,7 @@ describe('HTTP checker', () => {
   it('reuses one kept-alive connection across runs', async () => {
     const checker = make(checkOf(`${base}/ok`))
     const before = http.stats.connections
-    for (let i = 0; i < 5; i++) assert.equal((await checker.run()).state, 'passing')
+    for (let i = 0; i < 5; i++) assert.equal((await checker.run()).status, 'pass')
     // At most one new connection (none when the shared pool already holds one to this origin).
     assert.ok(http.stats.connections - before <= 1, `${http.stats.connections - before} new connections`)
   })
@@ -299,8 +299,8 @@ describe('HTTP checker', () => {
     const outcome = await make(
       checkOf(`https://localhost:${tlsPort}/ok`, `    tls:\n      ca_file: ${ca.caCert}\n`),
     ).run()
-    assert.equal(outcome.state, 'passing', outcome.output)
-    const expiry = outcome.sslEarliestExpiry
+    assert.equal(outcome.status, 'pass', outcome.output)
+    const expiry = outcome.facts.sslEarliestExpiry
     assert.ok(expiry !== undefined)
     const expected = Date.now() / 1000 + ca.serverDays * 86_400
     assert.ok(Math.abs(expiry - expected) < 2 * 86_400, `expiry ${expiry}, expected about ${expected}`)
@@ -311,15 +311,15 @@ describe('HTTP checker', () => {
     const without = await make(
       checkOf(`https://127.0.0.1:${tlsPort}/client`, `    tls:\n      ca_file: ${ca.caCert}\n`),
     ).run()
-    assert.equal(without.state, 'critical', without.output)
-    assert.equal(without.httpStatus, 401)
+    assert.equal(without.status, 'fail', without.output)
+    assert.equal(without.facts.httpStatus, 401)
     const withCert = await make(
       checkOf(
         `https://localhost:${tlsPort}/client`,
         `    tls:\n      ca_file: ${ca.caCert}\n      cert_file: ${ca.clientCert}\n      key_file: ${ca.clientKey}\n`,
       ),
     ).run()
-    assert.equal(withCert.state, 'passing', withCert.output)
+    assert.equal(withCert.status, 'pass', withCert.output)
     assert.match(withCert.output, /hello probekit monitor/)
   })
 
@@ -327,19 +327,19 @@ describe('HTTP checker', () => {
     const outcome = await make(
       checkOf(`https://localhost:${untrustedPort}/ok`, `    tls:\n      ca_file: ${ca.caCert}\n`),
     ).run()
-    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.status, 'fail')
     assert.match(outcome.output, /self[- ]signed|unable to verify|certificate/i)
     const insecure = await make(
       checkOf(`https://localhost:${untrustedPort}/ok`, '    tls:\n      insecure: true\n'),
     ).run()
-    assert.equal(insecure.state, 'passing', insecure.output)
+    assert.equal(insecure.status, 'pass', insecure.output)
   })
 
   it('is critical on a certificate for another host name, unless server_name names it', async () => {
     const outcome = await make(
       checkOf(`https://127.0.0.1:${otherPort}/ok`, `    tls:\n      ca_file: ${ca.caCert}\n`),
     ).run()
-    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.status, 'fail')
     assert.match(outcome.output, /altnames|does not match|hostname/i)
     const named = await make(
       checkOf(
@@ -347,14 +347,14 @@ describe('HTTP checker', () => {
         `    tls:\n      ca_file: ${ca.caCert}\n      server_name: other.example\n`,
       ),
     ).run()
-    assert.equal(named.state, 'passing', named.output)
+    assert.equal(named.status, 'pass', named.output)
   })
 
   it('reports an unreadable CA file as a critical check naming the file', async () => {
     const outcome = await make(
       checkOf(`https://localhost:${tlsPort}/ok`, '    tls:\n      ca_file: /nonexistent/ca.pem\n'),
     ).run()
-    assert.equal(outcome.state, 'critical')
+    assert.equal(outcome.status, 'fail')
     assert.match(outcome.output, /cannot read the CA file \/nonexistent\/ca.pem/)
   })
 })

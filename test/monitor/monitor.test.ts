@@ -457,7 +457,7 @@ describe('Monitor', () => {
       await monitor.load([dir])
       monitor.start()
       const expected = [
-        ['port', 'passing', `TCP connect 127.0.0.1:${port}: Success`],
+        ['port', 'passing', `connected to 127.0.0.1:${port}`],
         ['script-crit', 'critical', 'broken'],
         ['script-ok', 'passing', 'all fine'],
         ['script-warn', 'warning', 'degraded'],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { CheckOutcome } from '../../src/monitor/checkers/checker.js'
+import type { CheckerResult } from '../../src/monitor/checkers/checker.js'
 import { type PushCheckSpec, parseManifest } from '../../src/monitor/manifest.js'
 import { assertPushKind, PushWatch, parsePushReport } from '../../src/monitor/push.js'
 import { sleep, waitFor } from '../support/server-process.js'
@@ -19,13 +19,13 @@ function pushSpec(period: string, grace: string): PushCheckSpec {
 
 describe("push checks (dead man's switch)", () => {
   it('turn critical when no push arrives within the period plus the grace time', async () => {
-    const outcomes: CheckOutcome[] = []
+    const outcomes: CheckerResult[] = []
     const watch = new PushWatch(pushSpec('200ms', '100ms'), undefined, (o) => outcomes.push(o))
     try {
       await sleep(150)
       assert.equal(outcomes.length, 0, 'nothing before period + grace')
       await waitFor('the missed push', () => outcomes.length > 0, 2000, 10)
-      assert.equal(outcomes[0]?.state, 'critical')
+      assert.equal(outcomes[0]?.status, 'fail')
       assert.equal(outcomes[0]?.output, 'no push within the period of 200ms plus the grace time of 100ms')
     } finally {
       watch.stop()
@@ -33,7 +33,7 @@ describe("push checks (dead man's switch)", () => {
   })
 
   it('pass on success (or exit status 0) and restart the period', async () => {
-    const outcomes: CheckOutcome[] = []
+    const outcomes: CheckerResult[] = []
     const watch = new PushWatch(pushSpec('300ms', '100ms'), undefined, (o) => outcomes.push(o))
     try {
       for (let i = 0; i < 4; i++) {
@@ -41,8 +41,8 @@ describe("push checks (dead man's switch)", () => {
         watch.push(i % 2 === 0 ? 'success' : 0, `run ${i}`)
       }
       assert.deepEqual(
-        outcomes.map((o) => o.state),
-        ['passing', 'passing', 'passing', 'passing'],
+        outcomes.map((o) => o.status),
+        ['pass', 'pass', 'pass', 'pass'],
         'pushed every 150 ms: never missed',
       )
       assert.equal(outcomes[0]?.output, 'push success: run 0')
@@ -53,16 +53,16 @@ describe("push checks (dead man's switch)", () => {
   })
 
   it('turn critical on fail or a non-zero exit status, with the body as output', () => {
-    const outcomes: CheckOutcome[] = []
+    const outcomes: CheckerResult[] = []
     const watch = new PushWatch(pushSpec('1h', '1m'), undefined, (o) => outcomes.push(o))
     try {
       watch.push('fail', 'disk full\n')
       watch.push(3, 'password=hunter2 rejected')
       assert.deepEqual(
-        outcomes.map((o) => [o.state, o.output]),
+        outcomes.map((o) => [o.status, o.output]),
         [
-          ['critical', 'push fail: disk full'],
-          ['critical', 'push exit status 3: password=*** rejected'],
+          ['fail', 'push fail: disk full'],
+          ['fail', 'push exit status 3: password=*** rejected'],
         ],
       )
     } finally {
@@ -71,13 +71,13 @@ describe("push checks (dead man's switch)", () => {
   })
 
   it('turn critical when a started run does not finish within the grace time', async () => {
-    const outcomes: CheckOutcome[] = []
+    const outcomes: CheckerResult[] = []
     const watch = new PushWatch(pushSpec('1h', '150ms'), undefined, (o) => outcomes.push(o))
     try {
       watch.push('start')
       assert.equal(outcomes.length, 0, 'start alone changes nothing')
       await waitFor('the unfinished run', () => outcomes.length > 0, 2000, 10)
-      assert.equal(outcomes[0]?.state, 'critical')
+      assert.equal(outcomes[0]?.status, 'fail')
       assert.match(outcomes[0]?.output ?? '', /^started \d+ms ago and did not finish within the grace time of 150ms$/)
     } finally {
       watch.stop()
@@ -85,7 +85,7 @@ describe("push checks (dead man's switch)", () => {
   })
 
   it('say how long a started run took when it succeeds', () => {
-    const outcomes: CheckOutcome[] = []
+    const outcomes: CheckerResult[] = []
     let now = 1_000_000
     const watch = new PushWatch(
       pushSpec('1h', '10m'),
@@ -104,12 +104,12 @@ describe("push checks (dead man's switch)", () => {
   })
 
   it('notice at once, after a restart, a job that is already overdue', async () => {
-    const outcomes: CheckOutcome[] = []
+    const outcomes: CheckerResult[] = []
     const lastPush = Date.now() - 10_000
     const watch = new PushWatch(pushSpec('2s', '1s'), lastPush, (o) => outcomes.push(o))
     try {
       await waitFor('the overdue job', () => outcomes.length > 0, 1000, 10)
-      assert.equal(outcomes[0]?.state, 'critical')
+      assert.equal(outcomes[0]?.status, 'fail')
     } finally {
       watch.stop()
     }

@@ -1,51 +1,60 @@
 /**
- * What every checker (http, tcp, probe, exec) gives the scheduler: one run under the check's
- * hard deadline, ending in a state and a kept output. Deadlines are enforced by the core's
- * `runProbe`, the one deadline mechanism of probekit; checkers only react to its signal.
+ * Every checker (http, tcp, grpc, probe, exec) is a probe to the monitor: one run under the
+ * check's hard deadline, ending in core's `CheckResult`. Deadlines are enforced by the
+ * core's `runProbe`, the one deadline mechanism of probekit; checkers only react to its
+ * signal. The monitor turns the result's status into its state at one place
+ * (`stateOfStatus` in ../types.ts).
  */
 import type { SecretSet } from '../../core/redact.js'
 import { runProbe } from '../../core/run-probe.js'
-import type { HealthState } from '../types.js'
+import type { CheckResult, Probe, Status } from '../../core/types.js'
 
-export type CheckedState = Exclude<HealthState, 'unknown'>
-
-/** The outcome of one run. */
-export interface CheckOutcome {
-  state: CheckedState
-  /** At most 4 KB (its tail), redacted. */
-  output: string
-  durationMs: number
-  /** When the run started (ISO 8601). */
-  at: string
+/**
+ * What a run tells the monitor beyond core's result: the facts behind the blackbox
+ * exporter's metrics and the state's extra fields. A checker sets only what it saw.
+ */
+export interface CheckFacts {
+  /** HTTP checks: the response's status code. */
   httpStatus?: number
-  /** Earliest `notAfter` of the peer's certificate chain, Unix seconds. */
+  /** TLS checks: the earliest `notAfter` of the peer's certificate chain, Unix seconds. */
   sslEarliestExpiry?: number
-  /** gRPC checks: the call's status code and the serving status answered. */
+  /** gRPC checks: the call's status code (0 OK; 14 UNAVAILABLE for a transport failure). */
   grpcStatusCode?: number
+  /** gRPC checks: the serving status answered (SERVING, NOT_SERVING, …). */
   grpcServingStatus?: string
 }
 
-/** What an attempt reports; fields found before a failure (an HTTP status) survive it. */
-export interface Verdict {
-  state: CheckedState
+/**
+ * One run of a check: core's `CheckResult` (`status` pass/warn/fail, `output`, `time` when
+ * the run started, `durationMs`) with its output always set — at most 4 KB (its tail),
+ * redacted — and the monitor's facts. `warn` is a verdict of the check itself (exec exit 1,
+ * HTTP 429), not a non-critical failure: checks are always `critical`.
+ */
+export interface CheckerResult extends CheckResult {
   output: string
-  httpStatus?: number
-  sslEarliestExpiry?: number
-  grpcStatusCode?: number
-  grpcServingStatus?: string
+  facts: CheckFacts
 }
+
+/** What an attempt reports; facts found before a failure (an HTTP status) survive it. */
+export interface Verdict extends CheckFacts {
+  status: Status
+  output: string
+}
+
+/** What an attempt learnt before it failed: facts, and output gathered so far (an exec's). */
+export type Learnt = CheckFacts & { output?: string }
 
 export interface Checker {
   /** One run; never throws and never outlives the check's deadline. */
-  run(signal?: AbortSignal): Promise<CheckOutcome>
+  run(signal?: AbortSignal): Promise<CheckerResult>
   /** Releases pooled connections. */
   close(): Promise<void>
 }
 
 /**
  * Runs `attempt` under `timeoutMs` with `runProbe`. The attempt returns a verdict (any
- * state) or throws for an error (critical, with the error's one-line reason); at the
- * deadline its signal fires and the outcome is critical, `timed out after N ms`.
+ * status) or throws for an error (fail, with the error's one-line reason); at the
+ * deadline its signal fires and the result fails, `timed out after N ms`.
  * `partial` collects what the attempt learnt before failing (e.g. the HTTP status).
  * `secrets` (the monitor's manifest credentials) are masked in the reason before it is cut.
  */
@@ -53,14 +62,11 @@ export async function runAttempt(
   name: string,
   timeoutMs: number,
   signal: AbortSignal | undefined,
-  attempt: (signal: AbortSignal, partial: Partial<Verdict>) => Promise<Verdict>,
+  attempt: (signal: AbortSignal, partial: Learnt) => Promise<Verdict>,
   secrets?: SecretSet,
-): Promise<CheckOutcome> {
-  const partial: Partial<Verdict> = {}
+): Promise<CheckerResult> {
+  const partial: Learnt = {}
   let verdict: Verdict | undefined
-  const options: { timeoutMs: number; signal?: AbortSignal; secrets?: SecretSet } = { timeoutMs }
-  if (signal) options.signal = signal
-  if (secrets) options.secrets = secrets
   const result = await runProbe(
     {
       name,
@@ -68,19 +74,41 @@ export async function runAttempt(
         verdict = await attempt(deadline, partial)
       },
     },
-    options,
+    runOptions(timeoutMs, signal, secrets),
   )
-  const outcome: CheckOutcome =
-    result.status === 'pass' && verdict
-      ? { ...verdict, durationMs: result.durationMs, at: result.time }
-      : { state: 'critical', output: result.output ?? 'failed', durationMs: result.durationMs, at: result.time }
-  if (outcome.httpStatus === undefined && partial.httpStatus !== undefined) outcome.httpStatus = partial.httpStatus
-  if (outcome.sslEarliestExpiry === undefined && partial.sslEarliestExpiry !== undefined)
-    outcome.sslEarliestExpiry = partial.sslEarliestExpiry
-  if (outcome.grpcStatusCode === undefined && partial.grpcStatusCode !== undefined)
-    outcome.grpcStatusCode = partial.grpcStatusCode
-  if (verdict === undefined && partial.output) outcome.output = keepTail(`${outcome.output}\n${partial.output}`)
-  return outcome
+  const { output: partialOutput, ...facts } = partial
+  if (result.status === 'pass' && verdict) {
+    const { status, output, ...found } = verdict
+    return { ...result, status, output, facts: { ...facts, ...found } }
+  }
+  let output = result.output ?? 'failed'
+  if (verdict === undefined && partialOutput) output = keepTail(`${output}\n${partialOutput}`)
+  return { ...result, status: 'fail', output, facts }
+}
+
+/**
+ * Runs a probe of probekit/probes as a check: its result as it is, a passing probe's
+ * message (or `ok`) as the output.
+ */
+export async function runCheckProbe(
+  probe: Probe,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  secrets?: SecretSet,
+): Promise<CheckerResult> {
+  const result = await runProbe(probe, runOptions(timeoutMs, signal, secrets))
+  return { ...result, output: keepTail(result.output ?? (result.status === 'pass' ? 'ok' : 'failed')), facts: {} }
+}
+
+function runOptions(
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  secrets: SecretSet | undefined,
+): { timeoutMs: number; signal?: AbortSignal; secrets?: SecretSet } {
+  const options: { timeoutMs: number; signal?: AbortSignal; secrets?: SecretSet } = { timeoutMs }
+  if (signal) options.signal = signal
+  if (secrets) options.secrets = secrets
+  return options
 }
 
 /** Kept output is at most this many bytes. */

@@ -1,17 +1,25 @@
 /**
- * Exec checks, as Consul runs script checks: exit 0 is passing, 1 is warning, anything
- * else (or a failure to start) critical. The command runs in its own process group, which
+ * Exec checks, as Consul runs script checks: exit 0 passes, 1 warns, anything else (or a
+ * failure to start) fails — passing, warning and critical to the monitor. The command runs in its own process group, which
  * is killed as a whole at the deadline, so a hung script never outlives its check.
  */
 import { spawn } from 'node:child_process'
 import { redact, redactCut, type SecretSet } from '../../core/redact.js'
 import type { ExecCheckSpec } from '../manifest.js'
-import { type Checker, type CheckOutcome, keepTail, MAX_OUTPUT_BYTES, runAttempt, type Verdict } from './checker.js'
+import {
+  type Checker,
+  type CheckerResult,
+  keepTail,
+  type Learnt,
+  MAX_OUTPUT_BYTES,
+  runAttempt,
+  type Verdict,
+} from './checker.js'
 
 /** Builds the checker of one exec check. */
 export function execChecker(spec: ExecCheckSpec, secrets?: SecretSet): Checker {
   const [file, ...args] = spec.shell ? ['/bin/sh', '-c', spec.command.join(' ')] : spec.command
-  const attempt = (signal: AbortSignal, partial: Partial<Verdict>): Promise<Verdict> =>
+  const attempt = (signal: AbortSignal, partial: Learnt): Promise<Verdict> =>
     new Promise<Verdict>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason)
       const child = spawn(file as string, args, {
@@ -60,13 +68,13 @@ export function execChecker(spec: ExecCheckSpec, secrets?: SecretSet): Checker {
       child.once('close', (code, killedBy) => {
         signal.removeEventListener('abort', onAbort)
         const text = output()
-        if (killedBy) return resolve({ state: 'critical', output: text || `killed by ${killedBy}` })
-        const state = code === 0 ? 'passing' : code === 1 ? 'warning' : 'critical'
-        resolve({ state, output: text || `exit status ${code}` })
+        if (killedBy) return resolve({ status: 'fail', output: text || `killed by ${killedBy}` })
+        const status = code === 0 ? 'pass' : code === 1 ? 'warn' : 'fail'
+        resolve({ status, output: text || `exit status ${code}` })
       })
     })
   return {
-    run(signal?: AbortSignal): Promise<CheckOutcome> {
+    run(signal?: AbortSignal): Promise<CheckerResult> {
       return runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
     },
     async close() {},

@@ -9,7 +9,7 @@ import type { SecretSet } from '../../core/redact.js'
 import { checkHealth, describeGrpcError, GrpcCallError, type GrpcEndpoint } from '../../grpc/client.js'
 import { GrpcCode, ServingStatus, servingStatusName } from '../../grpc/protocol.js'
 import type { GrpcCheckSpec } from '../manifest.js'
-import { type Checker, type CheckOutcome, runAttempt, type Verdict } from './checker.js'
+import { type Checker, type CheckerResult, type Learnt, runAttempt, type Verdict } from './checker.js'
 
 /** Builds the checker of one gRPC check. TLS files are read once, here. */
 export function grpcChecker(spec: GrpcCheckSpec, secrets?: SecretSet): Checker {
@@ -22,7 +22,7 @@ export function grpcChecker(spec: GrpcCheckSpec, secrets?: SecretSet): Checker {
     if (spec.tls.serverName) endpoint.servername = spec.tls.serverName
     if (spec.tls.insecure) endpoint.insecure = true
   }
-  const attempt = async (signal: AbortSignal, partial: Partial<Verdict>): Promise<Verdict> => {
+  const attempt = async (signal: AbortSignal, partial: Learnt): Promise<Verdict> => {
     let status: number
     try {
       status = await checkHealth(endpoint, spec.service, { signal, timeoutMs: spec.timeoutMs })
@@ -35,14 +35,14 @@ export function grpcChecker(spec: GrpcCheckSpec, secrets?: SecretSet): Checker {
     }
     const name = servingStatusName(status)
     return {
-      state: status === ServingStatus.SERVING ? 'passing' : 'critical',
+      status: status === ServingStatus.SERVING ? 'pass' : 'fail',
       output: `gRPC ${spec.target}: ${name}`,
       grpcStatusCode: GrpcCode.OK,
       grpcServingStatus: name,
     }
   }
   return {
-    run(signal?: AbortSignal): Promise<CheckOutcome> {
+    run(signal?: AbortSignal): Promise<CheckerResult> {
       return runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
     },
     async close() {},

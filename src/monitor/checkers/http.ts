@@ -11,7 +11,7 @@ import { Agent, buildConnector } from 'undici'
 import { reasonOf } from '../../core/errors.js'
 import { redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
 import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
-import { type Checker, type CheckOutcome, MAX_OUTPUT_BYTES, runAttempt, type Verdict } from './checker.js'
+import { type Checker, type CheckerResult, type Learnt, MAX_OUTPUT_BYTES, runAttempt, type Verdict } from './checker.js'
 
 /** How much of a body is read; the rest is never downloaded. */
 export const MAX_BODY_BYTES = 10 * 1024
@@ -139,7 +139,7 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
   const shared = acquireAgent(spec.tls)
   let closed = false
 
-  const attempt = async (signal: AbortSignal, partial: Partial<Verdict>): Promise<Verdict> => {
+  const attempt = async (signal: AbortSignal, partial: Learnt): Promise<Verdict> => {
     if (shared.error) throw new Error(shared.error)
     // What an earlier handshake with this origin saw, in case this run ends before its answer.
     const known = url.protocol === 'https:' ? shared.expiry.get(hostKey) : undefined
@@ -175,12 +175,12 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
     }
     const { text, bytesRead, more } = body
     const statusLine = `${status} ${STATUS_CODES[status] ?? ''}`.trim()
-    let state: Verdict['state']
-    if (spec.expectStatus ? spec.expectStatus.includes(status) : status >= 200 && status < 300) state = 'passing'
-    else if (status === 429) state = 'warning'
-    else state = 'critical'
+    let verdictStatus: Verdict['status']
+    if (spec.expectStatus ? spec.expectStatus.includes(status) : status >= 200 && status < 300) verdictStatus = 'pass'
+    else if (status === 429) verdictStatus = 'warn'
+    else verdictStatus = 'fail'
     let summary = `${head}: ${statusLine}`
-    if (status >= 300 && status < 400 && state === 'critical') {
+    if (status >= 300 && status < 400 && verdictStatus === 'fail') {
       const location = response.headers.location
       const target = Array.isArray(location) ? location[0] : location
       summary += target
@@ -191,7 +191,7 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
     // read bound may end inside a credential, which redactCut masks too.
     const shownBody = more ? redactCut(text, { end: true }, secrets) : redact(text, secrets)
     const verdict: Verdict = {
-      state,
+      status: verdictStatus,
       output: composeOutput(summary, shownBody, bytesRead, more),
       httpStatus: status,
     }
@@ -200,7 +200,7 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
   }
 
   return {
-    run(signal?: AbortSignal): Promise<CheckOutcome> {
+    run(signal?: AbortSignal): Promise<CheckerResult> {
       return runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
     },
     async close() {

@@ -6,7 +6,7 @@
 import { redact, type SecretSet } from '../../core/redact.js'
 import type { Probe } from '../../core/types.js'
 import type { ProbeCheckSpec } from '../manifest.js'
-import { type Checker, type CheckOutcome, runAttempt, type Verdict } from './checker.js'
+import { type Checker, type CheckerResult, runAttempt, type Verdict } from './checker.js'
 
 type ProbeForTarget = (target: string, options?: { name?: string }) => Promise<Probe>
 
@@ -29,10 +29,10 @@ export function probeChecker(spec: ProbeCheckSpec, secrets?: SecretSet): Checker
     const details = await (await probe).check({ signal })
     const message =
       details && typeof details === 'object' && details.message ? `: ${redact(String(details.message), secrets)}` : ''
-    return { state: 'passing', output: `${spec.target} ok${message}` }
+    return { status: 'pass', output: `${spec.target} ok${message}` }
   }
   return {
-    run(signal?: AbortSignal): Promise<CheckOutcome> {
+    run(signal?: AbortSignal): Promise<CheckerResult> {
       return runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
     },
     async close() {},

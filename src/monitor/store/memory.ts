@@ -2,17 +2,17 @@
  * A store that keeps everything in memory: nothing survives a restart. For tests, demos
  * and monitors whose history lives elsewhere (Prometheus scraping `/metrics`).
  */
-import type { CheckState, HistoryPoint, HistoryQuery, HistorySample, MonitorStore, Transition } from '../types.js'
 import {
-  DEFAULT_RETENTION,
-  HOUR_MS,
-  MINUTE_MS,
-  minuteCutoff,
-  type Retention,
-  sampleTotals,
+  type CheckState,
+  type HistoryPoint,
+  type HistoryQuery,
+  type HistorySample,
+  type MonitorStore,
   stateOfRank,
   stateRank,
-} from './retention.js'
+  type Transition,
+} from '../types.js'
+import { DEFAULT_RETENTION, HOUR_MS, MINUTE_MS, minuteCutoff, type Retention, sampleTotals } from './retention.js'
 
 interface Bucket {
   at: number

@@ -4,7 +4,7 @@
  * hours and hourly rollups for thirty days. A reader gets hourly points for the older
  * past and minute points for the recent hours.
  */
-import type { HealthState, HistorySample } from '../types.js'
+import type { HistorySample } from '../types.js'
 
 export const MINUTE_MS = 60_000
 export const HOUR_MS = 3_600_000
@@ -25,18 +25,6 @@ export const DEFAULT_RETENTION: Retention = {
   hoursMs: 30 * 24 * HOUR_MS,
   transitionsPerCheck: 1000,
   transitionsMs: 30 * 24 * HOUR_MS,
-}
-
-const RANK: Record<HealthState, number> = { unknown: 0, passing: 1, warning: 2, critical: 3 }
-const BY_RANK: HealthState[] = ['unknown', 'passing', 'warning', 'critical']
-
-/** Orders states by severity, for "the worst state in a bucket". */
-export function stateRank(state: HealthState): number {
-  return RANK[state]
-}
-
-export function stateOfRank(rank: number): HealthState {
-  return BY_RANK[rank] ?? 'unknown'
 }
 
 /** A sample's count, passes and total duration, with the defaults of `HistorySample`. */

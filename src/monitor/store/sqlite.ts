@@ -9,17 +9,17 @@
  * and the file runs with `auto_vacuum = INCREMENTAL`, so pages that pruning frees are
  * given back to the file system instead of staying in the file for ever.
  */
-import type { CheckState, HistoryPoint, HistoryQuery, HistorySample, MonitorStore, Transition } from '../types.js'
 import {
-  DEFAULT_RETENTION,
-  HOUR_MS,
-  MINUTE_MS,
-  minuteCutoff,
-  type Retention,
-  sampleTotals,
+  type CheckState,
+  type HistoryPoint,
+  type HistoryQuery,
+  type HistorySample,
+  type MonitorStore,
   stateOfRank,
   stateRank,
-} from './retention.js'
+  type Transition,
+} from '../types.js'
+import { DEFAULT_RETENTION, HOUR_MS, MINUTE_MS, minuteCutoff, type Retention, sampleTotals } from './retention.js'
 import {
   openSqliteDatabase,
   type SqliteDatabase,
