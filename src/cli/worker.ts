@@ -1,6 +1,8 @@
-import { type Stats, statSync } from 'node:fs'
+import { formatAge } from '../core/age.js'
 import { lineSafe } from '../core/inert.js'
 import { redact, redactUrl } from '../core/redact.js'
+import { runProbe } from '../core/run-probe.js'
+import { file } from '../probes/file.js'
 import { DEFAULT_LIVENESS_FILE, DEFAULT_READINESS_FILE, WORKER_NAME_ENV, workerName } from '../worker/defaults.js'
 import { type FlagSpecs, parseCommandArgs, parseDuration } from './args.js'
 import { UsageError } from './usage-error.js'
@@ -9,6 +11,8 @@ const DEFAULT_BROKER = 'redis://localhost:6379/0'
 const BROKER_ENV = 'PROBEKIT_BROKER'
 const DEFAULT_MAX_AGE_MS = 70_000
 const DEFAULT_PING_TIMEOUT_MS = 3_000
+/** A stat that takes longer (a hung network file system) fails the check instead of hanging it. */
+const FILE_TIMEOUT_MS = 5_000
 
 export const help = `probekit worker — health check for a queue worker (the Node counterpart of maykin-common's
 worker-health-check). Runs these checks in order and stops at the first failure:
@@ -105,8 +109,8 @@ export async function run(argv: string[], out: { write(text: string): unknown } 
   return 0
 }
 
-function checkLiveness(options: WorkerOptions): Outcome {
-  const age = fileAge(options.livenessFile, '--liveness-file')
+async function checkLiveness(options: WorkerOptions): Promise<Outcome> {
+  const age = await fileAge(options.livenessFile)
   if (!age.ok) {
     return {
       ok: false,
@@ -116,16 +120,15 @@ function checkLiveness(options: WorkerOptions): Outcome {
   if (age.ageMs > options.maxAgeMs) {
     return {
       ok: false,
-      reason: `${options.livenessFile} was last touched ${seconds(age.ageMs)} ago (max age ${seconds(options.maxAgeMs)}): the worker's event loop is blocked or the worker has stopped`,
+      reason: `${options.livenessFile} was last touched ${formatAge(age.ageMs)} ago (max age ${formatAge(options.maxAgeMs)}): the worker's event loop is blocked or the worker has stopped`,
     }
   }
-  return { ok: true, note: `event loop alive (heartbeat ${seconds(age.ageMs)} ago)` }
+  return { ok: true, note: `event loop alive (heartbeat ${formatAge(age.ageMs)} ago)` }
 }
 
 async function checkBroker(options: WorkerOptions): Promise<Outcome> {
   // Loaded only when the ping runs, so --skip-ping never pays for the driver.
-  const [{ runProbe }, { brokerWorkerProbe }, { loadDriver }, { reasonOf }] = await Promise.all([
-    import('../core/run-probe.js'),
+  const [{ brokerWorkerProbe }, { loadDriver }, { reasonOf }] = await Promise.all([
     import('../worker/broker.js'),
     import('../probes/load-driver.js'),
     import('../core/errors.js'),
@@ -153,44 +156,41 @@ async function checkBroker(options: WorkerOptions): Promise<Outcome> {
   return { ok: true, note: `broker ${result.output ?? 'answered'}` }
 }
 
-function checkReadiness(options: WorkerOptions): Outcome {
-  const age = fileAge(options.readinessFile, '--readiness-file')
+async function checkReadiness(options: WorkerOptions): Promise<Outcome> {
+  const age = await fileAge(options.readinessFile)
   if (!age.ok) {
     return { ok: false, reason: `${age.reason}: the worker is not ready (starting, paused or stopped)` }
   }
   return { ok: true, note: 'ready' }
 }
 
-function checkLastWork(options: WorkerOptions): Outcome {
+async function checkLastWork(options: WorkerOptions): Promise<Outcome> {
   const file = options.lastWorkFile as string
   const maxAgeMs = options.lastWorkMaxAgeMs as number
-  const age = fileAge(file, '--last-work-file')
+  const age = await fileAge(file)
   if (!age.ok) return { ok: false, reason: `${age.reason}; the worker has not become ready or writes it elsewhere` }
   if (age.ageMs > maxAgeMs) {
     return {
       ok: false,
-      reason: `${file} was last touched ${seconds(age.ageMs)} ago (max age ${seconds(maxAgeMs)}): the worker has completed no job since`,
+      reason: `${file} was last touched ${formatAge(age.ageMs)} ago (max age ${formatAge(maxAgeMs)}): the worker has completed no job since`,
     }
   }
-  return { ok: true, note: `last work ${seconds(age.ageMs)} ago` }
+  return { ok: true, note: `last work ${formatAge(age.ageMs)} ago` }
 }
 
-function fileAge(file: string, flag: string): { ok: true; ageMs: number } | { ok: false; reason: string } {
-  let stats: Stats
-  try {
-    stats = statSync(file)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, reason: `${file} does not exist` }
-    return { ok: false, reason: `cannot read ${file} (${flag}): ${code ?? (error as Error).message}` }
+/**
+ * The age of a worker file, by the library's `file()` probe run through the runner (as the
+ * broker ping is). The age is compared here, not by the probe's `maxAge`, so the lines keep
+ * maykin-common's wording ("was last touched … ago (max age …)").
+ */
+async function fileAge(path: string): Promise<{ ok: true; ageMs: number } | { ok: false; reason: string }> {
+  const result = await runProbe(file(path, { regularFile: true }), { timeoutMs: FILE_TIMEOUT_MS })
+  if (result.status === 'pass' && typeof result.observedValue === 'number') {
+    return { ok: true, ageMs: result.observedValue }
   }
-  if (!stats.isFile()) return { ok: false, reason: `${file} is not a file` }
-  // A clock step backwards can put the mtime in the future: that file is fresh, not broken.
-  return { ok: true, ageMs: Math.max(0, Date.now() - stats.mtimeMs) }
-}
-
-function seconds(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`
+  // The probe says `file <path> does not exist`; these lines name the path alone.
+  const reason = result.output ?? `${path} cannot be read`
+  return { ok: false, reason: reason.startsWith('file ') ? reason.slice('file '.length) : reason }
 }
 
 // --- arguments ---

@@ -9,6 +9,7 @@
  * p2 had one check per pod, named `health_check`; a pod with several checks lists each
  * under its own name beside it. Fields beyond `status` and `output` are extra and may grow.
  */
+import { formatAge } from '../core/age.js'
 import { lineSafe } from '../core/inert.js'
 import { type CheckKey, type CheckKind, type CheckState, compareChecks, type HealthState } from './types.js'
 
@@ -94,7 +95,7 @@ const ANSI: Record<HealthState, string> = { passing: '32', warning: '33', critic
  * ```
  * carsales.com
  *   aws1.example.com
- *     ✔ health_check  passing  for 3m 12s  https://10.0.0.5:8001/_status
+ *     ✔ health_check  passing  for 192 s    https://10.0.0.5:8001/_status
  *         ok
  * ```
  */
@@ -115,7 +116,7 @@ export function formatTree(doc: InspectDocument, options: TreeOptions = {}): str
         const word = check.status.padEnd(8)
         const shown = options.color ? `\x1b[${ANSI[check.status]}m${word}\x1b[0m` : word
         const age = formatAge(now - Date.parse(check.since))
-        out += `    ${STATE_MARKS[check.status]} ${oneLine(name).padEnd(width)}  ${shown}  for ${age.padEnd(7)}  ${oneLine(check.target)}\n`
+        out += `    ${STATE_MARKS[check.status]} ${oneLine(name).padEnd(width)}  ${shown}  for ${age.padEnd(9)}  ${oneLine(check.target)}\n`
         if (outputLines > 0 && check.output) {
           const lines = check.output.trimEnd().split('\n')
           const tail = lines.slice(-outputLines)
@@ -131,16 +132,4 @@ export function formatTree(doc: InspectDocument, options: TreeOptions = {}): str
 /** Control characters from a target never reach the terminal raw, and each field stays on its line. */
 function oneLine(text: string): string {
   return lineSafe(text)
-}
-
-/** `3m 12s`, `2h 5m`, `4d 1h`. */
-export function formatAge(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) ms = 0
-  const s = Math.floor(ms / 1000)
-  if (s < 60) return `${s}s`
-  const m = Math.floor(s / 60)
-  if (m < 60) return `${m}m ${s % 60}s`
-  const h = Math.floor(m / 60)
-  if (h < 24) return `${h}h ${m % 60}m`
-  return `${Math.floor(h / 24)}d ${h % 24}h`
 }

@@ -1,4 +1,6 @@
+import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
+import { formatAge } from '../core/age.js'
 import { NotReady } from '../core/errors.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 
@@ -7,6 +9,8 @@ export interface FileProbeOptions extends ProbeOptions {
   name?: string
   /** The file must have been modified within this many ms (e.g. a heartbeat file). */
   maxAge?: number
+  /** Fail when `path` is a directory or anything else but a regular file. Default false: any path that exists. */
+  regularFile?: boolean
 }
 
 /**
@@ -19,7 +23,7 @@ export interface FileProbeOptions extends ProbeOptions {
  */
 export function file(path: string, options: FileProbeOptions = {}): Probe {
   if (typeof path !== 'string' || path === '') throw new TypeError('file(path): path must be a file path')
-  const { name = 'file', maxAge, ...probeOptions } = options
+  const { name = 'file', maxAge, regularFile = false, ...probeOptions } = options
   if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge <= 0)) {
     throw new TypeError(`file ${path}: maxAge must be a positive number of ms, got ${String(maxAge)}`)
   }
@@ -28,17 +32,18 @@ export function file(path: string, options: FileProbeOptions = {}): Probe {
     ...probeOptions,
     name,
     check: async ({ signal }) => {
-      let modifiedMs: number
+      let stats: Stats
       try {
-        modifiedMs = (await stat(path)).mtimeMs
+        stats = await stat(path)
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
         if (code === 'ENOENT' || code === 'ENOTDIR') throw new NotReady(`file ${path} does not exist`)
         throw new NotReady(`file ${path}: ${(error as Error).message}`)
       }
       if (signal.aborted) throw signal.reason
+      if (regularFile && !stats.isFile()) throw new NotReady(`file ${path} is not a file`)
       // A clock step or a file touched from another host can put mtime in the future: age 0.
-      const ageMs = Math.max(0, Date.now() - modifiedMs)
+      const ageMs = Math.max(0, Date.now() - stats.mtimeMs)
       if (maxAge !== undefined && ageMs > maxAge) {
         throw new NotReady(`file ${path} is stale: modified ${formatAge(ageMs)} ago, more than ${formatAge(maxAge)}`)
       }
@@ -50,11 +55,4 @@ export function file(path: string, options: FileProbeOptions = {}): Probe {
       }
     },
   }
-}
-
-function formatAge(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`
-  if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`
-  if (ms < 7_200_000) return `${Math.round(ms / 6000) / 10} min`
-  return `${Math.round(ms / 360_000) / 10} h`
 }

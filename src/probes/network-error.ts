@@ -1,6 +1,7 @@
 /**
- * Turns the errors that sockets, TLS and resolvers throw into one readable reason, so
- * every network probe says "connection refused" the same way. Internal to the probes.
+ * Turns the errors that sockets, TLS, resolvers and undici throw into one readable reason,
+ * so every network probe, the monitor's checks and its etcd client say "connection refused"
+ * the same way. Internal to probekit.
  */
 
 const codes: Record<string, string> = {
@@ -21,7 +22,11 @@ const codes: Record<string, string> = {
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS certificate not trusted (unknown issuer)',
   ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate does not match the host name',
   ERR_SSL_WRONG_VERSION_NUMBER: 'the server does not speak TLS',
+  UND_ERR_SOCKET: 'connection closed by the server',
 }
+
+/** undici's and AbortSignal.timeout()'s ways of saying a request's own time limit passed. */
+const ANSWER_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
 /** The error's code, looking inside AggregateError (dual-stack connects) and `cause`. */
 export function errorCode(error: unknown): string | undefined {
@@ -33,9 +38,19 @@ export function errorCode(error: unknown): string | undefined {
   return cause ? errorCode(cause) : undefined
 }
 
-/** One line: a plain-words reason plus the code, e.g. `connection refused (ECONNREFUSED)`. */
-export function describeNetworkError(error: unknown): string {
+/**
+ * One line: a plain-words reason plus the code, e.g. `connection refused (ECONNREFUSED)`.
+ * `timeoutMs` is the time limit of a request that enforces its own (an HTTP client's): its
+ * timeouts then read `no answer within N ms` or `could not connect within N ms`.
+ */
+export function describeNetworkError(error: unknown, timeoutMs?: number): string {
   const code = errorCode(error)
+  if (timeoutMs !== undefined) {
+    const name = error instanceof Error ? error.name : undefined
+    if (name === 'TimeoutError' || (code && ANSWER_TIMEOUTS.has(code))) return `no answer within ${timeoutMs} ms`
+    if (code === 'UND_ERR_CONNECT_TIMEOUT') return `could not connect within ${timeoutMs} ms`
+    if (name === 'AbortError' && !code) return 'the request was cancelled'
+  }
   const words = code ? codes[code] : undefined
   if (words) return `${words} (${code})`
   const message = error instanceof Error ? error.message : String(error)

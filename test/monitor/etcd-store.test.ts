@@ -307,7 +307,7 @@ setInterval(() => {}, 1000)
       assert.ok(error instanceof StoreError, String(error))
       assert.match(
         error.message,
-        new RegExp(`cannot reach etcd at http://127\\.0\\.0\\.1:${port} \\(connection refused\\)`),
+        new RegExp(`cannot reach etcd at http://127\\.0\\.0\\.1:${port} \\(connection refused \\(ECONNREFUSED\\)\\)`),
       )
       assert.doesNotMatch(error.message, /\n\s+at /)
       return true

@@ -364,7 +364,7 @@ describe('monitor replicas on a real etcd', () => {
     assert.equal(down.code, 1)
     assert.match(
       down.stdout + down.stderr,
-      new RegExp(`cannot reach etcd at http://127\\.0\\.0\\.1:${port} \\(connection refused\\)`),
+      new RegExp(`cannot reach etcd at http://127\\.0\\.0\\.1:${port} \\(connection refused \\(ECONNREFUSED\\)\\)`),
     )
     assert.doesNotMatch(down.stdout + down.stderr, /\n\s+at /)
     const noPrefix = await cli(['monitor', '--store', `etcd://127.0.0.1:${etcd.clientPort}`, manifests])

@@ -52,6 +52,8 @@ describe('createWorkerHealth', () => {
     health.close()
     health.close()
     assert.equal(existsSync(readinessFile), false)
+    // A finished fs request (the checks' stat) stays listed until the next turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve))
     assert.deepEqual(activeResources().byType, before.byType, 'no timer left behind')
     health.workDone()
     health.ready()

@@ -31,6 +31,7 @@ import { connect as tlsConnect } from 'node:tls'
 import { Agent, type Dispatcher, request } from 'undici'
 import { type Logger, writeLog } from '../../core/logger.js'
 import { addSecret, redact, redactUrl } from '../../core/redact.js'
+import { describeNetworkError } from '../../probes/network-error.js'
 import type { CheckState, HistoryPoint, HistoryQuery, HistorySample, MonitorStore, Transition } from '../types.js'
 import { StoreError } from './errors.js'
 import { MemoryStore } from './memory.js'
@@ -659,18 +660,6 @@ function parseAnswer<T>(statusCode: number, text: string, endpoint: string): T {
   if (json.error !== undefined || statusCode >= 400)
     throw new EtcdAnswerError(String(json.message ?? json.error ?? `HTTP ${statusCode}`), json.code, statusCode)
   return json as T
-}
-
-function describeNetworkError(error: unknown, timeoutMs: number): string {
-  const err = error as { name?: string; code?: string; message?: string; cause?: { code?: string } }
-  const code = err.code ?? err.cause?.code
-  if (err.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-    return `no answer within ${timeoutMs} ms`
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return `could not connect within ${timeoutMs} ms`
-  if (code === 'ECONNREFUSED') return 'connection refused'
-  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') return 'the connection was closed'
-  if (err.name === 'AbortError') return 'the request was cancelled'
-  return err.message ?? String(error)
 }
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64')
