@@ -16,13 +16,15 @@ export type CheckedState = Exclude<HealthState, 'unknown'>
 
 /**
  * The severity order of the states, lowest first: "the worst state" of a history bucket,
- * of a pod's checks, of anything. The one ranking of probekit's monitor: the stores persist
- * these numbers (history buckets keep `max(rank)`), and the dashboard's copy in
- * `dashboard/assets/dashboard.js` is tested against it.
+ * of a pod's checks, of anything. `unknown` (never checked, or its result expired) ranks
+ * above `passing`: a pod with a check nobody can vouch for is not shown as passing. The one
+ * ranking of probekit's monitor: the stores persist these numbers (history buckets keep
+ * `max(rank)`; the SQLite store's version 2 migrated files written with the older order),
+ * and the dashboard's copy in `dashboard/assets/dashboard.js` is tested against it.
  */
-export const STATE_RANK: Readonly<Record<HealthState, number>> = { unknown: 0, passing: 1, warning: 2, critical: 3 }
+export const STATE_RANK: Readonly<Record<HealthState, number>> = { passing: 0, unknown: 1, warning: 2, critical: 3 }
 
-const BY_RANK: readonly HealthState[] = ['unknown', 'passing', 'warning', 'critical']
+const BY_RANK: readonly HealthState[] = ['passing', 'unknown', 'warning', 'critical']
 
 /** Orders states by severity (see `STATE_RANK`). */
 export function stateRank(state: HealthState): number {

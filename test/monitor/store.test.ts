@@ -342,6 +342,38 @@ for (const driver of drivers) {
         check.close()
       }
     })
+
+    it('reads the history an older store kept with unknown ranked below passing, once upgraded', () => {
+      const file = join(makeTempDir('store'), 'v1.sqlite')
+      const first = openAt(file)
+      const minute = (n: number) => new Date(Date.now() - n * 60_000).toISOString()
+      first.addSamples([
+        { id: 'n1/web/a', at: minute(3), state: 'unknown' },
+        { id: 'n1/web/a', at: minute(2), state: 'passing' },
+        { id: 'n1/web/a', at: minute(1), state: 'critical' },
+      ])
+      first.close()
+      // What store version 1 wrote: unknown 0, passing 1.
+      const raw = openSqliteDatabase(file, { driver })
+      raw.exec('UPDATE history SET worst = CASE worst WHEN 0 THEN 1 WHEN 1 THEN 0 ELSE worst END')
+      raw.pragma('user_version = 1')
+      raw.close()
+      assert.throws(
+        () => openStore(`sqlite:${file}`, { sqliteDriver: driver, readonly: true }),
+        /written by an older probekit \(store version 1\); start "probekit monitor" on it once/,
+      )
+      const store = openAt(file)
+      try {
+        assert.deepEqual(
+          store.history('n1/web/a').map((p) => p.state),
+          ['unknown', 'passing', 'critical'],
+        )
+        store.addSamples([{ id: 'n1/web/a', at: minute(2), state: 'unknown' }])
+        assert.equal(store.history('n1/web/a')[1]?.state, 'unknown', 'unknown outranks passing in a bucket')
+      } finally {
+        store.close()
+      }
+    })
   })
 }
 

@@ -16,9 +16,9 @@ describe("the monitor's states", () => {
     assert.deepEqual((['pass', 'warn', 'fail'] as const).map(stateOfStatus), ['passing', 'warning', 'critical'])
   })
 
-  it('ranks unknown < passing < warning < critical, and reads every rank back', () => {
+  it('ranks passing < unknown < warning < critical, and reads every rank back', () => {
     const bySeverity = [...HEALTH_STATES].sort((a, b) => stateRank(a) - stateRank(b))
-    assert.deepEqual(bySeverity, ['unknown', 'passing', 'warning', 'critical'])
+    assert.deepEqual(bySeverity, ['passing', 'unknown', 'warning', 'critical'])
     for (const state of HEALTH_STATES) assert.equal(stateOfRank(stateRank(state)), state)
     assert.equal(stateOfRank(99), 'unknown')
   })

@@ -30,7 +30,9 @@ import {
 type Database = SqliteDatabase
 type Statement = SqliteStatement
 
-const SCHEMA_VERSION = 1
+// 2: history's `worst` holds STATE_RANK, where unknown ranks above passing (version 1
+// stored unknown 0, passing 1).
+const SCHEMA_VERSION = 2
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS states (
@@ -117,9 +119,16 @@ export class SqliteStore implements MonitorStore {
           `${file} was written by a newer probekit (store version ${version}); upgrade probekit or use another file`,
         )
       if (readonly && version === 0) throw new Error(`${file} is not a probekit monitor store (it has no tables)`)
+      if (readonly && version < SCHEMA_VERSION)
+        throw new Error(
+          `${file} was written by an older probekit (store version ${version}); start "probekit monitor" on it once to upgrade it`,
+        )
       if (!readonly) {
-        db.exec(SCHEMA)
-        db.pragma(`user_version = ${SCHEMA_VERSION}`)
+        db.transaction(() => {
+          db.exec(SCHEMA)
+          if (version === 1) db.exec('UPDATE history SET worst = CASE worst WHEN 0 THEN 1 WHEN 1 THEN 0 ELSE worst END')
+          db.pragma(`user_version = ${SCHEMA_VERSION}`)
+        })
       }
     } catch (error) {
       db.close()

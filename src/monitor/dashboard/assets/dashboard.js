@@ -5,7 +5,7 @@
   const STATES = ['critical', 'warning', 'unknown', 'passing']
   // Severity, lowest first: a copy of STATE_RANK in src/monitor/types.ts, the one ranking
   // of the monitor (test/monitor/types.test.ts checks that the two agree).
-  const RANK = { unknown: 0, passing: 1, warning: 2, critical: 3 }
+  const RANK = { passing: 0, unknown: 1, warning: 2, critical: 3 }
   const MARK = { passing: '✔', warning: '▲', critical: '✖', unknown: '?' }
   const SVG_NS = 'http://www.w3.org/2000/svg'
 
