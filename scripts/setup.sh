@@ -13,7 +13,7 @@ declare -A NEEDS=(
   [etcdctl]=etcd-client [nginx]=nginx [chromium]=chromium [curl]=curl [openssl]=openssl [ip]=iproute2
   [redis-cli]=redis-tools [pg_isready]=postgresql-client [wrk]=wrk [hyperfine]=hyperfine
   [prometheus-blackbox-exporter]=prometheus-blackbox-exporter [flock]=util-linux [saslpasswd2]=sasl2-bin
-  [taskset]=util-linux [/usr/bin/time]=time
+  [taskset]=util-linux [/usr/bin/time]=time [prometheus-alertmanager]=prometheus-alertmanager
 )
 
 have() {

@@ -69,6 +69,12 @@ ${etcdFlagsHelp(30)}
   --max-streams N             event streams (/v1/events) open at once (default 1000)
   --shutdown-timeout DURATION on SIGTERM, how long pending webhooks may take before they
                               are abandoned with one log line (default 10s)
+  --alertmanager URL          send failing checks as alerts to this Prometheus Alertmanager
+                              (API v2; repeatable, e.g. both of an HA pair; see docs/alerting.md)
+  --alert-resend DURATION     how often a firing alert is sent again (default 1m; keep it
+                              below Alertmanager's resolve_timeout)
+  --alert-name NAME           the alerts' alertname label (default ProbekitCheckFailing)
+  --external-url URL          the dashboard's address as people reach it, linked in alerts
   -q, --quiet                 do not print transitions (errors are still printed);
                               without it, at most one line per check and cause per 10 s
   -h, --help                  show this help
@@ -79,6 +85,7 @@ Examples:
     --auth-token-file /etc/probekit/tokens pods/
   probekit monitor --store memory --node web-1 carsales.yaml
   probekit monitor --webhook https://hooks.example.com/probekit pods/
+  probekit monitor --alertmanager http://alertmanager:9093 --external-url https://probekit.example.com pods/
   probekit monitor --store etcd://10.0.0.1:2379,10.0.0.2:2379/probekit --replica-id mon-a pods/
   probekit monitor --store etcd+tls://10.0.0.1:2379/probekit --etcd-ca ca.pem \\
     --etcd-cert client.pem --etcd-key client-key.pem \\
@@ -98,6 +105,10 @@ interface Parsed {
   quiet: boolean
   webhooks: string[]
   webhookMinIntervalMs?: number
+  alertmanagers: string[]
+  alertResendMs?: number
+  alertName?: string
+  externalUrl?: string
   replicaId?: string
   leaseTtlSeconds?: number
   tokenFile?: TokenFile
@@ -122,6 +133,10 @@ function parse(argv: string[]): Parsed | undefined {
       watch: { type: 'boolean', negatable: true, default: true },
       webhook: { type: 'string', multiple: true },
       'webhook-min-interval': { type: 'string' },
+      alertmanager: { type: 'string', multiple: true },
+      'alert-resend': { type: 'string' },
+      'alert-name': { type: 'string' },
+      'external-url': { type: 'string' },
       'replica-id': { type: 'string' },
       'lease-ttl': { type: 'string' },
       'auth-token-file': { type: 'string' },
@@ -148,7 +163,8 @@ function parse(argv: string[]): Parsed | undefined {
     listen: parseListen(values.listen ?? DEFAULT_LISTEN),
     watch: values.watch !== false,
     quiet: values.quiet === true,
-    webhooks: parseWebhooks(values.webhook),
+    webhooks: parseHttpUrls(values.webhook, '--webhook'),
+    alertmanagers: parseHttpUrls(values.alertmanager, '--alertmanager'),
     publicRead: values['public-read'] === true,
     allowedHosts: parseAllowedHosts(values['allowed-host']),
     insecureNoAuth: values['insecure-no-auth'] === true,
@@ -178,6 +194,7 @@ function parse(argv: string[]): Parsed | undefined {
     const raw = String(values['webhook-min-interval'])
     parsed.webhookMinIntervalMs = raw === '0' ? 0 : parseDuration(raw, '--webhook-min-interval')
   }
+  parseAlerting(parsed, values)
   const etcd = isEtcdAddress(parsed.store)
   if (values['replica-id'] !== undefined) {
     const id = String(values['replica-id']).trim()
@@ -262,16 +279,40 @@ function count(value: unknown, flag: string): number {
   return n
 }
 
-function parseWebhooks(urls: string[] | undefined): string[] {
-  for (const url of urls ?? []) {
-    let protocol = ''
-    try {
-      protocol = new URL(url).protocol
-    } catch {}
-    if (protocol !== 'http:' && protocol !== 'https:')
-      throw new UsageError(`--webhook ${JSON.stringify(redactUrl(url))} is not an http:// or https:// URL`)
+function parseAlerting(parsed: Parsed, values: Record<string, unknown>): void {
+  const needsAlertmanager = (flag: string) => {
+    if (parsed.alertmanagers.length === 0)
+      throw new UsageError(`${flag} is for alerts; add --alertmanager URL (e.g. http://alertmanager:9093)`)
   }
-  return urls ?? []
+  if (values['alert-resend'] !== undefined) {
+    needsAlertmanager('--alert-resend')
+    parsed.alertResendMs = parseDuration(String(values['alert-resend']), '--alert-resend')
+  }
+  if (values['alert-name'] !== undefined) {
+    needsAlertmanager('--alert-name')
+    const name = String(values['alert-name'])
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new UsageError(
+        `--alert-name ${JSON.stringify(name)} is not usable as a label value here; use letters, digits and "_", e.g. ProbekitCheckFailing`,
+      )
+    parsed.alertName = name
+  }
+  if (values['external-url'] !== undefined) {
+    const [url] = parseHttpUrls([String(values['external-url'])], '--external-url')
+    parsed.externalUrl = url
+  }
+}
+
+function parseHttpUrls(urls: string[] | undefined, flag: string): string[] {
+  return (urls ?? []).map((url) => {
+    let parsed: URL | undefined
+    try {
+      parsed = new URL(url)
+    } catch {}
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
+      throw new UsageError(`${flag} ${JSON.stringify(redactUrl(url))} is not an http:// or https:// URL`)
+    return url
+  })
 }
 
 function parseListen(value: string): { host: string; port: number } | undefined {
@@ -404,6 +445,15 @@ export async function run(argv: string[]): Promise<number> {
         ...(parsed.webhookMinIntervalMs !== undefined ? { minIntervalMs: parsed.webhookMinIntervalMs } : {}),
       })
     : undefined
+  const alerts = parsed.alertmanagers.length
+    ? (await import('../monitor/alertmanager.js')).startAlertmanager(monitor, {
+        urls: parsed.alertmanagers,
+        logger,
+        ...(parsed.alertResendMs !== undefined ? { resendMs: parsed.alertResendMs } : {}),
+        ...(parsed.alertName ? { alertname: parsed.alertName } : {}),
+        ...(parsed.externalUrl ? { externalUrl: parsed.externalUrl } : {}),
+      })
+    : undefined
   monitor.start()
 
   const states = monitor.states()
@@ -489,6 +539,7 @@ export async function run(argv: string[]): Promise<number> {
           await api?.close()
           await monitor.stop()
           await webhooks?.close()
+          await alerts?.close()
           await closeStore()
         } catch (error) {
           logger.error(`probekit monitor: stopping failed: ${error instanceof Error ? error.message : String(error)}`)

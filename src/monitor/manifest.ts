@@ -49,6 +49,8 @@ interface CheckSpecBase extends CheckKey {
   source: { file: string; line?: number }
   /** What is checked, credentials redacted (a URL, `host:port`, a command). */
   target: string
+  /** Alert labels from the manifest (the pod's, then the check's own over them). */
+  labels?: Record<string, string>
 }
 
 export interface HttpCheckSpec extends CheckSpecBase {
@@ -151,7 +153,11 @@ const COMMON_KEYS = [
   'success_before_passing',
   'failures_before_warning',
   'failures_before_critical',
+  'labels',
 ]
+
+/** Labels probekit sets on every alert itself; a manifest may not set them. */
+const RESERVED_LABELS = new Set(['alertname', 'pod', 'node', 'check', 'state', 'severity'])
 const KEYS_BY_KIND: Record<CheckKind, string[]> = {
   http: ['url', 'scheme', 'host', 'port', 'path', 'method', 'headers', 'expect_status', 'tls'],
   tcp: ['url', 'address', 'host', 'port'],
@@ -333,6 +339,8 @@ class ManifestReader {
     }
     if (checks.length === 0)
       this.fail([], `pod "${id}" has nothing to check; add \`status_port\` (p2) or a \`checks\` list`)
+    const podLabels = this.labels(root, ['labels'])
+    if (podLabels) for (const check of checks) check.labels = { ...podLabels, ...check.labels }
     return { id, node, file: this.file, checks }
   }
 
@@ -595,7 +603,33 @@ class ManifestReader {
     const source: { file: string; line?: number } = { file: this.file }
     const line = this.lineOf(path)
     if (line !== undefined) source.line = line
-    return { ...key, id: checkId(key), intervalMs, timeoutMs, thresholds, source, target: '' }
+    const labels = this.labels(raw, [...path, 'labels'])
+    return {
+      ...key,
+      id: checkId(key),
+      intervalMs,
+      timeoutMs,
+      thresholds,
+      source,
+      target: '',
+      ...(labels ? { labels } : {}),
+    }
+  }
+
+  /** `labels:`, Prometheus label names to values, as Alertmanager takes them. */
+  private labels(raw: Record<string, unknown>, path: Path): Record<string, string> | undefined {
+    if (raw.labels === undefined || raw.labels === null) return undefined
+    const out = this.stringMap(raw, path)
+    for (const name of Object.keys(out)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+        this.fail([...path, name], 'is not a label name; use letters, digits and "_", not starting with a digit')
+      if (RESERVED_LABELS.has(name))
+        this.fail(
+          [...path, name],
+          `is set by probekit on every alert; the manifest may not set ${[...RESERVED_LABELS].join(', ')}`,
+        )
+    }
+    return out
   }
 
   private tls(raw: Record<string, unknown>, path: Path): TlsSettings {

@@ -279,6 +279,16 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     return entry ? this.shownState(entry) : undefined
   }
 
+  /** Whether this monitor runs the check (and so speaks for it): always, without replicas. */
+  owns(id: string): boolean {
+    return this.entries.get(id)?.owned ?? false
+  }
+
+  /** The manifest's alert labels of a check (`labels:` of its pod and its own). */
+  labels(id: string): Readonly<Record<string, string>> {
+    return this.entries.get(id)?.spec.labels ?? {}
+  }
+
   /**
    * Re-reads the share (`options.share`): starts the checks this replica gained (taking
    * over the state their previous owner published, if it is still there), stops the ones

@@ -347,12 +347,34 @@ describe('bad manifests', () => {
         'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    token: backup-secret-0123456789\n',
         /checks\[0\]\.token: unknown key for a http check/,
       ],
+      [
+        'id: a\nlabels: { pod: x }\nchecks:\n  - name: x\n    url: http://h:1/\n',
+        /a\.yaml:2: labels\.pod: is set by probekit on every alert/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    labels: { 2team: ops }\n',
+        /checks\[0\]\.labels\.2team: is not a label name/,
+      ],
     ]
     for (const [text, expected] of cases) {
       const error = manifestError(() => parseManifest(text, 'a.yaml'))
       assert.match(error.message, expected)
       assert.doesNotMatch(error.message, /hunter2|two words|backup-secret/)
     }
+  })
+
+  it("carry alert labels: the pod's, with a check's own over them", () => {
+    const [pod] = parseManifest(
+      'id: a\nlabels: { team: ops, tier: web }\nchecks:\n  - { name: x, url: "http://h:1/", labels: { tier: db } }\n  - { name: y, url: "http://h:1/" }\n',
+      'a.yaml',
+    )
+    assert.deepEqual(
+      pod?.checks.map((c) => c.labels),
+      [
+        { team: 'ops', tier: 'db' },
+        { team: 'ops', tier: 'web' },
+      ],
+    )
   })
 
   it('name a missing path', () => {

@@ -1,0 +1,360 @@
+/**
+ * Alerts to a Prometheus Alertmanager (API v2). A check in warning or critical is one
+ * firing alert, re-sent while it fails so Alertmanager never resolves it on its own; its
+ * recovery is the same alert with `endsAt` now. Alertmanager does the rest (grouping,
+ * dedup, inhibition, silences of its own, routing to Slack, email, PagerDuty …).
+ *
+ * What is sent is derived from the monitor's states, not from a log of transitions: a
+ * transition only makes a check's alert go out at once. So nothing is lost across a
+ * restart of the monitor (firing alerts go out again at start), of Alertmanager (the
+ * next re-send brings them back), or across a takeover between replicas (the new owner
+ * sends them on its next round). Every URL gets every alert (an HA pair dedups itself).
+ */
+
+import { jsonSafe, lineSafe } from '../core/inert.js'
+import { type Logger, writeLog } from '../core/logger.js'
+import { redactUrl } from '../core/redact.js'
+import type { CheckState, HealthState } from './types.js'
+import type { TransitionSource } from './webhooks.js'
+
+/** What the sender needs of a monitor (the Monitor class has it). */
+export interface AlertSource extends TransitionSource {
+  states(): CheckState[]
+  /** Whether this monitor speaks for the check (with replicas, only its owner does). */
+  owns(id: string): boolean
+  labels(id: string): Readonly<Record<string, string>>
+  redact(text: string): string
+}
+
+export interface AlertmanagerOptions {
+  /** Alertmanager base URLs (`http://am:9093`); each gets every alert. */
+  urls: readonly string[]
+  /** How often a firing alert is sent again, ms. Default 60 000 (below Alertmanager's resolve_timeout of 5 m). */
+  resendMs?: number
+  /** The dashboard's address as people reach it, for the link in each alert. */
+  externalUrl?: string
+  /** The `alertname` label. Default `ProbekitCheckFailing`. */
+  alertname?: string
+  /** Deadline of one request, ms. Default 10 000. */
+  timeoutMs?: number
+  /** First retry after a failed request, ms; it doubles (with jitter) up to the resend period. Default 1000. */
+  backoffMs?: number
+  /** Alerts waiting per URL beyond this are dropped, oldest first. Default 10 000. */
+  maxQueue?: number
+  /**
+   * Whether a check's notifications are held back now (a silence). Its alert is not sent
+   * (and not resolved: the state stays true); once it is no longer muted and still fails,
+   * the next round sends it again.
+   */
+  muted?: (state: CheckState) => boolean
+  /** Where reachability changes are logged; `false` for none. Default console. */
+  logger?: Logger | false
+}
+
+/** One alert as Alertmanager's API v2 takes it. */
+export interface PostableAlert {
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  startsAt: string
+  endsAt: string
+  generatorURL?: string
+}
+
+export interface AlertmanagerSender {
+  /** Alerts waiting or in flight, over all URLs. */
+  readonly pending: number
+  /** Resolves when nothing is pending (true), or at `deadline` (Date.now() ms) with something still pending (false). */
+  drain(deadline: number): Promise<boolean>
+  /** Stops listening and re-sending; what is queued gets one more try, bounded by the request timeout. */
+  close(): Promise<void>
+}
+
+export const DEFAULT_ALERTNAME = 'ProbekitCheckFailing'
+/** A firing alert ends this many resend periods after it was sent, unless sent again. */
+const RESEND_PERIODS_VALID = 4
+/** Alerts per request. */
+const BATCH = 500
+
+interface Queued {
+  alert: PostableAlert
+  /** A firing alert gets its endsAt when it is sent, so one delayed by an outage is not born resolved. */
+  firing: boolean
+}
+
+interface Target {
+  url: string
+  shown: string
+  queue: Map<string, Queued>
+  inFlight: Promise<void> | undefined
+  retryTimer: NodeJS.Timeout | undefined
+  failures: number
+  down: boolean
+  dropped: number
+}
+
+/**
+ * Keeps Alertmanager told about every failing check this monitor owns.
+ *
+ * @example
+ * const alerts = startAlertmanager(monitor, { urls: ['http://alertmanager:9093'], externalUrl: 'https://probekit.example.com' })
+ * // … on shutdown
+ * await alerts.close()
+ */
+export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOptions): AlertmanagerSender {
+  const resendMs = atLeast(options.resendMs, 60_000, 1, 'resendMs')
+  const timeoutMs = atLeast(options.timeoutMs, 10_000, 1, 'timeoutMs')
+  const backoffMs = atLeast(options.backoffMs, 1000, 1, 'backoffMs')
+  const maxQueue = atLeast(options.maxQueue, 10_000, 1, 'maxQueue')
+  const alertname = options.alertname ?? DEFAULT_ALERTNAME
+  const externalUrl = options.externalUrl?.replace(/\/+$/, '')
+  const logger = options.logger === undefined ? console : options.logger
+  const targets: Target[] = options.urls.map((url) => ({
+    url: alertsUrl(url),
+    shown: redactUrl(url),
+    queue: new Map(),
+    inFlight: undefined,
+    retryTimer: undefined,
+    failures: 0,
+    down: false,
+    dropped: 0,
+  }))
+  /** Per check id, the labels of the alert Alertmanager was last told is firing. */
+  const firing = new Map<string, { key: string; alert: PostableAlert }>()
+  let closing = false
+
+  function sync(state: CheckState, now: number): void {
+    const told = firing.get(state.id)
+    const failing = state.state === 'warning' || state.state === 'critical'
+    const owned = monitor.owns(state.id)
+    const wanted = owned && failing && !options.muted?.(state) ? toAlert(state) : undefined
+    if (told && told.key !== wanted?.key) {
+      firing.delete(state.id)
+      // Another replica speaks for it now, or a silence holds it back: no word from here.
+      // Otherwise it recovered, or its state label changed: that alert is over.
+      if (owned && !options.muted?.(state)) enqueue(told.key, resolved(told.alert, now), false)
+    }
+    if (wanted) {
+      firing.set(state.id, wanted)
+      enqueue(wanted.key, wanted.alert, true)
+    }
+  }
+
+  function toAlert(state: CheckState): { key: string; alert: PostableAlert } {
+    const labels: Record<string, string> = {
+      ...monitor.labels(state.id),
+      alertname,
+      pod: state.pod,
+      node: state.node,
+      check: state.check,
+      state: state.state,
+      severity: severity(state.state),
+    }
+    const link = externalUrl ? `${externalUrl}/#/pod/${encodeURIComponent(state.pod)}` : undefined
+    const annotations: Record<string, string> = {
+      summary: lineSafe(`${state.pod} on ${state.node}: ${state.check} is ${state.state}`),
+      description: monitor.redact(state.output),
+      target: state.target,
+    }
+    if (link) annotations.dashboard = link
+    const alert: PostableAlert = { labels, annotations, startsAt: state.since, endsAt: '' }
+    if (link) alert.generatorURL = link
+    // Alertmanager identifies an alert by its label set; so does this sender.
+    const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    return { key, alert }
+  }
+
+  function round(): void {
+    const now = Date.now()
+    const seen = new Set<string>()
+    for (const state of monitor.states()) {
+      seen.add(state.id)
+      sync(state, now)
+    }
+    // A check no manifest names any more: its alert is over.
+    for (const [id, told] of firing) {
+      if (seen.has(id)) continue
+      firing.delete(id)
+      enqueue(told.key, resolved(told.alert, now), false)
+    }
+  }
+
+  function enqueue(key: string, alert: PostableAlert, isFiring: boolean): void {
+    for (const target of targets) {
+      target.queue.delete(key) // the newest word on an alert replaces a waiting one, and goes last
+      if (target.queue.size >= maxQueue) {
+        const oldest = target.queue.keys().next().value as string
+        target.queue.delete(oldest)
+        if (target.dropped++ === 0)
+          writeLog(
+            logger,
+            'warn',
+            `alertmanager ${target.shown}: more than ${maxQueue} alerts waiting; dropping the oldest`,
+            {},
+          )
+      }
+      target.queue.set(key, { alert, firing: isFiring })
+      flush(target)
+    }
+  }
+
+  function flush(target: Target): void {
+    if (target.inFlight || target.retryTimer || target.queue.size === 0) return
+    const batch: [string, Queued][] = []
+    for (const entry of target.queue) {
+      batch.push(entry)
+      if (batch.length === BATCH) break
+    }
+    for (const [key] of batch) target.queue.delete(key)
+    target.inFlight = post(target, batch).finally(() => {
+      target.inFlight = undefined
+      flush(target)
+    })
+  }
+
+  async function post(target: Target, batch: [string, Queued][]): Promise<void> {
+    const now = Date.now()
+    const endsAt = new Date(now + RESEND_PERIODS_VALID * resendMs + timeoutMs).toISOString()
+    const body = jsonSafe(JSON.stringify(batch.map(([, q]) => (q.firing ? { ...q.alert, endsAt } : q.alert))))
+    const outcome = await attempt(target.url, body)
+    if (outcome.ok) {
+      if (target.down)
+        writeLog(logger, 'info', `alertmanager ${target.shown}: reachable again; sent the alerts that waited`, {})
+      target.down = false
+      target.failures = 0
+      target.dropped = 0
+      return
+    }
+    if (!outcome.retry) {
+      writeLog(
+        logger,
+        'error',
+        `alertmanager ${target.shown}: refused ${batch.length} alert${batch.length === 1 ? '' : 's'}: ${outcome.reason}`,
+        { alertmanager: { url: target.shown, reason: outcome.reason } },
+      )
+      return
+    }
+    // Back in the queue unless something newer about the same alert came meanwhile.
+    for (const [key, queued] of batch) if (!target.queue.has(key)) target.queue.set(key, queued)
+    target.failures++
+    if (!target.down) {
+      target.down = true
+      writeLog(
+        logger,
+        'error',
+        `alertmanager ${target.shown}: unreachable (${outcome.reason}); alerts wait and are retried with backoff`,
+        { alertmanager: { url: target.shown, reason: outcome.reason } },
+      )
+    }
+    if (closing) return
+    const exponential = Math.min(resendMs, backoffMs * 2 ** (target.failures - 1))
+    // Jitter keeps replicas (and an HA pair's two queues) from retrying in lockstep.
+    target.retryTimer = setTimeout(
+      () => {
+        target.retryTimer = undefined
+        flush(target)
+      },
+      exponential * (0.5 + Math.random() * 0.5),
+    )
+    target.retryTimer.unref()
+  }
+
+  async function attempt(
+    url: string,
+    body: string,
+  ): Promise<{ ok: true } | { ok: false; retry: boolean; reason: string }> {
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'probekit-monitor' },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+      const text = await res.text().catch(() => '')
+      if (res.status >= 200 && res.status < 300) return { ok: true }
+      const retry = res.status === 408 || res.status === 429 || res.status >= 500
+      return { ok: false, retry, reason: `answered ${res.status}${text ? `: ${lineSafe(text.slice(0, 200))}` : ''}` }
+    } catch (error) {
+      const name = (error as Error).name
+      const reason =
+        name === 'TimeoutError' || name === 'AbortError'
+          ? `no answer within ${timeoutMs} ms`
+          : redactUrl(String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message))
+      return { ok: false, retry: true, reason }
+    }
+  }
+
+  const onChange = (_transition: unknown, state: CheckState) => sync(state, Date.now())
+  monitor.on('change', onChange)
+  round()
+  const timer = setInterval(round, resendMs)
+  timer.unref()
+
+  const pending = () => {
+    let n = 0
+    for (const target of targets) n += target.queue.size + (target.inFlight ? 1 : 0)
+    return n
+  }
+  async function drain(deadline: number): Promise<boolean> {
+    while (pending() > 0 && Date.now() < deadline) {
+      const inFlight = targets.flatMap((t) => (t.inFlight ? [t.inFlight] : []))
+      const wait = new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(0, deadline - Date.now()))))
+      await Promise.race([Promise.allSettled(inFlight), wait])
+      if (inFlight.length === 0) await wait
+    }
+    return pending() === 0
+  }
+  let closed: Promise<void> | undefined
+
+  return {
+    get pending() {
+      return pending()
+    },
+    drain,
+    close() {
+      closed ??= (async () => {
+        closing = true
+        clearInterval(timer)
+        monitor.off('change', onChange)
+        for (const target of targets) {
+          clearTimeout(target.retryTimer)
+          target.retryTimer = undefined
+          flush(target)
+        }
+        await Promise.allSettled(targets.map((t) => t.inFlight))
+      })()
+      return closed
+    },
+  }
+}
+
+function severity(state: HealthState): string {
+  return state === 'critical' ? 'critical' : 'warning'
+}
+
+function resolved(alert: PostableAlert, now: number): PostableAlert {
+  return { ...alert, endsAt: new Date(now).toISOString() }
+}
+
+/** The v2 alerts endpoint under a base URL (which may carry a path prefix, as behind a proxy). */
+function alertsUrl(url: string): string {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new Error(
+      `Alertmanager URL ${JSON.stringify(redactUrl(url))} is not a URL; use e.g. http://alertmanager:9093`,
+    )
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new Error(`Alertmanager URL ${JSON.stringify(redactUrl(url))} must start with http:// or https://`)
+  const base = url.replace(/\/+$/, '')
+  return base.endsWith('/api/v2/alerts') ? base : `${base}/api/v2/alerts`
+}
+
+function atLeast(value: number | undefined, fallback: number, least: number, what: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value < least)
+    throw new RangeError(`alertmanager: ${what} must be a number of at least ${least}, got ${value}`)
+  return value
+}

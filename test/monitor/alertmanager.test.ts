@@ -1,0 +1,285 @@
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, beforeEach, describe, it } from 'node:test'
+import { type AlertSource, startAlertmanager } from '../../src/monitor/alertmanager.js'
+import type { CheckState } from '../../src/monitor/types.js'
+import { type Fleet, startFleet } from '../support/monitor-fleet.js'
+import { sleep, waitFor } from '../support/server-process.js'
+import { type AlertmanagerServer, alertsOf, startAlertmanager as startServer } from '../support/servers/alertmanager.js'
+
+/** What Alertmanager's webhook receiver config POSTs (the fields the tests read). */
+interface Notification {
+  status: 'firing' | 'resolved'
+  groupLabels: Record<string, string>
+  alerts: { status: 'firing' | 'resolved'; labels: Record<string, string>; annotations: Record<string, string> }[]
+}
+
+/** The webhook receiver Alertmanager notifies: every notification, in order. */
+class Receiver {
+  notifications: Notification[] = []
+  private server: Server | undefined
+  url = ''
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      let text = ''
+      req.setEncoding('utf8')
+      req.on('data', (c: string) => (text += c))
+      req.on('end', () => {
+        this.notifications.push(JSON.parse(text) as Notification)
+        res.writeHead(200).end()
+      })
+    })
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve))
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/alerts`
+    return this
+  }
+
+  close(): Promise<void> {
+    this.server?.closeAllConnections()
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+  }
+}
+
+class Log {
+  lines: string[] = []
+  info = (m: string) => this.lines.push(`info ${m}`)
+  warn = (m: string) => this.lines.push(`warn ${m}`)
+  error = (m: string) => this.lines.push(`error ${m}`)
+}
+
+// Push checks change state on demand: each report is one check result.
+const NIGHTLY = 'n1/jobs/nightly'
+const BACKUP = 'n1/jobs/backup'
+let fleet: Fleet
+let receiver: Receiver
+let am: AlertmanagerServer
+
+before(async () => {
+  receiver = await new Receiver().start()
+  am = await startServer({ webhookUrl: receiver.url, groupBy: ['pod'] })
+  fleet = await startFleet({
+    store: 'memory',
+    manifests: () => ({
+      'jobs.yaml': [
+        'id: jobs',
+        'node: n1',
+        'labels: { team: ops }',
+        'checks:',
+        '  - { name: nightly, type: push, period: 1h, labels: { runbook: nightly-job } }',
+        '  - { name: backup, type: push, period: 1h }',
+        '',
+      ].join('\n'),
+    }),
+  })
+  for (const name of ['nightly', 'backup']) fleet.monitor.push(name, 'success')
+  await fleet.waitForState(NIGHTLY, 'passing')
+  await fleet.waitForState(BACKUP, 'passing')
+})
+
+// Each test starts from passing checks, no alert in Alertmanager and an empty receiver.
+beforeEach(async () => {
+  for (const [id, name] of [
+    [NIGHTLY, 'nightly'],
+    [BACKUP, 'backup'],
+  ] as const) {
+    if (fleet.monitor.state(id)?.state !== 'passing') {
+      fleet.monitor.push(name, 'success')
+      await fleet.waitForState(id, 'passing')
+    }
+  }
+  await am.restart()
+  receiver.notifications = []
+})
+
+after(async () => {
+  await fleet?.close()
+  await am?.stop()
+  await receiver?.close()
+})
+
+const active = async (check: string) =>
+  (await alertsOf(am)).filter((a) => a.labels.check === check && a.status.state === 'active')
+
+describe('alerts to a real Alertmanager', () => {
+  it('a failing check appears in Alertmanager with its labels, annotations and link, and reaches the receiver', async () => {
+    const alerts = startAlertmanager(fleet.monitor, {
+      urls: [am.url],
+      externalUrl: 'https://probekit.example.com/',
+      logger: false,
+    })
+    try {
+      fleet.monitor.push('nightly', 'fail', 'exit 3: disk full')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      const [alert] = await waitFor('the alert in Alertmanager', async () => {
+        const found = await active('nightly')
+        return found.length ? found : undefined
+      })
+      assert.deepEqual(alert?.labels, {
+        alertname: 'ProbekitCheckFailing',
+        pod: 'jobs',
+        node: 'n1',
+        check: 'nightly',
+        state: 'critical',
+        severity: 'critical',
+        team: 'ops',
+        runbook: 'nightly-job',
+      })
+      assert.match(alert?.annotations.description ?? '', /disk full/)
+      assert.equal(alert?.annotations.summary, 'jobs on n1: nightly is critical')
+      assert.equal(alert?.annotations.dashboard, 'https://probekit.example.com/#/pod/jobs')
+      assert.equal(alert?.generatorURL, 'https://probekit.example.com/#/pod/jobs')
+      // Ends well after the next re-send, so Alertmanager does not resolve it in between.
+      assert.ok(Date.parse(alert?.endsAt ?? '') > Date.now() + 60_000)
+      const note = await waitFor('the notification', () => receiver.notifications.find((n) => n.status === 'firing'))
+      assert.deepEqual(note.groupLabels, { pod: 'jobs' })
+      assert.equal(note.alerts[0]?.labels.check, 'nightly')
+    } finally {
+      await alerts.close()
+    }
+  })
+
+  it('recovery resolves the alert: gone from Alertmanager and a resolved notification', async () => {
+    const alerts = startAlertmanager(fleet.monitor, { urls: [am.url], logger: false })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      await waitFor('the alert', async () => (await active('nightly')).length === 1)
+      await waitFor('the firing notification', () => receiver.notifications.some((n) => n.status === 'firing'))
+      fleet.monitor.push('nightly', 'success')
+      await fleet.waitForState(NIGHTLY, 'passing')
+      await waitFor('the alert resolved', async () => (await active('nightly')).length === 0)
+      const resolved = await waitFor('the resolved notification', () =>
+        receiver.notifications.find((n) => n.status === 'resolved'),
+      )
+      assert.equal(resolved.alerts[0]?.labels.check, 'nightly')
+      assert.equal(alerts.pending, 0)
+    } finally {
+      await alerts.close()
+    }
+  })
+
+  it('two failing checks of one pod arrive in one notification, grouped by pod', async () => {
+    const alerts = startAlertmanager(fleet.monitor, { urls: [am.url], logger: false })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      fleet.monitor.push('backup', 'fail')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      await fleet.waitForState(BACKUP, 'critical')
+      const note = await waitFor('a notification with both alerts', () =>
+        receiver.notifications.find((n) => n.alerts.length === 2),
+      )
+      assert.deepEqual(note.groupLabels, { pod: 'jobs' })
+      assert.deepEqual(note.alerts.map((a) => a.labels.check).sort(), ['backup', 'nightly'])
+      // Alertmanager's group_wait gathered them: no notification carried one of them alone.
+      assert.equal(receiver.notifications.filter((n) => n.alerts.length === 1).length, 0)
+    } finally {
+      await alerts.close()
+    }
+  })
+
+  it('a check already failing when the sender starts (a restarted monitor) is sent at once', async () => {
+    fleet.monitor.push('backup', 'fail')
+    await fleet.waitForState(BACKUP, 'critical')
+    const alerts = startAlertmanager(fleet.monitor, { urls: [am.url], resendMs: 3_600_000, logger: false })
+    try {
+      await waitFor('the alert', async () => (await active('backup')).length === 1)
+    } finally {
+      await alerts.close()
+    }
+  })
+
+  it('a killed Alertmanager gets the alert again once it is back: one log line down, one back', async () => {
+    const log = new Log()
+    const alerts = startAlertmanager(fleet.monitor, { urls: [am.url], resendMs: 500, backoffMs: 100, logger: log })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      await waitFor('the alert', async () => (await active('nightly')).length === 1)
+      await am.process.kill()
+      await waitFor('the unreachable line', () => log.lines.some((l) => /unreachable/.test(l)))
+      await sleep(1500) // several re-sends and retries fail meanwhile
+      await am.process.start() // same port, empty storage
+      await waitFor('the alert again', async () => (await active('nightly')).length === 1)
+      await waitFor('the reachable line', () => log.lines.some((l) => /reachable again/.test(l)))
+      assert.equal(log.lines.filter((l) => /unreachable/.test(l)).length, 1, log.lines.join('\n'))
+      assert.equal(log.lines.filter((l) => /reachable again/.test(l)).length, 1, log.lines.join('\n'))
+    } finally {
+      await alerts.close()
+    }
+  })
+
+  it('a frozen Alertmanager delays nothing and the queue stays bounded', async () => {
+    const log = new Log()
+    const alerts = startAlertmanager(fleet.monitor, {
+      urls: [am.url],
+      resendMs: 200,
+      timeoutMs: 300,
+      backoffMs: 50,
+      maxQueue: 1,
+      logger: log,
+    })
+    try {
+      am.process.freeze()
+      fleet.monitor.push('nightly', 'fail')
+      fleet.monitor.push('backup', 'fail')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      await fleet.waitForState(BACKUP, 'critical')
+      await waitFor('the unreachable line', () => log.lines.some((l) => /unreachable/.test(l)))
+      assert.ok(alerts.pending <= 2, `pending ${alerts.pending}`) // one queued, one in flight
+      assert.ok(
+        log.lines.some((l) => /dropping the oldest/.test(l)),
+        log.lines.join('\n'),
+      )
+    } finally {
+      am.process.thaw()
+      await alerts.close()
+    }
+  })
+
+  it('a check another replica owns is not sent from here', async () => {
+    const notOurs: AlertSource = {
+      states: () => fleet.monitor.states(),
+      owns: () => false,
+      labels: (id) => fleet.monitor.labels(id),
+      redact: (text) => fleet.monitor.redact(text),
+      on: (event, listener) => fleet.monitor.on(event, listener),
+      off: (event, listener) => fleet.monitor.off(event, listener),
+    }
+    const alerts = startAlertmanager(notOurs, { urls: [am.url], resendMs: 100, logger: false })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      await sleep(500) // five rounds of the replica that does not own it
+      assert.equal(alerts.pending, 0)
+      assert.deepEqual(await active('nightly'), [])
+    } finally {
+      await alerts.close()
+    }
+  })
+
+  it('a muted (silenced) check is not sent; once unmuted and still failing, one notification', async () => {
+    let muted = true
+    const alerts = startAlertmanager(fleet.monitor, {
+      urls: [am.url],
+      resendMs: 200,
+      muted: (s: CheckState) => muted && s.check === 'nightly',
+      logger: false,
+    })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      await sleep(1000) // rounds while muted, and Alertmanager's group_wait
+      assert.deepEqual(await active('nightly'), [])
+      assert.equal(receiver.notifications.length, 0)
+      muted = false
+      await waitFor('the alert', async () => (await active('nightly')).length === 1)
+      await waitFor('the notification', () => receiver.notifications.length === 1)
+      await sleep(1500) // more re-sends: Alertmanager does not notify again inside repeat_interval
+      assert.equal(receiver.notifications.length, 1)
+    } finally {
+      await alerts.close()
+    }
+  })
+})
