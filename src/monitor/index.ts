@@ -10,6 +10,15 @@
  * monitor.start()
  * const api = await startApi(monitor, { host: '127.0.0.1', port: 8008 })
  */
+
+export {
+  type AlertmanagerOptions,
+  type AlertmanagerSender,
+  type AlertSource,
+  DEFAULT_ALERTNAME,
+  type PostableAlert,
+  startAlertmanager,
+} from './alertmanager.js'
 export { type Api, type ApiAuthOptions, type ApiOptions, startApi } from './api.js'
 export { TokenError, TokenFile } from './auth.js'
 export { type InspectCheck, type InspectDocument, toInspect } from './inspect.js'

@@ -84,6 +84,7 @@ export const SUITES = {
   monitor: [
     'docs/monitor.md',
     'docs/api.md',
+    'docs/alerting.md',
     'docs/etcd.md',
     'docs/dashboard.md',
     'docs/demo.md',
