@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { type AlertSource, startAlertmanager } from '../../src/monitor/alertmanager.js'
 import type { CheckState } from '../../src/monitor/types.js'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
-import { sleep, waitFor } from '../support/server-process.js'
+import { spawnMonitor } from '../support/monitor-process.js'
+import { freePort, makeTempDir, sleep, waitFor } from '../support/server-process.js'
 import { type AlertmanagerServer, alertsOf, startAlertmanager as startServer } from '../support/servers/alertmanager.js'
 
 /** What Alertmanager's webhook receiver config POSTs (the fields the tests read). */
@@ -280,6 +283,56 @@ describe('alerts to a real Alertmanager', () => {
       assert.equal(receiver.notifications.length, 1)
     } finally {
       await alerts.close()
+    }
+  })
+
+  it('probekit monitor --alertmanager sends a failing check, named by --alert-name, and resolves it when it passes', async () => {
+    const dir = makeTempDir('alert-cli')
+    const port = await freePort() // nothing listens: the check fails
+    const manifest = join(dir, 'web.yaml')
+    writeFileSync(
+      manifest,
+      `id: web\nnode: n1\nchecks:\n  - { name: up, type: tcp, address: "127.0.0.1:${port}", interval: 500ms }\n`,
+    )
+    const monitor = spawnMonitor(
+      [
+        '--store',
+        'memory',
+        '--listen',
+        'none',
+        '--alertmanager',
+        am.url,
+        '--alert-resend',
+        '1s',
+        '--alert-name',
+        'WebDown',
+        manifest,
+      ],
+      dir,
+    )
+    try {
+      const alert = await waitFor('the alert', async () => (await active('up'))[0])
+      assert.equal(alert.labels.alertname, 'WebDown')
+      assert.equal(alert.labels.pod, 'web')
+      const target = createServer().listen(port, '127.0.0.1')
+      try {
+        await waitFor('the alert resolved', async () => (await active('up')).length === 0)
+      } finally {
+        target.close()
+      }
+    } finally {
+      assert.equal(await monitor.stop(), 0, monitor.output())
+    }
+  })
+
+  it('probekit monitor refuses alert flags without --alertmanager, and a URL that is not http', async () => {
+    for (const [args, expected] of [
+      [['--alert-resend', '30s'], /usage error: --alert-resend is for alerts; add --alertmanager URL/],
+      [['--alertmanager', 'am:9093'], /usage error: --alertmanager "am:9093" is not an http:\/\/ or https:\/\/ URL/],
+    ] as const) {
+      const monitor = spawnMonitor([...args, '--store', 'memory', '--listen', 'none', 'pods/'])
+      assert.equal(await monitor.exited, 1)
+      assert.match(monitor.output(), expected)
     }
   })
 })
