@@ -1,9 +1,9 @@
-import { resolve } from 'node:path'
 import { jsonSafe } from '../core/inert.js'
-import { redact, redactUrl } from '../core/redact.js'
+import { redactUrl } from '../core/redact.js'
 import { formatTree, type InspectDocument, toInspect } from '../monitor/inspect.js'
 import { parseCommandArgs } from './args.js'
 import { ETCD_FLAG_OPTIONS, etcdFlags, etcdFlagsHelp } from './etcd-flags.js'
+import { callMonitorApi } from './monitor-api.js'
 import { UsageError } from './usage-error.js'
 
 /** Where `probekit inspect` reads when neither --store nor --api is given (the monitor's default store). */
@@ -140,62 +140,5 @@ async function fromApi(
   filter: { pod?: string | undefined; node?: string | undefined },
   tokenFile: string | undefined,
 ): Promise<InspectDocument> {
-  const headers: Record<string, string> = { accept: 'application/json' }
-  if (tokenFile !== undefined) {
-    const { readTokenFile, TokenError } = await import('../monitor/auth.js')
-    try {
-      headers.authorization = `Bearer ${readTokenFile(resolve(tokenFile))[0]}`
-    } catch (error) {
-      if (error instanceof TokenError) throw new UsageError(`--token-file ${error.message}`)
-      throw error
-    }
-  }
-  let url: URL
-  try {
-    url = new URL('/v1/inspect', base)
-  } catch {
-    throw new UsageError(`--api ${JSON.stringify(redactUrl(base))} is not a URL; use e.g. http://127.0.0.1:8008`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`--api ${JSON.stringify(redactUrl(base))} must start with http:// or https://`)
-  }
-  if (filter.pod !== undefined) url.searchParams.set('pod', filter.pod)
-  if (filter.node !== undefined) url.searchParams.set('node', filter.node)
-  const shown = redactUrl(new URL(base).origin)
-  let res: Response
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(10_000), headers })
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause
-    const reason =
-      (error as Error).name === 'TimeoutError'
-        ? 'no answer within 10 s'
-        : cause?.code === 'ECONNREFUSED'
-          ? 'connection refused'
-          : (cause?.message ?? (error as Error).message)
-    throw new Error(
-      `cannot reach the monitor API at ${shown}: ${redactUrl(reason)}; is "probekit monitor" running and listening there?`,
-    )
-  }
-  const text = await res.text()
-  if (res.status === 401) {
-    throw new Error(
-      tokenFile === undefined
-        ? `the monitor API at ${shown} needs a token; pass --token-file FILE with one of the tokens in the monitor's --auth-token-file`
-        : `the monitor API at ${shown} refused the token in --token-file ${tokenFile}; use one of the tokens in the monitor's --auth-token-file`,
-    )
-  }
-  if (!res.ok) {
-    // Redacted whole, then cut (a cut first could leave half a credential).
-    let message = redact(text.trim()).slice(0, 300)
-    try {
-      message = (JSON.parse(text) as { error?: string }).error ?? message
-    } catch {}
-    throw new Error(`the monitor API at ${shown} answered ${res.status}: ${message}`)
-  }
-  try {
-    return JSON.parse(text) as InspectDocument
-  } catch {
-    throw new Error(`the monitor API at ${shown} did not answer JSON; is --api the monitor's --listen address?`)
-  }
+  return (await callMonitorApi(base, '/v1/inspect', { query: filter, tokenFile })) as InspectDocument
 }

@@ -38,6 +38,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'print the fleet state the monitor recorded (p2-inspect JSON)',
     load: () => import('./inspect.js'),
   },
+  silence: {
+    summary: "hold a pod's notifications back for a while (a running monitor's silences)",
+    load: () => import('./silence.js'),
+  },
 }
 
 export function mainHelp(): string {

@@ -442,6 +442,7 @@ export async function run(argv: string[]): Promise<number> {
     ? (await import('../monitor/webhooks.js')).startWebhooks(monitor, {
         urls: parsed.webhooks,
         logger,
+        muted: (id) => monitor.silenced(id) !== undefined,
         ...(parsed.webhookMinIntervalMs !== undefined ? { minIntervalMs: parsed.webhookMinIntervalMs } : {}),
       })
     : undefined
@@ -449,6 +450,7 @@ export async function run(argv: string[]): Promise<number> {
     ? (await import('../monitor/alertmanager.js')).startAlertmanager(monitor, {
         urls: parsed.alertmanagers,
         logger,
+        muted: (state) => monitor.silenced(state.id) !== undefined,
         ...(parsed.alertResendMs !== undefined ? { resendMs: parsed.alertResendMs } : {}),
         ...(parsed.alertName ? { alertname: parsed.alertName } : {}),
         ...(parsed.externalUrl ? { externalUrl: parsed.externalUrl } : {}),

@@ -13,6 +13,7 @@
  * | `GET /v1/transitions` | recent transitions (`?pod=`, `?id=`, `?since=`, `?limit=`) |
  * | `GET /v1/inspect` | p2-inspect JSON (`?pod=`, `?node=`) |
  * | `POST /v1/push/<check>[/start\|/fail\|/<exit status>]` | a push check's ping |
+ * | `GET`, `POST /v1/silences`; `DELETE /v1/silences/<id>` | silences: list, add, end ([alerting](../../docs/alerting.md)) |
  * | `GET /v1/events` | server-sent events for the dashboard |
  * | `GET /metrics` | Prometheus text, blackbox exporter names |
  * | `GET /livez`, `/readyz`, `/healthz` | the monitor's own health, through probekit |
@@ -36,6 +37,7 @@ import { formatMonitorMetrics } from './metrics.js'
 import type { Monitor } from './monitor.js'
 import { PUSH_REPORTS, type PushKind, parsePushReport } from './push.js'
 import { Slots, TokenBuckets } from './rate-limit.js'
+import { SILENCE_BODY_MAX_BYTES, silencesRoute } from './silences-api.js'
 import { EventStream } from './sse.js'
 import { type CheckState, checkId, HEALTH_STATES, type HealthState } from './types.js'
 
@@ -220,6 +222,13 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
       return
     }
     if (first !== 'v1') throw notFound(method, url.pathname)
+    if (second === 'silences') {
+      const body =
+        method === 'POST' ? (await readBodyTail(req, SILENCE_BODY_MAX_BYTES, SILENCE_BODY_MAX_BYTES)).text : ''
+      const answer = silencesRoute(monitor.silences, method, segments.slice(2), body)
+      sendJson(req, res, answer.status, answer.body)
+      return
+    }
     allow(method, ['GET', 'HEAD'])
     const query = url.searchParams
 
@@ -509,6 +518,9 @@ const ENDPOINTS = [
   'GET /v1/transitions?pod=&id=&since=&limit=',
   'GET /v1/inspect?pod=&node=&index=&wait=',
   'POST /v1/push/<check>[/start|/fail|/<exit status>]',
+  'GET /v1/silences',
+  'POST /v1/silences {pod, node?, check?, for|until, comment, author?}',
+  'DELETE /v1/silences/<id>',
   'GET /v1/events',
   'GET /metrics',
   'GET /livez',

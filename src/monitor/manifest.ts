@@ -4,6 +4,7 @@
  * ignored); a manifest may also list explicit `checks`. Every mistake is reported with the
  * file, the line and the key, in one sentence that says how to fix it.
  */
+
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -13,6 +14,7 @@ import { redactUrl } from '../core/redact.js'
 import { didYouMean } from '../core/suggest.js'
 import { portRangeProblem, SCHEMES, urlPortProblem } from '../probes/url.js'
 import { checkToken, readTokenFile, TokenError } from './auth.js'
+import { isTimeZone, type MaintenanceWindow, WEEKDAYS, type Weekday } from './silences.js'
 import { NO_THRESHOLDS, type Thresholds } from './thresholds.js'
 import { type CheckKey, type CheckKind, checkId } from './types.js'
 
@@ -51,6 +53,8 @@ interface CheckSpecBase extends CheckKey {
   target: string
   /** Alert labels from the manifest (the pod's, then the check's own over them). */
   labels?: Record<string, string>
+  /** Weekly maintenance windows (the pod's and the check's own): notifications are held back inside them. */
+  maintenance?: MaintenanceWindow[]
 }
 
 export interface HttpCheckSpec extends CheckSpecBase {
@@ -154,6 +158,7 @@ const COMMON_KEYS = [
   'failures_before_warning',
   'failures_before_critical',
   'labels',
+  'maintenance',
 ]
 
 /** Labels probekit sets on every alert itself; a manifest may not set them. */
@@ -341,6 +346,8 @@ class ManifestReader {
       this.fail([], `pod "${id}" has nothing to check; add \`status_port\` (p2) or a \`checks\` list`)
     const podLabels = this.labels(root, ['labels'])
     if (podLabels) for (const check of checks) check.labels = { ...podLabels, ...check.labels }
+    const podWindows = this.maintenance(root, ['maintenance'])
+    if (podWindows) for (const check of checks) check.maintenance = [...podWindows, ...(check.maintenance ?? [])]
     return { id, node, file: this.file, checks }
   }
 
@@ -604,6 +611,7 @@ class ManifestReader {
     const line = this.lineOf(path)
     if (line !== undefined) source.line = line
     const labels = this.labels(raw, [...path, 'labels'])
+    const maintenance = this.maintenance(raw, [...path, 'maintenance'])
     return {
       ...key,
       id: checkId(key),
@@ -613,7 +621,44 @@ class ManifestReader {
       source,
       target: '',
       ...(labels ? { labels } : {}),
+      ...(maintenance ? { maintenance } : {}),
     }
+  }
+
+  /** `maintenance:`, a list of weekly windows: `{ days: [sat, sun], from: "02:00", to: "04:00", tz: Europe/Berlin }`. */
+  private maintenance(raw: Record<string, unknown>, path: Path): MaintenanceWindow[] | undefined {
+    const value = raw.maintenance
+    if (value === undefined || value === null) return undefined
+    const example = 'e.g. [{ days: [sat], from: "02:00", to: "04:00", tz: Europe/Berlin }]'
+    if (!Array.isArray(value)) this.fail(path, `must be a list of weekly windows, ${example}`)
+    return value.map((item, i) => {
+      const at = [...path, i]
+      if (!isRecord(item)) this.fail(at, `must be a mapping with days, from, to and tz, ${example}`)
+      for (const key of Object.keys(item))
+        if (!['days', 'from', 'to', 'tz'].includes(key))
+          this.fail([...at, key], 'unknown key; the keys are days, from, to, tz')
+      const rawDays = Array.isArray(item.days) ? item.days : item.days === undefined ? [...WEEKDAYS] : [item.days]
+      const days = rawDays.map((d, j) => {
+        const day = String(d).toLowerCase().slice(0, 3) as Weekday
+        if (!WEEKDAYS.includes(day) || !/^[a-z]+$/i.test(String(d)))
+          this.fail([...at, 'days', j], `${JSON.stringify(d)} is not a weekday; use ${WEEKDAYS.join(', ')}`)
+        return day
+      })
+      const minute = (key: 'from' | 'to') => {
+        const text = this.str(item, [...at, key], true)
+        const match = /^(\d{1,2}):(\d{2})$/.exec(text)
+        const m = match ? Number(match[1]) * 60 + Number(match[2]) : Number.NaN
+        if (!match || Number(match[2]) > 59 || m > 24 * 60)
+          this.fail([...at, key], `${JSON.stringify(text)} is not a time of day; use HH:MM, e.g. "02:00"`)
+        return m % (24 * 60)
+      }
+      const fromMinute = minute('from')
+      const toMinute = minute('to')
+      const tz = this.str(item, [...at, 'tz'], false) ?? 'UTC'
+      if (!isTimeZone(tz))
+        this.fail([...at, 'tz'], `${JSON.stringify(tz)} is not a time zone; use e.g. Europe/Berlin or UTC`)
+      return { days, fromMinute, toMinute, tz }
+    })
   }
 
   /** `labels:`, Prometheus label names to values, as Alertmanager takes them. */

@@ -20,6 +20,7 @@ import { type CheckSpec, checkFingerprint, loadManifests, type PodManifest, type
 import { assertPushKind, type PushKind, PushWatch, pushResult } from './push.js'
 import { Scheduler } from './scheduler.js'
 import { registerSecrets } from './secrets.js'
+import { Silences } from './silences.js'
 import { applyThresholds } from './thresholds.js'
 import {
   type CheckState,
@@ -27,6 +28,7 @@ import {
   type HealthState,
   type HistorySample,
   type MonitorStore,
+  type SilenceMark,
   stateOfStatus,
   stateRank,
   type Transition,
@@ -93,6 +95,8 @@ export interface MonitorOptions {
    * many watchers there are and however large the answers. Default 0.25.
    */
   wakeShare?: number
+  /** The clock silences and maintenance windows are judged by (tests set it). Default `Date.now`. */
+  clock?: () => number
 }
 
 interface Entry {
@@ -193,6 +197,16 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     this.scheduler = new Scheduler({ concurrency: options.concurrency ?? 256 })
     this.minWakeIntervalMs = options.wakeIntervalMs ?? DEFAULT_WAKE_INTERVAL_MS
     this.wakeShare = Math.min(1, Math.max(0.01, options.wakeShare ?? DEFAULT_WAKE_SHARE))
+    this.silences = new Silences(this.store, options.clock)
+  }
+
+  /** Silences (kept in the store): they hold notifications back, never states. */
+  readonly silences: Silences
+
+  /** The silence or maintenance window holding the check's notifications back now, if any. */
+  silenced(id: string): SilenceMark | undefined {
+    const entry = this.entries.get(id)
+    return entry ? this.silences.match(entry.spec, entry.spec.maintenance) : undefined
   }
 
   /** `text` with every credential masked: the manifests' secrets by value, and the usual patterns. */
@@ -329,11 +343,12 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
 
   /** An entry's state as readers see it: for another replica's check, what that replica published. */
   private shownState(entry: Entry): CheckState {
+    const silenced = this.silences.match(entry.spec, entry.spec.maintenance)
     if (!entry.owned) {
       const published = this.options.share?.published?.(entry.spec.id)
-      if (published) return { ...published }
+      if (published) return silenced ? { ...published, silenced } : { ...published }
     }
-    return { ...entry.state }
+    return silenced ? { ...entry.state, silenced } : { ...entry.state }
   }
 
   /** The loaded pods (for listings); their checks are in `states()`. */

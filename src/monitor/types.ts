@@ -103,11 +103,41 @@ export interface CheckState extends CheckKey {
   grpcStatusCode?: number
   /** gRPC checks: the serving status the latest Check answered (SERVING, NOT_SERVING, …). */
   grpcServingStatus?: string
+  /** Set (by readers' copies only, never stored) while a silence or maintenance window holds its notifications back. */
+  silenced?: SilenceMark
   /** Streak counters behind the thresholds; restored after a restart. */
   successes: number
   failures: number
   /** Raises on every change of this check; the watch API's index is the highest one. */
   index: number
+}
+
+/**
+ * A silence: notifications (webhooks, Alertmanager) of the matching checks are held back
+ * from `startsAt` to `endsAt`; their states stay true everywhere.
+ */
+export interface Silence {
+  id: string
+  pod: string
+  /** Only this node's checks of the pod; all nodes when absent. */
+  node?: string
+  /** Only this check of the pod; all its checks when absent. */
+  check?: string
+  startsAt: string
+  endsAt: string
+  comment: string
+  author: string
+  createdAt: string
+}
+
+/** Why a check is silenced now, as readers see it (`silenced` of a state). */
+export interface SilenceMark {
+  /** The silence's id, or `maintenance` for a manifest window. */
+  id: string
+  comment: string
+  author?: string
+  /** When it ends (ISO 8601). */
+  until: string
 }
 
 /** A change of state. */
@@ -170,5 +200,9 @@ export interface MonitorStore {
    */
   addSamples(samples: readonly HistorySample[]): void
   history(id: string, query?: HistoryQuery): HistoryPoint[]
+  /** Every stored silence (ended ones too, until pruned). A store without them keeps silences in memory only. */
+  loadSilences?(): Silence[]
+  /** Adds a silence, or replaces the one with its id (an expired silence is saved with its new `endsAt`). */
+  saveSilence?(silence: Silence): void
   close(): void
 }

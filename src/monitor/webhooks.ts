@@ -47,6 +47,12 @@ export interface WebhookOptions {
   monitorName?: string
   /** Where delivery failures are logged; `false` for silence. Default console. */
   logger?: Logger | false
+  /**
+   * Whether a check's notifications are held back now (a silence, a maintenance window).
+   * Its transitions are held; when it is no longer muted and still failing, they go out
+   * as one notification (a check that recovered meanwhile sends none).
+   */
+  muted?: (id: string) => boolean
 }
 
 /** The JSON body of a notification. */
@@ -133,10 +139,35 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
   const abandoning = new AbortController()
   const inFlight = new Set<Promise<void>>()
   let closed: Promise<void> | undefined
+  const held = new Map<string, { transitions: Transition[]; state: CheckState }>()
+  // Held transitions are looked at again once a second: a silence's end needs no event.
+  const release = setInterval(() => {
+    for (const [id, h] of held) {
+      if (options.muted?.(id)) continue
+      held.delete(id)
+      const last = h.transitions[h.transitions.length - 1] as Transition
+      if (last.to !== 'warning' && last.to !== 'critical') continue
+      // One notification for all that happened while muted, at once.
+      const entry = entryOf(id)
+      entry.pending.push(...h.transitions)
+      entry.pending.splice(0, Math.max(0, entry.pending.length - MAX_COALESCED))
+      entry.state = h.state
+      clearTimeout(entry.timer)
+      dispatch(entry)
+    }
+  }, 1000)
+  release.unref()
 
   const onChange = (transition: Transition, state: CheckState): void => {
-    let entry = checks.get(transition.id)
-    if (!entry) checks.set(transition.id, (entry = { lastSentAt: 0, pending: [], state: undefined, timer: undefined }))
+    if (options.muted?.(transition.id)) {
+      const h = held.get(transition.id) ?? { transitions: [], state }
+      h.transitions.push(transition)
+      if (h.transitions.length > MAX_COALESCED) h.transitions.shift()
+      h.state = state
+      held.set(transition.id, h)
+      return
+    }
+    const entry = entryOf(transition.id)
     entry.pending.push(transition)
     if (entry.pending.length > MAX_COALESCED) entry.pending.shift()
     entry.state = state
@@ -151,6 +182,12 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
   }
   monitor.on('change', onChange)
   const unregister = monitor.addDeliveries?.(webhooksDeliveries())
+
+  function entryOf(id: string): CheckEntry {
+    let entry = checks.get(id)
+    if (!entry) checks.set(id, (entry = { lastSentAt: 0, pending: [], state: undefined, timer: undefined }))
+    return entry
+  }
 
   function dispatch(entry: CheckEntry): void {
     entry.timer = undefined
@@ -267,6 +304,7 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
   function finish(): Promise<void> {
     closed ??= (async () => {
       monitor.off('change', onChange)
+      clearInterval(release)
       unregister?.()
       closing.abort()
       for (const entry of checks.values()) {

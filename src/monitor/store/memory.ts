@@ -8,6 +8,7 @@ import {
   type HistoryQuery,
   type HistorySample,
   type MonitorStore,
+  type Silence,
   stateOfRank,
   stateRank,
   type Transition,
@@ -45,6 +46,8 @@ export class MemoryStore implements MonitorStore {
   private lastSweep = 0
   private readonly series = new Map<string, Series>()
   private readonly retention: Retention
+
+  private readonly silences = new Map<string, Silence>()
 
   constructor(retention: Partial<Retention> = {}) {
     this.retention = { ...DEFAULT_RETENTION, ...retention }
@@ -134,6 +137,14 @@ export class MemoryStore implements MonitorStore {
       .filter((b) => b.at >= since)
       .map(toPoint)
     return query.limit !== undefined ? points.slice(-query.limit) : points
+  }
+
+  loadSilences(): Silence[] {
+    return [...this.silences.values()].map((s) => ({ ...s }))
+  }
+
+  saveSilence(silence: Silence): void {
+    this.silences.set(silence.id, { ...silence })
   }
 
   close(): void {}

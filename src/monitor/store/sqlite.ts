@@ -15,6 +15,7 @@ import {
   type HistoryQuery,
   type HistorySample,
   type MonitorStore,
+  type Silence,
   stateOfRank,
   stateRank,
   type Transition,
@@ -63,6 +64,11 @@ CREATE TABLE IF NOT EXISTS history (
   PRIMARY KEY (id, resolution, bucket)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS history_by_age ON history (resolution, bucket);
+CREATE TABLE IF NOT EXISTS silences (
+  id TEXT PRIMARY KEY,
+  ends_at TEXT NOT NULL,
+  body TEXT NOT NULL
+);
 `
 
 // Pruning deletes rows; doing it at most this often keeps it off every batch.
@@ -175,6 +181,25 @@ export class SqliteStore implements MonitorStore {
       }
     }
     return out
+  }
+
+  loadSilences(): Silence[] {
+    const rows = this.db.prepare('SELECT body FROM silences ORDER BY ends_at').all() as { body: string }[]
+    const out: Silence[] = []
+    for (const row of rows) {
+      try {
+        out.push(JSON.parse(row.body) as Silence)
+      } catch {}
+    }
+    return out
+  }
+
+  saveSilence(silence: Silence): void {
+    this.db
+      .prepare(
+        'INSERT INTO silences (id, ends_at, body) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at, body = excluded.body',
+      )
+      .run(silence.id, silence.endsAt, JSON.stringify(silence))
   }
 
   saveStates(states: readonly CheckState[]): void {

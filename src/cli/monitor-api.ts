@@ -1,0 +1,84 @@
+/**
+ * A call to a running monitor's HTTP API from the command line (`probekit inspect --api`,
+ * `probekit silence`): the credential from `--token-file`, and one sentence for each way
+ * it can fail (not reachable, no or a wrong token, an error answer, not JSON).
+ */
+import { resolve } from 'node:path'
+import { redact, redactUrl } from '../core/redact.js'
+import { UsageError } from './usage-error.js'
+
+export interface MonitorApiCall {
+  method?: 'GET' | 'POST' | 'DELETE'
+  /** A JSON body. */
+  body?: unknown
+  query?: Record<string, string | undefined>
+  tokenFile?: string | undefined
+}
+
+export async function callMonitorApi(base: string, path: string, call: MonitorApiCall = {}): Promise<unknown> {
+  const headers: Record<string, string> = { accept: 'application/json' }
+  const { tokenFile } = call
+  if (tokenFile !== undefined) {
+    const { readTokenFile, TokenError } = await import('../monitor/auth.js')
+    try {
+      headers.authorization = `Bearer ${readTokenFile(resolve(tokenFile))[0]}`
+    } catch (error) {
+      if (error instanceof TokenError) throw new UsageError(`--token-file ${error.message}`)
+      throw error
+    }
+  }
+  let url: URL
+  try {
+    url = new URL(path, base)
+  } catch {
+    throw new UsageError(`--api ${JSON.stringify(redactUrl(base))} is not a URL; use e.g. http://127.0.0.1:8008`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--api ${JSON.stringify(redactUrl(base))} must start with http:// or https://`)
+  }
+  for (const [name, value] of Object.entries(call.query ?? {}))
+    if (value !== undefined) url.searchParams.set(name, value)
+  if (call.body !== undefined) headers['content-type'] = 'application/json'
+  const shown = redactUrl(new URL(base).origin)
+  let res: Response
+  try {
+    res = await fetch(url, {
+      method: call.method ?? 'GET',
+      signal: AbortSignal.timeout(10_000),
+      headers,
+      ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}),
+    })
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause
+    const reason =
+      (error as Error).name === 'TimeoutError'
+        ? 'no answer within 10 s'
+        : cause?.code === 'ECONNREFUSED'
+          ? 'connection refused'
+          : (cause?.message ?? (error as Error).message)
+    throw new Error(
+      `cannot reach the monitor API at ${shown}: ${redactUrl(reason)}; is "probekit monitor" running and listening there?`,
+    )
+  }
+  const text = await res.text()
+  if (res.status === 401) {
+    throw new Error(
+      tokenFile === undefined
+        ? `the monitor API at ${shown} needs a token; pass --token-file FILE with one of the tokens in the monitor's --auth-token-file`
+        : `the monitor API at ${shown} refused the token in --token-file ${tokenFile}; use one of the tokens in the monitor's --auth-token-file`,
+    )
+  }
+  if (!res.ok) {
+    // Redacted whole, then cut (a cut first could leave half a credential).
+    let message = redact(text.trim()).slice(0, 300)
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? message
+    } catch {}
+    throw new Error(`the monitor API at ${shown} answered ${res.status}: ${message}`)
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new Error(`the monitor API at ${shown} did not answer JSON; is --api the monitor's --listen address?`)
+  }
+}

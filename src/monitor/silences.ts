@@ -1,0 +1,204 @@
+/**
+ * Silences and maintenance windows: they hold a check's notifications back (webhooks,
+ * Alertmanager) for a time, and never its state. A silence is added at run time (CLI, API)
+ * and kept in the store; a maintenance window is declared in a manifest and repeats weekly.
+ */
+
+import { randomUUID } from 'node:crypto'
+import type { CheckKey, MonitorStore, Silence, SilenceMark } from './types.js'
+
+export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const
+export type Weekday = (typeof WEEKDAYS)[number]
+
+/** A weekly window of a manifest's `maintenance:`: on `days`, from `from` to `to` (HH:MM) in `tz`. */
+export interface MaintenanceWindow {
+  days: Weekday[]
+  /** Minutes after midnight. */
+  fromMinute: number
+  /** Minutes after midnight; at or before `fromMinute`, the window runs past midnight into the next day. */
+  toMinute: number
+  /** An IANA time zone, e.g. `Europe/Berlin`. */
+  tz: string
+}
+
+/** What a person gives to add a silence. */
+export interface SilenceInput {
+  pod: string
+  node?: string
+  check?: string
+  /** From now, ms. One of `forMs` and `until`. */
+  forMs?: number
+  /** ISO 8601 (or anything Date.parse reads with a zone). */
+  until?: string
+  comment: string
+  author?: string
+}
+
+/** A mistake in what was asked (an API 400, a CLI usage error). */
+export class SilenceError extends Error {}
+
+/** Ended silences are kept this long (for `silence list`), then forgotten. */
+const KEEP_ENDED_MS = 7 * 24 * 3_600_000
+const MAX_COMMENT = 1000
+const MAX_SILENCES = 10_000
+
+export class Silences {
+  private readonly all = new Map<string, Silence>()
+
+  constructor(
+    private readonly store: MonitorStore,
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const silence of store.loadSilences?.() ?? []) this.all.set(silence.id, silence)
+  }
+
+  /** Every silence not ended for more than a week, newest end first. */
+  list(): Silence[] {
+    const now = this.now()
+    return [...this.all.values()]
+      .filter((s) => Date.parse(s.endsAt) > now - KEEP_ENDED_MS)
+      .sort((a, b) => b.endsAt.localeCompare(a.endsAt))
+      .map((s) => ({ ...s }))
+  }
+
+  add(input: SilenceInput): Silence {
+    const now = this.now()
+    const pod = name(input.pod, 'pod', true) as string
+    const node = name(input.node, 'node', false)
+    const check = name(input.check, 'check', false)
+    let endsAt: number
+    if (input.forMs !== undefined && input.until !== undefined)
+      throw new SilenceError('give `for` or `until`, not both')
+    if (input.forMs !== undefined) {
+      if (!Number.isFinite(input.forMs) || input.forMs <= 0) throw new SilenceError('`for` must be a positive duration')
+      endsAt = now + input.forMs
+    } else if (input.until !== undefined) {
+      endsAt = Date.parse(input.until)
+      if (Number.isNaN(endsAt))
+        throw new SilenceError(
+          `\`until\` ${JSON.stringify(input.until)} is not a time; use ISO 8601, e.g. 2026-12-05T06:00:00Z`,
+        )
+      if (endsAt <= now) throw new SilenceError(`\`until\` ${input.until} is in the past`)
+    } else throw new SilenceError('say how long: `for` (e.g. 2h) or `until` (a time)')
+    const comment = typeof input.comment === 'string' ? input.comment.trim() : ''
+    if (!comment) throw new SilenceError('a silence needs a `comment`: why (a ticket, the maintenance)')
+    if (comment.length > MAX_COMMENT) throw new SilenceError(`the comment is over ${MAX_COMMENT} characters`)
+    const author = typeof input.author === 'string' && input.author.trim() ? input.author.trim().slice(0, 200) : ''
+    this.forgetEnded(now)
+    if (this.all.size >= MAX_SILENCES) throw new SilenceError(`there are ${MAX_SILENCES} silences already`)
+    const silence: Silence = {
+      id: randomUUID(),
+      pod,
+      ...(node ? { node } : {}),
+      ...(check ? { check } : {}),
+      startsAt: new Date(now).toISOString(),
+      endsAt: new Date(endsAt).toISOString(),
+      comment,
+      author,
+      createdAt: new Date(now).toISOString(),
+    }
+    this.store.saveSilence?.(silence)
+    this.all.set(silence.id, silence)
+    return { ...silence }
+  }
+
+  /** Ends a silence now; undefined if there is no such silence. */
+  expire(id: string): Silence | undefined {
+    const silence = this.all.get(id)
+    if (!silence) return undefined
+    const now = this.now()
+    if (Date.parse(silence.endsAt) > now) {
+      const ended = { ...silence, endsAt: new Date(now).toISOString() }
+      this.store.saveSilence?.(ended)
+      this.all.set(id, ended)
+      return { ...ended }
+    }
+    return { ...silence }
+  }
+
+  /** The silence holding `key`'s notifications back now (the one that lasts longest), or a manifest window's. */
+  match(key: CheckKey, windows: readonly MaintenanceWindow[] = []): SilenceMark | undefined {
+    const now = this.now()
+    let found: Silence | undefined
+    for (const s of this.all.values()) {
+      if (s.pod !== key.pod || (s.node && s.node !== key.node) || (s.check && s.check !== key.check)) continue
+      if (Date.parse(s.startsAt) > now || Date.parse(s.endsAt) <= now) continue
+      if (!found || s.endsAt > found.endsAt) found = s
+    }
+    if (found) return { id: found.id, comment: found.comment, author: found.author, until: found.endsAt }
+    for (const window of windows) {
+      const until = windowEnd(window, now)
+      if (until !== undefined)
+        return { id: 'maintenance', comment: describeWindow(window), until: new Date(until).toISOString() }
+    }
+    return undefined
+  }
+
+  private forgetEnded(now: number): void {
+    for (const [id, s] of this.all) if (Date.parse(s.endsAt) <= now - KEEP_ENDED_MS) this.all.delete(id)
+  }
+}
+
+function name(value: unknown, what: string, required: boolean): string | undefined {
+  if (value === undefined || value === null || value === '') {
+    if (required) throw new SilenceError(`a silence needs a \`${what}\``)
+    return undefined
+  }
+  if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value))
+    throw new SilenceError(`${what} ${JSON.stringify(value)} is not a ${what} name (letters, digits, ".", "_", "-")`)
+  return value
+}
+
+/**
+ * When the window that `now` falls in ends (ms), or undefined outside it. The wall clock
+ * of `tz` decides, so a window keeps its local hours across daylight-saving changes.
+ */
+export function windowEnd(window: MaintenanceWindow, now: number): number | undefined {
+  const { day, minute } = wallClock(now, window.tz)
+  const overnight = window.toMinute <= window.fromMinute
+  const yesterday = WEEKDAYS[(WEEKDAYS.indexOf(day) + 6) % 7] as Weekday
+  let left: number | undefined
+  if (window.days.includes(day) && minute >= window.fromMinute && (overnight || minute < window.toMinute))
+    left = overnight ? 24 * 60 - minute + window.toMinute : window.toMinute - minute
+  else if (overnight && window.days.includes(yesterday) && minute < window.toMinute) left = window.toMinute - minute
+  if (left === undefined) return undefined
+  // To the minute: the seconds already gone in this minute are not counted twice.
+  return now - (now % 60_000) + left * 60_000
+}
+
+const formats = new Map<string, Intl.DateTimeFormat>()
+
+function wallClock(now: number, tz: string): { day: Weekday; minute: number } {
+  let format = formats.get(tz)
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
+    formats.set(tz, format)
+  }
+  const parts = format.formatToParts(now)
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? ''
+  return {
+    day: get('weekday').toLowerCase().slice(0, 3) as Weekday,
+    minute: Number(get('hour')) * 60 + Number(get('minute')),
+  }
+}
+
+/** Whether `tz` is a time zone this Node knows. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz })
+    return true
+  } catch {
+    return false
+  }
+}
+
+function describeWindow(w: MaintenanceWindow): string {
+  const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`
+  return `maintenance window ${w.days.join(',')} ${hhmm(w.fromMinute)}-${hhmm(w.toMinute)} ${w.tz}`
+}

@@ -1,0 +1,263 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { type Api, startApi } from '../../src/monitor/api.js'
+import { Monitor } from '../../src/monitor/monitor.js'
+import { type MaintenanceWindow, Silences, windowEnd } from '../../src/monitor/silences.js'
+import { openStore } from '../../src/monitor/store/index.js'
+import type { CheckState, Silence } from '../../src/monitor/types.js'
+import { startWebhooks, type WebhookNotification } from '../../src/monitor/webhooks.js'
+import { buildCli } from '../cli/run-cli.js'
+import { type Fleet, startFleet } from '../support/monitor-fleet.js'
+import { PROBEKIT_BIN } from '../support/monitor-process.js'
+import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
+
+const run = promisify(execFile)
+
+/** `probekit silence …` as a person runs it (async: the API answering it runs in this process). */
+async function silence(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [PROBEKIT_BIN, 'silence', ...args])
+    return { code: 0, stdout, stderr }
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+describe('maintenance windows', () => {
+  const at = (iso: string) => Date.parse(iso)
+  const saturdayNight: MaintenanceWindow = { days: ['sat'], fromMinute: 120, toMinute: 240, tz: 'Europe/Berlin' }
+
+  it('hold inside the window by the wall clock of their time zone, and end at its end', () => {
+    // Saturday 2026-12-05 02:30 in Berlin is 01:30 UTC (CET, UTC+1).
+    assert.equal(windowEnd(saturdayNight, at('2026-12-05T01:30:00Z')), at('2026-12-05T03:00:00Z'))
+    assert.equal(windowEnd(saturdayNight, at('2026-12-05T00:59:00Z')), undefined) // 01:59 Berlin
+    assert.equal(windowEnd(saturdayNight, at('2026-12-05T03:00:00Z')), undefined) // 04:00 Berlin: over
+    assert.equal(windowEnd(saturdayNight, at('2026-12-06T01:30:00Z')), undefined) // a Sunday
+    // In summer (CEST, UTC+2) the same local hours are an hour earlier in UTC.
+    assert.equal(windowEnd(saturdayNight, at('2026-07-04T00:30:00Z')), at('2026-07-04T02:00:00Z'))
+  })
+
+  it('past midnight belong to the day they start on', () => {
+    const overnight: MaintenanceWindow = { days: ['fri'], fromMinute: 22 * 60, toMinute: 2 * 60, tz: 'UTC' }
+    assert.equal(windowEnd(overnight, at('2026-12-04T23:00:00Z')), at('2026-12-05T02:00:00Z')) // Friday 23:00
+    assert.equal(windowEnd(overnight, at('2026-12-05T01:00:00Z')), at('2026-12-05T02:00:00Z')) // Saturday 01:00
+    assert.equal(windowEnd(overnight, at('2026-12-06T01:00:00Z')), undefined) // Sunday 01:00
+  })
+
+  it('from a manifest mark the check silenced at the time the clock says, keeping its state', async () => {
+    const dir = makeTempDir('maintenance')
+    const file = join(dir, 'web.yaml')
+    writeFileSync(
+      file,
+      'id: web\nnode: n1\nmaintenance: [{ days: [sat], from: "02:00", to: "04:00", tz: Europe/Berlin }]\nchecks:\n  - { name: up, type: push, period: 1h }\n',
+    )
+    let now = at('2026-12-05T01:30:00Z')
+    const monitor = new Monitor({ store: openStore('memory'), logger: false, clock: () => now })
+    await monitor.load([file])
+    const state = monitor.state('n1/web/up') as CheckState
+    assert.deepEqual(state.silenced, {
+      id: 'maintenance',
+      comment: 'maintenance window sat 02:00-04:00 Europe/Berlin',
+      until: '2026-12-05T03:00:00.000Z',
+    })
+    assert.equal(state.state, 'unknown') // its own state, not hidden
+    now = at('2026-12-05T03:00:00Z')
+    assert.equal(monitor.state('n1/web/up')?.silenced, undefined)
+    await monitor.stop()
+  })
+})
+
+describe('silences in the store', () => {
+  it('persist in SQLite across a restart, and an expiry persists too', () => {
+    const file = join(makeTempDir('silences'), 'monitor.sqlite')
+    const first = openStore(`sqlite:${file}`)
+    const added = new Silences(first).add({
+      pod: 'web',
+      check: 'db',
+      forMs: 3_600_000,
+      comment: 'OPS-1',
+      author: 'ana',
+    })
+    const other = new Silences(first).add({ pod: 'api', forMs: 3_600_000, comment: 'OPS-2' })
+    first.close()
+    const second = openStore(`sqlite:${file}`)
+    const again = new Silences(second)
+    assert.deepEqual(
+      again.list().find((s) => s.id === added.id),
+      added,
+    )
+    assert.ok(again.match({ pod: 'web', node: 'n1', check: 'db' }))
+    assert.equal(again.match({ pod: 'web', node: 'n1', check: 'cache' }), undefined)
+    again.expire(other.id)
+    second.close()
+    const third = openStore(`sqlite:${file}`)
+    assert.equal(new Silences(third).match({ pod: 'api', node: 'n1', check: 'x' }), undefined)
+    third.close()
+  })
+})
+
+describe('silences through the API and probekit silence', () => {
+  const ID = 'n1/jobs/nightly'
+  const TOKEN = randomBytes(16).toString('hex')
+  let fleet: Fleet
+  let guarded: Api
+  let receiver: Server
+  let hookUrl = ''
+  const received: WebhookNotification[] = []
+
+  before(async () => {
+    buildCli()
+    fleet = await startFleet({
+      store: 'memory',
+      manifests: () => ({
+        'jobs.yaml': 'id: jobs\nnode: n1\nchecks:\n  - { name: nightly, type: push, period: 1h }\n',
+      }),
+    })
+    fleet.monitor.push('nightly', 'success')
+    await fleet.waitForState(ID, 'passing')
+    guarded = await startApi(fleet.monitor, { host: '127.0.0.1', port: 0, logger: false, auth: { tokens: [TOKEN] } })
+    receiver = createServer((req, res) => {
+      let text = ''
+      req.on('data', (c: Buffer) => (text += c))
+      req.on('end', () => {
+        received.push(JSON.parse(text) as WebhookNotification)
+        res.writeHead(200).end()
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+    hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`
+  })
+
+  after(async () => {
+    await guarded?.close()
+    await fleet?.close()
+    receiver?.closeAllConnections()
+    await new Promise((resolve) => receiver?.close(resolve))
+  })
+
+  it('add, list and expire: the check is marked silenced in the API, its state untouched', async () => {
+    const added = await silence([
+      'add',
+      '--api',
+      fleet.url,
+      '--pod',
+      'jobs',
+      '--for',
+      '2h',
+      '--comment',
+      'OPS-7 migration',
+      '--author',
+      'ana',
+      '--json',
+    ])
+    assert.equal(added.code, 0, added.stderr)
+    const created = JSON.parse(added.stdout) as Silence
+    assert.equal(created.pod, 'jobs')
+    assert.equal(created.author, 'ana')
+    const check = (await (await fetch(`${fleet.url}/v1/checks/n1/jobs/nightly`)).json()) as CheckState
+    assert.equal(check.state, 'passing')
+    assert.deepEqual(check.silenced, {
+      id: created.id,
+      comment: 'OPS-7 migration',
+      author: 'ana',
+      until: created.endsAt,
+    })
+    const listed = await silence(['list', '--api', fleet.url])
+    assert.match(
+      listed.stdout,
+      new RegExp(`^${created.id}  jobs  until ${created.endsAt}  by ana  "OPS-7 migration"$`, 'm'),
+    )
+    const expired = await silence(['expire', '--api', fleet.url, created.id])
+    assert.equal(expired.code, 0, expired.stderr)
+    assert.match(expired.stdout, /^expired .* jobs {2}ended /)
+    const after = (await (await fetch(`${fleet.url}/v1/checks/n1/jobs/nightly`)).json()) as CheckState
+    assert.equal(after.silenced, undefined)
+  })
+
+  it('writes need the token; reads with it work; a bad request is one sentence', async () => {
+    const tokenFile = join(makeTempDir('silence-token'), 'token')
+    writeFileSync(tokenFile, `${TOKEN}\n`)
+    const refused = await silence(['add', '--api', guarded.url, '--pod', 'jobs', '--for', '1h', '--comment', 'x'])
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr + refused.stdout, /needs a token; pass --token-file FILE/)
+    const direct = await fetch(`${guarded.url}/v1/silences`, { method: 'POST', body: '{}' })
+    assert.equal(direct.status, 401)
+    const ok = await silence([
+      'add',
+      '--api',
+      guarded.url,
+      '--token-file',
+      tokenFile,
+      '--pod',
+      'jobs',
+      '--check',
+      'nightly',
+      '--for',
+      '1h',
+      '--comment',
+      'x',
+    ])
+    assert.equal(ok.code, 0, ok.stderr)
+    const id = /^silenced (\S+)/.exec(ok.stdout)?.[1] as string
+    const del = await fetch(`${guarded.url}/v1/silences/${id}`, { method: 'DELETE' })
+    assert.equal(del.status, 401)
+    const bad = await fetch(`${fleet.url}/v1/silences`, {
+      method: 'POST',
+      body: JSON.stringify({ pod: 'jobs', for: '1h' }),
+    })
+    assert.equal(bad.status, 400)
+    assert.match(((await bad.json()) as { error: string }).error, /needs a `comment`/)
+    const gone = await fetch(`${fleet.url}/v1/silences/no-such-id`, { method: 'DELETE' })
+    assert.equal(gone.status, 404)
+    const usage = await silence(['add', '--api', fleet.url, '--pod', 'jobs', '--comment', 'x'])
+    assert.equal(usage.code, 1)
+    assert.match(usage.stdout + usage.stderr, /needs one of --for DURATION/)
+    await fetch(`${guarded.url}/v1/silences/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })
+  })
+
+  it('a silenced check sends no webhook; when the silence ends and it still fails, one notification', async () => {
+    const hooks = startWebhooks(fleet.monitor, {
+      urls: [hookUrl],
+      minIntervalMs: 0,
+      logger: false,
+      muted: (id) => fleet.monitor.silenced(id) !== undefined,
+    })
+    try {
+      received.length = 0
+      const { silence: s } = (await (
+        await fetch(`${fleet.url}/v1/silences`, {
+          method: 'POST',
+          body: JSON.stringify({ pod: 'jobs', for: '1h', comment: 'maintenance' }),
+        })
+      ).json()) as { silence: Silence }
+      fleet.monitor.push('nightly', 'fail', 'disk full')
+      await fleet.waitForState(ID, 'critical')
+      fleet.monitor.push('nightly', 'success')
+      await fleet.waitForState(ID, 'passing')
+      fleet.monitor.push('nightly', 'fail', 'disk full again')
+      await fleet.waitForState(ID, 'critical')
+      await sleep(1500) // past the release check
+      assert.equal(received.length, 0, JSON.stringify(received))
+      await fetch(`${fleet.url}/v1/silences/${s.id}/expire`, { method: 'POST' })
+      await waitFor('the one notification', () => received.length === 1)
+      await sleep(1500)
+      assert.equal(received.length, 1)
+      const note = received[0] as WebhookNotification
+      assert.equal(note.to, 'critical')
+      assert.equal(note.transitions.length, 3)
+      assert.match(note.output, /disk full again/)
+    } finally {
+      await hooks.close()
+      fleet.monitor.push('nightly', 'success')
+      await fleet.waitForState(ID, 'passing')
+    }
+  })
+})
