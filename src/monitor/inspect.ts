@@ -11,7 +11,14 @@
  */
 import { formatAge } from '../core/age.js'
 import { lineSafe } from '../core/inert.js'
-import { type CheckKey, type CheckKind, type CheckState, compareChecks, type HealthState } from './types.js'
+import {
+  type CheckKey,
+  type CheckKind,
+  type CheckState,
+  compareChecks,
+  type HealthState,
+  type SilenceMark,
+} from './types.js'
 
 /** One check in the inspect document. `status` and `output` are p2's; the rest is extra. */
 export interface InspectCheck {
@@ -26,6 +33,8 @@ export interface InspectCheck {
   kind: CheckKind
   durationMs?: number
   httpStatus?: number
+  /** While a silence or maintenance window holds its notifications back. */
+  silenced?: SilenceMark
 }
 
 /** `{ pod: { node: { check: InspectCheck } } }` */
@@ -60,6 +69,7 @@ export function toInspect(states: readonly CheckState[], filter: InspectFilter =
     if (s.checkedAt !== undefined) entry.checkedAt = s.checkedAt
     if (s.durationMs !== undefined) entry.durationMs = s.durationMs
     if (s.httpStatus !== undefined) entry.httpStatus = s.httpStatus
+    if (s.silenced !== undefined) entry.silenced = s.silenced
     checks[s.check] = entry
   }
   return doc
@@ -117,6 +127,9 @@ export function formatTree(doc: InspectDocument, options: TreeOptions = {}): str
         const shown = options.color ? `\x1b[${ANSI[check.status]}m${word}\x1b[0m` : word
         const age = formatAge(now - Date.parse(check.since))
         out += `    ${STATE_MARKS[check.status]} ${oneLine(name).padEnd(width)}  ${shown}  for ${age.padEnd(9)}  ${oneLine(check.target)}\n`
+        const muted = check.silenced
+        if (muted)
+          out += `        silenced until ${oneLine(muted.until)}${muted.author ? ` by ${oneLine(muted.author)}` : ''}: ${oneLine(muted.comment)}\n`
         if (outputLines > 0 && check.output) {
           const lines = check.output.trimEnd().split('\n')
           const tail = lines.slice(-outputLines)

@@ -355,6 +355,18 @@ describe('bad manifests', () => {
         'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    labels: { 2team: ops }\n',
         /checks\[0\]\.labels\.2team: is not a label name/,
       ],
+      [
+        'id: a\nmaintenance: [{ days: [sat], from: "02:00", to: "04:00", tz: Mars/Olympus }]\nchecks:\n  - name: x\n    url: http://h:1/\n',
+        /a\.yaml:2: maintenance\[0\]\.tz: "Mars\/Olympus" is not a time zone/,
+      ],
+      [
+        'id: a\nmaintenance: [{ days: [caturday], from: "02:00", to: "04:00" }]\nchecks:\n  - name: x\n    url: http://h:1/\n',
+        /maintenance\[0\]\.days\[0\]: "caturday" is not a weekday/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    maintenance: [{ from: "2am", to: "04:00" }]\n',
+        /checks\[0\]\.maintenance\[0\]\.from: "2am" is not a time of day; use HH:MM/,
+      ],
     ]
     for (const [text, expected] of cases) {
       const error = manifestError(() => parseManifest(text, 'a.yaml'))
