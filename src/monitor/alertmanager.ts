@@ -14,6 +14,7 @@
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import { type Logger, writeLog } from '../core/logger.js'
 import { redactUrl } from '../core/redact.js'
+import type { PendingDeliveries } from './deliveries.js'
 import type { CheckState, HealthState } from './types.js'
 import type { TransitionSource } from './webhooks.js'
 
@@ -60,12 +61,12 @@ export interface PostableAlert {
   generatorURL?: string
 }
 
-export interface AlertmanagerSender {
-  /** Alerts waiting or in flight, over all URLs. */
-  readonly pending: number
-  /** Resolves when nothing is pending (true), or at `deadline` (Date.now() ms) with something still pending (false). */
-  drain(deadline: number): Promise<boolean>
-  /** Stops listening and re-sending; what is queued gets one more try, bounded by the request timeout. */
+/**
+ * The running sender. It registers with the monitor's shutdown (`addDeliveries`), so
+ * `monitor.stop()` drains it within `--shutdown-timeout`; `close()` does the same at once.
+ */
+export interface AlertmanagerSender extends PendingDeliveries {
+  /** Stops listening and re-sending; what is queued gets one more try (no retries). */
   close(): Promise<void>
 }
 
@@ -86,6 +87,7 @@ interface Target {
   shown: string
   queue: Map<string, Queued>
   inFlight: Promise<void> | undefined
+  inFlightCount: number
   retryTimer: NodeJS.Timeout | undefined
   failures: number
   down: boolean
@@ -113,6 +115,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     shown: redactUrl(url),
     queue: new Map(),
     inFlight: undefined,
+    inFlightCount: 0,
     retryTimer: undefined,
     failures: 0,
     down: false,
@@ -121,6 +124,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
   /** Per check id, the labels of the alert Alertmanager was last told is firing. */
   const firing = new Map<string, { key: string; alert: PostableAlert }>()
   let closing = false
+  const abandoning = new AbortController()
 
   function sync(state: CheckState, now: number): void {
     const told = firing.get(state.id)
@@ -205,8 +209,11 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       if (batch.length === BATCH) break
     }
     for (const [key] of batch) target.queue.delete(key)
+    target.inFlightCount = batch.length
     target.inFlight = post(target, batch).finally(() => {
       target.inFlight = undefined
+      target.inFlightCount = 0
+      if (abandoning.signal.aborted) target.queue.clear()
       flush(target)
     })
   }
@@ -233,6 +240,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       )
       return
     }
+    if (closing) return // stopping: one try, no retries (the next monitor re-sends what fires)
     // Back in the queue unless something newer about the same alert came meanwhile.
     for (const [key, queued] of batch) if (!target.queue.has(key)) target.queue.set(key, queued)
     target.failures++
@@ -245,7 +253,6 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
         { alertmanager: { url: target.shown, reason: outcome.reason } },
       )
     }
-    if (closing) return
     const exponential = Math.min(resendMs, backoffMs * 2 ** (target.failures - 1))
     // Jitter keeps replicas (and an HA pair's two queues) from retrying in lockstep.
     target.retryTimer = setTimeout(
@@ -268,7 +275,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
         headers: { 'content-type': 'application/json', 'user-agent': 'probekit-monitor' },
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), abandoning.signal]),
       })
       const text = await res.text().catch(() => '')
       if (res.status >= 200 && res.status < 300) return { ok: true }
@@ -276,8 +283,9 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       return { ok: false, retry, reason: `answered ${res.status}${text ? `: ${lineSafe(text.slice(0, 200))}` : ''}` }
     } catch (error) {
       const name = (error as Error).name
-      const reason =
-        name === 'TimeoutError' || name === 'AbortError'
+      const reason = abandoning.signal.aborted
+        ? 'abandoned at the shutdown timeout'
+        : name === 'TimeoutError' || name === 'AbortError'
           ? `no answer within ${timeoutMs} ms`
           : redactUrl(String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message))
       return { ok: false, retry: true, reason }
@@ -292,40 +300,39 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
 
   const pending = () => {
     let n = 0
-    for (const target of targets) n += target.queue.size + (target.inFlight ? 1 : 0)
+    for (const target of targets) n += target.queue.size + target.inFlightCount
     return n
   }
-  async function drain(deadline: number): Promise<boolean> {
-    while (pending() > 0 && Date.now() < deadline) {
-      const inFlight = targets.flatMap((t) => (t.inFlight ? [t.inFlight] : []))
-      const wait = new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(0, deadline - Date.now()))))
-      await Promise.race([Promise.allSettled(inFlight), wait])
-      if (inFlight.length === 0) await wait
-    }
-    return pending() === 0
-  }
   let closed: Promise<void> | undefined
-
-  return {
+  function finish(): Promise<void> {
+    closed ??= (async () => {
+      closing = true
+      clearInterval(timer)
+      monitor.off('change', onChange)
+      unregister?.()
+      for (const target of targets) {
+        clearTimeout(target.retryTimer)
+        target.retryTimer = undefined
+        flush(target)
+      }
+      while (targets.some((t) => t.inFlight)) await Promise.allSettled(targets.map((t) => t.inFlight))
+    })()
+    return closed
+  }
+  const sender: AlertmanagerSender = {
+    name: 'Alertmanager',
     get pending() {
       return pending()
     },
-    drain,
-    close() {
-      closed ??= (async () => {
-        closing = true
-        clearInterval(timer)
-        monitor.off('change', onChange)
-        for (const target of targets) {
-          clearTimeout(target.retryTimer)
-          target.retryTimer = undefined
-          flush(target)
-        }
-        await Promise.allSettled(targets.map((t) => t.inFlight))
-      })()
-      return closed
+    drain(abandon: AbortSignal) {
+      if (abandon.aborted) abandoning.abort()
+      else abandon.addEventListener('abort', () => abandoning.abort(), { once: true })
+      return finish()
     },
+    close: finish,
   }
+  const unregister = monitor.addDeliveries?.(sender)
+  return sender
 }
 
 function severity(state: HealthState): string {

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { type AlertSource, startAlertmanager } from '../../src/monitor/alertmanager.js'
+import { Monitor } from '../../src/monitor/monitor.js'
+import { openStore } from '../../src/monitor/store/index.js'
 import type { CheckState } from '../../src/monitor/types.js'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
 import { spawnMonitor } from '../support/monitor-process.js'
@@ -235,6 +237,32 @@ describe('alerts to a real Alertmanager', () => {
         log.lines.some((l) => /dropping the oldest/.test(l)),
         log.lines.join('\n'),
       )
+    } finally {
+      am.process.thaw()
+      await alerts.close()
+    }
+  })
+
+  it('a stopping monitor gives a frozen Alertmanager the shutdown timeout, then abandons with one line', async () => {
+    const dir = makeTempDir('alert-stop')
+    writeFileSync(
+      join(dir, 'jobs.yaml'),
+      'id: jobs\nnode: n1\nchecks:\n  - { name: nightly, type: push, period: 1h }\n',
+    )
+    const log = new Log()
+    const monitor = new Monitor({ store: openStore('memory'), logger: log, shutdownTimeoutMs: 500 })
+    await monitor.load([dir])
+    monitor.start()
+    const alerts = startAlertmanager(monitor, { urls: [am.url], timeoutMs: 60_000, logger: log })
+    am.process.freeze()
+    try {
+      monitor.push('nightly', 'fail')
+      await waitFor('an alert in flight', () => alerts.pending > 0)
+      await monitor.stop()
+      assert.equal(alerts.pending, 0)
+      const lines = log.lines.filter((l) => /abandoned/.test(l))
+      assert.equal(lines.length, 1, log.lines.join('\n'))
+      assert.match(lines[0] as string, /abandoned 1 pending notification \(Alertmanager: 1\)/)
     } finally {
       am.process.thaw()
       await alerts.close()
