@@ -38,7 +38,7 @@ describe('probekit (the binary)', () => {
     assert.equal(run.code, 1)
     assert.equal(
       run.stdout,
-      'probekit: usage error: unknown command "chekc"; did you mean probekit check?; the commands are check, probe, worker, gen, monitor, inspect. See "probekit --help".\n',
+      'probekit: usage error: unknown command "chekc"; did you mean probekit check?; the commands are check, probe, worker, gen, monitor, inspect, silence. See "probekit --help".\n',
     )
   })
 
