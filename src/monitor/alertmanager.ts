@@ -14,7 +14,7 @@
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import { type Logger, writeLog } from '../core/logger.js'
 import { redactUrl } from '../core/redact.js'
-import type { PendingDeliveries } from './deliveries.js'
+import { type PendingDeliveries, senderDeliveries } from './deliveries.js'
 import type { CheckState, HealthState } from './types.js'
 import type { TransitionSource } from './webhooks.js'
 
@@ -319,16 +319,13 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     })()
     return closed
   }
+  const deliveries = senderDeliveries('Alertmanager', pending, abandoning, finish)
   const sender: AlertmanagerSender = {
-    name: 'Alertmanager',
+    name: deliveries.name,
     get pending() {
       return pending()
     },
-    drain(abandon: AbortSignal) {
-      if (abandon.aborted) abandoning.abort()
-      else abandon.addEventListener('abort', () => abandoning.abort(), { once: true })
-      return finish()
-    },
+    drain: deliveries.drain,
     close: finish,
   }
   const unregister = monitor.addDeliveries?.(sender)

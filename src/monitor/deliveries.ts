@@ -60,3 +60,26 @@ export async function drainDeliveries(
   }
   return total
 }
+
+/**
+ * A sender's side of the shutdown: `finish` stops it and delivers what is pending (no
+ * retries); `abandoning` is aborted when the shutdown gives up on it.
+ */
+export function senderDeliveries(
+  name: string,
+  pending: () => number,
+  abandoning: AbortController,
+  finish: () => Promise<void>,
+): PendingDeliveries {
+  return {
+    name,
+    get pending() {
+      return pending()
+    },
+    drain(abandon: AbortSignal) {
+      if (abandon.aborted) abandoning.abort()
+      else abandon.addEventListener('abort', () => abandoning.abort(), { once: true })
+      return finish()
+    },
+  }
+}

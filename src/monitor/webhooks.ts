@@ -14,7 +14,7 @@ import type { Logger } from '../core/logger.js'
 import { nonNegative, positive } from '../core/options.js'
 import { redactUrl } from '../core/redact.js'
 import { sleep } from '../core/sleep.js'
-import type { PendingDeliveries } from './deliveries.js'
+import { type PendingDeliveries, senderDeliveries } from './deliveries.js'
 import { limitedLog } from './log-limiter.js'
 import type { CheckKind, CheckState, HealthState, Transition } from './types.js'
 
@@ -317,17 +317,7 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
   }
 
   function webhooksDeliveries(): PendingDeliveries {
-    return {
-      name: 'webhooks',
-      get pending() {
-        return pending()
-      },
-      drain(abandon: AbortSignal) {
-        if (abandon.aborted) abandoning.abort()
-        else abandon.addEventListener('abort', () => abandoning.abort(), { once: true })
-        return finish()
-      },
-    }
+    return senderDeliveries('webhooks', pending, abandoning, finish)
   }
 
   const deliveries = webhooksDeliveries()

@@ -176,7 +176,10 @@ describe('silences through the API and probekit silence', () => {
       new RegExp(`^${created.id}  jobs  until ${created.endsAt}  by ana  "OPS-7 migration"$`, 'm'),
     )
     const inspect = await run(process.execPath, [PROBEKIT_BIN, 'inspect', '--api', fleet.url, '--format', 'tree'])
-    assert.match(inspect.stdout, new RegExp(`nightly .*\\n {8}silenced until ${created.endsAt} by ana: OPS-7 migration\\n`))
+    assert.match(
+      inspect.stdout,
+      new RegExp(`nightly .*\\n {8}silenced until ${created.endsAt} by ana: OPS-7 migration\\n`),
+    )
     const expired = await silence(['expire', '--api', fleet.url, created.id])
     assert.equal(expired.code, 0, expired.stderr)
     assert.match(expired.stdout, /^expired .* jobs {2}ended /)
