@@ -67,6 +67,8 @@ ${etcdFlagsHelp(30)}
   --max-watchers N            long-poll watchers waiting at once (default 1000); more
                               are answered 503 with Retry-After
   --max-streams N             event streams (/v1/events) open at once (default 1000)
+  --max-connections N         client connections open at once (default 4096); more are
+                              closed as they arrive
   --shutdown-timeout DURATION on SIGTERM, how long pending webhooks may take before they
                               are abandoned with one log line (default 10s)
   --alertmanager URL          send failing checks as alerts to this Prometheus Alertmanager
@@ -119,6 +121,7 @@ interface Parsed {
   pushRatePerSecond?: number
   maxWatchers?: number
   maxStreams?: number
+  maxConnections?: number
   shutdownTimeoutMs: number
 }
 
@@ -145,6 +148,7 @@ function parse(argv: string[]): Parsed | undefined {
       'insecure-no-auth': { type: 'boolean' },
       'push-rate': { type: 'string' },
       'max-watchers': { type: 'string' },
+      'max-connections': { type: 'string' },
       'max-streams': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
       ...ETCD_FLAG_OPTIONS,
@@ -182,6 +186,8 @@ function parse(argv: string[]): Parsed | undefined {
   }
   if (values['max-watchers'] !== undefined) parsed.maxWatchers = count(values['max-watchers'], '--max-watchers')
   if (values['max-streams'] !== undefined) parsed.maxStreams = count(values['max-streams'], '--max-streams')
+  if (values['max-connections'] !== undefined)
+    parsed.maxConnections = count(values['max-connections'], '--max-connections')
   if (values['shutdown-timeout'] !== undefined) {
     const raw = String(values['shutdown-timeout'])
     const ms = raw === '0' ? 0 : parseDuration(raw, '--shutdown-timeout')
@@ -422,6 +428,7 @@ export async function run(argv: string[]): Promise<number> {
         ...(parsed.pushRatePerSecond !== undefined ? { pushRatePerSecond: parsed.pushRatePerSecond } : {}),
         ...(parsed.maxWatchers !== undefined ? { maxWatchers: parsed.maxWatchers } : {}),
         ...(parsed.maxStreams !== undefined ? { maxStreams: parsed.maxStreams } : {}),
+        ...(parsed.maxConnections !== undefined ? { maxConnections: parsed.maxConnections } : {}),
       })
     } catch (error) {
       await closeStore()

@@ -59,6 +59,11 @@ export interface ApiOptions {
   maxWatchers?: number
   /** Event streams (`/v1/events`) open at once at most; more are answered 503 with `Retry-After`. Default 1000. */
   maxStreams?: number
+  /**
+   * Client connections open at once at most; a connection beyond that is closed as it
+   * arrives, so no client can spend the descriptors the checks need. Default 4096.
+   */
+  maxConnections?: number
   /** Who may read and write (see docs/api.md, Security). Default: no credential, loopback only. */
   auth?: ApiAuthOptions
 }
@@ -89,6 +94,14 @@ export const PUSH_BODY_KEPT_BYTES = 10 * 1024
 /** A push body beyond this is refused with 413. */
 const PUSH_BODY_MAX_BYTES = 1024 * 1024
 const DEFAULT_WAIT_MS = 5 * 60_000
+/**
+ * A request's headers and body must arrive within this, or the socket is answered 408 and
+ * closed: a client that sends 3 bytes of a 100 KB body and then nothing holds a descriptor
+ * for 10 s, not forever. Long polls and event streams are GETs without a body, complete the
+ * moment their headers arrive, and are not affected.
+ */
+export const REQUEST_DEADLINE_MS = 10_000
+export const DEFAULT_MAX_CONNECTIONS = 4096
 const JSON_TYPE = 'application/json; charset=utf-8'
 const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const
 const INDEX_HEADER = 'x-probekit-index'
@@ -442,10 +455,18 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     sendJson(req, res, 200, { ok: true, check: name, kind: reported, ...exitStatus })
   }
 
-  const server = createServer(health.handler(route))
-  server.keepAliveTimeout = 5000
-  // Long polls and event streams outlive the default request timeout of a busy server.
-  server.requestTimeout = 0
+  const server = createServer(
+    {
+      keepAliveTimeout: 5000,
+      requestTimeout: REQUEST_DEADLINE_MS,
+      headersTimeout: REQUEST_DEADLINE_MS,
+      // How often Node looks for requests past the deadline (its default, 30 s, would let
+      // a stalled body hold its socket for up to 40 s).
+      connectionsCheckingInterval: 1000,
+    },
+    health.handler(route),
+  )
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       const failure: NodeJS.ErrnoException = new Error(
@@ -656,7 +677,15 @@ function send(
   headers: Record<string, string>,
 ): void {
   if (res.headersSent || res.destroyed) return
-  res.writeHead(statusCode, { ...COMMON_HEADERS, 'content-length': String(Buffer.byteLength(body)), ...headers })
+  // An answer given before the body was read (401, 403, 429, …) ends the connection: the
+  // rest of the body is never read, so a client cannot hold the socket by trickling it.
+  const unread = req.complete ? {} : { connection: 'close' }
+  res.writeHead(statusCode, {
+    ...COMMON_HEADERS,
+    'content-length': String(Buffer.byteLength(body)),
+    ...headers,
+    ...unread,
+  })
   res.end(req.method === 'HEAD' ? undefined : body)
 }
 
