@@ -22,6 +22,11 @@ export interface LogLimiterOptions {
 export interface LogCause {
   cause: string
   subject?: string
+  /**
+   * What the subject is after this line (e.g. a check's state): the summary line names the
+   * latest, so a recovery held back in the window is still told (`… now passing`).
+   */
+  now?: string
 }
 
 interface Window {
@@ -30,6 +35,8 @@ interface Window {
   suppressed: number
   /** What the held-back lines were about, for the summary line. */
   label: string
+  /** The subject's `now` as of the latest line, held back or not. */
+  now: string | undefined
 }
 
 export class LogLimiter {
@@ -57,6 +64,7 @@ export class LogLimiter {
     const window = this.windows.get(key)
     if (window && now - window.startedAt < this.windowMs) {
       window.suppressed++
+      if (cause.now !== undefined) window.now = cause.now
       // The summary keeps the most severe level held back.
       if (RANK[level] > RANK[window.level]) window.level = level
       return
@@ -75,6 +83,7 @@ export class LogLimiter {
       level,
       suppressed: 0,
       label: cause.subject === undefined ? cause.cause : `${cause.subject}: ${cause.cause}`,
+      now: cause.now,
     })
     this.emit(level, message, fields)
     this.arm()
@@ -97,10 +106,11 @@ export class LogLimiter {
   private summarize(window: Window): void {
     if (window.suppressed === 0) return
     const seconds = Math.round(this.windowMs / 1000)
+    const now = window.now === undefined ? '' : `; now ${window.now}`
     this.emit(
       window.level,
-      `${window.label}: … (and ${window.suppressed.toLocaleString('en-US')} more like this in the last ${seconds} s)`,
-      { suppressed: window.suppressed },
+      `${window.label}: … (and ${window.suppressed.toLocaleString('en-US')} more like this in the last ${seconds} s${now})`,
+      window.now === undefined ? { suppressed: window.suppressed } : { suppressed: window.suppressed, now: window.now },
     )
   }
 

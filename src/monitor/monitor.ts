@@ -643,7 +643,11 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       // One line per check per 10 s: a flapping check (or a flood of pushes) writes a line and a count.
       limitedLog(this.logger).write(
         level,
-        { cause: 'state changes', subject: `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}` },
+        {
+          cause: 'state changes',
+          subject: `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}`,
+          now: next.state,
+        },
         `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}: ${transition.from} → ${transition.to}: ${firstLine(output)}`,
         {
           id: transition.id,

@@ -54,6 +54,36 @@ describe('LogLimiter', () => {
     assert.ok(lines.includes('info first: c: … (and 1 more like this in the last 10 s)'))
   })
 
+  it('names what the subject is now in the summary, so a recovery held back is still told', () => {
+    const { lines, logger } = recorder()
+    const limiter = new LogLimiter(logger, { now: () => 0 })
+    limiter.write('warn', { cause: 'state changes', subject: 'c', now: 'critical' }, 'unknown → critical: push fail')
+    limiter.write('info', { cause: 'state changes', subject: 'c', now: 'passing' }, 'critical → passing: ok')
+    limiter.flush()
+    assert.deepEqual(lines, [
+      'warn unknown → critical: push fail',
+      'warn c: state changes: … (and 1 more like this in the last 10 s; now passing)',
+    ])
+  })
+
+  it("a monitor's summary of a flapping check ends in the state the check is in", async () => {
+    const dir = makeTempDir('bounds-now')
+    writeFileSync(join(dir, 'job.yaml'), 'id: jobs\nnode: n1\nchecks:\n  - name: job\n    type: push\n    period: 1h\n')
+    const { lines, logger } = recorder()
+    const monitor = new Monitor({ store: new MemoryStore(), logger })
+    await monitor.load([dir])
+    monitor.start()
+    monitor.push('jobs/job', 'fail')
+    monitor.push('jobs/job', 'success')
+    await monitor.stop()
+    const about = lines.filter((l) => l.includes('jobs/job on n1'))
+    assert.match(about[0] ?? '', /^warn jobs\/job on n1: unknown → critical: /)
+    assert.match(
+      about.at(-1) ?? '',
+      /jobs\/job on n1: state changes: … \(and 1 more like this in the last 10 s; now passing\)$/,
+    )
+  })
+
   it('writes debug lines only to a logger that has debug', () => {
     const { lines, logger } = recorder()
     new LogLimiter(logger).write('debug', { cause: 'client went away' }, 'gone')
