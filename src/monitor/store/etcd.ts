@@ -344,14 +344,14 @@ const UNTRUSTED_CERT_CODES = new Set([
   'CERT_UNTRUSTED',
   'CERT_REJECTED',
 ])
-/** TLS alerts a server sends when it does not accept the client's certificate (or its absence). */
-const CLIENT_CERT_ALERTS = new Set([
-  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
-  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
-  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
-  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
-  'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
-])
+/**
+ * TLS alerts a server sends when it does not accept the client's certificate (or its
+ * absence). Matched by the alert's name, whatever OpenSSL calls the protocol: OpenSSL 3.0
+ * (Node 20) says `ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE`, OpenSSL 3.5 (Node 22, 24)
+ * `ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE`.
+ */
+const CLIENT_CERT_ALERTS =
+  /^ERR_SSL_[A-Z0-9/]+_ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_UNKNOWN|UNKNOWN_CA|HANDSHAKE_FAILURE)$/
 
 /**
  * etcd's v3 JSON gateway: POST a JSON body, get JSON back; keys and values are base64,
@@ -554,7 +554,7 @@ class EtcdGateway {
       return new EtcdRefused(
         `etcd at ${endpoint} does not speak TLS on that port; use --store etcd://… for plain HTTP, or point at its TLS client port`,
       )
-    if (CLIENT_CERT_ALERTS.has(code)) return this.clientCertRefused(endpoint, code)
+    if (CLIENT_CERT_ALERTS.test(code)) return this.clientCertRefused(endpoint, code)
     if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
       // undici reports a TLS alert as "other side closed": ask the port once more, by hand, why.
       const refused = await this.diagnose(endpoint, Math.min(timeoutMs, 1000))
@@ -566,7 +566,7 @@ class EtcdGateway {
 
   private clientCertRefused(endpoint: string, alert: string): EtcdRefused {
     const reason = alert
-      .replace(/^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/, '')
+      .replace(/^ERR_SSL_[A-Z0-9/]+_ALERT_/, '')
       .toLowerCase()
       .replace(/_/g, ' ')
     return new EtcdRefused(
@@ -617,7 +617,9 @@ class EtcdGateway {
       socket.on('data', () => done(undefined))
       socket.on('error', (error: NodeJS.ErrnoException) =>
         done(
-          CLIENT_CERT_ALERTS.has(error.code ?? '') ? this.clientCertRefused(endpoint, error.code as string) : undefined,
+          CLIENT_CERT_ALERTS.test(error.code ?? '')
+            ? this.clientCertRefused(endpoint, error.code as string)
+            : undefined,
         ),
       )
       socket.on('close', () => done(undefined))
