@@ -214,7 +214,8 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     access.admit(req, asset ? 'asset' : first === 'v1' && second === 'push' ? 'push' : 'api')
 
     if (first === 'v1' && second === 'push') {
-      allow(method, ['POST', 'PUT', 'GET', 'HEAD'])
+      // HEAD never writes: a push by HEAD (`curl -I …?token=`) is refused, not half-done.
+      allow(method, ['POST', 'PUT', 'GET'])
       return push(req, res, url.searchParams, segments.slice(2))
     }
     if (first === 'v1' && second === 'events' && segments.length === 2) {
@@ -417,7 +418,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     const pushCheck = monitor.pushCheck(name)
     const { secret } = access.admitPush(req, query, name, pushCheck)
     // A GET can be sent cross-site by any page (an <img>); it changes state only with a secret.
-    if ((req.method === 'GET' || req.method === 'HEAD') && !secret) {
+    if (req.method === 'GET' && !secret) {
       throw new HttpError(
         405,
         `a GET does not change a push check's state; POST to this URL (curl -X POST), or give the check a token and add ?token=TOKEN`,

@@ -169,7 +169,12 @@ describe('a monitor started with --auth-token-file', () => {
     const plain = await request(`${m.url}/v1/push/backup/fail`)
     assertUnauthorized(plain, 'a GET push without a secret')
     assert.match(plain.error, /token/)
-    assert.equal((await request(`${m.url}/v1/push/backup/fail`, { method: 'HEAD' })).status, 401)
+    assert.equal((await request(`${m.url}/v1/push/backup/fail`, { method: 'HEAD' })).status, 405)
+    assert.equal(await stateOf(m, 'backup'), 'passing')
+    // HEAD never writes, secret or not (`curl -I …?token=` is a look, not a push).
+    const head = await request(`${m.url}/v1/push/backup/fail?token=${BACKUP}`, { method: 'HEAD' })
+    assert.equal(head.status, 405)
+    assert.equal(head.headers.allow, 'POST, PUT, GET')
     assert.equal(await stateOf(m, 'backup'), 'passing')
     const withSecret = await request(`${m.url}/v1/push/backup/fail?token=${BACKUP}`)
     assert.equal(withSecret.status, 200, withSecret.error)
@@ -312,11 +317,11 @@ describe('a monitor on loopback without --auth-token-file', () => {
   })
 
   it('refuses a GET push without a secret with 405 and a sentence saying to POST', async () => {
-    for (const method of ['GET', 'HEAD']) {
-      const answer = await request(`${m.url}/v1/push/plain/fail`, { method })
-      assert.equal(answer.status, 405, method)
-      assert.equal(answer.headers.allow, 'POST, PUT')
-    }
+    const get = await request(`${m.url}/v1/push/plain/fail`)
+    assert.equal(get.status, 405)
+    assert.equal(get.headers.allow, 'POST, PUT')
+    // HEAD is never a push.
+    assert.equal((await request(`${m.url}/v1/push/plain/fail`, { method: 'HEAD' })).headers.allow, 'POST, PUT, GET')
     const answer = await request(`${m.url}/v1/push/plain/fail`)
     assert.match(answer.error, /a GET does not change a push check's state; POST to this URL/)
     // Nor does a ?token= the check has none of.
