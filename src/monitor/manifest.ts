@@ -10,7 +10,7 @@ import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type Document, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml'
 import { durationMs } from '../core/duration.js'
-import { redactUrl } from '../core/redact.js'
+import { redact, redactUrl, SecretSet } from '../core/redact.js'
 import { didYouMean } from '../core/suggest.js'
 import { portRangeProblem, SCHEMES, urlPortProblem } from '../probes/url.js'
 import { checkToken, readTokenFile, TokenError } from './auth.js'
@@ -27,8 +27,19 @@ export class ManifestError extends Error {
     readonly key: string | undefined,
     readonly problem: string,
   ) {
-    super(`${file}${line ? `:${line}` : ''}: ${key ? `${key}: ` : ''}${problem}`)
+    super(`${file}${line ? `:${line}` : ''}: ${key ? `${key}${keySeparator(key)}` : ''}${problem}`)
   }
+}
+
+const NO_SECRETS = new SecretSet(null)
+
+/**
+ * `: ` after a key, unless the key reads as a credential's name (`checks[0].token: a token
+ * of …`): every log line is redacted as a whole, and `token: a` would lose its next word to
+ * the key=value mask. Such keys are followed by ` — ` instead.
+ */
+function keySeparator(key: string): string {
+  return redact(`${key}: x`, NO_SECRETS) === `${key}: x` ? ': ' : ' — '
 }
 
 /** TLS settings of an HTTPS check (paths are resolved against the manifest's directory). */

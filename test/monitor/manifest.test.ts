@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { describe, it } from 'node:test'
+import { redact } from '../../src/core/redact.js'
 import {
   type CheckSpec,
   checkFingerprint,
@@ -329,11 +330,11 @@ describe('bad manifests', () => {
     const cases: [string, RegExp][] = [
       [
         'id: a\nchecks:\n  - name: x\n    type: push\n    period: 1h\n    token: hunter2\n',
-        /^a\.yaml:6: checks\[0\]\.token: a token of 7 characters is too easy to guess; use at least 16/,
+        /^a\.yaml:6: checks\[0\]\.token — a token of 7 characters is too easy to guess; use at least 16/,
       ],
       [
         'id: a\nchecks:\n  - name: x\n    type: push\n    period: 1h\n    token: "two words here, long enough"\n',
-        /checks\[0\]\.token: a token is one word/,
+        /checks\[0\]\.token — a token is one word/,
       ],
       [
         'id: a\nchecks:\n  - name: x\n    type: push\n    period: 1h\n    token: backup-secret-0123456789\n    token_file: t\n',
@@ -345,7 +346,7 @@ describe('bad manifests', () => {
       ],
       [
         'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    token: backup-secret-0123456789\n',
-        /checks\[0\]\.token: unknown key for a http check/,
+        /checks\[0\]\.token — unknown key for a http check/,
       ],
       [
         'id: a\nlabels: { pod: x }\nchecks:\n  - name: x\n    url: http://h:1/\n',
@@ -387,6 +388,30 @@ describe('bad manifests', () => {
         { team: 'ops', tier: 'web' },
       ],
     )
+  })
+
+  it('keep their words through redaction when a key reads as a credential name', () => {
+    const cases: [string, string][] = [
+      [
+        'id: a\nchecks:\n  - name: x\n    type: push\n    period: 1h\n    token: hunter2abc\n',
+        'a.yaml:6: checks[0].token — a token of 10 characters is too easy to guess',
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    headers:\n      Authorization: [1]\n',
+        'a.yaml:6: checks[0].headers.Authorization — must be a string',
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    password: p\n',
+        'a.yaml:5: checks[0].password — unknown key',
+      ],
+      ['id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    timeout: soon\n', 'a.yaml:5: checks[0].timeout: '],
+    ]
+    for (const [text, start] of cases) {
+      // Every log line of the monitor is redacted whole: the message must survive it.
+      const shown = redact(manifestError(() => parseManifest(text, 'a.yaml')).message)
+      assert.ok(shown.startsWith(start), shown)
+      assert.doesNotMatch(shown, /\*\*\*/)
+    }
   })
 
   it('name a missing path', () => {
