@@ -32,7 +32,7 @@ export class TokenError extends Error {
 /** A request the gate refuses: its status, headers and the one sentence it answers. */
 export class AccessRefused extends Error {
   constructor(
-    readonly statusCode: 401 | 403 | 405 | 421,
+    readonly statusCode: 400 | 401 | 403 | 405 | 421,
     message: string,
     readonly headers: Record<string, string> = {},
   ) {
@@ -257,11 +257,33 @@ export class Access {
     )
   }
 
-  /** 421 unless the Host is an IP literal, localhost, the listen name or an allowed name. */
+  /**
+   * 421 unless the Host is an IP literal, localhost, the listen name or an allowed name;
+   * 400 for a request with no Host, an empty one or two (RFC 9112 §3.2: a browser always
+   * sends exactly one; `/livez` and `/readyz` are answered before this gate). A request
+   * target in absolute form (`GET http://name/…`) is held to the same names.
+   */
   private checkHost(req: IncomingMessage): void {
     const header = req.headers.host
-    // No Host at all is HTTP/1.0 from a tool, never a browser.
-    if (header === undefined || header === '') return
+    let count = 0
+    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') count++
+    if (count > 1) throw new AccessRefused(400, 'a request has one Host header; this one has two or more')
+    if (header === undefined || header.trim() === '')
+      throw new AccessRefused(400, 'a request needs a Host header naming this monitor (HTTP/1.1 requires one)')
+    this.checkName(header)
+    const target = req.url ?? '/'
+    if (!target.startsWith('/') && target !== '*') {
+      let authority: string | undefined
+      try {
+        authority = new URL(target).host
+      } catch {}
+      if (!authority)
+        throw new AccessRefused(400, `the request target ${JSON.stringify(target.slice(0, 100))} is not a path`)
+      this.checkName(authority)
+    }
+  }
+
+  private checkName(header: string): void {
     const name = hostnameOf(header)
     if (name !== undefined && this.knownName(name)) return
     const shown = JSON.stringify(header.slice(0, 100))
@@ -290,8 +312,10 @@ export class Access {
       url = new URL(origin)
     } catch {}
     if (url && (url.protocol === 'http:' || url.protocol === 'https:')) {
+      // The listener speaks plain HTTP: its own pages are http://HOST; https://HOST is
+      // another origin (a TLS proxy in front is named with --allowed-host, below).
       const host = req.headers.host?.toLowerCase()
-      if (host !== undefined && url.host === normalizeHostHeader(host)) return
+      if (url.protocol === 'http:' && host !== undefined && url.host === normalizeHostHeader(host)) return
       const name = normalizeName(url.hostname)
       if (this.names.some((allowed) => (allowed.startsWith('*.') ? name.endsWith(allowed.slice(1)) : name === allowed)))
         return

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { startApi } from '../../src/monitor/api.js'
@@ -211,9 +212,44 @@ describe('a monitor started with --auth-token-file', () => {
     assert.equal((await request(`${m.url}/readyz`, { headers: { host: 'evil.example' } })).status, 200)
   })
 
+  it('answers two Host headers, an empty Host or none with 400, and a foreign absolute-form target with 421; /livez stays open', async () => {
+    const port = Number(new URL(m.url).port)
+    const raw = (head: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        let text = ''
+        const socket = connect(port, '127.0.0.1', () => socket.write(`${head}\r\n`))
+        socket.on('data', (c: Buffer) => {
+          text += c.toString()
+        })
+        socket.on('end', () => resolve(text))
+        socket.on('error', reject)
+      })
+    const auth = `Authorization: Bearer ${GLOBAL}\r\nConnection: close\r\n`
+    const host = `Host: 127.0.0.1:${port}\r\n`
+    assert.match(
+      await raw(`GET /v1/checks HTTP/1.1\r\n${host}Host: evil.example\r\n${auth}`),
+      /^HTTP\/1\.1 400 [\s\S]*one Host header/,
+    )
+    assert.match(await raw(`GET /v1/checks HTTP/1.1\r\nHost:\r\n${auth}`), /^HTTP\/1\.1 400 [\s\S]*needs a Host header/)
+    assert.match(await raw(`GET /v1/checks HTTP/1.0\r\n${auth}`), /^HTTP\/1\.1 400 [\s\S]*needs a Host header/)
+    assert.match(
+      await raw(`GET http://evil.example/v1/checks HTTP/1.1\r\n${host}${auth}`),
+      /^HTTP\/1\.1 421 [\s\S]*\\"evil\.example\\" is not a name of this monitor/,
+    )
+    assert.match(await raw(`GET http://127.0.0.1:${port}/v1/checks HTTP/1.1\r\n${host}${auth}`), /^HTTP\/1\.1 200 /)
+    assert.match(await raw('GET /livez HTTP/1.0\r\n'), /^HTTP\/1\.1 200 /)
+  })
+
   it('refuses a write from a foreign Origin with 403, and accepts its own origin and its allowed names', async () => {
     const host = new URL(m.url).host
-    for (const origin of ['http://evil.example', 'null', `http://${host.replace(/:\d+$/, ':1')}`, 'file://']) {
+    for (const origin of [
+      'http://evil.example',
+      'null',
+      `http://${host.replace(/:\d+$/, ':1')}`,
+      'file://',
+      // The listener speaks plain HTTP: the same host under https:// is another origin.
+      `https://${host}`,
+    ]) {
       const answer = await request(`${m.url}/v1/push/plain/fail`, { method: 'POST', headers: { ...BEARER, origin } })
       assert.equal(answer.status, 403, origin)
       assert.match(answer.error, /is refused; only the monitor's own pages may write from a browser/)
