@@ -892,7 +892,15 @@ function toSample(id: string, bucket: Bucket): HistorySample {
   return sample
 }
 
+/**
+ * An output as a log line shows it: the first line (at most 200 characters), then how many
+ * lines follow, so a multi-line output is not mistaken for a one-liner. The whole output
+ * is in the store and the API.
+ */
 function firstLine(text: string): string {
-  const line = text.split('\n', 1)[0] ?? ''
-  return line.length > 200 ? `${line.slice(0, 200)}…` : line
+  const lines = text.trimEnd().split('\n')
+  const first = lines[0] ?? ''
+  const shown = first.length > 200 ? `${first.slice(0, 200)}…` : first
+  const more = lines.length - 1
+  return more > 0 ? `${shown} (+${more} more line${more === 1 ? '' : 's'})` : shown
 }

@@ -84,6 +84,20 @@ describe('LogLimiter', () => {
     )
   })
 
+  it("a state change's line shows a multi-line output's first line and how many lines follow", async () => {
+    const dir = makeTempDir('bounds-lines')
+    writeFileSync(join(dir, 'job.yaml'), 'id: jobs\nnode: n1\nchecks:\n  - name: job\n    type: push\n    period: 1h\n')
+    const { lines, logger } = recorder()
+    const monitor = new Monitor({ store: new MemoryStore(), logger })
+    await monitor.load([dir])
+    monitor.start()
+    monitor.push('jobs/job', 'fail', 'disk full\n/var at 100%\nbackup aborted\n')
+    const state = monitor.states().find((s) => s.id === 'n1/jobs/job')
+    await monitor.stop()
+    assert.ok(lines.includes('warn jobs/job on n1: unknown → critical: push fail: disk full (+2 more lines)'), lines.join('\n'))
+    assert.match(state?.output ?? '', /backup aborted/)
+  })
+
   it('writes debug lines only to a logger that has debug', () => {
     const { lines, logger } = recorder()
     new LogLimiter(logger).write('debug', { cause: 'client went away' }, 'gone')
