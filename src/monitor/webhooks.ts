@@ -12,7 +12,7 @@ import { hostname } from 'node:os'
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import type { Logger } from '../core/logger.js'
 import { nonNegative, positive } from '../core/options.js'
-import { redactUrl } from '../core/redact.js'
+import { redactUrl, type SecretSet } from '../core/redact.js'
 import { sleep } from '../core/sleep.js'
 import { type PendingDeliveries, senderDeliveries } from './deliveries.js'
 import { limitedLog } from './log-limiter.js'
@@ -24,6 +24,8 @@ export interface TransitionSource {
   off(event: 'change', listener: (transition: Transition, state: CheckState) => void): unknown
   /** When the source has it (the Monitor does), its `stop()` drains the webhooks within its shutdown timeout. */
   addDeliveries?(sender: PendingDeliveries): () => void
+  /** When the source has it (the Monitor does), the webhook URLs' credentials and paths are masked in all it logs, stores and serves. */
+  secrets?: SecretSet
 }
 
 export interface WebhookOptions {
@@ -94,7 +96,11 @@ interface CheckEntry {
 }
 
 interface Target {
+  /** The URL without its userinfo (fetch refuses URLs with credentials). */
   url: string
+  /** `Basic …` from the URL's userinfo, if it has one. */
+  authorization: string | undefined
+  /** How logs name it: scheme://host[:port]/… — the path of a webhook is often its secret. */
   shown: string
   queue: WebhookNotification[]
   active: number
@@ -127,12 +133,22 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
     'user-agent': 'probekit-monitor',
     ...options.headers,
   }
-  const targets: Target[] = options.urls.map((url) => ({
-    url: validUrl(url),
-    shown: redactUrl(url),
-    queue: [],
-    active: 0,
-  }))
+  const targets: Target[] = options.urls.map((url) => {
+    const parsed = validUrl(url)
+    monitor.secrets?.addUrl(parsed)
+    monitor.secrets?.add(`${parsed.pathname}${parsed.search}`)
+    const user = decoded(parsed.username)
+    const password = decoded(parsed.password)
+    parsed.username = ''
+    parsed.password = ''
+    return {
+      url: parsed.href,
+      authorization: user || password ? `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` : undefined,
+      shown: shownWebhookUrl(parsed),
+      queue: [],
+      active: 0,
+    }
+  })
   const checks = new Map<string, CheckEntry>()
   const closing = new AbortController()
   // Aborted when a shutdown deadline passes: requests in flight end, nothing more is sent.
@@ -237,7 +253,7 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
         await sleep(Math.min(wait, maxBackoffMs), closing.signal)
         if (closing.signal.aborted) break
       }
-      const outcome = await attemptOnce(target.url, body)
+      const outcome = await attemptOnce(target, body)
       // Abandoned at the shutdown deadline: the drain logs one line for all of them.
       if (abandoning.signal.aborted) return
       if (outcome.ok) {
@@ -263,7 +279,7 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
   }
 
   async function attemptOnce(
-    url: string,
+    target: Target,
     body: string,
   ): Promise<{ ok: true } | { ok: false; retry: boolean; reason: string; retryAfterMs: number }> {
     const abort = new AbortController()
@@ -271,7 +287,13 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
     const abandon = () => abort.abort()
     abandoning.signal.addEventListener('abort', abandon, { once: true })
     try {
-      const res = await fetch(url, { method: 'POST', headers, body, signal: abort.signal, redirect: 'manual' })
+      const res = await fetch(target.url, {
+        method: 'POST',
+        headers: target.authorization ? { ...headers, authorization: target.authorization } : headers,
+        body,
+        signal: abort.signal,
+        redirect: 'manual',
+      })
       // The body is not needed; reading it frees the connection for reuse.
       await res.arrayBuffer().catch(() => undefined)
       if (res.status >= 200 && res.status < 300) return { ok: true }
@@ -370,7 +392,20 @@ function retryAfter(header: string | null): number {
   return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now())
 }
 
-function validUrl(url: string): string {
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/** `https://hooks.example.com/…`: where notifications go, without the path that may be their secret. */
+export function shownWebhookUrl(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname === '/' && !url.search ? '/' : '/…'}`
+}
+
+function validUrl(url: string): URL {
   let parsed: URL
   try {
     parsed = new URL(url)
@@ -382,5 +417,5 @@ function validUrl(url: string): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new Error(`webhook URL ${JSON.stringify(redactUrl(url))} must start with http:// or https://`)
   }
-  return url
+  return parsed
 }

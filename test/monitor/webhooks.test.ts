@@ -126,6 +126,41 @@ describe('webhooks', () => {
     }
   })
 
+  it("send the URL's userinfo as Basic auth, and log the URL as scheme://host/… with its secret path masked", async () => {
+    const port = new URL(receiver.url).port
+    const log = new Log()
+    const hooks = startWebhooks(fleet.monitor, {
+      urls: [`http://hook-user:hook%40pw-123@127.0.0.1:${port}/hook`],
+      minIntervalMs: 0,
+      logger: false,
+    })
+    const downPort = await freePort()
+    const secretPath = '/services/T0001/B0002/slack-secret-part'
+    const down = startWebhooks(fleet.monitor, {
+      urls: [`http://127.0.0.1:${downPort}${secretPath}`],
+      minIntervalMs: 0,
+      backoffMs: 50,
+      retries: 1,
+      logger: log,
+    })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(ID, 'critical')
+      await waitFor('the notification', () => receiver.delivered.length === 1)
+      const expected = `Basic ${Buffer.from('hook-user:hook@pw-123').toString('base64')}`
+      assert.equal(receiver.received[0]?.headers.authorization, expected)
+      await waitFor('the webhook to give up', () => log.lines.some((l) => l.startsWith('error')), 10_000)
+      const line = log.lines.find((l) => l.startsWith('error')) ?? ''
+      assert.match(line, new RegExp(`webhook http://127\\.0\\.0\\.1:${downPort}/…: gave up`))
+      assert.doesNotMatch(line, /slack-secret-part/)
+      // The path and the password are the monitor's secrets now: masked wherever they appear.
+      assert.equal(fleet.monitor.redact(`see ${secretPath} and hook@pw-123`), 'see *** and ***')
+    } finally {
+      await hooks.close()
+      await down.close()
+    }
+  })
+
   it('coalesce the transitions of one check inside the minimum interval into the next notification', async () => {
     const hooks = startWebhooks(fleet.monitor, { urls: [receiver.url], minIntervalMs: 1500, logger: false })
     try {
