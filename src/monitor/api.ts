@@ -102,6 +102,8 @@ const DEFAULT_WAIT_MS = 5 * 60_000
  */
 export const REQUEST_DEADLINE_MS = 10_000
 export const DEFAULT_MAX_CONNECTIONS = 4096
+/** Wrong credentials tried per client address per second; past that, its next tries get 429 with Retry-After. */
+const REFUSALS_PER_SECOND = 20
 const JSON_TYPE = 'application/json; charset=utf-8'
 const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const
 const INDEX_HEADER = 'x-probekit-index'
@@ -170,6 +172,8 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
   const stopDroppingStreams = auth.tokens instanceof TokenFile ? auth.tokens.onReload(() => events.close()) : undefined
   const pushRate = options.pushRatePerSecond ?? DEFAULT_PUSH_RATE_PER_SECOND
   const pushBuckets = new TokenBuckets({ ratePerSecond: pushRate })
+  // Refused credentials per client address: guessing tokens is slowed to this rate.
+  const refusals = new TokenBuckets({ ratePerSecond: REFUSALS_PER_SECOND, maxKeys: 10_000 })
   const watchers = new Slots(options.maxWatchers ?? DEFAULT_MAX_WATCHERS)
   const streams = new Slots(options.maxStreams ?? DEFAULT_MAX_STREAMS)
   const log = limitedLog(logger)
@@ -186,6 +190,8 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
 
   const route = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
+      if (error instanceof AccessRefused && error.statusCode === 401 && carriesCredential(req))
+        refusals.take(peerOf(req))
       if (error instanceof HttpError || error instanceof AccessRefused) {
         sendJson(req, res, error.statusCode, { error: error.message }, error.headers)
         return
@@ -210,6 +216,15 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     const segments = pathSegments(url.pathname)
     const [first, second] = segments
     const asset = method === 'GET' || method === 'HEAD' ? dashboardAsset(url.pathname) : undefined
+    // Only a request that tries a credential is held back: the address's other requests
+    // (and a missing credential, which guesses nothing) go on as usual.
+    const waitSeconds = carriesCredential(req) ? refusals.wait(peerOf(req)) : 0
+    if (waitSeconds > 0)
+      throw new HttpError(
+        429,
+        `too many wrong credentials from this address: at most ${REFUSALS_PER_SECOND} a second are tried; retry after ${waitSeconds} s`,
+        { 'retry-after': String(waitSeconds) },
+      )
     // Every route passes the gate, by its class: reads and writes by method (see auth.ts).
     access.admit(req, asset ? 'asset' : first === 'v1' && second === 'push' ? 'push' : 'api')
 
@@ -568,6 +583,14 @@ function idFrom(parts: string[]): string {
 
 function unknownCheck(id: string): HttpError {
   return new HttpError(404, `no check ${JSON.stringify(id)}; GET /v1/checks lists the checks the monitor knows`)
+}
+
+function carriesCredential(req: IncomingMessage): boolean {
+  return req.headers.authorization !== undefined || /[?&]token=/.test(req.url ?? '')
+}
+
+function peerOf(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? ''
 }
 
 function notFound(method: string, path: string): HttpError {

@@ -61,6 +61,14 @@ export class TokenBuckets {
     return Math.max(1, Math.ceil((1 - bucket.tokens) / this.rate))
   }
 
+  /** The seconds until `take(key)` would be granted, without taking: 0 when it would be now. */
+  wait(key: string): number {
+    const bucket = this.buckets.get(key)
+    if (!bucket) return 0
+    const tokens = Math.min(this.burst, bucket.tokens + ((this.now() - bucket.at) / 1000) * this.rate)
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.rate))
+  }
+
   get size(): number {
     return this.buckets.size
   }

@@ -240,6 +240,27 @@ describe('a monitor started with --auth-token-file', () => {
     assert.match(await raw('GET /livez HTTP/1.0\r\n'), /^HTTP\/1\.1 200 /)
   })
 
+  it('answers wrong tokens past 20 a second from one address with 429 and Retry-After; a right token waits too, other requests do not', async () => {
+    const wrong = { authorization: 'Bearer wrong-token-0123456789abcdef' }
+    const statuses: number[] = []
+    for (let i = 0; i < 40; i++) statuses.push((await request(`${m.url}/v1/checks`, { headers: wrong })).status)
+    assert.ok(statuses.includes(401))
+    const limited = await request(`${m.url}/v1/checks`, { headers: wrong })
+    assert.equal(limited.status, 429)
+    assert.match(String(limited.headers['retry-after']), /^\d+$/)
+    assert.match(limited.error, /too many wrong credentials from this address/)
+    // Guessing right while held back tells nothing either.
+    assert.equal((await request(`${m.url}/v1/checks`, { headers: BEARER })).status, 429)
+    // A request without a credential, and the health routes, are not held back.
+    assert.equal((await request(`${m.url}/v1/checks`)).status, 401)
+    assert.equal((await request(`${m.url}/livez`)).status, 200)
+    await waitFor(
+      'the limit to pass',
+      async () => (await request(`${m.url}/v1/checks`, { headers: BEARER })).status === 200,
+      10_000,
+    )
+  })
+
   it('refuses a write from a foreign Origin with 403, and accepts its own origin and its allowed names', async () => {
     const host = new URL(m.url).host
     for (const origin of [
