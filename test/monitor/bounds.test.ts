@@ -94,7 +94,10 @@ describe('LogLimiter', () => {
     monitor.push('jobs/job', 'fail', 'disk full\n/var at 100%\nbackup aborted\n')
     const state = monitor.states().find((s) => s.id === 'n1/jobs/job')
     await monitor.stop()
-    assert.ok(lines.includes('warn jobs/job on n1: unknown → critical: push fail: disk full (+2 more lines)'), lines.join('\n'))
+    assert.ok(
+      lines.includes('warn jobs/job on n1: unknown → critical: push fail: disk full (+2 more lines)'),
+      lines.join('\n'),
+    )
     assert.match(state?.output ?? '', /backup aborted/)
   })
 
