@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import * as grpcJs from '@grpc/grpc-js'
 import { addHealthService } from '../../src/grpc/server.js'
 import { createHealth } from '../../src/health.js'
+import { openSqliteDatabase } from '../../src/monitor/store/sqlite-driver.js'
 import { blackholeServer } from '../support/faults.js'
 import { freePort, makeTempDir, waitFor } from '../support/server-process.js'
 import { startMariaDb } from '../support/servers/mariadb.js'
@@ -305,6 +306,10 @@ const probesPage: Scenario = async (blocks) => {
 
     const dir = makeTempDir('doctest-probes')
     mkdirSync(join(dir, 'data'))
+    // The app's SQLite database, made with whichever driver this Node loads.
+    const appDb = openSqliteDatabase(join(dir, 'data/app.db'))
+    appDb.exec('CREATE TABLE jobs (id INTEGER PRIMARY KEY)')
+    appDb.close()
     const { rewrite } = substitutions([
       ['rediss://:password@cache.internal:6380', `rediss://:password@127.0.0.1:${tlsRedis.port}`],
       ['/etc/ssl/cache-ca.pem', certs.caFile],

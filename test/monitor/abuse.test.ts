@@ -140,7 +140,7 @@ describe('the monitor under abuse', () => {
     const aboutJob = lines.filter((l) => l.includes('flood/job on n1'))
     // One line for the first state change of the window, one with the count of the rest.
     assert.ok(aboutJob.length <= 2, `at most two lines about the check:\n${aboutJob.join('\n')}`)
-    const summary = aboutJob.find((l) => /… \(and [\d,]+ more like this in the last 10 s\)/.test(l))
+    const summary = aboutJob.find((l) => /… \(and [\d,]+ more like this in the last 10 s; now \w+\)/.test(l))
     assert.ok(summary, `a line counts the state changes held back:\n${lines.join('\n')}`)
     const held = Number((/and ([\d,]+) more/.exec(summary) as RegExpExecArray)[1]?.replaceAll(',', ''))
     // Four pushers interleave success and failure: about every other accepted push is a change.

@@ -317,7 +317,14 @@ describe('webhooks', () => {
         body: 'tar: exit 2',
       })
       assert.equal(push.status, 200)
-      await waitFor('the notification from the monitor command', () => receiver.delivered.length >= 1, 20_000)
+      await waitFor('the notification from the monitor command', () => receiver.delivered.length >= 1, 20_000).catch(
+        (error: Error) => {
+          const answers = receiver.received.map((r) => r.status).join(', ') || 'none'
+          throw new Error(
+            `${error.message}; the receiver answered: ${answers}\n--- monitor ---\n${monitor.recentOutput}`,
+          )
+        },
+      )
       const notification = receiver.delivered[0] as WebhookNotification
       assert.deepEqual([notification.id, notification.from, notification.to], ['n9/cron/backup', 'unknown', 'critical'])
       assert.match(notification.output, /tar: exit 2/)
