@@ -11,8 +11,9 @@
  * of every key, and re-syncs (a fresh range, a fresh watch, a new lease if the old one
  * expired, every state of this replica written again) when etcd answers again.
  *
- * It talks to etcd's v3 JSON gateway over HTTP with undici: every request has a deadline
- * and is cancelled at close; no gRPC stack is loaded.
+ * It talks to etcd's v3 JSON gateway over HTTP with undici (etcd/gateway.ts: every request
+ * has a deadline and is cancelled at close; no gRPC stack is loaded); the queue of writes
+ * is etcd/write-queue.ts, the options and the `etcd://…` address etcd/options.ts.
  *
  * Layout under the prefix (keys are UTF-8, values JSON):
  *
@@ -24,58 +25,31 @@
  * the bounded history of the checks it ran in memory.
  */
 import { EventEmitter } from 'node:events'
-import { readFileSync } from 'node:fs'
-import { isIP } from 'node:net'
 import { hostname } from 'node:os'
-import { connect as tlsConnect } from 'node:tls'
-import { Agent, type Dispatcher, request } from 'undici'
 import { type Logger, writeLog } from '../../core/logger.js'
-import { addSecret, redact, redactUrl } from '../../core/redact.js'
-import { describeNetworkError } from '../../probes/network-error.js'
+import { redact, redactUrl } from '../../core/redact.js'
 import type { CheckState, HistoryPoint, HistoryQuery, HistorySample, MonitorStore, Transition } from '../types.js'
 import { StoreError } from './errors.js'
+import {
+  b64,
+  EtcdAnswerError,
+  EtcdGateway,
+  EtcdRefused,
+  EtcdUnavailable,
+  isStaleToken,
+  PERMISSION_DENIED,
+  prefixEnd,
+  type RawKv,
+  sleepUnref,
+  unb64,
+  type WatchResult,
+} from './etcd/gateway.js'
+import { connectionOf, type EtcdStoreOptions, normalizePrefix } from './etcd/options.js'
+import { WriteQueue } from './etcd/write-queue.js'
 import { MemoryStore } from './memory.js'
 import { DEFAULT_RETENTION, type Retention } from './retention.js'
 
-export interface EtcdStoreOptions {
-  /** Client URLs of etcd members, e.g. `http://10.0.0.1:2379`; tried in turn. */
-  endpoints: string[]
-  /** Key prefix, e.g. `/probekit` (a leading `/` is added, a trailing one dropped). */
-  prefix: string
-  /** This replica's id (unique in the fleet). Default `<hostname>-<pid>`. */
-  replicaId?: string
-  /** Read only: no lease, no registration, no writes (what `probekit inspect` opens). */
-  readonly?: boolean
-  /** TTL of this replica's lease, seconds: how long a dead monitor's results outlive it. Default 15. */
-  leaseTtlSeconds?: number
-  /** Deadline of each request to etcd, ms. Default 2000. */
-  requestTimeoutMs?: number
-  /** Transitions kept in etcd for the whole fleet. Default 10,000 (oldest dropped). */
-  maxTransitions?: number
-  /** Transitions waiting to be written while etcd is away, at most (oldest dropped). Default 10,000. */
-  maxPendingTransitions?: number
-  /** Retention of the in-memory history and of transitions (`transitionsMs`). */
-  retention?: Partial<Retention>
-  /** Where "etcd unreachable" and "etcd back" are logged; `false` for silence. Default console. */
-  logger?: Logger | false
-  /**
-   * PEM file of the CA that signed etcd's server certificate (`--etcd-ca`); default: the
-   * CAs Node trusts. TLS needs `https://` endpoints (`etcd+tls://` in a store address).
-   */
-  caFile?: string
-  /** PEM files of this monitor's client certificate and key, for etcd's `--client-cert-auth` (`--etcd-cert`, `--etcd-key`). */
-  certFile?: string
-  keyFile?: string
-  /**
-   * etcd user, for a cluster with authentication on (`--etcd-user`). The store logs in
-   * (`/v3/auth/authenticate`), sends the token with every request, and logs in again
-   * whenever etcd says the token expired.
-   */
-  user?: string
-  /** The user's password; or `passwordFile` (`--etcd-password-file`: its first line). */
-  password?: string
-  passwordFile?: string
-}
+export { type EtcdSpec, type EtcdStoreOptions, parseEtcdSpec, shownEtcdSpec } from './etcd/options.js'
 
 /** What the store knows about its link to etcd, for readiness checks and tests. */
 export interface EtcdStoreStatus {
@@ -99,597 +73,8 @@ export interface ReplicaInfo {
   startedAt: string
 }
 
-/** What an `etcd://…` store address says: the members, the prefix, and optionally a user. */
-export interface EtcdSpec {
-  endpoints: string[]
-  prefix: string
-  /** From `etcd://USER:PASSWORD@…` (percent-decoded). */
-  user?: string
-  password?: string
-}
-
-const ETCD_SCHEME = /^(etcd|etcd\+tls|etcds):\/\//i
-
-/**
- * A store address fit to print: the password of `etcd://USER:PASSWORD@…` masked, also when
- * it holds `@`, `:` or `/` (the userinfo ends at the last `@` before the members).
- */
-export function shownEtcdSpec(spec: string): string {
-  const scheme = ETCD_SCHEME.exec(spec.trim())
-  if (!scheme) return redactUrl(spec)
-  const { userinfo, rest } = splitUserinfo(spec.trim().slice(scheme[0].length))
-  if (userinfo === undefined) return spec.trim()
-  const colon = userinfo.indexOf(':')
-  return `${scheme[0]}${colon < 0 ? userinfo : `${userinfo.slice(0, colon)}:***`}@${rest}`
-}
-
-/** `HOST:PORT[,HOST:PORT…]` up to the prefix: what follows the userinfo. */
-const MEMBER_LIST = /^[A-Za-z0-9._\-[\]:, ]*:\d+(\/|$)/
-
-/**
- * Splits `USER:PASSWORD@MEMBERS/PREFIX` at the "@" that ends the userinfo: the last one
- * followed by a member list (a password may hold "@", ":" or "/"; a prefix may hold "@").
- * When no "@" is followed by a member list and the address does not start with one (a
- * typo in the members), the last "@" ends it: an error then masks too much, never too little.
- */
-function splitUserinfo(text: string): { userinfo?: string; rest: string } {
-  for (let at = text.lastIndexOf('@'); at > 0; at = text.lastIndexOf('@', at - 1)) {
-    if (MEMBER_LIST.test(text.slice(at + 1))) return { userinfo: text.slice(0, at), rest: text.slice(at + 1) }
-  }
-  const at = text.lastIndexOf('@')
-  if (at < 0 || MEMBER_LIST.test(text)) return { rest: text }
-  return { userinfo: text.slice(0, at), rest: text.slice(at + 1) }
-}
-
-/**
- * Parses `etcd://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]/PREFIX` (`etcd+tls://` or
- * `etcds://` for TLS); errors are one sentence naming the fix, with the password masked.
- */
-export function parseEtcdSpec(spec: string): EtcdSpec {
-  const value = spec.trim()
-  const shown = JSON.stringify(shownEtcdSpec(value))
-  const scheme = ETCD_SCHEME.exec(value)
-  const example = 'use etcd://HOST:PORT[,HOST:PORT…]/PREFIX (etcd+tls:// for TLS), e.g. etcd://127.0.0.1:2379/probekit'
-  if (!scheme) throw new StoreError(`--store ${shown} is not an etcd address; ${example}`)
-  const tls = (scheme[1] as string).toLowerCase() !== 'etcd'
-  const { userinfo, rest } = splitUserinfo(value.slice(scheme[0].length))
-  let user: string | undefined
-  let password: string | undefined
-  if (userinfo !== undefined) {
-    const colon = userinfo.indexOf(':')
-    try {
-      user = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon))
-      if (colon >= 0) password = decodeURIComponent(userinfo.slice(colon + 1))
-    } catch {
-      throw new StoreError(
-        `--store ${shown}: the user name or password is not valid percent-encoding; encode "%" as %25, or give the password with --etcd-password-file`,
-      )
-    }
-    if (!user)
-      throw new StoreError(`--store ${shown} names no user before its "@"; write etcd://USER:PASSWORD@HOST:PORT/PREFIX`)
-  }
-  const match = /^([^/?#]*)(\/[^?#]*)?$/.exec(rest)
-  if (!match) throw new StoreError(`--store ${shown} is not an etcd address; ${example}`)
-  const endpoints: string[] = []
-  for (const part of (match[1] as string).split(',')) {
-    const hostPort = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(part.trim())
-    const port = hostPort ? Number(hostPort[2]) : 0
-    if (!hostPort || port < 1 || port > 65535)
-      throw new StoreError(
-        `--store ${shown}: ${JSON.stringify(part)} is not HOST:PORT (etcd's client port is usually 2379); ${example}`,
-      )
-    endpoints.push(`${tls ? 'https' : 'http'}://${hostPort[1]}:${port}`)
-  }
-  let prefix: string
-  try {
-    prefix = normalizePrefix(decodeURIComponent(match[2] ?? ''))
-  } catch {
-    throw new StoreError(`--store ${shown}: the prefix is not valid percent-encoding; encode "%" as %25`)
-  }
-  if (prefix === '')
-    throw new StoreError(
-      `--store ${shown} names no key prefix; add one so probekit's keys stay apart, e.g. ${scheme[0]}${match[1]}/probekit`,
-    )
-  const parsed: EtcdSpec = { endpoints, prefix }
-  if (user !== undefined) parsed.user = user
-  if (password !== undefined) {
-    parsed.password = password
-    addSecret(password)
-  }
-  return parsed
-}
-
-function normalizePrefix(prefix: string): string {
-  const trimmed = prefix.replace(/\/+$/, '').replace(/^\/+/, '')
-  return trimmed ? `/${trimmed}` : ''
-}
-
-/**
- * Reads the TLS files and the password the options name; every mistake is one sentence
- * naming the flag. The password is registered with `addSecret`, so no log line can show it.
- */
-function connectionOf(options: EtcdStoreOptions): EtcdConnection {
-  const tls = options.endpoints.length > 0 && options.endpoints.every((e) => e.startsWith('https:'))
-  const connection: EtcdConnection = {}
-  const read = (file: string, flag: string, what: string): Buffer => {
-    try {
-      return readFileSync(file)
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      throw new StoreError(
-        code === 'ENOENT'
-          ? `${flag} ${file} does not exist; give the PEM file of ${what}`
-          : `cannot read ${flag} ${file} (${code ?? String(error)}); check its permissions`,
-      )
-    }
-  }
-  const tlsFiles: [keyof EtcdConnection, string | undefined, string, string][] = [
-    ['ca', options.caFile, '--etcd-ca', "the CA that signed etcd's certificate"],
-    ['cert', options.certFile, '--etcd-cert', "this monitor's client certificate"],
-    ['key', options.keyFile, '--etcd-key', "the client certificate's private key"],
-  ]
-  for (const [field, file, flag, what] of tlsFiles) {
-    if (file === undefined) continue
-    if (!tls)
-      throw new StoreError(`${flag} is for etcd over TLS; use --store etcd+tls://HOST:PORT/PREFIX (https:// endpoints)`)
-    ;(connection as Record<string, Buffer>)[field] = read(file, flag, what)
-  }
-  if ((options.certFile === undefined) !== (options.keyFile === undefined))
-    throw new StoreError('--etcd-cert and --etcd-key go together; give both, the certificate and its private key')
-  let password = options.password
-  if (options.passwordFile !== undefined) {
-    if (password !== undefined)
-      throw new StoreError('the etcd password is given twice (in --store and --etcd-password-file); give it once')
-    const text = read(options.passwordFile, '--etcd-password-file', 'a file whose first line is the etcd password')
-      .toString('utf8')
-      .split(/\r?\n/)[0] as string
-    if (text === '')
-      throw new StoreError(
-        `--etcd-password-file ${options.passwordFile} is empty; write the password on its first line`,
-      )
-    password = text
-  }
-  if (password !== undefined && options.user === undefined)
-    throw new StoreError('an etcd password needs a user; give --etcd-user NAME (or etcd://USER:PASSWORD@… in --store)')
-  if (options.user !== undefined) {
-    if (!options.user.trim()) throw new StoreError('--etcd-user needs a name, e.g. --etcd-user probekit')
-    if (password === undefined)
-      throw new StoreError(
-        `etcd user ${options.user} needs a password; give it with --etcd-password-file FILE (or etcd://USER:PASSWORD@… in --store)`,
-      )
-    connection.user = options.user
-    connection.password = password
-    addSecret(password)
-  }
-  return connection
-}
-
-const MAX_TXN_OPS = 128
 /** Deadline of the requests `open()` makes; a refused connection still fails at once. */
 const OPEN_TIMEOUT_MS = 5000
-
-interface PutOp {
-  kind: 'put'
-  value: string
-  /** Bound to this replica's lease (states, the registration) or not (transitions). */
-  leased: boolean
-}
-interface DeleteOp {
-  kind: 'delete'
-}
-type PendingOp = PutOp | DeleteOp
-
-interface RawKv {
-  key: string
-  value?: string
-  lease?: string
-}
-interface WatchEvent {
-  type?: 'PUT' | 'DELETE'
-  kv: RawKv
-}
-
-/** An etcd request that failed because etcd did not answer (down, frozen, unreachable). */
-class EtcdUnavailable extends Error {
-  override name = 'EtcdUnavailable'
-}
-
-/**
- * etcd (or the TLS layer in front of it) refused this monitor: an untrusted certificate, a
- * missing client certificate, a wrong password. Retrying does not help; the message is one
- * sentence naming the flag that fixes it.
- */
-class EtcdRefused extends Error {
-  override name = 'EtcdRefused'
-}
-
-/** An error etcd answered with (`{ error, code }`), e.g. "requested lease not found". */
-class EtcdAnswerError extends Error {
-  override name = 'EtcdAnswerError'
-  constructor(
-    message: string,
-    readonly code: number | undefined,
-    readonly statusCode?: number,
-  ) {
-    super(message)
-  }
-}
-
-/** etcd's answers that mean "log in again": the token expired, or the auth store moved on. */
-const STALE_TOKEN =
-  /invalid auth token|auth(entication)? token .*(expired|invalid)|revision of auth store is old|user name is empty/i
-const PERMISSION_DENIED = /permission denied/i
-
-function isStaleToken(error: unknown): boolean {
-  return error instanceof EtcdAnswerError && (error.statusCode === 401 || STALE_TOKEN.test(error.message))
-}
-
-/** What the gateway needs to reach etcd: TLS material and a user, both optional. */
-interface EtcdConnection {
-  ca?: Buffer
-  cert?: Buffer
-  key?: Buffer
-  user?: string
-  password?: string
-}
-
-/** Certificate verification failures: the fix is the CA the monitor trusts (`--etcd-ca`). */
-const UNTRUSTED_CERT_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-])
-/**
- * TLS alerts a server sends when it does not accept the client's certificate (or its
- * absence). Matched by the alert's name, whatever OpenSSL calls the protocol: OpenSSL 3.0
- * (Node 20) says `ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE`, OpenSSL 3.5 (Node 22, 24)
- * `ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE`.
- */
-const CLIENT_CERT_ALERTS =
-  /^ERR_SSL_[A-Z0-9/]+_ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_UNKNOWN|UNKNOWN_CA|HANDSHAKE_FAILURE)$/
-
-/**
- * etcd's v3 JSON gateway: POST a JSON body, get JSON back; keys and values are base64,
- * 64-bit numbers are strings. Endpoints are tried in turn when one does not answer. With a
- * user, every request carries the token `/v3/auth/authenticate` gave, and a request that
- * etcd refuses for a stale token is sent once more with a fresh one.
- */
-class EtcdGateway {
-  private current = 0
-  private readonly agent: Agent
-  /** The auth token; `''` when etcd has authentication off; undefined until logged in. */
-  private token: string | undefined
-  private authenticating: Promise<string> | undefined
-  /** Cancels a login at close: a login is shared, so no one caller's signal may cancel it. */
-  private readonly closing = new AbortController()
-
-  constructor(
-    readonly endpoints: string[],
-    private readonly timeoutMs: number,
-    private readonly connection: EtcdConnection = {},
-  ) {
-    const { ca, cert, key } = connection
-    this.agent = new Agent({
-      connect: { timeout: timeoutMs, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) },
-      keepAliveTimeout: 30_000,
-    })
-  }
-
-  get endpoint(): string {
-    return this.endpoints[this.current] as string
-  }
-
-  get user(): string | undefined {
-    return this.connection.user
-  }
-
-  async call<T>(path: string, body: unknown, signal: AbortSignal, timeoutMs = this.timeoutMs): Promise<T> {
-    const token = await this.authToken(signal, timeoutMs)
-    try {
-      return await this.post<T>(path, body, token, signal, timeoutMs)
-    } catch (error) {
-      if (!this.connection.user || !isStaleToken(error)) throw error
-      // The token expired (or the auth store changed): log in again, once, and resend.
-      this.forgetToken(token)
-      return this.post<T>(path, body, await this.authToken(signal, timeoutMs), signal, timeoutMs)
-    }
-  }
-
-  /** Drops a token etcd no longer takes; the next request logs in again. */
-  forgetToken(token: string | undefined): void {
-    if (this.token === token) this.token = undefined
-  }
-
-  /** The token to send: logs in when there is none (one login for all concurrent requests). */
-  private async authToken(signal: AbortSignal, timeoutMs: number): Promise<string | undefined> {
-    const { user, password } = this.connection
-    if (user === undefined) return undefined
-    if (this.token !== undefined) return this.token || undefined
-    if (signal.aborted) throw new EtcdUnavailable('the request was cancelled')
-    this.authenticating ??= this.authenticate(user, password ?? '', this.closing.signal, timeoutMs).finally(() => {
-      this.authenticating = undefined
-    })
-    return (await this.authenticating) || undefined
-  }
-
-  private async authenticate(user: string, password: string, signal: AbortSignal, timeoutMs: number): Promise<string> {
-    try {
-      const answer = await this.post<{ token?: string }>(
-        '/v3/auth/authenticate',
-        { name: user, password },
-        undefined,
-        signal,
-        timeoutMs,
-      )
-      this.token = answer.token ?? ''
-    } catch (error) {
-      if (!(error instanceof EtcdAnswerError)) throw error
-      // A cluster with authentication off needs no token; if it is turned on later, etcd's
-      // "user name is empty" sends us here again.
-      if (/authentication is not enabled/i.test(error.message)) this.token = ''
-      else if (/authentication failed|invalid user ID or password/i.test(error.message))
-        throw new EtcdRefused(
-          `etcd at ${this.endpoint} refused user ${user}: authentication failed; check --etcd-user/--etcd-password-file`,
-        )
-      else throw error
-    }
-    return this.token
-  }
-
-  private async post<T>(
-    path: string,
-    body: unknown,
-    token: string | undefined,
-    signal: AbortSignal,
-    timeoutMs: number,
-  ): Promise<T> {
-    const endpoint = this.endpoint
-    let res: Dispatcher.ResponseData
-    try {
-      res = await request(`${endpoint}${path}`, {
-        method: 'POST',
-        body: JSON.stringify(body),
-        headers: token
-          ? { 'content-type': 'application/json', authorization: token }
-          : { 'content-type': 'application/json' },
-        dispatcher: this.agent,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-      })
-    } catch (error) {
-      throw await this.networkFailure(endpoint, error, timeoutMs)
-    }
-    let text: string
-    try {
-      text = await res.body.text()
-    } catch (error) {
-      throw await this.networkFailure(endpoint, error, timeoutMs)
-    }
-    return parseAnswer<T>(res.statusCode, text, endpoint)
-  }
-
-  /**
-   * Opens a watch and feeds every result to `onResult` until the stream ends, fails, or
-   * `signal` aborts. Resolves when etcd ends the stream; rejects on failure (with an
-   * `EtcdAnswerError` when etcd cancels the watch for a stale token or a permission).
-   */
-  async watch(body: unknown, onResult: (result: WatchResult) => void, signal: AbortSignal): Promise<void> {
-    const token = await this.authToken(signal, this.timeoutMs)
-    const endpoint = this.endpoint
-    let res: Dispatcher.ResponseData
-    try {
-      res = await request(`${endpoint}/v3/watch`, {
-        method: 'POST',
-        body: JSON.stringify(body),
-        headers: token
-          ? { 'content-type': 'application/json', authorization: token }
-          : { 'content-type': 'application/json' },
-        dispatcher: this.agent,
-        headersTimeout: this.timeoutMs,
-        // A watch is silent while nothing changes: no body deadline; the lease keepalive notices a dead etcd.
-        bodyTimeout: 0,
-        signal,
-      })
-    } catch (error) {
-      throw await this.networkFailure(endpoint, error, this.timeoutMs)
-    }
-    if (res.statusCode !== 200) {
-      parseAnswer(res.statusCode, await res.body.text().catch(() => ''), endpoint)
-      return
-    }
-    let buffered = ''
-    try {
-      for await (const chunk of res.body) {
-        buffered += (chunk as Buffer).toString('utf8')
-        let newline = buffered.indexOf('\n')
-        while (newline >= 0) {
-          const line = buffered.slice(0, newline).trim()
-          buffered = buffered.slice(newline + 1)
-          newline = buffered.indexOf('\n')
-          if (!line) continue
-          const message = JSON.parse(line) as { result?: WatchResult; error?: { message?: string; code?: number } }
-          if (message.error) throw new EtcdAnswerError(message.error.message ?? 'the watch failed', message.error.code)
-          const result = message.result
-          // A watch etcd would not create (the token expired, no permission) comes back cancelled with a reason.
-          if (result?.canceled && !result.compact_revision && result.cancel_reason) {
-            const error = new EtcdAnswerError(
-              result.cancel_reason.replace(/^rpc error: code = \w+ desc = /, ''),
-              undefined,
-            )
-            if (isStaleToken(error)) this.forgetToken(token)
-            throw error
-          }
-          if (result) onResult(result)
-        }
-      }
-    } catch (error) {
-      if (error instanceof EtcdAnswerError) throw error
-      throw await this.networkFailure(endpoint, error, this.timeoutMs)
-    }
-  }
-
-  /**
-   * Turns a failed request into `EtcdRefused` (a TLS setting to fix) or `EtcdUnavailable`
-   * (etcd did not answer; the next endpoint gets the next request).
-   */
-  private async networkFailure(endpoint: string, error: unknown, timeoutMs: number): Promise<Error> {
-    const err = error as { code?: string; message?: string; cause?: { code?: string; message?: string } }
-    const code = err.code ?? err.cause?.code ?? ''
-    const detail = err.cause?.message ?? err.message ?? String(error)
-    if (UNTRUSTED_CERT_CODES.has(code) || code === 'CERT_HAS_EXPIRED')
-      return new EtcdRefused(
-        `etcd at ${endpoint} presented a certificate this monitor does not trust (${detail}); give the CA that signed it with --etcd-ca FILE`,
-      )
-    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
-      return new EtcdRefused(
-        `etcd at ${endpoint} presented a certificate for other names (${detail}); address etcd by a name its certificate holds in --store`,
-      )
-    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG')
-      return new EtcdRefused(
-        `etcd at ${endpoint} does not speak TLS on that port; use --store etcd://… for plain HTTP, or point at its TLS client port`,
-      )
-    if (CLIENT_CERT_ALERTS.test(code)) return this.clientCertRefused(endpoint, code)
-    if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
-      // undici reports a TLS alert as "other side closed": ask the port once more, by hand, why.
-      const refused = await this.diagnose(endpoint, Math.min(timeoutMs, 1000))
-      if (refused) return refused
-    }
-    this.rotate(endpoint)
-    return new EtcdUnavailable(describeNetworkError(error, timeoutMs))
-  }
-
-  private clientCertRefused(endpoint: string, alert: string): EtcdRefused {
-    const reason = alert
-      .replace(/^ERR_SSL_[A-Z0-9/]+_ALERT_/, '')
-      .toLowerCase()
-      .replace(/_/g, ' ')
-    return new EtcdRefused(
-      this.connection.cert
-        ? `etcd at ${endpoint} refused this monitor's client certificate (${reason}); give one signed by a CA in etcd's --trusted-ca-file with --etcd-cert FILE --etcd-key FILE`
-        : `etcd at ${endpoint} requires a client certificate (${reason}); give one with --etcd-cert FILE --etcd-key FILE`,
-    )
-  }
-
-  /**
-   * Connects once with node:tls to learn what undici could not tell: the TLS alert a
-   * server sent, or that a plain-HTTP address speaks TLS. Undefined when nothing is wrong
-   * with TLS (etcd went away, say).
-   */
-  private diagnose(endpoint: string, timeoutMs: number): Promise<EtcdRefused | undefined> {
-    const url = new URL(endpoint)
-    const plain = url.protocol === 'http:'
-    const { ca, cert, key } = this.connection
-    return new Promise((resolve) => {
-      let settled = false
-      const socket = tlsConnect({
-        host: url.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(url.port),
-        ...(plain ? { rejectUnauthorized: false } : {}),
-        ...(ca ? { ca } : {}),
-        ...(cert ? { cert } : {}),
-        ...(key ? { key } : {}),
-        ...(isIP(url.hostname) ? {} : { servername: url.hostname }),
-      })
-      const done = (result: EtcdRefused | undefined) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        socket.destroy()
-        resolve(result)
-      }
-      const timer = setTimeout(() => done(undefined), timeoutMs)
-      socket.on('secureConnect', () => {
-        if (plain)
-          return done(
-            new EtcdRefused(
-              `etcd at ${endpoint} speaks TLS on that port; use --store etcd+tls://… (with --etcd-ca FILE unless Node already trusts its CA)`,
-            ),
-          )
-        // TLS 1.3 servers refuse a client certificate after the handshake: ask something and wait.
-        socket.write(`POST /v3/maintenance/status HTTP/1.1\r\nhost: ${url.host}\r\ncontent-length: 2\r\n\r\n{}`)
-      })
-      socket.on('data', () => done(undefined))
-      socket.on('error', (error: NodeJS.ErrnoException) =>
-        done(
-          CLIENT_CERT_ALERTS.test(error.code ?? '')
-            ? this.clientCertRefused(endpoint, error.code as string)
-            : undefined,
-        ),
-      )
-      socket.on('close', () => done(undefined))
-    })
-  }
-
-  private rotate(failed: string): void {
-    if (this.endpoint === failed) this.current = (this.current + 1) % this.endpoints.length
-  }
-
-  close(): Promise<void> {
-    this.closing.abort()
-    return this.agent.destroy()
-  }
-}
-
-interface WatchResult {
-  header?: { revision?: string }
-  created?: boolean
-  canceled?: boolean
-  cancel_reason?: string
-  compact_revision?: string
-  events?: WatchEvent[]
-}
-
-function parseAnswer<T>(statusCode: number, text: string, endpoint: string): T {
-  let json: { error?: string; message?: string; code?: number } & Record<string, unknown>
-  try {
-    json = JSON.parse(text)
-  } catch {
-    // etcd 3.4+ refuses, with auth on, a gateway request whose client certificate has a CN.
-    if (/CommonName of client sending a request against gateway/i.test(text))
-      throw new EtcdRefused(
-        `etcd at ${endpoint} refuses client certificates with a Common Name on its JSON gateway while authentication is on; issue --etcd-cert without a CN (e.g. subject "/O=probekit") and log in with --etcd-user`,
-      )
-    throw new EtcdUnavailable(
-      `${endpoint} answered HTTP ${statusCode} with something other than etcd's JSON gateway; is it etcd's client port?`,
-    )
-  }
-  if (json.error !== undefined || statusCode >= 400)
-    throw new EtcdAnswerError(String(json.message ?? json.error ?? `HTTP ${statusCode}`), json.code, statusCode)
-  return json as T
-}
-
-const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64')
-const unb64 = (text: string | undefined): string => (text ? Buffer.from(text, 'base64').toString('utf8') : '')
-
-/** The first key after every key that starts with `prefix` (etcd's `range_end` for a prefix). */
-function prefixEnd(prefix: string): string {
-  const bytes = Buffer.from(prefix, 'utf8')
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    if ((bytes[i] as number) < 0xff) {
-      bytes[i] = (bytes[i] as number) + 1
-      return bytes.subarray(0, i + 1).toString('base64')
-    }
-  }
-  return Buffer.from([0]).toString('base64')
-}
-
-const sleepUnref = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 
 /**
  * A `MonitorStore` in etcd. Open it with `EtcdStore.open()` (or `openStoreAsync('etcd://…')`),
@@ -713,7 +98,6 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   private readonly logger: Logger | false
   private readonly retention: Retention
   private readonly maxTransitions: number
-  private readonly maxPendingTransitions: number
   private readonly closing = new AbortController()
   private closed = false
 
@@ -732,11 +116,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   private readonly localHistory: MemoryStore
   private readonly registration: ReplicaInfo
 
-  private readonly pending = new Map<string, PendingOp>()
-  /** Keys of the transaction being written now. */
-  private inFlight: ReadonlySet<string> = new Set()
-  private pendingTransitions = 0
-  private droppedTransitions = 0
+  private readonly queue: WriteQueue
   private writing: Promise<void> | undefined
   private retryTimer: NodeJS.Timeout | undefined
   private keepaliveTimer: NodeJS.Timeout | undefined
@@ -773,7 +153,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     this.retention = { ...DEFAULT_RETENTION, ...options.retention }
     this.localHistory = new MemoryStore(this.retention)
     this.maxTransitions = options.maxTransitions ?? 10_000
-    this.maxPendingTransitions = options.maxPendingTransitions ?? 10_000
+    this.queue = new WriteQueue(`${this.prefix}/transitions/`, options.maxPendingTransitions ?? 10_000)
     this.registration = { id: this.replicaId, host: hostname(), pid: process.pid, startedAt: new Date().toISOString() }
   }
 
@@ -807,7 +187,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
           lease: store.lease,
         })
         // grantLease queued the registration too; it was just written.
-        store.pending.delete(store.key('replicas', store.replicaId))
+        store.queue.delete(store.key('replicas', store.replicaId))
         store.memberMap.set(store.replicaId, store.registration)
         store.keepaliveTimer = setInterval(() => void store.keepalive(), (store.leaseTtlSeconds * 1000) / 3)
         store.keepaliveTimer.unref()
@@ -849,8 +229,8 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   status(): EtcdStoreStatus {
     const status: EtcdStoreStatus = {
       available: this.available,
-      pendingWrites: this.pending.size,
-      droppedTransitions: this.droppedTransitions,
+      pendingWrites: this.queue.size,
+      droppedTransitions: this.queue.droppedTransitions,
     }
     if (!this.available && this.lastError) status.lastError = this.lastError
     if (this.lease) status.lease = BigInt(this.lease).toString(16)
@@ -870,7 +250,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       this.own.set(state.id, copy)
       this.view.set(state.id, copy)
       this.publishers.set(state.id, this.replicaId)
-      this.enqueue(this.key('state', state.id), { kind: 'put', value: this.stateValue(copy), leased: true })
+      this.queue.enqueue(this.key('state', state.id), { kind: 'put', value: this.stateValue(copy), leased: true })
     }
     this.kick()
   }
@@ -883,7 +263,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       if (!this.own.delete(id)) continue
       this.view.delete(id)
       this.publishers.delete(id)
-      this.enqueue(this.key('state', id), { kind: 'delete' })
+      this.queue.enqueue(this.key('state', id), { kind: 'delete' })
     }
     this.kick()
   }
@@ -895,7 +275,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       const key = this.key('transitions', `${t.at}/${this.replicaId}/${t.index}.${++this.transitionSeq}`)
       const copy = { ...t }
       this.insertTransition(key, copy)
-      this.enqueue(key, { kind: 'put', value: JSON.stringify(copy), leased: false })
+      this.queue.enqueue(key, { kind: 'put', value: JSON.stringify(copy), leased: false })
       ids.add(t.id)
     }
     // Each check keeps its newest `transitionsPerCheck` now, not at the next prune: a
@@ -954,7 +334,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     const flushTimeoutMs = options.flushTimeoutMs ?? 2000
     if (!this.readonly && flushTimeoutMs > 0 && this.available) {
       const deadline = Date.now() + flushTimeoutMs
-      while (this.pending.size > 0 && this.lease && this.available && Date.now() < deadline) {
+      while (this.queue.size > 0 && this.lease && this.available && Date.now() < deadline) {
         this.kick()
         await this.writing
       }
@@ -986,32 +366,9 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     return this.gateway.call<T>(path, body, this.closing.signal, this.opening ? OPEN_TIMEOUT_MS : undefined)
   }
 
-  private enqueue(key: string, op: PendingOp): void {
-    const before = this.pending.get(key)
-    // Re-inserting moves the key to the end: the queue stays in the order of the latest change.
-    this.pending.delete(key)
-    this.pending.set(key, op)
-    if (!before && key.startsWith(`${this.prefix}/transitions/`) && op.kind === 'put') {
-      this.pendingTransitions++
-      if (this.pendingTransitions > this.maxPendingTransitions) this.dropOldestPendingTransition()
-    }
-  }
-
-  private dropOldestPendingTransition(): void {
-    const transitionsPrefix = `${this.prefix}/transitions/`
-    for (const [key, op] of this.pending) {
-      if (op.kind === 'put' && key.startsWith(transitionsPrefix)) {
-        this.pending.delete(key)
-        this.pendingTransitions--
-        this.droppedTransitions++
-        return
-      }
-    }
-  }
-
   /** Starts the writer if it is idle and there is something to write. */
   private kick(): void {
-    if (this.writing || this.pending.size === 0 || this.closing.signal.aborted || this.readonly) return
+    if (this.writing || this.queue.size === 0 || this.closing.signal.aborted || this.readonly) return
     if (!this.available && this.retryTimer) return
     this.writing = this.writeLoop().finally(() => {
       this.writing = undefined
@@ -1019,27 +376,22 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   }
 
   private async writeLoop(): Promise<void> {
-    while (this.pending.size > 0 && !this.closing.signal.aborted) {
+    while (this.queue.size > 0 && !this.closing.signal.aborted) {
       if (!this.lease) {
         // Leased keys wait for a lease; the keepalive loop grants one and kicks again.
         if (!(await this.ensureLease())) return
       }
       const lease = this.lease as string
-      const batch: [string, PendingOp][] = []
-      for (const entry of this.pending) {
-        batch.push(entry)
-        if (batch.length === MAX_TXN_OPS) break
-      }
+      const batch = this.queue.nextBatch()
       const ops = batch.map(([key, op]) =>
         op.kind === 'delete'
           ? { requestDeleteRange: { key: b64(key) } }
           : { requestPut: { key: b64(key), value: b64(op.value), ...(op.leased ? { lease } : {}) } },
       )
-      this.inFlight = new Set(batch.map(([key]) => key))
       try {
         await this.call('/v3/kv/txn', { success: ops })
       } catch (error) {
-        this.inFlight = new Set()
+        this.queue.abandoned()
         if (error instanceof EtcdAnswerError && /lease not found/.test(error.message)) {
           this.leaseLost()
           continue
@@ -1048,13 +400,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
         this.retryLater()
         return
       }
-      this.inFlight = new Set()
-      const transitionsPrefix = `${this.prefix}/transitions/`
-      for (const [key, op] of batch) {
-        if (this.pending.get(key) !== op) continue
-        this.pending.delete(key)
-        if (op.kind === 'put' && key.startsWith(transitionsPrefix)) this.pendingTransitions--
-      }
+      this.queue.written(batch)
       this.succeeded({ write: true })
       this.pruneTransitions()
     }
@@ -1086,14 +432,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
    */
   private dropTransition(key: string): void {
     this.forgetTransition(key)
-    const op = this.pending.get(key)
-    if (op?.kind === 'put' && !this.inFlight.has(key)) {
-      this.pending.delete(key)
-      this.pendingTransitions--
-      return
-    }
-    if (op?.kind === 'put') this.pendingTransitions--
-    this.enqueue(key, { kind: 'delete' })
+    this.queue.dropTransition(key)
   }
 
   private forgetTransition(key: string): void {
@@ -1121,13 +460,13 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     const answer = await this.call<{ ID: string; TTL: string }>('/v3/lease/grant', { TTL: this.leaseTtlSeconds })
     this.lease = answer.ID
     // Everything bound to the old lease is gone: the registration and every state we hold are written again.
-    this.enqueue(this.key('replicas', this.replicaId), {
+    this.queue.enqueue(this.key('replicas', this.replicaId), {
       kind: 'put',
       value: JSON.stringify(this.registration),
       leased: true,
     })
     for (const state of this.own.values())
-      this.enqueue(this.key('state', state.id), { kind: 'put', value: this.stateValue(state), leased: true })
+      this.queue.enqueue(this.key('state', state.id), { kind: 'put', value: this.stateValue(state), leased: true })
   }
 
   private leaseLost(): void {
@@ -1217,7 +556,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     writeLog(
       this.logger,
       'info',
-      `monitor store: etcd at ${redactUrl(this.gateway.endpoint)} ${wasRefused ? 'accepts writes' : 'answers'} again; writing ${this.pending.size} pending key(s)`,
+      `monitor store: etcd at ${redactUrl(this.gateway.endpoint)} ${wasRefused ? 'accepts writes' : 'answers'} again; writing ${this.queue.size} pending key(s)`,
       { store: this.spec },
     )
     clearTimeout(this.retryTimer)
@@ -1259,7 +598,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       const present = new Set((answer.kvs ?? []).map((kv) => unb64(kv.key)))
       for (const [id, state] of this.own)
         if (!present.has(this.key('state', id)))
-          this.enqueue(this.key('state', id), { kind: 'put', value: this.stateValue(state), leased: true })
+          this.queue.enqueue(this.key('state', id), { kind: 'put', value: this.stateValue(state), leased: true })
       this.kick()
     }
     this.safeEmit('states')
@@ -1318,7 +657,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
           if (mine) {
             // Our key went with an expired lease: we still check this; write it again.
             if (!this.readonly) {
-              this.enqueue(key, { kind: 'put', value: this.stateValue(mine), leased: true })
+              this.queue.enqueue(key, { kind: 'put', value: this.stateValue(mine), leased: true })
               this.kick()
             }
             continue
@@ -1331,7 +670,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
         } else if (kind === 'replicas') {
           const id = key.slice(`${this.prefix}/replicas/`.length)
           if (id === this.replicaId && !this.readonly && !this.closed) {
-            this.enqueue(key, { kind: 'put', value: JSON.stringify(this.registration), leased: true })
+            this.queue.enqueue(key, { kind: 'put', value: JSON.stringify(this.registration), leased: true })
             this.kick()
             continue
           }
