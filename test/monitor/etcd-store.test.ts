@@ -6,43 +6,10 @@ import { after, before, describe, it } from 'node:test'
 import type { Logger } from '../../src/core/logger.js'
 import { EtcdStore, type EtcdStoreOptions, parseEtcdSpec } from '../../src/monitor/store/etcd.js'
 import { openStore, openStoreAsync, StoreError } from '../../src/monitor/store/index.js'
-import type { CheckState, Transition } from '../../src/monitor/types.js'
 import { expectNoLeakedResources } from '../support/leaks.js'
 import { freePort, makeTempDir, sleep, waitFor } from '../support/server-process.js'
 import { type EtcdServer, startEtcd } from '../support/servers/etcd.js'
-
-function state(check: string, overrides: Partial<CheckState> = {}): CheckState {
-  return {
-    pod: 'web',
-    node: 'n1',
-    check,
-    id: `n1/web/${check}`,
-    kind: 'http',
-    target: 'http://127.0.0.1:1/_status',
-    state: 'passing',
-    output: 'ok',
-    since: '2026-01-01T00:00:00.000Z',
-    successes: 3,
-    failures: 0,
-    index: 1,
-    ...overrides,
-  }
-}
-
-function transition(check: string, index: number): Transition {
-  const at = new Date(Date.now() - 60_000 + index * 10).toISOString()
-  return {
-    pod: 'web',
-    node: 'n1',
-    check,
-    id: `n1/web/${check}`,
-    from: 'passing',
-    to: 'critical',
-    at,
-    output: `t${index}`,
-    index,
-  }
-}
+import { state, storeContract, transition } from '../support/store-contract.js'
 
 /** A logger that keeps its lines, to prove what is logged (and how often). */
 function recordingLogger(): Logger & { lines: string[] } {
@@ -77,6 +44,8 @@ describe('etcd store (real etcd)', () => {
     await Promise.all(open.map((s) => s.shutdown({ flushTimeoutMs: 0 })))
     await etcd.stop()
   })
+
+  storeContract('etcd', () => store({ leaseTtlSeconds: 15, requestTimeoutMs: 2000 }))
 
   it('probekit inspect --store etcd://… prints the fleet in p2-inspect shape without registering as a replica', async () => {
     const writer = await store({ replicaId: 'inspected' })

@@ -1,0 +1,193 @@
+/** The store contract: fixtures and the tests every `MonitorStore` must pass. */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { CheckState, MonitorStore, Transition } from '../../src/monitor/types.js'
+
+export function state(check: string, overrides: Partial<CheckState> = {}): CheckState {
+  return {
+    pod: 'web',
+    node: 'n1',
+    check,
+    id: `n1/web/${check}`,
+    kind: 'http',
+    target: 'http://127.0.0.1:1/_status',
+    state: 'passing',
+    output: 'ok',
+    since: '2026-01-01T00:00:00.000Z',
+    successes: 3,
+    failures: 0,
+    index: 1,
+    ...overrides,
+  }
+}
+
+/** Transitions are kept 30 days: test data is recent. */
+export const recent = (second: number) =>
+  new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000 + second * 1000).toISOString()
+
+export function transition(
+  check: string,
+  index: number,
+  at: string = new Date(Date.now() - 60_000 + index * 10).toISOString(),
+  to: Transition['to'] = 'critical',
+): Transition {
+  return { pod: 'web', node: 'n1', check, id: `n1/web/${check}`, from: 'passing', to, at, output: `t${index}`, index }
+}
+
+/** A store that closes asynchronously (etcd's flushes and revokes its lease) is awaited. */
+async function closeStore(store: MonitorStore): Promise<void> {
+  const shutdown = (store as { shutdown?: () => Promise<void> }).shutdown
+  if (shutdown) await shutdown.call(store)
+  else store.close()
+}
+
+/**
+ * The behaviour every store shares: memory and SQLite (test/monitor/store.test.ts) and etcd
+ * (test/monitor/etcd-store.test.ts) run these same tests.
+ */
+export function storeContract(name: string, open: () => MonitorStore | Promise<MonitorStore>): void {
+  describe(`${name} store`, () => {
+    it('keeps current states, replacing on save and dropping removed checks', async () => {
+      const store = await open()
+      try {
+        store.saveStates([state('a'), state('b', { pod: 'api', id: 'n1/api/b' })])
+        store.saveStates([state('a', { state: 'critical', failures: 2, successes: 0, index: 7 })])
+        const loaded = store.loadStates().sort((x, y) => x.id.localeCompare(y.id))
+        assert.deepEqual(
+          loaded.map((s) => [s.id, s.state, s.failures, s.index]),
+          [
+            ['n1/api/b', 'passing', 0, 1],
+            ['n1/web/a', 'critical', 2, 7],
+          ],
+        )
+        store.removeStates(['n1/api/b'])
+        assert.deepEqual(
+          store.loadStates().map((s) => s.id),
+          ['n1/web/a'],
+        )
+      } finally {
+        await closeStore(store)
+      }
+    })
+
+    it('lists the most recent transitions oldest first, filtered by check, pod and time', async () => {
+      const store = await open()
+      try {
+        store.addTransitions([
+          transition('a', 1, recent(1)),
+          transition('b', 2, recent(2)),
+          transition('a', 3, recent(3), 'passing'),
+        ])
+        assert.deepEqual(
+          store.transitions({}).map((t) => t.index),
+          [1, 2, 3],
+        )
+        assert.deepEqual(
+          store.transitions({ id: 'n1/web/a' }).map((t) => t.index),
+          [1, 3],
+        )
+        assert.deepEqual(
+          store.transitions({ limit: 2 }).map((t) => t.index),
+          [2, 3],
+        )
+        assert.deepEqual(
+          store.transitions({ since: recent(2) }).map((t) => t.index),
+          [2, 3],
+        )
+        assert.deepEqual(store.transitions({ pod: 'other' }), [])
+      } finally {
+        await closeStore(store)
+      }
+    })
+
+    it("keeps at most the documented 1,000 newest transitions of a check flooded with 50,000, and the other checks' too", async () => {
+      const store = await open()
+      try {
+        const base = Date.now() - 3_600_000
+        store.addTransitions([transition('quiet', 1, new Date(base).toISOString())])
+        const batch = 100
+        let index = 0
+        for (let b = 0; b < 50_000 / batch; b++) {
+          const transitions: Transition[] = []
+          for (let i = 0; i < batch; i++) {
+            index++
+            const t = transition(
+              'flood',
+              index,
+              new Date(base + index).toISOString(),
+              index % 2 ? 'critical' : 'passing',
+            )
+            transitions.push({
+              ...t,
+              from: index % 2 ? 'passing' : 'critical',
+              output: `flood ${index} ${'x'.repeat(200)}`,
+            })
+          }
+          store.addTransitions(transitions)
+          // Bounded after every write, not only when a pruner comes round.
+          const kept = store.transitions({ id: 'n1/web/flood', limit: 1_000_000 }).length
+          if (kept > 1000 + batch)
+            assert.fail(`after batch ${b + 1}, ${kept} transitions of the flooded check are kept`)
+        }
+        const flood = store.transitions({ id: 'n1/web/flood', limit: 1_000_000 })
+        assert.ok(flood.length >= 1000 && flood.length <= 1000 + batch, `${flood.length} kept`)
+        assert.equal(flood.at(-1)?.index, 50_000, 'the newest is kept')
+        assert.deepEqual(
+          flood.map((t) => t.index),
+          Array.from({ length: flood.length }, (_, i) => 50_000 - flood.length + 1 + i),
+          'the newest, in order',
+        )
+        assert.deepEqual(
+          store.transitions({ id: 'n1/web/quiet' }).map((t) => t.index),
+          [1],
+          'the quiet check keeps its transition',
+        )
+        assert.ok(store.transitions({ limit: 1_000_000 }).length <= 1001 + batch)
+      } finally {
+        await closeStore(store)
+      }
+    })
+
+    it('counts outcomes into minute buckets with the worst state and the mean duration', async () => {
+      const store = await open()
+      try {
+        const minute = Math.floor(Date.now() / 60_000) * 60_000 - 120_000
+        const at = (offsetMs: number) => new Date(minute + offsetMs).toISOString()
+        store.addSamples([
+          { id: 'n1/web/a', at: at(1000), state: 'passing', durationMs: 10 },
+          { id: 'n1/web/a', at: at(2000), state: 'critical', durationMs: 30 },
+          { id: 'n1/web/a', at: at(61_000), state: 'passing', durationMs: 5, count: 4, passed: 4 },
+        ])
+        const points = store.history('n1/web/a')
+        assert.deepEqual(points, [
+          { at: at(0), state: 'critical', count: 2, passed: 1, durationMs: 20 },
+          { at: at(60_000), state: 'passing', count: 4, passed: 4, durationMs: 5 },
+        ])
+        assert.equal(store.history('n1/web/a', { limit: 1 }).length, 1)
+        assert.deepEqual(
+          store.history('n1/web/a', { since: at(60_000) }).map((p) => p.count),
+          [4],
+        )
+        assert.deepEqual(store.history('n1/web/other'), [])
+      } finally {
+        await closeStore(store)
+      }
+    })
+
+    it('serves older history as hourly rollups', async () => {
+      const store = await open()
+      try {
+        const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 10 * 3_600_000
+        store.addSamples([
+          { id: 'n1/web/a', at: new Date(hour + 60_000).toISOString(), state: 'passing', durationMs: 2 },
+          { id: 'n1/web/a', at: new Date(hour + 30 * 60_000).toISOString(), state: 'warning', durationMs: 4 },
+        ])
+        assert.deepEqual(store.history('n1/web/a'), [
+          { at: new Date(hour).toISOString(), state: 'warning', count: 2, passed: 1, durationMs: 3 },
+        ])
+      } finally {
+        await closeStore(store)
+      }
+    })
+  })
+}
