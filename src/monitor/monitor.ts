@@ -6,7 +6,7 @@
  */
 import { EventEmitter, setMaxListeners } from 'node:events'
 import { reasonOf } from '../core/errors.js'
-import { type Logger, writeLog } from '../core/logger.js'
+import type { Logger } from '../core/logger.js'
 import { SecretSet } from '../core/redact.js'
 import { type Checker, type CheckerResult, keepTail } from './checkers/checker.js'
 import { execChecker } from './checkers/exec.js'
@@ -15,22 +15,22 @@ import { httpChecker } from './checkers/http.js'
 import { probeChecker } from './checkers/probe.js'
 import { tcpChecker } from './checkers/tcp.js'
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, drainDeliveries, type PendingDeliveries } from './deliveries.js'
+import { MinuteBucket } from './history.js'
 import { limitedLog } from './log-limiter.js'
 import { type CheckSpec, checkFingerprint, loadManifests, type PodManifest, type PushCheckSpec } from './manifest.js'
 import { assertPushKind, type PushKind, PushWatch, pushResult } from './push.js'
 import { Scheduler } from './scheduler.js'
 import { registerSecrets } from './secrets.js'
 import { Silences } from './silences.js'
+import { StoreWriter } from './store-writer.js'
 import { applyThresholds } from './thresholds.js'
 import {
   type CheckState,
   compareChecks,
   type HealthState,
-  type HistorySample,
   type MonitorStore,
   type SilenceMark,
   stateOfStatus,
-  stateRank,
   type Transition,
 } from './types.js'
 
@@ -110,23 +110,11 @@ interface Entry {
   /** When the state was last handed to the store (Date.now()), 0 if never. */
   savedAt: number
   unsaved: boolean
-  bucket: Bucket | undefined
+  bucket: MinuteBucket | undefined
   /** Whether this replica runs the check (always, without a `share`). */
   owned: boolean
 }
 
-interface Bucket {
-  minute: number
-  count: number
-  passed: number
-  durationSum: number
-  timed: number
-  worst: HealthState
-}
-
-const FLUSH_DELAY_MS = 100
-/** Items of each kind written per transaction; the rest waits for the next turn of the event loop. */
-const WRITE_CHUNK = 500
 const NOT_OURS = 'checked by another monitor replica, which has published no result'
 
 const DEFAULT_WAKE_INTERVAL_MS = 250
@@ -179,13 +167,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   private readonly wakeShare: number
   /** How long answering the last wake-up took, ms (the sum of its batches). */
   private lastWakeCostMs = 0
-  private pendingTransitions: Transition[] = []
-  private pendingSamples: HistorySample[] = []
-  private pendingRemovals: string[] = []
-  private flushTimer: NodeJS.Timeout | undefined
-  private flushImmediate: NodeJS.Immediate | undefined
+  private readonly writer: StoreWriter<Entry>
   private historyTimer: NodeJS.Timeout | undefined
-  private storeFailing = false
   private loading: Promise<void> = Promise.resolve()
   private readonly senders = new Set<PendingDeliveries>()
 
@@ -197,6 +180,17 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     this.scheduler = new Scheduler({ concurrency: options.concurrency ?? 256 })
     this.minWakeIntervalMs = options.wakeIntervalMs ?? DEFAULT_WAKE_INTERVAL_MS
     this.wakeShare = Math.min(1, Math.max(0.01, options.wakeShare ?? DEFAULT_WAKE_SHARE))
+    this.writer = new StoreWriter<Entry>({
+      store: this.store,
+      logger: this.logger,
+      redact: this.redact,
+      stateOf: (entry, now) => {
+        if (this.entries.get(entry.spec.id) !== entry || !entry.owned) return undefined
+        entry.savedAt = now
+        entry.unsaved = false
+        return entry.state
+      },
+    })
     this.silences = new Silences(this.store, options.clock)
   }
 
@@ -276,7 +270,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     for (const entry of this.entries.values()) entry.checker = undefined
     this.rollHistory(false)
     for (const entry of this.entries.values()) if (entry.unsaved) this.markDirty(entry)
-    this.flushAll()
+    this.writer.flushAll()
     for (const waiter of this.waiters) waiter.resolve()
     this.waiters.clear()
     await drainDeliveries(this.senders, deadline, this.logger)
@@ -332,7 +326,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         this.markDirty(entry)
         if (this.started) this.schedule(entry)
       } else {
-        if (entry.bucket && entry.bucket.count > 0) this.pendingSamples.push(toSample(entry.spec.id, entry.bucket))
+        if (entry.bucket && entry.bucket.count > 0) this.writer.addSample(entry.bucket.toSample(entry.spec.id))
         entry.bucket = undefined
         this.retire(entry)
         entry.state = this.freshState(entry.spec, undefined, NOT_OURS)
@@ -475,7 +469,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
           this.currentIndex = Math.max(this.currentIndex, state.index)
         }
       } catch (error) {
-        this.storeError('reading the stored states', error)
+        this.writer.storeError('reading the stored states', error)
       }
     }
     const wanted = new Map<string, CheckSpec>()
@@ -493,11 +487,11 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       if (wanted.has(id)) continue
       this.retire(entry)
       this.entries.delete(id)
-      this.pendingRemovals.push(id)
+      this.writer.removeState(id)
       changed = true
     }
     // Stored checks that no manifest names any more are dropped on the first load.
-    for (const id of this.restored.keys()) if (!wanted.has(id)) this.pendingRemovals.push(id)
+    for (const id of this.restored.keys()) if (!wanted.has(id)) this.writer.removeState(id)
 
     for (const [id, spec] of wanted) {
       const fingerprint = checkFingerprint(spec)
@@ -544,7 +538,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       if (this.started && owned) this.schedule(entry)
     }
     if (changed) this.raise()
-    if (this.pendingRemovals.length > 0) this.scheduleFlush()
+    if (this.writer.hasPendingRemovals) this.writer.scheduleFlush()
   }
 
   private freshState(spec: CheckSpec, previous: CheckState | undefined, output: string): CheckState {
@@ -672,8 +666,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       output,
       index: state.index,
     }
-    this.pendingTransitions.push(transition)
-    this.scheduleFlush()
+    this.writer.addTransition(transition)
     return transition
   }
 
@@ -734,119 +727,29 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   }
 
   private sample(entry: Entry, time: string, durationMs: number, observed: HealthState, state: HealthState): void {
-    const at = Date.parse(time)
-    const minute = Math.floor(at / 60_000) * 60_000
-    let bucket = entry.bucket
-    if (bucket && bucket.minute !== minute) {
-      this.pendingSamples.push(toSample(entry.spec.id, bucket))
-      bucket = undefined
+    const minute = MinuteBucket.minuteOf(time)
+    if (entry.bucket && entry.bucket.minute !== minute) {
+      this.writer.addSample(entry.bucket.toSample(entry.spec.id))
+      entry.bucket = undefined
     }
-    if (!bucket) {
-      bucket = { minute, count: 0, passed: 0, durationSum: 0, timed: 0, worst: 'unknown' }
-      entry.bucket = bucket
-    }
-    bucket.count++
-    if (observed === 'passing') bucket.passed++
-    bucket.durationSum += durationMs
-    bucket.timed++
-    const seen = observed === 'passing' ? state : observed
-    if (stateRank(seen) > stateRank(bucket.worst)) bucket.worst = seen
+    entry.bucket ??= new MinuteBucket(minute)
+    entry.bucket.add(durationMs, observed, state)
   }
 
   /** Moves the history gathered so far to the pending writes. */
   private rollHistory(flushNow: boolean): void {
     for (const entry of this.entries.values()) {
       if (entry.bucket && entry.bucket.count > 0) {
-        this.pendingSamples.push(toSample(entry.spec.id, entry.bucket))
+        this.writer.addSample(entry.bucket.toSample(entry.spec.id))
         entry.bucket = undefined
       }
     }
-    if (flushNow) this.flushAll()
-    else if (this.pendingSamples.length > 0) this.scheduleFlush()
+    if (flushNow) this.writer.flushAll()
+    else if (this.writer.hasPendingSamples) this.writer.scheduleFlush()
   }
-
-  private dirty = new Set<Entry>()
 
   private markDirty(entry: Entry): void {
-    this.dirty.add(entry)
-    this.scheduleFlush()
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushTimer || this.flushImmediate) return
-    // A short delay gathers a burst of results into one transaction, away from the check loop.
-    this.flushTimer = setTimeout(() => this.flush(), FLUSH_DELAY_MS)
-  }
-
-  /**
-   * Writes what is pending, at most `WRITE_CHUNK` items of each kind per turn of the event
-   * loop: 10,000 history samples are written as a series of short transactions with checks
-   * running in between, not as one long stall. A failing store is logged, never thrown into
-   * a check.
-   */
-  private flush(): void {
-    this.clearFlush()
-    if (this.writeChunk(WRITE_CHUNK)) {
-      this.flushImmediate = setImmediate(() => {
-        this.flushImmediate = undefined
-        this.flush()
-      })
-    }
-  }
-
-  /** Writes everything pending at once (on stop). */
-  private flushAll(): void {
-    this.clearFlush()
-    while (this.writeChunk(Number.POSITIVE_INFINITY)) {}
-  }
-
-  private clearFlush(): void {
-    clearTimeout(this.flushTimer)
-    this.flushTimer = undefined
-    if (this.flushImmediate) clearImmediate(this.flushImmediate)
-    this.flushImmediate = undefined
-  }
-
-  /** Writes up to `limit` items of each kind; returns whether more are pending. */
-  private writeChunk(limit: number): boolean {
-    const now = Date.now()
-    const states: CheckState[] = []
-    for (const entry of this.dirty) {
-      if (states.length >= limit) break
-      this.dirty.delete(entry)
-      if (this.entries.get(entry.spec.id) !== entry || !entry.owned) continue
-      states.push(entry.state)
-      entry.savedAt = now
-      entry.unsaved = false
-    }
-    const transitions = this.pendingTransitions.splice(0, limit)
-    const samples = this.pendingSamples.splice(0, limit)
-    const removals = this.pendingRemovals
-    this.pendingRemovals = []
-    try {
-      if (removals.length > 0) this.store.removeStates(removals)
-      if (states.length > 0) this.store.saveStates(states)
-      if (transitions.length > 0) this.store.addTransitions(transitions)
-      if (samples.length > 0) this.store.addSamples(samples)
-      if (this.storeFailing) {
-        this.storeFailing = false
-        writeLog(this.logger, 'info', 'the monitor store is writable again', {})
-      }
-    } catch (error) {
-      this.storeError('writing to the store', error)
-    }
-    return this.dirty.size > 0 || this.pendingTransitions.length > 0 || this.pendingSamples.length > 0
-  }
-
-  private storeError(what: string, error: unknown): void {
-    if (this.storeFailing) return
-    this.storeFailing = true
-    writeLog(
-      this.logger,
-      'error',
-      `monitor: ${what} failed: ${this.redact(error instanceof Error ? error.message : String(error))}`,
-      {},
-    )
+    this.writer.markDirty(entry)
   }
 }
 
@@ -878,18 +781,6 @@ function subjectOf(spec: CheckSpec): string {
   const { intervalMs: _i, timeoutMs: _t, thresholds: _th, source: _s, ...rest } = spec
   if (rest.kind === 'push') delete rest.tokens
   return JSON.stringify(rest)
-}
-
-function toSample(id: string, bucket: Bucket): HistorySample {
-  const sample: HistorySample = {
-    id,
-    at: new Date(bucket.minute).toISOString(),
-    state: bucket.worst,
-    count: bucket.count,
-    passed: bucket.passed,
-  }
-  if (bucket.timed > 0) sample.durationMs = bucket.durationSum / bucket.timed
-  return sample
 }
 
 /**

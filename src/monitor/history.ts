@@ -1,0 +1,52 @@
+/**
+ * The monitor's history: each check's outcomes are counted into one bucket per minute as
+ * they come (no I/O on the checking path) and written as one `HistorySample` when the
+ * minute is over or the history timer rolls it.
+ */
+import { type HealthState, type HistorySample, stateRank } from './types.js'
+
+/** One check's outcomes in one minute. */
+export class MinuteBucket {
+  count = 0
+  passed = 0
+  durationSum = 0
+  timed = 0
+  /** The worst state seen this minute. */
+  worst: HealthState = 'unknown'
+
+  constructor(
+    /** The minute's start, ms since the epoch. */
+    readonly minute: number,
+  ) {}
+
+  /** The start of the minute `at` (an ISO time) falls in. */
+  static minuteOf(at: string): number {
+    return Math.floor(Date.parse(at) / 60_000) * 60_000
+  }
+
+  /**
+   * Counts a run that saw `observed`. `state` is the check's state after thresholds: a
+   * passing run of a check still damped to critical counts as critical, a failing run as
+   * what it saw.
+   */
+  add(durationMs: number, observed: HealthState, state: HealthState): void {
+    this.count++
+    if (observed === 'passing') this.passed++
+    this.durationSum += durationMs
+    this.timed++
+    const seen = observed === 'passing' ? state : observed
+    if (stateRank(seen) > stateRank(this.worst)) this.worst = seen
+  }
+
+  toSample(id: string): HistorySample {
+    const sample: HistorySample = {
+      id,
+      at: new Date(this.minute).toISOString(),
+      state: this.worst,
+      count: this.count,
+      passed: this.passed,
+    }
+    if (this.timed > 0) sample.durationMs = this.durationSum / this.timed
+    return sample
+  }
+}
