@@ -19,30 +19,13 @@ import type { CheckState } from '../../src/monitor/types.js'
 import { buildCli, cli, ROOT } from '../cli/run-cli.js'
 import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
 import { type EtcdServer, startEtcd } from '../support/servers/etcd.js'
+import { state } from '../support/store-contract.js'
 import { issueCertificate, makeTestCa, type TestCa } from '../support/test-ca.js'
 
 const ROOT_PASSWORD = 'r00t-Pa55word'
 const PASSWORD = 'pk-S3cret:with@signs'
 const STRANGER_PASSWORD = 'str4nger-pw'
 const READER_PASSWORD = 'r3ader-pw'
-
-function state(check: string, overrides: Partial<CheckState> = {}): CheckState {
-  return {
-    pod: 'web',
-    node: 'n1',
-    check,
-    id: `n1/web/${check}`,
-    kind: 'http',
-    target: 'http://127.0.0.1:1/_status',
-    state: 'passing',
-    output: 'ok',
-    since: '2026-01-01T00:00:00.000Z',
-    successes: 1,
-    failures: 0,
-    index: 1,
-    ...overrides,
-  }
-}
 
 /** A directory with one manifest, for commands that fail before they check anything. */
 function manifestDir(): string {

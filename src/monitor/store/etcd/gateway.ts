@@ -183,9 +183,7 @@ export class EtcdGateway {
       res = await request(`${endpoint}${path}`, {
         method: 'POST',
         body: JSON.stringify(body),
-        headers: token
-          ? { 'content-type': 'application/json', authorization: token }
-          : { 'content-type': 'application/json' },
+        headers: jsonHeaders(token),
         dispatcher: this.agent,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
@@ -216,9 +214,7 @@ export class EtcdGateway {
       res = await request(`${endpoint}/v3/watch`, {
         method: 'POST',
         body: JSON.stringify(body),
-        headers: token
-          ? { 'content-type': 'application/json', authorization: token }
-          : { 'content-type': 'application/json' },
+        headers: jsonHeaders(token),
         dispatcher: this.agent,
         headersTimeout: this.timeoutMs,
         // A watch is silent while nothing changes: no body deadline; the lease keepalive notices a dead etcd.
@@ -391,6 +387,10 @@ function parseAnswer<T>(statusCode: number, text: string, endpoint: string): T {
   if (json.error !== undefined || statusCode >= 400)
     throw new EtcdAnswerError(String(json.message ?? json.error ?? `HTTP ${statusCode}`), json.code, statusCode)
   return json as T
+}
+
+function jsonHeaders(token: string | undefined): Record<string, string> {
+  return token ? { 'content-type': 'application/json', authorization: token } : { 'content-type': 'application/json' }
 }
 
 export const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64')
