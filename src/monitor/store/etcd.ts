@@ -13,7 +13,8 @@
  *
  * It talks to etcd's v3 JSON gateway over HTTP with undici (etcd/gateway.ts: every request
  * has a deadline and is cancelled at close; no gRPC stack is loaded); the queue of writes
- * is etcd/write-queue.ts, the options and the `etcd://…` address etcd/options.ts.
+ * is etcd/write-queue.ts, the lease etcd/lease.ts, the options and the `etcd://…` address
+ * etcd/options.ts.
  *
  * Layout under the prefix (keys are UTF-8, values JSON):
  *
@@ -44,6 +45,7 @@ import {
   unb64,
   type WatchResult,
 } from './etcd/gateway.js'
+import { EtcdLease } from './etcd/lease.js'
 import { connectionOf, type EtcdStoreOptions, normalizePrefix } from './etcd/options.js'
 import { WriteQueue } from './etcd/write-queue.js'
 import { MemoryStore } from './memory.js'
@@ -119,8 +121,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   private readonly queue: WriteQueue
   private writing: Promise<void> | undefined
   private retryTimer: NodeJS.Timeout | undefined
-  private keepaliveTimer: NodeJS.Timeout | undefined
-  private lease: string | undefined
+  private readonly lease: EtcdLease
   private revision = 0
   private watchAbort: AbortController | undefined
   private watching: Promise<void> | undefined
@@ -132,7 +133,6 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   private writeRefused = false
   private lastError: string | undefined
   private transitionSeq = 0
-  private keepaliveInFlight = false
   /** While `open()` runs: a fresh etcd's first write (an fsync) may take longer than a request deadline. */
   private opening = true
 
@@ -155,6 +155,14 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     this.maxTransitions = options.maxTransitions ?? 10_000
     this.queue = new WriteQueue(`${this.prefix}/transitions/`, options.maxPendingTransitions ?? 10_000)
     this.registration = { id: this.replicaId, host: hostname(), pid: process.pid, startedAt: new Date().toISOString() }
+    this.lease = new EtcdLease(this.leaseTtlSeconds, {
+      call: (path, body) => this.call(path, body),
+      granted: () => this.writeAllAgain(),
+      answered: () => this.succeeded(),
+      failed: (error) => this.failed(error),
+      resume: () => this.kick(),
+      retryLater: () => this.retryLater(),
+    })
   }
 
   /**
@@ -180,17 +188,16 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
           throw new StoreError(
             `replica id ${JSON.stringify(store.replicaId)} is in use by a live monitor on ${existing.host} (pid ${existing.pid}); give each replica its own --replica-id`,
           )
-        await store.grantLease()
+        await store.lease.grant()
         await store.call('/v3/kv/put', {
           key: b64(store.key('replicas', store.replicaId)),
           value: b64(JSON.stringify(store.registration)),
-          lease: store.lease,
+          lease: store.lease.id,
         })
-        // grantLease queued the registration too; it was just written.
+        // The grant queued the registration too; it was just written.
         store.queue.delete(store.key('replicas', store.replicaId))
         store.memberMap.set(store.replicaId, store.registration)
-        store.keepaliveTimer = setInterval(() => void store.keepalive(), (store.leaseTtlSeconds * 1000) / 3)
-        store.keepaliveTimer.unref()
+        store.lease.keepAlive()
       }
     } catch (error) {
       await store.shutdown({ flushTimeoutMs: 0 })
@@ -233,7 +240,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       droppedTransitions: this.queue.droppedTransitions,
     }
     if (!this.available && this.lastError) status.lastError = this.lastError
-    if (this.lease) status.lease = BigInt(this.lease).toString(16)
+    if (this.lease.id) status.lease = BigInt(this.lease.id).toString(16)
     return status
   }
 
@@ -328,19 +335,19 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   async shutdown(options: { flushTimeoutMs?: number } = {}): Promise<void> {
     if (this.closed) return
     this.closed = true
-    clearInterval(this.keepaliveTimer)
+    this.lease.stop()
     clearTimeout(this.retryTimer)
     this.watchAbort?.abort()
     const flushTimeoutMs = options.flushTimeoutMs ?? 2000
     if (!this.readonly && flushTimeoutMs > 0 && this.available) {
       const deadline = Date.now() + flushTimeoutMs
-      while (this.queue.size > 0 && this.lease && this.available && Date.now() < deadline) {
+      while (this.queue.size > 0 && this.lease.id && this.available && Date.now() < deadline) {
         this.kick()
         await this.writing
       }
-      if (this.lease && this.available) await this.call('/v3/lease/revoke', { ID: this.lease }).catch(() => {})
+      if (this.available) await this.lease.revoke()
     }
-    this.lease = undefined
+    this.lease.lost()
     this.closing.abort()
     await this.watching?.catch(() => {})
     await this.writing?.catch(() => {})
@@ -377,11 +384,11 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
 
   private async writeLoop(): Promise<void> {
     while (this.queue.size > 0 && !this.closing.signal.aborted) {
-      if (!this.lease) {
+      if (!this.lease.id) {
         // Leased keys wait for a lease; the keepalive loop grants one and kicks again.
-        if (!(await this.ensureLease())) return
+        if (!(await this.lease.ensure())) return
       }
-      const lease = this.lease as string
+      const lease = this.lease.id as string
       const batch = this.queue.nextBatch()
       const ops = batch.map(([key, op]) =>
         op.kind === 'delete'
@@ -393,7 +400,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       } catch (error) {
         this.queue.abandoned()
         if (error instanceof EtcdAnswerError && /lease not found/.test(error.message)) {
-          this.leaseLost()
+          this.lease.lost()
           continue
         }
         this.failed(error, { write: true })
@@ -444,22 +451,8 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     if (keys?.size === 0) this.transitionKeysById.delete(t.id)
   }
 
-  private async ensureLease(): Promise<boolean> {
-    if (this.lease) return true
-    try {
-      await this.grantLease()
-      return true
-    } catch (error) {
-      this.failed(error)
-      this.retryLater()
-      return false
-    }
-  }
-
-  private async grantLease(): Promise<void> {
-    const answer = await this.call<{ ID: string; TTL: string }>('/v3/lease/grant', { TTL: this.leaseTtlSeconds })
-    this.lease = answer.ID
-    // Everything bound to the old lease is gone: the registration and every state we hold are written again.
+  /** Everything bound to an old lease is gone: the registration and every state we hold are written again. */
+  private writeAllAgain(): void {
     this.queue.enqueue(this.key('replicas', this.replicaId), {
       kind: 'put',
       value: JSON.stringify(this.registration),
@@ -467,43 +460,6 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     })
     for (const state of this.own.values())
       this.queue.enqueue(this.key('state', state.id), { kind: 'put', value: this.stateValue(state), leased: true })
-  }
-
-  private leaseLost(): void {
-    this.lease = undefined
-  }
-
-  private async keepalive(): Promise<void> {
-    if (this.closed || this.keepaliveInFlight) return
-    this.keepaliveInFlight = true
-    try {
-      await this.renewLease()
-    } finally {
-      this.keepaliveInFlight = false
-    }
-  }
-
-  private async renewLease(): Promise<void> {
-    if (!this.lease) {
-      if (await this.ensureLease()) {
-        this.succeeded()
-        this.kick()
-      }
-      return
-    }
-    const lease = this.lease
-    try {
-      const answer = await this.call<{ result?: { TTL?: string } }>('/v3/lease/keepalive', { ID: lease })
-      if (this.lease !== lease) return
-      if (!answer.result?.TTL || Number(answer.result.TTL) <= 0) {
-        // etcd let the lease expire (it was frozen, or away longer than the TTL): take a new one.
-        this.leaseLost()
-        if (await this.ensureLease()) this.kick()
-      }
-      this.succeeded()
-    } catch (error) {
-      this.failed(error)
-    }
   }
 
   /**
@@ -594,7 +550,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       this.publishers.set(id, this.replicaId)
     }
     // Our registration or states may have gone with an expired lease: make sure they are written.
-    if (!this.readonly && this.lease) {
+    if (!this.readonly && this.lease.id) {
       const present = new Set((answer.kvs ?? []).map((kv) => unb64(kv.key)))
       for (const [id, state] of this.own)
         if (!present.has(this.key('state', id)))
