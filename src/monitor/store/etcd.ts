@@ -12,9 +12,9 @@
  * expired, every state of this replica written again) when etcd answers again.
  *
  * It talks to etcd's v3 JSON gateway over HTTP with undici (etcd/gateway.ts: every request
- * has a deadline and is cancelled at close; no gRPC stack is loaded); the queue of writes
- * is etcd/write-queue.ts, the lease etcd/lease.ts, the options and the `etcd://…` address
- * etcd/options.ts.
+ * has a deadline and is cancelled at close; no gRPC stack is loaded). The queue of writes
+ * is etcd/write-queue.ts, the lease etcd/lease.ts, the watch etcd/watch.ts, the options
+ * and the `etcd://…` address etcd/options.ts; this file keeps the view and the writer.
  *
  * Layout under the prefix (keys are UTF-8, values JSON):
  *
@@ -37,16 +37,15 @@ import {
   EtcdGateway,
   EtcdRefused,
   EtcdUnavailable,
-  isStaleToken,
   PERMISSION_DENIED,
   prefixEnd,
   type RawKv,
-  sleepUnref,
   unb64,
   type WatchResult,
 } from './etcd/gateway.js'
 import { EtcdLease } from './etcd/lease.js'
 import { connectionOf, type EtcdStoreOptions, normalizePrefix } from './etcd/options.js'
+import { PrefixWatch } from './etcd/watch.js'
 import { WriteQueue } from './etcd/write-queue.js'
 import { MemoryStore } from './memory.js'
 import { DEFAULT_RETENTION, type Retention } from './retention.js'
@@ -122,9 +121,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   private writing: Promise<void> | undefined
   private retryTimer: NodeJS.Timeout | undefined
   private readonly lease: EtcdLease
-  private revision = 0
-  private watchAbort: AbortController | undefined
-  private watching: Promise<void> | undefined
+  private readonly watch: PrefixWatch
   private available = true
   /**
    * etcd refused a write (no permission, say): only a write it accepts ends that. A read
@@ -155,6 +152,13 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     this.maxTransitions = options.maxTransitions ?? 10_000
     this.queue = new WriteQueue(`${this.prefix}/transitions/`, options.maxPendingTransitions ?? 10_000)
     this.registration = { id: this.replicaId, host: hostname(), pid: process.pid, startedAt: new Date().toISOString() }
+    this.watch = new PrefixWatch(this.gateway, this.prefix, this.closing.signal, {
+      resync: () => this.resync(),
+      changed: (result) => this.onWatch(result),
+      answered: () => this.succeeded(),
+      failed: (error) => this.failed(error),
+      available: () => this.available,
+    })
     this.lease = new EtcdLease(this.leaseTtlSeconds, {
       call: (path, body) => this.call(path, body),
       granted: () => this.writeAllAgain(),
@@ -210,7 +214,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       )
     }
     store.opening = false
-    store.watching = store.watchLoop()
+    store.watch.start()
     return store
   }
 
@@ -337,7 +341,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     this.closed = true
     this.lease.stop()
     clearTimeout(this.retryTimer)
-    this.watchAbort?.abort()
+    this.watch.restart()
     const flushTimeoutMs = options.flushTimeoutMs ?? 2000
     if (!this.readonly && flushTimeoutMs > 0 && this.available) {
       const deadline = Date.now() + flushTimeoutMs
@@ -349,7 +353,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     }
     this.lease.lost()
     this.closing.abort()
-    await this.watching?.catch(() => {})
+    await this.watch.stopped()
     await this.writing?.catch(() => {})
     await this.gateway.close().catch(() => {})
     this.removeAllListeners()
@@ -498,7 +502,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       { store: this.spec },
     )
     // The watch may sit on a dead connection: restart it, it re-syncs once etcd answers.
-    this.watchAbort?.abort()
+    this.watch.restart()
     this.safeEmit('available', false)
   }
 
@@ -535,7 +539,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       key: b64(`${this.prefix}/`),
       range_end: prefixEnd(`${this.prefix}/`),
     })
-    this.revision = Number(answer.header?.revision ?? 0)
+    this.watch.revision = Number(answer.header?.revision ?? 0)
     const membersBefore = this.members().join('\n')
     this.view.clear()
     this.publishers.clear()
@@ -561,44 +565,8 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     if (this.members().join('\n') !== membersBefore) this.safeEmit('members')
   }
 
-  private async watchLoop(): Promise<void> {
-    let needResync = false
-    while (!this.closing.signal.aborted) {
-      this.watchAbort = new AbortController()
-      const signal = AbortSignal.any([this.watchAbort.signal, this.closing.signal])
-      try {
-        if (needResync) {
-          await this.resync()
-          this.succeeded()
-        }
-        needResync = true
-        await this.gateway.watch(
-          {
-            create_request: {
-              key: b64(`${this.prefix}/`),
-              range_end: prefixEnd(`${this.prefix}/`),
-              start_revision: String(this.revision + 1),
-            },
-          },
-          (result) => this.onWatch(result),
-          signal,
-        )
-      } catch (error) {
-        if (this.closing.signal.aborted) return
-        // A watch refused for an expired token: the resync above logs in again; nothing to report.
-        if (!this.watchAbort.signal.aborted && !isStaleToken(error)) this.failed(error)
-      }
-      await sleepUnref(this.available ? 200 : 1000, this.closing.signal)
-    }
-  }
-
+  /** Applies what the watch reported to the view. */
   private onWatch(result: WatchResult): void {
-    if (result.canceled || result.compact_revision) {
-      // The revision we asked for was compacted away: end this watch, the loop re-syncs.
-      this.watchAbort?.abort()
-      return
-    }
-    if (result.header?.revision) this.revision = Math.max(this.revision, Number(result.header.revision))
     if (!result.events?.length) return
     this.succeeded()
     let statesChanged = false
