@@ -407,15 +407,3 @@ export function prefixEnd(prefix: string): string {
   }
   return Buffer.from([0]).toString('base64')
 }
-
-export const sleepUnref = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })

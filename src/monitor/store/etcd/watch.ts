@@ -3,7 +3,8 @@
  * the last revision read, and when it breaks (etcd away, the revision compacted, a failure
  * the store saw elsewhere) the store reads the prefix again and a fresh watch starts.
  */
-import { b64, type EtcdGateway, isStaleToken, prefixEnd, sleepUnref, type WatchResult } from './gateway.js'
+import { sleep } from '../../../core/sleep.js'
+import { b64, type EtcdGateway, isStaleToken, prefixEnd, type WatchResult } from './gateway.js'
 
 /** What the watch needs from its store. */
 export interface WatchHooks {
@@ -73,7 +74,7 @@ export class PrefixWatch {
         // A watch refused for an expired token: the resync above logs in again; nothing to report.
         if (!this.abort.signal.aborted && !isStaleToken(error)) this.hooks.failed(error)
       }
-      await sleepUnref(this.hooks.available() ? 200 : 1000, this.closing)
+      await sleep(this.hooks.available() ? 200 : 1000, this.closing)
     }
   }
 
