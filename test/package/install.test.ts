@@ -126,7 +126,7 @@ function allowed(path: string, entryFiles: Set<string>): boolean {
     /^dist\/bin\/(probekit\.js|check\.cjs|chunks\/[\w-]+\.js)$/,
     /^dist\/monitor\/dashboard\/assets\/[\w-]+\.(html|css|js|svg)$/,
     // The library's compiled modules and their types; the CLI and generators live in dist/bin.
-    /^dist\/(index|health|(core|format|grpc|http|http\/adapters|probes|worker|monitor|monitor\/[a-z]+)\/[\w-]+)\.(js|d\.ts)$/,
+    /^dist\/(index|health|(core|format|grpc|http|http\/adapters|probes|worker|monitor(\/[a-z]+){0,2})\/[\w-]+)\.(js|d\.ts)$/,
   ].some((re) => re.test(path))
 }
 
