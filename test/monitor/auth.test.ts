@@ -54,6 +54,13 @@ async function pushPastRateLimit(url: string, headers: Record<string, string>): 
   }
 }
 
+/** Waits for a line the monitor prints after its API line (output arrives in chunks). */
+async function printed(m: MonitorProcess, line: RegExp): Promise<void> {
+  await waitFor(`the monitor to print ${line}`, () => line.test(m.output()), 10_000).catch(() =>
+    assert.match(m.output(), line),
+  )
+}
+
 function assertUnauthorized(answer: { status: number; headers: Record<string, unknown>; error: string }, what: string) {
   assert.equal(answer.status, 401, `${what}: ${answer.status} ${answer.error}`)
   assert.match(String(answer.headers['www-authenticate']), /^Bearer /, what)
@@ -83,7 +90,7 @@ describe('a monitor started with --auth-token-file', () => {
       'monitor.example.com',
       manifest,
     ]).started()
-    assert.match(m.output(), /access: 1 bearer token from .*tokens for writes and reads/)
+    await printed(m, /access: 1 bearer token from .*tokens for writes and reads/)
   })
   after(async () => {
     assert.equal(await m?.stop(), 0)
@@ -350,7 +357,7 @@ describe('a monitor started with --auth-token-file', () => {
     assert.equal((await request(`${m.url}/v1/checks`, { headers: rotated })).status, 200)
     assert.equal((await request(`${m.url}/v1/push/plain/fail`, { method: 'POST', headers: rotated })).status, 200)
     assertUnauthorized(await longPoll, 'a long poll after its token was removed')
-    assert.match(m.output(), /reread --auth-token-file .*tokens: 1 token\n/)
+    await printed(m, /reread --auth-token-file .*tokens: 1 token\n/)
     assert.equal(await ended, true, 'the old stream ended')
 
     writeFileSync(tokenFile, 'short\n')
@@ -373,7 +380,7 @@ describe('a monitor on loopback without --auth-token-file', () => {
 
   before(async () => {
     m = await spawnMonitor(['--store', 'memory', '--listen', '127.0.0.1:0', manifest]).started()
-    assert.match(m.output(), /access: no credential, loopback only/)
+    await printed(m, /access: no credential, loopback only/)
   })
   after(async () => {
     assert.equal(await m?.stop(), 0)
@@ -431,7 +438,7 @@ describe('--public-read', () => {
       manifest,
     ]).started()
     try {
-      assert.match(m.output(), /for writes; reads are public/)
+      await printed(m, /for writes; reads are public/)
       for (const path of ['/v1/checks', '/metrics', '/v1/inspect'])
         assert.equal((await request(`${m.url}${path}`)).status, 200)
       assertUnauthorized(await request(`${m.url}/v1/push/plain`, { method: 'POST' }), 'a write with --public-read')
@@ -464,7 +471,7 @@ describe('listening beyond loopback', () => {
       manifest,
     ]).started()
     try {
-      assert.match(open.output(), /access: no credential \(--insecure-no-auth\)/)
+      await printed(open, /access: no credential \(--insecure-no-auth\)/)
       assert.equal((await request(`${open.url}/v1/checks`)).status, 200)
     } finally {
       assert.equal(await open.stop(), 0)
