@@ -4,31 +4,17 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import * as grpcJs from '@grpc/grpc-js'
 import { runProbe } from '../../src/core/run-probe.js'
 import { grpc, parseGrpcTarget } from '../../src/probes/grpc.js'
 import { buildCli, cli } from '../cli/run-cli.js'
 import { freezeFully } from '../support/freeze.js'
+import { startReferenceGrpcServer } from '../support/grpc-reference.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
-import { freePort, ManagedProcess } from '../support/server-process.js'
+import { freePort, type ManagedProcess } from '../support/server-process.js'
 import { makeTestCa, type TestCa } from '../support/test-ca.js'
 
-const SERVER = fileURLToPath(new URL('../fixtures/grpc/reference-server.mjs', import.meta.url))
-
-/** Starts the reference server; resolves with its process and port. */
-async function reference(...args: string[]): Promise<{ proc: ManagedProcess; port: number }> {
-  let port = 0
-  const proc = new ManagedProcess('grpc-health-check server', process.execPath, [SERVER, ...args], {
-    ready: () => {
-      const match = /listening (\d+)/.exec(proc.recentOutput)
-      if (match) port = Number(match[1])
-      return port > 0
-    },
-  })
-  await proc.start()
-  return { proc, port }
-}
+const reference = startReferenceGrpcServer
 
 describe('grpc probe and probekit check grpc:// against grpc-health-check', () => {
   let plain: { proc: ManagedProcess; port: number }

@@ -7,28 +7,15 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { grpcChecker } from '../../src/monitor/checkers/grpc.js'
 import { type GrpcCheckSpec, type ManifestError, parseManifest } from '../../src/monitor/manifest.js'
 import { freezeFully } from '../support/freeze.js'
+import { startReferenceGrpcServer } from '../support/grpc-reference.js'
 import { request, spawnMonitor } from '../support/monitor-process.js'
-import { freePort, ManagedProcess, makeTempDir, waitFor } from '../support/server-process.js'
+import { freePort, type ManagedProcess, makeTempDir, waitFor } from '../support/server-process.js'
 import { makeTestCa, type TestCa } from '../support/test-ca.js'
 
-const SERVER = fileURLToPath(new URL('../fixtures/grpc/reference-server.mjs', import.meta.url))
-
-async function reference(...args: string[]): Promise<{ proc: ManagedProcess; port: number }> {
-  let port = 0
-  const proc = new ManagedProcess('grpc-health-check server', process.execPath, [SERVER, ...args], {
-    ready: () => {
-      const match = /listening (\d+)/.exec(proc.recentOutput)
-      if (match) port = Number(match[1])
-      return port > 0
-    },
-  })
-  await proc.start()
-  return { proc, port }
-}
+const reference = startReferenceGrpcServer
 
 function specOf(lines: string, file = '/tmp/t.yaml'): GrpcCheckSpec {
   const [check] = parseManifest(`id: t\nchecks:\n  - name: c\n${lines}`, file, { node: 'n' }).flatMap((p) => p.checks)
