@@ -194,6 +194,8 @@ describe('webhooks', () => {
   })
 
   it('retry with a growing backoff after 500s, and deliver once the receiver recovers', async () => {
+    // A receiver of its own: nothing an earlier test left in flight can take an attempt.
+    const receiver = await new Receiver().start()
     receiver.answer = (attempt) => (attempt <= 2 ? 500 : 200)
     const log = new Log()
     const hooks = startWebhooks(fleet.monitor, {
@@ -206,10 +208,15 @@ describe('webhooks', () => {
     try {
       fleet.monitor.push('nightly', 'fail')
       await fleet.waitForState(ID, 'critical')
-      await waitFor('the delivery after two 500s', () => receiver.delivered.length === 1, 10_000)
+      const seen = () =>
+        JSON.stringify(receiver.received.map((r) => ({ status: r.status, to: r.body.to, index: r.body.index })))
+      await waitFor('the delivery after two 500s', () => receiver.delivered.length === 1, 10_000).catch((e) => {
+        throw new Error(`${(e as Error).message}; received ${seen()}; log ${JSON.stringify(log.lines)}`)
+      })
       assert.deepEqual(
         receiver.received.map((r) => r.status),
         [500, 500, 200],
+        `received ${seen()}`,
       )
       const [a, b, c] = receiver.received.map((r) => r.at) as [number, number, number]
       // Backoff 200 ms then 400 ms, each jittered down to no less than half.
@@ -220,9 +227,13 @@ describe('webhooks', () => {
         receiver.received[2]?.body.index,
         'a retry is the same notification',
       )
-      assert.ok(log.lines.some((l) => /delivered n1\/jobs\/nightly after 2 retries/.test(l)))
+      assert.ok(
+        log.lines.some((l) => /delivered n1\/jobs\/nightly after 2 retries/.test(l)),
+        `log ${JSON.stringify(log.lines)}`,
+      )
     } finally {
       await hooks.close()
+      await receiver.close()
     }
     fleet.monitor.push('nightly', 'success')
     await fleet.waitForState(ID, 'passing')
