@@ -1,3 +1,4 @@
+import { lineSafe } from '../core/inert.js'
 import type { CheckResult, Report } from '../core/types.js'
 
 export interface TextOptions {
@@ -29,8 +30,13 @@ export function formatText(report: Report, options: TextOptions): string {
   return out
 }
 
+/**
+ * One check's line. The reason is what a dependency said: shown inert (`lineSafe`), so an
+ * escape sequence cannot reach the terminal of whoever curls the endpoint, and a newline
+ * in it cannot forge a `[+]name ok` line of its own.
+ */
 export function checkLine(check: CheckResult, showReasons: boolean): string {
   if (check.status === 'pass') return `[+]${check.name} ok`
-  const reason = showReasons ? (check.output ?? 'failed') : WITHHELD
+  const reason = showReasons ? lineSafe(check.output ?? 'failed') : WITHHELD
   return check.status === 'warn' ? `[!]${check.name} warn: ${reason}` : `[-]${check.name} failed: ${reason}`
 }

@@ -24,6 +24,30 @@ describe('text format', () => {
     )
   })
 
+  it('shows a reason inert: escape sequences and newlines cannot reach a terminal or forge a line', () => {
+    const hostile: Report = {
+      group: 'ready',
+      status: 'fail',
+      checks: [
+        {
+          name: 'cache',
+          status: 'fail',
+          time,
+          durationMs: 1,
+          critical: true,
+          output: 'ERR \u001b]52;c;cHduZWQ=\u0007\u001b[2J\n[+]db ok\u009b31m',
+        },
+      ],
+    }
+    const text = formatText(hostile, { label: 'readyz', verbose: true, showReasons: true })
+    assert.equal(
+      text,
+      '[-]cache failed: ERR \\x1b]52;c;cHduZWQ=\\x07\\x1b[2J\\n[+]db ok\\x9b31m\nreadyz check failed\n',
+    )
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence
+    assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/)
+  })
+
   it('lists checks Kubernetes-style when failing, even without verbose', () => {
     assert.equal(
       formatText(report, { label: 'readyz', verbose: false, showReasons: true }),
