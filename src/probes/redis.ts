@@ -459,7 +459,10 @@ function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Pr
     signal,
     closedEarly: 'the server closed the connection before answering',
   }
-  if (target.tls) options.tls = { ca: target.tls.ca, rejectUnauthorized: !target.tls.insecure }
+  if (target.tls) {
+    options.tls = { ca: target.tls.ca, rejectUnauthorized: !target.tls.insecure }
+    options.tlsTrustHint = "trust the server's CA with the ca option, or set insecure"
+  }
   return socketExchange(options, ({ socket, done, fail }) => {
     // Replies expected, in order: AUTH (when credentials are given), then PING.
     const steps: ('auth' | 'ping')[] = target.password === undefined ? ['ping'] : ['auth', 'ping']

@@ -360,6 +360,7 @@ describe('redis probe over TLS (rediss://) against a real Redis', () => {
     const result = await run(redis(server.url))
     assert.equal(result.status, 'fail')
     assert.match(result.output ?? '', new RegExp(`redis 127\\.0\\.0\\.1:${server.port}: TLS certificate not trusted`))
+    assert.match(result.output ?? '', /; trust the server's CA with the ca option, or set insecure$/)
     assert.doesNotMatch(JSON.stringify(result), new RegExp(PASSWORD))
   })
 
