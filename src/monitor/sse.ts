@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { jsonSafe } from '../core/inert.js'
-import type { CheckState, Transition } from './types.js'
+import type { CheckState, SilenceMark, Transition } from './types.js'
 
 /** What the event stream needs of a monitor (the Monitor class has it). */
 export interface EventSource {
   readonly index: number
   states(): CheckState[]
+  /** The silence holding a check's notifications back now (states from `states()` carry it already). */
+  silenced?(id: string): SilenceMark | undefined
   on(event: 'change', listener: (transition: Transition, state: CheckState) => void): unknown
   on(event: 'result', listener: (state: CheckState) => void): unknown
   off(event: 'change', listener: (transition: Transition, state: CheckState) => void): unknown
@@ -119,13 +121,28 @@ export class EventStream {
   private flush(): void {
     if (this.dirty.size === 0 && this.changes.length === 0) return
     let out = ''
-    for (const change of this.changes) out += `event: change\ndata: ${jsonSafe(JSON.stringify(change))}\n\n`
+    for (const { transition, state } of this.changes)
+      out += `event: change\ndata: ${jsonSafe(JSON.stringify({ transition, state: this.marked(state) }))}\n\n`
     if (this.dirty.size > 0) {
-      out += `event: states\ndata: ${jsonSafe(JSON.stringify({ index: this.monitor.index, states: [...this.dirty.values()] }))}\n\n`
+      const states = [...this.dirty.values()].map((s) => this.marked(s))
+      out += `event: states\ndata: ${jsonSafe(JSON.stringify({ index: this.monitor.index, states }))}\n\n`
     }
     this.changes = []
     this.dirty.clear()
     this.broadcast(out)
+  }
+
+  /**
+   * The state as readers see it: the monitor's events carry the state it stores, without
+   * the silence mark that `states()` adds; without this a live update would drop the
+   * dashboard's "silenced" until the next snapshot.
+   */
+  private marked(state: CheckState): CheckState {
+    const mark = this.monitor.silenced?.(state.id)
+    if (mark) return { ...state, silenced: mark }
+    if (state.silenced === undefined) return state
+    const { silenced: _, ...rest } = state
+    return rest
   }
 
   private broadcast(chunk: string): void {
