@@ -15,9 +15,20 @@ export interface SilencesAnswer {
 /** A silence's JSON body is small; more is refused. */
 export const SILENCE_BODY_MAX_BYTES = 16 * 1024
 
-export function silencesRoute(silences: Silences, method: string, rest: string[], body: string): SilencesAnswer {
+/**
+ * `tokenRequired` (whether writes need a bearer token: the monitor has `--auth-token-file`)
+ * goes out with the list, so the dashboard can say that adding a silence needs a token
+ * before anyone tries.
+ */
+export function silencesRoute(
+  silences: Silences,
+  method: string,
+  rest: string[],
+  body: string,
+  tokenRequired = false,
+): SilencesAnswer {
   if (rest.length === 0 && (method === 'GET' || method === 'HEAD'))
-    return { status: 200, body: { silences: silences.list() } }
+    return { status: 200, body: { silences: silences.list(), tokenRequired } }
   if (rest.length === 0 && method === 'POST') {
     let input: Record<string, unknown>
     try {
