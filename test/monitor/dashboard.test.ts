@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
+import { createServer, type Server } from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
 import { makeTempDir, requireBinary, waitFor } from '../support/server-process.js'
+import { makeTestCertificates } from '../support/tls.js'
 
 // The dashboard in a real browser: Debian's chromium, driven by playwright-core (no browser
 // download), against a real monitor watching real HTTP targets.
@@ -13,6 +16,8 @@ const artifacts = join(root, 'test-artifacts')
 const HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 let fleet: Fleet
+let tlsServer: Server
+let tlsCa: string
 let context: BrowserContext
 let page: Page
 const requests: string[] = []
@@ -31,6 +36,12 @@ function row(pod: string, node: string) {
 before(async () => {
   mkdirSync(artifacts, { recursive: true })
   const executablePath = requireBinary('chromium', ['/usr/bin/chromium'])
+  // An https target with a certificate of the test CA that ends in two days.
+  const certs = makeTestCertificates()
+  tlsCa = certs.caFile
+  tlsServer = createServer({ key: certs.key, cert: certs.cert }, (_req, res) => res.end('secure ok'))
+  await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve))
+  const tlsPort = (tlsServer.address() as AddressInfo).port
   fleet = await startFleet({
     prepare: (t) => {
       t.set('/web/_status', 200, 'web ok: 12 connections in the pool')
@@ -42,6 +53,7 @@ before(async () => {
       'web2.yaml': `id: web\nnode: aws2.example.com\nchecks:\n  - { name: health_check, url: "${t.url('/api/_status')}", interval: 1s }\n`,
       'evil.yaml': `id: evil\nnode: aws1.example.com\nchecks:\n  - { name: health_check, url: "${t.url('/evil/_status')}", interval: 1s }\n`,
       'jobs.yaml': 'id: jobs\nnode: aws3.example.com\nchecks:\n  - { name: nightly, type: push, period: 1h }\n',
+      'secure.yaml': `id: secure\nnode: aws1.example.com\nchecks:\n  - { name: health_check, url: "https://127.0.0.1:${tlsPort}/", interval: 1s, tls: { ca_file: "${tlsCa}" } }\n`,
     }),
   })
   // On a loaded machine a first check can time out; start from the steady state.
@@ -52,6 +64,11 @@ before(async () => {
   ])
     await fleet.waitForState(id, 'passing')
   await fleet.waitForState('aws1.example.com/evil/health_check', 'critical')
+  await waitFor(
+    'the certificate of the https check',
+    async () => fleet.monitor.state('aws1.example.com/secure/health_check')?.sslEarliestExpiry !== undefined,
+    30_000,
+  )
   context = await chromium.launchPersistentContext(makeTempDir('chromium'), {
     executablePath,
     headless: true,
@@ -75,6 +92,8 @@ before(async () => {
 after(async () => {
   await context?.close()
   await fleet?.close()
+  tlsServer?.closeAllConnections()
+  await new Promise((resolve) => tlsServer?.close(resolve))
 })
 
 describe('the dashboard in a real browser', () => {
@@ -89,6 +108,7 @@ describe('the dashboard in a real browser', () => {
       ['web', 'aws2.example.com'],
       ['evil', 'aws1.example.com'],
       ['jobs', 'aws3.example.com'],
+      ['secure', 'aws1.example.com'],
     ] as const) {
       assert.equal(await row(pod, node).count(), 1, `no row for ${pod} on ${node}`)
     }
@@ -133,7 +153,7 @@ describe('the dashboard in a real browser', () => {
     assert.equal(await page.evaluate('document.activeElement?.id'), 'search')
     await page.keyboard.type('evil')
     await waitFor('the filter', async () => (await page.locator('#fleet-body tr:not([hidden])').count()) === 1)
-    assert.equal(await page.locator('#result-count').innerText(), '1 of 4 shown')
+    assert.equal(await page.locator('#result-count').innerText(), '1 of 5 shown')
     // Tab past the two selects to the first visible pod link.
     await page.keyboard.press('Tab')
     await page.keyboard.press('Tab')
@@ -183,6 +203,128 @@ describe('the dashboard in a real browser', () => {
     assert.match(transitions, /critical/)
     assert.match(transitions, /pool exhausted/)
     await screenshot(page, 'pod')
+  })
+
+  it("shows a TLS check's certificate: the days left, its date, highlighted when it ends within 14 days", async () => {
+    const expiry = fleet.monitor.state('aws1.example.com/secure/health_check')?.sslEarliestExpiry as number
+    const date = new Date(expiry * 1000).toISOString().slice(0, 10)
+    await page.goto(`${fleet.url}/#/pod/secure`)
+    const card = page.locator('#pod-checks .check').first()
+    await card.waitFor()
+    const fact = card.locator('.facts dd.cert-near')
+    await fact.waitFor()
+    // The test CA's server certificate is valid for two days: one whole day is left.
+    assert.match((await fact.textContent()) ?? '', new RegExp(`^1 day left \\(${date}\\)`))
+    await page.goto(`${fleet.url}/#/`)
+    await row('secure', 'aws1.example.com').locator('.cert-mark').waitFor()
+    assert.equal(await row('secure', 'aws1.example.com').locator('.cert-mark').textContent(), 'certificate: 1 day left')
+    assert.equal(await row('web', 'aws1.example.com').locator('.cert-mark').count(), 0)
+  })
+
+  it('adds a silence from the page, marks the check (its true state still shown), and expires it', async () => {
+    await page.goto(`${fleet.url}/`)
+    await page.locator('#silence-list p').filter({ hasText: 'No silence' }).waitFor()
+    // This monitor has no --auth-token-file: writes need no token, and the page says so.
+    assert.match((await page.locator('#silence-token').textContent()) ?? '', /takes writes without a token/)
+    assert.equal(await page.locator('#silence-fields').isDisabled(), false)
+    const comment = `OPS-1 ${HOSTILE}`
+    await page.fill('#silence-pod', 'evil')
+    await page.fill('#silence-check', 'health_check')
+    await page.fill('#silence-for', '2h')
+    await page.fill('#silence-comment', comment)
+    await page.fill('#silence-author', 'ana <b>')
+    await page.click('#silence-form button[type="submit"]')
+    const item = page.locator('#silence-list li.silence')
+    await item.waitFor()
+    const listed = (await (await fetch(`${fleet.url}/v1/silences`)).json()) as {
+      silences: {
+        id: string
+        pod: string
+        check?: string
+        node?: string
+        comment: string
+        author: string
+        endsAt: string
+      }[]
+      tokenRequired: boolean
+    }
+    assert.equal(listed.tokenRequired, false)
+    assert.equal(listed.silences.length, 1)
+    const [silence] = listed.silences
+    assert.equal(silence?.pod, 'evil')
+    assert.equal(silence?.check, 'health_check')
+    assert.equal(silence?.node, undefined)
+    assert.equal(silence?.comment, comment)
+    assert.equal(silence?.author, 'ana <b>')
+    assert.match(
+      (await page.locator('#silence-message').textContent()) ?? '',
+      /^Silenced pod evil · every node · check health_check until/,
+    )
+    // What a person wrote is shown as text; nothing in it runs.
+    assert.equal(await item.locator('.silence-comment').textContent(), comment)
+    assert.match(
+      (await item.locator('.silence-meta').first().textContent()) ?? '',
+      /^by ana <b> · from .* until .* · (1h 59m|2h 0m) left$/,
+    )
+    assert.equal(await page.locator('img[src="x"]').count(), 0)
+    assert.equal(await page.locator('#silences b, #silences script').count(), 0)
+    assert.equal(await page.evaluate('window.__pwned'), undefined)
+    // The check is marked silenced and keeps its true state.
+    const evil = row('evil', 'aws1.example.com')
+    await evil.locator('.silenced-mark').waitFor({ timeout: 20_000 })
+    assert.equal(await evil.getAttribute('data-state'), 'critical')
+    // The live updates keep the mark: wait for two more results of the check to arrive.
+    const id = 'aws1.example.com/evil/health_check'
+    const seen = fleet.monitor.state(id)?.checkedAt
+    await waitFor('a new result', async () => fleet.monitor.state(id)?.checkedAt !== seen, 15_000)
+    const next = fleet.monitor.state(id)?.checkedAt
+    await waitFor('another result', async () => fleet.monitor.state(id)?.checkedAt !== next, 15_000)
+    await new Promise((r) => setTimeout(r, 1500)) // the stream sends results every 500 ms
+    assert.equal(await evil.locator('.silenced-mark').count(), 1, 'a live update dropped the silenced mark')
+    await screenshot(page, 'silences')
+    // On the pod's page: the mark beside the state, and who silenced it, why and until when.
+    await page.goto(`${fleet.url}/#/pod/evil`)
+    const card = page.locator('#pod-checks .check').first()
+    await card.locator('.state-slot .silenced-mark').waitFor()
+    assert.equal(await card.locator('.state-slot .badge').getAttribute('data-state'), 'critical')
+    assert.match((await card.locator('dd.silenced-fact').textContent()) ?? '', /by ana <b>: OPS-1 /)
+    assert.equal(await page.locator('img[src="x"]').count(), 0)
+
+    // Expired from the page: gone from the list, the API and the check.
+    await page.goto(`${fleet.url}/`)
+    await item.locator('button.expire').click()
+    await page.locator('#silence-list p').filter({ hasText: 'No silence' }).waitFor()
+    assert.match((await page.locator('#silence-message').textContent()) ?? '', /^Expired the silence of pod evil/)
+    const after = (await (await fetch(`${fleet.url}/v1/silences`)).json()) as { silences: { endsAt: string }[] }
+    assert.equal(after.silences.length, 1)
+    assert.ok(Date.parse(after.silences[0]?.endsAt ?? '') <= Date.now(), 'the silence did not end')
+    await waitFor('the mark to go', async () => (await evil.locator('.silenced-mark').count()) === 0, 20_000)
+    assert.equal(fleet.monitor.silenced(id), undefined)
+  })
+
+  it("says what is missing or wrong in a silence, with the monitor's own sentence, and adds nothing", async () => {
+    const count = async () =>
+      ((await (await fetch(`${fleet.url}/v1/silences`)).json()) as { silences: unknown[] }).silences.length
+    const before = await count()
+    await page.fill('#silence-pod', 'web')
+    await page.fill('#silence-for', '')
+    await page.fill('#silence-comment', '')
+    await page.click('#silence-form button[type="submit"]')
+    assert.match((await page.locator('#silence-message').textContent()) ?? '', /Comment is required/)
+    await page.fill('#silence-comment', 'deploy')
+    await page.click('#silence-form button[type="submit"]')
+    assert.match((await page.locator('#silence-message').textContent()) ?? '', /Say how long/)
+    await page.fill('#silence-for', '<i>soon</i>')
+    await page.click('#silence-form button[type="submit"]')
+    await waitFor('the refusal', async () =>
+      /^Not added \(400\): `for` "<i>soon<\/i>" is not a duration/.test(
+        (await page.locator('#silence-message').textContent()) ?? '',
+      ),
+    )
+    assert.equal(await page.locator('#silence-message').getAttribute('data-kind'), 'error')
+    assert.equal(await page.locator('#silence-message i').count(), 0)
+    assert.equal(await count(), before)
+    await page.fill('#silence-for', '')
   })
 
   it('fits a narrow phone screen without sideways scrolling', async () => {

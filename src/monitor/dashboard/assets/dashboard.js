@@ -54,7 +54,16 @@
   }
 
   function age(iso) {
-    const ms = Date.now() - Date.parse(iso)
+    return span(Date.now() - Date.parse(iso))
+  }
+
+  /** What is left until `iso`: "1h 59m left", or "ended". */
+  function left(iso) {
+    const ms = Date.parse(iso) - Date.now()
+    return ms > 0 ? `${span(ms)} left` : 'ended'
+  }
+
+  function span(ms) {
     if (!Number.isFinite(ms)) return '—'
     const s = Math.max(0, Math.floor(ms / 1000))
     if (s < 60) return `${s}s`
@@ -75,6 +84,48 @@
     })
     t.textContent = `${prefix || ''}${age(iso)}${suffix || ''}`
     return t
+  }
+
+  /** The time left until `iso`, ticking like timeEl; the absolute time is its title. */
+  function untilEl(iso) {
+    return el('time', {
+      datetime: iso,
+      title: new Date(iso).toLocaleString(),
+      'data-until': '',
+      className: 'left',
+      text: left(iso),
+    })
+  }
+
+  const DAY_MS = 86_400_000
+  /** Within this many days a certificate's end is highlighted (the monitor's default cert_expiry_warning). */
+  const CERT_WARN_DAYS = 14
+
+  /**
+   * A TLS check's certificate, from `sslEarliestExpiry` (Unix seconds) and `sslSubject`
+   * when the monitor sends it: "12 days left (2026-12-16), CN=…", and whether it is near.
+   */
+  function certificate(s) {
+    if (typeof s.sslEarliestExpiry !== 'number') return undefined
+    const at = s.sslEarliestExpiry * 1000
+    const ms = at - Date.now()
+    const date = new Date(at).toISOString().slice(0, 10)
+    const days = (n) => `${n} day${n === 1 ? '' : 's'}`
+    let text
+    if (ms <= 0) {
+      const ago = Math.floor(-ms / DAY_MS)
+      text = ago === 0 ? `expired today (${date})` : `expired ${days(ago)} ago (${date})`
+    } else {
+      const n = Math.floor(ms / DAY_MS)
+      text = n === 0 ? `less than a day left (${date})` : `${days(n)} left (${date})`
+    }
+    if (typeof s.sslSubject === 'string' && s.sslSubject) text += `, ${s.sslSubject}`
+    return { text, near: ms < CERT_WARN_DAYS * DAY_MS, expired: ms <= 0 }
+  }
+
+  /** "until 14:00 (1h 59m left), by ana: OPS-1234" */
+  function silenceTitle(mark) {
+    return `silenced until ${new Date(mark.until).toLocaleString()}${mark.author ? ` by ${mark.author}` : ''}: ${mark.comment}`
   }
 
   function tailLines(text, lines) {
@@ -164,7 +215,7 @@
     // Cheap to compare for thousands of rows: what the row shows, with the output's tail.
     let signature = ''
     for (const c of g.checks)
-      signature += `${c.check}|${c.state}|${c.since}|${c.output.length}|${c.output.slice(-80)}\n`
+      signature += `${c.check}|${c.state}|${c.since}|${c.output.length}|${c.output.slice(-80)}|${c.silenced ? `${c.silenced.id}|${c.silenced.until}` : ''}|${c.sslEarliestExpiry ?? ''}\n`
     if (signature === row.signature) return false
     const changed = row.signature !== '' && row.tr.dataset.state !== w.state
     row.signature = signature
@@ -174,15 +225,20 @@
       el(
         'ul',
         { className: 'checks-list' },
-        ...g.checks.map((c) =>
-          el(
+        ...g.checks.map((c) => {
+          const cert = certificate(c)
+          return el(
             'li',
-            { title: `${c.check}: ${c.state}` },
+            { title: `${c.check}: ${c.state}${c.silenced ? `, ${silenceTitle(c.silenced)}` : ''}` },
             el('span', { className: `mark-${c.state}`, 'aria-hidden': 'true', text: `${MARK[c.state]} ` }),
             c.check,
             el('span', { className: 'visually-hidden', text: ` (${c.state})` }),
-          ),
-        ),
+            c.silenced ? el('span', { className: 'silenced-mark', text: 'silenced' }) : null,
+            cert?.near
+              ? el('span', { className: 'cert-mark', text: `certificate: ${cert.text.replace(/ \(.*$/, '')}` })
+              : null,
+          )
+        }),
       ),
     )
     const output = tailLines(w.output, 3)
@@ -220,6 +276,8 @@
 
     renderSummary()
     renderNodeOptions(list)
+    renderPodOptions(list)
+    renderMaintenance()
     const total = list.length
     const nodeCount = new Set(list.map((g) => g.node)).size
     const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`
@@ -277,6 +335,15 @@
       ...nodes.map((n) => el('option', { value: n, text: n })),
     )
     select.value = nodes.includes(filters.node) ? filters.node : ''
+  }
+
+  /** The pod names the silence form suggests. */
+  function renderPodOptions(list) {
+    const box = $('silence-pods')
+    const pods = [...new Set(list.map((g) => g.pod))]
+    if (box.dataset.signature === pods.join('\n')) return
+    box.dataset.signature = pods.join('\n')
+    box.replaceChildren(...pods.map((p) => el('option', { value: p })))
   }
 
   function setStateFilter(state) {
@@ -372,7 +439,14 @@
   }
 
   function updateCard(card, s) {
-    card.querySelector('.state-slot').replaceChildren(badge(s.state, true))
+    card
+      .querySelector('.state-slot')
+      .replaceChildren(
+        badge(s.state, true),
+        ...(s.silenced
+          ? [el('span', { className: 'silenced-mark', title: silenceTitle(s.silenced), text: 'silenced' })]
+          : []),
+      )
     const facts = [
       ['Target', s.target, 'mono'],
       ['Kind', s.kind],
@@ -381,8 +455,20 @@
       ['Duration', s.durationMs === undefined ? '—' : `${Math.round(s.durationMs)} ms`],
     ]
     if (s.httpStatus !== undefined) facts.push(['HTTP status', String(s.httpStatus)])
-    if (s.sslEarliestExpiry !== undefined)
-      facts.push(['Certificate expires', new Date(s.sslEarliestExpiry * 1000).toLocaleString()])
+    const cert = certificate(s)
+    if (cert) facts.push(['Certificate', cert.text, cert.near ? 'cert-near' : undefined])
+    if (s.silenced)
+      facts.push([
+        'Silenced',
+        el(
+          'span',
+          null,
+          `until ${new Date(s.silenced.until).toLocaleString()} (`,
+          untilEl(s.silenced.until),
+          `)${s.silenced.author ? ` by ${s.silenced.author}` : ''}: ${s.silenced.comment}`,
+        ),
+        'silenced-fact',
+      ])
     facts.push(['Streak', `${s.successes} passed, ${s.failures} failed`])
     card
       .querySelector('.facts')
@@ -659,10 +745,315 @@
     }
     for (const s of checks) {
       const card = findCard(s.id)
-      if (card && card.dataset.signature !== JSON.stringify([s.state, s.output, s.since, s.checkedAt])) {
-        card.dataset.signature = JSON.stringify([s.state, s.output, s.since, s.checkedAt])
+      const signature = JSON.stringify([s.state, s.output, s.since, s.checkedAt, s.silenced, s.sslEarliestExpiry])
+      if (card && card.dataset.signature !== signature) {
+        card.dataset.signature = signature
         updateCard(card, s)
       }
+    }
+  }
+
+  // ---------- silences, and the token that writes them ----------
+  // GET /v1/silences is read every 10 s (and at once after a change made here); a change in
+  // what is silenced re-reads the checks, whose `silenced` marks the monitor sets.
+
+  const silenceModel = { list: undefined, tokenRequired: undefined, error: '', signature: '', active: '' }
+  let silenceTimer
+
+  function writable() {
+    return silenceModel.tokenRequired === false || (silenceModel.tokenRequired === true && token !== '')
+  }
+
+  async function loadSilences() {
+    clearTimeout(silenceTimer)
+    try {
+      const answer = await getJson('/v1/silences')
+      silenceModel.list = Array.isArray(answer.silences) ? answer.silences : []
+      silenceModel.tokenRequired = answer.tokenRequired === true
+      silenceModel.error = ''
+    } catch (error) {
+      silenceModel.error = `Silences unavailable: ${error.message}`
+    }
+    renderSilences()
+    const active = silenceModel.list
+      ? current(silenceModel.list)
+          .map((s) => `${s.id}|${s.endsAt}`)
+          .join('\n')
+      : ''
+    if (active !== silenceModel.active) {
+      const first = silenceModel.active === '' && active === ''
+      silenceModel.active = active
+      if (!first) await refreshStates()
+    }
+    silenceTimer = setTimeout(loadSilences, 10_000)
+  }
+
+  /** Re-reads every check's state (their silence marks) after the silences changed. */
+  async function refreshStates() {
+    try {
+      const states = await getJson('/v1/checks')
+      if (!Array.isArray(states)) return
+      for (const s of states) model.states.set(s.id, s)
+      scheduleRender()
+    } catch {}
+  }
+
+  /** Silences not ended yet (active or upcoming), the soonest end first. */
+  function current(list) {
+    const now = Date.now()
+    return list.filter((s) => Date.parse(s.endsAt) > now).sort((a, b) => compareText(a.endsAt, b.endsAt))
+  }
+
+  function renderSilences() {
+    const listBox = $('silence-list')
+    const list = silenceModel.list
+    const shown = list ? current(list) : []
+    const signature = JSON.stringify([shown, silenceModel.error, writable(), silenceModel.tokenRequired])
+    if (signature !== silenceModel.signature) {
+      silenceModel.signature = signature
+      if (silenceModel.error && !list)
+        listBox.replaceChildren(el('p', { className: 'muted', text: silenceModel.error }))
+      else if (list) {
+        listBox.replaceChildren(
+          shown.length
+            ? el('ul', { className: 'silence-list' }, ...shown.map(silenceItem))
+            : el('p', { className: 'muted', text: 'No silence is active or coming up.' }),
+        )
+        const ended = list.length - shown.length
+        $('silence-count').textContent =
+          `${shown.length} active or upcoming` +
+          (ended ? `; ${ended} ended in the past week (probekit silence list shows them)` : '')
+      }
+      renderWriteAccess()
+    }
+    renderMaintenance()
+  }
+
+  function matcherText(s) {
+    return `pod ${s.pod} · ${s.node ? `node ${s.node}` : 'every node'} · ${s.check ? `check ${s.check}` : 'every check'}`
+  }
+
+  function silenceItem(s) {
+    const upcoming = Date.parse(s.startsAt) > Date.now()
+    const item = el(
+      'li',
+      { className: 'silence', 'data-id': s.id },
+      el(
+        'p',
+        { className: 'silence-head' },
+        el('span', { className: 'silenced-mark', text: upcoming ? 'upcoming' : 'silenced' }),
+        ' ',
+        el('strong', { className: 'silence-matchers', text: matcherText(s) }),
+      ),
+      el('p', { className: 'silence-comment', text: s.comment }),
+      el(
+        'p',
+        { className: 'silence-meta muted' },
+        `by ${s.author || 'someone unnamed'} · from ${new Date(s.startsAt).toLocaleString()} until ${new Date(s.endsAt).toLocaleString()} · `,
+        untilEl(s.endsAt),
+      ),
+    )
+    if (writable()) {
+      const button = el('button', {
+        type: 'button',
+        className: 'expire',
+        'aria-label': `Expire the silence of ${matcherText(s)}`,
+        text: 'Expire',
+      })
+      button.addEventListener('click', () => expireSilence(s, button))
+      item.append(button)
+    }
+    return item
+  }
+
+  /** The manifests' maintenance windows in effect now, as the checks' marks tell them. */
+  function renderMaintenance() {
+    const byWindow = new Map()
+    for (const s of model.states.values()) {
+      if (s.silenced?.id !== 'maintenance') continue
+      const key = `${s.silenced.comment}\u0000${s.silenced.until}`
+      let group = byWindow.get(key)
+      if (!group) byWindow.set(key, (group = { mark: s.silenced, checks: [] }))
+      group.checks.push(`${s.pod}/${s.check} on ${s.node}`)
+    }
+    const groups = [...byWindow.values()]
+    const box = $('maintenance-list')
+    const signature = JSON.stringify(groups)
+    if (box.dataset.signature === signature) return
+    box.dataset.signature = signature
+    if (groups.length === 0) {
+      box.replaceChildren()
+      return
+    }
+    box.replaceChildren(
+      el('h3', { text: 'Maintenance windows in effect (from manifests)' }),
+      el(
+        'ul',
+        { className: 'silence-list' },
+        ...groups.map((g) =>
+          el(
+            'li',
+            { className: 'silence maintenance' },
+            el('p', { className: 'silence-comment', text: g.mark.comment }),
+            el(
+              'p',
+              { className: 'silence-meta muted' },
+              `until ${new Date(g.mark.until).toLocaleString()} · `,
+              untilEl(g.mark.until),
+            ),
+            el('p', { className: 'silence-meta', text: g.checks.sort(compareText).join(', ') }),
+          ),
+        ),
+      ),
+    )
+  }
+
+  /** The read-only note with the token field, or what writes will use. */
+  function renderWriteAccess() {
+    const box = $('silence-token')
+    $('silence-fields').disabled = !writable()
+    if (silenceModel.tokenRequired === undefined) {
+      box.replaceChildren()
+      return
+    }
+    if (!silenceModel.tokenRequired) {
+      box.replaceChildren(
+        el('p', {
+          className: 'muted',
+          text: 'This monitor has no --auth-token-file: it takes writes without a token.',
+        }),
+      )
+      return
+    }
+    if (token) {
+      const forget = el('button', { type: 'button', className: 'link', text: 'Forget the token' })
+      forget.addEventListener('click', () => {
+        setToken('')
+        renderSilences()
+      })
+      box.replaceChildren(el('p', { className: 'muted' }, 'Adding and expiring use the token this tab holds. ', forget))
+      return
+    }
+    const input = el('input', { id: 'write-token', type: 'password', autocomplete: 'off', spellcheck: 'false' })
+    const form = el(
+      'form',
+      { id: 'write-token-form', className: 'token-form' },
+      el('label', { className: 'field grow' }, el('span', { text: 'Token' }), input),
+      el('button', { type: 'submit', text: 'Use this token' }),
+    )
+    form.addEventListener('submit', (event) => {
+      event.preventDefault()
+      const value = input.value.trim()
+      if (!value) return
+      setToken(value)
+      showSilenceMessage('', '')
+      renderSilences()
+    })
+    box.replaceChildren(
+      el(
+        'p',
+        { className: 'read-only' },
+        el('strong', { text: 'Read-only. ' }),
+        "Adding or expiring a silence needs one of the tokens in the monitor's --auth-token-file (or run probekit silence with --token-file). Enter it here; this tab keeps it until you close it, and sends it only to this monitor.",
+      ),
+      form,
+    )
+  }
+
+  function setToken(value) {
+    token = value
+    try {
+      if (value) sessionStorage.setItem(TOKEN_KEY, value)
+      else sessionStorage.removeItem(TOKEN_KEY)
+    } catch {}
+  }
+
+  function showSilenceMessage(kind, text) {
+    const box = $('silence-message')
+    box.dataset.kind = kind
+    box.textContent = text
+  }
+
+  /**
+   * A write of the silences API with the tab's token, outside apiFetch: a refused write
+   * says why here, beside the form, instead of taking the page over with the token form.
+   */
+  async function writeSilences(path, init) {
+    const headers = { accept: 'application/json', ...(init.headers || {}) }
+    if (token) headers.authorization = `Bearer ${token}`
+    let res
+    try {
+      res = await fetch(path, { ...init, headers, cache: 'no-store' })
+    } catch (error) {
+      throw new Error(`the monitor cannot be reached (${error.message})`)
+    }
+    let answer = {}
+    try {
+      answer = await res.json()
+    } catch {}
+    if (res.ok) return answer
+    const said = typeof answer.error === 'string' ? answer.error : `${res.status} ${res.statusText}`
+    if (res.status === 401) {
+      const sent = token
+      if (sent) setToken('')
+      renderSilences()
+      throw new Error(
+        sent
+          ? `Refused (401): the monitor does not accept that token; enter another one. The monitor said: ${said}`
+          : `Refused (401): this needs a token; enter one above. The monitor said: ${said}`,
+      )
+    }
+    if (res.status === 403) throw new Error(`Refused (403): ${said}`)
+    if (res.status === 400) throw new Error(`Not added (400): ${said}`)
+    throw new Error(`The monitor answered ${res.status}: ${said}`)
+  }
+
+  async function addSilence(event) {
+    event.preventDefault()
+    const value = (id) => $(id).value.trim()
+    const body = { pod: value('silence-pod'), comment: value('silence-comment') }
+    if (!body.pod) return showSilenceMessage('error', 'Say which pod: Pod is required.')
+    if (!body.comment) return showSilenceMessage('error', 'Say why: Comment is required (a ticket, the maintenance).')
+    for (const [key, id] of [
+      ['node', 'silence-node'],
+      ['check', 'silence-check'],
+      ['author', 'silence-author'],
+    ])
+      if (value(id)) body[key] = value(id)
+    const until = value('silence-until')
+    if (until) {
+      const at = new Date(until)
+      if (Number.isNaN(at.getTime())) return showSilenceMessage('error', 'Until is not a time.')
+      body.until = at.toISOString()
+    } else if (value('silence-for')) body.for = value('silence-for')
+    else return showSilenceMessage('error', 'Say how long: For (e.g. 2h) or Until (a time).')
+    const button = $('silence-form').querySelector('button[type="submit"]')
+    button.disabled = true
+    try {
+      const { silence } = await writeSilences('/v1/silences', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      showSilenceMessage('ok', `Silenced ${matcherText(silence)} until ${new Date(silence.endsAt).toLocaleString()}.`)
+      $('silence-comment').value = ''
+      await loadSilences()
+    } catch (error) {
+      showSilenceMessage('error', error.message)
+    } finally {
+      button.disabled = false
+    }
+  }
+
+  async function expireSilence(s, button) {
+    button.disabled = true
+    try {
+      await writeSilences(`/v1/silences/${encodeURIComponent(s.id)}/expire`, { method: 'POST' })
+      showSilenceMessage('ok', `Expired the silence of ${matcherText(s)}.`)
+      await loadSilences()
+    } catch (error) {
+      button.disabled = false
+      showSilenceMessage('error', error.message)
     }
   }
 
@@ -820,11 +1211,15 @@
     // Relative times tick without a re-render.
     setInterval(() => {
       for (const t of document.querySelectorAll('time[datetime]')) {
-        t.textContent = `${t.dataset.prefix || ''}${age(t.getAttribute('datetime'))}${t.dataset.suffix || ''}`
+        const iso = t.getAttribute('datetime')
+        t.textContent =
+          t.dataset.until !== undefined ? left(iso) : `${t.dataset.prefix || ''}${age(iso)}${t.dataset.suffix || ''}`
       }
     }, 1000)
+    $('silence-form').addEventListener('submit', addSilence)
     applyRoute(false)
     connect()
+    loadSilences()
   }
 
   start()
