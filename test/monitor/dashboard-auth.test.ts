@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
@@ -11,9 +13,27 @@ import { makeTempDir, requireBinary, waitFor } from '../support/server-process.j
 const TOKEN = 'dashboard-token-0123456789abcdef'
 
 let monitor: MonitorProcess
+/** The same fleet with --public-read: anyone reads, writes need the token. */
+let publicMonitor: MonitorProcess
+/** A page of another origin (another port), as a hostile site would be. */
+let foreign: Server
+let foreignUrl: string
 let context: BrowserContext
 let page: Page
-const requests: { url: string; authorization: string | undefined }[] = []
+const requests: { method: string; url: string; authorization: string | undefined }[] = []
+
+interface Listed {
+  silences: { id: string; pod: string; check?: string; comment: string; endsAt: string }[]
+  tokenRequired: boolean
+}
+
+async function silencesOf(m: MonitorProcess): Promise<Listed> {
+  const answer = await request(`${m.url}/v1/silences`, { headers: { authorization: `Bearer ${TOKEN}` } })
+  assert.equal(answer.status, 200)
+  return answer.body as Listed
+}
+
+const active = (listed: Listed) => listed.silences.filter((s) => Date.parse(s.endsAt) > Date.now())
 
 function row(pod: string, node: string) {
   return page.locator(`#fleet-body tr[data-pod="${pod}"][data-node="${node}"]`)
@@ -36,6 +56,21 @@ before(async () => {
     join(dir, 'tokens'),
     join(dir, 'jobs.yaml'),
   ]).started()
+  publicMonitor = await spawnMonitor([
+    '--store',
+    `sqlite:${join(dir, 'public.sqlite')}`,
+    '--listen',
+    '127.0.0.1:0',
+    '--auth-token-file',
+    join(dir, 'tokens'),
+    '--public-read',
+    join(dir, 'jobs.yaml'),
+  ]).started()
+  foreign = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>another site</title>')
+  })
+  await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve))
+  foreignUrl = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`
   context = await chromium.launchPersistentContext(makeTempDir('chromium'), {
     executablePath,
     headless: true,
@@ -52,7 +87,7 @@ before(async () => {
     viewport: { width: 1280, height: 860 },
   })
   context.on('request', (r) => {
-    requests.push({ url: r.url(), authorization: r.headers().authorization })
+    requests.push({ method: r.method(), url: r.url(), authorization: r.headers().authorization })
   })
   page = context.pages()[0] ?? (await context.newPage())
   page.on('pageerror', (error) => assert.fail(`the dashboard threw: ${error.message}`))
@@ -61,6 +96,9 @@ before(async () => {
 after(async () => {
   await context?.close()
   await monitor?.stop()
+  await publicMonitor?.stop()
+  foreign?.closeAllConnections()
+  await new Promise((resolve) => foreign?.close(resolve))
 })
 
 describe('the dashboard of a monitor that needs a token', () => {
@@ -110,6 +148,114 @@ describe('the dashboard of a monitor that needs a token', () => {
     await page.reload()
     await page.locator('#pod-checks .check').first().waitFor()
     assert.equal(await page.locator('#token-view').isHidden(), true, 'asked again after a reload')
+  })
+
+  it("adds and expires a silence with the tab's token, sent from the page's own origin as a Bearer header", async () => {
+    await page.goto(`${monitor.url}/`)
+    await row('jobs', 'n1').waitFor()
+    await page.locator('#silence-token').filter({ hasText: 'the token this tab holds' }).waitFor()
+    assert.equal(await page.locator('#silence-pod').isDisabled(), false)
+    await page.fill('#silence-pod', 'jobs')
+    await page.fill('#silence-check', 'backup')
+    await page.fill('#silence-for', '30m')
+    await page.fill('#silence-comment', 'restore drill')
+    await page.click('#silence-form button[type="submit"]')
+    const item = page.locator('#silence-list li.silence')
+    await item.waitFor()
+    const [added] = active(await silencesOf(monitor))
+    assert.equal(added?.pod, 'jobs')
+    assert.equal(added?.check, 'backup')
+    assert.equal(added?.comment, 'restore drill')
+    assert.ok(
+      requests.some(
+        (r) => r.method === 'POST' && r.url === `${monitor.url}/v1/silences` && r.authorization === `Bearer ${TOKEN}`,
+      ),
+    )
+    // The silenced check shows it (a push check: no new result needed).
+    await row('jobs', 'n1').locator('.silenced-mark').waitFor({ timeout: 20_000 })
+    await item.locator('button.expire').click()
+    await page.locator('#silence-list p').filter({ hasText: 'No silence' }).waitFor()
+    assert.deepEqual(active(await silencesOf(monitor)), [])
+    assert.equal((await silencesOf(monitor)).silences.length, 1)
+  })
+
+  it('is read-only without a token where reads are public, says how to add one, and a wrong token changes nothing', async () => {
+    const added = await request(`${publicMonitor.url}/v1/silences`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ pod: 'jobs', for: '1h', comment: 'added with the CLI', author: 'ops' }),
+    })
+    assert.equal(added.status, 201)
+    const tab = await context.newPage()
+    tab.on('pageerror', (error) => assert.fail(`the dashboard threw: ${error.message}`))
+    await tab.goto(`${publicMonitor.url}/`)
+    const item = tab.locator('#silence-list li.silence')
+    await item.waitFor()
+    assert.equal(await tab.locator('#token-view').isHidden(), true)
+    const note = (await tab.locator('#silence-token .read-only').textContent()) ?? ''
+    assert.match(note, /^Read-only\. .*--auth-token-file.*Enter it here/)
+    assert.equal(await tab.locator('#silence-pod').isDisabled(), true)
+    assert.equal(await item.locator('button.expire').count(), 0)
+    assert.match((await item.textContent()) ?? '', /added with the CLI.*by ops/)
+
+    // A wrong token: the monitor's refusal is shown, and no silence is added or ended.
+    await tab.fill('#write-token', 'not-the-token-0123456789')
+    await tab.click('#write-token-form button')
+    await tab.fill('#silence-pod', 'jobs')
+    await tab.fill('#silence-for', '2h')
+    await tab.fill('#silence-comment', 'should not be added')
+    await tab.click('#silence-form button[type="submit"]')
+    const message = tab.locator('#silence-message')
+    await waitFor('the refusal', async () => /^Refused \(401\)/.test((await message.textContent()) ?? ''))
+    assert.match((await message.textContent()) ?? '', /does not accept that token.*The monitor said: .*bearer token/)
+    assert.equal(await tab.locator('#silence-pod').isDisabled(), true, 'a refused token is still used')
+    await tab.fill('#write-token', 'not-the-token-0123456789')
+    await tab.click('#write-token-form button')
+    await item.locator('button.expire').click()
+    await waitFor('the refusal', async () => /^Refused \(401\)/.test((await message.textContent()) ?? ''))
+    const listed = await silencesOf(publicMonitor)
+    assert.equal(listed.tokenRequired, true)
+    assert.equal(listed.silences.length, 1)
+    assert.equal(active(listed).length, 1)
+
+    // The right token: adding works from this tab.
+    await tab.fill('#write-token', TOKEN)
+    await tab.click('#write-token-form button')
+    await tab.fill('#silence-comment', 'now with the token')
+    await tab.click('#silence-form button[type="submit"]')
+    await tab.locator('#silence-list li.silence').nth(1).waitFor()
+    assert.deepEqual(
+      active(await silencesOf(publicMonitor))
+        .map((s) => s.comment)
+        .sort(),
+      ['added with the CLI', 'now with the token'],
+    )
+    assert.equal(await tab.evaluate('localStorage.length'), 0)
+    await tab.close()
+  })
+
+  it('refuses a write from another site even with the token (its Origin is not the monitor)', async () => {
+    const before = (await silencesOf(publicMonitor)).silences.length
+    const tab = await context.newPage()
+    await tab.goto(`${foreignUrl}/`)
+    const body = JSON.stringify({ pod: 'jobs', for: '1h', comment: 'from another site' })
+    // With the token in a header the browser asks first (a preflight), which the monitor refuses.
+    const withToken = await tab.evaluate<string>(
+      `fetch(${JSON.stringify(`${publicMonitor.url}/v1/silences`)}, { method: 'POST', headers: { authorization: 'Bearer ${TOKEN}', 'content-type': 'application/json' }, body: ${JSON.stringify(body)} }).then((r) => 'answered ' + r.status, (e) => 'failed: ' + e.name)`,
+    )
+    assert.equal(withToken, 'failed: TypeError')
+    // A form-like request goes without asking; the monitor refuses it by its Origin.
+    await tab.evaluate(
+      `fetch(${JSON.stringify(`${publicMonitor.url}/v1/silences`)}, { method: 'POST', mode: 'no-cors', body: ${JSON.stringify(body)} }).catch(() => {})`,
+    )
+    await tab.close()
+    assert.equal((await silencesOf(publicMonitor)).silences.length, before)
+    const refused = await request(`${publicMonitor.url}/v1/silences`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, origin: foreignUrl, 'content-type': 'application/json' },
+      body,
+    })
+    assert.equal(refused.status, 403)
   })
 
   it('asks again in a new tab, and never puts the token in a URL or a cookie', async () => {

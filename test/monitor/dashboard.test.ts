@@ -226,7 +226,7 @@ describe('the dashboard in a real browser', () => {
     await page.locator('#silence-list p').filter({ hasText: 'No silence' }).waitFor()
     // This monitor has no --auth-token-file: writes need no token, and the page says so.
     assert.match((await page.locator('#silence-token').textContent()) ?? '', /takes writes without a token/)
-    assert.equal(await page.locator('#silence-fields').isDisabled(), false)
+    assert.equal(await page.locator('#silence-pod').isDisabled(), false)
     const comment = `OPS-1 ${HOSTILE}`
     await page.fill('#silence-pod', 'evil')
     await page.fill('#silence-check', 'health_check')
