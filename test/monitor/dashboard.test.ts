@@ -53,6 +53,9 @@ before(async () => {
       'web2.yaml': `id: web\nnode: aws2.example.com\nchecks:\n  - { name: health_check, url: "${t.url('/api/_status')}", interval: 1s }\n`,
       'evil.yaml': `id: evil\nnode: aws1.example.com\nchecks:\n  - { name: health_check, url: "${t.url('/evil/_status')}", interval: 1s }\n`,
       'jobs.yaml': 'id: jobs\nnode: aws3.example.com\nchecks:\n  - { name: nightly, type: push, period: 1h }\n',
+      // A maintenance window that is always open (00:00 to 00:00 runs a whole day, every day).
+      'batch.yaml':
+        'id: batch\nnode: aws3.example.com\nchecks:\n  - { name: export, type: push, period: 1h, maintenance: [{ from: "00:00", to: "00:00", tz: UTC }] }\n',
       'secure.yaml': `id: secure\nnode: aws1.example.com\nchecks:\n  - { name: health_check, url: "https://127.0.0.1:${tlsPort}/", interval: 1s, tls: { ca_file: "${tlsCa}" } }\n`,
     }),
   })
@@ -109,6 +112,7 @@ describe('the dashboard in a real browser', () => {
       ['evil', 'aws1.example.com'],
       ['jobs', 'aws3.example.com'],
       ['secure', 'aws1.example.com'],
+      ['batch', 'aws3.example.com'],
     ] as const) {
       assert.equal(await row(pod, node).count(), 1, `no row for ${pod} on ${node}`)
     }
@@ -153,7 +157,7 @@ describe('the dashboard in a real browser', () => {
     assert.equal(await page.evaluate('document.activeElement?.id'), 'search')
     await page.keyboard.type('evil')
     await waitFor('the filter', async () => (await page.locator('#fleet-body tr:not([hidden])').count()) === 1)
-    assert.equal(await page.locator('#result-count').innerText(), '1 of 5 shown')
+    assert.equal(await page.locator('#result-count').innerText(), '1 of 6 shown')
     // Tab past the two selects to the first visible pod link.
     await page.keyboard.press('Tab')
     await page.keyboard.press('Tab')
@@ -264,7 +268,7 @@ describe('the dashboard in a real browser', () => {
     assert.equal(await item.locator('.silence-comment').textContent(), comment)
     assert.match(
       (await item.locator('.silence-meta').first().textContent()) ?? '',
-      /^by ana <b> · from .* until .* · (1h 59m|2h 0m) left$/,
+      /^by ana <b> · from .* until .* · (1h \d+m|2h 0m) left$/,
     )
     assert.equal(await page.locator('img[src="x"]').count(), 0)
     assert.equal(await page.locator('#silences b, #silences script').count(), 0)
@@ -300,6 +304,15 @@ describe('the dashboard in a real browser', () => {
     assert.ok(Date.parse(after.silences[0]?.endsAt ?? '') <= Date.now(), 'the silence did not end')
     await waitFor('the mark to go', async () => (await evil.locator('.silenced-mark').count()) === 0, 20_000)
     assert.equal(fleet.monitor.silenced(id), undefined)
+  })
+
+  it("lists a manifest's maintenance window in effect, and marks the checks it holds back", async () => {
+    const box = page.locator('#maintenance-list li.maintenance')
+    await box.waitFor()
+    assert.match((await box.textContent()) ?? '', /maintenance window .*00:00-00:00 UTC/)
+    assert.match((await box.textContent()) ?? '', /batch\/export on aws3\.example\.com/)
+    assert.equal(await row('batch', 'aws3.example.com').locator('.silenced-mark').count(), 1)
+    assert.equal(await row('batch', 'aws3.example.com').getAttribute('data-state'), 'unknown')
   })
 
   it("says what is missing or wrong in a silence, with the monitor's own sentence, and adds nothing", async () => {

@@ -542,6 +542,7 @@
           $('token-view').hidden = true
           asking = undefined
           applyRoute(false)
+          renderSilences()
           resolve()
         }
       })
@@ -781,9 +782,8 @@
           .join('\n')
       : ''
     if (active !== silenceModel.active) {
-      const first = silenceModel.active === '' && active === ''
       silenceModel.active = active
-      if (!first) await refreshStates()
+      await refreshStates()
     }
     silenceTimer = setTimeout(loadSilences, 10_000)
   }
