@@ -235,7 +235,10 @@
             el('span', { className: 'visually-hidden', text: ` (${c.state})` }),
             c.silenced ? el('span', { className: 'silenced-mark', text: 'silenced' }) : null,
             cert?.near
-              ? el('span', { className: 'cert-mark', text: `certificate: ${cert.text.replace(/ \(.*$/, '')}` })
+              ? el('span', {
+                  className: `cert-mark${cert.expired ? ' cert-expired' : ''}`,
+                  text: `certificate: ${cert.text.replace(/ \(.*$/, '')}`,
+                })
               : null,
           )
         }),
@@ -456,7 +459,12 @@
     ]
     if (s.httpStatus !== undefined) facts.push(['HTTP status', String(s.httpStatus)])
     const cert = certificate(s)
-    if (cert) facts.push(['Certificate', cert.text, cert.near ? 'cert-near' : undefined])
+    if (cert)
+      facts.push([
+        'Certificate',
+        cert.text,
+        cert.expired ? 'cert-near cert-expired' : cert.near ? 'cert-near' : undefined,
+      ])
     if (s.silenced)
       facts.push([
         'Silenced',
