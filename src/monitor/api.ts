@@ -254,7 +254,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     if (second === 'silences') {
       const body =
         method === 'POST' ? (await readBodyTail(req, SILENCE_BODY_MAX_BYTES, SILENCE_BODY_MAX_BYTES)).text : ''
-      const answer = silencesRoute(monitor.silences, method, segments.slice(2), body, access.guarded)
+      const answer = await silencesRoute(monitor.silences, method, segments.slice(2), body, access.guarded)
       sendJson(req, res, answer.status, answer.body)
       return
     }

@@ -274,6 +274,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     for (const waiter of this.waiters) waiter.resolve()
     this.waiters.clear()
     await drainDeliveries(this.senders, deadline, this.logger)
+    this.silences.close()
     limitedLog(this.logger).flush()
   }
 

@@ -1,11 +1,15 @@
 /**
  * `/v1/silences` of the monitor's API: GET lists, POST adds, DELETE `/v1/silences/ID` (or
  * POST `/v1/silences/ID/expire`) ends one. Writes pass the API's auth gate like every
- * other write. Answers are plain values; api.ts sends them.
+ * other write. Answers are plain values; api.ts sends them. An answer to a write comes
+ * once the store holds it: 201 means the silence is durable (in etcd: written, so every
+ * replica sees it), and a store that could not write it (etcd not answering) answers 503
+ * with its sentence.
  */
 
 import { durationMs } from '../core/duration.js'
 import { SilenceError, type SilenceInput, type Silences } from './silences.js'
+import { StoreError } from './store/errors.js'
 
 export interface SilencesAnswer {
   status: number
@@ -20,13 +24,13 @@ export const SILENCE_BODY_MAX_BYTES = 16 * 1024
  * goes out with the list, so the dashboard can say that adding a silence needs a token
  * before anyone tries.
  */
-export function silencesRoute(
+export async function silencesRoute(
   silences: Silences,
   method: string,
   rest: string[],
   body: string,
   tokenRequired = false,
-): SilencesAnswer {
+): Promise<SilencesAnswer> {
   if (rest.length === 0 && (method === 'GET' || method === 'HEAD'))
     return { status: 200, body: { silences: silences.list(), tokenRequired } }
   if (rest.length === 0 && method === 'POST') {
@@ -49,9 +53,10 @@ export function silencesRoute(
         ...(input.until !== undefined ? { until: String(input.until) } : {}),
         ...(forText !== undefined ? { forMs: forDuration(forText) } : {}),
       }
-      return { status: 201, body: { silence: silences.add(request) } }
+      return { status: 201, body: { silence: await silences.add(request) } }
     } catch (error) {
       if (error instanceof SilenceError) return problem(400, error.message)
+      if (error instanceof StoreError) return problem(503, error.message)
       throw error
     }
   }
@@ -60,7 +65,13 @@ export function silencesRoute(
     id &&
     ((rest.length === 1 && method === 'DELETE') || (rest.length === 2 && action === 'expire' && method === 'POST'))
   ) {
-    const ended = silences.expire(id)
+    let ended: Awaited<ReturnType<Silences['expire']>>
+    try {
+      ended = await silences.expire(id)
+    } catch (error) {
+      if (error instanceof StoreError) return problem(503, error.message)
+      throw error
+    }
     return ended
       ? { status: 200, body: { silence: ended } }
       : problem(404, `no silence ${JSON.stringify(id)}; GET /v1/silences lists them`)

@@ -5,6 +5,7 @@
  */
 
 import { randomUUID } from 'node:crypto'
+import { DEFAULT_RETENTION } from './store/retention.js'
 import type { CheckKey, MonitorStore, Silence, SilenceMark } from './types.js'
 
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const
@@ -38,18 +39,30 @@ export interface SilenceInput {
 export class SilenceError extends Error {}
 
 /** Ended silences are kept this long (for `silence list`), then forgotten. */
-const KEEP_ENDED_MS = 7 * 24 * 3_600_000
+const KEEP_ENDED_MS = DEFAULT_RETENTION.endedSilencesMs
 const MAX_COMMENT = 1000
-const MAX_SILENCES = 10_000
+const MAX_SILENCES = DEFAULT_RETENTION.maxSilences
 
+/**
+ * The silences a monitor knows: read from the store at start, and — for a store several
+ * monitors share (etcd) — replaced whenever the store says another monitor changed them,
+ * so a silence added on one replica mutes the checks every replica runs.
+ */
 export class Silences {
-  private readonly all = new Map<string, Silence>()
+  private all = new Map<string, Silence>()
+  private readonly unwatch: (() => void) | undefined
 
   constructor(
     private readonly store: MonitorStore,
     private readonly now: () => number = Date.now,
   ) {
-    for (const silence of store.loadSilences?.() ?? []) this.all.set(silence.id, silence)
+    this.replace(store.loadSilences?.() ?? [])
+    this.unwatch = store.watchSilences?.((silences) => this.replace(silences))
+  }
+
+  /** Stops following the store's changes. */
+  close(): void {
+    this.unwatch?.()
   }
 
   /** Every silence not ended for more than a week, newest end first. */
@@ -61,7 +74,12 @@ export class Silences {
       .map((s) => ({ ...s }))
   }
 
-  add(input: SilenceInput): Silence {
+  /**
+   * Adds a silence; resolves once the store holds it (for etcd: once etcd confirmed the
+   * write). Rejects with a `SilenceError` for a mistake in `input`, and with the store's
+   * `StoreError` when the store could not keep it — then the silence is not added.
+   */
+  async add(input: SilenceInput): Promise<Silence> {
     const now = this.now()
     const pod = name(input.pod, 'pod', true) as string
     const node = name(input.node, 'node', false)
@@ -97,19 +115,22 @@ export class Silences {
       author,
       createdAt: new Date(now).toISOString(),
     }
-    this.store.saveSilence?.(silence)
+    await this.store.saveSilence?.(silence)
     this.all.set(silence.id, silence)
     return { ...silence }
   }
 
-  /** Ends a silence now; undefined if there is no such silence. */
-  expire(id: string): Silence | undefined {
+  /**
+   * Ends a silence now; undefined if there is no such silence. Like `add`, resolves once
+   * the store holds the new end, and rejects with the store's error when it could not.
+   */
+  async expire(id: string): Promise<Silence | undefined> {
     const silence = this.all.get(id)
     if (!silence) return undefined
     const now = this.now()
     if (Date.parse(silence.endsAt) > now) {
       const ended = { ...silence, endsAt: new Date(now).toISOString() }
-      this.store.saveSilence?.(ended)
+      await this.store.saveSilence?.(ended)
       this.all.set(id, ended)
       return { ...ended }
     }
@@ -132,6 +153,12 @@ export class Silences {
         return { id: 'maintenance', comment: describeWindow(window), until: new Date(until).toISOString() }
     }
     return undefined
+  }
+
+  private replace(silences: readonly Silence[]): void {
+    const all = new Map<string, Silence>()
+    for (const silence of silences) all.set(silence.id, { ...silence })
+    this.all = all
   }
 
   private forgetEnded(now: number): void {

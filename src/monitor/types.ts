@@ -202,7 +202,19 @@ export interface MonitorStore {
   history(id: string, query?: HistoryQuery): HistoryPoint[]
   /** Every stored silence (ended ones too, until pruned). A store without them keeps silences in memory only. */
   loadSilences?(): Silence[]
-  /** Adds a silence, or replaces the one with its id (an expired silence is saved with its new `endsAt`). */
-  saveSilence?(silence: Silence): void
+  /**
+   * Adds a silence, or replaces the one with its id (an expired silence is saved with its
+   * new `endsAt`), and drops silences beyond the retention. A store that writes over a
+   * network (etcd) returns a promise that resolves once the silence is durable and rejects
+   * with a `StoreError` (one sentence) when it could not be written.
+   */
+  saveSilence?(silence: Silence): void | Promise<void>
+  /**
+   * For a store that several monitors share (etcd): calls `listener` with every stored
+   * silence whenever they changed — another monitor added or ended one, or the store read
+   * them afresh after losing its watch. Returns a function that stops the calls. A store
+   * only this monitor writes to needs none.
+   */
+  watchSilences?(listener: (silences: Silence[]) => void): () => void
   close(): void
 }

@@ -297,20 +297,25 @@ describe('alerts to a real Alertmanager', () => {
       muted: (s: CheckState) => fleet.monitor.silenced(s.id) !== undefined,
       logger: false,
     })
-    const silence = fleet.monitor.silences.add({ pod: 'jobs', check: 'nightly', forMs: 3_600_000, comment: 'OPS-9' })
+    const silence = await fleet.monitor.silences.add({
+      pod: 'jobs',
+      check: 'nightly',
+      forMs: 3_600_000,
+      comment: 'OPS-9',
+    })
     try {
       fleet.monitor.push('nightly', 'fail')
       await fleet.waitForState(NIGHTLY, 'critical')
       await sleep(1000) // rounds while silenced, and Alertmanager's group_wait
       assert.deepEqual(await active('nightly'), [])
       assert.equal(receiver.notifications.length, 0)
-      fleet.monitor.silences.expire(silence.id)
+      await fleet.monitor.silences.expire(silence.id)
       await waitFor('the alert', async () => (await active('nightly')).length === 1)
       await waitFor('the notification', () => receiver.notifications.length === 1)
       await sleep(1500) // more re-sends: Alertmanager does not notify again inside repeat_interval
       assert.equal(receiver.notifications.length, 1)
     } finally {
-      fleet.monitor.silences.expire(silence.id)
+      await fleet.monitor.silences.expire(silence.id)
       await alerts.close()
     }
   })

@@ -6,10 +6,19 @@ import { after, before, describe, it } from 'node:test'
 import type { Logger } from '../../src/core/logger.js'
 import { EtcdStore, type EtcdStoreOptions, parseEtcdSpec } from '../../src/monitor/store/etcd.js'
 import { openStore, openStoreAsync, StoreError } from '../../src/monitor/store/index.js'
+import { tcpProxy } from '../support/faults.js'
+import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources } from '../support/leaks.js'
 import { freePort, makeTempDir, sleep, waitFor } from '../support/server-process.js'
 import { type EtcdServer, startEtcd } from '../support/servers/etcd.js'
-import { state, storeContract, transition } from '../support/store-contract.js'
+import { silence, state, storeContract, transition } from '../support/store-contract.js'
+
+const HOUR_MS = 3_600_000
+const silenceIds = (store: EtcdStore) =>
+  store
+    .loadSilences()
+    .map((s) => s.id)
+    .sort()
 
 /** A logger that keeps its lines, to prove what is logged (and how often). */
 function recordingLogger(): Logger & { lines: string[] } {
@@ -45,7 +54,13 @@ describe('etcd store (real etcd)', () => {
     await etcd.stop()
   })
 
-  storeContract('etcd', () => store({ leaseTtlSeconds: 15, requestTimeoutMs: 2000 }))
+  storeContract('etcd', (options) =>
+    store({
+      leaseTtlSeconds: 15,
+      requestTimeoutMs: 2000,
+      ...(options?.retention ? { retention: options.retention } : {}),
+    }),
+  )
 
   it('probekit inspect --store etcd://… prints the fleet in p2-inspect shape without registering as a replica', async () => {
     const writer = await store({ replicaId: 'inspected' })
@@ -234,6 +249,92 @@ setInterval(() => {}, 1000)
     a.addSamples([{ id: 'n1/web/theirs', at: new Date().toISOString(), state: 'passing', durationMs: 3 }])
     assert.equal(a.history('n1/web/theirs').length, 1)
     assert.equal(b.history('n1/web/theirs').length, 0)
+  })
+
+  it('a silence saved by one replica reaches the others through the watch, and one dropped by the retention leaves etcd', async () => {
+    const a = await store({ replicaId: 'a', retention: { maxSilences: 2 } })
+    const b = await store({ replicaId: 'b', prefix: a.prefix })
+    const told: string[][] = []
+    const stop = b.watchSilences((silences) => told.push(silences.map((s) => s.id)))
+    const one = silence('one', HOUR_MS)
+    await a.saveSilence(one)
+    // Saved means in etcd: a store opened now reads it.
+    const reader = await store({ prefix: a.prefix, readonly: true })
+    assert.deepEqual(reader.loadSilences(), [one])
+    await waitFor('b to see the silence', () => b.loadSilences().some((s) => s.id === 'one'), 5000)
+    assert.ok(
+      told.some((ids) => ids.includes('one')),
+      'b told its listener',
+    )
+
+    const ended = { ...one, endsAt: new Date().toISOString() }
+    await a.saveSilence(ended)
+    await waitFor('b to see the expiry', () => b.loadSilences()[0]?.endsAt === ended.endsAt, 5000)
+    assert.deepEqual(b.loadSilences(), [ended])
+
+    // Beyond a's count of 2, the silence that ended first goes, from etcd too.
+    await a.saveSilence(silence('two', 2 * HOUR_MS))
+    await a.saveSilence(silence('three', 3 * HOUR_MS))
+    assert.deepEqual(silenceIds(a), ['three', 'two'])
+    await waitFor('b to see "one" dropped', () => silenceIds(b).join() === 'three,two', 5000)
+    const late = await store({ prefix: a.prefix, readonly: true })
+    assert.deepEqual(silenceIds(late), ['three', 'two'])
+    await assert.rejects(late.saveSilence(silence('x', HOUR_MS)), /read-only/)
+
+    stop()
+    const before = told.length
+    await a.saveSilence(silence('four', 4 * HOUR_MS))
+    await waitFor('b to see "four"', () => b.loadSilences().some((s) => s.id === 'four'), 5000)
+    assert.equal(told.length, before, 'a listener that stopped is not called')
+  })
+
+  it('with etcd frozen, saving a silence fails within the request deadline in one sentence, and keeps nothing', async () => {
+    const a = await store({ replicaId: 'frozen-silencer' })
+    const b = await store({ replicaId: 'other', prefix: a.prefix })
+    await freezeFully(etcd.process)
+    try {
+      await assert.rejects(a.saveSilence(silence('while-frozen', HOUR_MS)), (error: Error) => {
+        assert.ok(error instanceof StoreError, String(error))
+        assert.match(
+          error.message,
+          /^the silence was not saved: etcd at http:\/\/127\.0\.0\.1:\d+ is not answering \(no answer within 500 ms\); add it again once etcd answers/,
+        )
+        assert.doesNotMatch(error.message, /\n/)
+        return true
+      })
+      assert.deepEqual(a.loadSilences(), [])
+      assert.equal(a.status().available, false)
+    } finally {
+      etcd.process.thaw()
+    }
+    await waitFor('etcd to answer again', () => a.status().available, 15_000)
+    const after = silence('after-thaw', HOUR_MS)
+    await a.saveSilence(after)
+    await waitFor('b to see it', () => b.loadSilences().some((s) => s.id === 'after-thaw'), 5000)
+  })
+
+  it('a replica cut off from etcd reads the silences afresh when it is back: one added and one deleted meanwhile', async () => {
+    const proxy = await tcpProxy(etcd.clientPort)
+    try {
+      const a = await store({ replicaId: 'direct' })
+      const b = await store({ replicaId: 'behind-proxy', prefix: a.prefix, endpoints: [`http://${proxy.address}`] })
+      await a.saveSilence(silence('before', HOUR_MS))
+      await waitFor('b to see "before"', () => silenceIds(b).join() === 'before', 5000)
+      proxy.cut()
+      await waitFor('b to notice', () => !b.status().available, 10_000)
+      await a.saveSilence(silence('during', HOUR_MS))
+      const deleted = await fetch(`${etcd.clientUrl}/v3/kv/deleterange`, {
+        method: 'POST',
+        body: JSON.stringify({ key: Buffer.from(`${a.prefix}/silences/before`).toString('base64') }),
+      })
+      assert.equal(deleted.status, 200)
+      await waitFor('a to see the deletion', () => silenceIds(a).join() === 'during', 5000)
+      assert.equal(silenceIds(b).join(), 'before', 'b, cut off, still holds what it saw')
+      proxy.restore()
+      await waitFor('b to read the silences afresh', () => silenceIds(b).join() === 'during', 20_000)
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('a bad address ends in one sentence naming it; an unreachable etcd in one naming the address', async () => {

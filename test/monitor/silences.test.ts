@@ -76,17 +76,17 @@ describe('maintenance windows', () => {
 })
 
 describe('silences in the store', () => {
-  it('persist in SQLite across a restart, and an expiry persists too', () => {
+  it('persist in SQLite across a restart, and an expiry persists too', async () => {
     const file = join(makeTempDir('silences'), 'monitor.sqlite')
     const first = openStore(`sqlite:${file}`)
-    const added = new Silences(first).add({
+    const added = await new Silences(first).add({
       pod: 'web',
       check: 'db',
       forMs: 3_600_000,
       comment: 'OPS-1',
       author: 'ana',
     })
-    const other = new Silences(first).add({ pod: 'api', forMs: 3_600_000, comment: 'OPS-2' })
+    const other = await new Silences(first).add({ pod: 'api', forMs: 3_600_000, comment: 'OPS-2' })
     first.close()
     const second = openStore(`sqlite:${file}`)
     const again = new Silences(second)
@@ -96,7 +96,7 @@ describe('silences in the store', () => {
     )
     assert.ok(again.match({ pod: 'web', node: 'n1', check: 'db' }))
     assert.equal(again.match({ pod: 'web', node: 'n1', check: 'cache' }), undefined)
-    again.expire(other.id)
+    await again.expire(other.id)
     second.close()
     const third = openStore(`sqlite:${file}`)
     assert.equal(new Silences(third).match({ pod: 'api', node: 'n1', check: 'x' }), undefined)

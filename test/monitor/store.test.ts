@@ -30,10 +30,13 @@ function nodeHasSqlite(): boolean {
 
 const drivers = availableSqliteDrivers()
 
-storeContract('memory', () => new MemoryStore())
+storeContract('memory', (options) => new MemoryStore(options?.retention))
 for (const driver of drivers)
-  storeContract(`sqlite (${driver})`, () =>
-    openStore(`sqlite:${join(makeTempDir('store'), 'monitor.sqlite')}`, { sqliteDriver: driver }),
+  storeContract(`sqlite (${driver})`, (options) =>
+    openStore(`sqlite:${join(makeTempDir('store'), 'monitor.sqlite')}`, {
+      sqliteDriver: driver,
+      ...(options?.retention ? { retention: options.retention } : {}),
+    }),
   )
 
 function withDriverEnv<T>(value: string | undefined, run: () => T): T {

@@ -1,9 +1,10 @@
 /**
- * Fault servers for probe tests: a port that answers garbage, and a port that never
- * completes a connection (the case of a Kubernetes Service with no endpoints).
+ * Fault servers for probe tests: a port that answers garbage, a port that never
+ * completes a connection (the case of a Kubernetes Service with no endpoints), and a TCP
+ * proxy that can cut a client off from a real server (a partition).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer, type Server, Socket } from 'node:net'
+import { connect, createServer, type Server, Socket } from 'node:net'
 import { freePort, sleep } from './server-process.js'
 
 export interface FaultServer {
@@ -38,6 +39,61 @@ export async function garbageServer(
     host: '127.0.0.1',
     port,
     address: `127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/** A TCP proxy in front of a real server, which a test can cut (a partition) and restore. */
+export interface TcpProxy extends FaultServer {
+  /** Drops every connection through the proxy and refuses new ones until `restore()`. */
+  cut(): void
+  restore(): void
+}
+
+/**
+ * Forwards every connection on a free loopback port to `targetPort`: a client given the
+ * proxy's address can be cut off from the server while everyone else still reaches it.
+ */
+export async function tcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
+  const sockets = new Set<Socket>()
+  let cut = false
+  const server: Server = createServer((client) => {
+    client.on('error', () => {})
+    if (cut) {
+      client.destroy()
+      return
+    }
+    const upstream = connect(targetPort, targetHost)
+    sockets.add(client)
+    sockets.add(upstream)
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    upstream.on('error', end).on('close', end)
+    client.on('close', end)
+    client.pipe(upstream)
+    upstream.pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return {
+    host: '127.0.0.1',
+    port,
+    address: `127.0.0.1:${port}`,
+    cut: () => {
+      cut = true
+      for (const s of sockets) s.destroy()
+    },
+    restore: () => {
+      cut = false
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy()

@@ -1,7 +1,8 @@
 /** The store contract: fixtures and the tests every `MonitorStore` must pass. */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { CheckState, MonitorStore, Transition } from '../../src/monitor/types.js'
+import type { Retention } from '../../src/monitor/store/retention.js'
+import type { CheckState, MonitorStore, Silence, Transition } from '../../src/monitor/types.js'
 
 export function state(check: string, overrides: Partial<CheckState> = {}): CheckState {
   return {
@@ -34,6 +35,26 @@ export function transition(
   return { pod: 'web', node: 'n1', check, id: `n1/web/${check}`, from: 'passing', to, at, output: `t${index}`, index }
 }
 
+/** A silence of pod `web` ending `endsInMs` from now (negative: ended that long ago). */
+export function silence(id: string, endsInMs: number, overrides: Partial<Silence> = {}): Silence {
+  const now = Date.now()
+  return {
+    id,
+    pod: 'web',
+    startsAt: new Date(Math.min(now, now + endsInMs) - 3_600_000).toISOString(),
+    endsAt: new Date(now + endsInMs).toISOString(),
+    comment: `why ${id}`,
+    author: 'ana',
+    createdAt: new Date(Math.min(now, now + endsInMs) - 3_600_000).toISOString(),
+    ...overrides,
+  }
+}
+
+/** What a store can be opened with for a contract test. */
+export interface ContractOptions {
+  retention?: Partial<Retention>
+}
+
 /** A store that closes asynchronously (etcd's flushes and revokes its lease) is awaited. */
 async function closeStore(store: MonitorStore): Promise<void> {
   const shutdown = (store as { shutdown?: () => Promise<void> }).shutdown
@@ -45,7 +66,10 @@ async function closeStore(store: MonitorStore): Promise<void> {
  * The behaviour every store shares: memory and SQLite (test/monitor/store.test.ts) and etcd
  * (test/monitor/etcd-store.test.ts) run these same tests.
  */
-export function storeContract(name: string, open: () => MonitorStore | Promise<MonitorStore>): void {
+export function storeContract(
+  name: string,
+  open: (options?: ContractOptions) => MonitorStore | Promise<MonitorStore>,
+): void {
   describe(`${name} store`, () => {
     it('keeps current states, replacing on save and dropping removed checks', async () => {
       const store = await open()
@@ -169,6 +193,48 @@ export function storeContract(name: string, open: () => MonitorStore | Promise<M
           [4],
         )
         assert.deepEqual(store.history('n1/web/other'), [])
+      } finally {
+        await closeStore(store)
+      }
+    })
+
+    it('keeps silences: adds them, replaces one by its id (an expiry), and reads them all back', async () => {
+      const store = await open()
+      try {
+        assert.ok(store.saveSilence && store.loadSilences, `the ${name} store keeps silences`)
+        const pod = silence('s-pod', 3_600_000)
+        const check = silence('s-check', 7_200_000, { node: 'n1', check: 'db', author: '' })
+        await store.saveSilence(pod)
+        await store.saveSilence(check)
+        const ended = { ...pod, endsAt: new Date().toISOString() }
+        await store.saveSilence(ended)
+        const byId = (a: Silence, b: Silence) => a.id.localeCompare(b.id)
+        assert.deepEqual(store.loadSilences().sort(byId), [check, ended])
+        // Copies: changing what was read changes nothing stored.
+        const read = store.loadSilences().find((s) => s.id === 's-check') as Silence
+        read.comment = 'changed'
+        assert.equal(store.loadSilences().find((s) => s.id === 's-check')?.comment, 'why s-check')
+      } finally {
+        await closeStore(store)
+      }
+    })
+
+    it('drops silences a week after they ended, and beyond the count those that end first', async () => {
+      const store = await open({ retention: { maxSilences: 3 } })
+      try {
+        assert.ok(store.saveSilence && store.loadSilences)
+        const day = 24 * 3_600_000
+        await store.saveSilence(silence('ended-8-days-ago', -8 * day))
+        assert.deepEqual(store.loadSilences(), [], 'a silence that ended more than a week ago is not kept')
+        await store.saveSilence(silence('ended-yesterday', -day))
+        for (const hours of [1, 2, 3]) await store.saveSilence(silence(`ends-in-${hours}h`, hours * 3_600_000))
+        assert.deepEqual(
+          store
+            .loadSilences()
+            .map((s) => s.id)
+            .sort(),
+          ['ends-in-1h', 'ends-in-2h', 'ends-in-3h'],
+        )
       } finally {
         await closeStore(store)
       }

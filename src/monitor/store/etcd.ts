@@ -21,15 +21,29 @@
  *     <prefix>/replicas/<replica>            { id, host, pid, startedAt }       lease
  *     <prefix>/state/<node>/<pod>/<check>    { replica, state: CheckState }     lease
  *     <prefix>/transitions/<at>/<replica>/<n> Transition                        bounded
+ *     <prefix>/silences/<id>                 Silence                            bounded
  *
  * History is not written to etcd (it would be most of the traffic): each replica keeps
  * the bounded history of the checks it ran in memory.
+ *
+ * Silences are the one thing written at once rather than behind: a person who adds one
+ * is told "added" only once etcd holds it (and so every replica, through its watch), and
+ * is told so in one sentence when etcd does not answer. They are rare, and nothing on the
+ * checking path waits for them.
  */
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { type Logger, writeLog } from '../../core/logger.js'
 import { redact, redactUrl } from '../../core/redact.js'
-import type { CheckState, HistoryPoint, HistoryQuery, HistorySample, MonitorStore, Transition } from '../types.js'
+import type {
+  CheckState,
+  HistoryPoint,
+  HistoryQuery,
+  HistorySample,
+  MonitorStore,
+  Silence,
+  Transition,
+} from '../types.js'
 import { StoreError } from './errors.js'
 import {
   b64,
@@ -48,7 +62,7 @@ import { connectionOf, type EtcdStoreOptions, normalizePrefix } from './etcd/opt
 import { PrefixWatch } from './etcd/watch.js'
 import { WriteQueue } from './etcd/write-queue.js'
 import { MemoryStore } from './memory.js'
-import { DEFAULT_RETENTION, type Retention } from './retention.js'
+import { DEFAULT_RETENTION, type Retention, silencesToDrop } from './retention.js'
 
 export { type EtcdSpec, type EtcdStoreOptions, parseEtcdSpec, shownEtcdSpec } from './etcd/options.js'
 
@@ -87,7 +101,10 @@ const OPEN_TIMEOUT_MS = 5000
  * console.log(store.loadStates().length, 'checks in the fleet')
  * await store.shutdown()
  */
-export class EtcdStore extends EventEmitter<{ states: []; members: []; available: [boolean] }> implements MonitorStore {
+export class EtcdStore
+  extends EventEmitter<{ states: []; members: []; available: [boolean]; silences: [] }>
+  implements MonitorStore
+{
   /** `etcd://host:port,…/prefix`, for messages. */
   readonly spec: string
   readonly prefix: string
@@ -114,6 +131,11 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
   private transitionKeys: string[] = []
   private transitionKeysDirty = false
   private readonly memberMap = new Map<string, ReplicaInfo>()
+  /**
+   * Every silence, by id, with the revision of the change that brought it: a change older
+   * than what the view holds (a watch catching up after this store's own write) is ignored.
+   */
+  private readonly silenceMap = new Map<string, { silence: Silence; revision: number }>()
   private readonly localHistory: MemoryStore
   private readonly registration: ReplicaInfo
 
@@ -325,6 +347,49 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     return this.localHistory.history(id, query)
   }
 
+  /** Every replica's silences, as etcd holds them. */
+  loadSilences(): Silence[] {
+    return [...this.silenceMap.values()].map((e) => ({ ...e.silence }))
+  }
+
+  /**
+   * Writes a silence to etcd now, not behind: resolves once etcd holds it (every replica's
+   * watch then brings it to that replica), rejects with a `StoreError` within the request
+   * deadline when etcd does not answer or refuses. Silences beyond the retention are
+   * dropped (by whichever replica saves next; deletes are idempotent).
+   */
+  async saveSilence(silence: Silence): Promise<void> {
+    this.assertWritable()
+    const key = this.key('silences', silence.id)
+    const endpoint = redactUrl(this.gateway.endpoint)
+    let answer: { header?: { revision?: string } }
+    try {
+      answer = await this.call('/v3/kv/put', { key: b64(key), value: b64(JSON.stringify(silence)) })
+    } catch (error) {
+      this.failed(error, { write: true })
+      const refusal = this.refusal(error)
+      const reason = refusal ? undefined : redact(error instanceof Error ? error.message : String(error))
+      throw new StoreError(
+        refusal
+          ? `the silence was not saved: ${refusal}`
+          : `the silence was not saved: etcd at ${endpoint} is not answering (${reason}); add it again once etcd answers (GET /v1/silences shows whether it arrived after all)`,
+      )
+    }
+    this.succeeded({ write: true })
+    this.setSilence({ ...silence }, Number(answer.header?.revision ?? 0))
+    this.pruneSilences()
+    this.safeEmit('silences')
+  }
+
+  /** Calls `listener` with every silence whenever they change (another replica's, a re-read after a broken watch). */
+  watchSilences(listener: (silences: Silence[]) => void): () => void {
+    const changed = () => listener(this.loadSilences())
+    this.on('silences', changed)
+    return () => {
+      this.off('silences', changed)
+    }
+  }
+
   /** Starts `shutdown()` without waiting for it; prefer `await store.shutdown()`. */
   close(): void {
     void this.shutdown()
@@ -361,7 +426,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
 
   // ---- internals ----
 
-  private key(kind: 'state' | 'transitions' | 'replicas', rest: string): string {
+  private key(kind: StoreKeyKind, rest: string): string {
     return `${this.prefix}/${kind}/${rest}`
   }
 
@@ -455,6 +520,25 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     if (keys?.size === 0) this.transitionKeysById.delete(t.id)
   }
 
+  /** Keeps a silence in the view unless the view holds a newer change of it; true when it changed. */
+  private setSilence(silence: Silence, revision: number): boolean {
+    const held = this.silenceMap.get(silence.id)
+    if (held && held.revision >= revision && revision > 0) return false
+    this.silenceMap.set(silence.id, { silence, revision })
+    return true
+  }
+
+  /** Drops the silences beyond the retention, from the view at once and from etcd behind. */
+  private pruneSilences(): void {
+    const silences = [...this.silenceMap.values()].map((e) => e.silence)
+    const drop = silencesToDrop(silences, Date.now(), this.retention)
+    for (const id of drop) {
+      this.silenceMap.delete(id)
+      this.queue.enqueue(this.key('silences', id), { kind: 'delete' })
+    }
+    if (drop.length > 0) this.kick()
+  }
+
   /** Everything bound to an old lease is gone: the registration and every state we hold are written again. */
   private writeAllAgain(): void {
     this.queue.enqueue(this.key('replicas', this.replicaId), {
@@ -525,7 +609,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     this.safeEmit('available', true)
   }
 
-  private safeEmit(event: 'states' | 'members' | 'available', ...args: unknown[]): void {
+  private safeEmit(event: 'states' | 'members' | 'available' | 'silences', ...args: unknown[]): void {
     try {
       ;(this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args)
     } catch (error) {
@@ -539,8 +623,13 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       key: b64(`${this.prefix}/`),
       range_end: prefixEnd(`${this.prefix}/`),
     })
-    this.watch.revision = Number(answer.header?.revision ?? 0)
+    const revision = Number(answer.header?.revision ?? 0)
+    this.watch.revision = revision
     const membersBefore = this.members().join('\n')
+    // A silence this store wrote after the read began is newer than the read: it stays.
+    const newer = [...this.silenceMap.values()].filter((e) => e.revision > revision)
+    this.silenceMap.clear()
+    for (const e of newer) this.silenceMap.set(e.silence.id, e)
     this.view.clear()
     this.publishers.clear()
     this.transitionMap.clear()
@@ -562,6 +651,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       this.kick()
     }
     this.safeEmit('states')
+    this.safeEmit('silences')
     if (this.members().join('\n') !== membersBefore) this.safeEmit('members')
   }
 
@@ -571,6 +661,7 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
     this.succeeded()
     let statesChanged = false
     let membersChanged = false
+    let silencesChanged = false
     for (const event of result.events) {
       const key = unb64(event.kv.key)
       const kind = this.kindOf(key)
@@ -599,22 +690,31 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
             continue
           }
           membersChanged = this.memberMap.delete(id) || membersChanged
+        } else if (kind === 'silences') {
+          const id = key.slice(`${this.prefix}/silences/`.length)
+          const held = this.silenceMap.get(id)
+          if (held && !(held.revision > Number(event.kv.mod_revision ?? 0))) {
+            this.silenceMap.delete(id)
+            silencesChanged = true
+          }
         }
       } else {
         const changed = this.applyPut(event.kv)
         if (kind === 'state' && changed) statesChanged = true
         if (kind === 'replicas' && changed) membersChanged = true
+        if (kind === 'silences' && changed) silencesChanged = true
       }
     }
     if (statesChanged) this.safeEmit('states')
     if (membersChanged) this.safeEmit('members')
+    if (silencesChanged) this.safeEmit('silences')
   }
 
-  private kindOf(key: string): 'state' | 'transitions' | 'replicas' | undefined {
+  private kindOf(key: string): StoreKeyKind | undefined {
     const rest = key.slice(this.prefix.length + 1)
     const slash = rest.indexOf('/')
     const kind = rest.slice(0, slash)
-    return kind === 'state' || kind === 'transitions' || kind === 'replicas' ? kind : undefined
+    return kind === 'state' || kind === 'transitions' || kind === 'replicas' || kind === 'silences' ? kind : undefined
   }
 
   /** Applies a key read or watched; true when it changed what readers see (not our own echo). */
@@ -656,6 +756,10 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       this.memberMap.set(id, info)
       return !had
     }
+    if (kind === 'silences') {
+      const silence = storedSilence(value, key.slice(`${this.prefix}/silences/`.length))
+      return silence ? this.setSilence(silence, Number(kv.mod_revision ?? 0)) : false
+    }
     return false
   }
 
@@ -677,5 +781,28 @@ export class EtcdStore extends EventEmitter<{ states: []; members: []; available
       this.transitionKeysDirty = false
     }
     return this.transitionKeys
+  }
+}
+
+/** The kinds of keys under the prefix (the first segment after it). */
+type StoreKeyKind = 'state' | 'transitions' | 'replicas' | 'silences'
+
+/** A silence read from etcd, if it is one (its id the key's); anything else is ignored. */
+function storedSilence(value: unknown, id: string): Silence | undefined {
+  const s = value as Partial<Silence> | null
+  if (typeof s !== 'object' || s === null || s.id !== id) return undefined
+  for (const field of ['pod', 'startsAt', 'endsAt', 'comment', 'createdAt'] as const)
+    if (typeof s[field] !== 'string') return undefined
+  if (Number.isNaN(Date.parse(s.startsAt as string)) || Number.isNaN(Date.parse(s.endsAt as string))) return undefined
+  return {
+    id,
+    pod: s.pod as string,
+    ...(typeof s.node === 'string' ? { node: s.node } : {}),
+    ...(typeof s.check === 'string' ? { check: s.check } : {}),
+    startsAt: s.startsAt as string,
+    endsAt: s.endsAt as string,
+    comment: s.comment as string,
+    author: typeof s.author === 'string' ? s.author : '',
+    createdAt: s.createdAt as string,
   }
 }

@@ -13,7 +13,15 @@ import {
   stateRank,
   type Transition,
 } from '../types.js'
-import { DEFAULT_RETENTION, HOUR_MS, MINUTE_MS, minuteCutoff, type Retention, sampleTotals } from './retention.js'
+import {
+  DEFAULT_RETENTION,
+  HOUR_MS,
+  MINUTE_MS,
+  minuteCutoff,
+  type Retention,
+  sampleTotals,
+  silencesToDrop,
+} from './retention.js'
 
 interface Bucket {
   at: number
@@ -145,6 +153,7 @@ export class MemoryStore implements MonitorStore {
 
   saveSilence(silence: Silence): void {
     this.silences.set(silence.id, { ...silence })
+    for (const id of silencesToDrop(this.silences.values(), Date.now(), this.retention)) this.silences.delete(id)
   }
 
   close(): void {}

@@ -4,7 +4,7 @@
  * hours and hourly rollups for thirty days. A reader gets hourly points for the older
  * past and minute points for the recent hours.
  */
-import type { HistorySample } from '../types.js'
+import type { HistorySample, Silence } from '../types.js'
 
 export const MINUTE_MS = 60_000
 export const HOUR_MS = 3_600_000
@@ -18,6 +18,10 @@ export interface Retention {
   transitionsPerCheck: number
   /** Transitions are dropped after this long, ms. Default 30 days. */
   transitionsMs: number
+  /** Silences are dropped this long after they ended (`silence list` shows them until then), ms. Default 7 days. */
+  endedSilencesMs: number
+  /** Silences kept at most, ended or not; beyond it, those that ended (or end) first are dropped. Default 10,000. */
+  maxSilences: number
 }
 
 export const DEFAULT_RETENTION: Retention = {
@@ -25,6 +29,8 @@ export const DEFAULT_RETENTION: Retention = {
   hoursMs: 30 * 24 * HOUR_MS,
   transitionsPerCheck: 1000,
   transitionsMs: 30 * 24 * HOUR_MS,
+  endedSilencesMs: 7 * 24 * HOUR_MS,
+  maxSilences: 10_000,
 }
 
 /** A sample's count, passes and total duration, with the defaults of `HistorySample`. */
@@ -43,4 +49,26 @@ export function sampleTotals(sample: HistorySample): {
 /** Minute buckets at or after this time are served as minutes; older history as hours. */
 export function minuteCutoff(now: number, retention: Retention): number {
   return Math.floor((now - retention.minutesMs) / HOUR_MS) * HOUR_MS
+}
+
+/**
+ * The ids of the silences a store drops: those that ended longer than the retention ago,
+ * then, beyond the count, those that end first. Every store prunes with this, so memory,
+ * SQLite and etcd keep the same silences.
+ */
+export function silencesToDrop(silences: Iterable<Silence>, now: number, retention: Retention): string[] {
+  const cutoff = now - retention.endedSilencesMs
+  const drop: string[] = []
+  const kept: Silence[] = []
+  for (const s of silences) {
+    const endsAt = Date.parse(s.endsAt)
+    if (!(endsAt > cutoff)) drop.push(s.id)
+    else kept.push(s)
+  }
+  const over = kept.length - Math.max(0, Math.floor(retention.maxSilences))
+  if (over > 0) {
+    kept.sort((a, b) => Date.parse(a.endsAt) - Date.parse(b.endsAt) || a.id.localeCompare(b.id))
+    for (const s of kept.slice(0, over)) drop.push(s.id)
+  }
+  return drop
 }

@@ -20,7 +20,15 @@ import {
   stateRank,
   type Transition,
 } from '../types.js'
-import { DEFAULT_RETENTION, HOUR_MS, MINUTE_MS, minuteCutoff, type Retention, sampleTotals } from './retention.js'
+import {
+  DEFAULT_RETENTION,
+  HOUR_MS,
+  MINUTE_MS,
+  minuteCutoff,
+  type Retention,
+  sampleTotals,
+  silencesToDrop,
+} from './retention.js'
 import {
   openSqliteDatabase,
   type SqliteDatabase,
@@ -200,6 +208,14 @@ export class SqliteStore implements MonitorStore {
         'INSERT INTO silences (id, ends_at, body) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at, body = excluded.body',
       )
       .run(silence.id, silence.endsAt, JSON.stringify(silence))
+    // Silences are added by people, rarely: pruning on every save keeps the table bounded.
+    const rows = this.db.prepare('SELECT id, ends_at AS endsAt FROM silences').all() as Silence[]
+    const drop = silencesToDrop(rows, Date.now(), this.retention)
+    if (drop.length === 0) return
+    const remove = this.db.prepare('DELETE FROM silences WHERE id = ?')
+    this.db.transaction(() => {
+      for (const id of drop) remove.run(id)
+    })
   }
 
   saveStates(states: readonly CheckState[]): void {

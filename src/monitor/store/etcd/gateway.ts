@@ -12,6 +12,8 @@ export interface RawKv {
   key: string
   value?: string
   lease?: string
+  /** The revision of the key's latest change (a number, as a string). */
+  mod_revision?: string
 }
 export interface WatchEvent {
   type?: 'PUT' | 'DELETE'
