@@ -5,7 +5,7 @@
  */
 import { type ClientHttp2Session, connect, type IncomingHttpHeaders, type SecureClientSessionOptions } from 'node:http2'
 import { isIP, connect as netConnect, type Socket } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
+import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { describeNetworkError } from '../probes/network-error.js'
 import {
   CHECK_PATH,
@@ -40,8 +40,10 @@ export class GrpcCallError extends Error {
     /** The gRPC status code (`GrpcCode`). */
     readonly code: number,
     message: string,
+    /** The transport's own error (a refused connect, a TLS verification error), when there was one. */
+    options?: { cause?: unknown },
   ) {
-    super(message)
+    super(message, options)
   }
 }
 
@@ -52,11 +54,13 @@ const MAX_RESPONSE_BYTES = 64 * 1024
  * Calls `Check` for `service` and resolves with the serving status number
  * (`ServingStatus`). Rejects with `GrpcCallError` for a gRPC error status or a transport
  * failure, and with `signal.reason` at abort, after closing the connection.
+ * `onSecureConnect` (TLS) is handed the socket once its handshake succeeded, to read the
+ * server's certificates.
  */
 export function checkHealth(
   endpoint: GrpcEndpoint,
   service: string,
-  options: { signal: AbortSignal; timeoutMs?: number },
+  options: { signal: AbortSignal; timeoutMs?: number; onSecureConnect?: (socket: TLSSocket) => void },
 ): Promise<number> {
   const { signal } = options
   return new Promise<number>((resolve, reject) => {
@@ -90,15 +94,18 @@ export function checkHealth(
       session = connect(authority, {
         ...tlsOptions,
         createConnection: () => {
-          socket = endpoint.tls
-            ? tlsConnect({
-                host: endpoint.host,
-                port: endpoint.port,
-                ALPNProtocols: ['h2'],
-                ...tlsSni(endpoint),
-                ...tlsOptions,
-              })
-            : netConnect({ host: endpoint.host, port: endpoint.port })
+          if (endpoint.tls) {
+            const tlsSocket = tlsConnect({
+              host: endpoint.host,
+              port: endpoint.port,
+              ALPNProtocols: ['h2'],
+              ...tlsSni(endpoint),
+              ...tlsOptions,
+            })
+            const { onSecureConnect } = options
+            if (onSecureConnect) tlsSocket.once('secureConnect', () => onSecureConnect(tlsSocket))
+            socket = tlsSocket
+          } else socket = netConnect({ host: endpoint.host, port: endpoint.port })
           return socket
         },
       })
@@ -106,7 +113,9 @@ export function checkHealth(
       return reject(new GrpcCallError(GrpcCode.UNAVAILABLE, describeNetworkError(error)))
     }
     signal.addEventListener('abort', onAbort, { once: true })
-    session.on('error', (error) => finish(new GrpcCallError(GrpcCode.UNAVAILABLE, describeTransportError(error))))
+    session.on('error', (error) =>
+      finish(new GrpcCallError(GrpcCode.UNAVAILABLE, describeTransportError(error), { cause: error })),
+    )
     session.on('goaway', () => finish(new GrpcCallError(GrpcCode.UNAVAILABLE, 'the server closed the connection')))
 
     const headers: Record<string, string> = {
@@ -138,7 +147,9 @@ export function checkHealth(
       }
       chunks.push(chunk)
     })
-    request.on('error', (error) => finish(new GrpcCallError(GrpcCode.UNAVAILABLE, describeTransportError(error))))
+    request.on('error', (error) =>
+      finish(new GrpcCallError(GrpcCode.UNAVAILABLE, describeTransportError(error), { cause: error })),
+    )
     request.on('end', () => {
       try {
         finish(undefined, readResponse(response, trailers, Buffer.concat(chunks)))

@@ -199,6 +199,14 @@ function readPod(r: ManifestReader): PodManifest {
   if (podLabels) for (const check of checks) check.labels = { ...podLabels, ...check.labels }
   const podWindows = r.maintenance(root, ['maintenance'])
   if (podWindows) for (const check of checks) check.maintenance = [...podWindows, ...(check.maintenance ?? [])]
+  // The pod's cert_expiry_warning is the default of its TLS checks (the p2 status check too).
+  const podWarningDays = r.certExpiryWarning(root, ['cert_expiry_warning'])
+  if (podWarningDays !== undefined)
+    for (const check of checks) {
+      if (check.kind !== 'http' && check.kind !== 'grpc') continue
+      const tls = check.kind === 'http' ? check.url.startsWith('https:') : check.tls !== undefined
+      if (tls && check.certExpiryWarningDays === undefined) check.certExpiryWarningDays = podWarningDays
+    }
   return { id, node, file: r.file, checks }
 }
 

@@ -613,6 +613,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     else delete state.httpStatus
     if (facts.sslEarliestExpiry !== undefined) state.sslEarliestExpiry = facts.sslEarliestExpiry
     else delete state.sslEarliestExpiry
+    if (facts.sslSubject !== undefined) state.sslSubject = facts.sslSubject
+    else delete state.sslSubject
     if (facts.grpcStatusCode !== undefined) state.grpcStatusCode = facts.grpcStatusCode
     else delete state.grpcStatusCode
     if (facts.grpcServingStatus !== undefined) state.grpcServingStatus = facts.grpcServingStatus

@@ -99,6 +99,8 @@ export interface CheckState extends CheckKey {
   httpStatus?: number
   /** Earliest certificate expiry seen on the latest TLS check, Unix seconds. */
   sslEarliestExpiry?: number
+  /** The subject of that certificate: `CN=api.example`, or the whole subject when it has no common name. */
+  sslSubject?: string
   /** gRPC checks: the status code the latest call ended with (0 OK; 14 UNAVAILABLE for a transport failure). */
   grpcStatusCode?: number
   /** gRPC checks: the serving status the latest Check answered (SERVING, NOT_SERVING, …). */

@@ -64,7 +64,8 @@ before(async () => {
         'checks:',
         `  - { name: health_check, url: "${t.url('/up')}", interval: 1s }`,
         `  - { name: payments, url: "${t.url('/down')}", interval: 1s }`,
-        `  - { name: tls, url: "https://127.0.0.1:${tlsPort}/", interval: 1s, tls: { ca_file: "${caFile}" } }`,
+        // The test CA's certificate expires in two days: a warning at the default of 14 days.
+        `  - { name: tls, url: "https://127.0.0.1:${tlsPort}/", interval: 1s, tls: { ca_file: "${caFile}" }, cert_expiry_warning: 1 }`,
         `  - { name: quoting, command: 'echo "quoted \\ path"', interval: 1s }`,
       ].join('\n'),
     }),

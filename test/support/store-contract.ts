@@ -94,6 +94,29 @@ export function storeContract(
       }
     })
 
+    it("keeps every field of a state, a TLS check's certificate facts too", async () => {
+      const store = await open()
+      try {
+        const tls = state('tls', {
+          target: 'https://127.0.0.1:1/_status',
+          state: 'warning',
+          output: 'certificate CN=api.example expires in 3 days (2026-12-07T10:00:00Z)\nHTTP GET …: 200 OK',
+          checkedAt: '2026-01-01T00:00:01.000Z',
+          durationMs: 12.5,
+          httpStatus: 200,
+          sslEarliestExpiry: 1_796_637_600,
+          sslSubject: 'CN=api.example',
+        })
+        store.saveStates([tls])
+        assert.deepEqual(
+          store.loadStates().find((s) => s.id === tls.id),
+          tls,
+        )
+      } finally {
+        await closeStore(store)
+      }
+    })
+
     it('lists the most recent transitions oldest first, filtered by check, pod and time', async () => {
       const store = await open()
       try {

@@ -121,7 +121,11 @@ export interface IssueOptions {
   san?: string
   /** e.g. `serverAuth`, `clientAuth` or both. */
   extendedKeyUsage: string
+  /** Valid from now for this many days (default 30), unless `notBefore`/`notAfter` say otherwise. */
   days?: number
+  /** The certificate's own dates, e.g. one that expired yesterday or is valid only from next week. */
+  notBefore?: Date
+  notAfter?: Date
 }
 
 /**
@@ -136,22 +140,75 @@ export function issueCertificate(ca: TestCa, name: string, options: IssueOptions
     join(ca.dir, `${name}.ext`),
     `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=${options.extendedKeyUsage}\n${options.san ? `subjectAltName=${options.san}\n` : ''}`,
   )
-  run(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    `${name}.crt`,
-    '-days',
-    String(options.days ?? 30),
-    '-extfile',
-    `${name}.ext`,
-  )
+  if (options.notBefore || options.notAfter) {
+    // `openssl x509 -req` (OpenSSL 3.0) always starts at now; `openssl ca` takes both dates.
+    const notBefore = options.notBefore ?? new Date()
+    const notAfter = options.notAfter ?? new Date(notBefore.getTime() + (options.days ?? 30) * 86_400_000)
+    writeFileSync(join(ca.dir, 'index.txt'), '', { flag: 'a' })
+    writeFileSync(
+      join(ca.dir, 'dated-ca.cnf'),
+      [
+        '[ca]',
+        'default_ca = dated',
+        '[dated]',
+        'database = index.txt',
+        'new_certs_dir = .',
+        'rand_serial = yes',
+        'default_md = sha256',
+        'policy = anything',
+        'unique_subject = no',
+        'email_in_dn = no',
+        '[anything]',
+        'commonName = optional',
+        'organizationName = optional',
+        'organizationalUnitName = optional',
+        '',
+      ].join('\n'),
+    )
+    run(
+      'ca',
+      '-batch',
+      '-notext',
+      '-config',
+      'dated-ca.cnf',
+      '-cert',
+      'ca.crt',
+      '-keyfile',
+      'ca.key',
+      '-in',
+      `${name}.csr`,
+      '-out',
+      `${name}.crt`,
+      '-extfile',
+      `${name}.ext`,
+      '-startdate',
+      opensslTime(notBefore),
+      '-enddate',
+      opensslTime(notAfter),
+    )
+  } else {
+    run(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      String(options.days ?? 30),
+      '-extfile',
+      `${name}.ext`,
+    )
+  }
   return { cert: join(ca.dir, `${name}.crt`), key: join(ca.dir, `${name}.key`) }
+}
+
+/** `YYYYMMDDHHMMSSZ`, as `openssl ca -startdate` takes a time. */
+function opensslTime(date: Date): string {
+  return `${date.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`
 }

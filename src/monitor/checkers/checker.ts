@@ -18,6 +18,8 @@ export interface CheckFacts {
   httpStatus?: number
   /** TLS checks: the earliest `notAfter` of the peer's certificate chain, Unix seconds. */
   sslEarliestExpiry?: number
+  /** TLS checks: the subject of that certificate (`CN=api.example`). */
+  sslSubject?: string
   /** gRPC checks: the call's status code (0 OK; 14 UNAVAILABLE for a transport failure). */
   grpcStatusCode?: number
   /** gRPC checks: the serving status answered (SERVING, NOT_SERVING, …). */

@@ -5,10 +5,19 @@
  * the serving status for the blackbox exporter's `probe_grpc_*` metrics.
  */
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import type { SecretSet } from '../../core/redact.js'
 import { checkHealth, describeGrpcError, GrpcCallError, type GrpcEndpoint } from '../../grpc/client.js'
 import { GrpcCode, ServingStatus, servingStatusName } from '../../grpc/protocol.js'
 import type { GrpcCheckSpec } from '../manifest.js'
+import {
+  type ChainCertificate,
+  DEFAULT_CERT_EXPIRY_WARNING_DAYS,
+  fetchPeerCertificates,
+  isCertificateDateError,
+  peerCertificates,
+  withCertificateVerdict,
+} from './certificates.js'
 import { type Checker, type CheckerResult, type Learnt, runAttempt, type Verdict } from './checker.js'
 
 /** Builds the checker of one gRPC check. TLS files are read once, here. */
@@ -22,11 +31,27 @@ export function grpcChecker(spec: GrpcCheckSpec, secrets?: SecretSet): Checker {
     if (spec.tls.serverName) endpoint.servername = spec.tls.serverName
     if (spec.tls.insecure) endpoint.insecure = true
   }
-  const attempt = async (signal: AbortSignal, partial: Learnt): Promise<Verdict> => {
+  const warningDays = spec.certExpiryWarningDays ?? DEFAULT_CERT_EXPIRY_WARNING_DAYS
+  /** One run; `seen` collects the certificates of its handshake (every call is a connection of its own). */
+  const attempt = async (
+    signal: AbortSignal,
+    partial: Learnt,
+    seen: { chain?: ChainCertificate[] },
+  ): Promise<Verdict> => {
     let status: number
     try {
-      status = await checkHealth(endpoint, spec.service, { signal, timeoutMs: spec.timeoutMs })
+      status = await checkHealth(endpoint, spec.service, {
+        signal,
+        timeoutMs: spec.timeoutMs,
+        onSecureConnect: (socket) => {
+          seen.chain = peerCertificates(socket)
+        },
+      })
     } catch (error) {
+      // Verification refused the certificate for its dates: one more handshake reads the
+      // chain, so the output says which certificate and when.
+      if (endpoint.tls && !signal.aborted && isCertificateDateError(error))
+        seen.chain = await readChain(signal).catch(() => undefined)
       if (error instanceof GrpcCallError && !signal.aborted) {
         partial.grpcStatusCode = error.code
         throw new Error(`gRPC ${spec.target}: ${describeGrpcError(error, spec.service)}`)
@@ -41,9 +66,33 @@ export function grpcChecker(spec: GrpcCheckSpec, secrets?: SecretSet): Checker {
       grpcServingStatus: name,
     }
   }
+  const readChain = (signal: AbortSignal): Promise<ChainCertificate[]> => {
+    const servername = endpoint.servername ?? endpoint.host
+    return fetchPeerCertificates(
+      {
+        host: endpoint.host,
+        port: endpoint.port,
+        ALPNProtocols: ['h2'],
+        // SNI carries a host name, never an IP address (RFC 6066).
+        ...(isIP(servername) ? {} : { servername }),
+        ...(endpoint.ca !== undefined ? { ca: endpoint.ca as Buffer } : {}),
+        ...(endpoint.cert !== undefined ? { cert: endpoint.cert } : {}),
+        ...(endpoint.key !== undefined ? { key: endpoint.key } : {}),
+      },
+      signal,
+    )
+  }
   return {
-    run(signal?: AbortSignal): Promise<CheckerResult> {
-      return runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
+    async run(signal?: AbortSignal): Promise<CheckerResult> {
+      const seen: { chain?: ChainCertificate[] } = {}
+      const result = await runAttempt(
+        spec.id,
+        spec.timeoutMs,
+        signal,
+        (s, partial) => attempt(s, partial, seen),
+        secrets,
+      )
+      return endpoint.tls ? withCertificateVerdict(result, seen.chain, warningDays) : result
     },
     async close() {},
   }

@@ -6,11 +6,21 @@
  */
 import { readFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
-import type { TLSSocket } from 'node:tls'
+import { isIP } from 'node:net'
+import type { ConnectionOptions, TLSSocket } from 'node:tls'
 import { Agent, buildConnector } from 'undici'
 import { reasonOf } from '../../core/errors.js'
 import { redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
 import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
+import {
+  CERTIFICATE_LINE_ROOM,
+  type ChainCertificate,
+  DEFAULT_CERT_EXPIRY_WARNING_DAYS,
+  fetchPeerCertificates,
+  isCertificateDateError,
+  peerCertificates,
+  withCertificateVerdict,
+} from './certificates.js'
 import { type Checker, type CheckerResult, type Learnt, MAX_OUTPUT_BYTES, runAttempt, type Verdict } from './checker.js'
 
 /** How much of a body is read; the rest is never downloaded. */
@@ -20,8 +30,10 @@ const USER_AGENT = 'probekit-monitor/0.1'
 
 interface SharedAgent {
   agent: Agent
-  /** Earliest certificate expiry per `host:port`, from the latest TLS handshake. */
-  expiry: Map<string, number>
+  /** The certificates each `host:port` sent in the latest TLS handshake. */
+  certificates: Map<string, ChainCertificate[]>
+  /** What a handshake that only reads the certificates presents and trusts (the agent's own settings). */
+  tlsOptions: ConnectionOptions
   users: number
   /** Set when a TLS file could not be read: every check using it fails with this. */
   error?: string
@@ -60,13 +72,13 @@ function acquireAgent(tls: TlsSettings): SharedAgent {
   if (cert) connectOptions.cert = cert
   if (keyPem) connectOptions.key = keyPem
   if (tls.serverName) connectOptions.servername = tls.serverName
-  const expiry = new Map<string, number>()
+  const certificates = new Map<string, ChainCertificate[]>()
   const base = buildConnector(connectOptions)
   const connect: buildConnector.connector = (options, callback) => {
     base(options, (err, socket) => {
       if (!err && socket && 'getPeerCertificate' in socket) {
-        const earliest = earliestExpiry(socket as TLSSocket)
-        if (earliest !== undefined) expiry.set(`${options.hostname}:${options.port}`, earliest)
+        const chain = peerCertificates(socket as TLSSocket)
+        if (chain.length > 0) certificates.set(`${options.hostname}:${options.port}`, chain)
       }
       ;(callback as (e: Error | null, s: typeof socket) => void)(err, socket)
     })
@@ -80,7 +92,13 @@ function acquireAgent(tls: TlsSettings): SharedAgent {
       // processes), and the scheduler's concurrency already bounds what is in flight.
       pipelining: 1,
     }),
-    expiry,
+    certificates,
+    tlsOptions: {
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(keyPem ? { key: keyPem } : {}),
+      ...(tls.serverName ? { servername: tls.serverName } : {}),
+    },
     users: 1,
   }
   if (error) shared.error = error
@@ -93,31 +111,6 @@ async function releaseAgent(tls: TlsSettings, shared: SharedAgent): Promise<void
   if (agents.get(tlsKey(tls)) === shared) agents.delete(tlsKey(tls))
   // destroy, not close: an in-flight check has already been answered at its deadline.
   await shared.agent.destroy().catch(() => {})
-}
-
-/**
- * The earliest `valid_to` of the certificates the server sent, as the blackbox exporter
- * reports it. Node's peer chain also holds the self-signed root that completed it from the
- * local trust store; that root is ours, not the server's, so it is left out (unless the
- * server's own certificate is self-signed).
- */
-function earliestExpiry(socket: TLSSocket): number | undefined {
-  let cert = socket.getPeerCertificate(true) as
-    | (ReturnType<TLSSocket['getPeerCertificate']> & {
-        issuerCertificate?: unknown
-      })
-    | null
-  let earliest: number | undefined
-  const seen = new Set<unknown>()
-  while (cert && Object.keys(cert).length > 0 && !seen.has(cert)) {
-    const issuer = (cert.issuerCertificate ?? null) as typeof cert
-    const trustedRoot = seen.size > 0 && issuer === cert
-    seen.add(cert)
-    const t = Date.parse(cert.valid_to)
-    if (!trustedRoot && Number.isFinite(t)) earliest = earliest === undefined ? t / 1000 : Math.min(earliest, t / 1000)
-    cert = issuer
-  }
-  return earliest
 }
 
 /** Builds the checker of one HTTP(S) check. */
@@ -136,14 +129,15 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
   }
   const shown = redactUrl(spec.url, secrets)
   const head = `HTTP ${spec.method} ${shown}`
+  const secure = url.protocol === 'https:'
+  const warningDays = spec.certExpiryWarningDays ?? DEFAULT_CERT_EXPIRY_WARNING_DAYS
+  // The certificate's verdict may need a line beside the kept output.
+  const maxOutputBytes = secure ? MAX_OUTPUT_BYTES - CERTIFICATE_LINE_ROOM : MAX_OUTPUT_BYTES
   const shared = acquireAgent(spec.tls)
   let closed = false
 
   const attempt = async (signal: AbortSignal, partial: Learnt): Promise<Verdict> => {
     if (shared.error) throw new Error(shared.error)
-    // What an earlier handshake with this origin saw, in case this run ends before its answer.
-    const known = url.protocol === 'https:' ? shared.expiry.get(hostKey) : undefined
-    if (known !== undefined) partial.sslEarliestExpiry = known
     let response: Awaited<ReturnType<Agent['request']>>
     try {
       response = await shared.agent.request({
@@ -158,12 +152,13 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
       })
     } catch (error) {
       if (signal.aborted) throw signal.reason
+      // Verification refused the certificate for its dates: one more handshake reads the
+      // chain, so the output says which certificate and when (see run()).
+      if (secure && isCertificateDateError(error)) await readChain(signal).catch(() => {})
       throw new Error(`${head}: ${reasonOf(error, secrets)}`)
     }
     const status = response.statusCode
     partial.httpStatus = status
-    const expiry = url.protocol === 'https:' ? shared.expiry.get(hostKey) : undefined
-    if (expiry !== undefined) partial.sslEarliestExpiry = expiry
     let body: { text: string; bytesRead: number; more: boolean }
     try {
       body = await readBounded(response.body, MAX_BODY_BYTES)
@@ -192,16 +187,35 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
     const shownBody = more ? redactCut(text, { end: true }, secrets) : redact(text, secrets)
     const verdict: Verdict = {
       status: verdictStatus,
-      output: composeOutput(summary, shownBody, bytesRead, more),
+      output: composeOutput(summary, shownBody, bytesRead, more, maxOutputBytes),
       httpStatus: status,
     }
-    if (expiry !== undefined) verdict.sslEarliestExpiry = expiry
     return verdict
   }
 
+  const readChain = async (signal: AbortSignal): Promise<void> => {
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    const servername = spec.tls.serverName ?? host
+    const chain = await fetchPeerCertificates(
+      {
+        ...shared.tlsOptions,
+        host,
+        port: Number(url.port || 443),
+        // SNI carries a host name, never an IP address (RFC 6066).
+        ...(isIP(servername) ? {} : { servername }),
+      },
+      signal,
+    )
+    if (chain.length > 0) shared.certificates.set(hostKey, chain)
+  }
+
   return {
-    run(signal?: AbortSignal): Promise<CheckerResult> {
-      return runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
+    async run(signal?: AbortSignal): Promise<CheckerResult> {
+      const result = await runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
+      if (!secure) return result
+      // What the latest handshake with this origin saw: this run's, or an earlier one on a
+      // kept-alive connection (a run that ended before its answer still reports it).
+      return withCertificateVerdict(result, shared.certificates.get(hostKey), warningDays)
     },
     async close() {
       if (closed) return
@@ -241,13 +255,13 @@ async function readBounded(
   return { text: Buffer.concat(chunks).toString('utf8'), bytesRead, more }
 }
 
-/** `HTTP GET url: 200 OK Output: body`, as Consul words it, kept within 4 KB (the body's tail). */
-function composeOutput(summary: string, body: string, bytesRead: number, more: boolean): string {
+/** `HTTP GET url: 200 OK Output: body`, as Consul words it, kept within `max` bytes (the body's tail). */
+function composeOutput(summary: string, body: string, bytesRead: number, more: boolean, max: number): string {
   const trimmed = body.trim()
   if (!trimmed) return summary
   const plain = `${summary} Output: ${trimmed}`
-  if (!more && Buffer.byteLength(plain) <= MAX_OUTPUT_BYTES) return plain
-  const room = MAX_OUTPUT_BYTES - Buffer.byteLength(summary) - 96
+  if (!more && Buffer.byteLength(plain) <= max) return plain
+  const room = max - Buffer.byteLength(summary) - 96
   let tail = Buffer.from(trimmed, 'utf8')
   if (tail.length > room) tail = tail.subarray(tail.length - Math.max(room, 0))
   let skip = 0

@@ -17,6 +17,9 @@ export const DEFAULT_INTERVAL_MS = 5000
 /** Default deadline: Consul's 10 s, but always below the interval. */
 const DEFAULT_TIMEOUT_MS = 10_000
 
+/** The longest `cert_expiry_warning`: ten years is longer than any certificate a browser accepts. */
+const MAX_CERT_EXPIRY_WARNING_DAYS = 3650
+
 /** Labels probekit sets on every alert itself; a manifest may not set them. */
 const RESERVED_LABELS = new Set(['alertname', 'pod', 'node', 'check', 'state', 'severity'])
 
@@ -259,6 +262,21 @@ export class ManifestReader {
     const problem = portRangeProblem(n)
     if (problem) this.fail(path, problem)
     return n
+  }
+
+  /**
+   * `cert_expiry_warning`: whole days before a certificate expires from which its https or
+   * grpcs check warns; 0 turns the warning off.
+   */
+  certExpiryWarning(raw: Record<string, unknown>, path: Path): number | undefined {
+    const value = raw[path[path.length - 1] as string]
+    if (value === undefined || value === null) return undefined
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_CERT_EXPIRY_WARNING_DAYS)
+      this.fail(
+        path,
+        `${JSON.stringify(value)} is not a number of days; use a whole number from 0 (no warning) to ${MAX_CERT_EXPIRY_WARNING_DAYS}, e.g. 14`,
+      )
+    return value
   }
 
   count(raw: Record<string, unknown>, path: Path): number | undefined {

@@ -62,6 +62,11 @@ export interface HttpCheckSpec extends CheckSpecBase {
   /** Statuses that pass; default any 2xx. */
   expectStatus?: number[]
   tls: TlsSettings
+  /**
+   * https: days before the earliest certificate's expiry from which the check warns (0:
+   * never; default 14). An expired or not yet valid certificate is critical regardless.
+   */
+  certExpiryWarningDays?: number
 }
 
 export interface TcpCheckSpec extends CheckSpecBase {
@@ -106,6 +111,8 @@ export interface GrpcCheckSpec extends CheckSpecBase {
   service: string
   /** TLS settings; undefined for plain `grpc://`. */
   tls?: TlsSettings
+  /** grpcs: as for an https check, days before a certificate's expiry from which the check warns. */
+  certExpiryWarningDays?: number
 }
 
 export type CheckSpec = HttpCheckSpec | TcpCheckSpec | GrpcCheckSpec | ProbeCheckSpec | ExecCheckSpec | PushCheckSpec

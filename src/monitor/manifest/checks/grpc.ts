@@ -3,7 +3,7 @@ import { type CheckInput, formatHost, type ManifestReader } from '../reader.js'
 import type { GrpcCheckSpec } from '../types.js'
 
 /** The keys of a grpc check, besides the ones every check has. */
-export const GRPC_KEYS = ['url', 'host', 'port', 'service', 'tls']
+export const GRPC_KEYS = ['url', 'host', 'port', 'service', 'tls', 'cert_expiry_warning']
 
 export function readGrpcCheck(
   r: ManifestReader,
@@ -43,5 +43,10 @@ export function readGrpcCheck(
     target: `${secure ? 'grpcs' : 'grpc'}://${address}${service ? `/${service}` : ''}`,
   }
   if (secure) spec.tls = r.tls(raw, path)
+  const warningDays = r.certExpiryWarning(raw, [...path, 'cert_expiry_warning'])
+  if (warningDays !== undefined) {
+    if (!secure) r.fail([...path, 'cert_expiry_warning'], 'applies to grpcs checks; use type grpcs or a grpcs:// url')
+    spec.certExpiryWarningDays = warningDays
+  }
   return spec
 }

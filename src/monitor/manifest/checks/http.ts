@@ -4,7 +4,18 @@ import { type CheckInput, formatHost, type ManifestReader } from '../reader.js'
 import type { HttpCheckSpec } from '../types.js'
 
 /** The keys of a http check, besides the ones every check has. */
-export const HTTP_KEYS = ['url', 'scheme', 'host', 'port', 'path', 'method', 'headers', 'expect_status', 'tls']
+export const HTTP_KEYS = [
+  'url',
+  'scheme',
+  'host',
+  'port',
+  'path',
+  'method',
+  'headers',
+  'expect_status',
+  'tls',
+  'cert_expiry_warning',
+]
 
 export function readHttpCheck(
   r: ManifestReader,
@@ -28,7 +39,7 @@ export function readHttpCheck(
   }
   const method = (r.str(raw, [...path, 'method'], false) ?? 'GET').toUpperCase()
   if (!/^[A-Z]+$/.test(method)) r.fail([...path, 'method'], `"${method}" is not an HTTP method`)
-  return {
+  const spec: HttpCheckSpec = {
     ...common,
     kind: 'http',
     url,
@@ -38,4 +49,11 @@ export function readHttpCheck(
     ...r.expectStatus(raw, [...path, 'expect_status']),
     tls: r.tls(raw, path),
   }
+  const warningDays = r.certExpiryWarning(raw, [...path, 'cert_expiry_warning'])
+  if (warningDays !== undefined) {
+    if (!url.startsWith('https:'))
+      r.fail([...path, 'cert_expiry_warning'], 'applies to https checks; this one is plain http')
+    spec.certExpiryWarningDays = warningDays
+  }
+  return spec
 }
