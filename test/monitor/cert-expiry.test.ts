@@ -64,6 +64,11 @@ async function httpsServer(ca: TestCa, cert: { cert: string; key: string }) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
     port: (server.address() as AddressInfo).port,
+    /** Serves another certificate from now on, dropping the connections made with the old one. */
+    rotate: (next: { cert: string; key: string }) => {
+      server.setSecureContext({ cert: ca.read(next.cert), key: ca.read(next.key) })
+      for (const s of sockets) s.destroy()
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy()
@@ -214,6 +219,17 @@ describe('certificate expiry of https checks', () => {
     const accepted = await check('future', '/ok', '    tls: { insecure: true }\n')
     assert.equal(accepted.status, 'fail')
     assert.match(accepted.output, /^certificate CN=future\.test is not valid yet/)
+  })
+
+  it('forgets the certificates an earlier handshake saw once the server sends ones it cannot verify', async () => {
+    const server = await httpsServer(ca, certs.soon)
+    servers.rotating = server
+    assert.equal((await check('rotating', '/ok', trusting())).status, 'warn')
+    server.rotate({ cert: ca.untrustedCert, key: ca.untrustedKey })
+    const outcome = await check('rotating', '/ok', trusting())
+    assert.equal(outcome.status, 'fail')
+    assert.match(outcome.output, /^HTTP GET \S+: self.signed certificate$/)
+    assert.equal(outcome.facts.sslSubject, undefined)
   })
 
   it('keeps the failure of an otherwise failing check first, the certificate after it; the worse status wins', async () => {

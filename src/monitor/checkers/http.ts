@@ -11,6 +11,7 @@ import type { ConnectionOptions, TLSSocket } from 'node:tls'
 import { Agent, buildConnector } from 'undici'
 import { reasonOf } from '../../core/errors.js'
 import { redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
+import { isTlsTrustError } from '../../probes/network-error.js'
 import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
 import {
   CERTIFICATE_LINE_ROOM,
@@ -76,10 +77,15 @@ function acquireAgent(tls: TlsSettings): SharedAgent {
   const base = buildConnector(connectOptions)
   const connect: buildConnector.connector = (options, callback) => {
     base(options, (err, socket) => {
+      // undici passes the URL's port: empty for https://host/ (443).
+      const origin = `${options.hostname}:${options.port || (options.protocol === 'https:' ? 443 : 80)}`
       if (!err && socket && 'getPeerCertificate' in socket) {
         const chain = peerCertificates(socket as TLSSocket)
-        if (chain.length > 0) certificates.set(`${options.hostname}:${options.port}`, chain)
+        if (chain.length > 0) certificates.set(origin, chain)
       }
+      // The server sends certificates it did not before: what an earlier handshake saw is
+      // no longer its word (a refusal for the dates reads the new chain, see readChain).
+      if (err && isTlsTrustError(err)) certificates.delete(origin)
       ;(callback as (e: Error | null, s: typeof socket) => void)(err, socket)
     })
   }
