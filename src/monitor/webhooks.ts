@@ -361,7 +361,7 @@ function toNotification(
   const first = transitions[0] as Transition
   const last = transitions[transitions.length - 1] as Transition
   const output = last.output
-  const firstLine = output.trim().split('\n').pop() ?? ''
+  const line = headline(state?.kind, output)
   const flaps = transitions.length > 1 ? ` (${transitions.length} changes)` : ''
   return {
     event: 'transition',
@@ -380,9 +380,20 @@ function toNotification(
     monitor: monitorName,
     // One line for a chat message: what the target said cannot add lines or escapes to it.
     text: lineSafe(
-      `${last.pod} on ${last.node}: ${last.check} ${first.from} → ${last.to}${flaps}${firstLine ? `: ${firstLine.slice(0, 200)}` : ''}`,
+      `${last.pod} on ${last.node}: ${last.check} ${first.from} → ${last.to}${flaps}${line ? `: ${line.slice(0, 200)}` : ''}`,
     ),
   }
+}
+
+/**
+ * The line of an output a chat message shows. A program's output (exec, push) ends with
+ * what went wrong, so its last line; a checker's (http, tcp, grpc, probe) starts with its
+ * verdict — the worse reason first when a certificate warning joins the response's — so
+ * its first.
+ */
+function headline(kind: CheckKind | undefined, output: string): string {
+  const lines = output.trim().split('\n')
+  return (kind === 'exec' || kind === 'push' ? lines.pop() : lines[0]) ?? ''
 }
 
 function retryAfter(header: string | null): number {

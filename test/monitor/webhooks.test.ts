@@ -227,10 +227,12 @@ describe('webhooks', () => {
         receiver.received[2]?.body.index,
         'a retry is the same notification',
       )
-      assert.ok(
+      // The receiver counts a delivery before its answer reaches the sender, which logs then.
+      await waitFor('the log line of the delivery', () =>
         log.lines.some((l) => /delivered n1\/jobs\/nightly after 2 retries/.test(l)),
-        `log ${JSON.stringify(log.lines)}`,
-      )
+      ).catch((e) => {
+        throw new Error(`${(e as Error).message}; log ${JSON.stringify(log.lines)}`)
+      })
     } finally {
       await hooks.close()
       await receiver.close()
@@ -343,6 +345,29 @@ describe('webhooks', () => {
       await monitor.stop('SIGTERM')
     }
     assert.equal(monitor.child?.exitCode, 0, monitor.recentOutput)
+  })
+
+  it("put the checker's verdict line in the chat text, and a program's last line", async () => {
+    const hooks = startWebhooks(fleet.monitor, { urls: [receiver.url], minIntervalMs: 0, logger: false })
+    const HTTP_ID = 'n1/jobs/health_check'
+    try {
+      fleet.target.set('/up', 503, 'upstream says:\nthe last line of a body')
+      await fleet.waitForState(HTTP_ID, 'critical')
+      await waitFor('the HTTP notification', () => receiver.delivered.some((n) => n.id === HTTP_ID))
+      const http = receiver.delivered.find((n) => n.id === HTTP_ID) as WebhookNotification
+      assert.match(http.text, /^jobs on n1: health_check passing → critical: .*503/)
+      assert.doesNotMatch(http.text, /the last line of a body/)
+
+      fleet.monitor.push('nightly', 'fail', 'tar: reading\ntar: exit 2: disk full')
+      await fleet.waitForState(ID, 'critical')
+      await waitFor('the push notification', () => receiver.delivered.some((n) => n.id === ID))
+      const push = receiver.delivered.find((n) => n.id === ID) as WebhookNotification
+      assert.match(push.text, /^jobs on n1: nightly passing → critical: tar: exit 2: disk full$/)
+    } finally {
+      await hooks.close()
+      fleet.target.set('/up', 200)
+      await fleet.waitForState(HTTP_ID, 'passing')
+    }
   })
 
   it('refuse a URL that is not http(s) with one sentence', () => {
