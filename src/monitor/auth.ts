@@ -4,10 +4,12 @@
  * - **Credentials.** Bearer tokens from `--auth-token-file` (one a line, reread on SIGHUP)
  *   let a client read and write; a push check's own secret (manifest `token` or
  *   `token_file`) lets a job report for that one check and nothing else.
- * - **Routes are classed, not listed.** Every request passes `Access.admit` before it is
- *   routed: GET and HEAD are reads, every other method is a write. A new write route
- *   (`POST /v1/silences`, …) is therefore guarded without a line of its own; only the push
- *   route, whose secret depends on the check, asks `Access.admitPush` in addition.
+ * - **Routes are classed, not listed.** Every request passes `Access.admit` before its
+ *   handler runs, with the class its route declares in the API's route table (api.ts; an
+ *   unknown path is `api`): GET and HEAD are reads, every other method is a write. A new
+ *   write route (`POST /v1/silences`, …) is therefore guarded without a line of its own;
+ *   only the push route, whose secret depends on the check, asks `Access.admitPush` in
+ *   addition.
  * - **Browsers cannot be made to write.** A write whose `Origin` is not the monitor's own
  *   is refused (403), and a `Host` that is not one of the monitor's names is refused (421)
  *   before anything else, which is what stops DNS rebinding: a rebinding page reaches the

@@ -31,6 +31,9 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
 }
 
+/** The request paths the dashboard's files are served at. */
+export const DASHBOARD_PATHS: readonly string[] = Object.keys(FILES)
+
 const cache = new Map<string, DashboardAsset>()
 let assetDir: string | undefined
 

@@ -1,0 +1,146 @@
+/**
+ * What every route handler of the monitor's API works with: the call (request, response,
+ * the route's parameters), the error that answers a refusal, and the one way answers are
+ * written (no-store, nosniff, inert JSON, no body for HEAD).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { jsonSafe } from '../../core/inert.js'
+import type { RouteClass } from '../auth.js'
+import type { CheckState } from '../types.js'
+import type { RouteSpec } from './routes.js'
+
+/** One request as a handler sees it. */
+export interface ApiCall {
+  req: IncomingMessage
+  res: ServerResponse
+  /** The request URL (pathname as sent, `searchParams` parsed). */
+  url: URL
+  query: URLSearchParams
+  /** The route's `:name` parameters, percent-decoded. */
+  params: Readonly<Record<string, string>>
+  /** What the route's trailing `*` matched, one decoded segment each. */
+  rest: readonly string[]
+  /**
+   * Answers with `produce(states)`, first waiting for a change when the client asks
+   * `?index=` (see watch.ts). Only a route whose policy is `hold: 'watch'` may.
+   */
+  watch(produce: (states: CheckState[]) => unknown): Promise<void>
+}
+
+export type ApiHandler = (call: ApiCall) => void | Promise<void>
+
+/** A route of the table: where, and its policy; the dispatcher applies the policy, the handler answers. */
+export interface ApiRoute extends RouteSpec {
+  /**
+   * The auth gate's class (see auth.ts): `api` needs a credential for reads and writes as
+   * configured, `push` is decided by the handler once the check is known (`admitPush`),
+   * `asset` (the dashboard's files) is public.
+   */
+  access: RouteClass
+  /**
+   * Requests held open: `stream` takes one of the `maxStreams` slots for its life (503
+   * with Retry-After at the cap); `watch` may long-poll with `?index=`, taking one of the
+   * `maxWatchers` slots while it waits.
+   */
+  hold?: 'stream' | 'watch'
+  handler: ApiHandler
+}
+
+export const JSON_TYPE = 'application/json; charset=utf-8'
+const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const
+/** Seconds a client refused at the watcher or stream cap is asked to wait. */
+const BUSY_RETRY_AFTER_SECONDS = 5
+
+/** A request whose client went away before its body arrived: nothing to answer, nothing to log as an error. */
+export class ClientGone extends Error {}
+
+/** A request the API refuses, with the status and the one sentence it answers. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+  }
+}
+
+/** 503 for a client refused at a cap, with the seconds to wait. */
+export function busy(what: string): HttpError {
+  return new HttpError(503, `${what}; retry after ${BUSY_RETRY_AFTER_SECONDS} s`, {
+    'retry-after': String(BUSY_RETRY_AFTER_SECONDS),
+  })
+}
+
+export function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  statusCode: number,
+  body: string | Buffer,
+  headers: Record<string, string>,
+): void {
+  if (res.headersSent || res.destroyed) return
+  // An answer given before the body was read (401, 403, 429, …) ends the connection: the
+  // rest of the body is never read, so a client cannot hold the socket by trickling it.
+  const unread = req.complete ? {} : { connection: 'close' }
+  res.writeHead(statusCode, {
+    ...COMMON_HEADERS,
+    'content-length': String(Buffer.byteLength(body)),
+    ...headers,
+    ...unread,
+  })
+  res.end(req.method === 'HEAD' ? undefined : body)
+}
+
+export function sendJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  statusCode: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
+  send(req, res, statusCode, jsonText(value), { 'content-type': JSON_TYPE, ...headers })
+}
+
+export function jsonText(value: unknown): string {
+  // jsonSafe: the same JSON to a parser, inert when `curl` prints it to a terminal.
+  return `${jsonSafe(JSON.stringify(value, null, 2))}\n`
+}
+
+/** Reads a body, keeping at most `keep` bytes (its tail: a log's end says why it failed). */
+export function readBodyTail(req: IncomingMessage, keep: number, max: number): Promise<{ text: string; cut: boolean }> {
+  // A refused body is not read on: the 413 goes out and the connection closes after it.
+  const tooLarge = (what: string) =>
+    new HttpError(413, `${what} is over ${max} bytes; send the log's tail`, { connection: 'close' })
+  const declared = Number(req.headers['content-length'])
+  if (declared > max) return Promise.reject(tooLarge(`push body of ${declared} bytes`))
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let kept = 0
+    let total = 0
+    req.on('data', (chunk: Buffer) => {
+      total += chunk.length
+      if (total > max) {
+        req.removeAllListeners('data')
+        req.pause()
+        reject(tooLarge('push body'))
+        return
+      }
+      chunks.push(chunk)
+      kept += chunk.length
+      while (kept - (chunks[0]?.length ?? 0) >= keep) kept -= (chunks.shift() as Buffer).length
+    })
+    let ended = false
+    req.on('end', () => {
+      ended = true
+      const body = Buffer.concat(chunks)
+      resolve({ text: body.subarray(Math.max(0, body.length - keep)).toString('utf8'), cut: total > keep })
+    })
+    // A client that disconnects mid-body is gone, not a failure of the monitor.
+    const gone = () => reject(new ClientGone('the client went away before sending the whole body'))
+    req.on('error', gone)
+    req.on('close', () => {
+      if (!ended) gone()
+    })
+  })
+}

@@ -1,0 +1,158 @@
+/**
+ * The read side of the monitor's API: checks, one check and its history and transitions,
+ * a pod, recent transitions, p2-inspect JSON, and `/v1` itself (the list of routes). Only
+ * reads the monitor's state and store.
+ */
+import { matchesFilter, toInspect } from '../inspect.js'
+import type { Monitor } from '../monitor.js'
+import { type CheckState, checkId, HEALTH_STATES, type HealthState } from '../types.js'
+import { type ApiCall, HttpError, sendJson } from './call.js'
+
+/** What `GET /v1` answers: the routes, with their query parameters. */
+const ENDPOINTS = [
+  'GET /v1/checks?state=&pod=&node=&index=&wait=',
+  'GET /v1/checks/<node>/<pod>/<check>',
+  'GET /v1/checks/<node>/<pod>/<check>/history?since=&limit=',
+  'GET /v1/checks/<node>/<pod>/<check>/transitions?since=&limit=',
+  'GET /v1/pods/<pod>?node=&index=&wait=',
+  'GET /v1/transitions?pod=&id=&since=&limit=',
+  'GET /v1/inspect?pod=&node=&index=&wait=',
+  'POST /v1/push/<check>[/start|/fail|/<exit status>]',
+  'GET /v1/silences',
+  'POST /v1/silences {pod, node?, check?, for|until, comment, author?}',
+  'DELETE /v1/silences/<id>',
+  'GET /v1/events',
+  'GET /metrics',
+  'GET /livez',
+  'GET /readyz',
+]
+
+/** The handlers of the read routes, over one monitor. */
+export function checkHandlers(monitor: Monitor) {
+  return {
+    /** `GET /v1` */
+    endpoints({ req, res }: ApiCall): void {
+      sendJson(req, res, 200, { endpoints: ENDPOINTS })
+    },
+
+    /** `GET /v1/checks?state=&pod=&node=` (watch) */
+    list(call: ApiCall): Promise<void> {
+      const filter = stateFilter(call.query)
+      return call.watch((states) => states.filter(filter))
+    },
+
+    /**
+     * `GET /v1/checks/<node>/<pod>/<check>[/history|/transitions]` (watch for the check
+     * itself); the id may also be one segment with encoded slashes.
+     */
+    async check(call: ApiCall): Promise<void> {
+      const { req, res, query } = call
+      const rest = [...call.rest]
+      const tail = rest.length === 4 || (rest.length === 2 && rest[0]?.includes('/')) ? rest.pop() : undefined
+      const id = idFrom(rest)
+      if (tail === undefined) {
+        return call.watch((states) => {
+          const state = states.find((s) => s.id === id)
+          if (!state) throw unknownCheck(id)
+          return state
+        })
+      }
+      if (!monitor.state(id)) throw unknownCheck(id)
+      if (tail === 'history') {
+        const points = monitor.store.history(id, { ...since(query), limit: limit(query, 1000, 100_000) })
+        sendJson(req, res, 200, { id, history: points })
+        return
+      }
+      if (tail === 'transitions') {
+        sendJson(req, res, 200, {
+          id,
+          transitions: monitor.store.transitions({ id, ...since(query), limit: limit(query) }),
+        })
+        return
+      }
+      throw new HttpError(404, `unknown part "${tail}" of check ${id}; use /history or /transitions`)
+    },
+
+    /** `GET /v1/pods/<pod>?node=` (watch) */
+    pod(call: ApiCall): Promise<void> {
+      const pod = call.params.pod as string
+      const node = call.query.get('node') ?? undefined
+      return call.watch((states) => {
+        const found = states.filter((s) => matchesFilter(s, { pod, node }))
+        if (found.length === 0 && !states.some((s) => s.pod === pod)) {
+          throw new HttpError(
+            404,
+            `no pod named ${JSON.stringify(pod)}; GET /v1/checks lists the pods the monitor knows`,
+          )
+        }
+        return found
+      })
+    },
+
+    /** `GET /v1/transitions?pod=&id=&since=&limit=` */
+    transitions({ req, res, query }: ApiCall): void {
+      const id = query.get('id') ?? undefined
+      const pod = query.get('pod') ?? undefined
+      const transitions = monitor.store.transitions({
+        ...(id !== undefined ? { id } : {}),
+        ...(pod !== undefined ? { pod } : {}),
+        ...since(query),
+        limit: limit(query),
+      })
+      sendJson(req, res, 200, { transitions })
+    },
+
+    /** `GET /v1/inspect?pod=&node=` (watch) */
+    inspect(call: ApiCall): Promise<void> {
+      const filter = { pod: call.query.get('pod') ?? undefined, node: call.query.get('node') ?? undefined }
+      return call.watch((states) => toInspect(states, filter))
+    },
+  }
+}
+
+/** `node/pod/check` from three path segments, or from one segment with encoded slashes. */
+function idFrom(parts: string[]): string {
+  if (parts.length === 3)
+    return checkId({ node: parts[0] as string, pod: parts[1] as string, check: parts[2] as string })
+  if (parts.length === 1 && (parts[0] as string).split('/').length === 3) return parts[0] as string
+  throw new HttpError(404, 'address a check as /v1/checks/<node>/<pod>/<check> (each part URL-encoded)')
+}
+
+function unknownCheck(id: string): HttpError {
+  return new HttpError(404, `no check ${JSON.stringify(id)}; GET /v1/checks lists the checks the monitor knows`)
+}
+
+function stateFilter(query: URLSearchParams): (s: CheckState) => boolean {
+  const wanted = query.getAll('state').flatMap((v) => v.split(','))
+  for (const state of wanted) {
+    if (!HEALTH_STATES.includes(state as HealthState)) {
+      throw new HttpError(
+        400,
+        `state ${JSON.stringify(state)} is not a health state; use passing, warning, critical or unknown`,
+      )
+    }
+  }
+  const pod = query.get('pod')
+  const node = query.get('node')
+  return (s) =>
+    (wanted.length === 0 || wanted.includes(s.state)) &&
+    (pod === null || s.pod === pod) &&
+    (node === null || s.node === node)
+}
+
+function since(query: URLSearchParams): { since?: string } {
+  const raw = query.get('since')
+  if (raw === null) return {}
+  const ms = Date.parse(raw)
+  if (Number.isNaN(ms))
+    throw new HttpError(400, `since ${JSON.stringify(raw)} is not a time; use ISO 8601 such as 2026-01-31T12:00:00Z`)
+  return { since: new Date(ms).toISOString() }
+}
+
+function limit(query: URLSearchParams, fallback = 100, max = 10_000): number {
+  const raw = query.get('limit')
+  if (raw === null) return fallback
+  if (!/^\d+$/.test(raw) || Number(raw) < 1)
+    throw new HttpError(400, `limit ${JSON.stringify(raw)} must be a whole number of at least 1`)
+  return Math.min(Number(raw), max)
+}

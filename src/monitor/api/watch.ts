@@ -1,0 +1,154 @@
+/**
+ * Long polls of the monitor's API (Consul's blocking queries): a `watch` route answers
+ * with `produce(states)`, and with `?index=N` waits first until the monitor's index passes
+ * N (or `wait` runs out). Every answer carries the index the client passes back next time.
+ * Watchers woken by one change share its snapshot, and the answer for each variant (path
+ * and filters) is serialised — and compressed — once.
+ */
+import type { IncomingMessage } from 'node:http'
+import { gzipSync } from 'node:zlib'
+import { durationMs } from '../../core/duration.js'
+import type { Access } from '../auth.js'
+import { sortStates } from '../inspect.js'
+import type { Monitor } from '../monitor.js'
+import { Slots } from '../rate-limit.js'
+import type { CheckState } from '../types.js'
+import { type ApiCall, busy, HttpError, JSON_TYPE, jsonText, send, sendJson } from './call.js'
+
+export const DEFAULT_WAIT_MS = 5 * 60_000
+const INDEX_HEADER = 'x-probekit-index'
+/** Answers smaller than this are not worth compressing. */
+const GZIP_MIN_BYTES = 1024
+
+/** A cached answer to watchers: its JSON bytes and, once a client asked for it, their gzip. */
+interface Answer {
+  body: Buffer
+  gzip?: Buffer
+}
+
+export interface LongPollOptions {
+  /** Longest wait a client may ask for, ms. */
+  maxWaitMs: number
+  /** Watchers waiting at once at most; more are answered 503 with Retry-After. */
+  maxWatchers: number
+}
+
+export class LongPoll {
+  private readonly closing = new AbortController()
+  // Watchers waiting now, ended together on close (one set, not a listener each:
+  // EventTarget listeners cost O(n) to add and remove).
+  private readonly waiting = new Set<AbortController>()
+  private readonly watchers: Slots
+  // Answers to woken watchers, serialised once per change snapshot and per variant.
+  private readonly answers = new WeakMap<CheckState[], Map<string, Answer>>()
+
+  constructor(
+    private readonly monitor: Monitor,
+    private readonly access: Access,
+    private readonly options: LongPollOptions,
+  ) {
+    this.watchers = new Slots(options.maxWatchers)
+  }
+
+  /** Answers the call with `produce(states)`, after waiting when it asks `?index=`. */
+  async answer(
+    { req, res, url, query }: Pick<ApiCall, 'req' | 'res' | 'url' | 'query'>,
+    produce: (states: CheckState[]) => unknown,
+  ): Promise<void> {
+    const monitor = this.monitor
+    const variant = `${url.pathname}?${variantOf(query)}`
+    const rawIndex = query.get('index')
+    let index = monitor.index
+    let states: CheckState[] | undefined
+    if (rawIndex !== null) {
+      const after = parseIndex(rawIndex)
+      const waitMs = parseWait(query.get('wait'), this.options.maxWaitMs)
+      // An index above the monitor's means it restarted: answer at once, as Consul does.
+      // Below it, the monitor answers from its latest snapshot, shared by every watcher.
+      const release = after <= index ? this.watchers.acquire() : undefined
+      if (after < index && !release) {
+        const snapshot = await monitor.waitForChange(after, 0)
+        index = snapshot.index
+        states = snapshot.states
+      } else if (after <= index) {
+        if (!release) throw busy(`${this.watchers.max} watchers are waiting, the most this monitor serves at once`)
+        const abort = new AbortController()
+        const onClose = () => abort.abort()
+        res.on('close', onClose)
+        this.waiting.add(abort)
+        if (this.closing.signal.aborted) abort.abort()
+        try {
+          // Jitter spreads the wake-ups of many watchers whose waits end together.
+          const jittered = waitMs + Math.floor(Math.random() * (waitMs / 16))
+          const changed = await monitor.waitForChange(after, jittered, abort.signal)
+          index = changed.index
+          states = changed.states
+        } finally {
+          release()
+          res.off('close', onClose)
+          this.waiting.delete(abort)
+        }
+        if (res.destroyed) return
+        // The token may have been revoked (SIGHUP) during the wait.
+        this.access.admit(req, 'api')
+      }
+    }
+    if (!states) {
+      sendJson(req, res, 200, produce(sortStates(monitor.states())), { [INDEX_HEADER]: String(index) })
+      return
+    }
+    let bodies = this.answers.get(states)
+    if (!bodies) this.answers.set(states, (bodies = new Map()))
+    let answer = bodies.get(variant)
+    if (answer === undefined) {
+      // Bytes, so 2,000 answers write the same bytes instead of encoding the text 2,000 times.
+      answer = { body: Buffer.from(jsonText(produce(sortStates([...states])))) }
+      bodies.set(variant, answer)
+    }
+    const headers: Record<string, string> = {
+      'content-type': JSON_TYPE,
+      [INDEX_HEADER]: String(index),
+      vary: 'accept-encoding',
+    }
+    // Compressed once per snapshot for every watcher that accepts it: 2,000 watchers of a
+    // large fleet cost a few megabytes per change instead of a few hundred.
+    if (answer.body.length >= GZIP_MIN_BYTES && acceptsGzip(req)) {
+      answer.gzip ??= gzipSync(answer.body, { level: 1 })
+      send(req, res, 200, answer.gzip, { ...headers, 'content-encoding': 'gzip' })
+      return
+    }
+    send(req, res, 200, answer.body, headers)
+  }
+
+  /** Ends every wait now (each watcher answers with what it has); later ones end at once. */
+  close(): void {
+    this.closing.abort()
+    for (const abort of this.waiting) abort.abort()
+  }
+}
+
+function acceptsGzip(req: IncomingMessage): boolean {
+  const accepted = req.headers['accept-encoding']
+  return typeof accepted === 'string' && /(^|,)\s*gzip\s*(;\s*q=(?!0(\.0*)?\s*(,|$))[\d.]+)?\s*(,|$)/i.test(accepted)
+}
+
+function parseIndex(raw: string): number {
+  if (!/^\d+$/.test(raw))
+    throw new HttpError(400, `index ${JSON.stringify(raw)} must be a whole number from X-Probekit-Index`)
+  return Number(raw)
+}
+
+/** Consul's wait syntax: `30s`, `5m`, `500ms`, or a bare number of seconds; capped. */
+export function parseWait(raw: string | null, maxMs: number): number {
+  if (raw === null || raw === '') return maxMs
+  const ms = durationMs(raw)
+  if (ms === undefined)
+    throw new HttpError(400, `wait ${JSON.stringify(raw)} is not a duration; use e.g. 30s, 5m or 500ms`)
+  return Math.min(ms, maxMs)
+}
+
+/** The query of a request without its long-poll parameters: requests that get the same answer. */
+function variantOf(query: URLSearchParams): string {
+  const kept = [...query].filter(([key]) => key !== 'index' && key !== 'wait')
+  return new URLSearchParams(kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))).toString()
+}
