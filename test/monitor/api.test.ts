@@ -260,6 +260,18 @@ describe('the listener itself', () => {
     const missing = await getJson(`${fleet.url}/v2/things`)
     assert.equal(missing.status, 404)
     assert.match((missing.body as { error: string }).error, /no route for GET \/v2\/things/)
+    // Allow names every method the path is served with; a path no route knows is 404 for any method.
+    const put = await getJson(`${fleet.url}/v1/silences`, { method: 'PUT' })
+    assert.equal(put.status, 405)
+    assert.equal(put.headers.get('allow'), 'GET, HEAD, POST')
+    const post404 = await getJson(`${fleet.url}/v1/nothing`, { method: 'POST' })
+    assert.equal(post404.status, 404)
+    assert.match((post404.body as { error: string }).error, /no route for POST \/v1\/nothing/)
+    // A trailing slash is the same route; the path is decoded segment by segment.
+    assert.equal((await getJson(`${fleet.url}/v1/checks/`)).status, 200)
+    const bad = await getJson(`${fleet.url}/v1/pods/%zz`)
+    assert.equal(bad.status, 400)
+    assert.match((bad.body as { error: string }).error, /not valid percent-encoding/)
   })
 
   it('streams a snapshot and then each change as server-sent events', async () => {
