@@ -288,6 +288,12 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     return route.handler(call)
   }
 
+  const release = async (): Promise<void> => {
+    longPoll.close()
+    stopDroppingStreams?.()
+    events.close()
+    await health.close()
+  }
   const listening = await serve(health.handler(dispatch), {
     port: options.port,
     host: options.host,
@@ -298,16 +304,17 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
       error.code === 'EADDRINUSE'
         ? `${options.host}:${options.port} is already in use; choose another address to listen on`
         : `cannot listen on ${options.host}:${options.port}: ${error.message}`,
+  }).catch(async (error: unknown) => {
+    // Nothing is left behind: not the token file's reload listener, not the event stream.
+    await release()
+    throw error
   })
   let closed: Promise<void> | undefined
   return {
     url: listening.url,
     close: () => {
       closed ??= (async () => {
-        longPoll.close()
-        stopDroppingStreams?.()
-        events.close()
-        await health.close()
+        await release()
         await listening.close()
       })()
       return closed

@@ -5,6 +5,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { startApi } from '../../src/monitor/api.js'
+import { TokenFile } from '../../src/monitor/auth.js'
 import { Monitor } from '../../src/monitor/monitor.js'
 import { openStore } from '../../src/monitor/store/index.js'
 import { type Answer, type MonitorProcess, PROBEKIT_BIN, request, spawnMonitor } from '../support/monitor-process.js'
@@ -553,5 +554,38 @@ describe('startApi from code', () => {
       await monitor.stop()
       monitor.store.close()
     }
+  })
+
+  it('leaves nothing behind when it cannot listen: the token file keeps no reload listener', async () => {
+    const monitor = new Monitor({ store: openStore('memory'), logger: false })
+    await monitor.load([manifest])
+    const dir = makeTempDir('api-listen-fails')
+    writeFileSync(join(dir, 'tokens'), `${GLOBAL}\n`)
+    const tokens = new TokenFile(join(dir, 'tokens'))
+    let listening = 0
+    const onReload = tokens.onReload.bind(tokens)
+    tokens.onReload = (listener) => {
+      listening++
+      const off = onReload(listener)
+      return () => {
+        listening--
+        return off()
+      }
+    }
+    const first = await startApi(monitor, { host: '127.0.0.1', port: 0, logger: false, auth: { tokens } })
+    try {
+      assert.equal(listening, 1)
+      const port = Number(new URL(first.url).port)
+      await assert.rejects(
+        startApi(monitor, { host: '127.0.0.1', port, logger: false, auth: { tokens } }),
+        new RegExp(`127\\.0\\.0\\.1:${port} is already in use`),
+      )
+      assert.equal(listening, 1, 'the failed start left its reload listener on the token file')
+    } finally {
+      await first.close()
+      await monitor.stop()
+      monitor.store.close()
+    }
+    assert.equal(listening, 0)
   })
 })
