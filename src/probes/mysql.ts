@@ -48,11 +48,10 @@ const selects = new InFlightPerClient<object, unknown>()
  * connection (callback or promise API), or a `mysql://` (or `mariadb://`) URL, for which it
  * opens one connection under `connectTimeout` and closes it.
  *
- * With a pool, each check borrows one connection; if the query is still running at the
- * deadline that connection is destroyed rather than returned, and a check waits for an
- * earlier check's pending borrow instead of queueing another, so a hung server never
- * drains the pool. With a single connection, which the app shares, a check joins the
- * `SELECT 1` still in flight instead of queueing another behind it.
+ * A hung server never drains the app's pool nor queues work on its connection: pools are
+ * borrowed from as `postgres()` borrows (one connection a check, destroyed if the query
+ * outlives the deadline, one pending borrow at a time — see ./pool.ts), and checks on a
+ * shared connection join the `SELECT 1` in flight.
  *
  * @example
  * const pool = mysql.createPool(process.env.MYSQL_URL)
