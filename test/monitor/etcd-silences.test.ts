@@ -197,8 +197,9 @@ describe('silences shared by monitor replicas on a real etcd', () => {
       await waitFor('the webhook of the unsilenced control check', () => critical(control).length > 0, 15_000)
       await sleep(1500) // past the webhooks' once-a-second look at held transitions
       assert.deepEqual(critical(muted), [], 'no webhook for the silenced check')
+      // (Under load a check may flap and go critical twice; what counts is who sent it.)
       assert.deepEqual(
-        critical(control).map((n) => n.monitor),
+        [...new Set(critical(control).map((n) => n.monitor))],
         ['mon-b'],
         'only the owner of a check sends its webhooks',
       )
