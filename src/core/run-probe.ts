@@ -1,3 +1,4 @@
+import { monotonicMs } from './clock.js'
 import { withDeadline } from './deadline.js'
 import { reasonOf } from './errors.js'
 import { redact, type SecretSet } from './redact.js'
@@ -21,7 +22,7 @@ export interface RunProbeOptions {
 export async function runProbe(probe: Probe, options: RunProbeOptions): Promise<CheckResult> {
   const critical = probe.critical !== false
   const startedAt = Date.now()
-  const started = performance.now()
+  const started = monotonicMs()
   let details: CheckDetails | undefined
   let error: unknown
   let failed = false
@@ -36,7 +37,7 @@ export async function runProbe(probe: Probe, options: RunProbeOptions): Promise<
     name: probe.name,
     status: failed ? (critical ? 'fail' : 'warn') : 'pass',
     time: new Date(startedAt).toISOString(),
-    durationMs: performance.now() - started,
+    durationMs: monotonicMs() - started,
     critical,
   }
   if (probe.componentType) result.componentType = probe.componentType

@@ -150,16 +150,11 @@ interface Answer {
   truncated: boolean
 }
 
-let https: Promise<typeof import('node:https')> | undefined
-/** node:https (and with it tls and crypto) loads only for https: targets: it costs every CLI start. */
-const loadHttps = () => {
-  https ??= import('node:https')
-  return https
-}
-
 /** One request on its own connection (no agent, no keep-alive): nothing outlives the check. */
 async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal): Promise<Answer> {
-  const send = url.protocol === 'https:' ? (await loadHttps()).request : httpRequest
+  // node:https (and with it tls and crypto) loads only for https: targets, and without the
+  // ESM loader that import() would start: `probekit check http://…` pays for neither.
+  const send = url.protocol === 'https:' ? process.getBuiltinModule('node:https').request : httpRequest
   const shown = redactUrl(url.href)
   let req: ClientRequest | undefined
   let response: IncomingMessage | undefined

@@ -7,11 +7,19 @@
  * socket, so nothing outlives the check.
  */
 import { Socket } from 'node:net'
-import { type ConnectionOptions, connect as tlsConnect } from 'node:tls'
+import type { ConnectionOptions } from 'node:tls'
 import { NotReady } from '../core/errors.js'
 import { connectTimedOut } from './connect-timeout.js'
 import { describeNetworkError, isTlsTrustError } from './network-error.js'
 import { serverName } from './tls-options.js'
+
+/**
+ * node:tls (and with it crypto, some 25 built-in modules) loads on the first TLS connection,
+ * not with this module: `probekit check http://…` and `tcp://…` start without it.
+ */
+function tlsConnect(options: ConnectionOptions): Socket {
+  return process.getBuiltinModule('node:tls').connect(options)
+}
 
 export interface SettleOptions {
   signal: AbortSignal

@@ -3,6 +3,7 @@
  * the details that work returns. Every probe that reports a round trip (PING, SELECT 1,
  * a handshake, a request) measures it here, so they all round it the same way.
  */
+import { monotonicMs } from '../core/clock.js'
 import type { CheckDetails } from '../core/types.js'
 
 /** What the timed work reports; `timed` adds the latency. */
@@ -23,12 +24,12 @@ export type UntimedDetails = Omit<CheckDetails, 'observedValue' | 'observedUnit'
 export function timed(work: () => UntimedDetails): CheckDetails
 export function timed(work: () => Promise<UntimedDetails>): Promise<CheckDetails>
 export function timed(work: () => UntimedDetails | Promise<UntimedDetails>): CheckDetails | Promise<CheckDetails> {
-  const started = performance.now()
+  const started = monotonicMs()
   const details = work()
   if (details instanceof Promise) return details.then((untimed) => withLatency(untimed, started))
   return withLatency(details, started)
 }
 
 function withLatency(details: UntimedDetails, started: number): CheckDetails {
-  return { ...details, observedValue: Math.round((performance.now() - started) * 10) / 10, observedUnit: 'ms' }
+  return { ...details, observedValue: Math.round((monotonicMs() - started) * 10) / 10, observedUnit: 'ms' }
 }
