@@ -7,7 +7,10 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { durationMs } from '../core/duration.js'
 import { didYouMean } from '../core/suggest.js'
+import { writeStdout } from './stdout.js'
 import { UsageError } from './usage-error.js'
+
+type Token = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number]
 
 /** One flag: a switch (`boolean`) or a flag with a value (`string`, repeatable with `multiple`). */
 export type FlagSpec =
@@ -58,8 +61,12 @@ export function parseCommandArgs<F extends FlagSpecs>(
     if (flag.short) (config[name] as { short?: string }).short = flag.short
   }
   // Not strict: parseArgs' own errors ("argument is ambiguous", "Unknown option") are
-  // Node's words for Node's users; every token is checked below instead.
-  const { tokens } = parseArgs({ args: argv, options: config, strict: false, allowPositionals: true, tokens: true })
+  // Node's words for Node's users; every token is checked below instead. A line without
+  // a flag (`probekit check http://…`, the usual health check) is all positionals, and
+  // skips parseArgs, whose two modules would load on every start.
+  const tokens: Token[] = argv.some((arg) => arg.startsWith('-'))
+    ? parseArgs({ args: argv, options: config, strict: false, allowPositionals: true, tokens: true }).tokens
+    : argv.map((value, index) => ({ kind: 'positional', index, value }))
 
   const values: Record<string, string | boolean | string[]> = {}
   const positionals: string[] = []
@@ -77,7 +84,8 @@ export function parseCommandArgs<F extends FlagSpecs>(
     if (flag.type === 'boolean') {
       if (value !== undefined) throw new UsageError(`${rawName} takes no value; write ${rawName} alone`)
       if (name === 'help') {
-        ;(spec.out ?? process.stdout).write(spec.help)
+        if (spec.out) spec.out.write(spec.help)
+        else writeStdout(spec.help)
         return undefined
       }
       if (flag === negated) values[name.slice(3)] = false

@@ -5,6 +5,7 @@ import { runProbe } from '../core/run-probe.js'
 import type { CheckResult, Probe } from '../core/types.js'
 import { probeForTarget, schemeOf, TargetError, type TargetOptions } from '../probes/url.js'
 import { parseCommandArgs, parseDuration } from './args.js'
+import { writeStdout } from './stdout.js'
 import { headerShown, UsageError } from './usage-error.js'
 
 export const HELP = `Usage: probekit check [options] <target>…
@@ -92,10 +93,10 @@ export async function run(argv: string[]): Promise<number> {
   )
   if (!quiet) {
     // What a server said (a status text, a body excerpt) is made inert before it reaches a terminal.
-    if (json) process.stdout.write(`${jsonSafe(JSON.stringify(results, null, 2))}\n`)
+    if (json) writeStdout(`${jsonSafe(JSON.stringify(results, null, 2))}\n`)
     else {
       const cap = Math.max(MIN_LINE, Math.floor(OUTPUT_BUDGET / results.length))
-      process.stdout.write(results.map((r) => `${capLine(lineSafe(formatLine(r)), cap)}\n`).join(''))
+      writeStdout(results.map((r) => `${capLine(lineSafe(formatLine(r)), cap)}\n`).join(''))
     }
   }
   return results.every((r) => r.status === 'pass') ? 0 : 1

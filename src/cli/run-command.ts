@@ -1,5 +1,6 @@
 import { lineSafe, terminalSafe } from '../core/inert.js'
 import { redact, renderValue } from '../core/redact.js'
+import { writeStdout } from './stdout.js'
 import { UsageError } from './usage-error.js'
 import { VERSION } from './version.js'
 
@@ -21,7 +22,7 @@ export async function runCommand(
   argv: string[],
 ): Promise<number> {
   if (argv.includes('-V') || argv.includes('--version')) {
-    process.stdout.write(`${VERSION}\n`)
+    writeStdout(`${VERSION}\n`)
     return 0
   }
   try {
@@ -29,7 +30,7 @@ export async function runCommand(
     return await command.run(argv)
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stdout.write(
+      writeStdout(
         `probekit ${name}: usage error: ${terminalSafe(redact(error.message))}\nSee "probekit ${name} --help".\n`,
       )
       return 1
@@ -37,7 +38,7 @@ export async function runCommand(
     // Expected failures (a config module that throws, a timeout too short) arrive here as
     // one sentence; whatever they quote may hold a connection string, so redact it.
     const message = error instanceof Error ? error.message : renderValue(error)
-    process.stdout.write(`probekit ${name}: ${terminalSafe(redact(message))}\n`)
+    writeStdout(`probekit ${name}: ${terminalSafe(redact(message))}\n`)
     return 1
   }
 }
