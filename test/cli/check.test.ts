@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
 import { freePort } from '../support/server-process.js'
-import { buildCli, cli } from './run-cli.js'
+import { BIN, buildCli, cli } from './run-cli.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -241,6 +246,49 @@ describe('probekit check', () => {
     ])
     assert.deepEqual([ok.code, ok.stdout], [0, ''])
     assert.deepEqual([failed.code, failed.stdout], [1, ''])
+  })
+
+  it('writes the verdict whole to a file, and exits with it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'probekit-check-out-'))
+    try {
+      const file = join(dir, 'out.txt')
+      const fd = openSync(file, 'w')
+      const child = spawn(process.execPath, [BIN, 'check', `${base}/livez`, `${base}/readyz`], {
+        stdio: ['ignore', fd, 'pipe'],
+      })
+      closeSync(fd)
+      let stderr = ''
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk
+      })
+      const [code] = (await once(child, 'exit')) as [number | null]
+      assert.equal(code, 1)
+      assert.equal(stderr, '')
+      const lines = readFileSync(file, 'utf8').split('\n')
+      assert.match(lines[0] as string, new RegExp(`^ok ${base}/livez 200 OK in `))
+      assert.match(lines[1] as string, new RegExp(`^failed ${base}/readyz: `))
+      assert.deepEqual(lines.slice(2), [''])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('exits with the verdict when nobody reads its output (a closed pipe), without a crash', async () => {
+    for (const [path, expected] of [
+      ['/livez', 0],
+      ['/readyz', 1],
+    ] as const) {
+      const child = spawn(process.execPath, [BIN, 'check', `${base}${path}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+      // The reading end is gone before the check writes its line: the write fails with EPIPE.
+      child.stdout.destroy()
+      let stderr = ''
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk
+      })
+      const [code] = (await once(child, 'exit')) as [number | null]
+      assert.equal(code, expected, `${path}: ${stderr}`)
+      assert.equal(stderr, '', path)
+    }
   })
 
   it('sends --header and judges by --expect-status', async () => {
