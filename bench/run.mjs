@@ -23,7 +23,18 @@ import { createServices } from './support/services.mjs'
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const root = dirname(benchDir)
 
-const COMPARISONS = ['liveness', 'readiness', 'frozen', 'cli', 'monitor', 'overhead', 'grpc', 'abuse']
+const COMPARISONS = [
+  'liveness',
+  'readiness',
+  'frozen',
+  'cli',
+  'monitor',
+  'monitor-50k',
+  'scale-out',
+  'overhead',
+  'grpc',
+  'abuse',
+]
 
 function parseArgs(argv) {
   const options = { quick: false, only: undefined, build: true, out: undefined, serverCpu: 0, loadCpu: 1 }

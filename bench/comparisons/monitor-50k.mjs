@@ -1,0 +1,195 @@
+/**
+ * 5b. Monitor at scale: 10,000 and 50,000 HTTP targets every 5 s (2,000 and 10,000 checks/s)
+ * by one `probekit monitor` pinned to one core, with its default store (SQLite), against a
+ * private nginx measured beforehand. Drift, checks run and missed come from nginx's access
+ * log (outside the monitor); CPU per check and memory per target are figures of their own.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { driftOf, hitsByTarget } from '../support/hits.mjs'
+import { nginxBinary, startNginx } from '../support/nginx.mjs'
+import { canConnect, cpuTimeMs, freePort, makeTempDir, memoryKb, sleep, startProcess } from '../support/proc.mjs'
+import { fmt } from '../support/stats.mjs'
+
+export const id = 'monitor-50k'
+export const title = 'Monitor at scale: 50,000 HTTP targets every 5 s on one core'
+
+const INTERVAL_MS = 5000
+const PODS_CHECKS = 100
+
+/** A fleet of pod manifests, `PODS_CHECKS` checks each, every check a URL of `urlOf(i)`. */
+export function fleetManifest(targets, urlOf) {
+  const docs = []
+  for (let p = 0; p * PODS_CHECKS < targets; p++) {
+    const lines = [`id: bench-pod-${p}`, 'checks:']
+    for (let i = p * PODS_CHECKS; i < Math.min(targets, (p + 1) * PODS_CHECKS); i++) {
+      lines.push(`  - name: t${i}`, `    url: ${urlOf(i)}`, '    interval: 5s')
+    }
+    docs.push(lines.join('\n'))
+  }
+  return `${docs.join('\n---\n')}\n`
+}
+
+/** Extra node flags for the monitor (profiling): PROBEKIT_BENCH_MONITOR_NODE_ARGS="--cpu-prof --cpu-prof-dir=…". */
+export function monitorNodeArgs() {
+  return (process.env.PROBEKIT_BENCH_MONITOR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
+}
+
+export async function run(ctx) {
+  // PROBEKIT_BENCH_MONITOR_SIZES=10000,20000 measures other fleet sizes (profiling).
+  const sizes = process.env.PROBEKIT_BENCH_MONITOR_SIZES
+    ? process.env.PROBEKIT_BENCH_MONITOR_SIZES.split(',').map(Number)
+    : ctx.quick
+      ? [2000]
+      : [10_000, 50_000]
+  const warmupMs = 2 * INTERVAL_MS + (ctx.quick ? 2000 : 5000)
+  const windowMs = ctx.quick ? 10_000 : 25_000
+  const unavailable = []
+  if (!nginxBinary()) {
+    return {
+      id,
+      title,
+      headline: 'not measured: nginx is not installed',
+      unavailable: [{ name: 'nginx', reason: 'nginx is not installed (Debian package nginx-light or nginx)' }],
+    }
+  }
+  const dir = makeTempDir('monitor-50k')
+  const nginx = await startNginx({ workers: 2, connections: 20_000 })
+  const rows = []
+  let capacity
+  try {
+    capacity = await nginx.capacity()
+    ctx.log(
+      `monitor-50k: nginx serves ${fmt(capacity.keepAlive)} requests/s (keep-alive), ${fmt(capacity.newConnections)}/s (new connections)`,
+    )
+    const cli = join(ctx.root, 'bin', 'probekit.js')
+    for (const targets of sizes) {
+      const manifestFile = join(dir, `targets-${targets}.yaml`)
+      writeFileSync(
+        manifestFile,
+        fleetManifest(targets, (i) => nginx.url(`/t/${i}`)),
+      )
+      const apiPort = await freePort()
+      const startedAt = performance.now()
+      const monitor = await startProcess(
+        'probekit monitor',
+        process.execPath,
+        [
+          ...monitorNodeArgs(),
+          cli,
+          'monitor',
+          '--listen',
+          `127.0.0.1:${apiPort}`,
+          '--quiet',
+          '--no-watch',
+          manifestFile,
+        ],
+        { cpu: ctx.serverCpu, cwd: dir, ready: () => canConnect(apiPort), readyTimeoutMs: 180_000 },
+      )
+      try {
+        const readyS = (performance.now() - startedAt) / 1000
+        await sleep(warmupMs)
+        await nginx.resetLog()
+        const cpu0 = cpuTimeMs(monitor.pid)
+        const from = Date.now()
+        await sleep(windowMs)
+        const to = Date.now()
+        const cpu1 = cpuTimeMs(monitor.pid)
+        const memory = memoryKb(monitor.pid)
+        const log = await nginx.readLog()
+        const byUri = hitsByTarget(log, from, to)
+        let checks = 0
+        for (const list of byUri.values()) checks += list.length
+        const drift = driftOf(byUri, INTERVAL_MS)
+        const elapsedS = (to - from) / 1000
+        const row = {
+          targets,
+          readyS,
+          checksPerSecond: checks / elapsedS,
+          expectedPerSecond: targets / (INTERVAL_MS / 1000),
+          targetsSeen: byUri.size,
+          ...drift,
+          cpuPercent: ((cpu1 - cpu0) / (to - from)) * 100,
+          cpuUsPerCheck: checks ? ((cpu1 - cpu0) * 1000) / checks : Number.NaN,
+          rssMb: memory.rssKb / 1024,
+          peakMb: memory.peakKb / 1024,
+          kbPerTarget: memory.rssKb / targets,
+        }
+        rows.push(row)
+        ctx.log(
+          `monitor-50k: ${fmt(targets)} targets: ${fmt(row.checksPerSecond)} checks/s of ${fmt(row.expectedPerSecond)}, drift p99 ${fmt(row.p99Ms)} ms, ${fmt(row.cpuUsPerCheck, 1)} µs CPU/check, ${fmt(row.kbPerTarget, 1)} KB/target, RSS ${fmt(row.rssMb)} MB`,
+        )
+      } finally {
+        await monitor.stop()
+      }
+    }
+  } finally {
+    await nginx.stop()
+  }
+  // Memory a target adds: the slope between the two sizes (what the process costs at all
+  // — Node, the API, SQLite — cancels out).
+  const [small, large] = rows
+  const marginalKb = large ? ((large.rssMb - small.rssMb) * 1024) / (large.targets - small.targets) : undefined
+  const top = rows[rows.length - 1]
+  const headline = top
+    ? `${fmt(top.targets)} targets: ${fmt(top.checksPerSecond)} checks/s of ${fmt(top.expectedPerSecond)} due, drift p99 ${fmt(top.p99Ms)} ms, ${fmt(top.cpuUsPerCheck, 1)} µs CPU per check, ${fmt(top.kbPerTarget, 1)} KB per target${marginalKb !== undefined ? ` (${fmt(marginalKb, 1)} KB marginal)` : ''}, RSS ${fmt(top.rssMb)} MB (goals: p99 < 250 ms, ≤ 80 µs, ≤ 12 KB, < 1 GB)`
+    : 'not measured'
+  return {
+    id,
+    title,
+    headline,
+    method: `${sizes.map((n) => fmt(n)).join(' and ')} HTTP targets (\`/t/<n>\`) served by one private nginx (${'2'} workers, keep-alive, one static location), each due every ${INTERVAL_MS / 1000} s, checked by \`probekit monitor\` with its default store (SQLite in the working directory) and API, pinned to core ${ctx.serverCpu}. After a warm-up of ${fmt(warmupMs / 1000)} s, nginx's access log (\`$msec $uri\`) is read for a ${windowMs / 1000} s window: checks/s = hits in the window; drift = |time between two hits of one target − ${INTERVAL_MS / 1000} s| over every interval seen (millisecond resolution); hits closer than half an interval are counted as checks run twice. CPU per check = the monitor's CPU time over the window ÷ checks in it (everything the process does: checks, store writes, history, API). Memory per target = RSS ÷ targets; "marginal" is the slope of RSS between the two sizes.`,
+    table: {
+      columns: [
+        'targets',
+        'ready s',
+        'checks/s (due)',
+        'targets seen',
+        'drift p50 ms',
+        'drift p99 ms',
+        'drift max ms',
+        'run twice',
+        'CPU %',
+        'µs CPU/check',
+        'RSS MB (peak)',
+        'KB/target',
+      ],
+      rows: rows.map((r) => [
+        fmt(r.targets),
+        fmt(r.readyS, 1),
+        `${fmt(r.checksPerSecond)} (${fmt(r.expectedPerSecond)})`,
+        fmt(r.targetsSeen),
+        fmt(r.p50Ms),
+        fmt(r.p99Ms),
+        fmt(r.maxMs),
+        fmt(r.doubleHits),
+        fmt(r.cpuPercent, 1),
+        fmt(r.cpuUsPerCheck, 1),
+        `${fmt(r.rssMb)} (${fmt(r.peakMb)})`,
+        fmt(r.kbPerTarget, 1),
+      ]),
+    },
+    notes: [
+      `Capacity of nginx measured just before (wrk, 64 connections, 2 threads, not pinned): ${fmt(capacity?.keepAlive)} requests/s with keep-alive, ${fmt(capacity?.newConnections)}/s with a new connection per request; ${sizes.map((n) => `${fmt(n / (INTERVAL_MS / 1000))} checks/s are due with ${fmt(n)} targets`).join(', ')}.`,
+      ...(marginalKb !== undefined
+        ? [
+            `Memory a target adds (RSS slope between ${fmt(small.targets)} and ${fmt(large.targets)} targets): ${fmt(marginalKb, 1)} KB.`,
+          ]
+        : []),
+      'The monitor is pinned to one core, so CPU cannot exceed 100%; nginx and the bench are not pinned.',
+      ...rows
+        .filter((r) => r.checksPerSecond < 0.9 * r.expectedPerSecond)
+        .map(
+          (r) =>
+            `With ${fmt(r.targets)} targets the monitor ran ${fmt(r.checksPerSecond)} of the ${fmt(r.expectedPerSecond)} checks due per second: it fell behind (or the machine did — see the load average).`,
+        ),
+    ],
+    unavailable,
+    reproduce: [
+      `npm run build && npm run bench -- --only=monitor-50k${ctx.quick ? ' --quick' : ''}`,
+      'nginx -p DIR -c nginx.conf -g "daemon off;"   # see bench/support/nginx.mjs',
+      `taskset -c ${ctx.serverCpu} node bin/probekit.js monitor --listen 127.0.0.1:PORT --quiet --no-watch targets.yaml`,
+    ],
+    data: { sizes, intervalMs: INTERVAL_MS, warmupMs, windowMs, capacity, marginalKb, rows },
+  }
+}
