@@ -10,6 +10,36 @@ export interface DeadlineOptions {
 const noop = () => {}
 
 /**
+ * Runs waiting on one parent signal, each with the function that aborts it. A parent (the
+ * monitor's stop signal) is shared by hundreds of runs in flight: one listener per parent
+ * that fans out, instead of one EventTarget listener per run — adding a listener to an
+ * AbortSignal walks the listeners already there, so 256 runs in flight cost 256 steps per run.
+ */
+const waiting = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>()
+
+function onParentAbort(parent: AbortSignal, fire: (reason: unknown) => void): () => void {
+  let runs = waiting.get(parent)
+  if (!runs) {
+    const set = new Set<(reason: unknown) => void>()
+    runs = set
+    waiting.set(parent, set)
+    parent.addEventListener(
+      'abort',
+      () => {
+        waiting.delete(parent)
+        const reason = parent.reason ?? new Error('aborted')
+        for (const f of set) f(reason)
+        set.clear()
+      },
+      { once: true },
+    )
+  }
+  const set = runs
+  set.add(fire)
+  return () => set.delete(fire)
+}
+
+/**
  * Runs `task` under a deadline: its signal fires and the returned promise rejects with
  * `DeadlineExceeded` after `timeoutMs` (or with the parent signal's reason when that aborts
  * first). It never waits longer than the deadline: a task that ignores its signal is left
@@ -22,7 +52,7 @@ export async function withDeadline<T>(
 ): Promise<T> {
   const controller = new AbortController()
   let timer: NodeJS.Timeout | undefined
-  let onParentAbort: (() => void) | undefined
+  let stopListening: (() => void) | undefined
   const parent = options.signal
 
   const deadline = new Promise<never>((_, reject) => {
@@ -35,10 +65,7 @@ export async function withDeadline<T>(
     timer = setTimeout(() => fire(new DeadlineExceeded(options.timeoutMs)), options.timeoutMs)
     if (parent) {
       if (parent.aborted) fire(parent.reason ?? new Error('aborted'))
-      else {
-        onParentAbort = () => fire(parent.reason ?? new Error('aborted'))
-        parent.addEventListener('abort', onParentAbort, { once: true })
-      }
+      else stopListening = onParentAbort(parent, fire)
     }
   })
   deadline.catch(noop)
@@ -50,6 +77,6 @@ export async function withDeadline<T>(
     return await Promise.race([outcome, deadline])
   } finally {
     clearTimeout(timer)
-    if (onParentAbort) parent?.removeEventListener('abort', onParentAbort)
+    stopListening?.()
   }
 }
