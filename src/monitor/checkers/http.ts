@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
 import { isIP } from 'node:net'
 import type { ConnectionOptions, TLSSocket } from 'node:tls'
-import { Agent, buildConnector } from 'undici'
+import { Agent, buildConnector, type Dispatcher } from 'undici'
 import { reasonOf } from '../../core/errors.js'
 import { redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
 import { isTlsTrustError } from '../../probes/network-error.js'
@@ -144,37 +144,24 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
 
   const attempt = async (signal: AbortSignal, partial: Learnt): Promise<Verdict> => {
     if (shared.error) throw new Error(shared.error)
-    let response: Awaited<ReturnType<Agent['request']>>
+    let response: BoundedResponse
     try {
-      response = await shared.agent.request({
-        origin,
-        path,
-        method: spec.method as 'GET',
-        headers,
-        signal,
-        // The check's own deadline governs; undici's 300 s defaults would only get in the way.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      })
+      response = await boundedRequest(shared.agent, origin, path, spec.method, headers, signal, MAX_BODY_BYTES, partial)
     } catch (error) {
       if (signal.aborted) throw signal.reason
-      // Verification refused the certificate for its dates: one more handshake reads the
-      // chain, so the output says which certificate and when (see run()).
-      if (secure && isCertificateDateError(error)) await readChain(signal).catch(() => {})
-      throw new Error(`${head}: ${reasonOf(error, secrets)}`)
-    }
-    const status = response.statusCode
-    partial.httpStatus = status
-    let body: { text: string; bytesRead: number; more: boolean }
-    try {
-      body = await readBounded(response.body, MAX_BODY_BYTES)
-    } catch (error) {
-      if (signal.aborted) throw signal.reason
+      const status = (error as { statusCode?: number }).statusCode
+      if (status === undefined) {
+        // Verification refused the certificate for its dates: one more handshake reads the
+        // chain, so the output says which certificate and when (see run()).
+        if (secure && isCertificateDateError(error)) await readChain(signal).catch(() => {})
+        throw new Error(`${head}: ${reasonOf(error, secrets)}`)
+      }
       throw new Error(
-        `${head}: ${status} ${STATUS_CODES[status] ?? ''}, then reading the body failed: ${reasonOf(error, secrets)}`,
+        `${head}: ${status} ${STATUS_CODES[status] ?? ''}, then reading the body failed: ${reasonOf((error as { cause?: unknown }).cause, secrets)}`,
       )
     }
-    const { text, bytesRead, more } = body
+    const status = response.statusCode
+    const { text, bytesRead, more } = response
     const statusLine = `${status} ${STATUS_CODES[status] ?? ''}`.trim()
     let verdictStatus: Verdict['status']
     if (spec.expectStatus ? spec.expectStatus.includes(status) : status >= 200 && status < 300) verdictStatus = 'pass'
@@ -182,8 +169,7 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
     else verdictStatus = 'fail'
     let summary = `${head}: ${statusLine}`
     if (status >= 300 && status < 400 && verdictStatus === 'fail') {
-      const location = response.headers.location
-      const target = Array.isArray(location) ? location[0] : location
+      const target = response.location
       summary += target
         ? ` (redirect to ${redactUrl(String(target), secrets)} not followed)`
         : ' (redirect not followed)'
@@ -231,34 +217,117 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
   }
 }
 
+interface BoundedResponse {
+  statusCode: number
+  /** The Location header of a redirect, if any. */
+  location: string | undefined
+  text: string
+  bytesRead: number
+  more: boolean
+}
+
+const EMPTY = Buffer.alloc(0)
+
 /**
- * Reads at most `limit` bytes of a body, then destroys it: a 1 GB body costs 10 KB and
- * one connection, not a download. A body read to its end leaves the connection reusable.
+ * One request through undici's dispatcher, its body read into memory at most `limit`
+ * bytes, then the connection dropped: a 1 GB body costs 10 KB and one connection, not a
+ * download. A body read to its end leaves the connection reusable. A handler of its own,
+ * not `request()`: no response stream, header object or async iterator per check — the
+ * monitor runs thousands a second. Rejects with the transport error; an error after the
+ * status line carries it as `statusCode` (and the error as `cause`).
  */
-async function readBounded(
-  body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown },
+function boundedRequest(
+  agent: Agent,
+  origin: string,
+  path: string,
+  method: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
   limit: number,
-): Promise<{ text: string; bytesRead: number; more: boolean }> {
-  const chunks: Buffer[] = []
-  let bytesRead = 0
-  let more = false
-  for await (const chunk of body) {
-    const room = limit - bytesRead
-    if (chunk.length > room) {
-      chunks.push(chunk.subarray(0, room))
-      bytesRead += room
-      more = true
-      break
+  /** Learns the status as soon as it arrives: a body that never ends still reports it. */
+  partial: Learnt,
+): Promise<BoundedResponse> {
+  return new Promise((resolve, reject) => {
+    let statusCode = 0
+    let location: string | undefined
+    let first: Buffer | undefined
+    let chunks: Buffer[] | undefined
+    let bytesRead = 0
+    let more = false
+    let done = false
+    let abortRequest: ((reason?: Error) => void) | undefined
+    const onAbort = (): void => abortRequest?.(signal.reason)
+    const finish = (error: unknown): void => {
+      if (done) return
+      done = true
+      signal.removeEventListener('abort', onAbort)
+      if (error !== undefined && !more) {
+        if (statusCode === 0) reject(error)
+        else reject(Object.assign(new Error('reading the body failed'), { statusCode, cause: error }))
+        return
+      }
+      const body = chunks ? Buffer.concat(chunks, bytesRead) : (first ?? EMPTY)
+      resolve({ statusCode, location, text: body.toString('utf8'), bytesRead, more })
     }
-    chunks.push(chunk)
-    bytesRead += chunk.length
-    if (bytesRead === limit) {
-      more = true
-      break
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect(abort) {
+        if (signal.aborted) return abort(signal.reason)
+        abortRequest = abort
+      },
+      onHeaders(status, rawHeaders) {
+        if (status < 200) return true
+        statusCode = status
+        partial.httpStatus = status
+        if (status >= 300 && status < 400) {
+          for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+            if (String(rawHeaders[i]).toLowerCase() === 'location') {
+              location = String(rawHeaders[i + 1])
+              break
+            }
+          }
+        }
+        return true
+      },
+      onData(chunk) {
+        if (more) return false
+        const room = limit - bytesRead
+        const part = chunk.length > room ? chunk.subarray(0, room) : chunk
+        if (first === undefined) first = part
+        else {
+          chunks ??= [first]
+          chunks.push(part)
+        }
+        bytesRead += part.length
+        if (bytesRead >= limit) {
+          // The rest is never downloaded: the connection is dropped.
+          more = true
+          abortRequest?.(new Error('body read bound reached'))
+          finish(undefined)
+          return false
+        }
+        return true
+      },
+      onComplete() {
+        finish(undefined)
+      },
+      onError(error) {
+        finish(error)
+      },
     }
-  }
-  if (more) body.destroy()
-  return { text: Buffer.concat(chunks).toString('utf8'), bytesRead, more }
+    signal.addEventListener('abort', onAbort, { once: true })
+    agent.dispatch(
+      {
+        origin,
+        path,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        // The check's own deadline governs; undici's 300 s defaults would only get in the way.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      },
+      handler,
+    )
+  })
 }
 
 /** `HTTP GET url: 200 OK Output: body`, as Consul words it, kept within `max` bytes (the body's tail). */
