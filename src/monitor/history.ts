@@ -14,10 +14,20 @@ export class MinuteBucket {
   /** The worst state seen this minute. */
   worst: HealthState = 'unknown'
 
+  /** The minute as an ISO time starts, `2026-05-01T12:34:` (a quick test for `holds`). */
+  private readonly prefix: string
+
   constructor(
     /** The minute's start, ms since the epoch. */
     readonly minute: number,
-  ) {}
+  ) {
+    this.prefix = new Date(minute).toISOString().slice(0, 17)
+  }
+
+  /** Whether `at` (an ISO time as `toISOString` writes it) falls in this minute, without parsing it. */
+  holds(at: string): boolean {
+    return at.length === 24 && at.startsWith(this.prefix)
+  }
 
   /** The start of the minute `at` (an ISO time) falls in. */
   static minuteOf(at: string): number {

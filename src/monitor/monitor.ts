@@ -117,6 +117,9 @@ interface Entry {
 
 const NOT_OURS = 'checked by another monitor replica, which has published no result'
 
+/** A check taken over from another replica first runs within this long (or its interval, if shorter). */
+const TAKEOVER_SPREAD_MS = 1000
+
 const DEFAULT_WAKE_INTERVAL_MS = 250
 const DEFAULT_WAKE_SHARE = 0.25
 /** Long-poll watchers woken per turn of the event loop; the rest wait for the next turn. */
@@ -188,7 +191,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         if (this.entries.get(entry.spec.id) !== entry || !entry.owned) return undefined
         entry.savedAt = now
         entry.unsaved = false
-        return entry.state
+        // A copy: the entry's state is updated in place by the next run.
+        return { ...entry.state }
       },
     })
     this.silences = new Silences(this.store, options.clock)
@@ -325,7 +329,9 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
               )
         entry.bucket = undefined
         this.markDirty(entry)
-        if (this.started) this.schedule(entry)
+        // Its previous owner is gone (or gave it up): it has gone unchecked for a while,
+        // so its first run here comes within a second, not anywhere in its interval.
+        if (this.started) this.schedule(entry, Math.random() * Math.min(entry.spec.intervalMs, TAKEOVER_SPREAD_MS))
       } else {
         if (entry.bucket && entry.bucket.count > 0) this.writer.addSample(entry.bucket.toSample(entry.spec.id))
         entry.bucket = undefined
@@ -572,7 +578,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     checker?.close().catch(() => {})
   }
 
-  private schedule(entry: Entry): void {
+  private schedule(entry: Entry, firstDelayMs?: number): void {
     const { spec } = entry
     if (spec.kind === 'push') {
       const last = entry.state.checkedAt ? Date.parse(entry.state.checkedAt) : undefined
@@ -583,52 +589,60 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     }
     entry.checker ??= buildChecker(spec, this.secrets)
     const checker = entry.checker
-    this.scheduler.add(spec.id, spec.intervalMs, async () => {
-      const outcome = await checker.run(this.stopping.signal)
-      // A result that arrives after a stop or a reload replaced the check is dropped.
-      if (this.started && this.entries.get(spec.id) === entry && entry.checker === checker) this.apply(entry, outcome)
-    })
+    this.scheduler.add(
+      spec.id,
+      spec.intervalMs,
+      async () => {
+        const outcome = await checker.run(this.stopping.signal)
+        // A result that arrives after a stop or a reload replaced the check is dropped.
+        if (this.started && this.entries.get(spec.id) === entry && entry.checker === checker) this.apply(entry, outcome)
+      },
+      firstDelayMs,
+    )
   }
 
   /** Applies one check result: thresholds, state, transition, events, and what to write. */
   private apply(entry: Entry, outcome: CheckerResult): void {
     // A push that reached a replica not owning the check: its owner records it (send pushes to every replica).
     if (!entry.owned) return
-    const previous = entry.state
+    const state = entry.state
+    const previousState = state.state
+    const previousOutput = state.output
     const seen = stateOfStatus(outcome.status)
-    const next = applyThresholds(previous.state, previous, seen, entry.spec.thresholds)
+    const next = applyThresholds(previousState, state, seen, entry.spec.thresholds)
     // Checkers redact before they cut; this is the last word for whatever reaches the state.
-    const output = this.redact(outcome.output)
-    const state: CheckState = {
-      ...previous,
-      state: next.state,
-      output,
-      checkedAt: outcome.time,
-      durationMs: Math.round(outcome.durationMs * 1000) / 1000,
-      successes: next.successes,
-      failures: next.failures,
-    }
+    const redacted = this.redact(outcome.output)
+    // The same text as before keeps the string already held: a fleet answering `ok` run
+    // after run allocates nothing that outlives the check.
+    const output = redacted === previousOutput ? previousOutput : redacted
+    // The state is updated in place (readers, the store and listeners get copies): one object
+    // per check for its lifetime, not a new one per run for the garbage collector to promote.
+    const streaksChanged = next.successes !== state.successes || next.failures !== state.failures
+    state.state = next.state
+    state.output = output
+    state.checkedAt = outcome.time
+    state.durationMs = Math.round(outcome.durationMs * 1000) / 1000
+    state.successes = next.successes
+    state.failures = next.failures
     const { facts } = outcome
     if (facts.httpStatus !== undefined) state.httpStatus = facts.httpStatus
-    else delete state.httpStatus
+    else if (state.httpStatus !== undefined) delete state.httpStatus
     if (facts.sslEarliestExpiry !== undefined) state.sslEarliestExpiry = facts.sslEarliestExpiry
-    else delete state.sslEarliestExpiry
+    else if (state.sslEarliestExpiry !== undefined) delete state.sslEarliestExpiry
     if (facts.sslSubject !== undefined) state.sslSubject = facts.sslSubject
-    else delete state.sslSubject
+    else if (state.sslSubject !== undefined) delete state.sslSubject
     if (facts.grpcStatusCode !== undefined) state.grpcStatusCode = facts.grpcStatusCode
-    else delete state.grpcStatusCode
+    else if (state.grpcStatusCode !== undefined) delete state.grpcStatusCode
     if (facts.grpcServingStatus !== undefined) state.grpcServingStatus = facts.grpcServingStatus
-    else delete state.grpcServingStatus
-    const stateChanged = next.state !== previous.state
-    const streaksChanged = next.successes !== previous.successes || next.failures !== previous.failures
-    const outputChanged = output !== previous.output
+    else if (state.grpcServingStatus !== undefined) delete state.grpcServingStatus
+    const stateChanged = next.state !== previousState
+    const outputChanged = output !== previousOutput
     let transition: Transition | undefined
     if (stateChanged || outputChanged) state.index = ++this.currentIndex
     if (stateChanged) {
       state.since = outcome.time
-      transition = this.transition(state, previous.state, next.state, outcome.time, output)
+      transition = this.transition(state, previousState, next.state, outcome.time, output)
     }
-    entry.state = state
     entry.unsaved = true
     this.sample(entry, outcome.time, outcome.durationMs, seen, next.state)
     const now = Date.now()
@@ -654,7 +668,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       )
       this.safeEmit('change', transition, { ...state })
     }
-    this.safeEmit('result', { ...state })
+    // A copy only for someone listening (the event stream): most runs have no listener.
+    if (this.listenerCount('result') > 0) this.safeEmit('result', { ...state })
   }
 
   private transition(state: CheckState, from: HealthState, to: HealthState, at: string, output: string): Transition {
@@ -730,9 +745,15 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   }
 
   private sample(entry: Entry, time: string, durationMs: number, observed: HealthState, state: HealthState): void {
+    const bucket = entry.bucket
+    // Runs within the bucket's minute (the same ISO prefix) need no date parsing.
+    if (bucket?.holds(time)) {
+      bucket.add(durationMs, observed, state)
+      return
+    }
     const minute = MinuteBucket.minuteOf(time)
-    if (entry.bucket && entry.bucket.minute !== minute) {
-      this.writer.addSample(entry.bucket.toSample(entry.spec.id))
+    if (bucket && bucket.minute !== minute) {
+      this.writer.addSample(bucket.toSample(entry.spec.id))
       entry.bucket = undefined
     }
     entry.bucket ??= new MinuteBucket(minute)
