@@ -55,7 +55,14 @@ export class Scheduler {
   private readonly now: () => number
   private readonly heap: Entry[] = []
   private readonly entries = new Map<string, Entry>()
-  private readonly queue: Entry[] = []
+  /**
+   * Runs waiting for a slot, first come first served, taken from `queueHead` on: a backlog
+   * of 40,000 runs (a fleet loaded at once, a stalled loop) must not cost a shift of the
+   * whole array per run started. A removed job's slot stays behind, no longer `waiting`.
+   */
+  private readonly queue: (Entry | undefined)[] = []
+  private queueHead = 0
+  private waitingCount = 0
   private readonly inFlight = new Set<Promise<unknown>>()
   private timer: NodeJS.Timeout | undefined
   private timerAt = Number.POSITIVE_INFINITY
@@ -96,9 +103,8 @@ export class Scheduler {
     entry.removed = true
     this.entries.delete(id)
     if (entry.waiting) {
-      const i = this.queue.indexOf(entry)
-      if (i >= 0) this.queue.splice(i, 1)
       entry.waiting = false
+      this.waitingCount--
     }
   }
 
@@ -118,13 +124,18 @@ export class Scheduler {
     clearTimeout(this.timer)
     this.timer = undefined
     this.timerAt = Number.POSITIVE_INFINITY
-    for (const entry of this.queue) entry.waiting = false
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const entry = this.queue[i]
+      if (entry) entry.waiting = false
+    }
     this.queue.length = 0
+    this.queueHead = 0
+    this.waitingCount = 0
     await Promise.allSettled([...this.inFlight])
   }
 
   get stats(): SchedulerStats {
-    return { ...this.counts, running: this.inFlight.size, waiting: this.queue.length }
+    return { ...this.counts, running: this.inFlight.size, waiting: this.waitingCount }
   }
 
   private arm(): void {
@@ -152,6 +163,7 @@ export class Scheduler {
         entry.waiting = true
         entry.waitingDueAt = dueAt
         this.queue.push(entry)
+        this.waitingCount++
       }
       // Fixed rate: the next run is one interval after this one was due, not after it ends.
       entry.dueAt += entry.intervalMs
@@ -168,9 +180,13 @@ export class Scheduler {
   }
 
   private drain(): void {
-    while (this.inFlight.size < this.concurrency && this.queue.length > 0) {
-      const entry = this.queue.shift() as Entry
+    const queue = this.queue
+    while (this.inFlight.size < this.concurrency && this.queueHead < queue.length) {
+      const entry = queue[this.queueHead] as Entry
+      queue[this.queueHead++] = undefined
+      if (!entry.waiting) continue
       entry.waiting = false
+      this.waitingCount--
       entry.running = true
       this.counts.started++
       const dueAt = entry.waitingDueAt
@@ -188,6 +204,13 @@ export class Scheduler {
       }
       const tracked: Promise<unknown> = promise.then(settled, settled)
       this.inFlight.add(tracked)
+    }
+    if (this.queueHead === queue.length) {
+      queue.length = 0
+      this.queueHead = 0
+    } else if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
+      queue.splice(0, this.queueHead)
+      this.queueHead = 0
     }
   }
 
