@@ -42,7 +42,9 @@ export async function run(ctx) {
     : ctx.quick
       ? [2000]
       : [10_000, 50_000]
-  const warmupMs = 2 * INTERVAL_MS + (ctx.quick ? 2000 : 5000)
+  // Start-up (loading the manifests, the first result and transition of every check written
+  // to the store) must be over before the steady state is measured: longer for more targets.
+  const warmupFor = (targets) => (targets > 10_000 ? 4 : 2) * INTERVAL_MS + (ctx.quick ? 2000 : 5000)
   const windowMs = ctx.quick ? 10_000 : 25_000
   const unavailable = []
   if (!nginxBinary()) {
@@ -88,7 +90,7 @@ export async function run(ctx) {
       )
       try {
         const readyS = (performance.now() - startedAt) / 1000
-        await sleep(warmupMs)
+        await sleep(warmupFor(targets))
         await nginx.resetLog()
         const cpu0 = cpuTimeMs(monitor.pid)
         const from = Date.now()
@@ -138,7 +140,7 @@ export async function run(ctx) {
     id,
     title,
     headline,
-    method: `${sizes.map((n) => fmt(n)).join(' and ')} HTTP targets (\`/t/<n>\`) served by one private nginx (${'2'} workers, keep-alive, one static location), each due every ${INTERVAL_MS / 1000} s, checked by \`probekit monitor\` with its default store (SQLite in the working directory) and API, pinned to core ${ctx.serverCpu}. After a warm-up of ${fmt(warmupMs / 1000)} s, nginx's access log (\`$msec $uri\`) is read for a ${windowMs / 1000} s window: checks/s = hits in the window; drift = |time between two hits of one target − ${INTERVAL_MS / 1000} s| over every interval seen (millisecond resolution); hits closer than half an interval are counted as checks run twice. CPU per check = the monitor's CPU time over the window ÷ checks in it (everything the process does: checks, store writes, history, API). Memory per target = RSS ÷ targets; "marginal" is the slope of RSS between the two sizes.`,
+    method: `${sizes.map((n) => fmt(n)).join(' and ')} HTTP targets (\`/t/<n>\`) served by one private nginx (${'2'} workers, keep-alive, one static location), each due every ${INTERVAL_MS / 1000} s, checked by \`probekit monitor\` with its default store (SQLite in the working directory) and API, pinned to core ${ctx.serverCpu}. After a warm-up of ${sizes.map((n) => `${fmt(warmupFor(n) / 1000)} s`).join(' and ')}, nginx's access log (\`$msec $uri\`) is read for a ${windowMs / 1000} s window: checks/s = hits in the window; drift = |time between two hits of one target − ${INTERVAL_MS / 1000} s| over every interval seen (millisecond resolution); hits closer than half an interval are counted as checks run twice. CPU per check = the monitor's CPU time over the window ÷ checks in it (everything the process does: checks, store writes, history, API). Memory per target = RSS ÷ targets; "marginal" is the slope of RSS between the two sizes.`,
     table: {
       columns: [
         'targets',
@@ -190,6 +192,6 @@ export async function run(ctx) {
       'nginx -p DIR -c nginx.conf -g "daemon off;"   # see bench/support/nginx.mjs',
       `taskset -c ${ctx.serverCpu} node bin/probekit.js monitor --listen 127.0.0.1:PORT --quiet --no-watch targets.yaml`,
     ],
-    data: { sizes, intervalMs: INTERVAL_MS, warmupMs, windowMs, capacity, marginalKb, rows },
+    data: { sizes, intervalMs: INTERVAL_MS, warmupMs: sizes.map(warmupFor), windowMs, capacity, marginalKb, rows },
   }
 }
