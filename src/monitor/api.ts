@@ -197,7 +197,11 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
   // with a token that is valid now (or get 401).
   const stopDroppingStreams = auth.tokens instanceof TokenFile ? auth.tokens.onReload(() => events.close()) : undefined
   // Refused credentials per client address: guessing tokens is slowed to this rate.
-  const refusals = new TokenBuckets({ ratePerSecond: REFUSALS_PER_SECOND, maxKeys: 10_000 })
+  const refusals = new TokenBuckets({
+    ratePerSecond: REFUSALS_PER_SECOND,
+    maxKeys: 10_000,
+    holdForAnnouncedWait: true,
+  })
   const streams = new Slots(options.maxStreams ?? DEFAULT_MAX_STREAMS)
   const longPoll = new LongPoll(monitor, access, {
     maxWaitMs: options.maxWaitMs ?? DEFAULT_WAIT_MS,

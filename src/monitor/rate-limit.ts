@@ -11,12 +11,20 @@ export interface TokenBucketOptions {
   burst?: number
   /** Buckets kept at most; beyond that the fullest (least recently used) are dropped. Default 100 000. */
   maxKeys?: number
+  /**
+   * A refusal holds the key back for the whole wait it announced (its `Retry-After`): a
+   * client that ignores it gains nothing by retrying early. Default false (a token is
+   * granted as soon as one has refilled).
+   */
+  holdForAnnouncedWait?: boolean
   now?: () => number
 }
 
 interface Bucket {
   tokens: number
   at: number
+  /** With `holdForAnnouncedWait`: refused until then, whatever refilled. */
+  heldUntil?: number
 }
 
 /**
@@ -27,6 +35,7 @@ export class TokenBuckets {
   private readonly rate: number
   private readonly burst: number
   private readonly maxKeys: number
+  private readonly hold: boolean
   private readonly now: () => number
   private readonly buckets = new Map<string, Bucket>()
 
@@ -36,6 +45,7 @@ export class TokenBuckets {
     this.rate = options.ratePerSecond
     this.burst = Math.max(1, options.burst ?? Math.ceil(options.ratePerSecond))
     this.maxKeys = options.maxKeys ?? 100_000
+    this.hold = options.holdForAnnouncedWait === true
     this.now = options.now ?? (() => performance.now())
   }
 
@@ -54,19 +64,39 @@ export class TokenBuckets {
       bucket = { tokens: this.burst, at: now }
       this.buckets.set(key, bucket)
     }
+    const held = this.held(bucket, now)
+    if (held > 0) return held
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1
       return 0
     }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.rate))
+    return this.refuse(bucket, bucket.tokens, now)
   }
 
   /** The seconds until `take(key)` would be granted, without taking: 0 when it would be now. */
   wait(key: string): number {
     const bucket = this.buckets.get(key)
     if (!bucket) return 0
-    const tokens = Math.min(this.burst, bucket.tokens + ((this.now() - bucket.at) / 1000) * this.rate)
-    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.rate))
+    const now = this.now()
+    const held = this.held(bucket, now)
+    if (held > 0) return held
+    const tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.rate)
+    return tokens >= 1 ? 0 : this.refuse(bucket, tokens, now)
+  }
+
+  /** Seconds left of an announced wait (with `holdForAnnouncedWait`), else 0. */
+  private held(bucket: Bucket, now: number): number {
+    if (bucket.heldUntil === undefined) return 0
+    if (now < bucket.heldUntil) return Math.max(1, Math.ceil((bucket.heldUntil - now) / 1000))
+    bucket.heldUntil = undefined
+    return 0
+  }
+
+  /** A refusal: the whole seconds to wait, held to when `holdForAnnouncedWait`. */
+  private refuse(bucket: Bucket, tokens: number, now: number): number {
+    const seconds = Math.max(1, Math.ceil((1 - tokens) / this.rate))
+    if (this.hold) bucket.heldUntil = now + seconds * 1000
+    return seconds
   }
 
   get size(): number {
@@ -75,7 +105,8 @@ export class TokenBuckets {
 
   private sweep(now: number): void {
     for (const [key, bucket] of this.buckets) {
-      if (bucket.tokens + ((now - bucket.at) / 1000) * this.rate >= this.burst) this.buckets.delete(key)
+      const refilled = bucket.tokens + ((now - bucket.at) / 1000) * this.rate >= this.burst
+      if (refilled && (bucket.heldUntil === undefined || now >= bucket.heldUntil)) this.buckets.delete(key)
     }
     // Still full of busy keys: drop the least recently used.
     while (this.buckets.size >= this.maxKeys) {
