@@ -266,7 +266,7 @@ describe('the monitor under abuse', () => {
     assert.equal(await m.exited, 0)
   })
 
-  it('keeps at least 90% of a 1 s check’s runs with 2,000 long-poll watchers and a push flood', {
+  it('keeps at least 70% of a 1 s check’s runs with 2,000 long-poll watchers and a push flood', {
     timeout: LOAD_TEST_TIMEOUT,
   }, async () => {
     const manifest = `${PUSH_POD}  - name: tick\n    url: ${base}/tick\n    interval: 1s\n`
@@ -286,7 +286,10 @@ describe('the monitor under abuse', () => {
     const detail = JSON.stringify({ watched, flooded })
     assert.ok(watched.watchAnswers >= 2000, `the watchers were answered: ${detail}`)
     assert.ok(pushes >= 50, `the flood was sent: ${detail}`)
-    assert.ok(runs >= 18, `the 1 s check ran ${runs} times in ${to - from} ms (${detail})`)
+    // Readers starving the schedule ran it 4 times in 20 s (20 without them). The monitor,
+    // both abuse clients and the rest of the suite share this machine's cores, so the bound
+    // leaves room for a busy machine (16 of 20 was seen under CI load) and still catches that.
+    assert.ok(runs >= 14, `the 1 s check ran ${runs} times in ${to - from} ms (${detail})`)
     m.child.kill('SIGTERM')
     assert.equal(await m.exited, 0)
   })
