@@ -2,11 +2,11 @@ import { NotReady } from '../core/errors.js'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
-import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
-import { loadDriver } from './load-driver.js'
 import { describeNetworkError, errorCode } from './network-error.js'
 import { withPooledConnection } from './pool.js'
+import { type PgRow, pgQuery, pgTarget, sqlStateReason } from './postgres-wire.js'
 import { timed } from './timed.js'
 
 /** A client checked out of a `pg` Pool. */
@@ -49,8 +49,9 @@ const selects = new InFlightPerClient<object, unknown>()
 
 /**
  * Passes when PostgreSQL answers `SELECT 1`. Takes the app's own `pg` Pool or Client, or a
- * postgres.js `sql` instance, or a `postgres://` URL (one connection under
- * `connectTimeout`, closed after the query; needs the `pg` package).
+ * postgres.js `sql` instance, or a `postgres://` URL: one connection of the probe's own
+ * (no driver needed; `sslmode` as libpq reads it; trust, password, md5 and scram-sha-256
+ * authentication), which must be ready for the query within `connectTimeout`, closed after it.
  *
  * With a Pool, each check borrows one connection; a query still running at the deadline
  * destroys that connection (it is not returned to the pool half-used), and while an
@@ -70,7 +71,7 @@ export function postgres(clientOrUrl: PostgresClientLike | string | URL, options
   const db = clientOrUrl as unknown
   const componentId = typeof db === 'string' || db instanceof URL ? urlAddress(String(db)) : clientAddress(db)
   if (typeof db === 'string' || db instanceof URL) {
-    parsePostgresUrl(String(db))
+    pgTarget(parsePostgresUrl(String(db)))
     connectTimeoutMs(options, 'postgres')
   } else if (!isPgPool(db) && !isPgClient(db) && !isPostgresJs(db)) {
     throw new TypeError(
@@ -156,70 +157,22 @@ function destroySocket(client: unknown): void {
   stream?.destroy?.()
 }
 
-interface PgModule {
-  default?: { Client: new (config: Record<string, unknown>) => PgClientLike & { on(e: string, f: () => void): void } }
-  Client?: new (config: Record<string, unknown>) => PgClientLike & { on(e: string, f: () => void): void }
-}
-
-async function queryUrl(url: string, sql: string, limitMs: number, signal: AbortSignal) {
-  const what = `postgres ${urlAddress(url)}`
-  const pg = await loadDriver<PgModule>('pg', 'The postgres probe with a URL')
-  const Client = pg.Client ?? pg.default?.Client
-  if (!Client) throw new Error('The postgres probe could not find Client in the "pg" package')
-  if (signal.aborted) throw signal.reason
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: limitMs })
-  // Errors after the answer (the server closing) are of no interest to a finished check.
-  client.on('error', noop)
-  const close = () => {
-    destroySocket(client)
-    client.end().catch(noop)
-  }
-  signal.addEventListener('abort', close, { once: true })
-  try {
-    const connecting = client.connect()
-    connecting.catch(noop)
-    try {
-      await untilAborted(connecting, signal)
-    } catch (error) {
-      if (signal.aborted) throw error
-      if (
-        error instanceof Error &&
-        /timeout expired|Connection terminated due to connection timeout/i.test(error.message)
-      ) {
-        throw connectTimedOut(what, limitMs)
-      }
-      throw reason(error, what)
-    }
-    const query = client.query(sql)
-    query.catch(noop)
-    try {
-      return (await untilAborted(query, signal)).rows as Record<string, unknown>[]
-    } catch (error) {
-      if (signal.aborted) throw error
-      throw reason(error, what)
-    }
-  } finally {
-    signal.removeEventListener('abort', close)
-    close()
-  }
+/** URL mode: one connection of probekit's own (postgres-wire.ts), closed after the query. */
+function queryUrl(url: string, sql: string, limitMs: number, signal: AbortSignal): Promise<PgRow[]> {
+  const target = pgTarget(parsePostgresUrl(url))
+  return pgQuery(target, sql, { what: `postgres ${urlAddress(url)}`, limitMs, signal })
 }
 
 /** PostgreSQL's SQLSTATE classes worth saying in words. */
 function reason(error: unknown, what: string): NotReady {
   const code = errorCode(error)
   const text = error instanceof Error ? error.message : String(error)
-  if (code === '28P01' || code === '28000') {
-    return new NotReady(`${what}: authentication failed (${code}): ${text}; check the user and password`)
-  }
-  if (code === '3D000') return new NotReady(`${what}: ${text} (3D000)`)
-  if (code === '57P03') return new NotReady(`${what}: the server is starting up or shutting down (57P03)`)
-  if (code === '53300') return new NotReady(`${what}: too many connections (53300)`)
   // Every SQLSTATE has a digit; codes without one come from sockets and TLS (ECONNREFUSED, …).
   if (code && !/\d/.test(code)) return new NotReady(`${what}: ${describeNetworkError(error)}`)
   if (/Connection terminated/i.test(text)) return new NotReady(`${what}: the server closed the connection (${text})`)
   if (/not queryable|Client was closed/i.test(text))
     return new NotReady(`${what}: the client is closed; the app must reconnect`)
-  return new NotReady(`${what}: ${text || 'failed'}${code ? ` (${code})` : ''}`)
+  return new NotReady(`${what}: ${sqlStateReason(code, text)}`)
 }
 
 function isPgPool(value: unknown): value is PgPoolLike {

@@ -122,6 +122,11 @@ export interface SocketConversation {
   readonly settled: boolean
   /** The exchange succeeded. */
   done(): void
+  /**
+   * The connect phase is over (with `limitCovers: 'handshake'`): from here only the deadline
+   * applies, e.g. PostgreSQL once authenticated, before its query.
+   */
+  connected(): void
   /** The exchange failed: the reason becomes `NotReady("<what>: <reason>")`. */
   fail(reason: string): void
   /** Upgrades the connection in-band (NATS); `secure` runs once the TLS handshake is done. */
@@ -174,6 +179,7 @@ export function socketExchange(
         return settle.settled
       },
       done: () => settle.resolve(),
+      connected: () => settle.connected(),
       fail,
       startTls(upgrade, secure) {
         socket.removeListener('data', onData)

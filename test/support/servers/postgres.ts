@@ -35,6 +35,8 @@ export interface PostgresServer {
   dir: string
   /** freeze/thaw act on the whole process tree; kill is SIGKILL of the tree. */
   process: ManagedProcess
+  /** Runs statements as the superuser (e.g. CREATE ROLE). */
+  sql(text: string): Promise<void>
   /** Creates an empty database and returns its URL. */
   createDatabase(name: string): Promise<string>
   /** The URL of `database` (default: the default database), optionally with other credentials. */
@@ -136,7 +138,16 @@ function serverUserIds(): { uid: number; gid: number } | undefined {
 }
 
 /** Starts a fresh PostgreSQL and resolves once it accepts password-authenticated connections. */
-export async function startPostgres(options: { password?: string; user?: string } = {}): Promise<PostgresServer> {
+export interface PostgresOptions {
+  password?: string
+  user?: string
+  /** pg_hba.conf lines put before initdb's own (the first line that matches decides). */
+  hba?: string[]
+  /** Turns SSL on with this certificate and key (PEM file paths). */
+  ssl?: { cert: string; key: string }
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   const initdb = requireBinary('initdb', [join(PG_BIN, 'initdb')])
   const postgresBin = requireBinary('postgres', [join(PG_BIN, 'postgres')])
   const pgIsReady = requireBinary('pg_isready', [join(PG_BIN, 'pg_isready')])
@@ -172,7 +183,25 @@ export async function startPostgres(options: { password?: string; user?: string 
     const e = error as { stderr?: string; message: string }
     throw new Error(`initdb failed: ${e.stderr || e.message}`)
   }
+  if (options.hba) {
+    const hbaFile = join(data, 'pg_hba.conf')
+    writeFileSync(hbaFile, `${options.hba.join('\n')}\n${readFileSync(hbaFile, 'utf8')}`)
+  }
+  const sslArgs: string[] = []
+  if (options.ssl) {
+    // The server reads its key only when it is private to the server's user.
+    const cert = join(dir, 'server.crt')
+    const key = join(dir, 'server.key')
+    writeFileSync(cert, readFileSync(options.ssl.cert))
+    writeFileSync(key, readFileSync(options.ssl.key), { mode: 0o600 })
+    if (ids) {
+      chownSync(cert, ids.uid, ids.gid)
+      chownSync(key, ids.uid, ids.gid)
+    }
+    sslArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${cert}`, '-c', `ssl_key_file=${key}`)
+  }
   const [cmd, args] = asServerUser(postgresBin, [
+    ...sslArgs,
     '-D',
     data,
     '-p',
@@ -218,6 +247,16 @@ export async function startPostgres(options: { password?: string; user?: string 
     dir,
     process: proc,
     urlFor,
+    async sql(text: string) {
+      const pg = (await import('pg')).default
+      const client = new pg.Client({ connectionString: urlFor() })
+      await client.connect()
+      try {
+        await client.query(text)
+      } finally {
+        await client.end()
+      }
+    },
     async createDatabase(name: string) {
       const pg = (await import('pg')).default
       const client = new pg.Client({ connectionString: urlFor() })

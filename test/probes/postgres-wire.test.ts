@@ -1,0 +1,267 @@
+// The URL mode of the postgres probe speaks PostgreSQL's protocol itself: each authentication
+// method, SSL per sslmode, and what a broken, hostile or frozen server gets.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { runProbe } from '../../src/core/run-probe.js'
+import type { Probe } from '../../src/core/types.js'
+import { postgres, queryPostgres } from '../../src/probes/postgres.js'
+import { saslPrep } from '../../src/probes/postgres-wire.js'
+import { assertOnTime, timedCheck } from '../support/deadline.js'
+import { type FaultServer, garbageServer } from '../support/faults.js'
+import { expectNoLeakedResources } from '../support/leaks.js'
+import { type PostgresServer, startPostgres } from '../support/servers/postgres.js'
+import { makeTestCa, type TestCa } from '../support/test-ca.js'
+
+const run = (probe: Probe, timeoutMs = 5000) => runProbe(probe, { timeoutMs })
+
+/** A backend message: type, length, body. */
+function backendMessage(type: string, body: Buffer): Buffer {
+  const head = Buffer.alloc(5)
+  head.write(type, 0, 'latin1')
+  head.writeInt32BE(body.length + 4, 1)
+  return Buffer.concat([head, body])
+}
+
+function errorResponse(code: string, text: string): Buffer {
+  return backendMessage('E', Buffer.from(`SFATAL\0C${code}\0M${text}\0\0`, 'utf8'))
+}
+
+const USERS = {
+  trusted: 'pk_trust',
+  cleartext: 'pk_password',
+  md5: 'pk_md5',
+  scram: 'pk_scram',
+  ssl: 'pk_ssl',
+}
+const PASSWORD = 'pk-wire-pw-4410'
+// A no-break space, which SASLprep maps to a space on both sides, and non-ASCII letters.
+const UNICODE_PASSWORD = 'pässwörd\u00a0ünï-58'
+
+describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
+  let ca: TestCa
+  let server: PostgresServer
+  let sslServer: PostgresServer
+  const faults: FaultServer[] = []
+
+  before(async () => {
+    ca = makeTestCa()
+    const hba = [
+      `host all ${USERS.trusted} 127.0.0.1/32 trust`,
+      `host all ${USERS.cleartext} 127.0.0.1/32 password`,
+      `host all ${USERS.md5} 127.0.0.1/32 md5`,
+      `hostnossl all ${USERS.ssl} 127.0.0.1/32 reject`,
+    ]
+    // The SSL server's certificate names other.example only: a wrong host name for 127.0.0.1.
+    ;[server, sslServer] = await Promise.all([
+      startPostgres({ hba, ssl: { cert: ca.serverCert, key: ca.serverKey } }),
+      startPostgres({ hba, ssl: { cert: ca.otherCert, key: ca.otherKey } }),
+    ])
+    const roles = `
+      CREATE ROLE ${USERS.trusted} LOGIN;
+      CREATE ROLE ${USERS.cleartext} LOGIN PASSWORD '${PASSWORD}';
+      SET password_encryption = 'md5';
+      CREATE ROLE ${USERS.md5} LOGIN PASSWORD '${PASSWORD}';
+      SET password_encryption = 'scram-sha-256';
+      CREATE ROLE ${USERS.scram} LOGIN PASSWORD '${UNICODE_PASSWORD}';
+      CREATE ROLE ${USERS.ssl} LOGIN PASSWORD '${PASSWORD}';`
+    await Promise.all([server.sql(roles), sslServer.sql(roles)])
+  })
+
+  after(async () => {
+    await Promise.all([server?.stop(), sslServer?.stop(), ...faults.map((f) => f.close())])
+  })
+
+  const url = (s: PostgresServer, user: string, password?: string, query = '') =>
+    `postgres://${user}${password === undefined ? '' : `:${encodeURIComponent(password)}`}@127.0.0.1:${s.port}/postgres${query}`
+
+  it('passes with trust, cleartext password, md5 and scram-sha-256 (a non-ASCII password too)', async () => {
+    for (const target of [
+      url(server, USERS.trusted),
+      url(server, USERS.cleartext, PASSWORD),
+      url(server, USERS.md5, PASSWORD),
+      url(server, USERS.scram, UNICODE_PASSWORD),
+      server.url,
+    ]) {
+      const result = await run(postgres(target))
+      assert.equal(result.status, 'pass', `${target}: ${result.output}`)
+      assert.equal(result.output, 'SELECT 1')
+    }
+  })
+
+  it('fails a wrong password clearly with each method, never showing it', async () => {
+    for (const user of [USERS.cleartext, USERS.md5, USERS.scram]) {
+      const result = await run(postgres(url(server, user, 'wrong-wire-pass-77')))
+      assert.equal(result.status, 'fail')
+      assert.match(
+        result.output ?? '',
+        new RegExp(
+          `^postgres 127\\.0\\.0\\.1:${server.port}/postgres: authentication failed \\(28P01\\): password authentication failed for user "${user}"; check the user and password$`,
+        ),
+      )
+      assert.doesNotMatch(JSON.stringify(result), /wrong-wire-pass-77/)
+    }
+  })
+
+  it('says the URL needs a password when the server asks for one', async () => {
+    const result = await run(postgres(url(server, USERS.scram)))
+    assert.equal(result.status, 'fail')
+    assert.match(result.output ?? '', /the server asks for a password and the URL has none/)
+  })
+
+  it('names an unknown database', async () => {
+    const result = await run(postgres(server.urlFor('no_such_db')))
+    assert.equal(result.status, 'fail')
+    assert.equal(
+      result.output,
+      `postgres 127.0.0.1:${server.port}/no_such_db: database "no_such_db" does not exist (3D000)`,
+    )
+  })
+
+  it('reads rows as text with booleans, integers and NULL as pg gives them (the migrations probe reads them)', async () => {
+    const rows = await queryPostgres(
+      server.url,
+      "SELECT 1 AS one, true AS yes, false AS no, NULL AS nothing, 'tëxt' AS t, 9007199254740993::int8 AS big",
+      AbortSignal.timeout(5000),
+    )
+    assert.deepEqual(rows, [{ one: 1, yes: true, no: false, nothing: null, t: 'tëxt', big: '9007199254740993' }])
+    await assert.rejects(
+      queryPostgres(server.url, 'SELECT * FROM no_such_table', AbortSignal.timeout(5000)),
+      /relation "no_such_table" does not exist \(42P01\)/,
+    )
+  })
+
+  describe('SSL', () => {
+    const withCa = () => `&sslrootcert=${encodeURIComponent(ca.caCert)}`
+
+    it('passes with sslmode require, and verify-full with the CA in sslrootcert', async () => {
+      for (const query of ['?sslmode=require', `?sslmode=verify-full${withCa()}`, `?sslmode=verify-ca${withCa()}`]) {
+        const result = await run(postgres(url(server, USERS.ssl, PASSWORD, query)))
+        assert.equal(result.status, 'pass', `${query}: ${result.output}`)
+      }
+    })
+
+    it('fails clearly when the server requires SSL and the URL says sslmode=disable', async () => {
+      for (const query of ['', '?sslmode=disable']) {
+        const result = await run(postgres(url(server, USERS.ssl, PASSWORD, query)))
+        assert.equal(result.status, 'fail')
+        assert.match(result.output ?? '', /\(28000\): .*no encryption.*; the server requires SSL: add sslmode=require/)
+      }
+    })
+
+    it('fails verify-full against an untrusted CA or a wrong host name with the trust hint; verify-ca skips the name', async () => {
+      const untrusted = await run(postgres(url(server, USERS.ssl, PASSWORD, '?sslmode=verify-full')))
+      assert.equal(untrusted.status, 'fail')
+      assert.match(untrusted.output ?? '', /TLS certificate not trusted .*; trust the server's CA with sslrootcert=/)
+      const wrongName = await run(postgres(url(sslServer, USERS.ssl, PASSWORD, `?sslmode=verify-full${withCa()}`)))
+      assert.equal(wrongName.status, 'fail')
+      assert.match(
+        wrongName.output ?? '',
+        /TLS certificate does not match the host name \(ERR_TLS_CERT_ALTNAME_INVALID\); trust the server's CA/,
+      )
+      const verifyCa = await run(postgres(url(sslServer, USERS.ssl, PASSWORD, `?sslmode=verify-ca${withCa()}`)))
+      assert.equal(verifyCa.status, 'pass', verifyCa.output)
+    })
+
+    it('fails sslmode=require against a server without SSL; prefer falls back to plain', async () => {
+      const plain = await startPostgres()
+      try {
+        const required = await run(postgres(`${plain.url}?sslmode=require`))
+        assert.equal(required.status, 'fail')
+        assert.match(required.output ?? '', /the server does not accept SSL connections \(sslmode=require\)/)
+        const preferred = await run(postgres(`${plain.url}?sslmode=prefer`))
+        assert.equal(preferred.status, 'pass', preferred.output)
+      } finally {
+        await plain.stop()
+      }
+    })
+
+    it('rejects an unknown sslmode and a Unix socket when the probe is made', () => {
+      assert.throws(() => postgres(`${server.url}?sslmode=maybe`), /sslmode=maybe; use disable, prefer, require/)
+      assert.throws(() => postgres('postgres://u:p@localhost/db?host=/var/run/postgresql'), /names a Unix socket/)
+    })
+  })
+
+  describe('broken and hostile servers', () => {
+    const fault = async (payload: Buffer | string) => {
+      const f = await garbageServer(payload)
+      faults.push(f)
+      return `postgres://u:secret-pw-1@${f.address}/db`
+    }
+
+    it('fails on garbage with "not a PostgreSQL server"', async () => {
+      const result = await run(postgres(await fault('HTTP/9.9 garbage \x00\xff\r\n')), 2000)
+      assert.equal(result.status, 'fail')
+      assert.match(result.output ?? '', /: not a PostgreSQL server \(unexpected reply "HTTP\/9\.9 garbage/)
+      assert.doesNotMatch(JSON.stringify(result), /secret-pw-1/)
+    })
+
+    it('refuses a message too large to be an answer, without buffering it', async () => {
+      const huge = Buffer.alloc(5)
+      huge.write('R', 0, 'latin1')
+      huge.writeInt32BE(0x7ffffff0, 1)
+      const result = await run(postgres(await fault(huge)), 2000)
+      assert.equal(result.status, 'fail')
+      assert.match(result.output ?? '', /not a PostgreSQL server \(a message of 2147483632 bytes/)
+    })
+
+    it('refuses bytes sent after the SSL answer, before the handshake', async () => {
+      const result = await run(postgres(`${await fault('SRAAAA')}?sslmode=require`), 2000)
+      assert.equal(result.status, 'fail')
+      assert.match(result.output ?? '', /not a PostgreSQL server \(data after the SSL answer\)/)
+    })
+
+    it('says the server is starting up (57P03) or has too many connections (53300), inertly', async () => {
+      const starting = await run(
+        postgres(await fault(errorResponse('57P03', 'the database system is starting up'))),
+        2000,
+      )
+      assert.match(
+        starting.output ?? '',
+        /: the server is starting up or shutting down \(57P03\): the database system is starting up$/,
+      )
+      const full = await run(
+        postgres(await fault(errorResponse('53300', 'sorry, too many clients already\x1b[31m'))),
+        2000,
+      )
+      assert.match(full.output ?? '', /: too many connections \(53300\): sorry, too many clients already\\x1b\[31m$/)
+    })
+
+    it('refuses a SCRAM server that does not prove it knows the password', async () => {
+      // AuthenticationOk straight after the SASL request: a server that skipped the exchange.
+      const sasl = backendMessage('R', Buffer.concat([Buffer.from([0, 0, 0, 10]), Buffer.from('SCRAM-SHA-256\0\0')]))
+      const ok = backendMessage('R', Buffer.from([0, 0, 0, 0]))
+      const result = await run(postgres(await fault(Buffer.concat([sasl, ok]))), 2000)
+      assert.equal(result.status, 'fail')
+      assert.match(result.output ?? '', /without proving itself/)
+    })
+
+    it('names an authentication method it does not speak', async () => {
+      const gss = backendMessage('R', Buffer.from([0, 0, 0, 7]))
+      const result = await run(postgres(await fault(gss)), 2000)
+      assert.match(result.output ?? '', /the server asks for GSSAPI, which the URL mode does not speak/)
+    })
+  })
+
+  it('fails by its deadline against a frozen server, by the connect limit when shorter, leaving nothing behind', async () => {
+    await expectNoLeakedResources(async () => {
+      server.process.freeze()
+      try {
+        const check = await timedCheck(postgres(server.url), 300)
+        assert.equal(check.result.output, 'timed out after 300 ms')
+        assertOnTime(check, 300)
+        const limited = await run(postgres(server.url, { connectTimeout: 200 }), 3000)
+        assert.equal(limited.output, `postgres 127.0.0.1:${server.port}/postgres: connect timed out after 200 ms`)
+      } finally {
+        server.process.thaw()
+      }
+    })
+  })
+
+  it('applies SASLprep to a password as PostgreSQL does', () => {
+    assert.equal(saslPrep('plain-ASCII pw'), 'plain-ASCII pw')
+    assert.equal(saslPrep('a\u00a0b\u00adc'), 'a bc')
+    assert.equal(saslPrep('\uff21'), 'A')
+    // Prohibited characters: used as given, as PostgreSQL does.
+    assert.equal(saslPrep('a\u0007b\u00e9'), 'a\u0007b\u00e9')
+  })
+})
