@@ -99,19 +99,22 @@ describe('a probekit installed alone, run from a project', () => {
   })
   after(() => postgres?.stop())
 
-  it("probekit check postgres://… uses the pg of the working directory's project", async () => {
-    const project = projectWith(['pg'])
-    const result = await run(install, ['check', postgres.url], project)
+  it('probekit check postgres://… needs no driver: it speaks PostgreSQL itself, with no pg in reach', async () => {
+    const result = await run(install, ['check', postgres.url], projectWith([]))
     assert.equal(result.code, 0, result.stdout + result.stderr)
-    assert.match(result.stdout, /^ok postgres:\/\/probekit:\*\*\*@127\.0\.0\.1:\d+\/postgres /)
+    assert.match(result.stdout, /^ok postgres:\/\/probekit:\*\*\*@127\.0\.0\.1:\d+\/postgres SELECT 1 /)
   })
 
-  it('without pg in reach, the error names both ways to install it', async () => {
-    const result = await run(install, ['check', postgres.url], projectWith([]))
+  it("probekit check mysql://… uses the mysql2 of the working directory's project; without it in reach, the error names both ways to install it", async () => {
+    const target = 'mysql://app:secret-9@127.0.0.1:1/app'
+    const found = await run(install, ['check', target], projectWith(['mysql2']))
+    assert.equal(found.code, 1)
+    assert.match(found.stdout, /connection refused \(ECONNREFUSED\)/, 'the driver was found and tried to connect')
+    const result = await run(install, ['check', target], projectWith([]))
     assert.equal(result.code, 1)
     assert.match(
       result.stdout,
-      /The postgres probe with a URL needs the "pg" package: install it in the project you run probekit from \("npm install pg"\), or next to a global probekit \("npm install -g pg"\)/,
+      /The mysql probe with a URL needs the "mysql2" package: install it in the project you run probekit from \("npm install mysql2"\), or next to a global probekit \("npm install -g mysql2"\)/,
     )
     assert.doesNotMatch(result.stdout, /usage error/)
   })

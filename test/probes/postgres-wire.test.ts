@@ -1,14 +1,19 @@
 // The URL mode of the postgres probe speaks PostgreSQL's protocol itself: each authentication
 // method, SSL per sslmode, and what a broken, hostile or frozen server gets.
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runProbe } from '../../src/core/run-probe.js'
 import type { Probe } from '../../src/core/types.js'
 import { postgres, queryPostgres } from '../../src/probes/postgres.js'
 import { saslPrep } from '../../src/probes/postgres-wire.js'
+import { BIN, buildCli } from '../cli/run-cli.js'
 import { assertOnTime, timedCheck } from '../support/deadline.js'
 import { type FaultServer, garbageServer } from '../support/faults.js'
 import { expectNoLeakedResources } from '../support/leaks.js'
+import { makeTempDir } from '../support/server-process.js'
 import { type PostgresServer, startPostgres } from '../support/servers/postgres.js'
 import { makeTestCa, type TestCa } from '../support/test-ca.js'
 
@@ -255,6 +260,48 @@ describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
         server.process.thaw()
       }
     })
+  })
+
+  it('probekit check postgres://… loads no pg, and node:crypto only when the server asks for a password hash', async () => {
+    buildCli()
+    // Preloaded into the CLI: at exit, the built-in modules loaded and whether pg was required.
+    const report = join(makeTempDir('modules'), 'report.cjs')
+    writeFileSync(
+      report,
+      `process.on('exit', () => process.stderr.write(JSON.stringify({ builtins: process.moduleLoadList, files: Object.keys(require.cache) })))`,
+    )
+    const modules = (target: string) =>
+      new Promise<{ stdout: string; builtins: string[]; files: string[] }>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          ['-r', report, BIN, 'check', target],
+          { encoding: 'utf8' },
+          (_error, stdout, stderr) => {
+            try {
+              resolve({ stdout, ...JSON.parse(stderr) })
+            } catch (error) {
+              reject(new Error(`no module report: ${stderr} ${String(error)}`))
+            }
+          },
+        )
+      })
+    const trusted = await modules(url(server, USERS.trusted))
+    assert.match(trusted.stdout, /^ok postgres:/)
+    assert.deepEqual(
+      trusted.builtins.filter((m) => /^NativeModule (crypto|tls|_tls_wrap)$/.test(m)),
+      [],
+      'trust: no crypto, no tls',
+    )
+    const scram = await modules(server.url)
+    assert.match(scram.stdout, /^ok postgres:/)
+    assert.ok(scram.builtins.includes('NativeModule crypto'), 'SCRAM needs node:crypto')
+    for (const run of [trusted, scram]) {
+      assert.deepEqual(
+        run.files.filter((f) => /node_modules[\\/](pg|pg-[a-z-]+|postgres)[\\/]/.test(f)),
+        [],
+        'no PostgreSQL driver was loaded',
+      )
+    }
   })
 
   it('applies SASLprep to a password as PostgreSQL does', () => {
