@@ -283,7 +283,12 @@ export function pgQuery(target: PgTarget, sql: string, options: PgQueryOptions):
           if (pending.length < length + 1) return
           const body = pending.subarray(5, length + 1)
           pending = pending.subarray(length + 1)
-          handle(type, body)
+          try {
+            handle(type, body)
+          } catch {
+            // A field that runs past its message (a RangeError from the reads): never a crash.
+            return c.fail(`not a PostgreSQL server (a malformed ${JSON.stringify(type)} message)`)
+          }
         }
       },
     }

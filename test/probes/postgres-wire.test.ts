@@ -240,6 +240,13 @@ describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
       assert.match(result.output ?? '', /without proving itself/)
     })
 
+    it('fails on a malformed message without crashing', async () => {
+      const truncated = backendMessage('T', Buffer.from([0]))
+      const result = await run(postgres(await fault(truncated)), 2000)
+      assert.equal(result.status, 'fail')
+      assert.match(result.output ?? '', /not a PostgreSQL server \(a malformed "T" message\)/)
+    })
+
     it('names an authentication method it does not speak', async () => {
       const gss = backendMessage('R', Buffer.from([0, 0, 0, 7]))
       const result = await run(postgres(await fault(gss)), 2000)
