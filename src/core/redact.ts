@@ -94,7 +94,11 @@ export class SecretSet {
       if (password) {
         this.add(url.password)
         this.addBasic(user, password)
-      } else this.add(user) // a lone token: https://TOKEN@host
+      } else if (TOKEN_SCHEMES.has(url.protocol.slice(0, -1).toLowerCase())) {
+        this.add(user) // a lone token: https://TOKEN@host
+      }
+      // Elsewhere a lone userinfo is a user name (postgres://app@db/app): masking it would
+      // mask every word that spells it, the scheme and the database name too.
     }
     for (const [name, value] of url.searchParams) if (SECRET_NAME.test(name)) this.add(value)
   }
@@ -357,7 +361,7 @@ function quoted(value: string): string {
 }
 
 // Schemes where a lone token in the userinfo (https://TOKEN@host) is a credential.
-const TOKEN_SCHEMES = new Set(['http', 'https', 'redis', 'rediss', 'ws', 'wss'])
+const TOKEN_SCHEMES = new Set(['http', 'https', 'redis', 'rediss', 'ws', 'wss', 'nats', 'tls'])
 
 /**
  * Masks the password of every `scheme://user:password@host`, taking the LAST `@` before

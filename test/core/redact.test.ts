@@ -135,6 +135,18 @@ describe('SecretSet', () => {
     assert.equal(secrets.redact(`echo ${basic} Pw@rd77 Pw%40rd77 user:Pw@rd77`), 'echo *** *** *** ***')
   })
 
+  it('masks a lone userinfo token where it is one (https, redis, nats), and leaves a database user name alone', () => {
+    const secrets = new SecretSet()
+    secrets.addUrl('https://ghp_token123456789@api.example/')
+    secrets.addUrl('nats://natsTok99@127.0.0.1:4222')
+    secrets.addUrl('postgres://postgres@127.0.0.1:5432/postgres')
+    secrets.addUrl('mysql://app@db/app')
+    assert.equal(
+      secrets.redact('ghp_token123456789 natsTok99 postgres://postgres@127.0.0.1:5432/postgres app'),
+      '*** *** postgres://postgres@127.0.0.1:5432/postgres app',
+    )
+  })
+
   it('masks secret headers with their credential part, and leaves other headers alone', () => {
     const secrets = new SecretSet()
     secrets.addHeaders({
