@@ -15,7 +15,7 @@ import { httpChecker } from './checkers/http.js'
 import { probeChecker } from './checkers/probe.js'
 import { tcpChecker } from './checkers/tcp.js'
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, drainDeliveries, type PendingDeliveries } from './deliveries.js'
-import { MinuteBucket } from './history.js'
+import { MinuteBucket, mergePoints } from './history.js'
 import { limitedLog } from './log-limiter.js'
 import { type CheckSpec, checkFingerprint, loadManifests, type PodManifest, type PushCheckSpec } from './manifest.js'
 import { assertPushKind, type PushKind, PushWatch, pushResult } from './push.js'
@@ -28,6 +28,8 @@ import {
   type CheckState,
   compareChecks,
   type HealthState,
+  type HistoryPoint,
+  type HistoryQuery,
   type MonitorStore,
   type SilenceMark,
   stateOfStatus,
@@ -68,7 +70,12 @@ export interface MonitorOptions {
    * `check_update_interval`).
    */
   outputSyncMs?: number
-  /** How often history samples are written, ms. Default 15 s. */
+  /**
+   * How often the history timer looks for minute buckets that are over but not yet written
+   * (a check that has not run since its minute ended), ms. A check's bucket is written once,
+   * when its minute is over; readers of `history()` see the minute in progress from memory.
+   * Default 15 s.
+   */
   historyFlushMs?: number
   /**
    * Run only this replica's share of the checks (monitor replicas on an etcd store). Call
@@ -239,7 +246,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     if (this.stopping.signal.aborted) this.stopping = stopController()
     for (const entry of this.entries.values()) if (entry.owned) this.schedule(entry)
     this.scheduler.start()
-    this.historyTimer = setInterval(() => this.rollHistory(false), this.options.historyFlushMs ?? 15_000)
+    this.historyTimer = setInterval(() => this.writeEndedMinutes(), this.options.historyFlushMs ?? 15_000)
     this.historyTimer.unref()
   }
 
@@ -272,7 +279,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     await stopping
     await Promise.allSettled([...this.entries.values()].map((e) => e.checker?.close()))
     for (const entry of this.entries.values()) entry.checker = undefined
-    this.rollHistory(false)
+    this.writeHistory(() => true)
     for (const entry of this.entries.values()) if (entry.unsaved) this.markDirty(entry)
     this.writer.flushAll()
     for (const waiter of this.waiters) waiter.resolve()
@@ -350,6 +357,30 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       if (published) return silenced ? { ...published, silenced } : { ...published }
     }
     return silenced ? { ...entry.state, silenced } : { ...entry.state }
+  }
+
+  /**
+   * A check's bounded history as the store keeps it, with the minute in progress (held in
+   * memory until the minute is over) added: a reader sees the latest results at once.
+   */
+  history(id: string, query: HistoryQuery = {}): HistoryPoint[] {
+    const points = this.store.history(id, query)
+    const entry = this.entries.get(id)
+    const bucket = entry?.owned ? entry.bucket : undefined
+    if (!bucket || bucket.count === 0) return points
+    const since = query.since === undefined ? Number.NaN : Date.parse(query.since)
+    if (bucket.minute < since) return points
+    const limit = Math.max(0, Math.floor(query.limit ?? 100_000))
+    if (limit === 0) return points
+    const current = bucket.toPoint()
+    const last = points[points.length - 1]
+    // The store may already hold part of this minute (written before a restart or a change of owner).
+    if (last && last.at === current.at) points[points.length - 1] = mergePoints(last, current)
+    else {
+      points.push(current)
+      if (points.length > limit) points.shift()
+    }
+    return points
   }
 
   /** The loaded pods (for listings); their checks are in `states()`. */
@@ -760,16 +791,25 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     entry.bucket.add(durationMs, observed, state)
   }
 
-  /** Moves the history gathered so far to the pending writes. */
-  private rollHistory(flushNow: boolean): void {
+  /**
+   * Writes the buckets of minutes that are over: those of checks that have not run since
+   * (a check that runs writes its bucket as its next minute starts, in `sample`).
+   */
+  private writeEndedMinutes(): void {
+    const current = Math.floor(Date.now() / 60_000) * 60_000
+    this.writeHistory((bucket) => bucket.minute < current)
+  }
+
+  /** Moves the buckets `ended` picks to the pending writes. */
+  private writeHistory(ended: (bucket: MinuteBucket) => boolean): void {
     for (const entry of this.entries.values()) {
-      if (entry.bucket && entry.bucket.count > 0) {
-        this.writer.addSample(entry.bucket.toSample(entry.spec.id))
+      const bucket = entry.bucket
+      if (bucket && bucket.count > 0 && ended(bucket)) {
+        this.writer.addSample(bucket.toSample(entry.spec.id))
         entry.bucket = undefined
       }
     }
-    if (flushNow) this.writer.flushAll()
-    else if (this.writer.hasPendingSamples) this.writer.scheduleFlush()
+    if (this.writer.hasPendingSamples) this.writer.scheduleFlush()
   }
 
   private markDirty(entry: Entry): void {

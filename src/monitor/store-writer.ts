@@ -45,9 +45,10 @@ export class StoreWriter<T> {
     this.scheduleFlush()
   }
 
-  /** Queues a sample; it is written with the next flush (the history timer schedules one). */
+  /** Writes a sample soon. */
   addSample(sample: HistorySample): void {
     this.pendingSamples.push(sample)
+    this.scheduleFlush()
   }
 
   /** Queues the removal of a stored state; `scheduleFlush()` writes it. */

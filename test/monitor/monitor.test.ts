@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { ManifestError, Monitor } from '../../src/monitor/monitor.js'
 import { MemoryStore, openStore } from '../../src/monitor/store/index.js'
-import type { CheckState, MonitorStore, Transition } from '../../src/monitor/types.js'
+import type { CheckState, HistorySample, MonitorStore, Transition } from '../../src/monitor/types.js'
 import { activeResources } from '../support/faults.js'
 import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
 import { makeTestCa } from '../support/test-ca.js'
@@ -100,6 +100,49 @@ describe('Monitor', () => {
       store.history('n1/web/a1').reduce((n, p) => n + p.count, 0),
       a1Results,
       'every result is in the history once the monitor stopped',
+    )
+  })
+
+  it("writes a check's history minute once, when it is over; readers see the minute in progress at once", async () => {
+    const dir = makeTempDir('monitor')
+    writeManifest(dir, 'web.yaml', 'web', [check('h1', '', '300ms', '250ms')])
+    const written: HistorySample[] = []
+    const store = new MemoryStore()
+    const addSamples = store.addSamples.bind(store)
+    store.addSamples = (samples) => {
+      written.push(...samples)
+      addSamples(samples)
+    }
+    // The history timer turns often: it must still write only minutes that are over.
+    const monitor = new Monitor({ store, logger: false, historyFlushMs: 100 })
+    let results = 0
+    monitor.on('result', (s) => {
+      if (s.id === 'n1/web/h1') results++
+    })
+    try {
+      await monitor.load([dir])
+      monitor.start()
+      const points = await waitFor(
+        'three results in the history',
+        () => {
+          const history = monitor.history('n1/web/h1')
+          return history.reduce((n, p) => n + p.count, 0) >= 3 ? history : undefined
+        },
+        10_000,
+      )
+      const latest = points.at(-1)
+      assert.equal(latest?.state, 'passing')
+      assert.match(latest?.at ?? '', /:00\.000Z$/, 'a point per minute')
+      assert.equal(monitor.history('n1/web/h1', { limit: 1 }).length, 1)
+    } finally {
+      await monitor.stop()
+    }
+    const minutes = written.filter((s) => s.id === 'n1/web/h1').map((s) => s.at)
+    assert.deepEqual(minutes, [...new Set(minutes)], 'each minute is written once')
+    assert.equal(
+      store.history('n1/web/h1').reduce((n, p) => n + p.count, 0),
+      results,
+      'every result is in the stored history once the monitor stopped',
     )
   })
 

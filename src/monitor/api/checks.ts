@@ -59,7 +59,7 @@ export function checkHandlers(monitor: Monitor) {
       }
       if (!monitor.state(id)) throw unknownCheck(id)
       if (tail === 'history') {
-        const points = monitor.store.history(id, { ...since(query), limit: limit(query, 1000, 100_000) })
+        const points = monitor.history(id, { ...since(query), limit: limit(query, 1000, 100_000) })
         sendJson(req, res, 200, { id, history: points })
         return
       }
