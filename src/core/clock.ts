@@ -6,3 +6,18 @@
 export function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6
 }
+
+let isoMs = Number.NaN
+let iso = ''
+
+/**
+ * `new Date(ms).toISOString()`, the string kept for the last millisecond asked: a monitor
+ * starting ten checks in the same millisecond builds one Date and one string, not ten.
+ */
+export function isoTime(ms: number): string {
+  if (ms !== isoMs) {
+    iso = new Date(ms).toISOString()
+    isoMs = ms
+  }
+  return iso
+}

@@ -53,6 +53,14 @@ export class SecretSet {
   }
 
   /**
+   * Grows whenever a secret is added to this set or a parent (sets only grow): a text
+   * redacted at one version needs no redacting again while the version holds.
+   */
+  get version(): number {
+    return this.values.size + (this.parent?.version ?? 0)
+  }
+
+  /**
    * Registers a secret and the forms it travels in: as is, percent-encoded (a URL),
    * JSON-escaped (an echoed JSON document). Values shorter than `MIN_SECRET_LENGTH` are ignored.
    */

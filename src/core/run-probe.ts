@@ -1,4 +1,4 @@
-import { monotonicMs } from './clock.js'
+import { isoTime, monotonicMs } from './clock.js'
 import { withDeadline } from './deadline.js'
 import { reasonOf } from './errors.js'
 import { redact, type SecretSet } from './redact.js'
@@ -36,7 +36,7 @@ export async function runProbe(probe: Probe, options: RunProbeOptions): Promise<
   const result: CheckResult = {
     name: probe.name,
     status: failed ? (critical ? 'fail' : 'warn') : 'pass',
-    time: new Date(startedAt).toISOString(),
+    time: isoTime(startedAt),
     durationMs: monotonicMs() - started,
     critical,
   }

@@ -118,6 +118,13 @@ interface Entry {
   savedAt: number
   unsaved: boolean
   bucket: MinuteBucket | undefined
+  /**
+   * The last output a run reported, before redaction, the secrets' version it was redacted
+   * at, and the state's output it became.
+   */
+  reported: string
+  reportedSecrets: number
+  reportedAs: string
   /** Whether this replica runs the check (always, without a `share`). */
   owned: boolean
 }
@@ -568,6 +575,9 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         savedAt: 0,
         unsaved: true,
         bucket: undefined,
+        reported: '',
+        reportedSecrets: -1,
+        reportedAs: '',
         owned,
       }
       this.entries.set(id, entry)
@@ -642,10 +652,23 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     const seen = stateOfStatus(outcome.status)
     const next = applyThresholds(previousState, state, seen, entry.spec.thresholds)
     // Checkers redact before they cut; this is the last word for whatever reaches the state.
-    const redacted = this.redact(outcome.output)
-    // The same text as before keeps the string already held: a fleet answering `ok` run
-    // after run allocates nothing that outlives the check.
-    const output = redacted === previousOutput ? previousOutput : redacted
+    // A checker reporting the very string it reported last time (the HTTP checker does for
+    // a repeated answer), with no secret added since, needs no redacting again.
+    let output = previousOutput
+    const secretsVersion = this.secrets.version
+    if (
+      outcome.output !== entry.reported ||
+      secretsVersion !== entry.reportedSecrets ||
+      previousOutput !== entry.reportedAs
+    ) {
+      const redacted = this.redact(outcome.output)
+      // The same text as before keeps the string already held: a fleet answering `ok` run
+      // after run allocates nothing that outlives the check.
+      if (redacted !== previousOutput) output = redacted
+      entry.reported = outcome.output
+      entry.reportedSecrets = secretsVersion
+      entry.reportedAs = output
+    }
     // The state is updated in place (readers, the store and listeners get copies): one object
     // per check for its lifetime, not a new one per run for the garbage collector to promote.
     const streaksChanged = next.successes !== state.successes || next.failures !== state.failures

@@ -141,12 +141,29 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
   const maxOutputBytes = secure ? MAX_OUTPUT_BYTES - CERTIFICATE_LINE_ROOM : MAX_OUTPUT_BYTES
   const shared = acquireAgent(spec.tls)
   let closed = false
+  // What undici is asked, built once: it reads these options, never changes them.
+  const dispatchOptions: Dispatcher.DispatchOptions = {
+    origin,
+    path,
+    method: spec.method as Dispatcher.HttpMethod,
+    headers,
+    // The check's own deadline governs; undici's 300 s defaults would only get in the way.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  }
+  // The last answer and the verdict built from it: a target answering the same status and
+  // body run after run gets the same verdict, without decoding, redacting and composing
+  // its output again (and the monitor keeps the same string, see Monitor.apply).
+  let lastAnswer:
+    | { status: number; location: string | undefined; body: Buffer; secrets: number; verdict: Verdict }
+    | undefined
+  const secretsVersion = (): number => secrets?.version ?? 0
 
   const attempt = async (signal: AbortSignal, partial: Learnt): Promise<Verdict> => {
     if (shared.error) throw new Error(shared.error)
     let response: BoundedResponse
     try {
-      response = await boundedRequest(shared.agent, origin, path, spec.method, headers, signal, MAX_BODY_BYTES, partial)
+      response = await boundedRequest(shared.agent, dispatchOptions, signal, MAX_BODY_BYTES, partial)
     } catch (error) {
       if (signal.aborted) throw signal.reason
       const status = (error as { statusCode?: number }).statusCode
@@ -161,7 +178,18 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
       )
     }
     const status = response.statusCode
-    const { text, bytesRead, more } = response
+    const { body, bytesRead, more } = response
+    if (
+      lastAnswer !== undefined &&
+      !more &&
+      lastAnswer.status === status &&
+      lastAnswer.location === response.location &&
+      lastAnswer.secrets === secretsVersion() &&
+      lastAnswer.body.equals(body)
+    ) {
+      return lastAnswer.verdict
+    }
+    const text = body.toString('utf8')
     const statusLine = `${status} ${STATUS_CODES[status] ?? ''}`.trim()
     let verdictStatus: Verdict['status']
     if (spec.expectStatus ? spec.expectStatus.includes(status) : status >= 200 && status < 300) verdictStatus = 'pass'
@@ -182,6 +210,12 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
       output: composeOutput(summary, shownBody, bytesRead, more, maxOutputBytes),
       httpStatus: status,
     }
+    // A copy of the body (it may be a view of the socket's read buffer), up to 1 KB: a
+    // larger body is not worth comparing byte by byte.
+    lastAnswer =
+      !more && body.length <= 1024
+        ? { status, location: response.location, body: Buffer.from(body), secrets: secretsVersion(), verdict }
+        : undefined
     return verdict
   }
 
@@ -221,7 +255,7 @@ interface BoundedResponse {
   statusCode: number
   /** The Location header of a redirect, if any. */
   location: string | undefined
-  text: string
+  body: Buffer
   bytesRead: number
   more: boolean
 }
@@ -238,10 +272,7 @@ const EMPTY = Buffer.alloc(0)
  */
 function boundedRequest(
   agent: Agent,
-  origin: string,
-  path: string,
-  method: string,
-  headers: Record<string, string>,
+  options: Dispatcher.DispatchOptions,
   signal: AbortSignal,
   limit: number,
   /** Learns the status as soon as it arrives: a body that never ends still reports it. */
@@ -267,7 +298,7 @@ function boundedRequest(
         return
       }
       const body = chunks ? Buffer.concat(chunks, bytesRead) : (first ?? EMPTY)
-      resolve({ statusCode, location, text: body.toString('utf8'), bytesRead, more })
+      resolve({ statusCode, location, body, bytesRead, more })
     }
     const handler: Dispatcher.DispatchHandler = {
       onConnect(abort) {
@@ -315,18 +346,7 @@ function boundedRequest(
       },
     }
     signal.addEventListener('abort', onAbort, { once: true })
-    agent.dispatch(
-      {
-        origin,
-        path,
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        // The check's own deadline governs; undici's 300 s defaults would only get in the way.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      },
-      handler,
-    )
+    agent.dispatch(options, handler)
   })
 }
 
