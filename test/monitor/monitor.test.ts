@@ -146,6 +146,40 @@ describe('Monitor', () => {
     )
   })
 
+  it('masks a secret a reload adds in the repeated answer of a check that kept running', async () => {
+    const secret = 'sekret-token-991'
+    const echo = createServer((_req, res) => res.end(`hello ${secret}\n`))
+    echo.keepAliveTimeout = 60_000
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(echo.address() as AddressInfo).port}/`
+    const dir = makeTempDir('monitor')
+    const e1 = `  - name: e1\n    url: ${url}\n    interval: 300ms\n    timeout: 250ms\n`
+    writeFileSync(join(dir, 'web.yaml'), `id: web\nnode: n1\nchecks:\n${e1}`)
+    const monitor = new Monitor({ store: new MemoryStore(), logger: false })
+    try {
+      await monitor.load([dir])
+      monitor.start()
+      await waitFor('the answer in the output', () => stateOf(monitor, 'n1/web/e1').output.includes(secret), 5000)
+      // Another check sends the same value as a credential: from now on it is a secret, and
+      // e1 (unchanged, still answered the very same body) must show it masked.
+      const e2 = `  - name: e2\n    url: ${url}\n    interval: 300ms\n    timeout: 250ms\n    headers:\n      X-Api-Key: ${secret}\n`
+      writeFileSync(join(dir, 'web.yaml'), `id: web\nnode: n1\nchecks:\n${e1}${e2}`)
+      await monitor.reload()
+      await waitFor(
+        'e1 to show the answer masked',
+        () => {
+          const output = stateOf(monitor, 'n1/web/e1').output
+          return !output.includes(secret) && output.includes('hello ***')
+        },
+        5000,
+      )
+    } finally {
+      await monitor.stop()
+      echo.closeAllConnections()
+      await new Promise((r) => echo.close(r))
+    }
+  })
+
   it('answers a long poll when the index moves, or at its timeout with the current states', async () => {
     const dir = makeTempDir('monitor')
     writeManifest(dir, 'web.yaml', 'web', [check('w1')])
