@@ -13,8 +13,9 @@
 
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import { type Logger, writeLog } from '../core/logger.js'
+import { positive } from '../core/options.js'
 import { redactUrl } from '../core/redact.js'
-import { type PendingDeliveries, senderDeliveries } from './deliveries.js'
+import { type PendingDeliveries, receiverUrl, senderDeliveries } from './deliveries.js'
 import type { CheckState, HealthState } from './types.js'
 import type { TransitionSource } from './webhooks.js'
 
@@ -103,10 +104,10 @@ interface Target {
  * await alerts.close()
  */
 export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOptions): AlertmanagerSender {
-  const resendMs = atLeast(options.resendMs, 60_000, 1, 'resendMs')
-  const timeoutMs = atLeast(options.timeoutMs, 10_000, 1, 'timeoutMs')
-  const backoffMs = atLeast(options.backoffMs, 1000, 1, 'backoffMs')
-  const maxQueue = atLeast(options.maxQueue, 10_000, 1, 'maxQueue')
+  const resendMs = positive(options.resendMs, 60_000, 'alertmanager: resendMs', 'milliseconds')
+  const timeoutMs = positive(options.timeoutMs, 10_000, 'alertmanager: timeoutMs', 'milliseconds')
+  const backoffMs = positive(options.backoffMs, 1000, 'alertmanager: backoffMs', 'milliseconds')
+  const maxQueue = positive(options.maxQueue, 10_000, 'alertmanager: maxQueue')
   const alertname = options.alertname ?? DEFAULT_ALERTNAME
   const externalUrl = options.externalUrl?.replace(/\/+$/, '')
   const logger = options.logger === undefined ? console : options.logger
@@ -342,23 +343,7 @@ function resolved(alert: PostableAlert, now: number): PostableAlert {
 
 /** The v2 alerts endpoint under a base URL (which may carry a path prefix, as behind a proxy). */
 function alertsUrl(url: string): string {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw new Error(
-      `Alertmanager URL ${JSON.stringify(redactUrl(url))} is not a URL; use e.g. http://alertmanager:9093`,
-    )
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new Error(`Alertmanager URL ${JSON.stringify(redactUrl(url))} must start with http:// or https://`)
+  receiverUrl(url, 'Alertmanager URL', 'http://alertmanager:9093')
   const base = url.replace(/\/+$/, '')
   return base.endsWith('/api/v2/alerts') ? base : `${base}/api/v2/alerts`
-}
-
-function atLeast(value: number | undefined, fallback: number, least: number, what: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value < least)
-    throw new RangeError(`alertmanager: ${what} must be a number of at least ${least}, got ${value}`)
-  return value
 }

@@ -6,7 +6,24 @@
  * orchestrator's grace period.
  */
 import type { Logger } from '../core/logger.js'
+import { redactUrl } from '../core/redact.js'
 import { limitedLog } from './log-limiter.js'
+
+/**
+ * A receiver's URL (a webhook, an Alertmanager), parsed, or one sentence naming `what`
+ * with `example`: not a URL, or not http(s). The URL is shown redacted.
+ */
+export function receiverUrl(url: string, what: string, example: string): URL {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new Error(`${what} ${JSON.stringify(redactUrl(url))} is not a URL; use e.g. ${example}`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new Error(`${what} ${JSON.stringify(redactUrl(url))} must start with http:// or https://`)
+  return parsed
+}
 
 /** A sender of notifications, as the monitor's shutdown sees it. */
 export interface PendingDeliveries {

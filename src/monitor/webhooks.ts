@@ -14,7 +14,7 @@ import type { Logger } from '../core/logger.js'
 import { nonNegative, positive } from '../core/options.js'
 import { redactUrl, type SecretSet } from '../core/redact.js'
 import { sleep } from '../core/sleep.js'
-import { type PendingDeliveries, senderDeliveries } from './deliveries.js'
+import { type PendingDeliveries, receiverUrl, senderDeliveries } from './deliveries.js'
 import { limitedLog } from './log-limiter.js'
 import type { CheckKind, CheckState, HealthState, Transition } from './types.js'
 
@@ -134,7 +134,7 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
     ...options.headers,
   }
   const targets: Target[] = options.urls.map((url) => {
-    const parsed = validUrl(url)
+    const parsed = receiverUrl(url, 'webhook URL', 'https://hooks.example.com/probekit')
     monitor.secrets?.addUrl(parsed)
     monitor.secrets?.add(`${parsed.pathname}${parsed.search}`)
     const user = decoded(parsed.username)
@@ -414,19 +414,4 @@ function decoded(text: string): string {
 /** `https://hooks.example.com/…`: where notifications go, without the path that may be their secret. */
 export function shownWebhookUrl(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname === '/' && !url.search ? '/' : '/…'}`
-}
-
-function validUrl(url: string): URL {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw new Error(
-      `webhook URL ${JSON.stringify(redactUrl(url))} is not a URL; use e.g. https://hooks.example.com/probekit`,
-    )
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new Error(`webhook URL ${JSON.stringify(redactUrl(url))} must start with http:// or https://`)
-  }
-  return parsed
 }
