@@ -1,8 +1,15 @@
 #!/usr/bin/env node
 // Runs the test files (all, or those whose path contains one of the arguments) with
 // node's built-in test runner, TypeScript loaded through tsx.
+//
+// No file can hang the run: each test and hook has a timeout, a file's process exits once
+// its tests are over even if something it started still holds the event loop
+// (--test-force-exit), and a watchdog ends a file that runs longer than
+// PROBEKIT_TEST_FILE_LIMIT seconds (default 600) together with every process it started
+// (servers it froze included), naming the file and those processes, so the runner reports
+// it as failed and goes on.
 import { spawn } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
@@ -35,6 +42,7 @@ const args = [
   `--test-concurrency=${concurrency}`,
   '--test-reporter=spec',
   '--test-timeout=120000',
+  '--test-force-exit',
   ...passthrough,
   ...files,
 ]
@@ -43,4 +51,72 @@ const child = spawn(process.execPath, args, {
   stdio: 'inherit',
   env: { ...process.env, PROBEKIT_TEST: '1' },
 })
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
+const fileLimitSeconds = Number(process.env.PROBEKIT_TEST_FILE_LIMIT ?? 600)
+if (!(fileLimitSeconds > 0)) {
+  console.error(
+    `PROBEKIT_TEST_FILE_LIMIT must be a positive number of seconds, not "${process.env.PROBEKIT_TEST_FILE_LIMIT}"`,
+  )
+  process.exit(2)
+}
+const watchdog = setInterval(() => endOverdueFiles(child.pid), 5000)
+watchdog.unref()
+child.on('exit', (code, signal) => {
+  clearInterval(watchdog)
+  process.exit(code ?? (signal ? 1 : 0))
+})
+
+/** pid → { ppid, args } of every process, read from /proc (Linux). */
+function processTable() {
+  const table = new Map()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean)
+      // Field 22 of stat (20 after the name and state) is the start time in clock ticks.
+      table.set(Number(entry), { ppid: Number(fields[1]), startTicks: Number(fields[19]), args })
+    } catch {}
+  }
+  return table
+}
+
+function descendants(table, pid) {
+  const out = []
+  for (const [child, info] of table) if (info.ppid === pid) out.push(child, ...descendants(table, child))
+  return out
+}
+
+const firstSeen = new Map()
+
+function endOverdueFiles(runnerPid) {
+  if (!runnerPid) return
+  let table
+  try {
+    table = processTable()
+  } catch {
+    return // not Linux: the per-test timeouts and --test-force-exit still apply
+  }
+  const now = Date.now()
+  for (const [pid, info] of table) {
+    if (info.ppid !== runnerPid) continue
+    const file = info.args.find((a) => a.endsWith('.test.ts'))
+    if (!file) continue
+    const key = `${pid}:${info.startTicks}`
+    if (!firstSeen.has(key)) firstSeen.set(key, now)
+    if (now - firstSeen.get(key) < fileLimitSeconds * 1000) continue
+    firstSeen.set(key, Number.POSITIVE_INFINITY) // once
+    const started = descendants(table, pid)
+    const names = started.map((p) => `${p} ${(table.get(p)?.args ?? []).join(' ').slice(0, 160)}`)
+    console.error(
+      `\n[test.mjs] ${relative(root, file)} has run for more than ${fileLimitSeconds} s: ending it` +
+        (names.length ? ` and what it started:\n  ${names.join('\n  ')}` : '') +
+        `\n[test.mjs] (the limit is PROBEKIT_TEST_FILE_LIMIT seconds)\n`,
+    )
+    for (const p of [...started.reverse(), pid]) {
+      try {
+        process.kill(p, 'SIGKILL')
+      } catch {}
+    }
+  }
+}

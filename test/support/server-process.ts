@@ -53,7 +53,7 @@ export function removeTempDir(dir: string): void {
 export function requireBinary(name: string, candidates: string[] = []): string {
   for (const candidate of candidates) if (existsSync(candidate)) return candidate
   try {
-    return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim()
+    return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8', timeout: 10_000 }).trim()
   } catch {
     throw new Error(
       `The test harness needs the "${name}" binary and it is not installed. Run scripts/setup.sh (it installs every server the tests use from Debian's packages).`,

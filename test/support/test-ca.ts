@@ -36,7 +36,8 @@ export interface TestCaOptions {
 export function makeTestCa(options: TestCaOptions = {}): TestCa {
   const openssl = requireBinary('openssl')
   const dir = makeTempDir('ca')
-  const run = (...args: string[]) => execFileSync(openssl, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
+  const run = (...args: string[]) =>
+    execFileSync(openssl, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 })
   const p = (name: string) => join(dir, name)
   run(
     'req',
@@ -134,7 +135,8 @@ export interface IssueOptions {
  */
 export function issueCertificate(ca: TestCa, name: string, options: IssueOptions): { cert: string; key: string } {
   const openssl = requireBinary('openssl')
-  const run = (...args: string[]) => execFileSync(openssl, args, { cwd: ca.dir, stdio: ['ignore', 'ignore', 'pipe'] })
+  const run = (...args: string[]) =>
+    execFileSync(openssl, args, { cwd: ca.dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 })
   run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', options.subject)
   writeFileSync(
     join(ca.dir, `${name}.ext`),

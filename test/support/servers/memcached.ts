@@ -44,6 +44,7 @@ export async function startMemcached(options: MemcachedOptions = {}): Promise<Me
     const sasldb = join(dir, 'sasldb2')
     execFileSync(saslpasswd2, ['-a', 'memcached', '-c', '-p', '-f', sasldb, options.sasl.username], {
       input: options.sasl.password,
+      timeout: 30_000,
     })
     writeFileSync(join(dir, 'memcached.conf'), `mech_list: plain\nsasldb_path: ${sasldb}\n`)
     env.SASL_CONF_PATH = dir

@@ -38,7 +38,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   if (options.user) {
     const passwd = requireBinary('mosquitto_passwd', ['/usr/bin/mosquitto_passwd'])
     const file = join(dir, 'passwords')
-    execFileSync(passwd, ['-b', '-c', file, options.user, options.password ?? ''], { stdio: 'pipe' })
+    execFileSync(passwd, ['-b', '-c', file, options.user, options.password ?? ''], { stdio: 'pipe', timeout: 30_000 })
     chmodSync(file, 0o644)
     lines.push(`password_file ${file}`, 'allow_anonymous false')
   } else lines.push('allow_anonymous true')
