@@ -344,8 +344,9 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         entry.bucket = undefined
         this.markDirty(entry)
         // Its previous owner is gone (or gave it up): it has gone unchecked for a while,
-        // so its first run here comes within a second, not anywhere in its interval.
-        if (this.started) this.schedule(entry, Math.random() * Math.min(entry.spec.intervalMs, TAKEOVER_SPREAD_MS))
+        // so its first run here comes within a second, not anywhere in its interval, and
+        // goes ahead of the runs waiting for a slot (those ran an interval ago).
+        if (this.started) this.schedule(entry, Math.random() * Math.min(entry.spec.intervalMs, TAKEOVER_SPREAD_MS), true)
       } else {
         if (entry.bucket && entry.bucket.count > 0) this.writer.addSample(entry.bucket.toSample(entry.spec.id))
         entry.bucket = undefined
@@ -619,7 +620,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     checker?.close().catch(() => {})
   }
 
-  private schedule(entry: Entry, firstDelayMs?: number): void {
+  private schedule(entry: Entry, firstDelayMs?: number, ahead = false): void {
     const { spec } = entry
     if (spec.kind === 'push') {
       const last = entry.state.checkedAt ? Date.parse(entry.state.checkedAt) : undefined
@@ -639,6 +640,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         if (this.started && this.entries.get(spec.id) === entry && entry.checker === checker) this.apply(entry, outcome)
       },
       firstDelayMs,
+      ahead,
     )
   }
 

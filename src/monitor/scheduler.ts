@@ -7,6 +7,11 @@
  *
  * One timer serves every job: the due times live in a binary heap, so 10,000 checks cost
  * one timer and a heap, not 10,000 timers.
+ *
+ * Runs waiting for a slot go first come first served, except a job added with `ahead`:
+ * its first run waits ahead of the others. A check taken over from a dead replica has gone
+ * unchecked for a whole lease TTL, while the queued ones ran an interval ago; behind a
+ * backlog it would otherwise wait as long again.
  */
 
 export interface SchedulerOptions {
@@ -47,6 +52,8 @@ interface Entry {
   removed: boolean
   /** When the waiting run was due. */
   waitingDueAt: number
+  /** The next run waits ahead of the queue (cleared once it is queued). */
+  ahead: boolean
 }
 
 export class Scheduler {
@@ -62,6 +69,9 @@ export class Scheduler {
    */
   private readonly queue: (Entry | undefined)[] = []
   private queueHead = 0
+  /** Runs of jobs added with `ahead`, started before any run of `queue` (from `urgentHead` on). */
+  private readonly urgent: (Entry | undefined)[] = []
+  private urgentHead = 0
   private waitingCount = 0
   private readonly inFlight = new Set<Promise<unknown>>()
   private timer: NodeJS.Timeout | undefined
@@ -77,9 +87,16 @@ export class Scheduler {
 
   /**
    * Schedules `run` every `intervalMs`, the first time at a random point within the first
-   * interval (or after `firstDelayMs`, when given). Replaces a job with the same id.
+   * interval (or after `firstDelayMs`, when given). Replaces a job with the same id. With
+   * `ahead`, the first run, once due, starts before every run already waiting for a slot.
    */
-  add(id: string, intervalMs: number, run: (timing: RunTiming) => Promise<unknown>, firstDelayMs?: number): void {
+  add(
+    id: string,
+    intervalMs: number,
+    run: (timing: RunTiming) => Promise<unknown>,
+    firstDelayMs?: number,
+    ahead = false,
+  ): void {
     this.remove(id)
     const entry: Entry = {
       id,
@@ -90,6 +107,7 @@ export class Scheduler {
       waiting: false,
       removed: false,
       waitingDueAt: 0,
+      ahead,
     }
     this.entries.set(id, entry)
     this.push(entry)
@@ -128,8 +146,11 @@ export class Scheduler {
       const entry = this.queue[i]
       if (entry) entry.waiting = false
     }
+    for (const entry of this.urgent) if (entry) entry.waiting = false
     this.queue.length = 0
     this.queueHead = 0
+    this.urgent.length = 0
+    this.urgentHead = 0
     this.waitingCount = 0
     await Promise.allSettled([...this.inFlight])
   }
@@ -162,7 +183,10 @@ export class Scheduler {
       else {
         entry.waiting = true
         entry.waitingDueAt = dueAt
-        this.queue.push(entry)
+        if (entry.ahead) {
+          entry.ahead = false
+          this.urgent.push(entry)
+        } else this.queue.push(entry)
         this.waitingCount++
       }
       // Fixed rate: the next run is one interval after this one was due, not after it ends.
@@ -181,9 +205,16 @@ export class Scheduler {
 
   private drain(): void {
     const queue = this.queue
-    while (this.inFlight.size < this.concurrency && this.queueHead < queue.length) {
-      const entry = queue[this.queueHead] as Entry
-      queue[this.queueHead++] = undefined
+    const urgent = this.urgent
+    while (this.inFlight.size < this.concurrency && (this.urgentHead < urgent.length || this.queueHead < queue.length)) {
+      let entry: Entry
+      if (this.urgentHead < urgent.length) {
+        entry = urgent[this.urgentHead] as Entry
+        urgent[this.urgentHead++] = undefined
+      } else {
+        entry = queue[this.queueHead] as Entry
+        queue[this.queueHead++] = undefined
+      }
       if (!entry.waiting) continue
       entry.waiting = false
       this.waitingCount--
@@ -204,6 +235,10 @@ export class Scheduler {
       }
       const tracked: Promise<unknown> = promise.then(settled, settled)
       this.inFlight.add(tracked)
+    }
+    if (this.urgentHead === urgent.length) {
+      urgent.length = 0
+      this.urgentHead = 0
     }
     if (this.queueHead === queue.length) {
       queue.length = 0

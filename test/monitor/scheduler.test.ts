@@ -70,6 +70,27 @@ describe('scheduler', () => {
     assert.equal(ran.size, 20)
   })
 
+  it('starts the first run of a job added `ahead` before the runs already waiting for a slot', async () => {
+    // One slot, held by a gate; ten jobs come due and wait behind it, then the taken-over
+    // job comes due: it is next, and after its first run it queues like the others.
+    const scheduler = new Scheduler({ concurrency: 1 })
+    let open: () => void = () => {}
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const order: string[] = []
+    scheduler.add('gate', 60_000, () => gate, 0)
+    for (let i = 0; i < 10; i++) scheduler.add(`queued-${i}`, 60_000, async () => void order.push(`queued-${i}`), 0)
+    scheduler.start()
+    await waitFor('ten runs waiting for the slot', () => scheduler.stats.waiting === 10)
+    scheduler.add('taken-over', 60_000, async () => void order.push('taken-over'), 0, true)
+    await waitFor('the taken-over run to wait too', () => scheduler.stats.waiting === 11)
+    open()
+    await waitFor('every run', () => order.length === 11)
+    await scheduler.stop()
+    assert.deepEqual(order, ['taken-over', ...Array.from({ length: 10 }, (_, i) => `queued-${i}`)])
+  })
+
   it('spreads the first runs of many jobs across the first interval', async () => {
     const scheduler = new Scheduler({ concurrency: 1000 })
     // When each job's first run was due, relative to when it was added.
