@@ -346,7 +346,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         // Its previous owner is gone (or gave it up): it has gone unchecked for a while,
         // so its first run here comes within a second, not anywhere in its interval, and
         // goes ahead of the runs waiting for a slot (those ran an interval ago).
-        if (this.started) this.schedule(entry, Math.random() * Math.min(entry.spec.intervalMs, TAKEOVER_SPREAD_MS), true)
+        if (this.started)
+          this.schedule(entry, Math.random() * Math.min(entry.spec.intervalMs, TAKEOVER_SPREAD_MS), true)
       } else {
         if (entry.bucket && entry.bucket.count > 0) this.writer.addSample(entry.bucket.toSample(entry.spec.id))
         entry.bucket = undefined

@@ -206,7 +206,10 @@ export class Scheduler {
   private drain(): void {
     const queue = this.queue
     const urgent = this.urgent
-    while (this.inFlight.size < this.concurrency && (this.urgentHead < urgent.length || this.queueHead < queue.length)) {
+    while (
+      this.inFlight.size < this.concurrency &&
+      (this.urgentHead < urgent.length || this.queueHead < queue.length)
+    ) {
       let entry: Entry
       if (this.urgentHead < urgent.length) {
         entry = urgent[this.urgentHead] as Entry
