@@ -123,7 +123,7 @@ function allowed(path: string, entryFiles: Set<string>): boolean {
   if (entryFiles.has(path)) return true // the .cjs/.d.cts entries, only where package.json points
   return [
     /^docs\/[a-z0-9-]+\.md$/,
-    /^dist\/bin\/(probekit\.js|check\.cjs|chunks\/[\w-]+\.js)$/,
+    /^dist\/bin\/(probekit\.js|check(-(http|tcp|redis|postgres))?\.cjs|chunks\/[\w-]+\.js)$/,
     /^dist\/monitor\/dashboard\/assets\/[\w-]+\.(html|css|js|svg)$/,
     // The library's compiled modules and their types; the CLI and generators live in dist/bin.
     /^dist\/(index|health|(core|format|grpc|http|http\/adapters|probes|worker|monitor(\/[a-z]+){0,2})\/[\w-]+)\.(js|d\.ts)$/,
@@ -339,7 +339,15 @@ describe('the packed tarball, installed as a user installs it', () => {
       (file) => !packedFiles.includes(file),
     )
     assert.deepEqual(missing, [], 'files package.json points at but the tarball lacks')
-    for (const needed of ['dist/bin/check.cjs', 'dist/bin/probekit.js', 'dist/monitor/dashboard/assets/index.html']) {
+    for (const needed of [
+      'dist/bin/check.cjs',
+      'dist/bin/check-http.cjs',
+      'dist/bin/check-tcp.cjs',
+      'dist/bin/check-redis.cjs',
+      'dist/bin/check-postgres.cjs',
+      'dist/bin/probekit.js',
+      'dist/monitor/dashboard/assets/index.html',
+    ]) {
       assert.ok(packedFiles.includes(needed), `${needed} is not in the tarball`)
     }
     assert.ok(!packedFiles.some((p) => p.endsWith('.map') || p.startsWith('src/') || p.startsWith('docs/images/')))

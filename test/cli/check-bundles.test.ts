@@ -1,0 +1,134 @@
+/**
+ * `probekit check` loads the smallest bundle that can check its targets: check-http.cjs for
+ * http(s):// targets only, and so on, the full check.cjs otherwise. A slim bundle that meets
+ * a scheme it lacks hands the run to the full one. The bundles and which one loads are
+ * observed from outside: a preloaded hook lists the dist/bin files the process loaded.
+ */
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { freePort, makeTempDir } from '../support/server-process.js'
+import { BIN, buildCli, ROOT } from './run-cli.js'
+
+const DIST = join(ROOT, 'dist/bin')
+
+interface Run {
+  code: number | null
+  stdout: string
+  /** The dist/bin files the process loaded, by name. */
+  loaded: string[]
+}
+
+describe('probekit check bundles', () => {
+  let server: Server
+  let port: number
+  let hook: string
+  let closedPort: number
+
+  before(async () => {
+    buildCli()
+    const dir = makeTempDir('check-bundles')
+    hook = join(dir, 'hook.cjs')
+    // On exit, write the bundle files this process loaded to fd 2.
+    writeFileSync(
+      hook,
+      `process.on('exit', () => require('node:fs').writeSync(2, 'LOADED ' + JSON.stringify(Object.keys(require.cache).filter((f) => f.startsWith(${JSON.stringify(DIST)})).map((f) => require('node:path').basename(f))) + '\\n'))\n`,
+    )
+    server = createServer((_req, res) => res.end('ok'))
+    port = await freePort()
+    closedPort = await freePort()
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  })
+
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+  const run = (args: string[]): Promise<Run> =>
+    new Promise((resolve) => {
+      const child = execFile(
+        process.execPath,
+        ['--require', hook, ...args],
+        { cwd: ROOT, timeout: 30_000, encoding: 'utf8' },
+        (_e, stdout, stderr) => {
+          const line = stderr.split('\n').find((l) => l.startsWith('LOADED '))
+          resolve({ code: child.exitCode, stdout, loaded: line ? (JSON.parse(line.slice(7)) as string[]).sort() : [] })
+        },
+      )
+    })
+
+  it('loads check-http.cjs alone for http(s):// targets, check-tcp.cjs for tcp://, and so on', async () => {
+    const http = await run([BIN, 'check', `http://127.0.0.1:${port}/`, '--header', 'Referer: redis://x'])
+    assert.equal(http.code, 0, http.stdout)
+    assert.match(http.stdout, /^ok http:\/\/127\.0\.0\.1:\d+\/ 200 OK in /)
+    assert.deepEqual(http.loaded, ['check-http.cjs'])
+    const tcp = await run([BIN, 'check', '--timeout', '2', `tcp://127.0.0.1:${port}`])
+    assert.equal(tcp.code, 0, tcp.stdout)
+    assert.deepEqual(tcp.loaded, ['check-tcp.cjs'])
+    const redis = await run([BIN, 'check', `rediss://127.0.0.1:${closedPort}`, `redis://127.0.0.1:${closedPort}`])
+    assert.equal(redis.code, 1)
+    assert.match(redis.stdout, /connection refused/)
+    assert.deepEqual(redis.loaded, ['check-redis.cjs'])
+    const postgres = await run([BIN, 'check', `postgresql://u:pw@127.0.0.1:${closedPort}/x`])
+    assert.equal(postgres.code, 1)
+    assert.match(postgres.stdout, /^failed postgresql:\/\/u:\*\*\*@/)
+    assert.deepEqual(postgres.loaded, ['check-postgres.cjs'])
+  })
+
+  it('loads the full check.cjs for a mix of schemes, another scheme, or no target', async () => {
+    const mix = await run([BIN, 'check', `tcp://127.0.0.1:${port}`, `http://127.0.0.1:${port}/`])
+    assert.equal(mix.code, 0, mix.stdout)
+    assert.deepEqual(mix.loaded, ['check.cjs'])
+    const file = await run([BIN, 'check', `file://${hook}`])
+    assert.equal(file.code, 0, file.stdout)
+    assert.deepEqual(file.loaded, ['check.cjs'])
+    const help = await run([BIN, 'check', '--help'])
+    assert.equal(help.code, 0)
+    assert.match(help.stdout, /^Usage: probekit check/)
+    assert.deepEqual(help.loaded, ['check.cjs'])
+  })
+
+  it('hands a target of a scheme a slim bundle lacks to check.cjs, which checks every target once', async () => {
+    const handed = await run([
+      join(DIST, 'check-http.cjs'),
+      'check',
+      `http://127.0.0.1:${port}/`,
+      `tcp://127.0.0.1:${port}`,
+      `file://${hook}`,
+    ])
+    assert.equal(handed.code, 0, handed.stdout)
+    const lines = handed.stdout.trim().split('\n')
+    assert.equal(lines.length, 3, handed.stdout)
+    assert.match(lines[0] ?? '', /^ok http:/)
+    assert.match(lines[1] ?? '', /^ok tcp:/)
+    assert.match(lines[2] ?? '', /^ok file:\/\/\/.*hook\.cjs exists/)
+    assert.deepEqual(handed.loaded, ['check-http.cjs', 'check.cjs'])
+    const failed = await run([join(DIST, 'check-tcp.cjs'), 'check', `redis://:s3cret-pw@127.0.0.1:${closedPort}`])
+    assert.equal(failed.code, 1)
+    assert.match(failed.stdout, /^failed redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: connection refused/)
+    assert.doesNotMatch(failed.stdout, /s3cret-pw/)
+  })
+
+  it('keeps each slim bundle free of the other probes', () => {
+    const text = (name: string) => readFileSync(join(DIST, name), 'utf8')
+    const http = /require\("node:http"\)/
+    const postgres = /SCRAM-SHA-256/
+    const redis = /WRONGPASS/
+    const others = /MQTT|AMQP/
+    for (const [name, kept] of [
+      ['check-http.cjs', http],
+      ['check-tcp.cjs', undefined],
+      ['check-redis.cjs', redis],
+      ['check-postgres.cjs', postgres],
+    ] as const) {
+      const bundle = text(name)
+      for (const probe of [http, postgres, redis, others]) {
+        if (probe === kept) assert.match(bundle, probe, `${name} has its probe`)
+        else assert.doesNotMatch(bundle, probe, `${name} holds ${probe}`)
+      }
+      assert.ok(bundle.length < text('check.cjs').length / 2, `${name}: ${bundle.length} bytes`)
+    }
+    for (const probe of [http, postgres, redis, others]) assert.match(text('check.cjs'), probe)
+  })
+})
