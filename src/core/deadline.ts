@@ -71,7 +71,14 @@ export async function withDeadline<T>(
   deadline.catch(noop)
 
   try {
-    const outcome = Promise.resolve().then(() => task(controller.signal))
+    // The task starts at once (its synchronous part runs here, after the timer is armed);
+    // a synchronous throw is a rejection like any other.
+    let outcome: Promise<T>
+    try {
+      outcome = Promise.resolve(task(controller.signal))
+    } catch (error) {
+      outcome = Promise.reject(error)
+    }
     // A task that ignores its signal may settle long after the deadline: swallow that.
     outcome.catch(noop)
     return await Promise.race([outcome, deadline])

@@ -635,11 +635,12 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     this.scheduler.add(
       spec.id,
       spec.intervalMs,
-      async () => {
-        const outcome = await checker.run(this.stopping.signal)
-        // A result that arrives after a stop or a reload replaced the check is dropped.
-        if (this.started && this.entries.get(spec.id) === entry && entry.checker === checker) this.apply(entry, outcome)
-      },
+      () =>
+        checker.run(this.stopping.signal).then((outcome) => {
+          // A result that arrives after a stop or a reload replaced the check is dropped.
+          if (this.started && this.entries.get(spec.id) === entry && entry.checker === checker)
+            this.apply(entry, outcome)
+        }),
       firstDelayMs,
       ahead,
     )

@@ -72,12 +72,15 @@ export async function runAttempt(
   const result = await runProbe(
     {
       name,
-      check: async ({ signal: deadline }) => {
-        verdict = await attempt(deadline, partial)
-      },
+      check: ({ signal: deadline }) =>
+        attempt(deadline, partial).then((found) => {
+          verdict = found
+        }),
     },
     runOptions(timeoutMs, signal, secrets),
   )
+  // runProbe's result is this run's own: completed in place, not copied.
+  const completed = result as CheckerResult
   // Key by key, not with rest and spread (this runs thousands of times a second); every
   // fact a checker sets is carried, whatever facts there are.
   const facts: Record<string, unknown> = {}
@@ -85,11 +88,17 @@ export async function runAttempt(
   if (result.status === 'pass' && verdict) {
     const found = verdict as Verdict
     for (const key in found) if (key !== 'status' && key !== 'output') facts[key] = found[key as keyof Verdict]
-    return { ...result, status: found.status, output: found.output, facts: facts as CheckFacts }
+    completed.status = found.status
+    completed.output = found.output
+    completed.facts = facts as CheckFacts
+    return completed
   }
   let output = result.output ?? 'failed'
   if (verdict === undefined && partial.output) output = keepTail(`${output}\n${partial.output}`)
-  return { ...result, status: 'fail', output, facts: facts as CheckFacts }
+  completed.status = 'fail'
+  completed.output = output
+  completed.facts = facts as CheckFacts
+  return completed
 }
 
 /**

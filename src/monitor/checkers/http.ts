@@ -236,12 +236,12 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
   }
 
   return {
-    async run(signal?: AbortSignal): Promise<CheckerResult> {
-      const result = await runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
-      if (!secure) return result
+    run(signal?: AbortSignal): Promise<CheckerResult> {
+      const running = runAttempt(spec.id, spec.timeoutMs, signal, attempt, secrets)
+      if (!secure) return running
       // What the latest handshake with this origin saw: this run's, or an earlier one on a
       // kept-alive connection (a run that ended before its answer still reports it).
-      return withCertificateVerdict(result, shared.certificates.get(hostKey), warningDays)
+      return running.then((result) => withCertificateVerdict(result, shared.certificates.get(hostKey), warningDays))
     },
     async close() {
       if (closed) return
