@@ -4,11 +4,12 @@
  * `listen()` are added by src/health.ts, where the package's `Health` is assembled.
  */
 import { EventEmitter } from 'node:events'
+import { isoTime } from './clock.js'
 import { Lifecycle, type LifecyclePhase } from './lifecycle.js'
 import { type Logger, writeLog } from './logger.js'
 import { nonNegative, oneOf, positive, rejectUnknownKeys } from './options.js'
 import { ProbeRunner } from './probe-runner.js'
-import { worstStatus } from './status.js'
+import { worse } from './status.js'
 import {
   type CheckFn,
   type CheckResult,
@@ -210,7 +211,9 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
       for (const name of exclude) if (!known.includes(name)) (unmatched ??= []).push(name)
     }
     const finish = (checks: CheckResult[]): Report => {
-      const report: Report = { group, status: worstStatus(checks.map((c) => c.status)), checks }
+      let status: Status = 'pass'
+      for (const check of checks) status = worse(status, check.status)
+      const report: Report = { group, status, checks }
       if (excluded) report.excluded = excluded
       if (unmatched) report.unmatchedExcludes = unmatched
       if (options.only === undefined && !exclude) this.groupEvaluated(group, report)
@@ -226,7 +229,7 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
     const result: CheckResult = {
       name: LIFECYCLE_CHECK,
       status: verdict.status,
-      time: new Date().toISOString(),
+      time: isoTime(Date.now()),
       durationMs: 0,
       critical: true,
       componentType: 'system',

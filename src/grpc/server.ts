@@ -85,6 +85,19 @@ interface Watcher {
 
 const GROUP_NAMES: Record<string, Group> = { '': 'ready', ready: 'ready', live: 'live', startup: 'startup' }
 
+/** Evaluates a whole group: one options object for every call. */
+const WHOLE_GROUP = Object.freeze({})
+
+/**
+ * The four serving statuses, encoded once: grpc-js copies a serialized message into its
+ * frame and never writes to it, so every answer can share these bytes.
+ */
+const ENCODED_STATUS = [0, 1, 2, 3].map((status) => encodeCheckResponse(status))
+
+function encodedStatus(status: number): Buffer {
+  return ENCODED_STATUS[status] ?? encodeCheckResponse(status)
+}
+
 /**
  * Adds `grpc.health.v1.Health` (Check, Watch, List) to `server`, answered from `health`.
  * Call it before `server.bindAsync`/`start`, as for any grpc-js service.
@@ -120,7 +133,7 @@ export function addHealthService(
 
   /** Runs what `target` needs (sharing runs and caches with every other caller). */
   const evaluate = (target: Target): number | Promise<number> => {
-    const report = health.evaluate(target.group, target.check === undefined ? {} : { only: target.check })
+    const report = health.evaluate(target.group, target.check === undefined ? WHOLE_GROUP : { only: target.check })
     const settle = (r: Report): number => {
       remember(r)
       return servingOf(r.status)
@@ -261,7 +274,7 @@ const SERVICE_DEFINITION = {
     responseStream: false,
     requestSerialize: () => Buffer.alloc(0),
     requestDeserialize: (bytes: Buffer) => decodeCheckRequest(bytes),
-    responseSerialize: (value: { status: number }) => encodeCheckResponse(value.status),
+    responseSerialize: (value: { status: number }) => encodedStatus(value.status),
     responseDeserialize: () => ({}),
     originalName: 'check',
   },
@@ -271,7 +284,7 @@ const SERVICE_DEFINITION = {
     responseStream: true,
     requestSerialize: () => Buffer.alloc(0),
     requestDeserialize: (bytes: Buffer) => decodeCheckRequest(bytes),
-    responseSerialize: (value: { status: number }) => encodeCheckResponse(value.status),
+    responseSerialize: (value: { status: number }) => encodedStatus(value.status),
     responseDeserialize: () => ({}),
     originalName: 'watch',
   },
