@@ -125,6 +125,8 @@ interface Entry {
   reported: string
   reportedSecrets: number
   reportedAs: string
+  /** The id of the silence (or `maintenance`) marking the check when silences last changed. */
+  silencedId?: string | undefined
   /** Whether this replica runs the check (always, without a `share`). */
   owned: boolean
 }
@@ -209,7 +211,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         return { ...entry.state }
       },
     })
-    this.silences = new Silences(this.store, options.clock)
+    this.silences = new Silences(this.store, options.clock, () => this.silencesChanged())
   }
 
   /** Silences (kept in the store): they hold notifications back, never states. */
@@ -760,6 +762,21 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         { event },
       )
     }
+  }
+
+  /**
+   * A silence was added or ended (here, or on another replica through the store): the
+   * event stream gets the checks whose mark changed, and long polls wake with a new index.
+   */
+  private silencesChanged(): void {
+    const listening = this.listenerCount('result') > 0
+    for (const entry of this.entries.values()) {
+      const mark = this.silences.match(entry.spec, entry.spec.maintenance)?.id
+      if (mark === entry.silencedId) continue
+      entry.silencedId = mark
+      if (listening) this.safeEmit('result', this.shownState(entry))
+    }
+    this.raise()
   }
 
   private raise(): void {

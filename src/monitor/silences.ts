@@ -52,12 +52,20 @@ export class Silences {
   private all = new Map<string, Silence>()
   private readonly unwatch: (() => void) | undefined
 
+  /**
+   * `changed` is told after every change that takes effect: a silence added or ended here,
+   * or the store's set replaced because another monitor changed it.
+   */
   constructor(
     private readonly store: MonitorStore,
     private readonly now: () => number = Date.now,
+    private readonly changed: () => void = () => {},
   ) {
     this.replace(store.loadSilences?.() ?? [])
-    this.unwatch = store.watchSilences?.((silences) => this.replace(silences))
+    this.unwatch = store.watchSilences?.((silences) => {
+      this.replace(silences)
+      this.changed()
+    })
   }
 
   /** Stops following the store's changes. */
@@ -117,6 +125,7 @@ export class Silences {
     }
     await this.store.saveSilence?.(silence)
     this.all.set(silence.id, silence)
+    this.changed()
     return { ...silence }
   }
 
@@ -132,6 +141,7 @@ export class Silences {
       const ended = { ...silence, endsAt: new Date(now).toISOString() }
       await this.store.saveSilence?.(ended)
       this.all.set(id, ended)
+      this.changed()
       return { ...ended }
     }
     return { ...silence }

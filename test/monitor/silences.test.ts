@@ -187,6 +187,71 @@ describe('silences through the API and probekit silence', () => {
     assert.equal(after.silenced, undefined)
   })
 
+  it('wakes long polls and the event stream when a silence is added or ended', async () => {
+    const first = await fetch(`${fleet.url}/v1/checks`)
+    const index = Number(first.headers.get('x-probekit-index'))
+    await first.arrayBuffer()
+    const watching = fetch(`${fleet.url}/v1/checks?index=${index}&wait=30s`)
+    const events = new AbortController()
+    const giveUp = setTimeout(() => events.abort(), 15_000)
+    const stream = await fetch(`${fleet.url}/v1/events`, { signal: events.signal })
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    // Reads the stream until `pattern` matches what arrived since the last call (or the stream ends).
+    const next = async (pattern: RegExp): Promise<string> => {
+      for (;;) {
+        const found = pattern.exec(text)
+        if (found) {
+          text = text.slice(found.index + found[0].length)
+          return found[0]
+        }
+        const chunk = await reader.read().catch(() => ({ done: true, value: undefined }))
+        if (chunk.done) assert.fail(`the event stream ended before ${pattern}; it said: ${text.slice(-500)}`)
+        text += decoder.decode(chunk.value, { stream: true })
+      }
+    }
+    try {
+      await next(/event: snapshot\ndata: .*\n\n/)
+      const added = await silence([
+        'add',
+        '--api',
+        fleet.url,
+        '--pod',
+        'jobs',
+        '--for',
+        '1h',
+        '--comment',
+        'live',
+        '--json',
+      ])
+      assert.equal(added.code, 0, added.stderr)
+      const created = JSON.parse(added.stdout) as Silence
+      // The long poll answers at once (no check changed): with a higher index and the mark.
+      const woke = await watching
+      assert.ok(Number(woke.headers.get('x-probekit-index')) > index)
+      const states = (await woke.json()) as CheckState[]
+      assert.equal(states.find((st) => st.id === ID)?.silenced?.id, created.id)
+      const marked = await next(/event: states\ndata: .*\n\n/)
+      const update = JSON.parse(marked.slice(marked.indexOf('data: ') + 6)) as { states: CheckState[] }
+      assert.deepEqual(
+        update.states.map((st) => [st.id, st.state, st.silenced?.id]),
+        [[ID, 'passing', created.id]],
+      )
+      const expired = await silence(['expire', '--api', fleet.url, created.id])
+      assert.equal(expired.code, 0, expired.stderr)
+      const unmarked = await next(/event: states\ndata: .*\n\n/)
+      const after = JSON.parse(unmarked.slice(unmarked.indexOf('data: ') + 6)) as { states: CheckState[] }
+      assert.deepEqual(
+        after.states.map((st) => [st.id, st.state, st.silenced]),
+        [[ID, 'passing', undefined]],
+      )
+    } finally {
+      clearTimeout(giveUp)
+      events.abort()
+    }
+  })
+
   it('writes need the token; reads with it work; a bad request is one sentence', async () => {
     const tokenFile = join(makeTempDir('silence-token'), 'token')
     writeFileSync(tokenFile, `${TOKEN}\n`)
