@@ -691,6 +691,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     else if (state.sslEarliestExpiry !== undefined) delete state.sslEarliestExpiry
     if (facts.sslSubject !== undefined) state.sslSubject = facts.sslSubject
     else if (state.sslSubject !== undefined) delete state.sslSubject
+    if (facts.sslWarningDays !== undefined) state.sslWarningDays = facts.sslWarningDays
+    else if (state.sslWarningDays !== undefined) delete state.sslWarningDays
     if (facts.grpcStatusCode !== undefined) state.grpcStatusCode = facts.grpcStatusCode
     else if (state.grpcStatusCode !== undefined) delete state.grpcStatusCode
     if (facts.grpcServingStatus !== undefined) state.grpcServingStatus = facts.grpcServingStatus

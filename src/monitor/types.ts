@@ -101,6 +101,8 @@ export interface CheckState extends CheckKey {
   sslEarliestExpiry?: number
   /** The subject of that certificate: `CN=api.example`, or the whole subject when it has no common name. */
   sslSubject?: string
+  /** The check's `cert_expiry_warning` in days (0: none), beside the certificate it applies to. */
+  sslWarningDays?: number
   /** gRPC checks: the status code the latest call ended with (0 OK; 14 UNAVAILABLE for a transport failure). */
   grpcStatusCode?: number
   /** gRPC checks: the serving status the latest Check answered (SERVING, NOT_SERVING, …). */

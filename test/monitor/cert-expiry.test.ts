@@ -180,11 +180,16 @@ describe('certificate expiry of https checks', () => {
   })
 
   it('takes the default of 14 days, and cert_expiry_warning from the manifest over it (0: never)', async () => {
-    assert.equal((await check('ten', '/ok', trusting())).status, 'warn')
-    assert.equal((await check('ten', '/ok', `${trusting()}    cert_expiry_warning: 7\n`)).status, 'pass')
+    const ten = await check('ten', '/ok', trusting())
+    assert.equal(ten.status, 'warn')
+    assert.equal(ten.facts.sslWarningDays, 14, 'the warning in force is reported beside the certificate')
+    const seven = await check('ten', '/ok', `${trusting()}    cert_expiry_warning: 7\n`)
+    assert.equal(seven.status, 'pass')
+    assert.equal(seven.facts.sslWarningDays, 7)
     const off = await check('soon', '/ok', `${trusting()}    cert_expiry_warning: 0\n`)
     assert.equal(off.status, 'pass', off.output)
     assert.equal(off.facts.sslSubject, 'CN=soon.test', 'the facts are still recorded')
+    assert.equal(off.facts.sslWarningDays, 0)
   })
 
   it('is critical for an expired certificate that verification refused, saying which and when', async () => {

@@ -57,6 +57,8 @@ before(async () => {
       'batch.yaml':
         'id: batch\nnode: aws3.example.com\nchecks:\n  - { name: export, type: push, period: 1h, maintenance: [{ from: "00:00", to: "00:00", tz: UTC }] }\n',
       'secure.yaml': `id: secure\nnode: aws1.example.com\nchecks:\n  - { name: health_check, url: "https://127.0.0.1:${tlsPort}/", interval: 1s, tls: { ca_file: "${tlsCa}" } }\n`,
+      // The same certificate, under a check that warns only within a day of its end.
+      'relaxed.yaml': `id: relaxed\nnode: aws4.example.com\nchecks:\n  - { name: health_check, url: "https://127.0.0.1:${tlsPort}/", interval: 1s, cert_expiry_warning: 1, tls: { ca_file: "${tlsCa}" } }\n`,
     }),
   })
   // On a loaded machine a first check can time out; start from the steady state.
@@ -69,7 +71,9 @@ before(async () => {
   await fleet.waitForState('aws1.example.com/evil/health_check', 'critical')
   await waitFor(
     'the certificate of the https check',
-    async () => fleet.monitor.state('aws1.example.com/secure/health_check')?.sslEarliestExpiry !== undefined,
+    async () =>
+      fleet.monitor.state('aws1.example.com/secure/health_check')?.sslEarliestExpiry !== undefined &&
+      fleet.monitor.state('aws4.example.com/relaxed/health_check')?.sslEarliestExpiry !== undefined,
     30_000,
   )
   context = await chromium.launchPersistentContext(makeTempDir('chromium'), {
@@ -157,7 +161,7 @@ describe('the dashboard in a real browser', () => {
     assert.equal(await page.evaluate('document.activeElement?.id'), 'search')
     await page.keyboard.type('evil')
     await waitFor('the filter', async () => (await page.locator('#fleet-body tr:not([hidden])').count()) === 1)
-    assert.equal(await page.locator('#result-count').innerText(), '1 of 6 shown')
+    assert.equal(await page.locator('#result-count').innerText(), '1 of 7 shown')
     // Tab past the two selects to the first visible pod link.
     await page.keyboard.press('Tab')
     await page.keyboard.press('Tab')
@@ -209,7 +213,7 @@ describe('the dashboard in a real browser', () => {
     await screenshot(page, 'pod')
   })
 
-  it("shows a TLS check's certificate: the days left, its date, highlighted when it ends within 14 days", async () => {
+  it("shows a TLS check's certificate: the days left, its date, highlighted within the check's cert_expiry_warning", async () => {
     const expiry = fleet.monitor.state('aws1.example.com/secure/health_check')?.sslEarliestExpiry as number
     const date = new Date(expiry * 1000).toISOString().slice(0, 10)
     await page.goto(`${fleet.url}/#/pod/secure`)
@@ -223,6 +227,18 @@ describe('the dashboard in a real browser', () => {
     await row('secure', 'aws1.example.com').locator('.cert-mark').waitFor()
     assert.equal(await row('secure', 'aws1.example.com').locator('.cert-mark').textContent(), 'certificate: 1 day left')
     assert.equal(await row('web', 'aws1.example.com').locator('.cert-mark').count(), 0)
+    // cert_expiry_warning: 1 — the same certificate, more than a day left: shown, not highlighted.
+    assert.equal(fleet.monitor.state('aws4.example.com/relaxed/health_check')?.sslWarningDays, 1)
+    assert.equal(fleet.monitor.state('aws1.example.com/secure/health_check')?.sslWarningDays, 14)
+    assert.equal(await row('relaxed', 'aws4.example.com').count(), 1)
+    assert.equal(await row('relaxed', 'aws4.example.com').locator('.cert-mark').count(), 0)
+    await page.goto(`${fleet.url}/#/pod/relaxed`)
+    const relaxed = page.locator('#pod-checks .check').first()
+    await relaxed
+      .locator('.facts dd')
+      .filter({ hasText: / left \(/ })
+      .waitFor()
+    assert.equal(await relaxed.locator('.facts dd.cert-near').count(), 0)
   })
 
   it('adds a silence from the page, marks the check (its true state still shown), and expires it', async () => {

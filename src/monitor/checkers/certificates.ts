@@ -120,7 +120,12 @@ export function withCertificateVerdict(
 ): CheckerResult {
   const earliest = chain ? earliestExpiring(chain) : undefined
   if (!chain || !earliest) return result
-  const facts = { ...result.facts, sslEarliestExpiry: earliest.notAfter / 1000, sslSubject: earliest.subject }
+  const facts = {
+    ...result.facts,
+    sslEarliestExpiry: earliest.notAfter / 1000,
+    sslSubject: earliest.subject,
+    sslWarningDays: warningDays,
+  }
   const verdict = certificateVerdict(chain, warningDays, now)
   if (!verdict) return { ...result, facts }
   const status = worse(result.status, verdict.status)

@@ -20,6 +20,8 @@ export interface CheckFacts {
   sslEarliestExpiry?: number
   /** TLS checks: the subject of that certificate (`CN=api.example`). */
   sslSubject?: string
+  /** TLS checks: the check's `cert_expiry_warning`, days (0: no warning before the end). */
+  sslWarningDays?: number
   /** gRPC checks: the call's status code (0 OK; 14 UNAVAILABLE for a transport failure). */
   grpcStatusCode?: number
   /** gRPC checks: the serving status answered (SERVING, NOT_SERVING, …). */

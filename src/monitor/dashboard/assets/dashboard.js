@@ -98,7 +98,10 @@
   }
 
   const DAY_MS = 86_400_000
-  /** Within this many days a certificate's end is highlighted (the monitor's default cert_expiry_warning). */
+  /**
+   * Within this many days a certificate's end is highlighted: the check's own
+   * cert_expiry_warning (`sslWarningDays`), or the monitor's default when it does not say.
+   */
   const CERT_WARN_DAYS = 14
 
   /**
@@ -120,7 +123,8 @@
       text = n === 0 ? `less than a day left (${date})` : `${days(n)} left (${date})`
     }
     if (typeof s.sslSubject === 'string' && s.sslSubject) text += `, ${s.sslSubject}`
-    return { text, near: ms < CERT_WARN_DAYS * DAY_MS, expired: ms <= 0 }
+    const warnDays = typeof s.sslWarningDays === 'number' ? s.sslWarningDays : CERT_WARN_DAYS
+    return { text, near: ms < warnDays * DAY_MS, expired: ms <= 0 }
   }
 
   /** "until 14:00 (1h 59m left), by ana: OPS-1234" */
