@@ -127,7 +127,20 @@ async function fromStore(
     throw error
   }
   try {
-    return toInspect(store.loadStates(), filter)
+    const states = store.loadStates()
+    // The silences kept in the store mark their checks, as the monitor's API does. A
+    // maintenance window lives in a manifest, which the store does not hold: --api shows those.
+    const { Silences } = await import('../monitor/silences.js')
+    const silences = new Silences(store)
+    try {
+      for (const state of states) {
+        const mark = silences.match(state)
+        if (mark) state.silenced = mark
+      }
+    } finally {
+      silences.close()
+    }
+    return toInspect(states, filter)
   } finally {
     const shutdown = (store as { shutdown?: () => Promise<void> }).shutdown
     if (shutdown) await shutdown.call(store)

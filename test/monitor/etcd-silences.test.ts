@@ -5,11 +5,13 @@
  * sentence within the API's deadline.
  */
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { promisify } from 'node:util'
 import { type Api, startApi } from '../../src/monitor/api.js'
 import { Monitor } from '../../src/monitor/monitor.js'
 import { ReplicaShare, rendezvousOwner } from '../../src/monitor/replicas.js'
@@ -47,6 +49,8 @@ async function checkOf(replica: Replica, check: string): Promise<CheckState> {
 async function listed(replica: Replica): Promise<Silence[]> {
   return ((await (await fetch(`${replica.api.url}/v1/silences`)).json()) as { silences: Silence[] }).silences
 }
+
+const root = new URL('../..', import.meta.url).pathname
 
 describe('silences shared by monitor replicas on a real etcd', () => {
   let etcd: EtcdServer
@@ -245,6 +249,30 @@ describe('silences shared by monitor replicas on a real etcd', () => {
       assert.deepEqual(await listed(r), [silence], `${r.id} lists the silence after the restart`)
       assert.equal((await checkOf(r, muted)).silenced?.id, silence.id)
     }
+    // probekit inspect reading etcd itself marks the check from the silences kept there.
+    const inspected = await promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'src/cli/bin.ts'),
+        'inspect',
+        '--store',
+        `etcd://${new URL(etcd.clientUrl).host}${prefix}`,
+      ],
+      { cwd: root, timeout: 60_000 },
+    )
+    const doc = JSON.parse(inspected.stdout) as Record<
+      string,
+      Record<string, Record<string, { silenced?: { id: string } }>>
+    >
+    const marked = Object.values(doc.web ?? {}).flatMap((checks) =>
+      Object.entries(checks).map(([name, c]) => [name, c.silenced?.id]),
+    )
+    assert.deepEqual(
+      marked.filter(([, id]) => id !== undefined),
+      [[muted, silence.id]],
+    )
     await a.stop()
     await b.stop()
   })

@@ -98,6 +98,34 @@ describe('probekit inspect', () => {
     assert.equal(statuses(fromApi).length, 3)
   })
 
+  it('marks a check silenced from the silences kept in the store, as --api does', async () => {
+    const res = await fetch(`${fleet.url}/v1/silences`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pod: 'search', check: 'port', for: '1h', comment: 'OPS-9 cable swap', author: 'ana' }),
+    })
+    assert.equal(res.status, 201)
+    const { silence } = (await res.json()) as { silence: { id: string; endsAt: string } }
+    try {
+      const doc = JSON.parse((await inspect('--store', fleet.storeSpec, '--node', 'n2')).stdout) as InspectDocument
+      assert.deepEqual(doc.search?.n2?.port?.silenced, {
+        id: silence.id,
+        comment: 'OPS-9 cable swap',
+        author: 'ana',
+        until: silence.endsAt,
+      })
+      assert.equal(doc.search?.n2?.health_check?.silenced, undefined, 'only the silenced check')
+      const fromApi = JSON.parse((await inspect('--api', fleet.url, '--node', 'n2')).stdout) as InspectDocument
+      assert.deepEqual(fromApi.search?.n2?.port?.silenced, doc.search?.n2?.port?.silenced)
+      const tree = await inspect('--store', fleet.storeSpec, '--node', 'n2', '--format', 'tree')
+      assert.match(tree.stdout, /silenced until .* by ana: OPS-9 cable swap/)
+    } finally {
+      await fetch(`${fleet.url}/v1/silences/${silence.id}`, { method: 'DELETE' })
+    }
+    const after = JSON.parse((await inspect('--store', fleet.storeSpec, '--node', 'n2')).stdout) as InspectDocument
+    assert.equal(after.search?.n2?.port?.silenced, undefined, 'an ended silence marks nothing')
+  })
+
   it('prints a tree for people, with a symbol and a word per state and no raw control characters', async () => {
     const { code, stdout } = await inspect('--store', fleet.storeSpec, '--format', 'tree')
     assert.equal(code, 0)
