@@ -118,7 +118,8 @@ export function addHealthService(
 
   const resolve = (service: string): Target | undefined => {
     const name = aliases.get(service) ?? service
-    const group = GROUP_NAMES[name]
+    // A caller's name: only the table's own keys, never what every object inherits (constructor).
+    const group = Object.hasOwn(GROUP_NAMES, name) ? GROUP_NAMES[name] : undefined
     if (group) return { group }
     if (health.checkNames('startup').includes(name)) return { group: 'startup', check: name }
     return undefined

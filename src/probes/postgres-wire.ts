@@ -66,7 +66,7 @@ export function pgTarget(url: URL, env: NodeJS.ProcessEnv = process.env): PgTarg
   if (mode === undefined && ssl !== null) mode = /^(true|1|on)$/i.test(ssl) ? 'verify-full' : 'disable'
   if (mode === undefined && (params.has('sslrootcert') || params.has('sslcert'))) mode = 'verify-full'
   mode ??= env.PGSSLMODE || 'disable'
-  const sslmode = SSL_MODES[mode]
+  const sslmode = Object.hasOwn(SSL_MODES, mode) ? SSL_MODES[mode] : undefined
   if (!sslmode) {
     throw new TypeError(
       `postgres: "${shown}" has sslmode=${JSON.stringify(mode).slice(1, -1)}; use disable, prefer, require, verify-ca or verify-full`,

@@ -83,7 +83,7 @@ export const SCHEMES: readonly string[] = Object.keys(FACTORIES)
 /** The kind of check a target needs, as its scheme without the colon (`postgresql` reads as `postgres`). */
 export function schemeOf(target: string): string {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(target)?.[1]?.toLowerCase()
-  if (!scheme || !(scheme in FACTORIES)) {
+  if (!scheme || !Object.hasOwn(FACTORIES, scheme)) {
     const shown = redactUrl(target)
     const supported = `supported schemes: ${SCHEMES.map((s) => `${s}://`).join(' ')}`
     if (!scheme || /^[^:/]+:\d+$/.test(target)) {

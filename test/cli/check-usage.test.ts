@@ -61,6 +61,10 @@ describe('probekit check: input it refuses, output it bounds', () => {
       [['--json', '-q', 'http://127.0.0.1:1/'], /usage error: --json and --quiet contradict each other/],
       [['--retries', '3', 'http://127.0.0.1:1/'], /usage error: unknown option "--retries"$/m],
       [['postgres://app:hunter2@db:5432/app', 'mongo://x'], /usage error: "mongo:\/\/x" has the unsupported scheme/],
+      // Names every object inherits are schemes like any other unknown one.
+      [['constructor://x'], /usage error: "constructor:\/\/x" has the unsupported scheme "constructor:"/],
+      [['toString://127.0.0.1:1'], /usage error: "toString:\/\/127\.0\.0\.1:1" has the unsupported scheme "tostring:"/],
+      [['http://127.0.0.1:1/', 'hasOwnProperty://x'], /usage error: "hasOwnProperty:\/\/x" has the unsupported scheme/],
       [
         ['postgress://app:hunter2@db:5432/app'],
         /usage error: "postgress:\/\/app:\*\*\*@db:5432\/app" has the unsupported scheme "postgress:"; did you mean postgres:\/\/\? \(supported/,

@@ -130,6 +130,14 @@ describe('addHealthService (grpc.health.v1) with the grpc-health-check client', 
       assert.match(error.details, /unknown service "orders.v1.Orders"/)
       return true
     })
+    // Names every object inherits are unknown services too, not a broken lookup.
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      await assert.rejects(check(served.client, name), (error: grpcJs.ServiceError) => {
+        assert.equal(error.code, grpcJs.status.NOT_FOUND, `${name}: ${error.details}`)
+        assert.equal(error.details, `unknown service ${JSON.stringify(name)}`)
+        return true
+      })
+    }
   })
 
   it('lists every group and check', async () => {

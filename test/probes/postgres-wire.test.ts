@@ -182,6 +182,10 @@ describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
 
     it('rejects an unknown sslmode and a Unix socket when the probe is made', () => {
       assert.throws(() => postgres(`${server.url}?sslmode=maybe`), /sslmode=maybe; use disable, prefer, require/)
+      assert.throws(
+        () => postgres(`${server.url}?sslmode=constructor`),
+        /sslmode=constructor; use disable, prefer, require/,
+      )
       assert.throws(() => postgres('postgres://u:p@localhost/db?host=/var/run/postgresql'), /names a Unix socket/)
     })
   })
