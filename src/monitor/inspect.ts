@@ -61,18 +61,28 @@ export function matchesFilter(state: CheckState, filter: InspectFilter): boolean
  * console.log(JSON.stringify(doc, null, 2))
  */
 export function toInspect(states: readonly CheckState[], filter: InspectFilter = {}): InspectDocument {
-  const doc: InspectDocument = {}
+  // Maps first, objects last: a pod, node or check may be named like what every object
+  // inherits (`constructor`, `__proto__`), which as a key of a plain object would reach
+  // Object's own properties instead of a fresh entry. Object.fromEntries makes own keys.
+  const pods = new Map<string, Map<string, Map<string, InspectCheck>>>()
   for (const s of sortStates(states.filter((s) => matchesFilter(s, filter)))) {
-    const nodes = (doc[s.pod] ??= {})
-    const checks = (nodes[s.node] ??= {})
+    let nodes = pods.get(s.pod)
+    if (!nodes) pods.set(s.pod, (nodes = new Map()))
+    let checks = nodes.get(s.node)
+    if (!checks) nodes.set(s.node, (checks = new Map()))
     const entry: InspectCheck = { status: s.state, output: s.output, since: s.since, target: s.target, kind: s.kind }
     if (s.checkedAt !== undefined) entry.checkedAt = s.checkedAt
     if (s.durationMs !== undefined) entry.durationMs = s.durationMs
     if (s.httpStatus !== undefined) entry.httpStatus = s.httpStatus
     if (s.silenced !== undefined) entry.silenced = s.silenced
-    checks[s.check] = entry
+    checks.set(s.check, entry)
   }
-  return doc
+  return Object.fromEntries(
+    [...pods].map(([pod, nodes]) => [
+      pod,
+      Object.fromEntries([...nodes].map(([node, checks]) => [node, Object.fromEntries(checks)])),
+    ]),
+  )
 }
 
 /** States in reading order (`compareChecks`): pod, node, then check with p2's `health_check` first. */

@@ -201,4 +201,36 @@ describe('the inspect document', () => {
     assert.match(formatTree(doc), /▲ health_check +warning/)
     assert.equal(formatTree({}), 'no checks recorded\n')
   })
+
+  it('keeps pods, nodes and checks named like what every object inherits as entries of their own', () => {
+    const now = new Date().toISOString()
+    const state = (pod: string, node: string, check: string) => ({
+      id: `${node}/${pod}/${check}`,
+      pod,
+      node,
+      check,
+      state: 'passing' as const,
+      kind: 'push' as const,
+      target: 't',
+      output: 'o',
+      since: now,
+      successes: 1,
+      failures: 0,
+      index: 1,
+    })
+    const toStringBefore = Function.prototype.toString
+    const doc = toInspect([state('constructor', '__proto__', 'toString'), state('__proto__', 'constructor', 'valueOf')])
+    assert.equal(Function.prototype.toString, toStringBefore, 'nothing outside the document changed')
+    assert.equal(Object.getPrototypeOf({}), Object.prototype)
+    assert.deepEqual(
+      JSON.parse(JSON.stringify(doc)),
+      JSON.parse(
+        `{"__proto__":{"constructor":{"valueOf":{"status":"passing","output":"o","since":"${now}","target":"t","kind":"push"}}},` +
+          `"constructor":{"__proto__":{"toString":{"status":"passing","output":"o","since":"${now}","target":"t","kind":"push"}}}}`,
+      ),
+    )
+    const tree = formatTree(doc)
+    assert.match(tree, /^__proto__\n {2}constructor\n {4}✔ valueOf /m)
+    assert.match(tree, /^constructor\n {2}__proto__\n {4}✔ toString /m)
+  })
 })
