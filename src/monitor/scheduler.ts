@@ -62,16 +62,10 @@ export class Scheduler {
   private readonly now: () => number
   private readonly heap: Entry[] = []
   private readonly entries = new Map<string, Entry>()
-  /**
-   * Runs waiting for a slot, first come first served, taken from `queueHead` on: a backlog
-   * of 40,000 runs (a fleet loaded at once, a stalled loop) must not cost a shift of the
-   * whole array per run started. A removed job's slot stays behind, no longer `waiting`.
-   */
-  private readonly queue: (Entry | undefined)[] = []
-  private queueHead = 0
-  /** Runs of jobs added with `ahead`, started before any run of `queue` (from `urgentHead` on). */
-  private readonly urgent: (Entry | undefined)[] = []
-  private urgentHead = 0
+  /** Runs waiting for a slot, first come first served. */
+  private readonly queue = new RunQueue()
+  /** First runs of jobs added with `ahead`, started before any run of `queue`. */
+  private readonly urgent = new RunQueue()
   private waitingCount = 0
   private readonly inFlight = new Set<Promise<unknown>>()
   private timer: NodeJS.Timeout | undefined
@@ -142,15 +136,8 @@ export class Scheduler {
     clearTimeout(this.timer)
     this.timer = undefined
     this.timerAt = Number.POSITIVE_INFINITY
-    for (let i = this.queueHead; i < this.queue.length; i++) {
-      const entry = this.queue[i]
-      if (entry) entry.waiting = false
-    }
-    for (const entry of this.urgent) if (entry) entry.waiting = false
-    this.queue.length = 0
-    this.queueHead = 0
-    this.urgent.length = 0
-    this.urgentHead = 0
+    this.queue.clear()
+    this.urgent.clear()
     this.waitingCount = 0
     await Promise.allSettled([...this.inFlight])
   }
@@ -204,20 +191,9 @@ export class Scheduler {
   }
 
   private drain(): void {
-    const queue = this.queue
-    const urgent = this.urgent
-    while (
-      this.inFlight.size < this.concurrency &&
-      (this.urgentHead < urgent.length || this.queueHead < queue.length)
-    ) {
-      let entry: Entry
-      if (this.urgentHead < urgent.length) {
-        entry = urgent[this.urgentHead] as Entry
-        urgent[this.urgentHead++] = undefined
-      } else {
-        entry = queue[this.queueHead] as Entry
-        queue[this.queueHead++] = undefined
-      }
+    while (this.inFlight.size < this.concurrency) {
+      const entry = this.urgent.shift() ?? this.queue.shift()
+      if (!entry) break
       if (!entry.waiting) continue
       entry.waiting = false
       this.waitingCount--
@@ -239,17 +215,8 @@ export class Scheduler {
       const tracked: Promise<unknown> = promise.then(settled, settled)
       this.inFlight.add(tracked)
     }
-    if (this.urgentHead === urgent.length) {
-      urgent.length = 0
-      this.urgentHead = 0
-    }
-    if (this.queueHead === queue.length) {
-      queue.length = 0
-      this.queueHead = 0
-    } else if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
-      queue.splice(0, this.queueHead)
-      this.queueHead = 0
-    }
+    this.urgent.compact()
+    this.queue.compact()
   }
 
   // A binary min-heap on dueAt.
@@ -295,5 +262,48 @@ export class Scheduler {
       heap[i] = last
     }
     return top
+  }
+}
+
+/**
+ * Runs waiting for a slot, taken from `head` on: a backlog of 40,000 runs (a fleet loaded
+ * at once, a stalled loop) must not cost a shift of the whole array per run started. A
+ * removed job's slot stays behind, no longer `waiting`.
+ */
+class RunQueue {
+  private readonly items: (Entry | undefined)[] = []
+  private head = 0
+
+  push(entry: Entry): void {
+    this.items.push(entry)
+  }
+
+  /** The oldest run waiting, or undefined when none is. */
+  shift(): Entry | undefined {
+    if (this.head === this.items.length) return undefined
+    const entry = this.items[this.head]
+    this.items[this.head++] = undefined
+    return entry
+  }
+
+  /** Gives back the room of what was taken: all of it when empty, else once it is half the array. */
+  compact(): void {
+    if (this.head === this.items.length) {
+      this.items.length = 0
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items.splice(0, this.head)
+      this.head = 0
+    }
+  }
+
+  /** Empties the queue; what waited is no longer `waiting`. */
+  clear(): void {
+    for (let i = this.head; i < this.items.length; i++) {
+      const entry = this.items[i]
+      if (entry) entry.waiting = false
+    }
+    this.items.length = 0
+    this.head = 0
   }
 }
