@@ -3,8 +3,8 @@
  * and MQTT, and http's request. The probe keeps only its protocol; the rest is here. The
  * promise settles exactly once, whichever comes first: the answer, a failure, the peer
  * hanging up, the connect limit (`connect timed out after N ms`) or the signal at the
- * deadline (with its reason). Settling removes every timer and listener and destroys the
- * socket, so nothing outlives the check.
+ * deadline (with its reason). Settling removes every timer and listener, and the socket
+ * is destroyed right after, so nothing outlives the check.
  */
 import { Socket } from 'node:net'
 import type { ConnectionOptions } from 'node:tls'
@@ -40,8 +40,11 @@ export interface Settle<T> {
 
 /**
  * Runs `start` under the signal and the connect limit. Whatever settles the exchange,
- * `release` runs once, before the promise settles, to end its I/O. A throw from `start`
- * fails the exchange like any other failure.
+ * `release` runs once, in the turn of the event loop after the promise settles, to end its
+ * I/O: the answer does not wait for the teardown, and `probekit check`, which exits once
+ * it has printed the verdict, skips it (destroying a socket costs it ~1 ms: Node's
+ * `Socket._destroy` builds `process.stderr` on first use). A throw from `start` fails the
+ * exchange like any other failure.
  */
 export function settleOnce<T>(
   options: SettleOptions,
@@ -57,8 +60,8 @@ export function settleOnce<T>(
       settled = true
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
-      release()
       outcome()
+      setImmediate(release)
     }
     const settle: Settle<T> = {
       resolve: (value) => finish(() => resolve(value)),

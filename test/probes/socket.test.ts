@@ -78,7 +78,7 @@ describe('socketExchange', () => {
 })
 
 describe('settleOnce', () => {
-  it('settles once: the first outcome wins and release runs exactly once', async () => {
+  it('settles once: the first outcome wins and release runs exactly once, right after', async () => {
     let released = 0
     const value = await settleOnce<string>(
       { signal: new AbortController().signal, what: 'demo', limitMs: 1000 },
@@ -90,6 +90,7 @@ describe('settleOnce', () => {
       },
     )
     assert.equal(value, 'first')
+    await new Promise((resolve) => setImmediate(resolve))
     assert.equal(released, 1)
   })
 
