@@ -44,7 +44,10 @@ export async function run(ctx) {
       : [10_000, 50_000]
   // Start-up (loading the manifests, the first result and transition of every check written
   // to the store) must be over before the steady state is measured: longer for more targets.
-  const warmupFor = (targets) => (targets > 10_000 ? 4 : 2) * INTERVAL_MS + (ctx.quick ? 2000 : 5000)
+  const warmupFor = (targets) =>
+    process.env.PROBEKIT_BENCH_MONITOR_WARMUP_MS
+      ? Number(process.env.PROBEKIT_BENCH_MONITOR_WARMUP_MS)
+      : (targets > 10_000 ? 4 : 2) * INTERVAL_MS + (ctx.quick ? 2000 : 5000)
   const windowMs = ctx.quick ? 10_000 : 25_000
   const unavailable = []
   if (!nginxBinary()) {

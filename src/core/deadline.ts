@@ -7,20 +7,18 @@ export interface DeadlineOptions {
   signal?: AbortSignal
 }
 
-const noop = () => {}
-
 /**
- * Runs waiting on one parent signal, each with the function that aborts it. A parent (the
- * monitor's stop signal) is shared by hundreds of runs in flight: one listener per parent
- * that fans out, instead of one EventTarget listener per run — adding a listener to an
- * AbortSignal walks the listeners already there, so 256 runs in flight cost 256 steps per run.
+ * Deadlines waiting on one parent signal. A parent (the monitor's stop signal) is shared by
+ * hundreds of runs in flight: one listener per parent that fans out, instead of one
+ * EventTarget listener per run — adding a listener to an AbortSignal walks the listeners
+ * already there, so 256 runs in flight cost 256 steps per run.
  */
-const waiting = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>()
+const waiting = new WeakMap<AbortSignal, Set<Deadline>>()
 
-function onParentAbort(parent: AbortSignal, fire: (reason: unknown) => void): () => void {
+function listenToParent(parent: AbortSignal, deadline: Deadline): Set<Deadline> {
   let runs = waiting.get(parent)
   if (!runs) {
-    const set = new Set<(reason: unknown) => void>()
+    const set = new Set<Deadline>()
     runs = set
     waiting.set(parent, set)
     parent.addEventListener(
@@ -28,15 +26,82 @@ function onParentAbort(parent: AbortSignal, fire: (reason: unknown) => void): ()
       () => {
         waiting.delete(parent)
         const reason = parent.reason ?? new Error('aborted')
-        for (const f of set) f(reason)
+        for (const d of set) d.fire(reason)
         set.clear()
       },
       { once: true },
     )
   }
-  const set = runs
-  set.add(fire)
-  return () => set.delete(fire)
+  runs.add(deadline)
+  return runs
+}
+
+function expire(deadline: Deadline, timeoutMs: number): void {
+  // The error is built only when the deadline fires: an Error captures a stack, which
+  // would cost every (passing) run several microseconds.
+  deadline.fire(new DeadlineExceeded(timeoutMs))
+}
+
+/**
+ * One run's deadline: after `timeoutMs`, or when `parent` aborts first, it fires once —
+ * `onFire` and the run's own abort listener are called with the reason (`DeadlineExceeded`
+ * or the parent's). The one deadline mechanism of probekit: `withDeadline` (probes, shutdown
+ * hooks) and the monitor's checkers both run under it.
+ *
+ * Cheap for a run that ends in time, which is nearly every run: a timer and this object.
+ * An `AbortSignal` is made only when something asks for `signal` (an EventTarget costs more
+ * than the rest of a monitor's HTTP check); a hot path listens with `onAbort` instead.
+ */
+export class Deadline {
+  aborted = false
+  /** Why it fired: `DeadlineExceeded`, or the parent signal's reason. */
+  reason: unknown = undefined
+  /** Called once when the deadline fires; one listener (the run's own cancellation). */
+  onAbort: ((reason: unknown) => void) | undefined = undefined
+  private controller: AbortController | undefined = undefined
+  private timer: NodeJS.Timeout | undefined
+  private parentRuns: Set<Deadline> | undefined = undefined
+
+  /** Fires at once (within the constructor) when `parent` has already aborted. */
+  constructor(
+    timeoutMs: number,
+    parent: AbortSignal | undefined,
+    private readonly onFire: (reason: unknown) => void,
+  ) {
+    this.timer = setTimeout(expire, timeoutMs, this, timeoutMs)
+    if (parent) {
+      if (parent.aborted) this.fire(parent.reason ?? new Error('aborted'))
+      else this.parentRuns = listenToParent(parent, this)
+    }
+  }
+
+  /** An AbortSignal that fires with the deadline (made on first use). */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController()
+      if (this.aborted) this.controller.abort(this.reason)
+    }
+    return this.controller.signal
+  }
+
+  /** Fires now with `reason` (the first call wins). */
+  fire(reason: unknown): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    this.clear()
+    this.controller?.abort(reason)
+    this.onAbort?.(reason)
+    this.onFire(reason)
+  }
+
+  /** The run ended: the timer and the parent's listener are released. */
+  clear(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.parentRuns?.delete(this)
+    this.parentRuns = undefined
+  }
 }
 
 /**
@@ -44,46 +109,39 @@ function onParentAbort(parent: AbortSignal, fire: (reason: unknown) => void): ()
  * `DeadlineExceeded` after `timeoutMs` (or with the parent signal's reason when that aborts
  * first). It never waits longer than the deadline: a task that ignores its signal is left
  * behind and its late outcome is swallowed. Probes (`runProbe`) and the graceful-shutdown
- * hooks both use this, so there is one deadline mechanism.
+ * hooks both use this.
  */
-export async function withDeadline<T>(
-  task: (signal: AbortSignal) => T | Promise<T>,
-  options: DeadlineOptions,
-): Promise<T> {
-  const controller = new AbortController()
-  let timer: NodeJS.Timeout | undefined
-  let stopListening: (() => void) | undefined
-  const parent = options.signal
-
-  const deadline = new Promise<never>((_, reject) => {
-    const fire = (reason: unknown) => {
-      controller.abort(reason)
+export function withDeadline<T>(task: (signal: AbortSignal) => T | Promise<T>, options: DeadlineOptions): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false
+    const deadline = new Deadline(options.timeoutMs, options.signal, (reason) => {
+      if (settled) return
+      settled = true
       reject(reason)
-    }
-    // The error is built only when the deadline fires: an Error captures a stack, which
-    // would cost every (passing) run several microseconds.
-    timer = setTimeout(() => fire(new DeadlineExceeded(options.timeoutMs)), options.timeoutMs)
-    if (parent) {
-      if (parent.aborted) fire(parent.reason ?? new Error('aborted'))
-      else stopListening = onParentAbort(parent, fire)
-    }
-  })
-  deadline.catch(noop)
-
-  try {
-    // The task starts at once (its synchronous part runs here, after the timer is armed);
-    // a synchronous throw is a rejection like any other.
-    let outcome: Promise<T>
+    })
+    // The task starts at once (its synchronous part runs here, after the timer is armed),
+    // even under a parent already aborted: it sees its signal aborted. A synchronous throw
+    // is a rejection like any other.
+    let outcome: T | Promise<T>
     try {
-      outcome = Promise.resolve(task(controller.signal))
+      outcome = task(deadline.signal)
     } catch (error) {
       outcome = Promise.reject(error)
     }
-    // A task that ignores its signal may settle long after the deadline: swallow that.
-    outcome.catch(noop)
-    return await Promise.race([outcome, deadline])
-  } finally {
-    clearTimeout(timer)
-    stopListening?.()
-  }
+    // A task that ignores its signal may settle long after the deadline: that is swallowed.
+    Promise.resolve(outcome).then(
+      (value) => {
+        if (settled) return
+        settled = true
+        deadline.clear()
+        resolve(value)
+      },
+      (error: unknown) => {
+        if (settled) return
+        settled = true
+        deadline.clear()
+        reject(error)
+      },
+    )
+  })
 }

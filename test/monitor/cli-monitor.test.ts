@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { heapFlag } from '../../src/cli/monitor.js'
 import { openStore, type SqliteStore } from '../../src/monitor/store/index.js'
 import { buildCli } from '../cli/run-cli.js'
 import { makeTempDir, waitFor } from '../support/server-process.js'
@@ -80,6 +81,14 @@ describe('probekit monitor', () => {
     for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL')
     server.closeAllConnections()
     await new Promise((r) => server.close(r))
+  })
+
+  it("turns V8's allocation-site pretenuring off for itself, unless node's command line names it", () => {
+    assert.equal(heapFlag([]), '--no-allocation-site-pretenuring')
+    assert.equal(heapFlag(['--max-old-space-size=2048', '--inspect']), '--no-allocation-site-pretenuring')
+    assert.equal(heapFlag(['--allocation-site-pretenuring']), undefined)
+    assert.equal(heapFlag(['--no-allocation-site-pretenuring']), undefined)
+    assert.equal(heapFlag(['--allocation_site_pretenuring']), undefined)
   })
 
   it('prints its help with examples', () => {

@@ -1,10 +1,12 @@
 /**
  * Every checker (http, tcp, grpc, probe, exec) is a probe to the monitor: one run under the
- * check's hard deadline, ending in core's `CheckResult`. Deadlines are enforced by the
- * core's `runProbe`, the one deadline mechanism of probekit; checkers only react to its
- * signal. The monitor turns the result's status into its state at one place
+ * check's hard deadline, ending in core's `CheckResult`. Deadlines are core's `Deadline`,
+ * the one deadline mechanism of probekit; checkers only react to it. The monitor turns the result's status into its state at one place
  * (`stateOfStatus` in ../types.ts).
  */
+import { isoTime, monotonicMs } from '../../core/clock.js'
+import { Deadline } from '../../core/deadline.js'
+import { reasonOf } from '../../core/errors.js'
 import type { SecretSet } from '../../core/redact.js'
 import { runProbe } from '../../core/run-probe.js'
 import type { CheckResult, Probe, Status } from '../../core/types.js'
@@ -56,51 +58,92 @@ export interface Checker {
 }
 
 /**
- * Runs `attempt` under `timeoutMs` with `runProbe`. The attempt returns a verdict (any
- * status) or throws for an error (fail, with the error's one-line reason); at the
- * deadline its signal fires and the result fails, `timed out after N ms`.
- * `partial` collects what the attempt learnt before failing (e.g. the HTTP status).
- * `secrets` (the monitor's manifest credentials) are masked in the reason before it is cut.
+ * Runs `attempt` under `timeoutMs`, on core's `Deadline`. The attempt returns a verdict (any
+ * status) or throws for an error (fail, with the error's one-line reason); at the deadline
+ * (or when `signal` aborts) the deadline fires — the attempt's `onAbort` listener or its
+ * `signal` — and the result fails at once, `timed out after N ms`; a late outcome is
+ * dropped. `partial` collects what the attempt learnt before failing (e.g. the HTTP
+ * status). `secrets` (the monitor's manifest credentials) are masked in the reason before
+ * it is cut.
+ *
+ * The result is built as `runProbe` builds it, without its layers: one promise per run,
+ * and no AbortSignal unless the attempt asks for one — the monitor runs thousands of these
+ * a second.
  */
-export async function runAttempt(
+export function runAttempt(
   name: string,
   timeoutMs: number,
   signal: AbortSignal | undefined,
-  attempt: (signal: AbortSignal, partial: Learnt) => Promise<Verdict>,
+  attempt: (deadline: Deadline, partial: Learnt) => Promise<Verdict>,
   secrets?: SecretSet,
 ): Promise<CheckerResult> {
+  const startedAt = Date.now()
+  const started = monotonicMs()
   const partial: Learnt = {}
-  let verdict: Verdict | undefined
-  const result = await runProbe(
-    {
-      name,
-      check: ({ signal: deadline }) =>
-        attempt(deadline, partial).then((found) => {
-          verdict = found
-        }),
-    },
-    runOptions(timeoutMs, signal, secrets),
-  )
-  // runProbe's result is this run's own: completed in place, not copied.
-  const completed = result as CheckerResult
+  return new Promise<CheckerResult>((resolve) => {
+    let done = false
+    const finish = (verdict: Verdict | undefined, error: unknown): void => {
+      if (done) return
+      done = true
+      resolve(resultOf(name, startedAt, started, partial, verdict, error, secrets))
+    }
+    const deadline = new Deadline(timeoutMs, signal, (reason) => finish(undefined, reason))
+    if (deadline.aborted) return
+    let running: Promise<Verdict>
+    try {
+      running = attempt(deadline, partial)
+    } catch (error) {
+      deadline.clear()
+      finish(undefined, error)
+      return
+    }
+    running.then(
+      (verdict) => {
+        deadline.clear()
+        finish(verdict, undefined)
+      },
+      (error: unknown) => {
+        deadline.clear()
+        finish(undefined, error ?? new Error('failed'))
+      },
+    )
+  })
+}
+
+/** The result of one run: the verdict's, or a failure with the error's reason; facts learnt either way. */
+function resultOf(
+  name: string,
+  startedAt: number,
+  started: number,
+  partial: Learnt,
+  verdict: Verdict | undefined,
+  error: unknown,
+  secrets: SecretSet | undefined,
+): CheckerResult {
   // Key by key, not with rest and spread (this runs thousands of times a second); every
   // fact a checker sets is carried, whatever facts there are.
   const facts: Record<string, unknown> = {}
   for (const key in partial) if (key !== 'output') facts[key] = partial[key as keyof Learnt]
-  if (result.status === 'pass' && verdict) {
-    const found = verdict as Verdict
-    for (const key in found) if (key !== 'status' && key !== 'output') facts[key] = found[key as keyof Verdict]
-    completed.status = found.status
-    completed.output = found.output
-    completed.facts = facts as CheckFacts
-    return completed
+  let status: Status
+  let output: string
+  if (verdict !== undefined) {
+    for (const key in verdict) if (key !== 'status' && key !== 'output') facts[key] = verdict[key as keyof Verdict]
+    status = verdict.status
+    output = verdict.output
+  } else {
+    status = 'fail'
+    output = reasonOf(error, secrets)
+    if (partial.output) output = keepTail(`${output}\n${partial.output}`)
   }
-  let output = result.output ?? 'failed'
-  if (verdict === undefined && partial.output) output = keepTail(`${output}\n${partial.output}`)
-  completed.status = 'fail'
-  completed.output = output
-  completed.facts = facts as CheckFacts
-  return completed
+  return {
+    name,
+    status,
+    time: isoTime(startedAt),
+    durationMs: monotonicMs() - started,
+    critical: true,
+    output,
+    facts: facts as CheckFacts,
+  }
 }
 
 /**

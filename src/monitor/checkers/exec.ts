@@ -3,7 +3,9 @@
  * failure to start) fails — passing, warning and critical to the monitor. The command runs in its own process group, which
  * is killed as a whole at the deadline, so a hung script never outlives its check.
  */
+
 import { spawn } from 'node:child_process'
+import type { Deadline } from '../../core/deadline.js'
 import { redact, redactCut, type SecretSet } from '../../core/redact.js'
 import type { ExecCheckSpec } from '../manifest.js'
 import {
@@ -19,8 +21,9 @@ import {
 /** Builds the checker of one exec check. */
 export function execChecker(spec: ExecCheckSpec, secrets?: SecretSet): Checker {
   const [file, ...args] = spec.shell ? ['/bin/sh', '-c', spec.command.join(' ')] : spec.command
-  const attempt = (signal: AbortSignal, partial: Learnt): Promise<Verdict> =>
+  const attempt = (deadline: Deadline, partial: Learnt): Promise<Verdict> =>
     new Promise<Verdict>((resolve, reject) => {
+      const signal = deadline.signal
       if (signal.aborted) return reject(signal.reason)
       const child = spawn(file as string, args, {
         cwd: spec.cwd,

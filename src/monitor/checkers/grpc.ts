@@ -89,7 +89,7 @@ export function grpcChecker(spec: GrpcCheckSpec, secrets?: SecretSet): Checker {
         spec.id,
         spec.timeoutMs,
         signal,
-        (s, partial) => attempt(s, partial, seen),
+        (deadline, partial) => attempt(deadline.signal, partial, seen),
         secrets,
       )
       return endpoint.tls ? withCertificateVerdict(result, seen.chain, warningDays) : result

@@ -3,6 +3,7 @@
  * as `probekit check` and the library, run through `runProbe` like every other check. A
  * passing probe is `passing`, a failing one `critical`, with the probe's own reason.
  */
+import type { Deadline } from '../../core/deadline.js'
 import { redact, type SecretSet } from '../../core/redact.js'
 import type { Probe } from '../../core/types.js'
 import type { ProbeCheckSpec } from '../manifest.js'
@@ -21,7 +22,7 @@ function loadProbeForTarget(): Promise<ProbeForTarget> {
 /** Builds the checker of one typed-target check. */
 export function probeChecker(spec: ProbeCheckSpec, secrets?: SecretSet): Checker {
   let probe: Promise<Probe> | undefined
-  const attempt = async (signal: AbortSignal): Promise<Verdict> => {
+  const attempt = async ({ signal }: Deadline): Promise<Verdict> => {
     probe ??= loadProbeForTarget().then((probeForTarget) => probeForTarget(spec.url, { name: spec.check }))
     probe.catch(() => {
       probe = undefined
