@@ -134,7 +134,7 @@ interface Entry {
 const NOT_OURS = 'checked by another monitor replica, which has published no result'
 
 /** A check taken over from another replica first runs within this long (or its interval, if shorter). */
-const TAKEOVER_SPREAD_MS = 1000
+const TAKEOVER_SPREAD_MS = 250
 
 const DEFAULT_WAKE_INTERVAL_MS = 250
 const DEFAULT_WAKE_SHARE = 0.25
@@ -346,7 +346,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         entry.bucket = undefined
         this.markDirty(entry)
         // Its previous owner is gone (or gave it up): it has gone unchecked for a while,
-        // so its first run here comes within a second, not anywhere in its interval, and
+        // so its first run here comes within a quarter second, not anywhere in its interval, and
         // goes ahead of the runs waiting for a slot (those ran an interval ago).
         if (this.started)
           this.schedule(entry, Math.random() * Math.min(entry.spec.intervalMs, TAKEOVER_SPREAD_MS), true)
