@@ -376,21 +376,18 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
    */
   history(id: string, query: HistoryQuery = {}): HistoryPoint[] {
     const points = this.store.history(id, query)
-    const entry = this.entries.get(id)
-    const bucket = entry?.owned ? entry.bucket : undefined
-    if (!bucket || bucket.count === 0) return points
-    const since = query.since === undefined ? Number.NaN : Date.parse(query.since)
-    if (bucket.minute < since) return points
     const limit = Math.max(0, Math.floor(query.limit ?? 100_000))
     if (limit === 0) return points
-    const current = bucket.toPoint()
-    const last = points[points.length - 1]
-    // The store may already hold part of this minute (written before a restart or a change of owner).
-    if (last && last.at === current.at) points[points.length - 1] = mergePoints(last, current)
-    else {
-      points.push(current)
-      if (points.length > limit) points.shift()
+    const since = query.since === undefined ? Number.NaN : Date.parse(query.since)
+    // Minutes handed to the store writer and not yet written (it paces history samples),
+    // then the minute in progress.
+    for (const sample of this.writer.pendingSamplesOf(id)) {
+      const { id: _, ...point } = sample
+      addPoint(points, point as HistoryPoint, since, limit)
     }
+    const entry = this.entries.get(id)
+    const bucket = entry?.owned ? entry.bucket : undefined
+    if (bucket && bucket.count > 0) addPoint(points, bucket.toPoint(), since, limit)
     return points
   }
 
@@ -861,6 +858,25 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   private markDirty(entry: Entry): void {
     this.writer.markDirty(entry)
   }
+}
+
+/**
+ * Adds a point from memory to the points read from the store (oldest first, at most
+ * `limit`): merged with a point of the same minute (the store may hold part of it, written
+ * before a restart or a change of owner), in time order otherwise.
+ */
+function addPoint(points: HistoryPoint[], point: HistoryPoint, since: number, limit: number): void {
+  const at = Date.parse(point.at)
+  if (at < since) return
+  let i = points.length
+  while (i > 0 && Date.parse((points[i - 1] as HistoryPoint).at) > at) i--
+  const before = points[i - 1]
+  if (before && Date.parse(before.at) === at) {
+    points[i - 1] = mergePoints(before, point)
+    return
+  }
+  points.splice(i, 0, point)
+  if (points.length > limit) points.shift()
 }
 
 /** The signal every run listens to for a stop: one listener per run in flight, by design. */

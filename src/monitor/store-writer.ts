@@ -10,6 +10,16 @@ import type { CheckState, HistorySample, MonitorStore, Transition } from './type
 const FLUSH_DELAY_MS = 100
 /** Items of each kind written per transaction; the rest waits for the next turn of the event loop. */
 const WRITE_CHUNK = 500
+/**
+ * History samples written per transaction, and the pause between two such transactions
+ * when only samples wait. A fleet's minute ends for every check within one interval, so
+ * 50,000 checks hand over 50,000 samples within 5 s; written back to back they would take
+ * most of the loop for those seconds (each is two upserts) and make every check late.
+ * Paced at 200 per 100 ms they are written within half a minute, a few ms at a time.
+ * Until then readers get them from memory (`pendingSamplesOf`).
+ */
+const SAMPLE_CHUNK = 200
+const SAMPLE_PACE_MS = 100
 
 export interface StoreWriterOptions<T> {
   store: MonitorStore
@@ -60,6 +70,13 @@ export class StoreWriter<T> {
     return this.pendingSamples.length > 0
   }
 
+  /** The samples of `id` handed over and not yet written, oldest first. */
+  pendingSamplesOf(id: string): HistorySample[] {
+    const out: HistorySample[] = []
+    for (const sample of this.pendingSamples) if (sample.id === id) out.push(sample)
+    return out
+  }
+
   get hasPendingRemovals(): boolean {
     return this.pendingRemovals.length > 0
   }
@@ -89,17 +106,21 @@ export class StoreWriter<T> {
   }
 
   /**
-   * Writes what is pending, at most `WRITE_CHUNK` items of each kind per turn of the event
-   * loop: 10,000 history samples are written as a series of short transactions with checks
-   * running in between, not as one long stall.
+   * Writes what is pending, at most `WRITE_CHUNK` items of each kind (`SAMPLE_CHUNK`
+   * samples) per turn of the event loop: 10,000 history samples are written as a series of
+   * short transactions with checks running in between, not as one long stall.
    */
   private flush(): void {
     this.clearFlush()
-    if (this.writeChunk(WRITE_CHUNK)) {
+    if (!this.writeChunk(WRITE_CHUNK)) return
+    if (this.dirty.size > 0 || this.pendingTransitions.length > 0) {
       this.flushImmediate = setImmediate(() => {
         this.flushImmediate = undefined
         this.flush()
       })
+    } else {
+      // Only history samples wait: they are paced (see SAMPLE_CHUNK).
+      this.flushTimer = setTimeout(() => this.flush(), SAMPLE_PACE_MS)
     }
   }
 
@@ -122,7 +143,7 @@ export class StoreWriter<T> {
       if (state) states.push(state)
     }
     const transitions = this.pendingTransitions.splice(0, limit)
-    const samples = this.pendingSamples.splice(0, limit)
+    const samples = this.pendingSamples.splice(0, Math.min(limit, SAMPLE_CHUNK))
     const removals = this.pendingRemovals
     this.pendingRemovals = []
     try {
