@@ -16,9 +16,12 @@ const WRITE_CHUNK = 500
  * 50,000 checks hand over 50,000 samples within 5 s; written back to back they would take
  * most of the loop for those seconds (each is two upserts) and make every check late.
  * Paced at 200 per 100 ms they are written within half a minute, a few ms at a time.
- * Until then readers get them from memory (`pendingSamplesOf`).
+ * A larger backlog goes in larger transactions, a 250th of it each, so the queue stays
+ * bounded (about the number of checks) however large the fleet. Until then readers get
+ * them from memory (`pendingSamplesOf`).
  */
 const SAMPLE_CHUNK = 200
+const SAMPLE_SHARE = 250
 const SAMPLE_PACE_MS = 100
 
 export interface StoreWriterOptions<T> {
@@ -106,8 +109,8 @@ export class StoreWriter<T> {
   }
 
   /**
-   * Writes what is pending, at most `WRITE_CHUNK` items of each kind (`SAMPLE_CHUNK`
-   * samples) per turn of the event loop: 10,000 history samples are written as a series of
+   * Writes what is pending, at most `WRITE_CHUNK` items of each kind (samples: see
+   * `SAMPLE_CHUNK`) per turn of the event loop: 10,000 history samples are written as a series of
    * short transactions with checks running in between, not as one long stall.
    */
   private flush(): void {
@@ -143,7 +146,8 @@ export class StoreWriter<T> {
       if (state) states.push(state)
     }
     const transitions = this.pendingTransitions.splice(0, limit)
-    const samples = this.pendingSamples.splice(0, Math.min(limit, SAMPLE_CHUNK))
+    const sampleChunk = Math.max(SAMPLE_CHUNK, Math.ceil(this.pendingSamples.length / SAMPLE_SHARE))
+    const samples = this.pendingSamples.splice(0, Math.min(limit, sampleChunk))
     const removals = this.pendingRemovals
     this.pendingRemovals = []
     try {

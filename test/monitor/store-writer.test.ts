@@ -36,6 +36,24 @@ describe('StoreWriter', () => {
     assert.equal(store.history('pod/node/c3')[0]?.count, 12 * 100)
   })
 
+  it('writes a backlog larger than 250 transactions of 200 a 250th at a time, so it stays bounded', async () => {
+    const store = new MemoryStore()
+    const written: number[] = []
+    const addSamples = store.addSamples.bind(store)
+    store.addSamples = (samples) => {
+      written.push(samples.length)
+      addSamples(samples)
+    }
+    const writer = new StoreWriter<string>({ store, logger: false, redact: (t) => t, stateOf: () => undefined })
+    const at = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000).toISOString()
+    for (let i = 0; i < 100_000; i++)
+      writer.addSample({ id: `p/n/c${i % 100}`, at, state: 'passing', count: 1, passed: 1 })
+    await waitFor('the first transaction', () => written.length > 0, 10_000)
+    assert.equal(written[0], 400)
+    writer.flushAll()
+    assert.equal(writer.hasPendingSamples, false)
+  })
+
   it('writes everything pending at once on flushAll (a stop)', () => {
     const store = new MemoryStore()
     const writer = new StoreWriter<string>({ store, logger: false, redact: (t) => t, stateOf: () => undefined })
