@@ -181,8 +181,12 @@ setInterval(() => {}, 1000)
   it('transitions of every replica are shared, in time order, and bounded in etcd', async () => {
     const a = await store({ replicaId: 'a', maxTransitions: 5 })
     const b = await store({ replicaId: 'b', prefix: a.prefix, maxTransitions: 5 })
-    a.addTransitions([transition('x', 1), transition('x', 3)])
-    b.addTransitions([transition('y', 2), transition('y', 4)])
+    // Times from one base: each call's own clock reading would let a slow turn between the
+    // two lines put y's transitions after x's later ones.
+    const base = Date.now() - 60_000
+    const at = (i: number) => new Date(base + i * 10).toISOString()
+    a.addTransitions([transition('x', 1, at(1)), transition('x', 3, at(3))])
+    b.addTransitions([transition('y', 2, at(2)), transition('y', 4, at(4))])
     await waitFor('both to see all four', () => a.transitions({}).length === 4 && b.transitions({}).length === 4, 5000)
     assert.deepEqual(
       b.transitions({}).map((t) => t.output),
@@ -192,7 +196,7 @@ setInterval(() => {}, 1000)
       a.transitions({ id: 'n1/web/y' }).map((t) => t.output),
       ['t2', 't4'],
     )
-    a.addTransitions([5, 6, 7, 8].map((i) => transition('x', i)))
+    a.addTransitions([5, 6, 7, 8].map((i) => transition('x', i, at(i))))
     const reader = await waitFor(
       'etcd to hold the newest five only',
       async () => {
