@@ -38,7 +38,7 @@ const SLIM_CHECK = {
 function checkBundle(args) {
   let slim
   for (const arg of args) {
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(arg)?.[1].toLowerCase()
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(arg)?.[1].toLowerCase()
     if (scheme === undefined) continue
     const bundle = Object.hasOwn(SLIM_CHECK, scheme) ? SLIM_CHECK[scheme] : undefined
     if (bundle === undefined || (slim !== undefined && slim !== bundle)) return 'check'

@@ -19,6 +19,8 @@ export const MIN_SECRET_LENGTH = 4
 // (`"password": "…"`); a quoted value keeps its quotes.
 const secretPair =
   /\b(password|passwd|pwd|pass|secret|token|api[_-]?key|access[_-]?key|auth[_-]?token|client[_-]?secret|sslpassword)(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,'")]+)/gi
+/** Every key `secretPair` matches contains one of these (lower case). */
+const SECRET_PAIR_WORDS = ['pass', 'pwd', 'secret', 'token', 'key']
 // Authorization headers echoed into messages (also as JSON: `"authorization": "Basic …"`).
 const authorization =
   /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(basic|bearer|digest|token)(\s+))?([^\s,;"']+)/gi
@@ -225,10 +227,17 @@ export function redact(text: string, secrets: SecretSet = globalSecrets): string
   // registered form; then values, before the patterns could split a secret (`a&b`) in two.
   let out = text.includes('://') ? maskUserinfo(text, false) : text
   out = secrets.mask(out)
-  out = out.replace(secretPair, (_m, key: string, sep: string, value: string) => `${key}${sep}${quoted(value)}`)
-  out = out.replace(authorization, (_m, key: string, scheme: string | undefined, space: string) =>
-    scheme ? `${key}${scheme}${space}${MASK}` : `${key}${MASK}`,
-  )
+  // Both patterns need a word that a text without secrets rarely holds: look for it first,
+  // so most texts (a status line, a reason) never run, or compile, the patterns at all.
+  const lower = out.toLowerCase()
+  if (SECRET_PAIR_WORDS.some((word) => lower.includes(word))) {
+    out = out.replace(secretPair, (_m, key: string, sep: string, value: string) => `${key}${sep}${quoted(value)}`)
+  }
+  if (lower.includes('authorization')) {
+    out = out.replace(authorization, (_m, key: string, scheme: string | undefined, space: string) =>
+      scheme ? `${key}${scheme}${space}${MASK}` : `${key}${MASK}`,
+    )
+  }
   return out
 }
 

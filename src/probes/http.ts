@@ -172,7 +172,8 @@ async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal
     }
     const requestOptions: RequestOptions = {
       protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      // An IPv6 host is always bracketed in a URL, never in request options.
+      hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
       port: url.port || (secure ? 443 : 80),
       path: `${url.pathname}${url.search}`,
       method: settings.method,
