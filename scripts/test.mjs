@@ -2,9 +2,10 @@
 // Runs the test files (all, or those whose path contains one of the arguments) with
 // node's built-in test runner, TypeScript loaded through tsx.
 //
-// No file can hang the run: each test and hook has a timeout, a file's process exits once
-// its tests are over even if something it started still holds the event loop
-// (--test-force-exit), and a watchdog ends a file that runs longer than
+// No file can hang the run: each test and hook has a timeout, a file's process ends 10 s
+// after its tests are over if something it started still holds the event loop, naming what
+// (test/support/exit-guard.mjs; node's --test-force-exit could drop a file's last results),
+// and a watchdog ends a file that runs longer than
 // PROBEKIT_TEST_FILE_LIMIT seconds (default 600) together with every process it started
 // (servers it froze included), naming the file and those processes, so the runner reports
 // it as failed and goes on.
@@ -42,7 +43,8 @@ const args = [
   `--test-concurrency=${concurrency}`,
   '--test-reporter=spec',
   '--test-timeout=120000',
-  '--test-force-exit',
+  '--import',
+  new URL('../test/support/exit-guard.mjs', import.meta.url).href,
   ...passthrough,
   ...files,
 ]
@@ -95,7 +97,7 @@ function endOverdueFiles(runnerPid) {
   try {
     table = processTable()
   } catch {
-    return // not Linux: the per-test timeouts and --test-force-exit still apply
+    return // not Linux: the per-test timeouts and the exit guard still apply
   }
   const now = Date.now()
   for (const [pid, info] of table) {
