@@ -63,22 +63,44 @@ export async function run(ctx) {
       const r = await runCommand(c.argv[0], c.argv.slice(1), { timeoutMs: 30_000 })
       if (r.code !== 0) throw new Error(`"${c.name}" exited ${r.code} before the benchmark: ${r.stderr || r.stdout}`)
     }
-    const jsonFile = join(dir, 'hyperfine.json')
+    // In rounds of a few runs per command rather than all runs of one command, then the
+    // next: this machine's speed drifts over tens of seconds, and a baseline measured in a
+    // slow minute and a command in a fast one would compare the minutes, not the commands.
     const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)
     const shellCommands = commands.map((c) => c.argv.map(quote).join(' '))
-    const h = await runCommand(
-      hyperfine,
-      ['-N', '--warmup', '3', '--runs', String(runs), '--export-json', jsonFile, '--style', 'none', ...shellCommands],
-      { cpu: ctx.loadCpu, timeoutMs: 600_000 },
-    )
-    if (h.code !== 0) throw new Error(`hyperfine failed: ${h.stderr || h.stdout}`)
-    const timings = JSON.parse(readFileSync(jsonFile, 'utf8')).results
+    const perRound = 3
+    const rounds = Math.ceil(runs / perRound)
+    const pooled = commands.map(() => ({ times: [], cpu: [] }))
+    for (let round = 0; round < rounds; round++) {
+      const jsonFile = join(dir, `hyperfine-${round}.json`)
+      const h = await runCommand(
+        hyperfine,
+        [
+          '-N',
+          '--warmup',
+          round === 0 ? '3' : '1',
+          '--runs',
+          String(perRound),
+          '--export-json',
+          jsonFile,
+          '--style',
+          'none',
+          ...shellCommands,
+        ],
+        { cpu: ctx.loadCpu, timeoutMs: 600_000 },
+      )
+      if (h.code !== 0) throw new Error(`hyperfine failed: ${h.stderr || h.stdout}`)
+      for (const [i, result] of JSON.parse(readFileSync(jsonFile, 'utf8')).results.entries()) {
+        pooled[i].times.push(...result.times.map((s) => s * 1000))
+        pooled[i].cpu.push((result.user + result.system) * 1000)
+      }
+    }
     for (const [i, c] of commands.entries()) {
-      const times = timings[i].times.map((s) => s * 1000)
+      const times = pooled[i].times
       c.time = { median: median(times), min: percentile(times, 10), max: percentile(times, 90), runs: times }
       // CPU time (user + system, hyperfine's means) moves less than wall time when other work
       // shares the machine: a second view of the same runs.
-      c.cpuMs = (timings[i].user + timings[i].system) * 1000
+      c.cpuMs = pooled[i].cpu.reduce((a, b) => a + b, 0) / pooled[i].cpu.length
       c.peakKb = []
       for (let k = 0; k < memoryRuns; k++) {
         const out = join(dir, 'time.txt')
@@ -114,7 +136,7 @@ export async function run(ctx) {
     id,
     title,
     headline,
-    method: `hyperfine without a shell (\`-N\`), 3 warm-up runs and ${runs} measured runs per command, pinned to core ${ctx.loadCpu}; the /livez target is probekit's \`health.listen()\` on core ${ctx.serverCpu}; Redis and PostgreSQL are the bench's private instances. Peak memory is GNU time's maximum resident set size (\`/usr/bin/time -f %M\`), median of ${memoryRuns} runs. Wall time shows the median and the 10th–90th percentile; CPU time is hyperfine's mean user + system time of the same runs.`,
+    method: `hyperfine without a shell (\`-N\`), ${runs} measured runs per command in rounds of 3 runs of every command (3 warm-up runs before the first round, 1 before each other), pooled, pinned to core ${ctx.loadCpu}; the /livez target is probekit's \`health.listen()\` on core ${ctx.serverCpu}; Redis and PostgreSQL are the bench's private instances. Peak memory is GNU time's maximum resident set size (\`/usr/bin/time -f %M\`), median of ${memoryRuns} runs. Wall time shows the median and the 10th–90th percentile; CPU time is hyperfine's mean user + system time of the same runs.`,
     table: {
       columns: [
         'command',
