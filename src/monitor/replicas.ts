@@ -10,7 +10,7 @@
  */
 import { type Logger, writeLog } from '../core/logger.js'
 import type { CheckShare, Monitor } from './monitor.js'
-import type { EtcdStore } from './store/etcd.js'
+import { type EtcdStore, etcdLeaseSeconds } from './store/etcd.js'
 import type { CheckState } from './types.js'
 
 /**
@@ -119,12 +119,12 @@ export class ReplicaShare implements CheckShare {
   }
 
   /**
-   * How long before it is found gone a replica may have died: its lease's TTL (as this
-   * replica takes it), plus etcd's sweep of expired leases (every 500 ms) and a second for
-   * the news to arrive. Erring long only moves a few recently run checks up the queue.
+   * How long before it is found gone a replica may have died: its lease's TTL in etcd (as
+   * this replica takes it), plus etcd's sweep of expired leases (every 500 ms) and a second
+   * for the news to arrive. Erring long only moves a few recently run checks up the queue.
    */
   departureLagMs(): number {
-    return this.store.leaseTtlSeconds * 1000 + 1500
+    return etcdLeaseSeconds(this.store.leaseTtlSeconds) * 1000 + 1500
   }
 
   /** True when the store does not hold this replica's own state for `id` (another replica wrote last). */
