@@ -52,10 +52,6 @@ export interface CheckShare {
    * owner's late write replaced it): the monitor then writes its state again.
    */
   republish?(id: string): boolean
-  /** When the check's state last changed on any replica (ISO time), also after its owner died. */
-  lastCheckedAt?(id: string): string | undefined
-  /** How long a replica found gone may have been dead already: its lease TTL, in ms. */
-  departureLagMs?(): number
 }
 
 export interface MonitorOptions {
@@ -139,47 +135,6 @@ const NOT_OURS = 'checked by another monitor replica, which has published no res
 
 /** A check taken over from another replica first runs within this long (or its interval, if shorter). */
 const TAKEOVER_SPREAD_MS = 250
-
-/**
- * Where in its interval a check runs: a point fixed by its id on the wall clock, the same on
- * every replica and after every restart. A fleet loaded at once spreads over the interval
- * as random points would spread it, a reloaded check keeps its rhythm, and a replica taking
- * over a dead one's checks can tell when each of them last ran (lastPhaseAt).
- */
-export function phaseMs(id: string, intervalMs: number): number {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193)
-  return (hash >>> 0) % Math.max(1, Math.round(intervalMs))
-}
-
-/** How long from `nowMs` (wall clock) until the check's next phase point. */
-export function nextPhaseDelayMs(id: string, intervalMs: number, nowMs: number): number {
-  const interval = Math.max(1, Math.round(intervalMs))
-  return (((phaseMs(id, interval) - nowMs) % interval) + interval) % interval
-}
-
-/** The check's last phase point at or before `atMs` (wall clock). */
-export function lastPhaseAt(id: string, intervalMs: number, atMs: number): number {
-  const interval = Math.max(1, Math.round(intervalMs))
-  return atMs - ((((atMs - phaseMs(id, interval)) % interval) + interval) % interval)
-}
-
-/**
- * How long after its takeover a check first runs here. When its previous owner ran it less
- * than an interval ago (a replica that left in good order), when that owner would have run
- * it next: its rhythm goes on. Otherwise within TAKEOVER_SPREAD_MS, the sooner the longer it
- * went unchecked: a dead replica's checks come over all at once, more than its survivors run
- * in a quarter second, and behind that backlog the checks that waited longest go first, so
- * the longest any of them waits is its interval plus the lease TTL, not that plus the
- * backlog. A check with no known last run goes anywhere in the spread.
- */
-export function takeoverDelayMs(lastRunAt: number, intervalMs: number, now: number): number {
-  const spread = Math.min(intervalMs, TAKEOVER_SPREAD_MS)
-  if (!Number.isFinite(lastRunAt)) return Math.random() * spread
-  const sinceMs = now - lastRunAt
-  if (sinceMs < intervalMs) return Math.max(0, intervalMs - sinceMs)
-  return (spread * intervalMs) / sinceMs
-}
 
 const DEFAULT_WAKE_INTERVAL_MS = 250
 const DEFAULT_WAKE_SHARE = 0.25
@@ -371,10 +326,6 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   rebalance(): void {
     const share = this.options.share
     if (!share) return
-    // One time base for every check taken over here: their first runs keep the order their
-    // delays give them, however long this loop takes.
-    const now = Date.now()
-    const from = this.scheduler.clock()
     for (const entry of this.entries.values()) {
       const owned = share.owns(entry.spec.id)
       if (owned === entry.owned) {
@@ -394,20 +345,11 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
               )
         entry.bucket = undefined
         this.markDirty(entry)
-        // Its previous owner is gone (or gave it up): its first run here goes ahead of the
-        // runs waiting for a slot (those ran an interval ago), at the time takeoverDelayMs says.
-        if (this.started) {
-          const { id, intervalMs } = entry.spec
-          // Its previous owner ran it at its phase; the last time before that owner died, at
-          // the worst a lease TTL ago. (The published state only says when its state last changed.)
-          const changed = Date.parse(share.lastCheckedAt?.(id) ?? published?.checkedAt ?? '')
-          const phased = lastPhaseAt(id, intervalMs, now - (share.departureLagMs?.() ?? 0))
-          const first = takeoverDelayMs(Number.isFinite(changed) ? Math.max(changed, phased) : phased, intervalMs, now)
-          // Then back in step with its phase, at least half an interval after this first run.
-          let then = first + nextPhaseDelayMs(id, intervalMs, now + first)
-          if (then - first < intervalMs / 2) then += intervalMs
-          this.schedule(entry, first, true, then, from)
-        }
+        // Its previous owner is gone (or gave it up): it has gone unchecked for a while,
+        // so its first run here comes within a quarter second, not anywhere in its interval, and
+        // goes ahead of the runs waiting for a slot (those ran an interval ago).
+        if (this.started)
+          this.schedule(entry, Math.random() * Math.min(entry.spec.intervalMs, TAKEOVER_SPREAD_MS), true)
       } else {
         if (entry.bucket && entry.bucket.count > 0) this.writer.addSample(entry.bucket.toSample(entry.spec.id))
         entry.bucket = undefined
@@ -678,7 +620,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     checker?.close().catch(() => {})
   }
 
-  private schedule(entry: Entry, firstDelayMs?: number, ahead = false, thenDelayMs?: number, fromMs?: number): void {
+  private schedule(entry: Entry, firstDelayMs?: number, ahead = false): void {
     const { spec } = entry
     if (spec.kind === 'push') {
       const last = entry.state.checkedAt ? Date.parse(entry.state.checkedAt) : undefined
@@ -698,10 +640,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
           if (this.started && this.entries.get(spec.id) === entry && entry.checker === checker)
             this.apply(entry, outcome)
         }),
-      firstDelayMs ?? nextPhaseDelayMs(spec.id, spec.intervalMs, Date.now()),
+      firstDelayMs,
       ahead,
-      thenDelayMs,
-      fromMs,
     )
   }
 

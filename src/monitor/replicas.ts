@@ -10,7 +10,7 @@
  */
 import { type Logger, writeLog } from '../core/logger.js'
 import type { CheckShare, Monitor } from './monitor.js'
-import { type EtcdStore, etcdLeaseSeconds } from './store/etcd.js'
+import type { EtcdStore } from './store/etcd.js'
 import type { CheckState } from './types.js'
 
 /**
@@ -111,20 +111,6 @@ export class ReplicaShare implements CheckShare {
   /** What the owning replica published for a check this replica does not own. */
   published(id: string): CheckState | undefined {
     return this.store.published(id)?.state
-  }
-
-  /** When `id`'s state last changed on any replica, as far as this one saw (also after its owner died). */
-  lastCheckedAt(id: string): string | undefined {
-    return this.store.lastCheckedAt(id)
-  }
-
-  /**
-   * How long before it is found gone a replica may have died: its lease's TTL in etcd (as
-   * this replica takes it), plus etcd's sweep of expired leases (every 500 ms) and a second
-   * for the news to arrive. Erring long only moves a few recently run checks up the queue.
-   */
-  departureLagMs(): number {
-    return etcdLeaseSeconds(this.store.leaseTtlSeconds) * 1000 + 1500
   }
 
   /** True when the store does not hold this replica's own state for `id` (another replica wrote last). */

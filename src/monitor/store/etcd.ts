@@ -91,19 +91,14 @@ export interface ReplicaInfo {
 /** Deadline of the requests `open()` makes; a refused connection still fails at once. */
 const OPEN_TIMEOUT_MS = 5000
 
-/** Checks whose last run is kept after their published state went away (see lastCheckedAt). */
-const MAX_GONE_STATES = 100_000
-
 /**
- * The TTL asked of etcd for a replica's lease: 2 s under `--lease-ttl` from 6 s up, 1 s
- * under it from 3 s. The option promises how long a dead monitor's checks go unchecked
- * (beyond their interval) before another replica takes them; etcd revokes an expired lease
- * up to half a second late (it sweeps every 500 ms), and the survivors need most of a
- * second more to hear of it, take 10,000 checks over and start them (measured on a loaded
- * two-core machine), so the lease itself runs out that much sooner.
+ * The TTL asked of etcd for a replica's lease: a second under `--lease-ttl` from 3 s up.
+ * The option promises how long a dead monitor's checks go unchecked before another replica
+ * takes them; etcd revokes an expired lease up to half a second late (it sweeps every
+ * 500 ms), and the survivors need a moment to see it and run the checks, so the lease
+ * itself runs out that much sooner.
  */
 export function etcdLeaseSeconds(leaseTtlSeconds: number): number {
-  if (leaseTtlSeconds >= 6) return leaseTtlSeconds - 2
   return leaseTtlSeconds >= 3 ? leaseTtlSeconds - 1 : leaseTtlSeconds
 }
 
@@ -139,12 +134,6 @@ export class EtcdStore
   private readonly view = new Map<string, CheckState>()
   /** Which replica published each state in the view. */
   private readonly publishers = new Map<string, string>()
-  /**
-   * The `checkedAt` of states that went away (mostly with a dead replica's lease), for the
-   * replica taking a check over (see lastCheckedAt). Dropped when the check is published
-   * again; the oldest go past MAX_GONE_STATES.
-   */
-  private readonly goneCheckedAt = new Map<string, string>()
   /** States this replica published and still holds: written again under a new lease. */
   private readonly own = new Map<string, CheckState>()
   private readonly transitionMap = new Map<string, Transition>()
@@ -279,15 +268,6 @@ export class EtcdStore
     const state = this.view.get(id)
     const replica = this.publishers.get(id)
     return state && replica !== undefined ? { state: { ...state }, replica } : undefined
-  }
-
-  /**
-   * The `checkedAt` of a check's published state, or of the last one published before it
-   * went away (a dead replica's lease took it): a time the check ran at, no later than its
-   * last run (states are published when they change). Undefined when no replica published it.
-   */
-  lastCheckedAt(id: string): string | undefined {
-    return this.view.get(id)?.checkedAt ?? this.goneCheckedAt.get(id)
   }
 
   status(): EtcdStoreStatus {
@@ -708,12 +688,6 @@ export class EtcdStore
             }
             continue
           }
-          const gone = this.view.get(id)
-          if (gone?.checkedAt) {
-            this.goneCheckedAt.delete(id)
-            this.goneCheckedAt.set(id, gone.checkedAt)
-            if (this.goneCheckedAt.size > MAX_GONE_STATES) this.goneCheckedAt.delete(this.goneCheckedAt.keys().next().value as string)
-          }
           statesChanged = this.view.delete(id) || statesChanged
           this.publishers.delete(id)
         } else if (kind === 'transitions') {
@@ -776,7 +750,6 @@ export class EtcdStore
       this.own.delete(id)
       this.view.set(id, { ...envelope.state, id })
       this.publishers.set(id, envelope.replica)
-      this.goneCheckedAt.delete(id)
       return true
     }
     if (kind === 'transitions') {
