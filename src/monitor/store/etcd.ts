@@ -92,17 +92,6 @@ export interface ReplicaInfo {
 const OPEN_TIMEOUT_MS = 5000
 
 /**
- * The TTL asked of etcd for a replica's lease: a second under `--lease-ttl` from 3 s up.
- * The option promises how long a dead monitor's checks go unchecked before another replica
- * takes them; etcd revokes an expired lease up to half a second late (it sweeps every
- * 500 ms), and the survivors need a moment to see it and run the checks, so the lease
- * itself runs out that much sooner.
- */
-export function etcdLeaseSeconds(leaseTtlSeconds: number): number {
-  return leaseTtlSeconds >= 3 ? leaseTtlSeconds - 1 : leaseTtlSeconds
-}
-
-/**
  * A `MonitorStore` in etcd. Open it with `EtcdStore.open()` (or `openStoreAsync('etcd://…')`),
  * which fails with one sentence naming the address when etcd does not answer.
  *
@@ -192,7 +181,7 @@ export class EtcdStore
       failed: (error) => this.failed(error),
       available: () => this.available,
     })
-    this.lease = new EtcdLease(etcdLeaseSeconds(this.leaseTtlSeconds), {
+    this.lease = new EtcdLease(this.leaseTtlSeconds, {
       call: (path, body) => this.call(path, body),
       granted: () => this.writeAllAgain(),
       answered: () => this.succeeded(),
