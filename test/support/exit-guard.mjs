@@ -6,8 +6,8 @@
 // and can drop the last results it had yet to report (nodejs/node#64833: with concurrency,
 // a file's last verdicts went missing while the run still exited 0). Here the results were
 // reported long before the exit.
-import { after } from 'node:test'
 import { relative } from 'node:path'
+import { after } from 'node:test'
 
 const EXIT_AFTER_MS = 10_000
 
