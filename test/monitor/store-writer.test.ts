@@ -5,17 +5,23 @@ import { StoreWriter } from '../../src/monitor/store-writer.js'
 import type { HistorySample } from '../../src/monitor/types.js'
 import { waitFor } from '../support/server-process.js'
 
+/** A writer over a memory store that records the size of each history transaction; `at` is the last minute. */
+function recordingWriter() {
+  const store = new MemoryStore()
+  const written: number[] = []
+  const addSamples = store.addSamples.bind(store)
+  store.addSamples = (samples) => {
+    written.push(samples.length)
+    addSamples(samples)
+  }
+  const writer = new StoreWriter<string>({ store, logger: false, redact: (t) => t, stateOf: () => undefined })
+  const at = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000).toISOString()
+  return { store, written, writer, at }
+}
+
 describe('StoreWriter', () => {
   it('writes a burst of history samples in small paced transactions, and tells what is still pending', async () => {
-    const store = new MemoryStore()
-    const written: number[] = []
-    const addSamples = store.addSamples.bind(store)
-    store.addSamples = (samples) => {
-      written.push(samples.length)
-      addSamples(samples)
-    }
-    const writer = new StoreWriter<string>({ store, logger: false, redact: (t) => t, stateOf: () => undefined })
-    const at = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000).toISOString()
+    const { store, written, writer, at } = recordingWriter()
     const samples: HistorySample[] = []
     for (let i = 0; i < 1000; i++)
       samples.push({ id: `pod/node/c${i % 10}`, at, state: 'passing', count: 12, passed: 12 })
@@ -37,15 +43,7 @@ describe('StoreWriter', () => {
   })
 
   it('writes a backlog larger than 250 transactions of 200 a 250th at a time, so it stays bounded', async () => {
-    const store = new MemoryStore()
-    const written: number[] = []
-    const addSamples = store.addSamples.bind(store)
-    store.addSamples = (samples) => {
-      written.push(samples.length)
-      addSamples(samples)
-    }
-    const writer = new StoreWriter<string>({ store, logger: false, redact: (t) => t, stateOf: () => undefined })
-    const at = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000).toISOString()
+    const { written, writer, at } = recordingWriter()
     for (let i = 0; i < 100_000; i++)
       writer.addSample({ id: `p/n/c${i % 100}`, at, state: 'passing', count: 1, passed: 1 })
     await waitFor('the first transaction', () => written.length > 0, 10_000)
