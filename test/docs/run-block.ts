@@ -146,11 +146,11 @@ export function consoleSteps(code: string): ConsoleStep[] {
 
 /** Durations and timestamps: what differs from run to run, written the same way on both sides. */
 export function normalize(line: string): string {
+  // Between two connection attempts ioredis says "reconnecting", during one "connecting":
+  // which one a check meets is timing (it failed CI once on Node 26).
   return line
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
     .replace(/\bin \d+(\.\d+)? ms\b/g, 'in <n> ms')
-    // Between two connection attempts ioredis says "reconnecting", during one "connecting":
-    // which one a check meets is timing (it failed CI once on Node 26).
     .replace(/ioredis status "(?:re)?connecting"/g, 'ioredis status "connecting"')
     .trimEnd()
 }
