@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { freePort, makeTempDir } from '../support/server-process.js'
+import { freePort, makeTempDir, refusedPort } from '../support/server-process.js'
 import { BIN, buildCli, ROOT } from './run-cli.js'
 
 const DIST = join(ROOT, 'dist/bin')
@@ -39,7 +39,7 @@ describe('probekit check bundles', () => {
     )
     server = createServer((_req, res) => res.end('ok'))
     port = await freePort()
-    closedPort = await freePort()
+    closedPort = await refusedPort()
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
   })
 

@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { blackholeServer, type FaultServer } from '../support/faults.js'
-import { freePort, makeTempDir } from '../support/server-process.js'
+import { makeTempDir, refusedPort } from '../support/server-process.js'
 import { type MemcachedServers, startMemcached } from '../support/servers/memcached.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
 import { makeTestCertificates } from '../support/tls.js'
@@ -29,7 +29,7 @@ describe('probekit check, target by target', () => {
 
   before(async () => {
     buildCli()
-    closedPort = await freePort()
+    closedPort = await refusedPort()
     blackhole = await blackholeServer()
   })
   after(() => blackhole?.close())

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
-import { freePort } from '../support/server-process.js'
+import { refusedPort } from '../support/server-process.js'
 import { buildCli, cli } from './run-cli.js'
 
 describe('probekit check: input it refuses, output it bounds', () => {
   let closedPort: number
   before(async () => {
     buildCli()
-    closedPort = await freePort()
+    closedPort = await refusedPort()
   })
 
   // Independent cases: run them side by side.

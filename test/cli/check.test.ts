@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
-import { freePort } from '../support/server-process.js'
+import { refusedPort } from '../support/server-process.js'
 import { BIN, buildCli, cli } from './run-cli.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
@@ -87,7 +87,7 @@ describe('probekit check', () => {
     })
     port = await listen(app)
     base = `http://127.0.0.1:${port}`
-    closedPort = await freePort()
+    closedPort = await refusedPort()
     garbage = await garbageServer()
     blackhole = await blackholeServer()
   })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { NotReady } from '../../src/core/errors.js'
 import { runProbe } from '../../src/core/run-probe.js'
-import { freePort } from '../support/server-process.js'
+import { refusedPort } from '../support/server-process.js'
 
 describe('runProbe', () => {
   it('passes with the details a check returns', async () => {
@@ -126,7 +126,7 @@ describe('runProbe', () => {
   })
 
   it('shows the cause chain of a fetch that failed: the refused connection, not only "fetch failed"', async () => {
-    const port = await freePort()
+    const port = await refusedPort()
     const result = await runProbe(
       {
         name: 'search',

@@ -15,7 +15,7 @@ import { addHealthService } from '../../src/grpc/server.js'
 import { createHealth } from '../../src/health.js'
 import { openSqliteDatabase } from '../../src/monitor/store/sqlite-driver.js'
 import { blackholeServer } from '../support/faults.js'
-import { freePort, makeTempDir, waitFor } from '../support/server-process.js'
+import { freePort, makeTempDir, refusedPort, waitFor } from '../support/server-process.js'
 import { startMariaDb } from '../support/servers/mariadb.js'
 import { startMemcached } from '../support/servers/memcached.js'
 import { startMosquitto } from '../support/servers/mosquitto.js'
@@ -151,7 +151,7 @@ function projectWith(module: DocBlock): string {
 const probeConfig: Scenario = async (blocks) => {
   const module = pick(blocks, 'js')
   const pg = await startPostgres()
-  const closed = await freePort()
+  const closed = await refusedPort()
   const dir = projectWith(module)
   try {
     for (const block of blocks.filter((b) => b.lang === 'console')) {

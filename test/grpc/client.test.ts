@@ -11,7 +11,7 @@ import { buildCli, cli } from '../cli/run-cli.js'
 import { freezeFully } from '../support/freeze.js'
 import { startReferenceGrpcServer } from '../support/grpc-reference.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
-import { freePort, type ManagedProcess } from '../support/server-process.js'
+import { type ManagedProcess, refusedPort } from '../support/server-process.js'
 import { makeTestCa, type TestCa } from '../support/test-ca.js'
 
 const reference = startReferenceGrpcServer
@@ -63,7 +63,7 @@ describe('grpc probe and probekit check grpc:// against grpc-health-check', () =
   })
 
   it('fails with UNAVAILABLE when the server is down', async () => {
-    const down = await freePort()
+    const down = await refusedPort()
     const result = await runProbe(grpc(`grpc://127.0.0.1:${down}`), { timeoutMs: 2000 })
     assert.equal(result.output, `grpc 127.0.0.1:${down}: UNAVAILABLE: connection refused (ECONNREFUSED)`)
   })

@@ -12,7 +12,7 @@ import { type GrpcCheckSpec, type ManifestError, parseManifest } from '../../src
 import { freezeFully } from '../support/freeze.js'
 import { startReferenceGrpcServer } from '../support/grpc-reference.js'
 import { request, spawnMonitor } from '../support/monitor-process.js'
-import { freePort, type ManagedProcess, makeTempDir, waitFor } from '../support/server-process.js'
+import { type ManagedProcess, makeTempDir, refusedPort, waitFor } from '../support/server-process.js'
 import { makeTestCa, type TestCa } from '../support/test-ca.js'
 
 const reference = startReferenceGrpcServer
@@ -74,7 +74,7 @@ describe('monitor grpc checks', () => {
     assert.equal(unknown.status, 'fail')
     assert.equal(unknown.facts.grpcStatusCode, 5)
     assert.match(unknown.output, /does not know this service \(NOT_FOUND\)/)
-    const down = await freePort()
+    const down = await refusedPort()
     const refused = await grpcChecker(specOf(`    url: grpc://127.0.0.1:${down}\n`)).run()
     assert.equal(refused.facts.grpcStatusCode, 14)
     assert.match(refused.output, /UNAVAILABLE: connection refused/)

@@ -6,7 +6,7 @@ import { probeChecker } from '../../src/monitor/checkers/probe.js'
 import { tcpChecker } from '../../src/monitor/checkers/tcp.js'
 import { type CheckSpec, parseManifest } from '../../src/monitor/manifest.js'
 import { blackholeServer, type FaultServer } from '../support/faults.js'
-import { freePort, makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { makeTempDir, refusedPort, sleep, waitFor } from '../support/server-process.js'
 import { type MariaDbServer, startMariaDb } from '../support/servers/mariadb.js'
 import { type NatsServer, startNats } from '../support/servers/nats.js'
 
@@ -35,7 +35,7 @@ describe('TCP checker', () => {
   after(() => blackhole.close())
 
   it('is critical on a refused connection, naming the reason', async () => {
-    const port = await freePort()
+    const port = await refusedPort()
     const outcome = await tcpChecker(specOf('tcp', `    type: tcp\n    address: 127.0.0.1:${port}\n`)).run()
     assert.equal(outcome.status, 'fail')
     assert.equal(outcome.output, `tcp 127.0.0.1:${port}: connection refused (ECONNREFUSED)`)
@@ -120,7 +120,7 @@ describe('typed-target checker', () => {
   })
 
   it('is critical when the server is down, within the deadline', async () => {
-    const port = await freePort()
+    const port = await refusedPort()
     const outcome = await probeChecker(
       specOf('probe', `    url: nats://127.0.0.1:${port}\n    interval: 5s\n    timeout: 1s\n`),
     ).run()

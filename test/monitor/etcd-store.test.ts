@@ -9,7 +9,7 @@ import { openStore, openStoreAsync, StoreError } from '../../src/monitor/store/i
 import { tcpProxy } from '../support/faults.js'
 import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources } from '../support/leaks.js'
-import { freePort, makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { makeTempDir, refusedPort, sleep, waitFor } from '../support/server-process.js'
 import { type EtcdServer, startEtcd } from '../support/servers/etcd.js'
 import { silence, state, storeContract, transition } from '../support/store-contract.js'
 
@@ -375,7 +375,7 @@ setInterval(() => {}, 1000)
       prefix: '/fleet/a',
     })
 
-    const port = await freePort()
+    const port = await refusedPort()
     const started = Date.now()
     await assert.rejects(openStoreAsync(`etcd://127.0.0.1:${port}/p`), (error: Error) => {
       assert.ok(error instanceof StoreError, String(error))

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import { formatTree, type InspectDocument, toInspect } from '../../src/monitor/inspect.js'
 import { openStore } from '../../src/monitor/store/index.js'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
-import { freePort, waitFor } from '../support/server-process.js'
+import { refusedPort, waitFor } from '../support/server-process.js'
 
 const root = new URL('../..', import.meta.url).pathname
 
@@ -145,7 +145,7 @@ describe('probekit inspect', () => {
   })
 
   it('says the API is unreachable, naming the address', async () => {
-    const port = await freePort()
+    const port = await refusedPort()
     const { code, stdout } = await inspect('--api', `http://127.0.0.1:${port}`)
     assert.equal(code, 1)
     assert.equal(

@@ -9,7 +9,7 @@ import { Monitor } from '../../src/monitor/monitor.js'
 import { ReplicaShare, rendezvousOwner } from '../../src/monitor/replicas.js'
 import { EtcdStore } from '../../src/monitor/store/etcd.js'
 import { buildCli, cli, ROOT } from '../cli/run-cli.js'
-import { freePort, makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { makeTempDir, refusedPort, sleep, waitFor } from '../support/server-process.js'
 import { type EtcdServer, startEtcd } from '../support/servers/etcd.js'
 
 describe('rendezvous hashing', () => {
@@ -359,7 +359,7 @@ describe('monitor replicas on a real etcd', () => {
 
   it('probekit monitor: an etcd that does not answer, or a bad --store, ends in one sentence', async () => {
     buildCli()
-    const port = await freePort()
+    const port = await refusedPort()
     const down = await cli(['monitor', '--store', `etcd://127.0.0.1:${port}/probekit`, manifests])
     assert.equal(down.code, 1)
     assert.match(

@@ -7,7 +7,15 @@ import { after, before, beforeEach, describe, it } from 'node:test'
 import { startWebhooks, type WebhookNotification } from '../../src/monitor/webhooks.js'
 import { blackholeServer } from '../support/faults.js'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
-import { canConnect, freePort, ManagedProcess, makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import {
+  canConnect,
+  freePort,
+  ManagedProcess,
+  makeTempDir,
+  refusedPort,
+  sleep,
+  waitFor,
+} from '../support/server-process.js'
 
 const root = new URL('../..', import.meta.url).pathname
 
@@ -134,7 +142,7 @@ describe('webhooks', () => {
       minIntervalMs: 0,
       logger: false,
     })
-    const downPort = await freePort()
+    const downPort = await refusedPort()
     const secretPath = '/services/T0001/B0002/slack-secret-part'
     const down = startWebhooks(fleet.monitor, {
       urls: [`http://127.0.0.1:${downPort}${secretPath}`],
@@ -242,7 +250,7 @@ describe('webhooks', () => {
   })
 
   it('give up after the bounded retries when the receiver is down, without delaying any check', async () => {
-    const downPort = await freePort()
+    const downPort = await refusedPort()
     const log = new Log()
     const hooks = startWebhooks(fleet.monitor, {
       urls: [`http://127.0.0.1:${downPort}/hook`],

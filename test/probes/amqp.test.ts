@@ -6,7 +6,7 @@ import { type AmqpConnectionLike, amqp } from '../../src/probes/amqp.js'
 import { blackholeServer, garbageServer } from '../support/faults.js'
 import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
-import { freePort } from '../support/server-process.js'
+import { refusedPort } from '../support/server-process.js'
 import { type RabbitServer, startRabbit } from '../support/servers/rabbitmq.js'
 import { makeTestCertificates } from '../support/tls.js'
 
@@ -90,7 +90,7 @@ describe('amqp probe against a real RabbitMQ', () => {
   })
 
   it('fails with a clear reason when the broker is down', async () => {
-    const port = await freePort()
+    const port = await refusedPort()
     const result = await run(amqp(`amqp://u:p@127.0.0.1:${port}`))
     assert.equal(result.status, 'fail')
     assert.equal(result.output, `amqp amqp://u:***@127.0.0.1:${port}: connection refused (ECONNREFUSED)`)

@@ -8,7 +8,7 @@ import { http } from '../../src/probes/http.js'
 import { blackholeServer, garbageServer } from '../support/faults.js'
 import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
-import { freePort, ManagedProcess, waitFor } from '../support/server-process.js'
+import { freePort, ManagedProcess, refusedPort, waitFor } from '../support/server-process.js'
 import { makeTestCertificates, type TestCertificates } from '../support/tls.js'
 
 const run = (probe: ReturnType<typeof http>, timeoutMs = 1000) => runProbe(probe, { timeoutMs })
@@ -209,7 +209,7 @@ describe('http probe', () => {
   })
 
   it('fails with a clear reason when nothing listens', async () => {
-    const port = await freePort()
+    const port = await refusedPort()
     const result = await run(http(`http://127.0.0.1:${port}/`))
     assert.equal(result.status, 'fail')
     assert.equal(result.output, `http://127.0.0.1:${port}/: connection refused (ECONNREFUSED)`)

@@ -6,7 +6,7 @@ import { type MqttClientLike, mqtt } from '../../src/probes/mqtt.js'
 import { blackholeServer, garbageServer } from '../support/faults.js'
 import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
-import { freePort, waitFor } from '../support/server-process.js'
+import { refusedPort, waitFor } from '../support/server-process.js'
 import { type MosquittoServer, startMosquitto } from '../support/servers/mosquitto.js'
 import { makeTestCertificates } from '../support/tls.js'
 
@@ -75,7 +75,7 @@ describe('mqtt probe against a real mosquitto', () => {
   })
 
   it('fails with a clear reason when the broker is down', async () => {
-    const port = await freePort()
+    const port = await refusedPort()
     const result = await run(mqtt(`mqtt://127.0.0.1:${port}`))
     assert.equal(result.status, 'fail')
     assert.equal(result.output, `mqtt mqtt://127.0.0.1:${port}: connection refused (ECONNREFUSED)`)

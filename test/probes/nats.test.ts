@@ -6,7 +6,7 @@ import { nats } from '../../src/probes/nats.js'
 import { blackholeServer, garbageServer } from '../support/faults.js'
 import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
-import { freePort, waitFor } from '../support/server-process.js'
+import { refusedPort, waitFor } from '../support/server-process.js'
 import { type NatsServer, startNats } from '../support/servers/nats.js'
 import { makeTestCertificates } from '../support/tls.js'
 
@@ -60,7 +60,7 @@ describe('nats probe against a real nats-server', () => {
   })
 
   it('fails with a clear reason when the server is down', async () => {
-    const port = await freePort()
+    const port = await refusedPort()
     const result = await run(nats(`nats://127.0.0.1:${port}`))
     assert.equal(result.status, 'fail')
     assert.equal(result.output, `nats nats://127.0.0.1:${port}: connection refused (ECONNREFUSED)`)

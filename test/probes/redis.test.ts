@@ -9,7 +9,7 @@ import { assertOnTime, timedCheck } from '../support/deadline.js'
 import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
 import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
-import { freePort, sleep, waitFor } from '../support/server-process.js'
+import { refusedPort, sleep, waitFor } from '../support/server-process.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
 import { type RedisCluster, startRedisCluster } from '../support/servers/redis-cluster.js'
 import { makeTestCa, type TestCa } from '../support/test-ca.js'
@@ -204,7 +204,7 @@ describe('redis probe against a real standalone Redis', () => {
   })
 
   it('fails a connecting ioredis client with the reason when nothing listens, without waiting for the deadline', async () => {
-    const port = await freePort()
+    const port = await refusedPort()
     const fresh = new Redis({ host: '127.0.0.1', port, retryStrategy: () => 60_000 })
     fresh.on('error', () => {})
     try {

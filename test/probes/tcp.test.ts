@@ -6,7 +6,7 @@ import { parseTcpTarget, tcp } from '../../src/probes/tcp.js'
 import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
 import { freezeFully } from '../support/freeze.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
-import { canConnect, freePort, ManagedProcess } from '../support/server-process.js'
+import { canConnect, freePort, ManagedProcess, refusedPort } from '../support/server-process.js'
 
 // TCP carries no credentials, so the wrong-credentials fault has no tcp counterpart.
 describe('tcp probe', () => {
@@ -43,7 +43,7 @@ describe('tcp probe', () => {
   })
 
   it('fails with a clear reason when the server is down', async () => {
-    const down = await freePort()
+    const down = await refusedPort()
     const result = await runProbe(tcp(`127.0.0.1:${down}`), { timeoutMs: 1000 })
     assert.equal(result.status, 'fail')
     assert.equal(result.output, `tcp 127.0.0.1:${down}: connection refused (ECONNREFUSED)`)

@@ -34,6 +34,38 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   })
 }
 
+/** The port `refusedPort()` gives: below the ephemeral range, and not on fetch's list of blocked ports. */
+const REFUSED_PORT = 2
+let refusedChecked: Promise<number> | undefined
+
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on, for "connection refused" cases. A
+ * `freePort()` number is free only until some other test's server takes it (the OS hands the
+ * same ephemeral ports out again), which turned "refused" into a broker's answer under load;
+ * port 2 sits below the ephemeral range, so no server of the harness can take it. Checked
+ * once per process: if something on this machine does listen there, this fails loudly.
+ */
+export function refusedPort(): Promise<number> {
+  refusedChecked ??= new Promise<number>((resolve, reject) => {
+    const socket = new Socket()
+    socket.once('connect', () => {
+      socket.destroy()
+      reject(
+        new Error(
+          `refusedPort(): something listens on 127.0.0.1:${REFUSED_PORT}; tests need a port nothing listens on`,
+        ),
+      )
+    })
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED') resolve(REFUSED_PORT)
+      else
+        reject(new Error(`refusedPort(): connecting to 127.0.0.1:${REFUSED_PORT} gave ${error.code}, not ECONNREFUSED`))
+    })
+    socket.connect(REFUSED_PORT, '127.0.0.1')
+  })
+  return refusedChecked
+}
+
 /** A temporary directory removed when the test process exits (or by `removeTempDir`). */
 export function makeTempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `probekit-${prefix}-`))

@@ -9,7 +9,7 @@ import { Queue } from 'bullmq'
 import { UsageError } from '../../src/cli/usage-error.js'
 import { run } from '../../src/cli/worker.js'
 import { activeResources } from '../support/faults.js'
-import { freePort, type ManagedProcess, makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { type ManagedProcess, makeTempDir, refusedPort, sleep, waitFor } from '../support/server-process.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
 import { startFixture } from './fixture-process.js'
 
@@ -219,7 +219,7 @@ describe('probekit worker against a real Redis and a real BullMQ worker', () => 
   })
 
   it('fails the ping when nothing listens on the broker port, with the password redacted', async () => {
-    const port = await freePort()
+    const port = await refusedPort()
     const { code, line } = await probekitWorker(
       '--skip-event-loop-liveness',
       '--broker',
