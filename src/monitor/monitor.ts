@@ -52,6 +52,8 @@ export interface CheckShare {
    * owner's late write replaced it): the monitor then writes its state again.
    */
   republish?(id: string): boolean
+  /** How long a replica found gone may have been dead already, at the worst (its lease TTL), in ms. */
+  departureLagMs?(): number
 }
 
 export interface MonitorOptions {
@@ -135,6 +137,47 @@ const NOT_OURS = 'checked by another monitor replica, which has published no res
 
 /** A check taken over from another replica first runs within this long (or its interval, if shorter). */
 const TAKEOVER_SPREAD_MS = 250
+
+/**
+ * Where in its interval a check runs: a point fixed by its id on the wall clock, the same on
+ * every replica and after every restart. A fleet loaded at once spreads over the interval
+ * as random points would spread it, a reloaded check keeps its rhythm, and a replica taking
+ * over a dead one's checks can tell when each of them last ran (lastPhaseAt).
+ */
+export function phaseMs(id: string, intervalMs: number): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193)
+  return (hash >>> 0) % Math.max(1, Math.round(intervalMs))
+}
+
+/** How long from `nowMs` (wall clock) until the check's next phase point. */
+export function nextPhaseDelayMs(id: string, intervalMs: number, nowMs: number): number {
+  const interval = Math.max(1, Math.round(intervalMs))
+  return (((phaseMs(id, interval) - nowMs) % interval) + interval) % interval
+}
+
+/** The check's last phase point at or before `atMs` (wall clock). */
+export function lastPhaseAt(id: string, intervalMs: number, atMs: number): number {
+  const interval = Math.max(1, Math.round(intervalMs))
+  return atMs - ((((atMs - phaseMs(id, interval)) % interval) + interval) % interval)
+}
+
+/**
+ * How long after its takeover a check first runs here. When its previous owner ran it less
+ * than an interval ago (that owner is alive), when that owner would have run it next: its
+ * rhythm goes on, and it does not run twice. Otherwise within TAKEOVER_SPREAD_MS, the sooner
+ * the longer it went unchecked: a dead replica's checks come over all at once, more than its
+ * survivors run in a quarter second, and behind that backlog the checks that waited longest
+ * go first, so the longest any of them waits is its interval plus the lease TTL, not that
+ * plus the backlog. A check with no known last run goes anywhere in the spread.
+ */
+export function takeoverDelayMs(lastRunAt: number, intervalMs: number, now: number): number {
+  const spread = Math.min(intervalMs, TAKEOVER_SPREAD_MS)
+  if (!Number.isFinite(lastRunAt)) return Math.random() * spread
+  const sinceMs = now - lastRunAt
+  if (sinceMs < intervalMs) return Math.max(0, intervalMs - sinceMs)
+  return (spread * intervalMs) / sinceMs
+}
 
 const DEFAULT_WAKE_INTERVAL_MS = 250
 const DEFAULT_WAKE_SHARE = 0.25
@@ -248,7 +291,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     return this.load(this.paths)
   }
 
-  /** Starts checking; the first run of each check falls at a random point of its first interval. */
+  /** Starts checking; each check runs at its point of the interval (phaseMs), the first time within one interval. */
   start(): void {
     if (this.started) return
     this.started = true
@@ -326,6 +369,10 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   rebalance(): void {
     const share = this.options.share
     if (!share) return
+    // One time base for every check taken over here: their first runs keep the order their
+    // delays give them, however long this loop takes.
+    const now = Date.now()
+    const from = this.scheduler.clock()
     for (const entry of this.entries.values()) {
       const owned = share.owns(entry.spec.id)
       if (owned === entry.owned) {
@@ -344,12 +391,25 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
                 'taken over from another monitor replica; waiting for its first result',
               )
         entry.bucket = undefined
-        this.markDirty(entry)
-        // Its previous owner is gone (or gave it up): it has gone unchecked for a while,
-        // so its first run here comes within a quarter second, not anywhere in its interval, and
-        // goes ahead of the runs waiting for a slot (those ran an interval ago).
-        if (this.started)
-          this.schedule(entry, Math.random() * Math.min(entry.spec.intervalMs, TAKEOVER_SPREAD_MS), true)
+        // A state carried over is published again under this replica's lease. A fresh one
+        // ("waiting for its first result") is not: its first result, due within a quarter
+        // second, is, and a dead replica's checks come over thousands at once.
+        if (published || entry.spec.kind === 'push' || !this.started) this.markDirty(entry)
+        // Its previous owner is gone (or gave it up): its first run here goes ahead of the
+        // runs waiting for a slot (those ran an interval ago), at the time takeoverDelayMs says.
+        if (this.started) {
+          const { id, intervalMs } = entry.spec
+          // Its previous owner ran it at its phase. An owner whose state is still published
+          // is alive (states live on their owner's lease) and ran it at its last phase point;
+          // one whose state went with its lease ran it last before it died, at the worst a
+          // lease TTL before it was found gone.
+          const lagMs = published ? 0 : (share.departureLagMs?.() ?? 0)
+          const first = takeoverDelayMs(lastPhaseAt(id, intervalMs, now - lagMs), intervalMs, now)
+          // Then back in step with its phase, at least half an interval after this first run.
+          let then = first + nextPhaseDelayMs(id, intervalMs, now + first)
+          if (then - first < intervalMs / 2) then += intervalMs
+          this.schedule(entry, first, true, then, from)
+        }
       } else {
         if (entry.bucket && entry.bucket.count > 0) this.writer.addSample(entry.bucket.toSample(entry.spec.id))
         entry.bucket = undefined
@@ -620,7 +680,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     checker?.close().catch(() => {})
   }
 
-  private schedule(entry: Entry, firstDelayMs?: number, ahead = false): void {
+  private schedule(entry: Entry, firstDelayMs?: number, ahead = false, thenDelayMs?: number, fromMs?: number): void {
     const { spec } = entry
     if (spec.kind === 'push') {
       const last = entry.state.checkedAt ? Date.parse(entry.state.checkedAt) : undefined
@@ -640,8 +700,10 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
           if (this.started && this.entries.get(spec.id) === entry && entry.checker === checker)
             this.apply(entry, outcome)
         }),
-      firstDelayMs,
+      firstDelayMs ?? nextPhaseDelayMs(spec.id, spec.intervalMs, Date.now()),
       ahead,
+      thenDelayMs,
+      fromMs,
     )
   }
 

@@ -10,7 +10,7 @@
  */
 import { type Logger, writeLog } from '../core/logger.js'
 import type { CheckShare, Monitor } from './monitor.js'
-import type { EtcdStore } from './store/etcd.js'
+import { type EtcdStore, etcdLeaseSeconds } from './store/etcd.js'
 import type { CheckState } from './types.js'
 
 /**
@@ -111,6 +111,18 @@ export class ReplicaShare implements CheckShare {
   /** What the owning replica published for a check this replica does not own. */
   published(id: string): CheckState | undefined {
     return this.store.published(id)?.state
+  }
+
+  /**
+   * How long before it is found gone a replica may have died: the lease it held in etcd (it
+   * may have died just after renewing it), plus etcd's sweep of expired leases (every
+   * 500 ms) and a second for the news to arrive and be read. For the order of the checks
+   * taken over (Monitor.rebalance), erring long is cheap and erring short is not: with a
+   * death put too early, checks the dead replica ran just before it died go first; with a
+   * death put too late, checks it last ran an interval before it died would go last.
+   */
+  departureLagMs(): number {
+    return etcdLeaseSeconds(this.store.leaseTtlSeconds) * 1000 + 1500
   }
 
   /** True when the store does not hold this replica's own state for `id` (another replica wrote last). */

@@ -54,6 +54,8 @@ interface Entry {
   waitingDueAt: number
   /** The next run waits ahead of the queue (cleared once it is queued). */
   ahead: boolean
+  /** When the run after the first is due, if not an interval after it (cleared once used). */
+  thenDueAt: number | undefined
 }
 
 export class Scheduler {
@@ -83,6 +85,10 @@ export class Scheduler {
    * Schedules `run` every `intervalMs`, the first time at a random point within the first
    * interval (or after `firstDelayMs`, when given). Replaces a job with the same id. With
    * `ahead`, the first run, once due, starts before every run already waiting for a slot.
+   * With `thenDelayMs` (later than the first run), the second run is due then and the
+   * rhythm goes on from it: a first run out of step (a check taken over), then back in step.
+   * Delays count from `fromMs` (this scheduler's clock, see `clock()`), by default now: jobs
+   * added in one long loop keep the order their delays give them.
    */
   add(
     id: string,
@@ -90,18 +96,23 @@ export class Scheduler {
     run: (timing: RunTiming) => Promise<unknown>,
     firstDelayMs?: number,
     ahead = false,
+    thenDelayMs?: number,
+    fromMs?: number,
   ): void {
     this.remove(id)
+    const now = fromMs ?? this.now()
+    const dueAt = now + (firstDelayMs ?? this.random() * intervalMs)
     const entry: Entry = {
       id,
       intervalMs,
       run,
-      dueAt: this.now() + (firstDelayMs ?? this.random() * intervalMs),
+      dueAt,
       running: false,
       waiting: false,
       removed: false,
       waitingDueAt: 0,
       ahead,
+      thenDueAt: thenDelayMs !== undefined && now + thenDelayMs > dueAt ? now + thenDelayMs : undefined,
     }
     this.entries.set(id, entry)
     this.push(entry)
@@ -118,6 +129,11 @@ export class Scheduler {
       entry.waiting = false
       this.waitingCount--
     }
+  }
+
+  /** This scheduler's clock (monotonic, ms): the `fromMs` of `add`. */
+  clock(): number {
+    return this.now()
   }
 
   has(id: string): boolean {
@@ -177,7 +193,11 @@ export class Scheduler {
         this.waitingCount++
       }
       // Fixed rate: the next run is one interval after this one was due, not after it ends.
-      entry.dueAt += entry.intervalMs
+      if (entry.thenDueAt === undefined) entry.dueAt += entry.intervalMs
+      else {
+        entry.dueAt = entry.thenDueAt
+        entry.thenDueAt = undefined
+      }
       if (entry.dueAt <= now) {
         // Fell more than an interval behind (a stalled event loop): skip to the next slot.
         const behind = Math.floor((now - entry.dueAt) / entry.intervalMs) + 1

@@ -399,6 +399,21 @@ setInterval(() => {}, 1000)
     }
   })
 
+  it('holds its etcd lease 2 s under --lease-ttl from 6 s up (1 s from 3 s), so a dead replica is gone within the TTL', async () => {
+    const grantedTtl = async (s: EtcdStore) => {
+      const id = BigInt(`0x${s.status().lease}`).toString()
+      const answer = (await (
+        await fetch(`${etcd.clientUrl}/v3/lease/timetolive`, { method: 'POST', body: JSON.stringify({ ID: id }) })
+      ).json()) as { grantedTTL?: string }
+      return Number(answer.grantedTTL)
+    }
+    assert.equal(await grantedTtl(await store({ leaseTtlSeconds: 15 })), 13)
+    assert.equal(await grantedTtl(await store({ leaseTtlSeconds: 6 })), 4)
+    assert.equal(await grantedTtl(await store({ leaseTtlSeconds: 5 })), 4)
+    assert.equal(await grantedTtl(await store({ leaseTtlSeconds: 3 })), 2)
+    assert.equal(await grantedTtl(await store({ leaseTtlSeconds: 2 })), 2)
+  })
+
   it('refuses a replica id that a live monitor on another host holds, naming it', async () => {
     const prefix = `/dup${++prefixes}`
     const post = async (path: string, body: unknown) =>

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { Monitor } from '../../src/monitor/monitor.js'
+import { lastPhaseAt, Monitor, nextPhaseDelayMs, phaseMs, takeoverDelayMs } from '../../src/monitor/monitor.js'
 import { ReplicaShare, rendezvousOwner } from '../../src/monitor/replicas.js'
 import { EtcdStore } from '../../src/monitor/store/etcd.js'
 import { buildCli, cli, ROOT } from '../cli/run-cli.js'
@@ -45,9 +45,64 @@ describe('rendezvous hashing', () => {
   })
 })
 
-/** An HTTP target that counts the requests per path. */
+describe('the phase of a check', () => {
+  it('is fixed by its id, inside its interval, and spreads a fleet evenly', () => {
+    const buckets = new Array(10).fill(0) as number[]
+    for (let i = 0; i < 10_000; i++) {
+      const id = `node-${i % 7}/pod-${i}/health_check`
+      const phase = phaseMs(id, 5000)
+      assert.equal(phaseMs(id, 5000), phase)
+      assert.ok(phase >= 0 && phase < 5000)
+      buckets[Math.floor(phase / 500)] = (buckets[Math.floor(phase / 500)] ?? 0) + 1
+    }
+    for (const n of buckets) assert.ok(n > 850 && n < 1150, `${buckets}`)
+  })
+
+  it('tells every replica when a check is next due and when it last was', () => {
+    const id = 'n1/web/health_check'
+    for (const now of [0, 1_733_000_000_123, 1_733_000_004_999]) {
+      const next = nextPhaseDelayMs(id, 5000, now)
+      const last = lastPhaseAt(id, 5000, now)
+      assert.ok(next >= 0 && next < 5000)
+      assert.ok(last <= now && now - last < 5000)
+      assert.equal((now + next - last) % 5000, 0, 'both on the same grid')
+      assert.equal(lastPhaseAt(id, 5000, last), last)
+    }
+  })
+})
+
+describe('a check taken over from another replica', () => {
+  const interval = 5000
+  const now = 1_000_000
+
+  it('keeps its previous owner’s rhythm when that owner ran it less than an interval ago', () => {
+    assert.equal(takeoverDelayMs(now - 1000, interval, now), 4000)
+    assert.equal(takeoverDelayMs(now - 4999, interval, now), 1)
+  })
+
+  it('runs within a quarter second when overdue, the longest unchecked first', () => {
+    const delays = [6000, 9000, 12_000, 15_000, 60_000].map((since) => takeoverDelayMs(now - since, interval, now))
+    for (const d of delays) assert.ok(d > 0 && d <= 250, `${d}`)
+    assert.deepEqual(
+      [...delays].sort((x, y) => y - x),
+      delays,
+      'the longer unchecked, the sooner',
+    )
+    assert.ok(takeoverDelayMs(now - 200, 100, now) <= 100, 'never later than a short interval')
+  })
+
+  it('runs anywhere in the quarter second when nobody knows its last run', () => {
+    for (let i = 0; i < 20; i++) {
+      const d = takeoverDelayMs(Number.NaN, interval, now)
+      assert.ok(d >= 0 && d < 250, `${d}`)
+    }
+  })
+})
+
+/** An HTTP target that counts the requests per path, and keeps when they came. */
 class CountingTarget {
   readonly hits = new Map<string, number>()
+  readonly times = new Map<string, number[]>()
   status = 200
   private server: Server | undefined
   port = 0
@@ -56,6 +111,7 @@ class CountingTarget {
     this.server = createServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname
       this.hits.set(path, (this.hits.get(path) ?? 0) + 1)
+      this.times.set(path, [...(this.times.get(path) ?? []), performance.now()])
       res.writeHead(this.status, { 'content-type': 'text/plain' }).end(this.status === 200 ? 'ok' : 'failing')
     })
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve))
@@ -192,6 +248,41 @@ describe('monitor replicas on a real etcd', () => {
     for (const c of CHECKS) {
       const n = target.hits.get(`/${c}`) ?? 0
       assert.ok(n >= 2 && n <= 8, `/${c} was checked ${n} times in 3 s`)
+    }
+    await a.stop()
+    await b.stop()
+  })
+
+  it('a check handed to a replica that joins keeps its rhythm: it is not run twice in one interval', async () => {
+    const prefix = `/fleet${++prefixes}`
+    const a = await replica('monitor-a', prefix)
+    await waitFor('a to publish every check', async () => (await publishers(prefix)).size === ids.length, 10_000)
+    target.times.clear()
+    await sleep(800) // a's runs of every check, before b comes
+    const b = await replica('monitor-b', prefix)
+    await waitFor('a to see b', () => a.share.liveMembers().length === 2, 5000)
+    const movedToB = ids.filter((id) => b.share.owns(id))
+    assert.ok(movedToB.length > 0)
+    await waitFor(
+      'b to publish its share',
+      async () => {
+        const p = await publishers(prefix)
+        return movedToB.every((id) => p.get(id) === 'monitor-b')
+      },
+      10_000,
+    )
+    const timesOf = (id: string) => target.times.get(`/${id.split('/')[2]}`) ?? []
+    await waitFor('five runs of each moved check', () => movedToB.every((id) => timesOf(id).length >= 5), 10_000)
+    // Interval 500 ms, at a point of it fixed by the check's id: a runs a check at that point,
+    // and b, from its start, at the same point. At random points (as before) the handover
+    // would put a's last run and b's first anywhere from 0 to 1,000 ms apart.
+    for (const id of movedToB) {
+      const times = timesOf(id)
+      const apart = times.slice(1).map((t, i) => Math.round(t - (times[i] as number)))
+      assert.ok(
+        apart.every((ms) => ms > 350 && ms < 650),
+        `${id}: runs ${apart.join(', ')} ms apart across the handover (interval 500 ms)`,
+      )
     }
     await a.stop()
     await b.stop()

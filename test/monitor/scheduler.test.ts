@@ -29,6 +29,39 @@ describe('scheduler', () => {
     }
   })
 
+  it('runs a job once out of step and then in step again when told when its second run is due', async () => {
+    const scheduler = new Scheduler({ concurrency: 10 })
+    const dues: number[] = []
+    const t0 = performance.now()
+    scheduler.add('taken-over', 200, async (timing) => void dues.push(timing.dueAt - t0), 0, true, 70)
+    scheduler.start()
+    await waitFor('three runs', () => dues.length >= 3, 5000)
+    await scheduler.stop()
+    const [first, second, third] = dues.map(Math.round) as [number, number, number]
+    assert.ok(first < 10, `first due at ${first}`)
+    assert.ok(second >= 70 && second < 80, `second due at ${second}`)
+    assert.equal(third - second, 200)
+  })
+
+  it('keeps the order of first runs added in one long loop from one time base', async () => {
+    const scheduler = new Scheduler({ concurrency: 1 })
+    const order: string[] = []
+    const from = scheduler.clock()
+    for (const [id, delay] of [
+      ['a', 30],
+      ['b', 20],
+      ['c', 10],
+    ] as const) {
+      scheduler.add(id, 60_000, async () => void order.push(id), delay, true, undefined, from)
+      const busyUntil = performance.now() + 40 // a loop slower than the delays differ
+      while (performance.now() < busyUntil) {}
+    }
+    scheduler.start()
+    await waitFor('three runs', () => order.length === 3, 5000)
+    await scheduler.stop()
+    assert.deepEqual(order, ['c', 'b', 'a'])
+  })
+
   it('never starts a job twice: a run still going at its next tick makes the tick skip', async () => {
     const scheduler = new Scheduler({ concurrency: 10, random: () => 0 })
     let running = 0
