@@ -221,6 +221,7 @@ function ioRedisTarget(client: IoRedisClientLike): RedisTarget | undefined {
     tls: o.tls ? { ca: o.tls.ca, insecure: o.tls.rejectUnauthorized === false } : undefined,
     username: o.password === undefined ? undefined : o.username || undefined,
     password: o.password || undefined,
+    db: 0,
     address: `${host}:${port}`,
     shown: `${host}:${port}`,
   }
@@ -245,6 +246,7 @@ function nodeRedisTarget(client: NodeRedisClientLike): RedisTarget | undefined {
       tls: undefined,
       username: undefined,
       password: undefined,
+      db: 0,
       address: `${host}:${port}`,
       shown: '',
     }
@@ -396,7 +398,7 @@ function nodeRedisAddress(client: NodeRedisClientLike): string {
   return 'localhost:6379'
 }
 
-// --- URL mode: one connection speaking just enough RESP for AUTH and PING --------------
+// --- URL mode: one connection speaking just enough RESP for AUTH, SELECT and PING -------
 
 interface RedisTarget {
   host: string
@@ -405,6 +407,8 @@ interface RedisTarget {
   tls: { ca?: TlsOptions['ca']; insecure: boolean } | undefined
   username: string | undefined
   password: string | undefined
+  /** The database of the URL's path (`redis://host:6379/2`), selected before the PING; 0 needs no SELECT. */
+  db: number
   /** `host:port` */
   address: string
   /** The URL with its password masked. */
@@ -427,12 +431,21 @@ function parseRedisUrl(text: string): RedisTarget {
   const password = url.password ? decodeURIComponent(url.password) : undefined
   // redis://user@host (no colon) is a password alone, as redis-cli and ioredis read it.
   const username = url.username ? decodeURIComponent(url.username) : undefined
+  // The path is the database number, as redis-cli -u and ioredis read it: a check of
+  // redis://host/3 fails when the server has no database 3 (SELECT), as the app would.
+  const path = url.pathname.slice(1)
+  if (path !== '' && !/^[0-9]{1,9}$/.test(path)) {
+    throw new TypeError(
+      `redis: "${redactUrl(text)}" has the path /${path.slice(0, 40)}, not a database number; write it as redis://host:6379/0`,
+    )
+  }
   return {
     host,
     port,
     tls: url.protocol === 'rediss:' ? { insecure: false } : undefined,
     username: password === undefined ? undefined : username,
     password: password ?? username,
+    db: path === '' ? 0 : Number(path),
     address: `${url.hostname}:${port}`,
     shown: redactUrl(text),
   }
@@ -447,8 +460,9 @@ function bulk(...parts: string[]): Buffer {
 const MAX_REPLY_BYTES = 64 * 1024
 
 /**
- * Connects, authenticates when the URL carries credentials, sends PING and resolves on
- * `+PONG`. The socket is destroyed on every outcome, including the signal firing.
+ * Connects, authenticates when the URL carries credentials, selects the URL's database
+ * (other than 0), sends PING and resolves on `+PONG`. The commands go in one write; the
+ * socket is destroyed on every outcome, including the signal firing.
  */
 function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Promise<void> {
   const options: SocketExchangeOptions = {
@@ -464,8 +478,12 @@ function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Pr
     options.tlsTrustHint = "trust the server's CA with the ca option, or set insecure"
   }
   return socketExchange(options, ({ socket, done, fail }) => {
-    // Replies expected, in order: AUTH (when credentials are given), then PING.
-    const steps: ('auth' | 'ping')[] = target.password === undefined ? ['ping'] : ['auth', 'ping']
+    // Replies expected, in order: AUTH (when credentials are given), SELECT (a database
+    // other than 0), then PING.
+    const steps: Step[] = []
+    if (target.password !== undefined) steps.push('auth')
+    if (target.db !== 0) steps.push('select')
+    steps.push('ping')
     let buffer = ''
     return {
       connected() {
@@ -478,7 +496,8 @@ function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Pr
                   ? bulk('AUTH', target.password)
                   : bulk('AUTH', target.username, target.password),
               ]
-        socket.write(Buffer.concat([...auth, bulk('PING')]))
+        const select = target.db === 0 ? [] : [bulk('SELECT', String(target.db))]
+        socket.write(Buffer.concat([...auth, ...select, bulk('PING')]))
       },
       data(chunk) {
         buffer += chunk.toString('latin1')
@@ -497,7 +516,7 @@ function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Pr
           const line = buffer.slice(0, end)
           buffer = buffer.slice(end + 2)
           steps.shift()
-          if (line.startsWith('-')) return fail(errorReply(line.slice(1), step))
+          if (line.startsWith('-')) return fail(errorReply(line.slice(1), step, target.db))
           if (step === 'ping') {
             if (line === '+PONG') return done()
             return fail(`unexpected reply to PING: ${JSON.stringify(line.slice(0, 40))}`)
@@ -508,9 +527,15 @@ function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Pr
   })
 }
 
+type Step = 'auth' | 'select' | 'ping'
+
 /** The reason for an error reply from the server. */
-function errorReply(text: string, step: 'auth' | 'ping'): string {
+function errorReply(text: string, step: Step, db: number): string {
   const code = text.split(' ')[0] ?? ''
+  if (step === 'select' && code !== 'NOAUTH') {
+    // "ERR DB index is out of range", or "SELECT is not allowed in cluster mode".
+    return `cannot select database ${db} (${redact(text).slice(0, 120)})`
+  }
   if (code === 'NOAUTH') {
     return 'authentication required (NOAUTH): put the password in the URL, redis://:PASSWORD@host:port'
   }

@@ -80,6 +80,26 @@ describe('redis probe against a real standalone Redis', () => {
     assert.throws(() => redis({} as never), /expected an ioredis client or cluster, a node-redis client or cluster/)
   })
 
+  it('selects the URL’s database: one the server has passes, one it lacks fails naming it, a path that is no number is refused', async () => {
+    assert.equal(new URL(server.url).pathname, '', 'no path: database 0')
+    const has = await run(redis(`${server.url}/15`))
+    assert.equal(has.status, 'pass', has.output)
+    const lacks = await run(redis(`${server.url}/20`))
+    assert.equal(lacks.status, 'fail')
+    assert.equal(
+      lacks.output,
+      `redis 127.0.0.1:${server.port}: cannot select database 20 (ERR DB index is out of range)`,
+    )
+    assert.doesNotMatch(JSON.stringify(lacks), new RegExp(PASSWORD))
+    assert.throws(
+      () => redis(`${server.url}/cache`),
+      /has the path \/cache, not a database number; write it as redis:\/\/host:6379\/0/,
+    )
+    // The password is checked before the database: a wrong one still says so.
+    const wrong = await run(redis(`redis://:wrong-pass-9931@127.0.0.1:${server.port}/20`))
+    assert.match(wrong.output ?? '', /authentication failed \(WRONGPASS\)/)
+  })
+
   it('fails on a wrong password with a reason naming authentication and no password (URL, ioredis, node-redis)', async () => {
     const wrong = `redis://:wrong-pass-9931@127.0.0.1:${server.port}`
     const badIo = new Redis(wrong)
