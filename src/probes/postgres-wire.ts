@@ -41,6 +41,10 @@ export interface PgTarget {
   sslrootcert: string | undefined
   sslcert: string | undefined
   sslkey: string | undefined
+  /** Trusted CA certificates (PEM) when the URL has no `sslrootcert` (the probe's `ca`, `--ca`). */
+  ca?: string | Buffer
+  /** No certificate check (the probe's `insecure`, `--insecure`): verify-ca and verify-full act as require. */
+  insecure?: boolean
 }
 
 /**
@@ -305,11 +309,12 @@ function tlsOptions(target: PgTarget): ConnectionOptions {
       throw new Error(`postgres: cannot read ${what}=${path} (${code})`)
     }
   }
-  const ca = read('sslrootcert', target.sslrootcert)
+  const ca = read('sslrootcert', target.sslrootcert) ?? target.ca
   const cert = read('sslcert', target.sslcert)
   const key = read('sslkey', target.sslkey)
   // As libpq: `require` with a root certificate verifies the chain like `verify-ca`.
-  const mode = target.sslmode === 'require' && ca ? 'verify-ca' : target.sslmode
+  // `insecure` turns every check of the certificate off; TLS itself stays as sslmode says.
+  const mode = target.insecure ? 'require' : target.sslmode === 'require' && ca ? 'verify-ca' : target.sslmode
   return {
     ...(ca ? { ca } : {}),
     ...(cert ? { cert } : {}),

@@ -39,9 +39,17 @@ export interface PostgresJsSqlLike {
 
 export type PostgresClientLike = PgPoolLike | PgClientLike | PostgresJsSqlLike
 
-export interface PostgresProbeOptions extends ProbeOptions, ConnectOptions {
+export interface PostgresProbeOptions extends ProbeOptions, ConnectOptions, PgTlsOptions {
   /** Check name. Default `postgres`; an app with several databases adds one probe per database. */
   name?: string
+}
+
+/** URL mode, when `sslmode` makes the connection TLS. */
+export interface PgTlsOptions {
+  /** Trusted CA certificates (PEM), when the URL has no `sslrootcert`: `sslmode=require` then verifies the chain, as libpq does. */
+  ca?: string | Buffer
+  /** Accept any server certificate: `verify-ca` and `verify-full` act as `require`. Whether TLS is used stays the URL's `sslmode`. */
+  insecure?: boolean
 }
 
 const noop = () => {}
@@ -66,7 +74,7 @@ const selects = new InFlightPerClient<object, unknown>()
  * health.add(postgres(reportingPool, { name: 'reporting-db', critical: false }))
  */
 export function postgres(clientOrUrl: PostgresClientLike | string | URL, options: PostgresProbeOptions = {}): Probe {
-  const { name = 'postgres', connectTimeout: _ct, ...probeOptions } = options
+  const { name = 'postgres', connectTimeout: _ct, ca: _ca, insecure: _insecure, ...probeOptions } = options
   const base = { componentType: 'datastore', ...probeOptions, name }
   const db = clientOrUrl as unknown
   const componentId = typeof db === 'string' || db instanceof URL ? urlAddress(String(db)) : clientAddress(db)
@@ -96,11 +104,11 @@ export async function queryPostgres(
   db: PostgresClientLike | string | URL,
   sql: string,
   signal: AbortSignal,
-  options: ConnectOptions & { timeout?: number; shareInFlight?: boolean } = {},
+  options: ConnectOptions & PgTlsOptions & { timeout?: number; shareInFlight?: boolean } = {},
 ): Promise<Record<string, unknown>[]> {
   const handle = db as unknown
   if (typeof handle === 'string' || handle instanceof URL) {
-    return queryUrl(String(handle), sql, connectTimeoutMs(options, 'postgres'), signal)
+    return queryUrl(String(handle), sql, connectTimeoutMs(options, 'postgres'), signal, options)
   }
   const what = `postgres ${clientAddress(handle)}`
   if (isPgPool(handle)) return queryPool(handle, sql, signal, what)
@@ -158,8 +166,10 @@ function destroySocket(client: unknown): void {
 }
 
 /** URL mode: one connection of probekit's own (postgres-wire.ts), closed after the query. */
-function queryUrl(url: string, sql: string, limitMs: number, signal: AbortSignal): Promise<PgRow[]> {
+function queryUrl(url: string, sql: string, limitMs: number, signal: AbortSignal, tls: PgTlsOptions): Promise<PgRow[]> {
   const target = pgTarget(parsePostgresUrl(url))
+  if (tls.ca !== undefined) target.ca = tls.ca
+  if (tls.insecure) target.insecure = true
   return pgQuery(target, sql, { what: `postgres ${urlAddress(url)}`, limitMs, signal })
 }
 

@@ -39,8 +39,8 @@ const FACTORIES: Record<string, Factory> = {
   tcp: async (target, o) => (await import('./tcp.js')).tcp(target, base(o)),
   redis: async (target, o) => (await import('./redis.js')).redis(target, tlsOptions(o)),
   rediss: async (target, o) => (await import('./redis.js')).redis(target, tlsOptions(o)),
-  postgres: async (target, o) => (await import('./postgres.js')).postgres(target, base(o)),
-  postgresql: async (target, o) => (await import('./postgres.js')).postgres(target, base(o)),
+  postgres: async (target, o) => (await import('./postgres.js')).postgres(target, tlsOptions(o)),
+  postgresql: async (target, o) => (await import('./postgres.js')).postgres(target, tlsOptions(o)),
   mysql: async (target, o) => (await import('./mysql.js')).mysql(target, base(o)),
   mariadb: async (target, o) => (await import('./mysql.js')).mysql(target, base(o)),
   memcached: async (target, o) => (await import('./memcached.js')).memcached(target, base(o)),
@@ -163,7 +163,7 @@ function base(o: TargetOptions): TargetOptions {
   return rest
 }
 
-/** The options of probes that speak TLS with `ca` and `insecure` (rediss, amqps, mqtts, nats with TLS). */
+/** The options of probes that speak TLS with `ca` and `insecure` (rediss, amqps, mqtts, nats with TLS, postgres with sslmode). */
 function tlsOptions(o: TargetOptions): TargetOptions {
   const { headers: _h, expectStatus: _e, maxAge: _m, ...rest } = o
   return rest

@@ -2,14 +2,15 @@
 // method, SSL per sslmode, and what a broken, hostile or frozen server gets.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runProbe } from '../../src/core/run-probe.js'
 import type { Probe } from '../../src/core/types.js'
 import { postgres, queryPostgres } from '../../src/probes/postgres.js'
 import { saslPrep } from '../../src/probes/postgres-wire.js'
-import { BIN, buildCli } from '../cli/run-cli.js'
+import { probeForTarget } from '../../src/probes/url.js'
+import { BIN, buildCli, cli } from '../cli/run-cli.js'
 import { assertOnTime, timedCheck } from '../support/deadline.js'
 import { type FaultServer, garbageServer } from '../support/faults.js'
 import { expectNoLeakedResources } from '../support/leaks.js'
@@ -165,6 +166,47 @@ describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
       )
       const verifyCa = await run(postgres(url(sslServer, USERS.ssl, PASSWORD, `?sslmode=verify-ca${withCa()}`)))
       assert.equal(verifyCa.status, 'pass', verifyCa.output)
+    })
+
+    it('takes ca and insecure in URL mode, as probekit check --ca and --insecure do: the URL’s sslrootcert wins, and TLS stays as sslmode says', async () => {
+      const caPem = readFileSync(ca.caCert)
+      const strangerPem = readFileSync(makeTestCa().caCert) // a CA that signed neither server
+      const verifyFull = url(server, USERS.ssl, PASSWORD, '?sslmode=verify-full')
+      for (const probe of [postgres(verifyFull, { ca: caPem }), await probeForTarget(verifyFull, { ca: caPem })]) {
+        const result = await run(probe)
+        assert.equal(result.status, 'pass', result.output)
+      }
+      // A certificate for another name, from a CA nobody trusts: insecure checks neither.
+      const anyCert = await run(
+        postgres(url(sslServer, USERS.ssl, PASSWORD, '?sslmode=verify-full'), { insecure: true }),
+      )
+      assert.equal(anyCert.status, 'pass', anyCert.output)
+      // With a CA, require checks the chain (as libpq with a root certificate).
+      const stranger = await run(postgres(url(server, USERS.ssl, PASSWORD, '?sslmode=require'), { ca: strangerPem }))
+      assert.equal(stranger.status, 'fail')
+      assert.match(stranger.output ?? '', /TLS certificate not trusted/)
+      const rootcert = `?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca.caCert)}`
+      const urlWins = await run(postgres(url(server, USERS.ssl, PASSWORD, rootcert), { ca: strangerPem }))
+      assert.equal(urlWins.status, 'pass', urlWins.output)
+      // insecure does not turn TLS on: this server refuses plain connections for this user.
+      const plain = await run(postgres(url(server, USERS.ssl, PASSWORD), { insecure: true }))
+      assert.equal(plain.status, 'fail')
+      assert.match(plain.output ?? '', /no encryption/)
+      // The probe object carries neither option (a CA's PEM is no field of a check).
+      assert.equal('ca' in postgres(verifyFull, { ca: caPem }), false)
+
+      buildCli()
+      const withCa = await cli(['check', '--ca', ca.caCert, verifyFull])
+      assert.equal(withCa.code, 0, withCa.stdout)
+      assert.match(
+        withCa.stdout,
+        /^ok postgres:\/\/pk_ssl:\*\*\*@127\.0\.0\.1:\d+\/postgres\?sslmode=verify-full SELECT 1 in /,
+      )
+      const insecure = await cli(['check', '--insecure', url(sslServer, USERS.ssl, PASSWORD, '?sslmode=verify-full')])
+      assert.equal(insecure.code, 0, insecure.stdout)
+      const untrusted = await cli(['check', url(sslServer, USERS.ssl, PASSWORD, '?sslmode=verify-full')])
+      assert.equal(untrusted.code, 1)
+      assert.match(untrusted.stdout, /TLS certificate not trusted/)
     })
 
     it('fails sslmode=require against a server without SSL; prefer falls back to plain', async () => {
