@@ -198,6 +198,12 @@ describe('monitor replicas on a real etcd', () => {
     return r
   }
 
+  /** Whether a fresh reader of etcd sees each of `checks` published by `replica`. */
+  async function allPublishedBy(prefix: string, checks: string[], replica: string): Promise<boolean> {
+    const p = await publishers(prefix)
+    return checks.every((id) => p.get(id) === replica)
+  }
+
   /** Which replica published each check, as a fresh reader of etcd sees it. */
   async function publishers(prefix: string): Promise<Map<string, string>> {
     const reader = await EtcdStore.open({ endpoints: [etcd.clientUrl], prefix, readonly: true, logger: false })
@@ -263,14 +269,7 @@ describe('monitor replicas on a real etcd', () => {
     await waitFor('a to see b', () => a.share.liveMembers().length === 2, 5000)
     const movedToB = ids.filter((id) => b.share.owns(id))
     assert.ok(movedToB.length > 0)
-    await waitFor(
-      'b to publish its share',
-      async () => {
-        const p = await publishers(prefix)
-        return movedToB.every((id) => p.get(id) === 'monitor-b')
-      },
-      10_000,
-    )
+    await waitFor('b to publish its share', () => allPublishedBy(prefix, movedToB, 'monitor-b'), 10_000)
     const timesOf = (id: string) => target.times.get(`/${id.split('/')[2]}`) ?? []
     await waitFor('five runs of each moved check', () => movedToB.every((id) => timesOf(id).length >= 5), 10_000)
     // Interval 500 ms, at a point of it fixed by the check's id: a runs a check at that point,
@@ -434,14 +433,7 @@ describe('monitor replicas on a real etcd', () => {
       b.child.kill('SIGTERM')
       assert.equal(await b.exited, 0, b.output())
       // The lease is 30 s: a handover well inside it proves the clean stop revoked it.
-      await waitFor(
-        "a to publish b's share",
-        async () => {
-          const p = await publishers(prefix)
-          return ownedByB.every((id) => p.get(id) === 'cli-a')
-        },
-        15_000,
-      )
+      await waitFor("a to publish b's share", () => allPublishedBy(prefix, ownedByB, 'cli-a'), 15_000)
       assert.match(a.output(), /1 live \(cli-a\); cli-a runs 12 of 12 checks/)
       a.child.kill('SIGTERM')
       assert.equal(await a.exited, 0, a.output())
