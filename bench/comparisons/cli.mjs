@@ -2,9 +2,16 @@
  * 4. CLI start-up: `probekit check` for an http://, a tcp://, a redis:// and a postgres://
  * target beside `node -e 0` (the floor for any Node CLI), a one-line Node script doing
  * `require('http').get(url, …)` and exiting (the floor for a health check written in
- * Node), `curl -fsS`, `redis-cli ping` and `pg_isready`: wall time (hyperfine, all in one
- * run) and peak memory (GNU time's maximum resident set size), each as a ratio to
- * `node -e 0` of the same run.
+ * Node), a few-line Node script sending PostgreSQL's startup message and `SELECT 1` (the
+ * floor for a PostgreSQL check in Node: it adds the server's start of a backend), `curl
+ * -fsS`, `redis-cli ping` and `pg_isready`: wall time (hyperfine, all in one run) and peak
+ * memory (GNU time's maximum resident set size), each as a ratio to `node -e 0` of the
+ * same run.
+ *
+ * Every command runs without the NODE_* variables of the bench's environment: one of them,
+ * NODE_EXTRA_CA_CERTS, makes every Node process read and parse a CA bundle at start (on the
+ * machine the bench was written on, ~20–60 ms, as long as the rest of `node -e 0`), which
+ * would shrink every ratio toward 1 and say nothing about the commands.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -33,6 +40,10 @@ export async function run(ctx) {
   const dir = makeTempDir('cli')
   const oneLine = join(dir, 'http-get.js')
   writeFileSync(oneLine, "require('http').get(process.argv[2], (r) => process.exit(r.statusCode < 400 ? 0 : 1))\n")
+  const pgScript = join(ctx.benchDir, 'support', 'pg-select.cjs')
+  // The environment of every command: this process's, without what changes how Node starts.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('NODE_')))
+  const dropped = Object.keys(process.env).filter((name) => name.startsWith('NODE_'))
   const check = (target, kind) => ({
     name: `probekit check ${target}`,
     argv: [node, bin, 'check', target],
@@ -41,6 +52,11 @@ export async function run(ctx) {
   const commands = [
     { name: 'node -e 0', argv: [node, '-e', '0'], baseline: true },
     { name: `node http-get.js ${url}`, argv: [node, oneLine, url], anchor: true },
+    {
+      name: `node pg-select.cjs 127.0.0.1 ${postgres.port}`,
+      argv: [node, pgScript, '127.0.0.1', String(postgres.port), 'postgres', 'postgres'],
+      pgAnchor: true,
+    },
     check(url, 'http'),
     check(`tcp://127.0.0.1:${server.info.port}`, 'tcp'),
     check(redis.url, 'redis'),
@@ -60,7 +76,7 @@ export async function run(ctx) {
   }
   try {
     for (const c of commands) {
-      const r = await runCommand(c.argv[0], c.argv.slice(1), { timeoutMs: 30_000 })
+      const r = await runCommand(c.argv[0], c.argv.slice(1), { timeoutMs: 30_000, fullEnv: env })
       if (r.code !== 0) throw new Error(`"${c.name}" exited ${r.code} before the benchmark: ${r.stderr || r.stdout}`)
     }
     // In rounds of a few runs per command rather than all runs of one command, then the
@@ -87,7 +103,7 @@ export async function run(ctx) {
           'none',
           ...shellCommands,
         ],
-        { cpu: ctx.loadCpu, timeoutMs: 600_000 },
+        { cpu: ctx.loadCpu, timeoutMs: 600_000, fullEnv: env },
       )
       if (h.code !== 0) throw new Error(`hyperfine failed: ${h.stderr || h.stdout}`)
       for (const [i, result] of JSON.parse(readFileSync(jsonFile, 'utf8')).results.entries()) {
@@ -104,7 +120,11 @@ export async function run(ctx) {
       c.peakKb = []
       for (let k = 0; k < memoryRuns; k++) {
         const out = join(dir, 'time.txt')
-        const t = await runCommand(gnuTime, ['-f', '%M', '-o', out, ...c.argv], { cpu: ctx.loadCpu, timeoutMs: 30_000 })
+        const t = await runCommand(gnuTime, ['-f', '%M', '-o', out, ...c.argv], {
+          cpu: ctx.loadCpu,
+          timeoutMs: 30_000,
+          fullEnv: env,
+        })
         if (t.code !== 0) throw new Error(`/usr/bin/time ${c.name} exited ${t.code}: ${t.stderr}`)
         c.peakKb.push(Number(readFileSync(out, 'utf8').trim().split('\n').pop()))
       }
@@ -119,6 +139,7 @@ export async function run(ctx) {
       command: c.name,
       probekit: c.probekit ?? false,
       anchor: Boolean(c.anchor),
+      pgAnchor: Boolean(c.pgAnchor),
       wallMs: c.time,
       timeVsNode: c.time.median / base.time.median,
       cpuMs: c.cpuMs,
@@ -129,14 +150,19 @@ export async function run(ctx) {
   })
   const checks = rows.filter((r) => r.probekit)
   const anchor = rows.find((r) => r.anchor)
+  const pgAnchor = rows.find((r) => r.pgAnchor)
+  // What each check adds to the least a Node script doing the same exchange takes: the http
+  // one-liner for http, tcp and redis (each one connection and one answer), pg-select.cjs for postgres.
+  const floorOf = (r) => (r.probekit === 'postgres' ? pgAnchor : anchor)
+  for (const r of checks) r.overFloorMs = r.wallMs.median - floorOf(r).wallMs.median
   const slowest = checks.reduce((a, b) => (b.timeVsNode > a.timeVsNode ? b : a))
   const heaviest = checks.reduce((a, b) => (b.memoryVsNode > a.memoryVsNode ? b : a))
-  const headline = `probekit check: ${checks.map((r) => `${r.probekit} ${fmtRatio(r.timeVsNode)}`).join(', ')} the time of node -e 0 (target ≤ 1.18×, stretch ≤ 1.15×; slowest ${slowest.probekit}; CPU time ${checks.map((r) => fmtRatio(r.cpuVsNode)).join(', ')}); peak memory up to ${fmtRatio(heaviest.memoryVsNode)} (${heaviest.probekit}; target ≤ 1.15×); the one-line http.get script: ${fmtRatio(anchor.timeVsNode)} (CPU ${fmtRatio(anchor.cpuVsNode)}), ${fmtRatio(anchor.memoryVsNode)}`
+  const headline = `probekit check: ${checks.map((r) => `${r.probekit} ${fmtRatio(r.timeVsNode)}`).join(', ')} the time of node -e 0 (target ≤ 1.18×, stretch ≤ 1.15×; slowest ${slowest.probekit}; CPU time ${checks.map((r) => fmtRatio(r.cpuVsNode)).join(', ')}); peak memory up to ${fmtRatio(heaviest.memoryVsNode)} (${heaviest.probekit}; target ≤ 1.15×); the one-line http.get script: ${fmtRatio(anchor.timeVsNode)} (CPU ${fmtRatio(anchor.cpuVsNode)}), ${fmtRatio(anchor.memoryVsNode)}; the few-line PostgreSQL script: ${fmtRatio(pgAnchor.timeVsNode)}; over those floors, probekit took ${checks.map((r) => `${r.probekit} ${r.overFloorMs >= 0 ? '+' : '−'}${fmt(Math.abs(r.overFloorMs), 1)} ms`).join(', ')} (node -e 0: ${fmt(base.time.median, 1)} ms)`
   return {
     id,
     title,
     headline,
-    method: `hyperfine without a shell (\`-N\`), ${runs} measured runs per command in rounds of 3 runs of every command (3 warm-up runs before the first round, 1 before each other), pooled, pinned to core ${ctx.loadCpu}; the /livez target is probekit's \`health.listen()\` on core ${ctx.serverCpu}; Redis and PostgreSQL are the bench's private instances. Peak memory is GNU time's maximum resident set size (\`/usr/bin/time -f %M\`), median of ${memoryRuns} runs. Wall time shows the median and the 10th–90th percentile; CPU time is hyperfine's mean user + system time of the same runs.`,
+    method: `hyperfine without a shell (\`-N\`), ${runs} measured runs per command in rounds of 3 runs of every command (3 warm-up runs before the first round, 1 before each other), pooled, pinned to core ${ctx.loadCpu}; the /livez target is probekit's \`health.listen()\` on core ${ctx.serverCpu}; Redis and PostgreSQL are the bench's private instances (PostgreSQL with trust authentication). Every command ran without the bench's NODE_* environment variables (${dropped.length ? dropped.join(', ') : 'none were set'}): NODE_EXTRA_CA_CERTS alone makes every Node process, \`node -e 0\` included, read and parse a CA bundle at start. Peak memory is GNU time's maximum resident set size (\`/usr/bin/time -f %M\`), median of ${memoryRuns} runs. Wall time shows the median and the 10th–90th percentile; CPU time is hyperfine's mean user + system time of the same runs.`,
     table: {
       columns: [
         'command',
@@ -159,6 +185,7 @@ export async function run(ctx) {
     },
     notes: [
       "`node -e 0` is the floor for any CLI written for Node. `node http-get.js` is a one-line script, `require('http').get(url, (r) => process.exit(r.statusCode < 400 ? 0 : 1))`: the least a health check written in Node can do. curl, redis-cli and pg_isready are C programs, shown for scale.",
+      "`node pg-select.cjs` is the least a PostgreSQL check written in Node does (bench/support/pg-select.cjs, 20 lines): the startup message, then `SELECT 1` once the server is ready, then exit. Its time over the http.get script is PostgreSQL forking and setting up a backend for the connection, which no client can avoid; probekit's postgres row compares with it.",
       'Every row is one hyperfine run, so the ratios compare commands measured side by side; on a shared machine the absolute times move between runs more than the ratios do.',
     ],
     reproduce: [

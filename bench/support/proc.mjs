@@ -206,7 +206,8 @@ export function runCommand(command, args, options = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      // `fullEnv` replaces the environment; `env` adds to this process's.
+      env: options.fullEnv ?? { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     children.add(child)
