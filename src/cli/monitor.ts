@@ -393,9 +393,6 @@ export async function run(argv: string[]): Promise<number> {
     store = await openStoreAsync(parsed.store, {
       etcd: {
         logger,
-        // Registered once the monitor is about to run (below): until then the other
-        // replicas keep this one's share, so no check waits for its manifests to load.
-        register: false,
         ...parsed.etcd,
         ...(parsed.replicaId ? { replicaId: parsed.replicaId } : {}),
         ...(parsed.leaseTtlSeconds ? { leaseTtlSeconds: parsed.leaseTtlSeconds } : {}),
@@ -491,18 +488,6 @@ export async function run(argv: string[]): Promise<number> {
         ...(parsed.externalUrl ? { externalUrl: parsed.externalUrl } : {}),
       })
     : undefined
-  if (etcdStore) {
-    try {
-      await etcdStore.register()
-    } catch (error) {
-      await api?.close()
-      await webhooks?.close()
-      await alerts?.close()
-      await closeStore()
-      if (error instanceof StoreError) throw new UsageError(error.message)
-      throw error
-    }
-  }
   monitor.start()
 
   const states = monitor.states()

@@ -54,11 +54,6 @@ export interface CheckShare {
   republish?(id: string): boolean
   /** How long a replica found gone may have been dead already, at the worst (its lease TTL), in ms. */
   departureLagMs?(): number
-  /**
-   * How long after `start()` this replica's first runs wait, in ms: the other replicas run
-   * its share until they hear that it joined, so a run due meanwhile is theirs.
-   */
-  joinDelayMs?(): number
 }
 
 export interface MonitorOptions {
@@ -305,17 +300,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     if (this.started) return
     this.started = true
     if (this.stopping.signal.aborted) this.stopping = stopController()
-    const joinDelayMs = this.options.share?.joinDelayMs?.() ?? 0
-    const now = Date.now()
-    for (const entry of this.entries.values()) {
-      if (!entry.owned) continue
-      const { id, intervalMs } = entry.spec
-      // A replica that joins others starts at the first point of each check after they let it go.
-      this.schedule(
-        entry,
-        joinDelayMs > 0 ? joinDelayMs + nextPhaseDelayMs(id, intervalMs, now + joinDelayMs) : undefined,
-      )
-    }
+    for (const entry of this.entries.values()) if (entry.owned) this.schedule(entry)
     this.scheduler.start()
     this.historyTimer = setInterval(() => this.writeEndedMinutes(), this.options.historyFlushMs ?? 15_000)
     this.historyTimer.unref()

@@ -58,26 +58,17 @@ function mix(h: number): number {
 }
 
 /**
- * How long the other replicas may go on running a joining replica's share after it
- * registered: their watch brings them the registration within milliseconds on a LAN, and
- * a run they started just before that is still in flight. A check whose point falls in this
- * window after a join misses that one run rather than running twice.
- */
-const JOIN_HANDOVER_MS = 250
-
-/**
  * This replica's share of the fleet, from an etcd store's live membership. Give it to the
  * Monitor as `share`, then `attach` it so the monitor rebalances when membership changes
  * (and its API shows what the other replicas publish).
  *
  * @example
- * import { EtcdStore, Monitor, ReplicaShare } from 'probekit/monitor'
- * const store = await EtcdStore.open({ endpoints: ['http://127.0.0.1:2379'], prefix: '/probekit', register: false })
- * const share = new ReplicaShare(store)
+ * import { Monitor, openStoreAsync, ReplicaShare } from 'probekit/monitor'
+ * const store = await openStoreAsync('etcd://127.0.0.1:2379/probekit', { etcd: { replicaId: 'monitor-a' } })
+ * const share = new ReplicaShare(store as EtcdStore)
  * const monitor = new Monitor({ store, share })
  * await monitor.load(['/etc/probekit/pods'])
  * share.attach(monitor)
- * await store.register() // only now do the other replicas hand over this replica's share
  * monitor.start()
  */
 export class ReplicaShare implements CheckShare {
@@ -132,17 +123,6 @@ export class ReplicaShare implements CheckShare {
    */
   departureLagMs(): number {
     return etcdLeaseSeconds(this.store.leaseTtlSeconds) * 1000 + 1500
-  }
-
-  /**
-   * How long this replica's first runs wait after it started: until the other replicas have
-   * surely heard that it joined (JOIN_HANDOVER_MS after it registered), so none of its checks
-   * is run by both. Nothing when it is alone.
-   */
-  joinDelayMs(): number {
-    const registeredForMs = this.store.registeredForMs()
-    if (registeredForMs === undefined || this.members.length < 2) return 0
-    return Math.max(0, JOIN_HANDOVER_MS - registeredForMs)
   }
 
   /** True when the store does not hold this replica's own state for `id` (another replica wrote last). */

@@ -437,45 +437,6 @@ setInterval(() => {}, 1000)
     await waitFor('mon-a to leave', () => other.members().length === 1, 5000)
   })
 
-  it('with register: false joins the replicas and writes only once register() is called, refusing an id taken meanwhile', async () => {
-    const prefix = `/late${++prefixes}`
-    const first = await store({ prefix, replicaId: 'mon-a' })
-    const late = await store({ prefix, replicaId: 'mon-b', register: false })
-    assert.deepEqual(late.members(), ['mon-a', 'mon-b'], 'it counts itself')
-    assert.equal(late.registeredForMs(), undefined)
-    late.saveStates([state('held', { output: 'written only once registered' })])
-    await sleep(300)
-    assert.deepEqual(first.members(), ['mon-a'], 'the others do not see it')
-    assert.deepEqual(
-      first.loadStates().map((s) => s.id),
-      [],
-      'nothing it saved left it',
-    )
-    assert.equal(late.status().lease, undefined, 'no lease yet')
-    await late.register()
-    assert.ok((late.registeredForMs() ?? -1) >= 0)
-    await waitFor('the others to see it', () => first.members().length === 2, 5000)
-    await waitFor('what it saved to arrive', () => first.published('n1/web/held')?.replica === 'mon-b', 5000)
-    await late.register() // a second call changes nothing
-
-    // An id another host registered between open and register() is refused then.
-    const post = async (path: string, body: unknown) =>
-      (await fetch(`${etcd.clientUrl}${path}`, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<{
-        ID?: string
-      }>
-    const taken = await store({ prefix, replicaId: 'mon-c', register: false })
-    const { ID } = await post('/v3/lease/grant', { TTL: 30 })
-    const b64 = (text: string) => Buffer.from(text).toString('base64')
-    await post('/v3/kv/put', {
-      key: b64(`${prefix}/replicas/mon-c`),
-      value: b64(JSON.stringify({ id: 'mon-c', host: 'other-host', pid: 7, startedAt: new Date().toISOString() })),
-      lease: ID,
-    })
-    await waitFor('the foreign registration to arrive', () => first.members().includes('mon-c'), 5000)
-    await assert.rejects(taken.register(), /replica id "mon-c" is in use by a live monitor on other-host \(pid 7\)/)
-    await post('/v3/lease/revoke', { ID })
-  })
-
   it('leaves no socket or timer behind after shutdown, also when etcd was frozen meanwhile', async () => {
     await expectNoLeakedResources(async () => {
       const s = await EtcdStore.open({

@@ -170,13 +170,11 @@ describe('monitor replicas on a real etcd', () => {
       leaseTtlSeconds: 2,
       requestTimeoutMs: 500,
       logger: false,
-      register: false,
     })
     const share = new ReplicaShare(store)
     const monitor = new Monitor({ store, share, logger: false, historyFlushMs: 200 })
     await monitor.load([manifests])
     share.attach(monitor, { logger: false })
-    await store.register()
     monitor.start()
     const r: Replica = {
       id,
@@ -275,10 +273,9 @@ describe('monitor replicas on a real etcd', () => {
     const timesOf = (id: string) => target.times.get(`/${id.split('/')[2]}`) ?? []
     await waitFor('five runs of each moved check', () => movedToB.every((id) => timesOf(id).length >= 5), 10_000)
     // Interval 500 ms, at a point of it fixed by the check's id: a runs a check at that point,
-    // and b, from its start, at the same point, so runs stay a whole interval apart (two, for
-    // a check whose point fell in the quarter second after b registered, which b leaves to a
-    // while a hears of it). At random points (as before) the handover would put a's last run
-    // and b's first anywhere from 0 to 1,000 ms apart.
+    // and b, from its start, at the same point, so runs stay a whole interval apart (two, when
+    // a let the check go before b had started its scheduler). At random points (as before)
+    // the handover would put a's last run and b's first anywhere from 0 to 1,000 ms apart.
     for (const id of movedToB) {
       const times = timesOf(id)
       const apart = times.slice(1).map((t, i) => Math.round(t - (times[i] as number)))

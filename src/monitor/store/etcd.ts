@@ -168,8 +168,6 @@ export class EtcdStore
   private transitionSeq = 0
   /** While `open()` runs: a fresh etcd's first write (an fsync) may take longer than a request deadline. */
   private opening = true
-  /** When this replica registered (`Date.now()`); undefined before. Nothing is written before it. */
-  private registeredAt: number | undefined
 
   private constructor(options: EtcdStoreOptions) {
     super()
@@ -208,9 +206,9 @@ export class EtcdStore
   }
 
   /**
-   * Connects: reads the prefix, and unless read-only (or `register: false`) takes a lease
-   * and registers this replica; then watches the prefix. Throws a `StoreError` naming the
-   * address when etcd does not answer, and when another live monitor uses the same replica id.
+   * Connects: reads the prefix, and unless read-only takes a lease and registers this
+   * replica; then watches the prefix. Throws a `StoreError` naming the address when etcd
+   * does not answer, and when another live monitor uses the same replica id.
    */
   static async open(options: EtcdStoreOptions): Promise<EtcdStore> {
     const store = new EtcdStore(options)
@@ -225,82 +223,35 @@ export class EtcdStore
         }
       }
       if (!store.readonly) {
-        store.assertIdFree()
-        if (options.register !== false) await store.registerNow()
+        const existing = store.memberMap.get(store.replicaId)
+        if (existing && existing.host !== store.registration.host)
+          throw new StoreError(
+            `replica id ${JSON.stringify(store.replicaId)} is in use by a live monitor on ${existing.host} (pid ${existing.pid}); give each replica its own --replica-id`,
+          )
+        await store.lease.grant()
+        await store.call('/v3/kv/put', {
+          key: b64(store.key('replicas', store.replicaId)),
+          value: b64(JSON.stringify(store.registration)),
+          lease: store.lease.id,
+        })
+        // The grant queued the registration too; it was just written.
+        store.queue.delete(store.key('replicas', store.replicaId))
+        store.memberMap.set(store.replicaId, store.registration)
+        store.lease.keepAlive()
       }
     } catch (error) {
       await store.shutdown({ flushTimeoutMs: 0 })
-      throw store.openError(error)
+      if (error instanceof StoreError) throw error
+      const refusal = store.refusal(error)
+      if (refusal) throw new StoreError(refusal)
+      const reason = error instanceof Error ? error.message : String(error)
+      throw new StoreError(
+        `cannot reach etcd at ${store.gateway.endpoints.map((e) => redactUrl(e)).join(', ')} (${redact(reason)}); start etcd there, or fix the address in --store ${store.spec}`,
+      )
     }
     store.opening = false
     store.watch.start()
     return store
-  }
-
-  /**
-   * Registers this replica (taking its lease) when it was opened with `register: false`:
-   * from now on the other replicas leave it its share, and what it wrote meanwhile goes out.
-   * Throws a `StoreError` when etcd does not answer or another live monitor took this
-   * replica id meanwhile. Does nothing if registered already, or read-only.
-   */
-  async register(): Promise<void> {
-    if (this.readonly || this.registeredAt !== undefined || this.closed) return
-    try {
-      // Read now, not from the watch: another monitor may have taken the id a moment ago.
-      const answer = await this.call<{ kvs?: RawKv[] }>('/v3/kv/range', {
-        key: b64(this.key('replicas', this.replicaId)),
-      })
-      let existing: ReplicaInfo | undefined
-      try {
-        existing = JSON.parse(unb64(answer.kvs?.[0]?.value) || 'null') ?? undefined
-      } catch {}
-      this.assertIdFree(existing)
-      await this.registerNow()
-    } catch (error) {
-      throw this.openError(error)
-    }
-    this.kick()
-  }
-
-  /**
-   * How long ago this replica registered, in ms (`undefined` before it did): the other
-   * replicas hear of it through their watch some milliseconds after, and run its share until then.
-   */
-  registeredForMs(): number | undefined {
-    return this.registeredAt === undefined ? undefined : Date.now() - this.registeredAt
-  }
-
-  /** Throws when `existing`, the registration under this replica's id, is another host's. */
-  private assertIdFree(existing = this.memberMap.get(this.replicaId)): void {
-    if (existing && existing.host !== this.registration.host)
-      throw new StoreError(
-        `replica id ${JSON.stringify(this.replicaId)} is in use by a live monitor on ${existing.host} (pid ${existing.pid}); give each replica its own --replica-id`,
-      )
-  }
-
-  private async registerNow(): Promise<void> {
-    await this.lease.grant()
-    await this.call('/v3/kv/put', {
-      key: b64(this.key('replicas', this.replicaId)),
-      value: b64(JSON.stringify(this.registration)),
-      lease: this.lease.id,
-    })
-    // The grant queued the registration too; it was just written.
-    this.queue.delete(this.key('replicas', this.replicaId))
-    this.memberMap.set(this.replicaId, this.registration)
-    this.registeredAt = Date.now()
-    this.lease.keepAlive()
-  }
-
-  /** A failure to open or register as one sentence naming the address. */
-  private openError(error: unknown): StoreError {
-    if (error instanceof StoreError) return error
-    const refusal = this.refusal(error)
-    if (refusal) return new StoreError(refusal)
-    const reason = error instanceof Error ? error.message : String(error)
-    return new StoreError(
-      `cannot reach etcd at ${this.gateway.endpoints.map((e) => redactUrl(e)).join(', ')} (${redact(reason)}); start etcd there, or fix the address in --store ${this.spec}`,
-    )
   }
 
   /** The live replicas (registered under a lease that has not expired), sorted. */
@@ -508,8 +459,6 @@ export class EtcdStore
   /** Starts the writer if it is idle and there is something to write. */
   private kick(): void {
     if (this.writing || this.queue.size === 0 || this.closing.signal.aborted || this.readonly) return
-    // Before registration nothing is written: `register()` kicks the writer.
-    if (this.registeredAt === undefined) return
     if (!this.available && this.retryTimer) return
     this.writing = this.writeLoop().finally(() => {
       this.writing = undefined

@@ -18,14 +18,6 @@ export interface EtcdStoreOptions {
   replicaId?: string
   /** Read only: no lease, no registration, no writes (what `probekit inspect` opens). */
   readonly?: boolean
-  /**
-   * Register this replica (and take its lease) when the store opens. Default true. False:
-   * only when `register()` is called; until then the other replicas go on running every
-   * check and nothing this store would write leaves it. A monitor that loads its manifests
-   * after opening the store registers once it is ready to run its share, so no check it
-   * is given waits for it to start.
-   */
-  register?: boolean
   /** TTL of this replica's lease, seconds: how long a dead monitor's results outlive it. Default 15. */
   leaseTtlSeconds?: number
   /** Deadline of each request to etcd, ms. Default 2000. */
