@@ -436,6 +436,26 @@ export async function run(argv: string[]): Promise<number> {
   parsed.tokenFile?.onReload(maskTokens)
   share?.attach(monitor, { logger })
 
+  // Loaded only when asked for; notifications go out on their own timers, never on the checking path.
+  // Subscribed before the API opens: a push it accepts at once must not change a state unnoticed.
+  const webhooks = parsed.webhooks.length
+    ? (await import('../monitor/webhooks.js')).startWebhooks(monitor, {
+        urls: parsed.webhooks,
+        logger,
+        muted: (id) => monitor.silenced(id) !== undefined,
+        ...(parsed.webhookMinIntervalMs !== undefined ? { minIntervalMs: parsed.webhookMinIntervalMs } : {}),
+      })
+    : undefined
+  const alerts = parsed.alertmanagers.length
+    ? (await import('../monitor/alertmanager.js')).startAlertmanager(monitor, {
+        urls: parsed.alertmanagers,
+        logger,
+        muted: (state) => monitor.silenced(state.id) !== undefined,
+        ...(parsed.alertResendMs !== undefined ? { resendMs: parsed.alertResendMs } : {}),
+        ...(parsed.alertName ? { alertname: parsed.alertName } : {}),
+        ...(parsed.externalUrl ? { externalUrl: parsed.externalUrl } : {}),
+      })
+    : undefined
   let api: { url: string; close(): Promise<void> } | undefined
   if (parsed.listen) {
     try {
@@ -456,6 +476,8 @@ export async function run(argv: string[]): Promise<number> {
         ...(parsed.maxConnections !== undefined ? { maxConnections: parsed.maxConnections } : {}),
       })
     } catch (error) {
+      await webhooks?.close()
+      await alerts?.close()
       await closeStore()
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE')
@@ -469,25 +491,6 @@ export async function run(argv: string[]): Promise<number> {
       throw error
     }
   }
-  // Loaded only when asked for; notifications go out on their own timers, never on the checking path.
-  const webhooks = parsed.webhooks.length
-    ? (await import('../monitor/webhooks.js')).startWebhooks(monitor, {
-        urls: parsed.webhooks,
-        logger,
-        muted: (id) => monitor.silenced(id) !== undefined,
-        ...(parsed.webhookMinIntervalMs !== undefined ? { minIntervalMs: parsed.webhookMinIntervalMs } : {}),
-      })
-    : undefined
-  const alerts = parsed.alertmanagers.length
-    ? (await import('../monitor/alertmanager.js')).startAlertmanager(monitor, {
-        urls: parsed.alertmanagers,
-        logger,
-        muted: (state) => monitor.silenced(state.id) !== undefined,
-        ...(parsed.alertResendMs !== undefined ? { resendMs: parsed.alertResendMs } : {}),
-        ...(parsed.alertName ? { alertname: parsed.alertName } : {}),
-        ...(parsed.externalUrl ? { externalUrl: parsed.externalUrl } : {}),
-      })
-    : undefined
   monitor.start()
 
   const states = monitor.states()
