@@ -44,6 +44,8 @@ export async function run(ctx) {
   // The environment of every command: this process's, without what changes how Node starts.
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('NODE_')))
   const dropped = Object.keys(process.env).filter((name) => name.startsWith('NODE_'))
+  // The same by hand: `env -u NAME …` before each command of `reproduce`.
+  const unset = dropped.length ? `env ${dropped.map((name) => `-u ${name}`).join(' ')} ` : ''
   const check = (target, kind) => ({
     name: `probekit check ${target}`,
     argv: [node, bin, 'check', target],
@@ -190,8 +192,8 @@ export async function run(ctx) {
     ],
     reproduce: [
       `npm run build && npm run bench -- --only=cli${ctx.quick ? ' --quick' : ''}`,
-      `taskset -c ${ctx.loadCpu} hyperfine -N --warmup 3 --runs ${runs} 'node -e 0' 'node http-get.js http://127.0.0.1:PORT/livez' 'node bin/probekit.js check http://127.0.0.1:PORT/livez' 'node bin/probekit.js check tcp://127.0.0.1:PORT' 'node bin/probekit.js check redis://127.0.0.1:PORT' 'node bin/probekit.js check postgres://postgres@127.0.0.1:PORT/postgres'`,
-      '/usr/bin/time -f %M node bin/probekit.js check http://127.0.0.1:PORT/livez',
+      `${unset}taskset -c ${ctx.loadCpu} hyperfine -N --warmup 3 --runs ${runs} 'node -e 0' 'node http-get.js http://127.0.0.1:PORT/livez' 'node bench/support/pg-select.cjs 127.0.0.1 PORT postgres postgres' 'node bin/probekit.js check http://127.0.0.1:PORT/livez' 'node bin/probekit.js check tcp://127.0.0.1:PORT' 'node bin/probekit.js check redis://127.0.0.1:PORT' 'node bin/probekit.js check postgres://postgres@127.0.0.1:PORT/postgres'`,
+      `${unset}/usr/bin/time -f %M node bin/probekit.js check http://127.0.0.1:PORT/livez`,
     ],
     data: { runs, memoryRuns, rows },
   }
