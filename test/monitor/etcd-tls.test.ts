@@ -414,6 +414,37 @@ describe('etcd store over TLS with client certificates and RBAC (real etcd)', ()
     assert.equal(logger.lines.filter((l) => l.includes('permission denied')).length, 1, logger.lines.join('\n'))
   })
 
+  it('a write held back while etcd refused it is dropped once another replica publishes that check: it never overwrites theirs', async () => {
+    await root('role', 'add', 'held')
+    await root('role', 'grant-permission', 'held', '--prefix=true', 'readwrite', '/probekit/')
+    await root('user', 'add', 'held', `--new-user-password=${PASSWORD}`)
+    await root('user', 'grant-role', 'held', 'held')
+    const held = await store(secured, { replicaId: 'held', user: 'held', passwordFile, requestTimeoutMs: 1000 })
+    const taker = await store(secured, { prefix: held.prefix, replicaId: 'taker', user: 'probekit', passwordFile })
+    const key = `${held.prefix}/state/n1/web/x`
+    const stored = async (k: string) => (await etcdValue(k)) as { replica?: string; state?: CheckState } | undefined
+    held.saveStates([state('x', { output: 'held ran it' })])
+    await waitFor('the first write', async () => (await stored(key))?.replica === 'held', 5000)
+    // Its writes are refused from now on: the next result of x waits in its queue...
+    await root('role', 'revoke-permission', 'held', '--prefix=true', '/probekit/')
+    await root('role', 'grant-permission', 'held', '--prefix=true', 'read', '/probekit/')
+    held.saveStates([state('x', { output: 'held, stale', index: 2 })])
+    await waitFor('the refusal', () => held.status().available === false, 5000)
+    // ...while another replica takes x over (a membership change) and publishes it.
+    taker.saveStates([state('x', { output: 'taker owns it', index: 3 })])
+    await waitFor('the held replica to see it', () => held.loadStates()[0]?.output === 'taker owns it', 5000)
+    // Access comes back: the next write of the held replica (another check) goes through...
+    await root('role', 'grant-permission', 'held', '--prefix=true', 'readwrite', '/probekit/')
+    held.saveStates([state('y', { output: 'held runs y' })])
+    await waitFor('y to be written', async () => (await stored(`${held.prefix}/state/n1/web/y`)) !== undefined, 10_000)
+    // ...and the result it held for x, older than the taker's, was never written.
+    const x = await stored(key)
+    assert.equal(x?.replica, 'taker')
+    assert.equal(x?.state?.output, 'taker owns it')
+    assert.equal(taker.loadStates().find((s) => s.id === 'n1/web/x')?.output, 'taker owns it')
+    assert.equal(held.status().available, true)
+  })
+
   it('keeps writing after its token expired: the next write logs in again by itself; the lease and the watch live on', async () => {
     // The control: a token from this etcd really stops working after 2 idle seconds.
     const agent = new Agent({

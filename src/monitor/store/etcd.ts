@@ -750,7 +750,10 @@ export class EtcdStore
         return false
       }
       // Another replica took this check over: it is theirs now, not ours to write again.
+      // What still waits to be written for it (etcd was slow, or refused our writes) would
+      // overwrite or delete their newer state: it is never written.
       this.own.delete(id)
+      this.queue.delete(key)
       this.view.set(id, { ...envelope.state, id })
       this.publishers.set(id, envelope.replica)
       return true
