@@ -33,6 +33,14 @@ export function oneOf(
   throw new TypeError(`${where} must be ${list}, got ${describe(value)}`)
 }
 
+/**
+ * What a wrong argument was, for an error message: the kind of value (a string is quoted;
+ * callers pass none that may hold a secret), and for undefined the usual cause.
+ */
+export function describeArgument(value: unknown): string {
+  return value === undefined ? 'undefined (an environment variable that is not set?)' : describe(value)
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`
   if (typeof value === 'function') return 'a function'

@@ -1,4 +1,5 @@
 import { NotReady } from '../core/errors.js'
+import { describeArgument } from '../core/options.js'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { checkHealth, describeGrpcError, GrpcCallError, type GrpcEndpoint } from '../grpc/client.js'
@@ -61,7 +62,9 @@ export function grpc(target: string | URL | GrpcClientLike, options: GrpcProbeOp
         }),
     }
   }
-  const endpoint = parseGrpcTarget(target as string | URL)
+  if (typeof target !== 'string' && !(target instanceof URL))
+    throw new TypeError(`grpc: expected a grpc:// URL or a @grpc/grpc-js client, got ${describeArgument(target)}`)
+  const endpoint = parseGrpcTarget(target)
   if (ca !== undefined) endpoint.ca = ca
   if (insecure !== undefined) endpoint.insecure = insecure
   const service = serviceOption ?? endpoint.service

@@ -25,7 +25,7 @@ export interface MemoryProbeOptions extends ProbeOptions {
  * health.add(memory({ maxHeapUsed: '90%', maxRss: '1.5Gi' }))
  */
 export function memory(options: MemoryProbeOptions = {}): Probe {
-  const { name = 'memory', maxHeapUsed, maxRss, ...probeOptions } = options
+  const { name = 'memory', maxHeapUsed, maxRss, ...probeOptions } = options ?? {}
   const heapLimit = maxHeapUsed === undefined ? undefined : parseSize(maxHeapUsed, 'memory: maxHeapUsed')
   const rssLimit = maxRss === undefined ? undefined : parseSize(maxRss, 'memory: maxRss')
   // The memory available to the process does not change while it runs: read it once.

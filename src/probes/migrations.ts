@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { NotReady } from '../core/errors.js'
+import { describeArgument } from '../core/options.js'
 import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import type { ConnectOptions } from './connect-timeout.js'
@@ -73,7 +74,7 @@ export function migrations(source: MigrationsSource, options: MigrationsProbeOpt
   const base = { componentType: 'datastore', groups: ['startup' as const], ...probeOptions, name }
   const connect = { connectTimeout, timeout: options.timeout }
   if (isKnex(source)) return { ...base, check: ({ signal }) => checkKnex(source, undefined, signal) }
-  const tool = (source as { tool?: unknown }).tool
+  const tool = (source as { tool?: unknown } | null | undefined)?.tool
   if (tool === 'knex' && 'knex' in source && isKnex(source.knex)) {
     const { knex, config } = source
     return { ...base, check: ({ signal }) => checkKnex(knex, config, signal) }
@@ -87,7 +88,7 @@ export function migrations(source: MigrationsSource, options: MigrationsProbeOpt
     return { ...base, check: ({ signal }) => checkPrisma(s, connect, signal) }
   }
   throw new TypeError(
-    "migrations(source): expected a knex instance, { tool: 'node-pg-migrate', db, dir } or { tool: 'prisma', db, dir? }",
+    `migrations(source): expected a knex instance, { tool: 'node-pg-migrate', db, dir } or { tool: 'prisma', db, dir? }, got ${describeArgument(source)}`,
   )
 }
 

@@ -1,4 +1,5 @@
 import { NotReady } from '../core/errors.js'
+import { describeArgument } from '../core/options.js'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
@@ -77,15 +78,15 @@ export function postgres(clientOrUrl: PostgresClientLike | string | URL, options
   const { name = 'postgres', connectTimeout: _ct, ca: _ca, insecure: _insecure, ...probeOptions } = options
   const base = { componentType: 'datastore', ...probeOptions, name }
   const db = clientOrUrl as unknown
-  const componentId = typeof db === 'string' || db instanceof URL ? urlAddress(String(db)) : clientAddress(db)
   if (typeof db === 'string' || db instanceof URL) {
     pgTarget(parsePostgresUrl(String(db)))
     connectTimeoutMs(options, 'postgres')
   } else if (!isPgPool(db) && !isPgClient(db) && !isPostgresJs(db)) {
     throw new TypeError(
-      'postgres(client): expected a pg Pool or Client, a postgres.js sql instance, or a postgres:// URL',
+      `postgres(client): expected a pg Pool or Client, a postgres.js sql instance, or a postgres:// URL, got ${describeArgument(db)}`,
     )
   }
+  const componentId = typeof db === 'string' || db instanceof URL ? urlAddress(String(db)) : clientAddress(db)
   return {
     ...base,
     check: ({ signal }) =>
