@@ -1,3 +1,4 @@
+import { durationMs } from '../core/duration.js'
 import { terminalSafe } from '../core/inert.js'
 import { GROUPS, type Group } from '../core/types.js'
 import {
@@ -41,7 +42,8 @@ Options:
   --period DURATION         how often to probe (default 10s; alias --interval)
   --timeout DURATION        the orchestrator's timeout per probe (default: the slowest
                             probe deadline plus a margin, rounded up to whole seconds);
-                            shorter than the app's probes need is an error
+                            shorter than the probes need (without --config, probes
+                            of the default 900 ms deadline) is an error
   --failure-threshold N     failures before acting (default 3; alias --retries)
   --success-threshold N     successes before ready again (default 1; readiness only)
   --initial-delay DURATION  delay before the first probe (default 0)
@@ -128,16 +130,15 @@ async function generate(kind: Kind, values: Values): Promise<string> {
   const margin = kind === 'k8s' && !values.exec ? HTTP_MARGIN_MS : EXEC_MARGIN_MS
   const checked: Group[] =
     kind === 'k8s' ? [...GROUPS] : kind === 'nginx' ? (values.upstream ? ['ready'] : []) : [group]
-  const explicitMs = values.timeout === undefined ? undefined : parseDuration(values.timeout, '--timeout')
+  const explicitMs = values.timeout === undefined ? undefined : flagMs(values.timeout, '--timeout', false)
   const timeoutSeconds = {} as Record<Group, number>
   const checkTimeoutMs = {} as Record<Group, number>
   const tooShortFor: Group[] = []
   for (const g of GROUPS) {
     const budget = budgets[g]
     const requiredMs = budget.deadlineMs + margin
-    if (explicitMs !== undefined && configPath !== undefined && checked.includes(g) && explicitMs < requiredMs) {
-      tooShortFor.push(g)
-    }
+    // Without --config the assumed default deadline binds just as the app's own would.
+    if (explicitMs !== undefined && checked.includes(g) && explicitMs < requiredMs) tooShortFor.push(g)
     if (explicitMs === undefined) timeoutSeconds[g] = Math.max(1, Math.ceil(requiredMs / 1000))
     else if (kind === 'k8s' || kind === 'nginx') timeoutSeconds[g] = Math.max(1, Math.ceil(explicitMs / 1000))
     else timeoutSeconds[g] = roundUpSeconds(explicitMs / 1000)
@@ -145,7 +146,7 @@ async function generate(kind: Kind, values: Values): Promise<string> {
     checkTimeoutMs[g] = Math.max(CHECK_FLOOR_MS, budget.deadlineMs + HTTP_MARGIN_MS)
   }
   if (tooShortFor.length > 0) {
-    throw new Error(tooShort(values.timeout as string, tooShortFor, budgets, margin, configPath as string))
+    throw new Error(tooShort(values.timeout as string, tooShortFor, budgets, margin, configPath))
   }
 
   const settings: GenSettings = {
@@ -153,11 +154,11 @@ async function generate(kind: Kind, values: Values): Promise<string> {
     paths: resolvePaths(values, appPaths),
     scheme: parseScheme(values.scheme),
     headers: (values.header ?? []).map(parseHeader),
-    periodSeconds: seconds(values.period ?? values.interval, values.period ? '--period' : '--interval', 10),
+    periodSeconds: seconds(values.period ?? values.interval, values.period ? '--period' : '--interval', 10, false),
     failureThreshold: count(values['failure-threshold'] ?? values.retries, '--failure-threshold', 3),
     successThreshold: count(values['success-threshold'], '--success-threshold', 1),
-    initialDelaySeconds: seconds(values['initial-delay'], '--initial-delay', 0),
-    startPeriodSeconds: seconds(values['start-period'], '--start-period', 30),
+    initialDelaySeconds: seconds(values['initial-delay'], '--initial-delay', 0, true),
+    startPeriodSeconds: seconds(values['start-period'], '--start-period', 30, true),
     timeoutSeconds,
     checkTimeoutMs,
     bin: values.bin ?? 'probekit',
@@ -195,14 +196,24 @@ function tooShort(
   groups: Group[],
   budgets: Record<Group, GroupBudget>,
   marginMs: number,
-  configPath: string,
+  configPath: string | undefined,
 ): string {
-  const needs = groups.map((g) => {
-    const b = budgets[g] as GroupBudget
-    return `the ${GROUP_WORDS[g]} probes need ${b.deadlineMs + marginMs} ms ("${b.slowest}" has a ${b.deadlineMs} ms deadline, plus ${marginMs} ms margin)`
-  })
   const neededSeconds = Math.max(...groups.map((g) => Math.ceil((budgets[g].deadlineMs + marginMs) / 1000)))
-  return `--timeout ${given} is too short for the probes of ${configPath}: ${needs.join('; ')}. Use --timeout ${neededSeconds} or more, or lower those probes' timeouts`
+  const use = `Use --timeout ${neededSeconds} or more`
+  if (configPath === undefined) {
+    // Every group has the same assumed budget: one need says it all.
+    const { deadlineMs } = budgets[groups[0] as Group]
+    return `--timeout ${given} is too short for probes with the library's default deadline, which gen assumes without --config: they need ${deadlineMs + marginMs} ms (a ${deadlineMs} ms deadline, plus ${marginMs} ms margin). ${use}, or give --config the app's health module to time the probes by its own deadlines`
+  }
+  const needs = groups.map((g) => {
+    const b = budgets[g]
+    const why =
+      b.slowest === undefined
+        ? `no ${GROUP_WORDS[g]} probes run on request, only the ${marginMs} ms margin`
+        : `"${b.slowest}" has a ${b.deadlineMs} ms deadline, plus ${marginMs} ms margin`
+    return `the ${GROUP_WORDS[g]} probes need ${b.deadlineMs + marginMs} ms (${why})`
+  })
+  return `--timeout ${given} is too short for the probes of ${configPath}: ${needs.join('; ')}. ${use}, or lower those probes' timeouts`
 }
 
 /** The header comment: where the numbers came from, so a reader of the deployment file can check them. */
@@ -344,10 +355,22 @@ export function parseHeader(value: string): { name: string; value: string } {
   return { name, value: value.slice(colon + 1).trim() }
 }
 
-function seconds(value: string | undefined, flag: string, fallback: number): number {
+/** The most Kubernetes takes in a probe's seconds and thresholds (an int32); Docker takes more. */
+const MAX_FIELD = 2 ** 31 - 1
+
+/** A duration flag in ms: positive (or zero, where `zeroAllowed`) and short enough for the orchestrators. */
+function flagMs(value: string, flag: string, zeroAllowed: boolean): number {
+  if (zeroAllowed && durationMs(value) === 0) return 0
+  const ms = parseDuration(value, flag)
+  if (ms > MAX_FIELD * 1000) {
+    throw new UsageError(`${flag} ${JSON.stringify(value)} is too long; Kubernetes takes at most ${MAX_FIELD} seconds`)
+  }
+  return ms
+}
+
+function seconds(value: string | undefined, flag: string, fallback: number, zeroAllowed: boolean): number {
   if (value === undefined) return fallback
-  if (value.trim() === '0') return 0
-  return roundUpSeconds(parseDuration(value, flag) / 1000)
+  return roundUpSeconds(flagMs(value, flag, zeroAllowed) / 1000)
 }
 
 function roundUpSeconds(value: number): number {
@@ -356,8 +379,8 @@ function roundUpSeconds(value: number): number {
 
 function count(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new UsageError(`${flag} ${JSON.stringify(value)} is not a whole number of 1 or more`)
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_FIELD) {
+    throw new UsageError(`${flag} ${JSON.stringify(value)} is not a whole number from 1 to ${MAX_FIELD}`)
   }
   return Number(value)
 }

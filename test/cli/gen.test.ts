@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { pathToFileURL } from 'node:url'
 import { parse as parseYaml } from 'yaml'
+import { makeTempDir } from '../support/server-process.js'
 import { buildCli, cli, ROOT } from './run-cli.js'
 
 const APP = 'test/fixtures/cli/app-health.mjs'
@@ -82,6 +85,27 @@ describe('probekit gen', () => {
       assert.match(run.stdout, /"database" has a 2500 ms deadline/)
       assert.match(run.stdout, /"migrations" has a 4000 ms deadline/)
       assert.match(run.stdout, /Use --timeout 5 or more/)
+    })
+
+    it('names a group without probes in the too-short error, and each probe by its name and deadline', async () => {
+      // One probe added as add(name, check), no timeout of its own: it gets the health's 100 ms.
+      // It is in readiness and startup only, so liveness runs no probes on request.
+      const dir = makeTempDir('gen-fast')
+      const config = join(dir, 'fast.mjs')
+      writeFileSync(
+        config,
+        `import { createHealth } from ${JSON.stringify(pathToFileURL(`${ROOT}dist/index.js`).href)}
+export const health = createHealth({ timeout: 100, logger: false })
+health.add('x', async () => {})
+`,
+      )
+      const run = await cli(['gen', 'k8s', '--timeout', '0.05', '--config', config])
+      assert.equal(run.code, 1)
+      assert.doesNotMatch(run.stdout, /undefined|livenessProbe/)
+      assert.match(
+        run.stdout,
+        /the liveness probes need 100 ms \(no liveness probes run on request, only the 100 ms margin\); the readiness probes need 200 ms \("x" has a 100 ms deadline, plus 100 ms margin\)/,
+      )
     })
 
     it('accepts an explicit --timeout that fits the app probes', async () => {
@@ -178,6 +202,47 @@ describe('probekit gen', () => {
     })
   })
 
+  describe('timeouts without --config', { concurrency: true }, () => {
+    // The library's default deadline is 900 ms: a Docker check and an exec probe need another
+    // second to start a process, a kubelet HTTP probe 100 ms for the answer.
+    for (const args of [
+      ['docker', '--timeout', '1'],
+      ['docker', '--timeout', '0.3'],
+      ['compose', '--timeout', '1500ms'],
+      ['k8s', '--exec', '--timeout', '1'],
+    ]) {
+      it(`gen ${args.join(' ')} is refused: the default 900 ms deadline needs 1900 ms`, async () => {
+        const run = await cli(['gen', ...args])
+        assert.equal(run.code, 1)
+        assert.doesNotMatch(run.stdout, /HEALTHCHECK|healthcheck|Probe/)
+        assert.match(
+          run.stdout,
+          /^probekit gen: --timeout \S+ is too short for probes with the library's default deadline, which gen assumes without --config: they need 1900 ms \(a 900 ms deadline, plus 1000 ms margin\)\. Use --timeout 2 or more, or give --config/m,
+        )
+        assert.doesNotMatch(run.stdout, /\n\s+at /, 'no stack trace')
+      })
+    }
+
+    it('gen k8s --timeout 1 fits an HTTP probe of the default deadline', async () => {
+      const run = await cli(['gen', 'k8s', '--timeout', '1'])
+      assert.equal(run.code, 0, run.stdout)
+      assert.equal((parseYaml(run.stdout) as Record<string, Probe>).readinessProbe?.timeoutSeconds, 1)
+    })
+
+    it("the defaults give Docker and exec probes room for the check's own 1000 ms deadline", async () => {
+      const docker = await cli(['gen', 'docker'])
+      assert.equal(docker.code, 0, docker.stdout)
+      const { flags, cmd } = parseHealthcheck(instructions(docker.stdout)[0] as string)
+      assert.equal(flags.timeout, '2s')
+      assert.deepEqual(cmd.slice(1, 4), ['check', '--timeout', '1000ms'])
+      const exec = await cli(['gen', 'k8s', '--exec'])
+      assert.equal(exec.code, 0, exec.stdout)
+      for (const probe of Object.values(parseYaml(exec.stdout) as Record<string, Probe>)) {
+        assert.equal(probe.timeoutSeconds, 2)
+      }
+    })
+  })
+
   describe('compose', () => {
     it('writes a healthcheck block that parses, with exactly the compose fields', async () => {
       const run = await cli(['gen', 'compose', '--port', '8000', '--retries', '5', '--start-period', '1m'])
@@ -208,6 +273,15 @@ describe('probekit gen', () => {
     })
   })
 
+  it('takes zero with any unit where zero means none: --initial-delay 0s, --start-period 0ms', async () => {
+    const k8s = await cli(['gen', 'k8s', '--initial-delay', '0s'])
+    assert.equal(k8s.code, 0, k8s.stdout)
+    assert.equal((parseYaml(k8s.stdout) as Record<string, Probe>).readinessProbe?.initialDelaySeconds, 0)
+    const docker = await cli(['gen', 'docker', '--start-period', '0ms'])
+    assert.equal(docker.code, 0, docker.stdout)
+    assert.equal(parseHealthcheck(instructions(docker.stdout)[0] as string).flags['start-period'], '0s')
+  })
+
   // Independent cases: run them side by side.
   describe('usage errors', { concurrency: true }, () => {
     for (const [args, pattern] of [
@@ -222,6 +296,27 @@ describe('probekit gen', () => {
       ],
       [['gen', 'docker', '--container', 'x'], /usage error: --container applies to gen k8s only/],
       [['gen', 'k8s', '--period', 'often'], /usage error: --period "often" is not a duration/],
+      [['gen', 'docker', '--period', '0'], /usage error: --period must be a positive duration .*, got 0$/m],
+      [['gen', 'k8s', '--period', '0'], /usage error: --period must be a positive duration .*, got 0$/m],
+      [['gen', 'compose', '--interval', '0s'], /usage error: --interval must be a positive duration .*, got 0s$/m],
+      [['gen', 'k8s', '--period', '-5'], /usage error: --period must be a positive duration .*, got -5$/m],
+      [['gen', 'k8s', '--period', 'NaN'], /usage error: --period "NaN" is not a duration/],
+      [['gen', 'docker', '--timeout', '0'], /usage error: --timeout must be a positive duration .*, got 0$/m],
+      [['gen', 'k8s', '--initial-delay', '-1'], /usage error: --initial-delay must be a positive duration/],
+      [
+        ['gen', 'k8s', '--timeout', '99999999999'],
+        /usage error: --timeout "99999999999" is too long; Kubernetes takes at most 2147483647 seconds$/m,
+      ],
+      [
+        ['gen', 'docker', '--start-period', '100000000d'],
+        /usage error: --start-period "100000000d" is too long; Kubernetes takes at most 2147483647 seconds$/m,
+      ],
+      [['gen', 'k8s', '--failure-threshold', '0'], /usage error: --failure-threshold "0" is not a whole number/],
+      [['gen', 'docker', '--retries', '-1'], /usage error: --failure-threshold "-1" is not a whole number/],
+      [
+        ['gen', 'k8s', '--success-threshold', '99999999999'],
+        /usage error: --success-threshold "99999999999" is not a whole number from 1 to 2147483647$/m,
+      ],
       [['gen', 'k8s', '--header', 'nocolon'], /usage error: --header "nocolon" is not a header/],
       [['gen', 'k8s', '--config', 'missing.js'], /usage error: the config module missing.js does not exist/],
       [['gen', 'nginx', '--upstream', 'web:8000'], /usage error: --upstream "web:8000" is not an http\(s\) URL/],
