@@ -153,6 +153,14 @@ function capLine(line: string, cap: number): string {
   return line.length <= cap ? line : `${line.slice(0, cap - 1)}…`
 }
 
+/** A value of each flag that takes one, for a usage error's example. */
+const FLAG_EXAMPLES: Record<string, string> = {
+  timeout: '2s',
+  'expect-status': '2xx',
+  'max-age': '5m',
+  ca: 'ca.pem',
+}
+
 function parse(argv: string[]): Parsed | undefined {
   const line = parseCommandArgs(argv, {
     flags: {
@@ -170,6 +178,14 @@ function parse(argv: string[]): Parsed | undefined {
   })
   if (!line) return undefined
   const { values, positionals } = line
+  // `--timeout http://…` (the value forgotten) takes the target as the flag's value.
+  for (const [flag, value] of Object.entries(values)) {
+    if (typeof value === 'string' && /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) {
+      throw new UsageError(
+        `--${flag} took a target as its value; give the flag its value first, e.g. probekit check --${flag} ${FLAG_EXAMPLES[flag] ?? 'VALUE'} http://127.0.0.1:8080/readyz`,
+      )
+    }
+  }
   if (positionals.length === 0) {
     throw new UsageError('name at least one target, e.g. probekit check http://127.0.0.1:8080/readyz')
   }

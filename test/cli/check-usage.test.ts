@@ -40,6 +40,15 @@ describe('probekit check: input it refuses, output it bounds', () => {
       ],
       [['--timout', '3', 'http://127.0.0.1:1/'], /usage error: unknown option "--timout"; did you mean --timeout\?$/m],
       [['--timeout'], /usage error: --timeout needs a value$/m],
+      // The value forgotten: the target became the flag's value (and is not echoed: it may hold a password).
+      [
+        ['--timeout', 'http://app:hunter2@127.0.0.1:1/'],
+        /usage error: --timeout took a target as its value; give the flag its value first, e\.g\. probekit check --timeout 2s http:\/\/127\.0\.0\.1:8080\/readyz$/m,
+      ],
+      [
+        ['--expect-status', 'http://127.0.0.1:1/', 'http://127.0.0.1:2/'],
+        /usage error: --expect-status took a target as its value; .* --expect-status 2xx /,
+      ],
       [['--timeout', '--json', 'http://127.0.0.1:1/'], /usage error: --timeout needs a value$/m],
       [['--json=yes', 'http://127.0.0.1:1/'], /usage error: --json takes no value; write --json alone$/m],
       [
