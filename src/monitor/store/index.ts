@@ -59,7 +59,7 @@ export function openStore(spec: string, options: OpenStoreOptions = {}): Monitor
   const match = /^(?:sqlite|sqlite3):(?:\/\/)?(.+)$/.exec(value)
   if (!match) {
     throw new StoreError(
-      `--store ${JSON.stringify(spec)} is not a store; use sqlite:FILE (e.g. sqlite:/var/lib/probekit/monitor.sqlite) or memory`,
+      `--store ${JSON.stringify(spec)} is not a store; use sqlite:FILE (e.g. sqlite:/var/lib/probekit/monitor.sqlite), etcd://HOST:PORT/PREFIX (replicas sharing a fleet) or memory`,
     )
   }
   const file = resolve(match[1] as string)
