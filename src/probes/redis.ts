@@ -284,10 +284,10 @@ async function expectPong(ping: Promise<string>, address: string, signal: AbortS
   if (reply !== 'PONG') throw new NotReady(`redis ${address}: unexpected reply to PING: ${JSON.stringify(reply)}`)
 }
 
-/** A passing check's details, once `ping` has had its PONG. */
-async function pong(ping: Promise<void>, address: string): Promise<UntimedDetails> {
-  await ping
-  return { message: 'PONG', componentId: address }
+/** A passing check's details, once `ping` has had its PONG (and what it noticed on the way). */
+async function pong(ping: Promise<string | undefined | void>, address: string): Promise<UntimedDetails> {
+  const note = await ping
+  return { message: note === undefined ? 'PONG' : `PONG (${note})`, componentId: address }
 }
 
 async function checkIoRedisCluster(cluster: IoRedisClusterLike, signal: AbortSignal): Promise<UntimedDetails> {
@@ -461,10 +461,11 @@ const MAX_REPLY_BYTES = 64 * 1024
 
 /**
  * Connects, authenticates when the URL carries credentials, selects the URL's database
- * (other than 0), sends PING and resolves on `+PONG`. The commands go in one write; the
- * socket is destroyed on every outcome, including the signal firing.
+ * (other than 0), sends PING and resolves on `+PONG`, with a note when the server took the
+ * commands but said something worth knowing. The commands go in one write; the socket is
+ * destroyed on every outcome, including the signal firing.
  */
-function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Promise<void> {
+function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Promise<string | undefined> {
   const options: SocketExchangeOptions = {
     host: target.host,
     port: target.port,
@@ -477,7 +478,8 @@ function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Pr
     options.tls = { ca: target.tls.ca, rejectUnauthorized: !target.tls.insecure }
     options.tlsTrustHint = "trust the server's CA with the ca option, or set insecure"
   }
-  return socketExchange(options, ({ socket, done, fail }) => {
+  let note: string | undefined
+  const exchange = socketExchange(options, ({ socket, done, fail }) => {
     // Replies expected, in order: AUTH (when credentials are given), SELECT (a database
     // other than 0), then PING.
     const steps: Step[] = []
@@ -516,7 +518,15 @@ function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Pr
           const line = buffer.slice(0, end)
           buffer = buffer.slice(end + 2)
           steps.shift()
-          if (line.startsWith('-')) return fail(errorReply(line.slice(1), step, target.db))
+          if (line.startsWith('-')) {
+            // A password the server does not ask for: the app's driver (ioredis) warns and
+            // goes on, and so the server is usable; the check passes and says so.
+            if (step === 'auth' && /without any password configured/i.test(line)) {
+              note = 'the server needs no password, and the URL gives one'
+              continue
+            }
+            return fail(errorReply(line.slice(1), step, target.db))
+          }
           if (step === 'ping') {
             if (line === '+PONG') return done()
             return fail(`unexpected reply to PING: ${JSON.stringify(line.slice(0, 40))}`)
@@ -525,6 +535,7 @@ function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Pr
       },
     }
   })
+  return exchange.then(() => note)
 }
 
 type Step = 'auth' | 'select' | 'ping'

@@ -100,6 +100,27 @@ describe('redis probe against a real standalone Redis', () => {
     assert.match(wrong.output ?? '', /authentication failed \(WRONGPASS\)/)
   })
 
+  it('passes a URL with a password the server does not ask for, saying so, as the app’s ioredis client works', async () => {
+    const open = await startRedis()
+    const client = new Redis(`redis://:needless-pw-5512@127.0.0.1:${open.port}`, { lazyConnect: true })
+    client.on('error', () => {})
+    try {
+      // The driver apps use warns and goes on: the server is usable with this URL.
+      await client.connect()
+      assert.equal(await client.ping(), 'PONG')
+      const result = await run(redis(`redis://:needless-pw-5512@127.0.0.1:${open.port}`))
+      assert.equal(result.status, 'pass', result.output)
+      assert.equal(result.output, 'PONG (the server needs no password, and the URL gives one)')
+      assert.doesNotMatch(JSON.stringify(result), /needless-pw/)
+      // A database the server lacks still fails after the needless password.
+      const lacks = await run(redis(`redis://:needless-pw-5512@127.0.0.1:${open.port}/20`))
+      assert.match(lacks.output ?? '', /cannot select database 20/)
+    } finally {
+      client.disconnect()
+      await open.stop()
+    }
+  })
+
   it('fails on a wrong password with a reason naming authentication and no password (URL, ioredis, node-redis)', async () => {
     const wrong = `redis://:wrong-pass-9931@127.0.0.1:${server.port}`
     const badIo = new Redis(wrong)
