@@ -23,6 +23,8 @@ export interface BullmqWorkerConnection {
   queue: string
   /** The key prefix (`bull` unless configured). */
   prefix: string
+  /** The database the connection uses (`db=` in CLIENT LIST; 0 when the server does not say). */
+  db: number
 }
 
 // Matches BullMQ's name for a worker's blocking connection: `<prefix>:<base64 of queue>:w:<name>`
@@ -40,6 +42,7 @@ export function parseWorkerConnections(clientList: string): BullmqWorkerConnecti
       prefix: parts[1] as string,
       queue: Buffer.from(parts[2] as string, 'base64').toString('utf8'),
       worker: parts[3] as string,
+      db: Number(/(?:^| )db=(\d+)/.exec(line)?.[1] ?? 0),
     })
   }
   return found
@@ -89,10 +92,15 @@ export function brokerWorkerProbe(options: BrokerWorkerProbeOptions): Probe {
         const pong = await client.ping()
         const pingMs = performance.now() - started
         const connections = parseWorkerConnections(await clientList(client))
+        // CLIENT LIST covers the whole server: a worker on another database uses other queues.
+        const db = databaseOf(options.url)
         const mine = connections.filter(
-          (c) => c.worker === options.workerName && (options.queue === undefined || c.queue === options.queue),
+          (c) =>
+            c.worker === options.workerName &&
+            c.db === db &&
+            (options.queue === undefined || c.queue === options.queue),
         )
-        if (mine.length === 0) throw new NotReady(notConnected(options, shownUrl, connections))
+        if (mine.length === 0) throw new NotReady(notConnected(options, shownUrl, connections, db))
         const queues = [...new Set(mine.map((c) => c.queue))].join(', ')
         return {
           message: `${shownUrl} ${pong} in ${pingMs.toFixed(1)} ms; worker ${options.workerName} is connected (queue ${queues})`,
@@ -102,7 +110,7 @@ export function brokerWorkerProbe(options: BrokerWorkerProbeOptions): Probe {
         }
       } catch (error) {
         if (error instanceof NotReady || signal.aborted) throw error
-        throw new NotReady(describeNetworkError(cause ?? error))
+        throw new NotReady(brokerReason(cause ?? error))
       } finally {
         signal.removeEventListener('abort', destroy)
         client.disconnect()
@@ -123,9 +131,36 @@ async function clientList(client: RedisClient): Promise<string> {
   }
 }
 
-function notConnected(options: BrokerWorkerProbeOptions, shownUrl: string, all: BullmqWorkerConnection[]): string {
+/** The database a redis:// URL names (its path), 0 when it names none. */
+function databaseOf(url: string): number {
+  try {
+    const path = new URL(url).pathname.replace(/^\//, '')
+    return /^\d+$/.test(path) ? Number(path) : 0
+  } catch {
+    return 0
+  }
+}
+
+/** The reason a broker connection failed, in the words of the redis probe for the common ones. */
+function brokerReason(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error)
+  const code = /^(WRONGPASS|NOAUTH)\b/.exec(text)?.[1]
+  if (code === 'WRONGPASS') return 'authentication failed (WRONGPASS): check the user and password'
+  if (code === 'NOAUTH')
+    return 'authentication required (NOAUTH): put the password in the URL, redis://:PASSWORD@host:port'
+  return describeNetworkError(error)
+}
+
+function notConnected(
+  options: BrokerWorkerProbeOptions,
+  shownUrl: string,
+  all: BullmqWorkerConnection[],
+  db: number,
+): string {
   const onQueue = options.queue === undefined ? '' : ` on queue ${options.queue}`
-  const others = [...new Set(all.map((c) => `${c.worker} (queue ${c.queue})`))]
+  const others = [
+    ...new Set(all.map((c) => `${c.worker} (queue ${c.queue}${c.db === db ? '' : `, database ${c.db}`})`)),
+  ]
   const seen =
     others.length === 0
       ? 'no named BullMQ worker is connected'

@@ -308,7 +308,11 @@ describe('openStore', () => {
     const notADb = join(dir, 'notes.txt')
     writeFileSync(notADb, 'this is not a database, just some text that is long enough to have a header'.repeat(20))
     const cases: [string, { readonly?: boolean }, RegExp][] = [
-      ['postgres://x', {}, /^--store "postgres:\/\/x" is not a store; use sqlite:FILE \(e\.g\. .*\), etcd:\/\/HOST:PORT\/PREFIX \(replicas sharing a fleet\) or memory$/],
+      [
+        'postgres://x',
+        {},
+        /^--store "postgres:\/\/x" is not a store; use sqlite:FILE \(e\.g\. .*\), etcd:\/\/HOST:PORT\/PREFIX \(replicas sharing a fleet\) or memory$/,
+      ],
       [
         'sqlite:/nonexistent/dir/m.sqlite',
         {},

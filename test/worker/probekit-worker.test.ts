@@ -151,6 +151,23 @@ describe('probekit worker against a real Redis and a real BullMQ worker', () => 
     assert.match(line, /^failed ping: worker worker@cli-test is not connected to redis:\/\/\S+ on queue invoices; /)
   })
 
+  it("counts the worker only on the broker URL's database (CLIENT LIST names every database's clients)", async () => {
+    const argv = defaults()
+    const at = argv.indexOf('--broker') + 1
+    argv[at] = `${redis.url}/0`
+    assert.equal((await probekitWorker(...argv)).code, 0)
+    argv[at] = `${redis.url}/3`
+    const other = await probekitWorker(...argv)
+    assert.equal(other.code, 1)
+    assert.match(
+      other.line,
+      /^failed ping: worker worker@cli-test is not connected to redis:\/\/127\.0\.0\.1:\d+\/3; connected: worker@cli-test \(queue jobs, database 0\)\n$/,
+    )
+    argv[at] = `${redis.url}/99`
+    const missing = await probekitWorker(...argv)
+    assert.equal(missing.code, 1)
+  })
+
   it('fails liveness while a job blocks the event loop past --max-age, and passes again after', async () => {
     await queue.add('block', { blockMs: 4000 })
     await waitFor('the blocking job to start', () => existsSync(files.blockMarker), 10_000)
@@ -361,7 +378,10 @@ describe('probekit worker against a password-protected Redis', () => {
       '2s',
     )
     assert.equal(code, 1)
-    assert.match(line, /^failed ping: redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0: WRONGPASS/)
+    assert.match(
+      line,
+      /^failed ping: redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0: authentication failed \(WRONGPASS\): check the user and password\n$/,
+    )
     assert.doesNotMatch(line, /Pa55word/)
   })
 
