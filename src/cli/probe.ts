@@ -11,15 +11,18 @@ the exec-probe counterpart of /livez, /readyz and /healthz, for processes that s
 HTTP. Exits 0 when the group passes, 1 when it fails.
 
 The config module exports the app's health: "export const health = createHealth(…)"
-(or a default export). It must not start servers or workers when imported.
+(or a default export). It must not start servers or workers when imported. Node loads it
+as its extension and package.json say: import/export needs .mjs, or .js under
+"type": "module"; a .cjs file, or .js in a CommonJS package, uses module.exports.
 
 Options:
   --live, --ready, --startup   the group to run (exactly one)
   --config FILE    the module that exports the health (default: $PROBEKIT_CONFIG,
                    else ./health.js or ./health.mjs). TypeScript needs a Node that loads
-                   it, e.g. NODE_OPTIONS="--import tsx"
+                   it (22.18+ strips erasable types: no enums), or NODE_OPTIONS="--import tsx"
   --verbose        also print each check's duration and observed value
-  -q, --quiet      print nothing; the exit status says it all
+  -q, --quiet      print no report, only errors (a bad flag, a config module that does not
+                   load); the exit status says the rest
   -h, --help       show this help
 
 Examples:

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { buildCli, cli, ROOT } from './run-cli.js'
 
 const FIXTURES = 'test/fixtures/cli'
+/** Whether this Node strips TypeScript types itself (22.18 and later); Node 20 cannot. */
+const STRIPS_TYPES = Boolean((process.features as { typescript?: string | false }).typescript)
 
 describe('probekit probe', () => {
   before(() => {
@@ -84,7 +88,7 @@ describe('probekit probe', () => {
   it('loads a TypeScript module under tsx, and says how when Node cannot', async () => {
     const plain = await cli(['probe', '--ready', '--config', `${FIXTURES}/typed-health.ts`])
     // Node 22.18+ (and every later line) strips the types itself; Node 20 cannot.
-    if ((process.features as { typescript?: string | false }).typescript) {
+    if (STRIPS_TYPES) {
       assert.equal(plain.code, 0, plain.stdout + plain.stderr)
       assert.match(plain.stdout, /\[\+\]typed ok/)
     } else {
@@ -97,6 +101,68 @@ describe('probekit probe', () => {
     })
     assert.equal(withTsx.code, 0, withTsx.stdout + withTsx.stderr)
     assert.match(withTsx.stdout, /\[\+\]typed ok/)
+  })
+
+  it('blames the enum, not the Node version, when Node cannot strip a TypeScript module', async () => {
+    const run = await cli(['probe', '--ready', '--config', `${FIXTURES}/enum-health.ts`])
+    assert.equal(run.code, 1)
+    if (STRIPS_TYPES) {
+      assert.match(
+        run.stdout,
+        /^probekit probe: the config module \S*enum-health\.ts uses TypeScript that Node's type stripping cannot remove \(line \d+: TypeScript enum is not supported in strip-only mode\); compile it to JavaScript, keep to erasable syntax \(no enums, namespaces or parameter properties\), or run with tsx: NODE_OPTIONS="--import tsx"/,
+      )
+      assert.doesNotMatch(run.stdout, /cannot load by itself/)
+    } else {
+      // Node 20 loads no TypeScript at all: there, the Node version is the cause.
+      assert.match(run.stdout, /enum-health\.ts is TypeScript, which Node [\d.]+ cannot load by itself; compile it/)
+    }
+    assert.equal(run.stdout.trimEnd().split('\n').length, 1, run.stdout)
+  })
+
+  it('says a TypeScript module with a syntax error is not valid TypeScript, and where', async () => {
+    // Written at run time: a fixture that does not parse would fail tsc on the test tree.
+    const dir = mkdtempSync(join(tmpdir(), 'probekit-probe-'))
+    try {
+      writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n')
+      writeFileSync(join(dir, 'health.ts'), 'export const timeoutMs: number = 1000\nexport const health: number =\n')
+      const run = await cli(['probe', '--ready', '--config', join(dir, 'health.ts')])
+      assert.equal(run.code, 1)
+      assert.match(
+        run.stdout,
+        STRIPS_TYPES
+          ? /the config module \S*health\.ts is not valid TypeScript \(line \d+: [^)]+\); fix the syntax/
+          : /health\.ts is TypeScript, which Node [\d.]+ cannot load by itself/,
+      )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('says an ES module in a CommonJS package needs .mjs or "type": "module", and lets no Node warning through', async () => {
+    const pkg = `${ROOT}${FIXTURES}/commonjs-package/package.json`
+    for (const quiet of [[], ['-q']]) {
+      const run = await cli(['probe', '--ready', ...quiet, '--config', `${FIXTURES}/commonjs-package/health.js`])
+      assert.equal(run.code, 1)
+      assert.equal(
+        run.stdout,
+        `probekit probe: the config module ${ROOT}${FIXTURES}/commonjs-package/health.js is written as an ES module (import/export) but Node loads it as CommonJS (${pkg} says "type": "commonjs"); rename it to .mjs, or set "type": "module" in ${pkg}\n`,
+      )
+      // Node's own "Warning: Failed to load the ES module …" says it again on stderr, past -q.
+      assert.equal(run.stderr, '', `probe ${quiet.join(' ')}`)
+    }
+    const nested = await cli(['probe', '--ready', '--config', `${FIXTURES}/commonjs-package/health.mjs`])
+    assert.equal(nested.code, 1)
+    assert.match(
+      nested.stdout,
+      /: \S*commonjs-package\/settings\.js \(imported by the config module \S*commonjs-package\/health\.mjs\) is written as an ES module \(import\/export\) but Node loads it as CommonJS .*; rename it to \.mjs, or set "type": "module" in /,
+    )
+    assert.equal(nested.stderr, '')
+  })
+
+  it('takes a CommonJS module too: module.exports = { health }', async () => {
+    const run = await cli(['probe', '--ready', '--config', `${FIXTURES}/commonjs-package/commonjs-health.js`])
+    assert.equal(run.code, 0, run.stdout + run.stderr)
+    assert.match(run.stdout, /\[\+\]commonjs ok/)
   })
 
   describe('says what is wrong with the config module in one sentence, exit 1', { concurrency: true }, () => {
@@ -115,6 +181,21 @@ describe('probekit probe', () => {
         'a module without a health export',
         ['--ready', '--config', `${FIXTURES}/no-export-health.mjs`],
         /no-export-health\.mjs has no "health" export \(it exports app\); add "export const health = createHealth\(…\)"/,
+      ],
+      [
+        'a "health" export that is a string, not a Health',
+        ['--ready', '--config', `${FIXTURES}/string-health.mjs`],
+        /^probekit probe: the "health" export of \S*string-health\.mjs is a string, not a Health; export the Health that createHealth\(…\) returns, as in "export const health = createHealth\(…\)"$/m,
+      ],
+      [
+        'a default export that is an object without run()',
+        ['--ready', '--config', `${FIXTURES}/object-default-health.mjs`],
+        /the default export of \S*object-default-health\.mjs is an object without run\(\), not a Health; export the Health that createHealth\(…\) returns, as in "export default health"$/m,
+      ],
+      [
+        'a "health" function that returns nothing',
+        ['--ready', '--config', `${FIXTURES}/factory-returns-nothing-health.mjs`],
+        /the "health" export of \S*factory-returns-nothing-health\.mjs is a function that returned undefined, not a Health; make it return the Health that createHealth\(…\) creates$/m,
       ],
       [
         'a module that throws while loading',
