@@ -8,7 +8,7 @@ import { isLoopbackHost, TokenError, TokenFile } from '../monitor/auth.js'
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../monitor/deliveries.js'
 import { Monitor } from '../monitor/monitor.js'
 import type { ReplicaShare } from '../monitor/replicas.js'
-import { registerSecrets } from '../monitor/secrets.js'
+import { registerReceiverSecrets, registerSecrets } from '../monitor/secrets.js'
 import type { EtcdStore } from '../monitor/store/etcd.js'
 import { isEtcdAddress, openStoreAsync, SqliteMissingError, SqliteStore, StoreError } from '../monitor/store/index.js'
 import type { MonitorStore } from '../monitor/types.js'
@@ -422,6 +422,10 @@ export async function run(argv: string[]): Promise<number> {
     ...(parsed.caFile ? { caFile: parsed.caFile } : {}),
     shutdownTimeoutMs: parsed.shutdownTimeoutMs,
   })
+  // The notifiers' URLs hold secrets too: masked before anything is loaded, logged or
+  // served (what an earlier run stored is redacted again as it loads).
+  for (const url of parsed.webhooks) registerReceiverSecrets(url, monitor.secrets, 'webhook')
+  for (const url of parsed.alertmanagers) registerReceiverSecrets(url, monitor.secrets, 'alertmanager')
   try {
     await monitor.load(parsed.paths)
   } catch (error) {

@@ -14,8 +14,14 @@
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import { type Logger, writeLog } from '../core/logger.js'
 import { positive } from '../core/options.js'
-import { redactUrl } from '../core/redact.js'
-import { type PendingDeliveries, receiverUrl, senderDeliveries } from './deliveries.js'
+import {
+  type PendingDeliveries,
+  receiverEndpoint,
+  receiverUrl,
+  senderDeliveries,
+  shownReceiverUrl,
+} from './deliveries.js'
+import { registerReceiverSecrets } from './secrets.js'
 import type { CheckState, HealthState } from './types.js'
 import type { TransitionSource } from './webhooks.js'
 
@@ -29,7 +35,11 @@ export interface AlertSource extends TransitionSource {
 }
 
 export interface AlertmanagerOptions {
-  /** Alertmanager base URLs (`http://am:9093`); each gets every alert. */
+  /**
+   * Alertmanager base URLs (`http://am:9093`); each gets every alert. Userinfo
+   * (`http://user:password@am:9093`) is sent as `Authorization: Basic`, as webhooks send it,
+   * and the URL's secrets join the monitor's (`registerReceiverSecrets`).
+   */
   urls: readonly string[]
   /** How often a firing alert is sent again, ms. Default 60 000 (below Alertmanager's resolve_timeout of 5 m). */
   resendMs?: number
@@ -84,7 +94,11 @@ interface Queued {
 }
 
 interface Target {
+  /** The alerts endpoint without userinfo (fetch refuses URLs with credentials). */
   url: string
+  /** `Basic …` from the URL's userinfo, as webhooks send it. */
+  authorization: string | undefined
+  /** How logs name it: no userinfo, no query, secret-looking path segments as `***`. */
   shown: string
   queue: Map<string, Queued>
   inFlight: Promise<void> | undefined
@@ -111,17 +125,21 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
   const alertname = options.alertname ?? DEFAULT_ALERTNAME
   const externalUrl = options.externalUrl?.replace(/\/+$/, '')
   const logger = options.logger === undefined ? console : options.logger
-  const targets: Target[] = options.urls.map((url) => ({
-    url: alertsUrl(url),
-    shown: redactUrl(url),
-    queue: new Map(),
-    inFlight: undefined,
-    inFlightCount: 0,
-    retryTimer: undefined,
-    failures: 0,
-    down: false,
-    dropped: 0,
-  }))
+  const targets: Target[] = options.urls.map((url) => {
+    const parsed = receiverUrl(url, 'Alertmanager URL', 'http://alertmanager:9093')
+    if (monitor.secrets) registerReceiverSecrets(parsed, monitor.secrets, 'alertmanager')
+    return {
+      ...receiverEndpoint(alertsUrl(parsed)),
+      shown: shownReceiverUrl(parsed),
+      queue: new Map(),
+      inFlight: undefined,
+      inFlightCount: 0,
+      retryTimer: undefined,
+      failures: 0,
+      down: false,
+      dropped: 0,
+    }
+  })
   /** Per check id, the labels of the alert Alertmanager was last told is firing. */
   const firing = new Map<string, { key: string; alert: PostableAlert }>()
   let closing = false
@@ -223,7 +241,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     const now = Date.now()
     const endsAt = new Date(now + RESEND_PERIODS_VALID * resendMs + timeoutMs).toISOString()
     const body = jsonSafe(JSON.stringify(batch.map(([, q]) => (q.firing ? { ...q.alert, endsAt } : q.alert))))
-    const outcome = await attempt(target.url, body)
+    const outcome = await attempt(target, body)
     if (outcome.ok) {
       if (target.down)
         writeLog(logger, 'info', `alertmanager ${target.shown}: reachable again; sent the alerts that waited`, {})
@@ -267,13 +285,15 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
   }
 
   async function attempt(
-    url: string,
+    target: Target,
     body: string,
   ): Promise<{ ok: true } | { ok: false; retry: boolean; reason: string }> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'probekit-monitor' }
+    if (target.authorization) headers.authorization = target.authorization
     try {
-      const res = await fetch(url, {
+      const res = await fetch(target.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'probekit-monitor' },
+        headers,
         body,
         redirect: 'manual',
         signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), abandoning.signal]),
@@ -281,14 +301,18 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       const text = await res.text().catch(() => '')
       if (res.status >= 200 && res.status < 300) return { ok: true }
       const retry = res.status === 408 || res.status === 429 || res.status >= 500
-      return { ok: false, retry, reason: `answered ${res.status}${text ? `: ${lineSafe(text.slice(0, 200))}` : ''}` }
+      // Redacted whole, then cut: an answer may echo what was sent.
+      const said = text ? `: ${lineSafe(monitor.redact(text).slice(0, 200))}` : ''
+      return { ok: false, retry, reason: `answered ${res.status}${said}` }
     } catch (error) {
       const name = (error as Error).name
       const reason = abandoning.signal.aborted
         ? 'abandoned at the shutdown timeout'
         : name === 'TimeoutError' || name === 'AbortError'
           ? `no answer within ${timeoutMs} ms`
-          : redactUrl(String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message))
+          : monitor.redact(
+              String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message),
+            )
       return { ok: false, retry: true, reason }
     }
   }
@@ -342,8 +366,9 @@ function resolved(alert: PostableAlert, now: number): PostableAlert {
 }
 
 /** The v2 alerts endpoint under a base URL (which may carry a path prefix, as behind a proxy). */
-function alertsUrl(url: string): string {
-  receiverUrl(url, 'Alertmanager URL', 'http://alertmanager:9093')
-  const base = url.replace(/\/+$/, '')
-  return base.endsWith('/api/v2/alerts') ? base : `${base}/api/v2/alerts`
+function alertsUrl(base: URL): URL {
+  const url = new URL(base.href)
+  const path = url.pathname.replace(/\/+$/, '')
+  url.pathname = path.endsWith('/api/v2/alerts') ? path : `${path}/api/v2/alerts`
+  return url
 }

@@ -8,6 +8,7 @@
 import type { Logger } from '../core/logger.js'
 import { redactUrl } from '../core/redact.js'
 import { limitedLog } from './log-limiter.js'
+import { looksSecret } from './secrets.js'
 
 /**
  * A receiver's URL (a webhook, an Alertmanager), parsed, or one sentence naming `what`
@@ -23,6 +24,52 @@ export function receiverUrl(url: string, what: string, example: string): URL {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
     throw new Error(`${what} ${JSON.stringify(redactUrl(url))} must start with http:// or https://`)
   return parsed
+}
+
+/** Where a sender POSTs, and with what credentials. */
+export interface ReceiverEndpoint {
+  /** The URL without its userinfo. */
+  url: string
+  /** `Basic …` from the URL's userinfo, if it has one. */
+  authorization: string | undefined
+}
+
+/**
+ * A receiver's URL as a request can carry it: fetch refuses a URL with credentials
+ * ("Request cannot be constructed from a URL that includes credentials"), so the userinfo
+ * (percent-decoded) goes in an `Authorization: Basic` header, as curl sends it.
+ */
+export function receiverEndpoint(url: URL): ReceiverEndpoint {
+  const user = decoded(url.username)
+  const password = decoded(url.password)
+  const bare = new URL(url.href)
+  bare.username = ''
+  bare.password = ''
+  return {
+    url: bare.href,
+    authorization: user || password ? `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` : undefined,
+  }
+}
+
+/**
+ * How log lines name a receiver whose path is not its secret (an Alertmanager behind a
+ * proxy's prefix): `scheme://host[:port]/path`, without userinfo or query, and with every
+ * path segment that looks secret shown as `***`.
+ */
+export function shownReceiverUrl(url: URL): string {
+  const path = url.pathname
+    .split('/')
+    .map((segment) => (looksSecret(segment) || looksSecret(decoded(segment)) ? '***' : segment))
+    .join('/')
+  return `${url.protocol}//${url.host}${path}${url.search ? '?…' : ''}`
+}
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
 }
 
 /** A sender of notifications, as the monitor's shutdown sees it. */

@@ -13,6 +13,8 @@
  *   of strings (`tokens`), at any depth;
  * - a `…_file`/`…File` field whose name says secret (`token_file`) and a TLS `keyFile`:
  *   the file's contents (each line of a PEM key), read when the manifest loads.
+ *
+ * The URLs of the notifiers (webhooks, Alertmanager) are registered by `registerReceiverSecrets`.
  */
 import { readFileSync } from 'node:fs'
 import { SECRET_KEY, SECRET_NAME, type SecretSet } from '../core/redact.js'
@@ -66,4 +68,73 @@ function fileSecrets(file: string, secrets: SecretSet): void {
     if (line && !line.startsWith('-----')) secrets.add(line)
   }
   secrets.add(text.trim())
+}
+
+/** Parts of a notifier's URL shorter than this are never taken for secrets (`hooks`, `api`, `v2`, `json`). */
+const MIN_URL_PART_SECRET_LENGTH = 8
+/**
+ * What people name paths and settings with: words in lower, Capitalised or UPPER case, of
+ * up to 15 letters, joined by `-`, `_` or `.` (`probekit`, `alertmanager-receiver`, `Alerts`).
+ * Anything else as long as `MIN_URL_PART_SECRET_LENGTH` — a digit, a mixed-case run, other
+ * characters, a run of 16 letters or more — reads as generated, so as a secret.
+ */
+const PLAIN_WORDS =
+  /^(?:[a-z]{1,15}|[A-Z][a-z]{1,14}|[A-Z]{1,15})(?:[-_.](?:[a-z]{1,15}|[A-Z][a-z]{1,14}|[A-Z]{1,15}))*$/
+
+/** Whether a path segment or query value of a notifier's URL looks like a secret (`T0123ABCD`, a UUID, `HOOKSIG555`). */
+export function looksSecret(part: string): boolean {
+  return part.length >= MIN_URL_PART_SECRET_LENGTH && !PLAIN_WORDS.test(part)
+}
+
+/**
+ * Registers the secrets of a notifier's URL (`--webhook`, `--alertmanager`) with `secrets`,
+ * so they are masked by value like a manifest's — also when a target echoes them back:
+ *
+ * - the userinfo as `SecretSet.addUrl` takes it (the password, `user:password` and its
+ *   base64, a lone token), and query values whose name says secret;
+ * - every path segment and every other query value that `looksSecret`, each on its own
+ *   (as sent and decoded): a receiver echoes them apart (`/hooks/{token}`);
+ * - for a webhook, also its whole path and its path with the query: a chat webhook's path
+ *   is its secret, however plain its words (`/services/T0001/B0002/ops-alerts`).
+ *
+ * The user name alone is not masked: it is no secret, and masking it would mask every
+ * word that spells it. A URL that does not parse registers nothing (the sender refuses it).
+ */
+export function registerReceiverSecrets(
+  url: string | URL,
+  secrets: SecretSet,
+  receiver: 'webhook' | 'alertmanager',
+): void {
+  let parsed: URL
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : url
+  } catch {
+    return
+  }
+  secrets.addUrl(parsed)
+  for (const segment of parsed.pathname.split('/')) addIfSecret(segment, decodedPart(segment), secrets)
+  for (const pair of parsed.search.slice(1).split('&')) {
+    const equals = pair.indexOf('=')
+    if (equals < 0) continue
+    const raw = pair.slice(equals + 1)
+    addIfSecret(raw, decodedPart(raw.replaceAll('+', ' ')), secrets)
+  }
+  if (receiver === 'webhook' && parsed.pathname !== '/') {
+    secrets.add(parsed.pathname)
+    secrets.add(`${parsed.pathname}${parsed.search}`)
+  }
+}
+
+function addIfSecret(raw: string, decoded: string, secrets: SecretSet): void {
+  if (!looksSecret(decoded) && !looksSecret(raw)) return
+  secrets.add(decoded)
+  secrets.add(raw)
+}
+
+function decodedPart(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
 }

@@ -14,8 +14,9 @@ import type { Logger } from '../core/logger.js'
 import { nonNegative, positive } from '../core/options.js'
 import { redactUrl, type SecretSet } from '../core/redact.js'
 import { sleep } from '../core/sleep.js'
-import { type PendingDeliveries, receiverUrl, senderDeliveries } from './deliveries.js'
+import { type PendingDeliveries, receiverEndpoint, receiverUrl, senderDeliveries } from './deliveries.js'
 import { limitedLog } from './log-limiter.js'
+import { registerReceiverSecrets } from './secrets.js'
 import type { CheckKind, CheckState, HealthState, Transition } from './types.js'
 
 /** What the webhooks need of a monitor (the Monitor class has it). */
@@ -24,7 +25,7 @@ export interface TransitionSource {
   off(event: 'change', listener: (transition: Transition, state: CheckState) => void): unknown
   /** When the source has it (the Monitor does), its `stop()` drains the webhooks within its shutdown timeout. */
   addDeliveries?(sender: PendingDeliveries): () => void
-  /** When the source has it (the Monitor does), the webhook URLs' credentials and paths are masked in all it logs, stores and serves. */
+  /** When the source has it (the Monitor does), the secrets of the notifiers' URLs (`registerReceiverSecrets`) are masked in all it logs, stores and serves. */
   secrets?: SecretSet
 }
 
@@ -135,15 +136,9 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
   }
   const targets: Target[] = options.urls.map((url) => {
     const parsed = receiverUrl(url, 'webhook URL', 'https://hooks.example.com/probekit')
-    monitor.secrets?.addUrl(parsed)
-    monitor.secrets?.add(`${parsed.pathname}${parsed.search}`)
-    const user = decoded(parsed.username)
-    const password = decoded(parsed.password)
-    parsed.username = ''
-    parsed.password = ''
+    if (monitor.secrets) registerReceiverSecrets(parsed, monitor.secrets, 'webhook')
     return {
-      url: parsed.href,
-      authorization: user || password ? `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` : undefined,
+      ...receiverEndpoint(parsed),
       shown: shownWebhookUrl(parsed),
       queue: [],
       active: 0,
@@ -307,7 +302,10 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
     } catch (error) {
       const reason = abort.signal.aborted
         ? `timed out after ${timeoutMs} ms`
-        : redactUrl(String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message))
+        : redactUrl(
+            String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message),
+            monitor.secrets,
+          )
       return { ok: false, retry: true, reason, retryAfterMs: 0 }
     } finally {
       clearTimeout(timer)
@@ -401,14 +399,6 @@ function retryAfter(header: string | null): number {
   if (/^\d+$/.test(header)) return Number(header) * 1000
   const at = Date.parse(header)
   return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now())
-}
-
-function decoded(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
 }
 
 /** `https://hooks.example.com/…`: where notifications go, without the path that may be their secret. */

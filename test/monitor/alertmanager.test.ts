@@ -10,7 +10,7 @@ import { openStore } from '../../src/monitor/store/index.js'
 import type { CheckState } from '../../src/monitor/types.js'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
 import { spawnMonitor } from '../support/monitor-process.js'
-import { freePort, makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { freePort, makeTempDir, refusedPort, sleep, waitFor } from '../support/server-process.js'
 import { type AlertmanagerServer, alertsOf, startAlertmanager as startServer } from '../support/servers/alertmanager.js'
 
 /** What Alertmanager's webhook receiver config POSTs (the fields the tests read). */
@@ -266,6 +266,49 @@ describe('alerts to a real Alertmanager', () => {
     } finally {
       am.process.thaw()
       await alerts.close()
+    }
+  })
+
+  it("sends the URL's userinfo as Basic auth, as webhooks do, and logs the URL without user or password", async () => {
+    // A real receiver in Alertmanager's place behind a proxy that wants Basic auth.
+    const received: { path: string; authorization: string | undefined; body: string }[] = []
+    const proxy = createServer((req, res) => {
+      let body = ''
+      req.setEncoding('utf8')
+      req.on('data', (c: string) => (body += c))
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', authorization: req.headers.authorization, body })
+        res.writeHead(200).end()
+      })
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const port = (proxy.address() as AddressInfo).port
+    const downPort = await refusedPort()
+    const log = new Log()
+    const alerts = startAlertmanager(fleet.monitor, {
+      urls: [
+        `http://am-user:am%40pw-4567@127.0.0.1:${port}/am/`,
+        `http://am-user:am%40pw-4567@127.0.0.1:${downPort}/am`,
+      ],
+      backoffMs: 50,
+      logger: log,
+    })
+    try {
+      fleet.monitor.push('nightly', 'fail', 'exit 1')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      const post = await waitFor('the alert at the receiver', () => received.find((r) => r.body.includes('nightly')))
+      assert.equal(post.path, '/am/api/v2/alerts')
+      assert.equal(post.authorization, `Basic ${Buffer.from('am-user:am@pw-4567').toString('base64')}`)
+      const line = await waitFor('the unreachable line', () => log.lines.find((l) => /unreachable/.test(l)))
+      assert.match(line, new RegExp(`^error alertmanager http://127\\.0\\.0\\.1:${downPort}/am: unreachable \\(`))
+      assert.doesNotMatch(line, /am-user|pw-4567/)
+      assert.equal(log.lines.filter((l) => /unreachable/.test(l)).length, 1, log.lines.join('\n'))
+      // The password is the monitor's secret now: masked wherever a target echoes it.
+      assert.equal(fleet.monitor.redact('am@pw-4567 am%40pw-4567'), '*** ***')
+    } finally {
+      await alerts.close()
+      proxy.closeAllConnections()
+      await new Promise((resolve) => proxy.close(resolve))
     }
   })
 

@@ -12,10 +12,11 @@ import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Monitor } from '../../src/monitor/monitor.js'
-import { registerSecrets } from '../../src/monitor/secrets.js'
+import { registerReceiverSecrets, registerSecrets } from '../../src/monitor/secrets.js'
 import { MemoryStore } from '../../src/monitor/store/index.js'
 import { buildCli } from '../cli/run-cli.js'
-import { makeTempDir, waitFor } from '../support/server-process.js'
+import { type MonitorProcess, spawnMonitor } from '../support/monitor-process.js'
+import { makeTempDir, refusedPort, waitFor } from '../support/server-process.js'
 import { makeTestCa } from '../support/test-ca.js'
 
 const root = resolve(import.meta.dirname, '../..')
@@ -246,5 +247,138 @@ describe('Monitor.secrets', () => {
       `query-key-1 proxy-pw proxy:proxy-pw env-pw-99 push-token-abc ${keyLine} text/html C.UTF-8 page=2`,
     )
     assert.equal(masked, '*** *** *** *** *** *** text/html C.UTF-8 page=2')
+  })
+
+  it("from a notifier's URL: its password, secret-looking path segments and query values, not its plain words", async () => {
+    const monitor = new Monitor({ store: new MemoryStore(), logger: false })
+    registerReceiverSecrets(
+      'https://bot:Chat%2FPw-9981@hooks.example.com/services/T0123ABCD/B0456EFGH/abcDEFghiJKLmno?sig=QuerySig-88&format=json&channel=ops-alerts',
+      monitor.secrets,
+      'webhook',
+    )
+    registerReceiverSecrets('http://amuser:AmPw-2468@am.internal:9093/alertmanager/', monitor.secrets, 'alertmanager')
+    const masked = monitor.redact(
+      'Chat/Pw-9981 Chat%2FPw-9981 T0123ABCD B0456EFGH abcDEFghiJKLmno QuerySig-88 AmPw-2468 /services/T0001/B0002',
+    )
+    assert.equal(masked, '*** *** *** *** *** *** *** /services/T0001/B0002')
+    // Short or plain parts would mask ordinary words everywhere; the user name is no secret.
+    const plain = 'bot amuser hooks services json format=json ops-alerts alertmanager api v2 9093'
+    assert.equal(monitor.redact(plain), plain)
+    // A webhook's path is its secret whole, however plain its words (Alertmanager's is a prefix).
+    registerReceiverSecrets('https://hooks.example.com/services/ops-alerts', monitor.secrets, 'webhook')
+    assert.equal(monitor.redact('POST /services/ops-alerts; /alertmanager/'), 'POST ***; /alertmanager/')
+    await monitor.stop()
+  })
+})
+
+describe("monitor: the notifiers' URLs are secrets too", () => {
+  const HOOK_PASSWORD = 'HOOKPASSWORD123'
+  const HOOK_PATH_TOKEN = 'SECRETPATHTOKEN987'
+  const HOOK_SIG = 'HOOKSIG555'
+  const AM_PASSWORD = 'AMPASSWORD456'
+  const NOTIFIER_SECRETS = [HOOK_PASSWORD, HOOK_PATH_TOKEN, HOOK_SIG, AM_PASSWORD]
+  /** What a job pushes: every secret part of both URLs, apart, among plain words of their paths. */
+  const LEAK = `leak: ${NOTIFIER_SECRETS.join(' ')} via hooks and am api v2 alerts`
+  const MASKED = 'leak: *** *** *** *** via hooks and am api v2 alerts'
+  const MANIFEST = 'id: openjob\nnode: n1\nchecks:\n  - { name: openjob, type: push, period: 1h }\n'
+
+  let receiver: Server
+  let port: number
+  const posts: { path: string; authorization: string | undefined; body: string }[] = []
+  const running: MonitorProcess[] = []
+
+  before(async () => {
+    // One real receiver for both: the webhook's path and Alertmanager's API under /am.
+    receiver = createServer((req, res) => {
+      let body = ''
+      req.setEncoding('utf8')
+      req.on('data', (c: string) => (body += c))
+      req.on('end', () => {
+        posts.push({ path: req.url ?? '', authorization: req.headers.authorization, body })
+        res.end()
+      })
+    })
+    port = await listen(receiver)
+  })
+
+  after(async () => {
+    for (const monitor of running) await monitor.stop()
+    receiver.closeAllConnections()
+    await new Promise((r) => receiver.close(r))
+  })
+
+  const notifierArgs = async () => [
+    '--webhook',
+    `http://hookuser:${HOOK_PASSWORD}@127.0.0.1:${port}/hooks/${HOOK_PATH_TOKEN}?sig=${HOOK_SIG}`,
+    '--webhook-min-interval',
+    '0',
+    '--alertmanager',
+    `http://amuser:${AM_PASSWORD}@127.0.0.1:${port}/am`,
+    // Down: its line at start names it, without the user.
+    '--alertmanager',
+    `http://amuser:${AM_PASSWORD}@127.0.0.1:${await refusedPort()}/am`,
+    '--alert-resend',
+    '1s',
+  ]
+
+  async function start(dir: string, store: string, extra: string[]): Promise<MonitorProcess> {
+    const monitor = spawnMonitor(['--store', `sqlite:${store}`, '--listen', '127.0.0.1:0', ...extra, dir], dir)
+    running.push(monitor)
+    return monitor.started()
+  }
+
+  async function pushLeak(monitor: MonitorProcess): Promise<void> {
+    const answer = await fetch(`${monitor.url}/v1/push/openjob/3`, { method: 'POST', body: LEAK })
+    assert.equal(answer.status, 200, await answer.text())
+  }
+
+  function assertNoNotifierSecret(where: string, text: string): void {
+    for (const secret of NOTIFIER_SECRETS)
+      assert.ok(!text.includes(secret), `${where} holds ${secret}:\n${text.slice(0, 2000)}`)
+  }
+
+  it('keeps their password, path token and query value out of the log, /v1, the store and every notification', async () => {
+    const dir = makeTempDir('notifier-secrets')
+    writeFileSync(join(dir, 'open.yaml'), MANIFEST)
+    const store = join(dir, 'monitor.sqlite')
+    posts.length = 0
+    const monitor = await start(dir, store, await notifierArgs())
+    await pushLeak(monitor)
+    const hook = await waitFor('the webhook', () => posts.find((p) => p.path.startsWith('/hooks/')), 20_000)
+    const alert = await waitFor('the alert', () => posts.find((p) => p.path === '/am/api/v2/alerts'), 20_000)
+    await waitFor('the unreachable line', () => /unreachable/.test(monitor.output()), 20_000)
+    // Both carry their URL's userinfo as Basic auth.
+    assert.equal(hook.authorization, `Basic ${Buffer.from(`hookuser:${HOOK_PASSWORD}`).toString('base64')}`)
+    assert.equal(alert.authorization, `Basic ${Buffer.from(`amuser:${AM_PASSWORD}`).toString('base64')}`)
+
+    const checks = await (await fetch(`${monitor.url}/v1/checks`)).text()
+    assert.match(checks, new RegExp(MASKED.replaceAll('*', '\\*')), 'plain words of the paths stay')
+    assertNoNotifierSecret('/v1/checks', checks)
+    for (const post of posts) assertNoNotifierSecret(`the body sent to ${post.path}`, post.body)
+    assert.equal(await monitor.stop(), 0, monitor.output())
+
+    const log = monitor.output()
+    assertNoNotifierSecret('the log', log)
+    assert.match(log, /alertmanager http:\/\/127\.0\.0\.1:\d+\/am: unreachable/)
+    assert.doesNotMatch(log, /amuser|hookuser/)
+    for (const file of [store, `${store}-wal`]) {
+      if (existsSync(file)) assertNoNotifierSecret(file, readFileSync(file).toString('latin1'))
+    }
+  })
+
+  it('masks them in what an earlier run without the notifiers stored, from the first read on', async () => {
+    const dir = makeTempDir('notifier-secrets-restored')
+    writeFileSync(join(dir, 'open.yaml'), MANIFEST)
+    const store = join(dir, 'monitor.sqlite')
+    const first = await start(dir, store, [])
+    await pushLeak(first)
+    assert.match(await (await fetch(`${first.url}/v1/checks`)).text(), /leak: HOOKPASSWORD123/)
+    assert.equal(await first.stop(), 0, first.output())
+
+    const second = await start(dir, store, await notifierArgs())
+    const checks = await (await fetch(`${second.url}/v1/checks`)).text()
+    assert.match(checks, /"state": "critical"/)
+    assertNoNotifierSecret('/v1/checks', checks)
+    assert.equal(await second.stop(), 0, second.output())
   })
 })

@@ -169,6 +169,31 @@ describe('webhooks', () => {
     }
   })
 
+  it('mask the secret-looking path segments and query values of the URL each on its own, not its plain words', async () => {
+    const port = new URL(receiver.url).port
+    const hooks = startWebhooks(fleet.monitor, {
+      urls: [`http://127.0.0.1:${port}/hooks/PathTok-31337x/alerts?sig=QuerySig-4242&format=json&channel=ops-alerts`],
+      minIntervalMs: 0,
+      logger: false,
+    })
+    try {
+      // A receiver (or a target) echoes the parts apart, not the URL whole.
+      assert.equal(fleet.monitor.redact('token PathTok-31337x sig QuerySig-4242'), 'token *** sig ***')
+      assert.equal(
+        fleet.monitor.redact('hooks alerts format=json channel=ops-alerts'),
+        'hooks alerts format=json channel=ops-alerts',
+      )
+      fleet.monitor.push('nightly', 'fail', 'receiver said: unknown hook PathTok-31337x (sig QuerySig-4242)')
+      await fleet.waitForState(ID, 'critical')
+      const [sent] = await waitFor('the notification', () =>
+        receiver.delivered.length ? receiver.delivered : undefined,
+      )
+      assert.equal(sent?.output, 'push fail: receiver said: unknown hook *** (sig ***)')
+    } finally {
+      await hooks.close()
+    }
+  })
+
   it('coalesce the transitions of one check inside the minimum interval into the next notification', async () => {
     const hooks = startWebhooks(fleet.monitor, { urls: [receiver.url], minIntervalMs: 1500, logger: false })
     try {
