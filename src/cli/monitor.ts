@@ -107,7 +107,7 @@ ${etcdFlagsHelp(30)}
 
 Examples:
   probekit monitor /etc/probekit/pods
-  probekit monitor --store sqlite:/var/lib/probekit/monitor.sqlite --listen 0.0.0.0:8008 \
+  probekit monitor --store sqlite:/var/lib/probekit/monitor.sqlite --listen 0.0.0.0:8008 \\
     --auth-token-file /etc/probekit/tokens pods/
   probekit monitor --store memory --node web-1 carsales.yaml
   probekit monitor --webhook https://hooks.example.com/probekit pods/
@@ -524,7 +524,15 @@ export async function run(argv: string[]): Promise<number> {
     )
   }
 
-  return new Promise<number>((resolveExit) => {
+  return new Promise<number>((resolve) => {
+    // A monitor runs until it is stopped, even with nothing to do yet: no checks (a manifest
+    // may appear, and a reload picks it up) and no API (--listen none) hold no handle of
+    // their own, and Node would otherwise end the process at once with status 0.
+    const alive = setInterval(() => {}, 2 ** 30)
+    const resolveExit = (code: number) => {
+      clearInterval(alive)
+      resolve(code)
+    }
     let reloading: Promise<void> | undefined
     let again = false
     const reload = (why: string) => {

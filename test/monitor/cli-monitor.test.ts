@@ -97,6 +97,25 @@ describe('probekit monitor', () => {
     assert.match(stdout, /^Usage: probekit monitor \[options\] MANIFEST_OR_DIR…/)
     assert.match(stdout, /--store sqlite:FILE\|memory/)
     assert.match(stdout, /Examples:\n {2}probekit monitor \/etc\/probekit\/pods/)
+    // A long example goes on on the next line, after a backslash a shell reads as one line.
+    assert.match(stdout, /--listen 0\.0\.0\.0:8008 \\\n {4}--auth-token-file \/etc\/probekit\/tokens pods\/\n/)
+  })
+
+  it('with nothing to check yet and no API, runs until stopped and picks up a manifest that appears', async () => {
+    const dir = makeTempDir('cli-monitor-empty')
+    const m = startMonitor(['--store', 'memory', '--listen', 'none', dir])
+    running.push(m)
+    await waitFor('the start line', () => m.output().includes('watching 0 checks of 0 pods'), 10_000)
+    // It used to end here with status 0: nothing held the event loop.
+    const early = await Promise.race([m.exited, new Promise((r) => setTimeout(() => r('running'), 1500))])
+    assert.equal(early, 'running', m.output())
+    writeFileSync(
+      join(dir, 'web.yaml'),
+      `id: web\nnode: n1\nchecks:\n  - name: up\n    url: ${base}/up\n    interval: 1s\n`,
+    )
+    await waitFor('the new check to run', () => /web\/up on n1: unknown → passing/.test(m.output()), 10_000)
+    m.child.kill('SIGTERM')
+    assert.equal(await m.exited, 0, m.output())
   })
 
   it('refuses a bad manifest with its file, line and key, exit status 1', () => {
