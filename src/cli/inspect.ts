@@ -63,7 +63,8 @@ export async function run(argv: string[]): Promise<number> {
     const color = process.stdout.isTTY === true && !process.env.NO_COLOR
     process.stdout.write(formatTree(doc, { color }))
   } else {
-    // JSON.stringify escapes C0 but leaves DEL and C1 (a one-byte CSI, U+009B) raw.
+    // JSON.stringify escapes C0 but leaves DEL, C1 (a one-byte CSI, U+009B) and the
+    // bidirectional controls (U+202E reorders what a terminal shows) raw.
     process.stdout.write(`${jsonSafe(JSON.stringify(doc, null, 4))}\n`)
   }
   return 0

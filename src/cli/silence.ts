@@ -1,4 +1,5 @@
-import { lineSafe } from '../core/inert.js'
+import { jsonSafe, lineSafe } from '../core/inert.js'
+import { MAX_SILENCE_MS, MAX_SILENCE_TEXT } from '../monitor/silences.js'
 import type { Silence } from '../monitor/types.js'
 import { parseCommandArgs, parseDuration } from './args.js'
 import { callMonitorApi } from './monitor-api.js'
@@ -22,8 +23,9 @@ Options:
   --pod ID            add: the pod to silence (required)
   --node NAME         add: only the pod on this node (default every node)
   --check NAME        add: only this check of the pod (default all of its checks)
-  --for DURATION      add: how long, e.g. 30m, 2h, 1d
-  --until TIME        add: until when, ISO 8601 with a zone, e.g. 2026-12-05T06:00:00Z
+  --for DURATION      add: how long, e.g. 30m, 2h, 1d; at most ${MAX_SILENCE_TEXT}
+  --until TIME        add: until when, ISO 8601 with a zone, e.g. 2026-12-05T06:00:00Z;
+                      at most ${MAX_SILENCE_TEXT} away
   --comment TEXT      add: why (required), e.g. a ticket
   --author NAME       add: who (default $USER)
   --json              print JSON instead of lines
@@ -68,25 +70,30 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError('silence add needs --comment TEXT: say why (a ticket, the work)')
     if ((values.for === undefined) === (values.until === undefined))
       throw new UsageError('silence add needs one of --for DURATION (e.g. 2h) and --until TIME')
+    const forMs = values.for !== undefined ? parseDuration(String(values.for), '--for') : undefined
+    if (forMs !== undefined && forMs > MAX_SILENCE_MS)
+      throw new UsageError(
+        `--for ${values.for} is longer than a silence may last, ${MAX_SILENCE_TEXT}; add another when it ends`,
+      )
     const body = {
       pod: values.pod,
       comment: values.comment,
       author: values.author ?? process.env.USER ?? '',
       ...(values.node !== undefined ? { node: values.node } : {}),
       ...(values.check !== undefined ? { check: values.check } : {}),
-      ...(values.for !== undefined ? { for: `${parseDuration(String(values.for), '--for')}ms` } : {}),
+      ...(forMs !== undefined ? { for: `${forMs}ms` } : {}),
       ...(values.until !== undefined ? { until: values.until } : {}),
     }
     const { silence } = (await callMonitorApi(api, '/v1/silences', { method: 'POST', body, tokenFile })) as {
       silence: Silence
     }
-    print(json ? JSON.stringify(silence, null, 2) : `silenced ${describe(silence)}`)
+    print(json ? inertJson(silence) : `silenced ${describe(silence)}`)
     return 0
   }
   if (action === 'list') {
     if (rest.length > 0) throw new UsageError(`silence list takes no arguments, got ${rest.join(' ')}`)
     const { silences } = (await callMonitorApi(api, '/v1/silences', { tokenFile })) as { silences: Silence[] }
-    if (json) print(JSON.stringify(silences, null, 2))
+    if (json) print(inertJson(silences))
     else if (silences.length === 0) print('no silences')
     else for (const s of silences) print(describe(s))
     return 0
@@ -99,7 +106,7 @@ export async function run(argv: string[]): Promise<number> {
       method: 'DELETE',
       tokenFile,
     })) as { silence: Silence }
-    print(json ? JSON.stringify(silence, null, 2) : `expired ${describe(silence)}`)
+    print(json ? inertJson(silence) : `expired ${describe(silence)}`)
     return 0
   }
   throw new UsageError(
@@ -107,6 +114,11 @@ export async function run(argv: string[]): Promise<number> {
       ? 'say what to do: probekit silence add|list|expire'
       : `unknown action ${JSON.stringify(action)}; use add, list or expire`,
   )
+}
+
+/** What the API said as JSON, made inert (`jsonSafe`): the same JSON to a parser. */
+function inertJson(value: unknown): string {
+  return jsonSafe(JSON.stringify(value, null, 2))
 }
 
 /** One line: what is silenced, until when, by whom and why (what the API said, made inert). */

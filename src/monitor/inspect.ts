@@ -152,7 +152,10 @@ export function formatTree(doc: InspectDocument, options: TreeOptions = {}): str
   return out
 }
 
-/** Control characters from a target never reach the terminal raw, and each field stays on its line. */
+/**
+ * Control characters (bidirectional ones too) from a target or a silence's comment never
+ * reach the terminal raw, and each field stays on its line.
+ */
 function oneLine(text: string): string {
   return lineSafe(text)
 }

@@ -27,7 +27,7 @@ export interface SilenceInput {
   pod: string
   node?: string
   check?: string
-  /** From now, ms. One of `forMs` and `until`. */
+  /** From now, ms. One of `forMs` and `until`; either ends at most `MAX_SILENCE_MS` from now. */
   forMs?: number
   /** ISO 8601 (or anything Date.parse reads with a zone). */
   until?: string
@@ -38,9 +38,21 @@ export interface SilenceInput {
 /** A mistake in what was asked (an API 400, a CLI usage error). */
 export class SilenceError extends Error {}
 
+/**
+ * The longest a silence may last, from when it is added: a year. Alertmanager sets no
+ * maximum; a year still covers a passive replica muted between failovers months apart,
+ * while a silence meant to last for ever hides a check that should be fixed or removed
+ * (and years past 9999 are not even a plain ISO 8601 time). What recurs belongs in a
+ * manifest's `maintenance:` window.
+ */
+export const MAX_SILENCE_MS = 365 * 86_400_000
+/** `MAX_SILENCE_MS` as the sentences that refuse a longer silence name it. */
+export const MAX_SILENCE_TEXT = '365d (a year)'
+
 /** Ended silences are kept this long (for `silence list`), then forgotten. */
 const KEEP_ENDED_MS = DEFAULT_RETENTION.endedSilencesMs
-const MAX_COMMENT = 1000
+/** Characters a silence's comment may have. */
+export const MAX_COMMENT = 1000
 const MAX_SILENCES = DEFAULT_RETENTION.maxSilences
 
 /**
@@ -78,7 +90,7 @@ export class Silences {
     const now = this.now()
     return [...this.all.values()]
       .filter((s) => Date.parse(s.endsAt) > now - KEEP_ENDED_MS)
-      .sort((a, b) => b.endsAt.localeCompare(a.endsAt))
+      .sort((a, b) => Date.parse(b.endsAt) - Date.parse(a.endsAt) || a.id.localeCompare(b.id))
       .map((s) => ({ ...s }))
   }
 
@@ -96,7 +108,12 @@ export class Silences {
     if (input.forMs !== undefined && input.until !== undefined)
       throw new SilenceError('give `for` or `until`, not both')
     if (input.forMs !== undefined) {
-      if (!Number.isFinite(input.forMs) || input.forMs <= 0) throw new SilenceError('`for` must be a positive duration')
+      if (typeof input.forMs !== 'number' || !(input.forMs > 0))
+        throw new SilenceError('`for` must be a positive duration')
+      if (!(input.forMs <= MAX_SILENCE_MS))
+        throw new SilenceError(
+          `\`for\` is longer than a silence may last, ${MAX_SILENCE_TEXT}; add another when it ends`,
+        )
       endsAt = now + input.forMs
     } else if (input.until !== undefined) {
       endsAt = Date.parse(input.until)
@@ -105,6 +122,10 @@ export class Silences {
           `\`until\` ${JSON.stringify(input.until)} is not a time; use ISO 8601, e.g. 2026-12-05T06:00:00Z`,
         )
       if (endsAt <= now) throw new SilenceError(`\`until\` ${input.until} is in the past`)
+      if (endsAt - now > MAX_SILENCE_MS)
+        throw new SilenceError(
+          `\`until\` ${input.until} is further away than a silence may last, ${MAX_SILENCE_TEXT}; add another when it ends`,
+        )
     } else throw new SilenceError('say how long: `for` (e.g. 2h) or `until` (a time)')
     const comment = typeof input.comment === 'string' ? input.comment.trim() : ''
     if (!comment) throw new SilenceError('a silence needs a `comment`: why (a ticket, the maintenance)')
@@ -154,7 +175,7 @@ export class Silences {
     for (const s of this.all.values()) {
       if (s.pod !== key.pod || (s.node && s.node !== key.node) || (s.check && s.check !== key.check)) continue
       if (Date.parse(s.startsAt) > now || Date.parse(s.endsAt) <= now) continue
-      if (!found || s.endsAt > found.endsAt) found = s
+      if (!found || Date.parse(s.endsAt) > Date.parse(found.endsAt)) found = s
     }
     if (found) return { id: found.id, comment: found.comment, author: found.author, until: found.endsAt }
     for (const window of windows) {

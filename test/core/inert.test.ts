@@ -6,6 +6,9 @@ import { writeLog } from '../../src/core/logger.js'
 /** Any raw control character a terminal acts on: C0 but newline and tab, ESC, DEL, C1. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
+/** Every bidirectional control: embeddings and overrides, isolates, and the three marks. */
+const BIDI_CONTROLS = '\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c'
+const RAW_BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/
 
 describe('terminalSafe', () => {
   it('shows ESC, C1, DEL and carriage returns as visible escapes, keeping newlines and tabs', () => {
@@ -16,8 +19,17 @@ describe('terminalSafe', () => {
   })
 
   it('leaves printable text, including non-ASCII, as it is', () => {
-    const text = 'passing → critical: 503 Service Unavailable ✔ ü 日本'
+    const text = 'passing → critical: 503 Service Unavailable ✔ ü 日本 עברית العربية'
     assert.equal(terminalSafe(text), text)
+  })
+
+  it('shows every bidirectional control as a \\u escape, so a line reads in the order it was written', () => {
+    // "Trojan Source": U+202E makes a terminal show "until 2026" where "6202 litnu" was written.
+    assert.equal(terminalSafe('ok \u202e6202 litnu\u202c done'), 'ok \\u202e6202 litnu\\u202c done')
+    assert.equal(
+      terminalSafe(BIDI_CONTROLS),
+      '\\u202a\\u202b\\u202c\\u202d\\u202e\\u2066\\u2067\\u2068\\u2069\\u200e\\u200f\\u061c',
+    )
   })
 })
 
@@ -28,6 +40,12 @@ describe('lineSafe', () => {
       'ok\\n2026-01-01T00:00:00Z forged line\\x1b]52;c;aGk=\\x07',
     )
   })
+
+  it('shows the bidirectional controls as \\u escapes too', () => {
+    const line = lineSafe(`comment ${BIDI_CONTROLS}\nnext`)
+    assert.doesNotMatch(line, RAW_BIDI)
+    assert.equal(line, `comment ${terminalSafe(BIDI_CONTROLS)}\\nnext`)
+  })
 })
 
 describe('jsonSafe', () => {
@@ -36,6 +54,14 @@ describe('jsonSafe', () => {
     const json = jsonSafe(JSON.stringify(value))
     assert.doesNotMatch(json, RAW_CONTROL)
     assert.match(json, /\\u009b/)
+    assert.deepEqual(JSON.parse(json), value)
+  })
+
+  it('escapes the bidirectional controls JSON.stringify leaves raw, and stays the same JSON', () => {
+    const value = { comment: `OPS-1 ${BIDI_CONTROLS} end` }
+    const json = jsonSafe(JSON.stringify(value))
+    assert.doesNotMatch(json, RAW_BIDI)
+    assert.match(json, /\\u202e/)
     assert.deepEqual(JSON.parse(json), value)
   })
 })

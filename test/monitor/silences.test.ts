@@ -9,14 +9,20 @@ import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { type Api, startApi } from '../../src/monitor/api.js'
 import { Monitor } from '../../src/monitor/monitor.js'
-import { type MaintenanceWindow, Silences, windowEnd } from '../../src/monitor/silences.js'
+import {
+  MAX_SILENCE_MS,
+  type MaintenanceWindow,
+  SilenceError,
+  Silences,
+  windowEnd,
+} from '../../src/monitor/silences.js'
 import { openStore } from '../../src/monitor/store/index.js'
 import type { CheckState, Silence } from '../../src/monitor/types.js'
 import { startWebhooks, type WebhookNotification } from '../../src/monitor/webhooks.js'
 import { buildCli } from '../cli/run-cli.js'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
 import { PROBEKIT_BIN } from '../support/monitor-process.js'
-import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
+import { makeTempDir, refusedPort, sleep, waitFor } from '../support/server-process.js'
 
 const run = promisify(execFile)
 
@@ -101,6 +107,63 @@ describe('silences in the store', () => {
     const third = openStore(`sqlite:${file}`)
     assert.equal(new Silences(third).match({ pod: 'api', node: 'n1', check: 'x' }), undefined)
     third.close()
+  })
+})
+
+describe('how long a silence may last', () => {
+  const NOW = Date.parse('2026-12-05T12:00:00Z')
+  const DAY = 86_400_000
+  const silences = () => new Silences(openStore('memory'), () => NOW)
+
+  it('is at most a year, by `for` or by `until`; a longer one is refused in a sentence naming the maximum', async () => {
+    const tooLong =
+      /longer than a silence may last, 365d \(a year\)|further away than a silence may last, 365d \(a year\)/
+    // 1e300 s and 100000000000d are past what a Date can hold: no silence, no RangeError.
+    for (const forMs of [366 * DAY, 1e303, 100_000_000_000 * DAY, Number.POSITIVE_INFINITY])
+      await assert.rejects(silences().add({ pod: 'web', forMs, comment: 'x' }), (error: Error) => {
+        assert.ok(error instanceof SilenceError, `${forMs}: ${error}`)
+        assert.match(error.message, tooLong)
+        return true
+      })
+    for (const until of ['+275760-09-13T00:00:00.000Z', '2027-12-06T12:00:00.001Z'])
+      await assert.rejects(silences().add({ pod: 'web', until, comment: 'x' }), (error: Error) => {
+        assert.ok(error instanceof SilenceError, `${until}: ${error}`)
+        assert.match(error.message, tooLong)
+        return true
+      })
+    const year = await silences().add({ pod: 'web', forMs: MAX_SILENCE_MS, comment: 'x' })
+    assert.equal(year.endsAt, '2027-12-05T12:00:00.000Z')
+    const byUntil = await silences().add({ pod: 'web', until: '2027-12-05T12:00:00Z', comment: 'x' })
+    assert.equal(byUntil.endsAt, '2027-12-05T12:00:00.000Z')
+  })
+
+  it('is compared as a time, not as text: a year past 9999 sorts last-ending first and is the one that marks', async () => {
+    // Silences a store may hold from before the maximum, or from another tool: a year past
+    // 9999 is written "+010000-…", which as text sorts before "2027-…".
+    const store = openStore('memory')
+    const silence = (id: string, endsAt: string) => ({
+      id,
+      pod: 'web',
+      startsAt: '2026-12-01T00:00:00.000Z',
+      endsAt,
+      comment: id,
+      author: '',
+      createdAt: '2026-12-01T00:00:00.000Z',
+    })
+    store.saveSilence?.(silence('far', '+010000-01-01T00:00:00.000Z'))
+    store.saveSilence?.(silence('near', '2027-01-01T00:00:00.000Z'))
+    store.saveSilence?.(silence('nearer', '2026-12-24T00:00:00.000Z'))
+    const all = new Silences(store, () => NOW)
+    assert.deepEqual(
+      all.list().map((s) => s.id),
+      ['far', 'near', 'nearer'],
+    )
+    assert.deepEqual(all.match({ pod: 'web', node: 'n1', check: 'db' }), {
+      id: 'far',
+      comment: 'far',
+      author: '',
+      until: '+010000-01-01T00:00:00.000Z',
+    })
   })
 })
 
@@ -291,6 +354,70 @@ describe('silences through the API and probekit silence', () => {
     assert.equal(usage.code, 1)
     assert.match(usage.stdout + usage.stderr, /needs one of --for DURATION/)
     await fetch(`${guarded.url}/v1/silences/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })
+  })
+
+  it('a `for` or `until` longer than a year is a 400 naming the maximum, however far past what a Date holds', async () => {
+    for (const body of [
+      { pod: 'jobs', for: 1e300, comment: 'x' },
+      { pod: 'jobs', for: '100000000000d', comment: 'x' },
+      { pod: 'jobs', for: '366d', comment: 'x' },
+      { pod: 'jobs', until: '+275760-09-13T00:00:00.000Z', comment: 'x' },
+    ]) {
+      const res = await fetch(`${fleet.url}/v1/silences`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      const answer = (await res.json()) as { error: string }
+      assert.equal(res.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(answer)}`)
+      assert.match(answer.error, /than a silence may last, 365d \(a year\); add another when it ends$/)
+    }
+    const { silences } = (await (await fetch(`${fleet.url}/v1/silences`)).json()) as { silences: Silence[] }
+    assert.ok(
+      silences.every((s) => Date.parse(s.endsAt) <= Date.now() + MAX_SILENCE_MS),
+      'a refused silence was added',
+    )
+  })
+
+  it('probekit silence add refuses --for longer than a year before it asks the monitor', async () => {
+    // Nothing listens at --api: the sentence comes from the command itself.
+    const api = `http://127.0.0.1:${await refusedPort()}`
+    const refused = await silence(['add', '--api', api, '--pod', 'jobs', '--for', '400d', '--comment', 'x'])
+    assert.equal(refused.code, 1)
+    assert.match(
+      refused.stdout + refused.stderr,
+      /usage error: --for 400d is longer than a silence may last, 365d \(a year\); add another when it ends/,
+    )
+  })
+
+  it('lists a comment with bidirectional controls escaped, in lines and in --json', async () => {
+    // U+202E would show this line's end reversed; the isolates and marks are as dangerous.
+    const comment = 'OPS-9 \u202e6202 litnu\u202c \u2066x\u2069 \u200f\u200e\u061c\u009b'
+    const res = await fetch(`${fleet.url}/v1/silences`, {
+      method: 'POST',
+      body: JSON.stringify({ pod: 'jobs', check: 'nightly', for: '1h', comment, author: 'ana\u202e' }),
+    })
+    const text = await res.text()
+    assert.equal(res.status, 201, text)
+    const rawBidi = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u0080-\u009f]/
+    assert.doesNotMatch(text, rawBidi, 'the API answered the controls raw')
+    const { silence: added } = JSON.parse(text) as { silence: Silence }
+    assert.equal(added.comment, comment, 'the API changed the comment')
+    try {
+      const lines = await silence(['list', '--api', fleet.url])
+      assert.equal(lines.code, 0, lines.stderr)
+      assert.doesNotMatch(lines.stdout, rawBidi)
+      assert.match(
+        lines.stdout,
+        /by ana\\u202e {2}"OPS-9 \\u202e6202 litnu\\u202c \\u2066x\\u2069 \\u200f\\u200e\\u061c\\x9b"/,
+      )
+      const json = await silence(['list', '--api', fleet.url, '--json'])
+      assert.equal(json.code, 0, json.stderr)
+      assert.doesNotMatch(json.stdout, rawBidi)
+      assert.equal((JSON.parse(json.stdout) as Silence[]).find((s) => s.id === added.id)?.comment, comment)
+    } finally {
+      await fetch(`${fleet.url}/v1/silences/${added.id}`, { method: 'DELETE' })
+    }
   })
 
   it('a silenced check sends no webhook; when the silence ends and it still fails, one notification', async () => {

@@ -107,13 +107,31 @@ export function jsonText(value: unknown): string {
   return `${jsonSafe(JSON.stringify(value, null, 2))}\n`
 }
 
-/** Reads a body, keeping at most `keep` bytes (its tail: a log's end says why it failed). */
-export function readBodyTail(req: IncomingMessage, keep: number, max: number): Promise<{ text: string; cut: boolean }> {
+/** How the 413 for a body over its route's limit names the body and what to send instead. */
+export interface BodyLimit {
+  /** Bytes beyond which the body is refused. */
+  maxBytes: number
+  /** What the body is, e.g. `push body`. */
+  name: string
+  /** What to send instead, e.g. `send the log's tail`. */
+  fix: string
+}
+
+/**
+ * Reads a body, keeping at most `keep` bytes (its tail: a log's end says why it failed);
+ * one over `limit.maxBytes` is refused with 413 and the sentence `limit` words.
+ */
+export function readBodyTail(
+  req: IncomingMessage,
+  keep: number,
+  limit: BodyLimit,
+): Promise<{ text: string; cut: boolean }> {
+  const max = limit.maxBytes
   // A refused body is not read on: the 413 goes out and the connection closes after it.
-  const tooLarge = (what: string) =>
-    new HttpError(413, `${what} is over ${max} bytes; send the log's tail`, { connection: 'close' })
+  const tooLarge = (size: string) =>
+    new HttpError(413, `${limit.name}${size} is over ${max} bytes; ${limit.fix}`, { connection: 'close' })
   const declared = Number(req.headers['content-length'])
-  if (declared > max) return Promise.reject(tooLarge(`push body of ${declared} bytes`))
+  if (declared > max) return Promise.reject(tooLarge(` of ${declared} bytes`))
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let kept = 0
@@ -123,7 +141,7 @@ export function readBodyTail(req: IncomingMessage, keep: number, max: number): P
       if (total > max) {
         req.removeAllListeners('data')
         req.pause()
-        reject(tooLarge('push body'))
+        reject(tooLarge(''))
         return
       }
       chunks.push(chunk)

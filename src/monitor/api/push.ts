@@ -14,8 +14,8 @@ import { type ApiCall, HttpError, readBodyTail, sendJson } from './call.js'
 
 /** Largest push body kept; the rest of a longer body is read and dropped (its tail is kept). */
 export const PUSH_BODY_KEPT_BYTES = 10 * 1024
-/** A push body beyond this is refused with 413. */
-const PUSH_BODY_MAX_BYTES = 1024 * 1024
+/** A push body beyond 1 MB is refused with 413. */
+const PUSH_BODY_LIMIT = { maxBytes: 1024 * 1024, name: 'push body', fix: "send the log's tail" }
 export const DEFAULT_PUSH_RATE_PER_SECOND = 10
 
 /** The push route's handler over one monitor; at most `ratePerSecond` pushes per check per second. */
@@ -70,7 +70,7 @@ export function pushHandler(monitor: Monitor, access: Access, ratePerSecond: num
         { 'retry-after': String(retryAfterSeconds) },
       )
     }
-    const { text, cut } = await readBodyTail(req, PUSH_BODY_KEPT_BYTES, PUSH_BODY_MAX_BYTES)
+    const { text, cut } = await readBodyTail(req, PUSH_BODY_KEPT_BYTES, PUSH_BODY_LIMIT)
     // Only the tail was kept: a credential may straddle where it starts, so that is masked too.
     const body = cut ? redactCut(text, { start: true }, monitor.secrets) : text
     if (!monitor.push(id, kind, body || undefined)) throw unknown()

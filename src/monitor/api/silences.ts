@@ -7,12 +7,18 @@
  */
 
 import { durationMs } from '../../core/duration.js'
-import { SilenceError, type SilenceInput, type Silences } from '../silences.js'
+import { MAX_COMMENT, SilenceError, type SilenceInput, type Silences } from '../silences.js'
 import { StoreError } from '../store/errors.js'
-import { type ApiCall, HttpError, readBodyTail, sendJson } from './call.js'
+import { type ApiCall, type BodyLimit, HttpError, readBodyTail, sendJson } from './call.js'
 
 /** A silence's JSON body is small; more is refused. */
 const SILENCE_BODY_MAX_BYTES = 16 * 1024
+const ADD_LIMIT = {
+  maxBytes: SILENCE_BODY_MAX_BYTES,
+  name: 'silence body',
+  fix: `send a JSON object with pod, for or until, and a comment of at most ${MAX_COMMENT} characters`,
+}
+const EXPIRE_LIMIT = { maxBytes: SILENCE_BODY_MAX_BYTES, name: 'silence body', fix: 'ending a silence needs no body' }
 
 /**
  * The handlers of the silence routes, over one set of silences. `tokenRequired` (whether
@@ -28,7 +34,7 @@ export function silenceHandlers(silences: Silences, tokenRequired: () => boolean
 
     /** `POST /v1/silences {pod, node?, check?, for|until, comment, author?}` */
     async add({ req, res }: ApiCall): Promise<void> {
-      const body = await readBody(req)
+      const body = await readBody(req, ADD_LIMIT)
       let input: Record<string, unknown>
       try {
         input = JSON.parse(body) as Record<string, unknown>
@@ -58,7 +64,7 @@ export function silenceHandlers(silences: Silences, tokenRequired: () => boolean
     /** `DELETE /v1/silences/<id>`, and `POST /v1/silences/<id>/expire` for clients that cannot DELETE */
     async expire({ req, res, params }: ApiCall): Promise<void> {
       // A body is read and dropped, so the connection stays open for the next request.
-      if (req.method === 'POST') await readBody(req)
+      if (req.method === 'POST') await readBody(req, EXPIRE_LIMIT)
       const id = params.id as string
       let ended: Awaited<ReturnType<Silences['expire']>>
       try {
@@ -72,8 +78,8 @@ export function silenceHandlers(silences: Silences, tokenRequired: () => boolean
   }
 }
 
-async function readBody(req: ApiCall['req']): Promise<string> {
-  return (await readBodyTail(req, SILENCE_BODY_MAX_BYTES, SILENCE_BODY_MAX_BYTES)).text
+async function readBody(req: ApiCall['req'], limit: BodyLimit): Promise<string> {
+  return (await readBodyTail(req, SILENCE_BODY_MAX_BYTES, limit)).text
 }
 
 /** A store that could not write (etcd not answering) is 503 with its sentence; anything else stays what it was. */
