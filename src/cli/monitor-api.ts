@@ -36,6 +36,11 @@ export async function callMonitorApi(base: string, path: string, call: MonitorAp
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`--api ${JSON.stringify(redactUrl(base))} must start with http:// or https://`)
   }
+  if (url.username !== '' || url.password !== '') {
+    throw new UsageError(
+      `--api ${JSON.stringify(redactUrl(base))} holds a user or password; the monitor API takes a bearer token instead, read from a file with --token-file FILE`,
+    )
+  }
   for (const [name, value] of Object.entries(call.query ?? {}))
     if (value !== undefined) url.searchParams.set(name, value)
   if (call.body !== undefined) headers['content-type'] = 'application/json'
@@ -50,6 +55,11 @@ export async function callMonitorApi(base: string, path: string, call: MonitorAp
     })
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause
+    if (cause?.message === 'bad port') {
+      throw new UsageError(
+        `--api ${shown}: port ${url.port} is one fetch never connects to (it belongs to another protocol, as browsers have it); give the monitor another --listen port`,
+      )
+    }
     const reason =
       (error as Error).name === 'TimeoutError'
         ? 'no answer within 10 s'

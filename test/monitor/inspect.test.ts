@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import { formatTree, type InspectDocument, toInspect } from '../../src/monitor/inspect.js'
 import { openStore } from '../../src/monitor/store/index.js'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
-import { refusedPort, waitFor } from '../support/server-process.js'
+import { makeTempDir, refusedPort, waitFor } from '../support/server-process.js'
 
 const root = new URL('../..', import.meta.url).pathname
 
@@ -27,7 +27,9 @@ function inspect(...args: string[]): Promise<{ code: number; stdout: string }> {
 // two checks, one of them answering with markup and control characters.
 let fleet: Fleet
 const NODE = hostname()
-const HOSTILE = 'boom <script>alert(1)</script>\x1b[2J\x07 end'
+const HOSTILE = 'boom <script>alert(1)</script>\x1b[2J\x07 \u202egnp.exe\u202c end'
+/** A raw bidirectional control ("Trojan Source": U+202E shows what follows reversed). */
+const RAW_BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/
 
 before(async () => {
   fleet = await startFleet({
@@ -135,6 +137,79 @@ describe('probekit inspect', () => {
     assert.ok(!stdout.includes('\x1b') && !stdout.includes('\x07'), 'control characters reached the terminal')
   })
 
+  it("escapes the bidirectional controls of a target's body and a silence's comment, in the tree and in JSON", async () => {
+    const comment = 'OPS-9 \u202e6202 litnu\u202c \u2066x\u2069 \u200f\u200e\u061c'
+    const res = await fetch(`${fleet.url}/v1/silences`, {
+      method: 'POST',
+      body: JSON.stringify({ pod: 'search', check: 'health_check', for: '1h', comment, author: 'ana\u202e' }),
+    })
+    assert.equal(res.status, 201)
+    const { silence } = (await res.json()) as { silence: { id: string } }
+    try {
+      for (const source of [
+        ['--api', fleet.url],
+        ['--store', fleet.storeSpec],
+      ]) {
+        const tree = await inspect(...source, '--node', 'n2', '--format', 'tree')
+        assert.equal(tree.code, 0, tree.stdout)
+        assert.doesNotMatch(tree.stdout, RAW_BIDI, `${source[0]} --format tree`)
+        assert.match(
+          tree.stdout,
+          /by ana\\u202e: OPS-9 \\u202e6202 litnu\\u202c \\u2066x\\u2069 \\u200f\\u200e\\u061c\n/,
+        )
+        assert.match(tree.stdout, /\\u202egnp\.exe\\u202c end/)
+        const json = await inspect(...source, '--node', 'n2')
+        assert.doesNotMatch(json.stdout, RAW_BIDI, `${source[0]} --format json`)
+        const check = (JSON.parse(json.stdout) as InspectDocument).search?.n2?.health_check
+        assert.equal(check?.silenced?.comment, comment, 'the JSON says the same to a parser')
+        assert.match(check?.output ?? '', /\u202egnp\.exe\u202c end/)
+      }
+    } finally {
+      await fetch(`${fleet.url}/v1/silences/${silence.id}`, { method: 'DELETE' })
+    }
+  })
+
+  it('says silenced until the end of the silence that lasts longest, comparing times, not text', async () => {
+    // A store may hold a silence from before their maximum: a year past 9999 is written
+    // "+010000-…", which as text sorts before "2030-…".
+    const spec = `sqlite:${join(makeTempDir('inspect-until'), 'monitor.sqlite')}`
+    const store = openStore(spec)
+    const now = new Date().toISOString()
+    store.saveStates([
+      {
+        id: 'n1/web/db',
+        pod: 'web',
+        node: 'n1',
+        check: 'db',
+        kind: 'tcp',
+        target: '127.0.0.1:5432',
+        state: 'passing',
+        output: '',
+        since: now,
+        successes: 1,
+        failures: 0,
+        index: 1,
+      },
+    ])
+    const silence = (id: string, endsAt: string) => ({
+      id,
+      pod: 'web',
+      startsAt: now,
+      endsAt,
+      comment: id,
+      author: 'ana',
+      createdAt: now,
+    })
+    store.saveSilence?.(silence('far', '+010000-01-01T00:00:00.000Z'))
+    store.saveSilence?.(silence('near', '2030-01-01T00:00:00.000Z'))
+    store.close()
+    const tree = await inspect('--store', spec, '--format', 'tree')
+    assert.equal(tree.code, 0, tree.stdout)
+    assert.match(tree.stdout, /silenced until \+010000-01-01T00:00:00\.000Z by ana: far\n/)
+    const doc = JSON.parse((await inspect('--store', spec)).stdout) as InspectDocument
+    assert.equal(doc.web?.n1?.db?.silenced?.id, 'far')
+  })
+
   it('says in one sentence that the store does not exist, without creating it', async () => {
     const missing = join(fleet.dir, 'nothing-here.sqlite')
     const { code, stdout } = await inspect('--store', `sqlite:${missing}`)
@@ -151,6 +226,22 @@ describe('probekit inspect', () => {
     assert.equal(
       stdout.trim(),
       `probekit inspect: cannot reach the monitor API at http://127.0.0.1:${port}: connection refused; is "probekit monitor" running and listening there?`,
+    )
+  })
+
+  it('refuses an --api URL with a password, and a port fetch never connects to, saying why (not "is it running?")', async () => {
+    const creds = await inspect('--api', 'http://ops:hunter2@127.0.0.1:8008')
+    assert.equal(creds.code, 1)
+    assert.match(
+      creds.stdout,
+      /usage error: --api "http:\/\/ops:\*\*\*@127\.0\.0\.1:8008" holds a user or password; the monitor API takes a bearer token instead, read from a file with --token-file FILE$/m,
+    )
+    assert.doesNotMatch(creds.stdout, /hunter2/)
+    const blocked = await inspect('--api', 'http://127.0.0.1:6000')
+    assert.equal(blocked.code, 1)
+    assert.match(
+      blocked.stdout,
+      /usage error: --api http:\/\/127\.0\.0\.1:6000: port 6000 is one fetch never connects to \(it belongs to another protocol, as browsers have it\); give the monitor another --listen port$/m,
     )
   })
 
@@ -200,6 +291,29 @@ describe('the inspect document', () => {
     })
     assert.match(formatTree(doc), /▲ health_check +warning/)
     assert.equal(formatTree({}), 'no checks recorded\n')
+  })
+
+  it('shows the bidirectional controls of every field as \\u escapes in the tree', () => {
+    const now = new Date().toISOString()
+    const doc: InspectDocument = {
+      'web\u202e': {
+        'n1\u2066': {
+          'db\u200f': {
+            status: 'critical',
+            output: 'first\nrefused \u202etrats\u202c\u061c',
+            since: now,
+            target: 'tcp://\u2067host\u2069:5432',
+            kind: 'tcp',
+            silenced: { id: 's1', comment: 'OPS-1 \u202e', author: 'ana\u200e', until: '2027-01-01T00:00:00.000Z' },
+          },
+        },
+      },
+    }
+    const tree = formatTree(doc, { now: Date.parse(now) })
+    assert.doesNotMatch(tree, RAW_BIDI)
+    assert.match(tree, /^web\\u202e\n {2}n1\\u2066\n {4}✖ db\\u200f +critical .* tcp:\/\/\\u2067host\\u2069:5432\n/)
+    assert.match(tree, /silenced until 2027-01-01T00:00:00\.000Z by ana\\u200e: OPS-1 \\u202e\n/)
+    assert.match(tree, /\n {8}refused \\u202etrats\\u202c\\u061c\n/)
   })
 
   it('keeps pods, nodes and checks named like what every object inherits as entries of their own', () => {
