@@ -7,9 +7,9 @@
  * live by concern in `api/` (checks, push, silences, long polls), the matcher in
  * `api/routes.ts`. Every request passes, in this order: the monitor's own `/livez`,
  * `/readyz`, `/healthz` (answered before anything else), the path's percent-encoding
- * (400), the pace of wrong credentials from its address (429), the auth gate by the
- * route's class (auth.ts), then 404 or 405 with `Allow`, the route's hold (stream slots),
- * and its handler.
+ * (400), the auth gate by the route's class (auth.ts; a wrong credential past the pace
+ * allowed from its address is answered 429 instead of 401), then 404 or 405 with `Allow`,
+ * the route's hold (stream slots), and its handler.
  *
  * | route | what |
  * |---|---|
@@ -39,7 +39,16 @@ import { DEFAULT_PUSH_RATE_PER_SECOND, pushHandler } from './api/push.js'
 import { RouteTable } from './api/routes.js'
 import { silenceHandlers } from './api/silences.js'
 import { DEFAULT_WAIT_MS, LongPoll } from './api/watch.js'
-import { Access, AccessRefused, checkToken, isLoopbackHost, TokenError, TokenFile, TokenSet } from './auth.js'
+import {
+  Access,
+  AccessRefused,
+  checkToken,
+  isLoopbackHost,
+  TokenError,
+  TokenFile,
+  TokenSet,
+  WrongCredential,
+} from './auth.js'
 import { DASHBOARD_PATHS, type DashboardAsset, dashboardAsset } from './dashboard/index.js'
 import { sortStates } from './inspect.js'
 import { limitedLog } from './log-limiter.js'
@@ -104,7 +113,7 @@ export interface Api {
  */
 export const REQUEST_DEADLINE_MS = 10_000
 export const DEFAULT_MAX_CONNECTIONS = 4096
-/** Wrong credentials tried per client address per second; past that, its next tries get 429 with Retry-After. */
+/** Wrong credentials tried per client address per second; past that, its next wrong ones get 429 with Retry-After. */
 const REFUSALS_PER_SECOND = 20
 export const DEFAULT_MAX_WATCHERS = 1000
 export const DEFAULT_MAX_STREAMS = 1000
@@ -196,7 +205,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
   // Open event streams were admitted under the old tokens: end them, and they reconnect
   // with a token that is valid now (or get 401).
   const stopDroppingStreams = auth.tokens instanceof TokenFile ? auth.tokens.onReload(() => events.close()) : undefined
-  // Refused credentials per client address: guessing tokens is slowed to this rate.
+  // Wrong credentials per client address (see `paced` below).
   const refusals = new TokenBuckets({
     ratePerSecond: REFUSALS_PER_SECOND,
     maxKeys: 10_000,
@@ -226,9 +235,8 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
   })
 
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res).catch((error: unknown) => {
-      if (error instanceof AccessRefused && error.statusCode === 401 && carriesCredential(req))
-        refusals.take(peerOf(req))
+    handle(req, res).catch((caught: unknown) => {
+      const error = caught instanceof WrongCredential ? paced(caught, req) : caught
       if (error instanceof HttpError || error instanceof AccessRefused) {
         sendJson(req, res, error.statusCode, { error: error.message }, error.headers)
         return
@@ -247,21 +255,37 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     })
   }
 
+  /**
+   * A wrong credential, counted against its client address: past the pace, answered 429
+   * with Retry-After instead of 401 (held for the whole wait announced).
+   *
+   * Only a credential that was compared and matched nothing is counted or held back, never
+   * a request whose credential is valid. Holding back the right token too would let anyone
+   * who shares an address with the operators lock them out: behind the documented nginx
+   * every client is 127.0.0.1, so a stranger sending wrong tokens would starve Prometheus,
+   * the dashboard and the pushes. Letting the right token through while held back does
+   * tell a guesser which guess was right, and that is acceptable because guessing cannot
+   * get there: a token is at least 16 visible ASCII characters and meant to be random
+   * (`openssl rand -hex 32` is 256 bits), compared in constant time, so at any rate a
+   * network carries the search outlasts the universe. What the pace bounds is the cost and
+   * the noise of guessing (one hash per try, refused before a body is read), not its odds.
+   */
+  function paced(error: WrongCredential, req: IncomingMessage): AccessRefused | HttpError {
+    const waitSeconds = refusals.take(peerOf(req))
+    if (waitSeconds === 0) return error
+    return new HttpError(
+      429,
+      `too many wrong credentials from this address: at most ${REFUSALS_PER_SECOND} a second are tried; retry after ${waitSeconds} s (a valid token is still accepted)`,
+      { 'retry-after': String(waitSeconds) },
+    )
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET'
     const url = new URL(req.url ?? '/', 'http://monitor.invalid')
     const match = table.match(method, url.pathname)
     if (match.kind === 'bad-encoding')
       throw new HttpError(400, `the path ${JSON.stringify(url.pathname)} is not valid percent-encoding`)
-    // Only a request that tries a credential is held back: the address's other requests
-    // (and a missing credential, which guesses nothing) go on as usual.
-    const waitSeconds = carriesCredential(req) ? refusals.wait(peerOf(req)) : 0
-    if (waitSeconds > 0)
-      throw new HttpError(
-        429,
-        `too many wrong credentials from this address: at most ${REFUSALS_PER_SECOND} a second are tried; retry after ${waitSeconds} s`,
-        { 'retry-after': String(waitSeconds) },
-      )
     // Every request passes the gate, by its route's class; an unknown path as the API.
     access.admit(req, match.kind === 'none' ? 'api' : match.route.access)
     if (match.kind === 'none')
@@ -343,10 +367,6 @@ function accessFor(options: ApiOptions): Access {
     allowedHosts: auth.allowedHosts ?? [],
     listenHost: options.host,
   })
-}
-
-function carriesCredential(req: IncomingMessage): boolean {
-  return req.headers.authorization !== undefined || /[?&]token=/.test(req.url ?? '')
 }
 
 function peerOf(req: IncomingMessage): string {

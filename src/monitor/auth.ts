@@ -43,6 +43,17 @@ export class AccessRefused extends Error {
 }
 
 /**
+ * A 401 for a credential that was presented and compared, and matched nothing: a guess.
+ * The API paces these per client address (api.ts); a refusal for a missing credential is a
+ * plain AccessRefused, since it guesses nothing.
+ */
+export class WrongCredential extends AccessRefused {
+  constructor(message: string) {
+    super(401, message, { 'www-authenticate': `${REALM}, error="invalid_token"` })
+  }
+}
+
+/**
  * The tokens in a token file's text: one a line; blank lines and lines starting with `#`
  * are skipped. `source` names the file in errors (`FILE:LINE: …`).
  */
@@ -219,7 +230,8 @@ export class Access {
           'www-authenticate': REALM,
         },
       )
-    if (!tokens.matches(bearer)) throw wrongToken(`the bearer token is not one this monitor accepts; use ${FILE_HINT}`)
+    if (!tokens.matches(bearer))
+      throw new WrongCredential(`the bearer token is not one this monitor accepts; use ${FILE_HINT}`)
   }
 
   /**
@@ -254,7 +266,7 @@ export class Access {
         { 'www-authenticate': REALM },
       )
     }
-    throw wrongToken(
+    throw new WrongCredential(
       `that token does not speak for push check ${shown}; use the check's own token (manifest token or token_file) or ${FILE_HINT}`,
     )
   }
@@ -298,39 +310,48 @@ export class Access {
   private knownName(name: string): boolean {
     if (isIP(name) !== 0) return true
     if (name === 'localhost' || name.endsWith('.localhost')) return true
-    return this.names.some((allowed) => (allowed.startsWith('*.') ? name.endsWith(allowed.slice(1)) : name === allowed))
+    return this.names.some((allowed) => matchesName(name, allowed))
   }
 
   /**
    * A browser names the page that sent a request in `Origin`; a write is accepted only from
-   * the monitor's own origin (the Host it was asked under, or an allowed name such as the
-   * one a TLS proxy in front serves). Tools such as curl send no Origin and are not affected.
+   * the monitor's own origin as the browser saw it: the Origin's host and port are the
+   * request's `Host` (which `checkHost` has already held to the monitor's names). The port
+   * counts because every port of a host is another origin — another local app, a dev
+   * server on `localhost:3000` — and a `<form enctype=text/plain>` or a no-cors `fetch`
+   * from it would otherwise write. A `Host` without a port is the scheme's default, so
+   * `monitor.example.com` is `http://monitor.example.com` or `https://monitor.example.com`
+   * (a TLS proxy in front), never `:8080`. The listener itself speaks plain HTTP, so an
+   * `https:` origin is a proxy's, accepted only under a name given to the monitor (the
+   * listen name or `--allowed-host`). Tools such as curl send no Origin and are not affected.
    */
   private checkOrigin(req: IncomingMessage): void {
     const origin = req.headers.origin
     if (origin === undefined) return
-    let url: URL | undefined
-    try {
-      url = new URL(origin)
-    } catch {}
-    if (url && (url.protocol === 'http:' || url.protocol === 'https:')) {
-      // The listener speaks plain HTTP: its own pages are http://HOST; https://HOST is
-      // another origin (a TLS proxy in front is named with --allowed-host, below).
-      const host = req.headers.host?.toLowerCase()
-      if (url.protocol === 'http:' && host !== undefined && url.host === normalizeHostHeader(host)) return
-      const name = normalizeName(url.hostname)
-      if (this.names.some((allowed) => (allowed.startsWith('*.') ? name.endsWith(allowed.slice(1)) : name === allowed)))
-        return
-    }
+    if (this.isOwnOrigin(origin, req.headers.host ?? '')) return
     throw new AccessRefused(
       403,
-      `a write from the web page at ${JSON.stringify(origin.slice(0, 200))} is refused; only the monitor's own pages may write from a browser (add --allowed-host for the name a proxy serves it under)`,
+      `a write from the web page at ${JSON.stringify(origin.slice(0, 200))} is refused; only the monitor's own pages may write from a browser, at the host and port the request is sent to (behind a proxy, pass the client's Host through and add --allowed-host for its name)`,
     )
   }
-}
 
-function wrongToken(message: string): AccessRefused {
-  return new AccessRefused(401, message, { 'www-authenticate': `${REALM}, error="invalid_token"` })
+  private isOwnOrigin(origin: string, hostHeader: string): boolean {
+    let url: URL
+    try {
+      url = new URL(origin)
+    } catch {
+      return false // `null` (a sandboxed page, a file), or not a URL at all
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false
+    const own = authorityOf(hostHeader)
+    if (own === undefined) return false
+    const name = normalizeName(url.hostname.replace(/^\[|\]$/g, ''))
+    if (name !== own.name) return false
+    // `URL` leaves `port` empty for the scheme's default, as a browser's Host leaves it out.
+    const defaultPort = url.protocol === 'https:' ? 443 : 80
+    if ((url.port === '' ? defaultPort : Number(url.port)) !== (own.port ?? defaultPort)) return false
+    return url.protocol === 'http:' || this.names.some((allowed) => matchesName(name, allowed))
+  }
 }
 
 function isRead(method: string | undefined): boolean {
@@ -349,20 +370,25 @@ function normalizeName(name: string): string {
   return name.toLowerCase().replace(/\.$/, '')
 }
 
-/** The host name of a Host header (`name`, `name:port`, `1.2.3.4:port`, `[::1]:port`), or undefined. */
-function hostnameOf(header: string): string | undefined {
-  const h = header.trim().toLowerCase()
-  const v6 = /^\[([0-9a-f:.]+)\](?::\d+)?$/.exec(h)
-  if (v6) return isIP(v6[1] as string) === 6 ? (v6[1] as string) : undefined
-  const match = /^([a-z0-9._-]+)(?::\d+)?$/.exec(h)
-  return match ? normalizeName(match[1] as string) : undefined
+/** Whether `name` is `allowed`, or under it when `allowed` is `*.domain`. */
+function matchesName(name: string, allowed: string): boolean {
+  return allowed.startsWith('*.') ? name.endsWith(allowed.slice(1)) : name === allowed
 }
 
-/** A Host header as `URL.host` spells it (default ports dropped), for comparing with an Origin. */
-function normalizeHostHeader(host: string): string {
-  try {
-    return new URL(`http://${host}`).host
-  } catch {
-    return host
-  }
+/** The host name of a Host header (`name`, `name:port`, `1.2.3.4:port`, `[::1]:port`), or undefined. */
+function hostnameOf(header: string): string | undefined {
+  return authorityOf(header)?.name
+}
+
+/** A Host header's host name and port (undefined when it names none), or undefined when it is neither. */
+function authorityOf(header: string): { name: string; port: number | undefined } | undefined {
+  const h = header.trim().toLowerCase()
+  const v6 = /^\[([0-9a-f:.]+)\](?::(\d+))?$/.exec(h)
+  if (v6) return isIP(v6[1] as string) === 6 ? { name: v6[1] as string, port: portOf(v6[2]) } : undefined
+  const match = /^([a-z0-9._-]+)(?::(\d+))?$/.exec(h)
+  return match ? { name: normalizeName(match[1] as string), port: portOf(match[2]) } : undefined
+}
+
+function portOf(digits: string | undefined): number | undefined {
+  return digits === undefined ? undefined : Number(digits)
 }

@@ -260,7 +260,7 @@ describe('a monitor started with --auth-token-file', () => {
     assert.match(await raw('GET /livez HTTP/1.0\r\n'), /^HTTP\/1\.1 200 /)
   })
 
-  it('answers wrong tokens past 20 a second from one address with 429 and Retry-After; a right token waits too, other requests do not', async () => {
+  it('answers wrong tokens past 20 a second from one address with 429 and Retry-After, and still accepts every valid credential from it', async () => {
     const wrong = { authorization: 'Bearer wrong-token-0123456789abcdef' }
     // Sent at once, so the burst empties the address's bucket however slow the machine is.
     const statuses = (
@@ -272,15 +272,52 @@ describe('a monitor started with --auth-token-file', () => {
     assert.equal(limited.status, 429)
     assert.match(String(limited.headers['retry-after']), /^\d+$/)
     assert.match(limited.error, /too many wrong credentials from this address/)
-    // Guessing right while held back tells nothing either: the refusal holds for the whole
-    // Retry-After it announced, not only until a token has refilled.
-    assert.equal((await request(`${m.url}/v1/checks`, { headers: BEARER })).status, 429)
+    // Held back, the address still gets in with a valid credential: behind a proxy every
+    // client shares it, and a stranger's wrong guesses must not lock the operators out.
+    assert.equal((await request(`${m.url}/v1/checks`, { headers: BEARER })).status, 200)
+    assert.equal((await request(`${m.url}/metrics`, { headers: BEARER })).status, 200)
+    const pushed = await pushPastRateLimit(`${m.url}/v1/push/plain`, BEARER)
+    assert.equal(pushed.status, 200, pushed.error)
+    const own = await pushPastRateLimit(`${m.url}/v1/push/nightly?token=${NIGHTLY}`, {})
+    assert.equal(own.status, 200, own.error)
+    // … while its wrong ones stay held back for the whole Retry-After announced, on every route.
+    assert.equal((await request(`${m.url}/v1/checks`, { headers: wrong })).status, 429)
+    assert.equal((await request(`${m.url}/v1/push/nightly?token=${BACKUP}`, { method: 'POST' })).status, 429)
     // A request without a credential, and the health routes, are not held back.
     assert.equal((await request(`${m.url}/v1/checks`)).status, 401)
     assert.equal((await request(`${m.url}/livez`)).status, 200)
     await waitFor(
       'the limit to pass',
-      async () => (await request(`${m.url}/v1/checks`, { headers: BEARER })).status === 200,
+      async () => (await request(`${m.url}/v1/checks`, { headers: wrong })).status === 401,
+      10_000,
+    )
+  })
+
+  it('answers every right-token scrape while a client on the same address floods wrong tokens (the proxy case)', async () => {
+    const wrong = { authorization: 'Bearer wrong-token-0123456789abcdef' }
+    const until = Date.now() + 1500
+    const flooded: number[] = []
+    const flood = (async () => {
+      while (Date.now() < until) {
+        const burst = Array.from({ length: 10 }, () => request(`${m.url}/v1/checks`, { headers: wrong }))
+        flooded.push(...(await Promise.all(burst)).map((a) => a.status))
+        await sleep(100)
+      }
+    })()
+    const scrapes: number[] = []
+    while (Date.now() < until) {
+      scrapes.push((await request(`${m.url}/metrics`, { headers: BEARER })).status)
+      await sleep(250)
+    }
+    await flood
+    assert.ok(flooded.includes(429), `the flood was not held back: ${flooded.join(' ')}`)
+    assert.deepEqual(
+      scrapes.filter((status) => status !== 200),
+      [],
+    )
+    await waitFor(
+      'the limit to pass',
+      async () => (await request(`${m.url}/v1/checks`, { headers: wrong })).status === 401,
       10_000,
     )
   })
@@ -304,6 +341,7 @@ describe('a monitor started with --auth-token-file', () => {
     assert.equal(own.status, 200, own.error)
     const proxied = await pushPastRateLimit(`${m.url}/v1/push/plain`, {
       ...BEARER,
+      host: 'monitor.example.com',
       origin: 'https://monitor.example.com',
     })
     assert.equal(proxied.status, 200, proxied.error)
@@ -312,6 +350,44 @@ describe('a monitor started with --auth-token-file', () => {
       (await request(`${m.url}/v1/checks`, { headers: { ...BEARER, origin: 'http://evil.example' } })).status,
       200,
     )
+  })
+
+  it("holds a write's Origin to the Host's name and port: an allowed name's other ports and other names are foreign", async () => {
+    const port = new URL(m.url).port
+    const refused: [host: string, origin: string][] = [
+      ['monitor.example.com', 'http://monitor.example.com:8080'],
+      ['monitor.example.com', 'https://monitor.example.com:4443'],
+      ['monitor.example.com:4443', 'https://monitor.example.com'],
+      ['monitor.example.com:80', 'https://monitor.example.com'],
+      // An allowed name is not an origin of its own: the page must be where the request went.
+      [`127.0.0.1:${port}`, 'https://monitor.example.com'],
+      [`127.0.0.1:${port}`, `http://localhost:${port}`],
+      [`localhost:${port}`, 'http://localhost:3000'],
+      [`localhost:${port}`, 'https://localhost'],
+    ]
+    for (const [host, origin] of refused) {
+      const answer = await request(`${m.url}/v1/push/plain/fail`, {
+        method: 'POST',
+        headers: { ...BEARER, host, origin },
+      })
+      assert.equal(answer.status, 403, `Host ${host}, Origin ${origin}: ${answer.error}`)
+    }
+    assert.equal(await stateOf(m, 'plain'), 'passing')
+    // Its own origin as the browser saw it: the scheme's default port when the Host has
+    // none (plain HTTP, or a TLS proxy in front), or the Host's port.
+    const accepted: [host: string, origin: string][] = [
+      ['monitor.example.com', 'http://monitor.example.com'],
+      ['monitor.example.com', 'https://monitor.example.com'],
+      ['Monitor.Example.com', 'https://monitor.example.com.'],
+      ['monitor.example.com:4443', 'https://monitor.example.com:4443'],
+      ['monitor.example.com:443', 'https://monitor.example.com'],
+      [`localhost:${port}`, `http://localhost:${port}`],
+      [`[::1]:${port}`, `http://[::1]:${port}`],
+    ]
+    for (const [host, origin] of accepted) {
+      const answer = await pushPastRateLimit(`${m.url}/v1/push/plain`, { ...BEARER, host, origin })
+      assert.equal(answer.status, 200, `Host ${host}, Origin ${origin}: ${answer.error}`)
+    }
   })
 
   it('gives inspect --api the token from --token-file, and says which flag is missing on a 401', async () => {
@@ -425,6 +501,52 @@ describe('a monitor on loopback without --auth-token-file', () => {
     assert.equal(cross.status, 403)
     assert.equal((await request(`${m.url}/v1/checks`, { headers: { host: 'rebound.evil.example' } })).status, 421)
     assert.equal(((await request(`${m.url}/v1/checks/n1/jobs/plain`)).body as { state: string }).state, 'passing')
+  })
+})
+
+describe('a monitor listening on a name (--listen localhost:PORT) without --auth-token-file', () => {
+  let m: MonitorProcess
+  let host: string
+
+  before(async () => {
+    m = await spawnMonitor(['--store', 'memory', '--listen', 'localhost:0', manifest]).started()
+    host = `localhost:${new URL(m.url).port}`
+  })
+  after(async () => {
+    assert.equal(await m?.stop(), 0)
+  })
+
+  it('refuses writes from pages on its name at another port or scheme (a form or no-cors fetch from localhost:3000)', async () => {
+    const silence = JSON.stringify({ pod: 'jobs', for: '1h', comment: 'from another local app' })
+    for (const origin of ['http://localhost:3000', 'https://localhost', 'http://localhost']) {
+      // What a <form enctype=text/plain> sends: no preflight, so only the Origin can stop it.
+      const form = await request(`${m.url}/v1/silences`, {
+        method: 'POST',
+        headers: { host, origin, 'content-type': 'text/plain' },
+        body: silence,
+      })
+      assert.equal(form.status, 403, `silence from ${origin}: ${form.error}`)
+      const push = await request(`${m.url}/v1/push/plain/fail`, { method: 'POST', headers: { host, origin } })
+      assert.equal(push.status, 403, `push from ${origin}: ${push.error}`)
+    }
+    assert.deepEqual((await request(`${m.url}/v1/silences`, { headers: { host } })).body, {
+      silences: [],
+      tokenRequired: false,
+    })
+    assert.equal(((await request(`${m.url}/v1/checks/n1/jobs/plain`)).body as { state: string }).state, 'unknown')
+  })
+
+  it('accepts writes from its own pages (the Host as the browser saw it) and from tools that send no Origin', async () => {
+    const own = await request(`${m.url}/v1/silences`, {
+      method: 'POST',
+      headers: { host, origin: `http://${host}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ pod: 'jobs', for: '1h', comment: 'from the dashboard' }),
+    })
+    assert.equal(own.status, 201, own.error)
+    const curl = await request(`${m.url}/v1/push/plain`, { method: 'POST', headers: { host } })
+    assert.equal(curl.status, 200, curl.error)
+    const pushed = await pushPastRateLimit(`${m.url}/v1/push/plain`, { host, origin: `http://${host}` })
+    assert.equal(pushed.status, 200, pushed.error)
   })
 })
 
