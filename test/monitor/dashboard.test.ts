@@ -14,6 +14,8 @@ import { makeTestCertificates } from '../support/tls.js'
 const root = new URL('../..', import.meta.url).pathname
 const artifacts = join(root, 'test-artifacts')
 const HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+/** A right-to-left override after it: shown as the escape, it cannot reorder the line. */
+const REORDER = '\u202eevil'
 
 let fleet: Fleet
 let tlsServer: Server
@@ -45,7 +47,7 @@ before(async () => {
   fleet = await startFleet({
     prepare: (t) => {
       t.set('/web/_status', 200, 'web ok: 12 connections in the pool')
-      t.set('/evil/_status', 500, HOSTILE)
+      t.set('/evil/_status', 500, `${HOSTILE}${REORDER}`)
       t.set('/api/_status', 200, 'api ok')
     },
     manifests: (t) => ({
@@ -148,8 +150,8 @@ describe('the dashboard in a real browser', () => {
   it('shows a hostile output as text, and no script from it runs', async () => {
     const evil = row('evil', 'aws1.example.com')
     assert.ok(
-      (await evil.locator('pre.output-snippet').textContent())?.endsWith(HOSTILE),
-      'the output is not shown as text',
+      (await evil.locator('pre.output-snippet').textContent())?.endsWith(`${HOSTILE}\\u202eevil`),
+      'the output is not shown as text, with its bidi override as an escape',
     )
     assert.equal(await page.locator('img[src="x"]').count(), 0)
     assert.equal(await page.locator('#fleet-body script').count(), 0)
@@ -173,7 +175,10 @@ describe('the dashboard in a real browser', () => {
     await page.locator('#pod-title').waitFor()
     assert.equal(await page.evaluate('document.activeElement?.id'), 'pod-title')
     assert.equal(await page.locator('#pod-title').innerText(), 'evil')
-    assert.ok((await page.locator('pre.output').textContent())?.endsWith(HOSTILE), 'the output is not shown as text')
+    assert.ok(
+      (await page.locator('pre.output').textContent())?.endsWith(`${HOSTILE}\\u202eevil`),
+      'the output is not shown as text, with its bidi override as an escape',
+    )
     assert.equal(await page.evaluate('window.__pwned'), undefined)
     assert.equal(await page.evaluate('window.__loadId'), 42)
     // Back with the keyboard.

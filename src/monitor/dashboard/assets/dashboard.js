@@ -18,6 +18,18 @@
 
   const $ = (id) => document.getElementById(id)
 
+  /**
+   * Text as it is shown: the Unicode controls that reorder a line (bidi overrides, isolates
+   * and marks) become visible \u escapes, as in the terminal, so what a target or a silence
+   * says cannot make its line read in another order than it was written.
+   */
+  function shown(value) {
+    return String(value).replace(
+      /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    )
+  }
+
   /** An element with text children (strings become text nodes, never HTML). */
   function el(tag, props, ...children) {
     const node = document.createElement(tag)
@@ -25,13 +37,13 @@
       for (const [key, value] of Object.entries(props)) {
         if (value === undefined || value === null || value === false) continue
         if (key === 'className') node.className = value
-        else if (key === 'text') node.textContent = value
+        else if (key === 'text') node.textContent = shown(value)
         else node.setAttribute(key, value === true ? '' : String(value))
       }
     }
     for (const child of children) {
       if (child === undefined || child === null || child === false) continue
-      node.append(typeof child === 'string' ? document.createTextNode(child) : child)
+      node.append(typeof child === 'string' ? document.createTextNode(shown(child)) : child)
     }
     return node
   }
@@ -490,7 +502,7 @@
         ),
       )
     const pre = card.querySelector('pre.output')
-    pre.textContent = s.output ? s.output : '(no output)'
+    pre.textContent = s.output ? shown(s.output) : '(no output)'
   }
 
   async function getJson(path) {
@@ -813,7 +825,7 @@
   /** Silences not ended yet (active or upcoming), the soonest end first. */
   function current(list) {
     const now = Date.now()
-    return list.filter((s) => Date.parse(s.endsAt) > now).sort((a, b) => compareText(a.endsAt, b.endsAt))
+    return list.filter((s) => Date.parse(s.endsAt) > now).sort((a, b) => Date.parse(a.endsAt) - Date.parse(b.endsAt))
   }
 
   function renderSilences() {
