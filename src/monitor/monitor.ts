@@ -424,6 +424,22 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     this.raise()
   }
 
+  /**
+   * Other replicas published states of these checks (ReplicaShare calls it, with what its
+   * store's watch brought): a check this replica runs whose state another replica wrote
+   * over is written again, and readers (API, long-poll) wake. Ownership is unchanged by
+   * what others publish: that is `rebalance()`, on a membership change.
+   */
+  statesPublished(ids: Iterable<string>): void {
+    const share = this.options.share
+    if (!share) return
+    for (const id of ids) {
+      const entry = this.entries.get(id)
+      if (entry?.owned && share.republish?.(id)) this.markDirty(entry)
+    }
+    this.raise()
+  }
+
   /** An entry's state as readers see it: for another replica's check, what that replica published. */
   private shownState(entry: Entry): CheckState {
     const silenced = this.silences.match(entry.spec, entry.spec.maintenance)

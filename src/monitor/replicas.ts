@@ -152,15 +152,32 @@ export class ReplicaShare implements CheckShare {
    * monitor's readers (API, long-poll) hear of it. Each membership change is logged with
    * this replica's share. Call once; `close()` undoes it.
    */
-  attach(monitor: Pick<Monitor, 'rebalance' | 'specs'>, options: { logger?: Logger | false } = {}): void {
+  attach(
+    monitor: Pick<Monitor, 'rebalance' | 'specs' | 'statesPublished'>,
+    options: { logger?: Logger | false } = {},
+  ): void {
     const logger = options.logger === undefined ? console : options.logger
     this.detach?.()
     let timer: NodeJS.Timeout | undefined
-    // A burst of published states (a replica re-syncing thousands) wakes readers once.
-    const onStates = () => {
+    /** The checks other replicas published since the last turn; 'all' after a re-read. */
+    let published: Set<string> | 'all' | undefined
+    // A burst of published states (a replica starting, or re-syncing thousands) is looked
+    // at once, and only for the checks it names: at start-up replicas publish thousands of
+    // states a second, and a pass over the whole fleet for each burst made every replica's
+    // checks late for as long as that lasted (ownership does not change with what others
+    // publish; a membership change is onMembers, below).
+    const onStates = (ids?: readonly string[]) => {
+      if (ids === undefined || published === 'all') published = 'all'
+      else {
+        published ??= new Set()
+        for (const id of ids) published.add(id)
+      }
       timer ??= setTimeout(() => {
         timer = undefined
-        monitor.rebalance()
+        const changed = published
+        published = undefined
+        if (changed === 'all') monitor.rebalance()
+        else if (changed) monitor.statesPublished(changed)
       }, 100)
     }
     const onMembers = () => {

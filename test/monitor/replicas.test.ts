@@ -259,6 +259,37 @@ describe('monitor replicas on a real etcd', () => {
     await b.stop()
   })
 
+  it("a check's owner publishes it again when another writer's state lands on it, and the other replicas show the owner's", async () => {
+    const prefix = `/fleet${++prefixes}`
+    const a = await replica('monitor-a', prefix)
+    const b = await replica('monitor-b', prefix)
+    await waitFor('both to see each other', () => a.share.liveMembers().length === 2, 5000)
+    const id = ids.find((i) => a.share.owns(i)) as string
+    await waitFor('a to publish its check', async () => (await publishers(prefix)).get(id) === 'monitor-a', 10_000)
+    // Another writer (a replica whose membership lags, a stale write) puts its own state of
+    // a's check, straight into etcd; a hears of it through its watch, for that check alone.
+    const current = a.monitor.state(id)
+    assert.ok(current)
+    const b64 = (text: string) => Buffer.from(text).toString('base64')
+    const put = await fetch(`${etcd.clientUrl}/v3/kv/put`, {
+      method: 'POST',
+      body: JSON.stringify({
+        key: b64(`${prefix}/state/${id}`),
+        value: b64(JSON.stringify({ replica: 'monitor-stray', state: { ...current, output: 'stray write' } })),
+      }),
+    })
+    assert.equal(put.status, 200)
+    await waitFor('b to see the stray write', () => b.store.published(id)?.replica === 'monitor-stray', 5000)
+    await waitFor(
+      'a to write its own state back',
+      async () => (await publishers(prefix)).get(id) === 'monitor-a' && a.store.published(id)?.replica === 'monitor-a',
+      10_000,
+    )
+    await waitFor('b to show what a publishes', () => b.store.published(id)?.replica === 'monitor-a', 5000)
+    await a.stop()
+    await b.stop()
+  })
+
   it('a check handed to a replica that joins keeps its rhythm: it is not run twice in one interval', async () => {
     const prefix = `/fleet${++prefixes}`
     const a = await replica('monitor-a', prefix)

@@ -664,6 +664,7 @@ export class EtcdStore
           this.queue.enqueue(this.key('state', id), { kind: 'put', value: this.stateValue(state), leased: true })
       this.kick()
     }
+    // Read afresh: any state may have changed (no list of ids).
     this.safeEmit('states')
     this.safeEmit('silences')
     if (this.members().join('\n') !== membersBefore) this.safeEmit('members')
@@ -673,7 +674,8 @@ export class EtcdStore
   private onWatch(result: WatchResult): void {
     if (!result.events?.length) return
     this.succeeded()
-    let statesChanged = false
+    /** The checks whose published state changed: readers need only look at those. */
+    const statesChanged: string[] = []
     let membersChanged = false
     let silencesChanged = false
     for (const event of result.events) {
@@ -691,7 +693,7 @@ export class EtcdStore
             }
             continue
           }
-          statesChanged = this.view.delete(id) || statesChanged
+          if (this.view.delete(id)) statesChanged.push(id)
           this.publishers.delete(id)
         } else if (kind === 'transitions') {
           this.forgetTransition(key)
@@ -714,12 +716,12 @@ export class EtcdStore
         }
       } else {
         const changed = this.applyPut(event.kv)
-        if (kind === 'state' && changed) statesChanged = true
+        if (kind === 'state' && changed) statesChanged.push(key.slice(`${this.prefix}/state/`.length))
         if (kind === 'replicas' && changed) membersChanged = true
         if (kind === 'silences' && changed) silencesChanged = true
       }
     }
-    if (statesChanged) this.safeEmit('states')
+    if (statesChanged.length > 0) this.safeEmit('states', statesChanged)
     if (membersChanged) this.safeEmit('members')
     if (silencesChanged) this.safeEmit('silences')
   }
