@@ -160,7 +160,11 @@ function apiRoutes({ monitor, access, events, pushRatePerSecond }: RouteServices
       path: '/v1/events',
       access: 'api',
       hold: 'stream',
-      handler: ({ req, res }) => events.attach(req, res),
+      handler: ({ req, res }) => {
+        if (events.overBudget)
+          throw busy('the open event streams hold as much unread output as they may (slow readers)')
+        events.attach(req, res)
+      },
     },
     {
       methods: READ,

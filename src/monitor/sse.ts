@@ -19,8 +19,16 @@ export interface EventStreamOptions {
   flushMs?: number
   /** A comment line at this interval keeps proxies from closing an idle stream, ms. Default 15 000. */
   heartbeatMs?: number
-  /** A client that lets this much output pile up unread is dropped (it reconnects for a fresh snapshot). Default 4 MB. */
+  /**
+   * A client that lets this much output pile up unread, beyond its snapshot, is dropped
+   * (it reconnects for a fresh one). Default 4 MB.
+   */
   maxBufferedBytes?: number
+  /**
+   * What every client together may hold unread (snapshots included): past it the clients
+   * holding the most are dropped, and new streams wait (`overBudget`). Default 64 MB.
+   */
+  maxTotalBufferedBytes?: number
 }
 
 /**
@@ -36,7 +44,8 @@ export interface EventStreamOptions {
  * reaches the checking path.
  */
 export class EventStream {
-  private readonly clients = new Set<ServerResponse>()
+  /** Each open stream, with the size of the snapshot it was sent first. */
+  private readonly clients = new Map<ServerResponse, number>()
   private readonly dirty = new Map<string, CheckState>()
   private changes: { transition: Transition; state: CheckState }[] = []
   private flushTimer: NodeJS.Timeout | undefined
@@ -44,6 +53,8 @@ export class EventStream {
   private readonly flushMs: number
   private readonly heartbeatMs: number
   private readonly maxBufferedBytes: number
+  private readonly maxTotalBufferedBytes: number
+  private lastSnapshotBytes = 0
 
   private readonly onChange = (transition: Transition, state: CheckState): void => {
     // Bounded: a storm of transitions between two flushes keeps the latest ones.
@@ -63,6 +74,22 @@ export class EventStream {
     this.flushMs = options.flushMs ?? 500
     this.heartbeatMs = options.heartbeatMs ?? 15_000
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024
+    this.maxTotalBufferedBytes = options.maxTotalBufferedBytes ?? 64 * 1024 * 1024
+  }
+
+  /**
+   * Whether the open streams hold as much unread output as they may: a new stream would
+   * add a whole snapshot to it, so it should be refused (503) until readers catch up.
+   */
+  get overBudget(): boolean {
+    return this.bufferedBytes + this.lastSnapshotBytes > this.maxTotalBufferedBytes
+  }
+
+  /** What the open streams hold unread, bytes. */
+  get bufferedBytes(): number {
+    let total = 0
+    for (const res of this.clients.keys()) total += res.writableLength
+    return total
   }
 
   get clientCount(): number {
@@ -82,10 +109,11 @@ export class EventStream {
     req.socket.setNoDelay(true)
     req.socket.setTimeout(0)
     if (this.clients.size === 0) this.subscribe()
-    this.clients.add(res)
-    res.write(
-      `retry: 2000\nevent: snapshot\ndata: ${jsonSafe(JSON.stringify({ index: this.monitor.index, states: this.monitor.states() }))}\n\n`,
-    )
+    const snapshot = `retry: 2000\nevent: snapshot\ndata: ${jsonSafe(JSON.stringify({ index: this.monitor.index, states: this.monitor.states() }))}\n\n`
+    // A large fleet's snapshot alone may be over the per-client bound: it is not held against it.
+    this.lastSnapshotBytes = Buffer.byteLength(snapshot)
+    this.clients.set(res, this.lastSnapshotBytes)
+    res.write(snapshot)
     res.on('close', () => {
       this.clients.delete(res)
       if (this.clients.size === 0) this.unsubscribe()
@@ -94,7 +122,7 @@ export class EventStream {
 
   /** Ends every stream. */
   close(): void {
-    for (const res of this.clients) res.end()
+    for (const res of this.clients.keys()) res.end()
     this.clients.clear()
     this.unsubscribe()
   }
@@ -146,12 +174,23 @@ export class EventStream {
   }
 
   private broadcast(chunk: string): void {
-    for (const res of this.clients) {
-      if (res.writableLength > this.maxBufferedBytes) {
+    let total = 0
+    for (const [res, snapshotBytes] of this.clients) {
+      if (res.writableLength > this.maxBufferedBytes + snapshotBytes) {
         res.destroy()
         continue
       }
       res.write(chunk)
+      total += res.writableLength
+    }
+    if (total <= this.maxTotalBufferedBytes) return
+    // Together they hold too much: the readers furthest behind go first (they reconnect).
+    const behind = [...this.clients.keys()].sort((a, b) => b.writableLength - a.writableLength)
+    for (const res of behind) {
+      if (total <= this.maxTotalBufferedBytes) break
+      total -= res.writableLength
+      this.clients.delete(res)
+      res.destroy() // its 'close' unsubscribes once no stream is left
     }
   }
 }
