@@ -84,10 +84,16 @@ export async function run(argv: string[]): Promise<number> {
       ...(forMs !== undefined ? { for: `${forMs}ms` } : {}),
       ...(values.until !== undefined ? { until: values.until } : {}),
     }
-    const { silence } = (await callMonitorApi(api, '/v1/silences', { method: 'POST', body, tokenFile })) as {
+    const { silence, matching } = (await callMonitorApi(api, '/v1/silences', { method: 'POST', body, tokenFile })) as {
       silence: Silence
+      matching?: number
     }
     print(json ? inertJson(silence) : `silenced ${describe(silence)}`)
+    // A silence that holds nothing back is most often a typo: the pod meant goes on paging.
+    if (!json && matching === 0)
+      print(
+        `note: it matches no check the monitor watches now (check --pod${values.node !== undefined ? ', --node' : ''}${values.check !== undefined ? ' and --check' : ''}); it applies to one that appears later`,
+      )
     return 0
   }
   if (action === 'list') {

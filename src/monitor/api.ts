@@ -134,7 +134,11 @@ interface RouteServices {
  */
 function apiRoutes({ monitor, access, events, pushRatePerSecond }: RouteServices): ApiRoute[] {
   const checks = checkHandlers(monitor)
-  const silences = silenceHandlers(monitor.silences, () => access.guarded)
+  const silences = silenceHandlers(
+    monitor.silences,
+    () => access.guarded,
+    () => monitor.specs(),
+  )
   return [
     { methods: READ, path: '/v1', access: 'api', handler: checks.endpoints },
     { methods: READ, path: '/v1/checks', access: 'api', hold: 'watch', handler: checks.list },

@@ -206,6 +206,25 @@ describe('silences through the API and probekit silence', () => {
     await new Promise((resolve) => receiver?.close(resolve))
   })
 
+  it('adding a silence that matches no check (a typo in the pod) says so, and the API counts what it matches', async () => {
+    const typo = await silence(['add', '--api', fleet.url, '--pod', 'jbos', '--for', '10m', '--comment', 'typo'])
+    assert.equal(typo.code, 0, typo.stderr)
+    assert.match(
+      typo.stdout,
+      /^silenced \S+ .*\nnote: it matches no check the monitor watches now \(check --pod\); it applies to one that appears later\n$/,
+    )
+    const api = await fetch(`${fleet.url}/v1/silences`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pod: 'jobs', for: '10m', comment: 'the right one' }),
+    })
+    assert.equal(api.status, 201)
+    const answer = (await api.json()) as { silence: Silence; matching: number }
+    assert.ok(answer.matching >= 1, `matches ${answer.matching}`)
+    for (const id of [/^silenced (\S+)/.exec(typo.stdout)?.[1], answer.silence.id])
+      await fetch(`${fleet.url}/v1/silences/${id}`, { method: 'DELETE' })
+  })
+
   it('add, list and expire: the check is marked silenced in the API, its state untouched', async () => {
     const added = await silence([
       'add',
@@ -339,6 +358,7 @@ describe('silences through the API and probekit silence', () => {
       'x',
     ])
     assert.equal(ok.code, 0, ok.stderr)
+    assert.equal(ok.stdout.trim().split('\n').length, 1, 'a silence that matches says nothing more')
     const id = /^silenced (\S+)/.exec(ok.stdout)?.[1] as string
     const del = await fetch(`${guarded.url}/v1/silences/${id}`, { method: 'DELETE' })
     assert.equal(del.status, 401)

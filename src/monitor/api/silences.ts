@@ -25,7 +25,12 @@ const EXPIRE_LIMIT = { maxBytes: SILENCE_BODY_MAX_BYTES, name: 'silence body', f
  * writes need a bearer token: the monitor has `--auth-token-file`) goes out with the list,
  * so the dashboard can say that adding a silence needs a token before anyone tries.
  */
-export function silenceHandlers(silences: Silences, tokenRequired: () => boolean) {
+export function silenceHandlers(
+  silences: Silences,
+  tokenRequired: () => boolean,
+  /** The checks of the monitor's manifests, to say how many a new silence matches. */
+  checks: () => readonly { pod: string; node: string; check: string }[] = () => [],
+) {
   return {
     /** `GET /v1/silences` */
     list({ req, res }: ApiCall): void {
@@ -54,7 +59,16 @@ export function silenceHandlers(silences: Silences, tokenRequired: () => boolean
           ...(input.until !== undefined ? { until: String(input.until) } : {}),
           ...(forText !== undefined ? { forMs: forDuration(forText) } : {}),
         }
-        sendJson(req, res, 201, { silence: await silences.add(request) })
+        const silence = await silences.add(request)
+        // How many checks it holds back now: 0 is most often a typo in the pod's id, which
+        // would leave the pod meant paging (it still applies to a check that appears later).
+        const matching = checks().filter(
+          (c) =>
+            c.pod === silence.pod &&
+            (silence.node === undefined || silence.node === '' || c.node === silence.node) &&
+            (silence.check === undefined || silence.check === '' || c.check === silence.check),
+        ).length
+        sendJson(req, res, 201, { silence, matching })
       } catch (error) {
         if (error instanceof SilenceError) throw new HttpError(400, error.message)
         throw storeRefusal(error)
