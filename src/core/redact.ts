@@ -364,7 +364,8 @@ function longestAt(root: ChunkNode, text: string, at: number): string | undefine
   return best
 }
 
-function decodeLoose(text: string): string {
+/** A URL part percent-decoded, or as it is when it is not valid percent-encoding. */
+export function decodeLoose(text: string): string {
   try {
     return decodeURIComponent(text)
   } catch {

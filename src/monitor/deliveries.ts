@@ -6,7 +6,7 @@
  * orchestrator's grace period.
  */
 import type { Logger } from '../core/logger.js'
-import { redactUrl } from '../core/redact.js'
+import { decodeLoose, redactUrl } from '../core/redact.js'
 import { limitedLog } from './log-limiter.js'
 import { looksSecret } from './secrets.js'
 
@@ -40,8 +40,8 @@ export interface ReceiverEndpoint {
  * (percent-decoded) goes in an `Authorization: Basic` header, as curl sends it.
  */
 export function receiverEndpoint(url: URL): ReceiverEndpoint {
-  const user = decoded(url.username)
-  const password = decoded(url.password)
+  const user = decodeLoose(url.username)
+  const password = decodeLoose(url.password)
   const bare = new URL(url.href)
   bare.username = ''
   bare.password = ''
@@ -59,17 +59,9 @@ export function receiverEndpoint(url: URL): ReceiverEndpoint {
 export function shownReceiverUrl(url: URL): string {
   const path = url.pathname
     .split('/')
-    .map((segment) => (looksSecret(segment) || looksSecret(decoded(segment)) ? '***' : segment))
+    .map((segment) => (looksSecret(segment) || looksSecret(decodeLoose(segment)) ? '***' : segment))
     .join('/')
   return `${url.protocol}//${url.host}${path}${url.search ? '?…' : ''}`
-}
-
-function decoded(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
 }
 
 /** A sender of notifications, as the monitor's shutdown sees it. */

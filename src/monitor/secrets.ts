@@ -17,7 +17,7 @@
  * The URLs of the notifiers (webhooks, Alertmanager) are registered by `registerReceiverSecrets`.
  */
 import { readFileSync } from 'node:fs'
-import { SECRET_KEY, SECRET_NAME, type SecretSet } from '../core/redact.js'
+import { decodeLoose, SECRET_KEY, SECRET_NAME, type SecretSet } from '../core/redact.js'
 
 /** Registers every credential of `spec` (a check spec, or any part of one) with `secrets`. */
 export function registerSecrets(spec: object, secrets: SecretSet): void {
@@ -112,12 +112,12 @@ export function registerReceiverSecrets(
     return
   }
   secrets.addUrl(parsed)
-  for (const segment of parsed.pathname.split('/')) addIfSecret(segment, decodedPart(segment), secrets)
+  for (const segment of parsed.pathname.split('/')) addIfSecret(segment, decodeLoose(segment), secrets)
   for (const pair of parsed.search.slice(1).split('&')) {
     const equals = pair.indexOf('=')
     if (equals < 0) continue
     const raw = pair.slice(equals + 1)
-    addIfSecret(raw, decodedPart(raw.replaceAll('+', ' ')), secrets)
+    addIfSecret(raw, decodeLoose(raw.replaceAll('+', ' ')), secrets)
   }
   if (receiver === 'webhook' && parsed.pathname !== '/') {
     secrets.add(parsed.pathname)
@@ -129,12 +129,4 @@ function addIfSecret(raw: string, decoded: string, secrets: SecretSet): void {
   if (!looksSecret(decoded) && !looksSecret(raw)) return
   secrets.add(decoded)
   secrets.add(raw)
-}
-
-function decodedPart(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
 }

@@ -49,6 +49,15 @@ export const MAX_SILENCE_MS = 365 * 86_400_000
 /** `MAX_SILENCE_MS` as the sentences that refuse a longer silence name it. */
 export const MAX_SILENCE_TEXT = '365d (a year)'
 
+/** Whether a silence is about `key`: its pod, on its node and of its check when it names them. */
+export function covers(silence: Silence, key: CheckKey): boolean {
+  return (
+    silence.pod === key.pod &&
+    (!silence.node || silence.node === key.node) &&
+    (!silence.check || silence.check === key.check)
+  )
+}
+
 /** Ended silences are kept this long (for `silence list`), then forgotten. */
 const KEEP_ENDED_MS = DEFAULT_RETENTION.endedSilencesMs
 /** Characters a silence's comment may have. */
@@ -173,7 +182,7 @@ export class Silences {
     const now = this.now()
     let found: Silence | undefined
     for (const s of this.all.values()) {
-      if (s.pod !== key.pod || (s.node && s.node !== key.node) || (s.check && s.check !== key.check)) continue
+      if (!covers(s, key)) continue
       if (Date.parse(s.startsAt) > now || Date.parse(s.endsAt) <= now) continue
       if (!found || Date.parse(s.endsAt) > Date.parse(found.endsAt)) found = s
     }

@@ -540,6 +540,18 @@ function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Pr
 
 type Step = 'auth' | 'select' | 'ping'
 
+/**
+ * The reason for a Redis error about credentials (`NOAUTH …`, `WRONGPASS …`, as a reply or
+ * a driver's error message), or undefined for any other error.
+ */
+export function credentialsReason(text: string): string | undefined {
+  const code = text.split(' ')[0]
+  if (code === 'NOAUTH')
+    return 'authentication required (NOAUTH): put the password in the URL, redis://:PASSWORD@host:port'
+  if (code === 'WRONGPASS') return 'authentication failed (WRONGPASS): check the user and password'
+  return undefined
+}
+
 /** The reason for an error reply from the server. */
 function errorReply(text: string, step: Step, db: number): string {
   const code = text.split(' ')[0] ?? ''
@@ -547,12 +559,9 @@ function errorReply(text: string, step: Step, db: number): string {
     // "ERR DB index is out of range", or "SELECT is not allowed in cluster mode".
     return `cannot select database ${db} (${redact(text).slice(0, 120)})`
   }
-  if (code === 'NOAUTH') {
-    return 'authentication required (NOAUTH): put the password in the URL, redis://:PASSWORD@host:port'
-  }
-  if (step === 'auth' || code === 'WRONGPASS') {
-    return `authentication failed (${code || 'AUTH'}): check the user and password`
-  }
+  const credentials = credentialsReason(text)
+  if (credentials) return credentials
+  if (step === 'auth') return `authentication failed (${code || 'AUTH'}): check the user and password`
   // Redacted whole, then cut: the server's error may quote a connection string.
   return redact(text).slice(0, 200)
 }

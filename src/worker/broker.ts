@@ -3,6 +3,7 @@ import { redactUrl } from '../core/redact.js'
 import type { CheckContext, CheckDetails, Probe } from '../core/types.js'
 import { loadDriver } from '../probes/load-driver.js'
 import { describeNetworkError } from '../probes/network-error.js'
+import { credentialsReason } from '../probes/redis.js'
 
 export interface BrokerWorkerProbeOptions {
   /** The broker, `redis://` or `rediss://` (BullMQ's Redis). */
@@ -141,14 +142,9 @@ function databaseOf(url: string): number {
   }
 }
 
-/** The reason a broker connection failed, in the words of the redis probe for the common ones. */
+/** The reason a broker connection failed, in the redis probe's words for credentials. */
 function brokerReason(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error)
-  const code = /^(WRONGPASS|NOAUTH)\b/.exec(text)?.[1]
-  if (code === 'WRONGPASS') return 'authentication failed (WRONGPASS): check the user and password'
-  if (code === 'NOAUTH')
-    return 'authentication required (NOAUTH): put the password in the URL, redis://:PASSWORD@host:port'
-  return describeNetworkError(error)
+  return credentialsReason(error instanceof Error ? error.message : String(error)) ?? describeNetworkError(error)
 }
 
 function notConnected(

@@ -7,8 +7,9 @@
  */
 
 import { durationMs } from '../../core/duration.js'
-import { MAX_COMMENT, SilenceError, type SilenceInput, type Silences } from '../silences.js'
+import { covers, MAX_COMMENT, SilenceError, type SilenceInput, type Silences } from '../silences.js'
 import { StoreError } from '../store/errors.js'
+import type { CheckKey } from '../types.js'
 import { type ApiCall, type BodyLimit, HttpError, readBodyTail, sendJson } from './call.js'
 
 /** A silence's JSON body is small; more is refused. */
@@ -29,7 +30,7 @@ export function silenceHandlers(
   silences: Silences,
   tokenRequired: () => boolean,
   /** The checks of the monitor's manifests, to say how many a new silence matches. */
-  checks: () => readonly { pod: string; node: string; check: string }[] = () => [],
+  checks: () => readonly CheckKey[] = () => [],
 ) {
   return {
     /** `GET /v1/silences` */
@@ -62,12 +63,7 @@ export function silenceHandlers(
         const silence = await silences.add(request)
         // How many checks it holds back now: 0 is most often a typo in the pod's id, which
         // would leave the pod meant paging (it still applies to a check that appears later).
-        const matching = checks().filter(
-          (c) =>
-            c.pod === silence.pod &&
-            (silence.node === undefined || silence.node === '' || c.node === silence.node) &&
-            (silence.check === undefined || silence.check === '' || c.check === silence.check),
-        ).length
+        const matching = checks().filter((c) => covers(silence, c)).length
         sendJson(req, res, 201, { silence, matching })
       } catch (error) {
         if (error instanceof SilenceError) throw new HttpError(400, error.message)
