@@ -126,8 +126,9 @@ async function generate(kind: Kind, values: Values): Promise<string> {
       await health.close()
     }
   }
-  // A kubelet HTTP or gRPC probe only waits for the answer; anything else starts a process first.
-  const margin = kind === 'k8s' && !values.exec ? HTTP_MARGIN_MS : EXEC_MARGIN_MS
+  // A kubelet HTTP or gRPC probe, and nginx proxying readiness to the backend, only wait for
+  // the answer; a Docker health check or an exec probe starts a process first.
+  const margin = (kind === 'k8s' && !values.exec) || kind === 'nginx' ? HTTP_MARGIN_MS : EXEC_MARGIN_MS
   const checked: Group[] =
     kind === 'k8s' ? [...GROUPS] : kind === 'nginx' ? (values.upstream ? ['ready'] : []) : [group]
   const explicitMs = values.timeout === undefined ? undefined : flagMs(values.timeout, '--timeout', false)

@@ -229,6 +229,16 @@ health.add('x', async () => {})
       assert.equal((parseYaml(run.stdout) as Record<string, Probe>).readinessProbe?.timeoutSeconds, 1)
     })
 
+    it('gen nginx --upstream --timeout 1 fits: nginx waits for the answer and starts no process', async () => {
+      const run = await cli(['gen', 'nginx', '--upstream', 'http://web:8000', '--timeout', '1'])
+      assert.equal(run.code, 0, run.stdout)
+      assert.match(run.stdout, /^\s*proxy_read_timeout 1s;$/m)
+      const short = await cli(['gen', 'nginx', '--upstream', 'http://web:8000', '--timeout', '900ms'])
+      assert.equal(short.code, 1)
+      assert.match(short.stdout, /they need 1000 ms \(a 900 ms deadline, plus 100 ms margin\)/)
+      assert.doesNotMatch(short.stdout, /proxy_pass/)
+    })
+
     it("the defaults give Docker and exec probes room for the check's own 1000 ms deadline", async () => {
       const docker = await cli(['gen', 'docker'])
       assert.equal(docker.code, 0, docker.stdout)
