@@ -393,6 +393,8 @@ export async function run(argv: string[]): Promise<number> {
     store = await openStoreAsync(parsed.store, {
       etcd: {
         logger,
+        // Registered once the checks are loaded, just before they run (below).
+        registerLater: true,
         ...parsed.etcd,
         ...(parsed.replicaId ? { replicaId: parsed.replicaId } : {}),
         ...(parsed.leaseTtlSeconds ? { leaseTtlSeconds: parsed.leaseTtlSeconds } : {}),
@@ -494,6 +496,18 @@ export async function run(argv: string[]): Promise<number> {
         )
       throw error
     }
+  }
+  // Only now, with every check loaded and about to run, does this replica join the others:
+  // they hand it its share as they see it, so no check of that share waits for a monitor
+  // still loading its manifests (with thousands of checks, longer than their interval).
+  try {
+    await etcdStore?.register()
+  } catch (error) {
+    await api?.close()
+    await webhooks?.close()
+    await alerts?.close()
+    await closeStore()
+    throw error instanceof StoreError ? new UsageError(error.message) : error
   }
   monitor.start()
 

@@ -54,6 +54,8 @@ export interface CheckShare {
   republish?(id: string): boolean
   /** How long a replica found gone may have been dead already, at the worst (its lease TTL), in ms. */
   departureLagMs?(): number
+  /** The check went to another replica: what this one saved for it is not to be written any more. */
+  released?(id: string): void
 }
 
 export interface MonitorOptions {
@@ -418,6 +420,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         if (entry.bucket && entry.bucket.count > 0) this.writer.addSample(entry.bucket.toSample(entry.spec.id))
         entry.bucket = undefined
         this.retire(entry)
+        share.released?.(entry.spec.id)
         entry.state = this.freshState(entry.spec, undefined, NOT_OURS)
       }
     }

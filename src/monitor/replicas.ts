@@ -64,11 +64,14 @@ function mix(h: number): number {
  *
  * @example
  * import { Monitor, openStoreAsync, ReplicaShare } from 'probekit/monitor'
- * const store = await openStoreAsync('etcd://127.0.0.1:2379/probekit', { etcd: { replicaId: 'monitor-a' } })
+ * const store = await openStoreAsync('etcd://127.0.0.1:2379/probekit', {
+ *   etcd: { replicaId: 'monitor-a', registerLater: true },
+ * })
  * const share = new ReplicaShare(store as EtcdStore)
  * const monitor = new Monitor({ store, share })
  * await monitor.load(['/etc/probekit/pods'])
  * share.attach(monitor)
+ * await (store as EtcdStore).register()
  * monitor.start()
  */
 export class ReplicaShare implements CheckShare {
@@ -123,6 +126,11 @@ export class ReplicaShare implements CheckShare {
    */
   departureLagMs(): number {
     return etcdLeaseSeconds(this.store.leaseTtlSeconds) * 1000 + 1500
+  }
+
+  /** The check moved to another replica: this one's saved state for it is never written again. */
+  released(id: string): void {
+    this.store.release(id)
   }
 
   /** True when the store does not hold this replica's own state for `id` (another replica wrote last). */

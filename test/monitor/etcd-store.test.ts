@@ -238,6 +238,27 @@ setInterval(() => {}, 1000)
     assert.deepEqual(stored.quiet, [1])
   })
 
+  it('with registerLater, a replica is no member and writes nothing until register(); then what it kept and did not release is written', async () => {
+    const a = await store({ replicaId: 'a' })
+    const late = await store({ replicaId: 'late', prefix: a.prefix, registerLater: true })
+    assert.deepEqual(late.members(), ['a', 'late'], 'its own share is computed as a member')
+    late.saveStates([state('kept'), state('released')])
+    late.release('n1/web/released')
+    await sleep(300)
+    assert.deepEqual(a.members(), ['a'], 'the others do not know it yet')
+    assert.equal(a.published('n1/web/kept'), undefined, 'nothing is written before it registers')
+    assert.equal(late.status().lease, undefined, 'no lease before it registers')
+    await late.register()
+    // register() returns once its registration came back through its own watch, which the
+    // others' watches deliver at the same time.
+    await waitFor('a to see late', () => a.members().join() === 'a,late', 1000)
+    await waitFor('the kept state to be written', () => a.published('n1/web/kept')?.replica === 'late', 5000)
+    await sleep(300)
+    assert.equal(a.published('n1/web/released'), undefined, 'a released state is never written')
+    await late.register() // a second call does nothing
+    assert.deepEqual(a.members(), ['a', 'late'])
+  })
+
   it('only the states a replica published are removed by it; history stays in memory', async () => {
     const a = await store({ replicaId: 'a' })
     const b = await store({ replicaId: 'b', prefix: a.prefix })

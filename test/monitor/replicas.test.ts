@@ -162,7 +162,8 @@ describe('monitor replicas on a real etcd', () => {
     await etcd.stop()
   })
 
-  async function replica(id: string, prefix: string): Promise<Replica> {
+  /** A replica started as probekit monitor starts one: it registers once its checks are loaded (after `loadingMs` more). */
+  async function replica(id: string, prefix: string, loadingMs = 0): Promise<Replica> {
     const store = await EtcdStore.open({
       endpoints: [etcd.clientUrl],
       prefix,
@@ -170,11 +171,14 @@ describe('monitor replicas on a real etcd', () => {
       leaseTtlSeconds: 2,
       requestTimeoutMs: 500,
       logger: false,
+      registerLater: true,
     })
     const share = new ReplicaShare(store)
     const monitor = new Monitor({ store, share, logger: false, historyFlushMs: 200 })
     await monitor.load([manifests])
     share.attach(monitor, { logger: false })
+    if (loadingMs > 0) await sleep(loadingMs)
+    await store.register()
     monitor.start()
     const r: Replica = {
       id,
@@ -315,6 +319,36 @@ describe('monitor replicas on a real etcd', () => {
         return intervals >= 1 && intervals <= 2 && Math.abs(ms - intervals * 500) < 150
       }
       assert.ok(apart.every(inStep), `${id}: runs ${apart.join(', ')} ms apart across the handover (interval 500 ms)`)
+    }
+    await a.stop()
+    await b.stop()
+  })
+
+  it('a replica still loading its checks is not yet a member: its share goes on being checked meanwhile', async () => {
+    const prefix = `/fleet${++prefixes}`
+    const a = await replica('monitor-a', prefix)
+    await waitFor('a to publish every check', async () => (await publishers(prefix)).size === ids.length, 10_000)
+    target.times.clear()
+    // b takes three intervals between reading the fleet and running checks (a large fleet's
+    // manifests, say). Registered at open, it had taken its share from a at once.
+    const joining = replica('monitor-b', prefix, 1500)
+    await sleep(1200)
+    assert.deepEqual(a.share.liveMembers(), ['monitor-a'], 'b is not a member while it loads')
+    const b = await joining
+    await waitFor('a to see b', () => a.share.liveMembers().length === 2, 5000)
+    const movedToB = ids.filter((id) => b.share.owns(id))
+    assert.ok(movedToB.length > 0)
+    const timesOf = (id: string) => target.times.get(`/${id.split('/')[2]}`) ?? []
+    await waitFor('three runs of each moved check by b', () => movedToB.every((id) => timesOf(id).length >= 7), 10_000)
+    for (const id of movedToB) {
+      const times = timesOf(id)
+      const apart = times.slice(1).map((t, i) => Math.round(t - (times[i] as number)))
+      // Every interval has its run (two apart at most, should a phase point fall in the
+      // moment between a letting go and b starting): none waited for b's load.
+      assert.ok(
+        apart.every((ms) => ms < 1150),
+        `${id}: runs ${apart.join(', ')} ms apart while b loaded and took over (interval 500 ms)`,
+      )
     }
     await a.stop()
     await b.stop()

@@ -168,6 +168,10 @@ export class EtcdStore
   private transitionSeq = 0
   /** While `open()` runs: a fresh etcd's first write (an fsync) may take longer than a request deadline. */
   private opening = true
+  /** Registered among the replicas (`register()`); until then nothing is written. */
+  private registered = false
+  /** `register()` waiting for its registration to come back through the watch. */
+  private echo: { revision: number; reached: () => void } | undefined
 
   private constructor(options: EtcdStoreOptions) {
     super()
@@ -223,35 +227,92 @@ export class EtcdStore
         }
       }
       if (!store.readonly) {
-        const existing = store.memberMap.get(store.replicaId)
-        if (existing && existing.host !== store.registration.host)
-          throw new StoreError(
-            `replica id ${JSON.stringify(store.replicaId)} is in use by a live monitor on ${existing.host} (pid ${existing.pid}); give each replica its own --replica-id`,
-          )
-        await store.lease.grant()
-        await store.call('/v3/kv/put', {
-          key: b64(store.key('replicas', store.replicaId)),
-          value: b64(JSON.stringify(store.registration)),
-          lease: store.lease.id,
-        })
-        // The grant queued the registration too; it was just written.
-        store.queue.delete(store.key('replicas', store.replicaId))
-        store.memberMap.set(store.replicaId, store.registration)
-        store.lease.keepAlive()
+        store.checkReplicaId()
+        if (!options.registerLater) await store.join()
       }
     } catch (error) {
       await store.shutdown({ flushTimeoutMs: 0 })
-      if (error instanceof StoreError) throw error
-      const refusal = store.refusal(error)
-      if (refusal) throw new StoreError(refusal)
-      const reason = error instanceof Error ? error.message : String(error)
-      throw new StoreError(
-        `cannot reach etcd at ${store.gateway.endpoints.map((e) => redactUrl(e)).join(', ')} (${redact(reason)}); start etcd there, or fix the address in --store ${store.spec}`,
-      )
+      throw store.openError(error)
     }
     store.opening = false
     store.watch.start()
     return store
+  }
+
+  /**
+   * Joins the replicas, for a store opened with `registerLater`: takes the lease, registers
+   * this replica (the others hand its share over as they see it) and writes what was saved
+   * meanwhile. Call it just before the monitor starts running checks. Throws a
+   * `StoreError` like `open()`; a second call does nothing.
+   */
+  async register(): Promise<void> {
+    if (this.registered || this.readonly || this.closed) return
+    // Like open(): a first write may wait for etcd's fsync longer than a request deadline.
+    this.opening = true
+    let revision: number
+    try {
+      this.checkReplicaId()
+      revision = await this.join()
+    } catch (error) {
+      throw this.openError(error)
+    } finally {
+      this.opening = false
+    }
+    this.kick()
+    // The other replicas hear of this one through their watches, as this one hears of its
+    // own registration: once it is back here they have (all but) let go of this share,
+    // and starting now runs none of its checks twice. At most a second: a watch that is
+    // slow to answer must not hold the checks back.
+    await this.watched(revision, 1000)
+  }
+
+  /** Resolves once the watch has seen `revision`, or after `limitMs`. */
+  private watched(revision: number, limitMs: number): Promise<void> {
+    if (this.watch.revision >= revision || this.closed) return Promise.resolve()
+    return new Promise((resolve) => {
+      const reached = () => {
+        clearTimeout(timer)
+        this.echo = undefined
+        resolve()
+      }
+      const timer = setTimeout(reached, limitMs)
+      this.echo = { revision, reached }
+    })
+  }
+
+  private checkReplicaId(): void {
+    const existing = this.memberMap.get(this.replicaId)
+    if (existing && existing.host !== this.registration.host)
+      throw new StoreError(
+        `replica id ${JSON.stringify(this.replicaId)} is in use by a live monitor on ${existing.host} (pid ${existing.pid}); give each replica its own --replica-id`,
+      )
+  }
+
+  /** Takes the lease and writes the registration; returns the revision of that write. */
+  private async join(): Promise<number> {
+    await this.lease.grant()
+    const answer = await this.call<{ header?: { revision?: string } }>('/v3/kv/put', {
+      key: b64(this.key('replicas', this.replicaId)),
+      value: b64(JSON.stringify(this.registration)),
+      lease: this.lease.id,
+    })
+    // The grant queued the registration too; it was just written.
+    this.queue.delete(this.key('replicas', this.replicaId))
+    this.memberMap.set(this.replicaId, this.registration)
+    this.registered = true
+    this.lease.keepAlive()
+    return Number(answer.header?.revision ?? 0)
+  }
+
+  /** The one sentence for a failed `open()` or `register()`. */
+  private openError(error: unknown): StoreError {
+    if (error instanceof StoreError) return error
+    const refusal = this.refusal(error)
+    if (refusal) return new StoreError(refusal)
+    const reason = error instanceof Error ? error.message : String(error)
+    return new StoreError(
+      `cannot reach etcd at ${this.gateway.endpoints.map((e) => redactUrl(e)).join(', ')} (${redact(reason)}); start etcd there, or fix the address in --store ${this.spec}`,
+    )
   }
 
   /** The live replicas (registered under a lease that has not expired), sorted. */
@@ -300,6 +361,17 @@ export class EtcdStore
       this.queue.enqueue(this.key('state', state.id), { kind: 'put', value: this.stateValue(copy), leased: true })
     }
     this.kick()
+  }
+
+  /**
+   * This replica no longer runs `id` (membership moved it to another): its state is not
+   * written again, neither what still waits in the queue (a replica saving while it loaded,
+   * before it knew the others) nor after a new lease. The key stays until the new owner
+   * writes its own.
+   */
+  release(id: string): void {
+    if (!this.own.delete(id)) return
+    this.queue.delete(this.key('state', id))
   }
 
   /** Removes states this replica published; states of other replicas are theirs to remove. */
@@ -467,6 +539,8 @@ export class EtcdStore
 
   private async writeLoop(): Promise<void> {
     while (this.queue.size > 0 && !this.closing.signal.aborted) {
+      // Before `register()` nothing is written: register() kicks the writer.
+      if (!this.registered) return
       if (!this.lease.id) {
         // Leased keys wait for a lease; the keepalive loop grants one and kicks again.
         if (!(await this.lease.ensure())) return
@@ -672,6 +746,7 @@ export class EtcdStore
 
   /** Applies what the watch reported to the view. */
   private onWatch(result: WatchResult): void {
+    if (this.echo && this.watch.revision >= this.echo.revision) this.echo.reached()
     if (!result.events?.length) return
     this.succeeded()
     /** The checks whose published state changed: readers need only look at those. */

@@ -18,6 +18,15 @@ export interface EtcdStoreOptions {
   replicaId?: string
   /** Read only: no lease, no registration, no writes (what `probekit inspect` opens). */
   readonly?: boolean
+  /**
+   * Join the other replicas only at `register()`, not at `open()`. Until then this replica
+   * computes its share as if it were a member, but the others go on running those checks
+   * (they do not know it yet) and nothing is written under its lease: what it saves waits.
+   * A monitor that loads thousands of checks before it runs them registers once they are
+   * loaded (`probekit monitor` does), so that none of them goes unchecked meanwhile.
+   * Default false: `open()` registers.
+   */
+  registerLater?: boolean
   /** TTL of this replica's lease, seconds: how long a dead monitor's results outlive it. Default 15. */
   leaseTtlSeconds?: number
   /** Deadline of each request to etcd, ms. Default 2000. */
