@@ -2,7 +2,8 @@
  * 4. CLI start-up: `probekit check` for an http://, a tcp://, a redis:// and a postgres://
  * target beside `node -e 0` (the floor for any Node CLI), a one-line Node script doing
  * `require('http').get(url, …)` and exiting (the floor for a health check written in
- * Node), a few-line Node script sending PostgreSQL's startup message and `SELECT 1` (the
+ * Node), fastify-healthcheck's health-check script (the Node exec probe people use, run as
+ * its README says), a few-line Node script sending PostgreSQL's startup message and `SELECT 1` (the
  * floor for a PostgreSQL check in Node: it adds the server's start of a backend), `curl
  * -fsS`, `redis-cli ping` and `pg_isready`: wall time (hyperfine, all in one run) and peak
  * memory (GNU time's maximum resident set size), each as a ratio to `node -e 0` of the
@@ -41,6 +42,9 @@ export async function run(ctx) {
   const oneLine = join(dir, 'http-get.js')
   writeFileSync(oneLine, "require('http').get(process.argv[2], (r) => process.exit(r.statusCode < 400 ? 0 : 1))\n")
   const pgScript = join(ctx.benchDir, 'support', 'pg-select.cjs')
+  // fastify-healthcheck's standalone script (a devDependency), as its README runs it from a
+  // Dockerfile: `node node_modules/fastify-healthcheck/src/healthcheck.js URL`.
+  const fastifyScript = join(ctx.root, 'node_modules', 'fastify-healthcheck', 'src', 'healthcheck.js')
   // The environment of every command: this process's, without what changes how Node starts.
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('NODE_')))
   const dropped = Object.keys(process.env).filter((name) => name.startsWith('NODE_'))
@@ -54,6 +58,7 @@ export async function run(ctx) {
   const commands = [
     { name: 'node -e 0', argv: [node, '-e', '0'], baseline: true },
     { name: `node http-get.js ${url}`, argv: [node, oneLine, url], anchor: true },
+    { name: `node fastify-healthcheck/src/healthcheck.js ${url}`, argv: [node, fastifyScript, url], peer: true },
     {
       name: `node pg-select.cjs 127.0.0.1 ${postgres.port}`,
       argv: [node, pgScript, '127.0.0.1', String(postgres.port), 'postgres', 'postgres'],
@@ -141,6 +146,7 @@ export async function run(ctx) {
       command: c.name,
       probekit: c.probekit ?? false,
       anchor: Boolean(c.anchor),
+      peer: Boolean(c.peer),
       pgAnchor: Boolean(c.pgAnchor),
       wallMs: c.time,
       timeVsNode: c.time.median / base.time.median,
@@ -153,13 +159,15 @@ export async function run(ctx) {
   const checks = rows.filter((r) => r.probekit)
   const anchor = rows.find((r) => r.anchor)
   const pgAnchor = rows.find((r) => r.pgAnchor)
+  const peer = rows.find((r) => r.peer)
+  const http = checks.find((r) => r.probekit === 'http')
   // What each check adds to the least a Node script doing the same exchange takes: the http
   // one-liner for http, tcp and redis (each one connection and one answer), pg-select.cjs for postgres.
   const floorOf = (r) => (r.probekit === 'postgres' ? pgAnchor : anchor)
   for (const r of checks) r.overFloorMs = r.wallMs.median - floorOf(r).wallMs.median
   const slowest = checks.reduce((a, b) => (b.timeVsNode > a.timeVsNode ? b : a))
   const heaviest = checks.reduce((a, b) => (b.memoryVsNode > a.memoryVsNode ? b : a))
-  const headline = `probekit check: ${checks.map((r) => `${r.probekit} ${fmtRatio(r.timeVsNode)}`).join(', ')} the time of node -e 0 (target ≤ 1.18×, stretch ≤ 1.15×; slowest ${slowest.probekit}; CPU time ${checks.map((r) => fmtRatio(r.cpuVsNode)).join(', ')}); peak memory up to ${fmtRatio(heaviest.memoryVsNode)} (${heaviest.probekit}; target ≤ 1.15×); the one-line http.get script: ${fmtRatio(anchor.timeVsNode)} (CPU ${fmtRatio(anchor.cpuVsNode)}), ${fmtRatio(anchor.memoryVsNode)}; the few-line PostgreSQL script: ${fmtRatio(pgAnchor.timeVsNode)}; over those floors, probekit took ${checks.map((r) => `${r.probekit} ${r.overFloorMs >= 0 ? '+' : '−'}${fmt(Math.abs(r.overFloorMs), 1)} ms`).join(', ')} (node -e 0: ${fmt(base.time.median, 1)} ms)`
+  const headline = `probekit check: ${checks.map((r) => `${r.probekit} ${fmtRatio(r.timeVsNode)}`).join(', ')} the time of node -e 0 (target ≤ 1.18×, stretch ≤ 1.15×; slowest ${slowest.probekit}; CPU time ${checks.map((r) => fmtRatio(r.cpuVsNode)).join(', ')}); peak memory up to ${fmtRatio(heaviest.memoryVsNode)} (${heaviest.probekit}; target ≤ 1.15×); the one-line http.get script: ${fmtRatio(anchor.timeVsNode)} (CPU ${fmtRatio(anchor.cpuVsNode)}), ${fmtRatio(anchor.memoryVsNode)}; fastify-healthcheck's script: ${fmtRatio(peer.timeVsNode)} (probekit's http check ${http.wallMs.median <= peer.wallMs.median ? '−' : '+'}${fmt(Math.abs(http.wallMs.median - peer.wallMs.median), 1)} ms beside it); the few-line PostgreSQL script: ${fmtRatio(pgAnchor.timeVsNode)}; over those floors, probekit took ${checks.map((r) => `${r.probekit} ${r.overFloorMs >= 0 ? '+' : '−'}${fmt(Math.abs(r.overFloorMs), 1)} ms`).join(', ')} (node -e 0: ${fmt(base.time.median, 1)} ms)`
   return {
     id,
     title,
@@ -187,12 +195,13 @@ export async function run(ctx) {
     },
     notes: [
       "`node -e 0` is the floor for any CLI written for Node. `node http-get.js` is a one-line script, `require('http').get(url, (r) => process.exit(r.statusCode < 400 ? 0 : 1))`: the least a health check written in Node can do. curl, redis-cli and pg_isready are C programs, shown for scale.",
+      "`node fastify-healthcheck/src/healthcheck.js` is fastify-healthcheck's standalone script (the package's `src/healthcheck.js`, run with its path under node_modules as its README shows for a Dockerfile): `http.get` with a 5 s request timeout, four lines logged with `console.log`, exit 0 for 200. It is the Node exec probe people use, and the peer of probekit's http row.",
       "`node pg-select.cjs` is the least a PostgreSQL check written in Node does (bench/support/pg-select.cjs, 20 lines): the startup message, then `SELECT 1` once the server is ready, then exit. Its time over the http.get script is PostgreSQL forking and setting up a backend for the connection, which no client can avoid; probekit's postgres row compares with it.",
       'Every row is one hyperfine run, so the ratios compare commands measured side by side; on a shared machine the absolute times move between runs more than the ratios do.',
     ],
     reproduce: [
       `npm run build && npm run bench -- --only=cli${ctx.quick ? ' --quick' : ''}`,
-      `${unset}taskset -c ${ctx.loadCpu} hyperfine -N --warmup 3 --runs ${runs} 'node -e 0' 'node http-get.js http://127.0.0.1:PORT/livez' 'node bench/support/pg-select.cjs 127.0.0.1 PORT postgres postgres' 'node bin/probekit.js check http://127.0.0.1:PORT/livez' 'node bin/probekit.js check tcp://127.0.0.1:PORT' 'node bin/probekit.js check redis://127.0.0.1:PORT' 'node bin/probekit.js check postgres://postgres@127.0.0.1:PORT/postgres'`,
+      `${unset}taskset -c ${ctx.loadCpu} hyperfine -N --warmup 3 --runs ${runs} 'node -e 0' 'node http-get.js http://127.0.0.1:PORT/livez' 'node node_modules/fastify-healthcheck/src/healthcheck.js http://127.0.0.1:PORT/livez' 'node bench/support/pg-select.cjs 127.0.0.1 PORT postgres postgres' 'node bin/probekit.js check http://127.0.0.1:PORT/livez' 'node bin/probekit.js check tcp://127.0.0.1:PORT' 'node bin/probekit.js check redis://127.0.0.1:PORT' 'node bin/probekit.js check postgres://postgres@127.0.0.1:PORT/postgres'`,
       `${unset}/usr/bin/time -f %M node bin/probekit.js check http://127.0.0.1:PORT/livez`,
     ],
     data: { runs, memoryRuns, rows },

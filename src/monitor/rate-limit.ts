@@ -73,17 +73,6 @@ export class TokenBuckets {
     return this.refuse(bucket, bucket.tokens, now)
   }
 
-  /** The seconds until `take(key)` would be granted, without taking: 0 when it would be now. */
-  wait(key: string): number {
-    const bucket = this.buckets.get(key)
-    if (!bucket) return 0
-    const now = this.now()
-    const held = this.held(bucket, now)
-    if (held > 0) return held
-    const tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.rate)
-    return tokens >= 1 ? 0 : this.refuse(bucket, tokens, now)
-  }
-
   /** Seconds left of an announced wait (with `holdForAnnouncedWait`), else 0. */
   private held(bucket: Bucket, now: number): number {
     if (bucket.heldUntil === undefined) return 0
