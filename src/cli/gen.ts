@@ -126,11 +126,23 @@ async function generate(kind: Kind, values: Values): Promise<string> {
       await health.close()
     }
   }
+  // Groups the app serves no HTTP path for (`paths: { startup: false }`): an HTTP probe of
+  // one would ask a path that answers 404 (a startup probe that never passes restarts the
+  // container for ever). Exec and gRPC probes do not go through the paths.
+  const unserved =
+    configPath === undefined || values.exec || values.grpc !== undefined
+      ? []
+      : GROUPS.filter((g) => appPaths[g] === undefined && !pathGiven(values, g))
+  if ((kind === 'docker' || kind === 'compose') && unserved.includes(group)) {
+    throw new UsageError(
+      `${configPath} serves no ${GROUP_WORDS[group]} path, so a health check of it would get 404; choose --group ${GROUPS.filter((g) => !unserved.includes(g)).join(' or ')}, give --${group}-path, or use --exec to run its probes with "probekit probe --${group}"`,
+    )
+  }
   // A kubelet HTTP or gRPC probe, and nginx proxying readiness to the backend, only wait for
   // the answer; a Docker health check or an exec probe starts a process first.
   const margin = (kind === 'k8s' && !values.exec) || kind === 'nginx' ? HTTP_MARGIN_MS : EXEC_MARGIN_MS
-  const checked: Group[] =
-    kind === 'k8s' ? [...GROUPS] : kind === 'nginx' ? (values.upstream ? ['ready'] : []) : [group]
+  const probed: Group[] = kind === 'k8s' ? [...GROUPS] : kind === 'nginx' ? (values.upstream ? ['ready'] : []) : [group]
+  const checked = probed.filter((g) => !unserved.includes(g))
   const explicitMs = values.timeout === undefined ? undefined : flagMs(values.timeout, '--timeout', false)
   const timeoutSeconds = {} as Record<Group, number>
   const checkTimeoutMs = {} as Record<Group, number>
@@ -165,8 +177,13 @@ async function generate(kind: Kind, values: Values): Promise<string> {
     bin: values.bin ?? 'probekit',
     exec: values.exec ? { config: values.config } : undefined,
     grpc: values.grpc === undefined ? undefined : { port: parseGrpcPort(values.grpc) },
+    unserved,
   }
-  const comment = describe(kind, settings, budgets, checked, margin, configPath, explicitMs !== undefined)
+  let comment = describe(kind, settings, budgets, checked, margin, configPath, explicitMs !== undefined)
+  for (const g of unserved) {
+    const left = kind === 'k8s' ? `no ${PROBE_NAMES[g]}` : `no location for the ${GROUP_WORDS[g]} path`
+    comment += `\n${left}: ${configPath} serves no ${GROUP_WORDS[g]} path.`
+  }
   switch (kind) {
     case 'k8s': {
       const { renderKubernetes } = await import('../gen/k8s.js')
@@ -191,6 +208,12 @@ async function generate(kind: Kind, values: Values): Promise<string> {
 const CHECK_FLOOR_MS = 500
 
 const GROUP_WORDS: Record<Group, string> = { live: 'liveness', ready: 'readiness', startup: 'startup' }
+const PROBE_NAMES: Record<Group, string> = { live: 'livenessProbe', ready: 'readinessProbe', startup: 'startupProbe' }
+
+/** Whether a flag names the group's path (`--paths` names all three). */
+function pathGiven(values: Values, group: Group): boolean {
+  return values.paths !== undefined || values[`${group}-path`] !== undefined
+}
 
 function tooShort(
   given: string,

@@ -284,6 +284,8 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
   }
 
   private checkFinished(result: CheckResult): void {
+    // A run that close() cut off says nothing about the dependency: no "pass -> fail" for it.
+    if (this.closing.signal.aborted) return
     const previous = this.lastCheckStatus.get(result.name)
     if (previous === result.status) return
     this.lastCheckStatus.set(result.name, result.status)
@@ -293,6 +295,7 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
   }
 
   private groupEvaluated(group: Group, report: Report): void {
+    if (this.closing.signal.aborted) return
     const previous = this.lastGroupStatus.get(group)
     if (previous === report.status) return
     this.lastGroupStatus.set(group, report.status)

@@ -69,8 +69,9 @@ export function renderKubernetes(
   options: { container?: string; comment?: string } = {},
 ): string {
   const probes: Record<string, KubernetesProbe> = {}
-  for (const group of ['live', 'ready', 'startup'] as const)
-    probes[PROBE_FIELDS[group]] = kubernetesProbe(settings, group)
+  for (const group of ['live', 'ready', 'startup'] as const) {
+    if (!settings.unserved?.includes(group)) probes[PROBE_FIELDS[group]] = kubernetesProbe(settings, group)
+  }
   const body = options.container ? { containers: [{ name: options.container, ...probes }] } : probes
   const header = options.comment ? `${options.comment.replace(/^/gm, '# ')}\n` : ''
   return header + stringify(body, { lineWidth: 0 })

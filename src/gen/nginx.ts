@@ -29,7 +29,7 @@ export function renderNginx(settings: GenSettings, options: NginxOptions = {}): 
   let local = false
   for (const group of ['startup', 'live', 'ready'] as Group[]) {
     const path = settings.paths[group]
-    if (seen.has(path)) continue
+    if (seen.has(path) || settings.unserved?.includes(group)) continue
     seen.add(path)
     const proxied = options.upstream !== undefined && settings.paths.ready === path
     blocks.push(proxied ? proxyBlock(settings, path, options.upstream as string) : localBlock(path))

@@ -37,6 +37,12 @@ export interface GenSettings {
   exec: { config: string | undefined } | undefined
   /** Kubernetes native gRPC probes on this port (`addHealthService`); undefined for HTTP probes. */
   grpc?: { port: number } | undefined
+  /**
+   * Groups the app's health module serves no HTTP path for (`paths: { startup: false }`):
+   * HTTP probes of them are left out, since their path answers 404. Empty for exec and
+   * gRPC probes, which do not go through the paths.
+   */
+  unserved?: readonly Group[]
 }
 
 export const DEFAULT_PATHS: Record<Group, string> = { live: '/livez', ready: '/readyz', startup: '/healthz' }

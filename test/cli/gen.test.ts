@@ -108,6 +108,40 @@ health.add('x', async () => {})
       )
     })
 
+    it('leaves out the HTTP probes of a group the app serves no path for, and refuses a health check of it', async () => {
+      const dir = makeTempDir('gen-unserved')
+      const config = join(dir, 'no-startup.mjs')
+      writeFileSync(
+        config,
+        `import { createHealth } from ${JSON.stringify(pathToFileURL(`${ROOT}dist/index.js`).href)}
+export const health = createHealth({ timeout: 1500, logger: false, paths: { live: '/alive', ready: '/ready', startup: false } })
+`,
+      )
+      const k8s = await cli(['gen', 'k8s', '--config', config])
+      assert.equal(k8s.code, 0, k8s.stdout)
+      const probes = parseYaml(k8s.stdout) as Record<string, Probe>
+      assert.deepEqual(Object.keys(probes), ['livenessProbe', 'readinessProbe'])
+      assert.equal(probes.readinessProbe?.httpGet?.path, '/ready')
+      assert.match(k8s.stdout, /^# no startupProbe: .*no-startup\.mjs serves no startup path\.$/m)
+      // Exec and gRPC probes do not go through the paths: all three stay.
+      const exec = await cli(['gen', 'k8s', '--exec', '--config', config])
+      assert.ok((parseYaml(exec.stdout) as Record<string, Probe>).startupProbe?.exec, exec.stdout)
+      // A path given on the command line is the user's word.
+      const given = await cli(['gen', 'k8s', '--config', config, '--startup-path', '/started'])
+      assert.equal((parseYaml(given.stdout) as Record<string, Probe>).startupProbe?.httpGet?.path, '/started')
+      for (const kind of ['docker', 'compose']) {
+        const run = await cli(['gen', kind, '--group', 'startup', '--config', config])
+        assert.equal(run.code, 1)
+        assert.match(
+          run.stdout,
+          /usage error: \S+no-startup\.mjs serves no startup path, so a health check of it would get 404; choose --group live or ready, give --startup-path, or use --exec/,
+        )
+      }
+      const nginx = await cli(['gen', 'nginx', '--config', config])
+      assert.equal(nginx.code, 0, nginx.stdout)
+      assert.deepEqual(nginx.stdout.match(/^location = \S+/gm), ['location = /alive', 'location = /ready'])
+    })
+
     it('accepts an explicit --timeout that fits the app probes', async () => {
       const run = await cli(['gen', 'k8s', '--config', APP, '--timeout', '6s'])
       assert.equal(run.code, 0, run.stdout)

@@ -305,6 +305,35 @@ describe('transitions', () => {
     )
   })
 
+  it('close() cutting off a background run in flight is no change: nothing logged or emitted', async () => {
+    const lines: string[] = []
+    const logger = {
+      info: (m: string) => lines.push(m),
+      warn: (m: string) => lines.push(m),
+      error: (m: string) => lines.push(m),
+    }
+    const health = createHealth({ logger })
+    const events: ChangeEvent[] = []
+    health.on('change', (e) => events.push(e))
+    let slow = false
+    health.add(
+      'bg',
+      ({ signal }) =>
+        slow
+          ? new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))
+          : undefined,
+      { interval: 20 },
+    )
+    await sleep(50)
+    assert.equal((await health.run('ready')).status, 'pass')
+    slow = true
+    await sleep(60) // a run is now in flight
+    await health.close()
+    await sleep(30)
+    assert.deepEqual(lines, [])
+    assert.deepEqual(events, [])
+  })
+
   it('logs structured fields to pino-style loggers', async () => {
     const calls: unknown[][] = []
     const logger = {
