@@ -1,4 +1,5 @@
 import { jsonSafe, lineSafe } from '../core/inert.js'
+import { didYouMean } from '../core/suggest.js'
 import { MAX_SILENCE_MS, MAX_SILENCE_TEXT } from '../monitor/silences.js'
 import type { Silence } from '../monitor/types.js'
 import { parseCommandArgs, parseDuration } from './args.js'
@@ -118,7 +119,7 @@ export async function run(argv: string[]): Promise<number> {
   throw new UsageError(
     action === undefined
       ? 'say what to do: probekit silence add|list|expire'
-      : `unknown action ${JSON.stringify(action)}; use add, list or expire`,
+      : `unknown action ${JSON.stringify(action)}${didYouMean(action, ['add', 'list', 'expire'])}; use add, list or expire`,
   )
 }
 

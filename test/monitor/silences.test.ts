@@ -410,6 +410,12 @@ describe('silences through the API and probekit silence', () => {
     )
   })
 
+  it('probekit silence with a mistyped action says which one was meant', async () => {
+    const typo = await silence(['ad', '--pod', 'jobs'])
+    assert.equal(typo.code, 1)
+    assert.match(typo.stdout, /usage error: unknown action "ad"; did you mean "add"\?; use add, list or expire/)
+  })
+
   it('lists a comment with bidirectional controls escaped, in lines and in --json', async () => {
     // U+202E would show this line's end reversed; the isolates and marks are as dangerous.
     const comment = 'OPS-9 \u202e6202 litnu\u202c \u2066x\u2069 \u200f\u200e\u061c\u009b'
