@@ -208,6 +208,22 @@ setInterval(() => {}, 1000)
       5000,
     )
     assert.deepEqual(reader, ['t4', 't5', 't6', 't7', 't8'])
+    // Each replica deletes the excess it wrote (b its t2 above, told by the watch), and the
+    // first live replica that of replicas gone: b stops, and a bounds b's t4 away.
+    await b.shutdown()
+    await waitFor('a to see b gone', () => a.members().join() === 'a', 5000)
+    a.addTransitions([transition('x', 9, at(9))])
+    const after = await waitFor(
+      "etcd to drop the stopped replica's oldest",
+      async () => {
+        const r = await EtcdStore.open({ endpoints: [etcd.clientUrl], prefix: a.prefix, readonly: true, logger: false })
+        const outputs = r.transitions({}).map((t) => t.output)
+        await r.shutdown()
+        return outputs[0] === 't5' ? outputs : undefined
+      },
+      5000,
+    )
+    assert.deepEqual(after, ['t5', 't6', 't7', 't8', 't9'])
   })
 
   it('a check flooded with 50,000 transitions keeps its newest 1,000 in the view and in etcd, and the others keep theirs', async () => {

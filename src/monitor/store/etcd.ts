@@ -156,6 +156,7 @@ export class EtcdStore
   private readonly queue: WriteQueue
   private writing: Promise<void> | undefined
   private retryTimer: NodeJS.Timeout | undefined
+  private pruneTimer: NodeJS.Timeout | undefined
   private readonly lease: EtcdLease
   private readonly watch: PrefixWatch
   private available = true
@@ -492,6 +493,7 @@ export class EtcdStore
     this.closed = true
     this.lease.stop()
     clearTimeout(this.retryTimer)
+    clearTimeout(this.pruneTimer)
     this.watch.restart()
     const flushTimeoutMs = options.flushTimeoutMs ?? 2000
     if (!this.readonly && flushTimeoutMs > 0 && this.available) {
@@ -579,15 +581,32 @@ export class EtcdStore
     this.retryTimer.unref()
   }
 
-  /** Drops the oldest transitions beyond the count and age bounds (any replica may; deletes are idempotent). */
+  /**
+   * Drops the oldest transitions beyond the count and age bounds from the view. In etcd each
+   * replica deletes those it wrote, and the first live replica those of replicas gone: every
+   * replica deleting every excess key (idempotent, but at start-up, when every check's first
+   * result is a transition, three replicas sent three deletes for each of thousands of keys).
+   */
   private pruneTransitions(): void {
     const keys = this.sortedTransitionKeys()
     const cutoff = new Date(Date.now() - this.retention.transitionsMs).toISOString()
     let drop = Math.max(0, keys.length - this.maxTransitions)
     while (drop < keys.length && (this.transitionMap.get(keys[drop] as string)?.at ?? '') < cutoff) drop++
     if (drop === 0) return
-    for (const key of keys.slice(0, drop)) this.dropTransition(key)
+    const members = this.members()
+    const sweeper = members[0] === this.replicaId
+    const live = new Set(members)
+    for (const key of keys.slice(0, drop)) {
+      const writer = this.transitionWriter(key)
+      if (writer === this.replicaId || (sweeper && !live.has(writer))) this.dropTransition(key)
+      else this.forgetTransition(key)
+    }
     this.transitionKeys = keys.slice(drop)
+  }
+
+  /** The replica in a transition's key: `PREFIX/transitions/<at>/<replica>/<n>`. */
+  private transitionWriter(key: string): string {
+    return key.slice(`${this.prefix}/transitions/`.length).split('/')[1] ?? ''
   }
 
   /**
@@ -753,6 +772,7 @@ export class EtcdStore
     const statesChanged: string[] = []
     let membersChanged = false
     let silencesChanged = false
+    let transitionsAdded = false
     for (const event of result.events) {
       const key = unb64(event.kv.key)
       const kind = this.kindOf(key)
@@ -791,6 +811,7 @@ export class EtcdStore
         }
       } else {
         const changed = this.applyPut(event.kv)
+        if (kind === 'transitions' && changed) transitionsAdded = true
         if (kind === 'state' && changed) statesChanged.push(key.slice(`${this.prefix}/state/`.length))
         if (kind === 'replicas' && changed) membersChanged = true
         if (kind === 'silences' && changed) silencesChanged = true
@@ -799,6 +820,20 @@ export class EtcdStore
     if (statesChanged.length > 0) this.safeEmit('states', statesChanged)
     if (membersChanged) this.safeEmit('members')
     if (silencesChanged) this.safeEmit('silences')
+    // Others' transitions may push this replica's own beyond the bound: it deletes those.
+    if (transitionsAdded) this.schedulePrune()
+  }
+
+  /** Prunes transitions within a second (at most once a second: it sorts every key). */
+  private schedulePrune(): void {
+    if (this.pruneTimer || this.readonly || !this.registered || this.closed) return
+    this.pruneTimer = setTimeout(() => {
+      this.pruneTimer = undefined
+      if (this.closed) return
+      this.pruneTransitions()
+      this.kick()
+    }, 1000)
+    this.pruneTimer.unref()
   }
 
   private kindOf(key: string): StoreKeyKind | undefined {
