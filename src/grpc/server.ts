@@ -12,22 +12,27 @@
  * | anything else | `NOT_FOUND` (Check), `SERVICE_UNKNOWN` (Watch) |
  *
  * `pass` and `warn` are `SERVING`, `fail` is `NOT_SERVING`; once shutdown begins every
- * service answers `NOT_SERVING`, as the gRPC health protocol recommends.
+ * service answers `NOT_SERVING`, as the gRPC health protocol recommends. Watch streams stay
+ * open while the server serves; they end (after `NOT_SERVING`) when `gracefulShutdown`
+ * closes the servers, so the app's own `server.tryShutdown()` in a cleanup hook does not
+ * wait for them.
  *
  * @example
  * import { Server, ServerCredentials } from '@grpc/grpc-js'
- * import { createHealth } from 'probekit'
+ * import { createHealth, gracefulShutdown } from 'probekit'
  * import { addHealthService } from 'probekit/grpc'
  *
  * const health = createHealth()
  * const server = new Server()
  * addHealthService(server, health)
  * server.bindAsync('0.0.0.0:50051', ServerCredentials.createInsecure(), () => {})
+ * gracefulShutdown(health).onShutdown('grpc', () => new Promise((resolve) => server.tryShutdown(resolve)))
  */
 import { reasonOf } from '../core/errors.js'
 import type { ChangeEvent, HealthCore } from '../core/health.js'
 import { worstStatus } from '../core/status.js'
 import type { Group, Report, Status } from '../core/types.js'
+import { closeWithServers } from '../http/shutdown.js'
 import {
   CHECK_PATH,
   decodeCheckRequest,
@@ -54,7 +59,12 @@ export interface HealthServiceOptions {
 
 /** The service added to the server; `close()` ends every Watch stream. */
 export interface HealthService {
-  /** Ends the Watch streams (with status OK) and stops following the health instance. */
+  /**
+   * Ends the Watch streams (each after its last status, then status OK) and stops following
+   * the health instance; a Watch call from then on gets one status and ends. The shutdown
+   * helper and `health.close()` call it; call it yourself before `server.tryShutdown()`
+   * when shutting down without them.
+   */
   close(): void
 }
 
@@ -112,6 +122,7 @@ export function addHealthService(
   }
   const aliases = new Map(Object.entries(options.aliases ?? {}))
   const watchers = new Set<Watcher>()
+  let closed = false
   // Last known status of each check, from reports and change events: what Watch streams
   // are computed from, so a change costs no probe run.
   const known = new Map<string, Status>()
@@ -144,6 +155,7 @@ export function addHealthService(
 
   /** The status from what is known, without running anything. */
   const knownStatus = (target: Target): number => {
+    if (health.phase === 'shutting down') return ServingStatus.NOT_SERVING
     if (target.check !== undefined) {
       if (target.check === 'lifecycle') return servingOf(health.lifecycleResult('startup').status)
       const status = known.get(target.check)
@@ -161,6 +173,13 @@ export function addHealthService(
     if (watcher.sent === status || watcher.call.cancelled) return
     watcher.sent = status
     watcher.call.write({ status })
+  }
+
+  /** Sends the watcher its last status (NOT_SERVING once shutdown has begun), then status OK. */
+  const finish = (watcher: Watcher): void => {
+    watcher.target ??= resolve(watcher.service)
+    send(watcher, watcher.target ? knownStatus(watcher.target) : ServingStatus.SERVICE_UNKNOWN)
+    if (!watcher.call.cancelled) watcher.call.end()
   }
 
   const onChange = (event: ChangeEvent): void => {
@@ -220,6 +239,11 @@ export function addHealthService(
   const watch = (call: WritableCallLike<{ service: string }>): void => {
     const service = call.request.service
     const watcher: Watcher = { service, target: resolve(service), sent: undefined, call }
+    if (closed) {
+      // The servers are closing: a stream held open now would hold their shutdown open.
+      finish(watcher)
+      return
+    }
     watchers.add(watcher)
     call.on('cancelled', () => watchers.delete(watcher))
     if (!watcher.target) {
@@ -258,13 +282,21 @@ export function addHealthService(
     (...args: never[]) => void
   >)
 
-  return {
-    close() {
-      health.off('change', onChange)
-      for (const watcher of watchers) watcher.call.end()
-      watchers.clear()
-    },
+  const close = (): void => {
+    if (closed) return
+    closed = true
+    health.off('change', onChange)
+    stopClosingWithServers()
+    stopClosingWithHealth()
+    for (const watcher of watchers) finish(watcher)
+    watchers.clear()
   }
+  // Watch streams end when the shutdown helper closes the servers (before its cleanup hooks,
+  // where the app's tryShutdown() runs), or at the latest with the health instance.
+  const stopClosingWithServers = closeWithServers(health, close)
+  const stopClosingWithHealth = health.onClose(async () => close())
+
+  return { close }
 }
 
 /** The service definition grpc-js takes: paths and (de)serializers of the three methods. */

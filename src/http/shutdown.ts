@@ -17,6 +17,7 @@
  */
 import { withDeadline } from '../core/deadline.js'
 import { DeadlineExceeded, reasonOf } from '../core/errors.js'
+import type { HealthCore } from '../core/health.js'
 import { type Logger, type LogLevel, writeLog } from '../core/logger.js'
 import { sleep } from '../core/sleep.js'
 import type { Health } from '../health.js'
@@ -94,6 +95,23 @@ const KUBERNETES_DELAY_MS = 5000
 /** Health instances with a helper: two helpers would each run the sequence on one signal. */
 const helpers = new WeakSet<Health>()
 
+/** What ends with the servers, per health instance: see `closeWithServers`. */
+const serverClosers = new WeakMap<HealthCore, Set<() => void>>()
+
+/**
+ * Runs `close` when the shutdown helper of `health` closes its servers (step 3), before the
+ * tracked work and the cleanup hooks. For what probekit serves from the health instance on a
+ * server the app closes itself: the gRPC health service's Watch streams never end on their
+ * own, so a grpc-js `tryShutdown()` in a cleanup hook would wait for them until its
+ * deadline. `close` must not throw. Returns the function that unregisters it.
+ */
+export function closeWithServers(health: HealthCore, close: () => void): () => void {
+  const closers = serverClosers.get(health) ?? new Set()
+  serverClosers.set(health, closers)
+  closers.add(close)
+  return () => closers.delete(close)
+}
+
 /**
  * Owns the whole shutdown of a process that serves HTTP, on SIGTERM and SIGINT:
  *
@@ -102,7 +120,8 @@ const helpers = new WeakSet<Health>()
  *    elsewhere;
  * 2. keeps serving for `delayMs`, while load balancers stop routing here;
  * 3. stops accepting connections, closes idle keep-alive sockets, waits up to
- *    `drainTimeoutMs` for requests in flight, then destroys what is left;
+ *    `drainTimeoutMs` for requests in flight, then destroys what is left; the gRPC health
+ *    service ends its Watch streams here too (`closeWithServers`);
  * 4. waits up to `workTimeoutMs` for tracked background work;
  * 5. runs the cleanup hooks in reverse order of registration, each under its own deadline,
  *    then closes the health instance (background probes, management listener);
@@ -244,6 +263,8 @@ class Shutdown implements GracefulShutdown {
     if (this.delayMs > 0) await sleep(this.delayMs)
 
     // 3. Drain the servers together: each stops listening now and waits for its own requests.
+    // What ends with them ends first, so no cleanup hook waits for it.
+    for (const close of serverClosers.get(this.health) ?? []) close()
     const inFlight = [...this.drains.values()].reduce((n, d) => n + d.inFlight, 0)
     const draining = [...this.drains.values()].map((d) => d.drain(this.drainTimeoutMs))
     this.log(
