@@ -26,6 +26,7 @@ import honoProbekit from '../../src/http/adapters/hono.js'
 import koaProbekit from '../../src/http/adapters/koa.js'
 import { ProbekitModule } from '../../src/http/adapters/nest.js'
 import { isLoopback } from '../../src/http/surface.js'
+import { nestMajor, onlyNestCases } from '../support/nest.js'
 
 const health = createHealth({
   logger: false,
@@ -50,6 +51,8 @@ interface Target {
   name: string
   /** Whether the target has app routes behind the health paths. */
   app: boolean
+  /** A NestJS target: test/http/nest11-conformance.test.ts runs these against Nest 11 too. */
+  nest?: boolean
   start(): Promise<{ url: string; close(): Promise<void> }>
 }
 
@@ -83,7 +86,9 @@ class HelloController {
 @Module({ imports: [ProbekitModule.forRoot(health)], controllers: [HelloController] })
 class NestAppModule {}
 
-const targets: Target[] = [
+const NEST = `NestJS ${nestMajor()}`
+
+const allTargets: Target[] = [
   {
     name: 'node:http health.handler()',
     app: true,
@@ -175,8 +180,9 @@ const targets: Target[] = [
     },
   },
   {
-    name: 'NestJS (ProbekitModule, Express platform)',
+    name: `${NEST} (ProbekitModule, Express platform)`,
     app: true,
+    nest: true,
     start: async () => {
       const app = await NestFactory.create(NestAppModule, { logger: false })
       await app.listen(0, '127.0.0.1')
@@ -184,8 +190,9 @@ const targets: Target[] = [
     },
   },
   {
-    name: 'NestJS (ProbekitModule, Fastify platform)',
+    name: `${NEST} (ProbekitModule, Fastify platform)`,
     app: true,
+    nest: true,
     start: async () => {
       const app = await NestFactory.create<NestFastifyApplication>(NestAppModule, new FastifyAdapter(), {
         logger: false,
@@ -195,6 +202,9 @@ const targets: Target[] = [
     },
   },
 ]
+
+/** The first target, node:http's handler, is the reference every other one is compared with. */
+const targets = onlyNestCases() ? allTargets.filter((target, i) => i === 0 || target.nest) : allTargets
 
 interface Answer {
   status: number
@@ -426,25 +436,27 @@ for (const target of targets) {
   })
 }
 
-describe('Hono without @hono/node-server (app.request, as on other runtimes)', () => {
-  const app = new Hono()
-  app.use(honoProbekit(health))
-  app.get('/hello', (c) => c.text(HELLO))
+if (!onlyNestCases()) {
+  describe('Hono without @hono/node-server (app.request, as on other runtimes)', () => {
+    const app = new Hono()
+    app.use(honoProbekit(health))
+    app.get('/hello', (c) => c.text(HELLO))
 
-  it('answers the health paths from the web Request, withholding reasons from a caller of unknown address', async () => {
-    const ok = await app.request('/readyz?verbose')
-    assert.equal(ok.status, 200)
-    assert.equal(await ok.text(), '[+]lifecycle ok\n[+]db ok\n[+]cache ok\nreadyz check passed\n')
-    assert.equal(ok.headers.get('cache-control'), 'no-store')
-    const failing = await app.request('/healthz', { headers: { accept: 'application/health+json' } })
-    assert.equal(failing.status, 503)
-    const body = (await failing.json()) as { checks: Record<string, { output?: string }[]> }
-    assert.equal(body.checks.migrations?.[0]?.output, 'reason withheld')
-    assert.equal(await (await app.request('/hello')).text(), HELLO)
+    it('answers the health paths from the web Request, withholding reasons from a caller of unknown address', async () => {
+      const ok = await app.request('/readyz?verbose')
+      assert.equal(ok.status, 200)
+      assert.equal(await ok.text(), '[+]lifecycle ok\n[+]db ok\n[+]cache ok\nreadyz check passed\n')
+      assert.equal(ok.headers.get('cache-control'), 'no-store')
+      const failing = await app.request('/healthz', { headers: { accept: 'application/health+json' } })
+      assert.equal(failing.status, 503)
+      const body = (await failing.json()) as { checks: Record<string, { output?: string }[]> }
+      assert.equal(body.checks.migrations?.[0]?.output, 'reason withheld')
+      assert.equal(await (await app.request('/hello')).text(), HELLO)
+    })
   })
-})
+}
 
-describe('NestJS ProbekitModule', () => {
+describe(`${NEST} ProbekitModule`, () => {
   it('makes the health instance injectable in every module', async () => {
     class QueueConsumer {
       constructor(readonly health: Health) {}

@@ -22,6 +22,7 @@ import fastifyProbekit from '../../src/http/adapters/fastify.js'
 import honoProbekit from '../../src/http/adapters/hono.js'
 import koaProbekit from '../../src/http/adapters/koa.js'
 import { ProbekitModule } from '../../src/http/adapters/nest.js'
+import { nestMajor, onlyNestCases } from '../support/nest.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
 
 /** How long a client waits before calling a request hung. */
@@ -69,7 +70,7 @@ class HelloController {
 }
 
 /** Each framework's app: the probekit adapter mounted first, or after the session middleware. */
-const frameworks: Record<string, (probesFirst: boolean) => Promise<App>> = {
+const allFrameworks: Record<string, (probesFirst: boolean) => Promise<App>> = {
   Express: (probesFirst) => {
     const app = express()
     app.set('env', 'test') // the default error handler stays quiet about the session error
@@ -131,7 +132,7 @@ const frameworks: Record<string, (probesFirst: boolean) => Promise<App>> = {
         }),
     }
   },
-  NestJS: async (probesFirst) => {
+  [`NestJS ${nestMajor()}`]: async (probesFirst) => {
     @Module({
       imports: probesFirst ? [ProbekitModule.forRoot(health)] : [],
       controllers: [HelloController],
@@ -152,6 +153,11 @@ const frameworks: Record<string, (probesFirst: boolean) => Promise<App>> = {
     return { url: urlOf(app.getHttpServer()), close: () => app.close() }
   },
 }
+
+/** test/http/nest11-mount-first.test.ts runs the NestJS app only, against Nest 11. */
+const frameworks = onlyNestCases()
+  ? Object.fromEntries(Object.entries(allFrameworks).filter(([name]) => name.startsWith('NestJS')))
+  : allFrameworks
 
 interface Answer {
   status: number | 'hung'

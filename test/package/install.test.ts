@@ -31,8 +31,11 @@ const SUBPATHS = Object.keys(pkg.exports)
   .map((s) => (s === '.' ? 'probekit' : `probekit/${s.slice(2)}`))
 /** Subpaths whose module has a default export: `require()` returns that function. */
 const DEFAULT_EXPORTS = ['probekit/express', 'probekit/fastify', 'probekit/koa', 'probekit/hono', 'probekit/nest']
-/** Peers the project installs because probekit/nest imports them at load. */
-const NEST_PEERS = ['@nestjs/common@11', '@nestjs/core@11']
+/**
+ * Peers the project installs because probekit/nest imports them at load: the newest major,
+ * NestJS 12, which is ES modules only (so `require('probekit/nest')` loads it with require()).
+ */
+const NEST_PEERS = ['@nestjs/common@12', '@nestjs/core@12']
 const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error']
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc')
 const TYPE_ROOTS = join(ROOT, 'node_modules/@types')
