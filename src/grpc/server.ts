@@ -17,6 +17,11 @@
  * closes the servers, so the app's own `server.tryShutdown()` in a cleanup hook does not
  * wait for them.
  *
+ * Callers are untrusted: open Watch streams are capped (`maxWatchStreams`, beyond it
+ * `RESOURCE_EXHAUSTED`), a service name longer than `maxServiceNameBytes` is refused with
+ * `INVALID_ARGUMENT` and never kept, a stream whose client does not read holds at most one
+ * pending status (the latest), and a name quoted in an error is cut and escaped.
+ *
  * @example
  * import { Server, ServerCredentials } from '@grpc/grpc-js'
  * import { createHealth, gracefulShutdown } from 'probekit'
@@ -30,6 +35,7 @@
  */
 import { reasonOf } from '../core/errors.js'
 import type { ChangeEvent, HealthCore } from '../core/health.js'
+import { jsonSafe } from '../core/inert.js'
 import { worstStatus } from '../core/status.js'
 import type { Group, Report, Status } from '../core/types.js'
 import { closeWithServers } from '../http/shutdown.js'
@@ -55,7 +61,24 @@ export interface HealthServiceOptions {
    * `{ 'orders.v1.Orders': 'ready' }` for a mesh that asks by the app's own service name.
    */
   aliases?: Record<string, string>
+  /**
+   * Most Watch streams open at once on this service; a Watch call beyond it ends at once
+   * with `RESOURCE_EXHAUSTED`, and a slot frees when a stream is cancelled. Each stream
+   * costs a few kilobytes whatever its client does. Default 1000.
+   */
+  maxWatchStreams?: number
+  /**
+   * Longest service name Check and Watch accept, in UTF-8 bytes; a longer one is answered
+   * `INVALID_ARGUMENT` and never kept. Names that are groups, checks and aliases are short;
+   * raise it only if one of yours is longer. Default 512.
+   */
+  maxServiceNameBytes?: number
 }
+
+const DEFAULT_MAX_WATCH_STREAMS = 1000
+const DEFAULT_MAX_SERVICE_NAME_BYTES = 512
+/** How much of a caller's service name an error message quotes, in characters. */
+const QUOTED_NAME_CHARS = 40
 
 /** The service added to the server; `close()` ends every Watch stream. */
 export interface HealthService {
@@ -79,8 +102,12 @@ interface ServerCallLike<Req> {
 }
 
 interface WritableCallLike<Req> extends ServerCallLike<Req> {
+  /** false once the stream's buffer is full: wait for 'drain' before writing more. */
   write(message: { status: number }): boolean
   end(): void
+  once(event: 'drain', listener: () => void): unknown
+  /** grpc-js ends a server stream with this status. */
+  emit(event: 'error', error: GrpcError): boolean
 }
 
 type GrpcError = { code: number; details: string }
@@ -89,7 +116,12 @@ type UnaryCallback<T> = (error: GrpcError | null, value?: T) => void
 interface Watcher {
   service: string
   target: Target | undefined
+  /** The last status written to the stream. */
   sent: number | undefined
+  /** write() returned false and 'drain' has not come yet: nothing more is written. */
+  blocked: boolean
+  /** The latest status while blocked, written at 'drain': updates collapse into one. */
+  pending: number | undefined
   call: WritableCallLike<{ service: string }>
 }
 
@@ -120,7 +152,20 @@ export function addHealthService(
   if (!server || typeof server.addService !== 'function') {
     throw new TypeError('addHealthService(server, health): server must be a @grpc/grpc-js Server')
   }
+  const maxWatchStreams = positiveInteger(options.maxWatchStreams, 'maxWatchStreams', DEFAULT_MAX_WATCH_STREAMS)
+  const maxServiceNameBytes = positiveInteger(
+    options.maxServiceNameBytes,
+    'maxServiceNameBytes',
+    DEFAULT_MAX_SERVICE_NAME_BYTES,
+  )
   const aliases = new Map(Object.entries(options.aliases ?? {}))
+  for (const alias of aliases.keys()) {
+    if (Buffer.byteLength(alias) > maxServiceNameBytes) {
+      throw new RangeError(
+        `addHealthService: alias ${quotedName(alias)} is longer than maxServiceNameBytes (${maxServiceNameBytes}); shorten it or raise the option`,
+      )
+    }
+  }
   const watchers = new Set<Watcher>()
   let closed = false
   // Last known status of each check, from reports and change events: what Watch streams
@@ -169,17 +214,51 @@ export function addHealthService(
     return servingOf(worstStatus(statuses))
   }
 
+  /**
+   * Writes `status` unless the stream has it already. While the client does not read (the
+   * buffer is full), only the latest status is remembered and written at 'drain': the
+   * protocol asks for the current status, not every step, and a stalled client must not
+   * grow the server's memory with each change.
+   */
   const send = (watcher: Watcher, status: number): void => {
-    if (watcher.sent === status || watcher.call.cancelled) return
+    if (watcher.call.cancelled) return
+    if (watcher.blocked) {
+      watcher.pending = status
+      return
+    }
+    if (watcher.sent === status) return
     watcher.sent = status
-    watcher.call.write({ status })
+    if (watcher.call.write({ status })) return
+    watcher.blocked = true
+    watcher.call.once('drain', () => {
+      watcher.blocked = false
+      const pending = watcher.pending
+      watcher.pending = undefined
+      if (pending !== undefined) send(watcher, pending)
+    })
   }
 
   /** Sends the watcher its last status (NOT_SERVING once shutdown has begun), then status OK. */
   const finish = (watcher: Watcher): void => {
     watcher.target ??= resolve(watcher.service)
+    // The last message goes behind whatever is buffered, full or not: end() flushes it, and
+    // nothing is written after it (a 'drain' then finds nothing pending).
+    watcher.blocked = false
+    watcher.pending = undefined
     send(watcher, watcher.target ? knownStatus(watcher.target) : ServingStatus.SERVICE_UNKNOWN)
     if (!watcher.call.cancelled) watcher.call.end()
+  }
+
+  /** INVALID_ARGUMENT for a name over the limit, quoting only its start; undefined if it fits. */
+  const nameTooLong = (service: string): GrpcError | undefined => {
+    // A name of at most max/3 characters fits whatever it holds (3 bytes a UTF-16 unit at most).
+    if (service.length * 3 <= maxServiceNameBytes) return undefined
+    const bytes = Buffer.byteLength(service)
+    if (bytes <= maxServiceNameBytes) return undefined
+    return {
+      code: GrpcCode.INVALID_ARGUMENT,
+      details: `service name ${quotedName(service)} is ${bytes} bytes long; this server accepts at most ${maxServiceNameBytes}`,
+    }
   }
 
   const onChange = (event: ChangeEvent): void => {
@@ -194,9 +273,14 @@ export function addHealthService(
 
   const check = (call: ServerCallLike<{ service: string }>, callback: UnaryCallback<{ status: number }>): void => {
     const service = call.request.service
+    const tooLong = nameTooLong(service)
+    if (tooLong) {
+      callback(tooLong)
+      return
+    }
     const target = resolve(service)
     if (!target) {
-      callback({ code: GrpcCode.NOT_FOUND, details: `unknown service ${JSON.stringify(service)}` })
+      callback({ code: GrpcCode.NOT_FOUND, details: `unknown service ${quotedName(service)}` })
       return
     }
     let status: number | Promise<number>
@@ -238,7 +322,28 @@ export function addHealthService(
 
   const watch = (call: WritableCallLike<{ service: string }>): void => {
     const service = call.request.service
-    const watcher: Watcher = { service, target: resolve(service), sent: undefined, call }
+    // Refused before anything holds the name: an over-long name is never kept per stream.
+    const tooLong = nameTooLong(service)
+    if (tooLong) {
+      call.emit('error', tooLong)
+      return
+    }
+    // After close() a call is answered once and ended at once, so it takes no slot.
+    if (!closed && watchers.size >= maxWatchStreams) {
+      call.emit('error', {
+        code: GrpcCode.RESOURCE_EXHAUSTED,
+        details: `this server has ${maxWatchStreams} Watch streams open, its limit (maxWatchStreams); retry later, or poll with Check`,
+      })
+      return
+    }
+    const watcher: Watcher = {
+      service,
+      target: resolve(service),
+      sent: undefined,
+      blocked: false,
+      pending: undefined,
+      call,
+    }
     if (closed) {
       // The servers are closing: a stream held open now would hold their shutdown open.
       finish(watcher)
@@ -340,6 +445,28 @@ function deadlineMs(call: ServerCallLike<unknown>): number | undefined {
   const at = deadline instanceof Date ? deadline.getTime() : deadline
   if (!Number.isFinite(at)) return undefined
   return Math.max(0, at - Date.now())
+}
+
+/**
+ * A caller's service name as an error message quotes it: its first few dozen characters
+ * (a name can be megabytes, and an HTTP/2 trailer holds little), as a JSON string with
+ * every control character escaped (`jsonSafe`), so a terminal or log that shows the message
+ * shows the name inert.
+ */
+function quotedName(service: string): string {
+  // Whole code points: a cut never splits a surrogate pair that fits.
+  const head = Array.from(service.slice(0, 2 * QUOTED_NAME_CHARS))
+    .slice(0, QUOTED_NAME_CHARS)
+    .join('')
+  return jsonSafe(JSON.stringify(head.length < service.length ? `${head}…` : head))
+}
+
+function positiveInteger(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`addHealthService: ${name} must be a whole number of at least 1, not ${String(value)}`)
+  }
+  return value
 }
 
 function noop(): void {}

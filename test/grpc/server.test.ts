@@ -4,10 +4,17 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import http2 from 'node:http2'
 import { createRequire } from 'node:module'
 import { after, before, describe, it } from 'node:test'
 import * as grpcJs from '@grpc/grpc-js'
-import { addHealthService, type HealthService } from '../../src/grpc/server.js'
+import { decodeCheckResponse, encodeCheckRequest, WATCH_PATH } from '../../src/grpc/protocol.js'
+import {
+  addHealthService,
+  type GrpcServerLike,
+  type HealthService,
+  type HealthServiceOptions,
+} from '../../src/grpc/server.js'
 import { createHealth, type Health } from '../../src/health.js'
 import { gracefulShutdown } from '../../src/http/shutdown.js'
 import { redis } from '../../src/probes/redis.js'
@@ -40,9 +47,13 @@ type Client = grpcJs.Client & {
   watch(req: { service: string }): grpcJs.ClientReadableStream<CheckReply>
 }
 
-async function serve(health: Health): Promise<{ client: Client; service: HealthService; close: () => Promise<void> }> {
+async function serve(
+  health: Health,
+  options?: HealthServiceOptions,
+  wrap: (server: grpcJs.Server) => GrpcServerLike = (server) => server,
+): Promise<{ client: Client; service: HealthService; port: number; close: () => Promise<void> }> {
   const server = new grpcJs.Server()
-  const service = addHealthService(server, health)
+  const service = addHealthService(wrap(server), health, options)
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpcJs.ServerCredentials.createInsecure(), (error, p) =>
       error ? reject(error) : resolve(p),
@@ -52,6 +63,7 @@ async function serve(health: Health): Promise<{ client: Client; service: HealthS
   return {
     client,
     service,
+    port,
     close: async () => {
       client.close()
       service.close()
@@ -413,5 +425,225 @@ describe('addHealthService under gracefulShutdown (the recipe of docs/grpc.md)',
     } finally {
       await served.close()
     }
+  })
+})
+
+/** A stream's end if it comes within `ms`, else 'still open'. */
+function endedWithin<T>(ended: Promise<T>, ms: number): Promise<T | 'still open'> {
+  return Promise.race([ended, sleep(ms).then(() => 'still open' as const)])
+}
+
+/** True once a Watch stream got its first status, false if it ended first. */
+function accepted(stream: ReturnType<typeof watch>): Promise<boolean> {
+  return Promise.race([stream.next().then(() => true), stream.ended.then(() => false)])
+}
+
+describe('addHealthService limits: callers are untrusted', () => {
+  it('refuses a Watch stream beyond maxWatchStreams with RESOURCE_EXHAUSTED, and frees a slot when one is cancelled', async () => {
+    const health = createHealth({ logger: false })
+    health.add('db', () => {})
+    const served = await serve(health, { maxWatchStreams: 2 })
+    const open = [watch(served.client, 'ready'), watch(served.client, 'db')]
+    try {
+      for (const stream of open) assert.equal(await stream.next(), 'SERVING')
+      const refused = await endedWithin(watch(served.client, 'live').ended, 2000)
+      assert.notEqual(refused, 'still open', 'a third stream is refused, not held')
+      if (refused === 'still open') return
+      assert.equal(refused.code, grpcJs.status.RESOURCE_EXHAUSTED)
+      assert.deepEqual(refused.seenBefore, [])
+      // Check still answers: the cap is on held streams only.
+      assert.equal(await check(served.client, 'ready'), 'SERVING')
+
+      open.shift()?.cancel()
+      // The server learns of the cancel a moment later; then the freed slot is taken.
+      const replacement = await waitFor('a Watch stream to be accepted in the freed slot', async () => {
+        const stream = watch(served.client, 'live')
+        if (await accepted(stream)) return stream
+        return undefined
+      })
+      open.push(replacement)
+      const again = await endedWithin(watch(served.client, 'live').ended, 2000)
+      assert.equal(again === 'still open' ? again : again.code, grpcJs.status.RESOURCE_EXHAUSTED)
+    } finally {
+      for (const stream of open) stream.cancel()
+      await served.close()
+      await health.close()
+    }
+  })
+
+  it('answers a Watch on an over-long name INVALID_ARGUMENT at once, holding no stream and no slot for it', async () => {
+    const health = createHealth({ logger: false })
+    health.add('db', () => {})
+    const served = await serve(health, { maxWatchStreams: 2, maxServiceNameBytes: 512 })
+    const streams: ReturnType<typeof watch>[] = []
+    try {
+      for (const name of ['x'.repeat(513), 'é'.repeat(257), 'y'.repeat(1_000_000)]) {
+        const stream = watch(served.client, name)
+        streams.push(stream)
+        const ended = await endedWithin(stream.ended, 2000)
+        assert.notEqual(ended, 'still open', `a ${Buffer.byteLength(name)}-byte name is not held`)
+        if (ended === 'still open') return
+        assert.equal(ended.code, grpcJs.status.INVALID_ARGUMENT)
+        assert.deepEqual(ended.seenBefore, [])
+      }
+      // Both slots are still free; a name of exactly the limit is an ordinary unknown name.
+      const ready = watch(served.client, 'ready')
+      const atLimit = watch(served.client, 'z'.repeat(512))
+      streams.push(ready, atLimit)
+      assert.equal(await ready.next(), 'SERVING')
+      assert.equal(await atLimit.next(), 'SERVICE_UNKNOWN')
+    } finally {
+      for (const stream of streams) stream.cancel()
+      await served.close()
+      await health.close()
+    }
+  })
+
+  it('answers Check on an over-long name INVALID_ARGUMENT, quoting only its start, escaped', async () => {
+    const health = createHealth({ logger: false })
+    const served = await serve(health)
+    try {
+      for (const size of [513, 20_000, 200_000]) {
+        const name = `\u001b[2J\u202e${'x'.repeat(size)}`
+        await assert.rejects(check(served.client, name), (error: grpcJs.ServiceError) => {
+          assert.equal(error.code, grpcJs.status.INVALID_ARGUMENT, `${size}: ${error.details.slice(0, 200)}`)
+          assert.ok(error.details.length < 200, `${size}: the message is ${error.details.length} characters`)
+          assert.match(
+            error.details,
+            new RegExp(`^service name "\\\\u001b\\[2J\\\\u202ex+…" is ${size + 7} bytes long`),
+          )
+          return true
+        })
+      }
+    } finally {
+      await served.close()
+      await health.close()
+    }
+  })
+
+  it('quotes an unknown name in NOT_FOUND cut to a few dozen characters, with control and bidi characters escaped', async () => {
+    const health = createHealth({ logger: false })
+    const served = await serve(health)
+    try {
+      const name = `\u202eevil\u001b]0;pwn\u0007\u009b31m\r\n${'m'.repeat(400)}`
+      await assert.rejects(check(served.client, name), (error: grpcJs.ServiceError) => {
+        assert.equal(error.code, grpcJs.status.NOT_FOUND)
+        assert.ok(error.details.length < 120, `the message is ${error.details.length} characters`)
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+        assert.doesNotMatch(error.details, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/)
+        assert.ok(
+          error.details.startsWith('unknown service "\\u202eevil\\u001b]0;pwn\\u0007\\u009b31m\\r\\nmmm'),
+          error.details,
+        )
+        assert.ok(error.details.endsWith('m…"'), error.details)
+        return true
+      })
+    } finally {
+      await served.close()
+      await health.close()
+    }
+  })
+
+  it('holds at most one pending status for a client that never reads, and sends the latest when it reads again', async () => {
+    const health = createHealth({ logger: false })
+    health.add('db', () => {})
+    // Counts writes made while the call's buffer is full (the last write returned false
+    // and no 'drain' came since): each such write is memory a stalled client makes the
+    // server hold.
+    let writes = 0
+    let writesWhileFull = 0
+    let becameFull = 0
+    const counting = (server: grpcJs.Server): GrpcServerLike => ({
+      addService(definition, implementation) {
+        const watchImpl = implementation.Watch as unknown as (
+          call: grpcJs.ServerWritableStream<unknown, unknown>,
+        ) => void
+        const Watch = (call: grpcJs.ServerWritableStream<unknown, unknown>) => {
+          let full = false
+          call.on('drain', () => (full = false))
+          const write = call.write.bind(call) as (message: unknown) => boolean
+          call.write = ((message: unknown) => {
+            writes++
+            if (full) writesWhileFull++
+            const ok = write(message)
+            if (!ok && !full) becameFull++
+            full ||= !ok
+            return ok
+          }) as typeof call.write
+          watchImpl(call)
+        }
+        server.addService(definition as grpcJs.ServiceDefinition, { ...implementation, Watch } as never)
+      },
+    })
+    const served = await serve(health, {}, counting)
+    // A client that grants the server no flow-control window: nothing it is sent arrives.
+    const session = http2.connect(`http://127.0.0.1:${served.port}`, { settings: { initialWindowSize: 0 } })
+    session.on('error', () => {})
+    const received: number[] = []
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': WATCH_PATH,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      })
+      stream.on('error', () => {})
+      let pending = Buffer.alloc(0)
+      stream.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk])
+        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+          const length = pending.readUInt32BE(1)
+          received.push(decodeCheckResponse(pending.subarray(5, 5 + length)).status)
+          pending = pending.subarray(5 + length)
+        }
+      })
+      const request = encodeCheckRequest('ready')
+      const frame = Buffer.alloc(5)
+      frame.writeUInt32BE(request.length, 1)
+      stream.end(Buffer.concat([frame, request]))
+      await waitFor('the first status to be written', () => writes > 0)
+
+      for (let i = 0; i < 200; i++) {
+        health.notReady('maintenance')
+        health.ready()
+      }
+      health.notReady('maintenance')
+      await sleep(50)
+      assert.ok(becameFull > 0, 'the buffer filled (the test exercises backpressure)')
+      assert.equal(writesWhileFull, 0, `${writesWhileFull} writes went into a full buffer`)
+      assert.equal(received.length, 0, 'the client has read nothing yet')
+
+      // The client reads again: it gets what was buffered, then only the latest status.
+      session.settings({ initialWindowSize: 65_535 })
+      await waitFor('the latest status to arrive', () => received.at(-1) === 2 && writes === received.length)
+      await sleep(100)
+      assert.equal(received.at(-1), 2, 'NOT_SERVING, the latest status, comes last')
+      assert.ok(received.length <= writes && writes < 40, `${writes} writes for 401 changes`)
+
+      // And the stream goes on carrying changes.
+      health.ready()
+      await waitFor('the next change to arrive', () => received.at(-1) === 1)
+    } finally {
+      session.destroy()
+      await served.close()
+      await health.close()
+    }
+  })
+
+  it('rejects limits that are not whole positive numbers, and aliases longer than the name limit, in one sentence', () => {
+    const server = new grpcJs.Server()
+    const health = createHealth({ logger: false })
+    assert.throws(
+      () => addHealthService(server, health, { maxWatchStreams: 0 }),
+      /maxWatchStreams must be a whole number of at least 1, not 0/,
+    )
+    assert.throws(
+      () => addHealthService(server, health, { maxServiceNameBytes: Number.NaN }),
+      /maxServiceNameBytes must be/,
+    )
+    assert.throws(
+      () => addHealthService(server, health, { maxServiceNameBytes: 8, aliases: { 'orders.v1.Orders': 'ready' } }),
+      /alias "orders.v1.Orders" is longer than maxServiceNameBytes \(8\)/,
+    )
   })
 })
