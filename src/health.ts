@@ -58,7 +58,12 @@ export class Health extends HealthCore implements HttpHealth {
     return createHandler(this, fallback)
   }
 
-  /** Starts a separate management listener (recommended). Default port 9000. */
+  /**
+   * Starts a separate management listener (recommended). Default port 9000, bound to
+   * `0.0.0.0`, with limits for a port anyone on the pod network can reach: a request's
+   * head within 5 s, idle connections closed after 5 s, at most 256 connections at once
+   * (see `ListenOptions`).
+   */
   listen(options?: ListenOptions): Promise<Listening> {
     return listen(this, options)
   }

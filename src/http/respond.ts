@@ -1,3 +1,4 @@
+import { jsonSafe, terminalSafe } from '../core/inert.js'
 import { httpStatusFor } from '../core/status.js'
 import type { Group, Report } from '../core/types.js'
 import { formatHealthJson, HEALTH_JSON_TYPE } from '../format/health-json.js'
@@ -67,7 +68,7 @@ export function respond(
     .flatMap((v) => v.split(','))
     .filter(Boolean)
   if (match.only !== undefined && !health.checkNames(match.group).includes(match.only)) {
-    const body = `not found: no check named ${JSON.stringify(match.only)} in ${match.label}\n`
+    const body = terminalSafe(`not found: no check named ${JSON.stringify(echoed(match.only))} in ${match.label}\n`)
     return { statusCode: 404, headers: headersFor(TEXT_TYPE, body), body }
   }
   const report = health.evaluate(match.group, {
@@ -83,8 +84,12 @@ function renderReport(
   request: HealthRequest,
   match: Match,
   query: URLSearchParams | undefined,
-  report: Report,
+  evaluated: Report,
 ): HealthResponse {
+  // The names of `?exclude=` that matched nothing come from the URL: repeated cut short.
+  const report = evaluated.unmatchedExcludes
+    ? { ...evaluated, unmatchedExcludes: evaluated.unmatchedExcludes.map(echoed) }
+    : evaluated
   const statusCode = httpStatusFor(report.status)
   const format = query?.get('format')
   if (match.metrics || format === 'prometheus' || format === 'metrics' || wantsOpenMetrics(request)) {
@@ -94,13 +99,28 @@ function renderReport(
   }
   const showReasons = health.mayShowDetails(request)
   if (format === 'json' || wantsJson(request)) {
-    const body = JSON.stringify(formatHealthJson(report, showReasons, health.service))
+    // jsonSafe: the same document to a parser, inert when `curl` prints it to a terminal
+    // (a dependency's status text may hold C1 or bidirectional controls).
+    const body = jsonSafe(JSON.stringify(formatHealthJson(report, showReasons, health.service)))
     return { statusCode, headers: headersFor(HEALTH_JSON_TYPE, body), body }
   }
   const verbose = query?.has('verbose') === true && query.get('verbose') !== 'false'
-  const body = formatText(report, { label: match.label, verbose, showReasons })
+  // Reasons are already one inert line each; this covers the rest, such as an excluded
+  // name from the URL (`JSON.stringify` quotes it, but leaves C1 and bidi controls raw).
+  const body = terminalSafe(formatText(report, { label: match.label, verbose, showReasons }))
   if (body === 'ok' && statusCode === 200) return OK
   return { statusCode, headers: headersFor(TEXT_TYPE, body), body }
+}
+
+/** The longest name from the URL an answer repeats, in characters; a longer one is cut. */
+const ECHOED_NAME_MAX = 64
+
+/** `name` (from the request URL) as an answer repeats it: at most ECHOED_NAME_MAX characters. */
+function echoed(name: string): string {
+  if (name.length <= ECHOED_NAME_MAX) return name
+  // By code point, so a cut never splits a surrogate pair.
+  const points = Array.from(name)
+  return points.length <= ECHOED_NAME_MAX ? name : `${points.slice(0, ECHOED_NAME_MAX).join('')}…`
 }
 
 function matchPath(health: HttpHealth, path: string): Match | undefined {
