@@ -15,12 +15,16 @@ const MASK = '***'
 /** Values shorter than this are not masked by value: they would mask ordinary words. */
 export const MIN_SECRET_LENGTH = 4
 
-// key=value and key: value pairs in connection strings, query strings, messages and JSON
-// (`"password": "…"`); a quoted value keeps its quotes.
+// key=value and key: value pairs in connection strings, query strings, environment
+// variables, messages and JSON (`"password": "…"`); a quoted value keeps its quotes. A key
+// ends in one of the words (`access_token`, `DB_PASSWORD`, `PGPASSWORD`, `client_secret`):
+// the long words may end any name, the short ones only a whole word or a part after `_`,
+// `-` or `.` (`bypass: true` stays). No name prefix is matched, so a pattern attempt stays
+// short on any text; what precedes the word is left as it is.
 const secretPair =
-  /\b(password|passwd|pwd|pass|secret|token|api[_-]?key|access[_-]?key|auth[_-]?token|client[_-]?secret|sslpassword)(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,'")]+)/gi
+  /((?:password|passwd|secret|token)|(?<![A-Za-z0-9])(?:pass|pwd|pw|api[_-]?key|access[_-]?key|private[_-]?key|secret[_-]?key))(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,'")]+)/gi
 /** Every key `secretPair` matches contains one of these (lower case). */
-const SECRET_PAIR_WORDS = ['pass', 'pwd', 'secret', 'token', 'key']
+const SECRET_PAIR_WORDS = ['pass', 'pw', 'secret', 'token', 'key']
 // Authorization headers echoed into messages (also as JSON: `"authorization": "Basic …"`).
 const authorization =
   /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(basic|bearer|digest|token)(\s+))?([^\s,;"']+)/gi
@@ -217,9 +221,11 @@ export function addHeaderSecrets(headers: Record<string, string> | undefined): v
 }
 
 /**
- * Returns `text` with every credential replaced by `***`: URL userinfo, the secrets of
- * `secrets` (default: those registered with `addSecret`) by value, then `key=value` secrets
- * and `Authorization` values by pattern. Linear in the length of `text`.
+ * Returns `text` with every credential replaced by `***`: URL userinfo passwords (and, by
+ * value, wherever else the text repeats them), the secrets of `secrets` (default: those
+ * registered with `addSecret`) by value, then `key=value` secrets (`DB_PASSWORD=…`,
+ * `?access_token=…`, `pw=…`) and `Authorization` values by pattern. Linear in the length of
+ * `text`.
  */
 export function redact(text: string, secrets: SecretSet = globalSecrets): string {
   if (!text) return text
@@ -381,24 +387,49 @@ function quoted(value: string): string {
 // Schemes where a lone token in the userinfo (https://TOKEN@host) is a credential.
 const TOKEN_SCHEMES = new Set(['http', 'https', 'redis', 'rediss', 'ws', 'wss', 'nats', 'tls'])
 
+/** A userinfo password longer than this is not a password: it is not masked by value elsewhere. */
+const MAX_FOUND_SECRET = 1024
+
 /**
  * Masks the password of every `scheme://user:password@host`, taking the LAST `@` before
- * the host, so passwords holding `@` or `:` are masked whole. A hand-written scan, not a
+ * the host, so passwords holding `@` or `:` are masked whole. Before any `@`, a `?` or `#`
+ * after the colon is part of the password too (`amqp://u:pa#ss@mq`), unless the colon
+ * starts a port (`https://h:8443?mail=a@b` keeps its query). A hand-written scan, not a
  * regular expression: one pass over the text whatever it holds. With `toEnd`, an authority
  * that runs into the end of the text (a cut) is masked whole after its scheme.
+ *
+ * A password found so (or a lone token) is masked by value in the rest of the text too, as
+ * drivers quote it again (`… and again s3cret`), but not in the user names before a colon:
+ * `amqp://guest:guest@mq` keeps its user.
  */
 function maskUserinfo(text: string, toEnd: boolean): string {
-  let out = ''
+  // The text cut at each userinfo: text, masked userinfo, text, …, text.
+  let parts: string[] | undefined
+  let found: SecretSet | undefined
   let from = 0
   let i = text.indexOf('://')
   while (i !== -1) {
     const start = i + 3
     let end = start
     let lastAt = -1
+    let firstColon = -1
+    let portSoFar = false // the characters after the first colon are all digits so far
     for (; end < text.length; end++) {
       const c = text.charCodeAt(end)
-      if (c === 0x2f || c === 0x3f || c === 0x23 || isSpace(c)) break // / ? # or a space
-      if (c === 0x40) lastAt = end // @
+      if (c === 0x2f || isSpace(c)) break // a slash or a space
+      if (c === 0x3f || c === 0x23) {
+        // ? or #: a query or fragment, unless it comes in a password (after a colon that
+        // starts no port, before any @).
+        if (lastAt >= 0 || firstColon < 0 || (portSoFar && end > firstColon + 1)) break
+        portSoFar = false
+      } else if (c === 0x40) {
+        lastAt = end // @
+      } else if (c === 0x3a && firstColon < 0) {
+        firstColon = end
+        portSoFar = true
+      } else if (portSoFar && (c < 0x30 || c > 0x39)) {
+        portSoFar = false
+      }
     }
     const scheme = schemeBefore(text, i)
     if (scheme) {
@@ -406,18 +437,34 @@ function maskUserinfo(text: string, toEnd: boolean): string {
         const userinfo = text.slice(start, lastAt)
         const colon = userinfo.indexOf(':')
         let masked = userinfo
-        if (colon >= 0) masked = `${userinfo.slice(0, colon)}:${colon < userinfo.length - 1 ? MASK : ''}`
-        else if (userinfo.length >= 16 && TOKEN_SCHEMES.has(scheme.toLowerCase())) masked = MASK
-        out += text.slice(from, start) + masked
+        let secret = ''
+        if (colon >= 0) {
+          secret = userinfo.slice(colon + 1)
+          masked = `${userinfo.slice(0, colon)}:${secret ? MASK : ''}`
+        } else if (userinfo.length >= 16 && TOKEN_SCHEMES.has(scheme.toLowerCase())) {
+          secret = userinfo
+          masked = MASK
+        }
+        if (secret.length >= MIN_SECRET_LENGTH && secret.length <= MAX_FOUND_SECRET) {
+          found ??= new SecretSet(null)
+          found.add(secret)
+          found.add(decodeLoose(secret))
+        }
+        parts ??= []
+        parts.push(text.slice(from, start), masked)
         from = lastAt
       } else if (toEnd && end === text.length && end > start) {
-        out += `${text.slice(from, start)}…`
+        parts ??= []
+        parts.push(text.slice(from, start), '…')
         from = end
       }
     }
     i = end >= text.length ? -1 : text.indexOf('://', end)
   }
-  return from === 0 ? text : out + text.slice(from)
+  if (!parts) return text
+  parts.push(text.slice(from))
+  if (found) for (let k = 0; k < parts.length; k += 2) parts[k] = found.mask(parts[k] as string)
+  return parts.join('')
 }
 
 /** The URL scheme that ends at `at` (the index of `://`), or '' if none. */

@@ -57,6 +57,11 @@ describe('redact: passwords holding @ and :', () => {
       `authorization:${' '.repeat(100_000)}`,
       `${' '.repeat(100_000)}x\n`,
       `${'\n '.repeat(50_000)}x`,
+      `${'a_'.repeat(50_000)}password`,
+      'xpasswordpasswordpw'.repeat(5_000),
+      `x://:${'1'.repeat(50_000)}:${'?'.repeat(50_000)}`,
+      `x://u:${'?#'.repeat(50_000)}`,
+      'redis://:Secr3tHostile@h '.repeat(4_000),
     ]
     const secrets = new SecretSet()
     secrets.addUrl('https://user:HostilePw1@h/')
@@ -69,6 +74,62 @@ describe('redact: passwords holding @ and :', () => {
     }
     const ms = performance.now() - started
     assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`)
+  })
+})
+
+describe('redact: secrets that free text carries', () => {
+  const cases: [string, string][] = [
+    // A key word after `_` or glued to a prefix: query parameters and environment variables.
+    ['https://api.example.com/v1?access_token=Secr3tTok&x=1', 'https://api.example.com/v1?access_token=***&x=1'],
+    ['GET /api/v4/projects?private_token=glpat-Secr3t failed', 'GET /api/v4/projects?private_token=*** failed'],
+    ['PGPASSWORD=Secr3tEnv psql -h db', 'PGPASSWORD=*** psql -h db'],
+    ['env: DB_PASSWORD=Secr3tEnv DB_HOST=db', 'env: DB_PASSWORD=*** DB_HOST=db'],
+    ['MYSQL_ROOT_PASSWORD: Secr3t, MYSQL_PWD=Secr3t2', 'MYSQL_ROOT_PASSWORD: ***, MYSQL_PWD=***'],
+    ['aws_secret_access_key=wJalrXUtn secret_key=sk-1', 'aws_secret_access_key=*** secret_key=***'],
+    ['{"client_secret":"cs-1","refresh_token":"rt-2"}', '{"client_secret":"***","refresh_token":"***"}'],
+    ['connect failed postgres://db:5432/app pw=PgSecretPw9', 'connect failed postgres://db:5432/app pw=***'],
+    // A userinfo password holding `#` or `?`: not a fragment or a query before the `@`.
+    ['amqp://guest:Secr3t#frag@mq/vhost', 'amqp://guest:***@mq/vhost'],
+    ['redis://default:Secr3t?x@cache:6379', 'redis://default:***@cache:6379'],
+    ['redis://default:Se?cr#3t@cache:6379/0?name=probe#x', 'redis://default:***@cache:6379/0?name=probe#x'],
+    // The userinfo password masked by value in the whole message, in the forms it travels in.
+    ['redis://:Secr3t@h:6379 and again Secr3t', 'redis://:***@h:6379 and again ***'],
+    ['AUTH Secr3t! refused by redis://:Secr3t!@h:6379', 'AUTH *** refused by redis://:***@h:6379'],
+    ['postgres://app:Secr3t%40x@db/app: Secr3t@x rejected', 'postgres://app:***@db/app: *** rejected'],
+    [
+      'https://ghp_0123456789abcdefABCD@github.com/x said ghp_0123456789abcdefABCD',
+      'https://***@github.com/x said ***',
+    ],
+  ]
+  for (const [input, expected] of cases) {
+    it(`masks ${JSON.stringify(input)}`, () => assert.equal(redact(input), expected))
+  }
+
+  const plain = [
+    'rate limited: tokens: 5, max_tokens=10, token_count=3',
+    'password authentication failed for user "app"',
+    'passwords: 3 tried; bypass: true; compass=north; surpass: no',
+    'PGHOST=db PGUSER=app PGPORT=5432 PGDATABASE=app',
+    'redis key: users:42 is a hash; keys=10',
+    'https://api.example.com:8443?mail=ops@example.com',
+    'https://api.example.com?who=a:b@c',
+    'mail me@example.com about http://host/ #ops',
+    'postgres://app@db/app?sslmode=require',
+  ]
+  for (const text of plain) {
+    it(`leaves ${JSON.stringify(text)} as it is`, () => assert.equal(redact(text), text))
+  }
+
+  it('keeps the user name that spells the password, in its URL', () => {
+    assert.equal(redact('amqp://guest:guest@127.0.0.1:5672'), 'amqp://guest:***@127.0.0.1:5672')
+  })
+
+  it('masks a userinfo password by value before the reason is cut', () => {
+    const text = `auth with Secr3tPw9 failed; ${'retrying, '.repeat(120)}redis://:Secr3tPw9@cache:6379`
+    const reason = reasonOf(new Error(text))
+    assert.ok(reason.length <= 1001, `${reason.length} characters`)
+    assert.match(reason, /^auth with \*\*\* failed; retrying/)
+    assert.doesNotMatch(reason, /Secr3t/)
   })
 })
 
