@@ -14,8 +14,10 @@
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import { type Logger, writeLog } from '../core/logger.js'
 import { positive } from '../core/options.js'
+import { redactCut } from '../core/redact.js'
 import {
   type PendingDeliveries,
+  readReceiverAnswer,
   receiverEndpoint,
   receiverUrl,
   senderDeliveries,
@@ -298,11 +300,15 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
         redirect: 'manual',
         signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), abandoning.signal]),
       })
-      const text = await res.text().catch(() => '')
+      const answer = await readReceiverAnswer(res)
       if (res.status >= 200 && res.status < 300) return { ok: true }
       const retry = res.status === 408 || res.status === 429 || res.status >= 500
-      // Redacted whole, then cut: an answer may echo what was sent.
-      const said = text ? `: ${lineSafe(monitor.redact(text).slice(0, 200))}` : ''
+      // Redacted as read, then cut: an answer may echo what was sent, and one cut at the
+      // read bound may end inside a credential.
+      const shown = answer.truncated
+        ? monitor.redact(redactCut(answer.text, { end: true }, monitor.secrets))
+        : monitor.redact(answer.text)
+      const said = shown ? `: ${lineSafe(shown.slice(0, 200))}` : ''
       return { ok: false, retry, reason: `answered ${res.status}${said}` }
     } catch (error) {
       const name = (error as Error).name

@@ -64,6 +64,54 @@ export function shownReceiverUrl(url: URL): string {
   return `${url.protocol}//${url.host}${path}${url.search ? '?…' : ''}`
 }
 
+/**
+ * The most of a receiver's answer a sender reads, bytes: enough for the sentence an
+ * Alertmanager or a webhook receiver gives with a refusal, and no more.
+ */
+export const RECEIVER_ANSWER_MAX_BYTES = 4096
+
+/** What a receiver answered, as far as it was read. */
+export interface ReceiverAnswer {
+  /** The first `RECEIVER_ANSWER_MAX_BYTES` of the body at most, as UTF-8; not yet redacted. */
+  text: string
+  /** Whether the body went on beyond what was read (redact it with `redactCut`). */
+  truncated: boolean
+}
+
+/**
+ * Reads at most `maxBytes` of a response's body and cancels the rest, which closes the
+ * connection: a receiver may answer with gigabytes, or never stop, and each byte read
+ * would cost the monitor memory and the event loop time that its checks need. A body that
+ * fails midway (a reset, the request's deadline) ends the read; what came is kept.
+ */
+export async function readReceiverAnswer(
+  res: Response,
+  maxBytes: number = RECEIVER_ANSWER_MAX_BYTES,
+): Promise<ReceiverAnswer> {
+  if (!res.body) return { text: '', truncated: false }
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let kept = 0
+  let truncated = false
+  try {
+    while (kept < maxBytes) {
+      const { done, value } = await reader.read()
+      if (done) break
+      const room = maxBytes - kept
+      const part = value.byteLength > room ? value.subarray(0, room) : value
+      chunks.push(part)
+      kept += part.byteLength
+    }
+    // Stopped at the bound with the body still open: whatever follows is not wanted.
+    if (kept >= maxBytes) truncated = true
+  } catch {
+    // Cut short by the receiver or the deadline: what came is the answer.
+  } finally {
+    reader.cancel().catch(() => {})
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated }
+}
+
 /** A sender of notifications, as the monitor's shutdown sees it. */
 export interface PendingDeliveries {
   /** What it sends, for the log line: `webhooks`, `Alertmanager`. */

@@ -29,6 +29,7 @@ export {
   ManifestError,
   type PodManifest,
   parseManifest,
+  readManifests,
   type TlsSettings,
 } from './manifest.js'
 export { formatMonitorMetrics } from './metrics.js'

@@ -4,7 +4,8 @@
  * ignored); a manifest may also list explicit `checks`. Every mistake is reported with the
  * file, the line and the key, in one sentence that says how to fix it.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, type Stats, statSync } from 'node:fs'
+import { open, readdir, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { LineCounter, parseAllDocuments } from 'yaml'
@@ -16,7 +17,15 @@ import { HTTP_KEYS, readHttpCheck } from './manifest/checks/http.js'
 import { PROBE_KEYS, PROBE_SCHEMES, readProbeCheck } from './manifest/checks/probe.js'
 import { PUSH_KEYS, readPushCheck } from './manifest/checks/push.js'
 import { readTcpCheck, TCP_KEYS } from './manifest/checks/tcp.js'
-import { type CheckInput, formatHost, isRecord, ManifestReader, NO_CHECKER, type Path } from './manifest/reader.js'
+import {
+  type CheckInput,
+  formatHost,
+  isHostName,
+  isRecord,
+  ManifestReader,
+  NO_CHECKER,
+  type Path,
+} from './manifest/reader.js'
 import { type CheckSpec, type ManifestDefaults, ManifestError, type PodManifest } from './manifest/types.js'
 import type { CheckKey, CheckKind } from './types.js'
 
@@ -67,9 +76,30 @@ const CHECK_READERS: Record<CheckKind, (r: ManifestReader, input: CheckInput) =>
   push: readPushCheck,
 }
 
+/** The largest manifest file read, bytes: a pod's manifest is a few KB, a fleet's file a few MB. */
+export const MAX_MANIFEST_BYTES = 10 * 1024 * 1024
+
 /**
  * Reads manifests from files and directories (every `*.yaml`/`*.yml` inside, sorted).
- * A file may hold several YAML documents, one pod each.
+ * A file may hold several YAML documents, one pod each. Only regular files are read, each
+ * up to `MAX_MANIFEST_BYTES`: a named pipe, a device (a link to /dev/zero) or a file too
+ * large is a `ManifestError` naming it. Files are read asynchronously, so a slow disk
+ * holds up the load and not the process; `loadManifests` is the synchronous form.
+ *
+ * @example
+ * const pods = await readManifests(['/etc/probekit/pods'], { node: 'web-1' })
+ * for (const pod of pods) console.log(pod.id, pod.checks.map((c) => c.target))
+ */
+export async function readManifests(paths: readonly string[], defaults: ManifestDefaults = {}): Promise<PodManifest[]> {
+  const files: string[] = []
+  for (const path of paths) files.push(...(await listManifestFiles(path)))
+  const texts: { file: string; text: string }[] = []
+  for (const file of files) texts.push({ file, text: await readManifestFile(file) })
+  return podsOf(texts, defaults)
+}
+
+/**
+ * `readManifests`, synchronously (for scripts and tests): the same files, the same limits.
  *
  * @example
  * const pods = loadManifests(['/etc/probekit/pods'], { node: 'web-1' })
@@ -78,10 +108,17 @@ const CHECK_READERS: Record<CheckKind, (r: ManifestReader, input: CheckInput) =>
 export function loadManifests(paths: readonly string[], defaults: ManifestDefaults = {}): PodManifest[] {
   const files: string[] = []
   for (const path of paths) files.push(...manifestFiles(path))
+  return podsOf(
+    files.map((file) => ({ file, text: readManifestFileSync(file) })),
+    defaults,
+  )
+}
+
+function podsOf(texts: { file: string; text: string }[], defaults: ManifestDefaults): PodManifest[] {
   const pods: PodManifest[] = []
   const seen = new Map<string, string>()
-  for (const file of files) {
-    for (const pod of parseManifest(readFileSync(file, 'utf8'), file, defaults)) {
+  for (const { file, text } of texts) {
+    for (const pod of parseManifest(text, file, defaults)) {
       const key = `${pod.node}/${pod.id}`
       const other = seen.get(key)
       if (other)
@@ -98,28 +135,156 @@ export function loadManifests(paths: readonly string[], defaults: ManifestDefaul
   return pods
 }
 
+const noSuchPath = (path: string) =>
+  new ManifestError(
+    path,
+    undefined,
+    undefined,
+    'no such file or directory; pass a manifest file or a directory of them',
+  )
+
 /** The manifest files a path names: the file itself, or the YAML files under a directory. */
 export function manifestFiles(path: string): string[] {
-  let stat: ReturnType<typeof statSync>
+  let stats: Stats
   try {
-    stat = statSync(path)
+    stats = statSync(path)
   } catch {
-    throw new ManifestError(
-      path,
-      undefined,
-      undefined,
-      'no such file or directory; pass a manifest file or a directory of them',
-    )
+    throw noSuchPath(path)
   }
-  if (!stat.isDirectory()) return [resolve(path)]
+  if (!stats.isDirectory()) return [resolve(path)]
   const out: string[] = []
   for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.name.startsWith('.')) continue
     const full = join(path, entry.name)
     if (entry.isDirectory()) out.push(...manifestFiles(full))
-    else if (/\.ya?ml$/i.test(entry.name)) out.push(resolve(full))
+    else if (MANIFEST_NAME.test(entry.name)) out.push(resolve(full))
   }
   return out
+}
+
+async function listManifestFiles(path: string): Promise<string[]> {
+  let stats: Stats
+  try {
+    stats = await stat(path)
+  } catch {
+    throw noSuchPath(path)
+  }
+  if (!stats.isDirectory()) return [resolve(path)]
+  const out: string[] = []
+  for (const entry of (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name.startsWith('.')) continue
+    const full = join(path, entry.name)
+    if (entry.isDirectory()) out.push(...(await listManifestFiles(full)))
+    else if (MANIFEST_NAME.test(entry.name)) out.push(resolve(full))
+  }
+  return out
+}
+
+const MANIFEST_NAME = /\.ya?ml$/i
+
+/**
+ * Opened without blocking: were a named pipe to slip in between the check and the open,
+ * opening it for reading would wait for a writer (forever), and the fstat after the open
+ * refuses it anyway. Windows has no O_NONBLOCK, and no named pipes among files.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)
+const CHUNK_BYTES = 64 * 1024
+
+/** Why a manifest file cannot be read as one, or undefined when it can. */
+function unreadable(stats: Stats): string | undefined {
+  if (!stats.isFile()) {
+    const what = stats.isFIFO()
+      ? 'a named pipe (FIFO)'
+      : stats.isCharacterDevice() || stats.isBlockDevice()
+        ? 'a device'
+        : stats.isSocket()
+          ? 'a socket'
+          : stats.isDirectory()
+            ? 'a directory'
+            : 'not a regular file'
+    return `is ${what}, not a file; a manifest must be a regular YAML file (a link to one is fine)`
+  }
+  if (stats.size > MAX_MANIFEST_BYTES) return tooLarge(stats.size)
+  return undefined
+}
+
+function tooLarge(size: number | undefined): string {
+  // Rounded up: a file just over the limit does not read as the limit itself.
+  const mb = (n: number) => `${Math.ceil((n / 1024 / 1024) * 10) / 10} MB`
+  return `is ${size === undefined ? 'larger than' : `${mb(size)}, over`} the limit of ${mb(MAX_MANIFEST_BYTES)} for one manifest file; split it into smaller files`
+}
+
+function readProblem(file: string, error: unknown): ManifestError {
+  if (error instanceof ManifestError) return error
+  const code = (error as NodeJS.ErrnoException).code
+  return new ManifestError(
+    file,
+    undefined,
+    undefined,
+    code === 'ENOENT'
+      ? 'no such file (it went away while the manifests were read)'
+      : `cannot be read (${code ?? (error as Error).message}); make it a regular file the monitor's user can read`,
+  )
+}
+
+/** Appends `chunk` to `chunks` unless the file grew past the limit since its fstat. */
+function keep(chunks: Buffer[], total: number, chunk: Buffer, file: string): number {
+  const next = total + chunk.length
+  if (next > MAX_MANIFEST_BYTES) throw new ManifestError(file, undefined, undefined, tooLarge(undefined))
+  chunks.push(chunk)
+  return next
+}
+
+/** The text of one manifest file: a regular file of at most `MAX_MANIFEST_BYTES`, or a `ManifestError`. */
+async function readManifestFile(file: string): Promise<string> {
+  try {
+    // Checked before the open too: a device is never opened (some do things when opened).
+    const problem = unreadable(await stat(file))
+    if (problem) throw new ManifestError(file, undefined, undefined, problem)
+    const handle = await open(file, OPEN_FLAGS)
+    try {
+      const opened = unreadable(await handle.stat())
+      if (opened) throw new ManifestError(file, undefined, undefined, opened)
+      const chunks: Buffer[] = []
+      let total = 0
+      for (;;) {
+        const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(CHUNK_BYTES), 0, CHUNK_BYTES, null)
+        if (bytesRead === 0) break
+        total = keep(chunks, total, buffer.subarray(0, bytesRead), file)
+      }
+      return Buffer.concat(chunks, total).toString('utf8')
+    } finally {
+      await handle.close()
+    }
+  } catch (error) {
+    throw readProblem(file, error)
+  }
+}
+
+/** `readManifestFile`, synchronously. */
+function readManifestFileSync(file: string): string {
+  try {
+    const problem = unreadable(statSync(file))
+    if (problem) throw new ManifestError(file, undefined, undefined, problem)
+    const fd = openSync(file, OPEN_FLAGS)
+    try {
+      const opened = unreadable(fstatSync(fd))
+      if (opened) throw new ManifestError(file, undefined, undefined, opened)
+      const chunks: Buffer[] = []
+      let total = 0
+      for (;;) {
+        const buffer = Buffer.allocUnsafe(CHUNK_BYTES)
+        const bytesRead = readSync(fd, buffer, 0, CHUNK_BYTES, null)
+        if (bytesRead === 0) break
+        total = keep(chunks, total, buffer.subarray(0, bytesRead), file)
+      }
+      return Buffer.concat(chunks, total).toString('utf8')
+    } finally {
+      closeSync(fd)
+    }
+  } catch (error) {
+    throw readProblem(file, error)
+  }
 }
 
 /** Parses the text of one manifest file (one pod per YAML document). */
@@ -136,7 +301,15 @@ export function parseManifest(text: string, file: string, defaults: ManifestDefa
       throw new ManifestError(file, line, undefined, `YAML syntax error: ${message}`)
     }
     if (doc.contents === null) continue // an empty document (e.g. a trailing `---`)
-    pods.push(readPod(new ManifestReader(doc, file, lineCounter, defaults)))
+    try {
+      pods.push(readPod(new ManifestReader(doc, file, lineCounter, defaults)))
+    } catch (error) {
+      if (error instanceof ManifestError) throw error
+      // A mistake no reader words yet still names its file and pod, not only what failed.
+      const offset = doc.contents.range?.[0]
+      const line = typeof offset === 'number' ? lineCounter.linePos(offset).line : undefined
+      throw new ManifestError(file, line, undefined, error instanceof Error ? error.message : String(error))
+    }
   }
   return pods
 }
@@ -147,7 +320,7 @@ function readPod(r: ManifestReader): PodManifest {
   const id = r.str(root, ['id'], true)
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id))
     r.fail(['id'], `"${id}" is not a usable pod id; use letters, digits, ".", "_" and "-"`)
-  const node = r.str(root, ['node'], false) ?? r.defaults.node ?? hostname()
+  const node = nodeName(r, root)
   const checks: CheckSpec[] = []
 
   const statusPort = root.status_port
@@ -155,6 +328,7 @@ function readPod(r: ManifestReader): PodManifest {
   if (status !== undefined && status !== null && !isRecord(status))
     r.fail(['status'], 'must be a mapping with `path`, `port` and `localhost_only`')
   const stanza = isRecord(status) ? status : {}
+  const statusHost = r.host(stanza, ['status', 'host'])
   const port =
     stanza.port !== undefined
       ? r.port(stanza, ['status', 'port'])
@@ -167,8 +341,7 @@ function readPod(r: ManifestReader): PodManifest {
     if (!path.startsWith('/')) path = `/${path}`
     const localhostOnly = r.bool(stanza, ['status', 'localhost_only']) ?? false
     // p2's preparer checked the pod on its own node; a named node is reached by name.
-    const host =
-      r.str(stanza, ['status', 'host'], false) ?? (localhostOnly || root.node === undefined ? 'localhost' : node)
+    const host = statusHost ?? (localhostOnly || root.node === undefined ? 'localhost' : node)
     const url = `${plain ? 'http' : 'https'}://${formatHost(host)}:${port}${path}`
     const base = r.common(stanza, ['status'], { pod: id, node, check: 'health_check' })
     checks.push({
@@ -208,6 +381,25 @@ function readPod(r: ManifestReader): PodManifest {
       if (tls && check.certExpiryWarningDays === undefined) check.certExpiryWarningDays = podWarningDays
     }
   return { id, node, file: r.file, checks }
+}
+
+/**
+ * The pod's node: its `node`, else `--node`, else this host's name. It is part of every
+ * check's id (`node/pod/check`) and the host a pod on a named node is reached by, so it is
+ * a host name.
+ */
+function nodeName(r: ManifestReader, root: Record<string, unknown>): string {
+  const named = r.str(root, ['node'], false)
+  const node = named ?? r.defaults.node ?? hostname()
+  if (isHostName(node)) return node
+  const rule = 'use a host name: letters, digits, ".", "_" and "-", as in web-1 or db-7.internal'
+  if (named !== undefined) r.fail(['node'], `${JSON.stringify(node)} is not a usable node name; ${rule}`)
+  r.fail(
+    [],
+    r.defaults.node !== undefined
+      ? `the node name ${JSON.stringify(node)} (--node) is not usable; ${rule}`
+      : `this host's name ${JSON.stringify(node)} is not usable as a node name; set \`node:\` in the manifest or --node, and ${rule}`,
+  )
 }
 
 function readCheck(

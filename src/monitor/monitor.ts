@@ -17,7 +17,7 @@ import { tcpChecker } from './checkers/tcp.js'
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, drainDeliveries, type PendingDeliveries } from './deliveries.js'
 import { MinuteBucket, mergePoints } from './history.js'
 import { limitedLog } from './log-limiter.js'
-import { type CheckSpec, checkFingerprint, loadManifests, type PodManifest, type PushCheckSpec } from './manifest.js'
+import { type CheckSpec, checkFingerprint, type PodManifest, type PushCheckSpec, readManifests } from './manifest.js'
 import { assertPushKind, type PushKind, PushWatch, pushResult } from './push.js'
 import { Scheduler } from './scheduler.js'
 import { registerSecrets } from './secrets.js'
@@ -588,7 +588,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     const defaults: { node?: string; caFile?: string } = {}
     if (this.options.node) defaults.node = this.options.node
     if (this.options.caFile) defaults.caFile = this.options.caFile
-    const pods: PodManifest[] = loadManifests(paths, defaults)
+    // Read asynchronously: a slow or stuck file system holds up this load, not the checks.
+    const pods: PodManifest[] = await readManifests(paths, defaults)
     this.paths = [...paths]
     if (!this.restored) {
       this.restored = new Map()

@@ -14,7 +14,13 @@ import type { Logger } from '../core/logger.js'
 import { nonNegative, positive } from '../core/options.js'
 import { redactUrl, type SecretSet } from '../core/redact.js'
 import { sleep } from '../core/sleep.js'
-import { type PendingDeliveries, receiverEndpoint, receiverUrl, senderDeliveries } from './deliveries.js'
+import {
+  type PendingDeliveries,
+  readReceiverAnswer,
+  receiverEndpoint,
+  receiverUrl,
+  senderDeliveries,
+} from './deliveries.js'
 import { limitedLog } from './log-limiter.js'
 import { registerReceiverSecrets } from './secrets.js'
 import type { CheckKind, CheckState, HealthState, Transition } from './types.js'
@@ -289,8 +295,9 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
         signal: abort.signal,
         redirect: 'manual',
       })
-      // The body is not needed; reading it frees the connection for reuse.
-      await res.arrayBuffer().catch(() => undefined)
+      // The body is not needed; reading a short one frees the connection for reuse, and a
+      // long one is cut off at a few KB (the connection closes) instead of read whole.
+      await readReceiverAnswer(res)
       if (res.status >= 200 && res.status < 300) return { ok: true }
       const retry = res.status === 408 || res.status === 429 || res.status >= 500
       return {

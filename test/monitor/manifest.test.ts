@@ -414,6 +414,71 @@ describe('bad manifests', () => {
     }
   })
 
+  it('take node names as host names write them, and refuse others with the file, line and key', () => {
+    for (const node of ['web-1', 'aws1.example.com', 'db-7.internal', 'build_agent.3', '10.0.0.5']) {
+      const [pod] = parseManifest(`id: a\nnode: ${node}\nstatus_port: 8001\n`, 'a.yaml')
+      assert.equal(pod?.node, node)
+    }
+    const cases: [string, string][] = [
+      [
+        'id: okpod\nstatus_port: 9199\nstatus_http: true\nnode: "n\\u202eevil\\u001b[2J"\n',
+        'a.yaml:4: node: "n\u202eevil\\u001b[2J" is not a usable node name; use a host name: letters, digits, ".", "_" and "-", as in web-1 or db-7.internal',
+      ],
+      [
+        'id: a\nnode: web/1\nstatus_port: 8001\n',
+        'a.yaml:2: node: "web/1" is not a usable node name; use a host name: letters, digits, ".", "_" and "-", as in web-1 or db-7.internal',
+      ],
+      [
+        'id: a\nstatus:\n  port: 8001\n  host: "db 7"\n',
+        'a.yaml:4: status.host: "db 7" is not a host name; use letters, digits, ".", "_" and "-" (db-7.internal), or an IP address',
+      ],
+      [
+        'id: a\nchecks:\n  - { name: x, type: tcp, address: "db\\u202e7:5432" }\n',
+        'a.yaml:3: checks[0].address: "db\u202e7" is not a host name; use letters, digits, ".", "_" and "-" (db-7.internal), or an IP address',
+      ],
+    ]
+    for (const [text, expected] of cases)
+      assert.equal(manifestError(() => parseManifest(text, 'a.yaml')).message, expected)
+    // --node (or this host's name) is held to the same rule.
+    assert.match(
+      manifestError(() => parseManifest('id: a\nstatus_port: 8001\n', 'a.yaml', { node: 'web 1' })).message,
+      /^a\.yaml:1: the node name "web 1" \(--node\) is not usable; use a host name/,
+    )
+    // IPv6 hosts are hosts too.
+    const [tcp] = parseManifest(
+      'id: a\nchecks:\n  - { name: x, type: tcp, host: "::1", port: 5432 }\n',
+      'a.yaml',
+    ).flatMap((p) => p.checks)
+    assert.equal(tcp?.target, '[::1]:5432')
+  })
+
+  it('refuse YAML aliases that expand too far (a "billion laughs") with the file and the line', () => {
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g'].entries()) {
+      const previous = String.fromCharCode(97 + i)
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(',')}]`)
+    }
+    const text = `id: bomb\nstatus_port: 9199\nconfig:\n${levels.map((l) => `  ${l}\n`).join('')}`
+    assert.equal(
+      manifestError(() => parseManifest(text, 'a.yaml')).message,
+      'a.yaml:5: YAML aliases (*a and others) expand to too much data; write the values out instead of nesting aliases',
+    )
+    // A few aliases, as people use them to share settings, are fine.
+    const shared =
+      'id: a\nchecks:\n  - { name: x, url: "http://h:1/", labels: &team { team: ops } }\n  - { name: y, url: "http://h:2/", labels: *team }\n'
+    assert.deepEqual(
+      parseManifest(shared, 'a.yaml').flatMap((p) => p.checks.map((c) => c.labels)),
+      [{ team: 'ops' }, { team: 'ops' }],
+    )
+  })
+
+  it('name the file and the pod in a mistake no reader words yet', () => {
+    const error = manifestError(() =>
+      parseManifest('# a comment\nid: a\nchecks:\n  - { name: x, url: "grpc://h:1/%zz" }\n', 'a.yaml'),
+    )
+    assert.match(error.message, /^a\.yaml:2: /)
+  })
+
   it('name a missing path', () => {
     const error = manifestError(() => loadManifests(['/nonexistent/pods']))
     assert.equal(

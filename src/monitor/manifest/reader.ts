@@ -2,8 +2,9 @@
  * The value readers every part of a manifest uses (strings, ports, durations, URLs, TLS
  * settings, the keys every check shares), and the defaults they apply.
  */
+import { isIPv6 } from 'node:net'
 import { resolve } from 'node:path'
-import type { Document, LineCounter, Node as YamlNode } from 'yaml'
+import { type Document, isAlias, type LineCounter, visit, type Node as YamlNode } from 'yaml'
 import { durationMs } from '../../core/duration.js'
 import { redactUrl } from '../../core/redact.js'
 import { portRangeProblem, urlPortProblem } from '../../probes/url.js'
@@ -19,6 +20,19 @@ const DEFAULT_TIMEOUT_MS = 10_000
 
 /** The longest `cert_expiry_warning`: ten years is longer than any certificate a browser accepts. */
 const MAX_CERT_EXPIRY_WARNING_DAYS = 3650
+
+/** How far YAML aliases may expand (in the yaml package's measure) before a manifest is refused. */
+const MAX_ALIAS_COUNT = 100
+
+/**
+ * A node name or host name as DNS, /etc/hosts, Kubernetes and p2 write them: letters,
+ * digits, ".", "_" and "-", starting with a letter or digit (an IPv4 address is one).
+ */
+const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/
+
+export function isHostName(name: string): boolean {
+  return HOST_NAME.test(name)
+}
 
 /** Labels probekit sets on every alert itself; a manifest may not set them. */
 const RESERVED_LABELS = new Set(['alertname', 'pod', 'node', 'check', 'state', 'severity'])
@@ -61,8 +75,31 @@ export class ManifestReader {
     private readonly lines: LineCounter,
     readonly defaults: ManifestDefaults,
   ) {
-    this.data = doc.toJS({ maxAliasCount: 100 })
     this.dir = resolve(file, '..')
+    try {
+      this.data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT })
+    } catch (error) {
+      // The yaml package refuses aliases that expand too far ("billion laughs") in words
+      // of its own; the line of the first alias says where.
+      let alias: YamlNode | undefined
+      visit(doc, {
+        Alias(_, node) {
+          alias = node
+          return visit.BREAK
+        },
+      })
+      const offset = (alias ?? doc.contents)?.range?.[0]
+      const line = typeof offset === 'number' ? lines.linePos(offset).line : undefined
+      const message = (error as Error).message
+      throw new ManifestError(
+        file,
+        line,
+        undefined,
+        /alias/i.test(message) && alias && isAlias(alias)
+          ? `YAML aliases (*${alias.source} and others) expand to too much data; write the values out instead of nesting aliases`
+          : `YAML cannot be read: ${message}`,
+      )
+    }
   }
 
   /** The line of the value at `path`, or of the nearest enclosing node that exists. */
@@ -244,6 +281,22 @@ export class ManifestReader {
     if (typeof value === 'number') return String(value)
     if (typeof value !== 'string' || value.trim() === '') this.fail(path, 'must be a non-empty string')
     return value.trim()
+  }
+
+  /** A `host`: a host name, an IPv4 address or an IPv6 address (in brackets or not). */
+  host(raw: Record<string, unknown>, path: Path): string | undefined {
+    const value = this.str(raw, path, false)
+    if (value !== undefined) this.checkHost(value, path)
+    return value
+  }
+
+  /** Fails at `path` unless `host` is a host name or an IP address (a `host` key, the host of an `address`). */
+  checkHost(host: string, path: Path): void {
+    if (!isHostName(host) && !isIPv6(host.replace(/^\[(.*)\]$/, '$1')))
+      this.fail(
+        path,
+        `${JSON.stringify(host)} is not a host name; use letters, digits, ".", "_" and "-" (db-7.internal), or an IP address`,
+      )
   }
 
   bool(raw: Record<string, unknown>, path: Path): boolean | undefined {

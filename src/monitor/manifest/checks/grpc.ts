@@ -27,7 +27,7 @@ export function readGrpcCheck(
     if (raw.port === undefined && statusPort === undefined)
       r.fail(path, "a grpc check needs a `url` (grpc://host:port/service), or a `port` (or the pod's `status_port`)")
     port = raw.port !== undefined ? r.port(raw, [...path, 'port']) : (statusPort as number)
-    host = r.str(raw, [...path, 'host'], false) ?? podHost
+    host = r.host(raw, [...path, 'host']) ?? podHost
   }
   const named = r.str(raw, [...path, 'service'], false)
   if (named !== undefined) service = named

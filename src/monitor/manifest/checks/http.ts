@@ -30,7 +30,7 @@ export function readHttpCheck(
       r.fail(path, "an http check needs a `url`, or a `port` (or the pod's `status_port`) and a `path`")
     let p = r.str(raw, [...path, 'path'], false) ?? '/'
     if (!p.startsWith('/')) p = `/${p}`
-    const host = r.str(raw, [...path, 'host'], false) ?? podHost
+    const host = r.host(raw, [...path, 'host']) ?? podHost
     url = `${scheme}://${formatHost(host)}:${port}${p}`
   } else {
     url = r.url(url, [...path, 'url'], ['http:', 'https:'])

@@ -20,13 +20,14 @@ export function readTcpCheck(r: ManifestReader, { raw, path, common, podHost }: 
     const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address)
     if (!match) r.fail([...path, 'address'], `"${address}" is not host:port, as in db.internal:5432`)
     host = (match[1] ?? match[2]) as string
+    r.checkHost(host, [...path, 'address'])
     port = Number(match[3])
     const problem = portRangeProblem(port)
     if (problem) r.fail([...path, 'address'], problem)
   } else {
     if (raw.port === undefined) r.fail(path, 'a tcp check needs `address: host:port`, a `url` or `host` and `port`')
     port = r.port(raw, [...path, 'port'])
-    host = r.str(raw, [...path, 'host'], false) ?? podHost
+    host = r.host(raw, [...path, 'host']) ?? podHost
   }
   return { ...common, kind: 'tcp', host, port, target: `${formatHost(host)}:${port}` }
 }
