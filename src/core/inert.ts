@@ -54,6 +54,22 @@ export function jsonSafe(json: string): string {
     : json
 }
 
+/**
+ * `text` cut to `max` characters, whole code points (a cut never splits a surrogate pair),
+ * with `…` where it was cut: a name a request supplies, as an answer repeats it. Looks at
+ * no more than `2 * max` code units of a long text.
+ *
+ * @example
+ * cutShort('x'.repeat(100), 4) // 'xxxx…'
+ */
+export function cutShort(text: string, max: number): string {
+  if (text.length <= max) return text
+  const head = Array.from(text.slice(0, 2 * max))
+    .slice(0, max)
+    .join('')
+  return head.length < text.length ? `${head}…` : head
+}
+
 function escapeChar(c: string): string {
   if (c === '\n') return '\\n'
   const code = c.charCodeAt(0)

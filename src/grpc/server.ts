@@ -35,7 +35,7 @@
  */
 import { reasonOf } from '../core/errors.js'
 import type { ChangeEvent, HealthCore } from '../core/health.js'
-import { jsonSafe } from '../core/inert.js'
+import { cutShort, jsonSafe } from '../core/inert.js'
 import { worstStatus } from '../core/status.js'
 import type { Group, Report, Status } from '../core/types.js'
 import { closeWithServers } from '../http/shutdown.js'
@@ -454,11 +454,7 @@ function deadlineMs(call: ServerCallLike<unknown>): number | undefined {
  * shows the name inert.
  */
 function quotedName(service: string): string {
-  // Whole code points: a cut never splits a surrogate pair that fits.
-  const head = Array.from(service.slice(0, 2 * QUOTED_NAME_CHARS))
-    .slice(0, QUOTED_NAME_CHARS)
-    .join('')
-  return jsonSafe(JSON.stringify(head.length < service.length ? `${head}…` : head))
+  return jsonSafe(JSON.stringify(cutShort(service, QUOTED_NAME_CHARS)))
 }
 
 function positiveInteger(value: number | undefined, name: string, fallback: number): number {

@@ -145,10 +145,10 @@ export async function serve(handler: RequestListener, options: ServeOptions): Pr
   const idleMs = options.idleTimeoutMs ?? 5000
   // Short keep-alive: idle sockets of clients that come and go (kubelets, curl) are freed.
   server.keepAliveTimeout = idleMs
-  // A connection that never sends a byte is held to the request deadline only (Node counts
-  // it from the connection's opening); the idle timeout frees it sooner when shorter, and
-  // without a deadline it is the only thing that frees it.
-  server.on('connection', closeWhenSilent(idleMs))
+  // A connection that never sends a byte is held to the request deadline (Node counts it
+  // from the connection's opening). Only an idle timeout shorter than that deadline, or no
+  // deadline at all, needs a timer of its own per connection to free it.
+  if (deadline === undefined || idleMs < deadline) server.on('connection', closeWhenSilent(idleMs))
   if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {

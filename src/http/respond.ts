@@ -1,4 +1,4 @@
-import { jsonSafe, terminalSafe } from '../core/inert.js'
+import { cutShort, jsonSafe, terminalSafe } from '../core/inert.js'
 import { httpStatusFor } from '../core/status.js'
 import type { Group, Report } from '../core/types.js'
 import { formatHealthJson, HEALTH_JSON_TYPE } from '../format/health-json.js'
@@ -117,10 +117,7 @@ const ECHOED_NAME_MAX = 64
 
 /** `name` (from the request URL) as an answer repeats it: at most ECHOED_NAME_MAX characters. */
 function echoed(name: string): string {
-  if (name.length <= ECHOED_NAME_MAX) return name
-  // By code point, so a cut never splits a surrogate pair.
-  const points = Array.from(name)
-  return points.length <= ECHOED_NAME_MAX ? name : `${points.slice(0, ECHOED_NAME_MAX).join('')}…`
+  return cutShort(name, ECHOED_NAME_MAX)
 }
 
 function matchPath(health: HttpHealth, path: string): Match | undefined {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { jsonSafe, lineSafe, terminalSafe } from '../../src/core/inert.js'
+import { cutShort, jsonSafe, lineSafe, terminalSafe } from '../../src/core/inert.js'
 import { writeLog } from '../../src/core/logger.js'
 
 /** Any raw control character a terminal acts on: C0 but newline and tab, ESC, DEL, C1. */
@@ -63,6 +63,17 @@ describe('jsonSafe', () => {
     assert.doesNotMatch(json, RAW_BIDI)
     assert.match(json, /\\u202e/)
     assert.deepEqual(JSON.parse(json), value)
+  })
+})
+
+describe('cutShort', () => {
+  it('keeps a short text, cuts a long one at whole code points with an ellipsis', () => {
+    assert.equal(cutShort('abc', 3), 'abc')
+    assert.equal(cutShort('abcd', 3), 'abc…')
+    // Four astral characters are eight code units, but only four characters: not cut.
+    assert.equal(cutShort('😀😀😀😀', 4), '😀😀😀😀')
+    assert.equal(cutShort('😀😀😀😀😀', 4), '😀😀😀😀…')
+    assert.equal(cutShort('x'.repeat(1_000_000), 2), 'xx…')
   })
 })
 
