@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { driftOf, hitsByTarget } from '../support/hits.mjs'
 import { nginxBinary, startNginx } from '../support/nginx.mjs'
+import { ownDelta, readOwnMetrics } from '../support/own-metrics.mjs'
 import { canConnect, cpuTimeMs, freePort, makeTempDir, memoryKb, sleep, startProcess } from '../support/proc.mjs'
 import { fmt } from '../support/stats.mjs'
 
@@ -94,12 +95,15 @@ export async function run(ctx) {
       try {
         const readyS = (performance.now() - startedAt) / 1000
         await sleep(warmupFor(targets))
+        const apiUrl = `http://127.0.0.1:${apiPort}`
+        const own0 = await readOwnMetrics(apiUrl)
         await nginx.resetLog()
         const cpu0 = cpuTimeMs(monitor.pid)
         const from = Date.now()
         await sleep(windowMs)
         const to = Date.now()
         const cpu1 = cpuTimeMs(monitor.pid)
+        const own = ownDelta(own0, await readOwnMetrics(apiUrl))
         const memory = memoryKb(monitor.pid)
         const log = await nginx.readLog()
         const byUri = hitsByTarget(log, from, to)
@@ -119,10 +123,11 @@ export async function run(ctx) {
           rssMb: memory.rssKb / 1024,
           peakMb: memory.peakKb / 1024,
           kbPerTarget: memory.rssKb / targets,
+          own,
         }
         rows.push(row)
         ctx.log(
-          `monitor-50k: ${fmt(targets)} targets: ${fmt(row.checksPerSecond)} checks/s of ${fmt(row.expectedPerSecond)}, drift p99 ${fmt(row.p99Ms)} ms, ${fmt(row.cpuUsPerCheck, 1)} µs CPU/check, ${fmt(row.kbPerTarget, 1)} KB/target, RSS ${fmt(row.rssMb)} MB`,
+          `monitor-50k: ${fmt(targets)} targets: ${fmt(row.checksPerSecond)} checks/s of ${fmt(row.expectedPerSecond)}, drift p99 ${fmt(row.p99Ms)} ms, ${fmt(row.cpuUsPerCheck, 1)} µs CPU/check, ${fmt(row.kbPerTarget, 1)} KB/target, RSS ${fmt(row.rssMb)} MB; the monitor's own view: ${ownText(own)}`,
         )
       } finally {
         await monitor.stop()
@@ -158,6 +163,10 @@ export async function run(ctx) {
         'µs CPU/check',
         'RSS MB (peak)',
         'KB/target',
+        "monitor's view: late p99 ≤ ms",
+        'late > 250 ms',
+        'skipped',
+        'GC pauses (major), total ms, longest ≤ ms',
       ],
       rows: rows.map((r) => [
         fmt(r.targets),
@@ -172,6 +181,10 @@ export async function run(ctx) {
         fmt(r.cpuUsPerCheck, 1),
         `${fmt(r.rssMb)} (${fmt(r.peakMb)})`,
         fmt(r.kbPerTarget, 1),
+        fmt(r.own.delayP99BoundMs),
+        fmt(r.own.lateOver250Ms),
+        fmt(r.own.skipped),
+        `${fmt(r.own.gcCount)} (${fmt(r.own.majorGcCount)}), ${fmt(r.own.gcMs)}, ${fmt(r.own.longestGcBoundMs)}`,
       ]),
     },
     notes: [
@@ -182,6 +195,7 @@ export async function run(ctx) {
           ]
         : []),
       'The monitor is pinned to one core, so CPU cannot exceed 100%; nginx and the bench are not pinned.',
+      "The monitor's view comes from its own `GET /metrics/monitor`, read just before and just after the window: how late runs started after they were due (`probekit_monitor_check_run_delay_seconds`, the bound of the bucket holding the 99th percentile), runs skipped, and the garbage collector's pauses (`nodejs_gc_duration_seconds`; the longest as the bound of its bucket: 1, 10, 100 ms, 1 s). A drift p99 from nginx's log far above the monitor's own late p99 points outside the monitor (the machine, nginx); both high, with long major GC pauses, at its memory.",
       ...rows
         .filter((r) => r.checksPerSecond < 0.9 * r.expectedPerSecond)
         .map(
@@ -197,4 +211,8 @@ export async function run(ctx) {
     ],
     data: { sizes, intervalMs: INTERVAL_MS, warmupMs: sizes.map(warmupFor), windowMs, capacity, marginalKb, rows },
   }
+}
+
+function ownText(own) {
+  return `late p99 ≤ ${fmt(own.delayP99BoundMs)} ms, ${fmt(own.lateOver250Ms)} runs over 250 ms late, ${fmt(own.skipped)} skipped, ${fmt(own.gcCount)} GC pauses (${fmt(own.majorGcCount)} major) ${fmt(own.gcMs)} ms in all, the longest ≤ ${fmt(own.longestGcBoundMs)} ms`
 }

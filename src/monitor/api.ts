@@ -24,6 +24,7 @@
  * | `GET`, `POST /v1/silences`; `DELETE /v1/silences/<id>` | silences: list, add, end ([alerting](../../docs/alerting.md)) |
  * | `GET /v1/events` | server-sent events for the dashboard |
  * | `GET /metrics` | Prometheus text, blackbox exporter names |
+ * | `GET /metrics/monitor` | Prometheus text: the monitor's own figures only |
  * | `GET /livez`, `/readyz`, `/healthz` | the monitor's own health, through probekit |
  * | `GET /` | the dashboard |
  */
@@ -52,8 +53,9 @@ import {
 import { DASHBOARD_PATHS, type DashboardAsset, dashboardAsset } from './dashboard/index.js'
 import { sortStates } from './inspect.js'
 import { limitedLog } from './log-limiter.js'
-import { formatMonitorMetrics } from './metrics.js'
+import { formatOwnMetrics, renderMonitorMetrics } from './metrics.js'
 import type { Monitor } from './monitor.js'
+import { ProcessMetrics } from './process-metrics.js'
 import { Slots, TokenBuckets } from './rate-limit.js'
 import { EventStream } from './sse.js'
 
@@ -124,6 +126,8 @@ interface RouteServices {
   monitor: Monitor
   access: Access
   events: EventStream
+  /** The process's CPU, memory and GC pauses for `/metrics`, counted while the API is up. */
+  processMetrics: ProcessMetrics
   pushRatePerSecond: number
 }
 
@@ -132,7 +136,19 @@ interface RouteServices {
  * requests held open (stream slots; long polls), both applied by the dispatcher in
  * `startApi`; methods are listed as served (HEAD only where a GET may be looked at).
  */
-function apiRoutes({ monitor, access, events, pushRatePerSecond }: RouteServices): ApiRoute[] {
+function apiRoutes({ monitor, access, events, processMetrics, pushRatePerSecond }: RouteServices): ApiRoute[] {
+  // One rendering of /metrics at a time, shared by the scrapes that arrive while it runs:
+  // with 50,000 checks it is ~30 MB of text, rendered a part at a time (see metrics.ts).
+  let rendering: Promise<Buffer[]> | undefined
+  const metricsText = (): Promise<Buffer[]> => {
+    rendering ??= renderMonitorMetrics(sortStates(monitor.states()), {
+      runs: monitor.runStats,
+      process: processMetrics,
+    }).finally(() => {
+      rendering = undefined
+    })
+    return rendering
+  }
   const checks = checkHandlers(monitor)
   const silences = silenceHandlers(
     monitor.silences,
@@ -175,8 +191,17 @@ function apiRoutes({ monitor, access, events, pushRatePerSecond }: RouteServices
       path: '/metrics',
       exact: true,
       access: 'api',
+      handler: async ({ req, res }) => send(req, res, 200, await metricsText(), { 'content-type': PROMETHEUS_TYPE }),
+    },
+    {
+      methods: READ,
+      path: '/metrics/monitor',
+      exact: true,
+      access: 'api',
       handler: ({ req, res }) =>
-        send(req, res, 200, formatMonitorMetrics(sortStates(monitor.states())), { 'content-type': PROMETHEUS_TYPE }),
+        send(req, res, 200, formatOwnMetrics({ runs: monitor.runStats, process: processMetrics }), {
+          'content-type': PROMETHEUS_TYPE,
+        }),
     },
     ...DASHBOARD_PATHS.map(
       (path): ApiRoute => ({ methods: READ, path, exact: true, access: 'asset', handler: dashboardFile }),
@@ -224,11 +249,14 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     maxWaitMs: options.maxWaitMs ?? DEFAULT_WAIT_MS,
     maxWatchers: options.maxWatchers ?? DEFAULT_MAX_WATCHERS,
   })
+  const processMetrics = new ProcessMetrics()
+  processMetrics.start()
   const table = new RouteTable(
     apiRoutes({
       monitor,
       access,
       events,
+      processMetrics,
       pushRatePerSecond: options.pushRatePerSecond ?? DEFAULT_PUSH_RATE_PER_SECOND,
     }),
   )
@@ -325,6 +353,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
   }
 
   const release = async (): Promise<void> => {
+    processMetrics.stop()
     longPoll.close()
     stopDroppingStreams?.()
     events.close()

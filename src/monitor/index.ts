@@ -36,6 +36,7 @@ export { formatMonitorMetrics } from './metrics.js'
 export { type CheckShare, Monitor, type MonitorOptions } from './monitor.js'
 export type { PushKind } from './push.js'
 export { ReplicaShare, rendezvousOwner } from './replicas.js'
+export type { RunStats, SchedulerStats } from './scheduler.js'
 export { EtcdStore, type EtcdStoreOptions, type EtcdStoreStatus, type ReplicaInfo } from './store/etcd.js'
 export {
   MemoryStore,

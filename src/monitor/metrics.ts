@@ -1,8 +1,87 @@
-import { MetricsWriter } from '../format/prometheus.js'
+import { escapeLabelValue, formatValue, MetricsWriter } from '../format/prometheus.js'
+import type { ProcessMetrics } from './process-metrics.js'
+import type { RunStats } from './scheduler.js'
 import { type CheckState, HEALTH_STATES } from './types.js'
 
 /** The blackbox exporter's grpc prober reports these four. */
 const GRPC_SERVING_STATUSES = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'] as const
+
+/**
+ * Checks rendered in one part of the exposition. A fleet of 50,000 checks is some 30 MB of
+ * text; `/metrics` renders it a part at a time with the event loop free in between, so a
+ * scrape never holds the checks back for more than a few milliseconds at once.
+ */
+const CHECKS_PER_PART = 1000
+
+/** The monitor's figures about itself, for the end of the exposition. */
+export interface MonitorOwnMetrics {
+  runs: RunStats
+  process?: ProcessMetrics
+}
+
+/** One family of per-check series: the sample lines of one check, `''` when it has none. */
+interface CheckFamily {
+  name: string
+  help: string
+  /** `labels` is the check's label pairs, escaped, without braces. */
+  lines(s: CheckState, labels: string): string
+}
+
+const CHECK_FAMILIES: readonly CheckFamily[] = [
+  {
+    name: 'probe_success',
+    help: 'Whether the latest check passed (1) or not (0); warning, critical and unknown count as 0.',
+    lines: (s, labels) => `probe_success{${labels}} ${s.state === 'passing' ? 1 : 0}\n`,
+  },
+  {
+    name: 'probe_duration_seconds',
+    help: 'How long the latest check took, in seconds.',
+    lines: (s, labels) =>
+      s.durationMs === undefined ? '' : `probe_duration_seconds{${labels}} ${formatValue(s.durationMs / 1000)}\n`,
+  },
+  {
+    name: 'probe_http_status_code',
+    help: 'The HTTP status code of the latest check (HTTP checks only).',
+    lines: (s, labels) =>
+      s.httpStatus === undefined ? '' : `probe_http_status_code{${labels}} ${formatValue(s.httpStatus)}\n`,
+  },
+  {
+    name: 'probe_ssl_earliest_cert_expiry',
+    help: 'The earliest expiry of the certificates the latest TLS check saw, in Unix seconds.',
+    lines: (s, labels) =>
+      s.sslEarliestExpiry === undefined
+        ? ''
+        : `probe_ssl_earliest_cert_expiry{${labels}} ${formatValue(s.sslEarliestExpiry)}\n`,
+  },
+  {
+    name: 'probe_grpc_status_code',
+    help: 'The gRPC status code the latest check ended with (gRPC checks only; 0 is OK).',
+    lines: (s, labels) =>
+      s.grpcStatusCode === undefined ? '' : `probe_grpc_status_code{${labels}} ${formatValue(s.grpcStatusCode)}\n`,
+  },
+  {
+    name: 'probe_grpc_healthcheck_response',
+    help: 'The serving status the latest gRPC health check answered, one series per status; the current one is 1.',
+    lines: (s, labels) => {
+      if (s.grpcStatusCode === undefined) return ''
+      let out = ''
+      for (const status of GRPC_SERVING_STATUSES) {
+        out += `probe_grpc_healthcheck_response{${labels},serving_status="${status}"} ${s.grpcServingStatus === status ? 1 : 0}\n`
+      }
+      return out
+    },
+  },
+  {
+    name: 'probekit_check_state',
+    help: 'The state of the check, one series per state (passing, warning, critical, unknown); the current one is 1.',
+    lines: (s, labels) => {
+      let out = ''
+      for (const state of HEALTH_STATES)
+        out += `probekit_check_state{${labels},state="${state}"} ${s.state === state ? 1 : 0}\n`
+      return out
+    },
+  },
+]
 
 /**
  * The monitor's checks as Prometheus metrics, named like the blackbox exporter's so
@@ -11,89 +90,105 @@ const GRPC_SERVING_STATUSES = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNK
  * `probe_grpc_status_code`, `probe_grpc_healthcheck_response`.
  * Every series carries `pod`, `node`, `check` and `instance` (the redacted target).
  * Beside them, `probekit_check_state` gives the four-valued state one series per state.
+ * With `own`, the monitor's figures about itself follow: how it keeps its schedule
+ * (`probekit_monitor_check_runs_*`, `probekit_monitor_check_run_delay_seconds`) and, with
+ * `own.process`, the process's CPU, memory and garbage-collector pauses.
  *
  * @example
- * const text = formatMonitorMetrics(monitor.states())
+ * const text = formatMonitorMetrics(monitor.states(), { runs: monitor.runStats })
  */
-export function formatMonitorMetrics(states: readonly CheckState[]): string {
+export function formatMonitorMetrics(states: readonly CheckState[], own?: MonitorOwnMetrics): string {
+  let out = ''
+  for (const part of monitorMetricsParts(states, own)) out += part
+  return out
+}
+
+/**
+ * The same text as `formatMonitorMetrics`, rendered a part at a time with the event loop
+ * free between parts (see `CHECKS_PER_PART`); the parts in order, encoded as UTF-8 once, so
+ * each scrape that shares them only queues bytes.
+ */
+export async function renderMonitorMetrics(states: readonly CheckState[], own?: MonitorOwnMetrics): Promise<Buffer[]> {
+  const parts: Buffer[] = []
+  for (const part of monitorMetricsParts(states, own)) {
+    parts.push(Buffer.from(part))
+    await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+  return parts
+}
+
+/** The exposition in parts: each family's series of up to `CHECKS_PER_PART` checks, then the totals. */
+function* monitorMetricsParts(states: readonly CheckState[], own: MonitorOwnMetrics | undefined): Generator<string> {
+  // A check's four labels are the same in every family: escaped once.
+  const labels: string[] = new Array(states.length)
+  for (const family of CHECK_FAMILIES) {
+    let header = `# HELP ${family.name} ${family.help}\n# TYPE ${family.name} gauge\n`
+    for (let from = 0; from < states.length; from += CHECKS_PER_PART) {
+      let part = ''
+      const to = Math.min(states.length, from + CHECKS_PER_PART)
+      for (let i = from; i < to; i++) {
+        const s = states[i] as CheckState
+        labels[i] ??= checkLabels(s)
+        const lines = family.lines(s, labels[i] as string)
+        if (lines === '') continue
+        part += header + lines
+        header = ''
+      }
+      if (part !== '') yield part
+    }
+  }
   const w = new MetricsWriter()
-  for (const s of states) {
-    const base = { pod: s.pod, node: s.node, check: s.check, instance: s.target }
-    w.sample(
-      'probe_success',
-      'Whether the latest check passed (1) or not (0); warning, critical and unknown count as 0.',
-      'gauge',
-      base,
-      s.state === 'passing' ? 1 : 0,
-    )
-  }
-  for (const s of states) {
-    if (s.durationMs === undefined) continue
-    w.sample(
-      'probe_duration_seconds',
-      'How long the latest check took, in seconds.',
-      'gauge',
-      { pod: s.pod, node: s.node, check: s.check, instance: s.target },
-      s.durationMs / 1000,
-    )
-  }
-  for (const s of states) {
-    if (s.httpStatus === undefined) continue
-    w.sample(
-      'probe_http_status_code',
-      'The HTTP status code of the latest check (HTTP checks only).',
-      'gauge',
-      { pod: s.pod, node: s.node, check: s.check, instance: s.target },
-      s.httpStatus,
-    )
-  }
-  for (const s of states) {
-    if (s.sslEarliestExpiry === undefined) continue
-    w.sample(
-      'probe_ssl_earliest_cert_expiry',
-      'The earliest expiry of the certificates the latest TLS check saw, in Unix seconds.',
-      'gauge',
-      { pod: s.pod, node: s.node, check: s.check, instance: s.target },
-      s.sslEarliestExpiry,
-    )
-  }
-  for (const s of states) {
-    if (s.grpcStatusCode === undefined) continue
-    w.sample(
-      'probe_grpc_status_code',
-      'The gRPC status code the latest check ended with (gRPC checks only; 0 is OK).',
-      'gauge',
-      { pod: s.pod, node: s.node, check: s.check, instance: s.target },
-      s.grpcStatusCode,
-    )
-  }
-  for (const s of states) {
-    if (s.grpcStatusCode === undefined) continue
-    for (const servingStatus of GRPC_SERVING_STATUSES) {
-      w.sample(
-        'probe_grpc_healthcheck_response',
-        'The serving status the latest gRPC health check answered, one series per status; the current one is 1.',
-        'gauge',
-        { pod: s.pod, node: s.node, check: s.check, instance: s.target, serving_status: servingStatus },
-        s.grpcServingStatus === servingStatus ? 1 : 0,
-      )
-    }
-  }
-  for (const s of states) {
-    for (const state of HEALTH_STATES) {
-      w.sample(
-        'probekit_check_state',
-        'The state of the check, one series per state (passing, warning, critical, unknown); the current one is 1.',
-        'gauge',
-        { pod: s.pod, node: s.node, check: s.check, instance: s.target, state },
-        s.state === state ? 1 : 0,
-      )
-    }
-  }
   const counts = new Map<string, number>(HEALTH_STATES.map((state) => [state, 0]))
   for (const s of states) counts.set(s.state, (counts.get(s.state) ?? 0) + 1)
   for (const [state, count] of counts) {
     w.sample('probekit_checks', 'How many checks are in each state.', 'gauge', { state }, count)
   }
+  if (own) writeOwn(w, own)
+  yield w.toString()
+}
+
+/**
+ * Only the monitor's figures about itself (`GET /metrics/monitor`): a few hundred bytes
+ * whatever the fleet's size, to scrape often beside a slower scrape of every check.
+ */
+export function formatOwnMetrics(own: MonitorOwnMetrics): string {
+  const w = new MetricsWriter()
+  writeOwn(w, own)
   return w.toString()
+}
+
+function checkLabels(s: CheckState): string {
+  return `pod="${escapeLabelValue(s.pod)}",node="${escapeLabelValue(s.node)}",check="${escapeLabelValue(s.check)}",instance="${escapeLabelValue(s.target)}"`
+}
+
+function writeOwn(w: MetricsWriter, { runs, process }: MonitorOwnMetrics): void {
+  w.sample(
+    'probekit_monitor_check_runs_total',
+    'Check runs started (polled checks: HTTP, TCP, gRPC, commands).',
+    'counter',
+    {},
+    runs.started,
+  )
+  w.sample(
+    'probekit_monitor_check_runs_skipped_total',
+    "Runs not started when due: the check's previous run had not finished, or the monitor fell a whole interval behind.",
+    'counter',
+    {},
+    runs.skipped,
+  )
+  w.sample('probekit_monitor_check_runs_in_flight', 'Check runs in flight now.', 'gauge', {}, runs.running)
+  w.sample(
+    'probekit_monitor_check_runs_waiting',
+    'Check runs due and waiting for a slot (the concurrency limit) now.',
+    'gauge',
+    {},
+    runs.waiting,
+  )
+  w.histogram(
+    'probekit_monitor_check_run_delay_seconds',
+    'How late check runs started after they were due (waiting for a slot, or a busy event loop).',
+    {},
+    runs.delays,
+  )
+  process?.write(w)
 }

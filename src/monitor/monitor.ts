@@ -19,7 +19,7 @@ import { MinuteBucket, mergePoints } from './history.js'
 import { limitedLog } from './log-limiter.js'
 import { type CheckSpec, checkFingerprint, type PodManifest, type PushCheckSpec, readManifests } from './manifest.js'
 import { assertPushKind, type PushKind, PushWatch, pushResult } from './push.js'
-import { Scheduler } from './scheduler.js'
+import { type RunStats, Scheduler } from './scheduler.js'
 import { registerSecrets } from './secrets.js'
 import { Silences } from './silences.js'
 import { StoreWriter } from './store-writer.js'
@@ -345,6 +345,17 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     await drainDeliveries(this.senders, deadline, this.logger)
     this.silences.close()
     limitedLog(this.logger).flush()
+  }
+
+  /**
+   * How this monitor keeps its schedule: runs started and ticks skipped since it was made
+   * (a run still going, or the monitor a whole interval behind), runs in flight and
+   * waiting for a slot now, and how late runs started after they were due (a histogram,
+   * seconds). `/metrics` serves them as `probekit_monitor_check_runs_*` and
+   * `probekit_monitor_check_run_delay_seconds`.
+   */
+  get runStats(): RunStats {
+    return { ...this.scheduler.stats, delays: this.scheduler.delays }
   }
 
   /** All current states, sorted by pod, node and check. */

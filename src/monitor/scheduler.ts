@@ -12,7 +12,11 @@
  * its first run waits ahead of the others. A check taken over from a dead replica has gone
  * unchecked for a whole lease TTL, while the queued ones ran an interval ago; behind a
  * backlog it would otherwise wait as long again.
+ *
+ * How late each run starts after it was due is counted in a histogram (`delays`): the
+ * monitor's own view of falling behind, beside the `skipped` count.
  */
+import { DEFAULT_BUCKETS_S, Histogram, type HistogramCounts } from '../format/prometheus.js'
 
 export interface SchedulerOptions {
   /** Runs in flight at most. Default 256. */
@@ -40,6 +44,12 @@ export interface SchedulerStats {
   running: number
   /** Jobs waiting for a slot now. */
   waiting: number
+}
+
+/** The scheduler's counts and how late its runs started (see `Monitor.runStats`). */
+export interface RunStats extends SchedulerStats {
+  /** How late runs started after they were due, in seconds. */
+  delays: HistogramCounts
 }
 
 interface Entry {
@@ -74,6 +84,8 @@ export class Scheduler {
   private timerAt = Number.POSITIVE_INFINITY
   private started = false
   private counts = { started: 0, skipped: 0 }
+  /** How late runs started after they were due, in seconds. */
+  private readonly delayCounts = new Histogram(DEFAULT_BUCKETS_S)
 
   constructor(options: SchedulerOptions = {}) {
     this.concurrency = Math.max(1, options.concurrency ?? 256)
@@ -162,6 +174,11 @@ export class Scheduler {
     return { ...this.counts, running: this.inFlight.size, waiting: this.waitingCount }
   }
 
+  /** How late runs started after they were due, in seconds (Prometheus' default buckets). */
+  get delays(): HistogramCounts {
+    return this.delayCounts
+  }
+
   private arm(): void {
     if (!this.started) return
     const next = this.peek()
@@ -220,9 +237,11 @@ export class Scheduler {
       entry.running = true
       this.counts.started++
       const dueAt = entry.waitingDueAt
+      const lateMs = Math.max(0, this.now() - dueAt)
+      this.delayCounts.observe(lateMs / 1000)
       let promise: Promise<unknown>
       try {
-        promise = Promise.resolve(entry.run({ dueAt, lateMs: Math.max(0, this.now() - dueAt) }))
+        promise = Promise.resolve(entry.run({ dueAt, lateMs }))
       } catch (error) {
         promise = Promise.reject(error)
       }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Report } from '../../src/core/types.js'
 import { formatHealthJson } from '../../src/format/health-json.js'
-import { escapeLabelValue, formatPrometheus } from '../../src/format/prometheus.js'
+import { escapeLabelValue, formatPrometheus, Histogram, MetricsWriter } from '../../src/format/prometheus.js'
 import { formatText } from '../../src/format/text.js'
 
 const time = '2026-01-01T00:00:00.000Z'
@@ -85,5 +85,33 @@ describe('Prometheus format', () => {
     assert.match(text, /^probekit_check_up\{group="ready",check="cache"\} 0$/m)
     assert.match(text, /^probekit_check_duration_seconds\{group="ready",check="cache"\} 0.9$/m)
     assert.match(text, /^probekit_group_up\{group="ready"\} 0$/m)
+  })
+})
+
+describe('Prometheus histograms', () => {
+  it('count a value equal to a bound in that bucket and render cumulative buckets, sum and count', () => {
+    const h = new Histogram([0.1, 1])
+    for (const v of [0.05, 0.1, 0.5, 1, 3]) h.observe(v)
+    assert.deepEqual(h.counts, [2, 2, 1])
+    const w = new MetricsWriter()
+    w.histogram('x_seconds', 'How long.', { kind: 'a"b' }, h)
+    assert.equal(
+      w.toString(),
+      [
+        '# HELP x_seconds How long.',
+        '# TYPE x_seconds histogram',
+        'x_seconds_bucket{kind="a\\"b",le="0.1"} 2',
+        'x_seconds_bucket{kind="a\\"b",le="1"} 4',
+        'x_seconds_bucket{kind="a\\"b",le="+Inf"} 5',
+        'x_seconds_sum{kind="a\\"b"} 4.65',
+        'x_seconds_count{kind="a\\"b"} 5',
+        '',
+      ].join('\n'),
+    )
+  })
+
+  it('refuse bounds that do not ascend', () => {
+    assert.throws(() => new Histogram([1, 1]), /ascend/)
+    assert.throws(() => new Histogram([2, 1]), /ascend/)
   })
 })

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
-import { canConnect, freePort, ManagedProcess, makeTempDir, requireBinary } from '../support/server-process.js'
+import { canConnect, freePort, ManagedProcess, makeTempDir, requireBinary, sleep } from '../support/server-process.js'
 import { makeTestCertificates, type TestCertificates } from '../support/tls.js'
 
 interface Sample {
@@ -101,6 +101,82 @@ describe('GET /metrics', () => {
       (s) => s.name === 'probekit_check_state' && s.labels.check === 'payments' && s.labels.state === 'critical',
     )
     assert.equal(critical?.value, 1)
+  })
+
+  it("serves the monitor's own figures: runs, how late they started, the process and its GC pauses", async () => {
+    const read = async () => parseExposition(await (await fetch(`${fleet.url}/metrics`)).text())
+    const value = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
+      samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
+    const before = await read()
+    // The monitor runs in this process: a busy event loop makes the runs due meanwhile late,
+    // and garbage made here is collected by its collector.
+    let junk: object[] = []
+    // 1.5 s: every check (each due every second) falls due in its first second, so at least
+    // one whose previous run had ended starts half a second late or more.
+    const busyUntil = performance.now() + 1500
+    while (performance.now() < busyUntil) junk.push({ at: performance.now() })
+    junk = []
+    await sleep(1500)
+    const { samples, types } = await read()
+    for (const [name, type] of [
+      ['probekit_monitor_check_runs_total', 'counter'],
+      ['probekit_monitor_check_runs_skipped_total', 'counter'],
+      ['probekit_monitor_check_runs_in_flight', 'gauge'],
+      ['probekit_monitor_check_runs_waiting', 'gauge'],
+      ['probekit_monitor_check_run_delay_seconds', 'histogram'],
+      ['process_cpu_seconds_total', 'counter'],
+      ['process_resident_memory_bytes', 'gauge'],
+      ['process_start_time_seconds', 'gauge'],
+      ['nodejs_heap_size_used_bytes', 'gauge'],
+      ['nodejs_gc_duration_seconds', 'histogram'],
+    ]) {
+      assert.equal(types.get(name as string), type, `${name} is a ${type}`)
+    }
+    const runs = value(samples, 'probekit_monitor_check_runs_total') as number
+    assert.ok(runs > (value(before.samples, 'probekit_monitor_check_runs_total') as number), 'runs go on')
+    const count = value(samples, 'probekit_monitor_check_run_delay_seconds_count') as number
+    assert.equal(count, runs, 'every run started is in the delay histogram')
+    assert.equal(value(samples, 'probekit_monitor_check_run_delay_seconds_bucket', { le: '+Inf' }), count)
+    // The runs due while the loop was busy started over a quarter of a second late.
+    const lateNow =
+      count - (value(samples, 'probekit_monitor_check_run_delay_seconds_bucket', { le: '0.25' }) as number)
+    const lateBefore =
+      (value(before.samples, 'probekit_monitor_check_run_delay_seconds_count') as number) -
+      (value(before.samples, 'probekit_monitor_check_run_delay_seconds_bucket', { le: '0.25' }) as number)
+    assert.ok(lateNow > lateBefore, `runs over 0.25 s late: ${lateBefore} before the stall, ${lateNow} after`)
+    const rss = value(samples, 'process_resident_memory_bytes') as number
+    assert.ok(rss > 10e6 && rss === Math.round(rss), `rss ${rss}`)
+    const started = value(samples, 'process_start_time_seconds') as number
+    assert.ok(started > Date.now() / 1000 - 3600 && started <= Date.now() / 1000, `start time ${started}`)
+    assert.ok(
+      (value(samples, 'nodejs_gc_duration_seconds_count', { kind: 'minor' }) as number) >= 1,
+      'minor GCs counted',
+    )
+  })
+
+  it("serves the monitor's own figures alone at /metrics/monitor, none of the checks'", async () => {
+    const res = await fetch(`${fleet.url}/metrics/monitor`)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8')
+    const { samples, types } = parseExposition(await res.text())
+    assert.equal(types.get('probekit_monitor_check_run_delay_seconds'), 'histogram')
+    assert.equal(types.get('process_resident_memory_bytes'), 'gauge')
+    assert.ok(samples.some((s) => s.name === 'probekit_monitor_check_runs_total' && s.value > 0))
+    assert.deepEqual(
+      samples.filter((s) => s.name.startsWith('probe_') || s.name.startsWith('probekit_check')),
+      [],
+      'no per-check series',
+    )
+  })
+
+  it('answers HEAD with the length GET sends, and scrapes at once with the same text', async () => {
+    const head = await fetch(`${fleet.url}/metrics`, { method: 'HEAD' })
+    assert.equal(head.status, 200)
+    const texts = await Promise.all([1, 2, 3].map(async () => (await fetch(`${fleet.url}/metrics`)).text()))
+    for (const text of texts) assert.match(text, /^# HELP probe_success /)
+    const length = Number(head.headers.get('content-length'))
+    // Between HEAD and GET the figures move (durations, CPU), the length by a few bytes.
+    assert.ok(Math.abs(Buffer.byteLength(texts[0] as string) - length) < 200, `HEAD ${length}`)
   })
 
   it('reports the earliest certificate expiry of an HTTPS check in Unix seconds', async () => {

@@ -182,4 +182,29 @@ describe('scheduler', () => {
     assert.ok(runs >= 2)
     assert.equal(running, 0, 'stop waited for the run in flight')
   })
+
+  it('counts how late each run started in its delay histogram: a stalled event loop shows', async () => {
+    const scheduler = new Scheduler({ concurrency: 10 })
+    let runs = 0
+    scheduler.add('late', 60_000, async () => void runs++, 20)
+    scheduler.add('on-time', 60_000, async () => void runs++, 400)
+    scheduler.start()
+    // The loop is busy for 300 ms when the first job falls due: it starts ~280 ms late.
+    const busyUntil = performance.now() + 300
+    while (performance.now() < busyUntil) {}
+    await waitFor('two runs', () => runs === 2, 5000)
+    await scheduler.stop()
+    const { delays } = scheduler
+    assert.deepEqual(delays.bounds, [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
+    assert.equal(delays.count, 2)
+    assert.equal(
+      delays.counts.reduce((a, b) => a + b, 0),
+      2,
+    )
+    // The late run lies above 0.25 s (the bucket (0.25, 0.5] on a quiet machine).
+    const over250ms = delays.counts.slice(6).reduce((a, b) => a + b, 0)
+    assert.ok(over250ms >= 1, `buckets ${delays.counts.join(' ')}`)
+    assert.ok(delays.sum > 0.25 && delays.sum < 5, `sum ${delays.sum}`)
+    assert.equal(scheduler.stats.started, 2)
+  })
 })

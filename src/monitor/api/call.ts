@@ -76,20 +76,26 @@ export function send(
   req: IncomingMessage,
   res: ServerResponse,
   statusCode: number,
-  body: string | Buffer,
+  body: string | Buffer | readonly Buffer[],
   headers: Record<string, string>,
 ): void {
   if (res.headersSent || res.destroyed) return
+  const parts = typeof body === 'string' || Buffer.isBuffer(body) ? [body] : body
   // An answer given before the body was read (401, 403, 429, …) ends the connection: the
   // rest of the body is never read, so a client cannot hold the socket by trickling it.
   const unread = req.complete ? {} : { connection: 'close' }
   res.writeHead(statusCode, {
     ...COMMON_HEADERS,
-    'content-length': String(Buffer.byteLength(body)),
+    'content-length': String(parts.reduce((n, part) => n + Buffer.byteLength(part), 0)),
     ...headers,
     ...unread,
   })
-  res.end(req.method === 'HEAD' ? undefined : body)
+  if (req.method === 'HEAD') res.end()
+  else if (parts.length === 1) res.end(parts[0])
+  else {
+    for (const part of parts) res.write(part)
+    res.end()
+  }
 }
 
 export function sendJson(

@@ -23,6 +23,7 @@ const ENDPOINTS = [
   'DELETE /v1/silences/<id>',
   'GET /v1/events',
   'GET /metrics',
+  'GET /metrics/monitor',
   'GET /livez',
   'GET /readyz',
 ]
