@@ -1,11 +1,11 @@
 import type { ClientRequest, IncomingMessage } from 'node:http'
-import { request as httpRequest, STATUS_CODES } from 'node:http'
 import type { RequestOptions } from 'node:https'
 import type { TLSSocket } from 'node:tls'
 import { NotReady } from '../core/errors.js'
 import { redact, redactCut, redactUrl, SecretSet } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
+import { headerProblem, requestHead } from './http-head.js'
 import { describeNetworkError, isTlsTrustError } from './network-error.js'
 import { discard, settleOnce } from './socket.js'
 import { timed, type UntimedDetails } from './timed.js'
@@ -64,6 +64,8 @@ export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
   if (options.expectBody !== undefined && method === 'HEAD') {
     throw new TypeError(`http ${shown}: expectBody needs method GET (a HEAD response has no body)`)
   }
+  const problem = options.headers === undefined ? undefined : headerProblem(options.headers)
+  if (problem) throw new TypeError(`http ${shown}: ${problem}`)
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY
   const redirects = options.followRedirects ?? 0
   const {
@@ -119,7 +121,8 @@ export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
       answer = await exchange(current, hopSettings, signal)
     }
     const where = redactUrl(current.href)
-    const statusText = `${answer.status} ${answer.statusMessage || STATUS_CODES[answer.status] || ''}`.trim()
+    const reason = answer.statusMessage || process.getBuiltinModule('node:http').STATUS_CODES[answer.status] || ''
+    const statusText = `${answer.status} ${reason}`.trim()
     if (!accept.test(answer.status)) {
       const hint =
         answer.status === 401 || answer.status === 407 ? ' (authentication failed: check the credentials)' : ''
@@ -150,12 +153,40 @@ interface Answer {
   truncated: boolean
 }
 
+/** The headers every request sends: probekit's defaults, the caller's, and the URL's credentials. */
+function requestHeaders(url: URL, settings: RequestSettings): Record<string, string> {
+  const headers: Record<string, string> = { 'user-agent': 'probekit', accept: '*/*', ...settings.headers }
+  if ((url.username || url.password) && !settings.dropUrlCredentials && !hasHeader(headers, 'authorization')) {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+    headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`
+  }
+  return headers
+}
+
 /** One request on its own connection (no agent, no keep-alive): nothing outlives the check. */
 async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal): Promise<Answer> {
-  // node:https (and with it tls and crypto) loads only for https: targets, and without the
-  // ESM loader that import() would start: `probekit check http://…` pays for neither.
-  const send = url.protocol === 'https:' ? process.getBuiltinModule('node:https').request : httpRequest
   const shown = redactUrl(url.href)
+  if (url.protocol === 'http:' && settings.maxBodyBytes === 0) {
+    // Only the status is judged: the head is read off a plain socket (see http-head.ts).
+    const head = await requestHead(
+      {
+        host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+        port: Number(url.port || 80),
+        hostHeader: url.host,
+        path: `${url.pathname}${url.search}`,
+        method: settings.method as 'GET' | 'HEAD',
+        headers: requestHeaders(url, settings),
+        limitMs: settings.limitMs,
+        shown,
+        what: `http ${shown}`,
+      },
+      signal,
+    )
+    return { ...head, body: '', truncated: false }
+  }
+  // node:http(s) (and for https tls and crypto) load only when a check needs them, and
+  // without the ESM loader that import() would start.
+  const send = process.getBuiltinModule(url.protocol === 'https:' ? 'node:https' : 'node:http').request
   let req: ClientRequest | undefined
   let response: IncomingMessage | undefined
   // Whatever the outcome, the connection ends here: no keep-alive, no half-read body.
@@ -165,11 +196,7 @@ async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal
   }
   return settleOnce<Answer>({ signal, what: `http ${shown}`, limitMs: settings.limitMs }, release, (settle) => {
     const secure = url.protocol === 'https:'
-    const headers: Record<string, string> = { 'user-agent': 'probekit', accept: '*/*', ...settings.headers }
-    if ((url.username || url.password) && !settings.dropUrlCredentials && !hasHeader(headers, 'authorization')) {
-      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
-      headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`
-    }
+    const headers = requestHeaders(url, settings)
     const requestOptions: RequestOptions = {
       protocol: url.protocol,
       // An IPv6 host is always bracketed in a URL, never in request options.

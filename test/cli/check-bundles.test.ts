@@ -20,6 +20,8 @@ interface Run {
   stdout: string
   /** The dist/bin files the process loaded, by name. */
   loaded: string[]
+  /** The built-in modules the process loaded (`http`, `tls`, `internal/…`). */
+  builtins: string[]
 }
 
 describe('probekit check bundles', () => {
@@ -35,7 +37,7 @@ describe('probekit check bundles', () => {
     // On exit, write the bundle files this process loaded to fd 2.
     writeFileSync(
       hook,
-      `process.on('exit', () => require('node:fs').writeSync(2, 'LOADED ' + JSON.stringify(Object.keys(require.cache).filter((f) => f.startsWith(${JSON.stringify(DIST)})).map((f) => require('node:path').basename(f))) + '\\n'))\n`,
+      `process.on('exit', () => require('node:fs').writeSync(2, 'LOADED ' + JSON.stringify(Object.keys(require.cache).filter((f) => f.startsWith(${JSON.stringify(DIST)})).map((f) => require('node:path').basename(f))) + '\\nBUILTINS ' + JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13))) + '\\n'))\n`,
     )
     server = createServer((_req, res) => res.end('ok'))
     port = await freePort()
@@ -53,7 +55,13 @@ describe('probekit check bundles', () => {
         { cwd: ROOT, timeout: 30_000, encoding: 'utf8' },
         (_e, stdout, stderr) => {
           const line = stderr.split('\n').find((l) => l.startsWith('LOADED '))
-          resolve({ code: child.exitCode, stdout, loaded: line ? (JSON.parse(line.slice(7)) as string[]).sort() : [] })
+          const builtins = stderr.split('\n').find((l) => l.startsWith('BUILTINS '))
+          resolve({
+            code: child.exitCode,
+            stdout,
+            loaded: line ? (JSON.parse(line.slice(7)) as string[]).sort() : [],
+            builtins: builtins ? (JSON.parse(builtins.slice(9)) as string[]) : [],
+          })
         },
       )
     })
@@ -110,9 +118,22 @@ describe('probekit check bundles', () => {
     assert.doesNotMatch(failed.stdout, /s3cret-pw/)
   })
 
+  it('checks a plain http:// target without loading node:http, and an https:// one with it', async () => {
+    const plain = await run([BIN, 'check', `http://127.0.0.1:${port}/`])
+    assert.equal(plain.code, 0, plain.stdout)
+    assert.match(plain.stdout, /^ok http:\/\/127\.0\.0\.1:\d+\/ 200 OK in /)
+    assert.ok(plain.builtins.includes('net'), `builtins: ${plain.builtins.join(' ')}`)
+    for (const module of ['http', '_http_client', 'tls', 'crypto']) {
+      assert.ok(!plain.builtins.includes(module), `a plain http:// check loaded ${module}`)
+    }
+    const secure = await run([BIN, 'check', '--timeout', '2s', `https://127.0.0.1:${closedPort}/`])
+    assert.equal(secure.code, 1)
+    assert.ok(secure.builtins.includes('https') && secure.builtins.includes('tls'), secure.builtins.join(' '))
+  })
+
   it('keeps each slim bundle free of the other probes', () => {
     const text = (name: string) => readFileSync(join(DIST, name), 'utf8')
-    const http = /require\("node:http"\)/
+    const http = /not a valid HTTP response/
     const postgres = /SCRAM-SHA-256/
     const redis = /WRONGPASS/
     const others = /MQTT|AMQP/

@@ -1,0 +1,170 @@
+/**
+ * An http:// check that judges only the status reads the answer's head off its own socket
+ * (src/probes/http-head.ts); one that reads the body goes through node:http. Every canned
+ * answer here, sent by a real TCP server, gets the same verdict both ways.
+ */
+import assert from 'node:assert/strict'
+import { createServer, type Server, type Socket } from 'node:net'
+import { after, describe, it } from 'node:test'
+import { runProbe } from '../../src/core/run-probe.js'
+import type { CheckResult } from '../../src/core/types.js'
+import { http } from '../../src/probes/http.js'
+import { garbageServer } from '../support/faults.js'
+import { expectNoLeakedResources, repeat } from '../support/leaks.js'
+
+/** A server answering every connection with `answer` once the request's head has arrived, then closing (or not). */
+async function cannedServer(answer: string | Buffer, options: { close?: boolean } = {}) {
+  const sockets = new Set<Socket>()
+  const requests: string[] = []
+  const server: Server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+    let head = ''
+    socket.on('data', (chunk) => {
+      head += chunk.toString('latin1')
+      if (!head.includes('\r\n\r\n')) return
+      requests.push(head)
+      socket.write(answer)
+      if (options.close !== false) socket.end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return {
+    url: `http://127.0.0.1:${port}/health?x=1`,
+    port,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+const closers: (() => Promise<void>)[] = []
+after(async () => {
+  for (const close of closers) await close()
+})
+
+/** The verdicts of the status-only check (own socket) and the body-reading one (node:http). */
+async function bothWays(answer: string | Buffer): Promise<{ head: CheckResult; node: CheckResult }> {
+  const server = await cannedServer(answer)
+  closers.push(server.close)
+  const head = await runProbe(http(server.url), { timeoutMs: 2000 })
+  // expectBody '' passes on any body: only node:http's verdict on the head differs.
+  const node = await runProbe(http(server.url, { expectBody: '' }), { timeoutMs: 2000 })
+  return { head, node }
+}
+
+describe('http probe: the status read off its own socket', () => {
+  it('passes on 200 with the reason phrase, as node:http does', async () => {
+    const { head, node } = await bothWays('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+    assert.equal(head.status, 'pass', head.output)
+    assert.equal(head.output, '200 OK')
+    assert.equal(node.output, '200 OK')
+  })
+
+  it('skips interim 1xx answers (103 Early Hints) and judges the final one', async () => {
+    const { head, node } = await bothWays(
+      'HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\nHTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n',
+    )
+    assert.equal(head.status, 'fail')
+    assert.match(head.output ?? '', /answered 503 Service Unavailable, expected 200-399$/)
+    assert.equal(node.status, 'fail')
+    assert.match(node.output ?? '', /answered 503 Service Unavailable/)
+  })
+
+  it('names the status from the code when the server gives no reason phrase, and takes HTTP/1.0', async () => {
+    const { head, node } = await bothWays('HTTP/1.0 204\r\n\r\n')
+    assert.equal(head.status, 'pass', head.output)
+    assert.equal(head.output, '204 No Content')
+    assert.equal(node.output, '204 No Content')
+  })
+
+  it('fails on a head over 16 KB, as node:http does', async () => {
+    const { head, node } = await bothWays(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`)
+    assert.equal(head.status, 'fail')
+    assert.match(head.output ?? '', /: not a valid HTTP response: its head is over 16 KB$/)
+    assert.equal(node.status, 'fail')
+  })
+
+  it('fails on a header line that is not one, as node:http does', async () => {
+    const { head, node } = await bothWays('HTTP/1.1 200 OK\r\nNot A Header\r\n\r\n')
+    assert.equal(head.status, 'fail')
+    assert.match(head.output ?? '', /not a valid HTTP response: header line 1 is "Not A Header"$/)
+    assert.equal(node.status, 'fail')
+  })
+
+  it('fails on garbage and quotes only its first 40 characters', async () => {
+    const { head, node } = await bothWays(`SSH-2.0-OpenSSH_9.6 ${'x'.repeat(500)}\r\n\r\n`)
+    assert.equal(head.status, 'fail')
+    assert.match(head.output ?? '', /not a valid HTTP response: it began "SSH-2\.0-OpenSSH_9\.6 x{20}…"$/)
+    assert.equal(node.status, 'fail')
+  })
+
+  it('fails when the server closes without answering, or in the middle of its head', async () => {
+    const silent = await bothWays('')
+    assert.equal(silent.head.status, 'fail')
+    assert.match(silent.head.output ?? '', /: the server closed the connection without answering$/)
+    assert.equal(silent.node.status, 'fail')
+    const cut = await bothWays('HTTP/1.1 200 OK\r\nContent-Ty')
+    assert.equal(cut.head.status, 'fail')
+    assert.match(cut.head.output ?? '', /: the server closed the connection in the middle of its answer$/)
+    assert.equal(cut.node.status, 'fail')
+  })
+
+  it('sends one request: path and query, Host with the port, probekit headers, Connection: close', async () => {
+    const server = await cannedServer('HTTP/1.1 200 OK\r\n\r\n')
+    closers.push(server.close)
+    const result = await runProbe(http(server.url, { headers: { 'X-Probe': 'yes' } }), { timeoutMs: 2000 })
+    assert.equal(result.status, 'pass', result.output)
+    const [request] = server.requests
+    const lines = (request as string).split('\r\n')
+    assert.equal(lines[0], 'GET /health?x=1 HTTP/1.1')
+    assert.ok(lines.includes(`Host: 127.0.0.1:${server.port}`), request)
+    assert.ok(lines.includes('Connection: close'), request)
+    assert.ok(lines.includes('user-agent: probekit'), request)
+    assert.ok(lines.includes('X-Probe: yes'), request)
+  })
+
+  it('sends a Host header given in headers instead of the URL one, and URL credentials as Basic', async () => {
+    const server = await cannedServer('HTTP/1.1 200 OK\r\n\r\n')
+    closers.push(server.close)
+    const url = server.url.replace('http://', 'http://probe:s3cret-pass@')
+    const result = await runProbe(http(url, { method: 'HEAD', headers: { host: 'app.example' } }), {
+      timeoutMs: 2000,
+    })
+    assert.equal(result.status, 'pass', result.output)
+    const lines = (server.requests[0] as string).split('\r\n')
+    assert.equal(lines[0], 'HEAD /health?x=1 HTTP/1.1')
+    assert.deepEqual(
+      lines.filter((l) => /^host:/i.test(l)),
+      ['host: app.example'],
+    )
+    assert.ok(lines.includes(`authorization: Basic ${Buffer.from('probe:s3cret-pass').toString('base64')}`))
+  })
+
+  it('refuses a header that cannot be sent when the probe is made, in one sentence', () => {
+    assert.throws(
+      () => http('http://127.0.0.1:1/', { headers: { 'X-Evil': 'a\r\nInjected: yes' } }),
+      /^TypeError: http http:\/\/127\.0\.0\.1:1\/: header "X-Evil" holds a character a header may not \(a line break or a control character\)$/,
+    )
+    assert.throws(
+      () => http('http://127.0.0.1:1/', { headers: { 'Bad Name': 'x' } }),
+      /header name "Bad Name" is not a token/,
+    )
+  })
+
+  it('fails a status-only check against a server that sends garbage at once, and leaves nothing behind', async () => {
+    const garbage = await garbageServer()
+    closers.push(garbage.close)
+    await expectNoLeakedResources(async () => {
+      await repeat(50, 10, async () => {
+        const result = await runProbe(http(`http://${garbage.address}/`), { timeoutMs: 1000 })
+        assert.equal(result.status, 'fail')
+      })
+    })
+  })
+})
