@@ -35,7 +35,8 @@ function quantileBoundMs(before, after, q) {
   const total = (after.get('+Inf') ?? 0) - (before.get('+Inf') ?? 0)
   if (total <= 0) return Number.NaN
   for (const [le, cumulative] of after) {
-    if (cumulative - (before.get(le) ?? 0) >= q * total) return le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le) * 1000
+    if (cumulative - (before.get(le) ?? 0) >= q * total)
+      return le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le) * 1000
   }
   return Number.POSITIVE_INFINITY
 }
