@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import { addHeaderSecrets, addUrlSecrets, redactUrl } from '../core/redact.js'
 import { runProbe } from '../core/run-probe.js'
+import { fileProblem, readSmallFileSync, SmallFileError } from '../core/small-file.js'
 import type { CheckResult, Probe } from '../core/types.js'
 import { probeForTarget, schemeOf, TargetError, type TargetOptions } from '../probes/url.js'
 import { parseCommandArgs, parseDuration } from './args.js'
@@ -237,9 +237,15 @@ function parse(argv: string[]): Parsed | undefined {
   }
   if (values.ca !== undefined) {
     try {
-      options.ca = readFileSync(values.ca)
+      options.ca = readSmallFileSync(values.ca)
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (error as Error).message
+      const code = (error as NodeJS.ErrnoException).code
+      const reason =
+        code === 'ENOENT'
+          ? 'does not exist'
+          : error instanceof SmallFileError
+            ? `is ${error.message}`
+            : `cannot be read (${fileProblem(error)})`
       throw new UsageError(`--ca ${values.ca}: the CA certificate file ${reason}; pass a PEM file`)
     }
   }

@@ -18,10 +18,11 @@
  * The monitor's own `/livez`, `/readyz` and `/healthz` are answered before any of this runs
  * (the orchestrator probes them with whatever Host it likes, and they tell nothing).
  */
+
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import { isIP } from 'node:net'
+import { fileProblem, readSmallFileSync } from '../core/small-file.js'
 
 /** The shortest token accepted: shorter secrets can be guessed. */
 export const MIN_TOKEN_LENGTH = 16
@@ -74,13 +75,13 @@ export function parseTokens(text: string, source: string): string[] {
 export function readTokenFile(file: string): string[] {
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readSmallFileSync(file).toString('utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new TokenError(
       code === 'ENOENT'
         ? `${file} does not exist; give the path of a file with one token a line`
-        : `${file} cannot be read (${code ?? (error as Error).message}); make it readable by the monitor's user`,
+        : `${file} cannot be read (${fileProblem(error)}); make it a regular file the monitor's user can read`,
     )
   }
   return parseTokens(text, file)

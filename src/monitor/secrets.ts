@@ -16,8 +16,9 @@
  *
  * The URLs of the notifiers (webhooks, Alertmanager) are registered by `registerReceiverSecrets`.
  */
-import { readFileSync } from 'node:fs'
+
 import { decodeLoose, SECRET_KEY, SECRET_NAME, type SecretSet } from '../core/redact.js'
+import { readSmallFileSync } from '../core/small-file.js'
 
 /** Registers every credential of `spec` (a check spec, or any part of one) with `secrets`. */
 export function registerSecrets(spec: object, secrets: SecretSet): void {
@@ -58,7 +59,7 @@ function field(key: string, value: string, secrets: SecretSet): void {
 function fileSecrets(file: string, secrets: SecretSet): void {
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readSmallFileSync(file).toString('utf8')
   } catch {
     return // the checker reports a file it cannot read
   }

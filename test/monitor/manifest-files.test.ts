@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { loadManifests, MAX_MANIFEST_BYTES, ManifestError, readManifests } from '../../src/monitor/manifest.js'
+import { Monitor } from '../../src/monitor/monitor.js'
+import { MemoryStore } from '../../src/monitor/store/memory.js'
 import { type MonitorProcess, spawnMonitor } from '../support/monitor-process.js'
 import { makeTempDir, waitFor } from '../support/server-process.js'
 
@@ -114,6 +116,62 @@ describe('probekit monitor with a manifest that is not a regular file', () => {
       const { status, output } = await exitOf(monitor)
       assert.equal(status, 1, output)
       assert.match(output, new RegExp(`^probekit monitor: ${join(dir, name)}: is ${what}, not a file; [^\\n]*\\n$`))
+    }
+  })
+
+  it('refuses a named pipe as --auth-token-file in one sentence instead of waiting for a writer', async () => {
+    const dir = makeTempDir('monitor-token-pipe')
+    writeFileSync(join(dir, 'a.yaml'), `id: a\nnode: n1\nchecks:\n  - { name: up, url: "${base}/up" }\n`)
+    mkfifo(join(dir, 'tokens'))
+    const monitor = spawnMonitor([
+      '--store',
+      'memory',
+      '--listen',
+      '127.0.0.1:0',
+      '--auth-token-file',
+      join(dir, 'tokens'),
+      join(dir, 'a.yaml'),
+    ])
+    running.push(monitor)
+    const { status, output } = await exitOf(monitor)
+    assert.notEqual(status, 0, output)
+    assert.match(
+      output,
+      new RegExp(`${join(dir, 'tokens')} cannot be read \\(a named pipe \\(FIFO\\), not a regular file\\)`),
+    )
+  })
+
+  it('fails an HTTP or gRPC check whose TLS file is a named pipe, and goes on checking the others', async () => {
+    const dir = makeTempDir('monitor-tls-pipe')
+    const pipe = join(dir, 'ca.pem')
+    mkfifo(pipe)
+    writeFileSync(
+      join(dir, 'a.yaml'),
+      [
+        'id: a',
+        'node: n1',
+        'checks:',
+        `  - { name: up, url: "${base}/up", interval: 1s }`,
+        `  - { name: web, url: "https://127.0.0.1:1/", interval: 1s, tls: { ca_file: "${pipe}" } }`,
+        `  - { name: rpc, url: "grpcs://127.0.0.1:1", interval: 1s, tls: { ca_file: "${pipe}" } }`,
+      ].join('\n'),
+    )
+    const monitor = new Monitor({ store: new MemoryStore(), logger: false })
+    try {
+      await monitor.load([dir])
+      monitor.start()
+      const state = (check: string) => monitor.state(`n1/a/${check}`)
+      await waitFor('the three checks to run', () => ['up', 'web', 'rpc'].every((c) => state(c)?.checkedAt), 10_000)
+      assert.equal(state('up')?.state, 'passing')
+      for (const check of ['web', 'rpc']) {
+        assert.equal(state(check)?.state, 'critical', check)
+        assert.equal(
+          state(check)?.output,
+          `cannot read the CA file ${pipe}: a named pipe (FIFO), not a regular file; fix the manifest's tls settings`,
+        )
+      }
+    } finally {
+      await monitor.stop()
     }
   })
 

@@ -4,9 +4,9 @@
  * status, and every gRPC error, is critical. The outcome carries the gRPC status code and
  * the serving status for the blackbox exporter's `probe_grpc_*` metrics.
  */
-import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import type { SecretSet } from '../../core/redact.js'
+import { fileProblem, readSmallFileSync } from '../../core/small-file.js'
 import { checkHealth, describeGrpcError, GrpcCallError, type GrpcEndpoint } from '../../grpc/client.js'
 import { GrpcCode, ServingStatus, servingStatusName } from '../../grpc/protocol.js'
 import type { GrpcCheckSpec } from '../manifest.js'
@@ -23,11 +23,25 @@ import { type Checker, type CheckerResult, type Learnt, runAttempt, type Verdict
 /** Builds the checker of one gRPC check. TLS files are read once, here. */
 export function grpcChecker(spec: GrpcCheckSpec, secrets?: SecretSet): Checker {
   const endpoint: GrpcEndpoint = { host: spec.host, port: spec.port }
+  // A TLS file that cannot be read fails every run with one sentence, as for HTTP checks.
+  let fileError: string | undefined
+  const read = (file: string | undefined, what: string): Buffer | undefined => {
+    if (!file) return undefined
+    try {
+      return readSmallFileSync(file)
+    } catch (error) {
+      fileError ??= `cannot read the ${what} ${file}: ${fileProblem(error)}; fix the manifest's tls settings`
+      return undefined
+    }
+  }
   if (spec.tls) {
     endpoint.tls = true
-    if (spec.tls.caFile) endpoint.ca = readFileSync(spec.tls.caFile)
-    if (spec.tls.certFile) endpoint.cert = readFileSync(spec.tls.certFile)
-    if (spec.tls.keyFile) endpoint.key = readFileSync(spec.tls.keyFile)
+    const ca = read(spec.tls.caFile, 'CA file')
+    const cert = read(spec.tls.certFile, 'client certificate')
+    const key = read(spec.tls.keyFile, 'client key')
+    if (ca) endpoint.ca = ca
+    if (cert) endpoint.cert = cert
+    if (key) endpoint.key = key
     if (spec.tls.serverName) endpoint.servername = spec.tls.serverName
     if (spec.tls.insecure) endpoint.insecure = true
   }
@@ -38,6 +52,7 @@ export function grpcChecker(spec: GrpcCheckSpec, secrets?: SecretSet): Checker {
     partial: Learnt,
     seen: { chain?: ChainCertificate[] },
   ): Promise<Verdict> => {
+    if (fileError) throw new Error(fileError)
     let status: number
     try {
       status = await checkHealth(endpoint, spec.service, {

@@ -4,7 +4,7 @@
  * fleet checked every few seconds does not pile up TIME-WAIT sockets. The body is read up
  * to 10 KB and the connection dropped after that; redirects are reported, never followed.
  */
-import { readFileSync } from 'node:fs'
+
 import { STATUS_CODES } from 'node:http'
 import { isIP } from 'node:net'
 import type { ConnectionOptions, TLSSocket } from 'node:tls'
@@ -12,6 +12,7 @@ import { Agent, buildConnector, type Dispatcher } from 'undici'
 import type { Deadline } from '../../core/deadline.js'
 import { reasonOf } from '../../core/errors.js'
 import { redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
+import { fileProblem, readSmallFileSync } from '../../core/small-file.js'
 import { isTlsTrustError } from '../../probes/network-error.js'
 import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
 import {
@@ -61,9 +62,9 @@ function acquireAgent(tls: TlsSettings): SharedAgent {
   const read = (file: string | undefined, what: string) => {
     if (!file) return undefined
     try {
-      return readFileSync(file)
+      return readSmallFileSync(file)
     } catch (e) {
-      error ??= `cannot read the ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; fix the manifest's tls settings`
+      error ??= `cannot read the ${what} ${file}: ${fileProblem(e)}; fix the manifest's tls settings`
       return undefined
     }
   }

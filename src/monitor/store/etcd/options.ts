@@ -2,9 +2,10 @@
  * What an etcd store is given: the options of `EtcdStore.open()`, the `etcd://…` store
  * address they are parsed from, and the TLS files and password they name, read once.
  */
-import { readFileSync } from 'node:fs'
+
 import type { Logger } from '../../../core/logger.js'
 import { addSecret, redactUrl } from '../../../core/redact.js'
+import { fileProblem, readSmallFileSync } from '../../../core/small-file.js'
 import { StoreError } from '../errors.js'
 import type { Retention } from '../retention.js'
 import type { EtcdConnection } from './gateway.js'
@@ -172,13 +173,13 @@ export function connectionOf(options: EtcdStoreOptions): EtcdConnection {
   const connection: EtcdConnection = {}
   const read = (file: string, flag: string, what: string): Buffer => {
     try {
-      return readFileSync(file)
+      return readSmallFileSync(file)
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       throw new StoreError(
         code === 'ENOENT'
           ? `${flag} ${file} does not exist; give the PEM file of ${what}`
-          : `cannot read ${flag} ${file} (${code ?? String(error)}); check its permissions`,
+          : `cannot read ${flag} ${file} (${fileProblem(error)}); give a regular file the monitor's user can read`,
       )
     }
   }
