@@ -4,12 +4,14 @@
  * ignored); a manifest may also list explicit `checks`. Every mistake is reported with the
  * file, the line and the key, in one sentence that says how to fix it.
  */
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, type Stats, statSync } from 'node:fs'
+
+import { closeSync, fstatSync, openSync, readdirSync, readSync, type Stats, statSync } from 'node:fs'
 import { open, readdir, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { LineCounter, parseAllDocuments } from 'yaml'
 import { redactUrl } from '../core/redact.js'
+import { notARegularFile, OPEN_WITHOUT_WAITING } from '../core/small-file.js'
 import { didYouMean } from '../core/suggest.js'
 import { EXEC_KEYS, readExecCheck } from './manifest/checks/exec.js'
 import { GRPC_KEYS, readGrpcCheck } from './manifest/checks/grpc.js'
@@ -185,25 +187,15 @@ const MANIFEST_NAME = /\.ya?ml$/i
 /**
  * Opened without blocking: were a named pipe to slip in between the check and the open,
  * opening it for reading would wait for a writer (forever), and the fstat after the open
- * refuses it anyway. Windows has no O_NONBLOCK, and no named pipes among files.
+ * refuses it anyway.
  */
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)
+const OPEN_FLAGS = OPEN_WITHOUT_WAITING
 const CHUNK_BYTES = 64 * 1024
 
 /** Why a manifest file cannot be read as one, or undefined when it can. */
 function unreadable(stats: Stats): string | undefined {
-  if (!stats.isFile()) {
-    const what = stats.isFIFO()
-      ? 'a named pipe (FIFO)'
-      : stats.isCharacterDevice() || stats.isBlockDevice()
-        ? 'a device'
-        : stats.isSocket()
-          ? 'a socket'
-          : stats.isDirectory()
-            ? 'a directory'
-            : 'not a regular file'
-    return `is ${what}, not a file; a manifest must be a regular YAML file (a link to one is fine)`
-  }
+  const what = notARegularFile(stats)
+  if (what) return `is ${what}, not a file; a manifest must be a regular YAML file (a link to one is fine)`
   if (stats.size > MAX_MANIFEST_BYTES) return tooLarge(stats.size)
   return undefined
 }
