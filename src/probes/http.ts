@@ -5,7 +5,7 @@ import { NotReady } from '../core/errors.js'
 import { redact, redactCut, redactUrl, SecretSet } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
-import { headerProblem, requestHead } from './http-head.js'
+import { headerProblem, reasonPhrase, requestHead } from './http-head.js'
 import { describeNetworkError, isTlsTrustError } from './network-error.js'
 import { discard, settleOnce } from './socket.js'
 import { timed, type UntimedDetails } from './timed.js'
@@ -93,6 +93,7 @@ export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
     insecure: insecure === true,
     limitMs,
     maxBodyBytes: expectBody === undefined ? 0 : maxBodyBytes,
+    secrets,
   }
   return {
     componentType: 'component',
@@ -121,8 +122,7 @@ export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
       answer = await exchange(current, hopSettings, signal)
     }
     const where = redactUrl(current.href)
-    const reason = answer.statusMessage || process.getBuiltinModule('node:http').STATUS_CODES[answer.status] || ''
-    const statusText = `${answer.status} ${reason}`.trim()
+    const statusText = `${answer.status} ${answer.statusMessage || reasonPhrase(answer.status)}`.trim()
     if (!accept.test(answer.status)) {
       const hint =
         answer.status === 401 || answer.status === 407 ? ' (authentication failed: check the credentials)' : ''
@@ -143,6 +143,8 @@ interface RequestSettings {
   maxBodyBytes: number
   /** After a redirect to another origin: send no credentials from the URL either. */
   dropUrlCredentials?: boolean
+  /** The probe's credentials, masked in any part of an answer a reason quotes. */
+  secrets: SecretSet
 }
 
 interface Answer {
@@ -155,7 +157,11 @@ interface Answer {
 
 /** The headers every request sends: probekit's defaults, the caller's, and the URL's credentials. */
 function requestHeaders(url: URL, settings: RequestSettings): Record<string, string> {
-  const headers: Record<string, string> = { 'user-agent': 'probekit', accept: '*/*', ...settings.headers }
+  // A default the caller also gives (in any case) is left out: one User-Agent on the wire.
+  const headers: Record<string, string> = {}
+  if (!hasHeader(settings.headers, 'user-agent')) headers['user-agent'] = 'probekit'
+  if (!hasHeader(settings.headers, 'accept')) headers.accept = '*/*'
+  Object.assign(headers, settings.headers)
   if ((url.username || url.password) && !settings.dropUrlCredentials && !hasHeader(headers, 'authorization')) {
     const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
     headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`
@@ -179,6 +185,7 @@ async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal
         limitMs: settings.limitMs,
         shown,
         what: `http ${shown}`,
+        secrets: settings.secrets,
       },
       signal,
     )
