@@ -227,6 +227,17 @@ async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal
       if (!socket.connecting && (!secure || (socket as TLSSocket).encrypted)) settle.connected()
     })
     sent.on('error', fail)
+    // A 101 Switching Protocols comes as 'upgrade', never as 'response': it is the answer.
+    sent.once('upgrade', (res, socket) => {
+      socket.destroy()
+      settle.resolve({
+        status: 101,
+        statusMessage: res.statusMessage ?? '',
+        location: undefined,
+        body: '',
+        truncated: false,
+      })
+    })
     sent.once('response', (res) => {
       response = res
       settle.connected()

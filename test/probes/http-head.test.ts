@@ -97,6 +97,17 @@ describe('http probe: the status read off its own socket', () => {
     assert.equal(node.output, '204 No Content')
   })
 
+  it('takes a 101 Switching Protocols nobody asked for as the answer, and fails it at once both ways', async () => {
+    const { head, node } = await bothWays(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n',
+    )
+    for (const result of [head, node]) {
+      assert.equal(result.status, 'fail')
+      assert.match(result.output ?? '', /answered 101 Switching Protocols, expected 200-399$/)
+      assert.ok(result.durationMs < 1500, `${result.durationMs} ms: it waited for the deadline`)
+    }
+  })
+
   it('fails on a head over 16 KB, as node:http does', async () => {
     const { head, node } = await bothWays(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`)
     assert.equal(head.status, 'fail')
