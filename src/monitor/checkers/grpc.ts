@@ -6,7 +6,6 @@
  */
 import { isIP } from 'node:net'
 import type { SecretSet } from '../../core/redact.js'
-import { fileProblem, readSmallFileSync } from '../../core/small-file.js'
 import { checkHealth, describeGrpcError, GrpcCallError, type GrpcEndpoint } from '../../grpc/client.js'
 import { GrpcCode, ServingStatus, servingStatusName } from '../../grpc/protocol.js'
 import type { GrpcCheckSpec } from '../manifest.js'
@@ -19,26 +18,17 @@ import {
   withCertificateVerdict,
 } from './certificates.js'
 import { type Checker, type CheckerResult, type Learnt, runAttempt, type Verdict } from './checker.js'
+import { readTlsFiles } from './tls-files.js'
 
 /** Builds the checker of one gRPC check. TLS files are read once, here. */
 export function grpcChecker(spec: GrpcCheckSpec, secrets?: SecretSet): Checker {
   const endpoint: GrpcEndpoint = { host: spec.host, port: spec.port }
   // A TLS file that cannot be read fails every run with one sentence, as for HTTP checks.
   let fileError: string | undefined
-  const read = (file: string | undefined, what: string): Buffer | undefined => {
-    if (!file) return undefined
-    try {
-      return readSmallFileSync(file)
-    } catch (error) {
-      fileError ??= `cannot read the ${what} ${file}: ${fileProblem(error)}; fix the manifest's tls settings`
-      return undefined
-    }
-  }
   if (spec.tls) {
     endpoint.tls = true
-    const ca = read(spec.tls.caFile, 'CA file')
-    const cert = read(spec.tls.certFile, 'client certificate')
-    const key = read(spec.tls.keyFile, 'client key')
+    const { ca, cert, key, error } = readTlsFiles(spec.tls)
+    fileError = error
     if (ca) endpoint.ca = ca
     if (cert) endpoint.cert = cert
     if (key) endpoint.key = key

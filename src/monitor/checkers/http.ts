@@ -12,7 +12,6 @@ import { Agent, buildConnector, type Dispatcher } from 'undici'
 import type { Deadline } from '../../core/deadline.js'
 import { reasonOf } from '../../core/errors.js'
 import { redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
-import { fileProblem, readSmallFileSync } from '../../core/small-file.js'
 import { isTlsTrustError } from '../../probes/network-error.js'
 import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
 import {
@@ -25,6 +24,7 @@ import {
   withCertificateVerdict,
 } from './certificates.js'
 import { type Checker, type CheckerResult, type Learnt, MAX_OUTPUT_BYTES, runAttempt, type Verdict } from './checker.js'
+import { readTlsFiles } from './tls-files.js'
 
 /** How much of a body is read; the rest is never downloaded. */
 export const MAX_BODY_BYTES = 10 * 1024
@@ -58,19 +58,7 @@ function acquireAgent(tls: TlsSettings): SharedAgent {
     return shared
   }
   const connectOptions: buildConnector.BuildOptions = { rejectUnauthorized: tls.insecure !== true }
-  let error: string | undefined
-  const read = (file: string | undefined, what: string) => {
-    if (!file) return undefined
-    try {
-      return readSmallFileSync(file)
-    } catch (e) {
-      error ??= `cannot read the ${what} ${file}: ${fileProblem(e)}; fix the manifest's tls settings`
-      return undefined
-    }
-  }
-  const ca = read(tls.caFile, 'CA file')
-  const cert = read(tls.certFile, 'client certificate')
-  const keyPem = read(tls.keyFile, 'client key')
+  const { ca, cert, key: keyPem, error } = readTlsFiles(tls)
   if (ca) connectOptions.ca = ca
   if (cert) connectOptions.cert = cert
   if (keyPem) connectOptions.key = keyPem
