@@ -15,7 +15,7 @@ import { garbageServer } from '../support/faults.js'
 import { expectNoLeakedResources, repeat } from '../support/leaks.js'
 
 /** A server answering every connection with `answer` once the request's head has arrived, then closing (or not). */
-async function cannedServer(answer: string | Buffer, options: { close?: boolean; then?: string } = {}) {
+async function cannedServer(answer: string | Buffer, options: { close?: boolean; later?: string } = {}) {
   const sockets = new Set<Socket>()
   const requests: string[] = []
   const server: Server = createServer((socket) => {
@@ -28,8 +28,8 @@ async function cannedServer(answer: string | Buffer, options: { close?: boolean;
       if (!head.includes('\r\n\r\n')) return
       requests.push(head)
       socket.write(answer)
-      if (options.then !== undefined) {
-        const rest = options.then
+      if (options.later !== undefined) {
+        const rest = options.later
         setTimeout(() => socket.destroyed || socket.write(rest), 50)
       }
       if (options.close !== false) socket.end()
@@ -145,7 +145,7 @@ describe('http probe: the status read off its own socket', () => {
 
   it('passes a head that arrives in pieces, its blank line split, just under the limit', async () => {
     const head = `HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(16 * 1024 - 20)}`
-    const server = await cannedServer(`${head}\r\n`, { close: false, then: '\r\n' })
+    const server = await cannedServer(`${head}\r\n`, { close: false, later: '\r\n' })
     closers.push(server.close)
     const result = await runProbe(http(server.url), { timeoutMs: 2000 })
     assert.equal(result.status, 'pass', result.output)
