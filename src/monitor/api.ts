@@ -9,7 +9,8 @@
  * `/readyz`, `/healthz` (answered before anything else), the path's percent-encoding
  * (400), the auth gate by the route's class (auth.ts; a wrong credential past the pace
  * allowed from its address is answered 429 instead of 401), then 404 or 405 with `Allow`,
- * the route's hold (stream slots), and its handler.
+ * the route's hold (stream slots), and its handler. `/metrics` takes one of its own slots
+ * while it renders and writes, and is written within a deadline.
  *
  * | route | what |
  * |---|---|
@@ -23,7 +24,7 @@
  * | `POST /v1/push/<check>[/start\|/fail\|/<exit status>]` | a push check's ping |
  * | `GET`, `POST /v1/silences`; `DELETE /v1/silences/<id>` | silences: list, add, end ([alerting](../../docs/alerting.md)) |
  * | `GET /v1/events` | server-sent events for the dashboard |
- * | `GET /metrics` | Prometheus text, blackbox exporter names |
+ * | `GET /metrics` | Prometheus text, blackbox exporter names; `MAX_METRICS_ANSWERS` at once, each written within 30 s |
  * | `GET /metrics/monitor` | Prometheus text: the monitor's own figures only |
  * | `GET /livez`, `/readyz`, `/healthz` | the monitor's own health, through probekit |
  * | `GET /` | the dashboard |
@@ -84,6 +85,12 @@ export interface ApiOptions {
   maxConnections?: number
   /** Who may read and write (see docs/api.md, Security). Default: no credential, loopback only. */
   auth?: ApiAuthOptions
+  /**
+   * Ms a `/metrics` answer may take to be written, from its first byte; a client that has
+   * not read it all by then has its connection closed. Default `METRICS_WRITE_DEADLINE_MS`.
+   * @internal For tests, which shorten it; not a documented option.
+   */
+  metricsWriteDeadlineMs?: number
 }
 
 export interface ApiAuthOptions {
@@ -119,6 +126,21 @@ export const DEFAULT_MAX_CONNECTIONS = 4096
 const REFUSALS_PER_SECOND = 20
 export const DEFAULT_MAX_WATCHERS = 1000
 export const DEFAULT_MAX_STREAMS = 1000
+/**
+ * `/metrics` answers in flight at once at most, from the start of their rendering to their
+ * last byte written; more are answered 503 with Retry-After. Each pins a whole rendering
+ * (~30 MB with 50,000 checks) while it is written, and renderings take turns with the
+ * checks on the event loop: a few scrapers (Prometheus, a second one, someone's curl) fit,
+ * hundreds at once would make check runs late. `/metrics/monitor` is not limited.
+ */
+export const MAX_METRICS_ANSWERS = 8
+/**
+ * A `/metrics` answer not written this long after its first byte is cut: its connection is
+ * closed, and its slot and rendering are freed. A client that sends the request and never
+ * reads (or reads a few bytes a minute) holds them 30 s, not until it disconnects. A
+ * scraper gives up sooner anyway (Prometheus at its `scrape_timeout`, 10 s by default).
+ */
+export const METRICS_WRITE_DEADLINE_MS = 30_000
 const READ = ['GET', 'HEAD'] as const
 
 /** What the routes' handlers work with. */
@@ -129,6 +151,8 @@ interface RouteServices {
   /** The process's CPU, memory and GC pauses for `/metrics`, counted while the API is up. */
   processMetrics: ProcessMetrics
   pushRatePerSecond: number
+  /** See `METRICS_WRITE_DEADLINE_MS`. */
+  metricsWriteDeadlineMs: number
 }
 
 /**
@@ -136,7 +160,14 @@ interface RouteServices {
  * requests held open (stream slots; long polls), both applied by the dispatcher in
  * `startApi`; methods are listed as served (HEAD only where a GET may be looked at).
  */
-function apiRoutes({ monitor, access, events, processMetrics, pushRatePerSecond }: RouteServices): ApiRoute[] {
+function apiRoutes({
+  monitor,
+  access,
+  events,
+  processMetrics,
+  pushRatePerSecond,
+  metricsWriteDeadlineMs,
+}: RouteServices): ApiRoute[] {
   // One rendering of /metrics at a time, shared by the scrapes that arrive while it runs:
   // with 50,000 checks it is ~30 MB of text, rendered a part at a time (see metrics.ts).
   let rendering: Promise<Buffer[]> | undefined
@@ -149,6 +180,9 @@ function apiRoutes({ monitor, access, events, processMetrics, pushRatePerSecond 
     })
     return rendering
   }
+  // Answers of /metrics in flight: each holds its slot from its rendering to its last byte
+  // written (or its connection's end), whatever happened.
+  const scrapes = new Slots(MAX_METRICS_ANSWERS)
   const checks = checkHandlers(monitor)
   const silences = silenceHandlers(
     monitor.silences,
@@ -191,7 +225,17 @@ function apiRoutes({ monitor, access, events, processMetrics, pushRatePerSecond 
       path: '/metrics',
       exact: true,
       access: 'api',
-      handler: async ({ req, res }) => send(req, res, 200, await metricsText(), { 'content-type': PROMETHEUS_TYPE }),
+      handler: async ({ req, res }) => {
+        const release = scrapes.acquire()
+        if (!release) {
+          throw busy(
+            `${scrapes.max} answers of /metrics are being rendered or written, the most this monitor serves at once (GET /metrics/monitor, its own figures, is not limited)`,
+          )
+        }
+        res.once('close', release)
+        const text = await metricsText()
+        sendWithin(metricsWriteDeadlineMs, req, res, 200, text, { 'content-type': PROMETHEUS_TYPE })
+      },
     },
     {
       methods: READ,
@@ -207,6 +251,29 @@ function apiRoutes({ monitor, access, events, processMetrics, pushRatePerSecond 
       (path): ApiRoute => ({ methods: READ, path, exact: true, access: 'asset', handler: dashboardFile }),
     ),
   ]
+}
+
+/**
+ * `send`, with a deadline for the last byte: an answer not written `deadlineMs` after it
+ * started is cut, its connection closed (so 'close' frees what the answer held). The timer
+ * ends with the response, whichever way it ends.
+ */
+function sendWithin(
+  deadlineMs: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+  statusCode: number,
+  body: readonly Buffer[],
+  headers: Record<string, string>,
+): void {
+  send(req, res, statusCode, body, headers)
+  if (res.writableFinished || res.destroyed) return
+  const timer = setTimeout(() => res.destroy(), deadlineMs)
+  // The server keeps the process alive, not a timer of one of its answers.
+  timer.unref()
+  const clear = () => clearTimeout(timer)
+  res.once('finish', clear)
+  res.once('close', clear)
 }
 
 function dashboardFile({ req, res, url }: ApiCall): void {
@@ -258,6 +325,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
       events,
       processMetrics,
       pushRatePerSecond: options.pushRatePerSecond ?? DEFAULT_PUSH_RATE_PER_SECOND,
+      metricsWriteDeadlineMs: options.metricsWriteDeadlineMs ?? METRICS_WRITE_DEADLINE_MS,
     }),
   )
   const log = limitedLog(logger)

@@ -64,6 +64,33 @@ describe('monitor metrics rendering', () => {
     assert.match(text, /node="n0\\nline"/)
   })
 
+  it('prints durations in seconds rounded to the microsecond, without float noise', async () => {
+    const durations = [0.556, 2.417, 1 / 7, 1234.5678, 0.0004, 0]
+    const states = fleet(durations.length).map((s, i) => ({ ...s, durationMs: durations[i] }))
+    const text = formatMonitorMetrics(states)
+    const printed = [...text.matchAll(/^probe_duration_seconds\{[^}]*check="(c\d+)"[^}]*\} (\S+)$/gm)].map((m) => [
+      m[1],
+      m[2],
+    ])
+    // 0.556 ms / 1000 is 0.0005560000000000001 in floating point.
+    assert.deepEqual(printed, [
+      ['c0', '0.000556'],
+      ['c1', '0.002417'],
+      ['c2', '0.000143'],
+      ['c3', '1.234568'],
+      ['c4', '0'],
+      ['c5', '0'],
+    ])
+    // A whole fleet's, rendered in parts: at most six decimals each.
+    const values = Buffer.concat(await renderMonitorMetrics(fleet(4500)))
+      .toString()
+      .split('\n')
+      .filter((line) => line.startsWith('probe_duration_seconds{'))
+      .map((line) => line.slice(line.lastIndexOf(' ') + 1))
+    assert.equal(values.length, 2250)
+    for (const value of values) assert.match(value, /^\d+(\.\d{1,6})?$/)
+  })
+
   it('leaves out a family no check has a figure for, as before', () => {
     const text = formatMonitorMetrics(
       fleet(3).map((s) => ({ ...s, grpcStatusCode: undefined, sslEarliestExpiry: undefined })),

@@ -86,7 +86,8 @@ describe('GET /metrics', () => {
     const res = await fetch(`${fleet.url}/metrics`)
     assert.equal(res.status, 200)
     assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8')
-    const { samples } = parseExposition(await res.text())
+    const text = await res.text()
+    const { samples } = parseExposition(text)
     const find = (name: string, check: string) => samples.find((s) => s.name === name && s.labels.check === check)
 
     const up = find('probe_success', 'health_check') as Sample
@@ -97,6 +98,10 @@ describe('GET /metrics', () => {
     assert.equal(find('probe_http_status_code', 'payments')?.value, 503)
     const duration = find('probe_duration_seconds', 'health_check')?.value as number
     assert.ok(duration > 0 && duration < 5, `duration ${duration}`)
+    // Seconds to the microsecond, as written: no float noise (0.0005560000000000001).
+    const durations = [...text.matchAll(/^probe_duration_seconds\{.*\} (\S+)$/gm)].map((m) => m[1])
+    assert.equal(durations.length, 4)
+    for (const printed of durations) assert.match(printed as string, /^\d+(\.\d{1,6})?$/)
     const critical = samples.find(
       (s) => s.name === 'probekit_check_state' && s.labels.check === 'payments' && s.labels.state === 'critical',
     )
@@ -158,7 +163,15 @@ describe('GET /metrics', () => {
     const res = await fetch(`${fleet.url}/metrics/monitor`)
     assert.equal(res.status, 200)
     assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8')
-    const { samples, types } = parseExposition(await res.text())
+    const text = await res.text()
+    // docs/api.md: about 4–5 KB whatever the fleet's size.
+    assert.ok(Buffer.byteLength(text) < 8000, `${Buffer.byteLength(text)} bytes`)
+    // Every polled check counts as a run (library probes too), push checks do not.
+    assert.match(
+      text,
+      /^# HELP probekit_monitor_check_runs_total Check runs started: every check the monitor polls .*; push checks are not runs\.$/m,
+    )
+    const { samples, types } = parseExposition(text)
     assert.equal(types.get('probekit_monitor_check_run_delay_seconds'), 'histogram')
     assert.equal(types.get('process_resident_memory_bytes'), 'gauge')
     assert.ok(samples.some((s) => s.name === 'probekit_monitor_check_runs_total' && s.value > 0))
