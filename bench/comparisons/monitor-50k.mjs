@@ -167,6 +167,7 @@ export async function run(ctx) {
         'late > 250 ms',
         'skipped',
         'GC pauses (major), total ms, longest ≤ ms',
+        'heap MB used (held)',
       ],
       rows: rows.map((r) => [
         fmt(r.targets),
@@ -185,6 +186,7 @@ export async function run(ctx) {
         fmt(r.own.lateOver250Ms),
         fmt(r.own.skipped),
         `${fmt(r.own.gcCount)} (${fmt(r.own.majorGcCount)}), ${fmt(r.own.gcMs)}, ${fmt(r.own.longestGcBoundMs)}`,
+        `${fmt(r.own.heapUsedMb)} (${fmt(r.own.heapTotalMb)})`,
       ]),
     },
     notes: [
@@ -214,5 +216,5 @@ export async function run(ctx) {
 }
 
 function ownText(own) {
-  return `late p99 ≤ ${fmt(own.delayP99BoundMs)} ms, ${fmt(own.lateOver250Ms)} runs over 250 ms late, ${fmt(own.skipped)} skipped, ${fmt(own.gcCount)} GC pauses (${fmt(own.majorGcCount)} major) ${fmt(own.gcMs)} ms in all, the longest ≤ ${fmt(own.longestGcBoundMs)} ms`
+  return `late p99 ≤ ${fmt(own.delayP99BoundMs)} ms, ${fmt(own.lateOver250Ms)} runs over 250 ms late, ${fmt(own.skipped)} skipped, ${fmt(own.gcCount)} GC pauses (${fmt(own.majorGcCount)} major) ${fmt(own.gcMs)} ms in all, the longest ≤ ${fmt(own.longestGcBoundMs)} ms, heap ${fmt(own.heapUsedMb)} MB used of ${fmt(own.heapTotalMb)} MB`
 }

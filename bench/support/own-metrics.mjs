@@ -9,7 +9,7 @@
 export async function readOwnMetrics(baseUrl) {
   const res = await fetch(`${baseUrl}/metrics/monitor`)
   if (!res.ok) throw new Error(`GET /metrics/monitor answered ${res.status}`)
-  const own = { runs: 0, skipped: 0, delay: new Map(), gc: new Map() }
+  const own = { runs: 0, skipped: 0, delay: new Map(), gc: new Map(), heapUsed: 0, heapTotal: 0 }
   for (const line of (await res.text()).split('\n')) {
     const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line)
     if (!m) continue
@@ -19,6 +19,8 @@ export async function readOwnMetrics(baseUrl) {
     if (name === 'probekit_monitor_check_runs_total') own.runs = value
     else if (name === 'probekit_monitor_check_runs_skipped_total') own.skipped = value
     else if (name === 'probekit_monitor_check_run_delay_seconds_bucket') own.delay.set(labels.le, value)
+    else if (name === 'nodejs_heap_size_used_bytes') own.heapUsed = value
+    else if (name === 'nodejs_heap_size_total_bytes') own.heapTotal = value
     else if (name.startsWith('nodejs_gc_duration_seconds_')) {
       const kind = own.gc.get(labels.kind) ?? { buckets: new Map(), sum: 0, count: 0 }
       own.gc.set(labels.kind, kind)
@@ -73,5 +75,8 @@ export function ownDelta(before, after) {
     gcMs,
     majorGcCount: majorCount,
     longestGcBoundMs: longestBoundMs,
+    /** The V8 heap at the end of the window, MB: used, and what the heap holds (used + free). */
+    heapUsedMb: after.heapUsed / 1024 / 1024,
+    heapTotalMb: after.heapTotal / 1024 / 1024,
   }
 }
