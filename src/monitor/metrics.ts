@@ -27,62 +27,74 @@ interface CheckFamily {
   lines(s: CheckState, labels: string): string
 }
 
+/** A family of one series per check, for the checks `figureOf` has a figure for. */
+function figure(name: string, help: string, figureOf: (s: CheckState) => number | undefined): CheckFamily {
+  return {
+    name,
+    help,
+    lines: (s, labels) => {
+      const value = figureOf(s)
+      return value === undefined ? '' : `${name}{${labels}} ${formatValue(value)}\n`
+    },
+  }
+}
+
+/** A family of one series per value of `label` and check, the current value 1 (for the checks `current` has one for). */
+function oneOf(
+  name: string,
+  help: string,
+  label: string,
+  values: readonly string[],
+  current: (s: CheckState) => string | undefined,
+): CheckFamily {
+  return {
+    name,
+    help,
+    lines: (s, labels) => {
+      const now = current(s)
+      if (now === undefined) return ''
+      let out = ''
+      for (const value of values) out += `${name}{${labels},${label}="${value}"} ${now === value ? 1 : 0}\n`
+      return out
+    },
+  }
+}
+
 const CHECK_FAMILIES: readonly CheckFamily[] = [
-  {
-    name: 'probe_success',
-    help: 'Whether the latest check passed (1) or not (0); warning, critical and unknown count as 0.',
-    lines: (s, labels) => `probe_success{${labels}} ${s.state === 'passing' ? 1 : 0}\n`,
-  },
-  {
-    name: 'probe_duration_seconds',
-    help: 'How long the latest check took, in seconds.',
-    lines: (s, labels) =>
-      s.durationMs === undefined
-        ? ''
-        : `probe_duration_seconds{${labels}} ${formatValue(secondsToTheMicrosecond(s.durationMs))}\n`,
-  },
-  {
-    name: 'probe_http_status_code',
-    help: 'The HTTP status code of the latest check (HTTP checks only).',
-    lines: (s, labels) =>
-      s.httpStatus === undefined ? '' : `probe_http_status_code{${labels}} ${formatValue(s.httpStatus)}\n`,
-  },
-  {
-    name: 'probe_ssl_earliest_cert_expiry',
-    help: 'The earliest expiry of the certificates the latest TLS check saw, in Unix seconds.',
-    lines: (s, labels) =>
-      s.sslEarliestExpiry === undefined
-        ? ''
-        : `probe_ssl_earliest_cert_expiry{${labels}} ${formatValue(s.sslEarliestExpiry)}\n`,
-  },
-  {
-    name: 'probe_grpc_status_code',
-    help: 'The gRPC status code the latest check ended with (gRPC checks only; 0 is OK).',
-    lines: (s, labels) =>
-      s.grpcStatusCode === undefined ? '' : `probe_grpc_status_code{${labels}} ${formatValue(s.grpcStatusCode)}\n`,
-  },
-  {
-    name: 'probe_grpc_healthcheck_response',
-    help: 'The serving status the latest gRPC health check answered, one series per status; the current one is 1.',
-    lines: (s, labels) => {
-      if (s.grpcStatusCode === undefined) return ''
-      let out = ''
-      for (const status of GRPC_SERVING_STATUSES) {
-        out += `probe_grpc_healthcheck_response{${labels},serving_status="${status}"} ${s.grpcServingStatus === status ? 1 : 0}\n`
-      }
-      return out
-    },
-  },
-  {
-    name: 'probekit_check_state',
-    help: 'The state of the check, one series per state (passing, warning, critical, unknown); the current one is 1.',
-    lines: (s, labels) => {
-      let out = ''
-      for (const state of HEALTH_STATES)
-        out += `probekit_check_state{${labels},state="${state}"} ${s.state === state ? 1 : 0}\n`
-      return out
-    },
-  },
+  figure(
+    'probe_success',
+    'Whether the latest check passed (1) or not (0); warning, critical and unknown count as 0.',
+    (s) => (s.state === 'passing' ? 1 : 0),
+  ),
+  figure('probe_duration_seconds', 'How long the latest check took, in seconds.', (s) =>
+    s.durationMs === undefined ? undefined : secondsToTheMicrosecond(s.durationMs),
+  ),
+  figure('probe_http_status_code', 'The HTTP status code of the latest check (HTTP checks only).', (s) => s.httpStatus),
+  figure(
+    'probe_ssl_earliest_cert_expiry',
+    'The earliest expiry of the certificates the latest TLS check saw, in Unix seconds.',
+    (s) => s.sslEarliestExpiry,
+  ),
+  figure(
+    'probe_grpc_status_code',
+    'The gRPC status code the latest check ended with (gRPC checks only; 0 is OK).',
+    (s) => s.grpcStatusCode,
+  ),
+  // Every gRPC check has one series per serving status, 0 for all when it got none (an error).
+  oneOf(
+    'probe_grpc_healthcheck_response',
+    'The serving status the latest gRPC health check answered, one series per status; the current one is 1.',
+    'serving_status',
+    GRPC_SERVING_STATUSES,
+    (s) => (s.grpcStatusCode === undefined ? undefined : (s.grpcServingStatus ?? '')),
+  ),
+  oneOf(
+    'probekit_check_state',
+    'The state of the check, one series per state (passing, warning, critical, unknown); the current one is 1.',
+    'state',
+    HEALTH_STATES,
+    (s) => s.state,
+  ),
 ]
 
 /**
