@@ -13,7 +13,8 @@
 // Tests build too (several at once), so the bundle is written to a fresh directory and
 // moved into place file by file, the entry last: a CLI starting meanwhile sees either the
 // old bundle or the new one, never a half-written file. Chunk names carry content hashes.
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 
@@ -79,6 +80,12 @@ try {
       legalComments: 'none',
       logLevel: 'warning',
     })
+    // The first line stamps the bundle with its content hash: bin/probekit.js keys the V8 code
+    // cache it keeps for the bundle by it, so that no cache serves another build.
+    const file = join(staging, `${name}.cjs`)
+    const code = readFileSync(file, 'utf8')
+    const hash = createHash('sha256').update(code).digest('hex').slice(0, 16)
+    writeFileSync(file, `// probekit ${hash}\n${code}`)
   }
   mkdirSync(join(outdir, 'chunks'), { recursive: true })
   const chunks = readdirSync(join(staging, 'chunks'))

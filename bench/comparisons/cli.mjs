@@ -14,7 +14,7 @@
  * machine the bench was written on, ~20–60 ms, as long as the rest of `node -e 0`), which
  * would shrink every ratio toward 1 and say nothing about the commands.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { findBinary, makeTempDir, requireBinary, runCommand, startProcess } from '../support/proc.mjs'
 import { fmt, fmtRatio, median, percentile, summarize } from '../support/stats.mjs'
@@ -45,8 +45,23 @@ export async function run(ctx) {
   // fastify-healthcheck's standalone script (a devDependency), as its README runs it from a
   // Dockerfile: `node node_modules/fastify-healthcheck/src/healthcheck.js URL`.
   const fastifyScript = join(ctx.root, 'node_modules', 'fastify-healthcheck', 'src', 'healthcheck.js')
-  // The environment of every command: this process's, without what changes how Node starts.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('NODE_')))
+  // The environment of every command: this process's, without what changes how Node starts,
+  // and a temp directory of the bench's own, where probekit check keeps its code cache (the
+  // warm-up runs fill it, as the first check in a container does).
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('NODE_'))),
+    TMPDIR: dir,
+  }
+  // The first run in a container, which finds no code cache, compiles the bundle and writes
+  // the cache: measured in rounds of its own, the cache removed before each run.
+  const firstTmp = join(dir, 'first-run')
+  mkdirSync(firstTmp)
+  const firstCache = join(firstTmp, `probekit-code-cache-${process.getuid()}`)
+  const firstRun = {
+    name: `probekit check ${url} (first run: no code cache)`,
+    argv: [node, bin, 'check', url],
+    firstRun: true,
+  }
   const dropped = Object.keys(process.env).filter((name) => name.startsWith('NODE_'))
   // The same by hand: `env -u NAME …` before each command of `reproduce`.
   const unset = dropped.length ? `env ${dropped.map((name) => `-u ${name}`).join(' ')} ` : ''
@@ -94,6 +109,7 @@ export async function run(ctx) {
     const perRound = 3
     const rounds = Math.ceil(runs / perRound)
     const pooled = commands.map(() => ({ times: [], cpu: [] }))
+    const firstPooled = { times: [], cpu: [] }
     for (let round = 0; round < rounds; round++) {
       const jsonFile = join(dir, `hyperfine-${round}.json`)
       const h = await runCommand(
@@ -117,6 +133,27 @@ export async function run(ctx) {
         pooled[i].times.push(...result.times.map((s) => s * 1000))
         pooled[i].cpu.push((result.user + result.system) * 1000)
       }
+      const firstJson = join(dir, `hyperfine-first-${round}.json`)
+      const f = await runCommand(
+        hyperfine,
+        [
+          '-N',
+          '--prepare',
+          `rm -rf ${firstCache}`,
+          '--runs',
+          String(perRound),
+          '--export-json',
+          firstJson,
+          '--style',
+          'none',
+          firstRun.argv.map(quote).join(' '),
+        ],
+        { cpu: ctx.loadCpu, timeoutMs: 600_000, fullEnv: { ...env, TMPDIR: firstTmp } },
+      )
+      if (f.code !== 0) throw new Error(`hyperfine (first run) failed: ${f.stderr || f.stdout}`)
+      const [first] = JSON.parse(readFileSync(firstJson, 'utf8')).results
+      firstPooled.times.push(...first.times.map((s) => s * 1000))
+      firstPooled.cpu.push((first.user + first.system) * 1000)
     }
     for (const [i, c] of commands.entries()) {
       const times = pooled[i].times
@@ -136,11 +173,32 @@ export async function run(ctx) {
         c.peakKb.push(Number(readFileSync(out, 'utf8').trim().split('\n').pop()))
       }
     }
+    firstRun.time = {
+      median: median(firstPooled.times),
+      min: percentile(firstPooled.times, 10),
+      max: percentile(firstPooled.times, 90),
+      runs: firstPooled.times,
+    }
+    firstRun.cpuMs = firstPooled.cpu.reduce((a, b) => a + b, 0) / firstPooled.cpu.length
+    firstRun.peakKb = []
+    for (let k = 0; k < memoryRuns; k++) {
+      rmSync(firstCache, { recursive: true, force: true })
+      const out = join(dir, 'time.txt')
+      const t = await runCommand(gnuTime, ['-f', '%M', '-o', out, ...firstRun.argv], {
+        cpu: ctx.loadCpu,
+        timeoutMs: 30_000,
+        fullEnv: { ...env, TMPDIR: firstTmp },
+      })
+      if (t.code !== 0) throw new Error(`/usr/bin/time ${firstRun.name} exited ${t.code}: ${t.stderr}`)
+      firstRun.peakKb.push(Number(readFileSync(out, 'utf8').trim().split('\n').pop()))
+    }
   } finally {
     await server.stop()
   }
   const base = commands.find((c) => c.baseline)
-  const rows = commands.map((c) => {
+  // The first-run row goes right after the http row it is the first run of.
+  const measured = commands.flatMap((c) => (c.probekit === 'http' ? [c, firstRun] : [c]))
+  const rows = measured.map((c) => {
     const memory = summarize(c.peakKb.map((kb) => kb / 1024))
     return {
       command: c.name,
@@ -148,6 +206,7 @@ export async function run(ctx) {
       anchor: Boolean(c.anchor),
       peer: Boolean(c.peer),
       pgAnchor: Boolean(c.pgAnchor),
+      firstRun: Boolean(c.firstRun),
       wallMs: c.time,
       timeVsNode: c.time.median / base.time.median,
       cpuMs: c.cpuMs,
@@ -165,14 +224,15 @@ export async function run(ctx) {
   // one-liner for http, tcp and redis (each one connection and one answer), pg-select.cjs for postgres.
   const floorOf = (r) => (r.probekit === 'postgres' ? pgAnchor : anchor)
   for (const r of checks) r.overFloorMs = r.wallMs.median - floorOf(r).wallMs.median
+  const first = rows.find((r) => r.firstRun)
   const slowest = checks.reduce((a, b) => (b.timeVsNode > a.timeVsNode ? b : a))
   const heaviest = checks.reduce((a, b) => (b.memoryVsNode > a.memoryVsNode ? b : a))
-  const headline = `probekit check: ${checks.map((r) => `${r.probekit} ${fmtRatio(r.timeVsNode)}`).join(', ')} the time of node -e 0 (target ≤ 1.18×, stretch ≤ 1.15×; slowest ${slowest.probekit}; CPU time ${checks.map((r) => fmtRatio(r.cpuVsNode)).join(', ')}); peak memory up to ${fmtRatio(heaviest.memoryVsNode)} (${heaviest.probekit}; target ≤ 1.15×); the one-line http.get script: ${fmtRatio(anchor.timeVsNode)} (CPU ${fmtRatio(anchor.cpuVsNode)}), ${fmtRatio(anchor.memoryVsNode)}; fastify-healthcheck's script: ${fmtRatio(peer.timeVsNode)} (probekit's http check ${http.wallMs.median <= peer.wallMs.median ? '−' : '+'}${fmt(Math.abs(http.wallMs.median - peer.wallMs.median), 1)} ms beside it); the few-line PostgreSQL script: ${fmtRatio(pgAnchor.timeVsNode)}; over those floors, probekit took ${checks.map((r) => `${r.probekit} ${r.overFloorMs >= 0 ? '+' : '−'}${fmt(Math.abs(r.overFloorMs), 1)} ms`).join(', ')} (node -e 0: ${fmt(base.time.median, 1)} ms)`
+  const headline = `probekit check: ${checks.map((r) => `${r.probekit} ${fmtRatio(r.timeVsNode)}`).join(', ')} the time of node -e 0 (target ≤ 1.18×, stretch ≤ 1.15×; slowest ${slowest.probekit}; CPU time ${checks.map((r) => fmtRatio(r.cpuVsNode)).join(', ')}); peak memory up to ${fmtRatio(heaviest.memoryVsNode)} (${heaviest.probekit}; target ≤ 1.15×); the one-line http.get script: ${fmtRatio(anchor.timeVsNode)} (CPU ${fmtRatio(anchor.cpuVsNode)}), ${fmtRatio(anchor.memoryVsNode)}; fastify-healthcheck's script: ${fmtRatio(peer.timeVsNode)} (probekit's http check ${http.wallMs.median <= peer.wallMs.median ? '−' : '+'}${fmt(Math.abs(http.wallMs.median - peer.wallMs.median), 1)} ms beside it); the http check's first run in a container, before it has a code cache: ${fmtRatio(first.timeVsNode)} (+${fmt(first.wallMs.median - http.wallMs.median, 1)} ms); the few-line PostgreSQL script: ${fmtRatio(pgAnchor.timeVsNode)}; over those floors, probekit took ${checks.map((r) => `${r.probekit} ${r.overFloorMs >= 0 ? '+' : '−'}${fmt(Math.abs(r.overFloorMs), 1)} ms`).join(', ')} (node -e 0: ${fmt(base.time.median, 1)} ms)`
   return {
     id,
     title,
     headline,
-    method: `hyperfine without a shell (\`-N\`), ${runs} measured runs per command in rounds of 3 runs of every command (3 warm-up runs before the first round, 1 before each other), pooled, pinned to core ${ctx.loadCpu}; the /livez target is probekit's \`health.listen()\` on core ${ctx.serverCpu}; Redis and PostgreSQL are the bench's private instances (PostgreSQL with trust authentication). Every command ran without the bench's NODE_* environment variables (${dropped.length ? dropped.join(', ') : 'none were set'}): NODE_EXTRA_CA_CERTS alone makes every Node process, \`node -e 0\` included, read and parse a CA bundle at start. Peak memory is GNU time's maximum resident set size (\`/usr/bin/time -f %M\`), median of ${memoryRuns} runs. Wall time shows the median and the 10th–90th percentile; CPU time is hyperfine's mean user + system time of the same runs.`,
+    method: `hyperfine without a shell (\`-N\`), ${runs} measured runs per command in rounds of 3 runs of every command (3 warm-up runs before the first round, 1 before each other), pooled, pinned to core ${ctx.loadCpu}; the /livez target is probekit's \`health.listen()\` on core ${ctx.serverCpu}; Redis and PostgreSQL are the bench's private instances (PostgreSQL with trust authentication). probekit check keeps V8's bytecode for its bundle in a code cache under TMPDIR (docs/cli.md, \`Start-up cost\`), a directory of the bench's own, which the warm-up runs fill; the first-run row is measured in rounds of its own (hyperfine \`--prepare\` removes the cache before each run). Every command ran without the bench's NODE_* environment variables (${dropped.length ? dropped.join(', ') : 'none were set'}): NODE_EXTRA_CA_CERTS alone makes every Node process, \`node -e 0\` included, read and parse a CA bundle at start. Peak memory is GNU time's maximum resident set size (\`/usr/bin/time -f %M\`), median of ${memoryRuns} runs. Wall time shows the median and the 10th–90th percentile; CPU time is hyperfine's mean user + system time of the same runs.`,
     table: {
       columns: [
         'command',
@@ -197,11 +257,13 @@ export async function run(ctx) {
       "`node -e 0` is the floor for any CLI written for Node. `node http-get.js` is a one-line script, `require('http').get(url, (r) => process.exit(r.statusCode < 400 ? 0 : 1))`: the least a health check written in Node can do. curl, redis-cli and pg_isready are C programs, shown for scale.",
       "`node fastify-healthcheck/src/healthcheck.js` is fastify-healthcheck's standalone script (the package's `src/healthcheck.js`, run with its path under node_modules as its README shows for a Dockerfile): `http.get` with a 5 s request timeout, four lines logged with `console.log`, exit 0 for 200. It is the Node exec probe people use, and the peer of probekit's http row.",
       "`node pg-select.cjs` is the least a PostgreSQL check written in Node does (bench/support/pg-select.cjs, 20 lines): the startup message, then `SELECT 1` once the server is ready, then exit. Its time over the http.get script is PostgreSQL forking and setting up a backend for the connection, which no client can avoid; probekit's postgres row compares with it.",
-      'Every row is one hyperfine run, so the ratios compare commands measured side by side; on a shared machine the absolute times move between runs more than the ratios do.',
+      '`probekit check … (first run: no code cache)` is the http check as the first check in a fresh container runs it: it compiles its bundle from source and, as it exits, writes the code cache every later check starts from. The other probekit rows are those later checks.',
+      'Every row but the first-run one is one hyperfine run (the first-run row has rounds of its own, between the same rounds), so the ratios compare commands measured side by side; on a shared machine the absolute times move between runs more than the ratios do.',
     ],
     reproduce: [
       `npm run build && npm run bench -- --only=cli${ctx.quick ? ' --quick' : ''}`,
       `${unset}taskset -c ${ctx.loadCpu} hyperfine -N --warmup 3 --runs ${runs} 'node -e 0' 'node http-get.js http://127.0.0.1:PORT/livez' 'node node_modules/fastify-healthcheck/src/healthcheck.js http://127.0.0.1:PORT/livez' 'node bench/support/pg-select.cjs 127.0.0.1 PORT postgres postgres' 'node bin/probekit.js check http://127.0.0.1:PORT/livez' 'node bin/probekit.js check tcp://127.0.0.1:PORT' 'node bin/probekit.js check redis://127.0.0.1:PORT' 'node bin/probekit.js check postgres://postgres@127.0.0.1:PORT/postgres'`,
+      `${unset}taskset -c ${ctx.loadCpu} hyperfine -N --prepare 'rm -rf /tmp/probekit-code-cache-UID' --runs ${runs} 'node bin/probekit.js check http://127.0.0.1:PORT/livez'`,
       `${unset}/usr/bin/time -f %M node bin/probekit.js check http://127.0.0.1:PORT/livez`,
     ],
     data: { runs, memoryRuns, rows },

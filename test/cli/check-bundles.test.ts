@@ -2,7 +2,7 @@
  * `probekit check` loads the smallest bundle that can check its targets: check-http.cjs for
  * http(s):// targets only, and so on, the full check.cjs otherwise. A slim bundle that meets
  * a scheme it lacks hands the run to the full one. The bundles and which one loads are
- * observed from outside: a preloaded hook lists the dist/bin files the process loaded.
+ * observed from outside: a preloaded hook lists the dist/bin files the process read.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -34,10 +34,16 @@ describe('probekit check bundles', () => {
     buildCli()
     const dir = makeTempDir('check-bundles')
     hook = join(dir, 'hook.cjs')
-    // On exit, write the bundle files this process loaded to fd 2.
+    // On exit, write the bundle files this process loaded to fd 2: bin/probekit.js reads a
+    // check bundle and compiles it itself (for its code cache); require() reads it too.
     writeFileSync(
       hook,
-      `process.on('exit', () => require('node:fs').writeSync(2, 'LOADED ' + JSON.stringify(Object.keys(require.cache).filter((f) => f.startsWith(${JSON.stringify(DIST)})).map((f) => require('node:path').basename(f))) + '\\nBUILTINS ' + JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13))) + '\\n'))\n`,
+      `const fs = require('node:fs'); const read = fs.readFileSync; const loaded = new Set()
+fs.readFileSync = function (file, ...rest) {
+  if (typeof file === 'string' && file.startsWith(${JSON.stringify(DIST)}) && file.endsWith('.cjs')) loaded.add(require('node:path').basename(file))
+  return read.call(this, file, ...rest)
+}
+process.on('exit', () => fs.writeSync(2, 'LOADED ' + JSON.stringify([...new Set([...loaded, ...Object.keys(require.cache).filter((f) => f.startsWith(${JSON.stringify(DIST)})).map((f) => require('node:path').basename(f))])]) + '\\nBUILTINS ' + JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13))) + '\\n'))\n`,
     )
     server = createServer((_req, res) => res.end('ok'))
     port = await freePort()

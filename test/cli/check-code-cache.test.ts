@@ -1,0 +1,241 @@
+/**
+ * `probekit check` keeps V8's bytecode for its bundle from one run to the next, in a private
+ * directory under the temp directory (bin/probekit.js, docs/cli.md "Start-up"). Observed from
+ * outside, on the Node line the suite runs on: the files it writes, whether a later run
+ * rewrites them (it does when the entry was missing, damaged or refused by V8, and only
+ * then), and that no state of that directory changes a verdict or fails a check. The CLI
+ * runs from a copy of bin/ and dist/bin/, which other test files rebuilding dist/bin
+ * meanwhile cannot change under it (an entry's name carries the bundle's modification time).
+ */
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { freePort, makeTempDir } from '../support/server-process.js'
+import { buildCli, type CliRun, ROOT } from './run-cli.js'
+
+const uid = process.getuid?.() ?? 0
+
+describe('probekit check code cache', () => {
+  let server: Server
+  let target: string
+  let bin: string
+  let bundles: string
+
+  before(async () => {
+    buildCli()
+    const pkg = makeTempDir('code-cache-pkg')
+    bundles = join(pkg, 'dist/bin')
+    mkdirSync(join(pkg, 'bin'))
+    mkdirSync(bundles, { recursive: true })
+    for (const file of ['probekit.js', 'package.json']) copyFileSync(join(ROOT, 'bin', file), join(pkg, 'bin', file))
+    for (const file of readdirSync(join(ROOT, 'dist/bin')).filter((name) => name.endsWith('.cjs'))) {
+      copyFileSync(join(ROOT, 'dist/bin', file), join(bundles, file))
+    }
+    bin = join(pkg, 'bin/probekit.js')
+    server = createServer((_req, res) => res.end('ok'))
+    const port = await freePort()
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+    target = `http://127.0.0.1:${port}/livez`
+  })
+
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+  /** A fresh temp directory for TMPDIR, and the cache directory probekit uses under it. */
+  const place = (name: string) => {
+    const tmp = makeTempDir(`code-cache-${name}`)
+    return { tmp, dir: join(tmp, `probekit-code-cache-${uid}`) }
+  }
+
+  /** `probekit check …targets` from the copy, with TMPDIR set. */
+  const cli = (tmp: string, targets: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> =>
+    new Promise((resolve) => {
+      const started = performance.now()
+      const child = execFile(
+        process.execPath,
+        [bin, 'check', ...targets],
+        {
+          env: { ...process.env, TMPDIR: tmp, NODE_DISABLE_COMPILE_CACHE: '', ...env },
+          timeout: 30_000,
+          encoding: 'utf8',
+        },
+        (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr, ms: performance.now() - started }),
+      )
+    })
+
+  const check = async (tmp: string, env: NodeJS.ProcessEnv = {}) => {
+    const run = await cli(tmp, [target], env)
+    assert.equal(run.code, 0, `${run.stdout}${run.stderr}`)
+    assert.match(run.stdout, /^ok http:\/\/127\.0\.0\.1:\d+\/livez 200 OK in [\d.]+ ms\n$/)
+    assert.equal(run.stderr, '')
+    return run
+  }
+
+  /** The entry files in the cache directory: name, inode and modification time. */
+  const entries = (dir: string) =>
+    readdirSync(dir)
+      .sort()
+      .map((name) => {
+        const stat = statSync(join(dir, name))
+        return { name, ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size }
+      })
+
+  it('writes two equal copies of the bundle entry in a private directory, and the next run uses them', async () => {
+    const { tmp, dir } = place('first')
+    await check(tmp)
+    const stat = lstatSync(dir)
+    assert.ok(stat.isDirectory())
+    assert.equal(stat.mode & 0o777, 0o700)
+    const written = entries(dir)
+    assert.equal(written.length, 2, JSON.stringify(written))
+    const [a, b] = written as [(typeof written)[0], (typeof written)[0]]
+    assert.match(a.name, new RegExp(`^check-http-${process.version}-${process.arch}\\.[0-9a-f]{16}-\\d+-\\d+\\.a$`))
+    assert.equal(b.name, `${a.name.slice(0, -2)}.b`)
+    assert.ok(a.size > 1000, `${a.size} bytes`)
+    for (const name of [a.name, b.name]) assert.equal(statSync(join(dir, name)).mode & 0o777, 0o600)
+    assert.deepEqual(readFileSync(join(dir, a.name)), readFileSync(join(dir, b.name)))
+    // A run that found a usable entry writes nothing: the same files, untouched.
+    await check(tmp)
+    await check(tmp)
+    assert.deepEqual(entries(dir), written)
+  })
+
+  it('compiles from source and writes the entry again when a copy is damaged, truncated or missing', async () => {
+    const { tmp, dir } = place('damaged')
+    await check(tmp)
+    const [a, b] = readdirSync(dir).sort() as [string, string]
+    const good = readFileSync(join(dir, a))
+    /** The entry was written again: two equal copies, of a whole cache, not what was there. */
+    const rewritten = (damaged: Buffer) => {
+      const now = readFileSync(join(dir, a))
+      assert.deepEqual(now, readFileSync(join(dir, b)))
+      assert.ok(now.length > good.length / 2 && !now.equals(damaged), `${now.length} bytes`)
+    }
+
+    // One byte of the payload flipped in one copy: the copies differ, the entry is not used.
+    const flipped = Buffer.from(good)
+    const middle = Math.floor(flipped.length / 2)
+    flipped[middle] = (flipped[middle] as number) ^ 0xff
+    writeFileSync(join(dir, a), flipped)
+    await check(tmp)
+    rewritten(flipped)
+
+    // Both copies cut to the same half: equal, so V8 itself refuses them (its length check).
+    const half = Math.floor(readFileSync(join(dir, a)).length / 2)
+    truncateSync(join(dir, a), half)
+    truncateSync(join(dir, b), half)
+    const cut = readFileSync(join(dir, a))
+    await check(tmp)
+    rewritten(cut)
+
+    // Both copies empty, then one missing its content.
+    writeFileSync(join(dir, a), '')
+    writeFileSync(join(dir, b), '')
+    await check(tmp)
+    rewritten(Buffer.alloc(0))
+    writeFileSync(join(dir, b), 'x')
+    await check(tmp)
+    rewritten(Buffer.from('x'))
+  })
+
+  it('keys the entry by the bundle: a changed bundle gets a new entry and the old one is removed', async () => {
+    const { tmp, dir } = place('rebuilt')
+    await check(tmp)
+    const before = readdirSync(dir).sort()
+    // Left behind by a run killed between writing and renaming.
+    writeFileSync(join(dir, `${before[0]}.12345`), 'partial')
+    // Another bundle's and another Node's entries are not this run's to remove.
+    const other = `check-tcp-${process.version}-${process.arch}.0123456789abcdef-1-2.a`
+    const otherNode = `check-http-v1.0.0-${process.arch}.0123456789abcdef-1-2.a`
+    writeFileSync(join(dir, other), 'x')
+    writeFileSync(join(dir, otherNode), 'x')
+    // A bundle edited in place keeps its stamp; its modification time changes.
+    const bundle = join(bundles, 'check-http.cjs')
+    const { atime, mtime } = statSync(bundle)
+    utimesSync(bundle, atime, new Date(mtime.getTime() + 5000))
+    await check(tmp)
+    const now = readdirSync(dir).sort()
+    assert.equal(now.filter((name) => name.startsWith('check-http-v') && name !== otherNode).length, 2, now.join(' '))
+    for (const name of before) assert.ok(!now.includes(name), `${name} was kept: ${now.join(' ')}`)
+    assert.ok(!now.includes(`${before[0]}.12345`))
+    assert.ok(now.includes(other) && now.includes(otherNode), now.join(' '))
+  })
+
+  it('leaves a directory it does not own alone: open to others, a symbolic link, another user’s', async () => {
+    const open = place('open')
+    mkdirSync(open.dir)
+    chmodSync(open.dir, 0o777)
+    await check(open.tmp)
+    await check(open.tmp)
+    assert.deepEqual(readdirSync(open.dir), [])
+
+    const link = place('link')
+    const elsewhere = join(link.tmp, 'elsewhere')
+    mkdirSync(elsewhere, { mode: 0o700 })
+    symlinkSync(elsewhere, link.dir)
+    await check(link.tmp)
+    assert.deepEqual(readdirSync(elsewhere), [])
+    assert.ok(lstatSync(link.dir).isSymbolicLink())
+
+    if (uid === 0) {
+      // Root runs the suite here (CI); another user's directory is chown'ed to nobody.
+      const theirs = place('theirs')
+      mkdirSync(theirs.dir, { mode: 0o700 })
+      chownSync(theirs.dir, 65534, 65534)
+      await check(theirs.tmp)
+      assert.deepEqual(readdirSync(theirs.dir), [])
+    }
+  })
+
+  it('runs without a cache where none can be kept, or with NODE_DISABLE_COMPILE_CACHE=1', async () => {
+    const off = place('off')
+    await check(off.tmp, { NODE_DISABLE_COMPILE_CACHE: '1' })
+    assert.ok(!existsSync(off.dir))
+
+    // TMPDIR names a file, and a directory that does not exist.
+    const file = join(off.tmp, 'a-file')
+    writeFileSync(file, '')
+    await check(file)
+    await check(join(off.tmp, 'missing', 'deeper'))
+    assert.ok(!existsSync(join(off.tmp, 'missing')))
+  })
+
+  it('gives every run of many started at once its verdict, and the entry settles to two equal copies', async () => {
+    const { tmp, dir } = place('crowd')
+    await Promise.all(Array.from({ length: 8 }, () => check(tmp)))
+    await check(tmp)
+    const names = readdirSync(dir).sort()
+    assert.equal(names.length, 2, names.join(' '))
+    assert.deepEqual(readFileSync(join(dir, names[0] as string)), readFileSync(join(dir, names[1] as string)))
+  })
+
+  it('leaves the full bundle, which imports drivers, to require(): no entry, same verdicts', async () => {
+    const { tmp, dir } = place('full')
+    for (let i = 0; i < 2; i++) {
+      const run = await cli(tmp, [target, 'tcp://127.0.0.1:1', 'mysql://app:pw@127.0.0.1:1/shop'])
+      assert.equal(run.code, 1)
+      assert.match(
+        run.stdout,
+        /^ok http:.*\nfailed tcp:\/\/127\.0\.0\.1:1: connection refused.*\nfailed mysql:\/\/app:\*\*\*@127\.0\.0\.1:1\/shop: .*connection refused/,
+      )
+      assert.equal(run.stderr, '')
+    }
+    assert.ok(!existsSync(dir) || readdirSync(dir).length === 0)
+  })
+})
