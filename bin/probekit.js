@@ -112,8 +112,14 @@ function writeCodeCache(fs, dir, slot, path, script) {
     if (data.length === 0 || data.length > MAX_CACHE_BYTES) return
     for (const copy of ['a', 'b']) {
       const temporary = `${path}.${copy}.${process.pid}`
-      fs.writeFileSync(temporary, data, { mode: 0o600, flag: 'wx' })
-      fs.renameSync(temporary, `${path}.${copy}`)
+      try {
+        fs.writeFileSync(temporary, data, { mode: 0o600, flag: 'wx' })
+        fs.renameSync(temporary, `${path}.${copy}`)
+      } catch (error) {
+        // A full disk: no half-written file is left behind, run after run.
+        fs.rmSync(temporary, { force: true })
+        throw error
+      }
     }
     // Entries of other builds of this bundle, for this Node, and temporary files left behind.
     const name = path.slice(dir.length + 1)

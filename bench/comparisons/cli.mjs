@@ -138,6 +138,8 @@ export async function run(ctx) {
         hyperfine,
         [
           '-N',
+          '--warmup',
+          '1',
           '--prepare',
           `rm -rf ${firstCache}`,
           '--runs',
@@ -189,7 +191,7 @@ export async function run(ctx) {
         timeoutMs: 30_000,
         fullEnv: { ...env, TMPDIR: firstTmp },
       })
-      if (t.code !== 0) throw new Error(`/usr/bin/time ${firstRun.name} exited ${t.code}: ${t.stderr}`)
+      if (t.code !== 0) throw new Error(`/usr/bin/time ${firstRun.name} exited ${t.code}: ${t.stderr}${t.stdout}`)
       firstRun.peakKb.push(Number(readFileSync(out, 'utf8').trim().split('\n').pop()))
     }
   } finally {
@@ -244,7 +246,10 @@ export async function run(ctx) {
         '× node -e 0',
       ],
       rows: rows.map((r) => [
-        `\`${r.command.replace(/127\.0\.0\.1:\d+/, 'HOST:PORT').replace(/-p \d+/, '-p PORT')}\``,
+        `\`${r.command
+          .replace(/127\.0\.0\.1:\d+/, 'HOST:PORT')
+          .replace(/-p \d+/, '-p PORT')
+          .replace(/(pg-select\.cjs 127\.0\.0\.1) \d+/, '$1 PORT')}\``,
         `${fmt(r.wallMs.median, 1)} (${fmt(r.wallMs.min, 1)}–${fmt(r.wallMs.max, 1)})`,
         fmtRatio(r.timeVsNode),
         fmt(r.cpuMs, 1),

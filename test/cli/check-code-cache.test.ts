@@ -8,7 +8,7 @@
  * meanwhile cannot change under it (an entry's name carries the bundle's modification time).
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import {
   chmodSync,
   chownSync,
@@ -214,6 +214,20 @@ describe('probekit check code cache', () => {
     await check(file)
     await check(join(off.tmp, 'missing', 'deeper'))
     assert.ok(!existsSync(join(off.tmp, 'missing')))
+
+    if (uid === 0) {
+      // A full disk (a 40 KB tmpfs; an entry is 80 KB): no half-written file stays behind.
+      const full = place('full-disk')
+      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=40k', 'tmpfs', full.tmp], { encoding: 'utf8' })
+      assert.equal(mounted.status, 0, `mount: ${mounted.stderr}`)
+      try {
+        await check(full.tmp)
+        await check(full.tmp)
+        assert.deepEqual(readdirSync(full.dir), [])
+      } finally {
+        spawnSync('umount', [full.tmp])
+      }
+    }
   })
 
   it('gives every run of many started at once its verdict, and the entry settles to two equal copies', async () => {
