@@ -412,9 +412,9 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
       query: url.searchParams,
       params,
       rest,
-      watch: (produce) => {
+      watch: (produce, scope) => {
         if (route.hold !== 'watch') throw new Error(`route ${route.path} long-polls but does not declare hold: 'watch'`)
-        return longPoll.answer(call, produce)
+        return longPoll.answer(call, produce, scope)
       },
     }
     return route.handler(call)

@@ -8,6 +8,7 @@ import { jsonSafe } from '../../core/inert.js'
 import type { RouteClass } from '../auth.js'
 import type { CheckState } from '../types.js'
 import type { RouteSpec } from './routes.js'
+import type { WatchScope } from './watch.js'
 
 /** One request as a handler sees it. */
 export interface ApiCall {
@@ -22,9 +23,10 @@ export interface ApiCall {
   rest: readonly string[]
   /**
    * Answers with `produce(states)`, first waiting for a change when the client asks
-   * `?index=` (see watch.ts). Only a route whose policy is `hold: 'watch'` may.
+   * `?index=` (see watch.ts). `states` are sorted, and only those in `scope` (one check, or
+   * a pod and node) when it is given. Only a route whose policy is `hold: 'watch'` may.
    */
-  watch(produce: (states: CheckState[]) => unknown): Promise<void>
+  watch(produce: (states: CheckState[]) => unknown, scope?: WatchScope): Promise<void>
 }
 
 export type ApiHandler = (call: ApiCall) => void | Promise<void>

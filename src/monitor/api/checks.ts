@@ -39,7 +39,8 @@ export function checkHandlers(monitor: Monitor) {
     /** `GET /v1/checks?state=&pod=&node=` (watch) */
     list(call: ApiCall): Promise<void> {
       const filter = stateFilter(call.query)
-      return call.watch((states) => states.filter(filter))
+      const scope = { pod: call.query.get('pod') ?? undefined, node: call.query.get('node') ?? undefined }
+      return call.watch((states) => states.filter(filter), scope)
     },
 
     /**
@@ -52,11 +53,14 @@ export function checkHandlers(monitor: Monitor) {
       const tail = rest.length === 4 || (rest.length === 2 && rest[0]?.includes('/')) ? rest.pop() : undefined
       const id = idFrom(rest)
       if (tail === undefined) {
-        return call.watch((states) => {
-          const state = states.find((s) => s.id === id)
-          if (!state) throw unknownCheck(id)
-          return state
-        })
+        return call.watch(
+          (states) => {
+            const state = states.find((s) => s.id === id)
+            if (!state) throw unknownCheck(id)
+            return state
+          },
+          { id },
+        )
       }
       if (!monitor.state(id)) throw unknownCheck(id)
       if (tail === 'history') {
@@ -78,16 +82,21 @@ export function checkHandlers(monitor: Monitor) {
     pod(call: ApiCall): Promise<void> {
       const pod = call.params.pod as string
       const node = call.query.get('node') ?? undefined
-      return call.watch((states) => {
-        const found = states.filter((s) => matchesFilter(s, { pod, node }))
-        if (found.length === 0 && !states.some((s) => s.pod === pod)) {
-          throw new HttpError(
-            404,
-            `no pod named ${JSON.stringify(pod)}; GET /v1/checks lists the pods the monitor knows`,
-          )
-        }
-        return found
-      })
+      // In scope: the pod's checks on every node, so that a pod on another node is told
+      // apart from no pod at all.
+      return call.watch(
+        (states) => {
+          const found = states.filter((s) => matchesFilter(s, { pod, node }))
+          if (found.length === 0 && states.length === 0) {
+            throw new HttpError(
+              404,
+              `no pod named ${JSON.stringify(pod)}; GET /v1/checks lists the pods the monitor knows`,
+            )
+          }
+          return found
+        },
+        { pod },
+      )
     },
 
     /** `GET /v1/transitions?pod=&id=&since=&limit=` */
@@ -106,7 +115,7 @@ export function checkHandlers(monitor: Monitor) {
     /** `GET /v1/inspect?pod=&node=` (watch) */
     inspect(call: ApiCall): Promise<void> {
       const filter = { pod: call.query.get('pod') ?? undefined, node: call.query.get('node') ?? undefined }
-      return call.watch((states) => toInspect(states, filter))
+      return call.watch((states) => toInspect(states, filter), filter)
     },
   }
 }

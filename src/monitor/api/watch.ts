@@ -6,24 +6,39 @@
  * and filters) is serialised — and compressed — once.
  */
 import type { IncomingMessage } from 'node:http'
-import { gzipSync } from 'node:zlib'
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
 import { durationMs } from '../../core/duration.js'
+import { jsonSafe } from '../../core/inert.js'
 import type { Access } from '../auth.js'
-import { sortStates } from '../inspect.js'
-import type { Monitor } from '../monitor.js'
+import type { Monitor, StateScope } from '../monitor.js'
 import { Slots } from '../rate-limit.js'
 import type { CheckState } from '../types.js'
-import { type ApiCall, busy, HttpError, JSON_TYPE, jsonText, send, sendJson } from './call.js'
+import { type ApiCall, busy, HttpError, JSON_TYPE, jsonText, send } from './call.js'
+
+const gzipAsync = promisify(gzip)
 
 export const DEFAULT_WAIT_MS = 5 * 60_000
 const INDEX_HEADER = 'x-probekit-index'
 /** Answers smaller than this are not worth compressing. */
 const GZIP_MIN_BYTES = 1024
 
+/** States in an array answer rendered at a time: a few milliseconds of the event loop. */
+export const JSON_PART_ITEMS = 500
+
 /** A cached answer to watchers: its JSON bytes and, once a client asked for it, their gzip. */
 interface Answer {
-  body: Buffer
-  gzip?: Buffer
+  body: Promise<Buffer[]>
+  gzip?: Promise<Buffer>
+}
+
+/**
+ * Which states a watched route answers from: one check (`id`), or a pod and node. The
+ * monitor copies only those for a plain GET, and a long poll's snapshot is narrowed to them
+ * before the route's `produce` sees it.
+ */
+export interface WatchScope extends StateScope {
+  id?: string | undefined
 }
 
 export interface LongPollOptions {
@@ -54,6 +69,7 @@ export class LongPoll {
   async answer(
     { req, res, url, query }: Pick<ApiCall, 'req' | 'res' | 'url' | 'query'>,
     produce: (states: CheckState[]) => unknown,
+    scope: WatchScope = {},
   ): Promise<void> {
     const monitor = this.monitor
     const variant = `${url.pathname}?${variantOf(query)}`
@@ -94,7 +110,11 @@ export class LongPoll {
       }
     }
     if (!states) {
-      sendJson(req, res, 200, produce(sortStates(monitor.states())), { [INDEX_HEADER]: String(index) })
+      // The states in scope only: one check's answer from a 50,000-check monitor copies one.
+      const { id, ...within } = scope
+      const current = id === undefined ? monitor.states(within) : [monitor.state(id)].filter((s) => s !== undefined)
+      const body = await jsonParts(produce(current))
+      if (!res.destroyed) send(req, res, 200, body, { 'content-type': JSON_TYPE, [INDEX_HEADER]: String(index) })
       return
     }
     let bodies = this.answers.get(states)
@@ -102,22 +122,27 @@ export class LongPoll {
     let answer = bodies.get(variant)
     if (answer === undefined) {
       // Bytes, so 2,000 answers write the same bytes instead of encoding the text 2,000 times.
-      answer = { body: Buffer.from(jsonText(produce(sortStates([...states])))) }
+      // The snapshot is sorted, and so is what is kept of it.
+      answer = { body: jsonParts(produce(inScope(states, scope))) }
       bodies.set(variant, answer)
     }
+    const body = await answer.body
+    if (res.destroyed) return
     const headers: Record<string, string> = {
       'content-type': JSON_TYPE,
       [INDEX_HEADER]: String(index),
       vary: 'accept-encoding',
     }
-    // Compressed once per snapshot for every watcher that accepts it: 2,000 watchers of a
-    // large fleet cost a few megabytes per change instead of a few hundred.
-    if (answer.body.length >= GZIP_MIN_BYTES && acceptsGzip(req)) {
-      answer.gzip ??= gzipSync(answer.body, { level: 1 })
-      send(req, res, 200, answer.gzip, { ...headers, 'content-encoding': 'gzip' })
+    // Compressed once per snapshot for every watcher that accepts it (by zlib's threads, off
+    // the event loop): 2,000 watchers of a large fleet cost a few megabytes per change
+    // instead of a few hundred.
+    if (byteLength(body) >= GZIP_MIN_BYTES && acceptsGzip(req)) {
+      answer.gzip ??= gzipAsync(body.length === 1 ? (body[0] as Buffer) : Buffer.concat(body), { level: 1 })
+      const compressed = await answer.gzip
+      if (!res.destroyed) send(req, res, 200, compressed, { ...headers, 'content-encoding': 'gzip' })
       return
     }
-    send(req, res, 200, answer.body, headers)
+    send(req, res, 200, body, headers)
   }
 
   /** Ends every wait now (each watcher answers with what it has); later ones end at once. */
@@ -125,6 +150,43 @@ export class LongPoll {
     this.closing.abort()
     for (const abort of this.waiting) abort.abort()
   }
+}
+
+function inScope(states: CheckState[], { id, pod, node }: WatchScope): CheckState[] {
+  if (id === undefined && pod === undefined && node === undefined) return states
+  return states.filter(
+    (s) =>
+      (id === undefined || s.id === id) &&
+      (pod === undefined || s.pod === pod) &&
+      (node === undefined || s.node === node),
+  )
+}
+
+function byteLength(parts: readonly Buffer[]): number {
+  return parts.reduce((n, part) => n + part.length, 0)
+}
+
+/**
+ * The bytes of `jsonText(value)`. An array of more than `JSON_PART_ITEMS` items (the list
+ * of 50,000 checks is 15 MB of JSON) is rendered a part at a time, with the event loop free
+ * between parts, so that checks due meanwhile start on time; the bytes are the same.
+ */
+export async function jsonParts(value: unknown): Promise<Buffer[]> {
+  if (!Array.isArray(value) || value.length <= JSON_PART_ITEMS) return [Buffer.from(jsonText(value))]
+  const parts: Buffer[] = []
+  for (let start = 0; start < value.length; start += JSON_PART_ITEMS) {
+    if (start > 0) await new Promise((resolve) => setImmediate(resolve))
+    const end = Math.min(start + JSON_PART_ITEMS, value.length)
+    // JSON.stringify(value, null, 2), an item at a time: each item indented one level.
+    let text = start === 0 ? '[\n' : ',\n'
+    for (let i = start; i < end; i++) {
+      if (i > start) text += ',\n'
+      text += `  ${(JSON.stringify(value[i], null, 2) ?? 'null').replaceAll('\n', '\n  ')}`
+    }
+    if (end === value.length) text += '\n]\n'
+    parts.push(Buffer.from(jsonSafe(text)))
+  }
+  return parts
 }
 
 function acceptsGzip(req: IncomingMessage): boolean {
