@@ -48,34 +48,56 @@ function checkBundle(args) {
 }
 
 /**
- * V8's bytecode for the check bundles, kept from one run for the next. A check runs every
- * few seconds, and compiling the functions of its bundle anew each time was the largest part
- * of what probekit adds to the start of a Node process (docs/cli.md, "Start-up").
+ * V8's bytecode for the slim check bundles, kept from one run for the next. A check runs
+ * every few seconds, and compiling the functions of its bundle anew each time was the
+ * largest part of what probekit adds to the start of a Node process (docs/cli.md, "Start-up
+ * cost", says what each rule below is for).
  *
- * - Where: `$TMPDIR/probekit-code-cache-UID` (like Node's own compile cache, which the other
- *   commands use), a directory this user owns and no one else may enter; anything else at that
- *   path (another user's directory, a symbolic link, a directory open to others) is left alone
- *   and the check runs without a cache. `NODE_DISABLE_COMPILE_CACHE=1` turns it off.
- * - What: per bundle, Node version and architecture, one entry: the bytecode of every function
- *   the run that wrote it compiled (`vm.Script#createCachedData` at exit), stamped with the
- *   bundle's content hash (its first line, written by scripts/build-cli.mjs), modification
- *   time and length, so that an entry never serves another build of the bundle.
- * - Integrity: V8 checks a cache's version, flags and source length, not its bytes, and a
- *   damaged cache can crash the process. Each entry is written twice (each copy to a temporary
- *   name, then renamed) and used only when both copies are byte for byte the same: a torn
- *   write, a truncated or damaged file leaves the copies unequal, and the run compiles from
- *   source and writes the entry again.
- * - Cost: a run that finds no usable entry writes one at exit (a few milliseconds, once); a
- *   location that cannot be written costs a failed mkdir. Nothing here ever fails a check.
+ * - Where: `$TMPDIR/probekit-code-cache-UID`, a directory this user owns and no one else may
+ *   enter; anything else at that path is left alone and the check runs without a cache.
+ *   `NODE_DISABLE_COMPILE_CACHE` (set to anything) turns it off, as it does Node's cache.
+ * - Entries: per bundle, Node version, architecture, install (the bundle's path) and flags
+ *   (`execArgv`, `NODE_OPTIONS`), a "slot"; in it, one entry stamped with the bundle's
+ *   content hash (its first line), modification time and length. At most
+ *   `MAX_CACHE_ENTRIES` entries are kept, the least recently written removed first.
+ * - Integrity: V8 checks a cache's version, flags and source length, not its bytes. Each
+ *   entry is written twice and used only when both copies are regular files of this user's,
+ *   byte for byte alike. A run that uses an entry marks the slot until it exits; a mark left
+ *   by a run that died (a crash, a hang killed) makes the next run discard the entry, so an
+ *   entry damaged in both copies alike that crashes costs one run, not every run after.
+ * - Refresh: an entry written by a failing run (a check at start-up, when the service is not
+ *   up yet, compiles less) is written again by the first passing run; any entry older than
+ *   `MAX_ENTRY_AGE_MS` is compiled afresh; a run that used an entry and failed discards it,
+ *   so that the next run compiles from source (while a target is down, every other check).
  */
 const STAMP_PREFIX = '// probekit '
 const MAX_CACHE_BYTES = 8 * 1024 * 1024
+/** Entries kept in the directory, each two copies of 70–110 KB. */
+const MAX_CACHE_ENTRIES = 16
+/**
+ * An entry older than this is compiled afresh and written again: what no check can detect
+ * (an entry damaged alike in both copies that does not crash the process) lasts this long
+ * at most, for one compilation per slot every ten minutes.
+ */
+const MAX_ENTRY_AGE_MS = 10 * 60_000
+/** A run's mark this old is stale whatever its process: no check runs this long. */
+const STALE_MARK_MS = 10 * 60_000
+/** Entry names: written by a passing run, and by a run that exited with another status. */
+const PASSED = ''
+const FAILED = '-f'
 
 function codeCacheDir() {
-  if (process.env.NODE_DISABLE_COMPILE_CACHE || typeof process.getuid !== 'function') return undefined
+  if (process.env.NODE_DISABLE_COMPILE_CACHE !== undefined || typeof process.getuid !== 'function') return undefined
   // os.tmpdir() without loading node:os.
   const tmp = process.env.TMPDIR || process.env.TMP || process.env.TEMP || '/tmp'
   return `${tmp.length > 1 && tmp.endsWith('/') ? tmp.slice(0, -1) : tmp}/probekit-code-cache-${process.getuid()}`
+}
+
+/** FNV-1a, 32 bits, as 8 hex digits: the install and flags a slot is for. */
+function shortHash(text) {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193)
+  return (hash >>> 0).toString(16).padStart(8, '0')
 }
 
 /** A real directory of this user's that no one else may read, write or enter. */
@@ -88,15 +110,59 @@ function ownPrivateDir(fs, dir) {
   }
 }
 
-/** Both copies of the entry, when they exist, are alike and of a sane size. */
-function readCodeCache(fs, path) {
+/**
+ * A regular file of this user's of a sane size and younger than `MAX_ENTRY_AGE_MS`, read
+ * without following a link or waiting on a FIFO. (The functions here are those the run has
+ * called already — lstat, readFile —: the first call of any other costs ~0.1–0.3 ms.)
+ */
+function readCopy(fs, file) {
   try {
-    const a = fs.readFileSync(`${path}.a`)
-    if (a.length === 0 || a.length > MAX_CACHE_BYTES) return undefined
-    const b = fs.readFileSync(`${path}.b`)
-    return a.equals(b) ? a : undefined
+    const stat = fs.lstatSync(file, { throwIfNoEntry: false })
+    if (!stat?.isFile() || stat.uid !== process.getuid() || stat.size === 0 || stat.size > MAX_CACHE_BYTES) {
+      return undefined
+    }
+    if (Math.abs(Date.now() - stat.mtimeMs) > MAX_ENTRY_AGE_MS) return undefined
+    const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants
+    const data = fs.readFileSync(file, { flag: O_RDONLY | O_NOFOLLOW | O_NONBLOCK })
+    return data.length === stat.size ? data : undefined
   } catch {
     return undefined
+  }
+}
+
+/** Both copies of an entry, when both are there and alike. */
+function readEntry(fs, path) {
+  const a = readCopy(fs, `${path}.a`)
+  if (a === undefined) return undefined
+  const b = readCopy(fs, `${path}.b`)
+  return b !== undefined && a.equals(b) ? a : undefined
+}
+
+/**
+ * Whether the run that marked the slot (`mark`, a symbolic link to its process id) died
+ * while it ran: its process is gone, the id is this run's own (it was reused), or the mark
+ * is older than any check.
+ */
+function markDied(fs, mark, stat) {
+  try {
+    const pid = Number(fs.readlinkSync(mark))
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return true
+    if (Math.abs(Date.now() - stat.mtimeMs) > STALE_MARK_MS) return true
+    process.kill(pid, 0)
+    return false
+  } catch (error) {
+    return error.code !== 'EPERM'
+  }
+}
+
+/** Removes the entry at `path` (either kind); what is not there is not there. */
+function removeEntry(fs, path) {
+  for (const kind of [PASSED, FAILED]) {
+    for (const copy of ['a', 'b']) {
+      try {
+        fs.unlinkSync(`${path}${kind}.${copy}`)
+      } catch {}
+    }
   }
 }
 
@@ -108,6 +174,8 @@ function writeCodeCache(fs, dir, slot, path, script) {
       if (error.code !== 'EEXIST') return
     }
     if (!ownPrivateDir(fs, dir)) return
+    // A directory that cannot be written (a read-only mount) costs no serialising.
+    fs.accessSync(dir, fs.constants.W_OK)
     const data = script.createCachedData()
     if (data.length === 0 || data.length > MAX_CACHE_BYTES) return
     for (const copy of ['a', 'b']) {
@@ -121,18 +189,29 @@ function writeCodeCache(fs, dir, slot, path, script) {
         throw error
       }
     }
-    // Entries of other builds of this bundle, for this Node, and temporary files left behind.
     const name = path.slice(dir.length + 1)
+    // Other entries of this slot (older builds, a failing run's) and temporary files that
+    // runs killed while writing left; the slot's mark stays.
+    const keep = [`${name}.a`, `${name}.b`, `${slot}.run`]
     for (const file of fs.readdirSync(dir)) {
-      if (file.startsWith(`${slot}.`) && file !== `${name}.a` && file !== `${name}.b`)
-        fs.rmSync(`${dir}/${file}`, { force: true })
+      if (file.startsWith(`${slot}.`) && !keep.includes(file)) fs.rmSync(`${dir}/${file}`, { force: true })
+    }
+    // Other installs and flags: the least recently written entries beyond the bound.
+    const entries = fs
+      .readdirSync(dir)
+      .filter((file) => file.endsWith('.a'))
+      .map((file) => ({ file, at: fs.lstatSync(`${dir}/${file}`).mtimeMs }))
+      .sort((x, y) => y.at - x.at)
+    for (const { file } of entries.slice(MAX_CACHE_ENTRIES)) {
+      fs.rmSync(`${dir}/${file}`, { force: true })
+      fs.rmSync(`${dir}/${file.slice(0, -2)}.b`, { force: true })
     }
   } catch {
     // A cache that cannot be written costs the next run its compilation, nothing else.
   }
 }
 
-/** Runs dist/bin/NAME.cjs as require() would, with its bytecode from the last run when there is one. */
+/** Runs dist/bin/NAME.cjs as require() would, with its bytecode from an earlier run when there is one. */
 function runCheckBundle(name) {
   const fs = require('node:fs')
   const { dirname, join } = require('node:path')
@@ -149,10 +228,43 @@ function runCheckBundle(name) {
   // A bundle that imports modules (the full one, for drivers) is left to require(): a script
   // made from a code cache loses its dynamic-import callback (Node 20), and Node's callback for
   // vm scripts (vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER) is experimental and says so.
-  if (dir === undefined || stamp === undefined || /\bimport\s*\(/.test(source)) return require(file)
-  const slot = `${name}-${process.version}-${process.arch}`
-  const path = `${dir}/${slot}.${stamp}-${Math.trunc(fs.statSync(file).mtimeMs)}-${source.length}`
-  const cachedData = ownPrivateDir(fs, dir) ? readCodeCache(fs, path) : undefined
+  // (esbuild writes every dynamic import as `import(`.)
+  if (dir === undefined || stamp === undefined || source.includes('import(')) return require(file)
+  const flags = `${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}`
+  const slot = `${name}-${process.version}-${process.arch}-${shortHash(`${file}\0${flags}`)}`
+  const path = `${dir}/${slot}.${stamp}-${Math.trunc(fs.lstatSync(file).mtimeMs)}-${source.length}`
+  const mark = `${dir}/${slot}.run`
+  let cachedData
+  let used
+  let marked = false
+  if (ownPrivateDir(fs, dir)) {
+    try {
+      // A run of this slot going on (its mark), or one that died using the entry.
+      const other = fs.lstatSync(mark, { throwIfNoEntry: false })
+      if (other !== undefined && markDied(fs, mark, other)) {
+        removeEntry(fs, path)
+        fs.unlinkSync(mark)
+      } else {
+        for (const kind of [PASSED, FAILED]) {
+          cachedData = readEntry(fs, `${path}${kind}`)
+          if (cachedData !== undefined) {
+            used = kind
+            break
+          }
+        }
+        // Marked before V8 reads the entry: if that kills the process, the mark stays. When
+        // another run holds the mark, its own mark goes with it; a run that dies unmarked is
+        // caught by the next one that marks.
+        if (cachedData !== undefined && other === undefined) {
+          fs.symlinkSync(String(process.pid), mark)
+          marked = true
+        }
+      }
+    } catch {
+      // Without a mark, no entry is used.
+      if (!marked) cachedData = undefined
+    }
+  }
   const { Script } = require('node:vm')
   // The wrapper require() puts around a CommonJS module, on a line of its own so that the
   // bundle's lines and columns in a stack trace are the file's.
@@ -161,9 +273,21 @@ function runCheckBundle(name) {
     lineOffset: -1,
     cachedData,
   })
-  if (cachedData === undefined || script.cachedDataRejected) {
-    process.once('exit', () => writeCodeCache(fs, dir, slot, path, script))
-  }
+  process.once('exit', (code) => {
+    if (marked) {
+      try {
+        fs.unlinkSync(mark)
+      } catch {}
+    }
+    const kind = code === 0 ? PASSED : FAILED
+    if (cachedData !== undefined && !script.cachedDataRejected && kind === FAILED) {
+      // A check that failed with bytecode from the cache may have failed because of it (a
+      // damaged entry throws as well as it crashes): the next run compiles from source.
+      removeEntry(fs, path)
+    } else if (cachedData === undefined || script.cachedDataRejected || (used === FAILED && kind === PASSED)) {
+      writeCodeCache(fs, dir, slot, `${path}${kind}`, script)
+    }
+  })
   const module = { exports: {} }
   // A slim bundle hands a target it lacks to the full one (src/cli/check-elsewhere.ts).
   const bundleRequire = (id) => require(id === './check.cjs' ? join(dirname(file), 'check.cjs') : id)

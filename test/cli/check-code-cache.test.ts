@@ -18,6 +18,8 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
+  rmSync,
   statSync,
   symlinkSync,
   truncateSync,
@@ -38,17 +40,22 @@ describe('probekit check code cache', () => {
   let bin: string
   let bundles: string
 
+  /** A copy of bin/ and dist/bin/ (an install of its own): its bin/probekit.js, and its bundles. */
+  const install = (name: string) => {
+    const pkg = makeTempDir(`code-cache-${name}`)
+    const dist = join(pkg, 'dist/bin')
+    mkdirSync(join(pkg, 'bin'))
+    mkdirSync(dist, { recursive: true })
+    for (const file of ['probekit.js', 'package.json']) copyFileSync(join(ROOT, 'bin', file), join(pkg, 'bin', file))
+    for (const file of readdirSync(join(ROOT, 'dist/bin')).filter((f) => f.endsWith('.cjs'))) {
+      copyFileSync(join(ROOT, 'dist/bin', file), join(dist, file))
+    }
+    return { bin: join(pkg, 'bin/probekit.js'), bundles: dist }
+  }
+
   before(async () => {
     buildCli()
-    const pkg = makeTempDir('code-cache-pkg')
-    bundles = join(pkg, 'dist/bin')
-    mkdirSync(join(pkg, 'bin'))
-    mkdirSync(bundles, { recursive: true })
-    for (const file of ['probekit.js', 'package.json']) copyFileSync(join(ROOT, 'bin', file), join(pkg, 'bin', file))
-    for (const file of readdirSync(join(ROOT, 'dist/bin')).filter((name) => name.endsWith('.cjs'))) {
-      copyFileSync(join(ROOT, 'dist/bin', file), join(bundles, file))
-    }
-    bin = join(pkg, 'bin/probekit.js')
+    ;({ bin, bundles } = install('pkg'))
     server = createServer((_req, res) => res.end('ok'))
     const port = await freePort()
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
@@ -63,15 +70,16 @@ describe('probekit check code cache', () => {
     return { tmp, dir: join(tmp, `probekit-code-cache-${uid}`) }
   }
 
-  /** `probekit check …targets` from the copy, with TMPDIR set. */
-  const cli = (tmp: string, targets: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> =>
+  /** `probekit check …targets` from the copy, with TMPDIR set (and the cache on, unless `env` turns it off). */
+  const cli = (tmp: string, targets: string[], env: NodeJS.ProcessEnv = {}, from = bin): Promise<CliRun> =>
     new Promise((resolve) => {
       const started = performance.now()
+      const { NODE_DISABLE_COMPILE_CACHE: _, NODE_OPTIONS: __, ...inherited } = process.env
       const child = execFile(
         process.execPath,
-        [bin, 'check', ...targets],
+        [from, 'check', ...targets],
         {
-          env: { ...process.env, TMPDIR: tmp, NODE_DISABLE_COMPILE_CACHE: '', ...env },
+          env: { ...inherited, TMPDIR: tmp, ...env },
           timeout: 30_000,
           encoding: 'utf8',
         },
@@ -79,8 +87,8 @@ describe('probekit check code cache', () => {
       )
     })
 
-  const check = async (tmp: string, env: NodeJS.ProcessEnv = {}) => {
-    const run = await cli(tmp, [target], env)
+  const check = async (tmp: string, env: NodeJS.ProcessEnv = {}, from = bin) => {
+    const run = await cli(tmp, [target], env, from)
     assert.equal(run.code, 0, `${run.stdout}${run.stderr}`)
     assert.match(run.stdout, /^ok http:\/\/127\.0\.0\.1:\d+\/livez 200 OK in [\d.]+ ms\n$/)
     assert.equal(run.stderr, '')
@@ -105,7 +113,10 @@ describe('probekit check code cache', () => {
     const written = entries(dir)
     assert.equal(written.length, 2, JSON.stringify(written))
     const [a, b] = written as [(typeof written)[0], (typeof written)[0]]
-    assert.match(a.name, new RegExp(`^check-http-${process.version}-${process.arch}\\.[0-9a-f]{16}-\\d+-\\d+\\.a$`))
+    assert.match(
+      a.name,
+      new RegExp(`^check-http-${process.version}-${process.arch}-[0-9a-f]{8}\\.[0-9a-f]{16}-\\d+-\\d+\\.a$`),
+    )
     assert.equal(b.name, `${a.name.slice(0, -2)}.b`)
     assert.ok(a.size > 1000, `${a.size} bytes`)
     for (const name of [a.name, b.name]) assert.equal(statSync(join(dir, name)).mode & 0o777, 0o600)
@@ -206,6 +217,8 @@ describe('probekit check code cache', () => {
   it('runs without a cache where none can be kept, or with NODE_DISABLE_COMPILE_CACHE=1', async () => {
     const off = place('off')
     await check(off.tmp, { NODE_DISABLE_COMPILE_CACHE: '1' })
+    // Set at all, as Node reads it.
+    await check(off.tmp, { NODE_DISABLE_COMPILE_CACHE: '' })
     assert.ok(!existsSync(off.dir))
 
     // TMPDIR names a file, and a directory that does not exist.
@@ -237,6 +250,149 @@ describe('probekit check code cache', () => {
     const names = readdirSync(dir).sort()
     assert.equal(names.length, 2, names.join(' '))
     assert.deepEqual(readFileSync(join(dir, names[0] as string)), readFileSync(join(dir, names[1] as string)))
+  })
+
+  /** The entry files (`.a`, `.b`) in the directory, with their inode and mtime: a rewrite changes them. */
+  const inodes = (dir: string) =>
+    Object.fromEntries(
+      readdirSync(dir)
+        .filter((name) => name.endsWith('.a') || name.endsWith('.b'))
+        .sort()
+        .map((name) => {
+          // The inode alone can come back: a file removed and written again may get it.
+          const stat = statSync(join(dir, name), { bigint: true })
+          return [name, `${stat.ino}:${stat.mtimeNs}`]
+        }),
+    )
+
+  it('discards the entry after a run that used it died, and keeps it while that run lives', async () => {
+    const { tmp, dir } = place('died')
+    await check(tmp)
+    const written = inodes(dir)
+    const [entry] = Object.keys(written) as [string]
+    // The slot: bundle, Node version, architecture and the install's hash.
+    const slot = /^(.*-[0-9a-f]{8})\./.exec(entry)?.[1] as string
+    assert.ok(slot?.startsWith(`check-http-${process.version}-`), entry)
+    const mark = join(dir, `${slot}.run`)
+    // A run still going (this test process) holds the mark: the entry is used, the mark kept.
+    symlinkSync(String(process.pid), mark)
+    await check(tmp)
+    assert.deepEqual(inodes(dir), written)
+    assert.equal(readlinkSync(mark), String(process.pid))
+    // A run that died using the entry (its process is gone, its mark left): the entry is
+    // discarded, and this run compiles from source and writes it again.
+    rmSync(mark)
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
+    symlinkSync(gone.stdout, mark)
+    await check(tmp)
+    const rewritten = inodes(dir)
+    assert.deepEqual(Object.keys(rewritten), Object.keys(written))
+    assert.notDeepEqual(rewritten, written)
+    assert.ok(!existsSync(mark) && lstatSync(mark, { throwIfNoEntry: false }) === undefined)
+    // A run that used the entry and passed leaves no mark, and the entry as it was.
+    await check(tmp)
+    assert.deepEqual(inodes(dir), rewritten)
+    assert.equal(lstatSync(mark, { throwIfNoEntry: false }), undefined)
+    // A mark that is not a link to a process id counts as a dead run's.
+    writeFileSync(mark, 'junk')
+    await check(tmp)
+    assert.notDeepEqual(inodes(dir), rewritten)
+    assert.equal(lstatSync(mark, { throwIfNoEntry: false }), undefined)
+  })
+
+  it('reads a copy only as a regular file: a FIFO or a link to /dev/zero is not waited on, and is replaced', async () => {
+    const { tmp, dir } = place('special')
+    await check(tmp)
+    const [a, b] = Object.keys(inodes(dir)) as [string, string]
+    rmSync(join(dir, a))
+    assert.equal(spawnSync('mkfifo', [join(dir, a)]).status, 0)
+    await check(tmp)
+    assert.ok(lstatSync(join(dir, a)).isFile())
+    rmSync(join(dir, b))
+    symlinkSync('/dev/zero', join(dir, b))
+    await check(tmp)
+    assert.ok(lstatSync(join(dir, b)).isFile())
+    assert.deepEqual(readFileSync(join(dir, a)), readFileSync(join(dir, b)))
+  })
+
+  it('keeps an entry per install and per flags, so that neither evicts the other', async () => {
+    const { tmp, dir } = place('installs')
+    const other = install('other-install')
+    const flags = { NODE_OPTIONS: '--max-semi-space-size=32' }
+    await check(tmp)
+    await check(tmp, {}, other.bin)
+    await check(tmp, flags)
+    const written = inodes(dir)
+    assert.equal(Object.keys(written).length, 6, Object.keys(written).join(' '))
+    for (let i = 0; i < 2; i++) {
+      await check(tmp)
+      await check(tmp, {}, other.bin)
+      await check(tmp, flags)
+    }
+    assert.deepEqual(inodes(dir), written)
+  })
+
+  it('writes the entry of a failing run again at the first passing run, and drops one a failing run used', async () => {
+    const { tmp, dir } = place('refresh')
+    const refused = await cli(tmp, ['http://127.0.0.1:1/livez'])
+    assert.equal(refused.code, 1)
+    assert.match(refused.stdout, /^failed http:\/\/127\.0\.0\.1:1\/livez: connection refused/)
+    const failed = Object.keys(inodes(dir))
+    assert.equal(failed.length, 2)
+    for (const name of failed) assert.match(name, /-f\.[ab]$/)
+    await check(tmp)
+    const passed = inodes(dir)
+    assert.deepEqual(
+      Object.keys(passed),
+      failed.map((name) => name.replace('-f.', '.')),
+    )
+    await check(tmp)
+    assert.deepEqual(inodes(dir), passed)
+    // A run that used the entry and failed discards it (the failure might be the entry's):
+    // the next run compiles from source, and a failing one writes a failing run's entry.
+    assert.equal((await cli(tmp, ['http://127.0.0.1:1/livez'])).code, 1)
+    assert.deepEqual(inodes(dir), {})
+    assert.equal((await cli(tmp, ['http://127.0.0.1:1/livez'])).code, 1)
+    assert.deepEqual(Object.keys(inodes(dir)), failed)
+    await check(tmp)
+    assert.deepEqual(Object.keys(inodes(dir)), Object.keys(passed))
+  })
+
+  it('compiles afresh and writes again an entry older than ten minutes', async () => {
+    const { tmp, dir } = place('aged')
+    await check(tmp)
+    await check(tmp)
+    const written = inodes(dir)
+    const old = new Date(Date.now() - 11 * 60_000)
+    for (const name of Object.keys(written)) utimesSync(join(dir, name), old, old)
+    const aged = inodes(dir)
+    await check(tmp)
+    const now = inodes(dir)
+    assert.deepEqual(Object.keys(now), Object.keys(written))
+    for (const name of Object.keys(now)) assert.notEqual(now[name], aged[name], name)
+    await check(tmp)
+    assert.deepEqual(inodes(dir), now)
+  })
+
+  it(`keeps at most ${16} entries, the least recently written removed first`, async () => {
+    const { tmp, dir } = place('bound')
+    mkdirSync(dir, { mode: 0o700 })
+    const old = new Date(Date.now() - 3600_000)
+    for (let i = 0; i < 20; i++) {
+      for (const copy of ['a', 'b']) {
+        const file = join(dir, `check-tcp-v1.0.${i}-x64-00000000.0123456789abcdef-1-2.${copy}`)
+        writeFileSync(file, 'x')
+        const at = new Date(old.getTime() + i * 1000)
+        utimesSync(file, at, at)
+      }
+    }
+    await check(tmp)
+    const names = readdirSync(dir)
+    assert.equal(names.filter((name) => name.endsWith('.a')).length, 16, names.join(' '))
+    assert.equal(names.filter((name) => name.endsWith('.b')).length, 16, names.join(' '))
+    assert.ok(names.some((name) => name.startsWith('check-http-')))
+    // The oldest five went: v1.0.0 to v1.0.4.
+    for (let i = 0; i < 5; i++) assert.ok(!names.some((name) => name.includes(`v1.0.${i}-`)), `v1.0.${i} kept`)
   })
 
   it('leaves the full bundle, which imports drivers, to require(): no entry, same verdicts', async () => {
