@@ -35,7 +35,17 @@ import type { Logger } from '../core/logger.js'
 import { PROMETHEUS_TYPE } from '../format/prometheus.js'
 import { createHealth } from '../health.js'
 import { serve } from '../http/listen.js'
-import { type ApiCall, type ApiRoute, busy, ClientGone, HttpError, send, sendJson } from './api/call.js'
+import {
+  type ApiCall,
+  type ApiRoute,
+  acceptsGzip,
+  busy,
+  ClientGone,
+  gzipAsync,
+  HttpError,
+  send,
+  sendJson,
+} from './api/call.js'
 import { checkHandlers } from './api/checks.js'
 import { DEFAULT_PUSH_RATE_PER_SECOND, pushHandler } from './api/push.js'
 import { RouteTable } from './api/routes.js'
@@ -52,7 +62,6 @@ import {
   WrongCredential,
 } from './auth.js'
 import { DASHBOARD_PATHS, type DashboardAsset, dashboardAsset } from './dashboard/index.js'
-import { sortStates } from './inspect.js'
 import { limitedLog } from './log-limiter.js'
 import { formatOwnMetrics, renderMonitorMetrics } from './metrics.js'
 import type { Monitor } from './monitor.js'
@@ -144,6 +153,12 @@ export const METRICS_WRITE_DEADLINE_MS = 30_000
 const READ = ['GET', 'HEAD'] as const
 
 /** What the routes' handlers work with. */
+/** A rendering of /metrics, shared by the scrapes that arrive while it runs, and its gzip once one asks. */
+interface MetricsRendering {
+  text: Promise<Buffer[]>
+  gzip?: Promise<Buffer>
+}
+
 interface RouteServices {
   monitor: Monitor
   access: Access
@@ -169,16 +184,18 @@ function apiRoutes({
   metricsWriteDeadlineMs,
 }: RouteServices): ApiRoute[] {
   // One rendering of /metrics at a time, shared by the scrapes that arrive while it runs:
-  // with 50,000 checks it is ~30 MB of text, rendered a part at a time (see metrics.ts).
-  let rendering: Promise<Buffer[]> | undefined
-  const metricsText = (): Promise<Buffer[]> => {
-    rendering ??= renderMonitorMetrics(sortStates(monitor.states()), {
-      runs: monitor.runStats,
-      process: processMetrics,
-    }).finally(() => {
-      rendering = undefined
-    })
-    return rendering
+  // with 50,000 checks it is ~30 MB of text, rendered a part at a time (see metrics.ts), and
+  // compressed once (on zlib's threads) for the scrapes that take gzip, as Prometheus does.
+  let rendering: MetricsRendering | undefined
+  const metricsRendering = (): MetricsRendering => {
+    if (rendering) return rendering
+    const current: MetricsRendering = {
+      text: renderMonitorMetrics(monitor.states(), { runs: monitor.runStats, process: processMetrics }).finally(() => {
+        if (rendering === current) rendering = undefined
+      }),
+    }
+    rendering = current
+    return current
   }
   // Answers of /metrics in flight: each holds its slot from its rendering to its last byte
   // written (or its connection's end), whatever happened.
@@ -233,8 +250,17 @@ function apiRoutes({
           )
         }
         res.once('close', release)
-        const text = await metricsText()
-        sendWithin(metricsWriteDeadlineMs, req, res, 200, text, { 'content-type': PROMETHEUS_TYPE })
+        const answer = metricsRendering()
+        const text = await answer.text
+        const headers = { 'content-type': PROMETHEUS_TYPE, vary: 'accept-encoding' }
+        // HEAD is answered uncompressed: its length is known without compressing 30 MB.
+        if (req.method !== 'HEAD' && acceptsGzip(req)) {
+          answer.gzip ??= gzipAsync(Buffer.concat(text), { level: 1 })
+          const compressed = await answer.gzip
+          sendWithin(metricsWriteDeadlineMs, req, res, 200, [compressed], { ...headers, 'content-encoding': 'gzip' })
+          return
+        }
+        sendWithin(metricsWriteDeadlineMs, req, res, 200, text, headers)
       },
     },
     {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { X509Certificate } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { gunzipSync } from 'node:zlib'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
 import { canConnect, freePort, ManagedProcess, makeTempDir, requireBinary, sleep } from '../support/server-process.js'
 import { makeTestCertificates, type TestCertificates } from '../support/tls.js'
@@ -190,6 +192,43 @@ describe('GET /metrics', () => {
     const length = Number(head.headers.get('content-length'))
     // Between HEAD and GET the figures move (durations, CPU), the length by a few bytes.
     assert.ok(Math.abs(Buffer.byteLength(texts[0] as string) - length) < 200, `HEAD ${length}`)
+  })
+
+  it('compresses the answer for a scrape that takes gzip, as Prometheus does, and only then', async () => {
+    /** A raw GET (fetch would decode the body): status, headers and the bytes sent. */
+    const scrape = (acceptEncoding?: string) =>
+      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        const url = new URL(`${fleet.url}/metrics`)
+        const headers = acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding }
+        request(url, { headers }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (chunk: Buffer) => chunks.push(chunk))
+          res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }))
+        })
+          .on('error', reject)
+          .end()
+      })
+    const series = (text: string) =>
+      parseExposition(text)
+        .samples.filter((s) => s.name.startsWith('probe_') && s.name !== 'probe_duration_seconds')
+        .map((s) => `${s.name}${JSON.stringify(s.labels)}`)
+        .sort()
+    const [gzipped, plain, refused, none] = await Promise.all([
+      scrape('gzip'),
+      scrape('identity'),
+      scrape('gzip;q=0, identity'),
+      scrape(),
+    ])
+    assert.equal(gzipped.headers['content-encoding'], 'gzip')
+    assert.equal(gzipped.headers.vary, 'accept-encoding')
+    assert.equal(Number(gzipped.headers['content-length']), gzipped.body.length)
+    const text = gunzipSync(gzipped.body).toString('utf8')
+    assert.match(text, /^# HELP probe_success /)
+    for (const other of [plain, refused, none]) {
+      assert.equal(other.headers['content-encoding'], undefined)
+      assert.deepEqual(series(other.body.toString('utf8')), series(text))
+    }
+    assert.ok(series(text).length >= 4, `${series(text).length} series`)
   })
 
   it('reports the earliest certificate expiry of an HTTPS check in Unix seconds', async () => {

@@ -4,6 +4,8 @@
  * written (no-store, nosniff, inert JSON, no body for HEAD).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
 import { jsonSafe } from '../../core/inert.js'
 import type { RouteClass } from '../auth.js'
 import type { CheckState } from '../types.js'
@@ -108,6 +110,15 @@ export function sendJson(
   headers: Record<string, string> = {},
 ): void {
   send(req, res, statusCode, jsonText(value), { 'content-type': JSON_TYPE, ...headers })
+}
+
+/** gzip on zlib's threads, off the event loop. */
+export const gzipAsync = promisify(gzip)
+
+/** Whether the request takes `Content-Encoding: gzip` (`Accept-Encoding` lists it with a q above 0). */
+export function acceptsGzip(req: IncomingMessage): boolean {
+  const accepted = req.headers['accept-encoding']
+  return typeof accepted === 'string' && /(^|,)\s*gzip\s*(;\s*q=(?!0(\.0*)?\s*(,|$))[\d.]+)?\s*(,|$)/i.test(accepted)
 }
 
 export function jsonText(value: unknown): string {

@@ -5,18 +5,13 @@
  * Watchers woken by one change share its snapshot, and the answer for each variant (path
  * and filters) is serialised — and compressed — once.
  */
-import type { IncomingMessage } from 'node:http'
-import { promisify } from 'node:util'
-import { gzip } from 'node:zlib'
 import { durationMs } from '../../core/duration.js'
 import { jsonSafe } from '../../core/inert.js'
 import type { Access } from '../auth.js'
 import type { Monitor, StateScope } from '../monitor.js'
 import { Slots } from '../rate-limit.js'
 import type { CheckState } from '../types.js'
-import { type ApiCall, busy, HttpError, JSON_TYPE, jsonText, send } from './call.js'
-
-const gzipAsync = promisify(gzip)
+import { type ApiCall, acceptsGzip, busy, gzipAsync, HttpError, JSON_TYPE, jsonText, send } from './call.js'
 
 export const DEFAULT_WAIT_MS = 5 * 60_000
 const INDEX_HEADER = 'x-probekit-index'
@@ -187,11 +182,6 @@ export async function jsonParts(value: unknown): Promise<Buffer[]> {
     parts.push(Buffer.from(jsonSafe(text)))
   }
   return parts
-}
-
-function acceptsGzip(req: IncomingMessage): boolean {
-  const accepted = req.headers['accept-encoding']
-  return typeof accepted === 'string' && /(^|,)\s*gzip\s*(;\s*q=(?!0(\.0*)?\s*(,|$))[\d.]+)?\s*(,|$)/i.test(accepted)
 }
 
 function parseIndex(raw: string): number {
