@@ -31,6 +31,9 @@ export interface EventStreamOptions {
   maxTotalBufferedBytes?: number
 }
 
+/** States per part of a snapshot. */
+const SNAPSHOT_PART = 500
+
 /**
  * Server-sent events for the dashboard (`GET /v1/events`):
  *
@@ -55,6 +58,8 @@ export class EventStream {
   private readonly maxBufferedBytes: number
   private readonly maxTotalBufferedBytes: number
   private lastSnapshotBytes = 0
+  /** Streams whose snapshot is being written, with what was broadcast meanwhile, to follow it. */
+  private readonly pending = new Map<ServerResponse, string[]>()
 
   private readonly onChange = (transition: Transition, state: CheckState): void => {
     // Bounded: a storm of transitions between two flushes keeps the latest ones.
@@ -109,21 +114,55 @@ export class EventStream {
     req.socket.setNoDelay(true)
     req.socket.setTimeout(0)
     if (this.clients.size === 0) this.subscribe()
-    const snapshot = `retry: 2000\nevent: snapshot\ndata: ${jsonSafe(JSON.stringify({ index: this.monitor.index, states: this.monitor.states() }))}\n\n`
-    // A large fleet's snapshot alone may be over the per-client bound: it is not held against it.
-    this.lastSnapshotBytes = Buffer.byteLength(snapshot)
+    // The states now; what changes from here on is broadcast to this stream after them.
+    const index = this.monitor.index
+    const states = this.monitor.states()
+    // A large fleet's snapshot alone may be over the per-client bound: it is not held against
+    // it (the size of the last one stands in until this one is written).
     this.clients.set(res, this.lastSnapshotBytes)
-    res.write(snapshot)
+    this.pending.set(res, [])
     res.on('close', () => {
       this.clients.delete(res)
+      this.pending.delete(res)
       if (this.clients.size === 0) this.unsubscribe()
     })
+    void this.writeSnapshot(res, index, states)
+  }
+
+  /**
+   * `event: snapshot` with `{ index, states }` on one data line, written `SNAPSHOT_PART`
+   * states at a time with the event loop free between parts (50,000 checks are ~10 MB of
+   * JSON), then what was broadcast meanwhile.
+   */
+  private async writeSnapshot(res: ServerResponse, index: number, states: CheckState[]): Promise<void> {
+    let bytes = 0
+    const write = (text: string): void => {
+      bytes += Buffer.byteLength(text)
+      res.write(text)
+    }
+    write(`retry: 2000\nevent: snapshot\ndata: {"index":${index},"states":[`)
+    for (let start = 0; start < states.length; start += SNAPSHOT_PART) {
+      if (start > 0) {
+        await new Promise((resolve) => setImmediate(resolve))
+        if (!this.pending.has(res)) return
+      }
+      const part = states.slice(start, start + SNAPSHOT_PART).map((state) => JSON.stringify(state))
+      write(jsonSafe(`${start > 0 ? ',' : ''}${part.join(',')}`))
+    }
+    write(']}\n\n')
+    const queued = this.pending.get(res)
+    if (!queued) return
+    this.pending.delete(res)
+    this.lastSnapshotBytes = bytes
+    this.clients.set(res, bytes)
+    for (const chunk of queued) res.write(chunk)
   }
 
   /** Ends every stream. */
   close(): void {
     for (const res of this.clients.keys()) res.end()
     this.clients.clear()
+    this.pending.clear()
     this.unsubscribe()
   }
 
@@ -176,6 +215,13 @@ export class EventStream {
   private broadcast(chunk: string): void {
     let total = 0
     for (const [res, snapshotBytes] of this.clients) {
+      const queued = this.pending.get(res)
+      if (queued) {
+        // Its snapshot is being written: this follows it.
+        queued.push(chunk)
+        total += res.writableLength
+        continue
+      }
       if (res.writableLength > this.maxBufferedBytes + snapshotBytes) {
         res.destroy()
         continue

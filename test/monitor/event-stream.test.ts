@@ -117,3 +117,48 @@ describe('event stream bounds (slow readers)', () => {
     }
   })
 })
+
+describe('event stream snapshot of a large fleet', () => {
+  it('writes the snapshot in parts as one data line, and what happened meanwhile after it', async () => {
+    const fleet = new Fleet()
+    for (let i = 0; i < 1234; i++) {
+      fleet.list.push(state(`check${i}`, { output: i % 100 === 0 ? 'line\u2028sep "q" \u001b[31m é \u009b' : 'fine' }))
+    }
+    const stream = new EventStream(fleet, { flushMs: 5 })
+    const server = createServer((req, res) => {
+      stream.attach(req, res)
+      // A result reported while the snapshot is being written: it must follow the snapshot.
+      fleet.result(state('check7', { output: 'changed during the snapshot' }))
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const { port } = server.address() as { port: number }
+    try {
+      const controller = new AbortController()
+      const res = await fetch(`http://127.0.0.1:${port}/v1/events`, { signal: controller.signal })
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+      const decoder = new TextDecoder()
+      let text = ''
+      while (!/event: states\ndata: .*\n\n/.test(text)) {
+        const { value, done } = await reader.read()
+        if (done) break
+        text += decoder.decode(value, { stream: true })
+      }
+      controller.abort()
+      const events = text.split('\n\n').filter((e) => e.includes('event: '))
+      const snapshot = events[0] as string
+      assert.match(snapshot, /^retry: 2000\nevent: snapshot\ndata: /)
+      const data = snapshot.slice(snapshot.indexOf('data: ') + 6)
+      assert.ok(!data.includes('\n'), 'the snapshot is one data line')
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them
+      assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(data), 'raw control characters in the snapshot')
+      assert.deepEqual(JSON.parse(data), { index: 1, states: fleet.list })
+      assert.match(events[1] as string, /^event: states\ndata: /)
+      const update = JSON.parse((events[1] as string).slice((events[1] as string).indexOf('data: ') + 6))
+      assert.equal(update.states[0].output, 'changed during the snapshot')
+    } finally {
+      stream.close()
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    }
+  })
+})
