@@ -62,9 +62,10 @@ function checkBundle(args) {
  *   `MAX_CACHE_ENTRIES` entries are kept, the least recently written removed first.
  * - Integrity: V8 checks a cache's version, flags and source length, not its bytes. Each
  *   entry is written twice and used only when both copies are regular files of this user's,
- *   byte for byte alike. A run that uses an entry marks the slot until it exits; a mark left
- *   by a run that died (a crash, a hang killed) makes the next run discard the entry, so an
- *   entry damaged in both copies alike that crashes costs one run, not every run after.
+ *   byte for byte alike. A run marks the slot before V8 reads an entry, until it exits; a
+ *   mark left by a run that died (a crash, a hang killed) makes the next run discard the
+ *   entry, so an entry damaged in both copies alike that crashes costs one run, not every
+ *   run after.
  * - Refresh: an entry written by a failing run (a check at start-up, when the service is not
  *   up yet, compiles less) is written again by the first passing run; any entry older than
  *   `MAX_ENTRY_AGE_MS` is compiled afresh; a run that used an entry and failed discards it,
@@ -139,20 +140,45 @@ function readEntry(fs, path) {
 }
 
 /**
- * Whether the run that marked the slot (`mark`, a symbolic link to its process id) died
- * while it ran: its process is gone, the id is this run's own (it was reused), or the mark
- * is older than any check.
+ * Whether the run that marked the slot (`mark`, a symbolic link to its process id) is gone:
+ * its process has exited (a zombie not yet reaped counts), the id is now another process's
+ * (started after the mark was made, or another user's: only this user's checks mark this
+ * directory), the id is this run's own, the mark is not a link to an id, or it is older
+ * than any check. Read only when a mark is there, so its cost is off the usual path.
  */
 function markDied(fs, mark, stat) {
   try {
-    const pid = Number(fs.readlinkSync(mark))
-    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return true
-    if (Math.abs(Date.now() - stat.mtimeMs) > STALE_MARK_MS) return true
+    if (!stat.isSymbolicLink()) return true
+    const target = fs.readlinkSync(mark)
+    if (!/^[1-9][0-9]{0,9}$/.test(target)) return true
+    const pid = Number(target)
+    if (pid === process.pid || Math.abs(Date.now() - stat.mtimeMs) > STALE_MARK_MS) return true
     process.kill(pid, 0)
-    return false
-  } catch (error) {
-    return error.code !== 'EPERM'
+    return processStartedAfter(fs, pid, stat.mtimeMs)
+  } catch {
+    // ESRCH: no such process; EPERM: another user's.
+    return true
   }
+}
+
+/**
+ * On Linux, whether process `pid` is a zombie or started after `ms` (epoch): then it is not
+ * the run that made a mark at `ms`. Elsewhere (no /proc), false.
+ */
+function processStartedAfter(fs, pid, ms) {
+  let stat
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1')
+  } catch (error) {
+    return error.code === 'ENOENT' && fs.existsSync('/proc/self/stat')
+  }
+  // `pid (comm) state … starttime` — comm may hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  if (fields[0] === 'Z' || fields[0] === 'X') return true
+  const boot = /^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'latin1'))
+  // starttime is in clock ticks since boot: USER_HZ, 100 on Linux.
+  const started = boot ? Number(boot[1]) * 1000 + Number(fields[19]) * 10 : Number.NaN
+  return started > ms + 1500
 }
 
 /** Removes the entry at `path` (either kind); what is not there is not there. */
@@ -239,12 +265,21 @@ function runCheckBundle(name) {
   let marked = false
   if (ownPrivateDir(fs, dir)) {
     try {
-      // A run of this slot going on (its mark), or one that died using the entry.
+      // A run of this slot going on (its mark), or one that died using the entry: then the
+      // entry goes, and this run compiles from source.
       const other = fs.lstatSync(mark, { throwIfNoEntry: false })
       if (other !== undefined && markDied(fs, mark, other)) {
         removeEntry(fs, path)
-        fs.unlinkSync(mark)
+        fs.rmSync(mark, { recursive: true, force: true })
       } else {
+        // Marked before V8 reads an entry: if that kills the process, the mark stays. A run
+        // that finds another's mark goes without (a run that dies unmarked is caught by the
+        // next one that marks), and a directory where no mark can be made (read-only) is
+        // not read.
+        if (other === undefined) {
+          fs.symlinkSync(String(process.pid), mark)
+          marked = true
+        }
         for (const kind of [PASSED, FAILED]) {
           cachedData = readEntry(fs, `${path}${kind}`)
           if (cachedData !== undefined) {
@@ -252,17 +287,9 @@ function runCheckBundle(name) {
             break
           }
         }
-        // Marked before V8 reads the entry: if that kills the process, the mark stays. When
-        // another run holds the mark, its own mark goes with it; a run that dies unmarked is
-        // caught by the next one that marks.
-        if (cachedData !== undefined && other === undefined) {
-          fs.symlinkSync(String(process.pid), mark)
-          marked = true
-        }
       }
     } catch {
-      // Without a mark, no entry is used.
-      if (!marked) cachedData = undefined
+      cachedData = undefined
     }
   }
   const { Script } = require('node:vm')

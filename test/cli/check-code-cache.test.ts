@@ -8,13 +8,14 @@
  * meanwhile cannot change under it (an entry's name carries the bundle's modification time).
  */
 import assert from 'node:assert/strict'
-import { execFile, spawnSync } from 'node:child_process'
+import { execFile, spawn, spawnSync } from 'node:child_process'
 import {
   chmodSync,
   chownSync,
   copyFileSync,
   existsSync,
   lstatSync,
+  lutimesSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -29,7 +30,7 @@ import {
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { freePort, makeTempDir } from '../support/server-process.js'
+import { freePort, makeTempDir, waitFor } from '../support/server-process.js'
 import { buildCli, type CliRun, ROOT } from './run-cli.js'
 
 const uid = process.getuid?.() ?? 0
@@ -293,11 +294,57 @@ describe('probekit check code cache', () => {
     await check(tmp)
     assert.deepEqual(inodes(dir), rewritten)
     assert.equal(lstatSync(mark, { throwIfNoEntry: false }), undefined)
-    // A mark that is not a link to a process id counts as a dead run's.
-    writeFileSync(mark, 'junk')
+    // What is not a link to a process id counts as a dead run's mark, and goes.
+    let last = inodes(dir)
+    for (const make of [
+      () => writeFileSync(mark, 'junk'),
+      () => mkdirSync(join(mark, 'inside'), { recursive: true }),
+      () => symlinkSync('0x1', mark),
+      () => symlinkSync(' 1', mark),
+      () => symlinkSync('99999999999', mark),
+    ]) {
+      make()
+      await check(tmp)
+      assert.notDeepEqual(inodes(dir), last)
+      assert.equal(lstatSync(mark, { throwIfNoEntry: false }), undefined)
+      last = inodes(dir)
+    }
+  })
+
+  it("takes a zombie's mark, or one whose process id was reused since, for a dead run's", async () => {
+    const { tmp, dir } = place('zombie')
     await check(tmp)
-    assert.notDeepEqual(inodes(dir), rewritten)
-    assert.equal(lstatSync(mark, { throwIfNoEntry: false }), undefined)
+    const [entry] = Object.keys(inodes(dir)) as [string]
+    const mark = join(dir, `${/^(.*-[0-9a-f]{8})\./.exec(entry)?.[1]}.run`)
+
+    // A child that exits under a parent that never waits for it (sleep): a zombie.
+    const parent = spawn('sh', ['-c', 'sh -c "echo \\$\\$" & exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    try {
+      const zombie = await new Promise<string>((resolve) =>
+        parent.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
+      )
+      await waitFor(
+        'the child to be a zombie',
+        () => /\) Z /.test(readFileSync(`/proc/${zombie}/stat`, 'latin1')),
+        5000,
+      )
+      let before = inodes(dir)
+      symlinkSync(zombie, mark)
+      await check(tmp)
+      assert.notDeepEqual(inodes(dir), before)
+      assert.equal(lstatSync(mark, { throwIfNoEntry: false }), undefined)
+
+      // A live process (this sleep) that started after the mark was made: its id was reused.
+      before = inodes(dir)
+      symlinkSync(String(parent.pid), mark)
+      const made = new Date(Date.now() - 60_000)
+      lutimesSync(mark, made, made)
+      await check(tmp)
+      assert.notDeepEqual(inodes(dir), before)
+      assert.equal(lstatSync(mark, { throwIfNoEntry: false }), undefined)
+    } finally {
+      parent.kill()
+    }
   })
 
   it('reads a copy only as a regular file: a FIFO or a link to /dev/zero is not waited on, and is replaced', async () => {
