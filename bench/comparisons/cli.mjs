@@ -29,6 +29,22 @@ export const id = 'cli'
 
 const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)
 
+/**
+ * One round of `hyperfine -N` over `argvs`, `runs` runs of each after `warmup` (and
+ * `prepare` before each run, when given), pinned to the load core: hyperfine's results.
+ */
+async function hyperfineRound(ctx, hyperfine, { argvs, runs, warmup, prepare, env, jsonFile, what }) {
+  const args = ['-N', '--warmup', String(warmup), '--runs', String(runs), '--export-json', jsonFile, '--style', 'none']
+  if (prepare !== undefined) args.push('--prepare', prepare)
+  const h = await runCommand(hyperfine, [...args, ...argvs.map((argv) => argv.map(quote).join(' '))], {
+    cpu: ctx.loadCpu,
+    timeoutMs: 600_000,
+    fullEnv: env,
+  })
+  if (h.code !== 0) throw new Error(`hyperfine (${what}) failed: ${h.stderr || h.stdout}`)
+  return JSON.parse(readFileSync(jsonFile, 'utf8')).results
+}
+
 /** The Node lines users run beside this machine's: the binaries scripts/setup.sh installs. */
 const NODE_LINES = ['22', '24', '26']
 
@@ -54,24 +70,15 @@ async function measureNodeLines(ctx, { hyperfine, runs, env, dir, scripts }) {
   const times = commands.map(() => [])
   const perRound = 3
   for (let round = 0; round < Math.ceil(runs / perRound); round++) {
-    const jsonFile = join(dir, `hyperfine-lines-${round}.json`)
-    const h = await runCommand(
-      hyperfine,
-      [
-        '-N',
-        '--warmup',
-        round === 0 ? '3' : '1',
-        '--runs',
-        String(perRound),
-        '--export-json',
-        jsonFile,
-        '--style',
-        'none',
-      ].concat(commands.map((c) => c.argv.map(quote).join(' '))),
-      { cpu: ctx.loadCpu, timeoutMs: 600_000, fullEnv: env },
-    )
-    if (h.code !== 0) throw new Error(`hyperfine (Node lines) failed: ${h.stderr || h.stdout}`)
-    for (const [i, result] of JSON.parse(readFileSync(jsonFile, 'utf8')).results.entries()) {
+    const results = await hyperfineRound(ctx, hyperfine, {
+      argvs: commands.map((c) => c.argv),
+      runs: perRound,
+      warmup: round === 0 ? 3 : 1,
+      env,
+      jsonFile: join(dir, `hyperfine-lines-${round}.json`),
+      what: 'Node lines',
+    })
+    for (const [i, result] of results.entries()) {
       times[i].push(...result.times.map((t) => t * 1000))
     }
   }
@@ -175,55 +182,32 @@ export async function run(ctx) {
     // In rounds of a few runs per command rather than all runs of one command, then the
     // next: this machine's speed drifts over tens of seconds, and a baseline measured in a
     // slow minute and a command in a fast one would compare the minutes, not the commands.
-    const shellCommands = commands.map((c) => c.argv.map(quote).join(' '))
     const perRound = 3
     const rounds = Math.ceil(runs / perRound)
     const pooled = commands.map(() => ({ times: [], cpu: [] }))
     const firstPooled = { times: [], cpu: [] }
     for (let round = 0; round < rounds; round++) {
-      const jsonFile = join(dir, `hyperfine-${round}.json`)
-      const h = await runCommand(
-        hyperfine,
-        [
-          '-N',
-          '--warmup',
-          round === 0 ? '3' : '1',
-          '--runs',
-          String(perRound),
-          '--export-json',
-          jsonFile,
-          '--style',
-          'none',
-          ...shellCommands,
-        ],
-        { cpu: ctx.loadCpu, timeoutMs: 600_000, fullEnv: env },
-      )
-      if (h.code !== 0) throw new Error(`hyperfine failed: ${h.stderr || h.stdout}`)
-      for (const [i, result] of JSON.parse(readFileSync(jsonFile, 'utf8')).results.entries()) {
+      const results = await hyperfineRound(ctx, hyperfine, {
+        argvs: commands.map((c) => c.argv),
+        runs: perRound,
+        warmup: round === 0 ? 3 : 1,
+        env,
+        jsonFile: join(dir, `hyperfine-${round}.json`),
+        what: 'commands',
+      })
+      for (const [i, result] of results.entries()) {
         pooled[i].times.push(...result.times.map((s) => s * 1000))
         pooled[i].cpu.push((result.user + result.system) * 1000)
       }
-      const firstJson = join(dir, `hyperfine-first-${round}.json`)
-      const f = await runCommand(
-        hyperfine,
-        [
-          '-N',
-          '--warmup',
-          '1',
-          '--prepare',
-          `rm -rf ${firstCache}`,
-          '--runs',
-          String(perRound),
-          '--export-json',
-          firstJson,
-          '--style',
-          'none',
-          firstRun.argv.map(quote).join(' '),
-        ],
-        { cpu: ctx.loadCpu, timeoutMs: 600_000, fullEnv: { ...env, TMPDIR: firstTmp } },
-      )
-      if (f.code !== 0) throw new Error(`hyperfine (first run) failed: ${f.stderr || f.stdout}`)
-      const [first] = JSON.parse(readFileSync(firstJson, 'utf8')).results
+      const [first] = await hyperfineRound(ctx, hyperfine, {
+        argvs: [firstRun.argv],
+        runs: perRound,
+        warmup: 1,
+        prepare: `rm -rf ${firstCache}`,
+        env: { ...env, TMPDIR: firstTmp },
+        jsonFile: join(dir, `hyperfine-first-${round}.json`),
+        what: 'first run',
+      })
       firstPooled.times.push(...first.times.map((s) => s * 1000))
       firstPooled.cpu.push((first.user + first.system) * 1000)
     }
