@@ -41,7 +41,7 @@ import {
   acceptsGzip,
   busy,
   ClientGone,
-  gzipAsync,
+  gzipParts,
   HttpError,
   send,
   sendJson,
@@ -152,13 +152,13 @@ export const MAX_METRICS_ANSWERS = 8
 export const METRICS_WRITE_DEADLINE_MS = 30_000
 const READ = ['GET', 'HEAD'] as const
 
-/** What the routes' handlers work with. */
 /** A rendering of /metrics, shared by the scrapes that arrive while it runs, and its gzip once one asks. */
 interface MetricsRendering {
   text: Promise<Buffer[]>
   gzip?: Promise<Buffer>
 }
 
+/** What the routes' handlers work with. */
 interface RouteServices {
   monitor: Monitor
   access: Access
@@ -255,7 +255,7 @@ function apiRoutes({
         const headers = { 'content-type': PROMETHEUS_TYPE, vary: 'accept-encoding' }
         // HEAD is answered uncompressed: its length is known without compressing 30 MB.
         if (req.method !== 'HEAD' && acceptsGzip(req)) {
-          answer.gzip ??= gzipAsync(Buffer.concat(text), { level: 1 })
+          answer.gzip ??= gzipParts(text)
           const compressed = await answer.gzip
           sendWithin(metricsWriteDeadlineMs, req, res, 200, [compressed], { ...headers, 'content-encoding': 'gzip' })
           return

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { escapeLabelValue, formatValue, MetricsWriter } from '../format/prometheus.js'
 import type { ProcessMetrics } from './process-metrics.js'
 import type { RunStats } from './scheduler.js'
@@ -126,7 +127,7 @@ export async function renderMonitorMetrics(states: readonly CheckState[], own?: 
   const parts: Buffer[] = []
   for (const part of monitorMetricsParts(states, own)) {
     parts.push(Buffer.from(part))
-    await new Promise<void>((resolve) => setImmediate(resolve))
+    await nextTurn()
   }
   return parts
 }

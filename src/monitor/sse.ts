@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { jsonSafe } from '../core/inert.js'
 import type { CheckState, SilenceMark, Transition } from './types.js'
 
@@ -143,7 +144,7 @@ export class EventStream {
     write(`retry: 2000\nevent: snapshot\ndata: {"index":${index},"states":[`)
     for (let start = 0; start < states.length; start += SNAPSHOT_PART) {
       if (start > 0) {
-        await new Promise((resolve) => setImmediate(resolve))
+        await nextTurn()
         if (!this.pending.has(res)) return
       }
       const part = states.slice(start, start + SNAPSHOT_PART).map((state) => JSON.stringify(state))

@@ -112,8 +112,12 @@ export function sendJson(
   send(req, res, statusCode, jsonText(value), { 'content-type': JSON_TYPE, ...headers })
 }
 
-/** gzip on zlib's threads, off the event loop. */
-export const gzipAsync = promisify(gzip)
+const gzipAsync = promisify(gzip)
+
+/** `parts` gzip-compressed (level 1) by zlib's threads, off the event loop. */
+export function gzipParts(parts: readonly Buffer[]): Promise<Buffer> {
+  return gzipAsync(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts), { level: 1 })
+}
 
 /** Whether the request takes `Content-Encoding: gzip` (`Accept-Encoding` lists it with a q above 0). */
 export function acceptsGzip(req: IncomingMessage): boolean {

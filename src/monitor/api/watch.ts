@@ -5,13 +5,14 @@
  * Watchers woken by one change share its snapshot, and the answer for each variant (path
  * and filters) is serialised — and compressed — once.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { durationMs } from '../../core/duration.js'
 import { jsonSafe } from '../../core/inert.js'
 import type { Access } from '../auth.js'
 import type { Monitor, StateScope } from '../monitor.js'
 import { Slots } from '../rate-limit.js'
 import type { CheckState } from '../types.js'
-import { type ApiCall, acceptsGzip, busy, gzipAsync, HttpError, JSON_TYPE, jsonText, send } from './call.js'
+import { type ApiCall, acceptsGzip, busy, gzipParts, HttpError, JSON_TYPE, jsonText, send } from './call.js'
 
 export const DEFAULT_WAIT_MS = 5 * 60_000
 const INDEX_HEADER = 'x-probekit-index'
@@ -132,7 +133,7 @@ export class LongPoll {
     // the event loop): 2,000 watchers of a large fleet cost a few megabytes per change
     // instead of a few hundred.
     if (byteLength(body) >= GZIP_MIN_BYTES && acceptsGzip(req)) {
-      answer.gzip ??= gzipAsync(body.length === 1 ? (body[0] as Buffer) : Buffer.concat(body), { level: 1 })
+      answer.gzip ??= gzipParts(body)
       const compressed = await answer.gzip
       if (!res.destroyed) send(req, res, 200, compressed, { ...headers, 'content-encoding': 'gzip' })
       return
@@ -170,7 +171,7 @@ export async function jsonParts(value: unknown): Promise<Buffer[]> {
   if (!Array.isArray(value) || value.length <= JSON_PART_ITEMS) return [Buffer.from(jsonText(value))]
   const parts: Buffer[] = []
   for (let start = 0; start < value.length; start += JSON_PART_ITEMS) {
-    if (start > 0) await new Promise((resolve) => setImmediate(resolve))
+    if (start > 0) await nextTurn()
     const end = Math.min(start + JSON_PART_ITEMS, value.length)
     // JSON.stringify(value, null, 2), an item at a time: each item indented one level.
     let text = start === 0 ? '[\n' : ',\n'
