@@ -198,10 +198,12 @@ interface SortedEntries {
   byPod: Map<string, Entry[]>
 }
 
-/** Which checks `Monitor.states()` returns: those of one pod, one node, or both. */
+/** Which checks `Monitor.states()` returns: those of one pod, one node, in some states, or any mix. */
 export interface StateScope {
   pod?: string | undefined
   node?: string | undefined
+  /** Only checks in one of these states (`critical`, …); all when absent. */
+  state?: readonly HealthState[] | undefined
 }
 
 /** What a woken long-poll gets: one snapshot shared by every watcher woken by the same change. */
@@ -378,17 +380,19 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   }
 
   /**
-   * All current states, sorted by pod, node and check; with `scope`, only those of that pod
-   * and node. Only the states returned are copied (the API answers `GET /v1/pods/web` from
-   * a 50,000-check monitor without copying the other 49,990).
+   * All current states, sorted by pod, node and check; with `scope`, only those of that pod,
+   * node and states. Only the states returned are copied (the API answers `GET /v1/pods/web`
+   * or `?state=critical` from a 50,000-check monitor without copying the other 49,990).
    */
   states(scope: StateScope = {}): CheckState[] {
-    const { pod, node } = scope
+    const { pod, node, state: wanted } = scope
     const { all, byPod } = this.sortedEntries()
     const now = Date.now()
     const states: CheckState[] = []
     for (const entry of pod === undefined ? all : (byPod.get(pod) ?? [])) {
-      if (node === undefined || entry.spec.node === node) states.push(this.shownState(entry, now))
+      if (node !== undefined && entry.spec.node !== node) continue
+      const current = this.currentState(entry)
+      if (wanted === undefined || wanted.includes(current.state)) states.push(this.shown(entry, current, now))
     }
     return states
   }
@@ -500,12 +504,22 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
 
   /** An entry's state as readers see it: for another replica's check, what that replica published. */
   private shownState(entry: Entry, now?: number): CheckState {
-    const silenced = this.silences.match(entry.spec, entry.windows, now)
+    return this.shown(entry, this.currentState(entry), now)
+  }
+
+  /** A check's state as its owner last reported it: this replica's, or the one its owner published. */
+  private currentState(entry: Entry): Readonly<CheckState> {
     if (!entry.owned) {
       const published = this.options.share?.published?.(entry.spec.id)
-      if (published) return silenced ? { ...published, silenced } : { ...published }
+      if (published) return published
     }
-    return silenced ? { ...entry.state, silenced } : { ...entry.state }
+    return entry.state
+  }
+
+  /** A copy of `current` for readers, with the silence holding it back now. */
+  private shown(entry: Entry, current: Readonly<CheckState>, now?: number): CheckState {
+    const silenced = this.silences.match(entry.spec, entry.windows, now)
+    return silenced ? { ...current, silenced } : { ...current }
   }
 
   /**

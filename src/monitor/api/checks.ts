@@ -5,7 +5,7 @@
  */
 import { matchesFilter, toInspect } from '../inspect.js'
 import type { Monitor } from '../monitor.js'
-import { type CheckState, checkId, HEALTH_STATES, type HealthState } from '../types.js'
+import { checkId, HEALTH_STATES, type HealthState } from '../types.js'
 import { type ApiCall, HttpError, sendJson } from './call.js'
 
 /** What `GET /v1` answers: the routes, with their query parameters. */
@@ -38,9 +38,9 @@ export function checkHandlers(monitor: Monitor) {
 
     /** `GET /v1/checks?state=&pod=&node=` (watch) */
     list(call: ApiCall): Promise<void> {
-      const filter = stateFilter(call.query)
-      const scope = { pod: call.query.get('pod') ?? undefined, node: call.query.get('node') ?? undefined }
-      return call.watch((states) => states.filter(filter), scope)
+      const { query } = call
+      const scope = { pod: query.get('pod') ?? undefined, node: query.get('node') ?? undefined, state: states(query) }
+      return call.watch((states) => states, scope)
     },
 
     /**
@@ -132,7 +132,8 @@ function unknownCheck(id: string): HttpError {
   return new HttpError(404, `no check ${JSON.stringify(id)}; GET /v1/checks lists the checks the monitor knows`)
 }
 
-function stateFilter(query: URLSearchParams): (s: CheckState) => boolean {
+/** The states `?state=` asks for (repeated or comma-separated); undefined for all. */
+function states(query: URLSearchParams): HealthState[] | undefined {
   const wanted = query.getAll('state').flatMap((v) => v.split(','))
   for (const state of wanted) {
     if (!HEALTH_STATES.includes(state as HealthState)) {
@@ -142,12 +143,7 @@ function stateFilter(query: URLSearchParams): (s: CheckState) => boolean {
       )
     }
   }
-  const pod = query.get('pod')
-  const node = query.get('node')
-  return (s) =>
-    (wanted.length === 0 || wanted.includes(s.state)) &&
-    (pod === null || s.pod === pod) &&
-    (node === null || s.node === node)
+  return wanted.length === 0 ? undefined : (wanted as HealthState[])
 }
 
 function since(query: URLSearchParams): { since?: string } {

@@ -24,12 +24,14 @@ export const JSON_PART_ITEMS = 500
 
 /** A cached answer to watchers: its JSON bytes and, once a client asked for it, their gzip. */
 interface Answer {
+  /** The monitor's index when the states were read, when it is not the snapshot's. */
+  index?: number
   body: Promise<Buffer[]>
   gzip?: Promise<Buffer>
 }
 
 /**
- * Which states a watched route answers from: one check (`id`), or a pod and node. The
+ * Which states a watched route answers from: one check (`id`), or a pod, node and states. The
  * monitor copies only those for a plain GET, and a long poll's snapshot is narrowed to them
  * before the route's `produce` sees it.
  */
@@ -52,6 +54,8 @@ export class LongPoll {
   private readonly watchers: Slots
   // Answers to woken watchers, serialised once per change snapshot and per variant.
   private readonly answers = new WeakMap<CheckState[], Map<string, Answer>>()
+  // Answers to plain GETs being rendered now, by variant (see `fresh`).
+  private readonly rendering = new Map<string, Answer>()
 
   constructor(
     private readonly monitor: Monitor,
@@ -105,28 +109,26 @@ export class LongPoll {
         this.access.admit(req, 'api')
       }
     }
+    let answer: Answer
     if (!states) {
-      // The states in scope only: one check's answer from a 50,000-check monitor copies one.
-      const { id, ...within } = scope
-      const current = id === undefined ? monitor.states(within) : [monitor.state(id)].filter((s) => s !== undefined)
-      const body = await jsonParts(produce(current))
-      if (!res.destroyed) send(req, res, 200, body, { 'content-type': JSON_TYPE, [INDEX_HEADER]: String(index) })
-      return
-    }
-    let bodies = this.answers.get(states)
-    if (!bodies) this.answers.set(states, (bodies = new Map()))
-    let answer = bodies.get(variant)
-    if (answer === undefined) {
-      // Bytes, so 2,000 answers write the same bytes instead of encoding the text 2,000 times.
-      // The snapshot is sorted, and so is what is kept of it.
-      answer = { body: jsonParts(produce(inScope(states, scope))) }
-      bodies.set(variant, answer)
+      answer = this.fresh(variant, produce, scope)
+    } else {
+      let bodies = this.answers.get(states)
+      if (!bodies) this.answers.set(states, (bodies = new Map()))
+      let cached = bodies.get(variant)
+      if (cached === undefined) {
+        // Bytes, so 2,000 answers write the same bytes instead of encoding the text 2,000 times.
+        // The snapshot is sorted, and so is what is kept of it.
+        cached = { body: jsonParts(produce(inScope(states, scope))) }
+        bodies.set(variant, cached)
+      }
+      answer = cached
     }
     const body = await answer.body
     if (res.destroyed) return
     const headers: Record<string, string> = {
       'content-type': JSON_TYPE,
-      [INDEX_HEADER]: String(index),
+      [INDEX_HEADER]: String(answer.index ?? index),
       vary: 'accept-encoding',
     }
     // Compressed once per snapshot for every watcher that accepts it (by zlib's threads, off
@@ -141,6 +143,30 @@ export class LongPoll {
     send(req, res, 200, body, headers)
   }
 
+  /**
+   * The answer to a plain GET (no `?index=`): rendered from the states in scope now, or, while
+   * an answer to the same variant is still being rendered, that one. A list of 50,000 checks
+   * takes a few hundred milliseconds to render a part at a time; 100 clients asking for it
+   * meanwhile share one rendering, its bytes and its gzip, instead of holding 100 copies of
+   * 15 MB. What they get was read when that rendering began, a moment before they asked, and
+   * carries the index of that moment: a client passing it back as `?index=` misses nothing.
+   */
+  private fresh(variant: string, produce: (states: CheckState[]) => unknown, scope: WatchScope): Answer {
+    const rendering = this.rendering.get(variant)
+    if (rendering) return rendering
+    // The states in scope only: one check's answer from a 50,000-check monitor copies one.
+    const { id, ...within } = scope
+    const monitor = this.monitor
+    const current = id === undefined ? monitor.states(within) : [monitor.state(id)].filter((s) => s !== undefined)
+    const answer: Answer = { index: monitor.index, body: jsonParts(produce(current)) }
+    this.rendering.set(variant, answer)
+    const done = () => {
+      if (this.rendering.get(variant) === answer) this.rendering.delete(variant)
+    }
+    answer.body.then(done, done)
+    return answer
+  }
+
   /** Ends every wait now (each watcher answers with what it has); later ones end at once. */
   close(): void {
     this.closing.abort()
@@ -148,13 +174,14 @@ export class LongPoll {
   }
 }
 
-function inScope(states: CheckState[], { id, pod, node }: WatchScope): CheckState[] {
-  if (id === undefined && pod === undefined && node === undefined) return states
+function inScope(states: CheckState[], { id, pod, node, state }: WatchScope): CheckState[] {
+  if (id === undefined && pod === undefined && node === undefined && state === undefined) return states
   return states.filter(
     (s) =>
       (id === undefined || s.id === id) &&
       (pod === undefined || s.pod === pod) &&
-      (node === undefined || s.node === node),
+      (node === undefined || s.node === node) &&
+      (state === undefined || state.includes(s.state)),
   )
 }
 
