@@ -9,8 +9,13 @@
 // PROBEKIT_TEST_FILE_LIMIT seconds (default 600) together with every process it started
 // (servers it froze included), naming the file and those processes, so the runner reports
 // it as failed and goes on.
+//
+// The run has a temp directory of its own (TMPDIR for every file and what it starts),
+// removed when the run ends: servers' data directories, `probekit check`'s code cache and
+// Node's compile cache of the commands the tests run go there, not to the machine's /tmp.
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
@@ -48,11 +53,19 @@ const args = [
   ...passthrough,
   ...files,
 ]
+const runTmp = mkdtempSync(join(tmpdir(), 'probekit-test-run-'))
+// Servers the harness runs as their own users (postgres, mysql, nats) reach their
+// directories inside it.
+chmodSync(runTmp, 0o755)
+process.on('exit', () => rmSync(runTmp, { recursive: true, force: true }))
 const child = spawn(process.execPath, args, {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, PROBEKIT_TEST: '1' },
+  env: { ...process.env, PROBEKIT_TEST: '1', TMPDIR: runTmp },
 })
+// Ended from outside (Ctrl-C, a CI's SIGTERM): the tests end first, then the run's
+// temp directory goes with the runner's exit below.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
 const fileLimitSeconds = Number(process.env.PROBEKIT_TEST_FILE_LIMIT ?? 600)
 if (!(fileLimitSeconds > 0)) {
   console.error(

@@ -5,7 +5,9 @@
  * Needs `npm run build` first (examples import the built probekit).
  */
 import assert from 'node:assert/strict'
+import { existsSync, rmSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
+import { DEFAULT_LIVENESS_FILE, DEFAULT_READINESS_FILE } from '../../src/worker/defaults.js'
 import { freePort } from '../support/server-process.js'
 import { type PostgresServer, startPostgres } from '../support/servers/postgres.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
@@ -40,6 +42,23 @@ async function envFor(code: string): Promise<NodeJS.ProcessEnv> {
  * SIGTERM and must stop; nothing may reach stderr.
  */
 async function runProgram(block: DocBlock): Promise<void> {
+  // Files the example writes where the docs say (absolute /tmp paths, the worker kit's
+  // defaults): those that were not there before are removed after it.
+  const written = [...new Set([...(block.code.match(/\/tmp\/[\w.-]+/g) ?? []), ...workerDefaults(block.code)])]
+  const fresh = written.filter((path) => !existsSync(path))
+  try {
+    await runProgramBlock(block)
+  } finally {
+    for (const path of fresh) rmSync(path, { force: true })
+  }
+}
+
+/** The files the worker kit writes by default, when the example uses it. */
+function workerDefaults(code: string): string[] {
+  return code.includes('probekit/worker') ? [DEFAULT_LIVENESS_FILE, DEFAULT_READINESS_FILE] : []
+}
+
+async function runProgramBlock(block: DocBlock): Promise<void> {
   const named = listenPorts(block.code)
   const ports: Record<number, number> = {}
   for (const port of named) ports[port] = await freePort()
