@@ -9,10 +9,11 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, type Stats, stat
 import { open, readdir, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
-import { LineCounter, parseAllDocuments } from 'yaml'
+import { Composer, LineCounter, Parser } from 'yaml'
 import { redactUrl } from '../core/redact.js'
 import { notARegularFile, OPEN_WITHOUT_WAITING } from '../core/small-file.js'
 import { didYouMean } from '../core/suggest.js'
+import { timeSlices } from '../core/time-slices.js'
 import { EXEC_KEYS, readExecCheck } from './manifest/checks/exec.js'
 import { GRPC_KEYS, readGrpcCheck } from './manifest/checks/grpc.js'
 import { HTTP_KEYS, readHttpCheck } from './manifest/checks/http.js'
@@ -86,7 +87,8 @@ export const MAX_MANIFEST_BYTES = 10 * 1024 * 1024
  * A file may hold several YAML documents, one pod each. Only regular files are read, each
  * up to `MAX_MANIFEST_BYTES`: a named pipe, a device (a link to /dev/zero) or a file too
  * large is a `ManifestError` naming it. Files are read asynchronously, so a slow disk
- * holds up the load and not the process; `loadManifests` is the synchronous form.
+ * holds up the load and not the process, and parsed a pod at a time with the event loop
+ * free every few milliseconds; `loadManifests` is the synchronous form.
  *
  * @example
  * const pods = await readManifests(['/etc/probekit/pods'], { node: 'web-1' })
@@ -97,7 +99,7 @@ export async function readManifests(paths: readonly string[], defaults: Manifest
   for (const path of paths) files.push(...(await listManifestFiles(path)))
   const texts: { file: string; text: string }[] = []
   for (const file of files) texts.push({ file, text: await readManifestFile(file) })
-  return podsOf(texts, defaults)
+  return podsOfInSlices(texts, defaults)
 }
 
 /**
@@ -117,24 +119,49 @@ export function loadManifests(paths: readonly string[], defaults: ManifestDefaul
 }
 
 function podsOf(texts: { file: string; text: string }[], defaults: ManifestDefaults): PodManifest[] {
-  const pods: PodManifest[] = []
-  const seen = new Map<string, string>()
+  const pods = new PodList()
+  for (const { file, text } of texts) for (const pod of podsIn(text, file, defaults)) pods.add(pod, file)
+  return pods.list
+}
+
+/**
+ * `podsOf`, letting the event loop run every `PARSE_SLICE_MS` of parsing (between two pods):
+ * a monitor reloading a large fleet (SIGHUP, a changed file) keeps its checks on schedule
+ * and its API answering meanwhile.
+ */
+async function podsOfInSlices(
+  texts: { file: string; text: string }[],
+  defaults: ManifestDefaults,
+): Promise<PodManifest[]> {
+  const pods = new PodList()
+  const pause = timeSlices(PARSE_SLICE_MS)
   for (const { file, text } of texts) {
-    for (const pod of parseManifest(text, file, defaults)) {
-      const key = `${pod.node}/${pod.id}`
-      const other = seen.get(key)
-      if (other)
-        throw new ManifestError(
-          file,
-          undefined,
-          'id',
-          `pod "${pod.id}" on node "${pod.node}" is also declared in ${other}; give each pod one manifest`,
-        )
-      seen.set(key, file)
-      pods.push(pod)
+    for (const pod of podsIn(text, file, defaults)) {
+      pods.add(pod, file)
+      await pause()
     }
   }
-  return pods
+  return pods.list
+}
+
+/** The pods of every file, each pod (node and id) declared once. */
+class PodList {
+  readonly list: PodManifest[] = []
+  private readonly seen = new Map<string, string>()
+
+  add(pod: PodManifest, file: string): void {
+    const key = `${pod.node}/${pod.id}`
+    const other = this.seen.get(key)
+    if (other)
+      throw new ManifestError(
+        file,
+        undefined,
+        'id',
+        `pod "${pod.id}" on node "${pod.node}" is also declared in ${other}; give each pod one manifest`,
+      )
+    this.seen.set(key, file)
+    this.list.push(pod)
+  }
 }
 
 const noSuchPath = (path: string) =>
@@ -191,6 +218,8 @@ const MANIFEST_NAME = /\.ya?ml$/i
  */
 const OPEN_FLAGS = OPEN_WITHOUT_WAITING
 const CHUNK_BYTES = 64 * 1024
+/** Parsing time `readManifests` takes at once before it lets the event loop run, ms. */
+const PARSE_SLICE_MS = 10
 
 /** Why a manifest file cannot be read as one, or undefined when it can. */
 function unreadable(stats: Stats): string | undefined {
@@ -281,11 +310,18 @@ function readManifestFileSync(file: string): string {
 
 /** Parses the text of one manifest file (one pod per YAML document). */
 export function parseManifest(text: string, file: string, defaults: ManifestDefaults = {}): PodManifest[] {
+  return [...podsIn(text, file, defaults)]
+}
+
+/**
+ * The pods of one manifest file, a YAML document at a time: each document is parsed and
+ * read only when the one before it is done, so `readManifests` can let the event loop run
+ * between them (50,000 checks are ~3 MB of YAML and take seconds to parse and read).
+ */
+function* podsIn(text: string, file: string, defaults: ManifestDefaults): Generator<PodManifest> {
   const lineCounter = new LineCounter()
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false })
-  if (!Array.isArray(docs)) return [] // an empty stream
-  const pods: PodManifest[] = []
-  for (const doc of docs) {
+  const composer = new Composer({ prettyErrors: false })
+  for (const doc of composer.compose(new Parser(lineCounter.addNewLine).parse(text))) {
     const error = doc.errors[0]
     if (error) {
       const line = error.linePos?.[0]?.line ?? lineCounter.linePos(error.pos[0]).line
@@ -293,8 +329,9 @@ export function parseManifest(text: string, file: string, defaults: ManifestDefa
       throw new ManifestError(file, line, undefined, `YAML syntax error: ${message}`)
     }
     if (doc.contents === null) continue // an empty document (e.g. a trailing `---`)
+    let pod: PodManifest
     try {
-      pods.push(readPod(new ManifestReader(doc, file, lineCounter, defaults)))
+      pod = readPod(new ManifestReader(doc, file, lineCounter, defaults))
     } catch (error) {
       if (error instanceof ManifestError) throw error
       // A mistake no reader words yet still names its file and pod, not only what failed.
@@ -302,8 +339,8 @@ export function parseManifest(text: string, file: string, defaults: ManifestDefa
       const line = typeof offset === 'number' ? lineCounter.linePos(offset).line : undefined
       throw new ManifestError(file, line, undefined, error instanceof Error ? error.message : String(error))
     }
+    yield pod
   }
-  return pods
 }
 
 function readPod(r: ManifestReader): PodManifest {

@@ -8,6 +8,7 @@ import { EventEmitter, setMaxListeners } from 'node:events'
 import { reasonOf } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import { SecretSet } from '../core/redact.js'
+import { timeSlices } from '../core/time-slices.js'
 import { type Checker, type CheckerResult, keepTail } from './checkers/checker.js'
 import { execChecker } from './checkers/exec.js'
 import { grpcChecker } from './checkers/grpc.js'
@@ -144,6 +145,8 @@ const NOT_OURS = 'checked by another monitor replica, which has published no res
 
 /** A check taken over from another replica first runs within this long (or its interval, if shorter). */
 const TAKEOVER_SPREAD_MS = 250
+/** Work a (re)load does at once before it lets the event loop run, ms (see `applyLoad`). */
+const LOAD_SLICE_MS = 10
 
 /**
  * Where in its interval a check runs when monitors share a fleet: a point fixed by its id on
@@ -193,6 +196,14 @@ const DEFAULT_WAKE_SHARE = 0.25
 const WAKE_BATCH = 100
 
 /** The monitor's entries in reading order, and each pod's (in the same order). */
+/** A check of the manifests being loaded, with what `applyLoad` compares it by. */
+interface WantedCheck {
+  spec: CheckSpec
+  fingerprint: string
+  /** `subjectOf(spec)`; empty when the check is loaded already, unchanged. */
+  subject: string
+}
+
 interface SortedEntries {
   all: Entry[]
   byPod: Map<string, Entry[]>
@@ -671,13 +682,26 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         this.writer.storeError('reading the stored states', error)
       }
     }
-    const wanted = new Map<string, CheckSpec>()
-    for (const pod of pods) for (const spec of pod.checks) registerSecrets(spec, this.secrets)
+    // Everything that takes time per check is done first, with the event loop free every
+    // few milliseconds (a fleet of 50,000 checks takes about a second): the secrets every
+    // target is redacted with, then each check's redacted target, fingerprint and, where it
+    // is new or changed, its subject. What changes the monitor's checks then runs at once.
+    const pause = timeSlices(LOAD_SLICE_MS)
+    for (const pod of pods) {
+      for (const spec of pod.checks) {
+        registerSecrets(spec, this.secrets)
+        await pause()
+      }
+    }
+    const wanted = new Map<string, WantedCheck>()
     for (const pod of pods) {
       for (const spec of pod.checks) {
         // What is shown of the check (a command line, a URL) carries none of its secrets.
         spec.target = this.redact(spec.target)
-        wanted.set(spec.id, spec)
+        const fingerprint = checkFingerprint(spec)
+        const unchanged = this.entries.get(spec.id)?.fingerprint === fingerprint
+        wanted.set(spec.id, { spec, fingerprint, subject: unchanged ? '' : subjectOf(spec) })
+        await pause()
       }
     }
 
@@ -693,9 +717,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     // Stored checks that no manifest names any more are dropped on the first load.
     for (const id of this.restored.keys()) if (!wanted.has(id)) this.writer.removeState(id)
 
-    for (const [id, spec] of wanted) {
-      const fingerprint = checkFingerprint(spec)
-      const subject = subjectOf(spec)
+    for (const [id, { spec, fingerprint, subject }] of wanted) {
       const existing = this.entries.get(id)
       if (existing && existing.fingerprint === fingerprint) continue
       let state: CheckState
