@@ -668,8 +668,14 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     const defaults: { node?: string; caFile?: string } = {}
     if (this.options.node) defaults.node = this.options.node
     if (this.options.caFile) defaults.caFile = this.options.caFile
+    // A stop while this load runs ends it before it changes anything (the store may be
+    // closed next); a load into a monitor stopped before it applies as ever.
+    const stopping = this.stopping.signal
+    const running = !stopping.aborted
+    const stoppedSince = () => running && stopping.aborted
     // Read asynchronously: a slow or stuck file system holds up this load, not the checks.
     const pods: PodManifest[] = await readManifests(paths, defaults)
+    if (stoppedSince()) return
     this.paths = [...paths]
     if (!this.restored) {
       this.restored = new Map()
@@ -704,6 +710,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         await pause()
       }
     }
+    if (stoppedSince()) return
 
     let changed = false
     for (const [id, entry] of this.entries) {

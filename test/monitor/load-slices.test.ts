@@ -112,6 +112,31 @@ describe('loading a fleet in slices', () => {
     }
   })
 
+  it('a stop during a reload ends it before it changes anything', async () => {
+    writeFileSync(file, fleet(10, 5))
+    const monitor = new Monitor({ store: openStore('memory'), logger: false })
+    await monitor.load([file])
+    monitor.start()
+    const before = monitor.states().map((s) => s.id)
+    const indexBefore = monitor.index
+    writeFileSync(file, fleet(10, 5, '-new'))
+    let stopped: Promise<void> | undefined
+    const turns = watchTurns(() => {
+      // Once the reload is past reading the file (its first clock reading).
+      if (readings > 0 && !stopped) stopped = monitor.stop()
+    })
+    readings = 0
+    await monitor.reload()
+    turns.stop()
+    assert.ok(stopped, 'the stop came during the reload')
+    await stopped
+    assert.deepEqual(
+      monitor.states().map((s) => s.id),
+      before,
+    )
+    assert.equal(monitor.index, indexBefore)
+  })
+
   it('a bad manifest found late in a sliced load changes nothing', async () => {
     writeFileSync(file, fleet(10, 5))
     const monitor = new Monitor({ store: openStore('memory'), logger: false })
