@@ -62,6 +62,8 @@ export async function run(ctx) {
   const dir = makeTempDir('monitor-50k')
   const nginx = await startNginx({ workers: 2, connections: 20_000 })
   const rows = []
+  const reloadWindowMs = ctx.quick ? 10_000 : 20_000
+  let reload
   let capacity
   try {
     capacity = await nginx.capacity()
@@ -129,6 +131,10 @@ export async function run(ctx) {
         ctx.log(
           `monitor-50k: ${fmt(targets)} targets: ${fmt(row.checksPerSecond)} checks/s of ${fmt(row.expectedPerSecond)}, drift p99 ${fmt(row.p99Ms)} ms, ${fmt(row.cpuUsPerCheck, 1)} µs CPU/check, ${fmt(row.kbPerTarget, 1)} KB/target, RSS ${fmt(row.rssMb)} MB; the monitor's own view: ${ownText(own)}`,
         )
+        if (targets === sizes[sizes.length - 1]) {
+          reload = await measureReload({ monitor, apiUrl, nginx, manifestFile, targets, windowMs: reloadWindowMs })
+          ctx.log(`monitor-50k: ${reloadText(reload)}`)
+        }
       } finally {
         await monitor.stop()
       }
@@ -142,7 +148,7 @@ export async function run(ctx) {
   const marginalKb = large ? ((large.rssMb - small.rssMb) * 1024) / (large.targets - small.targets) : undefined
   const top = rows[rows.length - 1]
   const headline = top
-    ? `${fmt(top.targets)} targets: ${fmt(top.checksPerSecond)} checks/s of ${fmt(top.expectedPerSecond)} due, drift p99 ${fmt(top.p99Ms)} ms, ${fmt(top.cpuUsPerCheck, 1)} µs CPU per check, ${fmt(top.kbPerTarget, 1)} KB per target${marginalKb !== undefined ? ` (${fmt(marginalKb, 1)} KB marginal)` : ''}, RSS ${fmt(top.rssMb)} MB (goals: p99 < 250 ms, ≤ 80 µs, ≤ 12 KB, < 1 GB)`
+    ? `${fmt(top.targets)} targets: ${fmt(top.checksPerSecond)} checks/s of ${fmt(top.expectedPerSecond)} due, drift p99 ${fmt(top.p99Ms)} ms, ${fmt(top.cpuUsPerCheck, 1)} µs CPU per check, ${fmt(top.kbPerTarget, 1)} KB per target${marginalKb !== undefined ? ` (${fmt(marginalKb, 1)} KB marginal)` : ''}, RSS ${fmt(top.rssMb)} MB (goals: p99 < 250 ms, ≤ 80 µs, ≤ 12 KB, < 1 GB)${reload ? `; during a reload drift p99 ${fmt(reload.p99Ms)} ms` : ''}`
     : 'not measured'
   return {
     id,
@@ -198,6 +204,11 @@ export async function run(ctx) {
         : []),
       'The monitor is pinned to one core, so CPU cannot exceed 100%; nginx and the bench are not pinned.',
       "The monitor's view comes from its own `GET /metrics/monitor`, read just before and just after the window: how late runs started after they were due (`probekit_monitor_check_run_delay_seconds`, the bound of the bucket holding the 99th percentile), runs skipped, and the garbage collector's pauses (`nodejs_gc_duration_seconds`; the longest as the bound of its bucket: 1, 10, 100 ms, 1 s). A drift p99 from nginx's log far above the monitor's own late p99 points outside the monitor (the machine, nginx); both high, with long major GC pauses, at its memory.",
+      ...(reload
+        ? [
+            `A reload while it runs (${fmt(reload.targets)} targets): every tenth check's URL changed in the manifest, then SIGHUP; nginx's log is read for the ${reloadWindowMs / 1000} s from the signal, and the drift is that of the nine checks in ten that did not change (a changed check starts its schedule anew). ${reloadText(reload)}.`,
+          ]
+        : []),
       ...rows
         .filter((r) => r.checksPerSecond < 0.9 * r.expectedPerSecond)
         .map(
@@ -210,9 +221,46 @@ export async function run(ctx) {
       `npm run build && npm run bench -- --only=monitor-50k${ctx.quick ? ' --quick' : ''}`,
       'nginx -p DIR -c nginx.conf -g "daemon off;"   # see bench/support/nginx.mjs',
       `taskset -c ${ctx.serverCpu} node bin/probekit.js monitor --listen 127.0.0.1:PORT --quiet --no-watch targets.yaml`,
+      "# the reload: every tenth target's URL gets '?v=2' in targets.yaml, then",
+      'kill -HUP MONITOR_PID',
     ],
-    data: { sizes, intervalMs: INTERVAL_MS, warmupMs: sizes.map(warmupFor), windowMs, capacity, marginalKb, rows },
+    data: { sizes, intervalMs: INTERVAL_MS, warmupMs: sizes.map(warmupFor), windowMs, capacity, marginalKb, rows, reload },
   }
+}
+
+/**
+ * A reload of the running monitor: every tenth check's URL gets a query (`?v=2`: the same
+ * target in nginx's log, whose `$uri` has no query), then SIGHUP. The reload is applied when
+ * the API shows the first pod's first check with its new URL; the drift over `windowMs`
+ * from the signal is that of the checks that did not change.
+ */
+async function measureReload({ monitor, apiUrl, nginx, manifestFile, targets, windowMs }) {
+  writeFileSync(
+    manifestFile,
+    fleetManifest(targets, (i) => nginx.url(`/t/${i}${i % 10 === 0 ? '?v=2' : ''}`)),
+  )
+  await nginx.resetLog()
+  const own0 = await readOwnMetrics(apiUrl)
+  const from = Date.now()
+  process.kill(monitor.pid, 'SIGHUP')
+  let appliedMs
+  while (Date.now() - from < windowMs) {
+    if (appliedMs === undefined) {
+      const res = await fetch(`${apiUrl}/v1/pods/bench-pod-0`)
+      const states = res.ok ? await res.json() : []
+      if (states.find((s) => s.check === 't0')?.target.includes('v=2')) appliedMs = Date.now() - from
+    }
+    await sleep(100)
+  }
+  const to = Date.now()
+  const own = ownDelta(own0, await readOwnMetrics(apiUrl))
+  const byUri = hitsByTarget(await nginx.readLog(), from, to)
+  for (const uri of [...byUri.keys()]) if (Number(uri.slice(uri.lastIndexOf('/') + 1)) % 10 === 0) byUri.delete(uri)
+  return { targets, appliedS: appliedMs === undefined ? undefined : appliedMs / 1000, ...driftOf(byUri, INTERVAL_MS), own }
+}
+
+function reloadText(r) {
+  return `reload of ${fmt(r.targets)} checks (a tenth changed) applied ${r.appliedS === undefined ? 'not within the window' : `after ${fmt(r.appliedS, 1)} s`}; meanwhile drift p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms, max ${fmt(r.maxMs)} ms of the unchanged checks; the monitor's own view: ${ownText(r.own)}`
 }
 
 function ownText(own) {
