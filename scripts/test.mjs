@@ -63,9 +63,22 @@ const child = spawn(process.execPath, args, {
   stdio: 'inherit',
   env: { ...process.env, PROBEKIT_TEST: '1', TMPDIR: runTmp },
 })
-// Ended from outside (Ctrl-C, a CI's SIGTERM): the tests end first, then the run's
-// temp directory goes with the runner's exit below.
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
+// Ended from outside (Ctrl-C, a CI's SIGTERM): the tests and every process they started
+// (servers included, frozen ones too) end at once, as the watchdog ends one file, and the
+// run's temp directory goes with the runner's exit.
+for (const [signal, status] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+]) {
+  process.on(signal, () => {
+    try {
+      endTree(processTable(), child.pid)
+    } catch {
+      child.kill('SIGKILL') // not Linux: the tests at least
+    }
+    process.exit(status)
+  })
+}
 const fileLimitSeconds = Number(process.env.PROBEKIT_TEST_FILE_LIMIT ?? 600)
 if (!(fileLimitSeconds > 0)) {
   console.error(
@@ -128,10 +141,15 @@ function endOverdueFiles(runnerPid) {
         (names.length ? ` and what it started:\n  ${names.join('\n  ')}` : '') +
         `\n[test.mjs] (the limit is PROBEKIT_TEST_FILE_LIMIT seconds)\n`,
     )
-    for (const p of [...started.reverse(), pid]) {
-      try {
-        process.kill(p, 'SIGKILL')
-      } catch {}
-    }
+    endTree(table, pid, started)
+  }
+}
+
+/** Ends `pid` and every process it started (deepest first) with SIGKILL. */
+function endTree(table, pid, started = descendants(table, pid)) {
+  for (const p of [...started].reverse().concat(pid)) {
+    try {
+      process.kill(p, 'SIGKILL')
+    } catch {}
   }
 }
