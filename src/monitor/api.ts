@@ -28,6 +28,10 @@
  * | `GET /metrics/monitor` | Prometheus text: the monitor's own figures only |
  * | `GET /livez`, `/readyz`, `/healthz` | the monitor's own health, through probekit |
  * | `GET /` | the dashboard |
+ *
+ * The watched reads (`/v1/checks`, `/v1/checks/<id>`, `/v1/pods/<pod>`, `/v1/inspect`) are
+ * long polls with `?index=` (api/watch.ts); at most `MAX_RENDERINGS` different answers are
+ * rendered and `MAX_ANSWER_BYTES` written at once, each within 30 s.
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -45,6 +49,7 @@ import {
   HttpError,
   send,
   sendJson,
+  sendWithin,
 } from './api/call.js'
 import { checkHandlers } from './api/checks.js'
 import { DEFAULT_PUSH_RATE_PER_SECOND, pushHandler } from './api/push.js'
@@ -95,11 +100,12 @@ export interface ApiOptions {
   /** Who may read and write (see docs/api.md, Security). Default: no credential, loopback only. */
   auth?: ApiAuthOptions
   /**
-   * Ms a `/metrics` answer may take to be written, from its first byte; a client that has
-   * not read it all by then has its connection closed. Default `METRICS_WRITE_DEADLINE_MS`.
+   * Ms a `/metrics` answer, or an answer of a watched read route (`/v1/checks`, …), may take
+   * to be written, from its first byte; a client that has not read it all by then has its
+   * connection closed. Default `WRITE_DEADLINE_MS`.
    * @internal For tests, which shorten it; not a documented option.
    */
-  metricsWriteDeadlineMs?: number
+  writeDeadlineMs?: number
 }
 
 export interface ApiAuthOptions {
@@ -144,12 +150,13 @@ export const DEFAULT_MAX_STREAMS = 1000
  */
 export const MAX_METRICS_ANSWERS = 8
 /**
- * A `/metrics` answer not written this long after its first byte is cut: its connection is
- * closed, and its slot and rendering are freed. A client that sends the request and never
- * reads (or reads a few bytes a minute) holds them 30 s, not until it disconnects. A
- * scraper gives up sooner anyway (Prometheus at its `scrape_timeout`, 10 s by default).
+ * A `/metrics` answer, or a watched read route's (`/v1/checks`, `/v1/inspect`, …), not
+ * written this long after its first byte is cut: its connection is closed, and what it held
+ * (a slot, a rendering) is freed. A client that sends the request and never reads (or reads
+ * a few bytes a minute) holds them 30 s, not until it disconnects. A scraper gives up sooner
+ * anyway (Prometheus at its `scrape_timeout`, 10 s by default).
  */
-export const METRICS_WRITE_DEADLINE_MS = 30_000
+export const WRITE_DEADLINE_MS = 30_000
 const READ = ['GET', 'HEAD'] as const
 
 /** A rendering of /metrics, shared by the scrapes that arrive while it runs, and its gzip once one asks. */
@@ -166,8 +173,8 @@ interface RouteServices {
   /** The process's CPU, memory and GC pauses for `/metrics`, counted while the API is up. */
   processMetrics: ProcessMetrics
   pushRatePerSecond: number
-  /** See `METRICS_WRITE_DEADLINE_MS`. */
-  metricsWriteDeadlineMs: number
+  /** See `WRITE_DEADLINE_MS`. */
+  writeDeadlineMs: number
 }
 
 /**
@@ -181,7 +188,7 @@ function apiRoutes({
   events,
   processMetrics,
   pushRatePerSecond,
-  metricsWriteDeadlineMs,
+  writeDeadlineMs,
 }: RouteServices): ApiRoute[] {
   // One rendering of /metrics at a time, shared by the scrapes that arrive while it runs:
   // with 50,000 checks it is ~30 MB of text, rendered a part at a time (see metrics.ts), and
@@ -257,10 +264,10 @@ function apiRoutes({
         if (req.method !== 'HEAD' && acceptsGzip(req)) {
           answer.gzip ??= gzipParts(text)
           const compressed = await answer.gzip
-          sendWithin(metricsWriteDeadlineMs, req, res, 200, [compressed], { ...headers, 'content-encoding': 'gzip' })
+          sendWithin(writeDeadlineMs, req, res, 200, [compressed], { ...headers, 'content-encoding': 'gzip' })
           return
         }
-        sendWithin(metricsWriteDeadlineMs, req, res, 200, text, headers)
+        sendWithin(writeDeadlineMs, req, res, 200, text, headers)
       },
     },
     {
@@ -277,29 +284,6 @@ function apiRoutes({
       (path): ApiRoute => ({ methods: READ, path, exact: true, access: 'asset', handler: dashboardFile }),
     ),
   ]
-}
-
-/**
- * `send`, with a deadline for the last byte: an answer not written `deadlineMs` after it
- * started is cut, its connection closed (so 'close' frees what the answer held). The timer
- * ends with the response, whichever way it ends.
- */
-function sendWithin(
-  deadlineMs: number,
-  req: IncomingMessage,
-  res: ServerResponse,
-  statusCode: number,
-  body: readonly Buffer[],
-  headers: Record<string, string>,
-): void {
-  send(req, res, statusCode, body, headers)
-  if (res.writableFinished || res.destroyed) return
-  const timer = setTimeout(() => res.destroy(), deadlineMs)
-  // The server keeps the process alive, not a timer of one of its answers.
-  timer.unref()
-  const clear = () => clearTimeout(timer)
-  res.once('finish', clear)
-  res.once('close', clear)
 }
 
 function dashboardFile({ req, res, url }: ApiCall): void {
@@ -341,6 +325,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
   const longPoll = new LongPoll(monitor, access, {
     maxWaitMs: options.maxWaitMs ?? DEFAULT_WAIT_MS,
     maxWatchers: options.maxWatchers ?? DEFAULT_MAX_WATCHERS,
+    writeDeadlineMs: options.writeDeadlineMs ?? WRITE_DEADLINE_MS,
   })
   const processMetrics = new ProcessMetrics()
   processMetrics.start()
@@ -351,7 +336,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
       events,
       processMetrics,
       pushRatePerSecond: options.pushRatePerSecond ?? DEFAULT_PUSH_RATE_PER_SECOND,
-      metricsWriteDeadlineMs: options.metricsWriteDeadlineMs ?? METRICS_WRITE_DEADLINE_MS,
+      writeDeadlineMs: options.writeDeadlineMs ?? WRITE_DEADLINE_MS,
     }),
   )
   const log = limitedLog(logger)

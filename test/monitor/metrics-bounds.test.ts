@@ -155,7 +155,7 @@ describe('GET /metrics facing clients that do not read', () => {
       host: '127.0.0.1',
       port: 0,
       logger: false,
-      metricsWriteDeadlineMs: 1000,
+      writeDeadlineMs: 1000,
     })
     try {
       // The first answer's deadline runs out before the others': its slot is the first freed.
@@ -175,6 +175,34 @@ describe('GET /metrics facing clients that do not read', () => {
         `${first.bodyBytes()} of ${first.contentLength} bytes arrived: the answer was not cut`,
       )
       for (const s of others) s.socket.destroy()
+    } finally {
+      await api.close()
+    }
+  })
+
+  it('closes the connection of a client that has not read a /v1/checks answer by the write deadline', async () => {
+    const api: Api = await startApi(fleet.monitor, {
+      host: '127.0.0.1',
+      port: 0,
+      logger: false,
+      writeDeadlineMs: 1000,
+    })
+    try {
+      const reader = await scrapeWithoutReading(api.url, '/v1/checks')
+      assert.match(reader.first, /^HTTP\/1\.1 200 /)
+      assert.ok(reader.contentLength > 5e6, `${reader.contentLength} bytes: more than the kernel takes in`)
+      // Well past the deadline, the client starts reading: the answer was cut at the deadline.
+      await new Promise((r) => setTimeout(r, 2500))
+      reader.socket.resume()
+      await within(reader.closed, 10_000, 'the monitor to close the connection')
+      assert.ok(
+        reader.bodyBytes() < reader.contentLength,
+        `${reader.bodyBytes()} of ${reader.contentLength} bytes arrived: the answer was not cut`,
+      )
+      // Others are answered in full meanwhile.
+      const res = await fetch(`${api.url}/v1/checks?state=unknown,passing,warning,critical`)
+      assert.equal(res.status, 200)
+      assert.equal(((await res.json()) as unknown[]).length, CHECKS)
     } finally {
       await api.close()
     }

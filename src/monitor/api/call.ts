@@ -102,6 +102,29 @@ export function send(
   }
 }
 
+/**
+ * `send`, with a deadline for the last byte: an answer not written `deadlineMs` after it
+ * started is cut, its connection closed (so 'close' frees what the answer held). The timer
+ * ends with the response, whichever way it ends.
+ */
+export function sendWithin(
+  deadlineMs: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+  statusCode: number,
+  body: readonly Buffer[],
+  headers: Record<string, string>,
+): void {
+  send(req, res, statusCode, body, headers)
+  if (res.writableFinished || res.destroyed) return
+  const timer = setTimeout(() => res.destroy(), deadlineMs)
+  // The server keeps the process alive, not a timer of one of its answers.
+  timer.unref()
+  const clear = () => clearTimeout(timer)
+  res.once('finish', clear)
+  res.once('close', clear)
+}
+
 export function sendJson(
   req: IncomingMessage,
   res: ServerResponse,

@@ -132,9 +132,9 @@ function unknownCheck(id: string): HttpError {
   return new HttpError(404, `no check ${JSON.stringify(id)}; GET /v1/checks lists the checks the monitor knows`)
 }
 
-/** The states `?state=` asks for (repeated or comma-separated); undefined for all. */
+/** The states `?state=` asks for (repeated or comma-separated, each once); undefined for all. */
 function states(query: URLSearchParams): HealthState[] | undefined {
-  const wanted = query.getAll('state').flatMap((v) => v.split(','))
+  const wanted = [...new Set(query.getAll('state').flatMap((v) => v.split(',')))]
   for (const state of wanted) {
     if (!HEALTH_STATES.includes(state as HealthState)) {
       throw new HttpError(

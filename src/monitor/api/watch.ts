@@ -5,6 +5,8 @@
  * Watchers woken by one change share its snapshot, and the answer for each variant (path
  * and filters) is serialised — and compressed — once.
  */
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { durationMs } from '../../core/duration.js'
 import { jsonSafe } from '../../core/inert.js'
@@ -12,14 +14,14 @@ import type { Access } from '../auth.js'
 import type { Monitor, StateScope } from '../monitor.js'
 import { Slots } from '../rate-limit.js'
 import type { CheckState } from '../types.js'
-import { type ApiCall, acceptsGzip, busy, gzipParts, HttpError, JSON_TYPE, jsonText, send } from './call.js'
+import { type ApiCall, acceptsGzip, busy, gzipParts, HttpError, JSON_TYPE, sendWithin } from './call.js'
 
 export const DEFAULT_WAIT_MS = 5 * 60_000
 const INDEX_HEADER = 'x-probekit-index'
 /** Answers smaller than this are not worth compressing. */
 const GZIP_MIN_BYTES = 1024
 
-/** States in an array answer rendered at a time: a few milliseconds of the event loop. */
+/** Items (checks) of an answer rendered at a time: a few milliseconds of the event loop. */
 export const JSON_PART_ITEMS = 500
 
 /** A cached answer to watchers: its JSON bytes and, once a client asked for it, their gzip. */
@@ -44,7 +46,26 @@ export interface LongPollOptions {
   maxWaitMs: number
   /** Watchers waiting at once at most; more are answered 503 with Retry-After. */
   maxWatchers: number
+  /** Ms an answer may take to be written from its first byte; then its connection is closed. */
+  writeDeadlineMs: number
+  /** Bytes of distinct answers being written at once at most (`MAX_ANSWER_BYTES`). */
+  maxAnswerBytes?: number
 }
+
+/**
+ * Plain GETs of different things rendered at once at most; one more is answered 503 with
+ * Retry-After. Each holds a rendering in memory (15 MB for 50,000 checks) and takes turns
+ * with the checks on the event loop; GETs of the same thing share one (see `fresh`).
+ */
+export const MAX_RENDERINGS = 8
+
+/**
+ * Bytes of answers being written at once, each distinct answer counted once however many
+ * clients it goes to (2,000 watchers woken by one change share one). A client that does not
+ * read pins what it was sent until the write deadline; past this, a request whose answer
+ * would add to it is answered 503 with Retry-After. One answer alone always goes out.
+ */
+export const MAX_ANSWER_BYTES = 256 * 1024 * 1024
 
 export class LongPoll {
   private readonly closing = new AbortController()
@@ -56,6 +77,7 @@ export class LongPoll {
   private readonly answers = new WeakMap<CheckState[], Map<string, Answer>>()
   // Answers to plain GETs being rendered now, by variant (see `fresh`).
   private readonly rendering = new Map<string, Answer>()
+  private readonly writing: AnswersInFlight
 
   constructor(
     private readonly monitor: Monitor,
@@ -63,6 +85,7 @@ export class LongPoll {
     private readonly options: LongPollOptions,
   ) {
     this.watchers = new Slots(options.maxWatchers)
+    this.writing = new AnswersInFlight(options.maxAnswerBytes ?? MAX_ANSWER_BYTES)
   }
 
   /** Answers the call with `produce(states)`, after waiting when it asks `?index=`. */
@@ -137,10 +160,20 @@ export class LongPoll {
     if (byteLength(body) >= GZIP_MIN_BYTES && acceptsGzip(req)) {
       answer.gzip ??= gzipParts(body)
       const compressed = await answer.gzip
-      if (!res.destroyed) send(req, res, 200, compressed, { ...headers, 'content-encoding': 'gzip' })
+      if (!res.destroyed) this.write(req, res, compressed, { ...headers, 'content-encoding': 'gzip' })
       return
     }
-    send(req, res, 200, body, headers)
+    this.write(req, res, body, headers)
+  }
+
+  /** Sends `body` within the write deadline, if the answers being written leave room for it. */
+  private write(req: IncomingMessage, res: ServerResponse, body: Buffer | Buffer[], headers: Record<string, string>) {
+    if (req.method !== 'HEAD' && !this.writing.hold(body, res)) {
+      throw busy(
+        `the answers being written to clients hold ${Math.round(this.writing.bytes / 1024 / 1024)} MB, the most this monitor keeps for them (slow readers)`,
+      )
+    }
+    sendWithin(this.options.writeDeadlineMs, req, res, 200, Array.isArray(body) ? body : [body], headers)
   }
 
   /**
@@ -154,6 +187,9 @@ export class LongPoll {
   private fresh(variant: string, produce: (states: CheckState[]) => unknown, scope: WatchScope): Answer {
     const rendering = this.rendering.get(variant)
     if (rendering) return rendering
+    if (this.rendering.size >= MAX_RENDERINGS) {
+      throw busy(`${MAX_RENDERINGS} answers are being rendered, the most this monitor renders at once`)
+    }
     // The states in scope only: one check's answer from a 50,000-check monitor copies one.
     const { id, ...within } = scope
     const monitor = this.monitor
@@ -174,6 +210,41 @@ export class LongPoll {
   }
 }
 
+/**
+ * The answers being written, each distinct body counted once (see `MAX_ANSWER_BYTES`): held
+ * from its write to the end of its response, whichever way that ends.
+ */
+class AnswersInFlight {
+  private readonly held = new Map<object, { bytes: number; answers: number }>()
+  private total = 0
+
+  constructor(private readonly maxBytes: number) {}
+
+  get bytes(): number {
+    return this.total
+  }
+
+  /** Holds `body` until `res` closes; false (nothing held) when it would pass the bound. */
+  hold(body: Buffer | Buffer[], res: ServerResponse): boolean {
+    let entry = this.held.get(body)
+    if (!entry) {
+      const bytes = Array.isArray(body) ? byteLength(body) : body.length
+      if (this.total > 0 && this.total + bytes > this.maxBytes) return false
+      entry = { bytes, answers: 0 }
+      this.held.set(body, entry)
+      this.total += bytes
+    }
+    const held = entry
+    held.answers++
+    res.once('close', () => {
+      if (--held.answers > 0) return
+      this.held.delete(body)
+      this.total -= held.bytes
+    })
+    return true
+  }
+}
+
 function inScope(states: CheckState[], { id, pod, node, state }: WatchScope): CheckState[] {
   if (id === undefined && pod === undefined && node === undefined && state === undefined) return states
   return states.filter(
@@ -190,26 +261,93 @@ function byteLength(parts: readonly Buffer[]): number {
 }
 
 /**
- * The bytes of `jsonText(value)`. An array of more than `JSON_PART_ITEMS` items (the list
- * of 50,000 checks is 15 MB of JSON) is rendered a part at a time, with the event loop free
- * between parts, so that checks due meanwhile start on time; the bytes are the same.
+ * The bytes of `jsonText(value)`, rendered `JSON_PART_ITEMS` items at a time with the event
+ * loop free between parts, so that checks due meanwhile start on time: the list of 50,000
+ * checks is 15 MB of JSON, and `/v1/inspect` of them as much. Collections are opened (arrays,
+ * and objects whose values are all objects: pods, nodes, checks by name), and their items
+ * are rendered whole, by JSON.stringify; the bytes are the same.
  */
 export async function jsonParts(value: unknown): Promise<Buffer[]> {
-  if (!Array.isArray(value) || value.length <= JSON_PART_ITEMS) return [Buffer.from(jsonText(value))]
-  const parts: Buffer[] = []
-  for (let start = 0; start < value.length; start += JSON_PART_ITEMS) {
-    if (start > 0) await nextTurn()
-    const end = Math.min(start + JSON_PART_ITEMS, value.length)
-    // JSON.stringify(value, null, 2), an item at a time: each item indented one level.
-    let text = start === 0 ? '[\n' : ',\n'
-    for (let i = start; i < end; i++) {
-      if (i > start) text += ',\n'
-      text += `  ${(JSON.stringify(value[i], null, 2) ?? 'null').replaceAll('\n', '\n  ')}`
+  const out = new JsonParts()
+  await out.value(value, '')
+  return out.end()
+}
+
+/** What `jsonParts` writes to: the text of the part being filled, and the parts done. */
+class JsonParts {
+  private readonly parts: Buffer[] = []
+  private text = ''
+  private items = 0
+
+  /** `value` as JSON.stringify(value, null, 2) writes it at `indent`. */
+  async value(value: unknown, indent: string): Promise<void> {
+    if (Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON !== 'function')
+      return this.array(value, indent)
+    if (isCollection(value)) return this.object(value, indent)
+    this.text += (JSON.stringify(value, null, 2) ?? 'null').replaceAll('\n', `\n${indent}`)
+    if (++this.items % JSON_PART_ITEMS === 0) {
+      this.parts.push(Buffer.from(jsonSafe(this.text)))
+      this.text = ''
+      await nextTurn()
     }
-    if (end === value.length) text += '\n]\n'
-    parts.push(Buffer.from(jsonSafe(text)))
   }
-  return parts
+
+  private async array(items: readonly unknown[], indent: string): Promise<void> {
+    if (items.length === 0) {
+      this.text += '[]'
+      return
+    }
+    const inner = `${indent}  `
+    this.text += '['
+    for (let i = 0; i < items.length; i++) {
+      this.text += `${i > 0 ? ',' : ''}\n${inner}`
+      const item = items[i]
+      // As JSON.stringify writes what JSON cannot hold in an array.
+      await this.value(
+        item === undefined || typeof item === 'function' || typeof item === 'symbol' ? null : item,
+        inner,
+      )
+    }
+    this.text += `\n${indent}]`
+  }
+
+  private async object(entries: Record<string, object>, indent: string): Promise<void> {
+    const keys = Object.keys(entries)
+    if (keys.length === 0) {
+      this.text += '{}'
+      return
+    }
+    const inner = `${indent}  `
+    this.text += '{'
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string
+      this.text += `${i > 0 ? ',' : ''}\n${inner}${JSON.stringify(key)}: `
+      await this.value(entries[key], inner)
+    }
+    this.text += `\n${indent}}`
+  }
+
+  end(): Buffer[] {
+    this.parts.push(Buffer.from(`${jsonSafe(this.text)}\n`))
+    return this.parts
+  }
+}
+
+/**
+ * A plain object whose values are all objects (a map of named things), without `toJSON`:
+ * opened by `jsonParts`. Others (a check's state, with its strings and numbers) are items.
+ */
+function isCollection(value: unknown): value is Record<string, object> {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  if ((proto !== Object.prototype && proto !== null) || typeof (value as { toJSON?: unknown }).toJSON === 'function')
+    return false
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue
+    const child = (value as Record<string, unknown>)[key]
+    if (typeof child !== 'object' || child === null) return false
+  }
+  return true
 }
 
 function parseIndex(raw: string): number {
@@ -227,8 +365,12 @@ export function parseWait(raw: string | null, maxMs: number): number {
   return Math.min(ms, maxMs)
 }
 
-/** The query of a request without its long-poll parameters: requests that get the same answer. */
+/**
+ * What a watched answer depends on, of a request's query: `pod`, `node` and the set of
+ * `state`s. Requests that differ in nothing else share an answer, whatever other parameters
+ * they carry (a cache-buster `?_=<time>` must not cost a rendering of its own).
+ */
 function variantOf(query: URLSearchParams): string {
-  const kept = [...query].filter(([key]) => key !== 'index' && key !== 'wait')
-  return new URLSearchParams(kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))).toString()
+  const states = [...new Set(query.getAll('state').flatMap((v) => v.split(',')))].sort()
+  return JSON.stringify([query.getAll('pod'), query.getAll('node'), states])
 }
