@@ -387,6 +387,10 @@ export async function run(argv: string[]): Promise<number> {
   tuneHeap()
   let monitor: Monitor | undefined
   const logger = lineLogger(parsed.quiet, () => monitor?.redact)
+  // Starting takes seconds with a large fleet (loading 50,000 checks): a signal meanwhile
+  // must not kill the process as Node's default would. A SIGHUP reloads once it runs; a
+  // SIGTERM or SIGINT ends the start-up cleanly (the load stops where it is, exit 0).
+  const early = startupSignals(() => void monitor?.stop())
 
   let store: MonitorStore
   try {
@@ -401,6 +405,7 @@ export async function run(argv: string[]): Promise<number> {
       },
     })
   } catch (error) {
+    early.release()
     // No SQLite in this installation is not a mistake in the command line.
     if (error instanceof SqliteMissingError) throw new Error(error.message)
     if (error instanceof StoreError) throw new UsageError(error.message)
@@ -414,6 +419,10 @@ export async function run(argv: string[]): Promise<number> {
     share?.close()
     if (etcdStore) await etcdStore.shutdown()
     else store.close()
+  }
+  if (early.stopped) {
+    await closeStore()
+    return early.end(logger)
   }
   monitor = new Monitor({
     store,
@@ -431,8 +440,14 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await monitor.load(parsed.paths)
   } catch (error) {
+    early.release()
     await closeStore()
     throw error
+  }
+  if (early.stopped) {
+    await monitor.stop()
+    await closeStore()
+    return early.end(logger)
   }
   // The API's bearer tokens are masked like the manifests' secrets (and again after SIGHUP).
   const maskTokens = () => {
@@ -482,6 +497,7 @@ export async function run(argv: string[]): Promise<number> {
         ...(parsed.maxConnections !== undefined ? { maxConnections: parsed.maxConnections } : {}),
       })
     } catch (error) {
+      early.release()
       await webhooks?.close()
       await alerts?.close()
       await closeStore()
@@ -503,11 +519,20 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await etcdStore?.register()
   } catch (error) {
+    early.release()
     await api?.close()
     await webhooks?.close()
     await alerts?.close()
     await closeStore()
     throw error instanceof StoreError ? new UsageError(error.message) : error
+  }
+  if (early.stopped) {
+    await api?.close()
+    await monitor.stop()
+    await webhooks?.close()
+    await alerts?.close()
+    await closeStore()
+    return early.end(logger)
   }
   monitor.start()
 
@@ -576,7 +601,10 @@ export async function run(argv: string[]): Promise<number> {
       rereadTokens(parsed.tokenFile, logger)
       reload('SIGHUP')
     }
+    early.release()
     process.on('SIGHUP', onHup)
+    // A SIGHUP while starting: the manifests may have changed after they were read.
+    if (early.hupped) onHup()
 
     const watchers = parsed.watch ? watchManifests(parsed.paths, () => reload('a manifest changed')) : []
 
@@ -619,6 +647,53 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGTERM', onTerm)
     process.on('SIGINT', onInt)
   })
+}
+
+/**
+ * SIGHUP, SIGTERM and SIGINT while the monitor starts, noted instead of ending the process
+ * (Node's default for all three): `stopped` says which stop came, `hupped` whether a SIGHUP
+ * did; `onStop` runs at the first stop (it stops a load in progress). `release` hands the
+ * signals to the running monitor's handlers.
+ */
+function startupSignals(onStop: () => void) {
+  let stopped: string | undefined
+  let hupped = false
+  const hup = () => {
+    hupped = true
+  }
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopped) return
+    stopped = signal
+    onStop()
+  }
+  const term = () => stop('SIGTERM')
+  const int = () => stop('SIGINT')
+  process.on('SIGHUP', hup)
+  process.on('SIGTERM', term)
+  process.on('SIGINT', int)
+  let released = false
+  const release = () => {
+    if (released) return
+    released = true
+    process.off('SIGHUP', hup)
+    process.off('SIGTERM', term)
+    process.off('SIGINT', int)
+  }
+  return {
+    get stopped() {
+      return stopped
+    },
+    get hupped() {
+      return hupped
+    },
+    release,
+    /** Ends a start-up a stop came during: exit 0, as a stop of the running monitor. */
+    end(logger: Logger): number {
+      release()
+      logger.info(`probekit monitor: ${stopped} while starting, stopped`)
+      return 0
+    },
+  }
 }
 
 /** SIGHUP: the token file again; a file that cannot be used keeps the tokens read before. */

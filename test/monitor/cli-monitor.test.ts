@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
@@ -271,5 +271,55 @@ describe('probekit monitor', () => {
     } finally {
       store.close()
     }
+  })
+
+  it('takes a SIGHUP or a SIGTERM while it starts: reloads once running, or stops cleanly with status 0', async () => {
+    const dir = makeTempDir('cli-monitor')
+    // 20,000 push checks: loading them takes long enough to signal the monitor meanwhile.
+    const docs: string[] = []
+    for (let p = 0; p < 200; p++) {
+      const lines = [`id: pod-${p}`, 'node: n1', 'checks:']
+      for (let c = 0; c < 100; c++) lines.push(`  - { name: c${c}, type: push, period: 1h }`)
+      docs.push(lines.join('\n'))
+    }
+    const file = join(dir, 'fleet.yaml')
+    writeFileSync(file, `${docs.join('\n---\n')}\n`)
+    /** Starts a monitor and resolves once it handles `signal` (its handler is installed), before its checks are loaded. */
+    const startAndWaitFor = async (signal: 'SIGHUP' | 'SIGTERM') => {
+      const monitor = startMonitor(['--store', `sqlite:${join(dir, `${signal}.sqlite`)}`, '--listen', 'none', file])
+      running.push(monitor)
+      // /proc/<pid>/status: SigCgt, the signals the process catches (bit n-1 for signal n).
+      // Node catches SIGTERM from its start (to restore the terminal); SIGHUP is caught once
+      // the monitor's handlers for the start-up are there, SIGTERM's and SIGINT's with it.
+      const bit = 1n
+      await waitFor(
+        `the monitor to catch ${signal}`,
+        () => {
+          const status = readFileSync(`/proc/${monitor.child.pid}/status`, 'utf8')
+          return (BigInt(`0x${/^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1]}`) & bit) !== 0n
+        },
+        20_000,
+        5,
+      )
+      assert.doesNotMatch(monitor.output(), /watching/, 'still starting')
+      return monitor
+    }
+
+    const hupped = await startAndWaitFor('SIGHUP')
+    hupped.child.kill('SIGHUP')
+    await waitFor(
+      'the reload the SIGHUP asked for',
+      () => /reloaded the manifests \(SIGHUP\)/.test(hupped.output()),
+      60_000,
+    )
+    assert.match(hupped.output(), /watching 20000 checks of 200 pods/)
+    hupped.child.kill('SIGTERM')
+    assert.equal(await hupped.exited, 0, hupped.output())
+
+    const termed = await startAndWaitFor('SIGTERM')
+    termed.child.kill('SIGTERM')
+    assert.equal(await termed.exited, 0, termed.output())
+    assert.match(termed.output(), /probekit monitor: SIGTERM while starting, stopped$/m)
+    assert.doesNotMatch(termed.output(), /watching|error/)
   })
 })
