@@ -85,6 +85,11 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 let fleet: Fleet
 const stalled: Stalled[] = []
 
+/** A second listener on the same monitor, with the write deadline shortened from 30 s to 1 s. */
+function shortDeadlineApi(): Promise<Api> {
+  return startApi(fleet.monitor, { host: '127.0.0.1', port: 0, logger: false, writeDeadlineMs: 1000 })
+}
+
 before(async () => {
   fleet = await startFleet({
     store: 'memory',
@@ -150,13 +155,7 @@ describe('GET /metrics facing clients that do not read', () => {
   })
 
   it('closes the connection of a client that has not read its answer by the write deadline, and frees its slot', async () => {
-    // A second listener on the same monitor, with the deadline shortened from 30 s to 1 s.
-    const api: Api = await startApi(fleet.monitor, {
-      host: '127.0.0.1',
-      port: 0,
-      logger: false,
-      writeDeadlineMs: 1000,
-    })
+    const api = await shortDeadlineApi()
     try {
       // The first answer's deadline runs out before the others': its slot is the first freed.
       const first = await stall(api.url)
@@ -181,12 +180,7 @@ describe('GET /metrics facing clients that do not read', () => {
   })
 
   it('closes the connection of a client that has not read a /v1/checks answer by the write deadline', async () => {
-    const api: Api = await startApi(fleet.monitor, {
-      host: '127.0.0.1',
-      port: 0,
-      logger: false,
-      writeDeadlineMs: 1000,
-    })
+    const api = await shortDeadlineApi()
     try {
       const reader = await scrapeWithoutReading(api.url, '/v1/checks')
       assert.match(reader.first, /^HTTP\/1\.1 200 /)

@@ -10,7 +10,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { gunzipSync } from 'node:zlib'
 import { type HttpError, jsonText } from '../../src/monitor/api/call.js'
-import { JSON_PART_ITEMS, jsonParts, LongPoll, MAX_RENDERINGS } from '../../src/monitor/api/watch.js'
+import {
+  JSON_PART_ITEMS,
+  jsonParts,
+  LongPoll,
+  type LongPollOptions,
+  MAX_RENDERINGS,
+} from '../../src/monitor/api/watch.js'
 import type { Access } from '../../src/monitor/auth.js'
 import type { StateScope } from '../../src/monitor/monitor.js'
 import type { CheckState, HealthState } from '../../src/monitor/types.js'
@@ -288,20 +294,36 @@ describe('plain GETs of a list being rendered share its rendering', () => {
     return { call, text, headers: () => headers, close }
   }
 
-  it('renders one list for a set of states however it is asked for', async () => {
+  /** Counts the fleet monitor's `states()` reads, until `restore()`. */
+  const countReads = () => {
     const monitor = fleet.monitor
-    let reads = 0
     const states = monitor.states.bind(monitor)
+    let reads = 0
     monitor.states = (scope?: StateScope) => {
       reads++
       return states(scope)
     }
+    return {
+      count: () => reads,
+      restore: () => {
+        monitor.states = states
+      },
+    }
+  }
+
+  /** The answers of the fleet's monitor, called directly (the API's access check is not needed). */
+  const longPollOf = (options: Partial<LongPollOptions> = {}) =>
+    new LongPoll(fleet.monitor, undefined as unknown as Access, {
+      maxWaitMs: 1000,
+      maxWatchers: 10,
+      writeDeadlineMs: 30_000,
+      ...options,
+    })
+
+  it('renders one list for a set of states however it is asked for', async () => {
+    const reads = countReads()
     try {
-      const longPoll = new LongPoll(monitor, undefined as unknown as Access, {
-        maxWaitMs: 1000,
-        maxWatchers: 10,
-        writeDeadlineMs: 30_000,
-      })
+      const longPoll = longPollOf()
       const asked = ['?state=critical,unknown', '?state=unknown&state=critical', '?state=unknown,critical,unknown']
       const exchanges = asked.map((search) => exchange(false, search))
       // As the list route asks: the states of the query, each once.
@@ -312,28 +334,19 @@ describe('plain GETs of a list being rendered share its rendering', () => {
           }),
         ),
       )
-      assert.equal(reads, 1)
+      assert.equal(reads.count(), 1)
       const texts = await Promise.all(exchanges.map((e) => e.text()))
       assert.equal(new Set(texts).size, 1)
       assert.equal((JSON.parse(texts[0] as string) as CheckState[]).length, 3 * JSON_PART_ITEMS)
     } finally {
-      monitor.states = states
+      reads.restore()
     }
   })
 
   it('renders once for the GETs that come while it runs, with the index of when it began', async () => {
     const monitor = fleet.monitor
-    let reads = 0
-    const states = monitor.states.bind(monitor)
-    monitor.states = (scope?: StateScope) => {
-      reads++
-      return states(scope)
-    }
-    const longPoll = new LongPoll(monitor, undefined as unknown as Access, {
-      maxWaitMs: 1000,
-      maxWatchers: 10,
-      writeDeadlineMs: 30_000,
-    })
+    const reads = countReads()
+    const longPoll = longPollOf()
     const before = monitor.index
     const first = exchange(false)
     const answering = [longPoll.answer(first.call, (s) => s)]
@@ -344,7 +357,7 @@ describe('plain GETs of a list being rendered share its rendering', () => {
     const joined = [exchange(true), exchange(false, '?_=1700000000'), exchange(true, '?junk=1&_=2')]
     for (const { call } of joined) answering.push(longPoll.answer(call, (s) => s))
     await Promise.all(answering)
-    assert.equal(reads, 1, 'one rendering for four GETs')
+    assert.equal(reads.count(), 1, 'one rendering for four GETs')
     const texts = await Promise.all([first, ...joined].map((e) => e.text()))
     for (const [i, text] of texts.entries()) {
       assert.equal(text, texts[0], `answer ${i}`)
@@ -358,7 +371,8 @@ describe('plain GETs of a list being rendered share its rendering', () => {
     // Once it is done, the next GET renders anew, with the change and its index.
     const later = exchange(false)
     await longPoll.answer(later.call, (s) => s)
-    assert.equal(reads, 2)
+    assert.equal(reads.count(), 2)
+    reads.restore()
     const after = JSON.parse(await later.text()) as CheckState[]
     assert.equal(after.find((s) => s.id === 'n1/big/c7')?.state, 'critical')
     assert.equal(later.headers()['x-probekit-index'], String(monitor.index))
@@ -366,13 +380,8 @@ describe('plain GETs of a list being rendered share its rendering', () => {
 
   it('answers 503 past the bytes of answers being written, counting an answer shared by many once', async () => {
     const monitor = fleet.monitor
-    const longPoll = new LongPoll(monitor, undefined as unknown as Access, {
-      maxWaitMs: 1000,
-      maxWatchers: 10,
-      writeDeadlineMs: 30_000,
-      // Room for one list of the fleet's checks, not two.
-      maxAnswerBytes: 1.5 * Buffer.byteLength(jsonText(monitor.states())),
-    })
+    // Room for one list of the fleet's checks, not two.
+    const longPoll = longPollOf({ maxAnswerBytes: 1.5 * Buffer.byteLength(jsonText(monitor.states())) })
     const answer = (e: ReturnType<typeof exchange>, scope = {}) => longPoll.answer(e.call, (s) => s, scope)
     // Three clients that do not read, sharing one answer: held once.
     const slow = [exchange(false, '', true), exchange(false, '', true), exchange(false, '', true)]
@@ -401,11 +410,7 @@ describe('plain GETs of a list being rendered share its rendering', () => {
   })
 
   it(`renders at most ${MAX_RENDERINGS} different answers at once`, async () => {
-    const longPoll = new LongPoll(fleet.monitor, undefined as unknown as Access, {
-      maxWaitMs: 1000,
-      maxWatchers: 10,
-      writeDeadlineMs: 30_000,
-    })
+    const longPoll = longPollOf()
     // Different sets of states, each holding every check (all unknown or one critical): each
     // a rendering of its own that spans turns of the event loop.
     const others: HealthState[] = ['passing', 'warning', 'critical']
