@@ -82,6 +82,12 @@ const CHECK_READERS: Record<CheckKind, (r: ManifestReader, input: CheckInput) =>
 /** The largest manifest file read, bytes: a pod's manifest is a few KB, a fleet's file a few MB. */
 export const MAX_MANIFEST_BYTES = 10 * 1024 * 1024
 
+/** How `readManifests` shares the event loop. */
+export interface ReadOptions {
+  /** Other work is late (a monitor's checks): parsing gives way while this holds (see `timeSlices`). */
+  behind?: () => boolean
+}
+
 /**
  * Reads manifests from files and directories (every `*.yaml`/`*.yml` inside, sorted).
  * A file may hold several YAML documents, one pod each. Only regular files are read, each
@@ -94,12 +100,16 @@ export const MAX_MANIFEST_BYTES = 10 * 1024 * 1024
  * const pods = await readManifests(['/etc/probekit/pods'], { node: 'web-1' })
  * for (const pod of pods) console.log(pod.id, pod.checks.map((c) => c.target))
  */
-export async function readManifests(paths: readonly string[], defaults: ManifestDefaults = {}): Promise<PodManifest[]> {
+export async function readManifests(
+  paths: readonly string[],
+  defaults: ManifestDefaults = {},
+  options: ReadOptions = {},
+): Promise<PodManifest[]> {
   const files: string[] = []
   for (const path of paths) files.push(...(await listManifestFiles(path)))
   const texts: { file: string; text: string }[] = []
   for (const file of files) texts.push({ file, text: await readManifestFile(file) })
-  return podsOfInSlices(texts, defaults)
+  return podsOfInSlices(texts, defaults, options.behind)
 }
 
 /**
@@ -127,14 +137,15 @@ function podsOf(texts: { file: string; text: string }[], defaults: ManifestDefau
 /**
  * `podsOf`, letting the event loop run every `PARSE_SLICE_MS` of parsing (between two pods):
  * a monitor reloading a large fleet (SIGHUP, a changed file) keeps its checks on schedule
- * and its API answering meanwhile.
+ * and its API answering meanwhile, and gives way longer while `behind()` says they are late.
  */
 async function podsOfInSlices(
   texts: { file: string; text: string }[],
   defaults: ManifestDefaults,
+  behind: (() => boolean) | undefined,
 ): Promise<PodManifest[]> {
   const pods = new PodList()
-  const pause = timeSlices(PARSE_SLICE_MS)
+  const pause = timeSlices(PARSE_SLICE_MS, behind)
   for (const { file, text } of texts) {
     for (const pod of podsIn(text, file, defaults)) {
       pods.add(pod, file)

@@ -674,7 +674,9 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     const running = !stopping.aborted
     const stoppedSince = () => running && stopping.aborted
     // Read asynchronously: a slow or stuck file system holds up this load, not the checks.
-    const pods: PodManifest[] = await readManifests(paths, defaults)
+    // Checks that are due come first: parsing and preparing take the time they leave.
+    const behind = () => this.scheduler.behind()
+    const pods: PodManifest[] = await readManifests(paths, defaults, { behind })
     if (stoppedSince()) return
     this.paths = [...paths]
     if (!this.restored) {
@@ -692,7 +694,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     // few milliseconds (a fleet of 50,000 checks takes about a second): the secrets every
     // target is redacted with, then each check's redacted target, fingerprint and, where it
     // is new or changed, its subject. What changes the monitor's checks then runs at once.
-    const pause = timeSlices(LOAD_SLICE_MS)
+    const pause = timeSlices(LOAD_SLICE_MS, behind)
     for (const pod of pods) {
       for (const spec of pod.checks) {
         registerSecrets(spec, this.secrets)

@@ -68,6 +68,9 @@ interface Entry {
   thenDueAt: number | undefined
 }
 
+/** A run that starts this much later than it was due counts as late for `Scheduler.behind`, ms. */
+const BEHIND_MS = 50
+
 export class Scheduler {
   private readonly concurrency: number
   private readonly random: () => number
@@ -84,6 +87,8 @@ export class Scheduler {
   private timerAt = Number.POSITIVE_INFINITY
   private started = false
   private counts = { started: 0, skipped: 0 }
+  /** When a run last started more than `BEHIND_MS` late (`behind`). */
+  private lateAt = Number.NEGATIVE_INFINITY
   /** How late runs started after they were due, in seconds. */
   private readonly delayCounts = new Histogram(DEFAULT_BUCKETS_S)
 
@@ -170,6 +175,15 @@ export class Scheduler {
     await Promise.allSettled([...this.inFlight])
   }
 
+  /**
+   * Whether runs are late now: some are due and wait for a slot, or a run started in the
+   * last second began more than `BEHIND_MS` after it was due (a busy event loop). Long work
+   * that can wait (a reload) gives way while this holds.
+   */
+  behind(): boolean {
+    return this.waitingCount > 0 || this.now() - this.lateAt < 1000
+  }
+
   get stats(): SchedulerStats {
     return { ...this.counts, running: this.inFlight.size, waiting: this.waitingCount }
   }
@@ -237,8 +251,10 @@ export class Scheduler {
       entry.running = true
       this.counts.started++
       const dueAt = entry.waitingDueAt
-      const lateMs = Math.max(0, this.now() - dueAt)
+      const now = this.now()
+      const lateMs = Math.max(0, now - dueAt)
       this.delayCounts.observe(lateMs / 1000)
+      if (lateMs > BEHIND_MS) this.lateAt = now
       let promise: Promise<unknown>
       try {
         promise = Promise.resolve(entry.run({ dueAt, lateMs }))

@@ -4,6 +4,38 @@ import { Scheduler } from '../../src/monitor/scheduler.js'
 import { sleep, waitFor } from '../support/server-process.js'
 
 describe('scheduler', () => {
+  it('says it is behind while runs wait for a slot, and for a second after one started late', async () => {
+    let now = 1_000_000
+    const scheduler = new Scheduler({ concurrency: 1, now: () => now })
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    const started: string[] = []
+    scheduler.add(
+      'holds',
+      60_000,
+      async () => {
+        started.push('holds')
+        await gate
+      },
+      0,
+    )
+    scheduler.add('waits', 60_000, async () => void started.push('waits'), 0)
+    assert.equal(scheduler.behind(), false, 'nothing due yet')
+    scheduler.start()
+    await waitFor('the first run', () => started.length === 1, 5000)
+    assert.equal(scheduler.behind(), true, 'a run waits for the only slot')
+    // The slot frees 200 ms (of the scheduler's clock) after both were due: the second starts late.
+    now += 200
+    release()
+    await waitFor('the second run', () => started.length === 2, 5000)
+    assert.equal(scheduler.behind(), true, 'a run started 200 ms late just now')
+    now += 1001
+    assert.equal(scheduler.behind(), false, 'caught up, a second later')
+    await scheduler.stop()
+  })
+
   it('runs each job first within its first interval, then at a fixed rate not stretched by run time', async () => {
     const scheduler = new Scheduler({ concurrency: 10 })
     const starts: number[] = []
