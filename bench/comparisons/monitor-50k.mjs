@@ -224,7 +224,16 @@ export async function run(ctx) {
       "# the reload: every tenth target's URL gets '?v=2' in targets.yaml, then",
       'kill -HUP MONITOR_PID',
     ],
-    data: { sizes, intervalMs: INTERVAL_MS, warmupMs: sizes.map(warmupFor), windowMs, capacity, marginalKb, rows, reload },
+    data: {
+      sizes,
+      intervalMs: INTERVAL_MS,
+      warmupMs: sizes.map(warmupFor),
+      windowMs,
+      capacity,
+      marginalKb,
+      rows,
+      reload,
+    },
   }
 }
 
@@ -256,7 +265,12 @@ async function measureReload({ monitor, apiUrl, nginx, manifestFile, targets, wi
   const own = ownDelta(own0, await readOwnMetrics(apiUrl))
   const byUri = hitsByTarget(await nginx.readLog(), from, to)
   for (const uri of [...byUri.keys()]) if (Number(uri.slice(uri.lastIndexOf('/') + 1)) % 10 === 0) byUri.delete(uri)
-  return { targets, appliedS: appliedMs === undefined ? undefined : appliedMs / 1000, ...driftOf(byUri, INTERVAL_MS), own }
+  return {
+    targets,
+    appliedS: appliedMs === undefined ? undefined : appliedMs / 1000,
+    ...driftOf(byUri, INTERVAL_MS),
+    own,
+  }
 }
 
 function reloadText(r) {
