@@ -390,7 +390,13 @@ export async function run(argv: string[]): Promise<number> {
   // Starting takes seconds with a large fleet (loading 50,000 checks): a signal meanwhile
   // must not kill the process as Node's default would. A SIGHUP reloads once it runs; a
   // SIGTERM or SIGINT ends the start-up cleanly (the load stops where it is, exit 0).
-  const early = startupSignals(() => void monitor?.stop())
+  // The monitor's stop once a start-up signal asked for it: awaited where the start-up ends.
+  let startupStop: Promise<void> | undefined
+  const stopMonitor = (): Promise<void> | undefined => {
+    if (monitor) startupStop ??= monitor.stop()
+    return startupStop
+  }
+  const early = startupSignals(() => void stopMonitor())
 
   let store: MonitorStore
   try {
@@ -445,7 +451,7 @@ export async function run(argv: string[]): Promise<number> {
     throw error
   }
   if (early.stopped) {
-    await monitor.stop()
+    await stopMonitor()
     await closeStore()
     return early.end(logger)
   }
@@ -528,7 +534,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (early.stopped) {
     await api?.close()
-    await monitor.stop()
+    await stopMonitor()
     await webhooks?.close()
     await alerts?.close()
     await closeStore()

@@ -1,4 +1,5 @@
-import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { sleep } from './sleep.js'
 
 /** How long a pause waits at most for other work that is behind, ms (see `timeSlices`). */
 export const MAX_BACKOFF_MS = 100

@@ -195,7 +195,6 @@ const DEFAULT_WAKE_SHARE = 0.25
 /** Long-poll watchers woken per turn of the event loop; the rest wait for the next turn. */
 const WAKE_BATCH = 100
 
-/** The monitor's entries in reading order, and each pod's (in the same order). */
 /** A check of the manifests being loaded, with what `applyLoad` compares it by. */
 interface WantedCheck {
   spec: CheckSpec
@@ -204,6 +203,7 @@ interface WantedCheck {
   subject: string
 }
 
+/** The monitor's entries in reading order, and each pod's (in the same order). */
 interface SortedEntries {
   all: Entry[]
   byPod: Map<string, Entry[]>

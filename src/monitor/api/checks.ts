@@ -39,7 +39,11 @@ export function checkHandlers(monitor: Monitor) {
     /** `GET /v1/checks?state=&pod=&node=` (watch) */
     list(call: ApiCall): Promise<void> {
       const { query } = call
-      const scope = { pod: query.get('pod') ?? undefined, node: query.get('node') ?? undefined, state: states(query) }
+      const scope = {
+        pod: query.get('pod') ?? undefined,
+        node: query.get('node') ?? undefined,
+        state: statesAsked(query),
+      }
       return call.watch((states) => states, scope)
     },
 
@@ -133,7 +137,7 @@ function unknownCheck(id: string): HttpError {
 }
 
 /** The states `?state=` asks for (repeated or comma-separated, each once); undefined for all. */
-function states(query: URLSearchParams): HealthState[] | undefined {
+function statesAsked(query: URLSearchParams): HealthState[] | undefined {
   const wanted = [...new Set(query.getAll('state').flatMap((v) => v.split(',')))]
   for (const state of wanted) {
     if (!HEALTH_STATES.includes(state as HealthState)) {

@@ -282,8 +282,15 @@ class JsonParts {
   /** `value` as JSON.stringify(value, null, 2) writes it at `indent`. */
   async value(value: unknown, indent: string): Promise<void> {
     if (Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON !== 'function')
-      return this.array(value, indent)
-    if (isCollection(value)) return this.object(value, indent)
+      return this.container(value, undefined, indent)
+    if (isCollection(value)) {
+      const keys = Object.keys(value)
+      return this.container(
+        keys.map((key) => value[key]),
+        keys,
+        indent,
+      )
+    }
     this.text += (JSON.stringify(value, null, 2) ?? 'null').replaceAll('\n', `\n${indent}`)
     if (++this.items % JSON_PART_ITEMS === 0) {
       this.parts.push(Buffer.from(jsonSafe(this.text)))
@@ -292,39 +299,25 @@ class JsonParts {
     }
   }
 
-  private async array(items: readonly unknown[], indent: string): Promise<void> {
-    if (items.length === 0) {
-      this.text += '[]'
+  /** An array (`keys` undefined) or an object's `values` under their `keys`, an item at a time. */
+  private async container(values: readonly unknown[], keys: readonly string[] | undefined, indent: string) {
+    const [open, close] = keys ? ['{', '}'] : ['[', ']']
+    if (values.length === 0) {
+      this.text += open + close
       return
     }
     const inner = `${indent}  `
-    this.text += '['
-    for (let i = 0; i < items.length; i++) {
-      this.text += `${i > 0 ? ',' : ''}\n${inner}`
-      const item = items[i]
-      // As JSON.stringify writes what JSON cannot hold in an array.
+    this.text += open
+    for (let i = 0; i < values.length; i++) {
+      this.text += `${i > 0 ? ',' : ''}\n${inner}${keys ? `${JSON.stringify(keys[i])}: ` : ''}`
+      const item = values[i]
+      // As JSON.stringify writes what JSON cannot hold in an array (a collection's values are objects).
       await this.value(
         item === undefined || typeof item === 'function' || typeof item === 'symbol' ? null : item,
         inner,
       )
     }
-    this.text += `\n${indent}]`
-  }
-
-  private async object(entries: Record<string, object>, indent: string): Promise<void> {
-    const keys = Object.keys(entries)
-    if (keys.length === 0) {
-      this.text += '{}'
-      return
-    }
-    const inner = `${indent}  `
-    this.text += '{'
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string
-      this.text += `${i > 0 ? ',' : ''}\n${inner}${JSON.stringify(key)}: `
-      await this.value(entries[key], inner)
-    }
-    this.text += `\n${indent}}`
+    this.text += `\n${indent}${close}`
   }
 
   end(): Buffer[] {
