@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { MAX_OUTPUT_BYTES } from '../../src/monitor/checkers/checker.js'
 import { execChecker } from '../../src/monitor/checkers/exec.js'
@@ -18,10 +19,19 @@ function specOf<K extends CheckSpec['kind']>(kind: K, lines: string): Extract<Ch
   return check as Extract<CheckSpec, { kind: K }>
 }
 
+/**
+ * Whether process `pid` still runs. A killed process whose parent died too is a zombie until
+ * PID 1 reaps it, which some inits do late; it is dead all the same.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
+  } catch {
+    return false
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))
   } catch {
     return false
   }
@@ -90,7 +100,6 @@ describe('exec checker', () => {
     assert.equal(outcome.status, 'fail')
     assert.match(outcome.output, /^timed out after 500 ms/)
     assert.match(outcome.output, /started/, 'what the script printed before the deadline is kept')
-    const { readFileSync } = await import('node:fs')
     const pid = Number(readFileSync(pidFile, 'utf8'))
     await waitFor('the background sleep to be killed', () => !alive(pid), 2000, 20)
   })
