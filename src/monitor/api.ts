@@ -36,6 +36,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../core/logger.js'
+import { didYouMean } from '../core/suggest.js'
 import { PROMETHEUS_TYPE } from '../format/prometheus.js'
 import { createHealth } from '../health.js'
 import { serve } from '../http/listen.js'
@@ -214,13 +215,40 @@ function apiRoutes({
     () => monitor.specs(),
   )
   return [
-    { methods: READ, path: '/v1', access: 'api', handler: checks.endpoints },
-    { methods: READ, path: '/v1/checks', access: 'api', hold: 'watch', handler: checks.list },
+    { methods: READ, path: '/v1', access: 'api', query: [], handler: checks.endpoints },
+    {
+      methods: READ,
+      path: '/v1/checks',
+      access: 'api',
+      hold: 'watch',
+      query: ['state', 'pod', 'node'],
+      handler: checks.list,
+    },
     // <node>/<pod>/<check>[/history|/transitions], or the id as one encoded segment.
-    { methods: READ, path: '/v1/checks/*', access: 'api', hold: 'watch', handler: checks.check },
-    { methods: READ, path: '/v1/pods/:pod', access: 'api', hold: 'watch', handler: checks.pod },
-    { methods: READ, path: '/v1/transitions', access: 'api', handler: checks.transitions },
-    { methods: READ, path: '/v1/inspect', access: 'api', hold: 'watch', handler: checks.inspect },
+    {
+      methods: READ,
+      path: '/v1/checks/*',
+      access: 'api',
+      hold: 'watch',
+      query: ['since', 'limit'],
+      handler: checks.check,
+    },
+    { methods: READ, path: '/v1/pods/:pod', access: 'api', hold: 'watch', query: ['node'], handler: checks.pod },
+    {
+      methods: READ,
+      path: '/v1/transitions',
+      access: 'api',
+      query: ['pod', 'id', 'since', 'limit'],
+      handler: checks.transitions,
+    },
+    {
+      methods: READ,
+      path: '/v1/inspect',
+      access: 'api',
+      hold: 'watch',
+      query: ['pod', 'node'],
+      handler: checks.inspect,
+    },
     // <check>, <pod>/<check> or <node>/<pod>/<check>, then /start, /fail or /<exit status>.
     // HEAD never writes: a push by HEAD (`curl -I …?token=`) is refused, not half-done.
     {
@@ -229,15 +257,16 @@ function apiRoutes({
       access: 'push',
       handler: pushHandler(monitor, access, pushRatePerSecond),
     },
-    { methods: READ, path: '/v1/silences', access: 'api', handler: silences.list },
-    { methods: ['POST'], path: '/v1/silences', access: 'api', handler: silences.add },
-    { methods: ['DELETE'], path: '/v1/silences/:id', access: 'api', handler: silences.expire },
-    { methods: ['POST'], path: '/v1/silences/:id/expire', access: 'api', handler: silences.expire },
+    { methods: READ, path: '/v1/silences', access: 'api', query: [], handler: silences.list },
+    { methods: ['POST'], path: '/v1/silences', access: 'api', query: [], handler: silences.add },
+    { methods: ['DELETE'], path: '/v1/silences/:id', access: 'api', query: [], handler: silences.expire },
+    { methods: ['POST'], path: '/v1/silences/:id/expire', access: 'api', query: [], handler: silences.expire },
     {
       methods: ['GET'],
       path: '/v1/events',
       access: 'api',
       hold: 'stream',
+      query: [],
       handler: ({ req, res }) => {
         if (events.overBudget)
           throw busy('the open event streams hold as much unread output as they may (slow readers)')
@@ -284,6 +313,25 @@ function apiRoutes({
       (path): ApiRoute => ({ methods: READ, path, exact: true, access: 'asset', handler: dashboardFile }),
     ),
   ]
+}
+
+/** Parameters any route with a `query` list takes: the cache-buster browsers and jQuery add. */
+const ANY_ROUTE_PARAMETERS = ['_']
+const WATCH_PARAMETERS = ['index', 'wait']
+
+/** 400 for a query parameter `route` does not read (see `ApiRoute.query`). */
+function refuseUnknownParameters(method: string, route: ApiRoute, query: URLSearchParams): void {
+  if (query.size === 0) return
+  const takes = [...(route.query ?? []), ...(route.hold === 'watch' ? WATCH_PARAMETERS : [])]
+  for (const name of query.keys()) {
+    if (takes.includes(name) || ANY_ROUTE_PARAMETERS.includes(name)) continue
+    const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)
+    const known = takes.length === 0 ? 'it takes none' : `it takes ${takes.join(', ')}`
+    throw new HttpError(
+      400,
+      `unknown query parameter ${shown} for ${method} ${route.path}; ${known}${didYouMean(name, takes)}`,
+    )
+  }
 }
 
 function dashboardFile({ req, res, url }: ApiCall): void {
@@ -411,6 +459,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
       })
     }
     const { route, params, rest } = match
+    if (route.query) refuseUnknownParameters(method, route, url.searchParams)
     if (route.hold === 'stream') {
       const release = streams.acquire()
       if (!release) throw busy(`${streams.max} event streams are open, the most this monitor serves at once`)

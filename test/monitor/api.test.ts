@@ -73,6 +73,32 @@ describe('GET /v1/checks', () => {
       error: 'state "broken" is not a health state; use passing, warning, critical or unknown',
     })
   })
+
+  it('answers a query parameter the route does not take with 400 naming the ones it takes', async () => {
+    const typo = await getJson(`${fleet.url}/v1/checks?states=critical`)
+    assert.equal(typo.status, 400)
+    assert.deepEqual(typo.body, {
+      error:
+        'unknown query parameter "states" for GET /v1/checks; it takes state, pod, node, index, wait; did you mean "state"?',
+    })
+    const none = await getJson(`${fleet.url}/v1/silences?pod=web`)
+    assert.equal(none.status, 400)
+    assert.deepEqual(none.body, { error: 'unknown query parameter "pod" for GET /v1/silences; it takes none' })
+    const history = await getJson(`${fleet.url}/v1/checks/${WEB}/history?limt=5`)
+    assert.equal(history.status, 400)
+    assert.match((history.body as { error: string }).error, /"limt".*did you mean "limit"\?/)
+    // What the routes take still works, and so does a cache-buster.
+    for (const path of [
+      '/v1/checks?state=passing&pod=web&node=n1&_=1700000000',
+      `/v1/checks/${WEB}/history?limit=5&since=2020-01-01T00:00:00Z`,
+      '/v1/transitions?pod=web&id=n1/web/health_check&limit=5',
+      '/v1/pods/web?node=n1',
+      '/v1/inspect?pod=web&node=n1',
+      '/v1/checks?index=1&wait=1ms',
+    ]) {
+      assert.equal((await getJson(`${fleet.url}${path}`)).status, 200, path)
+    }
+  })
 })
 
 describe('one pod, one check, history and transitions', () => {

@@ -47,6 +47,14 @@ export interface ApiRoute extends RouteSpec {
    * `maxWatchers` slots while it waits.
    */
   hold?: 'stream' | 'watch'
+  /**
+   * The query parameters the route reads (`index` and `wait` come with `hold: 'watch'`).
+   * Any other, except the cache-buster `_`, is answered 400 with the ones it takes, so a
+   * typo (`?states=critical`) is not quietly an unfiltered answer. Routes without the list
+   * (`/metrics`, the push route, the dashboard's files) take any, as their clients add
+   * their own (Prometheus' `params`, a cron job's).
+   */
+  query?: readonly string[]
   handler: ApiHandler
 }
 
