@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js'
 import { redact as redactText, redactUrl } from '../core/redact.js'
 import { isLoopbackHost, TokenError, TokenFile } from '../monitor/auth.js'
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../monitor/deliveries.js'
-import { Monitor } from '../monitor/monitor.js'
+import type { Monitor } from '../monitor/monitor.js'
 import type { ReplicaShare } from '../monitor/replicas.js'
 import { registerReceiverSecrets, registerSecrets } from '../monitor/secrets.js'
 import type { EtcdStore } from '../monitor/store/etcd.js'
@@ -430,6 +430,8 @@ export async function run(argv: string[]): Promise<number> {
     await closeStore()
     return early.end(logger)
   }
+  // Loaded once the command line is good: `--help` and a usage error answer without it.
+  const { Monitor } = await import('../monitor/monitor.js')
   monitor = new Monitor({
     store,
     logger,

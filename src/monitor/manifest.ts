@@ -86,6 +86,11 @@ export const MAX_MANIFEST_BYTES = 10 * 1024 * 1024
 export interface ReadOptions {
   /** Other work is late (a monitor's checks): parsing gives way while this holds (see `timeSlices`). */
   behind?: () => boolean
+  /**
+   * Ends the read between two pods when aborted (a monitor stopping while it loads): it
+   * rejects with the signal's reason, having returned nothing.
+   */
+  signal?: AbortSignal
 }
 
 /**
@@ -109,7 +114,8 @@ export async function readManifests(
   for (const path of paths) files.push(...(await listManifestFiles(path)))
   const texts: { file: string; text: string }[] = []
   for (const file of files) texts.push({ file, text: await readManifestFile(file) })
-  return podsOfInSlices(texts, defaults, options.behind)
+  options.signal?.throwIfAborted()
+  return podsOfInSlices(texts, defaults, options)
 }
 
 /**
@@ -142,7 +148,7 @@ function podsOf(texts: { file: string; text: string }[], defaults: ManifestDefau
 async function podsOfInSlices(
   texts: { file: string; text: string }[],
   defaults: ManifestDefaults,
-  behind: (() => boolean) | undefined,
+  { behind, signal }: ReadOptions,
 ): Promise<PodManifest[]> {
   const pods = new PodList()
   const pause = timeSlices(PARSE_SLICE_MS, behind)
@@ -150,6 +156,7 @@ async function podsOfInSlices(
     for (const pod of podsIn(text, file, defaults)) {
       pods.add(pod, file)
       await pause()
+      signal?.throwIfAborted()
     }
   }
   return pods.list

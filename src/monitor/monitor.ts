@@ -676,8 +676,13 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     // Read asynchronously: a slow or stuck file system holds up this load, not the checks.
     // Checks that are due come first: parsing and preparing take the time they leave.
     const behind = () => this.scheduler.behind()
-    const pods: PodManifest[] = await readManifests(paths, defaults, { behind })
-    if (stoppedSince()) return
+    let pods: PodManifest[]
+    try {
+      pods = await readManifests(paths, defaults, running ? { behind, signal: stopping } : { behind })
+    } catch (error) {
+      if (stoppedSince()) return
+      throw error
+    }
     this.paths = [...paths]
     if (!this.restored) {
       this.restored = new Map()
@@ -700,6 +705,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         registerSecrets(spec, this.secrets)
         await pause()
       }
+      if (stoppedSince()) return
     }
     const wanted = new Map<string, WantedCheck>()
     for (const pod of pods) {
@@ -711,6 +717,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         wanted.set(spec.id, { spec, fingerprint, subject: unchanged ? '' : subjectOf(spec) })
         await pause()
       }
+      if (stoppedSince()) return
     }
     if (stoppedSince()) return
 

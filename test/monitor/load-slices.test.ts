@@ -137,6 +137,43 @@ describe('loading a fleet in slices', () => {
     assert.equal(monitor.index, indexBefore)
   })
 
+  it('a stop during the parse of a large fleet ends the load at the next pause, not after every pod', async () => {
+    writeFileSync(file, fleet(3, 1))
+    const monitor = new Monitor({ store: openStore('memory'), logger: false })
+    await monitor.load([file])
+    monitor.start()
+    const before = monitor.states().map((s) => s.id)
+    writeFileSync(file, fleet(400, 1, '-new'))
+    let stopped: Promise<void> | undefined
+    let readingsAtStop = 0
+    const turns = watchTurns(() => {
+      if (readings > 0 && !stopped) {
+        readingsAtStop = readings
+        stopped = monitor.stop()
+      }
+    })
+    readings = 0
+    await monitor.reload()
+    const readingsAtEnd = readings
+    turns.stop()
+    assert.ok(stopped, 'the stop came during the parse')
+    await stopped
+    // One clock reading a pod while parsing: the load ended a pause after the stop, with
+    // nearly all of the 400 pods unread.
+    assert.ok(readingsAtEnd - readingsAtStop <= 3, `${readingsAtEnd - readingsAtStop} readings after the stop`)
+    assert.deepEqual(
+      monitor.states().map((s) => s.id),
+      before,
+    )
+  })
+
+  it('readManifests with an aborted signal rejects with its reason and reads nothing', async () => {
+    writeFileSync(file, fleet(2, 1))
+    const controller = new AbortController()
+    controller.abort(new Error('stopping'))
+    await assert.rejects(readManifests([file], {}, { signal: controller.signal }), /^Error: stopping$/)
+  })
+
   it('a bad manifest found late in a sliced load changes nothing', async () => {
     writeFileSync(file, fleet(10, 5))
     const monitor = new Monitor({ store: openStore('memory'), logger: false })
