@@ -17,7 +17,7 @@
  * probekit check keeps a code cache under TMPDIR (docs/cli.md): the commands run with a
  * TMPDIR of the bench's own, which the warm-up runs fill, and the http check's first run
  * (no cache yet) is measured apart, its cache removed before each run. A second table runs
- * the Node scripts and the http and tcp checks on each Node line users run (22, 24, 26, the
+ * the Node scripts and the four checks on each Node line users run (22, 24, 26, the
  * binaries scripts/setup.sh installs) beside this machine's.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -49,7 +49,7 @@ async function hyperfineRound(ctx, hyperfine, { argvs, runs, warmup, prepare, en
 const NODE_LINES = ['22', '24', '26']
 
 /**
- * `node -e 0`, the two Node scripts and probekit's http and tcp checks on each Node line (this
+ * `node -e 0`, the three Node scripts and probekit's four checks on each Node line (this
  * machine's and those setup.sh installs), in rounds of one hyperfine run over all of them:
  * each line's ratios, measured side by side.
  */
@@ -90,10 +90,14 @@ async function measureNodeLines(ctx, { hyperfine, runs, env, dir, scripts }) {
       nodeMs: node,
       oneLine: of('oneLine') / node,
       peer: of('peer') / node,
+      pgAnchor: of('pgAnchor') / node,
       http: of('http') / node,
       tcp: of('tcp') / node,
+      redis: of('redis') / node,
+      postgres: of('postgres') / node,
       httpOverOneLineMs: of('http') - of('oneLine'),
       httpOverPeerMs: of('http') - of('peer'),
+      postgresOverPgAnchorMs: of('postgres') - of('pgAnchor'),
     }
   })
 }
@@ -258,8 +262,11 @@ export async function run(ctx) {
         { key: 'node', argv: [nodeBin, '-e', '0'] },
         { key: 'oneLine', argv: [nodeBin, oneLine, url] },
         { key: 'peer', argv: [nodeBin, fastifyScript, url] },
+        { key: 'pgAnchor', argv: [nodeBin, pgScript, '127.0.0.1', String(postgres.port), 'postgres', 'postgres'] },
         { key: 'http', argv: [nodeBin, bin, 'check', url] },
         { key: 'tcp', argv: [nodeBin, bin, 'check', `tcp://127.0.0.1:${server.info.port}`] },
+        { key: 'redis', argv: [nodeBin, bin, 'check', redis.url] },
+        { key: 'postgres', argv: [nodeBin, bin, 'check', postgres.url] },
       ],
     })
   } finally {
@@ -306,28 +313,36 @@ export async function run(ctx) {
       'node -e 0 ms',
       'http.get script ×',
       'fastify-healthcheck ×',
+      'pg-select.cjs ×',
       'probekit http ×',
       'probekit tcp ×',
+      'probekit redis ×',
+      'probekit postgres ×',
       'probekit http − http.get script',
       'probekit http − fastify-healthcheck',
+      'probekit postgres − pg-select.cjs',
     ],
     rows: lineRows.map((l) => [
       l.version,
       fmt(l.nodeMs, 1),
       fmtRatio(l.oneLine),
       fmtRatio(l.peer),
+      fmtRatio(l.pgAnchor),
       fmtRatio(l.http),
       fmtRatio(l.tcp),
+      fmtRatio(l.redis),
+      fmtRatio(l.postgres),
       signed(l.httpOverOneLineMs),
       signed(l.httpOverPeerMs),
+      signed(l.postgresOverPgAnchorMs),
     ]),
   }
   const linesHeadline = lineRows
     .map(
       (l) =>
-        `Node ${l.version.split('.')[0]} http ${fmtRatio(l.http)} (${signed(l.httpOverOneLineMs)} beside the http.get script's ${fmtRatio(l.oneLine)})`,
+        `Node ${l.version.split('.')[0]} http ${fmtRatio(l.http)}, tcp ${fmtRatio(l.tcp)}, redis ${fmtRatio(l.redis)}, postgres ${fmtRatio(l.postgres)} (the http.get script ${fmtRatio(l.oneLine)}, pg-select.cjs ${fmtRatio(l.pgAnchor)})`,
     )
-    .join(', ')
+    .join('; ')
   return {
     id,
     title,
