@@ -289,7 +289,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         return { ...entry.state }
       },
     })
-    this.silences = new Silences(this.store, options.clock, () => this.silencesChanged())
+    this.silences = new Silences(this.store, options.clock, () => this.silencesChanged(), this.redact)
   }
 
   /** Silences (kept in the store): they hold notifications back, never states. */

@@ -167,6 +167,86 @@ describe('how long a silence may last', () => {
   })
 })
 
+describe('how many silences a monitor keeps', () => {
+  const NOW = Date.parse('2026-12-05T12:00:00Z')
+
+  it('bounds the silences in force, not the ended ones kept for the list: ending one makes room at once', async () => {
+    let now = NOW
+    const store = openStore('memory')
+    const silences = new Silences(store, () => now)
+    // 10,000 in force (the bound), added straight to the store as a flood would leave them.
+    for (let i = 0; i < 10_000; i++) {
+      store.saveSilence?.({
+        id: `s${i}`,
+        pod: `p${i}`,
+        startsAt: new Date(NOW).toISOString(),
+        endsAt: new Date(NOW + 300 * 86_400_000).toISOString(),
+        comment: 'flood',
+        author: '',
+        createdAt: new Date(NOW).toISOString(),
+      })
+    }
+    const full = new Silences(store, () => now)
+    await assert.rejects(full.add({ pod: 'shop', forMs: 60_000, comment: 'urgent' }), (error: Error) => {
+      assert.ok(error instanceof SilenceError)
+      assert.equal(
+        error.message,
+        '10000 silences are in force, the most a monitor keeps; end some first (probekit silence list, then probekit silence expire ID)',
+      )
+      return true
+    })
+    now += 1000
+    await full.expire('s0')
+    const urgent = await full.add({ pod: 'shop', forMs: 60_000, comment: 'urgent' })
+    assert.ok(full.match({ pod: 'shop', node: 'n1', check: 'web' }))
+    // The ended one made way (the store forgot it too); the 9,999 in force are all kept.
+    const listed = full.list()
+    assert.equal(listed.length, 10_000)
+    assert.ok(listed.some((s) => s.id === urgent.id))
+    assert.ok(!listed.some((s) => s.id === 's0'))
+    assert.equal(store.loadSilences?.().length, 10_000)
+    assert.equal(silences.list().length, 0, 'a Silences made before the flood does not follow a memory store')
+  })
+
+  it('marks a check only by the silences of its pod, node and check, whatever other pods have', async () => {
+    const silences = new Silences(openStore('memory'), () => NOW)
+    for (let i = 0; i < 50; i++) await silences.add({ pod: `other-${i}`, forMs: 60_000, comment: 'x' })
+    const node = await silences.add({ pod: 'web', node: 'n2', forMs: 60_000, comment: 'n2 only' })
+    const longer = await silences.add({ pod: 'web', check: 'db', forMs: 120_000, comment: 'db' })
+    assert.equal(silences.match({ pod: 'web', node: 'n1', check: 'cache' }), undefined)
+    assert.equal(silences.match({ pod: 'web', node: 'n2', check: 'cache' })?.id, node.id)
+    assert.equal(silences.match({ pod: 'web', node: 'n2', check: 'db' })?.id, longer.id, 'the longest wins')
+    await silences.expire(longer.id)
+    assert.equal(silences.match({ pod: 'web', node: 'n2', check: 'db' })?.id, node.id)
+  })
+
+  it("masks the manifests' secrets and credentials in a comment and an author, as every other output", async () => {
+    const file = join(makeTempDir('silence-secrets'), 'jobs.yaml')
+    writeFileSync(
+      file,
+      'id: jobs\nnode: n1\nchecks:\n  - name: backup\n    type: push\n    period: 1h\n    token: PUSHTOKEN777888999AAA1\n',
+    )
+    const monitor = new Monitor({ store: openStore('memory'), logger: false })
+    try {
+      await monitor.load([file])
+      const added = await monitor.silences.add({
+        pod: 'jobs',
+        forMs: 60_000,
+        comment: 'rotating PUSHTOKEN777888999AAA1, see https://ops:hunter2hunter2@wiki.example/r',
+        author: 'ana PUSHTOKEN777888999AAA1',
+      })
+      for (const shown of [added, ...monitor.silences.list()]) {
+        const text = JSON.stringify(shown)
+        assert.ok(!text.includes('PUSHTOKEN777888999AAA1') && !text.includes('hunter2hunter2'), text)
+      }
+      assert.equal(added.comment, 'rotating ***, see https://ops:***@wiki.example/r')
+      assert.equal(monitor.silenced('n1/jobs/backup')?.comment, added.comment)
+    } finally {
+      await monitor.stop()
+    }
+  })
+})
+
 describe('silences through the API and probekit silence', () => {
   const ID = 'n1/jobs/nightly'
   const TOKEN = randomBytes(16).toString('hex')

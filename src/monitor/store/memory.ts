@@ -20,6 +20,7 @@ import {
   minuteCutoff,
   type Retention,
   sampleTotals,
+  silenceSweepDue,
   silencesToDrop,
 } from './retention.js'
 
@@ -56,6 +57,7 @@ export class MemoryStore implements MonitorStore {
   private readonly retention: Retention
 
   private readonly silences = new Map<string, Silence>()
+  private silencesSweptAt = Number.NEGATIVE_INFINITY
 
   constructor(retention: Partial<Retention> = {}) {
     this.retention = { ...DEFAULT_RETENTION, ...retention }
@@ -153,7 +155,10 @@ export class MemoryStore implements MonitorStore {
 
   saveSilence(silence: Silence): void {
     this.silences.set(silence.id, { ...silence })
-    for (const id of silencesToDrop(this.silences.values(), Date.now(), this.retention)) this.silences.delete(id)
+    const now = Date.now()
+    if (!silenceSweepDue(this.silences.size, now, this.silencesSweptAt, this.retention)) return
+    this.silencesSweptAt = now
+    for (const id of silencesToDrop(this.silences.values(), now, this.retention)) this.silences.delete(id)
   }
 
   close(): void {}

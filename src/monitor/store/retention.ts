@@ -51,6 +51,18 @@ export function minuteCutoff(now: number, retention: Retention): number {
   return Math.floor((now - retention.minutesMs) / HOUR_MS) * HOUR_MS
 }
 
+/** Ended silences past their week are looked for at most this often (and whenever the bound is passed). */
+export const SILENCE_SWEEP_MS = 60_000
+
+/**
+ * Whether a store saving a silence should look for silences to drop: when it holds more
+ * than the bound, or a sweep for week-old ones is due. A flood of adds then costs one count
+ * each, not a pass over every silence.
+ */
+export function silenceSweepDue(count: number, now: number, lastSweepMs: number, retention: Retention): boolean {
+  return count > Math.max(0, Math.floor(retention.maxSilences)) || !(now - lastSweepMs < SILENCE_SWEEP_MS)
+}
+
 /**
  * The ids of the silences a store drops: those that ended longer than the retention ago,
  * then, beyond the count, those that end first. Every store prunes with this, so memory,

@@ -27,6 +27,7 @@ import {
   minuteCutoff,
   type Retention,
   sampleTotals,
+  silenceSweepDue,
   silencesToDrop,
 } from './retention.js'
 import {
@@ -101,6 +102,7 @@ export class SqliteStore implements MonitorStore {
   readonly driver: SqliteDriverName
   private readonly db: Database
   private readonly retention: Retention
+  private silencesSweptAt = Number.NEGATIVE_INFINITY
   private lastPrune = 0
   private readonly stmt: {
     saveState: Statement
@@ -208,9 +210,13 @@ export class SqliteStore implements MonitorStore {
         'INSERT INTO silences (id, ends_at, body) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at, body = excluded.body',
       )
       .run(silence.id, silence.endsAt, JSON.stringify(silence))
-    // Silences are added by people, rarely: pruning on every save keeps the table bounded.
+    // Bounded: past the bound at once, and week-old ended ones at most once a minute.
+    const now = Date.now()
+    const count = Number((this.db.prepare('SELECT count(*) AS n FROM silences').get() as { n: number }).n)
+    if (!silenceSweepDue(count, now, this.silencesSweptAt, this.retention)) return
+    this.silencesSweptAt = now
     const rows = this.db.prepare('SELECT id, ends_at AS endsAt FROM silences').all() as Silence[]
-    const drop = silencesToDrop(rows, Date.now(), this.retention)
+    const drop = silencesToDrop(rows, now, this.retention)
     if (drop.length === 0) return
     const remove = this.db.prepare('DELETE FROM silences WHERE id = ?')
     this.db.transaction(() => {
