@@ -39,3 +39,10 @@ function two(n: number): string {
 function three(n: number): string {
   return n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`
 }
+
+/**
+ * The longest a Node timer waits: 2^31 - 1 ms (24.8 days). A longer `setTimeout` fires
+ * after 1 ms, with a warning; whoever waits longer arms a timer of this length and looks
+ * again when it fires.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1

@@ -1,5 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { MAX_TIMER_MS } from '../core/clock.js'
 import { rejectUnknownKeys } from '../core/options.js'
 import { createHandler } from './handler.js'
 import type { HttpHealth } from './surface.js'
@@ -86,9 +87,6 @@ export async function listen(health: HttpHealth, options: ListenOptions = {}): P
     },
   }
 }
-
-/** Timers take at most 2^31 - 1 ms; a longer one would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** `value` when it is a whole number from 1 to 2^31 - 1, `fallback` when undefined; else a RangeError. */
 function whole(value: number | undefined, fallback: number, key: string): number {

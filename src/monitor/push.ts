@@ -4,6 +4,7 @@
  * a grace time, or when a started run does not finish within the grace time — the rules
  * of healthchecks.io and Consul's TTL checks.
  */
+import { MAX_TIMER_MS } from '../core/clock.js'
 import { redact } from '../core/redact.js'
 import type { Status } from '../core/types.js'
 import { type CheckerResult, keepTail } from './checkers/checker.js'
@@ -36,9 +37,6 @@ export function assertPushKind(kind: unknown): asserts kind is PushKind {
     `monitor.push: ${JSON.stringify(kind)} is not a push report; use 'success', 'start', 'fail' or an exit status from 0 to 255`,
   )
 }
-
-// setTimeout cannot wait longer than this; longer deadlines are re-armed.
-const MAX_TIMER_MS = 2_147_483_647
 
 /** The switch of one push check. Reports outcomes through `onOutcome`. */
 export class PushWatch {

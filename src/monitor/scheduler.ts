@@ -16,6 +16,7 @@
  * How late each run starts after it was due is counted in a histogram (`delays`): the
  * monitor's own view of falling behind, beside the `skipped` count.
  */
+import { MAX_TIMER_MS } from '../core/clock.js'
 import { DEFAULT_BUCKETS_S, Histogram, type HistogramCounts } from '../format/prometheus.js'
 
 export interface SchedulerOptions {
@@ -199,8 +200,10 @@ export class Scheduler {
     if (!next) return
     if (this.timer && next.dueAt >= this.timerAt) return
     clearTimeout(this.timer)
-    this.timerAt = next.dueAt
-    this.timer = setTimeout(() => this.tick(), Math.max(0, next.dueAt - this.now()))
+    // A job due more than MAX_TIMER_MS away (an interval of 30 days) is looked at again then.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next.dueAt - this.now()))
+    this.timerAt = Math.min(next.dueAt, this.now() + delay)
+    this.timer = setTimeout(() => this.tick(), delay)
   }
 
   private tick(): void {

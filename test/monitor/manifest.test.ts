@@ -200,6 +200,23 @@ describe('bad manifests', () => {
     assert.match(error.message, /5s is not below the interval \(5s\)/)
   })
 
+  it('refuse a check timeout over a day, which no timer of a run can hold', () => {
+    const dir = makeTempDir('manifest-timeout')
+    const file = join(dir, 'a.yaml')
+    writeFileSync(
+      file,
+      'id: a\nchecks:\n  - name: slow\n    url: http://127.0.0.1:9/\n    interval: 30d\n    timeout: 25d\n',
+    )
+    const error = manifestError(() => loadManifests([file]))
+    assert.equal(error.key, 'checks[0].timeout')
+    assert.match(error.message, /25d is longer than a check may take, 1d; a health check that needs longer is a job/)
+    writeFileSync(
+      file,
+      'id: a\nchecks:\n  - name: slow\n    url: http://127.0.0.1:9/\n    interval: 30d\n    timeout: 1d\n',
+    )
+    assert.equal(loadManifests([file])[0]?.checks[0]?.timeoutMs, 86_400_000)
+  })
+
   it('explain the other common mistakes in one sentence each', () => {
     const cases: [string, RegExp][] = [
       ['status_port: 8001\n', /a\.yaml:1: `id` is required/],

@@ -36,6 +36,30 @@ describe('scheduler', () => {
     await scheduler.stop()
   })
 
+  it('waits out an interval longer than a Node timer can (24.8 days) without a busy loop or a warning', async () => {
+    const warnings: string[] = []
+    const onWarning = (warning: Error) => void warnings.push(warning.name)
+    process.on('warning', onWarning)
+    const scheduler = new Scheduler({ concurrency: 2 })
+    let long = 0
+    let short = 0
+    try {
+      // 200 days, first run now: the next is 200 days away.
+      scheduler.add('long', 200 * 86_400_000, async () => void long++, 0)
+      scheduler.start()
+      await waitFor('the first run of the long job', () => long === 1, 5000)
+      await sleep(100)
+      // A job added later with a short interval still runs on time.
+      scheduler.add('short', 20, async () => void short++, 0)
+      await waitFor('runs of the short job', () => short >= 3, 5000)
+    } finally {
+      await scheduler.stop()
+      process.off('warning', onWarning)
+    }
+    assert.equal(long, 1, 'the long job ran once, not again after a timer of 1 ms')
+    assert.deepEqual(warnings, [], 'no TimeoutOverflowWarning')
+  })
+
   it('runs each job first within its first interval, then at a fixed rate not stretched by run time', async () => {
     const scheduler = new Scheduler({ concurrency: 10 })
     const starts: number[] = []

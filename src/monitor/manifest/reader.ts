@@ -17,6 +17,8 @@ import { type CheckSpecBase, type ManifestDefaults, ManifestError, type TlsSetti
 export const DEFAULT_INTERVAL_MS = 5000
 /** Default deadline: Consul's 10 s, but always below the interval. */
 const DEFAULT_TIMEOUT_MS = 10_000
+/** The longest `timeout` a check may have: a day (a run's deadline is one timer, 24.8 days at most). */
+const MAX_TIMEOUT_MS = 86_400_000
 
 /** The longest `cert_expiry_warning`: ten years is longer than any certificate a browser accepts. */
 const MAX_CERT_EXPIRY_WARNING_DAYS = 3650
@@ -122,6 +124,11 @@ export class ManifestReader {
     if (raw.timeout === undefined) timeoutMs = Math.min(DEFAULT_TIMEOUT_MS, Math.max(1, Math.floor(intervalMs * 0.8)))
     else {
       timeoutMs = this.duration(raw, [...path, 'timeout'])
+      if (!push && timeoutMs > MAX_TIMEOUT_MS)
+        this.fail(
+          [...path, 'timeout'],
+          `${formatDuration(timeoutMs)} is longer than a check may take, ${formatDuration(MAX_TIMEOUT_MS)}; a health check that needs longer is a job (watch it with a push check)`,
+        )
       if (!push && timeoutMs >= intervalMs)
         this.fail(
           [...path, 'timeout'],
