@@ -20,9 +20,10 @@ export const MIN_SECRET_LENGTH = 4
 // ends in one of the words (`access_token`, `DB_PASSWORD`, `PGPASSWORD`, `client_secret`):
 // the long words may end any name, the short ones only a whole word or a part after `_`,
 // `-` or `.` (`bypass: true` stays). No name prefix is matched, so a pattern attempt stays
-// short on any text; what precedes the word is left as it is.
+// short on any text; what precedes the word is left as it is. An unquoted value ends before
+// a colon that ends it (`…?token=abc: 500 Internal Server Error`: the colon is the message's).
 const secretPair =
-  /((?:password|passwd|secret|token)|(?<![A-Za-z0-9])(?:pass|pwd|pw|api[_-]?key|access[_-]?key|private[_-]?key|secret[_-]?key))(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,'")]+)/gi
+  /((?:password|passwd|secret|token)|(?<![A-Za-z0-9])(?:pass|pwd|pw|api[_-]?key|access[_-]?key|private[_-]?key|secret[_-]?key))(["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,'")]+?(?=:?(?:[\s&;,'")]|$)))/gi
 /** Every key `secretPair` matches contains one of these (lower case). */
 const SECRET_PAIR_WORDS = ['pass', 'pw', 'secret', 'token', 'key']
 // Authorization headers echoed into messages (also as JSON: `"authorization": "Basic …"`).

@@ -14,6 +14,12 @@ describe('redact', () => {
     ['https://api/x?token=abc123&page=2', 'https://api/x?token=***&page=2'],
     ['Authorization: Bearer abc.def.ghi', 'Authorization: Bearer ***'],
     ['no secrets here: http://host/path', 'no secrets here: http://host/path'],
+    // The colon that ends a URL in a message is the message's, not the value's.
+    [
+      'HTTP GET http://h/echo?token=abc123: 500 Internal Server Error',
+      'HTTP GET http://h/echo?token=***: 500 Internal Server Error',
+    ],
+    ['token=abc:def rest', 'token=*** rest'],
   ]
   for (const [input, expected] of cases) {
     it(`masks ${JSON.stringify(input)}`, () => assert.equal(redact(input), expected))
