@@ -144,12 +144,25 @@ export function formatTree(doc: InspectDocument, options: TreeOptions = {}): str
           const lines = check.output.trimEnd().split('\n')
           const tail = lines.slice(-outputLines)
           if (lines.length > tail.length) out += `        … ${lines.length - tail.length} more line(s)\n`
-          for (const line of tail) out += `        ${oneLine(line)}\n`
+          for (const line of tail) out += `        ${oneLine(lineTail(line))}\n`
         }
       }
     }
   }
   return out
+}
+
+/** Characters of one output line `formatTree` shows: its end, where a reason usually is. */
+const MAX_TREE_LINE = 300
+
+/** The end of a long line, marked as cut: a 4 KB one-line body is not 4 KB of terminal. */
+function lineTail(line: string): string {
+  if (line.length <= MAX_TREE_LINE) return line
+  let start = line.length - MAX_TREE_LINE
+  // Not half of a character outside the Basic Multilingual Plane (an emoji).
+  const code = line.charCodeAt(start)
+  if (code >= 0xdc00 && code <= 0xdfff) start++
+  return `…${line.slice(start)}`
 }
 
 /**

@@ -316,6 +316,21 @@ describe('the inspect document', () => {
     assert.match(tree, /\n {8}refused \\u202etrats\\u202c\\u061c\n/)
   })
 
+  it('shows the end of a long output line, marked as cut, and whole characters only', () => {
+    const now = new Date().toISOString()
+    // 299 characters after the emoji: the last 300 would begin with its second half.
+    const body = `${'x'.repeat(3_800)}😀${'y'.repeat(280)} database is locked`
+    const doc: InspectDocument = {
+      web: { n1: { db: { status: 'critical', output: `first\n${body}`, since: now, target: 't', kind: 'http' } } },
+    }
+    const lines = formatTree(doc, { now: Date.parse(now) }).split('\n')
+    assert.equal(lines[3], '        first')
+    const shown = lines[4] as string
+    assert.ok(shown.endsWith('y database is locked'), shown.slice(-40))
+    assert.ok(shown.startsWith('        …y'), 'cut at the start, after the emoji it would have split')
+    assert.equal(shown.length, 8 + 1 + 299)
+  })
+
   it('keeps pods, nodes and checks named like what every object inherits as entries of their own', () => {
     const now = new Date().toISOString()
     const state = (pod: string, node: string, check: string) => ({
