@@ -296,6 +296,18 @@ function checkApplicable(kind: Kind, values: Values): void {
       '--grpc makes gRPC probes on its own port; --exec, --port, --paths, --scheme and --header apply to the other kinds of probe',
     )
   }
+  if (values.container !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(values.container)) {
+    throw new UsageError(
+      `--container ${JSON.stringify(values.container)} is not a Kubernetes container name; use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit (e.g. web)`,
+    )
+  }
+  // The compose spec's service names are [a-zA-Z0-9._-]+; a name that starts with '-', '.'
+  // or '_' passes the schema but reads as an option to "docker compose logs -web".
+  if (values.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/.test(values.name)) {
+    throw new UsageError(
+      `--name ${JSON.stringify(values.name)} is not a compose service name; use ASCII letters, digits, '.', '_' and '-', starting with a letter or digit (e.g. web)`,
+    )
+  }
   if (values.upstream !== undefined) {
     let url: URL | undefined
     try {
@@ -339,10 +351,11 @@ function resolvePaths(values: Values, appPaths: Partial<Record<Group, string>>):
   if (values['ready-path'] !== undefined) paths.ready = values['ready-path']
   if (values['startup-path'] !== undefined) paths.startup = values['startup-path']
   for (const g of GROUPS) {
-    // Paths end up in YAML, a Dockerfile, a shell-free command and nginx config: keep them plain.
-    if (!/^\/[A-Za-z0-9._~%/:@+!$*=-]*$/.test(paths[g])) {
+    // Paths end up in YAML, a Dockerfile, a shell-free command and nginx config: keep them
+    // plain. No `$`: nginx expands variables in proxy_pass (`/r$request_uri`).
+    if (!/^\/[A-Za-z0-9._~%/:@+!*=-]*$/.test(paths[g])) {
       throw new UsageError(
-        `the ${GROUP_WORDS[g]} path ${JSON.stringify(paths[g])} is not a plain URL path; it must start with / and contain no spaces, quotes, semicolons or braces`,
+        `the ${GROUP_WORDS[g]} path ${JSON.stringify(paths[g])} is not a plain URL path; it must start with / and hold only ASCII letters, digits and . _ ~ % / : @ + ! * = - (no spaces, quotes, ;, {}, $, #, ? or non-ASCII characters)`,
       )
     }
   }

@@ -1,7 +1,7 @@
 import { lineSafe } from '../core/inert.js'
 import { redact } from '../core/redact.js'
 import { didYouMean } from '../core/suggest.js'
-import { type Command, runCommand } from './run-command.js'
+import { type Command, type ErrorStream, runCommand } from './run-command.js'
 import { VERSION } from './version.js'
 
 export type { Command } from './run-command.js'
@@ -10,6 +10,8 @@ export { VERSION }
 interface CommandEntry {
   summary: string
   load: () => Promise<Command>
+  /** Where its errors go; stdout unless its stdout is data to redirect (see ErrorStream). */
+  errors?: ErrorStream
 }
 
 // Commands load lazily so `probekit check http://…` pays only for what it uses.
@@ -29,6 +31,8 @@ const commands: Record<string, CommandEntry> = {
   gen: {
     summary: 'generate Kubernetes, Docker, compose and nginx health-check snippets',
     load: () => import('./gen.js'),
+    // `probekit gen k8s > probes.yaml`: an error must not become the file.
+    errors: 'stderr',
   },
   monitor: {
     summary: "watch a fleet's status endpoints from manifests; API, metrics, dashboard",
@@ -91,5 +95,5 @@ export async function main(argv: string[]): Promise<number> {
     )
     return 1
   }
-  return runCommand(name, entry.load, rest)
+  return runCommand(name, entry.load, rest, entry.errors)
 }

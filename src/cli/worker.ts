@@ -2,7 +2,7 @@ import { formatAge } from '../core/age.js'
 import { lineSafe } from '../core/inert.js'
 import { redact, redactUrl } from '../core/redact.js'
 import { runProbe } from '../core/run-probe.js'
-import { file } from '../probes/file.js'
+import { file, futureDated } from '../probes/file.js'
 import { DEFAULT_LIVENESS_FILE, DEFAULT_READINESS_FILE, WORKER_NAME_ENV, workerName } from '../worker/defaults.js'
 import { type FlagSpecs, parseCommandArgs, parseDuration } from './args.js'
 import { UsageError } from './usage-error.js'
@@ -117,6 +117,8 @@ async function checkLiveness(options: WorkerOptions): Promise<Outcome> {
       reason: `${age.reason}; the worker has not started its heartbeat, or writes it elsewhere (see --liveness-file)`,
     }
   }
+  const ahead = futureDated(age.ageMs)
+  if (ahead) return { ok: false, reason: `${options.livenessFile} ${ahead}` }
   if (age.ageMs > options.maxAgeMs) {
     return {
       ok: false,
@@ -169,6 +171,8 @@ async function checkLastWork(options: WorkerOptions): Promise<Outcome> {
   const maxAgeMs = options.lastWorkMaxAgeMs as number
   const age = await fileAge(file)
   if (!age.ok) return { ok: false, reason: `${age.reason}; the worker has not become ready or writes it elsewhere` }
+  const ahead = futureDated(age.ageMs)
+  if (ahead) return { ok: false, reason: `${file} ${ahead}` }
   if (age.ageMs > maxAgeMs) {
     return {
       ok: false,
@@ -179,9 +183,10 @@ async function checkLastWork(options: WorkerOptions): Promise<Outcome> {
 }
 
 /**
- * The age of a worker file, by the library's `file()` probe run through the runner (as the
- * broker ping is). The age is compared here, not by the probe's `maxAge`, so the lines keep
- * maykin-common's wording ("was last touched … ago (max age …)").
+ * The age of a worker file (negative when it is dated in the future), by the library's
+ * `file()` probe run through the runner (as the broker ping is). The age is compared here,
+ * not by the probe's `maxAge`, so the lines keep maykin-common's wording ("was last touched
+ * … ago (max age …)"); a file dated in the future fails by the probe's own rule, futureDated.
  */
 async function fileAge(path: string): Promise<{ ok: true; ageMs: number } | { ok: false; reason: string }> {
   const result = await runProbe(file(path, { regularFile: true }), { timeoutMs: FILE_TIMEOUT_MS })

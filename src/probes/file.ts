@@ -14,9 +14,29 @@ export interface FileProbeOptions extends ProbeOptions {
 }
 
 /**
+ * How far in the future a file's modification time may be and the file still count as
+ * fresh. The writer and the reader share a clock, so a small lead is only rounding (coarse
+ * file-system timestamps, a touch landing just after the reader took the time). A larger
+ * one means the clock stepped back or something else dated the file; read as age 0, a
+ * heartbeat dated an hour ahead would pass for an hour whatever the worker does.
+ */
+export const FUTURE_TOLERANCE_MS = 2000
+
+/**
+ * Why a file modified `ageMs` ago cannot count as fresh because it is dated in the future
+ * (`ageMs` below -FUTURE_TOLERANCE_MS), or undefined. The file probe's `maxAge` and
+ * `probekit worker` both judge by it.
+ */
+export function futureDated(ageMs: number): string | undefined {
+  if (ageMs >= -FUTURE_TOLERANCE_MS) return undefined
+  return `is dated ${formatAge(-ageMs)} in the future; the clock stepped back or something else wrote it`
+}
+
+/**
  * Passes when `path` exists and, with `maxAge`, was modified within the last `maxAge` ms —
- * the check for heartbeat and readiness files that workers touch. Observed value: the
- * file's age in ms.
+ * the check for heartbeat and readiness files that workers touch; with `maxAge`, a file
+ * dated more than FUTURE_TOLERANCE_MS in the future fails too. Observed value: the file's
+ * age in ms (negative for a file dated in the future).
  *
  * @example
  * health.add(file('/tmp/worker-alive', { maxAge: 60_000 }), { groups: ['live'] })
@@ -42,10 +62,14 @@ export function file(path: string, options: FileProbeOptions = {}): Probe {
       }
       if (signal.aborted) throw signal.reason
       if (regularFile && !stats.isFile()) throw new NotReady(`file ${path} is not a file`)
-      // A clock step or a file touched from another host can put mtime in the future: age 0.
-      const ageMs = Math.max(0, Date.now() - stats.mtimeMs)
-      if (maxAge !== undefined && ageMs > maxAge) {
-        throw new NotReady(`file ${path} is stale: modified ${formatAge(ageMs)} ago, more than ${formatAge(maxAge)}`)
+      // Negative when the file is dated in the future (a clock step, another host's touch).
+      const ageMs = Date.now() - stats.mtimeMs
+      if (maxAge !== undefined) {
+        const ahead = futureDated(ageMs)
+        if (ahead) throw new NotReady(`file ${path} ${ahead}`)
+        if (ageMs > maxAge) {
+          throw new NotReady(`file ${path} is stale: modified ${formatAge(ageMs)} ago, more than ${formatAge(maxAge)}`)
+        }
       }
       return {
         message: maxAge === undefined ? `${path} exists` : `${path} modified ${formatAge(ageMs)} ago`,

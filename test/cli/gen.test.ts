@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { pathToFileURL } from 'node:url'
 import { parse as parseYaml } from 'yaml'
+import { plainIsString } from '../../src/gen/yaml.js'
 import { makeTempDir } from '../support/server-process.js'
 import { buildCli, cli, ROOT } from './run-cli.js'
 
@@ -12,6 +13,56 @@ const APP = 'test/fixtures/cli/app-health.mjs'
 const PROBE_KEYS = ['failureThreshold', 'initialDelaySeconds', 'periodSeconds', 'successThreshold', 'timeoutSeconds']
 
 type Probe = Record<string, unknown> & { httpGet?: Record<string, unknown>; exec?: { command: string[] } }
+
+/**
+ * Strings a YAML reader may resolve to something else when written plain: YAML 1.1
+ * (kubectl, PyYAML) booleans, nulls, numbers in every base and sexagesimal, dates, and
+ * YAML 1.2's own.
+ */
+const TRICKY = [
+  'yes',
+  'no',
+  'off',
+  'on',
+  'y',
+  'n',
+  'Y',
+  'N',
+  'Yes',
+  'NO',
+  'True',
+  'FALSE',
+  'Off',
+  'ON',
+  'null',
+  'Null',
+  '~',
+  '1_000',
+  '0o17',
+  '017',
+  '0b101',
+  '0x1F',
+  '1:20',
+  '190:20:30.15',
+  '.inf',
+  '-.Inf',
+  '.NaN',
+  '123',
+  '-5',
+  '+12',
+  '1e3',
+  '3.',
+  '2001-12-14',
+  '2001-12-14t21:59:43.10-05:00',
+  '=',
+  '<<',
+  '',
+]
+
+/** Parses YAML as a YAML 1.1 reader (kubectl, PyYAML) would, and as a YAML 1.2 one. */
+function readBoth(text: string): [unknown, unknown] {
+  return [parseYaml(text, { version: '1.1' }), parseYaml(text, { version: '1.2' })]
+}
 
 /** Parses `HEALTHCHECK --flag=value … CMD ["…"]` the way Docker reads it. */
 function parseHealthcheck(line: string): { flags: Record<string, string>; cmd: string[] } {
@@ -41,7 +92,7 @@ describe('probekit gen', () => {
   describe('k8s', () => {
     it('writes the three probes with exactly the Kubernetes probe fields, as parseable YAML', async () => {
       const run = await cli(['gen', 'k8s', '--port', '9000'])
-      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.code, 0, run.stderr)
       const doc = parseYaml(run.stdout) as Record<string, Probe>
       assert.deepEqual(Object.keys(doc).sort(), ['livenessProbe', 'readinessProbe', 'startupProbe'])
       for (const [field, path] of [
@@ -61,7 +112,7 @@ describe('probekit gen', () => {
 
     it("derives each probe's timeoutSeconds and path from the app's health module", async () => {
       const run = await cli(['gen', 'k8s', '--config', APP, '--period', '5'])
-      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.code, 0, run.stderr)
       const doc = parseYaml(run.stdout) as Record<string, Probe>
       // live: event-loop 200 ms; ready: database 2500 ms; startup: migrations 4000 ms (the
       // background queue-depth probe's 8000 ms is never awaited by a request). Plus 100 ms, rounded up.
@@ -80,11 +131,11 @@ describe('probekit gen', () => {
     it('reports an explicit --timeout too short for the app probes as an error and emits nothing', async () => {
       const run = await cli(['gen', 'k8s', '--config', APP, '--timeout', '2'])
       assert.equal(run.code, 1)
-      assert.doesNotMatch(run.stdout, /livenessProbe|readinessProbe/)
-      assert.match(run.stdout, /--timeout 2 is too short/)
-      assert.match(run.stdout, /"database" has a 2500 ms deadline/)
-      assert.match(run.stdout, /"migrations" has a 4000 ms deadline/)
-      assert.match(run.stdout, /Use --timeout 5 or more/)
+      assert.equal(run.stdout, '', 'nothing for a redirect to write into the YAML file')
+      assert.match(run.stderr, /--timeout 2 is too short/)
+      assert.match(run.stderr, /"database" has a 2500 ms deadline/)
+      assert.match(run.stderr, /"migrations" has a 4000 ms deadline/)
+      assert.match(run.stderr, /Use --timeout 5 or more/)
     })
 
     it('names a group without probes in the too-short error, and each probe by its name and deadline', async () => {
@@ -101,9 +152,10 @@ health.add('x', async () => {})
       )
       const run = await cli(['gen', 'k8s', '--timeout', '0.05', '--config', config])
       assert.equal(run.code, 1)
-      assert.doesNotMatch(run.stdout, /undefined|livenessProbe/)
+      assert.equal(run.stdout, '')
+      assert.doesNotMatch(run.stderr, /undefined/)
       assert.match(
-        run.stdout,
+        run.stderr,
         /the liveness probes need 100 ms \(no liveness probes run on request, only the 100 ms margin\); the readiness probes need 200 ms \("x" has a 100 ms deadline, plus 100 ms margin\)/,
       )
     })
@@ -118,7 +170,7 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
 `,
       )
       const k8s = await cli(['gen', 'k8s', '--config', config])
-      assert.equal(k8s.code, 0, k8s.stdout)
+      assert.equal(k8s.code, 0, k8s.stderr)
       const probes = parseYaml(k8s.stdout) as Record<string, Probe>
       assert.deepEqual(Object.keys(probes), ['livenessProbe', 'readinessProbe'])
       assert.equal(probes.readinessProbe?.httpGet?.path, '/ready')
@@ -133,25 +185,25 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
         const run = await cli(['gen', kind, '--group', 'startup', '--config', config])
         assert.equal(run.code, 1)
         assert.match(
-          run.stdout,
+          run.stderr,
           /usage error: \S+no-startup\.mjs serves no startup path, so a health check of it would get 404; choose --group live or ready, give --startup-path, or use --exec/,
         )
       }
       const nginx = await cli(['gen', 'nginx', '--config', config])
-      assert.equal(nginx.code, 0, nginx.stdout)
+      assert.equal(nginx.code, 0, nginx.stderr)
       assert.deepEqual(nginx.stdout.match(/^location = \S+/gm), ['location = /alive', 'location = /ready'])
     })
 
     it('accepts an explicit --timeout that fits the app probes', async () => {
       const run = await cli(['gen', 'k8s', '--config', APP, '--timeout', '6s'])
-      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.code, 0, run.stderr)
       const doc = parseYaml(run.stdout) as Record<string, Probe>
       for (const probe of Object.values(doc)) assert.equal(probe.timeoutSeconds, 6)
     })
 
     it('writes exec probes running probekit probe, with room for starting Node', async () => {
       const run = await cli(['gen', 'k8s', '--exec', '--config', APP, '--bin', '/app/node_modules/.bin/probekit'])
-      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.code, 0, run.stderr)
       const doc = parseYaml(run.stdout) as Record<string, Probe>
       assert.deepEqual(Object.keys(doc.readinessProbe ?? {}).sort(), ['exec', ...PROBE_KEYS].sort())
       assert.deepEqual(doc.readinessProbe?.exec, {
@@ -175,7 +227,7 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
         '--container',
         'shop',
       ])
-      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.code, 0, run.stderr)
       const doc = parseYaml(run.stdout) as { containers: (Record<string, Probe> & { name: string })[] }
       assert.equal(doc.containers.length, 1)
       const container = doc.containers[0] as Record<string, Probe> & { name: string }
@@ -186,6 +238,47 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
         scheme: 'HTTPS',
         httpHeaders: [{ name: 'Host', value: 'shop.example' }],
       })
+    })
+
+    it('quotes every value a YAML 1.1 or 1.2 reader would take for a boolean, null or number', async () => {
+      const headers = TRICKY.flatMap((value, i) => ['--header', `X-${i}: ${value}`])
+      const run = await cli(['gen', 'k8s', '--container', 'y', '--port', 'on', ...headers])
+      assert.equal(run.code, 0, run.stderr)
+      for (const doc of readBoth(run.stdout)) {
+        const container = (doc as { containers: (Record<string, Probe> & { name: unknown })[] }).containers[0]
+        assert.equal(container?.name, 'y')
+        const httpGet = container?.readinessProbe?.httpGet as { port: unknown; httpHeaders: { value: unknown }[] }
+        assert.equal(httpGet.port, 'on')
+        assert.deepEqual(
+          httpGet.httpHeaders.map((h) => h.value),
+          TRICKY,
+        )
+      }
+      // The plainly safe stay plain: paths, names with a digit or a dash, long words.
+      assert.match(run.stdout, /^ {8}path: \/readyz$/m)
+      assert.match(run.stdout, /^ {10}- name: X-1$/m)
+      assert.match(run.stdout, /^ {12}value: "yes"$/m)
+    })
+
+    it('writes a string plain only when it is plainly a string in YAML 1.1 and 1.2', () => {
+      for (const text of TRICKY) assert.equal(plainIsString(text), false, text)
+      for (const text of [
+        '/livez',
+        '/_healthz/readyz/',
+        'web-1',
+        'X-On',
+        'management',
+        'probekit',
+        'v1.2',
+        'web',
+        'api',
+      ]) {
+        assert.equal(plainIsString(text), true, text)
+      }
+      // The keywords in any case, and what is not a plain word or path.
+      for (const text of ['yEs', 'NULL', 'False', 'a b', 'http://web:80', 'wéb', '@x', '-x']) {
+        assert.equal(plainIsString(text), false, text)
+      }
     })
   })
 
@@ -206,7 +299,7 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
 
     it('writes a HEALTHCHECK line whose flags and JSON CMD parse, and whose command works without curl', async () => {
       const run = await cli(['gen', 'docker', '--port', String(port), '--config', APP, '--period', '15s'])
-      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.code, 0, run.stderr)
       const lines = instructions(run.stdout)
       assert.equal(lines.length, 1)
       const { flags, cmd } = parseHealthcheck(lines[0] as string)
@@ -221,13 +314,13 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
 
     it('checks another group with --group, or runs probekit probe with --exec', async () => {
       const live = await cli(['gen', 'docker', '--group', 'live', '--port', '8080'])
-      assert.equal(live.code, 0, live.stdout)
+      assert.equal(live.code, 0, live.stderr)
       assert.deepEqual(
         parseHealthcheck(instructions(live.stdout)[0] as string).cmd.at(-1),
         'http://127.0.0.1:8080/livez',
       )
       const exec = await cli(['gen', 'docker', '--exec', '--config', APP])
-      assert.equal(exec.code, 0, exec.stdout)
+      assert.equal(exec.code, 0, exec.stderr)
       const { cmd } = parseHealthcheck(instructions(exec.stdout)[0] as string)
       assert.deepEqual(cmd, ['probekit', 'probe', '--ready', '--config', APP])
       const probe = await cli(cmd.slice(1))
@@ -248,39 +341,39 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
       it(`gen ${args.join(' ')} is refused: the default 900 ms deadline needs 1900 ms`, async () => {
         const run = await cli(['gen', ...args])
         assert.equal(run.code, 1)
-        assert.doesNotMatch(run.stdout, /HEALTHCHECK|healthcheck|Probe/)
+        assert.equal(run.stdout, '')
         assert.match(
-          run.stdout,
+          run.stderr,
           /^probekit gen: --timeout \S+ is too short for probes with the library's default deadline, which gen assumes without --config: they need 1900 ms \(a 900 ms deadline, plus 1000 ms margin\)\. Use --timeout 2 or more, or give --config/m,
         )
-        assert.doesNotMatch(run.stdout, /\n\s+at /, 'no stack trace')
+        assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace')
       })
     }
 
     it('gen k8s --timeout 1 fits an HTTP probe of the default deadline', async () => {
       const run = await cli(['gen', 'k8s', '--timeout', '1'])
-      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.code, 0, run.stderr)
       assert.equal((parseYaml(run.stdout) as Record<string, Probe>).readinessProbe?.timeoutSeconds, 1)
     })
 
     it('gen nginx --upstream --timeout 1 fits: nginx waits for the answer and starts no process', async () => {
       const run = await cli(['gen', 'nginx', '--upstream', 'http://web:8000', '--timeout', '1'])
-      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.code, 0, run.stderr)
       assert.match(run.stdout, /^\s*proxy_read_timeout 1s;$/m)
       const short = await cli(['gen', 'nginx', '--upstream', 'http://web:8000', '--timeout', '900ms'])
       assert.equal(short.code, 1)
-      assert.match(short.stdout, /they need 1000 ms \(a 900 ms deadline, plus 100 ms margin\)/)
-      assert.doesNotMatch(short.stdout, /proxy_pass/)
+      assert.match(short.stderr, /they need 1000 ms \(a 900 ms deadline, plus 100 ms margin\)/)
+      assert.equal(short.stdout, '')
     })
 
     it("the defaults give Docker and exec probes room for the check's own 1000 ms deadline", async () => {
       const docker = await cli(['gen', 'docker'])
-      assert.equal(docker.code, 0, docker.stdout)
+      assert.equal(docker.code, 0, docker.stderr)
       const { flags, cmd } = parseHealthcheck(instructions(docker.stdout)[0] as string)
       assert.equal(flags.timeout, '2s')
       assert.deepEqual(cmd.slice(1, 4), ['check', '--timeout', '1000ms'])
       const exec = await cli(['gen', 'k8s', '--exec'])
-      assert.equal(exec.code, 0, exec.stdout)
+      assert.equal(exec.code, 0, exec.stderr)
       for (const probe of Object.values(parseYaml(exec.stdout) as Record<string, Probe>)) {
         assert.equal(probe.timeoutSeconds, 2)
       }
@@ -290,7 +383,7 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
   describe('compose', () => {
     it('writes a healthcheck block that parses, with exactly the compose fields', async () => {
       const run = await cli(['gen', 'compose', '--port', '8000', '--retries', '5', '--start-period', '1m'])
-      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.code, 0, run.stderr)
       const doc = parseYaml(run.stdout) as { healthcheck: Record<string, unknown> }
       assert.deepEqual(Object.keys(doc), ['healthcheck'])
       assert.deepEqual(doc.healthcheck, {
@@ -311,18 +404,40 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
         '--paths',
         '/_healthz/livez/,/_healthz/readyz/,/_healthz/',
       ])
-      assert.equal(run.code, 0, run.stdout)
+      assert.equal(run.code, 0, run.stderr)
       const doc = parseYaml(run.stdout) as { services: { web: { healthcheck: { test: string[] } } } }
       assert.equal(doc.services.web.healthcheck.test.at(-1), 'http://127.0.0.1:9000/_healthz/readyz/')
+    })
+
+    it('quotes a service name and command words a YAML 1.1 or 1.2 reader would take for something else', async () => {
+      const run = await cli(['gen', 'compose', '--name', 'yes', '--bin', 'off'])
+      assert.equal(run.code, 0, run.stderr)
+      for (const doc of readBoth(run.stdout)) {
+        const services = (doc as { services: Record<string, { healthcheck: { test: unknown[]; interval: unknown } }> })
+          .services
+        assert.deepEqual(Object.keys(services), ['yes'])
+        assert.deepEqual(services.yes?.healthcheck.test.slice(0, 3), ['CMD', 'off', 'check'])
+        assert.equal(services.yes?.healthcheck.interval, '10s')
+      }
+      assert.match(
+        run.stdout,
+        /^ {6}test: \["CMD", "off", "check", "--timeout", "1000ms", "http:\/\/127\.0\.0\.1:9000\/readyz"\]$/m,
+      )
+    })
+
+    it('takes the service names the compose spec allows', async () => {
+      const run = await cli(['gen', 'compose', '--name', 'My_app.v2-1'])
+      assert.equal(run.code, 0, run.stderr)
+      assert.deepEqual(Object.keys((parseYaml(run.stdout) as { services: object }).services), ['My_app.v2-1'])
     })
   })
 
   it('takes zero with any unit where zero means none: --initial-delay 0s, --start-period 0ms', async () => {
     const k8s = await cli(['gen', 'k8s', '--initial-delay', '0s'])
-    assert.equal(k8s.code, 0, k8s.stdout)
+    assert.equal(k8s.code, 0, k8s.stderr)
     assert.equal((parseYaml(k8s.stdout) as Record<string, Probe>).readinessProbe?.initialDelaySeconds, 0)
     const docker = await cli(['gen', 'docker', '--start-period', '0ms'])
-    assert.equal(docker.code, 0, docker.stdout)
+    assert.equal(docker.code, 0, docker.stderr)
     assert.equal(parseHealthcheck(instructions(docker.stdout)[0] as string).flags['start-period'], '0s')
   })
 
@@ -366,12 +481,40 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
       [['gen', 'nginx', '--upstream', 'web:8000'], /usage error: --upstream "web:8000" is not an http\(s\) URL/],
       [['gen', 'k8s', '--bogus'], /usage error: unknown option "--bogus"$/m],
       [['gen', 'k8s', '--perod', '5'], /usage error: unknown option "--perod"; did you mean --period\?$/m],
+      [['gen', 'frob'], /usage error: cannot generate "frob"; choose one of k8s, docker, compose, nginx$/m],
+      [
+        ['gen', 'nginx', '--paths', '/l,/r$request_uri,/s'],
+        /usage error: the readiness path "\/r\$request_uri" is not a plain URL path; it must start with \/ and hold only ASCII letters, digits and \. _ ~ % \/ : @ \+ ! \* = - \(no spaces, quotes, ;, \{\}, \$, #, \? or non-ASCII characters\)$/m,
+      ],
+      [['gen', 'k8s', '--live-path', '/live#x'], /usage error: the liveness path "\/live#x" is not a plain URL path/],
+      [
+        ['gen', 'docker', '--startup-path', '/grüße'],
+        /usage error: the startup path "\/grüße" is not a plain URL path/,
+      ],
+      [
+        ['gen', 'k8s', '--container', 'Bad_Name'],
+        /usage error: --container "Bad_Name" is not a Kubernetes container name; use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit \(e\.g\. web\)$/m,
+      ],
+      [['gen', 'k8s', '--container', 'web-'], /usage error: --container "web-" is not a Kubernetes container name/],
+      [
+        ['gen', 'k8s', '--container', 'a'.repeat(64)],
+        /usage error: --container "a{64}" is not a Kubernetes container name/,
+      ],
+      [
+        ['gen', 'compose', '--name', 'a b'],
+        /usage error: --name "a b" is not a compose service name; use ASCII letters, digits, '\.', '_' and '-', starting with a letter or digit \(e\.g\. web\)$/m,
+      ],
+      [['gen', 'compose', '--name', 'wéb'], /usage error: --name "wéb" is not a compose service name/],
+      [['gen', 'compose', '--name', '-web'], /usage error: --name "-web" is not a compose service name/],
     ] as const) {
-      it(`probekit ${args.join(' ')} → exit 1 with a usage error`, async () => {
+      it(`probekit ${args.join(' ')} → exit 1 with a usage error on stderr`, async () => {
         const run = await cli([...args])
         assert.equal(run.code, 1)
-        assert.match(run.stdout, pattern)
-        assert.doesNotMatch(run.stdout, /\n\s+at /, 'no stack trace')
+        // `probekit gen k8s … > probes.yaml` must not write the error into the file.
+        assert.equal(run.stdout, '')
+        assert.match(run.stderr, pattern)
+        assert.match(run.stderr, /^See "probekit gen --help"\.$/m)
+        assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace')
       })
     }
   })

@@ -40,6 +40,27 @@ describe('file probe', () => {
     assert.match(stale.output ?? '', /is stale: modified 9\d(\.\d)? s ago, more than 60 s/)
   })
 
+  it('fails a heartbeat dated in the future beyond the clock slack, and reports the negative age without maxAge', async () => {
+    const path = join(dir, 'ahead')
+    writeFileSync(path, '')
+    const inAnHour = new Date(Date.now() + 3_600_000)
+    utimesSync(path, inAnHour, inAnHour)
+    const ahead = await run(file(path, { maxAge: 60_000 }))
+    assert.equal(ahead.status, 'fail')
+    assert.match(
+      ahead.output ?? '',
+      /^file \S+ahead is dated (3600 s|1 h 0 min) in the future; the clock stepped back or something else wrote it$/,
+    )
+    const exists = await run(file(path))
+    assert.equal(exists.status, 'pass', 'without maxAge only existence counts')
+    assert.ok((exists.observedValue as number) < -3_500_000, `observed ${exists.observedValue}`)
+    const inASecond = new Date(Date.now() + 1000)
+    utimesSync(path, inASecond, inASecond)
+    const slack = await run(file(path, { maxAge: 60_000 }))
+    assert.equal(slack.status, 'pass', slack.output)
+    assert.match(slack.output ?? '', /modified 0\.0 s ago$/)
+  })
+
   it('rejects a nonsense maxAge in one sentence', () => {
     assert.throws(() => file('/tmp/x', { maxAge: -1 }), /maxAge must be a positive number of ms, got -1/)
   })

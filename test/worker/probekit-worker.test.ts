@@ -313,6 +313,37 @@ describe('probekit worker on its own', () => {
     assert.equal((await probekitWorker('--skip-ping', '--liveness-file', file, '--max-age', '80s')).code, 1)
   })
 
+  it('fails a liveness or last-work file dated in the future, beyond 2 s of clock slack', async () => {
+    const { touchFile } = await import('../../src/worker/touch.js')
+    const file = join(dir2, 'future.live')
+    touchFile(file)
+    // touch -d '+1 hour': the clock stepped back, or something else dated the file.
+    const inAnHour = new Date(Date.now() + 3_600_000)
+    utimesSync(file, inAnHour, inAnHour)
+    const ahead = await probekitWorker('--skip-ping', '--liveness-file', file)
+    assert.equal(ahead.code, 1)
+    assert.match(
+      ahead.line,
+      /^failed liveness: \S+future\.live is dated (3600 s|1 h 0 min) in the future; the clock stepped back or something else wrote it\n$/,
+    )
+    const lastWork = await probekitWorker(
+      '--skip-ping',
+      '--skip-event-loop-liveness',
+      '--last-work-file',
+      file,
+      '--last-work-max-age',
+      '15m',
+    )
+    assert.equal(lastWork.code, 1)
+    assert.match(lastWork.line, /^failed last work: \S+future\.live is dated .* in the future/)
+    // A second ahead is rounding between the writer's clock and the reader's, not a step.
+    const inASecond = new Date(Date.now() + 1000)
+    utimesSync(file, inASecond, inASecond)
+    const slack = await probekitWorker('--skip-ping', '--liveness-file', file)
+    assert.equal(slack.code, 0, slack.line)
+    assert.match(slack.line, /^ok event loop alive \(heartbeat 0\.0 s ago\)\n$/)
+  })
+
   it('says so when every check is skipped', async () => {
     const { code, line } = await probekitWorker('--skip-ping', '--skip-event-loop-liveness')
     assert.equal(code, 0)
