@@ -41,10 +41,14 @@ const commands: Record<string, CommandEntry> = {
   inspect: {
     summary: 'print the fleet state the monitor recorded (p2-inspect JSON)',
     load: () => import('./inspect.js'),
+    // `probekit inspect | jq`, `> state.json`: the document on stdout, a failure beside it.
+    errors: 'stderr',
   },
   silence: {
     summary: "hold a pod's notifications back for a while (a running monitor's silences)",
     load: () => import('./silence.js'),
+    // `probekit silence list --json | jq`: likewise.
+    errors: 'stderr',
   },
 }
 

@@ -68,10 +68,10 @@ function assertUnauthorized(answer: { status: number; headers: Record<string, un
   assert.match(answer.error, /^[^\n]+$/, `${what}: one sentence`)
 }
 
-function runCli(args: string[]): Promise<{ code: number; stdout: string }> {
+function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [PROBEKIT_BIN, ...args], { timeout: 30_000 }, (error, stdout) =>
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout }),
+    execFile(process.execPath, [PROBEKIT_BIN, ...args], { timeout: 30_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     )
   })
 }
@@ -394,15 +394,15 @@ describe('a monitor started with --auth-token-file', () => {
     const none = await runCli(['inspect', '--api', m.url])
     assert.equal(none.code, 1)
     assert.match(
-      none.stdout,
+      none.stderr,
       /needs a token; pass --token-file FILE with one of the tokens in the monitor's --auth-token-file/,
     )
     const wrongFile = join(dir, 'wrong.token')
     writeFileSync(wrongFile, 'wrong-token-0123456789abcdef\n')
     const wrong = await runCli(['inspect', '--api', m.url, '--token-file', wrongFile])
     assert.equal(wrong.code, 1)
-    assert.match(wrong.stdout, /refused the token in --token-file .*wrong\.token/)
-    assert.doesNotMatch(wrong.stdout, /wrong-token-0123456789abcdef/)
+    assert.match(wrong.stderr, /refused the token in --token-file .*wrong\.token/)
+    assert.doesNotMatch(wrong.stdout + wrong.stderr, /wrong-token-0123456789abcdef/)
     const ok = await runCli(['inspect', '--api', m.url, '--token-file', tokenFile, '--pod', 'jobs'])
     assert.equal(ok.code, 0, ok.stdout)
     assert.deepEqual(
@@ -411,7 +411,7 @@ describe('a monitor started with --auth-token-file', () => {
     )
     const missing = await runCli(['inspect', '--api', m.url, '--token-file', join(dir, 'absent')])
     assert.equal(missing.code, 1)
-    assert.match(missing.stdout, /--token-file .*absent does not exist/)
+    assert.match(missing.stderr, /--token-file .*absent does not exist/)
   })
 
   // Last: it changes the token file.

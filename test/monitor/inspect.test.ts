@@ -12,13 +12,14 @@ import { makeTempDir, refusedPort, waitFor } from '../support/server-process.js'
 const root = new URL('../..', import.meta.url).pathname
 
 /** Runs the CLI from the sources, as `probekit inspect …`. */
-function inspect(...args: string[]): Promise<{ code: number; stdout: string }> {
+function inspect(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', join(root, 'src/cli/bin.ts'), 'inspect', ...args],
       { cwd: root, timeout: 60_000 },
-      (error, stdout) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout }),
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     )
   })
 }
@@ -212,19 +213,20 @@ describe('probekit inspect', () => {
 
   it('says in one sentence that the store does not exist, without creating it', async () => {
     const missing = join(fleet.dir, 'nothing-here.sqlite')
-    const { code, stdout } = await inspect('--store', `sqlite:${missing}`)
+    const { code, stdout, stderr } = await inspect('--store', `sqlite:${missing}`)
     assert.equal(code, 1)
-    assert.match(stdout, /there is no store at .*nothing-here\.sqlite; start "probekit monitor --store sqlite:/)
-    assert.equal(stdout.trim().split('\n').length, 1)
+    assert.equal(stdout, '', 'the error goes to stderr, never into a redirected document')
+    assert.match(stderr, /there is no store at .*nothing-here\.sqlite; start "probekit monitor --store sqlite:/)
+    assert.equal(stderr.trim().split('\n').length, 1)
     assert.equal(existsSync(missing), false, 'inspect created a store')
   })
 
   it('says the API is unreachable, naming the address', async () => {
     const port = await refusedPort()
-    const { code, stdout } = await inspect('--api', `http://127.0.0.1:${port}`)
+    const { code, stderr } = await inspect('--api', `http://127.0.0.1:${port}`)
     assert.equal(code, 1)
     assert.equal(
-      stdout.trim(),
+      stderr.trim(),
       `probekit inspect: cannot reach the monitor API at http://127.0.0.1:${port}: connection refused; is "probekit monitor" running and listening there?`,
     )
   })
@@ -233,14 +235,14 @@ describe('probekit inspect', () => {
     const creds = await inspect('--api', 'http://ops:hunter2@127.0.0.1:8008')
     assert.equal(creds.code, 1)
     assert.match(
-      creds.stdout,
+      creds.stderr,
       /usage error: --api "http:\/\/ops:\*\*\*@127\.0\.0\.1:8008" holds a user or password; the monitor API takes a bearer token instead, read from a file with --token-file FILE$/m,
     )
-    assert.doesNotMatch(creds.stdout, /hunter2/)
+    assert.doesNotMatch(creds.stdout + creds.stderr, /hunter2/)
     const blocked = await inspect('--api', 'http://127.0.0.1:6000')
     assert.equal(blocked.code, 1)
     assert.match(
-      blocked.stdout,
+      blocked.stderr,
       /usage error: --api http:\/\/127\.0\.0\.1:6000: port 6000 is one fetch never connects to \(it belongs to another protocol, as browsers have it\); give the monitor another --listen port$/m,
     )
   })
@@ -248,11 +250,11 @@ describe('probekit inspect', () => {
   it('reports usage errors: a bad format, two sources, a stray argument', async () => {
     const format = await inspect('--format', 'yaml')
     assert.equal(format.code, 1)
-    assert.match(format.stdout, /usage error: --format "yaml" is not a format; use json or tree/)
+    assert.match(format.stderr, /usage error: --format "yaml" is not a format; use json or tree/)
     const both = await inspect('--store', 'sqlite:x', '--api', 'http://127.0.0.1:1')
-    assert.match(both.stdout, /usage error: --store and --api are two sources; choose one/)
+    assert.match(both.stderr, /usage error: --store and --api are two sources; choose one/)
     const stray = await inspect('isup')
-    assert.match(stray.stdout, /usage error: unexpected argument "isup"; to pick a pod, write --pod isup/)
+    assert.match(stray.stderr, /usage error: unexpected argument "isup"; to pick a pod, write --pod isup/)
   })
 
   it('explains itself with --help, examples included', async () => {

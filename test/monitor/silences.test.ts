@@ -493,7 +493,7 @@ describe('silences through the API and probekit silence', () => {
   it('probekit silence with a mistyped action says which one was meant', async () => {
     const typo = await silence(['ad', '--pod', 'jobs'])
     assert.equal(typo.code, 1)
-    assert.match(typo.stdout, /usage error: unknown action "ad"; did you mean "add"\?; use add, list or expire/)
+    assert.match(typo.stderr, /usage error: unknown action "ad"; did you mean "add"\?; use add, list or expire/)
   })
 
   it('lists a comment with bidirectional controls escaped, in lines and in --json', async () => {
