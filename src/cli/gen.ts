@@ -184,6 +184,7 @@ async function generate(kind: Kind, values: Values): Promise<string> {
     const left = kind === 'k8s' ? `no ${PROBE_NAMES[g]}` : `no location for the ${GROUP_WORDS[g]} path`
     comment += `\n${left}: ${configPath} serves no ${GROUP_WORDS[g]} path.`
   }
+  for (const note of timingNotes(kind, settings, checked)) comment += `\n${note}`
   switch (kind) {
     case 'k8s': {
       const { renderKubernetes } = await import('../gen/k8s.js')
@@ -267,6 +268,35 @@ function describe(
     lines.push(`${GROUP_WORDS[g]} timeout ${settings.timeoutSeconds[g]} s: ${how}.`)
   }
   return lines.join('\n')
+}
+
+/**
+ * What the header says about timings the output does not carry as given: a Kubernetes
+ * period in whole seconds (`--period 500ms` is written `periodSeconds: 1`), and a timeout
+ * longer than the period, which a reader should not find by surprise.
+ */
+function timingNotes(kind: Kind, settings: GenSettings, checked: Group[]): string[] {
+  const notes: string[] = []
+  const period = settings.periodSeconds
+  const written = kind === 'k8s' ? Math.max(1, Math.ceil(period)) : period
+  if (written !== period)
+    notes.push(`period ${period} s written as ${written} s: Kubernetes counts probe periods in whole seconds.`)
+  if (kind === 'nginx') return notes
+  const over = new Map<number, string[]>()
+  for (const g of checked) {
+    const timeout = settings.timeoutSeconds[g]
+    if (timeout > written) over.set(timeout, [...(over.get(timeout) ?? []), GROUP_WORDS[g]])
+  }
+  for (const [timeout, words] of over) {
+    const which =
+      words.length === 1
+        ? `${words[0]} timeout is`
+        : `${words.slice(0, -1).join(', ')} and ${words.at(-1)} timeouts are`
+    notes.push(
+      `note: the ${which} longer than the period (${timeout} s against ${written} s); a probe that takes that long delays the next one.`,
+    )
+  }
+  return notes
 }
 
 /** Flags that make no sense for the kind are usage errors rather than silently ignored. */

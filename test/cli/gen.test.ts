@@ -201,6 +201,23 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
       for (const probe of Object.values(doc)) assert.equal(probe.timeoutSeconds, 6)
     })
 
+    it('says in the header what the probes do not carry as given: a whole-second period, a timeout past the period', async () => {
+      const half = await cli(['gen', 'k8s', '--period', '500ms'])
+      assert.equal(half.code, 0, half.stderr)
+      assert.match(half.stdout, /^# period 0\.5 s written as 1 s: Kubernetes counts probe periods in whole seconds\.$/m)
+      assert.equal((parseYaml(half.stdout) as Record<string, Probe>).livenessProbe?.periodSeconds, 1)
+      const long = await cli(['gen', 'k8s', '--period', '1h', '--timeout', '2h'])
+      assert.match(
+        long.stdout,
+        /^# note: the liveness, readiness and startup timeouts are longer than the period \(7200 s against 3600 s\); a probe that takes that long delays the next one\.$/m,
+      )
+      const docker = await cli(['gen', 'docker', '--period', '1s', '--timeout', '3s'])
+      assert.match(docker.stdout, /^# note: the readiness timeout is longer than the period \(3 s against 1 s\)/m)
+      assert.doesNotMatch(docker.stdout, /written as/, 'Docker takes 1s as it is')
+      const plain = await cli(['gen', 'k8s'])
+      assert.doesNotMatch(plain.stdout, /written as|note:/)
+    })
+
     it('writes exec probes running probekit probe, with room for starting Node', async () => {
       const run = await cli(['gen', 'k8s', '--exec', '--config', APP, '--bin', '/app/node_modules/.bin/probekit'])
       assert.equal(run.code, 0, run.stderr)
