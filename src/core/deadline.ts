@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from './clock.js'
 import { DeadlineExceeded } from './errors.js'
 
 export interface DeadlineOptions {
@@ -42,6 +43,11 @@ function expire(deadline: Deadline, timeoutMs: number): void {
   deadline.fire(new DeadlineExceeded(timeoutMs))
 }
 
+/** A deadline past what one timer holds (`MAX_TIMER_MS`, 24.8 days) waits in timers of that length. */
+function waitLonger(deadline: Deadline, timeoutMs: number, leftMs: number): void {
+  deadline.wait(timeoutMs, leftMs)
+}
+
 /**
  * One run's deadline: after `timeoutMs`, or when `parent` aborts first, it fires once —
  * `onFire` and the run's own abort listener are called with the reason (`DeadlineExceeded`
@@ -68,11 +74,23 @@ export class Deadline {
     parent: AbortSignal | undefined,
     private readonly onFire: (reason: unknown) => void,
   ) {
-    this.timer = setTimeout(expire, timeoutMs, this, timeoutMs)
+    this.timer =
+      timeoutMs <= MAX_TIMER_MS ? setTimeout(expire, timeoutMs, this, timeoutMs) : this.longTimer(timeoutMs, timeoutMs)
     if (parent) {
       if (parent.aborted) this.fire(parent.reason ?? new Error('aborted'))
       else this.parentRuns = listenToParent(parent, this)
     }
+  }
+
+  /** @internal The next timer of a deadline `leftMs` away (see `waitLonger`). */
+  wait(timeoutMs: number, leftMs: number): void {
+    if (this.aborted) return
+    this.timer =
+      leftMs <= MAX_TIMER_MS ? setTimeout(expire, leftMs, this, timeoutMs) : this.longTimer(timeoutMs, leftMs)
+  }
+
+  private longTimer(timeoutMs: number, leftMs: number): NodeJS.Timeout {
+    return setTimeout(waitLonger, MAX_TIMER_MS, this, timeoutMs, leftMs - MAX_TIMER_MS)
   }
 
   /** An AbortSignal that fires with the deadline (made on first use). */
