@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../core/clock.js'
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import { addHeaderSecrets, addUrlSecrets, redactUrl } from '../core/redact.js'
 import { runProbe } from '../core/run-probe.js'
@@ -201,7 +202,8 @@ function parse(argv: string[]): Parsed | undefined {
   })
   const has = (...names: string[]) => schemes.some((s) => names.includes(s))
   const timeoutMs = values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(values.timeout, '--timeout')
-  const options: TargetOptions = { timeout: timeoutMs, connectTimeout: timeoutMs }
+  // The connect phase waits as long as the whole check, up to what one timer holds (24.8 days).
+  const options: TargetOptions = { timeout: timeoutMs, connectTimeout: Math.min(timeoutMs, MAX_TIMER_MS) }
 
   const headers = values.header
   const expectStatus = values['expect-status']

@@ -4,6 +4,7 @@
  * says so; the probe's deadline, enforced by runProbe through the AbortSignal, still caps
  * everything.
  */
+import { MAX_TIMER_MS } from '../core/clock.js'
 import { NotReady } from '../core/errors.js'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2000
@@ -24,8 +25,10 @@ export function connectTimeoutMs(
   what: string,
 ): number {
   const value = options?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`${what}: connectTimeout must be a positive number of ms, got ${String(value)}`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
+    throw new TypeError(
+      `${what}: connectTimeout must be a positive number of ms, at most ${MAX_TIMER_MS} (24.8 days), got ${String(value)}`,
+    )
   }
   const deadline = options?.timeout
   return typeof deadline === 'number' && deadline > 0 ? Math.min(value, deadline) : value
