@@ -1,5 +1,5 @@
 /** A compose `healthcheck:` block (optionally under `services.<name>`), running `probekit check`. */
-import { Document, isScalar, isSeq } from 'yaml'
+import { Document, isSeq } from 'yaml'
 import type { Group } from '../core/types.js'
 import { dockerTiming } from './docker.js'
 import { checkCommand, type GenSettings } from './settings.js'
@@ -33,13 +33,10 @@ export function renderCompose(
   const healthcheck = composeHealthcheck(settings, options.group)
   const body = options.service ? { services: { [options.service]: { healthcheck } } } : { healthcheck }
   const doc = new Document(body)
-  // Flow style keeps `test` on one line, every word quoted, the way compose files usually write it.
+  // Flow style keeps `test` on one line, the way compose files usually write it.
   const testPath = options.service ? ['services', options.service, 'healthcheck', 'test'] : ['healthcheck', 'test']
   const test = doc.getIn(testPath, true)
-  if (isSeq(test)) {
-    test.flow = true
-    for (const word of test.items) if (isScalar(word)) word.type = 'QUOTE_DOUBLE'
-  }
+  if (isSeq(test)) test.flow = true
   const header = options.comment ? `${options.comment.replace(/^/gm, '# ')}\n` : ''
   return header + renderYaml(doc, options.service ? [options.service] : [])
 }

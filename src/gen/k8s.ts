@@ -2,7 +2,7 @@
  * Kubernetes `livenessProbe`, `readinessProbe` and `startupProbe` for a container, with
  * exactly the fields of the Kubernetes Probe type, timed to agree with the app's deadlines.
  */
-import { Document, isScalar, isSeq, visit } from 'yaml'
+import { Document } from 'yaml'
 import type { Group } from '../core/types.js'
 import { checkCommand, type GenSettings } from './settings.js'
 import { renderYaml } from './yaml.js'
@@ -75,14 +75,5 @@ export function renderKubernetes(
   }
   const body = options.container ? { containers: [{ name: options.container, ...probes }] } : probes
   const header = options.comment ? `${options.comment.replace(/^/gm, '# ')}\n` : ''
-  const doc = new Document(body)
-  // Every word of an exec command quoted, the way pod specs usually write it.
-  visit(doc, {
-    Pair(_, pair) {
-      if (isScalar(pair.key) && pair.key.value === 'command' && isSeq(pair.value)) {
-        for (const word of pair.value.items) if (isScalar(word)) word.type = 'QUOTE_DOUBLE'
-      }
-    },
-  })
-  return header + renderYaml(doc)
+  return header + renderYaml(new Document(body))
 }

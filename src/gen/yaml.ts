@@ -4,7 +4,10 @@
  * quotes only what YAML 1.2 would misread. A header value of `yes` written plain would reach
  * the kubelet as `true`, or fail the manifest.
  */
-import { type Document, visit } from 'yaml'
+import { type Document, isScalar, isSeq, visit } from 'yaml'
+
+/** Keys whose lists are commands, every word of which is quoted. */
+const COMMAND_KEYS = new Set(['command', 'test'])
 
 /** Words of letters, digits and `._/-` that start with a letter, and paths. */
 const PLAIN = /^(?:[A-Za-z][A-Za-z0-9._/-]*|\/[A-Za-z0-9._~/-]*)$/
@@ -28,10 +31,16 @@ export function plainIsString(text: string): boolean {
 /**
  * The document as YAML, every string value that is not plainly a string in double quotes.
  * Keys are the generator's own words (`httpGet`, `path`) and stay plain, except `names`:
- * keys the user chose, such as a compose service name.
+ * keys the user chose, such as a compose service name. The words of a command (`command`,
+ * compose's `test`) are all quoted, the way pod specs and compose files usually write them.
  */
 export function renderYaml(doc: Document, names: readonly string[] = []): string {
   visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && COMMAND_KEYS.has(pair.key.value as string) && isSeq(pair.value)) {
+        for (const word of pair.value.items) if (isScalar(word)) word.type = 'QUOTE_DOUBLE'
+      }
+    },
     Scalar(key, node) {
       if (typeof node.value !== 'string' || plainIsString(node.value)) return
       if (key !== 'key' || names.includes(node.value)) node.type = 'QUOTE_DOUBLE'

@@ -201,8 +201,9 @@ export class Scheduler {
     if (this.timer && next.dueAt >= this.timerAt) return
     clearTimeout(this.timer)
     // A job due more than MAX_TIMER_MS away (an interval of 30 days) is looked at again then.
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next.dueAt - this.now()))
-    this.timerAt = Math.min(next.dueAt, this.now() + delay)
+    const now = this.now()
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next.dueAt - now))
+    this.timerAt = Math.min(next.dueAt, now + delay)
     this.timer = setTimeout(() => this.tick(), delay)
   }
 

@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { redact as redactText } from '../core/redact.js'
-import { DEFAULT_RETENTION } from './store/retention.js'
+import { DEFAULT_RETENTION, silencesToDrop } from './store/retention.js'
 import type { CheckKey, MonitorStore, Silence, SilenceMark } from './types.js'
 
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const
@@ -179,10 +179,11 @@ export class Silences {
     }
     await this.store.saveSilence?.(silence)
     this.set(silence)
-    // Ended silences beyond the bound, the one that ended first first (the store drops the same).
+    // Beyond the bound, what the stores drop (those that end first: ended ones, as at most
+    // MAX_SILENCES are in force), by the stores' own rule.
     if (this.all.size > MAX_SILENCES) {
-      const ended = [...this.all.values()].filter((h) => h.endsMs <= now).sort((a, b) => a.endsMs - b.endsMs)
-      for (const h of ended.slice(0, this.all.size - MAX_SILENCES)) this.delete(h.silence.id)
+      const kept = [...this.all.values()].map((h) => h.silence)
+      for (const id of silencesToDrop(kept, now, DEFAULT_RETENTION)) this.delete(id)
     }
     this.changed()
     return { ...silence }
