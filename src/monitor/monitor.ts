@@ -190,6 +190,52 @@ export function takeoverDelayMs(lastRunAt: number, intervalMs: number, now: numb
   return (spread * intervalMs) / sinceMs
 }
 
+/**
+ * The longest a check waits for its first run when the monitor holds no result of it from
+ * its last interval: a check of a long interval (an hourly one) would otherwise wait up to
+ * an hour for its first result after it is added, and again after every restart.
+ */
+export const FIRST_RUN_SPREAD_MS = 30_000
+
+/** When a check scheduled now first runs, and when its second run is due (none: one interval later). */
+export interface FirstRuns {
+  firstMs: number
+  thenMs?: number
+}
+
+/**
+ * When a check first runs once it is scheduled (a load, a restart, a changed schedule), by
+ * when it last ran (`lastRunAt`, wall clock; NaN when never) and, with replicas, the delay
+ * to its phase point from a time (`phaseDelayMs`).
+ *
+ * - A result from within its interval (kept in the store across a restart, or carried over
+ *   a changed interval): its rhythm goes on, the next run due an interval after that
+ *   result (with replicas, at its next phase point). It does not run early only because the
+ *   monitor restarted.
+ * - No such result: the first run comes at a random point within the interval, or within
+ *   FIRST_RUN_SPREAD_MS when the interval is longer. A fleet loaded at once still spreads;
+ *   a long interval's check then goes back to a point of its interval of its own (random,
+ *   or its phase with replicas), at least half an interval after that first run, so a
+ *   thousand hourly checks do not all run in the same 30 s of every hour.
+ */
+export function firstRuns(
+  lastRunAt: number,
+  intervalMs: number,
+  now: number,
+  random: () => number = Math.random,
+  phaseDelayMs?: (atMs: number) => number,
+): FirstRuns {
+  const sinceMs = now - lastRunAt
+  if (sinceMs >= 0 && sinceMs < intervalMs) {
+    return { firstMs: phaseDelayMs ? phaseDelayMs(now) : intervalMs - sinceMs }
+  }
+  if (intervalMs <= FIRST_RUN_SPREAD_MS) return { firstMs: phaseDelayMs ? phaseDelayMs(now) : random() * intervalMs }
+  const firstMs = random() * FIRST_RUN_SPREAD_MS
+  let thenMs = phaseDelayMs ? firstMs + phaseDelayMs(now + firstMs) : firstMs + intervalMs / 2 + random() * intervalMs
+  if (thenMs - firstMs < intervalMs / 2) thenMs += intervalMs
+  return { firstMs, thenMs }
+}
+
 const DEFAULT_WAKE_INTERVAL_MS = 250
 const DEFAULT_WAKE_SHARE = 0.25
 /** Long-poll watchers woken per turn of the event loop; the rest wait for the next turn. */
@@ -327,8 +373,10 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   }
 
   /**
-   * Starts checking; each check first runs within its first interval: at its point of the
-   * interval (phaseMs) with replicas, at a random point without.
+   * Starts checking. A check with a result from its last interval (in the store) runs next
+   * an interval after it; any other first runs within its interval, or within 30 s when the
+   * interval is longer (firstRuns): at its point of the interval (phaseMs) with replicas, at
+   * a random point without.
    */
   start(): void {
     if (this.started) return
@@ -825,6 +873,19 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     }
     entry.checker ??= buildChecker(spec, this.secrets)
     const checker = entry.checker
+    if (firstDelayMs === undefined) {
+      const lastRunAt = entry.state.checkedAt ? Date.parse(entry.state.checkedAt) : Number.NaN
+      const share = this.options.share
+      const runs = firstRuns(
+        lastRunAt,
+        spec.intervalMs,
+        Date.now(),
+        Math.random,
+        share ? (atMs) => nextPhaseDelayMs(spec.id, spec.intervalMs, atMs) : undefined,
+      )
+      firstDelayMs = runs.firstMs
+      thenDelayMs = runs.thenMs
+    }
     this.scheduler.add(
       spec.id,
       spec.intervalMs,
@@ -835,10 +896,10 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
             this.apply(entry, outcome)
         }),
       // Replicas run a check at its phase, which every replica knows (see rebalance); a
-      // monitor alone at a random point of its first interval (the scheduler's default):
-      // measured at 50,000 checks on one core, the fixed phases gave p99 drift of 650-860 ms in
-      // half the runs against 20-60 ms at random points, a cause not yet found.
-      firstDelayMs ?? (this.options.share ? nextPhaseDelayMs(spec.id, spec.intervalMs, Date.now()) : undefined),
+      // monitor alone at a random point (firstRuns): measured at 50,000 checks on one core,
+      // the fixed phases gave p99 drift of 650-860 ms in half the runs against 20-60 ms at
+      // random points, a cause not yet found.
+      firstDelayMs,
       ahead,
       thenDelayMs,
       fromMs,

@@ -4,8 +4,8 @@ import { createServer, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { ManifestError, Monitor } from '../../src/monitor/monitor.js'
+import { after, before, describe, it, mock } from 'node:test'
+import { FIRST_RUN_SPREAD_MS, firstRuns, ManifestError, Monitor } from '../../src/monitor/monitor.js'
 import { MemoryStore, openStore } from '../../src/monitor/store/index.js'
 import type { CheckState, HistorySample, MonitorStore, Transition } from '../../src/monitor/types.js'
 import { activeResources } from '../support/faults.js'
@@ -340,6 +340,50 @@ describe('Monitor', () => {
     }
   })
 
+  it('runs a check of a long interval within 30 s of its load, and after a restart an interval after its stored result', async () => {
+    const dir = makeTempDir('monitor')
+    writeManifest(dir, 'web.yaml', 'web', [
+      check('hourly-new', '', '1h', '400ms'),
+      check('hourly-due', '', '1h', '400ms'),
+      check('hourly-fresh', '', '1h', '400ms'),
+    ])
+    const store = new MemoryStore()
+    const now = Date.now()
+    const stored = (name: string, agoMs: number): CheckState => ({
+      pod: 'web',
+      node: 'n1',
+      check: name,
+      id: `n1/web/${name}`,
+      kind: 'http',
+      target: `${base}/${name}`,
+      state: 'passing',
+      output: 'HTTP GET: 200 OK',
+      since: new Date(now - 86_400_000).toISOString(),
+      checkedAt: new Date(now - agoMs).toISOString(),
+      successes: 5,
+      failures: 0,
+      index: 7,
+    })
+    // hourly-due ran 59 min 59.5 s ago: due in half a second. hourly-fresh ran a minute ago.
+    store.saveStates([stored('hourly-due', 3_600_000 - 500), stored('hourly-fresh', 60_000)])
+    // A point 2% into the spread: 0.6 s, where 2% of the interval would have been 72 s.
+    const random = mock.method(Math, 'random', () => 0.02)
+    const monitor = new Monitor({ store, logger: false })
+    const ran = new Set<string>()
+    monitor.on('result', (s) => ran.add(s.check))
+    try {
+      await monitor.load([dir])
+      assert.equal(stateOf(monitor, 'n1/web/hourly-fresh').state, 'passing', 'restored from the store')
+      monitor.start()
+      await waitFor('the new and the due check to run', () => ran.has('hourly-new') && ran.has('hourly-due'), 5000)
+      await sleep(300)
+      assert.ok(!ran.has('hourly-fresh'), 'a check with a result from its interval waits for its next run')
+    } finally {
+      random.mock.restore()
+      await monitor.stop()
+    }
+  })
+
   it('takes pushes for push checks by pod/check or a unique check name', async () => {
     const dir = makeTempDir('monitor')
     writeFileSync(
@@ -547,6 +591,57 @@ describe('Monitor', () => {
       assert.deepEqual(seen(), expected)
     } finally {
       await monitor.stop()
+    }
+  })
+})
+
+describe('firstRuns', () => {
+  const now = 1_000_000_000
+  const half = () => 0.5
+
+  it('goes on with the rhythm of a result from within the interval', () => {
+    assert.deepEqual(firstRuns(now - 1000, 5000, now, half), { firstMs: 4000 })
+    assert.deepEqual(firstRuns(now - 60_000, 3_600_000, now, half), { firstMs: 3_540_000 })
+    assert.deepEqual(
+      firstRuns(now - 60_000, 3_600_000, now, half, () => 1234),
+      { firstMs: 1234 },
+      'with replicas, at its phase point',
+    )
+  })
+
+  it('runs within the interval when it is short and no result is known, as the scheduler spread it', () => {
+    assert.deepEqual(firstRuns(Number.NaN, 5000, now, half), { firstMs: 2500 })
+    assert.deepEqual(firstRuns(now - 5000, 5000, now, half), { firstMs: 2500 }, 'a result an interval old is stale')
+    assert.deepEqual(
+      firstRuns(now + 10_000, 5000, now, half),
+      { firstMs: 2500 },
+      'a result from the future is not trusted',
+    )
+    assert.deepEqual(
+      firstRuns(Number.NaN, 5000, now, half, () => 777),
+      { firstMs: 777 },
+    )
+  })
+
+  it('runs within 30 s when the interval is longer, then at a point of its own at least half an interval later', () => {
+    const interval = 3_600_000
+    for (const r of [0, 0.3, 0.999]) {
+      const { firstMs, thenMs } = firstRuns(Number.NaN, interval, now, () => r)
+      assert.ok(firstMs >= 0 && firstMs < FIRST_RUN_SPREAD_MS, `${firstMs}`)
+      assert.ok(
+        thenMs !== undefined && thenMs - firstMs >= interval / 2 && thenMs - firstMs < interval * 1.5,
+        `${thenMs}`,
+      )
+    }
+    // The second run's point of the interval is spread over the whole interval, not the 30 s.
+    const points = [0.1, 0.4, 0.7].map((r) => (firstRuns(Number.NaN, interval, now, () => r).thenMs ?? 0) % interval)
+    assert.ok(Math.max(...points) - Math.min(...points) > FIRST_RUN_SPREAD_MS * 10, `${points}`)
+    // With replicas the second run is at the phase point, never sooner than half an interval.
+    for (const phase of [0, 1000, interval / 4, interval - 1]) {
+      const { firstMs, thenMs } = firstRuns(now - 2 * interval, interval, now, half, () => phase)
+      assert.equal(firstMs, FIRST_RUN_SPREAD_MS / 2)
+      assert.ok(thenMs !== undefined && thenMs - firstMs >= interval / 2, `${phase}: ${thenMs}`)
+      assert.equal((thenMs - firstMs - phase) % interval, 0, 'on the phase point')
     }
   })
 })
