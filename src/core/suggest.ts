@@ -22,20 +22,34 @@ export function editDistance(a: string, b: string): number {
   return d[rows * cols - 1]!
 }
 
+/** How many leading characters two strings share. */
+function sharedPrefix(a: string, b: string): number {
+  let n = 0
+  while (n < a.length && n < b.length && a[n] === b[n]) n++
+  return n
+}
+
 /**
  * The candidate closest to `input`, if it is close enough to be what was meant: at most
- * one edit for short names, two for longer ones, a third of the name at most.
+ * one edit for short names, two for longer ones, a third of the name at most. Of two
+ * candidates as close, the one that begins as the input does: a name cut short (`nod`) is
+ * a likelier slip than a wrong first letter (`pod`).
  */
 export function closest(input: string, candidates: Iterable<string>): string | undefined {
   const typed = input.toLowerCase()
   const limit = Math.max(1, Math.min(3, Math.floor(typed.length / 3)))
   let best: string | undefined
   let bestDistance = Number.POSITIVE_INFINITY
+  let bestPrefix = 0
   for (const candidate of candidates) {
-    const distance = editDistance(typed, candidate.toLowerCase())
-    if (distance < bestDistance) {
+    const lower = candidate.toLowerCase()
+    const distance = editDistance(typed, lower)
+    if (distance > bestDistance) continue
+    const prefix = sharedPrefix(typed, lower)
+    if (distance < bestDistance || prefix > bestPrefix) {
       best = candidate
       bestDistance = distance
+      bestPrefix = prefix
     }
   }
   return bestDistance <= limit ? best : undefined

@@ -228,6 +228,7 @@ function apiRoutes({
     {
       methods: READ,
       path: '/v1/checks/*',
+      shown: '/v1/checks/<node>/<pod>/<check>[/history|/transitions]',
       access: 'api',
       hold: 'watch',
       query: ['since', 'limit'],
@@ -329,7 +330,7 @@ function refuseUnknownParameters(method: string, route: ApiRoute, query: URLSear
     const known = takes.length === 0 ? 'it takes none' : `it takes ${takes.join(', ')}`
     throw new HttpError(
       400,
-      `unknown query parameter ${shown} for ${method} ${route.path}; ${known}${didYouMean(name, takes)}`,
+      `unknown query parameter ${shown} for ${method} ${route.shown ?? route.path}; ${known}${didYouMean(name, takes)}`,
     )
   }
 }

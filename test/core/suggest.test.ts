@@ -25,4 +25,11 @@ describe('did you mean', () => {
     )
     assert.equal(didYouMean('cache', ['critical']), '')
   })
+
+  it('prefers, of two names as close, the one that begins as the input does', () => {
+    // "nod" is one edit from both; a name cut short is the likelier slip, in either order.
+    assert.equal(closest('nod', ['state', 'pod', 'node']), 'node')
+    assert.equal(closest('nod', ['node', 'pod']), 'node')
+    assert.equal(closest('pd', ['pod', 'node']), 'pod')
+  })
 })

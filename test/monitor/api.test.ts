@@ -86,7 +86,12 @@ describe('GET /v1/checks', () => {
     assert.deepEqual(none.body, { error: 'unknown query parameter "pod" for GET /v1/silences; it takes none' })
     const history = await getJson(`${fleet.url}/v1/checks/${WEB}/history?limt=5`)
     assert.equal(history.status, 400)
-    assert.match((history.body as { error: string }).error, /"limt".*did you mean "limit"\?/)
+    assert.deepEqual(history.body, {
+      error:
+        'unknown query parameter "limt" for GET /v1/checks/<node>/<pod>/<check>[/history|/transitions]; it takes since, limit, index, wait; did you mean "limit"?',
+    })
+    const cutShort = await getJson(`${fleet.url}/v1/checks?nod=n1`)
+    assert.match((cutShort.body as { error: string }).error, /did you mean "node"\?$/)
     // What the routes take still works, and so does a cache-buster.
     for (const path of [
       '/v1/checks?state=passing&pod=web&node=n1&_=1700000000',

@@ -320,6 +320,12 @@ describe('openStore', () => {
       ],
       [`sqlite:${notADb}`, {}, /is not a SQLite database; point --store at a probekit store or a new file$/],
       [
+        `sqlite:${dir}`,
+        {},
+        /^\/.* is a directory; the store is a file: name one in it, e\.g\. --store sqlite:\/.*\/monitor\.sqlite$/,
+      ],
+      [`sqlite:${dir}`, { readonly: true }, / is a directory; the store is a file/],
+      [
         `sqlite:${join(dir, 'missing.sqlite')}`,
         { readonly: true },
         /^there is no store at .*missing\.sqlite; start "probekit monitor --store sqlite:.*" first, or fix the path$/,

@@ -55,6 +55,8 @@ export interface ApiRoute extends RouteSpec {
    * their own (Prometheus' `params`, a cron job's).
    */
   query?: readonly string[]
+  /** How messages name the route, when its `path` pattern (`/v1/checks/*`) says too little. */
+  shown?: string
   handler: ApiHandler
 }
 

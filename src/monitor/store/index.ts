@@ -4,7 +4,7 @@
  * fleet of monitor replicas.
  */
 import { existsSync, statSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import type { MonitorStore } from '../types.js'
 import { SqliteMissingError, StoreError } from './errors.js'
 import type { EtcdStoreOptions } from './etcd.js'
@@ -66,6 +66,10 @@ export function openStore(spec: string, options: OpenStoreOptions = {}): Monitor
   if (options.readonly && !existsSync(file))
     throw new StoreError(
       `there is no store at ${file}; start "probekit monitor --store sqlite:${match[1]}" first, or fix the path`,
+    )
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory())
+    throw new StoreError(
+      `${file} is a directory; the store is a file: name one in it, e.g. --store sqlite:${join(file, 'monitor.sqlite')}`,
     )
   const dir = dirname(file)
   if (!existsSync(dir) || !statSync(dir).isDirectory())
