@@ -335,7 +335,13 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
         return { ...entry.state }
       },
     })
-    this.silences = new Silences(this.store, options.clock, () => this.silencesChanged(), this.redact)
+    this.silences = new Silences(
+      this.store,
+      options.clock,
+      () => this.silencesChanged(),
+      this.redact,
+      () => this.secrets.version,
+    )
   }
 
   /** Silences (kept in the store): they hold notifications back, never states. */

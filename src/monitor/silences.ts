@@ -96,6 +96,11 @@ export class Silences {
      * `redact`, which knows its manifests' secrets. Default: the usual patterns only.
      */
     private readonly redact: (text: string) => string = (text) => redactText(text),
+    /**
+     * A number that changes when `redact` learns a secret (a reload adding one): comments
+     * kept from before, and those another replica wrote, are masked again with it.
+     */
+    private readonly secretsVersion: () => number = () => 0,
   ) {
     this.replace(store.loadSilences?.() ?? [])
     this.unwatch = store.watchSilences?.((silences) => {
@@ -115,7 +120,20 @@ export class Silences {
     return [...this.all.values()]
       .filter((h) => h.endsMs > cutoff)
       .sort((a, b) => b.endsMs - a.endsMs || a.silence.id.localeCompare(b.silence.id))
-      .map((h) => ({ ...h.silence }))
+      .map((h) => this.shown(h))
+  }
+
+  /** The silence as it is shown: its comment and author masked with every secret known now. */
+  private shown(h: Held): Silence {
+    const version = this.secretsVersion()
+    if (h.shownAt !== version) {
+      h.comment = this.redact(h.silence.comment)
+      if (h.silence.author !== undefined) h.author = this.redact(h.silence.author)
+      h.shownAt = version
+    }
+    const silence = { ...h.silence, comment: h.comment }
+    if (h.author !== undefined) silence.author = h.author
+    return silence
   }
 
   /**
@@ -202,9 +220,9 @@ export class Silences {
       await this.store.saveSilence?.(ended)
       this.set(ended)
       this.changed()
-      return { ...ended }
+      return this.shown(this.all.get(id) as Held)
     }
-    return { ...held.silence }
+    return this.shown(held)
   }
 
   /**
@@ -223,7 +241,7 @@ export class Silences {
       if (!found || h.endsMs > found.endsMs) found = h
     }
     if (found) {
-      const { id, comment, author, endsAt } = found.silence
+      const { id, comment, author, endsAt } = this.shown(found)
       return { id, comment, author, until: endsAt }
     }
     for (const window of windows) {
@@ -242,7 +260,13 @@ export class Silences {
 
   private set(silence: Silence): void {
     if (this.all.has(silence.id)) this.delete(silence.id)
-    const held: Held = { silence, startsMs: Date.parse(silence.startsAt), endsMs: Date.parse(silence.endsAt) }
+    const held: Held = {
+      silence,
+      startsMs: Date.parse(silence.startsAt),
+      endsMs: Date.parse(silence.endsAt),
+      shownAt: Number.NaN,
+      comment: '',
+    }
     this.all.set(silence.id, held)
     const ofPod = this.byPod.get(silence.pod)
     if (ofPod) ofPod.push(held)
@@ -269,6 +293,10 @@ interface Held {
   silence: Silence
   startsMs: number
   endsMs: number
+  /** The secrets' version `comment` and `author` were masked at (NaN: not yet). */
+  shownAt: number
+  comment: string
+  author?: string
 }
 
 function name(value: unknown, what: string, required: boolean): string | undefined {

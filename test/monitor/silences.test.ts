@@ -245,6 +245,34 @@ describe('how many silences a monitor keeps', () => {
       await monitor.stop()
     }
   })
+
+  it('masks a secret a reload adds in the comments of silences added before it', async () => {
+    const file = join(makeTempDir('silence-secrets'), 'jobs.yaml')
+    const manifest = (token: string) =>
+      `id: jobs\nnode: n1\nchecks:\n  - name: backup\n    type: push\n    period: 1h\n    token: ${token}\n`
+    writeFileSync(file, manifest('OLDTOKEN1111222233334444'))
+    const monitor = new Monitor({ store: openStore('memory'), logger: false })
+    try {
+      await monitor.load([file])
+      // Typed before the manifest configured it: no one could know it was a secret.
+      const added = await monitor.silences.add({
+        pod: 'jobs',
+        forMs: 60_000,
+        comment: 'moving to NEWTOKEN5555666677778888 tonight',
+        author: 'ops NEWTOKEN5555666677778888',
+      })
+      assert.match(added.comment, /NEWTOKEN/)
+      writeFileSync(file, manifest('NEWTOKEN5555666677778888'))
+      await monitor.reload()
+      const [listed] = monitor.silences.list()
+      assert.equal(listed?.comment, 'moving to *** tonight')
+      assert.equal(listed?.author, 'ops ***')
+      assert.equal(monitor.silenced('n1/jobs/backup')?.comment, 'moving to *** tonight')
+      assert.equal((await monitor.silences.expire(added.id))?.comment, 'moving to *** tonight')
+    } finally {
+      await monitor.stop()
+    }
+  })
 })
 
 describe('silences through the API and probekit silence', () => {
