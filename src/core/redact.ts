@@ -101,7 +101,15 @@ export class SecretSet {
     try {
       url = typeof text === 'string' ? new URL(text) : text
     } catch {
-      return
+      // User info before an empty host (libpq's postgres://user:pw@/db?host=/run/postgresql),
+      // which WHATWG URLs refuse: its credentials are as secret.
+      const empty = typeof text === 'string' ? /^([A-Za-z][\w+.-]*:\/\/[^/?#@]*@)([/?#].*)?$/.exec(text) : null
+      if (!empty) return
+      try {
+        url = new URL(`${empty[1]}localhost${empty[2] ?? ''}`)
+      } catch {
+        return
+      }
     }
     if (url.username || url.password) {
       const user = decodeLoose(url.username)

@@ -8,11 +8,12 @@
  *
  * node:crypto loads only when the server asks for MD5 or SCRAM, node:tls only for SSL.
  * Not spoken: GSSAPI, SSPI and Kerberos authentication, GSS encryption, channel binding
- * (SCRAM-SHA-256-PLUS), Unix-domain sockets, and the extended query protocol.
+ * (SCRAM-SHA-256-PLUS), and the extended query protocol.
  */
 import type { ConnectionOptions } from 'node:tls'
 import { lineSafe } from '../core/inert.js'
 import { redact, redactUrl } from '../core/redact.js'
+import { writtenAs } from './pg-url.js'
 import { type SocketExchangeOptions, socketExchange } from './socket.js'
 
 /** libpq's SSL modes. `allow` reads as `prefer`; `no-verify` (the `pg` driver's) as `require`. */
@@ -32,6 +33,12 @@ const SSL_MODES: Record<string, SslMode> = {
 export interface PgTarget {
   host: string
   port: number
+  /**
+   * The server's Unix-domain socket, `DIR/.s.PGSQL.PORT`, when the host is a directory
+   * (`?host=/run/postgresql`, or `%2Frun%2Fpostgresql` as the host); then `host` is that
+   * directory and the connection is plain, as libpq makes it.
+   */
+  socketPath?: string
   user: string
   password: string | undefined
   database: string
@@ -51,20 +58,29 @@ export interface PgTarget {
  * Reads a `postgres://` URL the way the `pg` driver does: a missing user, password, database
  * or sslmode comes from PGUSER (then USER), PGPASSWORD, PGDATABASE (then the user) and
  * PGSSLMODE. Without any sslmode the connection is plain, as with `pg` (libpq would try SSL
- * first). Throws a TypeError naming the fix for what it cannot do.
+ * first). As in libpq, the parameters `host`, `port`, `user`, `password` and `dbname` win
+ * over the URL's parts, and a host that is a directory names a Unix-domain socket. Throws a TypeError naming the fix for what it cannot do.
  */
 export function pgTarget(url: URL, env: NodeJS.ProcessEnv = process.env): PgTarget {
-  const shown = redactUrl(url.href)
+  const shown = redactUrl(writtenAs(url))
   const params = url.searchParams
-  const socketDir = params.get('host')
-  if (socketDir?.startsWith('/') || (!url.hostname && socketDir)) {
+  const host = pgHost(url)
+  if (host.includes(',')) {
     throw new TypeError(
-      `postgres: "${shown}" names a Unix socket (host=${socketDir}), which the URL mode does not connect to; use a TCP host, or pass a pg Pool`,
+      `postgres: "${shown}" names several hosts (${lineSafe(host.slice(0, 200))}); a probe checks one: write one probe per host`,
     )
   }
-  const user = decode(url.username) || env.PGUSER || env.USER || 'postgres'
-  const database = decode(url.pathname.slice(1)) || env.PGDATABASE || user
-  const password = url.password ? decode(url.password) : env.PGPASSWORD || undefined
+  const portText = params.get('port') || url.port || '5432'
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : 0
+  if (port < 1 || port > 65535) {
+    throw new TypeError(
+      `postgres: "${shown}" has port ${JSON.stringify(portText.slice(0, 40))}; use a number from 1 to 65535`,
+    )
+  }
+  const user = params.get('user') || decode(url.username) || env.PGUSER || env.USER || 'postgres'
+  const database = params.get('dbname') || decode(url.pathname.slice(1)) || env.PGDATABASE || user
+  const password =
+    params.get('password') || (url.password ? decode(url.password) : undefined) || env.PGPASSWORD || undefined
   let mode = params.get('sslmode') ?? undefined
   const ssl = params.get('ssl')
   if (mode === undefined && ssl !== null) mode = /^(true|1|on)$/i.test(ssl) ? 'verify-full' : 'disable'
@@ -76,21 +92,34 @@ export function pgTarget(url: URL, env: NodeJS.ProcessEnv = process.env): PgTarg
       `postgres: "${shown}" has sslmode=${JSON.stringify(mode).slice(1, -1)}; use disable, prefer, require, verify-ca or verify-full`,
     )
   }
+  const socketDir = host.startsWith('/') ? host : undefined
   return {
-    host: url.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost',
-    port: Number(url.port || 5432),
+    host: host || 'localhost',
+    port,
+    ...(socketDir ? { socketPath: `${socketDir === '/' ? '' : socketDir}/.s.PGSQL.${port}` } : {}),
     user,
     password,
     database,
     applicationName: params.get('application_name') || 'probekit',
-    sslmode,
+    // libpq speaks SSL over TCP only: over a Unix-domain socket every sslmode connects plain.
+    sslmode: socketDir ? 'disable' : sslmode,
     sslrootcert: params.get('sslrootcert') || undefined,
     sslcert: params.get('sslcert') || undefined,
     sslkey: params.get('sslkey') || undefined,
   }
 }
 
-function decode(text: string): string {
+/**
+ * Where a URL says to connect: its `host` parameter, else its host (`%2Frun%2Fpostgresql`
+ * decoded to a directory), '' for none. IPv6 brackets and a directory's trailing slash removed.
+ */
+export function pgHost(url: URL): string {
+  const host = url.searchParams.get('host') || decode(url.hostname.replace(/^\[(.*)\]$/, '$1'))
+  // A directory's trailing slashes, as in /run/postgresql/.
+  return host.startsWith('/') ? host.replace(/(.)\/+$/, '$1') : host
+}
+
+export function decode(text: string): string {
   try {
     return decodeURIComponent(text)
   } catch {
@@ -131,6 +160,7 @@ export function pgQuery(target: PgTarget, sql: string, options: PgQueryOptions):
   const exchange: SocketExchangeOptions = {
     host: target.host,
     port: target.port,
+    ...(target.socketPath ? { path: target.socketPath } : {}),
     what,
     limitMs,
     signal,

@@ -6,8 +6,9 @@ import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { describeNetworkError, errorCode } from './network-error.js'
+import { parsePgUrl } from './pg-url.js'
 import { withPooledConnection } from './pool.js'
-import { type PgRow, pgQuery, pgTarget, sqlStateReason } from './postgres-wire.js'
+import { decode, type PgRow, pgHost, pgQuery, pgTarget, sqlStateReason } from './postgres-wire.js'
 import { timed } from './timed.js'
 
 /** A client checked out of a `pg` Pool. */
@@ -204,10 +205,10 @@ function isPostgresJs(value: unknown): value is PostgresJsSqlLike {
 function parsePostgresUrl(text: string): URL {
   let url: URL
   try {
-    url = new URL(text)
+    url = parsePgUrl(text)
   } catch {
     throw new TypeError(
-      `postgres: "${redactUrl(text)}" is not a URL; write it as postgres://user:password@host:5432/database`,
+      `postgres: "${redactUrl(text)}" is not a URL; write it as postgres://user:password@host:5432/database (for a Unix socket, postgres://user@/database?host=/run/postgresql)`,
     )
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
@@ -216,10 +217,13 @@ function parsePostgresUrl(text: string): URL {
   return url
 }
 
+/** `host:5432/db`, or for a Unix-domain socket `/run/postgresql:5432/db` (as pg_isready names it). */
 function urlAddress(text: string): string {
   const url = parsePostgresUrl(text)
-  const database = decodeURIComponent(url.pathname.slice(1))
-  return `${url.hostname || 'localhost'}:${url.port || 5432}${database ? `/${database}` : ''}`
+  const params = url.searchParams
+  const database = params.get('dbname') || decode(url.pathname.slice(1))
+  const host = pgHost(url) || 'localhost'
+  return `${host}:${params.get('port') || url.port || 5432}${database ? `/${database}` : ''}`
 }
 
 function clientAddress(db: unknown): string {

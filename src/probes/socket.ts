@@ -9,8 +9,9 @@
 import { Socket } from 'node:net'
 import type { ConnectionOptions } from 'node:tls'
 import { NotReady } from '../core/errors.js'
+import { lineSafe } from '../core/inert.js'
 import { connectTimedOut } from './connect-timeout.js'
-import { describeNetworkError, isTlsTrustError } from './network-error.js'
+import { describeNetworkError, errorCode, isTlsTrustError } from './network-error.js'
 import { serverName } from './tls-options.js'
 
 /**
@@ -103,6 +104,8 @@ export function discard(stream: Destroyable | undefined): void {
 export interface SocketExchangeOptions extends SettleOptions {
   host: string
   port: number
+  /** A Unix-domain socket to connect to instead of `host:port` (plain only: no `tls`). */
+  path?: string
   /** Speak TLS from the first byte (rediss://, mqtts://) with these settings; absent: plain TCP. */
   tls?: ConnectionOptions
   /**
@@ -167,7 +170,7 @@ export function socketExchange(
       sockets.push(socket)
       socket.on('error', (error) => {
         const hint = options.tlsTrustHint && isTlsTrustError(error) ? `; ${options.tlsTrustHint}` : ''
-        fail(`${describeNetworkError(error)}${hint}`)
+        fail(`${options.path ? describeSocketError(error, options.path) : describeNetworkError(error)}${hint}`)
       })
       socket.on('close', () => fail(options.closedEarly ?? 'the connection closed'))
       socket.on('data', onData)
@@ -195,8 +198,18 @@ export function socketExchange(
       if (options.limitCovers !== 'handshake') settle.connected()
       protocol.connected?.()
     })
-    if (!tls) socket.connect({ host, port })
+    if (!tls) socket.connect(options.path ? { path: options.path } : { host, port })
   })
+}
+
+/** A Unix-domain socket's connect error in words: most often, no server has made the socket. */
+function describeSocketError(error: unknown, path: string): string {
+  const code = errorCode(error)
+  if (code === 'ENOENT') return `no socket at ${lineSafe(path)}: is the server running, with its socket there? (ENOENT)`
+  if (code === 'ECONNREFUSED') return `connection refused at ${lineSafe(path)}: no server listens on it (ECONNREFUSED)`
+  if (code === 'EACCES') return `permission denied at ${lineSafe(path)} (EACCES)`
+  if (code === 'ENOTSOCK') return `${lineSafe(path)} is not a socket (ENOTSOCK)`
+  return describeNetworkError(error)
 }
 
 function noop(): void {}

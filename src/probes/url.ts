@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { redactUrl } from '../core/redact.js'
 import { didYouMean } from '../core/suggest.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
+import { hasEmptyHost, parsePgUrl } from './pg-url.js'
 
 /** Options a target may use; each probe takes the ones that apply to it. Durations in ms. */
 export interface TargetOptions extends ProbeOptions {
@@ -102,13 +103,20 @@ export function schemeOf(target: string): string {
   else if (scheme !== 'memcached') {
     let url: URL
     try {
-      url = new URL(target)
+      // libpq's postgres://user@/db?host=/run/postgresql, which WHATWG URLs refuse, too.
+      url = scheme === 'postgres' || scheme === 'postgresql' ? parsePgUrl(target) : new URL(target)
     } catch {
+      if (scheme.startsWith('postgres') && hasEmptyHost(target)) {
+        throw new TargetError(
+          `${JSON.stringify(redactUrl(target))} names no host; write it as ${scheme}://user@host:5432/db, or name a Unix socket's directory with ?host=/run/postgresql`,
+        )
+      }
       throw new TargetError(
         `${JSON.stringify(redactUrl(target))} is not a well-formed URL; check the host, port and escaping`,
       )
     }
-    if (!url.hostname)
+    // A postgres URL may name its host (a socket's directory) in a `host` parameter instead.
+    if (!url.hostname && !(scheme.startsWith('postgres') && url.searchParams.get('host')))
       throw new TargetError(`${JSON.stringify(redactUrl(target))} names no host; write it as ${scheme}://host:port`)
   }
   return scheme

@@ -202,6 +202,15 @@ describe('SecretSet', () => {
     assert.equal(secrets.redact(`echo ${basic} Pw@rd77 Pw%40rd77 user:Pw@rd77`), 'echo *** *** *** ***')
   })
 
+  it('masks the password of a URL with user info before an empty host (libpq: postgres://u:pw@/db?host=/dir)', () => {
+    const secrets = new SecretSet()
+    secrets.addUrl('postgres://app:SockPw%2133@/app?host=/run/postgresql&password=QueryPw44')
+    assert.equal(
+      secrets.redact('said SockPw!33 and SockPw%2133 and QueryPw44 to app'),
+      'said *** and *** and *** to app',
+    )
+  })
+
   it('masks a lone userinfo token where it is one (https, redis, nats), and leaves a database user name alone', () => {
     const secrets = new SecretSet()
     secrets.addUrl('https://ghp_token123456789@api.example/')

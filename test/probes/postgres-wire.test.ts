@@ -56,6 +56,8 @@ describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
       `host all ${USERS.cleartext} 127.0.0.1/32 password`,
       `host all ${USERS.md5} 127.0.0.1/32 md5`,
       `hostnossl all ${USERS.ssl} 127.0.0.1/32 reject`,
+      `local all ${USERS.trusted} trust`,
+      `local all ${USERS.md5} md5`,
     ]
     // The SSL server's certificate names other.example only: a wrong host name for 127.0.0.1.
     ;[server, sslServer] = await Promise.all([
@@ -228,7 +230,6 @@ describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
         () => postgres(`${server.url}?sslmode=constructor`),
         /sslmode=constructor; use disable, prefer, require/,
       )
-      assert.throws(() => postgres('postgres://u:p@localhost/db?host=/var/run/postgresql'), /names a Unix socket/)
     })
   })
 
@@ -297,6 +298,86 @@ describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
       const gss = backendMessage('R', Buffer.from([0, 0, 0, 7]))
       const result = await run(postgres(await fault(gss)), 2000)
       assert.match(result.output ?? '', /the server asks for GSSAPI, which the URL mode does not speak/)
+    })
+  })
+
+  describe('Unix-domain sockets', () => {
+    const dir = () => server.dir
+    const socket = () => `${server.dir}/.s.PGSQL.${server.port}`
+
+    it('connects to the socket a host that is a directory names, in each way libpq reads it', async () => {
+      const port = server.port
+      for (const target of [
+        `postgres://${USERS.trusted}@/postgres?host=${dir()}&port=${port}`,
+        `postgresql:///postgres?host=${dir()}&port=${port}&user=${USERS.trusted}`,
+        `postgres://${USERS.trusted}@${encodeURIComponent(dir())}:${port}/postgres`,
+        `postgres://${USERS.md5}:${PASSWORD}@/postgres?host=${dir()}/&port=${port}`,
+        // A password in the query, and an sslmode, which libpq ignores over a socket.
+        `postgres:///postgres?host=${dir()}&port=${port}&user=${USERS.md5}&password=${PASSWORD}&sslmode=verify-full`,
+        // The parameters win over the URL's parts, as in libpq.
+        `postgres://nobody@127.0.0.1:1/nowhere?host=${dir()}&port=${port}&user=${USERS.trusted}&dbname=postgres`,
+      ]) {
+        const result = await run(postgres(target))
+        assert.equal(result.status, 'pass', `${target}: ${result.output}`)
+        assert.equal(result.componentId, `${dir()}:${port}/postgres`, target)
+      }
+      const viaTarget = await run(
+        await probeForTarget(`postgres://${USERS.trusted}@/postgres?host=${dir()}&port=${port}`),
+      )
+      assert.equal(viaTarget.status, 'pass', viaTarget.output)
+    })
+
+    it('fails clearly where no server made the socket, with a wrong password, and against a frozen server by its deadline', async () => {
+      const missing = await run(postgres(`postgres://${USERS.trusted}@/postgres?host=${dir()}&port=1`))
+      assert.equal(missing.status, 'fail')
+      assert.equal(
+        missing.output,
+        `postgres ${dir()}:1/postgres: no socket at ${dir()}/.s.PGSQL.1: is the server running, with its socket there? (ENOENT)`,
+      )
+      const wrong = await run(
+        postgres(`postgres:///postgres?host=${dir()}&port=${server.port}&user=${USERS.md5}&password=wrong-sock-pw-91`),
+      )
+      assert.equal(wrong.status, 'fail')
+      assert.match(wrong.output ?? '', /authentication failed \(28P01\)/)
+      assert.doesNotMatch(JSON.stringify(wrong), /wrong-sock-pw-91/)
+      await expectNoLeakedResources(async () => {
+        server.process.freeze()
+        try {
+          const target = `postgres://${USERS.trusted}@/postgres?host=${dir()}&port=${server.port}`
+          const check = await timedCheck(postgres(target), 300)
+          assert.equal(check.result.output, 'timed out after 300 ms')
+          assertOnTime(check, 300)
+        } finally {
+          server.process.thaw()
+        }
+      })
+      assert.ok(socket().length < 108)
+    })
+
+    it('refuses several hosts, a bad port and an empty host in one sentence each', async () => {
+      assert.throws(() => postgres('postgres://u@/db?host=a,b'), /names several hosts \(a,b\); a probe checks one/)
+      assert.throws(
+        () => postgres(`postgres://u@/db?host=${dir()}&port=70000`),
+        /postgres: "postgres:\/\/u@\/db\?host=.*&port=70000" has port "70000"; use a number from 1 to 65535/,
+      )
+      assert.throws(
+        () => postgres('postgres://u@/db'),
+        /is not a URL; .*for a Unix socket, postgres:\/\/user@\/database\?host=/,
+      )
+      await assert.rejects(probeForTarget('postgres://u:pw-in-url-3@/db'), (error: Error) => {
+        assert.equal(
+          error.message,
+          '"postgres://u:***@/db" names no host; write it as postgres://user@host:5432/db, or name a Unix socket\'s directory with ?host=/run/postgresql',
+        )
+        return true
+      })
+    })
+
+    it('probekit check takes a socket as pg_isready does', async () => {
+      buildCli()
+      const ok = await cli(['check', `postgres://${USERS.trusted}@/postgres?host=${dir()}&port=${server.port}`])
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr)
+      assert.match(ok.stdout, /^ok postgres:\/\/.* SELECT 1 in \d/)
     })
   })
 
