@@ -5,7 +5,7 @@ import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
-import { describeNetworkError, errorCode } from './network-error.js'
+import { describeNetworkError, describeSocketError, errorCode } from './network-error.js'
 import { withPooledConnection } from './pool.js'
 import { timed } from './timed.js'
 
@@ -146,12 +146,14 @@ async function queryUrl(url: URL, address: string, limitMs: number, signal: Abor
   const driver = typeof loaded.createConnection === 'function' ? loaded : loaded.default
   if (!driver) throw new Error('The mysql probe could not find createConnection in the "mysql2" package')
   if (signal.aborted) throw signal.reason
+  const socketPath = url.searchParams.get('socket') || undefined
   const connection = driver.createConnection({
-    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: Number(url.port || 3306),
-    user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-    database: decodeURIComponent(url.pathname.slice(1)) || undefined,
+    ...(socketPath
+      ? { socketPath }
+      : { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 3306) }),
+    user: decode(url.username),
+    password: decode(url.password),
+    database: decode(url.pathname.slice(1)) || undefined,
     connectTimeout: limitMs,
   })
   // Errors after the answer belong to nobody: the connection is being thrown away.
@@ -165,14 +167,14 @@ async function queryUrl(url: URL, address: string, limitMs: number, signal: Abor
   } catch (error) {
     if (signal.aborted) throw error
     if (errorCode(error) === 'ETIMEDOUT') throw connectTimedOut(what, limitMs)
-    throw reason(error, what)
+    throw reason(error, what, socketPath)
   } finally {
     signal.removeEventListener('abort', close)
     close()
   }
 }
 
-function reason(error: unknown, what: string): NotReady {
+function reason(error: unknown, what: string, socketPath?: string): NotReady {
   const code = errorCode(error)
   const text = error instanceof Error ? error.message : String(error)
   if (
@@ -186,7 +188,9 @@ function reason(error: unknown, what: string): NotReady {
   if (/closed state|Can't add new command/i.test(text)) {
     return new NotReady(`${what}: the connection is closed; the app must reconnect`)
   }
-  if (code) return new NotReady(`${what}: ${describeNetworkError(error)}`)
+  if (code) {
+    return new NotReady(`${what}: ${socketPath ? describeSocketError(error, socketPath) : describeNetworkError(error)}`)
+  }
   return new NotReady(`${what}: ${text || 'failed'}`)
 }
 
@@ -222,12 +226,30 @@ function parseMysqlUrl(text: string): URL {
     throw new TypeError(`mysql: "${redactUrl(text)}" must start with mysql:// or mariadb://`)
   }
   if (!url.hostname) throw new TypeError(`mysql: "${redactUrl(text)}" names no host; write it as mysql://host:3306`)
+  const socket = url.searchParams.get('socket')
+  if (socket !== null && !socket.startsWith('/')) {
+    throw new TypeError(
+      `mysql: "${redactUrl(text)}" has socket=${JSON.stringify(socket.slice(0, 100))}; write the socket's absolute path, e.g. socket=/run/mysqld/mysqld.sock`,
+    )
+  }
   return url
 }
 
+/** `host:3306/db`, or with `?socket=` the socket's path and the database (`/run/mysqld/mysqld.sock/db`). */
 function urlAddress(url: URL): string {
-  const database = decodeURIComponent(url.pathname.slice(1))
-  return `${url.hostname}:${url.port || 3306}${database ? `/${database}` : ''}`
+  const database = decode(url.pathname.slice(1))
+  const socket = url.searchParams.get('socket')
+  const where = socket ? socket : `${url.hostname}:${url.port || 3306}`
+  return `${where}${database ? `/${database}` : ''}`
+}
+
+/** A URL part percent-decoded, or as written when its escapes are malformed (`%zz`). */
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
 }
 
 function clientAddress(handle: unknown): string {

@@ -3,6 +3,7 @@
  * so every network probe, the monitor's checks and its etcd client say "connection refused"
  * the same way. Internal to probekit.
  */
+import { lineSafe } from '../core/inert.js'
 
 const codes: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
@@ -62,4 +63,14 @@ export function describeNetworkError(error: unknown, timeoutMs?: number): string
 export function isTlsTrustError(error: unknown): boolean {
   const code = errorCode(error) ?? ''
   return /CERT|SELF_SIGNED|UNABLE_TO|ALTNAME/.test(code)
+}
+
+/** A Unix-domain socket's connect error in words: most often, no server has made the socket. */
+export function describeSocketError(error: unknown, path: string): string {
+  const code = errorCode(error)
+  if (code === 'ENOENT') return `no socket at ${lineSafe(path)}: is the server running, with its socket there? (ENOENT)`
+  if (code === 'ECONNREFUSED') return `connection refused at ${lineSafe(path)}: no server listens on it (ECONNREFUSED)`
+  if (code === 'EACCES') return `permission denied at ${lineSafe(path)} (EACCES)`
+  if (code === 'ENOTSOCK') return `${lineSafe(path)} is not a socket (ENOTSOCK)`
+  return describeNetworkError(error)
 }

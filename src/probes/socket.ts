@@ -9,9 +9,8 @@
 import { Socket } from 'node:net'
 import type { ConnectionOptions } from 'node:tls'
 import { NotReady } from '../core/errors.js'
-import { lineSafe } from '../core/inert.js'
 import { connectTimedOut } from './connect-timeout.js'
-import { describeNetworkError, errorCode, isTlsTrustError } from './network-error.js'
+import { describeNetworkError, describeSocketError, isTlsTrustError } from './network-error.js'
 import { serverName } from './tls-options.js'
 
 /**
@@ -200,16 +199,6 @@ export function socketExchange(
     })
     if (!tls) socket.connect(options.path ? { path: options.path } : { host, port })
   })
-}
-
-/** A Unix-domain socket's connect error in words: most often, no server has made the socket. */
-function describeSocketError(error: unknown, path: string): string {
-  const code = errorCode(error)
-  if (code === 'ENOENT') return `no socket at ${lineSafe(path)}: is the server running, with its socket there? (ENOENT)`
-  if (code === 'ECONNREFUSED') return `connection refused at ${lineSafe(path)}: no server listens on it (ECONNREFUSED)`
-  if (code === 'EACCES') return `permission denied at ${lineSafe(path)} (EACCES)`
-  if (code === 'ENOTSOCK') return `${lineSafe(path)} is not a socket (ENOTSOCK)`
-  return describeNetworkError(error)
 }
 
 function noop(): void {}

@@ -61,6 +61,23 @@ describe('mysql probe against a real MariaDB', () => {
     assert.throws(() => mysql({} as never), /expected a mysql2 pool or connection/)
   })
 
+  it("connects through the server's Unix socket with ?socket=, and says clearly when no server made it", async () => {
+    const viaSocket = `mysql://root@localhost/mysql?socket=${encodeURIComponent(server.socket)}`
+    const result = await run(mysql(viaSocket))
+    assert.equal(result.status, 'pass', result.output)
+    assert.equal(result.componentId, `${server.socket}/mysql`)
+    const missing = await run(mysql(`mysql://root@localhost/mysql?socket=${server.socket}.gone`))
+    assert.equal(missing.status, 'fail')
+    assert.equal(
+      missing.output,
+      `mysql ${server.socket}.gone/mysql: no socket at ${server.socket}.gone: is the server running, with its socket there? (ENOENT)`,
+    )
+    assert.throws(
+      () => mysql('mysql://root@localhost/db?socket=mysqld.sock'),
+      /socket="mysqld\.sock"; write the socket's absolute path/,
+    )
+  })
+
   it('fails on a wrong password with a reason naming authentication and no password', async () => {
     const wrongUrl = `mysql://${server.user}:wrong-maria-pass-8@127.0.0.1:${server.port}/probekit`
     const wrongPool = mysql2.createPool({ uri: wrongUrl })
