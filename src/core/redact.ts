@@ -379,6 +379,26 @@ function longestAt(root: ChunkNode, text: string, at: number): string | undefine
   return best
 }
 
+/**
+ * What is wrong with the percent-encoding of a URL's user name or password (`%zz`, a lone
+ * `%`), said so that the fix is plain; undefined when both decode. Every URL a probe, a
+ * check or a store takes is asked this when it is made, so that a bad escape is a clear
+ * error then, not "URI malformed" (or a crash) when the check connects.
+ */
+export function userinfoEscapeProblem(url: URL): string | undefined {
+  for (const [part, text] of [
+    ['user name', url.username],
+    ['password', url.password],
+  ] as const) {
+    try {
+      decodeURIComponent(text)
+    } catch {
+      return `the ${part} has a malformed %-escape; write a literal % as %25`
+    }
+  }
+  return undefined
+}
+
 /** A URL part percent-decoded, or as it is when it is not valid percent-encoding. */
 export function decodeLoose(text: string): string {
   try {

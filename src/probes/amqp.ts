@@ -1,5 +1,5 @@
 import { NotReady } from '../core/errors.js'
-import { redactUrl } from '../core/redact.js'
+import { redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
@@ -198,6 +198,8 @@ function parseAmqpUrl(url: string | URL): string {
   if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
     throw new TypeError(`amqp: "${redactUrl(text)}" must start with amqp:// or amqps://`)
   }
+  const badEscape = userinfoEscapeProblem(parsed)
+  if (badEscape) throw new TypeError(`amqp: "${redactUrl(text)}": ${badEscape}`)
   return text
 }
 

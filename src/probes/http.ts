@@ -2,7 +2,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http'
 import type { RequestOptions } from 'node:https'
 import type { TLSSocket } from 'node:tls'
 import { NotReady } from '../core/errors.js'
-import { redact, redactCut, redactUrl, SecretSet } from '../core/redact.js'
+import { decodeLoose, redact, redactCut, redactUrl, SecretSet, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { headerProblem, reasonPhrase, requestHead } from './http-head.js'
@@ -163,7 +163,7 @@ function requestHeaders(url: URL, settings: RequestSettings): Record<string, str
   if (!hasHeader(settings.headers, 'accept')) headers.accept = '*/*'
   Object.assign(headers, settings.headers)
   if ((url.username || url.password) && !settings.dropUrlCredentials && !hasHeader(headers, 'authorization')) {
-    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+    const credentials = `${decodeLoose(url.username)}:${decodeLoose(url.password)}`
     headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`
   }
   return headers
@@ -317,6 +317,8 @@ function parseHttpUrl(url: string | URL): URL {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new TypeError(`http: "${redactUrl(parsed.href)}" must start with http:// or https://`)
   }
+  const badEscape = userinfoEscapeProblem(parsed)
+  if (badEscape) throw new TypeError(`http: "${redactUrl(parsed.href)}": ${badEscape}`)
   return parsed
 }
 

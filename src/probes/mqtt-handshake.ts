@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { ConnectionOptions } from 'node:tls'
+import { decodeLoose } from '../core/redact.js'
 import { type SocketExchangeOptions, socketExchange } from './socket.js'
 
 const CONNACK = 0x20
@@ -86,8 +87,8 @@ function connectPacket(url: URL): Buffer {
     length.writeUInt16BE(bytes.length)
     return Buffer.concat([length, bytes])
   }
-  const user = url.username ? decodeURIComponent(url.username) : undefined
-  const password = url.password ? decodeURIComponent(url.password) : undefined
+  const user = url.username ? decodeLoose(url.username) : undefined
+  const password = url.password ? decodeLoose(url.password) : undefined
   let flags = 0x02 // clean session
   if (user !== undefined) flags |= 0x80
   if (password !== undefined) flags |= 0x40

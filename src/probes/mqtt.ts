@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { NotReady } from '../core/errors.js'
-import { redactUrl } from '../core/redact.js'
+import { redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { loadDriver } from './load-driver.js'
@@ -231,5 +231,7 @@ function parseMqttUrl(url: string | URL): URL {
   if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(parsed.protocol)) {
     throw new TypeError(`mqtt: "${redactUrl(text)}" must start with mqtt://, mqtts://, ws:// or wss://`)
   }
+  const badEscape = userinfoEscapeProblem(parsed)
+  if (badEscape) throw new TypeError(`mqtt: "${redactUrl(text)}": ${badEscape}`)
   return parsed
 }

@@ -1,5 +1,5 @@
 import { NotReady } from '../core/errors.js'
-import { redactUrl } from '../core/redact.js'
+import { redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
@@ -226,6 +226,8 @@ function parseMysqlUrl(text: string): URL {
     throw new TypeError(`mysql: "${redactUrl(text)}" must start with mysql:// or mariadb://`)
   }
   if (!url.hostname) throw new TypeError(`mysql: "${redactUrl(text)}" names no host; write it as mysql://host:3306`)
+  const badEscape = userinfoEscapeProblem(url)
+  if (badEscape) throw new TypeError(`mysql: "${redactUrl(text)}": ${badEscape}`)
   const socket = url.searchParams.get('socket')
   if (socket !== null && !socket.startsWith('/')) {
     throw new TypeError(

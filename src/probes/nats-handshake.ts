@@ -6,6 +6,7 @@
  * this needs no driver either.
  */
 import type { ConnectionOptions } from 'node:tls'
+import { decodeLoose } from '../core/redact.js'
 import { type SocketExchangeOptions, socketExchange } from './socket.js'
 
 const MAX_BUFFER = 64 * 1024
@@ -71,9 +72,9 @@ export function natsHandshake(
         echo: false,
       }
       if (url.username && url.password) {
-        fields.user = decodeURIComponent(url.username)
-        fields.pass = decodeURIComponent(url.password)
-      } else if (url.username) fields.auth_token = decodeURIComponent(url.username)
+        fields.user = decodeLoose(url.username)
+        fields.pass = decodeLoose(url.password)
+      } else if (url.username) fields.auth_token = decodeLoose(url.username)
       conversation.socket.write(`CONNECT ${JSON.stringify(fields)}\r\nPING\r\n`)
     }
 

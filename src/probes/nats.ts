@@ -1,5 +1,5 @@
 import { NotReady } from '../core/errors.js'
-import { redactUrl } from '../core/redact.js'
+import { redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
@@ -116,5 +116,7 @@ function parseNatsUrl(url: string | URL): URL {
   if (parsed.protocol !== 'nats:' && parsed.protocol !== 'tls:') {
     throw new TypeError(`nats: "${redactUrl(text)}" must start with nats:// or tls://`)
   }
+  const badEscape = userinfoEscapeProblem(parsed)
+  if (badEscape) throw new TypeError(`nats: "${redactUrl(text)}": ${badEscape}`)
   return parsed
 }

@@ -12,7 +12,7 @@
  */
 import type { ConnectionOptions } from 'node:tls'
 import { lineSafe } from '../core/inert.js'
-import { redact, redactUrl } from '../core/redact.js'
+import { redact, redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import { writtenAs } from './pg-url.js'
 import { type SocketExchangeOptions, socketExchange } from './socket.js'
 
@@ -64,6 +64,8 @@ export interface PgTarget {
 export function pgTarget(url: URL, env: NodeJS.ProcessEnv = process.env): PgTarget {
   const shown = redactUrl(writtenAs(url))
   const params = url.searchParams
+  const badEscape = userinfoEscapeProblem(url)
+  if (badEscape) throw new TypeError(`postgres: "${shown}": ${badEscape}`)
   const host = pgHost(url)
   if (host.includes(',')) {
     throw new TypeError(

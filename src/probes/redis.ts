@@ -1,6 +1,6 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls'
 import { NotReady } from '../core/errors.js'
-import { redact, redactUrl } from '../core/redact.js'
+import { redact, redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
@@ -428,6 +428,8 @@ function parseRedisUrl(text: string): RedisTarget {
   if (!url.hostname) throw new TypeError(`redis: "${redactUrl(text)}" names no host; write it as redis://host:6379`)
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
   const port = Number(url.port || 6379)
+  const badEscape = userinfoEscapeProblem(url)
+  if (badEscape) throw new TypeError(`redis: "${redactUrl(text)}": ${badEscape}`)
   const password = url.password ? decodeURIComponent(url.password) : undefined
   // redis://user@host (no colon) is a password alone, as redis-cli and ioredis read it.
   const username = url.username ? decodeURIComponent(url.username) : undefined

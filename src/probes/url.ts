@@ -3,7 +3,7 @@
  * is imported, so `probekit check http://…` never loads a database driver.
  */
 import { fileURLToPath } from 'node:url'
-import { redactUrl } from '../core/redact.js'
+import { decodeLoose, redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import { didYouMean } from '../core/suggest.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { hasEmptyHost, parsePgUrl } from './pg-url.js'
@@ -118,6 +118,8 @@ export function schemeOf(target: string): string {
     // A postgres URL may name its host (a socket's directory) in a `host` parameter instead.
     if (!url.hostname && !(scheme.startsWith('postgres') && url.searchParams.get('host')))
       throw new TargetError(`${JSON.stringify(redactUrl(target))} names no host; write it as ${scheme}://host:port`)
+    const badEscape = userinfoEscapeProblem(url)
+    if (badEscape) throw new TargetError(`${JSON.stringify(redactUrl(target))}: ${badEscape}`)
   }
   return scheme
 }
@@ -145,7 +147,8 @@ export async function probeForTarget(target: string, options: TargetOptions = {}
 export function filePath(target: string): string {
   const shown = JSON.stringify(target)
   if (!target.startsWith('file://')) {
-    const path = decodeURIComponent(target.slice('file:'.length))
+    // A literal % in a relative path stays one (file:50%done); %20 is a space.
+    const path = decodeLoose(target.slice('file:'.length))
     if (path === '') throw new TargetError(`${shown} names no file; write file:///absolute/path`)
     return path
   }
@@ -162,7 +165,11 @@ export function filePath(target: string): string {
   }
   if (url.pathname === '/' || url.pathname === '')
     throw new TargetError(`${shown} names no file; write file:///absolute/path`)
-  return fileURLToPath(url)
+  try {
+    return fileURLToPath(url)
+  } catch {
+    throw new TargetError(`${shown}: the path has a malformed %-escape or an encoded /; write a literal % as %25`)
+  }
 }
 
 /** The options every probe takes. */

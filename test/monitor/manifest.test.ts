@@ -258,6 +258,14 @@ describe('bad manifests', () => {
       ],
       ['id: a\nchecks:\n  - name: x\n    type: push\n', /a\.yaml:3: checks\[0\]: a push check needs a `period`/],
       ['id: a\nchecks:\n  - name: x\n    command: []\n', /a\.yaml:4: checks\[0\]\.command: must be a command line/],
+      [
+        'id: a\nchecks:\n  - name: x\n    url: http://u:50%off@h:1/\n',
+        /a\.yaml:4: checks\[0\]\.url: "http:\/\/u:\*\*\*@h:1\/": the password has a malformed %-escape; write a literal % as %25$/,
+      ],
+      [
+        'id: a\nchecks:\n  - name: x\n    type: redis\n    url: redis://:50%off@h:6379\n',
+        /a\.yaml:5: checks\[0\]\.url: .*the password has a malformed %-escape; write a literal % as %25$/,
+      ],
     ]
     for (const [text, expected] of cases) {
       const error = manifestError(() => parseManifest(text, 'a.yaml'))

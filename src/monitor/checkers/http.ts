@@ -11,7 +11,7 @@ import type { ConnectionOptions, TLSSocket } from 'node:tls'
 import { Agent, buildConnector, type Dispatcher } from 'undici'
 import type { Deadline } from '../../core/deadline.js'
 import { reasonOf } from '../../core/errors.js'
-import { redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
+import { decodeLoose, redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
 import { isTlsTrustError } from '../../probes/network-error.js'
 import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
 import {
@@ -121,7 +121,7 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet): Checker {
     ...lowerKeys(spec.headers),
   }
   if (url.username || url.password) {
-    headers.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
+    headers.authorization ??= `Basic ${Buffer.from(`${decodeLoose(url.username)}:${decodeLoose(url.password)}`).toString('base64')}`
   }
   const shown = redactUrl(spec.url, secrets)
   const head = `HTTP ${spec.method} ${shown}`

@@ -6,7 +6,7 @@ import { isIPv6 } from 'node:net'
 import { resolve } from 'node:path'
 import { type Document, isAlias, type LineCounter, visit, type Node as YamlNode } from 'yaml'
 import { durationMs } from '../../core/duration.js'
-import { redactUrl } from '../../core/redact.js'
+import { redactUrl, userinfoEscapeProblem } from '../../core/redact.js'
 import { portRangeProblem, urlPortProblem } from '../../probes/url.js'
 import { isTimeZone, type MaintenanceWindow, WEEKDAYS, type Weekday } from '../silences.js'
 import { NO_THRESHOLDS, type Thresholds } from '../thresholds.js'
@@ -380,6 +380,8 @@ export class ManifestReader {
         path,
         `"${redactUrl(value)}" has the wrong scheme for this check; use ${schemes.map((s) => `${s}//`).join(' or ')}`,
       )
+    const badEscape = userinfoEscapeProblem(parsed)
+    if (badEscape) this.fail(path, `"${redactUrl(value)}": ${badEscape}`)
     return parsed.href
   }
 }
