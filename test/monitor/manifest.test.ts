@@ -133,6 +133,55 @@ describe('explicit checks', () => {
     )
   })
 
+  it("take the Unix-socket URLs the probes take, libpq's postgres://user@/db?host=DIR included, as written", () => {
+    const [pod] = parseManifest(
+      [
+        'id: a',
+        'checks:',
+        '  - name: pg',
+        '    url: postgres://app:pw@/app?host=/run/postgresql',
+        '  - name: pg2',
+        '    type: postgres',
+        '    url: postgresql:///app?host=/run/postgresql&user=app',
+        '  - name: my',
+        '    url: mysql://root@localhost/mysql?socket=/run/mysqld/mysqld.sock',
+        '',
+      ].join('\n'),
+      'a.yaml',
+    )
+    assert.deepEqual(
+      pod?.checks.map((c) => [c.kind, c.target, c.kind === 'probe' ? c.url : '']),
+      [
+        ['probe', 'postgres://app:***@/app?host=/run/postgresql', 'postgres://app:pw@/app?host=/run/postgresql'],
+        ['probe', 'postgresql:///app?host=/run/postgresql&user=app', 'postgresql:///app?host=/run/postgresql&user=app'],
+        [
+          'probe',
+          'mysql://root@localhost/mysql?socket=/run/mysqld/mysqld.sock',
+          'mysql://root@localhost/mysql?socket=/run/mysqld/mysqld.sock',
+        ],
+      ],
+    )
+  })
+
+  it('refuse at load what the typed probe refuses when it is made, with the file and line', () => {
+    const cases: [string, RegExp][] = [
+      ['url: postgres://app@/app?host=/a,/b', /a\.yaml:4: checks\[0\]\.url: ".*" names several hosts \(\/a,\/b\)/],
+      [
+        'url: postgres://app@db/app?port=abc',
+        /a\.yaml:4: checks\[0\]\.url: ".*" has port "abc"; use a number from 1 to 65535$/,
+      ],
+      [
+        'url: mysql://root@localhost/db?socket=rel.sock',
+        /a\.yaml:4: checks\[0\]\.url: .*socket="rel\.sock"; write the socket's absolute path/,
+      ],
+      ['url: redis://db:6379/cache', /a\.yaml:4: checks\[0\]\.url: .*not a database number/],
+    ]
+    for (const [line, expected] of cases) {
+      const error = manifestError(() => parseManifest(`id: a\nchecks:\n  - name: x\n    ${line}\n`, 'a.yaml'))
+      assert.match(error.message, expected)
+    }
+  })
+
   it('run a single-string command through the shell, as Consul script checks do', () => {
     const [check] = parseManifest(
       'id: a\nchecks:\n  - name: s\n    command: "test -f /tmp/x && echo ok"\n',

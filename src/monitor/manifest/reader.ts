@@ -7,6 +7,7 @@ import { resolve } from 'node:path'
 import { type Document, isAlias, type LineCounter, visit, type Node as YamlNode } from 'yaml'
 import { durationMs } from '../../core/duration.js'
 import { redactUrl, userinfoEscapeProblem } from '../../core/redact.js'
+import { parsePgUrl, writtenAs } from '../../probes/pg-url.js'
 import { portRangeProblem, urlPortProblem } from '../../probes/url.js'
 import { isTimeZone, type MaintenanceWindow, WEEKDAYS, type Weekday } from '../silences.js'
 import { NO_THRESHOLDS, type Thresholds } from '../thresholds.js'
@@ -371,7 +372,8 @@ export class ManifestReader {
     if (portProblem) this.fail(path, `"${redactUrl(value)}": ${portProblem}`)
     let parsed: URL
     try {
-      parsed = new URL(value)
+      // libpq's postgres://user@/db?host=/run/postgresql too, which WHATWG URLs refuse.
+      parsed = scheme?.startsWith('postgres') ? parsePgUrl(value) : new URL(value)
     } catch {
       this.fail(path, `"${redactUrl(value)}" is not a URL, as in ${schemes[0]}//host:port`)
     }
@@ -382,7 +384,8 @@ export class ManifestReader {
       )
     const badEscape = userinfoEscapeProblem(parsed)
     if (badEscape) this.fail(path, `"${redactUrl(value)}": ${badEscape}`)
-    return parsed.href
+    // As written when only parsePgUrl could read it: its href would name a host it has not.
+    return writtenAs(parsed) === parsed.href ? parsed.href : value
   }
 }
 
