@@ -299,6 +299,9 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   private sorted: SortedEntries | undefined
   private paths: string[] = []
   private restored: Map<string, CheckState> | undefined
+  /** The secrets' version the stored silences were last masked at (-1: not yet), and that masking. */
+  private silencesMaskedAt = -1
+  private remasking: Promise<void> = Promise.resolve()
   private currentIndex = 0
   private started = false
   private stopping: AbortController = stopController()
@@ -429,6 +432,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     for (const waiter of this.waiters) waiter.resolve()
     this.waiters.clear()
     await drainDeliveries(this.senders, deadline, this.logger)
+    await this.remasking
     this.silences.close()
     limitedLog(this.logger).flush()
   }
@@ -836,6 +840,13 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     }
     if (changed) this.raise()
     if (this.writer.hasPendingRemovals) this.writer.scheduleFlush()
+    // Silences written before a secret was configured hold it in the store: mask it there.
+    if (this.secrets.version !== this.silencesMaskedAt) {
+      this.silencesMaskedAt = this.secrets.version
+      this.remasking = this.silences
+        .remask()
+        .catch((error) => this.writer.storeError('masking secrets in silences', error))
+    }
   }
 
   private freshState(spec: CheckSpec, previous: CheckState | undefined, output: string): CheckState {

@@ -123,6 +123,34 @@ export class Silences {
       .map((h) => this.shown(h))
   }
 
+  /**
+   * Masks, in the store too, the comments and authors that hold a secret learnt since they
+   * were written (a reload configured it, or another replica wrote the silence): once masked,
+   * a secret stays masked after the manifest that named it is gone and the monitor restarted,
+   * and in `probekit inspect --store`, which reads the store. Resolves once the store holds
+   * every change; a store error rejects, the rest of the silences still masked as shown.
+   */
+  async remask(): Promise<void> {
+    let failure: unknown
+    for (const held of [...this.all.values()]) {
+      const { silence } = held
+      const comment = this.redact(silence.comment)
+      const author = silence.author === undefined ? undefined : this.redact(silence.author)
+      if (comment === silence.comment && author === silence.author) continue
+      const masked: Silence = { ...silence, comment }
+      if (author !== undefined) masked.author = author
+      try {
+        await this.store.saveSilence?.(masked)
+      } catch (error) {
+        failure ??= error
+        continue
+      }
+      // Unless it changed meanwhile (ended, or replaced from the store).
+      if (this.all.get(silence.id) === held) this.set(masked)
+    }
+    if (failure !== undefined) throw failure
+  }
+
   /** The silence as it is shown: its comment and author masked with every secret known now. */
   private shown(h: Held): Silence {
     const version = this.secretsVersion()

@@ -251,7 +251,9 @@ describe('how many silences a monitor keeps', () => {
     const manifest = (token: string) =>
       `id: jobs\nnode: n1\nchecks:\n  - name: backup\n    type: push\n    period: 1h\n    token: ${token}\n`
     writeFileSync(file, manifest('OLDTOKEN1111222233334444'))
-    const monitor = new Monitor({ store: openStore('memory'), logger: false })
+    const storeFile = join(makeTempDir('silence-store'), 'monitor.sqlite')
+    const store = openStore(`sqlite:${storeFile}`)
+    const monitor = new Monitor({ store, logger: false })
     try {
       await monitor.load([file])
       // Typed before the manifest configured it: no one could know it was a secret.
@@ -268,7 +270,25 @@ describe('how many silences a monitor keeps', () => {
       assert.equal(listed?.comment, 'moving to *** tonight')
       assert.equal(listed?.author, 'ops ***')
       assert.equal(monitor.silenced('n1/jobs/backup')?.comment, 'moving to *** tonight')
-      assert.equal((await monitor.silences.expire(added.id))?.comment, 'moving to *** tonight')
+      await monitor.stop()
+      // Masked in the store as well: what `probekit inspect --store` reads, and what a monitor
+      // started after the secret left the manifests reads.
+      assert.deepEqual(
+        store.loadSilences?.().map((x) => [x.comment, x.author]),
+        [['moving to *** tonight', 'ops ***']],
+      )
+      store.close()
+      writeFileSync(file, manifest('THIRDTOKEN999988887777'))
+      const again = openStore(`sqlite:${storeFile}`)
+      const restarted = new Monitor({ store: again, logger: false })
+      try {
+        await restarted.load([file])
+        assert.equal(restarted.silences.list()[0]?.comment, 'moving to *** tonight')
+        assert.equal((await restarted.silences.expire(added.id))?.comment, 'moving to *** tonight')
+      } finally {
+        await restarted.stop()
+        again.close()
+      }
     } finally {
       await monitor.stop()
     }
