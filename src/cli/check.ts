@@ -21,7 +21,9 @@ Targets:
   tcp://host:port                    the port accepts a connection
   redis://[:password@]host:port/db, rediss://…   PING answers PONG
   postgres://user:password@host:port/db (postgresql://)   SELECT 1
+    its Unix socket: postgres://user@/db?host=/var/run/postgresql
   mysql://user:password@host:port/db SELECT 1
+    its Unix socket: mysql://user@localhost/db?socket=/run/mysqld/mysqld.sock
   memcached://host:port[,host:port…] every listed server answers
   amqp://user:password@host:port/vhost, amqps://…   the broker accepts a connection
   nats://host:port                   the server answers

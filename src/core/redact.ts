@@ -315,7 +315,23 @@ function maskAtStart(text: string, secrets: SecretSet): string {
 
 /** A URL with its password (and secret query parameters) masked, for display. */
 export function redactUrl(url: string | URL, secrets?: SecretSet): string {
-  return redact(typeof url === 'string' ? url : url.href, secrets)
+  return redact(typeof url === 'string' ? maskMalformedUserinfo(url) : url.href, secrets)
+}
+
+/**
+ * A URL no parser reads because its password holds a raw `/` (`postgres://u:ab/cd@host/db`)
+ * ends its authority at that `/`, so the password would show: in a URL that does not parse,
+ * everything from the user's colon to the last `@` before the query is masked.
+ */
+function maskMalformedUserinfo(text: string): string {
+  const start = text.indexOf('://')
+  if (start < 0 || /\s/.test(text) || URL.canParse(text)) return text
+  const end = text.slice(start + 3).search(/[?#]/)
+  const head = end < 0 ? text.slice(start + 3) : text.slice(start + 3, start + 3 + end)
+  const at = head.lastIndexOf('@')
+  const colon = head.indexOf(':')
+  if (at < 0 || colon < 0 || colon > at || !head.slice(0, at).includes('/')) return text
+  return `${text.slice(0, start + 3 + colon + 1)}${MASK}${text.slice(start + 3 + at)}`
 }
 
 /**

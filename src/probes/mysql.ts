@@ -5,7 +5,7 @@ import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
-import { describeNetworkError, describeSocketError, errorCode } from './network-error.js'
+import { describeNetworkError, describeSocketError, errorCode, socketPathProblem } from './network-error.js'
 import { withPooledConnection } from './pool.js'
 import { timed } from './timed.js'
 
@@ -234,6 +234,8 @@ function parseMysqlUrl(text: string): URL {
       `mysql: "${redactUrl(text)}" has socket=${JSON.stringify(socket.slice(0, 100))}; write the socket's absolute path, e.g. socket=/run/mysqld/mysqld.sock`,
     )
   }
+  const tooLong = socket && socketPathProblem(socket)
+  if (tooLong) throw new TypeError(`mysql: "${redactUrl(text)}": ${tooLong}`)
   return url
 }
 

@@ -72,5 +72,18 @@ export function describeSocketError(error: unknown, path: string): string {
   if (code === 'ECONNREFUSED') return `connection refused at ${lineSafe(path)}: no server listens on it (ECONNREFUSED)`
   if (code === 'EACCES') return `permission denied at ${lineSafe(path)} (EACCES)`
   if (code === 'ENOTSOCK') return `${lineSafe(path)} is not a socket (ENOTSOCK)`
+  if (code === 'ENOTDIR') return `no socket at ${lineSafe(path)}: a part of its path is not a directory (ENOTDIR)`
   return describeNetworkError(error)
+}
+
+/**
+ * Why a Unix-domain socket path cannot be connected to, before trying: longer than a socket
+ * address holds (107 bytes on Linux, 103 on macOS; the kernel would say only ENOENT or cut
+ * it short). Undefined when it fits.
+ */
+export function socketPathProblem(path: string): string | undefined {
+  const limit = process.platform === 'darwin' ? 103 : 107
+  const bytes = Buffer.byteLength(path)
+  if (bytes <= limit) return undefined
+  return `the socket path ${lineSafe(path)} is ${bytes} bytes, more than a Unix socket address holds (${limit}); use a shorter directory, or a symbolic link to it`
 }

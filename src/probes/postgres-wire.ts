@@ -13,6 +13,7 @@
 import type { ConnectionOptions } from 'node:tls'
 import { lineSafe } from '../core/inert.js'
 import { redact, redactUrl, userinfoEscapeProblem } from '../core/redact.js'
+import { socketPathProblem } from './network-error.js'
 import { writtenAs } from './pg-url.js'
 import { type SocketExchangeOptions, socketExchange } from './socket.js'
 
@@ -95,10 +96,13 @@ export function pgTarget(url: URL, env: NodeJS.ProcessEnv = process.env): PgTarg
     )
   }
   const socketDir = host.startsWith('/') ? host : undefined
+  const socketPath = socketDir ? `${socketDir === '/' ? '' : socketDir}/.s.PGSQL.${port}` : undefined
+  const tooLong = socketPath && socketPathProblem(socketPath)
+  if (tooLong) throw new TypeError(`postgres: "${shown}": ${tooLong}`)
   return {
     host: host || 'localhost',
     port,
-    ...(socketDir ? { socketPath: `${socketDir === '/' ? '' : socketDir}/.s.PGSQL.${port}` } : {}),
+    ...(socketPath ? { socketPath } : {}),
     user,
     password,
     database,
@@ -233,7 +237,7 @@ export function pgQuery(target: PgTarget, sql: string, options: PgQueryOptions):
       if (code === 3 || code === 5 || code === 10) {
         if (target.password === undefined) {
           return c.fail(
-            'the server asks for a password and the URL has none: write it as postgres://user:PASSWORD@host/db (or set PGPASSWORD)',
+            'the server asks for a password and the URL has none: put it in the URL after the user name and a colon, or set PGPASSWORD',
           )
         }
       }

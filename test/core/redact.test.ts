@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { reasonOf } from '../../src/core/errors.js'
-import { addSecret, redact, redactCut, SecretSet } from '../../src/core/redact.js'
+import { addSecret, redact, redactCut, redactUrl, SecretSet } from '../../src/core/redact.js'
 import { runProbe } from '../../src/core/run-probe.js'
 
 describe('redact', () => {
@@ -200,6 +200,14 @@ describe('SecretSet', () => {
     secrets.addUrl('http://user:Pw%40rd77@host/')
     const basic = Buffer.from('user:Pw@rd77').toString('base64')
     assert.equal(secrets.redact(`echo ${basic} Pw@rd77 Pw%40rd77 user:Pw@rd77`), 'echo *** *** *** ***')
+  })
+
+  it('masks a password holding a raw slash in a URL that does not parse, and nothing more', () => {
+    assert.equal(redactUrl('postgres://u:ab/cdPW99@/db?host=/nope'), 'postgres://u:***@/db?host=/nope')
+    assert.equal(redactUrl('redis://:ab/cdPW99@127.0.0.1:1'), 'redis://:***@127.0.0.1:1')
+    // URLs that parse, and one without a password, are as before.
+    assert.equal(redactUrl('http://h:1/a@b'), 'http://h:1/a@b')
+    assert.equal(redactUrl('postgres://u@/db'), 'postgres://u@/db')
   })
 
   it('masks the password of a URL with user info before an empty host (libpq: postgres://u:pw@/db?host=/dir)', () => {

@@ -113,7 +113,10 @@ describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
   it('says the URL needs a password when the server asks for one', async () => {
     const result = await run(postgres(url(server, USERS.scram)))
     assert.equal(result.status, 'fail')
-    assert.match(result.output ?? '', /the server asks for a password and the URL has none/)
+    assert.match(
+      result.output ?? '',
+      /: the server asks for a password and the URL has none: put it in the URL after the user name and a colon, or set PGPASSWORD$/,
+    )
   })
 
   it('names an unknown database', async () => {
@@ -363,6 +366,18 @@ describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
       assert.throws(
         () => postgres('postgres://u@/db'),
         /is not a URL; .*for a Unix socket, postgres:\/\/user@\/database\?host=/,
+      )
+      const deep = `/tmp/${'d'.repeat(100)}`
+      assert.throws(
+        () => postgres(`postgres://u@/db?host=${deep}`),
+        new RegExp(
+          `: the socket path ${deep}/\\.s\\.PGSQL\\.5432 is 119 bytes, more than a Unix socket address holds \\(107\\); use a shorter directory, or a symbolic link to it$`,
+        ),
+      )
+      const notDir = await run(postgres(`postgres://u@/db?host=${join(dir(), 'data', 'PG_VERSION')}`))
+      assert.match(
+        notDir.output ?? '',
+        /: no socket at .*PG_VERSION\/\.s\.PGSQL\.5432: a part of its path is not a directory \(ENOTDIR\)$/,
       )
       await assert.rejects(probeForTarget('postgres://u:pw-in-url-3@/db'), (error: Error) => {
         assert.equal(
