@@ -8,6 +8,7 @@ import { EventEmitter, setMaxListeners } from 'node:events'
 import { reasonOf } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import { SecretSet } from '../core/redact.js'
+import { sleep } from '../core/sleep.js'
 import { timeSlices } from '../core/time-slices.js'
 import { type Checker, type CheckerResult, keepTail } from './checkers/checker.js'
 import { execChecker } from './checkers/exec.js'
@@ -432,7 +433,10 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     for (const waiter of this.waiters) waiter.resolve()
     this.waiters.clear()
     await drainDeliveries(this.senders, deadline, this.logger)
-    await this.remasking
+    // Silences still being masked in the store, within what is left of the shutdown timeout.
+    const waited = new AbortController()
+    await Promise.race([this.remasking, sleep(Math.max(0, deadline - Date.now()), waited.signal)])
+    waited.abort()
     this.silences.close()
     limitedLog(this.logger).flush()
   }

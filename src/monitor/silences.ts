@@ -128,10 +128,10 @@ export class Silences {
    * were written (a reload configured it, or another replica wrote the silence): once masked,
    * a secret stays masked after the manifest that named it is gone and the monitor restarted,
    * and in `probekit inspect --store`, which reads the store. Resolves once the store holds
-   * every change; a store error rejects, the rest of the silences still masked as shown.
+   * every change; the first store error rejects (a store that is down is not asked again
+   * for each silence), the silences not yet written still masked as shown.
    */
   async remask(): Promise<void> {
-    let failure: unknown
     for (const held of [...this.all.values()]) {
       const { silence } = held
       const comment = this.redact(silence.comment)
@@ -139,16 +139,10 @@ export class Silences {
       if (comment === silence.comment && author === silence.author) continue
       const masked: Silence = { ...silence, comment }
       if (author !== undefined) masked.author = author
-      try {
-        await this.store.saveSilence?.(masked)
-      } catch (error) {
-        failure ??= error
-        continue
-      }
+      await this.store.saveSilence?.(masked)
       // Unless it changed meanwhile (ended, or replaced from the store).
       if (this.all.get(silence.id) === held) this.set(masked)
     }
-    if (failure !== undefined) throw failure
   }
 
   /** The silence as it is shown: its comment and author masked with every secret known now. */

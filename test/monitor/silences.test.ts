@@ -295,6 +295,38 @@ describe('how many silences a monitor keeps', () => {
   })
 })
 
+describe('masking silences in a store that hangs', () => {
+  it('stops within the shutdown timeout while a store write of the masking hangs, and asks the store once', async () => {
+    const file = join(makeTempDir('silence-hang'), 'jobs.yaml')
+    const manifest = (token: string) =>
+      `id: jobs\nnode: n1\nchecks:\n  - name: backup\n    type: push\n    period: 1h\n    token: ${token}\n`
+    writeFileSync(file, manifest('FIRSTTOKEN000011112222'))
+    const store = openStore('memory')
+    const save = store.saveSilence?.bind(store)
+    let hang = false
+    let hungWrites = 0
+    store.saveSilence = (silence: Silence) => {
+      if (!hang) return save?.(silence)
+      hungWrites++
+      return new Promise<void>(() => {})
+    }
+    const monitor = new Monitor({ store, logger: false, shutdownTimeoutMs: 300 })
+    await monitor.load([file])
+    for (const n of [1, 2, 3]) {
+      await monitor.silences.add({ pod: 'jobs', forMs: 60_000, comment: `rotating to LATERTOKEN333344445555 (${n})` })
+    }
+    hang = true
+    writeFileSync(file, manifest('LATERTOKEN333344445555'))
+    await monitor.reload()
+    const started = performance.now()
+    await monitor.stop()
+    const took = performance.now() - started
+    assert.ok(took < 2000, `stop() took ${Math.round(took)} ms`)
+    assert.equal(hungWrites, 1, 'a store that does not answer is not asked again for each silence')
+    assert.ok(monitor.silences.list().every((x) => x.comment.startsWith('rotating to ***')))
+  })
+})
+
 describe('silences through the API and probekit silence', () => {
   const ID = 'n1/jobs/nightly'
   const TOKEN = randomBytes(16).toString('hex')
