@@ -101,15 +101,10 @@ export class SecretSet {
     try {
       url = typeof text === 'string' ? new URL(text) : text
     } catch {
-      // User info before an empty host (libpq's postgres://user:pw@/db?host=/run/postgresql),
-      // which WHATWG URLs refuse: its credentials are as secret.
-      const empty = typeof text === 'string' ? /^([A-Za-z][\w+.-]*:\/\/[^/?#@]*@)([/?#].*)?$/.exec(text) : null
-      if (!empty) return
-      try {
-        url = new URL(`${empty[1]}localhost${empty[2] ?? ''}`)
-      } catch {
-        return
-      }
+      // libpq's postgres://user:pw@/db?host=/run/postgresql: its credentials are as secret.
+      const read = typeof text === 'string' ? withEmptyHost(text) : undefined
+      if (!read) return
+      url = read
     }
     if (url.username || url.password) {
       const user = decodeLoose(url.username)
@@ -413,6 +408,20 @@ export function userinfoEscapeProblem(url: URL): string | undefined {
     }
   }
   return undefined
+}
+
+/**
+ * A URL with user info before an empty host (`postgres://user:pw@/db?host=/run/postgresql`),
+ * which WHATWG URLs refuse, read with `localhost` as its host; undefined for any other text.
+ */
+export function withEmptyHost(text: string): URL | undefined {
+  const empty = /^([A-Za-z][\w+.-]*:\/\/[^/?#@]*@)([/?#].*)?$/.exec(text)
+  if (!empty) return undefined
+  try {
+    return new URL(`${empty[1]}localhost${empty[2] ?? ''}`)
+  } catch {
+    return undefined
+  }
 }
 
 /** A URL part percent-decoded, or as it is when it is not valid percent-encoding. */

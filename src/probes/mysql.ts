@@ -1,5 +1,5 @@
 import { NotReady } from '../core/errors.js'
-import { redactUrl, userinfoEscapeProblem } from '../core/redact.js'
+import { decodeLoose, redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
@@ -151,9 +151,9 @@ async function queryUrl(url: URL, address: string, limitMs: number, signal: Abor
     ...(socketPath
       ? { socketPath }
       : { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 3306) }),
-    user: decode(url.username),
-    password: decode(url.password),
-    database: decode(url.pathname.slice(1)) || undefined,
+    user: decodeLoose(url.username),
+    password: decodeLoose(url.password),
+    database: decodeLoose(url.pathname.slice(1)) || undefined,
     connectTimeout: limitMs,
   })
   // Errors after the answer belong to nobody: the connection is being thrown away.
@@ -241,19 +241,10 @@ function parseMysqlUrl(text: string): URL {
 
 /** `host:3306/db`, or with `?socket=` the socket's path and the database (`/run/mysqld/mysqld.sock/db`). */
 function urlAddress(url: URL): string {
-  const database = decode(url.pathname.slice(1))
+  const database = decodeLoose(url.pathname.slice(1))
   const socket = url.searchParams.get('socket')
   const where = socket ? socket : `${url.hostname}:${url.port || 3306}`
   return `${where}${database ? `/${database}` : ''}`
-}
-
-/** A URL part percent-decoded, or as written when its escapes are malformed (`%zz`). */
-function decode(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
 }
 
 function clientAddress(handle: unknown): string {

@@ -2,6 +2,7 @@
  * Reading a `postgres://` URL as libpq does where WHATWG URLs cannot: a user before an empty
  * host, `postgres://user@/db?host=/run/postgresql`, which `new URL` refuses. Internal.
  */
+import { withEmptyHost } from '../core/redact.js'
 
 /**
  * `new URL(text)`, or, for a postgres URL with user info before an empty host whose `host`
@@ -12,10 +13,8 @@ export function parsePgUrl(text: string): URL {
   try {
     return new URL(text)
   } catch (error) {
-    const empty = emptyHost(text)
-    if (!empty) throw error
-    const url = new URL(`${empty[1]}localhost${empty[2] ?? ''}`)
-    if (!url.searchParams.get('host')) throw error
+    const url = hasEmptyHost(text) ? withEmptyHost(text) : undefined
+    if (!url?.searchParams.get('host')) throw error
     written.set(url, text)
     return url
   }
@@ -23,7 +22,7 @@ export function parsePgUrl(text: string): URL {
 
 /** Whether `text` is a postgres URL with user info before an empty host (`postgres://user@/db`). */
 export function hasEmptyHost(text: string): boolean {
-  return emptyHost(text) !== null
+  return /^postgres(?:ql)?:/i.test(text) && withEmptyHost(text) !== undefined
 }
 
 /** The URL as its user wrote it, for messages: what `parsePgUrl` read, or `url.href`. */
@@ -32,7 +31,3 @@ export function writtenAs(url: URL): string {
 }
 
 const written = new WeakMap<URL, string>()
-
-function emptyHost(text: string): RegExpExecArray | null {
-  return /^(postgres(?:ql)?:\/\/[^/?#@]*@)([/?#].*)?$/i.exec(text)
-}

@@ -12,7 +12,7 @@
  */
 import type { ConnectionOptions } from 'node:tls'
 import { lineSafe } from '../core/inert.js'
-import { redact, redactUrl, userinfoEscapeProblem } from '../core/redact.js'
+import { decodeLoose, redact, redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import { socketPathProblem } from './network-error.js'
 import { writtenAs } from './pg-url.js'
 import { type SocketExchangeOptions, socketExchange } from './socket.js'
@@ -80,10 +80,10 @@ export function pgTarget(url: URL, env: NodeJS.ProcessEnv = process.env): PgTarg
       `postgres: "${shown}" has port ${JSON.stringify(portText.slice(0, 40))}; use a number from 1 to 65535`,
     )
   }
-  const user = params.get('user') || decode(url.username) || env.PGUSER || env.USER || 'postgres'
-  const database = params.get('dbname') || decode(url.pathname.slice(1)) || env.PGDATABASE || user
+  const user = params.get('user') || decodeLoose(url.username) || env.PGUSER || env.USER || 'postgres'
+  const database = params.get('dbname') || decodeLoose(url.pathname.slice(1)) || env.PGDATABASE || user
   const password =
-    params.get('password') || (url.password ? decode(url.password) : undefined) || env.PGPASSWORD || undefined
+    params.get('password') || (url.password ? decodeLoose(url.password) : undefined) || env.PGPASSWORD || undefined
   let mode = params.get('sslmode') ?? undefined
   const ssl = params.get('ssl')
   if (mode === undefined && ssl !== null) mode = /^(true|1|on)$/i.test(ssl) ? 'verify-full' : 'disable'
@@ -120,17 +120,9 @@ export function pgTarget(url: URL, env: NodeJS.ProcessEnv = process.env): PgTarg
  * decoded to a directory), '' for none. IPv6 brackets and a directory's trailing slash removed.
  */
 export function pgHost(url: URL): string {
-  const host = url.searchParams.get('host') || decode(url.hostname.replace(/^\[(.*)\]$/, '$1'))
+  const host = url.searchParams.get('host') || decodeLoose(url.hostname.replace(/^\[(.*)\]$/, '$1'))
   // A directory's trailing slashes, as in /run/postgresql/.
   return host.startsWith('/') ? host.replace(/(.)\/+$/, '$1') : host
-}
-
-export function decode(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
 }
 
 /** A row as the `pg` driver gives it with its default parsers for the types probes read. */

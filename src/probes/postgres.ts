@@ -1,6 +1,6 @@
 import { NotReady } from '../core/errors.js'
 import { describeArgument } from '../core/options.js'
-import { redactUrl } from '../core/redact.js'
+import { decodeLoose, redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
@@ -8,7 +8,7 @@ import { InFlightPerClient } from './in-flight.js'
 import { describeNetworkError, errorCode } from './network-error.js'
 import { parsePgUrl } from './pg-url.js'
 import { withPooledConnection } from './pool.js'
-import { decode, type PgRow, pgHost, pgQuery, pgTarget, sqlStateReason } from './postgres-wire.js'
+import { type PgRow, pgHost, pgQuery, pgTarget, sqlStateReason } from './postgres-wire.js'
 import { timed } from './timed.js'
 
 /** A client checked out of a `pg` Pool. */
@@ -221,7 +221,7 @@ function parsePostgresUrl(text: string): URL {
 function urlAddress(text: string): string {
   const url = parsePostgresUrl(text)
   const params = url.searchParams
-  const database = params.get('dbname') || decode(url.pathname.slice(1))
+  const database = params.get('dbname') || decodeLoose(url.pathname.slice(1))
   const host = pgHost(url) || 'localhost'
   return `${host}:${params.get('port') || url.port || 5432}${database ? `/${database}` : ''}`
 }

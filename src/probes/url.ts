@@ -104,9 +104,9 @@ export function schemeOf(target: string): string {
     let url: URL
     try {
       // libpq's postgres://user@/db?host=/run/postgresql, which WHATWG URLs refuse, too.
-      url = scheme === 'postgres' || scheme === 'postgresql' ? parsePgUrl(target) : new URL(target)
+      url = scheme.startsWith('postgres') ? parsePgUrl(target) : new URL(target)
     } catch {
-      if (scheme.startsWith('postgres') && hasEmptyHost(target)) {
+      if (hasEmptyHost(target)) {
         throw new TargetError(
           `${JSON.stringify(redactUrl(target))} names no host; write it as ${scheme}://user@host:5432/db, or name a Unix socket's directory with ?host=/run/postgresql`,
         )

@@ -24,6 +24,18 @@ import { type Fleet, startFleet } from '../support/monitor-fleet.js'
 import { PROBEKIT_BIN } from '../support/monitor-process.js'
 import { makeTempDir, refusedPort, sleep, waitFor } from '../support/server-process.js'
 
+/** A pod `jobs` with one push check whose token is `token`: a secret the monitor learns from its manifest. */
+function jobsManifest(token: string): string {
+  return `id: jobs\nnode: n1\nchecks:\n  - name: backup\n    type: push\n    period: 1h\n    token: ${token}\n`
+}
+
+/** That manifest written to a new temporary directory; its path. */
+function writeJobs(token: string): string {
+  const file = join(makeTempDir('silence-secrets'), 'jobs.yaml')
+  writeFileSync(file, jobsManifest(token))
+  return file
+}
+
 const run = promisify(execFile)
 
 /** `probekit silence …` as a person runs it (async: the API answering it runs in this process). */
@@ -221,11 +233,7 @@ describe('how many silences a monitor keeps', () => {
   })
 
   it("masks the manifests' secrets and credentials in a comment and an author, as every other output", async () => {
-    const file = join(makeTempDir('silence-secrets'), 'jobs.yaml')
-    writeFileSync(
-      file,
-      'id: jobs\nnode: n1\nchecks:\n  - name: backup\n    type: push\n    period: 1h\n    token: PUSHTOKEN777888999AAA1\n',
-    )
+    const file = writeJobs('PUSHTOKEN777888999AAA1')
     const monitor = new Monitor({ store: openStore('memory'), logger: false })
     try {
       await monitor.load([file])
@@ -247,10 +255,7 @@ describe('how many silences a monitor keeps', () => {
   })
 
   it('masks a secret a reload adds in the comments of silences added before it', async () => {
-    const file = join(makeTempDir('silence-secrets'), 'jobs.yaml')
-    const manifest = (token: string) =>
-      `id: jobs\nnode: n1\nchecks:\n  - name: backup\n    type: push\n    period: 1h\n    token: ${token}\n`
-    writeFileSync(file, manifest('OLDTOKEN1111222233334444'))
+    const file = writeJobs('OLDTOKEN1111222233334444')
     const storeFile = join(makeTempDir('silence-store'), 'monitor.sqlite')
     const store = openStore(`sqlite:${storeFile}`)
     const monitor = new Monitor({ store, logger: false })
@@ -264,7 +269,7 @@ describe('how many silences a monitor keeps', () => {
         author: 'ops NEWTOKEN5555666677778888',
       })
       assert.match(added.comment, /NEWTOKEN/)
-      writeFileSync(file, manifest('NEWTOKEN5555666677778888'))
+      writeFileSync(file, jobsManifest('NEWTOKEN5555666677778888'))
       await monitor.reload()
       const [listed] = monitor.silences.list()
       assert.equal(listed?.comment, 'moving to *** tonight')
@@ -278,7 +283,7 @@ describe('how many silences a monitor keeps', () => {
         [['moving to *** tonight', 'ops ***']],
       )
       store.close()
-      writeFileSync(file, manifest('THIRDTOKEN999988887777'))
+      writeFileSync(file, jobsManifest('THIRDTOKEN999988887777'))
       const again = openStore(`sqlite:${storeFile}`)
       const restarted = new Monitor({ store: again, logger: false })
       try {
@@ -297,10 +302,7 @@ describe('how many silences a monitor keeps', () => {
 
 describe('masking silences in a store that hangs', () => {
   it('stops within the shutdown timeout while a store write of the masking hangs, and asks the store once', async () => {
-    const file = join(makeTempDir('silence-hang'), 'jobs.yaml')
-    const manifest = (token: string) =>
-      `id: jobs\nnode: n1\nchecks:\n  - name: backup\n    type: push\n    period: 1h\n    token: ${token}\n`
-    writeFileSync(file, manifest('FIRSTTOKEN000011112222'))
+    const file = writeJobs('FIRSTTOKEN000011112222')
     const store = openStore('memory')
     const save = store.saveSilence?.bind(store)
     let hang = false
@@ -316,7 +318,7 @@ describe('masking silences in a store that hangs', () => {
       await monitor.silences.add({ pod: 'jobs', forMs: 60_000, comment: `rotating to LATERTOKEN333344445555 (${n})` })
     }
     hang = true
-    writeFileSync(file, manifest('LATERTOKEN333344445555'))
+    writeFileSync(file, jobsManifest('LATERTOKEN333344445555'))
     await monitor.reload()
     const started = performance.now()
     await monitor.stop()

@@ -12,29 +12,24 @@ export const PROBE_SCHEMES: readonly string[] = SCHEMES.filter(
   (s) => !['http', 'https', 'tcp', 'grpc', 'grpcs'].includes(s),
 )
 
-/** The probes whose URLs say more than `ManifestReader.url` checks: made once at load to hear their objections. */
-const VALIDATED: Record<string, (url: string) => unknown> = {
-  postgres: (url) => postgres(url),
-  postgresql: (url) => postgres(url),
-  mysql: (url) => mysql(url),
-  mariadb: (url) => mysql(url),
-  redis: (url) => redis(url),
-  rediss: (url) => redis(url),
+/** Schemes that name the same check: a check `type` takes each of its family (`type: postgres` takes postgresql://). */
+const FAMILIES: readonly (readonly string[])[] = [
+  ['postgres', 'postgresql'],
+  ['mysql', 'mariadb'],
+  ['redis', 'rediss'],
+  ['amqp', 'amqps'],
+  ['mqtt', 'mqtts'],
+]
+
+function familyOf(scheme: string): readonly string[] {
+  return FAMILIES.find((family) => family.includes(scheme)) ?? [scheme]
 }
 
-/** The schemes a check `type` takes: its own, its TLS form and its other name (`type: postgres` takes postgresql://). */
-const FAMILIES: Record<string, string[]> = {
-  postgres: ['postgres', 'postgresql'],
-  postgresql: ['postgres', 'postgresql'],
-  mysql: ['mysql', 'mariadb'],
-  mariadb: ['mysql', 'mariadb'],
-  redis: ['redis', 'rediss'],
-  rediss: ['redis', 'rediss'],
-  amqp: ['amqp', 'amqps'],
-  amqps: ['amqp', 'amqps'],
-  mqtt: ['mqtt', 'mqtts'],
-  mqtts: ['mqtt', 'mqtts'],
-}
+/**
+ * The probes whose URLs say more than `ManifestReader.url` checks, by the first scheme of
+ * their family: made once at load to hear their objections.
+ */
+const VALIDATED: Record<string, (url: string) => unknown> = { postgres, mysql, redis }
 
 /** The keys of a probe check, besides the ones every check has. */
 export const PROBE_KEYS = ['url', 'target']
@@ -44,13 +39,12 @@ export function readProbeCheck(r: ManifestReader, { raw, path, type, common }: C
   const keyOf = raw.url !== undefined ? 'url' : 'target'
   if (value === undefined)
     r.fail(path, `a ${type} check needs a \`url\`, as in ${type === 'probe' ? 'redis' : type}://host:port`)
-  const schemes = type === 'probe' ? PROBE_SCHEMES.map((s) => `${s}:`) : (FAMILIES[type] ?? [type]).map((s) => `${s}:`)
+  const schemes = (type === 'probe' ? PROBE_SCHEMES : familyOf(type)).map((s) => `${s}:`)
   const url = r.url(value, [...path, keyOf], schemes)
   // What the probe itself refuses when it is made (a port parameter that is no number, two
   // hosts, a relative socket path) is a mistake of the manifest, said at load, not a
   // failure of every run.
-  const scheme = url.slice(0, url.indexOf(':')).toLowerCase()
-  const make = VALIDATED[scheme]
+  const make = VALIDATED[familyOf(url.slice(0, url.indexOf(':')).toLowerCase())[0] as string]
   if (make) {
     try {
       make(url)
