@@ -36,6 +36,11 @@ export function monitorNodeArgs() {
   return (process.env.PROBEKIT_BENCH_MONITOR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
 }
 
+/** Extra monitor flags (trying settings): PROBEKIT_BENCH_MONITOR_ARGS="--concurrency 64". */
+export function monitorArgs() {
+  return (process.env.PROBEKIT_BENCH_MONITOR_ARGS ?? '').split(/\s+/).filter(Boolean)
+}
+
 export async function run(ctx) {
   // PROBEKIT_BENCH_MONITOR_SIZES=10000,20000 measures other fleet sizes (profiling).
   const sizes = process.env.PROBEKIT_BENCH_MONITOR_SIZES
@@ -90,6 +95,7 @@ export async function run(ctx) {
           `127.0.0.1:${apiPort}`,
           '--quiet',
           '--no-watch',
+          ...monitorArgs(),
           manifestFile,
         ],
         { cpu: ctx.serverCpu, cwd: dir, ready: () => canConnect(apiPort), readyTimeoutMs: 180_000 },

@@ -79,6 +79,8 @@ ${etcdFlagsHelp(30)}
                               something that checks who may read and write)
   --node NAME                 node name for manifests that name none (default: this host)
   --concurrency N             checks in flight at most (default 256)
+  --connections-per-origin N  connections HTTP checks open to one host:port at most
+                              (default 64); more checks of it wait for a free one
   --ca-file FILE              trust this CA for HTTPS checks that name none (p2's ca_path)
   --no-watch                  reload on SIGHUP only, not when a manifest file changes
   --webhook URL               POST a JSON notification to URL on every state change
@@ -126,6 +128,7 @@ interface Parsed {
   listen: { host: string; port: number } | undefined
   node?: string
   concurrency?: number
+  connectionsPerOrigin?: number
   caFile?: string
   watch: boolean
   quiet: boolean
@@ -156,6 +159,7 @@ function parse(argv: string[]): Parsed | undefined {
       listen: { type: 'string' },
       node: { type: 'string' },
       concurrency: { type: 'string' },
+      'connections-per-origin': { type: 'string' },
       'ca-file': { type: 'string' },
       watch: { type: 'boolean', negatable: true, default: true },
       webhook: { type: 'string', multiple: true },
@@ -256,6 +260,14 @@ function parse(argv: string[]): Parsed | undefined {
         `--concurrency ${JSON.stringify(values.concurrency)} is not a count; use a whole number from 1 to 100000`,
       )
     parsed.concurrency = n
+  }
+  if (values['connections-per-origin'] !== undefined) {
+    const n = Number(values['connections-per-origin'])
+    if (!Number.isInteger(n) || n < 1 || n > 10_000)
+      throw new UsageError(
+        `--connections-per-origin ${JSON.stringify(values['connections-per-origin'])} is not a count; use a whole number from 1 to 10000`,
+      )
+    parsed.connectionsPerOrigin = n
   }
   if (values['ca-file'] !== undefined) {
     const file = resolve(String(values['ca-file']))
@@ -438,6 +450,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(share ? { share } : {}),
     ...(parsed.node ? { node: parsed.node } : {}),
     ...(parsed.concurrency ? { concurrency: parsed.concurrency } : {}),
+    ...(parsed.connectionsPerOrigin ? { connectionsPerOrigin: parsed.connectionsPerOrigin } : {}),
     ...(parsed.caFile ? { caFile: parsed.caFile } : {}),
     shutdownTimeoutMs: parsed.shutdownTimeoutMs,
   })

@@ -66,6 +66,11 @@ export interface MonitorOptions {
   node?: string
   /** Checks in flight at most. Default 256. */
   concurrency?: number
+  /**
+   * Connections HTTP checks open to one origin (`host:port`) at most; more checks of it wait
+   * for a free one. Default 64 (see `DEFAULT_CONNECTIONS_PER_ORIGIN`).
+   */
+  connectionsPerOrigin?: number
   /** Where transitions and store errors are logged; `false` for silence. Default console. */
   logger?: Logger | false
   /** CA file for HTTPS checks that name none (p2's preparer `ca_path`). */
@@ -892,7 +897,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       )
       return
     }
-    entry.checker ??= buildChecker(spec, this.secrets)
+    entry.checker ??= buildChecker(spec, this.secrets, this.options.connectionsPerOrigin)
     const checker = entry.checker
     if (firstDelayMs === undefined) {
       const lastRunAt = entry.state.checkedAt ? Date.parse(entry.state.checkedAt) : Number.NaN
@@ -1168,10 +1173,14 @@ function stopController(): AbortController {
   return controller
 }
 
-function buildChecker(spec: Exclude<CheckSpec, { kind: 'push' }>, secrets: SecretSet): Checker {
+function buildChecker(
+  spec: Exclude<CheckSpec, { kind: 'push' }>,
+  secrets: SecretSet,
+  connectionsPerOrigin: number | undefined,
+): Checker {
   switch (spec.kind) {
     case 'http':
-      return httpChecker(spec, secrets)
+      return httpChecker(spec, secrets, connectionsPerOrigin === undefined ? {} : { connectionsPerOrigin })
     case 'tcp':
       return tcpChecker(spec, secrets)
     case 'grpc':

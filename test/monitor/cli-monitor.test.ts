@@ -145,6 +145,54 @@ describe('probekit monitor', () => {
     assert.match(typo.stdout, /usage error: unknown option "--no-wach"; did you mean --no-watch\?$/m)
   })
 
+  it('opens at most --connections-per-origin connections to one host:port, and refuses a count that is not one', async () => {
+    for (const bad of ['0', '2.5', 'many', '10001']) {
+      const refused = runMonitor(['--store', 'memory', '--connections-per-origin', bad, 'pods.yaml'])
+      assert.equal(refused.status, 1)
+      assert.match(
+        refused.stdout,
+        new RegExp(
+          `usage error: --connections-per-origin "${bad}" is not a count; use a whole number from 1 to 10000$`,
+          'm',
+        ),
+      )
+    }
+    // Eight checks of one origin answering in 800 ms, each due every 4 s: 1.6 in flight on
+    // average, so some overlap; two connections serve them all within their 3.5 s timeout
+    // (none times out: a run ended at its deadline drops its connection, and the server would
+    // count the next before it saw that one close).
+    let open = 0
+    const seen = { most: 0, requests: 0 }
+    const slow = createServer((_req, res) => {
+      seen.requests++
+      setTimeout(() => res.end('ok\n'), 800)
+    })
+    slow.on('connection', (socket) => {
+      seen.most = Math.max(seen.most, ++open)
+      socket.on('close', () => open--)
+    })
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r))
+    const port = (slow.address() as AddressInfo).port
+    const dir = makeTempDir('cli-monitor')
+    const file = join(dir, 'pod.yaml')
+    const checks = Array.from(
+      { length: 8 },
+      (_, i) => `  - name: c${i}\n    url: http://127.0.0.1:${port}/c${i}\n    interval: 4s\n    timeout: 3500ms\n`,
+    )
+    writeFileSync(file, `id: web\nchecks:\n${checks.join('')}`)
+    const monitor = startMonitor(['--store', 'memory', '--listen', 'none', '--connections-per-origin', '2', file])
+    running.push(monitor)
+    try {
+      await waitFor('eight requests', () => seen.requests >= 8, 20_000)
+      assert.equal(seen.most, 2, monitor.output())
+    } finally {
+      monitor.child.kill('SIGTERM')
+      await monitor.exited
+      slow.closeAllConnections()
+      await new Promise<void>((r) => slow.close(() => r()))
+    }
+  })
+
   it('checks, serves its API, reloads on a file change and on SIGHUP, and stops cleanly on SIGTERM', async () => {
     const dir = makeTempDir('cli-monitor')
     const pods = join(dir, 'pods')

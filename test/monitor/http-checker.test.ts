@@ -358,3 +358,74 @@ describe('HTTP checker', () => {
     assert.match(outcome.output, /cannot read the CA file \/nonexistent\/ca.pem/)
   })
 })
+
+describe('HTTP checker: connections per origin', () => {
+  /** A server answering after `delayMs`, counting the connections open at once at most. */
+  async function slowServer(delayMs: number) {
+    let open = 0
+    const stats = { most: 0, requests: 0 }
+    const server = createHttpServer((_req, res) => {
+      stats.requests++
+      setTimeout(() => res.end('ok\n'), delayMs)
+    })
+    server.on('connection', (socket: Socket) => {
+      stats.most = Math.max(stats.most, ++open)
+      socket.on('close', () => open--)
+    })
+    const tracked = track(server)
+    const port = await listen(server)
+    return { stats, url: `http://127.0.0.1:${port}`, close: tracked.close }
+  }
+
+  it('opens at most connectionsPerOrigin connections to one origin; the other checks wait for one and pass', async () => {
+    const server = await slowServer(150)
+    const checkers = Array.from({ length: 12 }, (_, i) =>
+      httpChecker(checkOf(`${server.url}/t/${i}`), undefined, { connectionsPerOrigin: 3 }),
+    )
+    try {
+      const outcomes = await Promise.all(checkers.map((c) => c.run()))
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        checkers.map(() => 'pass'),
+      )
+      assert.equal(server.stats.requests, 12)
+      assert.equal(server.stats.most, 3, 'three connections, each reused by four checks in turn')
+    } finally {
+      await Promise.all(checkers.map((c) => c.close()))
+      await server.close()
+    }
+  })
+
+  it('opens a connection per check in flight up to the default of 64', async () => {
+    const server = await slowServer(150)
+    const checkers = Array.from({ length: 12 }, (_, i) => httpChecker(checkOf(`${server.url}/t/${i}`)))
+    try {
+      const outcomes = await Promise.all(checkers.map((c) => c.run()))
+      assert.ok(outcomes.every((o) => o.status === 'pass'))
+      assert.equal(server.stats.most, 12)
+    } finally {
+      await Promise.all(checkers.map((c) => c.close()))
+      await server.close()
+    }
+  })
+
+  it('counts the wait for a free connection against the deadline', async () => {
+    const server = await slowServer(1200)
+    // Timeout 1500 ms; one connection: the first answers after 1.2 s, the second would after 2.4 s.
+    const checkers = [0, 1].map((i) =>
+      httpChecker(checkOf(`${server.url}/t/${i}`), undefined, { connectionsPerOrigin: 1 }),
+    )
+    try {
+      const started = performance.now()
+      const [first, second] = await Promise.all(checkers.map((c) => c.run()))
+      assert.equal(first?.status, 'pass')
+      assert.equal(second?.status, 'fail')
+      assert.match(second?.output ?? '', /timed out after 1500 ms/)
+      assert.ok(performance.now() - started < 2300, 'the second ended at its deadline, not after its answer')
+      assert.equal(server.stats.most, 1)
+    } finally {
+      await Promise.all(checkers.map((c) => c.close()))
+      await server.close()
+    }
+  })
+})
