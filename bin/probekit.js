@@ -27,6 +27,8 @@ const SLIM_CHECK = {
   rediss: 'redis',
   postgres: 'postgres',
   postgresql: 'postgres',
+  grpc: 'grpc',
+  grpcs: 'grpc',
 }
 
 /**

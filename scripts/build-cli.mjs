@@ -3,7 +3,7 @@
 // - check.cjs: `probekit check` alone, one minified CommonJS file (no ESM loader, one file
 //   read at start-up). Each probe sits in it behind a lazy initializer, so only the probes the
 //   targets' schemes need are evaluated.
-// - check-http.cjs, check-tcp.cjs, check-redis.cjs, check-postgres.cjs: the same command
+// - check-http.cjs, check-tcp.cjs, check-redis.cjs, check-postgres.cjs, check-grpc.cjs: the same command
 //   with only that probe (V8 reads and pre-parses every byte of the file it loads, at every
 //   start). bin/probekit.js loads one when every target's scheme is in it; the other probes
 //   are src/cli/check-elsewhere.ts there, which hands the run to check.cjs.
@@ -25,6 +25,7 @@ const CHECK_BUNDLES = {
   'check-tcp': ['tcp'],
   'check-redis': ['redis'],
   'check-postgres': ['postgres'],
+  'check-grpc': ['grpc'],
 }
 const PROBES = ['amqp', 'file', 'grpc', 'http', 'memcached', 'mqtt', 'mysql', 'nats', 'postgres', 'redis', 'tcp']
 

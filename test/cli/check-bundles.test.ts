@@ -72,7 +72,7 @@ process.on('exit', () => fs.writeSync(2, 'LOADED ' + JSON.stringify([...new Set(
       )
     })
 
-  it('loads check-http.cjs alone for http(s):// targets, check-tcp.cjs for tcp://, and so on', async () => {
+  it('loads check-http.cjs alone for http(s):// targets, check-tcp.cjs for tcp://, check-grpc.cjs for grpc(s)://, and so on', async () => {
     const http = await run([BIN, 'check', `http://127.0.0.1:${port}/`, '--header', 'Referer: redis://x'])
     assert.equal(http.code, 0, http.stdout)
     assert.match(http.stdout, /^ok http:\/\/127\.0\.0\.1:\d+\/ 200 OK in /)
@@ -88,6 +88,10 @@ process.on('exit', () => fs.writeSync(2, 'LOADED ' + JSON.stringify([...new Set(
     assert.equal(postgres.code, 1)
     assert.match(postgres.stdout, /^failed postgresql:\/\/u:\*\*\*@/)
     assert.deepEqual(postgres.loaded, ['check-postgres.cjs'])
+    const grpc = await run([BIN, 'check', `grpc://127.0.0.1:${closedPort}`, `grpcs://127.0.0.1:${closedPort}`])
+    assert.equal(grpc.code, 1)
+    assert.match(grpc.stdout, /^failed grpc:\/\/127\.0\.0\.1:\d+: UNAVAILABLE: connection refused/m)
+    assert.deepEqual(grpc.loaded, ['check-grpc.cjs'])
   })
 
   it('loads the full check.cjs for a mix of schemes, another scheme, or no target', async () => {

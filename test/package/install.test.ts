@@ -348,6 +348,7 @@ describe('the packed tarball, installed as a user installs it', () => {
       'dist/bin/check-tcp.cjs',
       'dist/bin/check-redis.cjs',
       'dist/bin/check-postgres.cjs',
+      'dist/bin/check-grpc.cjs',
       'dist/bin/probekit.js',
       'dist/monitor/dashboard/assets/index.html',
     ]) {
