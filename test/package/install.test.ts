@@ -126,7 +126,7 @@ function allowed(path: string, entryFiles: Set<string>): boolean {
   if (entryFiles.has(path)) return true // the .cjs/.d.cts entries, only where package.json points
   return [
     /^docs\/[a-z0-9-]+\.md$/,
-    /^dist\/bin\/(probekit\.js|check(-(http|tcp|redis|postgres))?\.cjs|chunks\/[\w-]+\.js)$/,
+    /^dist\/bin\/(probekit\.js|check(-(http|tcp|redis|postgres|grpc))?\.cjs|chunks\/[\w-]+\.js)$/,
     /^dist\/monitor\/dashboard\/assets\/[\w-]+\.(html|css|js|svg)$/,
     // The library's compiled modules and their types; the CLI and generators live in dist/bin.
     /^dist\/(index|health|(core|format|grpc|http|http\/adapters|probes|worker|monitor(\/[a-z]+){0,2})\/[\w-]+)\.(js|d\.ts)$/,
