@@ -146,20 +146,22 @@ process.on('exit', () => fs.writeSync(2, 'LOADED ' + JSON.stringify([...new Set(
     const http = /not a valid HTTP response/
     const postgres = /SCRAM-SHA-256/
     const redis = /WRONGPASS/
+    const grpc = /SERVICE_UNKNOWN/
     const others = /MQTT|AMQP/
     for (const [name, kept] of [
       ['check-http.cjs', http],
       ['check-tcp.cjs', undefined],
       ['check-redis.cjs', redis],
       ['check-postgres.cjs', postgres],
+      ['check-grpc.cjs', grpc],
     ] as const) {
       const bundle = text(name)
-      for (const probe of [http, postgres, redis, others]) {
+      for (const probe of [http, postgres, redis, grpc, others]) {
         if (probe === kept) assert.match(bundle, probe, `${name} has its probe`)
         else assert.doesNotMatch(bundle, probe, `${name} holds ${probe}`)
       }
       assert.ok(bundle.length < text('check.cjs').length / 2, `${name}: ${bundle.length} bytes`)
     }
-    for (const probe of [http, postgres, redis, others]) assert.match(text('check.cjs'), probe)
+    for (const probe of [http, postgres, redis, grpc, others]) assert.match(text('check.cjs'), probe)
   })
 })

@@ -396,6 +396,21 @@ describe('HTTP checker: connections per origin', () => {
     }
   })
 
+  it('reads a cap below 1 as 1, not as no cap', async () => {
+    const server = await slowServer(100)
+    const checkers = [0, 1, 2].map((i) =>
+      httpChecker(checkOf(`${server.url}/t/${i}`), undefined, { connectionsPerOrigin: 0 }),
+    )
+    try {
+      const outcomes = await Promise.all(checkers.map((c) => c.run()))
+      assert.ok(outcomes.every((o) => o.status === 'pass'))
+      assert.equal(server.stats.most, 1)
+    } finally {
+      await Promise.all(checkers.map((c) => c.close()))
+      await server.close()
+    }
+  })
+
   it('opens a connection per check in flight up to the default of 64', async () => {
     const server = await slowServer(150)
     const checkers = Array.from({ length: 12 }, (_, i) => httpChecker(checkOf(`${server.url}/t/${i}`)))

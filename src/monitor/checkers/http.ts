@@ -32,6 +32,8 @@ export const MAX_BODY_BYTES = 10 * 1024
 const USER_AGENT = 'probekit-monitor/0.1'
 
 interface SharedAgent {
+  /** Its key in `agents` (TLS settings and connection cap). */
+  key: string
   agent: Agent
   /** The certificates each `host:port` sent in the latest TLS handshake. */
   certificates: Map<string, ChainCertificate[]>
@@ -56,8 +58,15 @@ interface SharedAgent {
 export const DEFAULT_CONNECTIONS_PER_ORIGIN = 64
 
 export interface HttpCheckerOptions {
-  /** Connections to one origin at most. Default `DEFAULT_CONNECTIONS_PER_ORIGIN`. */
+  /** Connections to one origin at most (1 or more). Default `DEFAULT_CONNECTIONS_PER_ORIGIN`. */
   connectionsPerOrigin?: number
+}
+
+/** The cap asked for, as a whole number of at least 1 (undici would read 0 as no cap at all). */
+function connectionCap(asked: number | undefined): number {
+  return asked === undefined || !Number.isFinite(asked)
+    ? DEFAULT_CONNECTIONS_PER_ORIGIN
+    : Math.max(1, Math.floor(asked))
 }
 
 // One agent per TLS configuration (and connection cap), shared by every check that uses
@@ -98,6 +107,7 @@ function acquireAgent(tls: TlsSettings, connections: number): SharedAgent {
     })
   }
   shared = {
+    key,
     agent: new Agent({
       connect,
       keepAliveTimeout: 30_000,
@@ -120,9 +130,9 @@ function acquireAgent(tls: TlsSettings, connections: number): SharedAgent {
   return shared
 }
 
-async function releaseAgent(key: string, shared: SharedAgent): Promise<void> {
+async function releaseAgent(shared: SharedAgent): Promise<void> {
   if (--shared.users > 0) return
-  if (agents.get(key) === shared) agents.delete(key)
+  if (agents.get(shared.key) === shared) agents.delete(shared.key)
   // destroy, not close: an in-flight check has already been answered at its deadline.
   await shared.agent.destroy().catch(() => {})
 }
@@ -147,8 +157,7 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet, options: H
   const warningDays = spec.certExpiryWarningDays ?? DEFAULT_CERT_EXPIRY_WARNING_DAYS
   // The certificate's verdict may need a line beside the kept output.
   const maxOutputBytes = secure ? MAX_OUTPUT_BYTES - CERTIFICATE_LINE_ROOM : MAX_OUTPUT_BYTES
-  const connections = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN
-  const shared = acquireAgent(spec.tls, connections)
+  const shared = acquireAgent(spec.tls, connectionCap(options.connectionsPerOrigin))
   let closed = false
   // What undici is asked, built once: it reads these options, never changes them.
   const dispatchOptions: Dispatcher.DispatchOptions = {
@@ -255,7 +264,7 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet, options: H
     async close() {
       if (closed) return
       closed = true
-      await releaseAgent(agentKey(spec.tls, connections), shared)
+      await releaseAgent(shared)
     },
   }
 }
