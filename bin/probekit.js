@@ -324,8 +324,76 @@ function runCheckBundle(name) {
   return module.exports
 }
 
+/**
+ * A `postgres://` target read here exactly as the postgres probe reads it
+ * (src/probes/postgres-wire.ts, `pgTarget`): user and database in plain characters, a
+ * lower-case host name or IP address, a port or none, no query. Anything else is left to
+ * the check alone.
+ */
+const PLAIN_POSTGRES =
+  /^[Pp][Oo][Ss][Tt][Gg][Rr][Ee][Ss](?:[Qq][Ll])?:\/\/([A-Za-z0-9_.-]+)(?::[^@/?#\s]*)?@([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?\/([A-Za-z0-9_.-]+)$/
+
+/**
+ * Opens the connection of each plain `postgres://` target and sends PostgreSQL's startup
+ * message before the check bundle loads, so that the server forks and sets up its backend
+ * (~15 ms here, as long as loading the bundle) meanwhile, not after. The bundle's
+ * socket.ts (`AheadConnection` says the contract) takes the connection over when its
+ * address and startup message are the ones written here, and opens its own otherwise; a
+ * connection that failed is dropped and the check connects afresh, reporting what it
+ * meets. The socket keeps no process alive, and nothing is opened for --help or
+ * --version, or when PGSSLMODE asks for SSL. Returns whether it opened a connection.
+ */
+function connectAhead(args) {
+  if (args.some((arg) => arg === '-h' || arg === '--help' || arg === '-V' || arg === '--version')) return false
+  const mode = process.env.PGSSLMODE
+  if (mode !== undefined && mode !== '' && mode !== 'disable') return false
+  let ahead
+  let opened = false
+  for (const arg of args) {
+    const match = PLAIN_POSTGRES.exec(arg)
+    if (match === null) continue
+    const [, user, bracketed, portText, database] = match
+    const port = portText === undefined ? 5432 : Number(portText)
+    if (port < 1 || port > 65535) continue
+    const host = bracketed.startsWith('[') ? bracketed.slice(1, -1) : bracketed
+    // StartupMessage: length, protocol 3.0, then name and value pairs, each NUL-ended.
+    const pairs = `user\0${user}\0database\0${database}\0application_name\0probekit\0\0`
+    const greeting = Buffer.alloc(8 + pairs.length)
+    greeting.writeInt32BE(greeting.length, 0)
+    greeting.writeInt32BE(0x30000, 4)
+    greeting.write(pairs, 8, 'latin1')
+    ahead ??= globalThis[Symbol.for('probekit.connectAhead')] ??= new Map()
+    const key = `${host}:${port}\0${greeting.toString('latin1')}`
+    if (ahead.has(key)) continue
+    const socket = new (require('node:net').Socket)()
+    const broken = () => {
+      connection.broken = true
+    }
+    const forget = () => {
+      socket.removeListener('error', broken)
+      socket.removeListener('close', broken)
+    }
+    const connection = { socket, open: false, broken: false, forget }
+    socket.on('error', broken)
+    socket.on('close', broken)
+    socket.once('connect', () => {
+      connection.open = true
+      socket.write(greeting)
+    })
+    socket.connect({ host, port })
+    socket.unref()
+    ahead.set(key, connection)
+    opened = true
+  }
+  return opened
+}
+
 if (process.argv[2] === 'check') {
-  runCheckBundle(checkBundle(process.argv.slice(3)))
+  const args = process.argv.slice(3)
+  // With a connection opened ahead, the bundle loads in the next turn of the event loop:
+  // one that connected at once (the loopback, a LAN) sends its startup message first.
+  if (connectAhead(args)) setImmediate(runCheckBundle, checkBundle(args))
+  else runCheckBundle(checkBundle(args))
 } else {
   // Node 22.1 and later keep the compiled bundles in an on-disk cache (under the OS temp
   // directory; NODE_DISABLE_COMPILE_CACHE=1 turns it off), so every run after the first

@@ -173,7 +173,7 @@ export function pgQuery(target: PgTarget, sql: string, options: PgQueryOptions):
       return Promise.reject(error)
     }
     exchange.tlsTrustHint = TRUST_HINT
-  }
+  } else exchange.greeting = startupMessage(target)
   let rows: PgRow[] = []
   return socketExchange(exchange, (c) => {
     let phase: 'ssl' | 'startup' | 'query' = 'startup'
@@ -279,7 +279,8 @@ export function pgQuery(target: PgTarget, sql: string, options: PgQueryOptions):
     return {
       connected() {
         c.socket.setNoDelay(true)
-        if (!tls) return startup()
+        // Plain: the startup message went out as the exchange's greeting.
+        if (!tls) return
         phase = 'ssl'
         send(SSL_REQUEST)
       },

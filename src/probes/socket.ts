@@ -117,6 +117,12 @@ export interface SocketExchangeOptions extends SettleOptions {
   tlsTrustHint?: string
   /** The reason when the peer closes the connection before the exchange is over. */
   closedEarly?: string
+  /**
+   * What the client says first, written as soon as the connection opens and before
+   * `connected` runs (plain connections only; ignored with `tls`). A connection opened ahead
+   * with the same address and greeting (see `AheadConnection`) is taken over instead of opening one.
+   */
+  greeting?: Buffer
 }
 
 /** What the protocol code talks through. */
@@ -174,7 +180,8 @@ export function socketExchange(
       socket.on('close', () => fail(options.closedEarly ?? 'the connection closed'))
       socket.on('data', onData)
     }
-    let socket: Socket = tls ? tlsConnect({ ...tls, host, port, ...serverName(host) }) : new Socket()
+    const early = tls || !options.greeting ? undefined : takeAhead(aheadKey(options, options.greeting))
+    let socket: Socket = early?.socket ?? (tls ? tlsConnect({ ...tls, host, port, ...serverName(host) }) : new Socket())
     listen(socket)
     const protocol = speak({
       get socket() {
@@ -193,12 +200,64 @@ export function socketExchange(
         socket.once('secureConnect', secure)
       },
     })
-    socket.once(tls ? 'secureConnect' : 'connect', () => {
+    const opened = () => {
       if (options.limitCovers !== 'handshake') settle.connected()
       protocol.connected?.()
+    }
+    if (early) {
+      // Its greeting is written by the launcher's own listener, which runs first.
+      if (early.open) opened()
+      else socket.once('connect', opened)
+      return
+    }
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
+      if (!tls && options.greeting) socket.write(options.greeting)
+      opened()
     })
     if (!tls) socket.connect(options.path ? { path: options.path } : { host, port })
   })
+}
+
+/**
+ * A connection opened before its exchange began, waiting for it. bin/probekit.js opens one
+ * for `probekit check postgres://…` before it loads the check bundle, so that the server
+ * sets up its session (forking a backend: ~15 ms here) while the bundle loads rather than
+ * after; the exchange with the same address and greeting takes it over.
+ *
+ * The launcher is plain JavaScript that runs before this module exists, so the two meet in
+ * a map on `globalThis` under `Symbol.for('probekit.connectAhead')`, keyed `host:port`
+ * (or the socket path), a NUL, then the greeting as latin1. An entry is
+ * `{ socket, open, broken, forget }`: a plain `net.Socket`, unreferenced, that writes the
+ * greeting when it connects and then sets `open`; `broken` once it failed or closed;
+ * `forget()` removes the launcher's listeners. A key that matches nothing (the launcher
+ * read a URL differently) leaves the connection unused, and the exchange opens its own.
+ */
+interface AheadConnection {
+  socket: Socket
+  open: boolean
+  broken: boolean
+  forget(): void
+}
+
+const AHEAD = Symbol.for('probekit.connectAhead')
+
+function aheadKey(address: { host: string; port: number; path?: string }, greeting: Buffer): string {
+  return `${address.path ?? `${address.host}:${address.port}`}\0${greeting.toString('latin1')}`
+}
+
+/** The connection opened ahead for this key, unless it broke (then it is discarded). */
+function takeAhead(key: string): AheadConnection | undefined {
+  const ahead = (globalThis as { [AHEAD]?: Map<string, AheadConnection> })[AHEAD]
+  const connection = ahead?.get(key)
+  if (!ahead || !connection) return undefined
+  ahead.delete(key)
+  connection.forget()
+  if (connection.broken || connection.socket.destroyed) {
+    discard(connection.socket)
+    return undefined
+  }
+  connection.socket.ref()
+  return connection
 }
 
 function noop(): void {}

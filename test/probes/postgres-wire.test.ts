@@ -3,16 +3,18 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runProbe } from '../../src/core/run-probe.js'
 import type { Probe } from '../../src/core/types.js'
 import { postgres, queryPostgres } from '../../src/probes/postgres.js'
 import { saslPrep } from '../../src/probes/postgres-wire.js'
+import { discard } from '../../src/probes/socket.js'
 import { probeForTarget } from '../../src/probes/url.js'
 import { BIN, buildCli, cli } from '../cli/run-cli.js'
 import { assertOnTime, timedCheck } from '../support/deadline.js'
-import { type FaultServer, garbageServer } from '../support/faults.js'
+import { type FaultServer, garbageServer, type TcpProxy, tcpProxy } from '../support/faults.js'
 import { expectNoLeakedResources } from '../support/leaks.js'
 import { makeTempDir } from '../support/server-process.js'
 import { type PostgresServer, startPostgres } from '../support/servers/postgres.js'
@@ -451,6 +453,142 @@ describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
         'no PostgreSQL driver was loaded',
       )
     }
+  })
+
+  describe('probekit check opens its connection ahead', () => {
+    const AHEAD = Symbol.for('probekit.connectAhead')
+    type Ahead = Map<string, { socket: Socket; open: boolean; broken: boolean; forget(): void }>
+    let proxy: TcpProxy
+    let hook: string
+    before(async () => {
+      buildCli()
+      proxy = await tcpProxy(server.port)
+      faults.push(proxy)
+      // Preloaded into the CLI: the order of its first connect and its reading the check bundle.
+      hook = join(makeTempDir('ahead'), 'order.cjs')
+      writeFileSync(
+        hook,
+        `const net = require('node:net'), fs = require('node:fs'), events = []
+        const connect = net.Socket.prototype.connect
+        net.Socket.prototype.connect = function (...args) { events.push('connect'); return connect.apply(this, args) }
+        const read = fs.readFileSync
+        fs.readFileSync = function (file, ...rest) {
+          if (/dist[\\/]bin[\\/]check[\\w-]*\\.cjs$/.test(String(file))) events.push('bundle')
+          return read.call(this, file, ...rest)
+        }
+        process.on('exit', () => process.stderr.write(JSON.stringify(events)))`,
+      )
+    })
+
+    const proxied = (user: string, password?: string, query = '') =>
+      url(server, user, password, query).replace(`:${server.port}/`, `:${proxy.port}/`)
+    const checkWithHook = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+      new Promise<{ code: number | null; stdout: string; events: string[] }>((resolve, reject) => {
+        const child = execFile(
+          process.execPath,
+          ['-r', hook, BIN, 'check', ...args],
+          { encoding: 'utf8', env: { ...process.env, ...env } },
+          (_error, stdout, stderr) => {
+            try {
+              resolve({ code: child.exitCode, stdout, events: JSON.parse(stderr) })
+            } catch (error) {
+              reject(new Error(`no event report: ${stderr} ${String(error)}`))
+            }
+          },
+        )
+      })
+
+    it('connects and sends the startup message before it loads the check bundle, and the check takes that connection over', async () => {
+      for (const target of [proxied(USERS.trusted), proxied(USERS.scram, UNICODE_PASSWORD), server.url]) {
+        const before = proxy.accepted
+        const run = await checkWithHook([target.replace(`:${server.port}/`, `:${proxy.port}/`)])
+        assert.equal(run.code, 0, run.stdout)
+        assert.match(run.stdout, /^ok postgres:\/\/.* SELECT 1 in \d+\.\d ms\n$/)
+        assert.deepEqual(run.events.slice(0, 2), ['connect', 'bundle'], target)
+        assert.equal(proxy.accepted - before, 1, `${target}: one connection in all`)
+      }
+    })
+
+    it('opens nothing ahead for a URL it might read otherwise than the check, nor for --help, nor when PGSSLMODE asks for SSL', async () => {
+      const named = await checkWithHook([proxied(USERS.trusted, undefined, '?application_name=ahead-test')])
+      assert.equal(named.code, 0, named.stdout)
+      assert.deepEqual(named.events, ['bundle', 'connect'])
+      const encoded = await checkWithHook([proxied(USERS.trusted).replace('/postgres', '/%70ostgres')])
+      assert.equal(encoded.code, 0, encoded.stdout)
+      assert.deepEqual(encoded.events, ['bundle', 'connect'])
+      const ssl = await checkWithHook([proxied(USERS.trusted)], { PGSSLMODE: 'require' })
+      assert.equal(ssl.code, 0, ssl.stdout)
+      assert.equal(ssl.events[0], 'bundle')
+      const before = proxy.accepted
+      const help = await checkWithHook(['--help', proxied(USERS.trusted)])
+      assert.equal(help.code, 0)
+      assert.equal(proxy.accepted, before, '--help connects nowhere')
+    })
+
+    it('fails with what it met when the server drops the connection, as the probe does', async () => {
+      proxy.cut()
+      try {
+        const target = proxied(USERS.trusted)
+        const run = await cli(['check', target])
+        const probe = await runProbe(postgres(target), { timeoutMs: 2000 })
+        // The peer's close reads as a close or, when a write crossed it, a reset: either way the same two.
+        const dropped = /: (the server closed the connection|connection reset by the server \(ECONNRESET\))$/
+        assert.equal(run.code, 1)
+        assert.match(
+          run.stdout.trimEnd(),
+          new RegExp(`^failed ${target.replace(/[.*?^$()|[\]\\]/g, '\\$&')}${dropped.source}`),
+        )
+        assert.match(probe.output ?? '', dropped)
+      } finally {
+        proxy.restore()
+      }
+    })
+
+    it('takes over only a connection with its own address and startup message, and leaves nothing behind', async () => {
+      await expectNoLeakedResources(async () => {
+        const ahead: Ahead = new Map()
+        ;(globalThis as { [AHEAD]?: Ahead })[AHEAD] = ahead
+        try {
+          const open = (user: string, application: string) => {
+            const pairs = `user\0${user}\0database\0postgres\0application_name\0${application}\0\0`
+            const greeting = Buffer.alloc(8 + pairs.length)
+            greeting.writeInt32BE(greeting.length, 0)
+            greeting.writeInt32BE(0x30000, 4)
+            greeting.write(pairs, 8, 'latin1')
+            const socket = new Socket()
+            const entry = { socket, open: false, broken: false, forget: () => socket.removeAllListeners('error') }
+            socket.on('error', () => {
+              entry.broken = true
+            })
+            socket.once('connect', () => {
+              entry.open = true
+              socket.write(greeting)
+            })
+            socket.connect(proxy.port, '127.0.0.1')
+            ahead.set(`127.0.0.1:${proxy.port}\0${greeting.toString('latin1')}`, entry)
+            return entry
+          }
+          const other = open(USERS.trusted, 'someone-else')
+          let before = proxy.accepted
+          const mismatch = await run(postgres(proxied(USERS.trusted)))
+          assert.equal(mismatch.status, 'pass', mismatch.output)
+          assert.equal(proxy.accepted - before, 2, 'its own connection beside the one it did not take')
+          assert.equal(ahead.size, 1)
+          discard(other.socket)
+          ahead.clear()
+
+          open(USERS.trusted, 'probekit')
+          await new Promise((resolve) => setTimeout(resolve, 50))
+          before = proxy.accepted
+          const taken = await run(postgres(proxied(USERS.trusted)))
+          assert.equal(taken.status, 'pass', taken.output)
+          assert.equal(proxy.accepted, before, 'no connection of its own')
+          assert.equal(ahead.size, 0)
+        } finally {
+          delete (globalThis as { [AHEAD]?: Ahead })[AHEAD]
+        }
+      })
+    })
   })
 
   it('applies SASLprep to a password as PostgreSQL does', () => {

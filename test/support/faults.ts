@@ -52,6 +52,8 @@ export interface TcpProxy extends FaultServer {
   /** Drops every connection through the proxy and refuses new ones until `restore()`. */
   cut(): void
   restore(): void
+  /** Connections the proxy has accepted so far (cut ones included). */
+  readonly accepted: number
 }
 
 /**
@@ -61,7 +63,9 @@ export interface TcpProxy extends FaultServer {
 export async function tcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>()
   let cut = false
+  let accepted = 0
   const server: Server = createServer((client) => {
+    accepted++
     client.on('error', () => {})
     if (cut) {
       client.destroy()
@@ -93,6 +97,9 @@ export async function tcpProxy(targetPort: number, targetHost = '127.0.0.1'): Pr
     },
     restore: () => {
       cut = false
+    },
+    get accepted() {
+      return accepted
     },
     close: () =>
       new Promise<void>((resolve) => {
