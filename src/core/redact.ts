@@ -209,6 +209,11 @@ export class SecretSet {
 /** The process-wide set: what `addSecret` registers, masked by every `redact`. */
 const globalSecrets = new SecretSet(null)
 
+/** The process-wide set's `version`: it grows whenever a secret is registered with `addSecret` or its kin. */
+export function globalSecretsVersion(): number {
+  return globalSecrets.version
+}
+
 /** Registers a literal secret (e.g. a password from the environment) to be masked everywhere. */
 export function addSecret(secret: string): void {
   globalSecrets.add(secret)

@@ -10,16 +10,18 @@ import { open, readdir, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Composer, LineCounter, Parser } from 'yaml'
-import { redactUrl } from '../core/redact.js'
+import { globalSecretsVersion, redactUrl } from '../core/redact.js'
 import { notARegularFile, OPEN_WITHOUT_WAITING } from '../core/small-file.js'
 import { didYouMean } from '../core/suggest.js'
 import { timeSlices } from '../core/time-slices.js'
+import type { ManifestCache } from './manifest/cache.js'
 import { EXEC_KEYS, readExecCheck } from './manifest/checks/exec.js'
 import { GRPC_KEYS, readGrpcCheck } from './manifest/checks/grpc.js'
 import { HTTP_KEYS, readHttpCheck } from './manifest/checks/http.js'
 import { PROBE_KEYS, PROBE_SCHEMES, readProbeCheck } from './manifest/checks/probe.js'
 import { PUSH_KEYS, readPushCheck } from './manifest/checks/push.js'
 import { readTcpCheck, TCP_KEYS } from './manifest/checks/tcp.js'
+import { type DocumentText, documentTexts } from './manifest/documents.js'
 import {
   type CheckInput,
   formatHost,
@@ -32,6 +34,7 @@ import {
 import { type CheckSpec, type ManifestDefaults, ManifestError, type PodManifest } from './manifest/types.js'
 import type { CheckKey, CheckKind } from './types.js'
 
+export { ManifestCache } from './manifest/cache.js'
 export { PROBE_SCHEMES } from './manifest/checks/probe.js'
 export { DEFAULT_INTERVAL_MS, formatDuration } from './manifest/reader.js'
 export {
@@ -110,12 +113,54 @@ export async function readManifests(
   defaults: ManifestDefaults = {},
   options: ReadOptions = {},
 ): Promise<PodManifest[]> {
+  return podsOfInSlices(await readTexts(paths, options), defaults, options)
+}
+
+/**
+ * `readManifests` for a process that reads the same manifests again and again (the
+ * monitor, on every reload): a YAML document read by the last load through the same
+ * `cache`, with the same text in the same file and the same defaults, is not parsed again
+ * (see `ManifestCache`). The pods and the errors are those `readManifests` gives; the pods
+ * are frozen, and the same objects as the last load's where their document is unchanged.
+ */
+export async function readManifestsCached(
+  cache: ManifestCache,
+  paths: readonly string[],
+  defaults: ManifestDefaults = {},
+  options: ReadOptions = {},
+): Promise<PodManifest[]> {
+  const texts = await readTexts(paths, options)
+  const settings = readSettings(defaults)
+  cache.begin(settings)
+  let pods: PodManifest[]
+  try {
+    pods = await podsOfInSlices(texts, defaults, options, cache)
+  } catch (error) {
+    cache.discard()
+    throw error
+  }
+  // A secret registered while the load let other work run: what was read before it is not kept.
+  if (readSettings(defaults) === settings) cache.commit()
+  else cache.discard()
+  return pods
+}
+
+/**
+ * Everything besides a document's text and file that what it says depends on: the
+ * defaults, this host's name (the node of a pod that names none), and the secrets every
+ * target is redacted with (`redactUrl`).
+ */
+function readSettings(defaults: ManifestDefaults): string {
+  return JSON.stringify([defaults, hostname(), globalSecretsVersion()])
+}
+
+async function readTexts(paths: readonly string[], { signal }: ReadOptions): Promise<{ file: string; text: string }[]> {
   const files: string[] = []
   for (const path of paths) files.push(...(await listManifestFiles(path)))
   const texts: { file: string; text: string }[] = []
   for (const file of files) texts.push({ file, text: await readManifestFile(file) })
-  options.signal?.throwIfAborted()
-  return podsOfInSlices(texts, defaults, options)
+  signal?.throwIfAborted()
+  return texts
 }
 
 /**
@@ -149,11 +194,12 @@ async function podsOfInSlices(
   texts: { file: string; text: string }[],
   defaults: ManifestDefaults,
   { behind, signal }: ReadOptions,
+  cache?: ManifestCache,
 ): Promise<PodManifest[]> {
   const pods = new PodList()
   const pause = timeSlices(PARSE_SLICE_MS, behind)
   for (const { file, text } of texts) {
-    for (const pod of podsIn(text, file, defaults)) {
+    for (const pod of cache ? cachedPodsIn(text, file, defaults, cache) : podsIn(text, file, defaults)) {
       pods.add(pod, file)
       await pause()
       signal?.throwIfAborted()
@@ -359,6 +405,68 @@ function* podsIn(text: string, file: string, defaults: ManifestDefaults): Genera
     }
     yield pod
   }
+}
+
+/**
+ * `podsIn`, taking the pods of each piece of the file (documents.ts) that `cache` kept
+ * from the last load, and reading the rest a piece at a time. A piece that has any mistake
+ * sends the whole file through `podsIn` from where the pieces left off, so that the error
+ * is the one it always was, found after the same pods.
+ */
+function* cachedPodsIn(
+  text: string,
+  file: string,
+  defaults: ManifestDefaults,
+  cache: ManifestCache,
+): Generator<PodManifest> {
+  let done = 0
+  for (const piece of documentTexts(text)) {
+    let pods = cache.get(file, piece)
+    if (!pods) {
+      const read = readPiece(piece, file, defaults)
+      if (!read) {
+        let n = 0
+        for (const pod of podsIn(text, file, defaults)) if (n++ >= done) yield pod
+        return
+      }
+      pods = read.readsOtherFiles ? read.pods : cache.keep(file, piece, read.pods)
+    }
+    for (const pod of pods) {
+      done++
+      yield pod
+    }
+  }
+}
+
+/**
+ * The pods of one piece of a file, parsed on its own (its lines counted from its first),
+ * or undefined if it has any mistake; `readsOtherFiles` when they depend on more than the
+ * piece (a `token_file`).
+ */
+function readPiece(
+  piece: DocumentText,
+  file: string,
+  defaults: ManifestDefaults,
+): { pods: PodManifest[]; readsOtherFiles: boolean } | undefined {
+  const lineCounter = new LineCounter()
+  const composer = new Composer({ prettyErrors: false })
+  const pods: PodManifest[] = []
+  let readsOtherFiles = false
+  for (const doc of composer.compose(new Parser(lineCounter.addNewLine).parse(piece.text))) {
+    if (doc.errors.length > 0) return undefined
+    if (doc.contents === null) continue
+    try {
+      const reader = new ManifestReader(doc, file, lineCounter, defaults, piece.line)
+      pods.push(readPod(reader))
+      readsOtherFiles ||= reader.readsOtherFiles
+    } catch {
+      return undefined
+    }
+  }
+  // Errors that no document holds: the yaml package leaves them for the next document,
+  // which a piece does not have (none are known without a directive, which keeps a file whole).
+  if (composer.streamInfo().errors.length > 0) return undefined
+  return { pods, readsOtherFiles }
 }
 
 function readPod(r: ManifestReader): PodManifest {

@@ -19,7 +19,14 @@ import { tcpChecker } from './checkers/tcp.js'
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, drainDeliveries, type PendingDeliveries } from './deliveries.js'
 import { MinuteBucket, mergePoints } from './history.js'
 import { limitedLog } from './log-limiter.js'
-import { type CheckSpec, checkFingerprint, type PodManifest, type PushCheckSpec, readManifests } from './manifest.js'
+import {
+  type CheckSpec,
+  checkFingerprint,
+  ManifestCache,
+  type PodManifest,
+  type PushCheckSpec,
+  readManifestsCached,
+} from './manifest.js'
 import { assertPushKind, type PushKind, PushWatch, pushResult } from './push.js'
 import { type RunStats, Scheduler } from './scheduler.js'
 import { registerSecrets } from './secrets.js'
@@ -322,6 +329,8 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   private readonly writer: StoreWriter<Entry>
   private historyTimer: NodeJS.Timeout | undefined
   private loading: Promise<void> = Promise.resolve()
+  /** The pods of the last load, by the text of their documents: a reload reads only what changed. */
+  private readonly manifests = new ManifestCache()
   private readonly senders = new Set<PendingDeliveries>()
 
   constructor(options: MonitorOptions) {
@@ -745,7 +754,12 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     const behind = () => this.scheduler.behind()
     let pods: PodManifest[]
     try {
-      pods = await readManifests(paths, defaults, running ? { behind, signal: stopping } : { behind })
+      pods = await readManifestsCached(
+        this.manifests,
+        paths,
+        defaults,
+        running ? { behind, signal: stopping } : { behind },
+      )
     } catch (error) {
       if (stoppedSince()) return
       throw error
@@ -776,9 +790,11 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     }
     const wanted = new Map<string, WantedCheck>()
     for (const pod of pods) {
-      for (const spec of pod.checks) {
-        // What is shown of the check (a command line, a URL) carries none of its secrets.
-        spec.target = this.redact(spec.target)
+      for (const read of pod.checks) {
+        // What is shown of the check (a command line, a URL) carries none of its secrets. A
+        // copy: the specs read are shared with the next load (the manifest cache).
+        const target = this.redact(read.target)
+        const spec = target === read.target ? read : { ...read, target }
         const fingerprint = checkFingerprint(spec)
         const unchanged = this.entries.get(spec.id)?.fingerprint === fingerprint
         wanted.set(spec.id, { spec, fingerprint, subject: unchanged ? '' : subjectOf(spec) })

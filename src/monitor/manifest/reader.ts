@@ -71,12 +71,19 @@ export class ManifestReader {
   readonly data: unknown
   /** The manifest's directory: relative file names resolve against it. */
   readonly dir: string
+  /**
+   * Set when what the document says depends on another file too (a push check's
+   * `token_file`): a reload reads such a document again even when it is unchanged.
+   */
+  readsOtherFiles = false
 
+  /** `firstLine`: the line of the file that `lines` counts as its first (a piece of a file, documents.ts). */
   constructor(
     private readonly doc: Document.Parsed,
     readonly file: string,
     private readonly lines: LineCounter,
     readonly defaults: ManifestDefaults,
+    private readonly firstLine = 1,
   ) {
     this.dir = resolve(file, '..')
     try {
@@ -92,7 +99,7 @@ export class ManifestReader {
         },
       })
       const offset = (alias ?? doc.contents)?.range?.[0]
-      const line = typeof offset === 'number' ? lines.linePos(offset).line : undefined
+      const line = typeof offset === 'number' ? this.lineAt(offset) : undefined
       const message = (error as Error).message
       throw new ManifestError(
         file,
@@ -110,9 +117,13 @@ export class ManifestReader {
     for (let n = path.length; n >= 0; n--) {
       const node = (n === 0 ? this.doc.contents : this.doc.getIn(path.slice(0, n), true)) as YamlNode | undefined
       const offset = node?.range?.[0]
-      if (typeof offset === 'number') return this.lines.linePos(offset).line
+      if (typeof offset === 'number') return this.lineAt(offset)
     }
     return undefined
+  }
+
+  private lineAt(offset: number): number {
+    return this.lines.linePos(offset).line + this.firstLine - 1
   }
 
   fail(path: Path, problem: string): never {

@@ -38,7 +38,10 @@ function pushTokens(r: ManifestReader, raw: Record<string, unknown>, path: Path)
       return [raw.token.trim()]
     }
     const file = r.str(raw, [...path, 'token_file'], false)
-    if (file !== undefined) return readTokenFile(resolve(r.dir, file))
+    if (file !== undefined) {
+      r.readsOtherFiles = true
+      return readTokenFile(resolve(r.dir, file))
+    }
   } catch (error) {
     if (error instanceof TokenError) r.fail([...path, raw.token !== undefined ? 'token' : 'token_file'], error.message)
     throw error
