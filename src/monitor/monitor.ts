@@ -262,6 +262,21 @@ interface WantedCheck {
   subject: string
 }
 
+/**
+ * What `applyLoad` made of a spec it was handed, kept while the spec lives: the manifest
+ * cache hands out the same object while its document is unchanged, so a reload does this
+ * work again only for what changed.
+ */
+interface Prepared {
+  /** Registering its secrets read a file (a TLS key): they are registered again on every load. */
+  readsFiles: boolean
+  /** The version of the monitor's secrets that `spec` and `fingerprint` were made at (-1: not yet). */
+  secretsVersion: number
+  /** The spec as shown: its target redacted. */
+  spec: CheckSpec
+  fingerprint: string
+}
+
 /** The monitor's entries in reading order, and each pod's (in the same order). */
 interface SortedEntries {
   all: Entry[]
@@ -331,6 +346,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   private loading: Promise<void> = Promise.resolve()
   /** The pods of the last load, by the text of their documents: a reload reads only what changed. */
   private readonly manifests = new ManifestCache()
+  private readonly prepared = new WeakMap<CheckSpec, Prepared>()
   private readonly senders = new Set<PendingDeliveries>()
 
   constructor(options: MonitorOptions) {
@@ -780,10 +796,21 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     // few milliseconds (a fleet of 50,000 checks takes about a second): the secrets every
     // target is redacted with, then each check's redacted target, fingerprint and, where it
     // is new or changed, its subject. What changes the monitor's checks then runs at once.
+    // A spec handed to an earlier load (unchanged in its manifest) has most of it done.
     const pause = timeSlices(LOAD_SLICE_MS, behind)
     for (const pod of pods) {
-      for (const spec of pod.checks) {
-        registerSecrets(spec, this.secrets)
+      for (const read of pod.checks) {
+        // The secrets of a spec registered before are in the set already (it only grows),
+        // unless they come from a file, which may say something else now.
+        const known = this.prepared.get(read)
+        if (!known)
+          this.prepared.set(read, {
+            readsFiles: registerSecrets(read, this.secrets),
+            secretsVersion: -1,
+            spec: read,
+            fingerprint: '',
+          })
+        else if (known.readsFiles) known.readsFiles = registerSecrets(read, this.secrets)
         await pause()
       }
       if (stoppedSince()) return
@@ -791,11 +818,16 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     const wanted = new Map<string, WantedCheck>()
     for (const pod of pods) {
       for (const read of pod.checks) {
-        // What is shown of the check (a command line, a URL) carries none of its secrets. A
-        // copy: the specs read are shared with the next load (the manifest cache).
-        const target = this.redact(read.target)
-        const spec = target === read.target ? read : { ...read, target }
-        const fingerprint = checkFingerprint(spec)
+        const prepared = this.prepared.get(read)!
+        if (prepared.secretsVersion !== this.secrets.version) {
+          // What is shown of the check (a command line, a URL) carries none of its secrets.
+          // A copy: the specs read are shared with the next load (the manifest cache).
+          const target = this.redact(read.target)
+          prepared.spec = target === read.target ? read : { ...read, target }
+          prepared.fingerprint = checkFingerprint(prepared.spec)
+          prepared.secretsVersion = this.secrets.version
+        }
+        const { spec, fingerprint } = prepared
         const unchanged = this.entries.get(spec.id)?.fingerprint === fingerprint
         wanted.set(spec.id, { spec, fingerprint, subject: unchanged ? '' : subjectOf(spec) })
         await pause()

@@ -20,15 +20,20 @@
 import { decodeLoose, SECRET_KEY, SECRET_NAME, type SecretSet } from '../core/redact.js'
 import { readSmallFileSync } from '../core/small-file.js'
 
-/** Registers every credential of `spec` (a check spec, or any part of one) with `secrets`. */
-export function registerSecrets(spec: object, secrets: SecretSet): void {
-  walk(spec, secrets, 0)
+/**
+ * Registers every credential of `spec` (a check spec, or any part of one) with `secrets`.
+ * Returns whether it read a file for them: registering the same spec again adds nothing
+ * unless it did (the file may say something else by then).
+ */
+export function registerSecrets(spec: object, secrets: SecretSet): boolean {
+  return walk(spec, secrets, 0)
 }
 
-function walk(value: unknown, secrets: SecretSet, depth: number): void {
-  if (depth > 8 || value === null || typeof value !== 'object') return
+function walk(value: unknown, secrets: SecretSet, depth: number): boolean {
+  if (depth > 8 || value === null || typeof value !== 'object') return false
+  let readFile = false
   for (const [key, v] of Object.entries(value)) {
-    if (typeof v === 'string') field(key, v, secrets)
+    if (typeof v === 'string') readFile = field(key, v, secrets) || readFile
     else if (Array.isArray(v) && SECRET_KEY.test(key)) {
       // A list of secrets (a push check's `tokens`).
       for (const item of v) if (typeof item === 'string') secrets.add(item)
@@ -38,22 +43,26 @@ function walk(value: unknown, secrets: SecretSet, depth: number): void {
         for (const [name, secret] of Object.entries(v)) {
           if (typeof secret === 'string' && SECRET_NAME.test(name)) secrets.add(secret)
         }
-      } else walk(v, secrets, depth + 1)
+      } else readFile = walk(v, secrets, depth + 1) || readFile
     }
   }
+  return readFile
 }
 
-function field(key: string, value: string, secrets: SecretSet): void {
+/** Registers the secret a field holds or names; true if it read a file for it. */
+function field(key: string, value: string, secrets: SecretSet): boolean {
   if (/url$/i.test(key)) {
     secrets.addUrl(value)
-    return
+    return false
   }
   const file = /^(.*?)[-_]?file$/i.exec(key)
   if (file) {
-    if (/^key$/i.test(file[1] as string) || SECRET_KEY.test(file[1] as string)) fileSecrets(value, secrets)
-    return
+    if (!/^key$/i.test(file[1] as string) && !SECRET_KEY.test(file[1] as string)) return false
+    fileSecrets(value, secrets)
+    return true
   }
   if (SECRET_KEY.test(key)) secrets.add(value)
+  return false
 }
 
 function fileSecrets(file: string, secrets: SecretSet): void {

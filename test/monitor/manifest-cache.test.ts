@@ -260,4 +260,42 @@ describe('a monitor reloading through its cache', () => {
       await monitor.stop()
     }
   })
+
+  it('masks a secret that a changed document adds in the targets of the unchanged ones', async () => {
+    const file = join(makeTempDir('cache-new-secret'), 'pod.yaml')
+    const api = 'id: api\nnode: n1\nchecks:\n  - name: health\n    url: http://api.internal/health/Qm4Lp8Rt'
+    writeFileSync(file, manifest(api, pod('other')))
+    const monitor = new Monitor({ store: openStore('memory'), logger: false })
+    try {
+      await monitor.load([file])
+      const target = () => monitor.states().find((s) => s.pod === 'api')?.target
+      assert.equal(target(), 'http://api.internal/health/Qm4Lp8Rt')
+      writeFileSync(file, manifest(api, `${pod('other')}\n    headers: { Authorization: "Bearer Qm4Lp8Rt" }`))
+      await monitor.reload()
+      assert.equal(target(), 'http://api.internal/health/***')
+    } finally {
+      await monitor.stop()
+    }
+  })
+
+  it('registers what a TLS key file says now on every reload, its manifest unchanged', async () => {
+    const dir = makeTempDir('cache-key-file')
+    const file = join(dir, 'pod.yaml')
+    const key = (line: string) => `-----BEGIN PRIVATE KEY-----\n${line}\n-----END PRIVATE KEY-----\n`
+    writeFileSync(join(dir, 'client.key'), key('FirstKeyLine0123456789'))
+    writeFileSync(join(dir, 'client.pem'), '')
+    writeFileSync(
+      file,
+      'id: api\nnode: n1\nchecks:\n  - name: health\n    url: https://api.internal/health\n    tls: { cert_file: client.pem, key_file: client.key }\n',
+    )
+    const monitor = new Monitor({ store: openStore('memory'), logger: false })
+    try {
+      await monitor.load([file])
+      writeFileSync(join(dir, 'client.key'), key('SecondKeyLine987654321'))
+      await monitor.reload()
+      assert.equal(monitor.redact('FirstKeyLine0123456789 SecondKeyLine987654321'), '*** ***')
+    } finally {
+      await monitor.stop()
+    }
+  })
 })
