@@ -73,6 +73,25 @@ describe('reloading manifests through a cache', () => {
     assert.equal(changed[2], first[2])
   })
 
+  it('gives a check that reads as before the same object, though its document changed', async () => {
+    const file = join(makeTempDir('cache-same-check'), 'pod.yaml')
+    const web = (path: string) =>
+      `id: web\nnode: n1\nchecks:\n  - { name: home, url: "http://web.internal/" }\n  - { name: api, url: "http://web.internal${path}" }\n  - { name: db, type: tcp, address: "db.internal:5432" }`
+    writeFileSync(file, web('/api'))
+    const cache = new ManifestCache()
+    const [before] = await read(cache, [file])
+    writeFileSync(file, web('/api/v2'))
+    const [after] = await read(cache, [file])
+    assert.notEqual(after, before)
+    assert.equal(after?.checks[0], before?.checks[0])
+    assert.notEqual(after?.checks[1], before?.checks[1])
+    assert.equal(after?.checks[2], before?.checks[2])
+    // The same check on another line is not: it says where it is declared.
+    writeFileSync(file, `# the web pod\n${web('/api/v2')}`)
+    const [moved] = await read(cache, [file])
+    assert.notEqual(moved?.checks[0], after?.checks[0])
+  })
+
   it('moves the lines of a document that moved, and names the line a mistake is on now', async () => {
     const file = join(makeTempDir('cache-moved'), 'fleet.yaml')
     writeFileSync(file, manifest(pod('a'), pod('b')))
