@@ -28,10 +28,16 @@ export interface DocumentText {
 /** A line that starts with `%` (a BOM may come first): a directive, or a mistake. */
 const DIRECTIVE_LINE = /(?:^|\n)\uFEFF?%/
 
-/** The pieces of `text` (see above), in order; an empty piece (a text that starts with `---`) is left out. */
-export function documentTexts(text: string): DocumentText[] {
-  if (DIRECTIVE_LINE.test(text)) return [{ text, line: 1 }]
-  const out: DocumentText[] = []
+/**
+ * The pieces of `text` (see above), in order, each found when it is asked for (a reload
+ * lets the event loop run between pieces); an empty piece (a text that starts with `---`)
+ * is left out.
+ */
+export function* documentTexts(text: string): Generator<DocumentText> {
+  if (DIRECTIVE_LINE.test(text)) {
+    yield { text, line: 1 }
+    return
+  }
   let start = 0
   let startLine = 1
   // Lines counted up to `counted`, which only moves forward: the whole text is read once.
@@ -43,12 +49,11 @@ export function documentTexts(text: string): DocumentText[] {
       line++
       counted = nl + 1
     }
-    if (at + 1 > start) out.push({ text: text.slice(start, at + 1), line: startLine })
+    if (at + 1 > start) yield { text: text.slice(start, at + 1), line: startLine }
     start = at + 1
     startLine = line
   }
-  if (start < text.length) out.push({ text: text.slice(start), line: startLine })
-  return out
+  if (start < text.length) yield { text: text.slice(start), line: startLine }
 }
 
 /** What may follow `---` in a document marker (the yaml lexer's `isEmpty`): nothing, a space, a tab, a line break. */
