@@ -9,7 +9,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, type Stats, stat
 import { open, readdir, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
-import { Composer, LineCounter, Parser } from 'yaml'
+import { Composer, type Document, isScalar, LineCounter, Parser } from 'yaml'
 import { globalSecretsVersion, redactUrl } from '../core/redact.js'
 import { notARegularFile, OPEN_WITHOUT_WAITING } from '../core/small-file.js'
 import { didYouMean } from '../core/suggest.js'
@@ -392,14 +392,14 @@ function* podsIn(text: string, file: string, defaults: ManifestDefaults): Genera
       const message = error.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')
       throw new ManifestError(file, line, undefined, `YAML syntax error: ${message}`)
     }
-    if (doc.contents === null) continue // an empty document (e.g. a trailing `---`)
+    if (isEmptyDocument(doc)) continue // a trailing `---`, a document of comments only
     let pod: PodManifest
     try {
       pod = readPod(new ManifestReader(doc, file, lineCounter, defaults))
     } catch (error) {
       if (error instanceof ManifestError) throw error
       // A mistake no reader words yet still names its file and pod, not only what failed.
-      const offset = doc.contents.range?.[0]
+      const offset = doc.contents?.range?.[0]
       const line = typeof offset === 'number' ? lineCounter.linePos(offset).line : undefined
       throw new ManifestError(file, line, undefined, error instanceof Error ? error.message : String(error))
     }
@@ -454,7 +454,7 @@ function readPiece(
   let readsOtherFiles = false
   for (const doc of composer.compose(new Parser(lineCounter.addNewLine).parse(piece.text))) {
     if (doc.errors.length > 0) return undefined
-    if (doc.contents === null) continue
+    if (isEmptyDocument(doc)) continue
     try {
       const reader = new ManifestReader(doc, file, lineCounter, defaults, piece.line)
       pods.push(readPod(reader))
@@ -467,6 +467,18 @@ function readPiece(
   // which a piece does not have (none are known without a directive, which keeps a file whole).
   if (composer.streamInfo().errors.length > 0) return undefined
   return { pods, readsOtherFiles }
+}
+
+/**
+ * A document with nothing in it: a trailing `---`, one of comments only, a stray `...`.
+ * The yaml package gives it an empty plain scalar (no contents at all only for an empty
+ * text); an explicit `~` or `null` is something, and is refused as not a mapping.
+ */
+function isEmptyDocument(doc: Document.Parsed): boolean {
+  const { contents } = doc
+  if (contents === null) return true
+  const range = contents.range
+  return isScalar(contents) && contents.value === null && range !== undefined && range[0] === range[1]
 }
 
 function readPod(r: ManifestReader): PodManifest {

@@ -163,8 +163,12 @@ describe('reloading manifests through a cache', () => {
       [`${pod('a')}\n...\n${pod('b')}\n---\n${pod('c')}\n`, 'a,b,c'],
       // A directive applies to what follows it: such a file is one piece.
       [`%YAML 1.2\n---\n${pod('a')}\n---\n${pod('b')}\n`, 'a,b'],
-      // A stray end marker before any document.
-      [`...\n---\n${pod('a')}\n`, '1: a manifest must be a YAML mapping'],
+      // A stray end marker before any document, a trailing `---`, a document of comments only:
+      // empty documents, skipped; an explicit null is not empty.
+      [`...\n---\n${pod('a')}\n`, 'a'],
+      [`${pod('a')}\n---\n`, 'a'],
+      [`${pod('a')}\n---\n# nothing yet\n---\n${pod('b')}\n---`, 'a,b'],
+      [`${pod('a')}\n---\n~\n`, '9: a manifest must be a YAML mapping'],
       [`\uFEFF${manifest(pod('a'), pod('b'))}`, 'a,b'],
       [manifest(pod('a'), pod('b')).replaceAll('\n', '\r\n'), 'a,b'],
       [`--- # the fleet\n${pod('a')}\n---\t\n${pod('b')}\n`, 'a,b'],

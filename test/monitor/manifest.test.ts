@@ -202,6 +202,23 @@ describe('explicit checks', () => {
     assert.equal(checkFingerprint(a), checkFingerprint(c), 'where it is declared does not matter')
   })
 
+  it('skip empty documents: a trailing `---`, one of comments only', () => {
+    const dir = makeTempDir('manifests')
+    writeFileSync(
+      join(dir, 'a.yaml'),
+      '---\nid: one\nstatus_port: 1001\n---\n# retired: two\n---\nid: three\nstatus_port: 1003\n---\n',
+    )
+    assert.deepEqual(
+      loadManifests([dir], { node: 'n' }).map((p) => p.id),
+      ['one', 'three'],
+    )
+    writeFileSync(join(dir, 'a.yaml'), 'id: one\nstatus_port: 1001\n---\nnull\n')
+    assert.match(
+      manifestError(() => loadManifests([dir], { node: 'n' })).message,
+      /a\.yaml:4: a manifest must be a YAML mapping/,
+    )
+  })
+
   it('load every YAML file of a directory, several pods per file', () => {
     const dir = makeTempDir('manifests')
     writeFileSync(join(dir, 'a.yaml'), 'id: one\nstatus_port: 1001\n---\nid: two\nstatus_port: 1002\n')
