@@ -350,6 +350,8 @@ function connectAhead(args) {
   let ahead
   let opened = false
   for (const arg of args) {
+    // Other targets and flags never reach the expression (its first use compiles it).
+    if (arg[0] !== 'p' && arg[0] !== 'P') continue
     const match = PLAIN_POSTGRES.exec(arg)
     if (match === null) continue
     const [, user, bracketed, portText, database] = match

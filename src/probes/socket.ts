@@ -180,7 +180,7 @@ export function socketExchange(
       socket.on('close', () => fail(options.closedEarly ?? 'the connection closed'))
       socket.on('data', onData)
     }
-    const early = tls || !options.greeting ? undefined : takeAhead(aheadKey(options, options.greeting))
+    const early = tls || !options.greeting ? undefined : takeAhead(options, options.greeting)
     let socket: Socket = early?.socket ?? (tls ? tlsConnect({ ...tls, host, port, ...serverName(host) }) : new Socket())
     listen(socket)
     const protocol = speak({
@@ -241,15 +241,19 @@ interface AheadConnection {
 
 const AHEAD = Symbol.for('probekit.connectAhead')
 
-function aheadKey(address: { host: string; port: number; path?: string }, greeting: Buffer): string {
-  return `${address.path ?? `${address.host}:${address.port}`}\0${greeting.toString('latin1')}`
-}
-
-/** The connection opened ahead for this key, unless it broke (then it is discarded). */
-function takeAhead(key: string): AheadConnection | undefined {
+/**
+ * The connection opened ahead to this address with this greeting, unless it broke (then it
+ * is discarded). Without any waiting (every exchange but a `probekit check`'s), no key is built.
+ */
+function takeAhead(
+  address: { host: string; port: number; path?: string },
+  greeting: Buffer,
+): AheadConnection | undefined {
   const ahead = (globalThis as { [AHEAD]?: Map<string, AheadConnection> })[AHEAD]
-  const connection = ahead?.get(key)
-  if (!ahead || !connection) return undefined
+  if (!ahead?.size) return undefined
+  const key = `${address.path ?? `${address.host}:${address.port}`}\0${greeting.toString('latin1')}`
+  const connection = ahead.get(key)
+  if (!connection) return undefined
   ahead.delete(key)
   connection.forget()
   if (connection.broken || connection.socket.destroyed) {

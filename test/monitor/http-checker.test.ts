@@ -6,7 +6,7 @@ import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { SecretSet } from '../../src/core/redact.js'
 import { type Checker, MAX_OUTPUT_BYTES } from '../../src/monitor/checkers/checker.js'
-import { httpChecker, MAX_BODY_BYTES } from '../../src/monitor/checkers/http.js'
+import { type HttpCheckerOptions, httpChecker, MAX_BODY_BYTES } from '../../src/monitor/checkers/http.js'
 import { type HttpCheckSpec, parseManifest } from '../../src/monitor/manifest.js'
 import { registerSecrets } from '../../src/monitor/secrets.js'
 import { makeTestCa, type TestCa } from '../support/test-ca.js'
@@ -377,51 +377,40 @@ describe('HTTP checker: connections per origin', () => {
     return { stats, url: `http://127.0.0.1:${port}`, close: tracked.close }
   }
 
-  it('opens at most connectionsPerOrigin connections to one origin; the other checks wait for one and pass', async () => {
-    const server = await slowServer(150)
-    const checkers = Array.from({ length: 12 }, (_, i) =>
-      httpChecker(checkOf(`${server.url}/t/${i}`), undefined, { connectionsPerOrigin: 3 }),
+  /** Runs `count` checks of one slow origin at once: their outcomes and the server's counts. */
+  async function atOnce(count: number, delayMs: number, options?: HttpCheckerOptions) {
+    const server = await slowServer(delayMs)
+    const checkers = Array.from({ length: count }, (_, i) =>
+      httpChecker(checkOf(`${server.url}/t/${i}`), undefined, options),
     )
     try {
-      const outcomes = await Promise.all(checkers.map((c) => c.run()))
-      assert.deepEqual(
-        outcomes.map((o) => o.status),
-        checkers.map(() => 'pass'),
-      )
-      assert.equal(server.stats.requests, 12)
-      assert.equal(server.stats.most, 3, 'three connections, each reused by four checks in turn')
+      return { outcomes: await Promise.all(checkers.map((c) => c.run())), stats: server.stats }
     } finally {
       await Promise.all(checkers.map((c) => c.close()))
       await server.close()
     }
+  }
+
+  it('opens at most connectionsPerOrigin connections to one origin; the other checks wait for one and pass', async () => {
+    const { outcomes, stats } = await atOnce(12, 150, { connectionsPerOrigin: 3 })
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      outcomes.map(() => 'pass'),
+    )
+    assert.equal(stats.requests, 12)
+    assert.equal(stats.most, 3, 'three connections, each reused by four checks in turn')
   })
 
   it('reads a cap below 1 as 1, not as no cap', async () => {
-    const server = await slowServer(100)
-    const checkers = [0, 1, 2].map((i) =>
-      httpChecker(checkOf(`${server.url}/t/${i}`), undefined, { connectionsPerOrigin: 0 }),
-    )
-    try {
-      const outcomes = await Promise.all(checkers.map((c) => c.run()))
-      assert.ok(outcomes.every((o) => o.status === 'pass'))
-      assert.equal(server.stats.most, 1)
-    } finally {
-      await Promise.all(checkers.map((c) => c.close()))
-      await server.close()
-    }
+    const { outcomes, stats } = await atOnce(3, 100, { connectionsPerOrigin: 0 })
+    assert.ok(outcomes.every((o) => o.status === 'pass'))
+    assert.equal(stats.most, 1)
   })
 
   it('opens a connection per check in flight up to the default of 64', async () => {
-    const server = await slowServer(150)
-    const checkers = Array.from({ length: 12 }, (_, i) => httpChecker(checkOf(`${server.url}/t/${i}`)))
-    try {
-      const outcomes = await Promise.all(checkers.map((c) => c.run()))
-      assert.ok(outcomes.every((o) => o.status === 'pass'))
-      assert.equal(server.stats.most, 12)
-    } finally {
-      await Promise.all(checkers.map((c) => c.close()))
-      await server.close()
-    }
+    const { outcomes, stats } = await atOnce(12, 150)
+    assert.ok(outcomes.every((o) => o.status === 'pass'))
+    assert.equal(stats.most, 12)
   })
 
   it('counts the wait for a free connection against the deadline', async () => {
