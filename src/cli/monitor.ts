@@ -618,23 +618,20 @@ export async function run(argv: string[]): Promise<number> {
           }
         })
     }
+    let stopping = false
     const onHup = () => {
+      // A SIGHUP while stopping is ignored (Node's default would end the process unflushed).
+      if (stopping) return
       rereadTokens(parsed.tokenFile, logger)
       reload('SIGHUP')
     }
-    early.release()
-    process.on('SIGHUP', onHup)
-    // A SIGHUP while starting: the manifests may have changed after they were read.
-    if (early.hupped) onHup()
 
     const watchers = parsed.watch ? watchManifests(parsed.paths, () => reload('a manifest changed')) : []
 
-    let stopping = false
     const stop = (signal: string) => {
       if (stopping) return
       stopping = true
       logger.info(`probekit monitor: ${signal}, stopping`)
-      process.off('SIGHUP', onHup)
       for (const w of watchers) w.close()
       // The last resort: whatever still holds the stop (a store that does not answer) past the
       // shutdown timeout is abandoned, so an orchestrator's grace period is never outrun.
@@ -658,6 +655,7 @@ export async function run(argv: string[]): Promise<number> {
           code = 1
         }
         clearTimeout(backstop)
+        process.off('SIGHUP', onHup)
         process.off('SIGTERM', onTerm)
         process.off('SIGINT', onInt)
         resolveExit(code)
@@ -665,16 +663,24 @@ export async function run(argv: string[]): Promise<number> {
     }
     const onTerm = () => stop('SIGTERM')
     const onInt = () => stop('SIGINT')
+    // The running handlers go on before the start-up's come off. Node closes a signal's
+    // handle when its last listener goes, and a signal caught but not yet dispatched (one
+    // sent just as the start line was printed) would be dropped with it: a SIGTERM lost, a
+    // monitor that never stops.
+    process.on('SIGHUP', onHup)
     process.on('SIGTERM', onTerm)
     process.on('SIGINT', onInt)
+    early.release()
+    // A SIGHUP while starting: the manifests may have changed after they were read.
+    if (early.hupped) onHup()
   })
 }
 
 /**
  * SIGHUP, SIGTERM and SIGINT while the monitor starts, noted instead of ending the process
  * (Node's default for all three): `stopped` says which stop came, `hupped` whether a SIGHUP
- * did; `onStop` runs at the first stop (it stops a load in progress). `release` hands the
- * signals to the running monitor's handlers.
+ * did; `onStop` runs at the first stop (it stops a load in progress). `release` takes these
+ * handlers off; the running monitor's are added before it is called (see `run`).
  */
 function startupSignals(onStop: () => void) {
   let stopped: string | undefined

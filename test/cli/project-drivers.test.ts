@@ -6,6 +6,7 @@ import { cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { availableSqliteDrivers } from '../../src/monitor/store/index.js'
 import { makeTempDir, waitFor } from '../support/server-process.js'
 import { type PostgresServer, startPostgres } from '../support/servers/postgres.js'
@@ -74,7 +75,13 @@ async function monitorStartLine(install: string, cwd: string, env: NodeJS.Proces
     await waitFor('the monitor to start or fail', () => out.includes('watching') || child.exitCode !== null, 20_000)
   } finally {
     child.kill('SIGTERM')
-    await exited
+    // A monitor that does not stop fails here, with what it printed, not at the test's timeout.
+    const stopped = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)])
+    if (!stopped) {
+      child.kill('SIGKILL')
+      await exited
+      assert.fail(`the monitor was still running 10 s after SIGTERM; it printed:\n${out}`)
+    }
   }
   return out
 }

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { heapFlag } from '../../src/cli/monitor.js'
 import { openStore, type SqliteStore } from '../../src/monitor/store/index.js'
 import { buildCli } from '../cli/run-cli.js'
@@ -19,8 +20,11 @@ interface Running {
   exited: Promise<number | null>
 }
 
-function startMonitor(args: string[]): Running {
-  const child = spawn(process.execPath, [bin, 'monitor', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+function startMonitor(args: string[], options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Running {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), bin, 'monitor', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  })
   let out = ''
   child.stdout?.on('data', (c: Buffer) => {
     out += c.toString()
@@ -369,5 +373,50 @@ describe('probekit monitor', () => {
     assert.equal(await termed.exited, 0, termed.output())
     assert.match(termed.output(), /probekit monitor: SIGTERM while starting, stopped$/m)
     assert.doesNotMatch(termed.output(), /watching|error/)
+  })
+  it('takes a SIGTERM or a SIGHUP sent the moment it prints its start line, before the next turn of its event loop', async () => {
+    const dir = makeTempDir('cli-monitor')
+    const file = join(dir, 'web.yaml')
+    writeFileSync(file, `id: web\nstatus_port: 1\nstatus_http: true\n`)
+    // Preloaded: as the start line is written, the monitor signals itself, and waits until
+    // the signal has surely been caught (by any thread) before its code goes on. This is
+    // what a supervisor does that stops a service as soon as it says it is up; the
+    // start-up's handlers were taken off before the running ones went on, and Node dropped
+    // the caught signal with the closed handle (1 start in 10, here, by hand).
+    const hook = join(dir, 'raise.cjs')
+    writeFileSync(
+      hook,
+      `const write = process.stdout.write.bind(process.stdout)
+process.stdout.write = (chunk, ...rest) => {
+  const done = write(chunk, ...rest)
+  if (String(chunk).includes('probekit monitor: watching')) {
+    process.kill(process.pid, process.env.RAISE)
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+  }
+  return done
+}
+`,
+    )
+    const raising = (signal: string, name: string) =>
+      startMonitor(['--store', `sqlite:${join(dir, `${name}.sqlite`)}`, '--listen', 'none', file], {
+        nodeArgs: ['-r', hook],
+        env: { RAISE: signal },
+      })
+
+    const termed = raising('SIGTERM', 'term')
+    running.push(termed)
+    const code = await Promise.race([termed.exited, sleep(10_000).then(() => 'still running')])
+    assert.equal(code, 0, termed.output())
+    assert.match(termed.output(), /watching 1 check of 1 pod[\s\S]*probekit monitor: SIGTERM, stopping$/m)
+
+    const hupped = raising('SIGHUP', 'hup')
+    running.push(hupped)
+    await waitFor(
+      'the reload the SIGHUP asked for',
+      () => /reloaded the manifests \(SIGHUP\)/.test(hupped.output()),
+      10_000,
+    )
+    hupped.child.kill('SIGTERM')
+    assert.equal(await hupped.exited, 0, hupped.output())
   })
 })
