@@ -20,6 +20,7 @@ Targets:
   http://host:port/path, https://…   a 2xx or 3xx answer (see --expect-status)
   tcp://host:port                    the port accepts a connection
   redis://[:password@]host:port/db, rediss://…   PING answers PONG
+    its Unix socket: redis://localhost/db?socket=/run/redis/redis-server.sock
   postgres://user:password@host:port/db (postgresql://)   SELECT 1
     its Unix socket: postgres://user@/db?host=/var/run/postgresql
   mysql://user:password@host:port/db SELECT 1
@@ -140,6 +141,9 @@ function withoutTarget(reason: string, target: string): string {
     forms.push(redactUrl(url.href))
     if (url.host) forms.push(`${url.host}${url.pathname}`, url.host)
     else if (url.protocol === 'file:') forms.push(decodeURIComponent(url.pathname))
+    // A Unix socket the URL names (`?socket=/run/redis/redis.sock`), which a reason names instead of the host.
+    const socket = url.searchParams.get('socket')
+    if (socket?.startsWith('/')) forms.push(`${socket}${url.pathname}`, socket)
   } catch {}
   for (const form of forms) {
     const at = reason.indexOf(form)

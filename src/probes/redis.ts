@@ -5,7 +5,7 @@ import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
-import { describeNetworkError, errorCode } from './network-error.js'
+import { describeNetworkError, errorCode, socketPathProblem } from './network-error.js'
 import { type SocketExchangeOptions, socketExchange } from './socket.js'
 import { timed, type UntimedDetails } from './timed.js'
 
@@ -212,26 +212,40 @@ function ioRedisTarget(client: IoRedisClientLike): RedisTarget | undefined {
     password?: string
     tls?: { ca?: TlsOptions['ca']; rejectUnauthorized?: boolean; servername?: string }
   }
-  if (o.path) return undefined
   const host = o.host ?? 'localhost'
   const port = o.port ?? 6379
+  const address = o.path || `${host}:${port}`
   return {
     host,
     port,
-    tls: o.tls ? { ca: o.tls.ca, insecure: o.tls.rejectUnauthorized === false } : undefined,
+    ...(o.path ? { path: o.path } : {}),
+    tls: o.tls && !o.path ? { ca: o.tls.ca, insecure: o.tls.rejectUnauthorized === false } : undefined,
     username: o.password === undefined ? undefined : o.username || undefined,
     password: o.password || undefined,
     db: 0,
-    address: `${host}:${port}`,
-    shown: `${host}:${port}`,
+    address,
+    shown: address,
   }
 }
 
 function nodeRedisTarget(client: NodeRedisClientLike): RedisTarget | undefined {
   const o = (client as { options?: NodeRedisOptions }).options
-  if (!o || o.socket?.path) return undefined
+  if (!o) return undefined
   let target: RedisTarget
-  if (o.url) {
+  if (o.socket?.path) {
+    const path = o.socket.path
+    target = {
+      host: 'localhost',
+      port: 6379,
+      path,
+      tls: undefined,
+      username: undefined,
+      password: undefined,
+      db: 0,
+      address: path,
+      shown: '',
+    }
+  } else if (o.url) {
     try {
       target = parseRedisUrl(o.url)
     } catch {
@@ -251,7 +265,7 @@ function nodeRedisTarget(client: NodeRedisClientLike): RedisTarget | undefined {
       shown: '',
     }
   }
-  if (o.socket?.tls) target.tls = { ca: o.socket.ca, insecure: o.socket.rejectUnauthorized === false }
+  if (o.socket?.tls && !target.path) target.tls = { ca: o.socket.ca, insecure: o.socket.rejectUnauthorized === false }
   if (o.password !== undefined) {
     target.password = o.password
     target.username = o.username
@@ -403,13 +417,15 @@ function nodeRedisAddress(client: NodeRedisClientLike): string {
 interface RedisTarget {
   host: string
   port: number
+  /** The server's Unix-domain socket (`?socket=`, ioredis' `path`), used instead of host and port. */
+  path?: string
   /** TLS settings, or undefined for plain TCP. */
   tls: { ca?: TlsOptions['ca']; insecure: boolean } | undefined
   username: string | undefined
   password: string | undefined
   /** The database of the URL's path (`redis://host:6379/2`), selected before the PING; 0 needs no SELECT. */
   db: number
-  /** `host:port` */
+  /** `host:port`, or the socket's path */
   address: string
   /** The URL with its password masked. */
   shown: string
@@ -422,35 +438,70 @@ function parseRedisUrl(text: string): RedisTarget {
   } catch {
     throw new TypeError(`redis: "${redactUrl(text)}" is not a URL; write it as redis://[:password@]host:6379`)
   }
+  const shown = redactUrl(text)
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new TypeError(`redis: "${redactUrl(text)}" must start with redis:// or rediss://`)
+    throw new TypeError(`redis: "${shown}" must start with redis:// or rediss://`)
   }
-  if (!url.hostname) throw new TypeError(`redis: "${redactUrl(text)}" names no host; write it as redis://host:6379`)
+  const path = socketOf(url, shown)
+  if (!url.hostname && path === undefined)
+    throw new TypeError(
+      `redis: "${shown}" names no host; write it as redis://host:6379, or name a Unix socket with ?socket=/run/redis/redis-server.sock`,
+    )
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
   const port = Number(url.port || 6379)
   const badEscape = userinfoEscapeProblem(url)
-  if (badEscape) throw new TypeError(`redis: "${redactUrl(text)}": ${badEscape}`)
+  if (badEscape) throw new TypeError(`redis: "${shown}": ${badEscape}`)
   const password = url.password ? decodeURIComponent(url.password) : undefined
   // redis://user@host (no colon) is a password alone, as redis-cli and ioredis read it.
   const username = url.username ? decodeURIComponent(url.username) : undefined
   // The path is the database number, as redis-cli -u and ioredis read it: a check of
   // redis://host/3 fails when the server has no database 3 (SELECT), as the app would.
-  const path = url.pathname.slice(1)
-  if (path !== '' && !/^[0-9]{1,9}$/.test(path)) {
+  const database = url.pathname.slice(1)
+  if (database !== '' && !/^[0-9]{1,9}$/.test(database)) {
     throw new TypeError(
-      `redis: "${redactUrl(text)}" has the path /${path.slice(0, 40)}, not a database number; write it as redis://host:6379/0`,
+      `redis: "${shown}" has the path /${database.slice(0, 40)}, not a database number; write it as redis://host:6379/0`,
     )
   }
   return {
     host,
     port,
+    ...(path === undefined ? {} : { path }),
     tls: url.protocol === 'rediss:' ? { insecure: false } : undefined,
     username: password === undefined ? undefined : username,
     password: password ?? username,
-    db: path === '' ? 0 : Number(path),
-    address: `${url.hostname}:${port}`,
-    shown: redactUrl(text),
+    db: database === '' ? 0 : Number(database),
+    address: path ?? `${url.hostname}:${port}`,
+    shown,
   }
+}
+
+/**
+ * The Unix-domain socket a URL names with `?socket=` (as probekit's mysql:// URLs do), or
+ * undefined. The one parameter a redis:// URL takes: any other would be ignored by the
+ * check while the app's driver reads it, so it is refused.
+ */
+function socketOf(url: URL, shown: string): string | undefined {
+  for (const name of new Set(url.searchParams.keys())) {
+    if (name !== 'socket')
+      throw new TypeError(
+        `redis: "${shown}" has the parameter ${JSON.stringify(name.slice(0, 40))}, which the check does not read; a redis:// URL takes only socket=/path/to/redis.sock (the database is the path: redis://host:6379/2)`,
+      )
+  }
+  const sockets = url.searchParams.getAll('socket')
+  if (sockets.length === 0) return undefined
+  if (sockets.length > 1) throw new TypeError(`redis: "${shown}" gives socket= ${sockets.length} times; give it once`)
+  const path = sockets[0] as string
+  if (!path.startsWith('/'))
+    throw new TypeError(
+      `redis: "${shown}" has socket=${JSON.stringify(path.slice(0, 100))}; write the socket's absolute path, e.g. socket=/run/redis/redis-server.sock`,
+    )
+  const tooLong = socketPathProblem(path)
+  if (tooLong) throw new TypeError(`redis: "${shown}": ${tooLong}`)
+  if (url.protocol === 'rediss:')
+    throw new TypeError(
+      `redis: "${shown}" asks for TLS (rediss://) through a Unix socket, which Redis serves in plain text only; write redis://`,
+    )
+  return path
 }
 
 function bulk(...parts: string[]): Buffer {
@@ -471,12 +522,13 @@ function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Pr
   const options: SocketExchangeOptions = {
     host: target.host,
     port: target.port,
+    ...(target.path === undefined ? {} : { path: target.path }),
     what: `redis ${target.address}`,
     limitMs,
     signal,
     closedEarly: 'the server closed the connection before answering',
   }
-  if (target.tls) {
+  if (target.tls && target.path === undefined) {
     options.tls = { ca: target.tls.ca, rejectUnauthorized: !target.tls.insecure }
     options.tlsTrustHint = "trust the server's CA with the ca option, or set insecure"
   }
@@ -549,7 +601,8 @@ type Step = 'auth' | 'select' | 'ping'
 export function credentialsReason(text: string): string | undefined {
   const code = text.split(' ')[0]
   if (code === 'NOAUTH')
-    return 'authentication required (NOAUTH): put the password in the URL, redis://:PASSWORD@host:port'
+    // Not an example URL: its password part would be masked (`redis://:***@…`) on the way out.
+    return 'authentication required (NOAUTH): the server asks for a password, and none was given'
   if (code === 'WRONGPASS') return 'authentication failed (WRONGPASS): check the user and password'
   return undefined
 }

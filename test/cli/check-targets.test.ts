@@ -38,7 +38,10 @@ describe('probekit check, target by target', () => {
     let redis: RedisServer
     let lockedRedis: RedisServer
     before(async () => {
-      ;[redis, lockedRedis] = await Promise.all([startRedis(), startRedis({ password: 'redis-Secret-7' })])
+      ;[redis, lockedRedis] = await Promise.all([
+        startRedis(),
+        startRedis({ password: 'redis-Secret-7', unixSocket: true }),
+      ])
     })
     after(async () => {
       await redis?.stop()
@@ -61,6 +64,25 @@ describe('probekit check, target by target', () => {
       const right = await cli(['check', lockedRedis.url])
       assert.equal(right.code, 0, right.stdout)
       assert.doesNotMatch(right.stdout, /redis-Secret-7/)
+    })
+
+    it('checks a Redis through its Unix socket (?socket=), and says when no server made it', async () => {
+      const socket = lockedRedis.socket as string
+      const run = await cli(['check', `redis://:redis-Secret-7@localhost/2?socket=${socket}`])
+      assert.equal(run.code, 0, run.stdout)
+      assert.equal(
+        run.stdout.replace(/in \d+\.\d ms/, 'in N ms'),
+        `ok redis://:***@localhost/2?socket=${socket} PONG in N ms\n`,
+      )
+      const missing = await cli(['check', `redis://localhost?socket=${socket}.gone`])
+      assert.equal(missing.code, 1)
+      assert.equal(
+        missing.stdout,
+        `failed redis://localhost?socket=${socket}.gone: no socket at ${socket}.gone: is the server running, with its socket there? (ENOENT)\n`,
+      )
+      const relative = await cli(['check', 'redis://localhost?socket=redis.sock'])
+      assert.equal(relative.code, 1)
+      assert.match(relative.stdout, /write the socket's absolute path/)
     })
 
     it('fails a frozen Redis at --timeout', async () => {

@@ -145,6 +145,8 @@ describe('explicit checks', () => {
         '    url: postgresql:///app?host=/run/postgresql&user=app',
         '  - name: my',
         '    url: mysql://root@localhost/mysql?socket=/run/mysqld/mysqld.sock',
+        '  - name: cache',
+        '    url: redis://:pw-1234@localhost/2?socket=/run/redis/redis-server.sock',
         '',
       ].join('\n'),
       'a.yaml',
@@ -158,6 +160,11 @@ describe('explicit checks', () => {
           'probe',
           'mysql://root@localhost/mysql?socket=/run/mysqld/mysqld.sock',
           'mysql://root@localhost/mysql?socket=/run/mysqld/mysqld.sock',
+        ],
+        [
+          'probe',
+          'redis://:***@localhost/2?socket=/run/redis/redis-server.sock',
+          'redis://:pw-1234@localhost/2?socket=/run/redis/redis-server.sock',
         ],
       ],
     )
@@ -175,6 +182,14 @@ describe('explicit checks', () => {
         /a\.yaml:4: checks\[0\]\.url: .*socket="rel\.sock"; write the socket's absolute path/,
       ],
       ['url: redis://db:6379/cache', /a\.yaml:4: checks\[0\]\.url: .*not a database number/],
+      [
+        'url: redis://localhost?socket=redis.sock',
+        /a\.yaml:4: checks\[0\]\.url: .*socket="redis\.sock"; write the socket's absolute path/,
+      ],
+      [
+        'url: redis://db:6379?db=2',
+        /a\.yaml:4: checks\[0\]\.url: .*has the parameter "db", which the check does not read/,
+      ],
     ]
     for (const [line, expected] of cases) {
       const error = manifestError(() => parseManifest(`id: a\nchecks:\n  - name: x\n    ${line}\n`, 'a.yaml'))

@@ -303,6 +303,103 @@ describe('redis probe against a real standalone Redis', () => {
   })
 })
 
+describe('redis probe through a Unix-domain socket (?socket=)', () => {
+  let server: RedisServer
+  let socket: string
+
+  before(async () => {
+    server = await startRedis({ password: PASSWORD, unixSocket: true })
+    socket = server.socket as string
+  })
+  after(() => server?.stop())
+
+  it('passes through the socket, with AUTH and SELECT, naming the socket; the host is not used', async () => {
+    for (const url of [
+      `redis://:${PASSWORD}@localhost?socket=${socket}`,
+      `redis://:${PASSWORD}@localhost/3?socket=${encodeURIComponent(socket)}`,
+      // No host at all; a host that does not resolve is never looked up.
+      `redis://:${PASSWORD}@nowhere.invalid:1/0?socket=${socket}`,
+    ]) {
+      const result = await run(redis(url))
+      assert.equal(result.status, 'pass', `${url}: ${result.output}`)
+    }
+    const noHost = await run(redis(`redis://?socket=${socket}`))
+    assert.equal(noHost.status, 'fail')
+    assert.equal(
+      noHost.output,
+      `redis ${socket}: authentication required (NOAUTH): the server asks for a password, and none was given`,
+    )
+    const wrong = await run(redis(`redis://:not-${PASSWORD}@localhost?socket=${socket}`))
+    assert.equal(wrong.status, 'fail')
+    assert.match(wrong.output ?? '', /^redis \/.*redis\.sock: authentication failed \(WRONGPASS\)/)
+    assert.doesNotMatch(JSON.stringify(wrong), new RegExp(PASSWORD))
+  })
+
+  it('says no server made the socket, or that the path is no socket, at once', async () => {
+    const missing = `${server.dir}/none.sock`
+    const gone = await timed(redis(`redis://localhost?socket=${missing}`), 2000)
+    assert.equal(gone.result.status, 'fail')
+    assert.equal(
+      gone.result.output,
+      `redis ${missing}: no socket at ${missing}: is the server running, with its socket there? (ENOENT)`,
+    )
+    assert.ok(gone.elapsedMs < 500, `took ${gone.elapsedMs} ms`)
+  })
+
+  it('fails within its deadline while Redis is frozen, and passes after SIGCONT', async () => {
+    const probe = redis(`redis://:${PASSWORD}@localhost?socket=${socket}`)
+    server.process.freeze()
+    try {
+      const check = await timedCheck(probe, 300)
+      assert.equal(check.result.status, 'fail')
+      assert.equal(check.result.output, 'timed out after 300 ms')
+      assertOnTime(check, 300)
+    } finally {
+      server.process.thaw()
+    }
+    assert.equal((await run(probe)).status, 'pass')
+  })
+
+  it('checks an ioredis client connected through the socket (its path), and a node-redis one (socket.path)', async () => {
+    const io = new Redis({ path: socket, password: PASSWORD, lazyConnect: true })
+    const nodeClient = createClient({ socket: { path: socket, tls: false }, password: PASSWORD })
+    await Promise.all([io.connect(), nodeClient.connect()])
+    try {
+      for (const probe of [redis(io), redis(nodeClient)]) {
+        const result = await run(probe)
+        assert.equal(result.status, 'pass', result.output)
+      }
+    } finally {
+      io.disconnect()
+      await nodeClient.disconnect()
+    }
+  })
+
+  it('refuses, in one sentence each, a relative socket, two sockets, TLS through a socket and a parameter the check does not read', () => {
+    const refusals: [string, RegExp][] = [
+      [
+        'redis://localhost?socket=redis.sock',
+        /has socket="redis\.sock"; write the socket's absolute path, e\.g\. socket=\/run\/redis\/redis-server\.sock$/,
+      ],
+      ['redis://localhost?socket=/a.sock&socket=/b.sock', /gives socket= 2 times; give it once$/],
+      [
+        'rediss://localhost?socket=/run/redis.sock',
+        /asks for TLS \(rediss:\/\/\) through a Unix socket, which Redis serves in plain text only; write redis:\/\/$/,
+      ],
+      [
+        'redis://:s3cret-pw@cache:6379?db=2',
+        /^TypeError: redis: "redis:\/\/:\*\*\*@cache:6379\?db=2" has the parameter "db", which the check does not read; a redis:\/\/ URL takes only socket=\/path\/to\/redis\.sock \(the database is the path: redis:\/\/host:6379\/2\)$/,
+      ],
+      [
+        `redis://localhost?socket=/${'d'.repeat(120)}/redis.sock`,
+        /is 132 bytes, more than a Unix socket address holds \(107\)/,
+      ],
+      ['redis://', /names no host; write it as redis:\/\/host:6379, or name a Unix socket with \?socket=/],
+    ]
+    for (const [url, message] of refusals) assert.throws(() => redis(url), message, url)
+  })
+})
+
 async function infoCommandCalls(client: Redis): Promise<number> {
   const info = await client.info('commandstats')
   return Number(/cmdstat_ping:calls=(\d+)/.exec(info)?.[1] ?? 0)

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { Socket } from 'node:net'
+import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import { freePort, ManagedProcess, makeTempDir, removeTempDir, requireBinary } from '../server-process.js'
 
@@ -17,6 +18,8 @@ export interface RedisServerOptions {
   port?: number
   /** Serve TLS only (no plain port): PEM file paths. Clients need not present a certificate. */
   tls?: { cert: string; key: string; ca: string }
+  /** Also listen on a Unix-domain socket in the server's directory (`socket`), mode 700. */
+  unixSocket?: boolean
 }
 
 export interface RedisServer {
@@ -26,6 +29,8 @@ export interface RedisServer {
   url: string
   /** The data directory (a temp dir, removed by `stop`). */
   dir: string
+  /** With `unixSocket`: the server's Unix-domain socket, `DIR/redis.sock`. */
+  socket?: string
   /** freeze (SIGSTOP) / thaw (SIGCONT) / kill / restart. */
   process: ManagedProcess
   stop(): Promise<void>
@@ -70,6 +75,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     '--logfile',
     '',
     ...(options.password ? ['--requirepass', options.password] : []),
+    ...(options.unixSocket ? ['--unixsocket', join(dir, 'redis.sock'), '--unixsocketperm', '700'] : []),
     ...(options.args ?? []),
   ]
   const proc = new ManagedProcess(`redis-server :${port}`, binary, args, {
@@ -83,6 +89,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     port,
     url: `${options.tls ? 'rediss' : 'redis'}://${auth}${host}:${port}`,
     dir,
+    ...(options.unixSocket ? { socket: join(dir, 'redis.sock') } : {}),
     process: proc,
     async stop() {
       await proc.stop()
