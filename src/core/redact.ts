@@ -319,19 +319,25 @@ export function redactUrl(url: string | URL, secrets?: SecretSet): string {
 }
 
 /**
- * A URL no parser reads because its password holds a raw `/` (`postgres://u:ab/cd@host/db`)
- * ends its authority at that `/`, so the password would show: in a URL that does not parse,
- * everything from the user's colon to the last `@` before the query is masked.
+ * A URL no parser reads because its password holds a raw `/`, `?`, `#` or `@`
+ * (`postgres://u:ab/c?d@host/db`) ends its authority early, so the password would show:
+ * in a URL that does not parse, everything from the user's colon to the last `@` is masked.
+ * The last `@` of the whole text, not of the authority as a parser would cut it: a raw `?`
+ * or `#` in the password would otherwise end the search before the password does. A query
+ * holding an `@` is masked with it, which hides more of a broken URL than needed, never less.
+ * A colon followed by a port (`host:99999/path`) is no password.
  */
 function maskMalformedUserinfo(text: string): string {
   const start = text.indexOf('://')
   if (start < 0 || /\s/.test(text) || URL.canParse(text)) return text
-  const end = text.slice(start + 3).search(/[?#]/)
-  const head = end < 0 ? text.slice(start + 3) : text.slice(start + 3, start + 3 + end)
-  const at = head.lastIndexOf('@')
-  const colon = head.indexOf(':')
-  if (at < 0 || colon < 0 || colon > at || !head.slice(0, at).includes('/')) return text
-  return `${text.slice(0, start + 3 + colon + 1)}${MASK}${text.slice(start + 3 + at)}`
+  const from = start + 3
+  // The user: up to the first colon, with nothing before it that would end an authority.
+  const userEnd = text.slice(from).search(/[:/?#@]/)
+  if (userEnd < 0 || text[from + userEnd] !== ':') return text
+  const colon = from + userEnd
+  const at = text.lastIndexOf('@')
+  if (at < colon || /^\d{1,5}(?:[/?#]|$)/.test(text.slice(colon + 1))) return text
+  return `${text.slice(0, colon + 1)}${MASK}${text.slice(at)}`
 }
 
 /**

@@ -111,8 +111,13 @@ export function schemeOf(target: string): string {
           `${JSON.stringify(redactUrl(target))} names no host; write it as ${scheme}://user@host:5432/db, or name a Unix socket's directory with ?host=/run/postgresql`,
         )
       }
+      const shown = redactUrl(target)
+      // The mask says a password was cut out of a URL that does not parse: most often one holding a raw / ? # or @.
+      const password = shown !== target && /^[^:]+:\/\/[^/?#@]*:\*\*\*@/.test(shown)
       throw new TargetError(
-        `${JSON.stringify(redactUrl(target))} is not a well-formed URL; check the host, port and escaping`,
+        password
+          ? `${JSON.stringify(shown)} is not a well-formed URL; a password holding / ? # or @ must be percent-encoded (%2F %3F %23 %40), as encodeURIComponent writes it`
+          : `${JSON.stringify(shown)} is not a well-formed URL; check the host, port and escaping`,
       )
     }
     // A postgres URL may name its host (a socket's directory) in a `host` parameter instead.

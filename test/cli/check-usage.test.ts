@@ -19,7 +19,12 @@ describe('probekit check: input it refuses, output it bounds', () => {
         /usage error: "gopher:\/\/127\.0\.0\.1:70\/" has the unsupported scheme "gopher:" \(supported schemes: http:\/\/ https:\/\/ tcp:\/\//,
       ],
       [['localhost:6379'], /usage error: "localhost:6379" is not a URL; for a port, write tcp:\/\/localhost:6379/],
-      [['http://'], /usage error: "http:\/\/" is not a well-formed URL/],
+      [['http://'], /usage error: "http:\/\/" is not a well-formed URL; check the host, port and escaping$/m],
+      // A password holding a raw / then ? is masked whole, and the fix named.
+      [
+        ['postgres://app:ab/c?d@db/app'],
+        /usage error: "postgres:\/\/app:\*\*\*@db\/app" is not a well-formed URL; a password holding \/ \? # or @ must be percent-encoded \(%2F %3F %23 %40\), as encodeURIComponent writes it$/m,
+      ],
       [['tcp://127.0.0.1:70000'], /usage error: "tcp:\/\/127\.0\.0\.1:70000": port 70000 is out of range 1–65535$/m],
       [
         ['memcached://a:11211,b:99999'],

@@ -210,6 +210,25 @@ describe('SecretSet', () => {
     assert.equal(redactUrl('postgres://u@/db'), 'postgres://u@/db')
   })
 
+  it('masks a password holding a raw ? # or @ after its slash, wholly (a query or fragment does not end it)', () => {
+    const cases: [string, string][] = [
+      ['postgres://app:ab/c?d@db/app', 'postgres://app:***@db/app'],
+      ['redis://:pa/ss?word@127.0.0.1:6379/0', 'redis://:***@127.0.0.1:6379/0'],
+      ['mysql://root:a/b#c@db:3306/app', 'mysql://root:***@db:3306/app'],
+      ['http://u:x/y?z@web:8080/readyz', 'http://u:***@web:8080/readyz'],
+      ['redis://:p@ss:w/rd%?#@127.0.0.1:16379', 'redis://:***@127.0.0.1:16379'],
+      ['amqp://guest:g/u#e@st@rabbit:5672/vhost', 'amqp://guest:***@rabbit:5672/vhost'],
+      // A query holding an @ goes with it: more hidden than needed, never less.
+      ['postgres://u:a/b?c@db/app?x=me@example.com', 'postgres://u:***@example.com'],
+    ]
+    for (const [url, shown] of cases) {
+      assert.equal(redactUrl(url), shown, url)
+      assert.doesNotMatch(redactUrl(url), /ab\/c|pa\/ss|a\/b|x\/y|p@ss|g\/u/, url)
+    }
+    // A port that is out of range, with an @ later on: no password, nothing masked.
+    assert.equal(redactUrl('http://web:99999/login?as=me@example.com'), 'http://web:99999/login?as=me@example.com')
+  })
+
   it('masks the password of a URL with user info before an empty host (libpq: postgres://u:pw@/db?host=/dir)', () => {
     const secrets = new SecretSet()
     secrets.addUrl('postgres://app:SockPw%2133@/app?host=/run/postgresql&password=QueryPw44')
