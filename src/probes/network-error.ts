@@ -52,17 +52,69 @@ export function describeNetworkError(error: unknown, timeoutMs?: number): string
     if (code === 'UND_ERR_CONNECT_TIMEOUT') return `could not connect within ${timeoutMs} ms`
     if (name === 'AbortError' && !code) return 'the request was cancelled'
   }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return hostNameMismatch(error)
   const words = code ? codes[code] : undefined
   if (words) return `${words} (${code})`
   const message = error instanceof Error ? error.message : String(error)
+  const tls = openSslReason(message, code)
+  if (tls) return tls
   if (message) return code && !message.includes(code) ? `${message} (${code})` : message
   return code ?? 'failed'
+}
+
+/**
+ * OpenSSL's own reason in a message such as node:https gives for a TLS failure (`write
+ * EPROTO 40BD…:error:0A00010B:SSL routines:tls_validate_record_header:wrong version
+ * number:../deps/openssl/…/tlsany_meth.c:77:`), in words: the library's internals (the
+ * address, the function, its source file) tell a user nothing.
+ */
+function openSslReason(message: string, code: string | undefined): string | undefined {
+  const reason = /error:[0-9A-Fa-f]+:[^:\n]*:[^:\n]*:([^:\n]+):/.exec(message)?.[1]?.trim()
+  if (!reason) return undefined
+  const suffix = code ? ` (${code})` : ''
+  // A plain-text server answering the TLS hello: its first bytes read as no TLS record.
+  if (/wrong version number|packet length too long|http request|record layer failure/i.test(reason))
+    return `the server does not speak TLS${suffix}`
+  if (/protocol version|unsupported protocol/i.test(reason))
+    return `the server and probekit share no TLS version (${lineSafe(reason)})${suffix}`
+  return `TLS failed: ${lineSafe(reason)}${suffix}`
+}
+
+/** Names a certificate holds, shown at most this many. */
+const SHOWN_NAMES = 4
+
+/**
+ * `TLS certificate does not match the host name localhost: it is for DNS:example.com,
+ * DNS:www.example.com (ERR_TLS_CERT_ALTNAME_INVALID)`: what the certificate names is the
+ * fix (connect by one of them), not trusting its CA.
+ */
+function hostNameMismatch(error: unknown): string {
+  const code = 'ERR_TLS_CERT_ALTNAME_INVALID'
+  const e = (error && typeof error === 'object' ? error : {}) as {
+    host?: unknown
+    cert?: { subjectaltname?: unknown; subject?: { CN?: unknown } }
+    cause?: unknown
+  }
+  if (e.host === undefined && e.cause) return hostNameMismatch(e.cause)
+  const host = typeof e.host === 'string' ? ` ${lineSafe(e.host.slice(0, 255))}` : ''
+  const altNames = typeof e.cert?.subjectaltname === 'string' ? e.cert.subjectaltname.split(/,\s*/) : []
+  const names =
+    altNames.length > 0 ? altNames : typeof e.cert?.subject?.CN === 'string' ? [`CN=${e.cert.subject.CN}`] : []
+  const shown = names.slice(0, SHOWN_NAMES).map((n) => lineSafe(n.slice(0, 100)))
+  const more = names.length > SHOWN_NAMES ? ` and ${names.length - SHOWN_NAMES} more` : ''
+  const holds = shown.length > 0 ? `: it is for ${shown.join(', ')}${more}` : ''
+  return `TLS certificate does not match the host name${host}${holds} (${code})`
 }
 
 /** Whether the error says the peer is not who it claims to be, so the fix is `ca` or `insecure`. */
 export function isTlsTrustError(error: unknown): boolean {
   const code = errorCode(error) ?? ''
-  return /CERT|SELF_SIGNED|UNABLE_TO|ALTNAME/.test(code)
+  return /CERT|SELF_SIGNED|UNABLE_TO/.test(code) && !isTlsNameError(error)
+}
+
+/** Whether the certificate is trusted but made out for other names than the one connected to. */
+export function isTlsNameError(error: unknown): boolean {
+  return errorCode(error) === 'ERR_TLS_CERT_ALTNAME_INVALID'
 }
 
 /** A Unix-domain socket's connect error in words: most often, no server has made the socket. */

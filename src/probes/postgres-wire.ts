@@ -145,6 +145,8 @@ const MAX_SCRAM_ITERATIONS = 1_000_000
 /** Message types a server sends to a frontend that uses only the simple query protocol. */
 const SERVER_MESSAGES = new Set('RSKZENTDCIvA')
 
+const NAME_HINT =
+  'connect by a name the certificate holds, or lower sslmode to verify-ca (no host name check) or require (no verification)'
 const TRUST_HINT =
   "trust the server's CA with sslrootcert=/path/to/ca.pem in the URL, or lower sslmode to verify-ca (no host name check) or require (no verification)"
 
@@ -173,6 +175,7 @@ export function pgQuery(target: PgTarget, sql: string, options: PgQueryOptions):
       return Promise.reject(error)
     }
     exchange.tlsTrustHint = TRUST_HINT
+    exchange.tlsNameHint = NAME_HINT
   } else exchange.greeting = startupMessage(target)
   let rows: PgRow[] = []
   return socketExchange(exchange, (c) => {

@@ -10,7 +10,7 @@ import { Socket } from 'node:net'
 import type { ConnectionOptions } from 'node:tls'
 import { NotReady } from '../core/errors.js'
 import { connectTimedOut } from './connect-timeout.js'
-import { describeNetworkError, describeSocketError, isTlsTrustError } from './network-error.js'
+import { describeNetworkError, describeSocketError, isTlsNameError, isTlsTrustError } from './network-error.js'
 import { serverName } from './tls-options.js'
 
 /**
@@ -115,6 +115,8 @@ export interface SocketExchangeOptions extends SettleOptions {
   limitCovers?: 'connect' | 'handshake'
   /** Added to a TLS trust failure, e.g. "trust the broker's CA with the ca option, or set insecure". */
   tlsTrustHint?: string
+  /** Added to a certificate made out for other names than the host (a trusted CA does not help). */
+  tlsNameHint?: string
   /** The reason when the peer closes the connection before the exchange is over. */
   closedEarly?: string
   /**
@@ -174,7 +176,12 @@ export function socketExchange(
     const listen = (socket: Socket) => {
       sockets.push(socket)
       socket.on('error', (error) => {
-        const hint = options.tlsTrustHint && isTlsTrustError(error) ? `; ${options.tlsTrustHint}` : ''
+        const hint =
+          options.tlsTrustHint && isTlsTrustError(error)
+            ? `; ${options.tlsTrustHint}`
+            : options.tlsNameHint && isTlsNameError(error)
+              ? `; ${options.tlsNameHint}`
+              : ''
         fail(`${options.path ? describeSocketError(error, options.path) : describeNetworkError(error)}${hint}`)
       })
       socket.on('close', () => fail(options.closedEarly ?? 'the connection closed'))

@@ -187,6 +187,27 @@ describe('http probe', () => {
     assert.match(noCa.output ?? '', /not trusted/)
   })
 
+  it('fails on a certificate for other names by naming them, with no hint to trust a CA that is trusted', async () => {
+    const other = createHttpsServer({ key: certs.otherKey, cert: certs.otherCert }, routes)
+    try {
+      const result = await run(http(`https://${await listen(other)}/ok`, { ca: certs.ca }))
+      assert.equal(result.status, 'fail')
+      assert.match(
+        result.output ?? '',
+        /: TLS certificate does not match the host name 127\.0\.0\.1: it is for DNS:other\.example \(ERR_TLS_CERT_ALTNAME_INVALID\)$/,
+      )
+    } finally {
+      await new Promise((r) => other.close(r))
+    }
+  })
+
+  it("says a plain-HTTP port does not speak TLS, in words, not OpenSSL's internals", async () => {
+    const result = await run(http(`https${base.slice(4)}/ok`))
+    assert.equal(result.status, 'fail')
+    assert.match(result.output ?? '', /: the server does not speak TLS \((EPROTO|ERR_SSL_WRONG_VERSION_NUMBER)\)$/)
+    assert.doesNotMatch(result.output ?? '', /SSL routines|deps\/openssl|error:0A/)
+  })
+
   it('passes with insecure against an untrusted certificate', async () => {
     const result = await run(http(`${untrustedBase}/ok`, { insecure: true }))
     assert.equal(result.status, 'pass', result.output)

@@ -18,6 +18,9 @@ export interface TestCertificates {
   /** A self-signed key and certificate no CA vouches for. */
   untrustedKey: string
   untrustedCert: string
+  /** Signed by the test CA for other.example only: a wrong host name for 127.0.0.1. */
+  otherKey: string
+  otherCert: string
 }
 
 export function makeTestCertificates(): TestCertificates {
@@ -31,5 +34,7 @@ export function makeTestCertificates(): TestCertificates {
     cert: pem(ca.serverCert),
     untrustedKey: pem(ca.untrustedKey),
     untrustedCert: pem(ca.untrustedCert),
+    otherKey: pem(ca.otherKey),
+    otherCert: pem(ca.otherCert),
   }
 }

@@ -12,7 +12,7 @@ import { Agent, buildConnector, type Dispatcher } from 'undici'
 import type { Deadline } from '../../core/deadline.js'
 import { reasonOf } from '../../core/errors.js'
 import { decodeLoose, redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
-import { isTlsTrustError } from '../../probes/network-error.js'
+import { isTlsNameError, isTlsTrustError } from '../../probes/network-error.js'
 import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
 import {
   CERTIFICATE_LINE_ROOM,
@@ -102,7 +102,7 @@ function acquireAgent(tls: TlsSettings, connections: number): SharedAgent {
       }
       // The server sends certificates it did not before: what an earlier handshake saw is
       // no longer its word (a refusal for the dates reads the new chain, see readChain).
-      if (err && isTlsTrustError(err)) certificates.delete(origin)
+      if (err && (isTlsTrustError(err) || isTlsNameError(err))) certificates.delete(origin)
       ;(callback as (e: Error | null, s: typeof socket) => void)(err, socket)
     })
   }
