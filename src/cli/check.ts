@@ -2,7 +2,7 @@ import { MAX_TIMER_MS } from '../core/clock.js'
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import { addHeaderSecrets, addUrlSecrets, redactUrl } from '../core/redact.js'
 import { runProbe } from '../core/run-probe.js'
-import { fileProblem, readSmallFileSync, SmallFileError } from '../core/small-file.js'
+import { caPemProblem, fileProblem, readSmallFileSync, SmallFileError } from '../core/small-file.js'
 import type { CheckResult, Probe } from '../core/types.js'
 import { probeForTarget, schemeOf, TargetError, type TargetOptions } from '../probes/url.js'
 import { parseCommandArgs, parseDuration } from './args.js'
@@ -160,6 +160,9 @@ function capLine(line: string, cap: number): string {
   return line.length <= cap ? line : `${line.slice(0, cap - 1)}…`
 }
 
+/** Schemes whose checks may speak TLS, and so take --ca and --insecure (postgres as its sslmode says, nats as the server asks). */
+const TLS_SCHEMES = ['https', 'rediss', 'postgres', 'postgresql', 'amqps', 'mqtts', 'nats', 'tls', 'grpcs']
+
 /** A value of each flag that takes one, for a usage error's example. */
 const FLAG_EXAMPLES: Record<string, string> = {
   timeout: '2s',
@@ -243,9 +246,19 @@ function parse(argv: string[]): Parsed | undefined {
       )
     }
   }
+  if ((values.ca !== undefined || values.insecure) && !has(...TLS_SCHEMES)) {
+    throw new UsageError(
+      `${values.ca !== undefined ? '--ca' : '--insecure'} applies to TLS targets (${TLS_SCHEMES.filter(
+        (s) => s !== 'postgresql' && s !== 'tls',
+      )
+        .map((s) => `${s}://`)
+        .join(', ')}), and none was given`,
+    )
+  }
   if (values.ca !== undefined) {
+    let ca: Buffer
     try {
-      options.ca = readSmallFileSync(values.ca)
+      ca = readSmallFileSync(values.ca)
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       const reason =
@@ -256,6 +269,9 @@ function parse(argv: string[]): Parsed | undefined {
             : `cannot be read (${fileProblem(error)})`
       throw new UsageError(`--ca ${values.ca}: the CA certificate file ${reason}; pass a PEM file`)
     }
+    const notPem = caPemProblem(ca)
+    if (notPem) throw new UsageError(`--ca ${values.ca}: the CA certificate file ${notPem}`)
+    options.ca = ca
   }
   if (values.insecure) options.insecure = true
   if (values['max-age'] !== undefined) {

@@ -4,6 +4,7 @@ import { setFlagsFromString } from 'node:v8'
 import { lineSafe } from '../core/inert.js'
 import type { Logger } from '../core/logger.js'
 import { redact as redactText, redactUrl } from '../core/redact.js'
+import { caPemProblem, fileProblem, readSmallFileSync } from '../core/small-file.js'
 import { isLoopbackHost, TokenError, TokenFile } from '../monitor/auth.js'
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../monitor/deliveries.js'
 import type { Monitor } from '../monitor/monitor.js'
@@ -273,6 +274,15 @@ function parse(argv: string[]): Parsed | undefined {
     const file = resolve(String(values['ca-file']))
     if (!existsSync(file))
       throw new UsageError(`--ca-file ${file} does not exist; give the path of a PEM CA certificate`)
+    let notPem: string | undefined
+    try {
+      notPem = caPemProblem(readSmallFileSync(file))
+    } catch (error) {
+      throw new UsageError(
+        `--ca-file ${file} cannot be read (${fileProblem(error)}); give the path of a PEM CA certificate`,
+      )
+    }
+    if (notPem) throw new UsageError(`--ca-file ${file} ${notPem}`)
     parsed.caFile = file
   }
   return parsed

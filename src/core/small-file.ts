@@ -79,3 +79,15 @@ function tooLarge(maxBytes: number): SmallFileError {
   const size = maxBytes >= 1024 * 1024 ? `${maxBytes / 1024 / 1024} MB` : `${maxBytes / 1024} KB`
   return new SmallFileError(`over ${size}, too large for this file`, 'EFBIG')
 }
+
+/**
+ * Why a file given as a CA certificate cannot be one, or undefined: Node's TLS skips what
+ * is not PEM without a word, and the check then fails as "certificate not trusted", with a
+ * hint to pass the CA that was passed. A DER file (binary) is named as such.
+ */
+export function caPemProblem(content: Buffer): string | undefined {
+  if (content.includes('-----BEGIN CERTIFICATE-----')) return undefined
+  if (content.length > 0 && content[0] === 0x30)
+    return 'is DER (binary), not PEM; convert it with "openssl x509 -inform der -in FILE -out ca.pem"'
+  return 'holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)'
+}

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
-import { refusedPort } from '../support/server-process.js'
+import { makeTempDir, refusedPort } from '../support/server-process.js'
 import { buildCli, cli } from './run-cli.js'
 
 describe('probekit check: input it refuses, output it bounds', () => {
@@ -67,6 +69,11 @@ describe('probekit check: input it refuses, output it bounds', () => {
       ],
       [['--expect-status', 'ok', 'http://127.0.0.1:1/'], /usage error: --expect-status "ok" is not a status/],
       [['--max-age', '60', 'http://127.0.0.1:1/'], /usage error: --max-age applies to file:\/\/ targets/],
+      [
+        ['--insecure', 'http://127.0.0.1:1/', 'tcp://127.0.0.1:1'],
+        /usage error: --insecure applies to TLS targets \(https:\/\/, rediss:\/\/, postgres:\/\/, amqps:\/\/, mqtts:\/\/, nats:\/\/, grpcs:\/\/\), and none was given$/m,
+      ],
+      [['--ca', '/nonexistent/ca.pem', 'redis://127.0.0.1:1'], /usage error: --ca applies to TLS targets/],
       [['--max-age', 'old', 'file:///tmp/x'], /usage error: --max-age "old" is not a duration/],
       [
         ['--ca', '/nonexistent/ca.pem', 'https://127.0.0.1:1/'],
@@ -93,6 +100,27 @@ describe('probekit check: input it refuses, output it bounds', () => {
         assert.doesNotMatch(run.stdout, /\n\s+at /, 'no stack trace')
       })
     }
+  })
+
+  it('refuses a --ca file that holds no PEM certificate, naming a DER one as such', async () => {
+    const dir = makeTempDir('ca')
+    const text = join(dir, 'hostname')
+    writeFileSync(text, 'web-1\n')
+    const der = join(dir, 'ca.der')
+    // The start of any DER certificate: a SEQUENCE with a two-byte length.
+    writeFileSync(der, Buffer.from([0x30, 0x82, 0x03, 0x0b, 0x30, 0x82, 0x01, 0xf3]))
+    const plain = await cli(['check', '--ca', text, 'https://127.0.0.1:1/'])
+    assert.equal(plain.code, 1)
+    assert.match(
+      plain.stdout,
+      /usage error: --ca .*hostname: the CA certificate file holds no PEM certificate \(no -----BEGIN CERTIFICATE----- line\)$/m,
+    )
+    const binary = await cli(['check', '--ca', der, 'rediss://127.0.0.1:1'])
+    assert.equal(binary.code, 1)
+    assert.match(
+      binary.stdout,
+      /usage error: --ca .*ca\.der: the CA certificate file is DER \(binary\), not PEM; convert it with "openssl x509 -inform der -in FILE -out ca\.pem"$/m,
+    )
   })
 
   it('never echoes a password in a usage error', async () => {

@@ -131,7 +131,7 @@ describe('probekit monitor', () => {
     assert.equal(stdout, `probekit monitor: ${file}:2: status_port: port 99999 is out of range 1–65535\n`)
   })
 
-  it('refuses a bad --store or --listen as a usage error', () => {
+  it('refuses a bad --store, --listen or --ca-file as a usage error', () => {
     const dir = makeTempDir('cli-monitor')
     const file = join(dir, 'pod.yaml')
     writeFileSync(file, 'id: web\nstatus_port: 8001\n')
@@ -147,6 +147,14 @@ describe('probekit monitor', () => {
     assert.match(port.stdout, /usage error: --listen 127\.0\.0\.1:70000: port 70000 is out of range 0–65535$/m)
     const typo = runMonitor(['--store', 'memory', '--no-wach', file])
     assert.match(typo.stdout, /usage error: unknown option "--no-wach"; did you mean --no-watch\?$/m)
+    const notPem = join(dir, 'ca.txt')
+    writeFileSync(notPem, 'not a certificate\n')
+    const ca = runMonitor(['--store', 'memory', '--ca-file', notPem, file])
+    assert.equal(ca.status, 1)
+    assert.match(
+      ca.stdout,
+      /usage error: --ca-file .*ca\.txt holds no PEM certificate \(no -----BEGIN CERTIFICATE----- line\)$/m,
+    )
   })
 
   it('opens at most --connections-per-origin connections to one host:port, and refuses a count that is not one', async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { SecretSet } from '../../src/core/redact.js'
@@ -9,6 +11,7 @@ import { type Checker, MAX_OUTPUT_BYTES } from '../../src/monitor/checkers/check
 import { type HttpCheckerOptions, httpChecker, MAX_BODY_BYTES } from '../../src/monitor/checkers/http.js'
 import { type HttpCheckSpec, parseManifest } from '../../src/monitor/manifest.js'
 import { registerSecrets } from '../../src/monitor/secrets.js'
+import { makeTempDir } from '../support/server-process.js'
 import { makeTestCa, type TestCa } from '../support/test-ca.js'
 
 const GB = 1024 * 1024 * 1024
@@ -356,6 +359,17 @@ describe('HTTP checker', () => {
     ).run()
     assert.equal(outcome.status, 'fail')
     assert.match(outcome.output, /cannot read the CA file \/nonexistent\/ca.pem/)
+  })
+
+  it('reports a CA file that holds no PEM certificate as such, not as an untrusted server', async () => {
+    const notPem = join(makeTempDir('ca'), 'ca.txt')
+    writeFileSync(notPem, 'not a certificate\n')
+    const outcome = await make(checkOf(`https://localhost:${tlsPort}/ok`, `    tls:\n      ca_file: ${notPem}\n`)).run()
+    assert.equal(outcome.status, 'fail')
+    assert.equal(
+      outcome.output,
+      `the CA file ${notPem} holds no PEM certificate (no -----BEGIN CERTIFICATE----- line); fix the manifest's tls settings`,
+    )
   })
 })
 

@@ -3,7 +3,7 @@
  * core/small-file.ts: never waiting on a named pipe). A file that cannot be read is not
  * thrown: `error` says which and why, and the checker fails every run with it.
  */
-import { fileProblem, readSmallFileSync } from '../../core/small-file.js'
+import { caPemProblem, fileProblem, readSmallFileSync } from '../../core/small-file.js'
 import type { TlsSettings } from '../manifest.js'
 
 export interface TlsFiles {
@@ -26,6 +26,8 @@ export function readTlsFiles(tls: TlsSettings): TlsFiles {
     }
   }
   const ca = read(tls.caFile, 'CA file')
+  const notPem = ca && caPemProblem(ca)
+  if (notPem) files.error ??= `the CA file ${tls.caFile} ${notPem}; fix the manifest's tls settings`
   const cert = read(tls.certFile, 'client certificate')
   const key = read(tls.keyFile, 'client key')
   if (ca) files.ca = ca
