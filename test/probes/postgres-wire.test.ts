@@ -161,7 +161,7 @@ describe('postgres URL mode: its own PostgreSQL wire protocol', () => {
       }
     })
 
-    it('fails verify-full against an untrusted CA with the trust hint, a wrong host name naming the certificate\'s names; verify-ca skips the name', async () => {
+    it("fails verify-full against an untrusted CA with the trust hint, a wrong host name naming the certificate's names; verify-ca skips the name", async () => {
       const untrusted = await run(postgres(url(server, USERS.ssl, PASSWORD, '?sslmode=verify-full')))
       assert.equal(untrusted.status, 'fail')
       assert.match(untrusted.output ?? '', /TLS certificate not trusted .*; trust the server's CA with sslrootcert=/)
