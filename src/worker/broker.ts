@@ -142,9 +142,18 @@ function databaseOf(url: string): number {
   }
 }
 
-/** The reason a broker connection failed, in the redis probe's words for credentials. */
+/**
+ * The reason a broker connection failed, in the redis probe's words for credentials and for
+ * a server that is not Redis: ioredis' parser says "Unknown RESP type 60 "<". Please
+ * report this." of an HTTP server, inviting a bug report to the wrong place.
+ */
 function brokerReason(error: unknown): string {
-  return credentialsReason(error instanceof Error ? error.message : String(error)) ?? describeNetworkError(error)
+  const message = error instanceof Error ? error.message : String(error)
+  if (/Unknown RESP type|Protocol error|reply type byte/i.test(message)) {
+    const byte = /"(.{1,4}?)"/.exec(message)?.[1]
+    return `not a Redis server (unexpected reply${byte ? ` ${JSON.stringify(byte)}` : ''})`
+  }
+  return credentialsReason(message) ?? describeNetworkError(error)
 }
 
 function notConnected(

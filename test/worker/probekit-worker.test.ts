@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync, statSync, utimesSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -246,6 +248,26 @@ describe('probekit worker against a real Redis and a real BullMQ worker', () => 
     )
     assert.equal(code, 1)
     assert.equal(line, `failed ping: redis://:***@127.0.0.1:${port}/0: connection refused (ECONNREFUSED)\n`)
+  })
+
+  it("fails the ping on a broker port that is no Redis (an HTTP server) saying so, not with the driver's parser error", async () => {
+    const http = createServer((_req, res) => res.end('hello'))
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r))
+    try {
+      const { port } = http.address() as AddressInfo
+      const { code, line } = await probekitWorker(
+        '--skip-event-loop-liveness',
+        '--broker',
+        `redis://127.0.0.1:${port}/0`,
+        '--worker-name',
+        WORKER,
+      )
+      assert.equal(code, 1)
+      assert.equal(line, `failed ping: redis://127.0.0.1:${port}/0: not a Redis server (unexpected reply "H")\n`)
+    } finally {
+      http.closeAllConnections()
+      await new Promise((r) => http.close(r))
+    }
   })
 
   it('reports a stopped worker: readiness file gone, and no longer connected to the broker', async () => {
