@@ -126,6 +126,17 @@ describe('redact: secrets that free text carries', () => {
     it(`leaves ${JSON.stringify(text)} as it is`, () => assert.equal(redact(text), text))
   }
 
+  it("keeps MySQL's (using password: YES) and (using password: NO), which say whether one was sent", () => {
+    assert.equal(
+      redact("Access denied for user 'app'@'10.0.0.7' (using password: YES)"),
+      "Access denied for user 'app'@'10.0.0.7' (using password: YES)",
+    )
+    assert.equal(redact('(using password: NO)'), '(using password: NO)')
+    // Anything else after "password:" is still masked, YES too when it is not that message's end.
+    assert.equal(redact('password: YES-please'), 'password: ***')
+    assert.equal(redact('password: hunter22)'), 'password: ***)')
+  })
+
   it('keeps the user name that spells the password, in its URL', () => {
     assert.equal(redact('amqp://guest:guest@127.0.0.1:5672'), 'amqp://guest:***@127.0.0.1:5672')
   })
