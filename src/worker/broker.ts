@@ -55,6 +55,8 @@ interface RedisClient {
   client(subcommand: 'LIST'): Promise<string>
   disconnect(): void
   on(event: 'error', listener: (error: Error) => void): unknown
+  /** The connection's socket, once it is being made. */
+  readonly stream?: { destroy(): void }
 }
 type RedisConstructor = new (url: string, options: Record<string, unknown>) => RedisClient
 
@@ -84,6 +86,12 @@ export function brokerWorkerProbe(options: BrokerWorkerProbeOptions): Probe {
       let cause: Error | undefined
       client.on('error', (error) => {
         cause ??= error
+        // A reply the parser cannot read (no Redis on that port) leaves the connect and the
+        // commands sent waiting for the deadline: the connection is useless, so end it and
+        // them now. disconnect() alone waits ~2 s for a connect still under way; the socket
+        // destroyed closes it at once.
+        client.stream?.destroy()
+        client.disconnect()
       })
       const destroy = () => client.disconnect()
       signal.addEventListener('abort', destroy, { once: true })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync, statSync, utimesSync } from 'node:fs'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -250,23 +250,49 @@ describe('probekit worker against a real Redis and a real BullMQ worker', () => 
     assert.equal(line, `failed ping: redis://:***@127.0.0.1:${port}/0: connection refused (ECONNREFUSED)\n`)
   })
 
-  it("fails the ping on a broker port that is no Redis (an HTTP server) saying so, not with the driver's parser error", async () => {
+  it("fails the ping at once on a broker port that is no Redis (an HTTP server, an SSH banner), saying so, not with the driver's parser error", async () => {
     const http = createServer((_req, res) => res.end('hello'))
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r))
+    // Like sshd, it sends its banner and reads nothing until the client sends its own.
+    const accepted = new Set<Socket>()
+    const ssh = createNetServer((socket) => {
+      accepted.add(socket)
+      socket.on('error', () => {})
+      socket.write('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n')
+    })
+    await Promise.all([
+      new Promise<void>((r) => http.listen(0, '127.0.0.1', r)),
+      new Promise<void>((r) => ssh.listen(0, '127.0.0.1', r)),
+    ])
     try {
-      const { port } = http.address() as AddressInfo
-      const { code, line } = await probekitWorker(
-        '--skip-event-loop-liveness',
-        '--broker',
-        `redis://127.0.0.1:${port}/0`,
-        '--worker-name',
-        WORKER,
-      )
-      assert.equal(code, 1)
-      assert.equal(line, `failed ping: redis://127.0.0.1:${port}/0: not a Redis server (unexpected reply "H")\n`)
+      for (const [server, byte] of [
+        [http, 'H'],
+        [ssh, 'S'],
+      ] as const) {
+        const { port } = server.address() as AddressInfo
+        const started = performance.now()
+        const { code, line } = await probekitWorker(
+          '--skip-event-loop-liveness',
+          '--ping-timeout',
+          '20s',
+          '--broker',
+          `redis://127.0.0.1:${port}/0`,
+          '--worker-name',
+          WORKER,
+        )
+        assert.equal(code, 1)
+        assert.equal(
+          line,
+          `failed ping: redis://127.0.0.1:${port}/0: not a Redis server (unexpected reply "${byte}")\n`,
+        )
+        // Not at the deadline, nor ~2 s later when ioredis gives up a connect it cannot read:
+        // the parser's error ends the connection at once.
+        assert.ok(performance.now() - started < 1500, `took ${Math.round(performance.now() - started)} ms`)
+      }
     } finally {
       http.closeAllConnections()
       await new Promise((r) => http.close(r))
+      for (const socket of accepted) socket.destroy()
+      await new Promise((r) => ssh.close(r))
     }
   })
 
