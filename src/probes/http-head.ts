@@ -127,6 +127,9 @@ export function requestHead(request: HeadRequest, signal: AbortSignal): Promise<
           const step = readHead(buffered, request.secrets)
           if (step === undefined) return // more bytes to come
           if (typeof step === 'string') return fail(`not a valid HTTP response: ${step}`)
+          // No HTTP status (RFC 9110: 100–599): nothing the server sends after it would be an answer.
+          if (step.head.status < 100)
+            return fail(`not a valid HTTP response (status ${String(step.head.status).padStart(3, '0')})`)
           // 100 Continue, 102 Processing, 103 Early Hints: interim; the answer follows.
           if (step.head.status < 200 && step.head.status !== 101) {
             buffered = buffered.subarray(step.length)

@@ -241,6 +241,11 @@ async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal
     sent.once('response', (res) => {
       response = res
       settle.connected()
+      // No HTTP status (RFC 9110: 100–599), and node:http then waits for a body that never ends.
+      if ((res.statusCode ?? 0) < 100)
+        return settle.reject(
+          new NotReady(`${shown}: not a valid HTTP response (status ${String(res.statusCode ?? 0).padStart(3, '0')})`),
+        )
       const answer: Answer = {
         status: res.statusCode ?? 0,
         statusMessage: res.statusMessage ?? '',

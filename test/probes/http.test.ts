@@ -247,6 +247,19 @@ describe('http probe', () => {
     }
   })
 
+  it('fails at once on a status below 100, which no interim answer has (with and without reading the body)', async () => {
+    const odd = await garbageServer('HTTP/1.1 099 Weird\r\nContent-Length: 0\r\n\r\n')
+    try {
+      for (const probe of [http(`http://${odd.address}/`), http(`http://${odd.address}/`, { expectBody: /x/ })]) {
+        const result = await run(probe, 5000)
+        assert.equal(result.status, 'fail')
+        assert.equal(result.output, `http://${odd.address}/: not a valid HTTP response (status 099)`)
+      }
+    } finally {
+      await odd.close()
+    }
+  })
+
   it('fails by the connect timeout when the address never accepts', async () => {
     const hole = await blackholeServer()
     try {
