@@ -1,5 +1,5 @@
-import { existsSync, type FSWatcher, statSync, watch } from 'node:fs'
-import { basename, dirname, resolve } from 'node:path'
+import { existsSync, type FSWatcher, readdirSync, statSync, watch } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { lineSafe } from '../core/inert.js'
 import type { Logger } from '../core/logger.js'
@@ -756,13 +756,13 @@ function plural(n: number, word: string): string {
  * A file is watched through its directory, so editors that replace the file on save
  * (write a new file, rename it over the old one) are still noticed.
  */
-function watchManifests(paths: string[], onChange: () => void): FSWatcher[] {
+function watchManifests(paths: string[], onChange: () => void): { close(): void }[] {
   let timer: NodeJS.Timeout | undefined
   const changed = () => {
     clearTimeout(timer)
     timer = setTimeout(onChange, 300)
   }
-  const watchers: FSWatcher[] = []
+  const watchers: { close(): void }[] = []
   const dirs = new Map<string, Set<string> | 'all'>()
   for (const path of paths) {
     const full = resolve(path)
@@ -781,11 +781,13 @@ function watchManifests(paths: string[], onChange: () => void): FSWatcher[] {
     }
   }
   for (const [dir, names] of dirs) {
+    if (names === 'all') {
+      watchers.push(new TreeWatch(dir, changed))
+      continue
+    }
     try {
-      const watcher = watch(dir, { recursive: names === 'all', persistent: false }, (_event, name) => {
-        if (names === 'all') {
-          if (!name || /\.ya?ml$/i.test(String(name))) changed()
-        } else if (!name || names.has(basename(String(name)))) changed()
+      const watcher = watch(dir, { persistent: false }, (_event, name) => {
+        if (!name || names.has(basename(String(name)))) changed()
       })
       watcher.on('error', () => {})
       watchers.push(watcher)
@@ -794,4 +796,90 @@ function watchManifests(paths: string[], onChange: () => void): FSWatcher[] {
     }
   }
   return watchers
+}
+
+/** Directories one manifest directory's watch follows at most (one inotify watch each). */
+const MAX_WATCHED_DIRS = 10_000
+
+/**
+ * A manifest directory and the directories under it, each watched on its own, as the
+ * manifests are read: hidden entries and symbolic links to directories are not followed.
+ * Node's `recursive` watch follows links and, on Linux, throws what it meets (a link loop's
+ * ELOOP, EACCES, ENOSPC when inotify's watches run out) from inside its own handler, where
+ * nothing can catch it: a link loop made in a watched directory ended the monitor. Here a
+ * directory that cannot be watched is left to SIGHUP, and one that appears or goes is
+ * watched or let go when its parent says so.
+ */
+class TreeWatch {
+  private readonly watchers = new Map<string, FSWatcher>()
+
+  constructor(
+    root: string,
+    private readonly changed: () => void,
+  ) {
+    this.add(root)
+  }
+
+  close(): void {
+    for (const watcher of this.watchers.values()) watcher.close()
+    this.watchers.clear()
+  }
+
+  private add(dir: string): void {
+    if (this.watchers.has(dir) || this.watchers.size >= MAX_WATCHED_DIRS) return
+    let watcher: FSWatcher
+    try {
+      watcher = watch(dir, { persistent: false }, (_event, name) => {
+        const entry = name === null ? '' : String(name)
+        if (!entry || /\.ya?ml$/i.test(entry)) this.changed()
+        else if (!entry.startsWith('.')) this.sync(dir)
+      })
+    } catch {
+      return
+    }
+    watcher.on('error', () => this.drop(dir))
+    this.watchers.set(dir, watcher)
+    for (const sub of subdirectories(dir)) this.add(sub)
+  }
+
+  /** Something other than a manifest changed in `dir`: a directory under it may have come or gone. */
+  private sync(dir: string): void {
+    const present = new Set(subdirectories(dir))
+    let moved = false
+    for (const sub of present) {
+      if (this.watchers.has(sub)) continue
+      this.add(sub)
+      moved = true
+    }
+    const prefix = `${dir}/`
+    for (const watched of [...this.watchers.keys()]) {
+      if (!watched.startsWith(prefix) || watched.slice(prefix.length).includes('/')) continue
+      if (present.has(watched)) continue
+      this.drop(watched)
+      moved = true
+    }
+    // Manifests come and go with their directory.
+    if (moved) this.changed()
+  }
+
+  /** Stops watching `dir` and everything under it. */
+  private drop(dir: string): void {
+    const prefix = `${dir}/`
+    for (const [watched, watcher] of this.watchers) {
+      if (watched !== dir && !watched.startsWith(prefix)) continue
+      watcher.close()
+      this.watchers.delete(watched)
+    }
+  }
+}
+
+/** The directories right under `dir` that the manifest reader descends into (no links, no hidden ones). */
+function subdirectories(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+      .map((entry) => join(dir, entry.name))
+  } catch {
+    return []
+  }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
@@ -120,6 +120,42 @@ describe('probekit monitor', () => {
     await waitFor('the new check to run', () => /web\/up on n1: unknown → passing/.test(m.output()), 10_000)
     m.child.kill('SIGTERM')
     assert.equal(await m.exited, 0, m.output())
+  })
+
+  it('keeps watching through symbolic-link loops made in its directory, and follows directories that come and go', async () => {
+    const dir = makeTempDir('cli-monitor-links')
+    writeFileSync(
+      join(dir, 'a.yaml'),
+      `id: a\nnode: n1\nchecks:\n  - name: up\n    url: ${base}/up\n    interval: 1s\n`,
+    )
+    const m = startMonitor(['--store', 'memory', '--listen', 'none', dir])
+    running.push(m)
+    await waitFor('the start line', () => m.output().includes('watching 1 check of 1 pod'), 10_000)
+    // A link to itself, then a pair pointing at each other in a new directory: Node's
+    // recursive watch threw ELOOP from its own handler and the monitor died.
+    symlinkSync('self', join(dir, 'self'))
+    mkdirSync(join(dir, 'loops'))
+    symlinkSync('two', join(dir, 'loops', 'one'))
+    symlinkSync('one', join(dir, 'loops', 'two'))
+    await sleep(500)
+    mkdirSync(join(dir, 'team', 'deep'), { recursive: true })
+    await sleep(100)
+    writeFileSync(
+      join(dir, 'team', 'deep', 'b.yaml'),
+      `id: b\nnode: n1\nchecks:\n  - name: up\n    url: ${base}/up\n    interval: 1s\n`,
+    )
+    await waitFor('the reload that finds b.yaml', () => /watching 2 checks$/m.test(m.output()), 10_000)
+    assert.equal(m.child.exitCode, null, m.output())
+    // A directory that goes takes its manifests with it.
+    rmSync(join(dir, 'team'), { recursive: true })
+    await waitFor(
+      'the reload without b.yaml',
+      () => /reloaded the manifests .*; watching 1 check$/m.test(m.output()),
+      10_000,
+    )
+    m.child.kill('SIGTERM')
+    assert.equal(await m.exited, 0, m.output())
+    assert.doesNotMatch(m.output(), /ELOOP|Error:/)
   })
 
   it('refuses a bad manifest with its file, line and key, exit status 1', () => {
