@@ -25,7 +25,11 @@ export function pushHandler(monitor: Monitor, access: Access, ratePerSecond: num
     let rest = [...path]
     let kind: PushKind = 'success'
     const last = rest[rest.length - 1]
-    const report = rest.length >= 2 && last !== undefined ? parsePushReport(last) : undefined
+    // A whole path that names a push check is that check, even when its last part reads as a
+    // report (a check named `fail`, `start` or `3`: `/v1/push/backup/fail` is pod backup's
+    // check fail, succeeding; its failure is `/v1/push/backup/fail/fail`).
+    const whole = rest.length >= 2 && rest.length <= 3 && monitor.pushCheck(rest.join('/')) !== undefined
+    const report = !whole && rest.length >= 2 && last !== undefined ? parsePushReport(last) : undefined
     if (report && 'problem' in report) throw new HttpError(400, report.problem)
     if (report) {
       rest = rest.slice(0, -1)
