@@ -154,6 +154,19 @@ describe('one pod, one check, history and transitions', () => {
     const since = await getJson(`${fleet.url}/v1/transitions?since=yesterday`)
     assert.equal(since.status, 400)
     assert.match((since.body as { error: string }).error, /ISO 8601/)
+    // Times Date.parse reads but the stores cannot compare (a year past 9999 sorted before
+    // every stored time and answered all transitions), or that mean something unexpected.
+    for (const raw of ['+275760-09-13T00:00:00.000Z', '+200000-01-01T00:00:00Z', '0', 'Dec 25 2030']) {
+      for (const path of ['/v1/transitions', `/v1/checks/${WEB}/transitions`, `/v1/checks/${WEB}/history`]) {
+        const res = await getJson(`${fleet.url}${path}?since=${encodeURIComponent(raw)}`)
+        assert.equal(res.status, 400, `${path}?since=${raw}`)
+      }
+    }
+    for (const raw of ['2030-01-01', '2030-01-01T00:00Z', '2030-01-01T01:00:00.123+01:00']) {
+      const res = await getJson(`${fleet.url}/v1/transitions?since=${encodeURIComponent(raw)}`)
+      assert.equal(res.status, 200, raw)
+      assert.deepEqual(res.body, { transitions: [] }, raw)
+    }
   })
 })
 

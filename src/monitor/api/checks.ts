@@ -150,12 +150,21 @@ function statesAsked(query: URLSearchParams): HealthState[] | undefined {
   return wanted.length === 0 ? undefined : (wanted as HealthState[])
 }
 
+/** `2026-01-31`, `2026-01-31T12:00`, `2026-01-31T12:00:00.5+01:00`, … (a date, or a date and time with an optional zone). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i
+
 function since(query: URLSearchParams): { since?: string } {
   const raw = query.get('since')
   if (raw === null) return {}
-  const ms = Date.parse(raw)
+  // ISO 8601 only, with a four-digit year: the stores compare times as ISO strings, where
+  // `+275760-…` (what Date makes of a later year) sorts before every stored time, and
+  // Date.parse's other forms (`0`, `Dec 25 2030`) read as surprising times.
+  const ms = ISO_TIME.test(raw) ? Date.parse(raw) : Number.NaN
   if (Number.isNaN(ms))
-    throw new HttpError(400, `since ${JSON.stringify(raw)} is not a time; use ISO 8601 such as 2026-01-31T12:00:00Z`)
+    throw new HttpError(
+      400,
+      `since ${JSON.stringify(raw.slice(0, 100))} is not a time; use ISO 8601 such as 2026-01-31T12:00:00Z`,
+    )
   return { since: new Date(ms).toISOString() }
 }
 
