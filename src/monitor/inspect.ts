@@ -133,10 +133,13 @@ export function formatTree(doc: InspectDocument, options: TreeOptions = {}): str
       const checks = nodes[node] as Record<string, InspectCheck>
       const width = Math.max(...Object.keys(checks).map((c) => oneLine(c).length))
       for (const [name, check] of Object.entries(checks)) {
-        const word = check.status.padEnd(8)
-        const shown = options.color ? `\x1b[${ANSI[check.status]}m${word}\x1b[0m` : word
+        // What an API answered is shown, never obeyed: a state that is none of the four
+        // (from another program, or a man in the middle) is escaped like any other text.
+        const known = Object.hasOwn(STATE_MARKS, check.status) ? (check.status as HealthState) : undefined
+        const word = (known ?? oneLine(String(check.status))).padEnd(8)
+        const shown = options.color ? `\x1b[${ANSI[known ?? 'unknown']}m${word}\x1b[0m` : word
         const age = formatAge(now - Date.parse(check.since))
-        out += `    ${STATE_MARKS[check.status]} ${oneLine(name).padEnd(width)}  ${shown}  for ${age.padEnd(9)}  ${oneLine(check.target)}\n`
+        out += `    ${STATE_MARKS[known ?? 'unknown']} ${oneLine(name).padEnd(width)}  ${shown}  for ${age.padEnd(9)}  ${oneLine(check.target)}\n`
         const muted = check.silenced
         if (muted)
           out += `        silenced until ${oneLine(muted.until)}${muted.author ? ` by ${oneLine(muted.author)}` : ''}: ${oneLine(muted.comment)}\n`

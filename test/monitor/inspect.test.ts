@@ -318,6 +318,20 @@ describe('the inspect document', () => {
     assert.match(tree, /\n {8}refused \\u202etrats\\u202c\\u061c\n/)
   })
 
+  it('escapes a state that is none of the four (an API answering something else), with colour too', () => {
+    const now = new Date().toISOString()
+    const status = 'critical\x1b]0;pwn\x07\x1b[2J\u202e\u009b'
+    const doc = {
+      web: { n1: { db: { status, output: '', since: now, target: 't', kind: 'http' } } },
+    } as unknown as InspectDocument
+    for (const color of [false, true]) {
+      const tree = formatTree(doc, { now: Date.parse(now), color })
+      assert.doesNotMatch(tree.replace(/\x1b\[(?:90|0)m/g, ''), /[\x07\x1b\u009b\u202e]/, `color: ${color}`)
+      assert.match(tree, /^ {4}\? db +(?:\x1b\[90m)?critical\\x1b\]0;pwn\\x07\\x1b\[2J\\u202e\\x9b/m)
+      assert.doesNotMatch(tree, /undefined/)
+    }
+  })
+
   it('shows the end of a long output line, marked as cut, and whole characters only', () => {
     const now = new Date().toISOString()
     // 299 characters after the emoji: the last 300 would begin with its second half.
