@@ -507,6 +507,10 @@ describe('bad manifests', () => {
         'a.yaml:6: checks[0].headers.Authorization — must be a string',
       ],
       [
+        'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    headers:\n      X-Api-Key: "v\\r\\nInjected: 1"\n',
+        'a.yaml:6: checks[0].headers.X-Api-Key — holds a character an HTTP header value cannot: a line break, another control character, or one beyond Latin-1',
+      ],
+      [
         'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    password: p\n',
         'a.yaml:5: checks[0].password — unknown key',
       ],

@@ -256,8 +256,16 @@ export class ManifestReader {
   headers(raw: Record<string, unknown>, path: Path): Record<string, string> {
     if (raw.headers === undefined) return {}
     const out = this.stringMap(raw, path)
-    for (const name of Object.keys(out))
+    for (const [name, value] of Object.entries(out)) {
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) this.fail([...path, name], 'is not a valid HTTP header name')
+      // What HTTP refuses in a value (a line break would start another header): said at load,
+      // with the line, not by every run as the HTTP client's "invalid header".
+      if (/[^\t\x20-\x7e\x80-\xff]/.test(value))
+        this.fail(
+          [...path, name],
+          'holds a character an HTTP header value cannot: a line break, another control character, or one beyond Latin-1',
+        )
+    }
     return out
   }
 
