@@ -31,7 +31,7 @@ const authorization =
   /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(basic|bearer|digest|token)(\s+))?([^\s,;"']+)/gi
 
 /** Header, variable and query parameter names whose values are credentials. */
-export const SECRET_NAME = /auth|token|secret|key|pass|pwd|session|cookie|credential|signature/i
+export const SECRET_NAME = /auth|token|secret|key|pass|pwd|session|cookie|credential|signature|jwt|^sig$/i
 
 /** Keys of an object whose values are secrets (thrown plain objects, manifest fields). */
 export const SECRET_KEY =

@@ -206,6 +206,17 @@ describe('redact: thrown values that are not Errors', () => {
 })
 
 describe('SecretSet', () => {
+  it("masks a URL's query credentials by name: an Azure SAS sig= and a jwt= too, not design= or page=", () => {
+    const secrets = new SecretSet()
+    secrets.addUrl(
+      'https://acct.blob.core.windows.net/c/health?sv=2024-01-01&sig=SasSig%2Bvalue123&jwt=eyJhbGciOiJIUzI1&design=plainWord&page=20',
+    )
+    assert.equal(
+      secrets.redact('echo SasSig+value123 SasSig%2Bvalue123 eyJhbGciOiJIUzI1 plainWord 20'),
+      'echo *** *** *** plainWord 20',
+    )
+  })
+
   it('masks a URL password and what HTTP Basic makes of it', () => {
     const secrets = new SecretSet()
     secrets.addUrl('http://user:Pw%40rd77@host/')
