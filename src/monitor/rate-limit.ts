@@ -92,10 +92,17 @@ export class TokenBuckets {
     return this.buckets.size
   }
 
+  /**
+   * Makes room: forgets refilled buckets from the least recently used on, and stops at the
+   * first that is still in use. A map full of busy keys (a flood from 100,000 addresses)
+   * then costs each new key one look, not a walk over the whole map; each bucket forgotten
+   * was paid for when it was made.
+   */
   private sweep(now: number): void {
     for (const [key, bucket] of this.buckets) {
       const refilled = bucket.tokens + ((now - bucket.at) / 1000) * this.rate >= this.burst
-      if (refilled && (bucket.heldUntil === undefined || now >= bucket.heldUntil)) this.buckets.delete(key)
+      if (!refilled || (bucket.heldUntil !== undefined && now < bucket.heldUntil)) break
+      this.buckets.delete(key)
     }
     // Still full of busy keys: drop the least recently used.
     while (this.buckets.size >= this.maxKeys) {

@@ -160,6 +160,24 @@ describe('TokenBuckets', () => {
     }
     assert.ok(buckets.size <= 50)
   })
+
+  it('makes room by forgetting refilled buckets first, and only then the least recently used busy one', () => {
+    let now = 0
+    const buckets = new TokenBuckets({ ratePerSecond: 10, maxKeys: 50, now: () => now })
+    for (let i = 0; i < 25; i++) buckets.take(`old${i}`)
+    now = 1000 // the old ones have refilled
+    for (let i = 0; i < 25; i++) buckets.take(`busy${i}`)
+    buckets.take('new')
+    assert.equal(buckets.size, 26, 'the 25 refilled buckets are forgotten, the busy ones kept')
+    for (let i = 0; i < 24; i++) buckets.take(`more${i}`)
+    assert.equal(buckets.size, 50)
+    // Full of busy keys: the least recently used one (busy0) goes, and its limit starts afresh.
+    buckets.take('last')
+    assert.equal(buckets.size, 50)
+    for (let i = 0; i < 9; i++) assert.equal(buckets.take('busy1'), 0)
+    assert.equal(buckets.take('busy1'), 1, 'busy1 was kept: its tenth take within 0.1 s is refused')
+    for (let i = 0; i < 9; i++) assert.equal(buckets.take('busy0'), 0, 'busy0 was forgotten: a fresh bucket')
+  })
 })
 
 describe('Slots', () => {
