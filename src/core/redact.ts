@@ -322,7 +322,7 @@ export function redactUrl(url: string | URL, secrets?: SecretSet): string {
 }
 
 /**
- * A URL no parser reads because its password holds a raw `/`, `?`, `#` or `@`
+ * A URL no parser reads, or reads otherwise, because its password holds a raw `/`, `?`, `#` or `@`
  * (`postgres://u:ab/c?d@host/db`) ends its authority early, so the password would show:
  * in a URL that does not parse, everything from the user's colon to the last `@` is masked.
  * The last `@` of the whole text, not of the authority as a parser would cut it: a raw `?`
@@ -332,7 +332,7 @@ export function redactUrl(url: string | URL, secrets?: SecretSet): string {
  */
 function maskMalformedUserinfo(text: string): string {
   const start = text.indexOf('://')
-  if (start < 0 || /\s/.test(text) || URL.canParse(text)) return text
+  if (start < 0 || /\s/.test(text)) return text
   const from = start + 3
   // The user: up to the first colon, with nothing before it that would end an authority.
   const userEnd = text.slice(from).search(/[:/?#@]/)
@@ -340,6 +340,10 @@ function maskMalformedUserinfo(text: string): string {
   const colon = from + userEnd
   const at = text.lastIndexOf('@')
   if (at < colon || /^\d{1,5}(?:[/?#]|$)/.test(text.slice(colon + 1))) return text
+  // A URL that parses, with one @: its password is the parser's, masked by `redact`. One
+  // that parses with an @ further on (`redis://:p@ss/w?rd#1@host`: the password `p`, the
+  // host `ss`) may be a password holding @ / ? #, written raw: masked to the last @ too.
+  if (text.indexOf('@', colon) === at && URL.canParse(text)) return text
   return `${text.slice(0, colon + 1)}${MASK}${text.slice(at)}`
 }
 

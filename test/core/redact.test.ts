@@ -239,13 +239,16 @@ describe('SecretSet', () => {
       ['mysql://root:a/b#c@db:3306/app', 'mysql://root:***@db:3306/app'],
       ['http://u:x/y?z@web:8080/readyz', 'http://u:***@web:8080/readyz'],
       ['redis://:p@ss:w/rd%?#@127.0.0.1:16379', 'redis://:***@127.0.0.1:16379'],
+      // Parses, as password p at host ss: the rest of the password would show.
+      ['redis://:p@ss/w?rd#1@localhost?socket=/run/r.sock', 'redis://:***@localhost?socket=/run/r.sock'],
+      ['postgres://app:top@sec/ret@db/app', 'postgres://app:***@db/app'],
       ['amqp://guest:g/u#e@st@rabbit:5672/vhost', 'amqp://guest:***@rabbit:5672/vhost'],
       // A query holding an @ goes with it: more hidden than needed, never less.
       ['postgres://u:a/b?c@db/app?x=me@example.com', 'postgres://u:***@example.com'],
     ]
     for (const [url, shown] of cases) {
       assert.equal(redactUrl(url), shown, url)
-      assert.doesNotMatch(redactUrl(url), /ab\/c|pa\/ss|a\/b|x\/y|p@ss|g\/u/, url)
+      assert.doesNotMatch(redactUrl(url), /ab\/c|pa\/ss|a\/b|x\/y|p@ss|g\/u|ss\/w|sec\/ret/, url)
     }
     // A port that is out of range, with an @ later on: no password, nothing masked.
     assert.equal(redactUrl('http://web:99999/login?as=me@example.com'), 'http://web:99999/login?as=me@example.com')
