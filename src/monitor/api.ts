@@ -435,7 +435,7 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
    * the noise of guessing (one hash per try, refused before a body is read), not its odds.
    */
   function paced(error: WrongCredential, req: IncomingMessage): AccessRefused | HttpError {
-    const waitSeconds = refusals.take(peerOf(req))
+    const waitSeconds = refusals.take(peerKey(peerOf(req)))
     if (waitSeconds === 0) return error
     return new HttpError(
       429,
@@ -537,6 +537,26 @@ function accessFor(options: ApiOptions): Access {
 
 function peerOf(req: IncomingMessage): string {
   return req.socket.remoteAddress ?? ''
+}
+
+/**
+ * Whose wrong credentials these are, for their pace: an IPv4 address (also written as an
+ * IPv4-mapped IPv6 one), or an IPv6 address's /64 — what one host is given, and may rotate
+ * through to start afresh with each guess.
+ */
+export function peerKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  if (mapped) return mapped[1] as string
+  if (!address.includes(':')) return address
+  const [head = '', tail] = (address.split('%')[0] as string).split('::')
+  const first = head ? head.split(':') : []
+  const last = tail ? tail.split(':') : []
+  const groups =
+    tail === undefined ? first : [...first, ...Array(Math.max(0, 8 - first.length - last.length)).fill('0'), ...last]
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (Number.parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`
 }
 
 /** A request's route for log lines, at most two path segments (log causes stay few). */

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { startApi } from '../../src/monitor/api.js'
+import { peerKey, startApi } from '../../src/monitor/api.js'
 import { TokenFile } from '../../src/monitor/auth.js'
 import { Monitor } from '../../src/monitor/monitor.js'
 import { openStore } from '../../src/monitor/store/index.js'
@@ -713,5 +713,19 @@ describe('startApi from code', () => {
       monitor.store.close()
     }
     assert.equal(listening, 0)
+  })
+})
+
+describe('the wrong-credential pace', () => {
+  it('counts an IPv4 address on its own, and an IPv6 address by its /64, written any way', () => {
+    assert.equal(peerKey('203.0.113.7'), '203.0.113.7')
+    assert.equal(peerKey('::ffff:203.0.113.7'), '203.0.113.7')
+    const one = peerKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd')
+    assert.equal(one, '2001:db8:1:2::/64')
+    for (const same of ['2001:db8:1:2::1', '2001:0db8:0001:0002:0:0:0:ffff', '2001:DB8:1:2::abcd%eth0'])
+      assert.equal(peerKey(same), one, same)
+    assert.notEqual(peerKey('2001:db8:1:3::1'), one)
+    assert.equal(peerKey('::1'), '0:0:0:0::/64')
+    assert.equal(peerKey('2001:db8::'), '2001:db8:0:0::/64')
   })
 })
