@@ -1,5 +1,6 @@
 import { durationMs } from '../core/duration.js'
 import { terminalSafe } from '../core/inert.js'
+import { redactUrl } from '../core/redact.js'
 import { GROUPS, type Group } from '../core/types.js'
 import {
   budgetsOf,
@@ -343,9 +344,14 @@ function checkApplicable(kind: Kind, values: Values): void {
     try {
       url = new URL(values.upstream)
     } catch {}
+    const shown = JSON.stringify(redactUrl(values.upstream))
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || /[\s;{}'"]/.test(values.upstream)) {
+      throw new UsageError(`--upstream ${shown} is not an http(s) URL such as http://web:8000`)
+    }
+    // proxy_pass has no place for them: they would be dropped without a word.
+    if (url.username || url.password) {
       throw new UsageError(
-        `--upstream ${JSON.stringify(values.upstream)} is not an http(s) URL such as http://web:8000`,
+        `--upstream ${shown} holds a user or password, which nginx's proxy_pass cannot send; give the URL without them (http://web:8000) and add the backend's Authorization header to the location by hand`,
       )
     }
   }

@@ -496,6 +496,15 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
       [['gen', 'k8s', '--header', 'nocolon'], /usage error: --header "nocolon" is not a header/],
       [['gen', 'k8s', '--config', 'missing.js'], /usage error: the config module missing.js does not exist/],
       [['gen', 'nginx', '--upstream', 'web:8000'], /usage error: --upstream "web:8000" is not an http\(s\) URL/],
+      // Credentials proxy_pass would drop without a word; the password is not echoed.
+      [
+        ['gen', 'nginx', '--upstream', 'http://app:UpPw-77@web:8000'],
+        /usage error: --upstream "http:\/\/app:\*\*\*@web:8000\/?" holds a user or password, which nginx's proxy_pass cannot send; give the URL without them/,
+      ],
+      [
+        ['gen', 'nginx', '--upstream', 'http://app:UpPw-77@web:8000;'],
+        /usage error: --upstream "http:\/\/app:\*\*\*@web:8000;" is not an http\(s\) URL/,
+      ],
       [['gen', 'k8s', '--bogus'], /usage error: unknown option "--bogus"$/m],
       [['gen', 'k8s', '--perod', '5'], /usage error: unknown option "--perod"; did you mean --period\?$/m],
       [['gen', 'frob'], /usage error: cannot generate "frob"; choose one of k8s, docker, compose, nginx$/m],
