@@ -1,5 +1,5 @@
 import { existsSync, type FSWatcher, readdirSync, statSync, watch } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve, sep } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { lineSafe } from '../core/inert.js'
 import type { Logger } from '../core/logger.js'
@@ -851,9 +851,9 @@ class TreeWatch {
       this.add(sub)
       moved = true
     }
-    const prefix = `${dir}/`
+    const prefix = `${dir}${sep}`
     for (const watched of [...this.watchers.keys()]) {
-      if (!watched.startsWith(prefix) || watched.slice(prefix.length).includes('/')) continue
+      if (!watched.startsWith(prefix) || watched.slice(prefix.length).includes(sep)) continue
       if (present.has(watched)) continue
       this.drop(watched)
       moved = true
@@ -864,7 +864,7 @@ class TreeWatch {
 
   /** Stops watching `dir` and everything under it. */
   private drop(dir: string): void {
-    const prefix = `${dir}/`
+    const prefix = `${dir}${sep}`
     for (const [watched, watcher] of this.watchers) {
       if (watched !== dir && !watched.startsWith(prefix)) continue
       watcher.close()

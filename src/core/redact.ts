@@ -246,9 +246,9 @@ export function redact(text: string, secrets: SecretSet = globalSecrets): string
   // so most texts (a status line, a reason) never run, or compile, the patterns at all.
   const lower = out.toLowerCase()
   if (SECRET_PAIR_WORDS.some((word) => lower.includes(word))) {
-    out = out.replace(secretPair, (match, key: string, sep: string, value: string, at: number) =>
+    out = out.replace(secretPair, (match, key: string, sep: string, value: string, at: number, whole: string) =>
       // MySQL's "Access denied … (using password: YES)" says whether one was sent, not what it is.
-      (value === 'YES' || value === 'NO') && out[at + match.length] === ')' ? match : `${key}${sep}${quoted(value)}`,
+      (value === 'YES' || value === 'NO') && whole[at + match.length] === ')' ? match : `${key}${sep}${quoted(value)}`,
     )
   }
   if (lower.includes('authorization')) {

@@ -33,6 +33,15 @@ const BLANK_LINE = Buffer.from('\r\n\r\n')
 /** Characters of a wrong answer quoted in a reason. */
 const EXCERPT = 40
 
+/**
+ * `not a valid HTTP response (status 099)` for a three-digit status below 100, which is no
+ * HTTP status (RFC 9110: 100–599) and no interim answer either: nothing the server sends
+ * after it is an answer. Undefined for any other.
+ */
+export function notAStatus(status: number): string | undefined {
+  return status < 100 ? `not a valid HTTP response (status ${String(status).padStart(3, '0')})` : undefined
+}
+
 /** Node's own reason phrases (`http.STATUS_CODES`) for the statuses a health check meets; the rest come from node:http. */
 export const COMMON_REASONS: Readonly<Record<number, string>> = {
   200: 'OK',
@@ -127,9 +136,8 @@ export function requestHead(request: HeadRequest, signal: AbortSignal): Promise<
           const step = readHead(buffered, request.secrets)
           if (step === undefined) return // more bytes to come
           if (typeof step === 'string') return fail(`not a valid HTTP response: ${step}`)
-          // No HTTP status (RFC 9110: 100–599): nothing the server sends after it would be an answer.
-          if (step.head.status < 100)
-            return fail(`not a valid HTTP response (status ${String(step.head.status).padStart(3, '0')})`)
+          const noStatus = notAStatus(step.head.status)
+          if (noStatus) return fail(noStatus)
           // 100 Continue, 102 Processing, 103 Early Hints: interim; the answer follows.
           if (step.head.status < 200 && step.head.status !== 101) {
             buffered = buffered.subarray(step.length)

@@ -5,7 +5,7 @@ import { NotReady } from '../core/errors.js'
 import { decodeLoose, redact, redactCut, redactUrl, SecretSet, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
-import { headerProblem, reasonPhrase, requestHead } from './http-head.js'
+import { headerProblem, notAStatus, reasonPhrase, requestHead } from './http-head.js'
 import { describeNetworkError, isTlsTrustError } from './network-error.js'
 import { discard, settleOnce } from './socket.js'
 import { timed, type UntimedDetails } from './timed.js'
@@ -241,11 +241,9 @@ async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal
     sent.once('response', (res) => {
       response = res
       settle.connected()
-      // No HTTP status (RFC 9110: 100–599), and node:http then waits for a body that never ends.
-      if ((res.statusCode ?? 0) < 100)
-        return settle.reject(
-          new NotReady(`${shown}: not a valid HTTP response (status ${String(res.statusCode ?? 0).padStart(3, '0')})`),
-        )
+      // node:http would then wait for a body that never ends.
+      const noStatus = notAStatus(res.statusCode ?? 0)
+      if (noStatus) return settle.reject(new NotReady(`${shown}: ${noStatus}`))
       const answer: Answer = {
         status: res.statusCode ?? 0,
         statusMessage: res.statusMessage ?? '',

@@ -5,7 +5,7 @@ import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
-import { describeNetworkError, describeSocketError, errorCode, socketPathProblem } from './network-error.js'
+import { describeNetworkError, describeSocketError, errorCode, socketParamProblem } from './network-error.js'
 import { withPooledConnection } from './pool.js'
 import { timed } from './timed.js'
 
@@ -229,13 +229,8 @@ function parseMysqlUrl(text: string): URL {
   const badEscape = userinfoEscapeProblem(url)
   if (badEscape) throw new TypeError(`mysql: "${redactUrl(text)}": ${badEscape}`)
   const socket = url.searchParams.get('socket')
-  if (socket !== null && !socket.startsWith('/')) {
-    throw new TypeError(
-      `mysql: "${redactUrl(text)}" has socket=${JSON.stringify(socket.slice(0, 100))}; write the socket's absolute path, e.g. socket=/run/mysqld/mysqld.sock`,
-    )
-  }
-  const tooLong = socket && socketPathProblem(socket)
-  if (tooLong) throw new TypeError(`mysql: "${redactUrl(text)}": ${tooLong}`)
+  const socketProblem = socket === null ? undefined : socketParamProblem(socket, '/run/mysqld/mysqld.sock')
+  if (socketProblem) throw new TypeError(`mysql: "${redactUrl(text)}"${socketProblem}`)
   return url
 }
 

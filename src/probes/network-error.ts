@@ -129,6 +129,18 @@ export function describeSocketError(error: unknown, path: string): string {
 }
 
 /**
+ * What is wrong with a URL's `socket=` value (mysql://, redis://), said after the URL:
+ * ` has socket="rel.sock"; write the socket's absolute path, e.g. socket=EXAMPLE`, or
+ * `: the socket path … is 132 bytes, …`; undefined for an absolute path that fits.
+ */
+export function socketParamProblem(path: string, example: string): string | undefined {
+  if (!path.startsWith('/'))
+    return ` has socket=${JSON.stringify(path.slice(0, 100))}; write the socket's absolute path, e.g. socket=${example}`
+  const tooLong = socketPathProblem(path)
+  return tooLong && `: ${tooLong}`
+}
+
+/**
  * Why a Unix-domain socket path cannot be connected to, before trying: longer than a socket
  * address holds (107 bytes on Linux, 103 on macOS; the kernel would say only ENOENT or cut
  * it short). Undefined when it fits.

@@ -5,7 +5,7 @@ import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
-import { describeNetworkError, errorCode, socketPathProblem } from './network-error.js'
+import { describeNetworkError, errorCode, socketParamProblem } from './network-error.js'
 import { type SocketExchangeOptions, socketExchange } from './socket.js'
 import { timed, type UntimedDetails } from './timed.js'
 
@@ -491,12 +491,8 @@ function socketOf(url: URL, shown: string): string | undefined {
   if (sockets.length === 0) return undefined
   if (sockets.length > 1) throw new TypeError(`redis: "${shown}" gives socket= ${sockets.length} times; give it once`)
   const path = sockets[0] as string
-  if (!path.startsWith('/'))
-    throw new TypeError(
-      `redis: "${shown}" has socket=${JSON.stringify(path.slice(0, 100))}; write the socket's absolute path, e.g. socket=/run/redis/redis-server.sock`,
-    )
-  const tooLong = socketPathProblem(path)
-  if (tooLong) throw new TypeError(`redis: "${shown}": ${tooLong}`)
+  const problem = socketParamProblem(path, '/run/redis/redis-server.sock')
+  if (problem) throw new TypeError(`redis: "${shown}"${problem}`)
   if (url.protocol === 'rediss:')
     throw new TypeError(
       `redis: "${shown}" asks for TLS (rediss://) through a Unix socket, which Redis serves in plain text only; write redis://`,

@@ -28,7 +28,7 @@ export function pushHandler(monitor: Monitor, access: Access, ratePerSecond: num
     // A whole path that names a push check is that check, even when its last part reads as a
     // report (a check named `fail`, `start` or `3`: `/v1/push/backup/fail` is pod backup's
     // check fail, succeeding; its failure is `/v1/push/backup/fail/fail`).
-    const whole = rest.length >= 2 && rest.length <= 3 && monitor.pushCheck(rest.join('/')) !== undefined
+    const whole = rest.length >= 2 && rest.length <= 3 ? monitor.pushCheck(rest.join('/')) : undefined
     const report = !whole && rest.length >= 2 && last !== undefined ? parsePushReport(last) : undefined
     if (report && 'problem' in report) throw new HttpError(400, report.problem)
     if (report) {
@@ -42,7 +42,7 @@ export function pushHandler(monitor: Monitor, access: Access, ratePerSecond: num
         'push to /v1/push/<check> (or <pod>/<check>), optionally followed by /start, /fail or /<exit status>',
       )
     }
-    const pushCheck = monitor.pushCheck(name)
+    const pushCheck = whole ?? monitor.pushCheck(name)
     const { secret } = access.admitPush(req, query, name, pushCheck)
     // A GET can be sent cross-site by any page (an <img>); it changes state only with a secret.
     if (req.method === 'GET' && !secret) {
