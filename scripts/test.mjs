@@ -13,6 +13,11 @@
 // The run has a temp directory of its own (TMPDIR for every file and what it starts),
 // removed when the run ends: servers' data directories, `probekit check`'s code cache and
 // Node's compile cache of the commands the tests run go there, not to the machine's /tmp.
+//
+// Nothing a file starts outlives it: every process it starts carries its mark
+// (PROBEKIT_TEST_FILE, from exit-guard.mjs), and one left running once its file's process
+// is gone (killed, so its exit handlers never ran; or a command a test forgot) is ended and
+// named, as is anything of the run's still running when the run ends. A leak fails the run.
 import { spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -76,6 +81,7 @@ for (const [signal, status] of [
     } catch {
       child.kill('SIGKILL') // not Linux: the tests at least
     }
+    endLeftovers(true, true, false)
     process.exit(status)
   })
 }
@@ -86,11 +92,19 @@ if (!(fileLimitSeconds > 0)) {
   )
   process.exit(2)
 }
-const watchdog = setInterval(() => endOverdueFiles(child.pid), 5000)
+const watchdog = setInterval(() => {
+  endOverdueFiles(child.pid)
+  endLeftovers(false)
+}, 5000)
 watchdog.unref()
-child.on('exit', (code, signal) => {
+child.on('exit', async (code, signal) => {
   clearInterval(watchdog)
-  process.exit(code ?? (signal ? 1 : 0))
+  // What the files started and did not stop: a server of a file that was killed (its exit
+  // handlers never ran), a command a test spawned and forgot. Given a moment to go by
+  // itself (a killed server's own children notice), then ended and named: a leak fails the run.
+  let left = 0
+  for (let i = 0; i < 6 && (left = endLeftovers(true, i === 5)) > 0; i++) await sleep(500)
+  process.exit(left > 0 || leaks > 0 ? 1 : (code ?? (signal ? 1 : 0)))
 })
 
 /** pid → { ppid, args } of every process, read from /proc (Linux). */
@@ -143,6 +157,78 @@ function endOverdueFiles(runnerPid) {
     )
     endTree(table, pid, started)
   }
+}
+
+let leaks = 0
+const suspects = new Map()
+
+/**
+ * Finds processes a test file left running, by the mark every process it starts inherits
+ * (PROBEKIT_TEST_FILE, set by exit-guard.mjs) or by this run's temp directory (TMPDIR, or an
+ * argument inside it). During the run: one whose file's process is gone, seen on two ticks
+ * in a row (a file's exit handlers kill its servers; they go within a tick). At the end
+ * (`final`): every one. Ends them when `end` (or, during the run, at once), naming them and
+ * their file. Returns how many are left. Not Linux: nothing to read, 0.
+ */
+function endLeftovers(final, end = !final, say = true) {
+  let table
+  try {
+    table = processTable()
+  } catch {
+    return 0
+  }
+  const found = []
+  for (const [pid, info] of table) {
+    if (pid === process.pid) continue
+    const env = environOf(pid)
+    const mark = env.get('PROBEKIT_TEST_FILE')
+    const inRun = env.get('TMPDIR') === runTmp || info.args.some((a) => a.includes(runTmp))
+    if (!mark && !inRun) continue
+    // epmd is shared by every Erlang node on the machine by design (rabbitmq.ts).
+    if (info.args[0]?.endsWith('epmd')) continue
+    const [filePid, ...file] = (mark ?? '').split(' ')
+    if (!final) {
+      if (!mark) continue
+      const owner = table.get(Number(filePid))
+      if (owner?.args.some((a) => a.endsWith('.test.ts'))) continue
+      const key = `${pid}:${info.startTicks}`
+      const seen = (suspects.get(key) ?? 0) + 1
+      suspects.set(key, seen)
+      if (seen < 2) continue
+    }
+    found.push({ pid, file: file.join(' ') || '?', args: info.args.join(' ').slice(0, 160) })
+  }
+  if (end && found.length > 0) {
+    if (say) leaks += found.length
+    if (say)
+      console.error(
+        `\n[test.mjs] left running by the tests (ended now; this fails the run):\n${found
+          .map((p) => `  ${p.pid} (${p.file}) ${p.args}`)
+          .join('\n')}\n`,
+      )
+    for (const { pid } of found) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {}
+    }
+  }
+  return end ? 0 : found.length
+}
+
+/** A process's environment as it started, empty when it cannot be read (another user's, gone). */
+function environOf(pid) {
+  const env = new Map()
+  try {
+    for (const entry of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+      const eq = entry.indexOf('=')
+      if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1))
+    }
+  } catch {}
+  return env
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** Ends `pid` and every process it started (deepest first) with SIGKILL. */

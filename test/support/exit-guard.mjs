@@ -13,6 +13,10 @@ const EXIT_AFTER_MS = 10_000
 
 // Only in a test file's own process (the runner sets NODE_TEST_CONTEXT there), not in the runner.
 if (process.env.NODE_TEST_CONTEXT) {
+  // Every process this file starts inherits the mark (servers, monitors, CLIs), so
+  // scripts/test.mjs can find one this file leaves running, even after the file itself was
+  // killed and its 'exit' handlers never ran.
+  process.env.PROBEKIT_TEST_FILE = `${process.pid} ${relative(process.cwd(), process.argv[1] ?? '?')}`
   after(() => {
     const timer = setTimeout(() => {
       const open = process.getActiveResourcesInfo().filter((kind) => kind !== 'Timeout')

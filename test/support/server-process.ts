@@ -93,6 +93,21 @@ export function requireBinary(name: string, candidates: string[] = []): string {
   }
 }
 
+/**
+ * The command line that runs `command` so that it gets SIGKILL when the test process ends,
+ * however it ends: a file killed by the runner's watchdog (or with SIGKILL by hand) runs no
+ * exit handler, and its servers would be left running. Linux's parent-death signal, set by
+ * setpriv, which then execs the server (same pid, so freeze and kill reach it). A command
+ * that is itself setpriv (a server run as its own user) gets the option added, after its
+ * change of user, which would clear it. Elsewhere: the command as it is.
+ */
+function diesWithParent(command: string, args: string[]): [string, string[]] {
+  if (process.platform !== 'linux') return [command, args]
+  const setpriv = requireBinary('setpriv')
+  if (command === 'setpriv' || command === setpriv) return [setpriv, ['--pdeathsig', 'KILL', ...args]]
+  return [setpriv, ['--pdeathsig', 'KILL', '--', command, ...args]]
+}
+
 export async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms))
 }
@@ -166,7 +181,8 @@ export class ManagedProcess {
   async start(): Promise<this> {
     // A child killed by a signal has exitCode null too: only a running child means "started".
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) return this
-    const child = spawn(this.command, this.args, {
+    const [command, args] = diesWithParent(this.command, this.args)
+    const child = spawn(command, args, {
       env: { ...process.env, ...this.options.env },
       cwd: this.options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
