@@ -160,6 +160,8 @@ export class EtcdStore
   private readonly lease: EtcdLease
   private readonly watch: PrefixWatch
   private available = true
+  /** When `available` last turned false (performance.now()). */
+  private unavailableSince = Number.NEGATIVE_INFINITY
   /**
    * etcd refused a write (no permission, say): only a write it accepts ends that. A read
    * or a keepalive that works meanwhile proves nothing, and must not log "answers again".
@@ -196,14 +198,14 @@ export class EtcdStore
     this.watch = new PrefixWatch(this.gateway, this.prefix, this.closing.signal, {
       resync: () => this.resync(),
       changed: (result) => this.onWatch(result),
-      answered: () => this.succeeded(),
+      answered: (sentAt) => this.succeeded({ sentAt }),
       failed: (error) => this.failed(error),
       available: () => this.available,
     })
     this.lease = new EtcdLease(etcdLeaseSeconds(this.leaseTtlSeconds), {
       call: (path, body) => this.call(path, body),
       granted: () => this.writeAllAgain(),
-      answered: () => this.succeeded(),
+      answered: (sentAt) => this.succeeded({ sentAt }),
       failed: (error) => this.failed(error),
       resume: () => this.kick(),
       retryLater: () => this.retryLater(),
@@ -450,6 +452,7 @@ export class EtcdStore
     const key = this.key('silences', silence.id)
     const endpoint = redactUrl(this.gateway.endpoint)
     let answer: { header?: { revision?: string } }
+    const sentAt = performance.now()
     try {
       answer = await this.call('/v3/kv/put', { key: b64(key), value: b64(JSON.stringify(silence)) })
     } catch (error) {
@@ -462,7 +465,7 @@ export class EtcdStore
           : `the silence was not saved: etcd at ${endpoint} is not answering (${reason}); add it again once etcd answers (GET /v1/silences shows whether it arrived after all)`,
       )
     }
-    this.succeeded({ write: true })
+    this.succeeded({ write: true, sentAt })
     this.setSilence({ ...silence }, Number(answer.header?.revision ?? 0))
     this.pruneSilences()
     this.safeEmit('silences')
@@ -554,6 +557,7 @@ export class EtcdStore
           ? { requestDeleteRange: { key: b64(key) } }
           : { requestPut: { key: b64(key), value: b64(op.value), ...(op.leased ? { lease } : {}) } },
       )
+      const sentAt = performance.now()
       try {
         await this.call('/v3/kv/txn', { success: ops })
       } catch (error) {
@@ -567,7 +571,7 @@ export class EtcdStore
         return
       }
       this.queue.written(batch)
-      this.succeeded({ write: true })
+      this.succeeded({ write: true, sentAt })
       this.pruneTransitions()
     }
   }
@@ -684,6 +688,7 @@ export class EtcdStore
     this.lastError = reason
     if (!this.available) return
     this.available = false
+    this.unavailableSince = performance.now()
     writeLog(
       this.logger,
       'error',
@@ -697,7 +702,14 @@ export class EtcdStore
     this.safeEmit('available', false)
   }
 
-  private succeeded(options: { write?: boolean } = {}): void {
+  /**
+   * etcd answered a request sent at `sentAt` (performance.now()). Only an answer to a
+   * request sent after etcd was found not answering proves it answers again: a busy
+   * process can read an answer etcd sent before it froze after another request's deadline
+   * passed, and would log "answers again" while etcd is still frozen.
+   */
+  private succeeded(options: { write?: boolean; sentAt: number }): void {
+    if (options.sentAt < this.unavailableSince) return
     if (this.writeRefused && !options.write) return
     const wasRefused = this.writeRefused
     this.writeRefused = false
@@ -767,7 +779,7 @@ export class EtcdStore
   private onWatch(result: WatchResult): void {
     if (this.echo && this.watch.revision >= this.echo.revision) this.echo.reached()
     if (!result.events?.length) return
-    this.succeeded()
+    this.succeeded({ sentAt: this.watch.startedAt })
     /** The checks whose published state changed: readers need only look at those. */
     const statesChanged: string[] = []
     let membersChanged = false

@@ -9,8 +9,8 @@ export interface LeaseHooks {
   call<T>(path: string, body: unknown): Promise<T>
   /** A new lease: the registration and every state bound to the old one are to be written again. */
   granted(): void
-  /** etcd answered a renewal or a grant. */
-  answered(): void
+  /** etcd answered a renewal or a grant, asked for at `sentAt` (performance.now()). */
+  answered(sentAt: number): void
   /** etcd did not answer, or refused. */
   failed(error: unknown): void
   /** A lease is there again: the writer may go on. */
@@ -87,9 +87,10 @@ export class EtcdLease {
   }
 
   private async renew(): Promise<void> {
+    const sentAt = performance.now()
     if (!this.leaseId) {
       if (await this.ensure()) {
-        this.hooks.answered()
+        this.hooks.answered(sentAt)
         this.hooks.resume()
       }
       return
@@ -103,7 +104,7 @@ export class EtcdLease {
         this.lost()
         if (await this.ensure()) this.hooks.resume()
       }
-      this.hooks.answered()
+      this.hooks.answered(sentAt)
     } catch (error) {
       this.hooks.failed(error)
     }

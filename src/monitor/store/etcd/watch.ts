@@ -12,8 +12,8 @@ export interface WatchHooks {
   resync(): Promise<void>
   /** Changes etcd reported. */
   changed(result: WatchResult): void
-  /** etcd answered again after a resync. */
-  answered(): void
+  /** etcd answered again after a resync, asked for at `sentAt` (performance.now()). */
+  answered(sentAt: number): void
   failed(error: unknown): void
   /** Whether etcd answered the latest request: a break is retried sooner when it did. */
   available(): boolean
@@ -22,6 +22,8 @@ export interface WatchHooks {
 export class PrefixWatch {
   /** The latest revision seen (read or watched). */
   revision = 0
+  /** When the current watch was asked for (performance.now()): its events are answers from then. */
+  startedAt = Number.NEGATIVE_INFINITY
   private abort: AbortController | undefined
   private running: Promise<void> | undefined
 
@@ -54,10 +56,12 @@ export class PrefixWatch {
       const signal = AbortSignal.any([this.abort.signal, this.closing])
       try {
         if (needResync) {
+          const sentAt = performance.now()
           await this.hooks.resync()
-          this.hooks.answered()
+          this.hooks.answered(sentAt)
         }
         needResync = true
+        this.startedAt = performance.now()
         await this.gateway.watch(
           {
             create_request: {
