@@ -181,7 +181,9 @@ async function generate(kind: Kind, values: Values): Promise<string> {
     unserved,
   }
   let comment = describe(kind, settings, budgets, checked, margin, configPath, explicitMs !== undefined)
-  for (const g of unserved) {
+  // docker and compose check one group (a group without a path was refused above): the
+  // others are not theirs to mention.
+  for (const g of kind === 'docker' || kind === 'compose' ? [] : unserved) {
     const left = kind === 'k8s' ? `no ${PROBE_NAMES[g]}` : `no location for the ${GROUP_WORDS[g]} path`
     comment += `\n${left}: ${configPath} serves no ${GROUP_WORDS[g]} path.`
   }

@@ -189,9 +189,16 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
           /usage error: \S+no-startup\.mjs serves no startup path, so a health check of it would get 404; choose --group live or ready, give --startup-path, or use --exec/,
         )
       }
+      // A group that is served is checked; the missing one is not theirs to mention.
+      for (const kind of ['docker', 'compose']) {
+        const run = await cli(['gen', kind, '--group', 'live', '--config', config])
+        assert.equal(run.code, 0, run.stderr)
+        assert.doesNotMatch(run.stdout, /startup/, run.stdout)
+      }
       const nginx = await cli(['gen', 'nginx', '--config', config])
       assert.equal(nginx.code, 0, nginx.stderr)
       assert.deepEqual(nginx.stdout.match(/^location = \S+/gm), ['location = /alive', 'location = /ready'])
+      assert.match(nginx.stdout, /^# no location for the startup path: .*no-startup\.mjs serves no startup path\.$/m)
     })
 
     it('accepts an explicit --timeout that fits the app probes', async () => {
