@@ -39,6 +39,7 @@ export function mqttHandshake(
     limitCovers: 'handshake',
     tlsTrustHint: "trust the broker's CA with the ca option, or set insecure",
     closedEarly: 'the broker closed the connection',
+    plainHint: 'if the port takes TLS, write mqtts://',
   }
   if (secure) options.tls = tls
   return socketExchange(options, ({ socket, done, fail }) => {

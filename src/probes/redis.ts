@@ -523,6 +523,7 @@ function pingOnce(target: RedisTarget, limitMs: number, signal: AbortSignal): Pr
     limitMs,
     signal,
     closedEarly: 'the server closed the connection before answering',
+    plainHint: 'if the port takes TLS, write rediss://',
   }
   if (target.tls && target.path === undefined) {
     options.tls = { ca: target.tls.ca, rejectUnauthorized: !target.tls.insecure }

@@ -10,7 +10,13 @@ import { Socket } from 'node:net'
 import type { ConnectionOptions } from 'node:tls'
 import { NotReady } from '../core/errors.js'
 import { connectTimedOut } from './connect-timeout.js'
-import { describeNetworkError, describeSocketError, isTlsNameError, isTlsTrustError } from './network-error.js'
+import {
+  describeNetworkError,
+  describeSocketError,
+  errorCode,
+  isTlsNameError,
+  isTlsTrustError,
+} from './network-error.js'
 import { serverName } from './tls-options.js'
 
 /**
@@ -120,6 +126,12 @@ export interface SocketExchangeOptions extends SettleOptions {
   /** The reason when the peer closes the connection before the exchange is over. */
   closedEarly?: string
   /**
+   * Added when a plain connection is reset or closed before the peer sent a byte, which is
+   * how a TLS-only port meets a client that does not speak TLS, e.g. "if the port takes TLS,
+   * write rediss://".
+   */
+  plainHint?: string
+  /**
    * What the client says first, written as soon as the connection opens and before
    * `connected` runs (plain connections only; ignored with `tls`). A connection opened ahead
    * with the same address and greeting (see `AheadConnection`) is taken over instead of opening one.
@@ -172,19 +184,28 @@ export function socketExchange(
   }
   return settleOnce<void>(options, release, (settle) => {
     const fail = (reason: string) => settle.reject(new NotReady(`${what}: ${reason}`))
-    const onData = (chunk: Buffer) => protocol.data?.(chunk)
+    let heard = false
+    const onData = (chunk: Buffer) => {
+      heard = true
+      protocol.data?.(chunk)
+    }
+    // Not a word from the peer before it hung up: a TLS-only port, most likely.
+    const plainHint = () => (options.plainHint && !tls && !options.path && !heard ? `; ${options.plainHint}` : '')
     const listen = (socket: Socket) => {
       sockets.push(socket)
       socket.on('error', (error) => {
+        const code = errorCode(error)
         const hint =
           options.tlsTrustHint && isTlsTrustError(error)
             ? `; ${options.tlsTrustHint}`
             : options.tlsNameHint && isTlsNameError(error)
               ? `; ${options.tlsNameHint}`
-              : ''
+              : code === 'ECONNRESET' || code === 'EPIPE'
+                ? plainHint()
+                : ''
         fail(`${options.path ? describeSocketError(error, options.path) : describeNetworkError(error)}${hint}`)
       })
-      socket.on('close', () => fail(options.closedEarly ?? 'the connection closed'))
+      socket.on('close', () => fail(`${options.closedEarly ?? 'the connection closed'}${plainHint()}`))
       socket.on('data', onData)
     }
     const early = tls || !options.greeting ? undefined : takeAhead(options, options.greeting)

@@ -62,6 +62,16 @@ describe('mqtt probe against a real mosquitto', () => {
     assert.equal((await run(mqtt(url, { insecure: true }))).status, 'pass')
   })
 
+  it('mqtt:// to the TLS port fails at once, saying to write mqtts:// if the port takes TLS', async () => {
+    const result = await run(mqtt(`mqtt://app:mqtt-secret-pw@127.0.0.1:${broker.tlsPort}`))
+    assert.equal(result.status, 'fail')
+    assert.match(
+      result.output ?? '',
+      /: (connection reset by the server \(ECONNRESET\)|the broker closed the connection); if the port takes TLS, write mqtts:\/\/$/,
+    )
+    assert.doesNotMatch(result.output ?? '', /mqtt-secret-pw/)
+  })
+
   it('fails on wrong credentials with a reason naming authentication and no password', async () => {
     const result = await run(mqtt(`mqtt://app:wrong-mqtt-pw@127.0.0.1:${broker.port}`))
     assert.equal(result.status, 'fail')

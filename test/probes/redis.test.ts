@@ -502,6 +502,19 @@ describe('redis probe over TLS (rediss://) against a real Redis', () => {
     assert.doesNotMatch(JSON.stringify(result), new RegExp(PASSWORD))
   })
 
+  it('redis:// to the TLS port fails at once, saying to write rediss:// if the port takes TLS', async () => {
+    const result = await run(redis(server.url.replace(/^rediss:/, 'redis:')))
+    assert.equal(result.status, 'fail')
+    assert.match(
+      result.output ?? '',
+      /: (connection reset by the server \(ECONNRESET\)|the server closed the connection before answering); if the port takes TLS, write rediss:\/\/$/,
+    )
+    assert.doesNotMatch(JSON.stringify(result), new RegExp(PASSWORD))
+    // A server that answers, or that refuses the connection, is no TLS port: no hint.
+    const refused = await run(redis(`redis://127.0.0.1:${await refusedPort()}`))
+    assert.doesNotMatch(refused.output ?? '', /rediss/)
+  })
+
   it('fails on a wrong password over TLS with a reason naming authentication', async () => {
     const result = await run(redis(`rediss://:nope-tls-77@127.0.0.1:${server.port}`, { ca: ca.read(ca.caCert) }))
     assert.equal(result.status, 'fail')
