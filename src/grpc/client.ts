@@ -6,7 +6,7 @@
 import { type ClientHttp2Session, connect, type IncomingHttpHeaders, type SecureClientSessionOptions } from 'node:http2'
 import { isIP, connect as netConnect, type Socket } from 'node:net'
 import { type TLSSocket, connect as tlsConnect } from 'node:tls'
-import { describeNetworkError } from '../probes/network-error.js'
+import { describeNetworkError, errorCode } from '../probes/network-error.js'
 import {
   CHECK_PATH,
   decodeCheckResponse,
@@ -114,7 +114,7 @@ export function checkHealth(
     }
     signal.addEventListener('abort', onAbort, { once: true })
     session.on('error', (error) =>
-      finish(new GrpcCallError(GrpcCode.UNAVAILABLE, describeTransportError(error), { cause: error })),
+      finish(new GrpcCallError(GrpcCode.UNAVAILABLE, describeTransportError(error, endpoint.tls), { cause: error })),
     )
     session.on('goaway', () => finish(new GrpcCallError(GrpcCode.UNAVAILABLE, 'the server closed the connection')))
 
@@ -148,9 +148,12 @@ export function checkHealth(
       chunks.push(chunk)
     })
     request.on('error', (error) =>
-      finish(new GrpcCallError(GrpcCode.UNAVAILABLE, describeTransportError(error), { cause: error })),
+      finish(new GrpcCallError(GrpcCode.UNAVAILABLE, describeTransportError(error, endpoint.tls), { cause: error })),
     )
     request.on('end', () => {
+      // A TLS-only port ends the session at the first byte of a plain one: no answer at all.
+      if (!response && !endpoint.tls)
+        return finish(new GrpcCallError(GrpcCode.UNAVAILABLE, `${NO_ANSWER}; if the port takes TLS, write grpcs://`))
       try {
         finish(undefined, readResponse(response, trailers, Buffer.concat(chunks)))
       } catch (error) {
@@ -161,16 +164,31 @@ export function checkHealth(
   })
 }
 
+const NO_ANSWER = 'the server closed the stream without answering'
+
 /** SNI carries a host name, never an IP address (RFC 6066). */
 function tlsSni(endpoint: GrpcEndpoint): { servername?: string } {
   const name = endpoint.servername ?? endpoint.host
   return isIP(name) ? {} : { servername: name }
 }
 
-/** http2 wraps the socket's error (a refused connect) in a stream error: the cause says more. */
-function describeTransportError(error: unknown): string {
-  const cause = (error as { cause?: unknown }).cause
-  return describeNetworkError(cause ?? error)
+/**
+ * http2 wraps the socket's error (a refused connect) in a stream error: the cause says more.
+ * What says "this port is not gRPC" is put in words: nghttp2's "Protocol error" when the
+ * server answered the HTTP/2 preface with something else (an HTTP/1.1 server, an SSH
+ * banner), a TLS server that offers no HTTP/2 (ALPN), and a plain connection a TLS-only
+ * port hung up on.
+ */
+function describeTransportError(error: unknown, tls: boolean | undefined): string {
+  const cause = (error as { cause?: unknown }).cause ?? error
+  const code = errorCode(cause)
+  const words = describeNetworkError(cause)
+  if (code === 'ERR_HTTP2_ERROR' && /protocol error/i.test(String((cause as Error).message)))
+    return `the server does not speak HTTP/2, as a gRPC server does: it answered with something else (${code})`
+  if (code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL')
+    return `the server offers no HTTP/2 over TLS (ALPN "h2"), as a gRPC server does (${code})`
+  if (!tls && (code === 'ECONNRESET' || code === 'EPIPE')) return `${words}; if the port takes TLS, write grpcs://`
+  return words
 }
 
 /** The serving status from a finished call, or the `GrpcCallError` it ended with. */
@@ -179,7 +197,7 @@ function readResponse(
   trailers: IncomingHttpHeaders | undefined,
   body: Buffer,
 ): number {
-  if (!response) throw new GrpcCallError(GrpcCode.UNAVAILABLE, 'the server closed the stream without answering')
+  if (!response) throw new GrpcCallError(GrpcCode.UNAVAILABLE, NO_ANSWER)
   const httpStatus = Number(response[':status'])
   // A trailers-only response carries grpc-status in its headers.
   const grpcStatus = header(trailers, 'grpc-status') ?? header(response, 'grpc-status')

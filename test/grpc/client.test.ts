@@ -3,6 +3,9 @@
  * official grpc-health-check package's server in its own process, so it can be frozen.
  */
 import assert from 'node:assert/strict'
+import { createServer as createHttpServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import * as grpcJs from '@grpc/grpc-js'
 import { runProbe } from '../../src/core/run-probe.js'
@@ -79,6 +82,33 @@ describe('grpc probe and probekit check grpc:// against grpc-health-check', () =
     assert.equal(insecure.status, 'pass', insecure.output)
     const plainToTls = await runProbe(grpc(`grpcs://127.0.0.1:${plain.port}`), { timeoutMs: 3000 })
     assert.match(plainToTls.output ?? '', /the server does not speak TLS/)
+  })
+
+  it('says so when the port is not gRPC: TLS-only, HTTP/1.1, TLS without HTTP/2', async () => {
+    const plainToTls = await runProbe(grpc(`grpc://127.0.0.1:${secure.port}`), { timeoutMs: 3000 })
+    assert.equal(plainToTls.status, 'fail')
+    assert.match(plainToTls.output ?? '', /UNAVAILABLE: .*; if the port takes TLS, write grpcs:\/\/$/)
+    const web = createHttpServer((_req, res) => res.end('ok'))
+    const webTls = createHttpsServer({ cert: ca.read(ca.serverCert), key: ca.read(ca.serverKey) }, (_req, res) =>
+      res.end('ok'),
+    )
+    await Promise.all([web, webTls].map((server) => new Promise<void>((r) => server.listen(0, '127.0.0.1', r))))
+    try {
+      const http1 = await runProbe(grpc(`grpc://127.0.0.1:${(web.address() as AddressInfo).port}`), {
+        timeoutMs: 3000,
+      })
+      assert.match(http1.output ?? '', /UNAVAILABLE: the server does not speak HTTP\/2, as a gRPC server does/)
+      const noH2 = await runProbe(
+        grpc(`grpcs://localhost:${(webTls.address() as AddressInfo).port}`, { ca: ca.read(ca.caCert) }),
+        { timeoutMs: 3000 },
+      )
+      assert.match(noH2.output ?? '', /UNAVAILABLE: the server offers no HTTP\/2 over TLS \(ALPN "h2"\)/)
+    } finally {
+      for (const server of [web, webTls]) {
+        server.closeAllConnections()
+        server.close()
+      }
+    }
   })
 
   it('uses an app’s own grpc-js client and its channel', async () => {
