@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import { NotReady } from '../core/errors.js'
 import { redact } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
@@ -172,7 +173,28 @@ async function statsOnce(servers: ServerSpec[], limitMs: number, signal: AbortSi
   }
   signal.addEventListener('abort', close, { once: true })
   try {
-    const outcomes = await untilAborted(statsRound(client), signal)
+    const round = statsRound(client)
+    // The first request opened the sockets. A server that answers something other than the
+    // binary protocol (every response starts with the magic byte 0x81) would leave memjs
+    // waiting for a header until the deadline: it fails at once, naming what it said.
+    for (const server of client.servers as (MemjsServerLike & { _socket?: Socket })[]) {
+      const socket = server._socket
+      socket?.once('data', (chunk: Buffer) => {
+        if (chunk[0] === 0x81) return
+        const said = JSON.stringify(
+          chunk
+            .subarray(0, 24)
+            .toString('latin1')
+            .replace(/[^\x20-\x7e]/g, '.'),
+        )
+        socket.destroy(
+          new Error(
+            `no answer in memcached's binary protocol (it answered ${said}): not memcached, or one run with -B ascii`,
+          ),
+        )
+      })
+    }
+    const outcomes = await untilAborted(round, signal)
     // memjs names servers by host:port; show the list as the user wrote it.
     return outcomes.map((o, i) => ({ ...o, server: servers[i]?.address ?? o.server }))
   } finally {
