@@ -188,9 +188,7 @@ async function statsOnce(servers: ServerSpec[], limitMs: number, signal: AbortSi
             .replace(/[^\x20-\x7e]/g, '.'),
         )
         socket.destroy(
-          new Error(
-            `no answer in memcached's binary protocol (it answered ${said}): not memcached, or one run with -B ascii`,
-          ),
+          new Error(`not a memcached server (it answered ${said} where memcached's binary protocol was due)`),
         )
       })
     }

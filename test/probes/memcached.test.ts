@@ -112,7 +112,7 @@ describe('memcached probe against two real memcached servers', () => {
     assert.equal(result.status, 'fail')
     assert.equal(
       result.output,
-      `memcached: 1 of 2 servers did not answer: ${garbage.address} (no answer in memcached's binary protocol (it answered "HTTP/9.9 garbage ......."): not memcached, or one run with -B ascii); 1 answered`,
+      `memcached: 1 of 2 servers did not answer: ${garbage.address} (not a memcached server (it answered "HTTP/9.9 garbage ......." where memcached's binary protocol was due)); 1 answered`,
     )
   })
 
