@@ -300,8 +300,18 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
     if (previous === report.status) return
     this.lastGroupStatus.set(group, report.status)
     if (previous === undefined && report.status === 'pass') return
-    const failing = report.checks.filter((c) => c.status !== 'pass')
-    const reason = failing.map((c) => `${c.name}: ${c.output ?? c.status}`).join('; ') || undefined
+    // The checks that gave the group its status are its reason; a non-critical check that
+    // warns beside a failing one is not a cause, and is named after them as a warning.
+    const said = (c: Report['checks'][number]) => `${c.name}: ${c.output ?? c.status}`
+    const causes = report.checks.filter((c) => c.status === report.status && c.status !== 'pass')
+    const warnings = report.status === 'fail' ? report.checks.filter((c) => c.status === 'warn') : []
+    const reason =
+      [
+        causes.map(said).join('; '),
+        warnings.length > 0 ? `warning${warnings.length > 1 ? 's' : ''}: ${warnings.map(said).join('; ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; also ') || undefined
     this.transition({ kind: 'group', name: group, previous, current: report.status, reason })
   }
 

@@ -267,6 +267,35 @@ describe('lifecycle', () => {
 })
 
 describe('transitions', () => {
+  it("names a group's failing checks as its reason, and a warning beside them as a warning", async () => {
+    const lines: string[] = []
+    const logger = {
+      info: (m: string) => lines.push(`info ${m}`),
+      warn: (m: string) => lines.push(`warn ${m}`),
+      error: (m: string) => lines.push(`error ${m}`),
+    }
+    const health = createHealth({ logger })
+    let dbUp = true
+    health.add(
+      'search',
+      () => {
+        throw new Error('fetch failed')
+      },
+      { critical: false },
+    )
+    health.add('db', () => {
+      if (!dbUp) throw new Error('connection refused')
+    })
+    await health.run('ready')
+    dbUp = false
+    await health.run('ready')
+    const groupLines = lines.filter((l) => l.includes('health group'))
+    assert.deepEqual(groupLines, [
+      'warn health group ready warn: search: fetch failed',
+      'error health group ready warn -> fail: db: connection refused; also warning: search: fetch failed',
+    ])
+  })
+
   it('emits and logs one line per change, never one per request', async () => {
     const lines: string[] = []
     const logger = {
