@@ -1,11 +1,16 @@
+import { terminalSafe } from '../core/inert.js'
 import type { Report, Status } from '../core/types.js'
 
 /** The content type of the Prometheus text exposition format. */
 export const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
-/** Escapes a label value as the exposition format requires (backslash, quote, newline). */
+/**
+ * Escapes a label value as the exposition format requires (backslash, quote, newline),
+ * with control characters first shown as `\x1b`-style text (core/inert.ts), so a scrape
+ * read in a terminal stays inert: an exec check's command line can hold an ESC.
+ */
 export function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+  return terminalSafe(value).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 }
 
 /** `{a="1",b="2"}` from a record of labels, escaped. */

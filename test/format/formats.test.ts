@@ -77,6 +77,8 @@ describe('health+json format', () => {
 describe('Prometheus format', () => {
   it('escapes label values', () => {
     assert.equal(escapeLabelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd')
+    // Control characters reach a terminal reading the scrape as text: \x1b, read back as such.
+    assert.equal(escapeLabelValue('sh -c "printf \u001b[2J"'), 'sh -c \\"printf \\\\x1b[2J\\"')
   })
 
   it('has HELP and TYPE once per family and one series per check', () => {
