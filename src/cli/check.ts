@@ -7,7 +7,7 @@ import type { CheckResult, Probe } from '../core/types.js'
 import { probeForTarget, schemeOf, TargetError, type TargetOptions } from '../probes/url.js'
 import { parseCommandArgs, parseDuration } from './args.js'
 import { writeStdout } from './stdout.js'
-import { headerShown, UsageError } from './usage-error.js'
+import { parseHeaderFlag, UsageError } from './usage-error.js'
 
 export const HELP = `Usage: probekit check [options] <target>…
 
@@ -224,14 +224,8 @@ function parse(argv: string[]): Parsed | undefined {
   if (headers) {
     options.headers = {}
     for (const header of headers) {
-      const colon = header.indexOf(':')
-      const name = colon > 0 ? header.slice(0, colon).trim() : ''
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(header)) {
-        throw new UsageError(
-          `--header ${JSON.stringify(headerShown(header))} is not a header; write it as 'Name: value'`,
-        )
-      }
-      options.headers[name] = header.slice(colon + 1).trim()
+      const { name, value } = parseHeaderFlag(header)
+      options.headers[name] = value
     }
   }
   if (expectStatus !== undefined) {

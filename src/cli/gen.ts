@@ -14,7 +14,7 @@ import {
 } from '../gen/settings.js'
 import { portRangeProblem } from '../probes/url.js'
 import { type FlagSpecs, type FlagValues, parseCommandArgs, parseDuration } from './args.js'
-import { headerShown, UsageError } from './usage-error.js'
+import { parseHeaderFlag, UsageError } from './usage-error.js'
 
 const KINDS = ['k8s', 'docker', 'compose', 'nginx'] as const
 type Kind = (typeof KINDS)[number]
@@ -167,7 +167,7 @@ async function generate(kind: Kind, values: Values): Promise<string> {
     port: parsePort(values.port, kind),
     paths: resolvePaths(values, appPaths),
     scheme: parseScheme(values.scheme),
-    headers: (values.header ?? []).map(parseHeader),
+    headers: (values.header ?? []).map(parseHeaderFlag),
     periodSeconds: seconds(values.period ?? values.interval, values.period ? '--period' : '--interval', 10, false),
     failureThreshold: count(values['failure-threshold'] ?? values.retries, '--failure-threshold', 3),
     successThreshold: count(values['success-threshold'], '--success-threshold', 1),
@@ -418,16 +418,6 @@ function parseScheme(value: string | undefined): 'HTTP' | 'HTTPS' {
   if (value === undefined || value.toLowerCase() === 'http') return 'HTTP'
   if (value.toLowerCase() === 'https') return 'HTTPS'
   throw new UsageError(`--scheme ${JSON.stringify(value)} is not http or https`)
-}
-
-/** `Name: value`, as curl takes it. */
-export function parseHeader(value: string): { name: string; value: string } {
-  const colon = value.indexOf(':')
-  const name = colon > 0 ? value.slice(0, colon).trim() : ''
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(value)) {
-    throw new UsageError(`--header ${JSON.stringify(headerShown(value))} is not a header; write it as 'Name: value'`)
-  }
-  return { name, value: value.slice(colon + 1).trim() }
 }
 
 /** The most Kubernetes takes in a probe's seconds and thresholds (an int32); Docker takes more. */

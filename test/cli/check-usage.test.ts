@@ -62,10 +62,24 @@ describe('probekit check: input it refuses, output it bounds', () => {
         ['--header', 'X-A: b', 'tcp://127.0.0.1:1'],
         /usage error: --header applies to http:\/\/ and https:\/\/ targets/,
       ],
-      [['--header', 'no colon', 'http://127.0.0.1:1/'], /usage error: --header "no…" is not a header/],
+      [['--header', 'no colon', 'http://127.0.0.1:1/'], /usage error: the --header "no…" has no colon; write it as/],
       [
         ['--header', 'Authorization Bearer hunter2', 'http://127.0.0.1:1/'],
-        /usage error: --header "Authorization…" is not a header/,
+        /usage error: the --header "Authorization…" has no colon; write it as 'Name: value'$/m,
+      ],
+      // A lone word may be the credential itself: not shown.
+      [['--header', 'hunter2-token', 'http://127.0.0.1:1/'], /usage error: the --header given has no colon; write/],
+      [
+        ['--header', 'Bad Name: hunter2', 'http://127.0.0.1:1/'],
+        /usage error: the --header "Bad…" has a space in its name, which a header name cannot hold; write it as/,
+      ],
+      [
+        ['--header', ': hunter2', 'http://127.0.0.1:1/'],
+        /usage error: the --header given has no name before its colon/,
+      ],
+      [
+        ['--header', 'X-A: hunter2\r\nX-B: c', 'http://127.0.0.1:1/'],
+        /usage error: the --header "X-A: …" holds a line break or NUL, which a header cannot/,
       ],
       [['--expect-status', 'ok', 'http://127.0.0.1:1/'], /usage error: --expect-status "ok" is not a status/],
       [['--max-age', '60', 'http://127.0.0.1:1/'], /usage error: --max-age applies to file:\/\/ targets/],

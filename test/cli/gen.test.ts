@@ -500,7 +500,11 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
         ['gen', 'k8s', '--success-threshold', '99999999999'],
         /usage error: --success-threshold "99999999999" is not a whole number from 1 to 2147483647$/m,
       ],
-      [['gen', 'k8s', '--header', 'nocolon'], /usage error: --header "nocolon" is not a header/],
+      [
+        ['gen', 'k8s', '--header', 'nocolon'],
+        /usage error: the --header given has no colon; write it as 'Name: value'/,
+      ],
+      [['gen', 'k8s', '--header', 'X Y: z'], /usage error: the --header "X…" has a space in its name/],
       [['gen', 'k8s', '--config', 'missing.js'], /usage error: the config module missing.js does not exist/],
       [['gen', 'nginx', '--upstream', 'web:8000'], /usage error: --upstream "web:8000" is not an http\(s\) URL/],
       // Credentials proxy_pass would drop without a word; the password is not echoed.
