@@ -12,7 +12,7 @@
  */
 
 import { jsonSafe, lineSafe } from '../core/inert.js'
-import { type Logger, writeLog } from '../core/logger.js'
+import type { Logger } from '../core/logger.js'
 import { positive } from '../core/options.js'
 import { redactCut } from '../core/redact.js'
 import {
@@ -23,6 +23,7 @@ import {
   senderDeliveries,
   shownReceiverUrl,
 } from './deliveries.js'
+import { limitedLog } from './log-limiter.js'
 import { registerReceiverSecrets } from './secrets.js'
 import type { CheckState, HealthState } from './types.js'
 import type { TransitionSource } from './webhooks.js'
@@ -210,11 +211,10 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
         const oldest = target.queue.keys().next().value as string
         target.queue.delete(oldest)
         if (target.dropped++ === 0)
-          writeLog(
-            logger,
+          limitedLog(logger).write(
             'warn',
+            { cause: 'alertmanager queue full', subject: target.shown },
             `alertmanager ${target.shown}: more than ${maxQueue} alerts waiting; dropping the oldest`,
-            {},
           )
       }
       target.queue.set(key, { alert, firing: isFiring })
@@ -246,16 +246,22 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     const outcome = await attempt(target, body)
     if (outcome.ok) {
       if (target.down)
-        writeLog(logger, 'info', `alertmanager ${target.shown}: reachable again; sent the alerts that waited`, {})
+        limitedLog(logger).write(
+          'info',
+          { cause: 'alertmanager reachable', subject: target.shown },
+          `alertmanager ${target.shown}: reachable again; sent the alerts that waited`,
+        )
       target.down = false
       target.failures = 0
       target.dropped = 0
       return
     }
     if (!outcome.retry) {
-      writeLog(
-        logger,
+      // Bounded like every line of the monitor: an Alertmanager that refuses every post
+      // while a check flaps would otherwise log one line per post.
+      limitedLog(logger).write(
         'error',
+        { cause: 'alertmanager refused', subject: target.shown },
         `alertmanager ${target.shown}: refused ${batch.length} alert${batch.length === 1 ? '' : 's'}: ${outcome.reason}`,
         { alertmanager: { url: target.shown, reason: outcome.reason } },
       )
@@ -267,9 +273,9 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     target.failures++
     if (!target.down) {
       target.down = true
-      writeLog(
-        logger,
+      limitedLog(logger).write(
         'error',
+        { cause: 'alertmanager unreachable', subject: target.shown },
         `alertmanager ${target.shown}: unreachable (${outcome.reason}); alerts wait and are retried with backoff`,
         { alertmanager: { url: target.shown, reason: outcome.reason } },
       )

@@ -215,6 +215,40 @@ describe('alerts to a real Alertmanager', () => {
     }
   })
 
+  it('an Alertmanager that refuses every post while a check flaps is logged once, not once a post', async () => {
+    let posts = 0
+    const refusing = createServer((req, res) => {
+      posts++
+      req.resume()
+      req.on('end', () => res.writeHead(400, { 'content-type': 'text/plain' }).end('bad alert'))
+    })
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve))
+    const log = new Log()
+    const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`
+    const alerts = startAlertmanager(fleet.monitor, { urls: [url], resendMs: 60_000, logger: log })
+    try {
+      for (let i = 0; i < 10; i++) {
+        fleet.monitor.push('nightly', 'fail')
+        await fleet.waitForState(NIGHTLY, 'critical')
+        await waitFor('the post', () => alerts.pending === 0)
+        fleet.monitor.push('nightly', 'success')
+        await fleet.waitForState(NIGHTLY, 'passing')
+        await waitFor('the post', () => alerts.pending === 0)
+      }
+      assert.ok(posts >= 10, `posts: ${posts}`)
+      const refused = log.lines.filter((l) => /refused/.test(l))
+      assert.equal(refused.length, 1, log.lines.join('\n'))
+      assert.match(
+        refused[0] ?? '',
+        /^error alertmanager http:\/\/127\.0\.0\.1:\d+\/: refused 1 alert: answered 400: bad alert$/,
+      )
+    } finally {
+      await alerts.close()
+      refusing.closeAllConnections()
+      await new Promise((resolve) => refusing.close(resolve))
+    }
+  })
+
   it('a frozen Alertmanager delays nothing and the queue stays bounded', async () => {
     const log = new Log()
     const alerts = startAlertmanager(fleet.monitor, {
