@@ -74,6 +74,7 @@ import type { Monitor } from './monitor.js'
 import { ProcessMetrics } from './process-metrics.js'
 import { Slots, TokenBuckets } from './rate-limit.js'
 import { EventStream } from './sse.js'
+import type { EtcdStoreStatus } from './store/etcd.js'
 
 export interface ApiOptions {
   /** Interface to bind, e.g. `127.0.0.1` or `0.0.0.0`. */
@@ -397,6 +398,25 @@ export async function startApi(monitor: Monitor, options: ApiOptions): Promise<A
     monitor.store.transitions({ limit: 1 })
     return { observedValue: monitor.states().length, observedUnit: 'checks' }
   })
+  // An etcd store answers reads from its own copy, so the query above passes while etcd
+  // does not answer. Whether etcd answers is a check of its own, and a warning only: every
+  // replica shares that etcd, and a readiness that failed with it would take them all out
+  // of service at once, while each still checks and serves what it holds.
+  const link = (monitor.store as { status?: () => EtcdStoreStatus }).status
+  if (typeof link === 'function') {
+    health.add(
+      'etcd',
+      () => {
+        const { available, lastError, pendingWrites } = link.call(monitor.store)
+        if (!available)
+          throw new Error(
+            `${lastError ?? 'etcd is not answering'}; checks go on, and ${pendingWrites} key(s) wait in memory until etcd answers`,
+          )
+        return { observedValue: pendingWrites, observedUnit: 'pending writes' }
+      },
+      { critical: false },
+    )
+  }
 
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((caught: unknown) => {

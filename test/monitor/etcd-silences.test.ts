@@ -305,10 +305,23 @@ describe('silences shared by monitor replicas on a real etcd', () => {
         [[silence.id, silence.endsAt]],
       )
       assert.equal((await checkOf(a, muted)).silenced?.id, silence.id)
+      // Readiness says so, as a warning: the replica still serves (a shared etcd failing
+      // every replica's readiness would take them all out of service at once).
+      const ready = await fetch(`${a.api.url}/readyz?verbose`)
+      assert.equal(ready.status, 200)
+      const text = await ready.text()
+      assert.match(text, /^\[\+\]store ok/m)
+      assert.match(
+        text,
+        /^\[!\]etcd warn: no answer within 1000 ms; checks go on, and \d+ key\(s\) wait in memory until etcd answers$/m,
+      )
     } finally {
       etcd.process.thaw()
     }
     await waitFor('mon-a to reach etcd again', () => a.store.status().available, 20_000)
+    await waitFor('readiness to say etcd answers', async () =>
+      /^\[\+\]etcd ok/m.test(await (await fetch(`${a.api.url}/readyz?verbose`)).text()),
+    )
     const again = await addSilence(a, { pod: 'web', for: '1h', comment: 'after the thaw' })
     assert.equal(again.status, 201)
     const added = ((await again.json()) as { silence: Silence }).silence
