@@ -327,6 +327,11 @@ describe('bad manifests', () => {
         'id: a\nchecks:\n  - name: x\n    type: tcp\n    address: db\n',
         /a\.yaml:5: checks\[0\]\.address: "db" is not host:port/,
       ],
+      // One line, with the value as written: its line break shown, not broken.
+      [
+        'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    method: "get /x HTTP/1.1\\r\\nX: y"\n',
+        /^a\.yaml:5: checks\[0\]\.method: "get \/x HTTP\/1\.1\\x0d\\nX: y" is not an HTTP method$/,
+      ],
       [
         'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n  - name: x\n    url: http://h:2/\n',
         /a\.yaml:5: checks\[1\]\.name: "x" is used twice/,
@@ -532,7 +537,8 @@ describe('bad manifests', () => {
     const cases: [string, string][] = [
       [
         'id: okpod\nstatus_port: 9199\nstatus_http: true\nnode: "n\\u202eevil\\u001b[2J"\n',
-        'a.yaml:4: node: "n\u202eevil\\u001b[2J" is not a usable node name; use a host name: letters, digits, ".", "_" and "-", as in web-1 or db-7.internal',
+        // The bidi control is shown as an escape too: the message is inert in a terminal.
+        'a.yaml:4: node: "n\\u202eevil\\u001b[2J" is not a usable node name; use a host name: letters, digits, ".", "_" and "-", as in web-1 or db-7.internal',
       ],
       [
         'id: a\nnode: web/1\nstatus_port: 8001\n',
@@ -544,7 +550,7 @@ describe('bad manifests', () => {
       ],
       [
         'id: a\nchecks:\n  - { name: x, type: tcp, address: "db\\u202e7:5432" }\n',
-        'a.yaml:3: checks[0].address: "db\u202e7" is not a host name; use letters, digits, ".", "_" and "-" (db-7.internal), or an IP address',
+        'a.yaml:3: checks[0].address: "db\\u202e7" is not a host name; use letters, digits, ".", "_" and "-" (db-7.internal), or an IP address',
       ],
     ]
     for (const [text, expected] of cases)

@@ -1,4 +1,5 @@
 /** What a manifest says, once read: pods, their checks, and the error a mistake ends in. */
+import { lineSafe } from '../../core/inert.js'
 import { redact, SecretSet } from '../../core/redact.js'
 import type { MaintenanceWindow } from '../silences.js'
 import type { Thresholds } from '../thresholds.js'
@@ -13,7 +14,8 @@ export class ManifestError extends Error {
     readonly key: string | undefined,
     readonly problem: string,
   ) {
-    super(`${file}${line ? `:${line}` : ''}: ${key ? `${key}${keySeparator(key)}` : ''}${problem}`)
+    // One line, inert: a value quoted in the problem may hold a line break or an escape.
+    super(lineSafe(`${file}${line ? `:${line}` : ''}: ${key ? `${key}${keySeparator(key)}` : ''}${problem}`))
   }
 }
 

@@ -37,8 +37,9 @@ export function readHttpCheck(
     if (type === 'https' && url.startsWith('http:'))
       r.fail([...path, 'url'], 'is http:// but the check type is https; make them agree')
   }
-  const method = (r.str(raw, [...path, 'method'], false) ?? 'GET').toUpperCase()
-  if (!/^[A-Z]+$/.test(method)) r.fail([...path, 'method'], `"${method}" is not an HTTP method`)
+  const written = r.str(raw, [...path, 'method'], false) ?? 'GET'
+  const method = written.toUpperCase()
+  if (!/^[A-Z]+$/.test(method)) r.fail([...path, 'method'], `"${written}" is not an HTTP method`)
   const spec: HttpCheckSpec = {
     ...common,
     kind: 'http',
