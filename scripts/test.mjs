@@ -66,7 +66,8 @@ process.on('exit', () => rmSync(runTmp, { recursive: true, force: true }))
 const child = spawn(process.execPath, args, {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, PROBEKIT_TEST: '1', TMPDIR: runTmp },
+  // PROBEKIT_TEST_RUN marks what this run starts, apart from another run's on the machine.
+  env: { ...process.env, PROBEKIT_TEST: '1', TMPDIR: runTmp, PROBEKIT_TEST_RUN: runTmp },
 })
 // Ended from outside (Ctrl-C, a CI's SIGTERM): the tests and every process they started
 // (servers included, frozen ones too) end at once, as the watchdog ends one file, and the
@@ -163,9 +164,9 @@ let leaks = 0
 const suspects = new Map()
 
 /**
- * Finds processes a test file left running, by the mark every process it starts inherits
- * (PROBEKIT_TEST_FILE, set by exit-guard.mjs) or by this run's temp directory (TMPDIR, or an
- * argument inside it). During the run: one whose file's process is gone, seen on two ticks
+ * Finds processes a test file of this run left running: this run's by the mark every
+ * process it starts inherits (PROBEKIT_TEST_RUN, or TMPDIR: the run's temp directory, or an
+ * argument inside it), the file's by PROBEKIT_TEST_FILE (set by exit-guard.mjs). During the run: one whose file's process is gone, seen on two ticks
  * in a row (a file's exit handlers kill its servers; they go within a tick). At the end
  * (`final`): every one. Ends them when `end` (or, during the run, at once), naming them and
  * their file. Returns how many are left. Not Linux: nothing to read, 0.
@@ -181,9 +182,13 @@ function endLeftovers(final, end = !final, say = true) {
   for (const [pid, info] of table) {
     if (pid === process.pid) continue
     const env = environOf(pid)
+    // Only this run's: another run on the machine (a second checkout's) has its own.
+    const inRun =
+      env.get('PROBEKIT_TEST_RUN') === runTmp ||
+      env.get('TMPDIR') === runTmp ||
+      info.args.some((a) => a.includes(runTmp))
+    if (!inRun) continue
     const mark = env.get('PROBEKIT_TEST_FILE')
-    const inRun = env.get('TMPDIR') === runTmp || info.args.some((a) => a.includes(runTmp))
-    if (!mark && !inRun) continue
     // epmd is shared by every Erlang node on the machine by design (rabbitmq.ts).
     if (info.args[0]?.endsWith('epmd')) continue
     const [filePid, ...file] = (mark ?? '').split(' ')
