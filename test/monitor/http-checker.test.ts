@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo, Socket } from 'node:net'
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
@@ -247,6 +247,29 @@ describe('HTTP checker', () => {
     const outcome = await make(checkOf(`${base}/reset`)).run()
     assert.equal(outcome.status, 'fail')
     assert.match(outcome.output, /^HTTP GET .*\/reset: .*(reset|closed|ECONNRESET|other side)/i)
+  })
+
+  it('says in words what OpenSSL and undici say in codes: https:// to a plain port, headers too large', async () => {
+    const plainTls = await make(checkOf(`${base.replace('http:', 'https:')}/ok`)).run()
+    assert.equal(plainTls.status, 'fail')
+    assert.match(plainTls.output, /^HTTP GET https:\/\/\S+: the server does not speak TLS \(\w+\)$/)
+    const bigHead = createNetServer((socket) => {
+      socket.once('data', () =>
+        socket.end(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\nContent-Length: 2\r\n\r\nok`),
+      )
+      socket.on('error', () => {})
+    })
+    await new Promise<void>((resolve) => bigHead.listen(0, '127.0.0.1', resolve))
+    try {
+      const big = await make(checkOf(`http://127.0.0.1:${(bigHead.address() as AddressInfo).port}/`)).run()
+      assert.equal(big.status, 'fail')
+      assert.match(
+        big.output,
+        /: not a valid HTTP response: its headers are larger than the client accepts \(UND_ERR_HEADERS_OVERFLOW\)$/,
+      )
+    } finally {
+      await new Promise((resolve) => bigHead.close(resolve))
+    }
   })
 
   it('sends the configured headers', async () => {

@@ -12,7 +12,7 @@ import { Agent, buildConnector, type Dispatcher } from 'undici'
 import type { Deadline } from '../../core/deadline.js'
 import { reasonOf } from '../../core/errors.js'
 import { decodeLoose, redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
-import { isTlsNameError, isTlsTrustError } from '../../probes/network-error.js'
+import { describeNetworkError, errorCode, isTlsNameError, isTlsTrustError } from '../../probes/network-error.js'
 import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
 import {
   CERTIFICATE_LINE_ROOM,
@@ -189,7 +189,7 @@ export function httpChecker(spec: HttpCheckSpec, secrets?: SecretSet, options: H
         // Verification refused the certificate for its dates: one more handshake reads the
         // chain, so the output says which certificate and when (see run()).
         if (secure && isCertificateDateError(error)) await readChain(deadline.signal).catch(() => {})
-        throw new Error(`${head}: ${reasonOf(error, secrets)}`)
+        throw new Error(`${head}: ${reasonOf(wordsFor(error), secrets)}`)
       }
       throw new Error(
         `${head}: ${status} ${STATUS_CODES[status] ?? ''}, then reading the body failed: ${reasonOf((error as { cause?: unknown }).cause, secrets)}`,
@@ -389,4 +389,17 @@ function lowerKeys(record: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(record)) out[k.toLowerCase()] = v
   return out
+}
+
+/**
+ * What a failed request is shown as: Node's own message where it reads well ("connect
+ * ECONNREFUSED …", "certificate has expired"), the probes' words where it does not: OpenSSL's
+ * internals ("801C…:error:0A00010B:SSL routines:…:wrong version number:…ssl3_record.c:350:"
+ * becomes "the server does not speak TLS") and undici's "Headers Overflow Error".
+ */
+function wordsFor(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : ''
+  if (errorCode(error) === 'UND_ERR_HEADERS_OVERFLOW' || /error:[0-9A-Fa-f]+:[^:\n]*:/.test(message))
+    return describeNetworkError(error)
+  return error
 }
