@@ -4,6 +4,7 @@
  * two meet here, so the core never imports HTTP.
  */
 import { HealthCore, type HealthCoreOptions } from './core/health.js'
+import { optionKeys } from './core/options.js'
 import type { Group } from './core/types.js'
 import { createHandler, type Fallback, type HealthHandler } from './http/handler.js'
 import { type Listening, type ListenOptions, listen } from './http/listen.js'
@@ -19,17 +20,17 @@ import {
 export interface HealthOptions extends HealthCoreOptions, HttpOptions {}
 
 /** Every key `createHealth` accepts, in the order its "unknown option" error lists them. */
-const HEALTH_OPTION_KEYS = [
-  'timeout',
-  'cacheTtl',
-  'details',
-  'paths',
-  'extraPaths',
-  'metricsPath',
-  'logger',
-  'service',
-  'initiallyReady',
-] as const satisfies readonly (keyof HealthOptions)[]
+const HEALTH_OPTION_KEYS = optionKeys<HealthOptions>()({
+  timeout: true,
+  cacheTtl: true,
+  details: true,
+  paths: true,
+  extraPaths: true,
+  metricsPath: true,
+  logger: true,
+  service: true,
+  initiallyReady: true,
+})
 
 /**
  * A health instance: the probes of one process, their groups, the process's lifecycle

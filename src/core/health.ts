@@ -7,7 +7,15 @@ import { EventEmitter } from 'node:events'
 import { isoTime } from './clock.js'
 import { Lifecycle, type LifecyclePhase } from './lifecycle.js'
 import { type Logger, writeLog } from './logger.js'
-import { nonNegative, oneOf, positive, rejectUnknownKeys } from './options.js'
+import {
+  checkProbeOptions,
+  nonNegative,
+  oneOf,
+  optionKeys,
+  PROBE_OPTIONS,
+  positive,
+  rejectUnknownKeys,
+} from './options.js'
 import { ProbeRunner } from './probe-runner.js'
 import { worse } from './status.js'
 import {
@@ -57,13 +65,20 @@ export const LIFECYCLE_CHECK = 'lifecycle'
 
 const MS = 'milliseconds'
 
-export const HEALTH_CORE_OPTION_KEYS = [
-  'timeout',
-  'cacheTtl',
-  'logger',
-  'service',
-  'initiallyReady',
-] as const satisfies readonly (keyof HealthCoreOptions)[]
+export const HEALTH_CORE_OPTION_KEYS = optionKeys<HealthCoreOptions>()({
+  timeout: true,
+  cacheTtl: true,
+  logger: true,
+  service: true,
+  initiallyReady: true,
+})
+
+const SERVICE_INFO_KEYS = optionKeys<ServiceInfo>()({
+  serviceId: true,
+  version: true,
+  releaseId: true,
+  description: true,
+})
 
 /**
  * The probes of one process, their groups and the process's lifecycle state. Every face
@@ -84,12 +99,12 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
   private readonly closers = new Set<() => Promise<void>>()
 
   /**
-   * `optionKeys` are the keys `options` may have: a subclass that takes more options
+   * `knownKeys` are the keys `options` may have: a subclass that takes more options
    * (src/health.ts) lists all of them, so a misspelt one is caught once, with the closest.
    */
-  constructor(options: HealthCoreOptions = {}, optionKeys: readonly string[] = HEALTH_CORE_OPTION_KEYS) {
+  constructor(options: HealthCoreOptions = {}, knownKeys: readonly string[] = HEALTH_CORE_OPTION_KEYS) {
     super()
-    checkCoreOptions(options, optionKeys)
+    checkCoreOptions(options, knownKeys)
     this.timeoutMs = positive(options.timeout, 900, 'probekit: timeout', MS)
     this.cacheTtlMs = nonNegative(options.cacheTtl, 0, 'probekit: cacheTtl', MS)
     this.logger = options.logger === undefined ? console : options.logger
@@ -110,12 +125,13 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
       if (typeof checkOrOptions !== 'function') {
         throw new TypeError(`health.add("${nameOrProbe}", check): check must be a function`)
       }
-      checkProbeOptions(`health.add("${nameOrProbe}", check, options)`, maybeOptions)
+      checkProbeOptions(`health.add("${nameOrProbe}", check, options)`, maybeOptions, PROBE_OPTION_KEYS)
       probe = { ...maybeOptions, name: nameOrProbe, check: checkOrOptions }
     } else if (nameOrProbe && typeof nameOrProbe === 'object' && typeof nameOrProbe.check === 'function') {
       checkProbeOptions(
         `health.add(probe "${String(nameOrProbe.name)}", options)`,
         checkOrOptions as ProbeOptions | undefined,
+        PROBE_OPTION_KEYS,
       )
       probe = { ...nameOrProbe, ...(checkOrOptions as ProbeOptions | undefined) }
     } else {
@@ -355,26 +371,15 @@ function validateName(name: unknown): asserts name is string {
   }
 }
 
-const PROBE_OPTION_KEYS = [
-  'groups',
-  'critical',
-  'timeout',
-  'cacheTtl',
-  'interval',
-  'componentType',
-] as const satisfies readonly (keyof ProbeOptions)[]
+const PROBE_OPTION_KEYS = optionKeys<ProbeOptions>()(PROBE_OPTIONS)
 
 /** Misspelt keys and values outside the allowed ones fail here, not silently later. */
-function checkCoreOptions(options: HealthCoreOptions, optionKeys: readonly string[]): void {
-  rejectUnknownKeys('createHealth', options, optionKeys)
+function checkCoreOptions(options: HealthCoreOptions, knownKeys: readonly string[]): void {
+  rejectUnknownKeys('createHealth', options, knownKeys)
+  rejectUnknownKeys('createHealth: service', options.service, SERVICE_INFO_KEYS)
   oneOf('createHealth: initiallyReady', options.initiallyReady, [true, false])
   oneOf('createHealth: logger', options.logger, [false], {
     test: (value) => typeof value === 'object' && value !== null,
     words: 'a logger (console, pino, …)',
   })
-}
-
-function checkProbeOptions(where: string, options: ProbeOptions | undefined): void {
-  rejectUnknownKeys(where, options, PROBE_OPTION_KEYS)
-  oneOf(`${where}: critical`, options?.critical, [true, false])
 }

@@ -1,9 +1,59 @@
 /**
- * Checks of what a caller passes to `createHealth` and `health.add`: a misspelt key or a
- * value outside the allowed ones is a TypeError at once, naming the key and what fits,
- * instead of a setting that silently does nothing.
+ * Checks of the options objects the public functions take (`createHealth`, `health.add`,
+ * the probes, the shutdown helper, the worker kit, …): a misspelt key or a value outside the
+ * allowed ones is a TypeError at once, naming the key and what fits, instead of a setting
+ * that silently does nothing.
  */
+import { redactUrl } from './redact.js'
 import { didYouMean } from './suggest.js'
+import type { ProbeOptions } from './types.js'
+
+/**
+ * An object with every key of `T`, what `optionKeys` is given: `{ name: true, … }`, or an
+ * object of defaults that has them all. Its values are not read.
+ */
+export type EveryKey<T> = { readonly [K in keyof T]-?: unknown }
+
+/** `never` for each key of `L` that `T` does not have, so that listing it fails to compile. */
+type OnlyKeysOf<T, L> = { [K in keyof L]: K extends keyof T ? unknown : never }
+
+/**
+ * The keys `rejectUnknownKeys` takes for options of type `T`, in the order its error lists
+ * them, checked by the compiler both ways: a key `T` has that the object leaves out, and a
+ * key it names that `T` lacks (also one brought in by a spread), fail to compile.
+ *
+ * @example
+ * const KEYS = optionKeys<TcpProbeOptions>()({ name: true, ...PROBE_OPTIONS, ...CONNECT_OPTIONS })
+ */
+export function optionKeys<T>(): <L extends EveryKey<T>>(every: L & OnlyKeysOf<T, L>) => readonly (keyof T & string)[] {
+  return (every) => Object.keys(every) as (keyof T & string)[]
+}
+
+/** The keys of `ProbeOptions`, to spread into those of an options type that extends it. */
+export const PROBE_OPTIONS: EveryKey<ProbeOptions> = {
+  groups: true,
+  critical: true,
+  timeout: true,
+  cacheTtl: true,
+  interval: true,
+  componentType: true,
+}
+
+/**
+ * How an options error names a probe's call: `http("https://search/health", options)` for a
+ * target given as text or a URL (credentials masked), `redis(client, options)` for another.
+ */
+export function probeCall(probe: string, target: unknown, placeholder: string): string {
+  const shown =
+    typeof target === 'string' || target instanceof URL ? JSON.stringify(redactUrl(String(target))) : placeholder
+  return `${probe}(${shown}, options)`
+}
+
+/** The check of a probe's options, as `health.add` makes it: no unknown key, and `critical` a boolean. */
+export function checkProbeOptions(where: string, options: ProbeOptions | undefined, known: readonly string[]): void {
+  rejectUnknownKeys(where, options, known)
+  oneOf(`${where}: critical`, options?.critical, [true, false])
+}
 
 /** Throws a TypeError for the first key of `options` that is not in `known`, with the closest known key. */
 export function rejectUnknownKeys(where: string, options: object | undefined, known: readonly string[]): void {

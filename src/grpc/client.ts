@@ -6,6 +6,7 @@
 import { type ClientHttp2Session, connect, type IncomingHttpHeaders, type SecureClientSessionOptions } from 'node:http2'
 import { isIP, connect as netConnect, type Socket } from 'node:net'
 import { type TLSSocket, connect as tlsConnect } from 'node:tls'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { describeNetworkError, errorCode } from '../probes/network-error.js'
 import {
   CHECK_PATH,
@@ -33,6 +34,22 @@ export interface GrpcEndpoint {
   servername?: string
 }
 
+/** How `checkHealth` makes its call. */
+export interface CheckHealthOptions {
+  /** Ends the call (and its connection) when it fires. */
+  signal: AbortSignal
+  /** The call's gRPC deadline (`grpc-timeout`), in ms. */
+  timeoutMs?: number
+  /** TLS: handed the socket once its handshake succeeded, to read the server's certificates. */
+  onSecureConnect?: (socket: TLSSocket) => void
+}
+
+const CHECK_HEALTH_OPTION_KEYS = optionKeys<CheckHealthOptions>()({
+  signal: true,
+  timeoutMs: true,
+  onSecureConnect: true,
+})
+
 /** A call that ended with a gRPC status other than OK, or never reached one. */
 export class GrpcCallError extends Error {
   override name = 'GrpcCallError'
@@ -57,11 +74,8 @@ const MAX_RESPONSE_BYTES = 64 * 1024
  * `onSecureConnect` (TLS) is handed the socket once its handshake succeeded, to read the
  * server's certificates.
  */
-export function checkHealth(
-  endpoint: GrpcEndpoint,
-  service: string,
-  options: { signal: AbortSignal; timeoutMs?: number; onSecureConnect?: (socket: TLSSocket) => void },
-): Promise<number> {
+export function checkHealth(endpoint: GrpcEndpoint, service: string, options: CheckHealthOptions): Promise<number> {
+  rejectUnknownKeys('checkHealth', options, CHECK_HEALTH_OPTION_KEYS)
   const { signal } = options
   return new Promise<number>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason)

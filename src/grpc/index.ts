@@ -5,6 +5,6 @@
  * passes its own server.
  */
 
-export { checkHealth, GrpcCallError, type GrpcEndpoint } from './client.js'
+export { type CheckHealthOptions, checkHealth, GrpcCallError, type GrpcEndpoint } from './client.js'
 export { GrpcCode, ServingStatus, type ServingStatusName } from './protocol.js'
 export { addHealthService, type GrpcServerLike, type HealthService, type HealthServiceOptions } from './server.js'

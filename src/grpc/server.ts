@@ -36,6 +36,7 @@
 import { reasonOf } from '../core/errors.js'
 import type { ChangeEvent, HealthCore } from '../core/health.js'
 import { cutShort, jsonSafe } from '../core/inert.js'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { worstStatus } from '../core/status.js'
 import type { Group, Report, Status } from '../core/types.js'
 import { closeWithServers } from '../http/shutdown.js'
@@ -74,6 +75,12 @@ export interface HealthServiceOptions {
    */
   maxServiceNameBytes?: number
 }
+
+const HEALTH_SERVICE_OPTION_KEYS = optionKeys<HealthServiceOptions>()({
+  aliases: true,
+  maxWatchStreams: true,
+  maxServiceNameBytes: true,
+})
 
 const DEFAULT_MAX_WATCH_STREAMS = 1000
 const DEFAULT_MAX_SERVICE_NAME_BYTES = 512
@@ -152,6 +159,7 @@ export function addHealthService(
   if (!server || typeof server.addService !== 'function') {
     throw new TypeError('addHealthService(server, health): server must be a @grpc/grpc-js Server')
   }
+  rejectUnknownKeys('addHealthService', options, HEALTH_SERVICE_OPTION_KEYS)
   const maxWatchStreams = positiveInteger(options.maxWatchStreams, 'maxWatchStreams', DEFAULT_MAX_WATCH_STREAMS)
   const maxServiceNameBytes = positiveInteger(
     options.maxServiceNameBytes,

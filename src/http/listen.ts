@@ -1,7 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { MAX_TIMER_MS } from '../core/clock.js'
-import { rejectUnknownKeys } from '../core/options.js'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { createHandler } from './handler.js'
 import type { HttpHealth } from './surface.js'
 
@@ -44,7 +44,7 @@ const LISTEN_DEFAULTS = {
   maxConnections: 256,
 } as const
 
-const LISTEN_OPTION_KEYS = Object.keys(LISTEN_DEFAULTS) as (keyof ListenOptions)[]
+const LISTEN_OPTION_KEYS = optionKeys<ListenOptions>()(LISTEN_DEFAULTS)
 
 export interface Listening {
   /** e.g. `http://127.0.0.1:9000` */

@@ -19,6 +19,7 @@ import { withDeadline } from '../core/deadline.js'
 import { DeadlineExceeded, reasonOf } from '../core/errors.js'
 import type { HealthCore } from '../core/health.js'
 import { type Logger, type LogLevel, writeLog } from '../core/logger.js'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { sleep } from '../core/sleep.js'
 import type { Health } from '../health.js'
 import { ServerDrain, type ShutdownServer } from './server-drain.js'
@@ -52,6 +53,19 @@ export interface ShutdownHookOptions {
   /** This hook's deadline, in ms. Default: the helper's `hookTimeoutMs`. */
   timeoutMs?: number
 }
+
+const SHUTDOWN_OPTION_KEYS = optionKeys<ShutdownOptions>()({
+  servers: true,
+  signals: true,
+  delayMs: true,
+  drainTimeoutMs: true,
+  workTimeoutMs: true,
+  hookTimeoutMs: true,
+  exit: true,
+  logger: true,
+})
+
+const HOOK_OPTION_KEYS = optionKeys<ShutdownHookOptions>()({ timeoutMs: true })
 
 /** A cleanup hook. Its signal fires at the hook's deadline; a hook that ignores it is left behind. */
 export type ShutdownHook = (ctx: { signal: AbortSignal }) => unknown
@@ -128,6 +142,7 @@ export function closeWithServers(health: HealthCore, close: () => void): () => v
  * 6. exits 0 when everything finished in time, 1 when anything was forced (and logs what).
  */
 export function gracefulShutdown(health: Health, options: ShutdownOptions = {}): GracefulShutdown {
+  rejectUnknownKeys('gracefulShutdown', options, SHUTDOWN_OPTION_KEYS)
   if (helpers.has(health)) {
     throw new Error(
       'gracefulShutdown: this health instance has a shutdown helper already; add servers to it with shutdown.addServer(server)',
@@ -195,6 +210,7 @@ class Shutdown implements GracefulShutdown {
 
   onShutdown(name: string, hook: ShutdownHook, options: ShutdownHookOptions = {}): this {
     if (typeof hook !== 'function') throw new TypeError(`shutdown.onShutdown("${name}", hook): hook must be a function`)
+    rejectUnknownKeys(`shutdown.onShutdown("${name}", hook, options)`, options, HOOK_OPTION_KEYS)
     this.hooks.push({
       name,
       run: hook,

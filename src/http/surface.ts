@@ -4,7 +4,7 @@
  * src/health.ts joins the two into the package's `Health`.
  */
 import type { HealthCore } from '../core/health.js'
-import { oneOf } from '../core/options.js'
+import { oneOf, optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { GROUPS, type Group } from '../core/types.js'
 
 /** The framework-neutral view of a request that probekit needs. */
@@ -33,12 +33,14 @@ export interface HttpOptions {
   metricsPath?: string
 }
 
-export const HTTP_OPTION_KEYS = [
-  'details',
-  'paths',
-  'extraPaths',
-  'metricsPath',
-] as const satisfies readonly (keyof HttpOptions)[]
+export const HTTP_OPTION_KEYS = optionKeys<HttpOptions>()({
+  details: true,
+  paths: true,
+  extraPaths: true,
+  metricsPath: true,
+})
+
+const PATHS_KEYS = optionKeys<NonNullable<HttpOptions['paths']>>()({ live: true, ready: true, startup: true })
 
 /** A health instance with its HTTP surface: what `respond`, the handler, `listen` and the adapters read. */
 export interface HttpHealth extends HealthCore {
@@ -61,6 +63,7 @@ const DEFAULT_PATHS: Record<Group, string> = { live: '/livez', ready: '/readyz',
 
 /** Checks the HTTP options (values outside the allowed ones fail here) and settles them. */
 export function httpSurface(options: HttpOptions): HttpSurface {
+  rejectUnknownKeys('createHealth: paths', options.paths, PATHS_KEYS)
   oneOf('createHealth: details', options.details, ['never', 'local', 'always'], {
     test: (value) => typeof value === 'function',
     words: 'a function (request) => boolean',

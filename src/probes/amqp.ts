@@ -1,13 +1,14 @@
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import { redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
-import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { CONNECT_OPTIONS, type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { InFlight } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
 import { describeNetworkError, errorCode, isTlsTrustError } from './network-error.js'
 import { timed, type UntimedDetails } from './timed.js'
-import { type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
+import { TLS_OPTIONS, type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
 
 /** The part of an amqplib channel (promise API) the probe uses. */
 export interface AmqpChannelLike {
@@ -29,6 +30,14 @@ export interface AmqpProbeOptions extends ProbeOptions, ConnectOptions, TlsProbe
   queue?: string
 }
 
+const AMQP_OPTION_KEYS = optionKeys<AmqpProbeOptions>()({
+  name: true,
+  queue: true,
+  ...PROBE_OPTIONS,
+  ...CONNECT_OPTIONS,
+  ...TLS_OPTIONS,
+})
+
 interface AmqplibModule {
   connect(url: string, socketOptions?: Record<string, unknown>): Promise<AmqpConnectionLike>
 }
@@ -49,6 +58,7 @@ const noop = () => {}
  * health.add(amqp(connection, { queue: 'jobs' }))
  */
 export function amqp(connectionOrUrl: AmqpConnectionLike | string | URL, options: AmqpProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('amqp', connectionOrUrl, 'connection'), options, AMQP_OPTION_KEYS)
   const { name = 'amqp', connectTimeout: _ct, queue, ca: _ca, insecure: _in, ...probeOptions } = options
   const base = { componentType: 'component', ...probeOptions, name }
   if (typeof connectionOrUrl === 'string' || connectionOrUrl instanceof URL) {

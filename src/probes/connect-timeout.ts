@@ -6,6 +6,7 @@
  */
 import { MAX_TIMER_MS } from '../core/clock.js'
 import { NotReady } from '../core/errors.js'
+import type { EveryKey } from '../core/options.js'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2000
 
@@ -14,6 +15,9 @@ export interface ConnectOptions {
   /** How long URL mode may take to connect, in ms. Default 2000; the probe's deadline caps it. */
   connectTimeout?: number
 }
+
+/** The keys of `ConnectOptions`, to spread into those of a probe's options. */
+export const CONNECT_OPTIONS: EveryKey<ConnectOptions> = { connectTimeout: true }
 
 /**
  * The connect limit to use: `connectTimeout` (validated), capped by the probe's own

@@ -1,5 +1,6 @@
 import { statfs } from 'node:fs/promises'
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { formatBytes, formatPercent, parseSize, type Size } from './bytes.js'
 
@@ -13,6 +14,8 @@ export interface DiskProbeOptions extends ProbeOptions {
   minFree?: Size
 }
 
+const DISK_OPTION_KEYS = optionKeys<DiskProbeOptions>()({ name: true, minFree: true, ...PROBE_OPTIONS })
+
 /**
  * Passes while the file system holding `path` has at least `minFree` available (the space
  * an unprivileged process may use, as `df` shows it). Observed value: free bytes.
@@ -21,6 +24,7 @@ export interface DiskProbeOptions extends ProbeOptions {
  * health.add(disk('/var/lib/app', { minFree: '1GB' }))
  */
 export function disk(path = '/', options: DiskProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('disk', path, 'path'), options, DISK_OPTION_KEYS)
   if (typeof path !== 'string' || path === '') throw new TypeError('disk(path): path must be a directory or file path')
   const { name = 'disk', minFree = '5%', ...probeOptions } = options
   const threshold = parseSize(minFree, `disk ${path}: minFree`)

@@ -1,6 +1,7 @@
 import type { LookupAddress } from 'node:dns'
 import { lookup, Resolver } from 'node:dns/promises'
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { InFlight } from './in-flight.js'
@@ -25,6 +26,15 @@ export interface DnsProbeOptions extends ProbeOptions {
   family?: 4 | 6
 }
 
+const DNS_OPTION_KEYS = optionKeys<DnsProbeOptions>()({
+  name: true,
+  type: true,
+  servers: true,
+  expect: true,
+  family: true,
+  ...PROBE_OPTIONS,
+})
+
 /**
  * Passes when `name` resolves (and, with `expect`, to an expected value). Observed value:
  * the resolution time in ms.
@@ -38,6 +48,7 @@ export interface DnsProbeOptions extends ProbeOptions {
  * health.add(dns('db.internal', { expect: '10.0.0.5' }))
  */
 export function dns(name: string, options: DnsProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('dns', name, 'name'), options, DNS_OPTION_KEYS)
   if (typeof name !== 'string' || name.trim() === '') throw new TypeError('dns(name): name must be a host name')
   const { name: checkName = 'dns', type, servers, expect, family, ...probeOptions } = options
   const expected = expect === undefined ? undefined : typeof expect === 'string' ? [expect] : [...expect]

@@ -1,5 +1,6 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks'
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS } from '../core/options.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 
 export interface EventLoopProbeOptions extends ProbeOptions {
@@ -15,6 +16,14 @@ export interface EventLoopProbeOptions extends ProbeOptions {
   /** The rolling window the percentile covers, in ms. Default 10000. */
   window?: number
 }
+
+const EVENT_LOOP_OPTION_KEYS = optionKeys<EventLoopProbeOptions>()({
+  name: true,
+  maxDelay: true,
+  percentile: true,
+  window: true,
+  ...PROBE_OPTIONS,
+})
 
 /** The probe returned by `eventLoop`: `close()` stops the measurement (health.close() calls it). */
 export interface EventLoopProbe extends Probe {
@@ -43,6 +52,7 @@ interface Epoch {
  * health.add(eventLoop({ maxDelay: 500 }))   // groups: ['live']
  */
 export function eventLoop(options: EventLoopProbeOptions): EventLoopProbe {
+  checkProbeOptions('eventLoop(options)', options, EVENT_LOOP_OPTION_KEYS)
   const { name = 'event-loop', maxDelay, percentile = 99, window = 10_000, ...probeOptions } = options ?? {}
   if (typeof maxDelay !== 'number' || !Number.isFinite(maxDelay) || maxDelay <= 0) {
     throw new TypeError(`eventLoop: maxDelay must be a positive number of ms, got ${String(maxDelay)}`)

@@ -2,6 +2,7 @@ import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { formatAge } from '../core/age.js'
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 
 export interface FileProbeOptions extends ProbeOptions {
@@ -12,6 +13,13 @@ export interface FileProbeOptions extends ProbeOptions {
   /** Fail when `path` is a directory or anything else but a regular file. Default false: any path that exists. */
   regularFile?: boolean
 }
+
+const FILE_OPTION_KEYS = optionKeys<FileProbeOptions>()({
+  name: true,
+  maxAge: true,
+  regularFile: true,
+  ...PROBE_OPTIONS,
+})
 
 /**
  * How far in the future a file's modification time may be and the file still count as
@@ -42,6 +50,7 @@ export function futureDated(ageMs: number): string | undefined {
  * health.add(file('/tmp/worker-alive', { maxAge: 60_000 }), { groups: ['live'] })
  */
 export function file(path: string, options: FileProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('file', path, 'path'), options, FILE_OPTION_KEYS)
   if (typeof path !== 'string' || path === '') throw new TypeError('file(path): path must be a file path')
   const { name = 'file', maxAge, regularFile = false, ...probeOptions } = options
   if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge <= 0)) {

@@ -1,5 +1,5 @@
 import { NotReady } from '../core/errors.js'
-import { describeArgument } from '../core/options.js'
+import { checkProbeOptions, describeArgument, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { checkHealth, describeGrpcError, GrpcCallError, type GrpcEndpoint } from '../grpc/client.js'
@@ -12,7 +12,7 @@ import {
   servingStatusName,
 } from '../grpc/protocol.js'
 import { timed, type UntimedDetails } from './timed.js'
-import type { TlsProbeOptions } from './tls-options.js'
+import { TLS_OPTIONS, type TlsProbeOptions } from './tls-options.js'
 
 /** The part of a `@grpc/grpc-js` Client this needs (any generated client, or `new grpc.Client(…)`). */
 export interface GrpcClientLike {
@@ -33,6 +33,8 @@ export interface GrpcProbeOptions extends ProbeOptions, TlsProbeOptions {
   service?: string
 }
 
+const GRPC_OPTION_KEYS = optionKeys<GrpcProbeOptions>()({ name: true, service: true, ...PROBE_OPTIONS, ...TLS_OPTIONS })
+
 /**
  * Passes when another service's `grpc.health.v1.Health/Check` answers `SERVING`, so one
  * service can depend on another's health. The target is a URL (`grpc://host:port[/service]`,
@@ -44,6 +46,7 @@ export interface GrpcProbeOptions extends ProbeOptions, TlsProbeOptions {
  * health.add(grpc(paymentsClient, { service: 'payments.v1.Payments', critical: false }))
  */
 export function grpc(target: string | URL | GrpcClientLike, options: GrpcProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('grpc', target, 'client'), options, GRPC_OPTION_KEYS)
   const { name = 'grpc', service: serviceOption, ca, insecure, ...probeOptions } = options
   if (target && typeof target === 'object' && !(target instanceof URL)) {
     if (typeof (target as GrpcClientLike).makeUnaryRequest !== 'function') {

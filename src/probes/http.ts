@@ -2,9 +2,10 @@ import type { ClientRequest, IncomingMessage } from 'node:http'
 import type { RequestOptions } from 'node:https'
 import type { TLSSocket } from 'node:tls'
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import { decodeLoose, redact, redactCut, redactUrl, SecretSet, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
+import { CONNECT_OPTIONS, type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { headerProblem, notAStatus, reasonPhrase, requestHead } from './http-head.js'
 import { describeNetworkError, isTlsTrustError } from './network-error.js'
 import { discard, settleOnce } from './socket.js'
@@ -40,6 +41,20 @@ export interface HttpProbeOptions extends ProbeOptions, ConnectOptions {
   followRedirects?: number
 }
 
+const HTTP_OPTION_KEYS = optionKeys<HttpProbeOptions>()({
+  name: true,
+  method: true,
+  expectStatus: true,
+  expectBody: true,
+  headers: true,
+  ca: true,
+  insecure: true,
+  maxBodyBytes: true,
+  followRedirects: true,
+  ...PROBE_OPTIONS,
+  ...CONNECT_OPTIONS,
+})
+
 const DEFAULT_MAX_BODY = 64 * 1024
 const DEFAULT_RANGE: StatusRange = { min: 200, max: 399 }
 
@@ -53,6 +68,7 @@ const DEFAULT_RANGE: StatusRange = { min: 200, max: 399 }
  * health.add(http('https://search.internal/health', { name: 'search', ca: readFileSync('ca.pem'), critical: false }))
  */
 export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('http', url, 'url'), options, HTTP_OPTION_KEYS)
   const target = parseHttpUrl(url)
   const shown = redactUrl(target.href)
   const limitMs = connectTimeoutMs(options, `http ${shown}`)

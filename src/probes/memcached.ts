@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net'
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import { redact } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
-import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
+import { CONNECT_OPTIONS, type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
 import { describeNetworkError, errorCode } from './network-error.js'
@@ -25,6 +26,8 @@ export interface MemcachedProbeOptions extends ProbeOptions, ConnectOptions {
   /** Check name. Default `memcached`. */
   name?: string
 }
+
+const MEMCACHED_OPTION_KEYS = optionKeys<MemcachedProbeOptions>()({ name: true, ...PROBE_OPTIONS, ...CONNECT_OPTIONS })
 
 type ServerOutcome = { server: string; error?: unknown }
 
@@ -48,6 +51,7 @@ const noop = () => {}
  * health.add(memcached(cache, { critical: false }))
  */
 export function memcached(clientOrServers: MemjsClientLike | string, options: MemcachedProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('memcached', clientOrServers, 'client'), options, MEMCACHED_OPTION_KEYS)
   const { name = 'memcached', connectTimeout: _ct, ...probeOptions } = options
   const base = { componentType: 'datastore', ...probeOptions, name }
   if (typeof clientOrServers === 'string') {

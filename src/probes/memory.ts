@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { totalmem } from 'node:os'
 import { getHeapStatistics } from 'node:v8'
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS } from '../core/options.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { formatBytes, formatPercent, type ParsedSize, parseSize, type Size } from './bytes.js'
 
@@ -17,6 +18,13 @@ export interface MemoryProbeOptions extends ProbeOptions {
   maxRss?: Size
 }
 
+const MEMORY_OPTION_KEYS = optionKeys<MemoryProbeOptions>()({
+  name: true,
+  maxHeapUsed: true,
+  maxRss: true,
+  ...PROBE_OPTIONS,
+})
+
 /**
  * Passes while heap used and RSS are under their thresholds (without thresholds it only
  * reports them). Observed value: heap used, in bytes.
@@ -25,6 +33,7 @@ export interface MemoryProbeOptions extends ProbeOptions {
  * health.add(memory({ maxHeapUsed: '90%', maxRss: '1.5Gi' }))
  */
 export function memory(options: MemoryProbeOptions = {}): Probe {
+  checkProbeOptions('memory(options)', options, MEMORY_OPTION_KEYS)
   const { name = 'memory', maxHeapUsed, maxRss, ...probeOptions } = options ?? {}
   const heapLimit = maxHeapUsed === undefined ? undefined : parseSize(maxHeapUsed, 'memory: maxHeapUsed')
   const rssLimit = maxRss === undefined ? undefined : parseSize(maxRss, 'memory: maxRss')

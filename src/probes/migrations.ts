@@ -1,10 +1,10 @@
 import { readdir } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { NotReady } from '../core/errors.js'
-import { describeArgument } from '../core/options.js'
+import { checkProbeOptions, describeArgument, optionKeys, PROBE_OPTIONS, rejectUnknownKeys } from '../core/options.js'
 import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
-import type { ConnectOptions } from './connect-timeout.js'
+import { CONNECT_OPTIONS, type ConnectOptions } from './connect-timeout.js'
 import { type PostgresClientLike, queryPostgres } from './postgres.js'
 
 /** A knex instance (the parts the probe uses). */
@@ -51,6 +51,30 @@ export interface MigrationsProbeOptions extends ProbeOptions, ConnectOptions {
   name?: string
 }
 
+const MIGRATIONS_OPTION_KEYS = optionKeys<MigrationsProbeOptions>()({
+  name: true,
+  ...PROBE_OPTIONS,
+  ...CONNECT_OPTIONS,
+})
+
+/** The keys of each `{ tool, … }` source: a misspelt `table` would read the default table. */
+const SOURCE_KEYS: Record<string, readonly string[]> = {
+  knex: optionKeys<Extract<MigrationsSource, { tool: 'knex' }>>()({ tool: true, knex: true, config: true }),
+  'node-pg-migrate': optionKeys<Extract<MigrationsSource, { tool: 'node-pg-migrate' }>>()({
+    tool: true,
+    db: true,
+    dir: true,
+    table: true,
+    schema: true,
+  }),
+  prisma: optionKeys<Extract<MigrationsSource, { tool: 'prisma' }>>()({
+    tool: true,
+    db: true,
+    dir: true,
+    schema: true,
+  }),
+}
+
 /** node-pg-migrate's default extensions for migration files. */
 const MIGRATION_FILE = /\.(js|cjs|mjs|ts|cts|mts|sql)$/
 
@@ -70,11 +94,15 @@ const MIGRATION_FILE = /\.(js|cjs|mjs|ts|cts|mts|sql)$/
  * health.add(migrations({ tool: 'prisma', db: pool, dir: 'prisma/migrations' }))
  */
 export function migrations(source: MigrationsSource, options: MigrationsProbeOptions = {}): Probe {
+  checkProbeOptions('migrations(source, options)', options, MIGRATIONS_OPTION_KEYS)
   const { name = 'migrations', connectTimeout, ...probeOptions } = options
   const base = { componentType: 'datastore', groups: ['startup' as const], ...probeOptions, name }
   const connect = { connectTimeout, timeout: options.timeout }
   if (isKnex(source)) return { ...base, check: ({ signal }) => checkKnex(source, undefined, signal) }
   const tool = (source as { tool?: unknown } | null | undefined)?.tool
+  if (typeof tool === 'string' && Object.hasOwn(SOURCE_KEYS, tool)) {
+    rejectUnknownKeys(`migrations({ tool: '${tool}', … })`, source, SOURCE_KEYS[tool] as readonly string[])
+  }
   if (tool === 'knex' && 'knex' in source && isKnex(source.knex)) {
     const { knex, config } = source
     return { ...base, check: ({ signal }) => checkKnex(knex, config, signal) }

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import { redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { CONNECT_OPTIONS, type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { loadDriver } from './load-driver.js'
 import { mqttHandshake } from './mqtt-handshake.js'
 import { describeNetworkError } from './network-error.js'
 import { timed } from './timed.js'
-import { type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
+import { TLS_OPTIONS, type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
 
 /**
  * An mqtt.js client (v4 or v5), as returned by `mqtt.connect()`. Only `connected` is
@@ -37,6 +38,13 @@ export interface MqttProbeOptions extends ProbeOptions, ConnectOptions, TlsProbe
   name?: string
 }
 
+const MQTT_OPTION_KEYS = optionKeys<MqttProbeOptions>()({
+  name: true,
+  ...PROBE_OPTIONS,
+  ...CONNECT_OPTIONS,
+  ...TLS_OPTIONS,
+})
+
 interface MqttModule {
   connect(url: string, options: Record<string, unknown>): MqttClientInternals
 }
@@ -60,6 +68,7 @@ interface MqttModule {
  * health.add(mqtt(client))
  */
 export function mqtt(clientOrUrl: MqttClientLike | string | URL, options: MqttProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('mqtt', clientOrUrl, 'client'), options, MQTT_OPTION_KEYS)
   const { name = 'mqtt', connectTimeout: _ct, ca: _ca, insecure: _in, ...probeOptions } = options
   const base = { componentType: 'component', ...probeOptions, name }
   if (typeof clientOrUrl === 'string' || clientOrUrl instanceof URL) {

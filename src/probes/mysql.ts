@@ -1,8 +1,9 @@
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import { decodeLoose, redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
-import { type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
+import { CONNECT_OPTIONS, type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
 import { describeNetworkError, describeSocketError, errorCode, socketParamProblem } from './network-error.js'
@@ -40,6 +41,8 @@ export interface MysqlProbeOptions extends ProbeOptions, ConnectOptions {
   name?: string
 }
 
+const MYSQL_OPTION_KEYS = optionKeys<MysqlProbeOptions>()({ name: true, ...PROBE_OPTIONS, ...CONNECT_OPTIONS })
+
 const noop = () => {}
 const selects = new InFlightPerClient<object, unknown>()
 
@@ -58,6 +61,7 @@ const selects = new InFlightPerClient<object, unknown>()
  * health.add(mysql(pool))
  */
 export function mysql(clientOrUrl: MysqlClientLike | string | URL, options: MysqlProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('mysql', clientOrUrl, 'client'), options, MYSQL_OPTION_KEYS)
   const { name = 'mysql', connectTimeout: _ct, ...probeOptions } = options
   const base = { componentType: 'datastore', ...probeOptions, name }
   if (typeof clientOrUrl === 'string' || clientOrUrl instanceof URL) {

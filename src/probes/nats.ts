@@ -1,13 +1,14 @@
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import { redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
-import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
+import { CONNECT_OPTIONS, type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlight } from './in-flight.js'
 import { natsHandshake } from './nats-handshake.js'
 import { describeNetworkError, errorCode } from './network-error.js'
 import { timed } from './timed.js'
-import { type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
+import { TLS_OPTIONS, type TlsProbeOptions, tlsConnectOptions } from './tls-options.js'
 
 /** The part of a `nats` connection the probe uses. */
 export interface NatsConnectionLike {
@@ -24,6 +25,13 @@ export interface NatsProbeOptions extends ProbeOptions, ConnectOptions, TlsProbe
   name?: string
 }
 
+const NATS_OPTION_KEYS = optionKeys<NatsProbeOptions>()({
+  name: true,
+  ...PROBE_OPTIONS,
+  ...CONNECT_OPTIONS,
+  ...TLS_OPTIONS,
+})
+
 /**
  * Passes when a NATS round trip completes (PING/PONG through `rtt()`/`flush()`). Takes
  * the app's connection from the `nats` package (never closed by the probe), or a
@@ -35,6 +43,7 @@ export interface NatsProbeOptions extends ProbeOptions, ConnectOptions, TlsProbe
  * health.add(nats(nc))
  */
 export function nats(connectionOrUrl: NatsConnectionLike | string | URL, options: NatsProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('nats', connectionOrUrl, 'connection'), options, NATS_OPTION_KEYS)
   const { name = 'nats', connectTimeout: _ct, ca: _ca, insecure: _in, ...probeOptions } = options
   const base = { componentType: 'component', ...probeOptions, name }
   if (typeof connectionOrUrl === 'string' || connectionOrUrl instanceof URL) {

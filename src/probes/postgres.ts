@@ -1,9 +1,9 @@
 import { NotReady } from '../core/errors.js'
-import { describeArgument } from '../core/options.js'
+import { checkProbeOptions, describeArgument, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import { decodeLoose, redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
-import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
+import { CONNECT_OPTIONS, type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { describeNetworkError, errorCode } from './network-error.js'
 import { parsePgUrl } from './pg-url.js'
@@ -54,6 +54,14 @@ export interface PgTlsOptions {
   insecure?: boolean
 }
 
+const POSTGRES_OPTION_KEYS = optionKeys<PostgresProbeOptions>()({
+  name: true,
+  ca: true,
+  insecure: true,
+  ...PROBE_OPTIONS,
+  ...CONNECT_OPTIONS,
+})
+
 const noop = () => {}
 const selects = new InFlightPerClient<object, unknown>()
 
@@ -76,6 +84,7 @@ const selects = new InFlightPerClient<object, unknown>()
  * health.add(postgres(reportingPool, { name: 'reporting-db', critical: false }))
  */
 export function postgres(clientOrUrl: PostgresClientLike | string | URL, options: PostgresProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('postgres', clientOrUrl, 'client'), options, POSTGRES_OPTION_KEYS)
   const { name = 'postgres', connectTimeout: _ct, ca: _ca, insecure: _insecure, ...probeOptions } = options
   const base = { componentType: 'datastore', ...probeOptions, name }
   const db = clientOrUrl as unknown

@@ -1,9 +1,10 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls'
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import { redact, redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
-import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
+import { CONNECT_OPTIONS, type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { describeNetworkError, errorCode, socketParamProblem } from './network-error.js'
 import { type SocketExchangeOptions, socketExchange } from './socket.js'
@@ -49,6 +50,14 @@ export interface RedisProbeOptions extends ProbeOptions, ConnectOptions {
   insecure?: boolean
 }
 
+const REDIS_OPTION_KEYS = optionKeys<RedisProbeOptions>()({
+  name: true,
+  ca: true,
+  insecure: true,
+  ...PROBE_OPTIONS,
+  ...CONNECT_OPTIONS,
+})
+
 const pings = new InFlightPerClient<object, string>()
 
 /**
@@ -71,6 +80,7 @@ const pings = new InFlightPerClient<object, string>()
  * health.add(redis('redis://cache.internal:6379', { name: 'cache', critical: false }))
  */
 export function redis(clientOrUrl: RedisClientLike | string | URL, options: RedisProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('redis', clientOrUrl, 'client'), options, REDIS_OPTION_KEYS)
   const { name = 'redis', connectTimeout: _ct, ca, insecure, ...probeOptions } = options
   const base = { componentType: 'datastore', ...probeOptions, name }
   if (typeof clientOrUrl === 'string' || clientOrUrl instanceof URL) {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { NotReady } from '../core/errors.js'
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { loadDriver } from './load-driver.js'
 import { timed } from './timed.js'
@@ -19,6 +20,8 @@ export interface SqliteProbeOptions extends ProbeOptions {
   quickCheck?: boolean
 }
 
+const SQLITE_OPTION_KEYS = optionKeys<SqliteProbeOptions>()({ name: true, quickCheck: true, ...PROBE_OPTIONS })
+
 type OpenDatabase = SqliteDatabaseLike & { close(): void }
 
 /**
@@ -36,6 +39,7 @@ type OpenDatabase = SqliteDatabaseLike & { close(): void }
  * health.add(sqlite(db))
  */
 export function sqlite(dbOrPath: SqliteDatabaseLike | string, options: SqliteProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('sqlite', dbOrPath, 'db'), options, SQLITE_OPTION_KEYS)
   const { name = 'sqlite', quickCheck = false, ...probeOptions } = options
   const base = { componentType: 'datastore', ...probeOptions, name }
   if (typeof dbOrPath === 'string') {

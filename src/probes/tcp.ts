@@ -1,6 +1,7 @@
+import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import { redactUrl } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
-import { type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
+import { CONNECT_OPTIONS, type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { socketExchange } from './socket.js'
 import { timed } from './timed.js'
 
@@ -14,6 +15,8 @@ export interface TcpProbeOptions extends ProbeOptions, ConnectOptions {
   name?: string
 }
 
+const TCP_OPTION_KEYS = optionKeys<TcpProbeOptions>()({ name: true, ...PROBE_OPTIONS, ...CONNECT_OPTIONS })
+
 /**
  * Passes when a TCP connection to the target opens; the connection is closed at once.
  * The target is `'host:port'`, `'tcp://host:port'` (IPv6 as `[::1]:port`) or `{ host, port }`.
@@ -22,6 +25,7 @@ export interface TcpProbeOptions extends ProbeOptions, ConnectOptions {
  * health.add(tcp('db.internal:5432', { name: 'db-port' }))
  */
 export function tcp(target: string | TcpTarget, options: TcpProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('tcp', target, 'target'), options, TCP_OPTION_KEYS)
   const { host, port } = parseTcpTarget(target)
   const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
   const limitMs = connectTimeoutMs(options, `tcp ${address}`)

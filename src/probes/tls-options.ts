@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import type { EveryKey } from '../core/options.js'
 
 /** TLS settings of the probes that speak TLS in URL mode (https, amqps, tls:// for NATS, mqtts). */
 export interface TlsProbeOptions {
@@ -7,6 +8,9 @@ export interface TlsProbeOptions {
   /** Accept any server certificate (self-signed, wrong name). Default false. */
   insecure?: boolean
 }
+
+/** The keys of `TlsProbeOptions`, to spread into those of a probe's options. */
+export const TLS_OPTIONS: EveryKey<TlsProbeOptions> = { ca: true, insecure: true }
 
 /** The `tls.connect` options for these settings. */
 export function tlsConnectOptions(options: TlsProbeOptions): {

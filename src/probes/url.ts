@@ -50,8 +50,8 @@ const FACTORIES: Record<string, Factory> = {
   nats: async (target, o) => (await import('./nats.js')).nats(target, tlsOptions(o)),
   mqtt: async (target, o) => (await import('./mqtt.js')).mqtt(target, tlsOptions(o)),
   mqtts: async (target, o) => (await import('./mqtt.js')).mqtt(target, tlsOptions(o)),
-  grpc: async (target, o) => (await import('./grpc.js')).grpc(target, tlsOptions(o)),
-  grpcs: async (target, o) => (await import('./grpc.js')).grpc(target, tlsOptions(o)),
+  grpc: async (target, o) => (await import('./grpc.js')).grpc(target, grpcOptions(o)),
+  grpcs: async (target, o) => (await import('./grpc.js')).grpc(target, grpcOptions(o)),
   file: async (target, o) => {
     const { headers: _h, expectStatus: _e, ca: _c, insecure: _i, connectTimeout: _t, ...rest } = o
     return (await import('./file.js')).file(filePath(target), rest)
@@ -186,6 +186,12 @@ function base(o: TargetOptions): TargetOptions {
 /** The options of probes that speak TLS with `ca` and `insecure` (rediss, amqps, mqtts, nats with TLS, postgres with sslmode). */
 function tlsOptions(o: TargetOptions): TargetOptions {
   const { headers: _h, expectStatus: _e, maxAge: _m, ...rest } = o
+  return rest
+}
+
+/** The options of the gRPC probe: its one HTTP/2 connection is bounded by the deadline alone. */
+function grpcOptions(o: TargetOptions): TargetOptions {
+  const { connectTimeout: _t, ...rest } = tlsOptions(o)
   return rest
 }
 

@@ -1,4 +1,5 @@
 import { NotReady } from '../core/errors.js'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { redactUrl } from '../core/redact.js'
 import type { CheckContext, CheckDetails, Probe } from '../core/types.js'
 import { loadDriver } from '../probes/load-driver.js'
@@ -15,6 +16,13 @@ export interface BrokerWorkerProbeOptions {
   /** The deadline the probe runs under (runProbe enforces it); also caps the connect. */
   timeoutMs: number
 }
+
+const BROKER_OPTION_KEYS = optionKeys<BrokerWorkerProbeOptions>()({
+  url: true,
+  workerName: true,
+  queue: true,
+  timeoutMs: true,
+})
 
 /** One worker connection found in CLIENT LIST. */
 export interface BullmqWorkerConnection {
@@ -67,6 +75,7 @@ type RedisConstructor = new (url: string, options: Record<string, unknown>) => R
  * destroyed at the deadline (a frozen Redis accepts the TCP connection and then says nothing).
  */
 export function brokerWorkerProbe(options: BrokerWorkerProbeOptions): Probe {
+  rejectUnknownKeys('brokerWorkerProbe', options, BROKER_OPTION_KEYS)
   const shownUrl = redactUrl(options.url)
   return {
     name: 'ping',

@@ -1,6 +1,12 @@
 import { reasonOf } from '../core/errors.js'
 import { writeLog } from '../core/logger.js'
-import { createWorkerHealth, type WorkerHealth, type WorkerHealthOptions } from './worker-health.js'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
+import {
+  createWorkerHealth,
+  WORKER_HEALTH_OPTIONS,
+  type WorkerHealth,
+  type WorkerHealthOptions,
+} from './worker-health.js'
 
 /**
  * The part of a BullMQ `Worker` this module uses. A structural type, so `probekit/worker`
@@ -29,6 +35,8 @@ export interface WatchBullmqWorkerOptions extends WorkerHealthOptions {
    */
   name?: string
 }
+
+const WATCH_OPTION_KEYS = optionKeys<WatchBullmqWorkerOptions>()({ name: true, ...WORKER_HEALTH_OPTIONS })
 
 /** The handle `watchBullmqWorker` returns. */
 export interface WatchedBullmqWorker extends WorkerHealth {
@@ -70,6 +78,7 @@ export function watchBullmqWorker(
   worker: BullmqWorkerLike,
   options: WatchBullmqWorkerOptions = {},
 ): WatchedBullmqWorker {
+  rejectUnknownKeys('watchBullmqWorker', options, WATCH_OPTION_KEYS)
   const name = worker.opts.name
   if (!name) {
     throw new Error(
@@ -86,7 +95,8 @@ export function watchBullmqWorker(
   }
   const clientName = `${worker.opts.prefix ?? 'bull'}:${Buffer.from(worker.name).toString('base64')}:w:${name}`
   const logger = options.logger === undefined ? console : options.logger
-  const health = createWorkerHealth(options)
+  const { name: _name, ...healthOptions } = options
+  const health = createWorkerHealth(healthOptions)
 
   let closed = false
   let startPoll: NodeJS.Timeout | undefined

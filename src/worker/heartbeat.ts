@@ -1,4 +1,5 @@
 import type { Logger } from '../core/logger.js'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_LIVENESS_FILE } from './defaults.js'
 import { fileToucher } from './touch.js'
 
@@ -13,6 +14,8 @@ export interface HeartbeatOptions {
   /** Where a failure to write the file is reported (once per run of failures). Default `console`; `false` for silence. */
   logger?: Logger | false
 }
+
+const HEARTBEAT_OPTION_KEYS = optionKeys<HeartbeatOptions>()({ file: true, intervalMs: true, logger: true })
 
 /** A running heartbeat. */
 export interface Heartbeat {
@@ -38,6 +41,7 @@ export interface Heartbeat {
  * process.once('SIGTERM', () => heartbeat.stop())
  */
 export function startHeartbeat(options: HeartbeatOptions = {}): Heartbeat {
+  rejectUnknownKeys('startHeartbeat', options, HEARTBEAT_OPTION_KEYS)
   const file = options.file ?? DEFAULT_LIVENESS_FILE
   const intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
   if (!Number.isFinite(intervalMs) || intervalMs <= 0) {

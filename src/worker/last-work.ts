@@ -1,4 +1,5 @@
 import type { Logger } from '../core/logger.js'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { fileToucher } from './touch.js'
 
 export interface LastWorkFileOptions {
@@ -7,6 +8,8 @@ export interface LastWorkFileOptions {
   /** Where a failure to write the file is reported. Default `console`; `false` for silence. */
   logger?: Logger | false
 }
+
+const LAST_WORK_OPTION_KEYS = optionKeys<LastWorkFileOptions>()({ file: true, logger: true })
 
 /** A file whose modification time says when the worker last finished a job. */
 export interface LastWorkFile {
@@ -32,6 +35,7 @@ export interface LastWorkFile {
  * }
  */
 export function createLastWorkFile(options: LastWorkFileOptions): LastWorkFile {
+  rejectUnknownKeys('createLastWorkFile', options, LAST_WORK_OPTION_KEYS)
   const { file } = options
   if (typeof file !== 'string' || file === '') {
     throw new TypeError('createLastWorkFile needs a file path, e.g. { file: "/tmp/worker.last-work" }')

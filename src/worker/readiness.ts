@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { DEFAULT_READINESS_FILE } from './defaults.js'
 
 export interface ReadinessFileOptions {
@@ -11,6 +12,8 @@ export interface ReadinessFileOptions {
    */
   signals?: readonly NodeJS.Signals[]
 }
+
+const READINESS_OPTION_KEYS = optionKeys<ReadinessFileOptions>()({ file: true, signals: true })
 
 /** A readiness file: it exists exactly while the worker is ready to take work. */
 export interface ReadinessFile {
@@ -44,6 +47,7 @@ export interface ReadinessFile {
  * // health check: probekit worker --skip-ping --skip-event-loop-liveness --no-skip-readiness --readiness-file /tmp/worker.ready
  */
 export function createReadinessFile(options: ReadinessFileOptions = {}): ReadinessFile {
+  rejectUnknownKeys('createReadinessFile', options, READINESS_OPTION_KEYS)
   const file = options.file ?? DEFAULT_READINESS_FILE
   const signals = [...new Set(options.signals ?? (['SIGTERM', 'SIGINT'] as const))]
   // A file left by a SIGKILLed predecessor would claim readiness this run has not earned.

@@ -1,4 +1,5 @@
 import type { Logger } from '../core/logger.js'
+import { type EveryKey, optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { DEFAULT_LIVENESS_FILE, DEFAULT_READINESS_FILE } from './defaults.js'
 import { type Heartbeat, startHeartbeat } from './heartbeat.js'
 import { createLastWorkFile, type LastWorkFile } from './last-work.js'
@@ -18,6 +19,18 @@ export interface WorkerHealthOptions {
   /** Where failures to write the files are reported. Default `console`; `false` for silence. */
   logger?: Logger | false
 }
+
+/** The keys of `WorkerHealthOptions`, to spread into those of `watchBullmqWorker`. */
+export const WORKER_HEALTH_OPTIONS: EveryKey<WorkerHealthOptions> = {
+  livenessFile: true,
+  heartbeatIntervalMs: true,
+  readinessFile: true,
+  lastWorkFile: true,
+  signals: true,
+  logger: true,
+}
+
+const WORKER_HEALTH_OPTION_KEYS = optionKeys<WorkerHealthOptions>()(WORKER_HEALTH_OPTIONS)
 
 /** The files a worker keeps for its health check (`probekit worker`). */
 export interface WorkerHealth {
@@ -60,6 +73,7 @@ export interface WorkerHealth {
  * // Dockerfile: HEALTHCHECK CMD ["npx", "probekit", "worker", "--skip-ping"]
  */
 export function createWorkerHealth(options: WorkerHealthOptions = {}): WorkerHealth {
+  rejectUnknownKeys('createWorkerHealth', options, WORKER_HEALTH_OPTION_KEYS)
   const logger = options.logger === undefined ? console : options.logger
   const livenessFile = options.livenessFile === false ? undefined : (options.livenessFile ?? DEFAULT_LIVENESS_FILE)
   const readinessFile = options.readinessFile === false ? undefined : (options.readinessFile ?? DEFAULT_READINESS_FILE)

@@ -1,0 +1,303 @@
+/**
+ * Every public function that takes an options object refuses a key it does not know, as
+ * `createHealth` does: a TypeError at once, naming the call, the key and the closest known
+ * key, instead of a setting that silently does nothing (`http(url, { expectedStatus: 204 })`
+ * would pass on any 2xx or 3xx). Where `critical` is an option, it must be a boolean.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { optionKeys } from '../src/core/options.js'
+import { addHealthService, checkHealth } from '../src/grpc/index.js'
+import { createHealth, gracefulShutdown } from '../src/index.js'
+import * as probes from '../src/probes/index.js'
+import { brokerWorkerProbe } from '../src/worker/broker.js'
+import {
+  type BullmqWorkerLike,
+  createLastWorkFile,
+  createReadinessFile,
+  createWorkerHealth,
+  startHeartbeat,
+  watchBullmqWorker,
+} from '../src/worker/index.js'
+
+/** The TypeError `call` throws (or its promise rejects with). */
+async function typeError(call: () => unknown): Promise<TypeError> {
+  try {
+    await call()
+  } catch (thrown) {
+    assert.ok(thrown instanceof TypeError, String(thrown))
+    return thrown
+  }
+  assert.fail('expected a TypeError')
+}
+
+/** Stands for any value in a call that must throw before it reads it. */
+const anything = {} as never
+
+interface Case {
+  /** What the error names the call. */
+  where: string
+  typo: string
+  meant: string
+  call: (options: Record<string, unknown>) => unknown
+}
+
+/** Each call is given `{ [typo]: 1 }` as the options object it takes (or within it). */
+const CASES: Case[] = [
+  // probekit
+  { where: 'createHealth', typo: 'cachTtl', meant: 'cacheTtl', call: (o) => createHealth(o) },
+  {
+    where: 'createHealth: service',
+    typo: 'serviceID',
+    meant: 'serviceId',
+    call: (o) => createHealth({ logger: false, service: o }),
+  },
+  {
+    where: 'createHealth: paths',
+    typo: 'redy',
+    meant: 'ready',
+    call: (o) => createHealth({ logger: false, paths: o }),
+  },
+  {
+    where: 'health.add("x", check, options)',
+    typo: 'intervall',
+    meant: 'interval',
+    call: (o) => createHealth({ logger: false }).add('x', () => {}, o),
+  },
+  {
+    where: 'gracefulShutdown',
+    typo: 'drainTimeout',
+    meant: 'drainTimeoutMs',
+    call: (o) => gracefulShutdown(createHealth({ logger: false }), o),
+  },
+  {
+    where: 'shutdown.onShutdown("pool", hook, options)',
+    typo: 'timeout',
+    meant: 'timeoutMs',
+    call: (o) => {
+      const shutdown = gracefulShutdown(createHealth({ logger: false }), { signals: [], exit: false })
+      try {
+        shutdown.onShutdown('pool', () => {}, o)
+      } finally {
+        shutdown.dispose()
+      }
+    },
+  },
+  // probekit/probes
+  {
+    where: 'http("http://x", options)',
+    typo: 'expectedStatus',
+    meant: 'expectStatus',
+    call: (o) => probes.http('http://x', o),
+  },
+  {
+    where: 'tcp("db:5432", options)',
+    typo: 'conectTimeout',
+    meant: 'connectTimeout',
+    call: (o) => probes.tcp('db:5432', o),
+  },
+  {
+    where: 'redis("redis://:***@cache:6379", options)',
+    typo: 'conectTimeout',
+    meant: 'connectTimeout',
+    call: (o) => probes.redis('redis://:hunter2@cache:6379', o),
+  },
+  { where: 'redis(client, options)', typo: 'nmae', meant: 'name', call: (o) => probes.redis(anything, o) },
+  {
+    where: 'postgres("postgres://db/app", options)',
+    typo: 'insecur',
+    meant: 'insecure',
+    call: (o) => probes.postgres('postgres://db/app', o),
+  },
+  {
+    where: 'mysql("mysql://db/app", options)',
+    typo: 'timout',
+    meant: 'timeout',
+    call: (o) => probes.mysql('mysql://db/app', o),
+  },
+  {
+    where: 'sqlite("app.db", options)',
+    typo: 'quickcheck',
+    meant: 'quickCheck',
+    call: (o) => probes.sqlite('app.db', o),
+  },
+  {
+    where: 'memcached("mc:11211", options)',
+    typo: 'group',
+    meant: 'groups',
+    call: (o) => probes.memcached('mc:11211', o),
+  },
+  { where: 'amqp("amqp://mq", options)', typo: 'queu', meant: 'queue', call: (o) => probes.amqp('amqp://mq', o) },
+  {
+    where: 'nats("nats://nats:4222", options)',
+    typo: 'connectTimeoutMs',
+    meant: 'connectTimeout',
+    call: (o) => probes.nats('nats://nats:4222', o),
+  },
+  {
+    where: 'mqtt("mqtt://broker", options)',
+    typo: 'criticl',
+    meant: 'critical',
+    call: (o) => probes.mqtt('mqtt://broker', o),
+  },
+  {
+    where: 'grpc("grpc://pay:50051", options)',
+    typo: 'servce',
+    meant: 'service',
+    call: (o) => probes.grpc('grpc://pay:50051', o),
+  },
+  {
+    where: 'dns("db.internal", options)',
+    typo: 'expected',
+    meant: 'expect',
+    call: (o) => probes.dns('db.internal', o),
+  },
+  { where: 'disk("/", options)', typo: 'minfree', meant: 'minFree', call: (o) => probes.disk('/', o) },
+  { where: 'memory(options)', typo: 'maxRSS', meant: 'maxRss', call: (o) => probes.memory(o) },
+  {
+    where: 'eventLoop(options)',
+    typo: 'maxDelayMs',
+    meant: 'maxDelay',
+    call: (o) => probes.eventLoop({ maxDelay: 100, ...o }),
+  },
+  { where: 'file("/tmp/alive", options)', typo: 'maxage', meant: 'maxAge', call: (o) => probes.file('/tmp/alive', o) },
+  {
+    where: 'migrations(source, options)',
+    typo: 'componentTyp',
+    meant: 'componentType',
+    call: (o) => probes.migrations(anything, o),
+  },
+  {
+    where: "migrations({ tool: 'node-pg-migrate', … })",
+    typo: 'tabel',
+    meant: 'table',
+    call: (o) => probes.migrations({ tool: 'node-pg-migrate', db: 'postgres://db/app', dir: 'migrations', ...o }),
+  },
+  {
+    where: "migrations({ tool: 'prisma', … })",
+    typo: 'schemas',
+    meant: 'schema',
+    call: (o) => probes.migrations({ tool: 'prisma', db: 'postgres://db/app', ...o }),
+  },
+  {
+    where: "migrations({ tool: 'knex', … })",
+    typo: 'konfig',
+    meant: 'config',
+    call: (o) => probes.migrations({ tool: 'knex', knex: anything, ...o }),
+  },
+  // probekit/grpc
+  {
+    where: 'addHealthService',
+    typo: 'maxWatchStream',
+    meant: 'maxWatchStreams',
+    call: (o) => addHealthService({ addService: () => {} }, createHealth({ logger: false }), o),
+  },
+  {
+    where: 'checkHealth',
+    typo: 'timeoutMS',
+    meant: 'timeoutMs',
+    call: (o) => checkHealth({ host: '127.0.0.1', port: 1 }, '', { signal: AbortSignal.abort(), ...o }),
+  },
+  // probekit/worker
+  {
+    where: 'createWorkerHealth',
+    typo: 'livenesFile',
+    meant: 'livenessFile',
+    call: (o) => createWorkerHealth({ logger: false, ...o }),
+  },
+  { where: 'watchBullmqWorker', typo: 'nam', meant: 'name', call: (o) => watchBullmqWorker({} as BullmqWorkerLike, o) },
+  { where: 'startHeartbeat', typo: 'interval', meant: 'intervalMs', call: (o) => startHeartbeat(o) },
+  { where: 'createReadinessFile', typo: 'signal', meant: 'signals', call: (o) => createReadinessFile(o) },
+  {
+    where: 'createLastWorkFile',
+    typo: 'loger',
+    meant: 'logger',
+    call: (o) => createLastWorkFile({ file: '/tmp/probekit-never-written', ...o }),
+  },
+  {
+    where: 'brokerWorkerProbe',
+    typo: 'queues',
+    meant: 'queue',
+    call: (o) => brokerWorkerProbe({ url: 'redis://r:6379', workerName: 'w', timeoutMs: 1000, ...o }),
+  },
+]
+
+describe('an unknown option key', () => {
+  for (const { where, typo, meant, call } of CASES) {
+    it(`${where} refuses "${typo}" and suggests "${meant}"`, async () => {
+      const error = await typeError(() => call({ [typo]: 1 }))
+      const prefix = `${where}: unknown option ${JSON.stringify(typo)}; did you mean ${JSON.stringify(meant)}?; the options are `
+      assert.ok(error.message.startsWith(prefix), `${error.message}\nexpected it to start with\n${prefix}`)
+      const listed = error.message.slice(prefix.length).split(', ')
+      assert.ok(listed.includes(meant), error.message)
+    })
+  }
+
+  it('lists the ProbeOptions keys among a probe’s options', async () => {
+    const error = await typeError(() => probes.tcp('db:5432', { nmae: 'db' } as never))
+    assert.equal(
+      error.message,
+      'tcp("db:5432", options): unknown option "nmae"; did you mean "name"?; the options are name, groups, critical, timeout, cacheTtl, interval, componentType, connectTimeout',
+    )
+  })
+
+  it('refuses a non-boolean critical in every probe, as health.add does', async () => {
+    const notBoolean = { critical: 'no' } as never
+    const calls: [string, () => unknown][] = [
+      ['http("http://x", options)', () => probes.http('http://x', notBoolean)],
+      ['tcp("db:5432", options)', () => probes.tcp('db:5432', notBoolean)],
+      ['redis("redis://cache:6379", options)', () => probes.redis('redis://cache:6379', notBoolean)],
+      ['postgres("postgres://db/app", options)', () => probes.postgres('postgres://db/app', notBoolean)],
+      ['mysql("mysql://db/app", options)', () => probes.mysql('mysql://db/app', notBoolean)],
+      ['sqlite("app.db", options)', () => probes.sqlite('app.db', notBoolean)],
+      ['memcached("mc:11211", options)', () => probes.memcached('mc:11211', notBoolean)],
+      ['amqp("amqp://mq", options)', () => probes.amqp('amqp://mq', notBoolean)],
+      ['nats("nats://nats:4222", options)', () => probes.nats('nats://nats:4222', notBoolean)],
+      ['mqtt("mqtt://broker", options)', () => probes.mqtt('mqtt://broker', notBoolean)],
+      ['grpc("grpc://pay:50051", options)', () => probes.grpc('grpc://pay:50051', notBoolean)],
+      ['dns("db.internal", options)', () => probes.dns('db.internal', notBoolean)],
+      ['disk("/", options)', () => probes.disk('/', notBoolean)],
+      ['memory(options)', () => probes.memory(notBoolean)],
+      ['eventLoop(options)', () => probes.eventLoop({ maxDelay: 100, ...(notBoolean as object) })],
+      ['file("/tmp/alive", options)', () => probes.file('/tmp/alive', notBoolean)],
+      ['migrations(source, options)', () => probes.migrations(anything, notBoolean)],
+    ]
+    for (const [where, call] of calls) {
+      assert.equal((await typeError(call)).message, `${where}: critical must be true or false, got 'no'`)
+    }
+  })
+
+  it('names an options argument that is not an object', async () => {
+    assert.equal(
+      (await typeError(() => probes.http('http://x', 'GET' as never))).message,
+      'http("http://x", options): options must be an object such as { name: … }, got \'GET\'',
+    )
+  })
+
+  it('covers every probe factory the probes entry exports', () => {
+    const factories = Object.entries(probes).filter(([, value]) => typeof value === 'function')
+    const covered = new Set(CASES.map((c) => /^(\w+)\(/.exec(c.where)?.[1]))
+    for (const [name] of factories) assert.ok(covered.has(name), `no case for ${name}`)
+  })
+})
+
+describe('optionKeys', () => {
+  interface Options {
+    name?: string
+    timeout?: number
+  }
+
+  it('lists the keys in the order given', () => {
+    assert.deepEqual(optionKeys<Options>()({ name: true, timeout: true }), ['name', 'timeout'])
+  })
+
+  it('is checked by the compiler both ways', () => {
+    const extra = { colour: true }
+    // @ts-expect-error: a key of the options left out fails to compile
+    optionKeys<Options>()({ name: true })
+    // @ts-expect-error: a key the options lack fails to compile
+    optionKeys<Options>()({ name: true, timeout: true, colour: true })
+    // @ts-expect-error: so does one brought in by a spread
+    optionKeys<Options>()({ name: true, timeout: true, ...extra })
+  })
+})
