@@ -9,6 +9,21 @@ import { describe, it } from 'node:test'
 import { optionKeys } from '../src/core/options.js'
 import { addHealthService, checkHealth } from '../src/grpc/index.js'
 import { createHealth, gracefulShutdown } from '../src/index.js'
+import {
+  EtcdStore,
+  loadManifests,
+  MemoryStore,
+  Monitor,
+  openStore,
+  openStoreAsync,
+  parseManifest,
+  readManifests,
+  SqliteStore,
+  startAlertmanager,
+  startApi,
+  startWebhooks,
+  toInspect,
+} from '../src/monitor/index.js'
 import * as probes from '../src/probes/index.js'
 import { brokerWorkerProbe } from '../src/worker/broker.js'
 import {
@@ -220,6 +235,96 @@ const CASES: Case[] = [
     meant: 'queue',
     call: (o) => brokerWorkerProbe({ url: 'redis://r:6379', workerName: 'w', timeoutMs: 1000, ...o }),
   },
+  // probekit/monitor
+  {
+    where: 'new Monitor',
+    typo: 'concurency',
+    meant: 'concurrency',
+    call: (o) => new Monitor({ store: anything, ...o }),
+  },
+  {
+    where: 'startApi',
+    typo: 'maxWatcher',
+    meant: 'maxWatchers',
+    call: (o) => startApi(anything, { host: '127.0.0.1', port: 0, ...o }),
+  },
+  {
+    where: 'startApi: auth',
+    typo: 'publicReads',
+    meant: 'publicRead',
+    call: (o) => startApi(anything, { host: '127.0.0.1', port: 0, auth: o }),
+  },
+  {
+    where: 'startAlertmanager',
+    typo: 'alertName',
+    meant: 'alertname',
+    call: (o) => startAlertmanager(anything, { urls: [], ...o }),
+  },
+  {
+    where: 'startWebhooks',
+    typo: 'retrys',
+    meant: 'retries',
+    call: (o) => startWebhooks(anything, { urls: [], ...o }),
+  },
+  { where: 'openStore', typo: 'readOnly', meant: 'readonly', call: (o) => openStore('memory', o) },
+  {
+    where: 'openStore: retention',
+    typo: 'minuteMs',
+    meant: 'minutesMs',
+    call: (o) => openStore('memory', { retention: o }),
+  },
+  {
+    where: 'openStore: etcd',
+    typo: 'replicaID',
+    meant: 'replicaId',
+    call: (o) => openStore('memory', { etcd: o }),
+  },
+  { where: 'openStoreAsync', typo: 'sqliteDrive', meant: 'sqliteDriver', call: (o) => openStoreAsync('memory', o) },
+  {
+    where: 'EtcdStore.open',
+    typo: 'leaseTtlSecs',
+    meant: 'leaseTtlSeconds',
+    call: (o) => EtcdStore.open({ endpoints: ['http://127.0.0.1:1'], prefix: '/p', ...o }),
+  },
+  {
+    where: 'EtcdStore.open: retention',
+    typo: 'hourMs',
+    meant: 'hoursMs',
+    call: (o) => EtcdStore.open({ endpoints: ['http://127.0.0.1:1'], prefix: '/p', retention: o }),
+  },
+  { where: 'new MemoryStore(retention)', typo: 'maxSilence', meant: 'maxSilences', call: (o) => new MemoryStore(o) },
+  {
+    where: 'new SqliteStore',
+    typo: 'drivr',
+    meant: 'driver',
+    call: (o) => new SqliteStore('/nonexistent/probekit.sqlite', o),
+  },
+  {
+    where: 'new SqliteStore: retention',
+    typo: 'transitionsPerChecks',
+    meant: 'transitionsPerCheck',
+    call: (o) => new SqliteStore('/nonexistent/probekit.sqlite', { retention: o }),
+  },
+  {
+    where: 'readManifests(paths, defaults)',
+    typo: 'nod',
+    meant: 'node',
+    call: (o) => readManifests(['/nonexistent'], o),
+  },
+  {
+    where: 'readManifests(paths, defaults, options)',
+    typo: 'signl',
+    meant: 'signal',
+    call: (o) => readManifests(['/nonexistent'], {}, o),
+  },
+  { where: 'loadManifests(paths, defaults)', typo: 'cafile', meant: 'caFile', call: (o) => loadManifests([], o) },
+  {
+    where: 'parseManifest(text, file, defaults)',
+    typo: 'caFiles',
+    meant: 'caFile',
+    call: (o) => parseManifest('', 'pod.yaml', o),
+  },
+  { where: 'toInspect(states, filter)', typo: 'pods', meant: 'pod', call: (o) => toInspect([], o) },
 ]
 
 describe('an unknown option key', () => {

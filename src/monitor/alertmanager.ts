@@ -13,7 +13,7 @@
 
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import type { Logger } from '../core/logger.js'
-import { positive } from '../core/options.js'
+import { optionKeys, positive, rejectUnknownKeys } from '../core/options.js'
 import { redactCut } from '../core/redact.js'
 import {
   type PendingDeliveries,
@@ -65,6 +65,18 @@ export interface AlertmanagerOptions {
   /** Where reachability changes are logged; `false` for none. Default console. */
   logger?: Logger | false
 }
+
+const ALERTMANAGER_OPTION_KEYS = optionKeys<AlertmanagerOptions>()({
+  urls: true,
+  resendMs: true,
+  externalUrl: true,
+  alertname: true,
+  timeoutMs: true,
+  backoffMs: true,
+  maxQueue: true,
+  muted: true,
+  logger: true,
+})
 
 /** One alert as Alertmanager's API v2 takes it. */
 export interface PostableAlert {
@@ -121,6 +133,7 @@ interface Target {
  * await alerts.close()
  */
 export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOptions): AlertmanagerSender {
+  rejectUnknownKeys('startAlertmanager', options, ALERTMANAGER_OPTION_KEYS)
   const resendMs = positive(options.resendMs, 60_000, 'alertmanager: resendMs', 'milliseconds')
   const timeoutMs = positive(options.timeoutMs, 10_000, 'alertmanager: timeoutMs', 'milliseconds')
   const backoffMs = positive(options.backoffMs, 1000, 'alertmanager: backoffMs', 'milliseconds')

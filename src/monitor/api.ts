@@ -36,6 +36,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../core/logger.js'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { didYouMean } from '../core/suggest.js'
 import { PROMETHEUS_TYPE } from '../format/prometheus.js'
 import { createHealth } from '../health.js'
@@ -123,6 +124,26 @@ export interface ApiAuthOptions {
   /** Listen beyond loopback without tokens. Without it, that refuses to start. */
   insecureNoAuth?: boolean
 }
+
+const API_OPTION_KEYS = optionKeys<ApiOptions>()({
+  host: true,
+  port: true,
+  logger: true,
+  maxWaitMs: true,
+  pushRatePerSecond: true,
+  maxWatchers: true,
+  maxStreams: true,
+  maxConnections: true,
+  auth: true,
+  writeDeadlineMs: true,
+})
+
+const API_AUTH_OPTION_KEYS = optionKeys<ApiAuthOptions>()({
+  tokens: true,
+  publicRead: true,
+  allowedHosts: true,
+  insecureNoAuth: true,
+})
 
 export interface Api {
   /** e.g. `http://127.0.0.1:8008` */
@@ -353,6 +374,8 @@ function dashboardFile({ req, res, url }: ApiCall): void {
  * console.log(`dashboard at ${api.url}/`)
  */
 export async function startApi(monitor: Monitor, options: ApiOptions): Promise<Api> {
+  rejectUnknownKeys('startApi', options, API_OPTION_KEYS)
+  rejectUnknownKeys('startApi: auth', options.auth, API_AUTH_OPTION_KEYS)
   const auth = options.auth ?? {}
   if (!isLoopbackHost(options.host) && auth.tokens === undefined && !auth.insecureNoAuth) {
     throw new Error(

@@ -11,6 +11,7 @@
  */
 import { formatAge } from '../core/age.js'
 import { lineSafe } from '../core/inert.js'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import {
   type CheckKey,
   type CheckKind,
@@ -45,6 +46,8 @@ export interface InspectFilter {
   node?: string | undefined
 }
 
+const INSPECT_FILTER_KEYS = optionKeys<InspectFilter>()({ pod: true, node: true })
+
 /** Whether a state matches a pod/node filter (an absent filter matches everything). */
 export function matchesFilter(state: CheckState, filter: InspectFilter): boolean {
   return (
@@ -61,6 +64,7 @@ export function matchesFilter(state: CheckState, filter: InspectFilter): boolean
  * console.log(JSON.stringify(doc, null, 2))
  */
 export function toInspect(states: readonly CheckState[], filter: InspectFilter = {}): InspectDocument {
+  rejectUnknownKeys('toInspect(states, filter)', filter, INSPECT_FILTER_KEYS)
   // Maps first, objects last: a pod, node or check may be named like what every object
   // inherits (`constructor`, `__proto__`), which as a key of a plain object would reach
   // Object's own properties instead of a fresh entry. Object.fromEntries makes own keys.

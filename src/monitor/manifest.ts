@@ -10,6 +10,7 @@ import { open, readdir, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Composer, type Document, isScalar, LineCounter, Parser } from 'yaml'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { globalSecretsVersion, redactUrl } from '../core/redact.js'
 import { notARegularFile, OPEN_WITHOUT_WAITING } from '../core/small-file.js'
 import { didYouMean } from '../core/suggest.js'
@@ -96,6 +97,10 @@ export interface ReadOptions {
   signal?: AbortSignal
 }
 
+const READ_OPTION_KEYS = optionKeys<ReadOptions>()({ behind: true, signal: true })
+
+const MANIFEST_DEFAULTS_KEYS = optionKeys<ManifestDefaults>()({ node: true, caFile: true })
+
 /**
  * Reads manifests from files and directories (every `*.yaml`/`*.yml` inside, sorted).
  * A file may hold several YAML documents, one pod each. Only regular files are read, each
@@ -113,6 +118,8 @@ export async function readManifests(
   defaults: ManifestDefaults = {},
   options: ReadOptions = {},
 ): Promise<PodManifest[]> {
+  rejectUnknownKeys('readManifests(paths, defaults)', defaults, MANIFEST_DEFAULTS_KEYS)
+  rejectUnknownKeys('readManifests(paths, defaults, options)', options, READ_OPTION_KEYS)
   return podsOfInSlices(await readTexts(paths, options), defaults, options)
 }
 
@@ -171,6 +178,7 @@ async function readTexts(paths: readonly string[], { signal }: ReadOptions): Pro
  * for (const pod of pods) console.log(pod.id, pod.checks.map((c) => c.target))
  */
 export function loadManifests(paths: readonly string[], defaults: ManifestDefaults = {}): PodManifest[] {
+  rejectUnknownKeys('loadManifests(paths, defaults)', defaults, MANIFEST_DEFAULTS_KEYS)
   const files: string[] = []
   for (const path of paths) files.push(...manifestFiles(path))
   return podsOf(
@@ -374,6 +382,7 @@ function readManifestFileSync(file: string): string {
 
 /** Parses the text of one manifest file (one pod per YAML document). */
 export function parseManifest(text: string, file: string, defaults: ManifestDefaults = {}): PodManifest[] {
+  rejectUnknownKeys('parseManifest(text, file, defaults)', defaults, MANIFEST_DEFAULTS_KEYS)
   return [...podsIn(text, file, defaults)]
 }
 

@@ -7,6 +7,7 @@
 import { EventEmitter, setMaxListeners } from 'node:events'
 import { reasonOf } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
+import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { SecretSet } from '../core/redact.js'
 import { sleep } from '../core/sleep.js'
 import { timeSlices } from '../core/time-slices.js'
@@ -123,6 +124,22 @@ export interface MonitorOptions {
   /** The clock silences and maintenance windows are judged by (tests set it). Default `Date.now`. */
   clock?: () => number
 }
+
+const MONITOR_OPTION_KEYS = optionKeys<MonitorOptions>()({
+  store: true,
+  node: true,
+  concurrency: true,
+  connectionsPerOrigin: true,
+  logger: true,
+  caFile: true,
+  outputSyncMs: true,
+  historyFlushMs: true,
+  share: true,
+  shutdownTimeoutMs: true,
+  wakeIntervalMs: true,
+  wakeShare: true,
+  clock: true,
+})
 
 interface Entry {
   spec: CheckSpec
@@ -351,6 +368,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
 
   constructor(options: MonitorOptions) {
     super()
+    rejectUnknownKeys('new Monitor', options, MONITOR_OPTION_KEYS)
     this.options = options
     this.store = options.store
     this.logger = options.logger === undefined ? console : options.logger

@@ -11,7 +11,7 @@
 import { hostname } from 'node:os'
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import type { Logger } from '../core/logger.js'
-import { nonNegative, positive } from '../core/options.js'
+import { nonNegative, optionKeys, positive, rejectUnknownKeys } from '../core/options.js'
 import { redactUrl, type SecretSet } from '../core/redact.js'
 import { sleep } from '../core/sleep.js'
 import {
@@ -63,6 +63,20 @@ export interface WebhookOptions {
    */
   muted?: (id: string) => boolean
 }
+
+const WEBHOOK_OPTION_KEYS = optionKeys<WebhookOptions>()({
+  urls: true,
+  minIntervalMs: true,
+  timeoutMs: true,
+  retries: true,
+  backoffMs: true,
+  maxBackoffMs: true,
+  maxQueue: true,
+  headers: true,
+  monitorName: true,
+  logger: true,
+  muted: true,
+})
 
 /** The JSON body of a notification. */
 export interface WebhookNotification {
@@ -127,6 +141,7 @@ const MAX_COALESCED = 50
  * await webhooks.close()
  */
 export function startWebhooks(monitor: TransitionSource, options: WebhookOptions): Webhooks {
+  rejectUnknownKeys('startWebhooks', options, WEBHOOK_OPTION_KEYS)
   const minIntervalMs = nonNegative(options.minIntervalMs, 30_000, 'webhooks: minIntervalMs', 'milliseconds')
   const timeoutMs = positive(options.timeoutMs, 5000, 'webhooks: timeoutMs', 'milliseconds')
   const retries = nonNegative(options.retries, 5, 'webhooks: retries')

@@ -34,6 +34,7 @@
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { type Logger, writeLog } from '../../core/logger.js'
+import { rejectUnknownKeys } from '../../core/options.js'
 import { redact, redactUrl } from '../../core/redact.js'
 import type {
   CheckState,
@@ -58,11 +59,11 @@ import {
   type WatchResult,
 } from './etcd/gateway.js'
 import { EtcdLease } from './etcd/lease.js'
-import { connectionOf, type EtcdStoreOptions, normalizePrefix } from './etcd/options.js'
+import { connectionOf, ETCD_STORE_OPTION_KEYS, type EtcdStoreOptions, normalizePrefix } from './etcd/options.js'
 import { PrefixWatch } from './etcd/watch.js'
 import { WriteQueue } from './etcd/write-queue.js'
 import { MemoryStore } from './memory.js'
-import { DEFAULT_RETENTION, type Retention, silencesToDrop } from './retention.js'
+import { DEFAULT_RETENTION, RETENTION_KEYS, type Retention, silencesToDrop } from './retention.js'
 
 export { type EtcdSpec, type EtcdStoreOptions, parseEtcdSpec, shownEtcdSpec } from './etcd/options.js'
 
@@ -218,6 +219,8 @@ export class EtcdStore
    * does not answer, and when another live monitor uses the same replica id.
    */
   static async open(options: EtcdStoreOptions): Promise<EtcdStore> {
+    rejectUnknownKeys('EtcdStore.open', options, ETCD_STORE_OPTION_KEYS)
+    rejectUnknownKeys('EtcdStore.open: retention', options.retention, RETENTION_KEYS)
     const store = new EtcdStore(options)
     try {
       // Each endpoint in turn: one member down must not stop a monitor from starting.

@@ -5,11 +5,12 @@
  */
 import { existsSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
+import { optionKeys, rejectUnknownKeys } from '../../core/options.js'
 import type { MonitorStore } from '../types.js'
 import { SqliteMissingError, StoreError } from './errors.js'
 import type { EtcdStoreOptions } from './etcd.js'
 import { MemoryStore } from './memory.js'
-import type { Retention } from './retention.js'
+import { RETENTION_KEYS, type Retention } from './retention.js'
 import { SqliteStore } from './sqlite.js'
 import { type SqliteDriverName, SqliteUnavailableError, sqliteErrorCode } from './sqlite-driver.js'
 
@@ -37,6 +38,36 @@ export interface OpenStoreOptions {
   etcd?: Omit<EtcdStoreOptions, 'endpoints' | 'prefix' | 'readonly' | 'retention'>
 }
 
+const OPEN_STORE_OPTION_KEYS = optionKeys<OpenStoreOptions>()({
+  readonly: true,
+  retention: true,
+  sqliteDriver: true,
+  etcd: true,
+})
+
+/** The keys of `etcd`: those of `EtcdStoreOptions` that the store address does not give. */
+const OPEN_STORE_ETCD_KEYS = optionKeys<NonNullable<OpenStoreOptions['etcd']>>()({
+  replicaId: true,
+  registerLater: true,
+  leaseTtlSeconds: true,
+  requestTimeoutMs: true,
+  maxTransitions: true,
+  maxPendingTransitions: true,
+  logger: true,
+  caFile: true,
+  certFile: true,
+  keyFile: true,
+  user: true,
+  password: true,
+  passwordFile: true,
+})
+
+function checkOpenStoreOptions(where: string, options: OpenStoreOptions): void {
+  rejectUnknownKeys(where, options, OPEN_STORE_OPTION_KEYS)
+  rejectUnknownKeys(`${where}: retention`, options.retention, RETENTION_KEYS)
+  rejectUnknownKeys(`${where}: etcd`, options.etcd, OPEN_STORE_ETCD_KEYS)
+}
+
 /**
  * Opens the store a `--store` value names: `sqlite:FILE` (created if missing) or `memory`.
  * Errors are one sentence naming the value and the fix.
@@ -46,6 +77,7 @@ export interface OpenStoreOptions {
  * const monitor = new Monitor({ store })
  */
 export function openStore(spec: string, options: OpenStoreOptions = {}): MonitorStore {
+  checkOpenStoreOptions('openStore', options)
   const value = spec.trim()
   if (isEtcdAddress(value))
     throw new StoreError(
@@ -116,6 +148,7 @@ export function openStore(spec: string, options: OpenStoreOptions = {}): Monitor
  * })
  */
 export async function openStoreAsync(spec: string, options: OpenStoreOptions = {}): Promise<MonitorStore> {
+  checkOpenStoreOptions('openStoreAsync', options)
   const value = spec.trim()
   if (!isEtcdAddress(value)) return openStore(spec, options)
   const { EtcdStore, parseEtcdSpec } = await import('./etcd.js')

@@ -2,6 +2,7 @@
  * A store that keeps everything in memory: nothing survives a restart. For tests, demos
  * and monitors whose history lives elsewhere (Prometheus scraping `/metrics`).
  */
+import { rejectUnknownKeys } from '../../core/options.js'
 import {
   type CheckState,
   type HistoryPoint,
@@ -18,6 +19,7 @@ import {
   HOUR_MS,
   MINUTE_MS,
   minuteCutoff,
+  RETENTION_KEYS,
   type Retention,
   sampleTotals,
   silenceSweepDue,
@@ -60,6 +62,7 @@ export class MemoryStore implements MonitorStore {
   private silencesSweptAt = Number.NEGATIVE_INFINITY
 
   constructor(retention: Partial<Retention> = {}) {
+    rejectUnknownKeys('new MemoryStore(retention)', retention, RETENTION_KEYS)
     this.retention = { ...DEFAULT_RETENTION, ...retention }
   }
 

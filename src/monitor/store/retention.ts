@@ -4,6 +4,7 @@
  * hours and hourly rollups for thirty days. A reader gets hourly points for the older
  * past and minute points for the recent hours.
  */
+import { optionKeys } from '../../core/options.js'
 import type { HistorySample, Silence } from '../types.js'
 
 export const MINUTE_MS = 60_000
@@ -32,6 +33,9 @@ export const DEFAULT_RETENTION: Retention = {
   endedSilencesMs: 7 * 24 * HOUR_MS,
   maxSilences: 10_000,
 }
+
+/** The keys a `retention` option may have. */
+export const RETENTION_KEYS = optionKeys<Retention>()(DEFAULT_RETENTION)
 
 /** A sample's count, passes and total duration, with the defaults of `HistorySample`. */
 export function sampleTotals(sample: HistorySample): {

@@ -9,6 +9,7 @@
  * and the file runs with `auto_vacuum = INCREMENTAL`, so pages that pruning frees are
  * given back to the file system instead of staying in the file for ever.
  */
+import { optionKeys, rejectUnknownKeys } from '../../core/options.js'
 import {
   type CheckState,
   type HistoryPoint,
@@ -25,6 +26,7 @@ import {
   HOUR_MS,
   MINUTE_MS,
   minuteCutoff,
+  RETENTION_KEYS,
   type Retention,
   sampleTotals,
   silenceSweepDue,
@@ -96,6 +98,8 @@ export interface SqliteStoreOptions {
   driver?: SqliteDriverName
 }
 
+const SQLITE_STORE_OPTION_KEYS = optionKeys<SqliteStoreOptions>()({ retention: true, readonly: true, driver: true })
+
 export class SqliteStore implements MonitorStore {
   readonly file: string
   /** Which SQLite runs this store: Node's built-in `node:sqlite` or the `better-sqlite3` package. */
@@ -115,6 +119,8 @@ export class SqliteStore implements MonitorStore {
 
   /** Opens (creating if needed) the store in `file`. Use `openStore('sqlite:FILE')` for friendly errors. */
   constructor(file: string, options: SqliteStoreOptions = {}) {
+    rejectUnknownKeys('new SqliteStore', options, SQLITE_STORE_OPTION_KEYS)
+    rejectUnknownKeys('new SqliteStore: retention', options.retention, RETENTION_KEYS)
     this.file = file
     this.retention = { ...DEFAULT_RETENTION, ...options.retention }
     const readonly = options.readonly === true

@@ -4,6 +4,7 @@
  */
 
 import type { Logger } from '../../../core/logger.js'
+import { optionKeys } from '../../../core/options.js'
 import { addSecret, redactUrl } from '../../../core/redact.js'
 import { fileProblem, readSmallFileSync } from '../../../core/small-file.js'
 import { StoreError } from '../errors.js'
@@ -58,6 +59,26 @@ export interface EtcdStoreOptions {
   password?: string
   passwordFile?: string
 }
+
+export const ETCD_STORE_OPTION_KEYS = optionKeys<EtcdStoreOptions>()({
+  endpoints: true,
+  prefix: true,
+  replicaId: true,
+  readonly: true,
+  registerLater: true,
+  leaseTtlSeconds: true,
+  requestTimeoutMs: true,
+  maxTransitions: true,
+  maxPendingTransitions: true,
+  retention: true,
+  logger: true,
+  caFile: true,
+  certFile: true,
+  keyFile: true,
+  user: true,
+  password: true,
+  passwordFile: true,
+})
 
 /** What an `etcd://…` store address says: the members, the prefix, and optionally a user. */
 export interface EtcdSpec {
