@@ -24,8 +24,6 @@ const codes: Record<string, string> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate does not match the host name',
   ERR_SSL_WRONG_VERSION_NUMBER: 'the server does not speak TLS',
   UND_ERR_SOCKET: 'connection closed by the server',
-  // undici's own words are "Headers Overflow Error"; its limit is Node's --max-http-header-size (16 KB).
-  UND_ERR_HEADERS_OVERFLOW: 'not a valid HTTP response: its headers are larger than the client accepts',
 }
 
 /** undici's and AbortSignal.timeout()'s ways of saying a request's own time limit passed. */

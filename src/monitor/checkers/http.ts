@@ -398,8 +398,10 @@ function lowerKeys(record: Record<string, string>): Record<string, string> {
  * becomes "the server does not speak TLS") and undici's "Headers Overflow Error".
  */
 function wordsFor(error: unknown): unknown {
+  const code = errorCode(error)
+  // undici's limit is Node's --max-http-header-size (16 KB by default).
+  if (code === 'UND_ERR_HEADERS_OVERFLOW')
+    return `not a valid HTTP response: its headers are larger than the client accepts (${code})`
   const message = error instanceof Error ? error.message : ''
-  if (errorCode(error) === 'UND_ERR_HEADERS_OVERFLOW' || /error:[0-9A-Fa-f]+:[^:\n]*:/.test(message))
-    return describeNetworkError(error)
-  return error
+  return /error:[0-9A-Fa-f]+:[^:\n]*:/.test(message) ? describeNetworkError(error) : error
 }
