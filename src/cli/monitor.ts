@@ -86,6 +86,8 @@ ${etcdFlagsHelp(30)}
   --no-watch                  reload on SIGHUP only, not when a manifest file changes
   --webhook URL               POST a JSON notification to URL on every state change
                               (repeatable; retried with backoff; see docs/api.md)
+  --webhook-file FILE         the same, for each URL in FILE (one a line; # comments):
+                              a URL that holds a secret stays out of the process list
   --webhook-min-interval DURATION
                               least time between two notifications of one check;
                               changes inside it are coalesced (default 30s; 0 for none)
@@ -100,6 +102,7 @@ ${etcdFlagsHelp(30)}
                               are abandoned with one log line (default 10s)
   --alertmanager URL          send failing checks as alerts to this Prometheus Alertmanager
                               (API v2; repeatable, e.g. both of an HA pair; see docs/alerting.md)
+  --alertmanager-file FILE    the same, for each URL in FILE (one a line; # comments)
   --alert-resend DURATION     how often a firing alert is sent again (default 1m; keep it
                               below Alertmanager's resolve_timeout)
   --alert-name NAME           the alerts' alertname label (default ProbekitCheckFailing)
@@ -164,8 +167,10 @@ function parse(argv: string[]): Parsed | undefined {
       'ca-file': { type: 'string' },
       watch: { type: 'boolean', negatable: true, default: true },
       webhook: { type: 'string', multiple: true },
+      'webhook-file': { type: 'string', multiple: true },
       'webhook-min-interval': { type: 'string' },
       alertmanager: { type: 'string', multiple: true },
+      'alertmanager-file': { type: 'string', multiple: true },
       'alert-resend': { type: 'string' },
       'alert-name': { type: 'string' },
       'external-url': { type: 'string' },
@@ -196,8 +201,14 @@ function parse(argv: string[]): Parsed | undefined {
     listen: parseListen(values.listen ?? DEFAULT_LISTEN),
     watch: values.watch !== false,
     quiet: values.quiet === true,
-    webhooks: parseHttpUrls(values.webhook, '--webhook'),
-    alertmanagers: parseHttpUrls(values.alertmanager, '--alertmanager'),
+    webhooks: [
+      ...parseHttpUrls(values.webhook, '--webhook'),
+      ...urlsFromFiles(values['webhook-file'], '--webhook-file'),
+    ],
+    alertmanagers: [
+      ...parseHttpUrls(values.alertmanager, '--alertmanager'),
+      ...urlsFromFiles(values['alertmanager-file'], '--alertmanager-file'),
+    ],
     publicRead: values['public-read'] === true,
     allowedHosts: parseAllowedHosts(values['allowed-host']),
     insecureNoAuth: values['insecure-no-auth'] === true,
@@ -353,6 +364,32 @@ function parseAlerting(parsed: Parsed, values: Record<string, unknown>): void {
     const [url] = parseHttpUrls([String(values['external-url'])], '--external-url')
     parsed.externalUrl = url
   }
+}
+
+/**
+ * The receiver URLs in each file: one a line, blank lines and `#` comments skipped. A URL
+ * on the command line is in the process list (`ps`) for anyone on the machine to read; one
+ * in a file is not. Read once, at start.
+ */
+function urlsFromFiles(files: string[] | undefined, flag: string): string[] {
+  const urls: string[] = []
+  for (const file of files ?? []) {
+    let text: string
+    try {
+      text = readSmallFileSync(file).toString('utf8')
+    } catch (error) {
+      throw new UsageError(`${flag} ${file}: ${fileProblem(error)}`)
+    }
+    const before = urls.length
+    for (const [i, raw] of text.split(/\r?\n/).entries()) {
+      const line = raw.trim()
+      if (line === '' || line.startsWith('#')) continue
+      urls.push(...parseHttpUrls([line], `${flag} ${file}:${i + 1}:`))
+    }
+    if (urls.length === before)
+      throw new UsageError(`${flag} ${file} holds no URL; write one a line, e.g. https://hooks.example.com/probekit`)
+  }
+  return urls
 }
 
 function parseHttpUrls(urls: string[] | undefined, flag: string): string[] {

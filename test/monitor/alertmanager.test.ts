@@ -437,9 +437,21 @@ describe('alerts to a real Alertmanager', () => {
   })
 
   it('probekit monitor refuses alert flags without --alertmanager, and a URL that is not http', async () => {
+    const dir = makeTempDir('alert-files')
+    writeFileSync(join(dir, 'bad'), '# the HA pair\nhttp://am-1:9093\nam-2:9093\n')
+    writeFileSync(join(dir, 'empty'), '# nothing yet\n\n')
     for (const [args, expected] of [
       [['--alert-resend', '30s'], /usage error: --alert-resend is for alerts; add --alertmanager URL/],
       [['--alertmanager', 'am:9093'], /usage error: --alertmanager "am:9093" is not an http:\/\/ or https:\/\/ URL/],
+      [
+        ['--alertmanager-file', join(dir, 'bad')],
+        /usage error: --alertmanager-file \S+\/bad:3: "am-2:9093" is not an http:\/\/ or https:\/\/ URL/,
+      ],
+      [
+        ['--alertmanager-file', join(dir, 'empty')],
+        /usage error: --alertmanager-file \S+\/empty holds no URL; write one a line/,
+      ],
+      [['--alertmanager-file', join(dir, 'missing')], /usage error: --alertmanager-file \S+\/missing: no such file/],
     ] as const) {
       const monitor = spawnMonitor([...args, '--store', 'memory', '--listen', 'none', 'pods/'])
       assert.equal(await monitor.exited, 1)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -332,9 +332,11 @@ describe('webhooks', () => {
     await fleet.waitForState(ID, 'passing')
   })
 
-  it('are sent by `probekit monitor --webhook URL`, and the monitor stops cleanly', async () => {
+  it('are sent by `probekit monitor --webhook-file FILE`, the URL out of the process list, and the monitor stops cleanly', async () => {
     const dir = makeTempDir('monitor-webhook')
     writeFileSync(join(dir, 'cron.yaml'), 'id: cron\nnode: n9\nchecks:\n  - { name: backup, type: push, period: 1h }\n')
+    const hooks = join(makeTempDir('monitor-webhook-urls'), 'webhooks')
+    writeFileSync(hooks, `# the ops channel\n\n${receiver.url}\n`)
     const port = await freePort()
     const monitor = new ManagedProcess(
       'probekit monitor',
@@ -348,8 +350,8 @@ describe('webhooks', () => {
         'memory',
         '--listen',
         `127.0.0.1:${port}`,
-        '--webhook',
-        receiver.url,
+        '--webhook-file',
+        hooks,
         '--webhook-min-interval',
         '0',
         dir,
@@ -358,6 +360,8 @@ describe('webhooks', () => {
     )
     await monitor.start()
     try {
+      const commandLine = readFileSync(`/proc/${monitor.pid}/cmdline`, 'utf8')
+      assert.ok(!commandLine.includes(receiver.url), commandLine)
       const push = await fetch(`http://127.0.0.1:${port}/v1/push/cron/backup/fail`, {
         method: 'POST',
         body: 'tar: exit 2',
