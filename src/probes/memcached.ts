@@ -7,7 +7,7 @@ import { untilAborted } from './abortable.js'
 import { CONNECT_OPTIONS, type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
-import { describeNetworkError, errorCode } from './network-error.js'
+import { describeNetworkError, errorCode, printable } from './network-error.js'
 import { timed, type UntimedDetails } from './timed.js'
 
 /** One server of a memjs client. */
@@ -185,12 +185,7 @@ async function statsOnce(servers: ServerSpec[], limitMs: number, signal: AbortSi
       const socket = server._socket
       socket?.once('data', (chunk: Buffer) => {
         if (chunk[0] === 0x81) return
-        const said = JSON.stringify(
-          chunk
-            .subarray(0, 24)
-            .toString('latin1')
-            .replace(/[^\x20-\x7e]/g, '.'),
-        )
+        const said = JSON.stringify(printable(chunk.subarray(0, 24).toString('latin1')))
         socket.destroy(
           new Error(`not a memcached server (it answered ${said} where memcached's binary protocol was due)`),
         )

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import type { ConnectionOptions } from 'node:tls'
 import { decodeLoose } from '../core/redact.js'
+import { printable } from './network-error.js'
 import { type SocketExchangeOptions, socketExchange } from './socket.js'
 
 const CONNACK = 0x20
@@ -115,9 +116,4 @@ function remainingLength(length: number): Buffer {
     bytes.push(byte)
   } while (length > 0)
   return Buffer.from(bytes)
-}
-
-/** An excerpt of what the peer sent, control and non-ASCII bytes as dots: one safe line. */
-function printable(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '.')
 }

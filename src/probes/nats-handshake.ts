@@ -7,6 +7,7 @@
  */
 import type { ConnectionOptions } from 'node:tls'
 import { decodeLoose } from '../core/redact.js'
+import { printable } from './network-error.js'
 import { type SocketExchangeOptions, socketExchange } from './socket.js'
 
 const MAX_BUFFER = 64 * 1024
@@ -95,9 +96,4 @@ export function natsHandshake(
       },
     }
   })
-}
-
-/** An excerpt of what the peer sent, control and non-ASCII bytes as dots: one safe line. */
-function printable(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '.')
 }

@@ -26,6 +26,11 @@ const codes: Record<string, string> = {
   UND_ERR_SOCKET: 'connection closed by the server',
 }
 
+/** An excerpt of what a peer sent, control and non-ASCII bytes as dots: one safe line. */
+export function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '.')
+}
+
 /** undici's and AbortSignal.timeout()'s ways of saying a request's own time limit passed. */
 const ANSWER_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
@@ -68,7 +73,7 @@ export function describeNetworkError(error: unknown, timeoutMs?: number): string
  * number:../deps/openssl/…/tlsany_meth.c:77:`), in words: the library's internals (the
  * address, the function, its source file) tell a user nothing.
  */
-function openSslReason(message: string, code: string | undefined): string | undefined {
+export function openSslReason(message: string, code: string | undefined): string | undefined {
   const reason = /error:[0-9A-Fa-f]+:[^:\n]*:[^:\n]*:([^:\n]+):/.exec(message)?.[1]?.trim()
   if (!reason) return undefined
   const suffix = code ? ` (${code})` : ''

@@ -9,6 +9,17 @@ function names(report: { checks: { name: string }[] }): string[] {
   return report.checks.map((c) => c.name)
 }
 
+/** A logger that keeps each line as `level message`. */
+function lineLogger() {
+  const lines: string[] = []
+  const logger = {
+    info: (m: string) => lines.push(`info ${m}`),
+    warn: (m: string) => lines.push(`warn ${m}`),
+    error: (m: string) => lines.push(`error ${m}`),
+  }
+  return { lines, logger }
+}
+
 describe('groups', () => {
   it('puts a probe added without groups in ready and startup, not live', async () => {
     const health = createHealth(quiet)
@@ -268,12 +279,7 @@ describe('lifecycle', () => {
 
 describe('transitions', () => {
   it("names a group's failing checks as its reason, and a warning beside them as a warning", async () => {
-    const lines: string[] = []
-    const logger = {
-      info: (m: string) => lines.push(`info ${m}`),
-      warn: (m: string) => lines.push(`warn ${m}`),
-      error: (m: string) => lines.push(`error ${m}`),
-    }
+    const { lines, logger } = lineLogger()
     const health = createHealth({ logger })
     let dbUp = true
     health.add(
@@ -297,12 +303,7 @@ describe('transitions', () => {
   })
 
   it('emits and logs one line per change, never one per request', async () => {
-    const lines: string[] = []
-    const logger = {
-      info: (m: string) => lines.push(`info ${m}`),
-      warn: (m: string) => lines.push(`warn ${m}`),
-      error: (m: string) => lines.push(`error ${m}`),
-    }
+    const { lines, logger } = lineLogger()
     const health = createHealth({ logger })
     const events: ChangeEvent[] = []
     health.on('change', (e) => events.push(e))

@@ -12,7 +12,13 @@ import { Agent, buildConnector, type Dispatcher } from 'undici'
 import type { Deadline } from '../../core/deadline.js'
 import { reasonOf } from '../../core/errors.js'
 import { decodeLoose, redact, redactCut, redactUrl, type SecretSet } from '../../core/redact.js'
-import { describeNetworkError, errorCode, isTlsNameError, isTlsTrustError } from '../../probes/network-error.js'
+import {
+  describeNetworkError,
+  errorCode,
+  isTlsNameError,
+  isTlsTrustError,
+  openSslReason,
+} from '../../probes/network-error.js'
 import type { HttpCheckSpec, TlsSettings } from '../manifest.js'
 import {
   CERTIFICATE_LINE_ROOM,
@@ -402,6 +408,6 @@ function wordsFor(error: unknown): unknown {
   // undici's limit is Node's --max-http-header-size (16 KB by default).
   if (code === 'UND_ERR_HEADERS_OVERFLOW')
     return `not a valid HTTP response: its headers are larger than the client accepts (${code})`
-  const message = error instanceof Error ? error.message : ''
-  return /error:[0-9A-Fa-f]+:[^:\n]*:/.test(message) ? describeNetworkError(error) : error
+  // OpenSSL's reason read as the probes read it (network-error.ts), in their words.
+  return openSslReason(error instanceof Error ? error.message : '', code) ? describeNetworkError(error) : error
 }

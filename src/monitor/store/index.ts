@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path'
 import { optionKeys, rejectUnknownKeys } from '../../core/options.js'
 import type { MonitorStore } from '../types.js'
 import { SqliteMissingError, StoreError } from './errors.js'
+import { ETCD_STORE_OPTION_KEYS } from './etcd/options.js'
 import type { EtcdStoreOptions } from './etcd.js'
 import { MemoryStore } from './memory.js'
 import { RETENTION_KEYS, type Retention } from './retention.js'
@@ -35,8 +36,16 @@ export interface OpenStoreOptions {
    * TLS files (`caFile`, `certFile`, `keyFile`) and login (`user`, `password` or
    * `passwordFile`) — see EtcdStoreOptions.
    */
-  etcd?: Omit<EtcdStoreOptions, 'endpoints' | 'prefix' | 'readonly' | 'retention'>
+  etcd?: Omit<EtcdStoreOptions, (typeof GIVEN_ELSEWHERE)[number]>
 }
+
+/** What `EtcdStoreOptions` holds that the store address (`etcd://HOSTS/PREFIX`) and `openStore`'s own options give. */
+const GIVEN_ELSEWHERE = [
+  'endpoints',
+  'prefix',
+  'readonly',
+  'retention',
+] as const satisfies readonly (keyof EtcdStoreOptions)[]
 
 const OPEN_STORE_OPTION_KEYS = optionKeys<OpenStoreOptions>()({
   readonly: true,
@@ -45,22 +54,10 @@ const OPEN_STORE_OPTION_KEYS = optionKeys<OpenStoreOptions>()({
   etcd: true,
 })
 
-/** The keys of `etcd`: those of `EtcdStoreOptions` that the store address does not give. */
-const OPEN_STORE_ETCD_KEYS = optionKeys<NonNullable<OpenStoreOptions['etcd']>>()({
-  replicaId: true,
-  registerLater: true,
-  leaseTtlSeconds: true,
-  requestTimeoutMs: true,
-  maxTransitions: true,
-  maxPendingTransitions: true,
-  logger: true,
-  caFile: true,
-  certFile: true,
-  keyFile: true,
-  user: true,
-  password: true,
-  passwordFile: true,
-})
+/** The keys of `etcd`: those of `EtcdStoreOptions` that neither the address nor `openStore`'s own options give. */
+const OPEN_STORE_ETCD_KEYS = ETCD_STORE_OPTION_KEYS.filter(
+  (key) => !(GIVEN_ELSEWHERE as readonly string[]).includes(key),
+)
 
 function checkOpenStoreOptions(where: string, options: OpenStoreOptions): void {
   rejectUnknownKeys(where, options, OPEN_STORE_OPTION_KEYS)
