@@ -4,8 +4,10 @@
  * `require('http').get(url, …)` and exiting (the floor for a health check written in
  * Node), fastify-healthcheck's health-check script (the Node exec probe people use, run as
  * its README says), a few-line Node script sending PostgreSQL's startup message and `SELECT 1` (the
- * floor for a PostgreSQL check in Node: it adds the server's start of a backend), `curl
- * -fsS`, `redis-cli ping` and `pg_isready`: wall time (hyperfine, all in one run) and peak
+ * floor for a PostgreSQL check in Node: it adds the server's start of a backend), a
+ * few-line Node script doing each check's exchange over one socket of node:net (connect;
+ * PING; a GET: the floor for the tcp, redis and http checks, which use sockets of their
+ * own), `curl -fsS`, `redis-cli ping` and `pg_isready`: wall time (hyperfine, all in one run) and peak
  * memory (GNU time's maximum resident set size), each as a ratio to `node -e 0` of the
  * same run.
  *
@@ -91,12 +93,16 @@ async function measureNodeLines(ctx, { hyperfine, runs, env, dir, scripts }) {
       oneLine: of('oneLine') / node,
       peer: of('peer') / node,
       pgAnchor: of('pgAnchor') / node,
+      tcpFloor: of('tcpFloor') / node,
       http: of('http') / node,
       tcp: of('tcp') / node,
       redis: of('redis') / node,
       postgres: of('postgres') / node,
       httpOverOneLineMs: of('http') - of('oneLine'),
       httpOverPeerMs: of('http') - of('peer'),
+      httpOverNetMs: of('http') - of('httpFloor'),
+      tcpOverNetMs: of('tcp') - of('tcpFloor'),
+      redisOverNetMs: of('redis') - of('redisFloor'),
       postgresOverPgAnchorMs: of('postgres') - of('pgAnchor'),
     }
   })
@@ -123,6 +129,24 @@ export async function run(ctx) {
   const oneLine = join(dir, 'http-get.js')
   writeFileSync(oneLine, "require('http').get(process.argv[2], (r) => process.exit(r.statusCode < 400 ? 0 : 1))\n")
   const pgScript = join(ctx.benchDir, 'support', 'pg-select.cjs')
+  // The exchange of the tcp, redis and http checks over one node:net socket, and nothing else.
+  const netScript = join(ctx.benchDir, 'support', 'net-floor.cjs')
+  const port = String(server.info.port)
+  const netFloors = {
+    tcp: ['127.0.0.1', port],
+    redis: ['127.0.0.1', String(redis.port), 'PING\\r\\n', '+PONG'],
+    http: [
+      '127.0.0.1',
+      port,
+      `GET /livez HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\nConnection: close\\r\\n\\r\\n`,
+      'HTTP/1.1 200',
+    ],
+  }
+  const netFloorNames = {
+    tcp: `node net-floor.cjs 127.0.0.1 ${port}`,
+    redis: `node net-floor.cjs 127.0.0.1 ${redis.port} 'PING\\r\\n' +PONG`,
+    http: `node net-floor.cjs 127.0.0.1 ${port} 'GET /livez HTTP/1.1\\r\\n…' 'HTTP/1.1 200'`,
+  }
   // fastify-healthcheck's standalone script (a devDependency), as its README runs it from a
   // Dockerfile: `node node_modules/fastify-healthcheck/src/healthcheck.js URL`.
   const fastifyScript = join(ctx.root, 'node_modules', 'fastify-healthcheck', 'src', 'healthcheck.js')
@@ -160,6 +184,11 @@ export async function run(ctx) {
       argv: [node, pgScript, '127.0.0.1', String(postgres.port), 'postgres', 'postgres'],
       pgAnchor: true,
     },
+    ...['tcp', 'redis', 'http'].map((kind) => ({
+      name: netFloorNames[kind],
+      argv: [node, netScript, ...netFloors[kind]],
+      netFloor: kind,
+    })),
     check(url, 'http'),
     check(`tcp://127.0.0.1:${server.info.port}`, 'tcp'),
     check(redis.url, 'redis'),
@@ -263,6 +292,9 @@ export async function run(ctx) {
         { key: 'oneLine', argv: [nodeBin, oneLine, url] },
         { key: 'peer', argv: [nodeBin, fastifyScript, url] },
         { key: 'pgAnchor', argv: [nodeBin, pgScript, '127.0.0.1', String(postgres.port), 'postgres', 'postgres'] },
+        { key: 'tcpFloor', argv: [nodeBin, netScript, ...netFloors.tcp] },
+        { key: 'redisFloor', argv: [nodeBin, netScript, ...netFloors.redis] },
+        { key: 'httpFloor', argv: [nodeBin, netScript, ...netFloors.http] },
         { key: 'http', argv: [nodeBin, bin, 'check', url] },
         { key: 'tcp', argv: [nodeBin, bin, 'check', `tcp://127.0.0.1:${server.info.port}`] },
         { key: 'redis', argv: [nodeBin, bin, 'check', redis.url] },
@@ -283,6 +315,7 @@ export async function run(ctx) {
       anchor: Boolean(c.anchor),
       peer: Boolean(c.peer),
       pgAnchor: Boolean(c.pgAnchor),
+      netFloor: c.netFloor ?? false,
       firstRun: Boolean(c.firstRun),
       wallMs: c.time,
       timeVsNode: c.time.median / base.time.median,
@@ -297,15 +330,17 @@ export async function run(ctx) {
   const pgAnchor = rows.find((r) => r.pgAnchor)
   const peer = rows.find((r) => r.peer)
   const http = checks.find((r) => r.probekit === 'http')
-  // What each check adds to the least a Node script doing the same exchange takes: the http
-  // one-liner for http, tcp and redis (each one connection and one answer), pg-select.cjs for postgres.
-  const floorOf = (r) => (r.probekit === 'postgres' ? pgAnchor : anchor)
+  // What each check adds to the least a Node script doing the same exchange takes: the
+  // exchange over one node:net socket for tcp, redis and http (as probekit's checks do it),
+  // pg-select.cjs for postgres; and the http check over the http.get one-liner.
+  const floorOf = (r) => (r.probekit === 'postgres' ? pgAnchor : rows.find((f) => f.netFloor === r.probekit))
   for (const r of checks) r.overFloorMs = r.wallMs.median - floorOf(r).wallMs.median
+  const tcpFloor = rows.find((r) => r.netFloor === 'tcp')
   const first = rows.find((r) => r.firstRun)
   const slowest = checks.reduce((a, b) => (b.timeVsNode > a.timeVsNode ? b : a))
   const heaviest = checks.reduce((a, b) => (b.memoryVsNode > a.memoryVsNode ? b : a))
-  const headline = `probekit check: ${checks.map((r) => `${r.probekit} ${fmtRatio(r.timeVsNode)}`).join(', ')} the time of node -e 0 (target ≤ 1.18×, stretch ≤ 1.15×; slowest ${slowest.probekit}; CPU time ${checks.map((r) => fmtRatio(r.cpuVsNode)).join(', ')}); peak memory up to ${fmtRatio(heaviest.memoryVsNode)} (${heaviest.probekit}; target ≤ 1.15×); the one-line http.get script: ${fmtRatio(anchor.timeVsNode)} (CPU ${fmtRatio(anchor.cpuVsNode)}), ${fmtRatio(anchor.memoryVsNode)}; fastify-healthcheck's script: ${fmtRatio(peer.timeVsNode)} (probekit's http check ${http.wallMs.median <= peer.wallMs.median ? '−' : '+'}${fmt(Math.abs(http.wallMs.median - peer.wallMs.median), 1)} ms beside it); the http check's first run in a container, before it has a code cache: ${fmtRatio(first.timeVsNode)} (+${fmt(first.wallMs.median - http.wallMs.median, 1)} ms); the few-line PostgreSQL script: ${fmtRatio(pgAnchor.timeVsNode)}; over those floors, probekit took ${checks.map((r) => `${r.probekit} ${r.overFloorMs >= 0 ? '+' : '−'}${fmt(Math.abs(r.overFloorMs), 1)} ms`).join(', ')} (node -e 0: ${fmt(base.time.median, 1)} ms)`
   const signed = (ms) => `${ms >= 0 ? '+' : '−'}${fmt(Math.abs(ms), 1)} ms`
+  const headline = `probekit check: ${checks.map((r) => `${r.probekit} ${fmtRatio(r.timeVsNode)}`).join(', ')} the time of node -e 0 (target ≤ 1.18×, stretch ≤ 1.15×; slowest ${slowest.probekit}; CPU time ${checks.map((r) => fmtRatio(r.cpuVsNode)).join(', ')}); peak memory up to ${fmtRatio(heaviest.memoryVsNode)} (${heaviest.probekit}; target ≤ 1.15×); the one-line http.get script: ${fmtRatio(anchor.timeVsNode)} (CPU ${fmtRatio(anchor.cpuVsNode)}), ${fmtRatio(anchor.memoryVsNode)}; fastify-healthcheck's script: ${fmtRatio(peer.timeVsNode)} (probekit's http check ${http.wallMs.median <= peer.wallMs.median ? '−' : '+'}${fmt(Math.abs(http.wallMs.median - peer.wallMs.median), 1)} ms beside it); the http check's first run in a container, before it has a code cache: ${fmtRatio(first.timeVsNode)} (+${fmt(first.wallMs.median - http.wallMs.median, 1)} ms); the few-line PostgreSQL script: ${fmtRatio(pgAnchor.timeVsNode)}; a script that only connects over node:net: ${fmtRatio(tcpFloor.timeVsNode)}; over the least a Node script doing each exchange takes (over one node:net socket for tcp, redis and http; pg-select.cjs for postgres), probekit took ${checks.map((r) => `${r.probekit} ${signed(r.overFloorMs)}`).join(', ')}, and http ${signed(http.wallMs.median - anchor.wallMs.median)} over the http.get script (node -e 0: ${fmt(base.time.median, 1)} ms)`
   const linesTable = {
     caption: `The same checks on each Node line: this machine's Node and the LTS lines scripts/setup.sh installs, all in one hyperfine run per round (${runs} runs per command). Each ratio is to \`node -e 0\` of the same line.`,
     columns: [
@@ -314,12 +349,16 @@ export async function run(ctx) {
       'http.get script ×',
       'fastify-healthcheck ×',
       'pg-select.cjs ×',
+      'connect script ×',
       'probekit http ×',
       'probekit tcp ×',
       'probekit redis ×',
       'probekit postgres ×',
       'probekit http − http.get script',
       'probekit http − fastify-healthcheck',
+      'probekit http − GET script',
+      'probekit tcp − connect script',
+      'probekit redis − PING script',
       'probekit postgres − pg-select.cjs',
     ],
     rows: lineRows.map((l) => [
@@ -328,19 +367,23 @@ export async function run(ctx) {
       fmtRatio(l.oneLine),
       fmtRatio(l.peer),
       fmtRatio(l.pgAnchor),
+      fmtRatio(l.tcpFloor),
       fmtRatio(l.http),
       fmtRatio(l.tcp),
       fmtRatio(l.redis),
       fmtRatio(l.postgres),
       signed(l.httpOverOneLineMs),
       signed(l.httpOverPeerMs),
+      signed(l.httpOverNetMs),
+      signed(l.tcpOverNetMs),
+      signed(l.redisOverNetMs),
       signed(l.postgresOverPgAnchorMs),
     ]),
   }
   const linesHeadline = lineRows
     .map(
       (l) =>
-        `Node ${l.version.split('.')[0]} http ${fmtRatio(l.http)}, tcp ${fmtRatio(l.tcp)}, redis ${fmtRatio(l.redis)}, postgres ${fmtRatio(l.postgres)} (the http.get script ${fmtRatio(l.oneLine)}, pg-select.cjs ${fmtRatio(l.pgAnchor)})`,
+        `Node ${l.version.split('.')[0]} http ${fmtRatio(l.http)}, tcp ${fmtRatio(l.tcp)}, redis ${fmtRatio(l.redis)}, postgres ${fmtRatio(l.postgres)} (the http.get script ${fmtRatio(l.oneLine)}, the connect script ${fmtRatio(l.tcpFloor)}, pg-select.cjs ${fmtRatio(l.pgAnchor)})`,
     )
     .join('; ')
   return {
@@ -363,7 +406,7 @@ export async function run(ctx) {
           `\`${r.command
             .replace(/127\.0\.0\.1:\d+/, 'HOST:PORT')
             .replace(/-p \d+/, '-p PORT')
-            .replace(/(pg-select\.cjs 127\.0\.0\.1) \d+/, '$1 PORT')}\``,
+            .replace(/((?:pg-select|net-floor)\.cjs 127\.0\.0\.1) \d+/, '$1 PORT')}\``,
           `${fmt(r.wallMs.median, 1)} (${fmt(r.wallMs.min, 1)}–${fmt(r.wallMs.max, 1)})`,
           fmtRatio(r.timeVsNode),
           fmt(r.cpuMs, 1),
@@ -378,12 +421,13 @@ export async function run(ctx) {
       "`node -e 0` is the floor for any CLI written for Node. `node http-get.js` is a one-line script, `require('http').get(url, (r) => process.exit(r.statusCode < 400 ? 0 : 1))`: the least a health check written in Node can do. curl, redis-cli and pg_isready are C programs, shown for scale.",
       "`node fastify-healthcheck/src/healthcheck.js` is fastify-healthcheck's standalone script (the package's `src/healthcheck.js`, run with its path under node_modules as its README shows for a Dockerfile): `http.get` with a 5 s request timeout, four lines logged with `console.log`, exit 0 for 200. It is the Node exec probe people use, and the peer of probekit's http row.",
       "`node pg-select.cjs` is the least a PostgreSQL check written in Node does (bench/support/pg-select.cjs, 20 lines): the startup message, then `SELECT 1` once the server is ready, then exit. Its time over the http.get script is PostgreSQL forking and setting up a backend for the connection, which a client can only overlap with its own start: pg-select.cjs connects as soon as node:net has loaded, and probekit connects before it loads its check bundle (docs/cli.md, Start-up cost); probekit's postgres row compares with it.",
+      "`node net-floor.cjs` is the least a check over one TCP connection does in Node (bench/support/net-floor.cjs, a dozen lines): connect and exit (the floor of the tcp row), or send `PING` and wait for `+PONG` (redis), or send a GET and wait for `HTTP/1.1 200` (http), over a node:net socket. probekit's tcp, redis and http checks use sockets of their own in the same way, not node:http or a driver (docs/cli.md, Start-up cost), so what a check takes over its script is probekit's own code: its launcher and code cache, its bundle, argument and URL parsing, the deadline, the report. The http.get script loads node:http and is slower than the GET script by that.",
       '`probekit check … (first run: no code cache)` is the http check as the first check in a fresh container runs it: it compiles its bundle from source and, as it exits, writes the code cache every later check starts from. The other probekit rows are those later checks.',
       'Every row but the first-run one is one hyperfine run (the first-run row has rounds of its own, between the same rounds), so the ratios compare commands measured side by side; on a shared machine the absolute times move between runs more than the ratios do.',
     ],
     reproduce: [
       `npm run build && npm run bench -- --only=cli${ctx.quick ? ' --quick' : ''}`,
-      `${unset}taskset -c ${ctx.loadCpu} hyperfine -N --warmup 3 --runs ${runs} 'node -e 0' 'node http-get.js http://127.0.0.1:PORT/livez' 'node node_modules/fastify-healthcheck/src/healthcheck.js http://127.0.0.1:PORT/livez' 'node bench/support/pg-select.cjs 127.0.0.1 PORT postgres postgres' 'node bin/probekit.js check http://127.0.0.1:PORT/livez' 'node bin/probekit.js check tcp://127.0.0.1:PORT' 'node bin/probekit.js check redis://127.0.0.1:PORT' 'node bin/probekit.js check postgres://postgres@127.0.0.1:PORT/postgres'`,
+      `${unset}taskset -c ${ctx.loadCpu} hyperfine -N --warmup 3 --runs ${runs} 'node -e 0' 'node http-get.js http://127.0.0.1:PORT/livez' 'node node_modules/fastify-healthcheck/src/healthcheck.js http://127.0.0.1:PORT/livez' 'node bench/support/pg-select.cjs 127.0.0.1 PORT postgres postgres' 'node bench/support/net-floor.cjs 127.0.0.1 PORT' 'node bin/probekit.js check http://127.0.0.1:PORT/livez' 'node bin/probekit.js check tcp://127.0.0.1:PORT' 'node bin/probekit.js check redis://127.0.0.1:PORT' 'node bin/probekit.js check postgres://postgres@127.0.0.1:PORT/postgres'`,
       `${unset}taskset -c ${ctx.loadCpu} hyperfine -N --prepare 'rm -rf /tmp/probekit-code-cache-UID' --runs ${runs} 'node bin/probekit.js check http://127.0.0.1:PORT/livez'`,
       `${unset}/usr/bin/time -f %M node bin/probekit.js check http://127.0.0.1:PORT/livez`,
     ],
