@@ -280,9 +280,8 @@ export class Access {
    */
   private checkHost(req: IncomingMessage): void {
     const header = req.headers.host
-    let count = 0
-    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') count++
-    if (count > 1) throw new AccessRefused(400, 'a request has one Host header; this one has two or more')
+    if (countHeader(req, 'host') > 1)
+      throw new AccessRefused(400, 'a request has one Host header; this one has two or more')
     if (header === undefined || header.trim() === '')
       throw new AccessRefused(400, 'a request needs a Host header naming this monitor (HTTP/1.1 requires one)')
     this.checkName(header)
@@ -359,12 +358,25 @@ function isRead(method: string | undefined): boolean {
   return method === undefined || method === 'GET' || method === 'HEAD'
 }
 
-/** The token of an `Authorization: Bearer TOKEN` header; '' for another scheme (never matches). */
+/**
+ * The token of an `Authorization: Bearer TOKEN` header; '' for another scheme (never
+ * matches). Two Authorization headers are a 400: the field holds one credential (RFC 9110
+ * §11.6.2), and Node would keep the first, where a proxy in front may have read the other.
+ */
 function bearerOf(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization
   if (header === undefined) return undefined
+  if (countHeader(req, 'authorization') > 1)
+    throw new AccessRefused(400, 'a request has one Authorization header; this one has two or more')
   const match = /^bearer +(\S+) *$/i.exec(header)
   return match ? (match[1] as string) : ''
+}
+
+/** How many times the request carries the header `name` (lower case). */
+function countHeader(req: IncomingMessage, name: string): number {
+  let count = 0
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === name) count++
+  return count
 }
 
 function normalizeName(name: string): string {

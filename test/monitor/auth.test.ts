@@ -232,7 +232,7 @@ describe('a monitor started with --auth-token-file', () => {
     assert.equal((await request(`${m.url}/readyz`, { headers: { host: 'evil.example' } })).status, 200)
   })
 
-  it('answers two Host headers, an empty Host or none with 400, and a foreign absolute-form target with 421; /livez stays open', async () => {
+  it('answers two Host headers, an empty Host or none, or two Authorization headers with 400, and a foreign absolute-form target with 421; /livez stays open', async () => {
     const port = Number(new URL(m.url).port)
     const raw = (head: string): Promise<string> =>
       new Promise((resolve, reject) => {
@@ -251,6 +251,11 @@ describe('a monitor started with --auth-token-file', () => {
       /^HTTP\/1\.1 400 [\s\S]*one Host header/,
     )
     assert.match(await raw(`GET /v1/checks HTTP/1.1\r\nHost:\r\n${auth}`), /^HTTP\/1\.1 400 [\s\S]*needs a Host header/)
+    // Two credentials, the first valid: which one a proxy in front read is anyone's guess.
+    assert.match(
+      await raw(`GET /v1/checks HTTP/1.1\r\n${host}${auth}Authorization: Bearer someone-else-0123456789\r\n`),
+      /^HTTP\/1\.1 400 [\s\S]*one Authorization header/,
+    )
     assert.match(await raw(`GET /v1/checks HTTP/1.0\r\n${auth}`), /^HTTP\/1\.1 400 [\s\S]*needs a Host header/)
     assert.match(
       await raw(`GET http://evil.example/v1/checks HTTP/1.1\r\n${host}${auth}`),
