@@ -33,13 +33,6 @@ export interface HttpOptions {
   metricsPath?: string
 }
 
-export const HTTP_OPTION_KEYS = optionKeys<HttpOptions>()({
-  details: true,
-  paths: true,
-  extraPaths: true,
-  metricsPath: true,
-})
-
 const PATHS_KEYS = optionKeys<NonNullable<HttpOptions['paths']>>()({ live: true, ready: true, startup: true })
 
 /** A health instance with its HTTP surface: what `respond`, the handler, `listen` and the adapters read. */
