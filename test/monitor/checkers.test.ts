@@ -104,6 +104,22 @@ describe('exec checker', () => {
     await waitFor('the background sleep to be killed', () => !alive(pid), 2000, 20)
   })
 
+  it('ends with the exit status of a command that left a process holding its output, and kills that process', async () => {
+    const dir = makeTempDir('exec')
+    const pidFile = `${dir}/child.pid`
+    const started = Date.now()
+    const outcome = await execChecker(
+      specOf(
+        'exec',
+        `    command: "sleep 30 & echo $! > ${pidFile}; echo left running; exit 1"\n    interval: 5s\n    timeout: 4s\n`,
+      ),
+    ).run()
+    assert.deepEqual([outcome.status, outcome.output], ['warn', 'left running'])
+    assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms: the check waited for the background sleep`)
+    const pid = Number(readFileSync(pidFile, 'utf8'))
+    await waitFor('the background sleep to be killed', () => !alive(pid), 2000, 20)
+  })
+
   it('keeps only the tail of a chatty script, within 4 KB, noting what was captured', async () => {
     const outcome = await execChecker(
       specOf('exec', '    command: "for i in $(seq 1 20000); do echo line $i; done; echo password=hunter2 done"\n'),

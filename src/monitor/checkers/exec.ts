@@ -1,7 +1,10 @@
 /**
  * Exec checks, as Consul runs script checks: exit 0 passes, 1 warns, anything else (or a
- * failure to start) fails — passing, warning and critical to the monitor. The command runs in its own process group, which
- * is killed as a whole at the deadline, so a hung script never outlives its check.
+ * failure to start) fails — passing, warning and critical to the monitor. The command runs
+ * in its own process group, which is killed as a whole at the deadline, so a hung script
+ * never outlives its check; and once the command has exited, what it left running in the
+ * group (`daemon &`, holding its stdout open) is killed after `EXIT_GRACE_MS`, so the check
+ * ends with the command's exit status instead of waiting for the deadline.
  */
 
 import { spawn } from 'node:child_process'
@@ -17,6 +20,12 @@ import {
   runAttempt,
   type Verdict,
 } from './checker.js'
+
+/**
+ * Ms the output pipes may stay open after the command exits: what a background process of
+ * its own writes meanwhile is kept; then the group is killed and the pipes closed.
+ */
+const EXIT_GRACE_MS = 100
 
 /** Builds the checker of one exec check. */
 export function execChecker(spec: ExecCheckSpec, secrets?: SecretSet): Checker {
@@ -56,7 +65,9 @@ export function execChecker(spec: ExecCheckSpec, secrets?: SecretSet): Checker {
       }
       child.stdout?.on('data', collect)
       child.stderr?.on('data', collect)
+      let grace: NodeJS.Timeout | undefined
       const onAbort = () => {
+        clearTimeout(grace)
         killGroup(child.pid)
         child.stdout?.destroy()
         child.stderr?.destroy()
@@ -68,7 +79,17 @@ export function execChecker(spec: ExecCheckSpec, secrets?: SecretSet): Checker {
         signal.removeEventListener('abort', onAbort)
         reject(new Error(`cannot run ${spec.target}: ${error.message}`))
       })
+      // The command exited, but something it started may hold the pipes: 'close' (below)
+      // comes when they are closed, by that process or after the grace.
+      child.once('exit', () => {
+        grace = setTimeout(() => {
+          killGroup(child.pid)
+          child.stdout?.destroy()
+          child.stderr?.destroy()
+        }, EXIT_GRACE_MS)
+      })
       child.once('close', (code, killedBy) => {
+        clearTimeout(grace)
         signal.removeEventListener('abort', onAbort)
         const text = output()
         if (killedBy) return resolve({ status: 'fail', output: text || `killed by ${killedBy}` })
