@@ -90,6 +90,19 @@ describe('GET /v1/checks', () => {
       error:
         'unknown query parameter "limt" for GET /v1/checks/<node>/<pod>/<check>[/history|/transitions]; it takes since, limit, index, wait; did you mean "limit"?',
     })
+    // One route serves a check, its history and its transitions: what only another reads is refused.
+    const single = await getJson(`${fleet.url}/v1/checks/${WEB}?since=2020-01-01`)
+    assert.equal(single.status, 400)
+    assert.deepEqual(single.body, {
+      error:
+        'unknown query parameter "since" for GET /v1/checks/<node>/<pod>/<check>; it takes index, wait (since and limit are for /history and /transitions)',
+    })
+    const waited = await getJson(`${fleet.url}/v1/checks/${WEB}/transitions?wait=5s`)
+    assert.equal(waited.status, 400)
+    assert.deepEqual(waited.body, {
+      error:
+        'unknown query parameter "wait" for GET /v1/checks/<node>/<pod>/<check>/transitions; it takes since, limit',
+    })
     const cutShort = await getJson(`${fleet.url}/v1/checks?nod=n1`)
     assert.match((cutShort.body as { error: string }).error, /did you mean "node"\?$/)
     // What the routes take still works, and so does a cache-buster.
@@ -100,6 +113,7 @@ describe('GET /v1/checks', () => {
       '/v1/pods/web?node=n1',
       '/v1/inspect?pod=web&node=n1',
       '/v1/checks?index=1&wait=1ms',
+      `/v1/checks/${WEB}?index=1&wait=1ms`,
     ]) {
       assert.equal((await getJson(`${fleet.url}${path}`)).status, 200, path)
     }

@@ -56,7 +56,9 @@ export function checkHandlers(monitor: Monitor) {
       const rest = [...call.rest]
       const tail = rest.length === 4 || (rest.length === 2 && rest[0]?.includes('/')) ? rest.pop() : undefined
       const id = idFrom(rest)
+      // One route serves the three: what only another of them reads is refused, not ignored.
       if (tail === undefined) {
+        refuseOthers(query, ['since', 'limit'], '', 'index, wait (since and limit are for /history and /transitions)')
         return call.watch(
           (states) => {
             const state = states.find((s) => s.id === id)
@@ -66,6 +68,8 @@ export function checkHandlers(monitor: Monitor) {
           { id },
         )
       }
+      if (tail === 'history' || tail === 'transitions')
+        refuseOthers(query, ['index', 'wait'], `/${tail}`, 'since, limit')
       if (!monitor.state(id)) throw unknownCheck(id)
       if (tail === 'history') {
         const points = monitor.history(id, { ...since(query), limit: limit(query, 1000, 100_000) })
@@ -130,6 +134,16 @@ function idFrom(parts: string[]): string {
     return checkId({ node: parts[0] as string, pod: parts[1] as string, check: parts[2] as string })
   if (parts.length === 1 && (parts[0] as string).split('/').length === 3) return parts[0] as string
   throw new HttpError(404, 'address a check as /v1/checks/<node>/<pod>/<check> (each part URL-encoded)')
+}
+
+/** 400 for the first of `names` in `query`: a parameter of the route's other forms, which this one does not read. */
+function refuseOthers(query: URLSearchParams, names: readonly string[], tail: string, takes: string): void {
+  const name = names.find((n) => query.has(n))
+  if (name === undefined) return
+  throw new HttpError(
+    400,
+    `unknown query parameter "${name}" for GET /v1/checks/<node>/<pod>/<check>${tail}; it takes ${takes}`,
+  )
 }
 
 function unknownCheck(id: string): HttpError {
