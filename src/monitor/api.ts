@@ -342,11 +342,25 @@ function apiRoutes({
 const ANY_ROUTE_PARAMETERS = ['_']
 const WATCH_PARAMETERS = ['index', 'wait']
 
-/** 400 for a query parameter `route` does not read (see `ApiRoute.query`). */
+/** Parameters that may be given more than once: `?state=critical&state=warning` reads as `critical,warning`. */
+const REPEATABLE_PARAMETERS = ['state', '_']
+
+/**
+ * 400 for a query parameter `route` does not read (see `ApiRoute.query`), and for one
+ * given twice that is read once (`?pod=a&pod=b` would have read as `?pod=a`).
+ */
 function refuseUnknownParameters(method: string, route: ApiRoute, query: URLSearchParams): void {
   if (query.size === 0) return
   const takes = [...(route.query ?? []), ...(route.hold === 'watch' ? WATCH_PARAMETERS : [])]
+  const seen = new Set<string>()
   for (const name of query.keys()) {
+    if (seen.has(name) && !REPEATABLE_PARAMETERS.includes(name)) {
+      throw new HttpError(
+        400,
+        `query parameter ${JSON.stringify(name)} is given more than once; ${method} ${route.shown ?? route.path} reads one`,
+      )
+    }
+    seen.add(name)
     if (takes.includes(name) || ANY_ROUTE_PARAMETERS.includes(name)) continue
     const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)
     const known = takes.length === 0 ? 'it takes none' : `it takes ${takes.join(', ')}`

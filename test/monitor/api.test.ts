@@ -103,6 +103,10 @@ describe('GET /v1/checks', () => {
       error:
         'unknown query parameter "wait" for GET /v1/checks/<node>/<pod>/<check>/transitions; it takes since, limit',
     })
+    // A parameter read once, given twice, would have read as its first.
+    const twice = await getJson(`${fleet.url}/v1/checks?pod=web&pod=api`)
+    assert.equal(twice.status, 400)
+    assert.deepEqual(twice.body, { error: 'query parameter "pod" is given more than once; GET /v1/checks reads one' })
     const cutShort = await getJson(`${fleet.url}/v1/checks?nod=n1`)
     assert.match((cutShort.body as { error: string }).error, /did you mean "node"\?$/)
     // What the routes take still works, and so does a cache-buster.
@@ -114,6 +118,7 @@ describe('GET /v1/checks', () => {
       '/v1/inspect?pod=web&node=n1',
       '/v1/checks?index=1&wait=1ms',
       `/v1/checks/${WEB}?index=1&wait=1ms`,
+      '/v1/checks?state=passing&state=warning&_=1&_=2',
     ]) {
       assert.equal((await getJson(`${fleet.url}${path}`)).status, 200, path)
     }
