@@ -338,6 +338,14 @@ describe('an unknown option key', () => {
     })
   }
 
+  it('leaves a test-only option out of startApi’s list, and still takes it', async () => {
+    const error = await typeError(() => startApi(anything, { host: '127.0.0.1', port: 0, writeDeadline: 1 } as never))
+    assert.equal(
+      error.message,
+      'startApi: unknown option "writeDeadline"; the options are host, port, logger, maxWaitMs, pushRatePerSecond, maxWatchers, maxStreams, maxConnections, auth',
+    )
+  })
+
   it('lists the ProbeOptions keys among a probe’s options', async () => {
     const error = await typeError(() => probes.tcp('db:5432', { nmae: 'db' } as never))
     assert.equal(

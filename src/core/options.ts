@@ -55,16 +55,25 @@ export function checkProbeOptions(where: string, options: ProbeOptions | undefin
   oneOf(`${where}: critical`, options?.critical, [true, false])
 }
 
-/** Throws a TypeError for the first key of `options` that is not in `known`, with the closest known key. */
-export function rejectUnknownKeys(where: string, options: object | undefined, known: readonly string[]): void {
+/**
+ * Throws a TypeError for the first key of `options` that is not in `known`, with the closest
+ * known key. `hidden` keys are accepted but neither listed nor suggested (a test's knob).
+ */
+export function rejectUnknownKeys(
+  where: string,
+  options: object | undefined,
+  known: readonly string[],
+  hidden: readonly string[] = [],
+): void {
   if (options === undefined || options === null) return
   if (typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`${where}: options must be an object such as { ${known[0]}: … }, got ${describe(options)}`)
   }
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue
+    const listed = hidden.length === 0 ? known : known.filter((k) => !hidden.includes(k))
     throw new TypeError(
-      `${where}: unknown option ${JSON.stringify(key)}${didYouMean(key, known)}; the options are ${known.join(', ')}`,
+      `${where}: unknown option ${JSON.stringify(key)}${didYouMean(key, listed)}; the options are ${listed.join(', ')}`,
     )
   }
 }

@@ -388,7 +388,7 @@ function dashboardFile({ req, res, url }: ApiCall): void {
  * console.log(`dashboard at ${api.url}/`)
  */
 export async function startApi(monitor: Monitor, options: ApiOptions): Promise<Api> {
-  rejectUnknownKeys('startApi', options, API_OPTION_KEYS)
+  rejectUnknownKeys('startApi', options, API_OPTION_KEYS, ['writeDeadlineMs'])
   rejectUnknownKeys('startApi: auth', options.auth, API_AUTH_OPTION_KEYS)
   const auth = options.auth ?? {}
   if (!isLoopbackHost(options.host) && auth.tokens === undefined && !auth.insecureNoAuth) {
