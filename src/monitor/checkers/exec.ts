@@ -83,7 +83,10 @@ export function execChecker(spec: ExecCheckSpec, secrets?: SecretSet): Checker {
       // comes when they are closed, by that process or after the grace.
       child.once('exit', () => {
         grace = setTimeout(() => {
-          killGroup(child.pid)
+          // The group only: the command's own pid is free again and may be another process's.
+          try {
+            if (child.pid) process.kill(-child.pid, 'SIGKILL')
+          } catch {}
           child.stdout?.destroy()
           child.stderr?.destroy()
         }, EXIT_GRACE_MS)
