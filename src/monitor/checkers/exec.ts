@@ -66,9 +66,10 @@ export function execChecker(spec: ExecCheckSpec, secrets?: SecretSet): Checker {
       child.stdout?.on('data', collect)
       child.stderr?.on('data', collect)
       let grace: NodeJS.Timeout | undefined
+      let exited = false
       const onAbort = () => {
         clearTimeout(grace)
-        killGroup(child.pid)
+        killGroup(child.pid, exited)
         child.stdout?.destroy()
         child.stderr?.destroy()
         partial.output = output()
@@ -82,11 +83,9 @@ export function execChecker(spec: ExecCheckSpec, secrets?: SecretSet): Checker {
       // The command exited, but something it started may hold the pipes: 'close' (below)
       // comes when they are closed, by that process or after the grace.
       child.once('exit', () => {
+        exited = true
         grace = setTimeout(() => {
-          // The group only: the command's own pid is free again and may be another process's.
-          try {
-            if (child.pid) process.kill(-child.pid, 'SIGKILL')
-          } catch {}
+          killGroup(child.pid, exited)
           child.stdout?.destroy()
           child.stderr?.destroy()
         }, EXIT_GRACE_MS)
@@ -108,11 +107,17 @@ export function execChecker(spec: ExecCheckSpec, secrets?: SecretSet): Checker {
   }
 }
 
-function killGroup(pid: number | undefined): void {
+/**
+ * SIGKILL to the command's process group, or to the command alone when it has no group
+ * (yet); once it has exited (`exited`), to the group only: its pid, reaped, may be another
+ * process's by then.
+ */
+function killGroup(pid: number | undefined, exited: boolean): void {
   if (!pid) return
   try {
     process.kill(-pid, 'SIGKILL')
   } catch {
+    if (exited) return
     try {
       process.kill(pid, 'SIGKILL')
     } catch {}
