@@ -52,6 +52,11 @@ const commands: Record<string, CommandEntry> = {
   },
 }
 
+/** Where `command`'s errors go: stderr for those whose stdout is data, stdout otherwise. */
+export function errorStreamOf(command: string | undefined): ErrorStream {
+  return (command !== undefined && Object.hasOwn(commands, command) && commands[command]?.errors) || 'stdout'
+}
+
 export function mainHelp(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length))
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)

@@ -456,6 +456,13 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
     })
   })
 
+  it('fails on stderr, writing nothing to stdout, when the config module never settles', async () => {
+    const run = await cli(['gen', 'k8s', '--config', 'test/fixtures/cli/never-settles-health.mjs'])
+    assert.equal(run.code, 1)
+    assert.equal(run.stdout, '', 'nothing for > probes.yaml')
+    assert.match(run.stderr, /^probekit gen: stopped without an answer: /)
+  })
+
   it('takes zero with any unit where zero means none: --initial-delay 0s, --start-period 0ms', async () => {
     const k8s = await cli(['gen', 'k8s', '--initial-delay', '0s'])
     assert.equal(k8s.code, 0, k8s.stderr)

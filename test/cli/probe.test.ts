@@ -198,6 +198,16 @@ describe('probekit probe', () => {
         /the "health" export of \S*factory-returns-nothing-health\.mjs is a function that returned undefined, not a Health; make it return the Health that createHealth\(…\) creates$/m,
       ],
       [
+        'a module whose top-level await never settles',
+        ['--ready', '--config', `${FIXTURES}/never-settles-health.mjs`],
+        /^probekit probe: stopped without an answer: something it waited for never settles and nothing else is left to run \(a config module whose top-level await, or whose default export's promise, never settles\?\)$/m,
+      ],
+      [
+        'a "health" function whose promise never settles',
+        ['--ready', '--config', `${FIXTURES}/never-settles-factory-health.mjs`],
+        /^probekit probe: stopped without an answer: /m,
+      ],
+      [
         'a module that throws while loading',
         ['--ready', '--config', `${FIXTURES}/throwing-health.mjs`],
         /the config module .*throwing-health\.mjs threw while loading: DATABASE_URL is not set$/m,
