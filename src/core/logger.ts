@@ -23,14 +23,35 @@ export function writeLog(logger: Logger | false | undefined, level: LogLevel, me
   else logger[level](line)
 }
 
-function safeFields(fields: object): object {
+/** How deep `safeFields` walks: the fields probekit writes nest two levels (`{ health: { reason } }`). */
+const MAX_FIELD_DEPTH = 4
+
+/**
+ * `fields` with every string in it made inert, in plain objects and arrays nested up to
+ * `MAX_FIELD_DEPTH` (a reason sits in `{ health: { reason } }`); the same object when
+ * nothing needed it, copies only along the paths that changed.
+ */
+function safeFields<T>(fields: T, depth = 0): T {
+  if (typeof fields === 'string') return lineSafe(fields) as T
+  if (fields === null || typeof fields !== 'object' || depth >= MAX_FIELD_DEPTH) return fields
+  if (Array.isArray(fields)) {
+    let out: unknown[] | undefined
+    for (let i = 0; i < fields.length; i++) {
+      const safe = safeFields(fields[i], depth + 1)
+      if (safe === fields[i]) continue
+      out ??= [...fields]
+      out[i] = safe
+    }
+    return (out ?? fields) as T
+  }
+  const proto = Object.getPrototypeOf(fields)
+  if (proto !== Object.prototype && proto !== null) return fields
   let out: Record<string, unknown> | undefined
   for (const [key, value] of Object.entries(fields)) {
-    if (typeof value !== 'string') continue
-    const safe = lineSafe(value)
+    const safe = safeFields(value, depth + 1)
     if (safe === value) continue
-    out ??= { ...fields }
+    out ??= { ...(fields as Record<string, unknown>) }
     out[key] = safe
   }
-  return out ?? fields
+  return (out ?? fields) as T
 }

@@ -96,4 +96,24 @@ describe('writeLog', () => {
     assert.equal(message, 'x\\x1b[2J')
     assert.deepEqual(fields, { reason: 'y\\x9b', n: 1 })
   })
+
+  it('makes strings nested in the fields inert too, as health transitions and shutdown write them', () => {
+    const calls: unknown[][] = []
+    const logger = { info: (...a: unknown[]) => calls.push(a), warn: () => {}, error: () => {}, child: () => logger }
+    const when = new Date(0)
+    const fields = {
+      health: { check: 'db', reason: 'bad \u001b[2J\u009b2J \u202e reversed', at: when },
+      shutdown: { phases: ['drain\nforged line', 'ok'] },
+      plain: { n: 1 },
+    }
+    writeLog(logger, 'info', 'x', fields)
+    const [written] = calls[0] as [typeof fields]
+    assert.deepEqual(written, {
+      health: { check: 'db', reason: 'bad \\x1b[2J\\x9b2J \\u202e reversed', at: when },
+      shutdown: { phases: ['drain\\nforged line', 'ok'] },
+      plain: { n: 1 },
+    })
+    assert.equal(written.plain, fields.plain, 'what needed nothing is passed on as it is')
+    assert.equal(fields.health.reason, 'bad \u001b[2J\u009b2J \u202e reversed', 'the caller’s object is not changed')
+  })
 })
