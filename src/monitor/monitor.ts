@@ -11,7 +11,7 @@ import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { SecretSet } from '../core/redact.js'
 import { sleep } from '../core/sleep.js'
 import { timeSlices } from '../core/time-slices.js'
-import { type Checker, type CheckerResult, keepTail } from './checkers/checker.js'
+import { type Checker, type CheckerResult, headAndTail } from './checkers/checker.js'
 import { execChecker } from './checkers/exec.js'
 import { grpcChecker } from './checkers/grpc.js'
 import { httpChecker } from './checkers/http.js'
@@ -749,7 +749,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     else if (kind !== 'start') {
       const ok = kind === 'success' || kind === 0
       const text = typeof kind === 'number' ? `push exit status ${kind}` : `push ${kind}`
-      this.apply(entry, pushResult(entry.spec.id, ok ? 'pass' : 'fail', keepTail(shown ? `${text}: ${shown}` : text)))
+      this.apply(entry, pushResult(entry.spec.id, ok ? 'pass' : 'fail', headAndTail(text, shown)))
     }
     return true
   }

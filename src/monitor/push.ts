@@ -7,7 +7,7 @@
 import { MAX_TIMER_MS } from '../core/clock.js'
 import { redact } from '../core/redact.js'
 import type { Status } from '../core/types.js'
-import { type CheckerResult, keepTail } from './checkers/checker.js'
+import { type CheckerResult, headAndTail } from './checkers/checker.js'
 import { formatDuration, type PushCheckSpec } from './manifest.js'
 
 /** What a job reports: `success`, `start` (a run began), `fail`, or its exit status (0–255; 0 is success). */
@@ -63,7 +63,7 @@ export class PushWatch {
   push(kind: PushKind, body?: string): void {
     if (this.stopped) return
     const at = this.now()
-    const text = body?.trim() ? `: ${redact(body.trim())}` : ''
+    const text = body?.trim() ? redact(body.trim()) : undefined
     if (kind === 'start') {
       this.startedAt = at
       this.arm()
@@ -76,7 +76,7 @@ export class PushWatch {
     this.startedAt = undefined
     this.deadlineAt = at + this.spec.periodMs + this.spec.graceMs
     this.arm()
-    this.onOutcome(pushResult(this.spec.id, ok ? 'pass' : 'fail', keepTail(`push ${what}${ran}${text}`), at))
+    this.onOutcome(pushResult(this.spec.id, ok ? 'pass' : 'fail', headAndTail(`push ${what}${ran}`, text), at))
   }
 
   stop(): void {

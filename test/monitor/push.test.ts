@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { CheckerResult } from '../../src/monitor/checkers/checker.js'
+import { type CheckerResult, MAX_OUTPUT_BYTES } from '../../src/monitor/checkers/checker.js'
 import { type PushCheckSpec, parseManifest } from '../../src/monitor/manifest.js'
 import { assertPushKind, PushWatch, parsePushReport } from '../../src/monitor/push.js'
 import { sleep, waitFor } from '../support/server-process.js'
@@ -65,6 +65,20 @@ describe("push checks (dead man's switch)", () => {
           ['fail', 'push exit status 3: password=*** rejected'],
         ],
       )
+    } finally {
+      watch.stop()
+    }
+  })
+
+  it('keep the exit status at the head of the output when the body is longer than the output keeps', () => {
+    const outcomes: CheckerResult[] = []
+    const watch = new PushWatch(pushSpec('1h', '1m'), undefined, (o) => outcomes.push(o))
+    try {
+      watch.push(3, `${'log line\n'.repeat(800)}password=hunter2 last line`)
+      const output = outcomes[0]?.output ?? ''
+      assert.match(output, /^push exit status 3: \[captured 7222 bytes, showing the last \d+\]\n/)
+      assert.match(output, /password=\*\*\* last line$/)
+      assert.ok(Buffer.byteLength(output) <= MAX_OUTPUT_BYTES, `${Buffer.byteLength(output)} bytes`)
     } finally {
       watch.stop()
     }

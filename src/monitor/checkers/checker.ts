@@ -191,3 +191,12 @@ export function keepTail(text: string, max = MAX_OUTPUT_BYTES, totalBytes?: numb
   tail = tail.subarray(skip)
   return `[captured ${total} bytes, showing the last ${tail.length}]\n${tail.toString('utf8')}`
 }
+
+/**
+ * `head: body` within `max` bytes, the head whole and the body's tail kept (`keepTail`):
+ * a push's `push exit status 3` stays in its output however long the job's report.
+ */
+export function headAndTail(head: string, body: string | undefined, max = MAX_OUTPUT_BYTES): string {
+  if (body === undefined) return keepTail(head, max)
+  return `${head}: ${keepTail(body, Math.max(256, max - Buffer.byteLength(head) - 2))}`
+}
