@@ -31,6 +31,7 @@ import {
   ManifestReader,
   NO_CHECKER,
   type Path,
+  TLS_KEYS,
 } from './manifest/reader.js'
 import { type CheckSpec, type ManifestDefaults, ManifestError, type PodManifest } from './manifest/types.js'
 import type { CheckKey, CheckKind } from './types.js'
@@ -602,11 +603,15 @@ function readCheck(
           : 'probe'
   const allowed = new Set([...COMMON_KEYS, ...KEYS_BY_KIND[kind]])
   for (const key of Object.keys(raw)) {
-    if (!allowed.has(key))
-      r.fail(
-        [...path, key],
-        `unknown key for a ${type} check${didYouMean(key, allowed)}; the keys are ${[...allowed].join(', ')}`,
-      )
+    if (allowed.has(key)) continue
+    // The TLS settings sit under `tls:`; written at the check's level, say where they go.
+    const tlsKey = allowed.has('tls') && TLS_KEYS.includes(key)
+    r.fail(
+      [...path, key],
+      tlsKey
+        ? `unknown key for a ${type} check; write it under tls: (tls: { ${key}: … })`
+        : `unknown key for a ${type} check${didYouMean(key, allowed)}; the keys are ${[...allowed].join(', ')}`,
+    )
   }
   const key: CheckKey = { ...pod, check: name }
   const common = r.common(raw, path, key, kind === 'push')

@@ -308,6 +308,10 @@ describe('bad manifests', () => {
         /a\.yaml:5: checks\[0\]\.intervall: unknown key for a http check; did you mean "interval"\?; the keys are /,
       ],
       [
+        'id: a\nchecks:\n  - name: x\n    url: https://h:1/\n    ca_file: ca.pem\n',
+        /a\.yaml:5: checks\[0\]\.ca_file: unknown key for a https check; write it under tls: \(tls: \{ ca_file: … \}\)$/,
+      ],
+      [
         'id: a\nchecks:\n  - name: x\n    url: http://h:1/\n    interval: soon\n',
         /a\.yaml:5: checks\[0\]\.interval: "soon" is not a duration/,
       ],

@@ -66,6 +66,9 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
  * Reads the values of one YAML document, each kind of value one way: every mistake ends in
  * a `ManifestError` naming the file, the line and the key.
  */
+/** The settings a check's `tls:` mapping takes. */
+export const TLS_KEYS: readonly string[] = ['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure']
+
 export class ManifestReader {
   /** The document as plain data. */
   readonly data: unknown
@@ -232,7 +235,7 @@ export class ManifestReader {
     if (value === undefined || value === null) return tls
     const p = [...path, 'tls']
     if (!isRecord(value)) this.fail(p, 'must be a mapping with ca_file, cert_file, key_file, server_name or insecure')
-    const known = ['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure']
+    const known = TLS_KEYS
     for (const k of Object.keys(value))
       if (!known.includes(k)) this.fail([...p, k], `unknown TLS setting; the settings are ${known.join(', ')}`)
     const file = (k: string) => {
