@@ -193,8 +193,10 @@ export function addHealthService(
     for (const check of report.checks) known.set(check.name, check.status)
   }
 
-  const servingOf = (status: Status): number =>
-    health.phase === 'shutting down' || status === 'fail' ? ServingStatus.NOT_SERVING : ServingStatus.SERVING
+  // As the model says, shutdown included: from beginShutdown() "" and ready (and startup)
+  // fail with the lifecycle check, live passes (a draining process is not broken), as
+  // /readyz and /livez answer over HTTP.
+  const servingOf = (status: Status): number => (status === 'fail' ? ServingStatus.NOT_SERVING : ServingStatus.SERVING)
 
   /** Runs what `target` needs (sharing runs and caches with every other caller). */
   const evaluate = (target: Target): number | Promise<number> => {
@@ -208,7 +210,6 @@ export function addHealthService(
 
   /** The status from what is known, without running anything. */
   const knownStatus = (target: Target): number => {
-    if (health.phase === 'shutting down') return ServingStatus.NOT_SERVING
     if (target.check !== undefined) {
       if (target.check === 'lifecycle') return servingOf(health.lifecycleResult('startup').status)
       const status = known.get(target.check)

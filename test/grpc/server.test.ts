@@ -261,20 +261,27 @@ describe('addHealthService under faults and shutdown', () => {
     }
   })
 
-  it('flips every service, live included, to NOT_SERVING once shutdown begins', async () => {
+  it('flips "", ready and startup to NOT_SERVING once shutdown begins, and keeps live SERVING, as /readyz and /livez answer', async () => {
     const health = createHealth({ logger: false })
     health.add('db', () => {})
     const served = await serve(health)
-    const stream = watch(served.client, 'live')
+    const ready = watch(served.client, '')
+    const live = watch(served.client, 'live')
     try {
-      assert.equal(await stream.next(), 'SERVING')
-      const next = stream.next()
+      assert.equal(await ready.next(), 'SERVING')
+      assert.equal(await live.next(), 'SERVING')
+      const next = ready.next()
       health.beginShutdown()
-      assert.equal(await next, 'NOT_SERVING')
-      for (const service of ['', 'live', 'startup', 'db'])
-        assert.equal(await check(served.client, service), 'NOT_SERVING')
+      assert.equal(await next, 'NOT_SERVING', 'a Watch of "" is told at once')
+      for (const service of ['', 'ready', 'startup']) assert.equal(await check(served.client, service), 'NOT_SERVING')
+      // A draining process is not broken: a liveness probe on live must not kill it mid-drain.
+      assert.equal(await check(served.client, 'live'), 'SERVING')
+      // A check by name answers for that check alone.
+      assert.equal(await check(served.client, 'db'), 'SERVING')
+      assert.equal((await health.run('live')).status, 'pass', 'the live group, as /livez reads it')
     } finally {
-      stream.cancel()
+      ready.cancel()
+      live.cancel()
       await served.close()
       await health.close()
     }
@@ -396,11 +403,15 @@ describe('addHealthService under gracefulShutdown (the recipe of docs/grpc.md)',
       assert.equal(endedEarly, false, 'no Watch stream ends while the server serves')
 
       const result = shutdown.shutdown('test')
+      const last: (string | undefined)[] = []
       for (const stream of streams) {
         const ended = await stream.ended
         assert.equal(ended.code, grpcJs.status.OK)
-        assert.equal(ended.seenBefore.at(-1), 'NOT_SERVING')
+        last.push(ended.seenBefore.at(-1))
       }
+      // Each stream's last word is its service's status in the drain: "" failed with the
+      // ready group; live and the db check still pass.
+      assert.deepEqual(last, ['NOT_SERVING', 'SERVING', 'SERVING'])
       const { exitCode, forced } = await result
       assert.deepEqual({ exitCode, forced }, { exitCode: 0, forced: [] })
       const drainAt = steps.findIndex((m) => m.startsWith('shutdown: stopped accepting connections'))
