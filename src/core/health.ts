@@ -6,7 +6,8 @@
 import { EventEmitter } from 'node:events'
 import { isoTime } from './clock.js'
 import { Lifecycle, type LifecyclePhase } from './lifecycle.js'
-import { type Logger, writeLog } from './logger.js'
+import { LogLimiter } from './log-limiter.js'
+import type { Logger } from './logger.js'
 import {
   checkProbeOptions,
   nonNegative,
@@ -84,6 +85,9 @@ const SERVICE_INFO_KEYS = optionKeys<ServiceInfo>()({
  * The probes of one process, their groups and the process's lifecycle state. Every face
  * reads it: the HTTP paths, the gRPC health service, `probekit probe` and `probekit gen`.
  */
+/** Transition lines a check (a group, the lifecycle) writes in 10 s before the rest are counted. */
+const TRANSITION_BURST = 5
+
 export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
   readonly timeoutMs: number
   readonly cacheTtlMs: number
@@ -97,6 +101,8 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
   private lastPhase: LifecyclePhase
   private readonly closing = new AbortController()
   private readonly closers = new Set<() => Promise<void>>()
+  /** Transition lines, bounded per subject (see `transition`). */
+  private readonly transitionLog: LogLimiter
 
   /**
    * `knownKeys` are the keys `options` may have: a subclass that takes more options
@@ -108,6 +114,7 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
     this.timeoutMs = positive(options.timeout, 900, 'probekit: timeout', MS)
     this.cacheTtlMs = nonNegative(options.cacheTtl, 0, 'probekit: cacheTtl', MS)
     this.logger = options.logger === undefined ? console : options.logger
+    this.transitionLog = new LogLimiter(this.logger, { burst: TRANSITION_BURST })
     this.service = options.service ?? {}
     this.lifecycle = new Lifecycle(() => this.lifecycleChanged(), options.initiallyReady !== false)
     this.lastPhase = this.lifecycle.phase
@@ -294,6 +301,8 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
   async close(): Promise<void> {
     if (!this.closing.signal.aborted) this.closing.abort(new Error('health instance closed'))
     for (const runner of this.runners.values()) runner.stop()
+    // What the window held back is told now, not never.
+    this.transitionLog.flush()
     const closers = [...this.closers]
     this.closers.clear()
     await Promise.all(closers.map((close) => close()))
@@ -351,15 +360,22 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
           : 'health lifecycle'
     const from = event.previous === undefined ? '' : `${event.previous} -> `
     const reason = event.reason ? `: ${event.reason}` : ''
-    writeLog(this.logger, level, `${what} ${from}${event.current}${reason}`, {
-      health: {
-        kind: event.kind,
-        name: event.name,
-        previous: event.previous,
-        current: event.current,
-        reason: event.reason,
+    // Bounded per check (group, lifecycle): a dependency that flaps on every run, under a
+    // flood of /readyz requests, writes five lines per 10 s and a count, not one per run.
+    this.transitionLog.write(
+      level,
+      { cause: 'transition', subject: what, now: event.current },
+      `${what} ${from}${event.current}${reason}`,
+      {
+        health: {
+          kind: event.kind,
+          name: event.name,
+          previous: event.previous,
+          current: event.current,
+          reason: event.reason,
+        },
       },
-    })
+    )
     this.emit('change', event)
   }
 }

@@ -12,6 +12,7 @@
  */
 
 import { jsonSafe, lineSafe } from '../core/inert.js'
+import { limitedLog } from '../core/log-limiter.js'
 import type { Logger } from '../core/logger.js'
 import { optionKeys, positive, rejectUnknownKeys } from '../core/options.js'
 import { redactCut } from '../core/redact.js'
@@ -23,7 +24,6 @@ import {
   senderDeliveries,
   shownReceiverUrl,
 } from './deliveries.js'
-import { limitedLog } from './log-limiter.js'
 import { registerReceiverSecrets } from './secrets.js'
 import type { CheckState, HealthState } from './types.js'
 import type { TransitionSource } from './webhooks.js'

@@ -35,6 +35,7 @@
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { limitedLog } from '../core/log-limiter.js'
 import type { Logger } from '../core/logger.js'
 import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { didYouMean } from '../core/suggest.js'
@@ -69,7 +70,6 @@ import {
   WrongCredential,
 } from './auth.js'
 import { DASHBOARD_PATHS, type DashboardAsset, dashboardAsset } from './dashboard/index.js'
-import { limitedLog } from './log-limiter.js'
 import { formatOwnMetrics, renderMonitorMetrics } from './metrics.js'
 import type { Monitor } from './monitor.js'
 import { ProcessMetrics } from './process-metrics.js'

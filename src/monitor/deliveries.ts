@@ -5,9 +5,10 @@
  * a receiver that accepts and never answers cannot hold a stopping monitor past its
  * orchestrator's grace period.
  */
+
+import { limitedLog } from '../core/log-limiter.js'
 import type { Logger } from '../core/logger.js'
 import { decodeLoose, redactUrl } from '../core/redact.js'
-import { limitedLog } from './log-limiter.js'
 import { looksSecret } from './secrets.js'
 
 /**

@@ -6,6 +6,7 @@
  */
 import { EventEmitter, setMaxListeners } from 'node:events'
 import { reasonOf } from '../core/errors.js'
+import { limitedLog } from '../core/log-limiter.js'
 import type { Logger } from '../core/logger.js'
 import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { SecretSet } from '../core/redact.js'
@@ -19,7 +20,6 @@ import { probeChecker } from './checkers/probe.js'
 import { tcpChecker } from './checkers/tcp.js'
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, drainDeliveries, type PendingDeliveries } from './deliveries.js'
 import { MinuteBucket, mergePoints } from './history.js'
-import { limitedLog } from './log-limiter.js'
 import {
   type CheckSpec,
   checkFingerprint,

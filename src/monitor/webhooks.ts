@@ -10,6 +10,7 @@
 
 import { hostname } from 'node:os'
 import { jsonSafe, lineSafe } from '../core/inert.js'
+import { limitedLog } from '../core/log-limiter.js'
 import type { Logger } from '../core/logger.js'
 import { nonNegative, optionKeys, positive, rejectUnknownKeys } from '../core/options.js'
 import { redactUrl, type SecretSet } from '../core/redact.js'
@@ -21,7 +22,6 @@ import {
   receiverUrl,
   senderDeliveries,
 } from './deliveries.js'
-import { limitedLog } from './log-limiter.js'
 import { registerReceiverSecrets } from './secrets.js'
 import type { CheckKind, CheckState, HealthState, Transition } from './types.js'
 

@@ -302,6 +302,26 @@ describe('transitions', () => {
     ])
   })
 
+  it('bounds the lines of a check that flaps on every run: five per check in 10 s, then a count when the window ends', async () => {
+    const { lines, logger } = lineLogger()
+    const health = createHealth({ logger })
+    const events: ChangeEvent[] = []
+    health.on('change', (e) => events.push(e))
+    let run = 0
+    health.add('db', () => {
+      if (++run % 2 === 0) throw new Error('connection refused')
+    })
+    for (let i = 0; i < 200; i++) await health.run('ready')
+    assert.equal(events.length, 2 * 199, 'every change is still an event')
+    assert.equal(lines.length, 10, lines.join('\n'))
+    await health.close()
+    // close() tells what the window held back, and where each subject ended.
+    assert.deepEqual(lines.slice(10), [
+      'error health check db: transition: … (and 194 more like this in the last 10 s; now fail)',
+      'error health group ready: transition: … (and 194 more like this in the last 10 s; now fail)',
+    ])
+  })
+
   it('emits and logs one line per change, never one per request', async () => {
     const { lines, logger } = lineLogger()
     const health = createHealth({ logger })

@@ -1,20 +1,24 @@
 /**
- * Bounded logging for the monitor: at most one line per cause and subject (usually a
+ * Bounded logging: at most `burst` lines (default one) per cause and subject (usually a
  * check) per window, default 10 s. What is held back is counted and reported once the
  * window ends, on a line of its own, so a flood of 80,000 state changes writes two lines,
  * not 80,000, and nothing goes unmentioned.
  *
  * Every log line of the monitor, its API and its notifiers goes through `limitedLog`,
  * which keeps one limiter per logger: the bound holds whichever part of the monitor logs.
+ * A health instance's transitions go through one of their own (`burst` 5: a check that
+ * fails and recovers is told both ways at once; one flapping on every run is not).
  */
-import { lineSafe } from '../core/inert.js'
-import { type Logger, type LogLevel, writeLog } from '../core/logger.js'
+import { lineSafe } from './inert.js'
+import { type Logger, type LogLevel, writeLog } from './logger.js'
 
 export interface LogLimiterOptions {
   /** The window, ms. Default 10 000. */
   windowMs?: number
   /** Causes × subjects remembered at most; beyond that the oldest is forgotten (after reporting what it held back). Default 10 000. */
   maxKeys?: number
+  /** Lines written per cause and subject in a window before the rest are held back. Default 1. */
+  burst?: number
   now?: () => number
 }
 
@@ -31,6 +35,8 @@ export interface LogCause {
 
 interface Window {
   startedAt: number
+  /** Lines written in this window. */
+  written: number
   level: LogLevel | 'debug'
   suppressed: number
   /** What the held-back lines were about, for the summary line. */
@@ -42,6 +48,7 @@ interface Window {
 export class LogLimiter {
   private readonly windowMs: number
   private readonly maxKeys: number
+  private readonly burst: number
   private readonly now: () => number
   private readonly windows = new Map<string, Window>()
   private timer: NodeJS.Timeout | undefined
@@ -52,6 +59,7 @@ export class LogLimiter {
   ) {
     this.windowMs = options.windowMs ?? 10_000
     this.maxKeys = Math.max(1, options.maxKeys ?? 10_000)
+    this.burst = Math.max(1, options.burst ?? 1)
     this.now = options.now ?? Date.now
   }
 
@@ -63,6 +71,12 @@ export class LogLimiter {
     const now = this.now()
     const window = this.windows.get(key)
     if (window && now - window.startedAt < this.windowMs) {
+      if (window.written < this.burst && window.suppressed === 0) {
+        window.written++
+        if (cause.now !== undefined) window.now = cause.now
+        this.emit(level, message, fields)
+        return
+      }
       window.suppressed++
       if (cause.now !== undefined) window.now = cause.now
       // The summary keeps the most severe level held back.
@@ -80,6 +94,7 @@ export class LogLimiter {
     }
     this.windows.set(key, {
       startedAt: now,
+      written: 1,
       level,
       suppressed: 0,
       label: cause.subject === undefined ? cause.cause : `${cause.subject}: ${cause.cause}`,
