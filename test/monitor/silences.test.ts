@@ -561,6 +561,30 @@ describe('silences through the API and probekit silence', () => {
     )
   })
 
+  it('a field a silence does not have is a 400 naming the one meant, not ignored: a typo would widen it, `startsAt` would start it now', async () => {
+    const before = ((await (await fetch(`${fleet.url}/v1/silences`)).json()) as { silences: Silence[] }).silences
+    for (const [body, error] of [
+      [
+        { pod: 'jobs', chek: 'nightly', for: '1h', comment: 'x' },
+        'unknown field "chek" in a silence; it takes pod, node, check, for, until, comment, author; did you mean "check"?',
+      ],
+      [
+        { pod: 'jobs', startsAt: '2030-01-01T00:00:00Z', for: '1h', comment: 'x' },
+        'unknown field "startsAt" in a silence; it takes pod, node, check, for, until, comment, author',
+      ],
+    ] as const) {
+      const res = await fetch(`${fleet.url}/v1/silences`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      assert.equal(res.status, 400, JSON.stringify(body))
+      assert.equal(((await res.json()) as { error: string }).error, error)
+    }
+    const after = ((await (await fetch(`${fleet.url}/v1/silences`)).json()) as { silences: Silence[] }).silences
+    assert.equal(after.length, before.length, 'a refused silence was added')
+  })
+
   it('probekit silence add refuses --for longer than a year before it asks the monitor', async () => {
     // Nothing listens at --api: the sentence comes from the command itself.
     const api = `http://127.0.0.1:${await refusedPort()}`

@@ -7,6 +7,7 @@
  */
 
 import { durationMs } from '../../core/duration.js'
+import { didYouMean } from '../../core/suggest.js'
 import { covers, MAX_COMMENT, SilenceError, type SilenceInput, type Silences } from '../silences.js'
 import { StoreError } from '../store/errors.js'
 import type { CheckKey } from '../types.js'
@@ -19,6 +20,8 @@ const ADD_LIMIT = {
   name: 'silence body',
   fix: `send a JSON object with pod, for or until, and a comment of at most ${MAX_COMMENT} characters`,
 }
+/** What a silence's body may hold; anything else is refused, not ignored. */
+const SILENCE_FIELDS = ['pod', 'node', 'check', 'for', 'until', 'comment', 'author']
 const EXPIRE_LIMIT = { maxBytes: SILENCE_BODY_MAX_BYTES, name: 'silence body', fix: 'ending a silence needs no body' }
 
 /**
@@ -49,6 +52,7 @@ export function silenceHandlers(
       }
       if (typeof input !== 'object' || input === null || Array.isArray(input))
         throw new HttpError(400, 'the body must be a JSON object with pod, for or until, and comment')
+      refuseUnknownFields(input)
       try {
         const forText = input.for
         const request: SilenceInput = {
@@ -95,6 +99,22 @@ async function readBody(req: ApiCall['req'], limit: BodyLimit): Promise<string> 
 /** A store that could not write (etcd not answering) is 503 with its sentence; anything else stays what it was. */
 function storeRefusal(error: unknown): unknown {
   return error instanceof StoreError ? new HttpError(503, error.message) : error
+}
+
+/**
+ * 400 for a field a silence does not have. Ignored, a typo would widen the silence
+ * (`"chek": "db"` mutes every check of the pod) and Alertmanager's `startsAt` would start
+ * it now instead of later, both without a word.
+ */
+function refuseUnknownFields(input: Record<string, unknown>): void {
+  for (const name of Object.keys(input)) {
+    if (SILENCE_FIELDS.includes(name)) continue
+    const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)
+    throw new HttpError(
+      400,
+      `unknown field ${shown} in a silence; it takes ${SILENCE_FIELDS.join(', ')}${didYouMean(name, SILENCE_FIELDS)}`,
+    )
+  }
 }
 
 function forDuration(value: unknown): number {
