@@ -30,11 +30,14 @@ export interface SilenceInput {
   check?: string
   /** From now, ms. One of `forMs` and `until`; either ends at most `MAX_SILENCE_MS` from now. */
   forMs?: number
-  /** ISO 8601 (or anything Date.parse reads with a zone). */
+  /** ISO 8601 with a zone (or anything Date.parse reads that ends in one); a time without a zone is refused. */
   until?: string
   comment: string
   author?: string
 }
+
+/** A time of day followed by its zone: `06:00Z`, `06:00:00.000+01:00`, `06:00:00 GMT`. */
+const ZONED_TIME = /\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$/i
 
 /** A mistake in what was asked (an API 400, a CLI usage error). */
 export class SilenceError extends Error {}
@@ -188,6 +191,12 @@ export class Silences {
       if (Number.isNaN(endsAt))
         throw new SilenceError(
           `\`until\` ${JSON.stringify(input.until)} is not a time; use ISO 8601, e.g. 2026-12-05T06:00:00Z`,
+        )
+      // Date.parse reads a time without a zone in the monitor's own zone (UTC in most
+      // containers), not the zone of whoever typed it: the window would be off by hours.
+      if (!ZONED_TIME.test(input.until.trim()))
+        throw new SilenceError(
+          `\`until\` ${JSON.stringify(input.until)} names no time zone, so it would be read in the monitor's; add one, e.g. 2026-12-05T06:00:00Z or 2026-12-05T07:00:00+01:00`,
         )
       if (endsAt <= now) throw new SilenceError(`\`until\` ${input.until} is in the past`)
       if (endsAt - now > MAX_SILENCE_MS)

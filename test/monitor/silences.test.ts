@@ -585,6 +585,36 @@ describe('silences through the API and probekit silence', () => {
     assert.equal(after.length, before.length, 'a refused silence was added')
   })
 
+  it('an `until` without a time zone is refused (API and probekit silence), not read in the monitor’s zone', async () => {
+    const local = new Date(Date.now() + 86_400_000).toISOString().slice(0, 19)
+    for (const until of [local, local.slice(0, 16), local.slice(0, 10)]) {
+      const res = await fetch(`${fleet.url}/v1/silences`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ pod: 'jobs', until, comment: 'x' }),
+      })
+      assert.equal(res.status, 400, until)
+      assert.match(
+        ((await res.json()) as { error: string }).error,
+        /names no time zone, so it would be read in the monitor's; add one, e\.g\. /,
+      )
+    }
+    const cli = await silence(['add', '--api', fleet.url, '--pod', 'jobs', '--until', local, '--comment', 'x'])
+    assert.equal(cli.code, 1)
+    assert.match(cli.stdout + cli.stderr, /names no time zone/)
+    for (const until of [`${local}Z`, `${local}.000+01:00`, `${local.slice(0, 16)}-0500`]) {
+      const res = await fetch(`${fleet.url}/v1/silences`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ pod: 'jobs', until, comment: 'zoned' }),
+      })
+      const answer = (await res.json()) as { silence: Silence }
+      assert.equal(res.status, 201, `${until}: ${JSON.stringify(answer)}`)
+      assert.equal(answer.silence.endsAt, new Date(until).toISOString())
+      await fetch(`${fleet.url}/v1/silences/${answer.silence.id}`, { method: 'DELETE' })
+    }
+  })
+
   it('probekit silence add refuses --for longer than a year before it asks the monitor', async () => {
     // Nothing listens at --api: the sentence comes from the command itself.
     const api = `http://127.0.0.1:${await refusedPort()}`
