@@ -6,6 +6,7 @@
 import { type ClientHttp2Session, connect, type IncomingHttpHeaders, type SecureClientSessionOptions } from 'node:http2'
 import { isIP, connect as netConnect, type Socket } from 'node:net'
 import { type TLSSocket, connect as tlsConnect } from 'node:tls'
+import { cutShort, jsonSafe } from '../core/inert.js'
 import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { describeNetworkError, errorCode } from '../probes/network-error.js'
 import {
@@ -219,6 +220,13 @@ function readResponse(
     if (httpStatus !== 200) throw new GrpcCallError(codeForHttpStatus(httpStatus), `HTTP status ${httpStatus}`)
     throw new GrpcCallError(GrpcCode.INTERNAL, 'the response has no grpc-status; is this a gRPC server?')
   }
+  // A status is a decimal number (gRPC over HTTP/2); anything else is UNKNOWN, as grpc-js
+  // reads it, never a NaN that would print as a code.
+  if (!/^\d{1,3}$/.test(grpcStatus.trim()))
+    throw new GrpcCallError(
+      GrpcCode.UNKNOWN,
+      `the server sent grpc-status ${jsonSafe(JSON.stringify(cutShort(grpcStatus, 40)))}, which is not a status code`,
+    )
   const code = Number(grpcStatus)
   if (code !== GrpcCode.OK) {
     const message = header(trailers, 'grpc-message') ?? header(response, 'grpc-message')

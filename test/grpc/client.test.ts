@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { createServer as createHttpServer } from 'node:http'
+import { createServer as createHttp2Server } from 'node:http2'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
@@ -108,6 +109,32 @@ describe('grpc probe and probekit check grpc:// against grpc-health-check', () =
         server.closeAllConnections()
         server.close()
       }
+    }
+  })
+
+  it('reads a grpc-status that is no number (or empty) as UNKNOWN, naming it, never as NaN or OK', async () => {
+    let status = ''
+    const server = createHttp2Server((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/grpc', 'grpc-status': status })
+        res.end()
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const target = `grpc://127.0.0.1:${(server.address() as AddressInfo).port}/orders`
+    try {
+      for (const sent of ['abc', '', '0x0']) {
+        status = sent
+        const result = await runProbe(grpc(target), { timeoutMs: 3000 })
+        assert.equal(result.status, 'fail', `grpc-status ${JSON.stringify(sent)}`)
+        assert.equal(
+          result.output,
+          `grpc 127.0.0.1:${(server.address() as AddressInfo).port} service "orders": UNKNOWN: the server sent grpc-status ${JSON.stringify(sent)}, which is not a status code`,
+        )
+      }
+    } finally {
+      server.close()
     }
   })
 
