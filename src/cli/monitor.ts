@@ -361,7 +361,13 @@ function parseAlerting(parsed: Parsed, values: Record<string, unknown>): void {
     parsed.alertName = name
   }
   if (values['external-url'] !== undefined) {
-    const [url] = parseHttpUrls([String(values['external-url'])], '--external-url')
+    const url = parseHttpUrls([String(values['external-url'])], '--external-url')[0] as string
+    // Every alert carries this link on to Slack, email …: a credential in it would travel too.
+    const { username, password } = new URL(url)
+    if (username || password)
+      throw new UsageError(
+        `--external-url ${JSON.stringify(redactUrl(url))} holds a user or password, which every alert would carry to wherever Alertmanager sends it; give the address without them`,
+      )
     parsed.externalUrl = url
   }
 }

@@ -15,7 +15,7 @@ import { jsonSafe, lineSafe } from '../core/inert.js'
 import { limitedLog } from '../core/log-limiter.js'
 import type { Logger } from '../core/logger.js'
 import { optionKeys, positive, rejectUnknownKeys } from '../core/options.js'
-import { redactCut } from '../core/redact.js'
+import { redactCut, redactUrl } from '../core/redact.js'
 import {
   type PendingDeliveries,
   readReceiverAnswer,
@@ -139,7 +139,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
   const backoffMs = positive(options.backoffMs, 1000, 'alertmanager: backoffMs', 'milliseconds')
   const maxQueue = positive(options.maxQueue, 10_000, 'alertmanager: maxQueue')
   const alertname = options.alertname ?? DEFAULT_ALERTNAME
-  const externalUrl = options.externalUrl?.replace(/\/+$/, '')
+  const dashboard = options.externalUrl === undefined ? undefined : dashboardBase(options.externalUrl)
   const logger = options.logger === undefined ? console : options.logger
   const targets: Target[] = options.urls.map((url) => {
     const parsed = receiverUrl(url, 'Alertmanager URL', 'http://alertmanager:9093')
@@ -188,7 +188,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       state: state.state,
       severity: severity(state.state),
     }
-    const link = externalUrl ? `${externalUrl}/#/pod/${encodeURIComponent(state.pod)}` : undefined
+    const link = dashboard ? podLink(dashboard, state.pod) : undefined
     const annotations: Record<string, string> = {
       summary: lineSafe(`${state.pod} on ${state.node}: ${state.check} is ${state.state}`),
       description: monitor.redact(state.output),
@@ -388,6 +388,34 @@ function severity(state: HealthState): string {
 
 function resolved(alert: PostableAlert, now: number): PostableAlert {
   return { ...alert, endsAt: new Date(now).toISOString() }
+}
+
+/**
+ * The dashboard's address as alerts link it. One with a user or password is refused: every
+ * alert carries the link to Alertmanager and on to Slack, email and whatever it routes to.
+ */
+function dashboardBase(externalUrl: string): URL {
+  const shown = JSON.stringify(redactUrl(externalUrl))
+  let url: URL
+  try {
+    url = new URL(externalUrl)
+  } catch {
+    throw new TypeError(`alertmanager: externalUrl ${shown} is not a URL; use e.g. https://probekit.example.com`)
+  }
+  if (url.username || url.password)
+    throw new TypeError(
+      `alertmanager: externalUrl ${shown} holds a user or password, which every alert would carry to wherever Alertmanager sends it; give the address without them`,
+    )
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/`
+  url.hash = ''
+  return url
+}
+
+/** A pod's page on the dashboard: its route in the fragment, after the base's path and query. */
+function podLink(base: URL, pod: string): string {
+  const link = new URL(base.href)
+  link.hash = `/pod/${encodeURIComponent(pod)}`
+  return link.href
 }
 
 /** The v2 alerts endpoint under a base URL (which may carry a path prefix, as behind a proxy). */

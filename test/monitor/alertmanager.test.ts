@@ -346,6 +346,52 @@ describe('alerts to a real Alertmanager', () => {
     }
   })
 
+  it('refuses an external URL with a user or password, which every alert would carry on; links a pod after a base’s path and query', async () => {
+    const withPassword = 'https://ops:dash-pw-8812@probekit.example.com/'
+    assert.throws(
+      () => startAlertmanager(fleet.monitor, { urls: [am.url], externalUrl: withPassword, logger: false }),
+      (error: Error) =>
+        /^alertmanager: externalUrl "https:\/\/ops:\*\*\*@probekit\.example\.com\/" holds a user or password, which every alert would carry to wherever Alertmanager sends it; give the address without them$/.test(
+          error.message,
+        ),
+    )
+    const monitor = spawnMonitor([
+      '--alertmanager',
+      am.url,
+      '--external-url',
+      withPassword,
+      '--store',
+      'memory',
+      '--listen',
+      'none',
+      'pods/',
+    ])
+    assert.equal(await monitor.exited, 1)
+    assert.match(
+      monitor.output(),
+      /usage error: --external-url "https:\/\/ops:\*\*\*@probekit\.example\.com\/" holds a user or password/,
+    )
+    assert.doesNotMatch(monitor.output(), /dash-pw-8812/)
+
+    const alerts = startAlertmanager(fleet.monitor, {
+      urls: [am.url],
+      externalUrl: 'https://ops.example.com/probekit?tenant=shop',
+      logger: false,
+    })
+    try {
+      fleet.monitor.push('nightly', 'fail', 'exit 1')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      const [alert] = await waitFor('the alert in Alertmanager', async () => {
+        const found = await active('nightly')
+        return found.length ? found : undefined
+      })
+      assert.equal(alert?.generatorURL, 'https://ops.example.com/probekit/?tenant=shop#/pod/jobs')
+      assert.equal(alert?.annotations.dashboard, 'https://ops.example.com/probekit/?tenant=shop#/pod/jobs')
+    } finally {
+      await alerts.close()
+    }
+  })
+
   it('a check another replica owns is not sent from here', async () => {
     const notOurs: AlertSource = {
       states: () => fleet.monitor.states(),
