@@ -16,6 +16,7 @@ import {
   frame,
   GrpcCode,
   grpcCodeName,
+  ProtocolError,
   servingStatusName,
 } from './protocol.js'
 
@@ -236,7 +237,14 @@ function readResponse(
   if (body[0] !== 0) throw new GrpcCallError(GrpcCode.INTERNAL, 'the response is compressed, which was not asked for')
   const length = body.readUInt32BE(1)
   if (body.length < 5 + length) throw new GrpcCallError(GrpcCode.INTERNAL, 'the response message is cut short')
-  return decodeCheckResponse(body.subarray(5, 5 + length)).status
+  try {
+    return decodeCheckResponse(body.subarray(5, 5 + length)).status
+  } catch (error) {
+    // A GrpcCallError, so the probe's line names the target before the protobuf's words.
+    if (error instanceof ProtocolError)
+      throw new GrpcCallError(GrpcCode.INTERNAL, `the response is not a HealthCheckResponse: ${error.message}`)
+    throw error
+  }
 }
 
 function header(headers: IncomingHttpHeaders | undefined, name: string): string | undefined {

@@ -138,6 +138,30 @@ describe('grpc probe and probekit check grpc:// against grpc-health-check', () =
     }
   })
 
+  it('names the target when the answer is not a HealthCheckResponse (a protobuf cut short)', async () => {
+    const server = createHttp2Server((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/grpc' })
+        res.addTrailers({ 'grpc-status': '0' })
+        // One message of 3 bytes: field 1, then a varint whose last byte still says "more".
+        res.end(Buffer.from([0, 0, 0, 0, 3, 0x08, 0x81, 0x80]))
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as AddressInfo).port
+    try {
+      const result = await runProbe(grpc(`grpc://127.0.0.1:${port}/orders`), { timeoutMs: 3000 })
+      assert.equal(result.status, 'fail')
+      assert.equal(
+        result.output,
+        `grpc 127.0.0.1:${port} service "orders": INTERNAL: the response is not a HealthCheckResponse: a protobuf varint is cut short`,
+      )
+    } finally {
+      server.close()
+    }
+  })
+
   it('uses an app’s own grpc-js client and its channel', async () => {
     const client = new grpcJs.Client(`127.0.0.1:${plain.port}`, grpcJs.credentials.createInsecure())
     try {
