@@ -4,6 +4,7 @@ import { redactUrl } from '../core/redact.js'
 import { GROUPS, type Group } from '../core/types.js'
 import {
   budgetsOf,
+  budgetWords,
   DEFAULT_PATHS,
   defaultBudgets,
   EXEC_MARGIN_MS,
@@ -121,7 +122,7 @@ async function generate(kind: Kind, values: Values): Promise<string> {
     configPath = resolveConfigPath(values.config)
     const health = await loadHealthModule(configPath)
     try {
-      budgets = budgetsOf(health)
+      budgets = budgetsOf(health, { exec: values.exec === true })
       appPaths = pathsOf(health)
     } finally {
       await health.close()
@@ -235,10 +236,11 @@ function tooShort(
   }
   const needs = groups.map((g) => {
     const b = budgets[g]
+    const words = budgetWords(b)
     const why =
-      b.slowest === undefined
+      words === undefined
         ? `no ${GROUP_WORDS[g]} probes run on request, only the ${marginMs} ms margin`
-        : `"${b.slowest}" has a ${b.deadlineMs} ms deadline, plus ${marginMs} ms margin`
+        : `${words}, plus ${marginMs} ms margin`
     return `the ${GROUP_WORDS[g]} probes need ${b.deadlineMs + marginMs} ms (${why})`
   })
   return `--timeout ${given} is too short for the probes of ${configPath}: ${needs.join('; ')}. ${use}, or lower those probes' timeouts`
@@ -264,9 +266,11 @@ function describe(
     const source =
       configPath === undefined
         ? `the default probe deadline of ${b.deadlineMs} ms`
-        : b.slowest === undefined
-          ? `no ${GROUP_WORDS[g]} probes run on request`
-          : `slowest ${GROUP_WORDS[g]} deadline ${b.deadlineMs} ms (${b.slowest})`
+        : b.firstRun
+          ? `${b.deadlineMs} ms for ${budgetWords(b)}`
+          : b.slowest === undefined
+            ? `no ${GROUP_WORDS[g]} probes run on request`
+            : `slowest ${GROUP_WORDS[g]} deadline ${b.deadlineMs} ms (${b.slowest})`
     const how = explicit ? 'given with --timeout' : `${source} + ${marginMs} ms margin`
     lines.push(`${GROUP_WORDS[g]} timeout ${settings.timeoutSeconds[g]} s: ${how}.`)
   }

@@ -182,12 +182,15 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
 
   /**
    * The deadline (ms) of each probe a request for `group` runs and waits on; background
-   * probes are left out, since a request only reads their latest result. `probekit gen`
-   * sizes the orchestrator's `timeoutSeconds` from the slowest of these.
+   * probes are left out, since a request only reads their latest result. With
+   * `'background'`, those of the background probes instead, whose first run a fresh
+   * process (`probekit probe`) waits for first. `probekit gen` sizes the orchestrator's
+   * `timeoutSeconds` from the slowest of these.
    */
-  deadlines(group: Group): { name: string; timeoutMs: number }[] {
+  deadlines(group: Group, which: 'on request' | 'background' = 'on request'): { name: string; timeoutMs: number }[] {
+    const background = which === 'background'
     return this.byGroup[group]
-      .filter((runner) => !runner.background)
+      .filter((runner) => runner.background === background)
       .map((runner) => ({ name: runner.name, timeoutMs: runner.probe.timeout ?? this.timeoutMs }))
   }
 

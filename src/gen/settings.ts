@@ -58,22 +58,58 @@ export const EXEC_MARGIN_MS = 1000
 
 /** The time budget of one group: its slowest deadline and which probe sets it. */
 export interface GroupBudget {
+  /** All the time the group's probes may take: `firstRun`'s deadline, then the slowest on request. */
   deadlineMs: number
   /** The probe with the slowest deadline, or undefined when the group runs no probes on request. */
   slowest: string | undefined
+  /** That probe's deadline (0 without one). */
+  slowestMs?: number
+  /**
+   * For a fresh process (`probekit probe`, an exec probe): the background probe whose first
+   * run it waits for longest, before it runs the others.
+   */
+  firstRun?: { name: string; deadlineMs: number }
 }
 
-/** The slowest deadline a request for each group waits on, from the app's health. */
-export function budgetsOf(health: HttpHealth): Record<Group, GroupBudget> {
+/** The slowest of `deadlines`, or undefined for none. */
+function slowestOf(deadlines: { name: string; timeoutMs: number }[]): { name: string; timeoutMs: number } | undefined {
+  let slowest: { name: string; timeoutMs: number } | undefined
+  for (const d of deadlines) if (!slowest || d.timeoutMs > slowest.timeoutMs) slowest = d
+  return slowest
+}
+
+/**
+ * The time each group's probes may take, from the app's health: for an HTTP (or gRPC)
+ * probe the slowest deadline a request waits on; for `exec` (`probekit probe` in a fresh
+ * process) also the first run of the background probes, which it waits for before it runs
+ * the rest.
+ */
+export function budgetsOf(health: HttpHealth, options: { exec?: boolean } = {}): Record<Group, GroupBudget> {
   const out = {} as Record<Group, GroupBudget>
   for (const group of GROUPS) {
-    let budget: GroupBudget = { deadlineMs: 0, slowest: undefined }
-    for (const { name, timeoutMs } of health.deadlines(group)) {
-      if (timeoutMs > budget.deadlineMs) budget = { deadlineMs: timeoutMs, slowest: name }
+    const onRequest = slowestOf(health.deadlines(group))
+    const background = options.exec ? slowestOf(health.deadlines(group, 'background')) : undefined
+    const budget: GroupBudget = {
+      deadlineMs: (onRequest?.timeoutMs ?? 0) + (background?.timeoutMs ?? 0),
+      slowest: onRequest?.name,
+      slowestMs: onRequest?.timeoutMs ?? 0,
     }
+    if (background) budget.firstRun = { name: background.name, deadlineMs: background.timeoutMs }
     out[group] = budget
   }
   return out
+}
+
+/**
+ * Where a budget comes from, in words: `"database" has a 2500 ms deadline`, or with a
+ * background probe's first run before it `the first run of "queue-depth" (3000 ms), then
+ * "database" (2500 ms)`; undefined when no probe sets it.
+ */
+export function budgetWords(budget: GroupBudget): string | undefined {
+  const { slowest, slowestMs, firstRun } = budget
+  if (!firstRun) return slowest === undefined ? undefined : `"${slowest}" has a ${budget.deadlineMs} ms deadline`
+  const first = `the first run of the background probe "${firstRun.name}" (${firstRun.deadlineMs} ms)`
+  return slowest === undefined ? `${first} is waited for` : `${first}, then "${slowest}" (${slowestMs} ms)`
 }
 
 /** The budget when there is no config module: the library's default deadline. */

@@ -234,8 +234,27 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
         command: ['/app/node_modules/.bin/probekit', 'probe', '--ready', '--config', APP],
       })
       assert.deepEqual(doc.livenessProbe?.exec?.command.slice(1, 3), ['probe', '--live'])
-      // 2500 ms + 1000 ms for the process to start and import the module.
-      assert.equal(doc.readinessProbe?.timeoutSeconds, 4)
+      // probekit probe waits for the first run of the background probe (8000 ms), then runs
+      // the others (database: 2500 ms), + 1000 ms for the process to start and import the module.
+      assert.equal(doc.readinessProbe?.timeoutSeconds, 12)
+      assert.equal(doc.livenessProbe?.timeoutSeconds, 2, 'live has no background probe: 200 ms + 1000 ms')
+      assert.match(
+        run.stdout,
+        /^# readiness timeout 12 s: 10500 ms for the first run of the background probe "queue-depth" \(8000 ms\), then "database" \(2500 ms\) \+ 1000 ms margin\.$/m,
+      )
+      // An HTTP probe only reads the background probe's latest result.
+      const http = parseYaml((await cli(['gen', 'k8s', '--config', APP])).stdout) as Record<string, Probe>
+      assert.equal(http.readinessProbe?.timeoutSeconds, 3)
+    })
+
+    it('refuses an exec --timeout that leaves no room for a background probe’s first run', async () => {
+      const run = await cli(['gen', 'k8s', '--exec', '--config', APP, '--timeout', '5'])
+      assert.equal(run.code, 1)
+      assert.equal(run.stdout, '')
+      assert.match(
+        run.stderr,
+        /the readiness probes need 11500 ms \(the first run of the background probe "queue-depth" \(8000 ms\), then "database" \(2500 ms\), plus 1000 ms margin\)/,
+      )
     })
 
     it('adds scheme and headers for HTTPS probes, and a containers entry with --container', async () => {
