@@ -1,6 +1,7 @@
 import { jsonSafe } from '../core/inert.js'
 import { redactUrl } from '../core/redact.js'
 import { formatTree, type InspectDocument, toInspect } from '../monitor/inspect.js'
+import { type CheckState, RUNNING_MARK_STALE_MS, type RunningMark } from '../monitor/types.js'
 import { parseCommandArgs } from './args.js'
 import { ETCD_FLAG_OPTIONS, etcdFlags, etcdFlagsHelp } from './etcd-flags.js'
 import { callMonitorApi } from './monitor-api.js'
@@ -128,7 +129,7 @@ async function fromStore(
     throw error
   }
   try {
-    const states = store.loadStates()
+    const states = expireIfStopped(store.loadStates(), store.runningMark?.(), Date.now())
     // The silences kept in the store mark their checks, as the monitor's API does. A
     // maintenance window lives in a manifest, which the store does not hold: --api shows those.
     const { Silences } = await import('../monitor/silences.js')
@@ -147,6 +148,34 @@ async function fromStore(
     if (shutdown) await shutdown.call(store)
     else store.close()
   }
+}
+
+/**
+ * The states as a reader should take them: when the monitor that writes the store has
+ * stopped, or has not marked it for `RUNNING_MARK_STALE_MS` (killed, its machine lost), its
+ * results have expired — every check is `unknown`, its output saying since when and what
+ * the last result was. States are written only when they change, so a stored `passing`
+ * says nothing about now once nobody checks.
+ */
+export function expireIfStopped(states: CheckState[], mark: RunningMark | undefined, now: number): CheckState[] {
+  if (!mark) return states
+  const at = Date.parse(mark.at)
+  const gone = !mark.running
+    ? `the monitor stopped at ${mark.at}`
+    : now - at > RUNNING_MARK_STALE_MS
+      ? `the monitor has not marked this store since ${mark.at} (is it running?)`
+      : undefined
+  if (gone === undefined) return states
+  return states.map((state) =>
+    state.state === 'unknown'
+      ? state
+      : {
+          ...state,
+          state: 'unknown',
+          since: mark.at,
+          output: `${gone}; its last result was ${state.state}: ${state.output}`,
+        },
+  )
 }
 
 async function fromApi(

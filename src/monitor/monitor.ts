@@ -41,6 +41,7 @@ import {
   type HistoryPoint,
   type HistoryQuery,
   type MonitorStore,
+  RUNNING_MARK_MS,
   type SilenceMark,
   stateOfStatus,
   type Transition,
@@ -360,6 +361,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   private lastWakeCostMs = 0
   private readonly writer: StoreWriter<Entry>
   private historyTimer: NodeJS.Timeout | undefined
+  private runningTimer: NodeJS.Timeout | undefined
   private loading: Promise<void> = Promise.resolve()
   /** The pods of the last load, by the text of their documents: a reload reads only what changed. */
   private readonly manifests = new ManifestCache()
@@ -444,6 +446,20 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     this.scheduler.start()
     this.historyTimer = setInterval(() => this.writeEndedMinutes(), this.options.historyFlushMs ?? 15_000)
     this.historyTimer.unref()
+    if (this.store.markRunning) {
+      this.markRunning(true)
+      this.runningTimer = setInterval(() => this.markRunning(true), RUNNING_MARK_MS)
+      this.runningTimer.unref()
+    }
+  }
+
+  /** Tells readers of the store that this monitor runs, or has stopped (see `MonitorStore.markRunning`). */
+  private markRunning(running: boolean): void {
+    try {
+      this.store.markRunning?.(Date.now(), running)
+    } catch (error) {
+      this.writer.storeError('marking the store', error)
+    }
   }
 
   /**
@@ -478,6 +494,9 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     this.writeHistory(() => true)
     for (const entry of this.entries.values()) if (entry.unsaved) this.markDirty(entry)
     this.writer.flushAll()
+    clearInterval(this.runningTimer)
+    this.runningTimer = undefined
+    if (this.store.markRunning) this.markRunning(false)
     for (const waiter of this.waiters) waiter.resolve()
     this.waiters.clear()
     await drainDeliveries(this.senders, deadline, this.logger)

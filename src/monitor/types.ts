@@ -220,5 +220,31 @@ export interface MonitorStore {
    * only this monitor writes to needs none.
    */
   watchSilences?(listener: (silences: Silence[]) => void): () => void
+  /**
+   * For a store one monitor writes (SQLite): records at `at` (ms) that the monitor runs
+   * (`running`, every `RUNNING_MARK_MS`) or has stopped. States are written when they
+   * change, so without this a reader of the store could not tell a result the monitor
+   * still stands by from the last word of one that stopped. A store of several monitors
+   * (etcd) has leases for this and needs none.
+   */
+  markRunning?(at: number, running: boolean): void
+  /** The latest `markRunning`, or undefined when none was made (a store of an older probekit). */
+  runningMark?(): RunningMark | undefined
   close(): void
 }
+
+/** What `MonitorStore.runningMark` returns: when the monitor last said whether it runs. */
+export interface RunningMark {
+  /** ISO 8601. */
+  at: string
+  running: boolean
+}
+
+/** How often a running monitor marks its store (`MonitorStore.markRunning`). */
+export const RUNNING_MARK_MS = 10_000
+/**
+ * A mark this old says the monitor is gone (killed, its machine lost): a reader of the
+ * store then shows its checks as `unknown`. Six marks missed, so a busy monitor is not
+ * taken for a dead one.
+ */
+export const RUNNING_MARK_STALE_MS = 6 * RUNNING_MARK_MS

@@ -5,7 +5,10 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { formatTree, type InspectDocument, toInspect } from '../../src/monitor/inspect.js'
+import { Monitor } from '../../src/monitor/monitor.js'
 import { openStore } from '../../src/monitor/store/index.js'
+import type { SqliteStore } from '../../src/monitor/store/sqlite.js'
+import type { CheckState } from '../../src/monitor/types.js'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
 import { makeTempDir, refusedPort, waitFor } from '../support/server-process.js'
 
@@ -379,5 +382,70 @@ describe('the inspect document', () => {
     const tree = formatTree(doc)
     assert.match(tree, /^__proto__\n {2}constructor\n {4}✔ valueOf /m)
     assert.match(tree, /^constructor\n {2}__proto__\n {4}✔ toString /m)
+  })
+})
+
+describe('a store whose monitor is gone', () => {
+  it('reads as unknown once its monitor stopped, or has not marked the store for a minute, saying since when and what it saw last', async () => {
+    const spec = `sqlite:${join(makeTempDir('inspect-gone'), 'store.sqlite')}`
+    const store = openStore(spec) as SqliteStore
+    const state: CheckState = {
+      id: 'n1/web/port',
+      pod: 'web',
+      node: 'n1',
+      check: 'port',
+      kind: 'tcp',
+      target: '127.0.0.1:1',
+      state: 'passing',
+      output: 'connected to 127.0.0.1:1',
+      since: '2026-01-01T00:00:00.000Z',
+      successes: 1,
+      failures: 0,
+      index: 1,
+    }
+    store.saveStates([state])
+    const read = async () => {
+      const run = await inspect('--store', spec)
+      assert.equal(run.code, 0, run.stderr)
+      return (JSON.parse(run.stdout) as InspectDocument).web?.n1?.port
+    }
+    try {
+      assert.equal((await read())?.status, 'passing', 'no mark (a store of an older probekit): as stored')
+      store.markRunning(Date.now(), true)
+      assert.equal((await read())?.status, 'passing', 'a monitor that marks the store stands by its results')
+      const lastSeen = new Date(Date.now() - 61_000).toISOString()
+      store.markRunning(Date.parse(lastSeen), true)
+      assert.deepEqual(await read(), {
+        status: 'unknown',
+        output: `the monitor has not marked this store since ${lastSeen} (is it running?); its last result was passing: connected to 127.0.0.1:1`,
+        since: lastSeen,
+        target: '127.0.0.1:1',
+        kind: 'tcp',
+      })
+      const stoppedAt = new Date().toISOString()
+      store.markRunning(Date.parse(stoppedAt), false)
+      const stopped = await read()
+      assert.equal(stopped?.status, 'unknown')
+      assert.equal(
+        stopped?.output,
+        `the monitor stopped at ${stoppedAt}; its last result was passing: connected to 127.0.0.1:1`,
+      )
+    } finally {
+      store.close()
+    }
+  })
+
+  it('is marked by the monitor: running from start(), stopped by stop()', async () => {
+    const store = openStore(`sqlite:${join(makeTempDir('inspect-mark'), 'store.sqlite')}`) as SqliteStore
+    const monitor = new Monitor({ store, logger: false })
+    try {
+      assert.equal(store.runningMark(), undefined)
+      monitor.start()
+      assert.equal(store.runningMark()?.running, true)
+      await monitor.stop()
+      assert.equal(store.runningMark()?.running, false)
+    } finally {
+      store.close()
+    }
   })
 })

@@ -16,6 +16,7 @@ import {
   type HistoryQuery,
   type HistorySample,
   type MonitorStore,
+  type RunningMark,
   type Silence,
   stateOfRank,
   stateRank,
@@ -75,6 +76,10 @@ CREATE TABLE IF NOT EXISTS history (
   PRIMARY KEY (id, resolution, bucket)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS history_by_age ON history (resolution, bucket);
+CREATE TABLE IF NOT EXISTS monitor (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS silences (
   id TEXT PRIMARY KEY,
   ends_at TEXT NOT NULL,
@@ -111,6 +116,7 @@ export class SqliteStore implements MonitorStore {
   private readonly stmt: {
     saveState: Statement
     removeState: Statement
+    markRunning: Statement
     removeHistory: Statement
     addTransition: Statement
     capTransitions: Statement
@@ -170,6 +176,9 @@ export class SqliteStore implements MonitorStore {
         'INSERT INTO states (id, pod, node, body) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pod = excluded.pod, node = excluded.node, body = excluded.body',
       ),
       removeState: db.prepare('DELETE FROM states WHERE id = ?'),
+      markRunning: db.prepare(
+        'INSERT INTO monitor (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
       removeHistory: db.prepare('DELETE FROM history WHERE id = ?'),
       addTransition: db.prepare('INSERT INTO transitions (id, pod, at, body) VALUES (?, ?, ?, ?)'),
       // Everything older than the check's newest N, found through the (id, seq) index.
@@ -377,6 +386,25 @@ export class SqliteStore implements MonitorStore {
   }
 
   /** Quick structural check of the file (`PRAGMA quick_check`): `ok` or the first problems. */
+  markRunning(at: number, running: boolean): void {
+    const mark: RunningMark = { at: new Date(at).toISOString(), running }
+    this.stmt.markRunning.run('running', JSON.stringify(mark))
+  }
+
+  runningMark(): RunningMark | undefined {
+    try {
+      const row = this.db.prepare("SELECT value FROM monitor WHERE key = 'running'").get() as
+        | { value: string }
+        | undefined
+      if (!row) return undefined
+      const mark = JSON.parse(row.value) as RunningMark
+      return typeof mark.at === 'string' && typeof mark.running === 'boolean' ? mark : undefined
+    } catch {
+      // A store from before the table (written by an older probekit): no mark.
+      return undefined
+    }
+  }
+
   check(): string {
     const rows = this.db.pragma('quick_check') as { quick_check: string }[]
     return rows.map((r) => r.quick_check).join('; ')
