@@ -103,10 +103,28 @@ export function watchBullmqWorker(
 
   const takingWork = () => !closed && !worker.closing && !worker.isPaused()
 
+  // Called from BullMQ's events and promises, where a throw would be an uncaught exception
+  // or an unhandled rejection that kills a worker able to take jobs. A file that cannot be
+  // written (a read-only mount, a full disk) is logged instead, like the heartbeat's, and
+  // the health check reports the worker not ready, which is all it can see.
+  const markReady = () => {
+    try {
+      health.ready()
+    } catch (error) {
+      const reason = reasonOf(error)
+      writeLog(
+        logger,
+        'error',
+        `probekit: cannot create the readiness file ${health.readinessFile}: ${reason}; the worker's health check will report it not ready`,
+        { file: health.readinessFile, reason },
+      )
+    }
+  }
+
   const becomeReady = () => {
     if (!takingWork()) return
     if (worker.isRunning()) {
-      health.ready()
+      markReady()
       return
     }
     // autorun: false — the job loop starts when the app calls run(); BullMQ has no event for it.
@@ -115,7 +133,7 @@ export function watchBullmqWorker(
       if (!takingWork()) stopStartPoll()
       else if (worker.isRunning()) {
         stopStartPoll()
-        health.ready()
+        markReady()
       }
     }, 100)
     startPoll.unref()

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, statSync, utimesSync } from 'node:fs'
+import { existsSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Queue, Worker } from 'bullmq'
@@ -134,6 +134,33 @@ describe('watchBullmqWorker against a real Redis', () => {
     utimesSync(f.livenessFile, old, old)
     await sleep(300)
     assert.ok(Date.now() - statSync(f.livenessFile).mtimeMs > 50_000, 'no beat after the worker closed')
+  })
+
+  it('keeps a worker whose readiness file cannot be written running, and says why it is not ready', async () => {
+    const worker = makeWorker('unwritable', { name: 'worker@test-f' })
+    const f = files()
+    const lines: string[] = []
+    const log = (...args: unknown[]) => lines.push(args.map(String).join(' '))
+    const readinessFile = join(dir, 'unwritable-dir', 'w.ready')
+    watchBullmqWorker(worker, { ...f, readinessFile, logger: { info: log, warn: log, error: log } })
+    // Its directory becomes a regular file before the worker is ready: unwritable for every user, root included.
+    writeFileSync(join(dir, 'unwritable-dir'), '')
+    const queue = new Queue('unwritable', { connection: { url: redis.url } })
+    try {
+      await waitFor('the log line', () => lines.length > 0, 10_000)
+      assert.equal(lines.length, 1, lines.join('\n'))
+      assert.match(
+        lines[0] as string,
+        /cannot create the readiness file .*unwritable-dir\/w\.ready: .*(ENOTDIR|EEXIST)/,
+      )
+      assert.match(lines[0] as string, /health check will report it not ready/)
+      const completed = new Promise((resolve) => worker.once('completed', resolve))
+      await queue.add('job', {})
+      await completed
+    } finally {
+      await worker.close()
+      await queue.close()
+    }
   })
 
   it('refuses a worker without a name, saying how to give it one', async () => {
