@@ -285,4 +285,11 @@ function checkBrokerUrl(broker: string): void {
       `--broker ${redactUrl(broker)} is not a Redis URL; the worker check speaks to BullMQ's Redis (redis:// or rediss://), or use --skip-ping`,
     )
   }
+  // ioredis would send SELECT with whatever the path holds, and the failure would read as a
+  // broker that refuses CLIENT LIST.
+  if (!/^\/?(\d+)?$/.test(url.pathname)) {
+    throw new UsageError(
+      `--broker ${redactUrl(broker)} names the database ${JSON.stringify(url.pathname.slice(1))}; the path of a Redis URL is the database number, e.g. redis://redis:6379/0`,
+    )
+  }
 }

@@ -408,6 +408,11 @@ describe('probekit worker on its own', () => {
       [['--max-age'], /--max-age needs a value/],
       [['--broker', 'http://redis:6379'], /not a Redis URL; .*\(redis:\/\/ or rediss:\/\/\), or use --skip-ping/],
       [['--broker', 'not a url'], /--broker "not a url" is not a URL; use e\.g\. redis:\/\/redis:6379\/0/],
+      [
+        ['--broker', 'redis://redis:6379/queues'],
+        /names the database "queues"; the path of a Redis URL is the database number/,
+      ],
+      [['--broker', 'redis://redis:6379/0/x'], /names the database "0\/x"/],
       [['--last-work-file', '/tmp/x'], /--last-work-file needs --last-work-max-age, e\.g\. --last-work-max-age 15m/],
       [['--last-work-max-age', '5m'], /--last-work-max-age needs --last-work-file/],
       [['--worker-name', 'two words'], /contains whitespace/],
