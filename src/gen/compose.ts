@@ -17,7 +17,10 @@ export interface ComposeHealthcheck {
 export function composeHealthcheck(settings: GenSettings, group: Group = 'ready'): ComposeHealthcheck {
   const t = dockerTiming(settings, group)
   return {
-    test: ['CMD', ...checkCommand(settings, group)],
+    // Compose interpolates `$NAME` and `${NAME}` in every value, here too: `$$` is a literal
+    // `$`, so a header value or a path reaches the command as written, not as the environment of
+    // whoever runs `docker compose`.
+    test: ['CMD', ...checkCommand(settings, group).map((word) => word.replaceAll('$', '$$$$'))],
     interval: t.interval,
     timeout: t.timeout,
     retries: t.retries,

@@ -468,6 +468,21 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
       )
     })
 
+    it('writes a $ in the command as $$, so compose runs it as given and does not interpolate its own environment', async () => {
+      const run = await cli([
+        'gen',
+        'compose',
+        '--header',
+        'Authorization: Bearer ${TOKEN:?} $HOME',
+        '--bin',
+        '/opt/$$/probekit',
+      ])
+      assert.equal(run.code, 0, run.stderr)
+      const test = (parseYaml(run.stdout) as { healthcheck: { test: string[] } }).healthcheck.test
+      assert.deepEqual(test.slice(0, 2), ['CMD', '/opt/$$$$/probekit'])
+      assert.ok(test.includes('Authorization: Bearer $${TOKEN:?} $$HOME'), test.join(' '))
+    })
+
     it('takes the service names the compose spec allows', async () => {
       const run = await cli(['gen', 'compose', '--name', 'My_app.v2-1'])
       assert.equal(run.code, 0, run.stderr)
