@@ -354,6 +354,13 @@ function checkApplicable(kind: Kind, values: Values): void {
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || /[\s;{}'"]/.test(values.upstream)) {
       throw new UsageError(`--upstream ${shown} is not an http(s) URL such as http://web:8000`)
     }
+    // nginx expands variables in proxy_pass: http://web:8000/$host would send each request
+    // where its Host header says. A query or fragment would be dropped without a word.
+    if (values.upstream.includes('$') || url.search || url.hash) {
+      throw new UsageError(
+        `--upstream ${shown} holds a $, a query or a fragment, which proxy_pass would expand or drop; give the backend's origin (http://web:8000), with its readiness path if it differs`,
+      )
+    }
     // proxy_pass has no place for them: they would be dropped without a word.
     if (url.username || url.password) {
       throw new UsageError(

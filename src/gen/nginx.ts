@@ -65,7 +65,8 @@ location ${ANSWER} {
 
 function proxyBlock(settings: GenSettings, path: string, upstream: string): string {
   const url = new URL(upstream)
-  const target = url.pathname === '/' ? `${url.origin}${path}` : upstream
+  // The URL as parsed, not as typed: a backslash typed for a slash is a slash to both.
+  const target = `${url.origin}${url.pathname === '/' ? path : url.pathname}`
   // The backend's readiness must answer within the orchestrator's timeout, not nginx's 60 s default.
   const seconds = settings.timeoutSeconds.ready
   return `${CASCADE_WARNING.replace(/^/gm, '# ')}

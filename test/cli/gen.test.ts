@@ -548,6 +548,16 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
       [['gen', 'k8s', '--header', 'X Y: z'], /usage error: the --header "X…" has a space in its name/],
       [['gen', 'k8s', '--config', 'missing.js'], /usage error: the config module missing.js does not exist/],
       [['gen', 'nginx', '--upstream', 'web:8000'], /usage error: --upstream "web:8000" is not an http\(s\) URL/],
+      [
+        ['gen', 'nginx', '--upstream', 'http://web:8000/$host'],
+        /usage error: --upstream "http:\/\/web:8000\/\$host" holds a \$, a query or a fragment, which proxy_pass would expand or drop/,
+      ],
+      [
+        ['gen', 'nginx', '--upstream', 'http://we$b:8000'],
+        /usage error: --upstream "http:\/\/we\$b:8000\/?" holds a \$/,
+      ],
+      [['gen', 'nginx', '--upstream', 'http://web:8000/?full=1'], /holds a \$, a query or a fragment/],
+      [['gen', 'nginx', '--upstream', 'http://web:8000#ready'], /holds a \$, a query or a fragment/],
       // Credentials proxy_pass would drop without a word; the password is not echoed.
       [
         ['gen', 'nginx', '--upstream', 'http://app:UpPw-77@web:8000'],
