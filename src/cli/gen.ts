@@ -317,11 +317,27 @@ function checkApplicable(kind: Kind, values: Values): void {
     ['grpc', ['k8s']],
     ['success-threshold', ['k8s']],
     ['initial-delay', ['k8s']],
+    // nginx answers locally or proxies to --upstream: no port, scheme, header, command or schedule of its own.
+    ['port', ['k8s', 'docker', 'compose']],
+    ['scheme', ['k8s', 'docker', 'compose']],
+    ['header', ['k8s', 'docker', 'compose']],
+    ['bin', ['k8s', 'docker', 'compose']],
+    ['period', ['k8s', 'docker', 'compose']],
+    ['interval', ['k8s', 'docker', 'compose']],
+    ['failure-threshold', ['k8s', 'docker', 'compose']],
+    ['retries', ['k8s', 'docker', 'compose']],
+    ['start-period', ['k8s', 'docker', 'compose']],
   ]
   for (const [flag, kinds] of only) {
     if (values[flag] !== undefined && !kinds.includes(kind)) {
       throw new UsageError(`--${flag} applies to gen ${kinds.join(' and ')} only, not gen ${kind}`)
     }
+  }
+  if (kind === 'k8s' && values.bin !== undefined && !values.exec) {
+    throw new UsageError('--bin names the command of exec probes; gen k8s writes them with --exec only')
+  }
+  if (kind === 'nginx' && values.timeout !== undefined && values.upstream === undefined) {
+    throw new UsageError('--timeout applies to gen nginx only with --upstream: the local answer waits for nothing')
   }
   if (values.exec && (values.header || values.scheme || values.port)) {
     throw new UsageError(

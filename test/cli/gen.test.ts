@@ -519,6 +519,20 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
         /usage error: the readiness path .* is not a plain URL path/,
       ],
       [['gen', 'docker', '--container', 'x'], /usage error: --container applies to gen k8s only/],
+      [
+        ['gen', 'nginx', '--header', 'X-Probe: 1'],
+        /usage error: --header applies to gen k8s and docker and compose only, not gen nginx/,
+      ],
+      [
+        ['gen', 'nginx', '--port', '8000'],
+        /usage error: --port applies to gen k8s and docker and compose only, not gen nginx/,
+      ],
+      [['gen', 'nginx', '--period', '5s'], /usage error: --period applies to gen k8s and docker and compose only/],
+      [['gen', 'nginx', '--timeout', '5'], /usage error: --timeout applies to gen nginx only with --upstream/],
+      [
+        ['gen', 'k8s', '--bin', '/app/bin/probekit'],
+        /usage error: --bin names the command of exec probes; gen k8s writes them with --exec only/,
+      ],
       [['gen', 'k8s', '--period', 'often'], /usage error: --period "often" is not a duration/],
       [['gen', 'docker', '--period', '0'], /usage error: --period must be a positive duration .*, got 0$/m],
       [['gen', 'k8s', '--period', '0'], /usage error: --period must be a positive duration .*, got 0$/m],
