@@ -42,7 +42,10 @@ export function kubernetesProbe(settings: GenSettings, group: Group): Kubernetes
       ? Math.max(settings.failureThreshold, Math.ceil(settings.startPeriodSeconds / periodSeconds))
       : settings.failureThreshold
   const handler: Pick<KubernetesProbe, 'httpGet' | 'exec' | 'grpc'> = {}
-  if (settings.exec) handler.exec = { command: checkCommand(settings, group) }
+  // The kubelet expands `$(NAME)` in an exec probe's command from the container's env, and
+  // reads `$$` as a literal `$`: a path with a `$` runs as given.
+  if (settings.exec)
+    handler.exec = { command: checkCommand(settings, group).map((word) => word.replaceAll('$', '$$$$')) }
   // addHealthService answers the service names live, ready and startup from the groups.
   else if (settings.grpc) handler.grpc = { port: settings.grpc.port, service: group }
   else {

@@ -257,6 +257,13 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
       )
     })
 
+    it('writes a $ in an exec command as $$, which the kubelet reads as a literal $ and does not expand $(NAME) from', async () => {
+      const run = await cli(['gen', 'k8s', '--exec', '--config', APP, '--bin', '/opt/$(HOME)/probekit'])
+      assert.equal(run.code, 0, run.stderr)
+      const doc = parseYaml(run.stdout) as Record<string, Probe>
+      assert.equal(doc.readinessProbe?.exec?.command[0], '/opt/$$(HOME)/probekit')
+    })
+
     it('adds scheme and headers for HTTPS probes, and a containers entry with --container', async () => {
       const run = await cli([
         'gen',
