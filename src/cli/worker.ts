@@ -237,12 +237,16 @@ function parse(argv: string[], out: { write(text: string): unknown }): WorkerOpt
     return value
   }
   const broker = nonEmpty('--broker', process.env[BROKER_ENV]?.trim() || DEFAULT_BROKER)
-  if (!switches.skipPing) checkBrokerUrl(broker)
+  // A value from the environment is named as such: the user typed no --broker to fix.
+  const brokerSource = values.broker !== undefined ? '--broker' : `$${BROKER_ENV}`
+  if (!switches.skipPing) checkBrokerUrl(broker, brokerSource)
   const name = nonEmpty('--worker-name', workerName())
-  if (/\s/.test(name))
+  if (/\s/.test(name)) {
+    const nameSource = values['worker-name'] !== undefined ? '--worker-name' : `$${WORKER_NAME_ENV}`
     throw new UsageError(
-      `--worker-name ${JSON.stringify(name)} contains whitespace, which a Redis client name cannot hold`,
+      `${nameSource} ${JSON.stringify(name)} contains whitespace, which a Redis client name cannot hold`,
     )
+  }
 
   const lastWorkFile = values['last-work-file']
   const lastWorkMaxAge = values['last-work-max-age']
@@ -273,23 +277,23 @@ function parse(argv: string[], out: { write(text: string): unknown }): WorkerOpt
   }
 }
 
-function checkBrokerUrl(broker: string): void {
+function checkBrokerUrl(broker: string, source: string): void {
   let url: URL
   try {
     url = new URL(broker)
   } catch {
-    throw new UsageError(`--broker ${JSON.stringify(redactUrl(broker))} is not a URL; use e.g. redis://redis:6379/0`)
+    throw new UsageError(`${source} ${JSON.stringify(redactUrl(broker))} is not a URL; use e.g. redis://redis:6379/0`)
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new UsageError(
-      `--broker ${redactUrl(broker)} is not a Redis URL; the worker check speaks to BullMQ's Redis (redis:// or rediss://), or use --skip-ping`,
+      `${source} ${redactUrl(broker)} is not a Redis URL; the worker check speaks to BullMQ's Redis (redis:// or rediss://), or use --skip-ping`,
     )
   }
   // ioredis would send SELECT with whatever the path holds, and the failure would read as a
   // broker that refuses CLIENT LIST.
   if (!/^\/?(\d+)?$/.test(url.pathname)) {
     throw new UsageError(
-      `--broker ${redactUrl(broker)} names the database ${JSON.stringify(url.pathname.slice(1))}; the path of a Redis URL is the database number, e.g. redis://redis:6379/0`,
+      `${source} ${redactUrl(broker)} names the database ${JSON.stringify(url.pathname.slice(1))}; the path of a Redis URL is the database number, e.g. redis://redis:6379/0`,
     )
   }
 }

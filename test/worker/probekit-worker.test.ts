@@ -428,6 +428,31 @@ describe('probekit worker on its own', () => {
     }
   })
 
+  it('names the environment variable, not a flag the user never typed, when the bad value came from it', async () => {
+    const saved = { broker: process.env.PROBEKIT_BROKER, name: process.env.PROBEKIT_WORKER_NAME }
+    try {
+      process.env.PROBEKIT_BROKER = 'http://redis:6379'
+      await assert.rejects(
+        run([], { write: () => {} }),
+        /^UsageError: \$PROBEKIT_BROKER http:\/\/redis:6379 is not a Redis URL/,
+      )
+      delete process.env.PROBEKIT_BROKER
+      process.env.PROBEKIT_WORKER_NAME = 'two words'
+      await assert.rejects(
+        run(['--skip-ping'], { write: () => {} }),
+        /^UsageError: \$PROBEKIT_WORKER_NAME "two words" contains whitespace/,
+      )
+    } finally {
+      for (const [key, value] of [
+        ['PROBEKIT_BROKER', saved.broker],
+        ['PROBEKIT_WORKER_NAME', saved.name],
+      ] as const) {
+        if (value === undefined) delete process.env[key]
+        else process.env[key] = value
+      }
+    }
+  })
+
   it('never shows a broker password in a usage error', async () => {
     await assert.rejects(run(['--broker', 'amqp://user:pa55word@host'], { write: () => {} }), (error: Error) => {
       assert.doesNotMatch(error.message, /pa55word/)
