@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../core/clock.js'
 import { NotReady } from '../core/errors.js'
 import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { redactUrl } from '../core/redact.js'
@@ -85,7 +86,8 @@ export function brokerWorkerProbe(options: BrokerWorkerProbeOptions): Probe {
       signal.throwIfAborted()
       const client = new Redis(options.url, {
         lazyConnect: true,
-        connectTimeout: options.timeoutMs,
+        // ioredis sets one timer: past what it holds, Node warns on stderr and fires it at once.
+        connectTimeout: Math.min(options.timeoutMs, MAX_TIMER_MS),
         enableReadyCheck: false,
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,

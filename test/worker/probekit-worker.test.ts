@@ -123,6 +123,23 @@ describe('probekit worker against a real Redis and a real BullMQ worker', () => 
     assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/)
   })
 
+  it('takes a --ping-timeout longer than one timer holds without a warning on stderr', async () => {
+    const warnings: Error[] = []
+    const onWarning = (warning: Error) => warnings.push(warning)
+    process.on('warning', onWarning)
+    try {
+      const { code, line } = await probekitWorker(...defaults(), '--ping-timeout', '30d')
+      assert.equal(code, 0, line)
+      await sleep(50) // warnings are emitted on the next tick
+      assert.deepEqual(
+        warnings.map((w) => w.name),
+        [],
+      )
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+
   it('fails the ping naming a worker that is not connected, and lists the workers that are', async () => {
     const { code, line } = await probekitWorker(...defaults(), '--worker-name', 'worker@nobody')
     assert.equal(code, 1)
