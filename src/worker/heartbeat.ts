@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../core/clock.js'
 import type { Logger } from '../core/logger.js'
 import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_LIVENESS_FILE } from './defaults.js'
@@ -44,9 +45,11 @@ export function startHeartbeat(options: HeartbeatOptions = {}): Heartbeat {
   rejectUnknownKeys('startHeartbeat', options, HEARTBEAT_OPTION_KEYS)
   const file = options.file ?? DEFAULT_LIVENESS_FILE
   const intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
-  if (!Number.isFinite(intervalMs) || intervalMs <= 0) {
+  // Past what one timer holds, Node warns and fires the interval every millisecond: a
+  // heartbeat of a month would become a synchronous touch a thousand times a second.
+  if (!Number.isFinite(intervalMs) || intervalMs <= 0 || intervalMs > MAX_TIMER_MS) {
     throw new TypeError(
-      `heartbeat intervalMs must be a positive number of milliseconds, got ${String(options.intervalMs)}`,
+      `heartbeat intervalMs must be a positive number of milliseconds, at most ${MAX_TIMER_MS} (24.8 days), got ${String(options.intervalMs)}`,
     )
   }
   const beat = fileToucher(file, 'liveness', options.logger === undefined ? console : options.logger)

@@ -56,6 +56,10 @@ describe('heartbeat', () => {
   it('rejects an interval that is not a positive number, naming it', () => {
     assert.throws(() => startHeartbeat({ file: join(dir, 'x.live'), intervalMs: 0 }), /intervalMs must be a positive/)
     assert.throws(() => startHeartbeat({ file: join(dir, 'x.live'), intervalMs: Number.NaN }), /got NaN/)
+    assert.throws(
+      () => startHeartbeat({ file: join(dir, 'x.live'), intervalMs: 3_000_000_000 }),
+      /at most 2147483647 \(24\.8 days\), got 3000000000/,
+    )
   })
 
   it('reports a file it cannot write once, not on every beat, and keeps the worker running', async () => {
