@@ -15,6 +15,7 @@
  * const done = shutdown.begin('report 42')
  * try { await buildReport() } finally { done() }
  */
+import { MAX_TIMER_MS } from '../core/clock.js'
 import { withDeadline } from '../core/deadline.js'
 import { DeadlineExceeded, reasonOf } from '../core/errors.js'
 import type { HealthCore } from '../core/health.js'
@@ -371,9 +372,10 @@ class Shutdown implements GracefulShutdown {
 
 function duration(value: number | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+  // Past what one timer holds, Node fires a timer after 1 ms: a longer delay would be none.
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
     throw new RangeError(
-      `gracefulShutdown: ${what} must be zero or a positive number of milliseconds, got ${String(value)}`,
+      `gracefulShutdown: ${what} must be zero or a positive number of milliseconds, at most ${MAX_TIMER_MS} (24.8 days), got ${String(value)}`,
     )
   }
   return value

@@ -473,7 +473,12 @@ describe('gracefulShutdown in-process (exit: false)', () => {
   it('rejects a bad option with one sentence naming it', () => {
     assert.throws(
       () => gracefulShutdown(createHealth({ logger: false }), { delayMs: -1, signals: [] }),
-      /gracefulShutdown: delayMs must be zero or a positive number of milliseconds, got -1/,
+      /gracefulShutdown: delayMs must be zero or a positive number of milliseconds, at most 2147483647 \(24\.8 days\), got -1/,
+    )
+    // Node would fire a longer timer after 1 ms: the delay would be skipped.
+    assert.throws(
+      () => gracefulShutdown(createHealth({ logger: false }), { delayMs: 3_000_000_000, signals: [] }),
+      /delayMs must be .*at most 2147483647 \(24\.8 days\), got 3000000000/,
     )
     assert.throws(
       () => gracefulShutdown(createHealth({ logger: false }), { servers: [{} as never], signals: [] }),
