@@ -241,10 +241,16 @@ function parse(argv: string[], out: { write(text: string): unknown }): WorkerOpt
   const brokerSource = values.broker !== undefined ? '--broker' : `$${BROKER_ENV}`
   if (!switches.skipPing) checkBrokerUrl(broker, brokerSource)
   const name = nonEmpty('--worker-name', workerName())
+  const nameSource = values['worker-name'] !== undefined ? '--worker-name' : `$${WORKER_NAME_ENV}`
   if (/\s/.test(name)) {
-    const nameSource = values['worker-name'] !== undefined ? '--worker-name' : `$${WORKER_NAME_ENV}`
     throw new UsageError(
       `${nameSource} ${JSON.stringify(name)} contains whitespace, which a Redis client name cannot hold`,
+    )
+  }
+  // No worker can have such a name on the broker: Redis refuses it.
+  if (/[^!-~]/.test(name)) {
+    throw new UsageError(
+      `${nameSource} ${JSON.stringify(name)} has a character a Redis client name cannot hold; use ASCII letters, digits and punctuation (e.g. worker@pod-7)`,
     )
   }
 

@@ -93,6 +93,13 @@ export function watchBullmqWorker(
   if (/\s/.test(name)) {
     throw new Error(`the worker name ${JSON.stringify(name)} contains whitespace, which Redis client names cannot hold`)
   }
+  // Redis refuses any other name for the connection, and BullMQ goes on without one: the
+  // worker would run, unnamed, and "probekit worker" would never find it.
+  if (/[^!-~]/.test(name)) {
+    throw new Error(
+      `the worker name ${JSON.stringify(name)} has a character Redis client names cannot hold; use ASCII letters, digits and punctuation (e.g. worker@pod-7)`,
+    )
+  }
   const clientName = `${worker.opts.prefix ?? 'bull'}:${Buffer.from(worker.name).toString('base64')}:w:${name}`
   const logger = options.logger === undefined ? console : options.logger
   const { name: _name, ...healthOptions } = options

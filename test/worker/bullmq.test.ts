@@ -175,6 +175,18 @@ describe('watchBullmqWorker against a real Redis', () => {
     }
   })
 
+  it('refuses a name Redis would refuse for the connection, which BullMQ would leave unnamed', async () => {
+    const worker = makeWorker('unicode', { name: 'wörker@pod', autorun: false })
+    try {
+      assert.throws(
+        () => watchBullmqWorker(worker, files()),
+        /the worker name "wörker@pod" has a character Redis client names cannot hold/,
+      )
+    } finally {
+      await worker.close()
+    }
+  })
+
   it('refuses a name that differs from the one the worker has on the broker', async () => {
     const worker = makeWorker('mismatch', { name: 'worker@one', autorun: false })
     try {

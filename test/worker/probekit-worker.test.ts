@@ -433,6 +433,7 @@ describe('probekit worker on its own', () => {
       [['--last-work-file', '/tmp/x'], /--last-work-file needs --last-work-max-age, e\.g\. --last-work-max-age 15m/],
       [['--last-work-max-age', '5m'], /--last-work-max-age needs --last-work-file/],
       [['--worker-name', 'two words'], /contains whitespace/],
+      [['--worker-name', 'wörker@pod'], /--worker-name "wörker@pod" has a character a Redis client name cannot hold/],
       [['--skip-ping=yes'], /--skip-ping takes no value/],
       [['extra'], /unexpected argument "extra"; "probekit worker" takes only options/],
     ]
