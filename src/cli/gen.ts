@@ -271,7 +271,12 @@ function describe(
           : b.slowest === undefined
             ? `no ${GROUP_WORDS[g]} probes run on request`
             : `slowest ${GROUP_WORDS[g]} deadline ${b.deadlineMs} ms (${b.slowest})`
-    const how = explicit ? 'given with --timeout' : `${source} + ${marginMs} ms margin`
+    const alone = configPath !== undefined && !b.firstRun && b.slowest === undefined
+    const how = explicit
+      ? 'given with --timeout'
+      : alone
+        ? `${source}, so the ${marginMs} ms margin alone`
+        : `${source} + ${marginMs} ms margin`
     lines.push(`${GROUP_WORDS[g]} timeout ${settings.timeoutSeconds[g]} s: ${how}.`)
   }
   return lines.join('\n')

@@ -247,6 +247,19 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
       assert.equal(http.readinessProbe?.timeoutSeconds, 3)
     })
 
+    it('says in the header when a group runs no probe on request: the margin alone', async () => {
+      const run = await cli(['gen', 'k8s', '--config', 'test/fixtures/cli/ready-only-health.mjs'])
+      assert.equal(run.code, 0, run.stderr)
+      assert.match(
+        run.stdout,
+        /^# liveness timeout 1 s: no liveness probes run on request, so the 100 ms margin alone\.$/m,
+      )
+      assert.match(
+        run.stdout,
+        /^# readiness timeout 1 s: slowest readiness deadline 900 ms \(db\) \+ 100 ms margin\.$/m,
+      )
+    })
+
     it('refuses an exec --timeout that leaves no room for a background probe’s first run', async () => {
       const run = await cli(['gen', 'k8s', '--exec', '--config', APP, '--timeout', '5'])
       assert.equal(run.code, 1)
