@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Health } from '../health.js'
@@ -15,10 +15,15 @@ export function resolveConfigPath(config: string | undefined, cwd = process.cwd(
   const given = config ?? (process.env.PROBEKIT_CONFIG || undefined)
   if (given !== undefined) {
     const path = resolve(cwd, given)
+    const from = config === undefined ? ' (from PROBEKIT_CONFIG)' : ''
     if (!existsSync(path)) {
-      const from = config === undefined ? ' (from PROBEKIT_CONFIG)' : ''
       throw new UsageError(
         `the config module ${given}${from} does not exist; pass --config with the path of the module that exports your health`,
+      )
+    }
+    if (statSync(path).isDirectory()) {
+      throw new UsageError(
+        `the config module ${given}${from} is a directory; pass --config with the module file in it that exports your health (e.g. ${join(given, 'health.js')})`,
       )
     }
     return path

@@ -198,6 +198,11 @@ describe('probekit probe', () => {
         /the "health" export of \S*factory-returns-nothing-health\.mjs is a function that returned undefined, not a Health; make it return the Health that createHealth\(…\) creates$/m,
       ],
       [
+        'a directory instead of a module',
+        ['--ready', '--config', FIXTURES],
+        /^probekit probe: usage error: the config module test\/fixtures\/cli is a directory; pass --config with the module file in it that exports your health \(e\.g\. test\/fixtures\/cli\/health\.js\)$/m,
+      ],
+      [
         'a module whose top-level await never settles',
         ['--ready', '--config', `${FIXTURES}/never-settles-health.mjs`],
         /^probekit probe: stopped without an answer: something it waited for never settles and nothing else is left to run \(a config module whose top-level await, or whose default export's promise, never settles\?\)$/m,
