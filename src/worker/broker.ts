@@ -37,23 +37,44 @@ export interface BullmqWorkerConnection {
   db: number
 }
 
-// Matches BullMQ's name for a worker's blocking connection: `<prefix>:<base64 of queue>:w:<name>`
-// (bullmq's createBlockingConnection); the prefix may itself contain colons.
-const WORKER_CLIENT_NAME = /^(.+):([A-Za-z0-9+/]+={0,2}):w:(.+)$/
+/**
+ * `<prefix>:<base64 of queue>` as BullMQ writes the head of a worker's connection name, or
+ * undefined: the prefix may itself contain colons, the queue is canonical base64.
+ */
+function headOf(head: string): { prefix: string; queue: string } | undefined {
+  const colon = head.lastIndexOf(':')
+  if (colon <= 0) return undefined
+  const encoded = head.slice(colon + 1)
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) return undefined
+  const queue = Buffer.from(encoded, 'base64')
+  if (queue.toString('base64') !== encoded) return undefined
+  return { prefix: head.slice(0, colon), queue: queue.toString('utf8') }
+}
 
-/** The BullMQ worker connections in a `CLIENT LIST` reply. */
-export function parseWorkerConnections(clientList: string): BullmqWorkerConnection[] {
+/**
+ * The BullMQ worker connections in a `CLIENT LIST` reply. BullMQ names a worker's blocking
+ * connection `<prefix>:<base64 of queue>:w:<name>` (createBlockingConnection). A name may
+ * hold `:w:` itself: with `workerName` given, a connection named for it is read as that
+ * worker's whatever it holds; any other is split at its first `:w:` after a valid head.
+ */
+export function parseWorkerConnections(clientList: string, workerName?: string): BullmqWorkerConnection[] {
   const found: BullmqWorkerConnection[] = []
+  const mine = workerName === undefined ? undefined : `:w:${workerName}`
   for (const line of clientList.split(/\r?\n/)) {
-    const match = /(?:^| )name=(\S+)/.exec(line)
-    const parts = match ? WORKER_CLIENT_NAME.exec(match[1] as string) : null
-    if (!parts) continue
-    found.push({
-      prefix: parts[1] as string,
-      queue: Buffer.from(parts[2] as string, 'base64').toString('utf8'),
-      worker: parts[3] as string,
-      db: Number(/(?:^| )db=(\d+)/.exec(line)?.[1] ?? 0),
-    })
+    const name = /(?:^| )name=(\S+)/.exec(line)?.[1]
+    if (name === undefined) continue
+    let parsed: { prefix: string; queue: string; worker: string } | undefined
+    if (mine !== undefined && name.endsWith(mine)) {
+      const head = headOf(name.slice(0, -mine.length))
+      if (head) parsed = { ...head, worker: workerName as string }
+    }
+    for (let at = name.indexOf(':w:'); parsed === undefined && at !== -1; at = name.indexOf(':w:', at + 1)) {
+      const head = headOf(name.slice(0, at))
+      const worker = name.slice(at + 3)
+      if (head && worker !== '') parsed = { ...head, worker }
+    }
+    if (!parsed) continue
+    found.push({ ...parsed, db: Number(/(?:^| )db=(\d+)/.exec(line)?.[1] ?? 0) })
   }
   return found
 }
@@ -111,7 +132,7 @@ export function brokerWorkerProbe(options: BrokerWorkerProbeOptions): Probe {
         const started = performance.now()
         const pong = await client.ping()
         const pingMs = performance.now() - started
-        const connections = parseWorkerConnections(await clientList(client))
+        const connections = parseWorkerConnections(await clientList(client), options.workerName)
         // CLIENT LIST covers the whole server: a worker on another database uses other queues.
         const db = databaseOf(options.url)
         const mine = connections.filter(

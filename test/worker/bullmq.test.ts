@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { run } from '../../src/cli/worker.js'
+import { parseWorkerConnections } from '../../src/worker/broker.js'
 import { watchBullmqWorker, workerName } from '../../src/worker/index.js'
 import { makeTempDir, sleep, waitFor } from '../support/server-process.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
@@ -225,5 +226,31 @@ describe('watchBullmqWorker against a real Redis', () => {
   it('workerName() is $PROBEKIT_WORKER_NAME, else worker@<hostname>', () => {
     assert.equal(workerName({ PROBEKIT_WORKER_NAME: 'emails@pod-7' }), 'emails@pod-7')
     assert.match(workerName({}), /^worker@.+/)
+  })
+})
+
+describe('the worker connections in CLIENT LIST', () => {
+  const queue = Buffer.from('emails').toString('base64')
+  const list = [
+    `id=1 addr=127.0.0.1:1 name=bull:${queue}:w:a:w:b db=0`,
+    `id=2 addr=127.0.0.1:2 name=my:app:bull:${queue}:w:w:1 db=2`,
+    `id=3 addr=127.0.0.1:3 name=bull:${queue}:w:plain db=0`,
+    'id=4 addr=127.0.0.1:4 name=bull:not-base64!:w:x db=0',
+    'id=5 addr=127.0.0.1:5 name= db=0',
+  ].join('\n')
+
+  it('reads a worker name holding ":w:" or starting "w:", and a prefix holding colons', () => {
+    assert.deepEqual(parseWorkerConnections(list), [
+      { prefix: 'bull', queue: 'emails', worker: 'a:w:b', db: 0 },
+      { prefix: 'my:app:bull', queue: 'emails', worker: 'w:1', db: 2 },
+      { prefix: 'bull', queue: 'emails', worker: 'plain', db: 0 },
+    ])
+  })
+
+  it('reads a connection named for the worker asked for as that worker’s, whatever its name holds', () => {
+    const named = `id=6 addr=127.0.0.1:6 name=bull:${queue}:w:x:w:y db=0`
+    assert.deepEqual(parseWorkerConnections(named, 'x:w:y'), [
+      { prefix: 'bull', queue: 'emails', worker: 'x:w:y', db: 0 },
+    ])
   })
 })
