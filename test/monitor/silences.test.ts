@@ -532,6 +532,10 @@ describe('silences through the API and probekit silence', () => {
     assert.match(((await bad.json()) as { error: string }).error, /needs a `comment`/)
     const gone = await fetch(`${fleet.url}/v1/silences/no-such-id`, { method: 'DELETE' })
     assert.equal(gone.status, 404)
+    // An id of the caller's is quoted short, not echoed whole.
+    const long = await fetch(`${fleet.url}/v1/silences/${'x'.repeat(5000)}`, { method: 'DELETE' })
+    assert.equal(long.status, 404)
+    assert.deepEqual(await long.json(), { error: `no silence "${'x'.repeat(64)}…"; GET /v1/silences lists them` })
     const usage = await silence(['add', '--api', fleet.url, '--pod', 'jobs', '--comment', 'x'])
     assert.equal(usage.code, 1)
     assert.match(usage.stdout + usage.stderr, /needs one of --for DURATION/)

@@ -7,6 +7,7 @@
  */
 
 import { durationMs } from '../../core/duration.js'
+import { cutShort } from '../../core/inert.js'
 import { didYouMean } from '../../core/suggest.js'
 import { covers, MAX_COMMENT, SilenceError, type SilenceInput, type Silences } from '../silences.js'
 import { StoreError } from '../store/errors.js'
@@ -86,7 +87,9 @@ export function silenceHandlers(
       } catch (error) {
         throw storeRefusal(error)
       }
-      if (!ended) throw new HttpError(404, `no silence ${JSON.stringify(id)}; GET /v1/silences lists them`)
+      // Quoted short: the id is the caller's, up to the size of a request line.
+      if (!ended)
+        throw new HttpError(404, `no silence ${JSON.stringify(cutShort(id, 64))}; GET /v1/silences lists them`)
       sendJson(req, res, 200, { silence: ended })
     },
   }
