@@ -56,14 +56,16 @@ export class WrongCredential extends AccessRefused {
 
 /**
  * The tokens in a token file's text: one a line; blank lines and lines starting with `#`
- * are skipped. `source` names the file in errors (`FILE:LINE: …`).
+ * are skipped. `source` names the file in errors (`FILE line N: …`).
  */
 export function parseTokens(text: string, source: string): string[] {
   const tokens: string[] = []
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim()
     if (line === '' || line.startsWith('#')) return
-    checkToken(line, `${source}:${i + 1}`)
+    // `FILE line N`, not `FILE:N`: a file named token would read `token:3`, which the
+    // redaction of every printed line takes for a credential and masks.
+    checkToken(line, `${source} line ${i + 1}`)
     tokens.push(line)
   })
   if (tokens.length === 0)
@@ -87,7 +89,7 @@ export function readTokenFile(file: string): string[] {
   return parseTokens(text, file)
 }
 
-/** Throws unless `token` is usable as a bearer token; `where` (e.g. `FILE:LINE`) prefixes the message. */
+/** Throws unless `token` is usable as a bearer token; `where` (e.g. `FILE line N`) prefixes the message. */
 export function checkToken(token: string, where?: string): void {
   const at = where ? `${where}: ` : ''
   if (!/^[\x21-\x7e]+$/.test(token))

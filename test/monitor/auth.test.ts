@@ -454,7 +454,7 @@ describe('a monitor started with --auth-token-file', () => {
         .output()
         .split('\n')
         .find((l) => l.includes('rereading --auth-token-file failed')) ?? ''
-    assert.match(line, /keeping the 1 token read before: .*tokens:1: a token of 5 characters is too easy to guess/)
+    assert.match(line, /keeping the 1 token read before: .*tokens line 1: a token of 5 characters is too easy to guess/)
     assert.doesNotMatch(line, /short\b/)
     assert.equal((await request(`${m.url}/v1/checks`, { headers: rotated })).status, 200)
     assert.equal((await request(`${m.url}/v1/checks`, { headers: BEARER })).status, 401)
@@ -634,9 +634,18 @@ describe('listening beyond loopback', () => {
     assert.equal(short.code, 1)
     assert.match(
       short.stdout,
-      /usage error: --auth-token-file .*bad\.tokens:3: a token of 12 characters is too easy to guess/,
+      /usage error: --auth-token-file .*bad\.tokens line 3: a token of 12 characters is too easy to guess/,
     )
     assert.doesNotMatch(short.stdout, /short-secret/)
+    // A file named token (as the docs name it): its line number is not taken for a secret.
+    const named = join(dir, 'token')
+    writeFileSync(named, 'short-secret\n')
+    const plain = await runCli(['monitor', '--store', 'memory', '--auth-token-file', named, manifest])
+    assert.match(
+      plain.stdout,
+      /usage error: --auth-token-file .*\/token line 1: a token of 12 characters is too easy to guess/,
+    )
+    assert.doesNotMatch(plain.stdout, /short-secret|\*\*\*/)
     writeFileSync(bad, '# only comments\n\n')
     assert.match(
       (await runCli(['monitor', '--store', 'memory', '--auth-token-file', bad, manifest])).stdout,
