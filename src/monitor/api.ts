@@ -38,7 +38,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { limitedLog } from '../core/log-limiter.js'
 import type { Logger } from '../core/logger.js'
 import { optionKeys, rejectUnknownKeys } from '../core/options.js'
-import { didYouMean } from '../core/suggest.js'
 import { PROMETHEUS_TYPE } from '../format/prometheus.js'
 import { createHealth } from '../health.js'
 import { serve } from '../http/listen.js'
@@ -53,6 +52,7 @@ import {
   send,
   sendJson,
   sendWithin,
+  unknownParameter,
 } from './api/call.js'
 import { checkHandlers } from './api/checks.js'
 import { DEFAULT_PUSH_RATE_PER_SECOND, pushHandler } from './api/push.js'
@@ -362,12 +362,7 @@ function refuseUnknownParameters(method: string, route: ApiRoute, query: URLSear
     }
     seen.add(name)
     if (takes.includes(name) || ANY_ROUTE_PARAMETERS.includes(name)) continue
-    const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)
-    const known = takes.length === 0 ? 'it takes none' : `it takes ${takes.join(', ')}`
-    throw new HttpError(
-      400,
-      `unknown query parameter ${shown} for ${method} ${route.shown ?? route.path}; ${known}${didYouMean(name, takes)}`,
-    )
+    throw unknownParameter(name, `${method} ${route.shown ?? route.path}`, takes)
   }
 }
 

@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { type ChangeEvent, createHealth, NotReady } from '../../src/index.js'
+import { lineLogger } from '../support/line-logger.js'
 
 const quiet = { logger: false as const }
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 function names(report: { checks: { name: string }[] }): string[] {
   return report.checks.map((c) => c.name)
-}
-
-/** A logger that keeps each line as `level message`. */
-function lineLogger() {
-  const lines: string[] = []
-  const logger = {
-    info: (m: string) => lines.push(`info ${m}`),
-    warn: (m: string) => lines.push(`warn ${m}`),
-    error: (m: string) => lines.push(`error ${m}`),
-  }
-  return { lines, logger }
 }
 
 describe('groups', () => {

@@ -6,21 +6,12 @@ import { LogLimiter } from '../../src/core/log-limiter.js'
 import { Monitor } from '../../src/monitor/monitor.js'
 import { Slots, TokenBuckets } from '../../src/monitor/rate-limit.js'
 import { MemoryStore } from '../../src/monitor/store/index.js'
+import { lineLogger } from '../support/line-logger.js'
 import { makeTempDir } from '../support/server-process.js'
-
-function recorder() {
-  const lines: string[] = []
-  const logger = {
-    info: (m: string) => lines.push(`info ${m}`),
-    warn: (m: string) => lines.push(`warn ${m}`),
-    error: (m: string) => lines.push(`error ${m}`),
-  }
-  return { lines, logger }
-}
 
 describe('LogLimiter', () => {
   it('writes one line per cause and subject per window, then the count of the rest', () => {
-    const { lines, logger } = recorder()
+    const { lines, logger } = lineLogger()
     let now = 0
     const limiter = new LogLimiter(logger, { windowMs: 10_000, now: () => now })
     for (let i = 0; i < 8313; i++) limiter.write('info', { cause: 'state changes', subject: 'web/db' }, `flip ${i}`)
@@ -35,7 +26,7 @@ describe('LogLimiter', () => {
   })
 
   it('reports what it held back on flush, at the most severe level held back', () => {
-    const { lines, logger } = recorder()
+    const { lines, logger } = lineLogger()
     const limiter = new LogLimiter(logger, { now: () => 0 })
     limiter.write('info', { cause: 'failed', subject: 'GET /v1' }, 'first')
     limiter.write('error', { cause: 'failed', subject: 'GET /v1' }, 'second')
@@ -45,7 +36,7 @@ describe('LogLimiter', () => {
   })
 
   it('remembers a bounded number of causes, reporting what a forgotten one held back', () => {
-    const { lines, logger } = recorder()
+    const { lines, logger } = lineLogger()
     const limiter = new LogLimiter(logger, { maxKeys: 100, now: () => 0 })
     limiter.write('info', { cause: 'c', subject: 'first' }, 'first')
     limiter.write('info', { cause: 'c', subject: 'first' }, 'first again')
@@ -55,7 +46,7 @@ describe('LogLimiter', () => {
   })
 
   it('names what the subject is now in the summary, so a recovery held back is still told', () => {
-    const { lines, logger } = recorder()
+    const { lines, logger } = lineLogger()
     const limiter = new LogLimiter(logger, { now: () => 0 })
     limiter.write('warn', { cause: 'state changes', subject: 'c', now: 'critical' }, 'unknown → critical: push fail')
     limiter.write('info', { cause: 'state changes', subject: 'c', now: 'passing' }, 'critical → passing: ok')
@@ -69,7 +60,7 @@ describe('LogLimiter', () => {
   it("a monitor's summary of a flapping check ends in the state the check is in", async () => {
     const dir = makeTempDir('bounds-now')
     writeFileSync(join(dir, 'job.yaml'), 'id: jobs\nnode: n1\nchecks:\n  - name: job\n    type: push\n    period: 1h\n')
-    const { lines, logger } = recorder()
+    const { lines, logger } = lineLogger()
     const monitor = new Monitor({ store: new MemoryStore(), logger })
     await monitor.load([dir])
     monitor.start()
@@ -87,7 +78,7 @@ describe('LogLimiter', () => {
   it("a state change's line shows a multi-line output's first line and how many lines follow", async () => {
     const dir = makeTempDir('bounds-lines')
     writeFileSync(join(dir, 'job.yaml'), 'id: jobs\nnode: n1\nchecks:\n  - name: job\n    type: push\n    period: 1h\n')
-    const { lines, logger } = recorder()
+    const { lines, logger } = lineLogger()
     const monitor = new Monitor({ store: new MemoryStore(), logger })
     await monitor.load([dir])
     monitor.start()
@@ -102,7 +93,7 @@ describe('LogLimiter', () => {
   })
 
   it('writes debug lines only to a logger that has debug', () => {
-    const { lines, logger } = recorder()
+    const { lines, logger } = lineLogger()
     new LogLimiter(logger).write('debug', { cause: 'client went away' }, 'gone')
     assert.deepEqual(lines, [])
     const debug: string[] = []

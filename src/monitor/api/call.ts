@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
 import { jsonSafe } from '../../core/inert.js'
+import { didYouMean } from '../../core/suggest.js'
 import type { RouteClass } from '../auth.js'
 import type { CheckState } from '../types.js'
 import type { RouteSpec } from './routes.js'
@@ -77,6 +78,16 @@ export class HttpError extends Error {
   ) {
     super(message)
   }
+}
+
+/**
+ * The 400 for a query parameter a route does not read: `unknown query parameter "states"
+ * for GET /v1/checks; it takes state, …; did you mean "state"?`. `aside` follows the list.
+ */
+export function unknownParameter(name: string, where: string, takes: readonly string[], aside = ''): HttpError {
+  const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)
+  const known = takes.length === 0 ? 'it takes none' : `it takes ${takes.join(', ')}`
+  return new HttpError(400, `unknown query parameter ${shown} for ${where}; ${known}${aside}${didYouMean(name, takes)}`)
 }
 
 /** 503 for a client refused at a cap, with the seconds to wait. */

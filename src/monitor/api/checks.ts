@@ -6,7 +6,7 @@
 import { matchesFilter, toInspect } from '../inspect.js'
 import type { Monitor } from '../monitor.js'
 import { checkId, HEALTH_STATES, type HealthState } from '../types.js'
-import { type ApiCall, HttpError, sendJson } from './call.js'
+import { type ApiCall, HttpError, sendJson, unknownParameter } from './call.js'
 
 /** What `GET /v1` answers: the routes, with their query parameters. */
 const ENDPOINTS = [
@@ -58,7 +58,7 @@ export function checkHandlers(monitor: Monitor) {
       const id = idFrom(rest)
       // One route serves the three: what only another of them reads is refused, not ignored.
       if (tail === undefined) {
-        refuseOthers(query, ['since', 'limit'], '', 'index, wait (since and limit are for /history and /transitions)')
+        refuseOthers(query, ['since', 'limit'], '', WATCH_TAKES, ' (since and limit are for /history and /transitions)')
         return call.watch(
           (states) => {
             const state = states.find((s) => s.id === id)
@@ -69,7 +69,7 @@ export function checkHandlers(monitor: Monitor) {
         )
       }
       if (tail === 'history' || tail === 'transitions')
-        refuseOthers(query, ['index', 'wait'], `/${tail}`, 'since, limit')
+        refuseOthers(query, ['index', 'wait'], `/${tail}`, ['since', 'limit'])
       if (!monitor.state(id)) throw unknownCheck(id)
       if (tail === 'history') {
         const points = monitor.history(id, { ...since(query), limit: limit(query, 1000, 100_000) })
@@ -137,14 +137,19 @@ function idFrom(parts: string[]): string {
 }
 
 /** 400 for the first of `names` in `query`: a parameter of the route's other forms, which this one does not read. */
-function refuseOthers(query: URLSearchParams, names: readonly string[], tail: string, takes: string): void {
+function refuseOthers(
+  query: URLSearchParams,
+  names: readonly string[],
+  tail: string,
+  takes: readonly string[],
+  aside?: string,
+): void {
   const name = names.find((n) => query.has(n))
-  if (name === undefined) return
-  throw new HttpError(
-    400,
-    `unknown query parameter "${name}" for GET /v1/checks/<node>/<pod>/<check>${tail}; it takes ${takes}`,
-  )
+  if (name !== undefined) throw unknownParameter(name, `GET /v1/checks/<node>/<pod>/<check>${tail}`, takes, aside)
 }
+
+/** What the check's own (watched) form reads. */
+const WATCH_TAKES = ['index', 'wait']
 
 function unknownCheck(id: string): HttpError {
   return new HttpError(404, `no check ${JSON.stringify(id)}; GET /v1/checks lists the checks the monitor knows`)
