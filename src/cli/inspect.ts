@@ -3,6 +3,7 @@ import { redactUrl } from '../core/redact.js'
 import { formatTree, type InspectDocument, toInspect } from '../monitor/inspect.js'
 import { type CheckState, RUNNING_MARK_STALE_MS, type RunningMark } from '../monitor/types.js'
 import { parseCommandArgs } from './args.js'
+import { readCaFileFlag } from './ca-file.js'
 import { ETCD_FLAG_OPTIONS, etcdFlags, etcdFlagsHelp } from './etcd-flags.js'
 import { callMonitorApi } from './monitor-api.js'
 import { UsageError } from './usage-error.js'
@@ -30,6 +31,7 @@ Options:
   --api URL           ask a running monitor instead, e.g. http://127.0.0.1:8008
   --token-file FILE   with --api: send the first token in FILE as "Authorization: Bearer"
                       (for a monitor started with --auth-token-file)
+  --ca-file FILE      with an https:// --api: trust this PEM CA (a private CA's proxy)
 ${etcdFlagsHelp(22)}
   -h, --help          show this help
 
@@ -49,6 +51,8 @@ interface Parsed {
   store: string | undefined
   api: string | undefined
   tokenFile: string | undefined
+  /** PEM of --ca-file. */
+  ca: string | undefined
   etcd: ReturnType<typeof etcdFlags>
 }
 
@@ -58,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
   const filter = { pod: parsed.pod, node: parsed.node }
   const doc =
     parsed.api !== undefined
-      ? await fromApi(parsed.api, filter, parsed.tokenFile)
+      ? await fromApi(parsed.api, filter, parsed.tokenFile, parsed.ca)
       : await fromStore(parsed.store ?? DEFAULT_STORE, filter, parsed.etcd)
   if (parsed.format === 'tree') {
     const color = process.stdout.isTTY === true && !process.env.NO_COLOR
@@ -80,6 +84,7 @@ function parse(argv: string[]): Parsed | undefined {
       store: { type: 'string' },
       api: { type: 'string' },
       'token-file': { type: 'string' },
+      'ca-file': { type: 'string' },
       ...ETCD_FLAG_OPTIONS,
     },
     help: HELP,
@@ -97,6 +102,11 @@ function parse(argv: string[]): Parsed | undefined {
   if (values['token-file'] !== undefined && values.api === undefined) {
     throw new UsageError('--token-file is the credential for --api; add --api URL (a store is read without one)')
   }
+  if (values['ca-file'] !== undefined && values.api === undefined) {
+    throw new UsageError(
+      '--ca-file is the CA for an https:// --api; add --api URL (for an etcd store, the CA is --etcd-ca FILE)',
+    )
+  }
   return {
     pod: values.pod,
     node: values.node,
@@ -104,6 +114,7 @@ function parse(argv: string[]): Parsed | undefined {
     store: values.store,
     api: values.api,
     tokenFile: values['token-file'],
+    ca: values['ca-file'] !== undefined ? readCaFileFlag(values['ca-file']).pem : undefined,
     etcd: etcdFlags(values, values.store),
   }
 }
@@ -182,6 +193,7 @@ async function fromApi(
   base: string,
   filter: { pod?: string | undefined; node?: string | undefined },
   tokenFile: string | undefined,
+  ca: string | undefined,
 ): Promise<InspectDocument> {
-  return (await callMonitorApi(base, '/v1/inspect', { query: filter, tokenFile })) as InspectDocument
+  return (await callMonitorApi(base, '/v1/inspect', { query: filter, tokenFile, ca })) as InspectDocument
 }

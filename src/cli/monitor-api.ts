@@ -5,7 +5,19 @@
  */
 import { resolve } from 'node:path'
 import { redact, redactUrl } from '../core/redact.js'
+import { isTlsNameError, isTlsTrustError } from '../probes/network-error.js'
 import { UsageError } from './usage-error.js'
+
+/** undici's fetch with a dispatcher that trusts `ca` alone (as curl's --cacert), and its close. */
+async function trustingFetch(ca: string): Promise<{ fetch: typeof fetch; close(): Promise<void> }> {
+  const undici = await import('undici')
+  const dispatcher = new undici.Agent({ connect: { ca } })
+  return {
+    fetch: ((input: URL, init: RequestInit) =>
+      undici.fetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch,
+    close: () => dispatcher.destroy(),
+  }
+}
 
 export interface MonitorApiCall {
   method?: 'GET' | 'POST' | 'DELETE'
@@ -13,6 +25,11 @@ export interface MonitorApiCall {
   body?: unknown
   query?: Record<string, string | undefined>
   tokenFile?: string | undefined
+  /**
+   * A PEM CA to trust for an https:// API (`--ca-file`): a monitor behind a TLS proxy whose
+   * certificate a private CA signed. Read with `readCaFileFlag`.
+   */
+  ca?: string | undefined
 }
 
 export async function callMonitorApi(base: string, path: string, call: MonitorApiCall = {}): Promise<unknown> {
@@ -36,6 +53,11 @@ export async function callMonitorApi(base: string, path: string, call: MonitorAp
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`--api ${JSON.stringify(redactUrl(base))} must start with http:// or https://`)
   }
+  if (call.ca !== undefined && url.protocol !== 'https:') {
+    throw new UsageError(
+      `--ca-file is the CA for an https:// --api; ${JSON.stringify(redactUrl(base))} is plain HTTP (drop --ca-file, or write https://)`,
+    )
+  }
   if (url.username !== '' || url.password !== '') {
     throw new UsageError(
       `--api ${JSON.stringify(redactUrl(base))} holds a user or password; the monitor API takes a bearer token instead, read from a file with --token-file FILE`,
@@ -45,15 +67,19 @@ export async function callMonitorApi(base: string, path: string, call: MonitorAp
     if (value !== undefined) url.searchParams.set(name, value)
   if (call.body !== undefined) headers['content-type'] = 'application/json'
   const shown = redactUrl(new URL(base).origin)
+  // Node's fetch trusts its own CA list (and NODE_EXTRA_CA_CERTS); a CA of the caller's
+  // own goes through undici's, with a dispatcher that trusts it and is closed after.
+  const trusted = call.ca !== undefined ? await trustingFetch(call.ca) : undefined
   let res: Response
   try {
-    res = await fetch(url, {
+    res = await (trusted?.fetch ?? fetch)(url, {
       method: call.method ?? 'GET',
       signal: AbortSignal.timeout(10_000),
       headers,
       ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}),
     })
   } catch (error) {
+    await trusted?.close()
     const cause = (error as { cause?: { code?: string; message?: string } }).cause
     if (cause?.message === 'bad port') {
       throw new UsageError(
@@ -66,11 +92,24 @@ export async function callMonitorApi(base: string, path: string, call: MonitorAp
         : cause?.code === 'ECONNREFUSED'
           ? 'connection refused'
           : (cause?.message ?? (error as Error).message)
+    if (isTlsTrustError(cause)) {
+      throw new Error(
+        `cannot reach the monitor API at ${shown}: its certificate is not trusted: ${redactUrl(reason)}${call.ca !== undefined ? ' (not signed by the CA in --ca-file)' : '; if a private CA signed it, pass that CA with --ca-file FILE'}`,
+      )
+    }
+    if (isTlsNameError(cause)) {
+      throw new Error(`cannot reach the monitor API at ${shown}: ${redactUrl(reason)}`)
+    }
     throw new Error(
       `cannot reach the monitor API at ${shown}: ${redactUrl(reason)}; is "probekit monitor" running and listening there?`,
     )
   }
-  const text = await res.text()
+  let text: string
+  try {
+    text = await res.text()
+  } finally {
+    await trusted?.close()
+  }
   if (res.status === 401) {
     throw new Error(
       tokenFile === undefined

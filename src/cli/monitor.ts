@@ -1,10 +1,10 @@
-import { existsSync, type FSWatcher, readdirSync, statSync, watch } from 'node:fs'
+import { type FSWatcher, readdirSync, statSync, watch } from 'node:fs'
 import { basename, dirname, join, resolve, sep } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { lineSafe } from '../core/inert.js'
 import type { Logger } from '../core/logger.js'
 import { redact as redactText, redactUrl } from '../core/redact.js'
-import { caPemProblem, fileProblem, readSmallFileSync } from '../core/small-file.js'
+import { fileProblem, readSmallFileSync } from '../core/small-file.js'
 import { isLoopbackHost, TokenError, TokenFile } from '../monitor/auth.js'
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../monitor/deliveries.js'
 import type { Monitor } from '../monitor/monitor.js'
@@ -14,6 +14,7 @@ import type { EtcdStore } from '../monitor/store/etcd.js'
 import { isEtcdAddress, openStoreAsync, SqliteMissingError, SqliteStore, StoreError } from '../monitor/store/index.js'
 import type { MonitorStore } from '../monitor/types.js'
 import { parseCommandArgs, parseDuration } from './args.js'
+import { readCaFileFlag } from './ca-file.js'
 import { ETCD_FLAG_OPTIONS, etcdFlags, etcdFlagsHelp } from './etcd-flags.js'
 import { UsageError } from './usage-error.js'
 
@@ -281,21 +282,7 @@ function parse(argv: string[]): Parsed | undefined {
       )
     parsed.connectionsPerOrigin = n
   }
-  if (values['ca-file'] !== undefined) {
-    const file = resolve(String(values['ca-file']))
-    if (!existsSync(file))
-      throw new UsageError(`--ca-file ${file} does not exist; give the path of a PEM CA certificate`)
-    let notPem: string | undefined
-    try {
-      notPem = caPemProblem(readSmallFileSync(file))
-    } catch (error) {
-      throw new UsageError(
-        `--ca-file ${file} cannot be read (${fileProblem(error)}); give the path of a PEM CA certificate`,
-      )
-    }
-    if (notPem) throw new UsageError(`--ca-file ${file} ${notPem}`)
-    parsed.caFile = file
-  }
+  if (values['ca-file'] !== undefined) parsed.caFile = readCaFileFlag(String(values['ca-file'])).file
   return parsed
 }
 

@@ -3,6 +3,7 @@ import { didYouMean } from '../core/suggest.js'
 import { MAX_SILENCE_MS, MAX_SILENCE_TEXT } from '../monitor/silences.js'
 import type { Silence } from '../monitor/types.js'
 import { parseCommandArgs, parseDuration } from './args.js'
+import { readCaFileFlag } from './ca-file.js'
 import { callMonitorApi } from './monitor-api.js'
 import { UsageError } from './usage-error.js'
 
@@ -21,6 +22,7 @@ Options:
   --api URL           the monitor's API (default ${DEFAULT_API})
   --token-file FILE   send the first token in FILE as "Authorization: Bearer" (for a monitor
                       started with --auth-token-file: adding and expiring are writes)
+  --ca-file FILE      with an https:// --api: trust this PEM CA (a private CA's proxy)
   --pod ID            add: the pod to silence (required)
   --node NAME         add: only the pod on this node (default every node)
   --check NAME        add: only this check of the pod (default all of its checks)
@@ -44,6 +46,7 @@ export async function run(argv: string[]): Promise<number> {
     flags: {
       api: { type: 'string' },
       'token-file': { type: 'string' },
+      'ca-file': { type: 'string' },
       pod: { type: 'string' },
       node: { type: 'string' },
       check: { type: 'string' },
@@ -61,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   const [action, ...rest] = positionals
   const api = (values.api as string | undefined) ?? DEFAULT_API
   const tokenFile = values['token-file'] as string | undefined
+  const ca = values['ca-file'] !== undefined ? readCaFileFlag(String(values['ca-file'])).pem : undefined
   const json = values.json === true
   const print = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -85,7 +89,12 @@ export async function run(argv: string[]): Promise<number> {
       ...(forMs !== undefined ? { for: `${forMs}ms` } : {}),
       ...(values.until !== undefined ? { until: values.until } : {}),
     }
-    const { silence, matching } = (await callMonitorApi(api, '/v1/silences', { method: 'POST', body, tokenFile })) as {
+    const { silence, matching } = (await callMonitorApi(api, '/v1/silences', {
+      method: 'POST',
+      body,
+      tokenFile,
+      ca,
+    })) as {
       silence: Silence
       matching?: number
     }
@@ -99,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (action === 'list') {
     if (rest.length > 0) throw new UsageError(`silence list takes no arguments, got ${rest.join(' ')}`)
-    const { silences } = (await callMonitorApi(api, '/v1/silences', { tokenFile })) as { silences: Silence[] }
+    const { silences } = (await callMonitorApi(api, '/v1/silences', { tokenFile, ca })) as { silences: Silence[] }
     if (json) print(inertJson(silences))
     else if (silences.length === 0) print('no silences')
     else for (const s of silences) print(describe(s))
@@ -112,6 +121,7 @@ export async function run(argv: string[]): Promise<number> {
     const { silence } = (await callMonitorApi(api, `/v1/silences/${encodeURIComponent(id)}`, {
       method: 'DELETE',
       tokenFile,
+      ca,
     })) as { silence: Silence }
     print(json ? inertJson(silence) : `expired ${describe(silence)}`)
     return 0

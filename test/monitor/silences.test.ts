@@ -22,7 +22,17 @@ import { startWebhooks, type WebhookNotification } from '../../src/monitor/webho
 import { buildCli } from '../cli/run-cli.js'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
 import { PROBEKIT_BIN } from '../support/monitor-process.js'
-import { makeTempDir, refusedPort, sleep, waitFor } from '../support/server-process.js'
+import {
+  canConnect,
+  freePort,
+  ManagedProcess,
+  makeTempDir,
+  refusedPort,
+  requireBinary,
+  sleep,
+  waitFor,
+} from '../support/server-process.js'
+import { makeTestCertificates } from '../support/tls.js'
 
 /** A pod `jobs` with one push check whose token is `token`: a secret the monitor learns from its manifest. */
 function jobsManifest(token: string): string {
@@ -540,6 +550,108 @@ describe('silences through the API and probekit silence', () => {
     assert.equal(usage.code, 1)
     assert.match(usage.stdout + usage.stderr, /needs one of --for DURATION/)
     await fetch(`${guarded.url}/v1/silences/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })
+  })
+
+  it('behind a TLS proxy with a private CA (nginx): --ca-file trusts it, and without it the error says to pass it', async () => {
+    const nginx = requireBinary('nginx', ['/usr/sbin/nginx'])
+    const certs = makeTestCertificates()
+    const dir = makeTempDir('silence-tls-proxy')
+    writeFileSync(join(dir, 'server.crt'), certs.cert)
+    writeFileSync(join(dir, 'server.key'), certs.key)
+    writeFileSync(join(dir, 'untrusted-ca.pem'), certs.untrustedCert)
+    writeFileSync(join(dir, 'token'), `${TOKEN}\n`)
+    const port = await freePort()
+    const user = process.getuid?.() === 0 ? 'user root;\n' : ''
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `${user}worker_processes 1;\ndaemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log warn;\nevents { worker_connections 64; }\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/client_body;\n  proxy_temp_path ${dir}/proxy;\n  fastcgi_temp_path ${dir}/fastcgi;\n  uwsgi_temp_path ${dir}/uwsgi;\n  scgi_temp_path ${dir}/scgi;\n  server {\n    listen 127.0.0.1:${port} ssl;\n    ssl_certificate ${dir}/server.crt;\n    ssl_certificate_key ${dir}/server.key;\n    location / { proxy_pass ${guarded.url}; proxy_set_header Host $http_host; }\n  }\n}\n`,
+    )
+    const proxy = new ManagedProcess('nginx', nginx, ['-p', dir, '-c', join(dir, 'nginx.conf')], {
+      ready: () => canConnect(port),
+    })
+    await proxy.start()
+    try {
+      const api = `https://127.0.0.1:${port}`
+      const auth = ['--api', api, '--token-file', join(dir, 'token')]
+      const untrusted = await silence(['list', ...auth])
+      assert.equal(untrusted.code, 1)
+      assert.match(
+        untrusted.stdout + untrusted.stderr,
+        /cannot reach the monitor API at https:\/\/127\.0\.0\.1:\d+: its certificate is not trusted: .+; if a private CA signed it, pass that CA with --ca-file FILE\n/,
+      )
+      const added = await silence([
+        'add',
+        ...auth,
+        '--ca-file',
+        certs.caFile,
+        '--pod',
+        'jobs',
+        '--for',
+        '1h',
+        '--comment',
+        'via TLS',
+      ])
+      assert.equal(added.code, 0, added.stdout + added.stderr)
+      const id = /^silenced (\S+)/.exec(added.stdout)?.[1] as string
+      const listed = await silence(['list', ...auth, '--ca-file', certs.caFile])
+      assert.match(listed.stdout, new RegExp(`^${id} {2}jobs .*"via TLS"$`, 'm'))
+      const inspect = await run(process.execPath, [
+        PROBEKIT_BIN,
+        'inspect',
+        ...auth,
+        '--ca-file',
+        certs.caFile,
+        '--format',
+        'tree',
+      ])
+      assert.match(inspect.stdout, /nightly .*\n {8}silenced until .*: via TLS\n/)
+      // Another CA than the one that signed the proxy's certificate: said so.
+      const wrongCa = await silence(['list', ...auth, '--ca-file', join(dir, 'untrusted-ca.pem')])
+      assert.equal(wrongCa.code, 1)
+      assert.match(
+        wrongCa.stdout + wrongCa.stderr,
+        /its certificate is not trusted: .+ \(not signed by the CA in --ca-file\)\n/,
+      )
+      const expired = await silence(['expire', ...auth, '--ca-file', certs.caFile, id])
+      assert.equal(expired.code, 0, expired.stdout + expired.stderr)
+    } finally {
+      await proxy.stop()
+    }
+  })
+
+  it('--ca-file: a file that is no PEM CA, or an API that is not https://, is a usage error before anything connects', async () => {
+    const dir = makeTempDir('silence-ca-file')
+    writeFileSync(join(dir, 'notes.txt'), 'not a certificate\n')
+    const cases: [string[], RegExp][] = [
+      [
+        ['silence', 'list', '--ca-file', join(dir, 'missing.pem')],
+        /--ca-file \S+missing\.pem does not exist; give the path of a PEM CA certificate/,
+      ],
+      [['silence', 'list', '--ca-file', join(dir, 'notes.txt')], /--ca-file \S+notes\.txt holds no PEM certificate/],
+      [
+        ['silence', 'list', '--ca-file', join(dir, 'notes.txt'), '--api', fleet.url],
+        /--ca-file \S+notes\.txt holds no PEM certificate/,
+      ],
+      [
+        ['inspect', '--ca-file', join(dir, 'notes.txt')],
+        /--ca-file is the CA for an https:\/\/ --api; add --api URL \(for an etcd store, the CA is --etcd-ca FILE\)/,
+      ],
+    ]
+    for (const [args, expected] of cases) {
+      const r = await run(process.execPath, [PROBEKIT_BIN, ...args]).then(
+        () => ({ code: 0, out: '' }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+      )
+      assert.equal(r.code, 1, args.join(' '))
+      assert.match(r.out, expected)
+    }
+    const certs = makeTestCertificates()
+    const plain = await silence(['list', '--api', fleet.url, '--ca-file', certs.caFile])
+    assert.equal(plain.code, 1)
+    assert.match(
+      plain.stdout + plain.stderr,
+      /--ca-file is the CA for an https:\/\/ --api; "http:\/\/127\.0\.0\.1:\d+" is plain HTTP \(drop --ca-file, or write https:\/\/\)/,
+    )
   })
 
   it('a `for` or `until` longer than a year is a 400 naming the maximum, however far past what a Date holds', async () => {
