@@ -2,7 +2,7 @@
  * Every public function that takes an options object refuses a key it does not know, as
  * `createHealth` does: a TypeError at once, naming the call, the key and the closest known
  * key, instead of a setting that silently does nothing (`http(url, { expectedStatus: 204 })`
- * would pass on any 2xx or 3xx). Where `critical` is an option, it must be a boolean.
+ * would pass on any 2xx or 3xx). A probe option's value must be of its kind (`insecure` a boolean).
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -378,6 +378,117 @@ describe('an unknown option key', () => {
     for (const [where, call] of calls) {
       assert.equal((await typeError(call)).message, `${where}: critical must be true or false, got 'no'`)
     }
+  })
+
+  it('refuses a value of the wrong kind, naming the option and what it takes: insecure: "false" does not turn certificate checks off', async () => {
+    const cases: [() => unknown, string][] = [
+      [
+        () => probes.grpc('grpcs://pay:50051', { insecure: 'false' } as never),
+        `grpc("grpcs://pay:50051", options): insecure must be true or false, got 'false'`,
+      ],
+      [
+        () => probes.postgres('postgres://db/app', { insecure: 1 } as never),
+        'postgres("postgres://db/app", options): insecure must be true or false, got 1',
+      ],
+      [
+        () => probes.redis('rediss://cache:6379', { insecure: 'no' } as never),
+        `redis("rediss://cache:6379", options): insecure must be true or false, got 'no'`,
+      ],
+      [
+        () => probes.http('http://x', { followRedirects: true } as never),
+        'http("http://x", options): followRedirects must be a whole number of redirects (0 for none), got true',
+      ],
+      [
+        () => probes.http('http://x', { maxBodyBytes: '1mb' } as never),
+        `http("http://x", options): maxBodyBytes must be a whole number of bytes above 0, got '1mb'`,
+      ],
+      [
+        () => probes.http('http://x', { method: 5 } as never),
+        "http(\"http://x\", options): method must be 'GET' or 'HEAD', got 5",
+      ],
+      [
+        () => probes.http('http://x', { expectBody: 200 } as never),
+        'http("http://x", options): expectBody must be a string or a RegExp, got 200',
+      ],
+      [
+        () => probes.http('http://x', { ca: 5 } as never),
+        'http("http://x", options): ca must be PEM text, a Buffer or an array of them, got 5',
+      ],
+      [
+        () => probes.http('http://x', { groups: 'ready' } as never),
+        "http(\"http://x\", options): groups must be an array of groups, e.g. ['ready'], got 'ready'",
+      ],
+      [
+        () => probes.tcp('db:5432', { name: 42 } as never),
+        'tcp("db:5432", options): name must be a non-empty string, got 42',
+      ],
+      [
+        () => probes.amqp('amqp://mq', { queue: ['jobs'] } as never),
+        'amqp("amqp://mq", options): queue must be a queue name, got an array',
+      ],
+      [
+        () => probes.grpc('grpc://pay:50051', { service: 1 } as never),
+        'grpc("grpc://pay:50051", options): service must be a service name (\'\' for the whole server), got 1',
+      ],
+      [
+        () => probes.file('/tmp/alive', { regularFile: 'yes' } as never),
+        `file("/tmp/alive", options): regularFile must be true or false, got 'yes'`,
+      ],
+      [
+        () => probes.sqlite('app.db', { quickCheck: 1 } as never),
+        'sqlite("app.db", options): quickCheck must be true or false, got 1',
+      ],
+      [
+        () => probes.dns('db.internal', { type: 'AAAAA' } as never),
+        "dns(\"db.internal\", options): type must be 'A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SRV', 'TXT', 'CAA', 'NAPTR' or 'SOA', got 'AAAAA'",
+      ],
+      [
+        () => probes.dns('db.internal', { servers: '10.0.0.2' } as never),
+        "dns(\"db.internal\", options): servers must be an array of DNS servers, e.g. ['10.0.0.2'], got '10.0.0.2'",
+      ],
+      [
+        () => probes.dns('db.internal', { family: '4' } as never),
+        `dns("db.internal", options): family must be 4 or 6, got '4'`,
+      ],
+      [
+        () => probes.dns('db.internal', { expect: 5 } as never),
+        'dns("db.internal", options): expect must be a string or an array of strings, got 5',
+      ],
+    ]
+    for (const [call, message] of cases) assert.equal((await typeError(call)).message, message)
+  })
+
+  it('does not echo a string given where headers belong: a header line may hold a credential', async () => {
+    const error = await typeError(() => probes.http('http://x', { headers: 'authorization: Bearer s3cret' } as never))
+    assert.equal(
+      error.message,
+      'http("http://x", options): headers must be an object of header names and values, e.g. { accept: \'application/json\' }, got a string',
+    )
+    const unset = await typeError(() =>
+      probes.http('http://x', { headers: { authorization: process.env.PROBEKIT_NO_SUCH_VARIABLE } } as never),
+    )
+    assert.equal(
+      unset.message,
+      'http http://x/: header "authorization" must be a string, got undefined (an environment variable that is not set?)',
+    )
+  })
+
+  it('still takes every kind a probe documents', () => {
+    probes.http('http://x', {
+      method: 'GET',
+      followRedirects: 0,
+      maxBodyBytes: 1024,
+      expectBody: /ok/,
+      headers: { a: 'b' },
+      ca: [Buffer.from('x'), 'y'],
+      insecure: false,
+      groups: ['ready'],
+      name: 'api',
+    })
+    probes.grpc('grpc://pay:50051', { service: '' })
+    probes.http('http://x', { method: 'HEAD' })
+    probes.dns('db.internal', { type: 'SRV', servers: ['10.0.0.2'], expect: ['a', 'b'] })
+    probes.dns('db.internal', { family: 6, expect: '10.0.0.5' })
   })
 
   it('names an options argument that is not an object', async () => {

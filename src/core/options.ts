@@ -49,10 +49,69 @@ export function probeCall(probe: string, target: unknown, placeholder: string): 
   return `${probe}(${shown}, options)`
 }
 
-/** The check of a probe's options, as `health.add` makes it: no unknown key, and `critical` a boolean. */
+/** The check of a probe's options, as `health.add` makes it: no unknown key, and each value of its kind. */
 export function checkProbeOptions(where: string, options: ProbeOptions | undefined, known: readonly string[]): void {
   rejectUnknownKeys(where, options, known)
-  oneOf(`${where}: critical`, options?.critical, [true, false])
+  if (options === undefined || options === null) return
+  for (const [key, value] of Object.entries(options)) {
+    const kind = Object.hasOwn(PROBE_OPTION_VALUES, key) ? PROBE_OPTION_VALUES[key] : undefined
+    if (kind === undefined || value === undefined) continue
+    if (kind.allowed) oneOf(`${where}: ${key}`, value, kind.allowed)
+    else if (kind.unquoted && typeof value === 'string' && !kind.test(value))
+      // Text that may hold a credential (a header line) or a whole PEM file is not echoed.
+      throw new TypeError(`${where}: ${key} must be ${kind.words}, got a string`)
+    else oneOf(`${where}: ${key}`, value, [], kind)
+  }
+}
+
+const isString = (value: unknown): boolean => typeof value === 'string'
+const isStrings = (value: unknown): boolean => Array.isArray(value) && value.every(isString)
+const isPem = (value: unknown): boolean => typeof value === 'string' || Buffer.isBuffer(value)
+const isWhole = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0
+
+/**
+ * What a probe option's value may be, by its name: an option means the same in every probe
+ * that takes it (a `ca` is PEM wherever it appears), so one table serves them all. A
+ * setting of the wrong kind is a TypeError, not a default: `insecure: 'false'` (an
+ * environment variable's text) would otherwise turn certificate checks off, and
+ * `followRedirects: true` follow none. Durations and sizes are checked where they are
+ * read, with their units in the message.
+ */
+const PROBE_OPTION_VALUES: Record<
+  string,
+  | { allowed: readonly boolean[] }
+  | { allowed?: undefined; test: (value: unknown) => boolean; words: string; unquoted?: true }
+> = {
+  name: { test: (value) => typeof value === 'string' && value !== '', words: 'a non-empty string' },
+  componentType: { test: isString, words: 'a string' },
+  groups: { test: isStrings, words: "an array of groups, e.g. ['ready']" },
+  critical: { allowed: [true, false] },
+  insecure: { allowed: [true, false] },
+  regularFile: { allowed: [true, false] },
+  quickCheck: { allowed: [true, false] },
+  ca: {
+    test: (value) => isPem(value) || (Array.isArray(value) && value.length > 0 && value.every(isPem)),
+    words: 'PEM text, a Buffer or an array of them',
+    unquoted: true,
+  },
+  queue: { test: isString, words: 'a queue name' },
+  service: { test: isString, words: "a service name ('' for the whole server)" },
+  method: {
+    test: (value) => typeof value === 'string' && ['GET', 'HEAD'].includes(value.toUpperCase()),
+    words: "'GET' or 'HEAD'",
+  },
+  expectBody: { test: (value) => isString(value) || value instanceof RegExp, words: 'a string or a RegExp' },
+  headers: {
+    // Its values are checked with its names (http-head.ts), saying which one is wrong.
+    test: (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+    words: "an object of header names and values, e.g. { accept: 'application/json' }",
+    unquoted: true,
+  },
+  maxBodyBytes: { test: (value) => isWhole(value) && (value as number) > 0, words: 'a whole number of bytes above 0' },
+  followRedirects: { test: isWhole, words: 'a whole number of redirects (0 for none)' },
+  servers: { test: isStrings, words: "an array of DNS servers, e.g. ['10.0.0.2']" },
+  expect: { test: (value) => isString(value) || isStrings(value), words: 'a string or an array of strings' },
+  family: { test: (value) => value === 4 || value === 6, words: '4 or 6' },
 }
 
 /**

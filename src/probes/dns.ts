@@ -1,13 +1,14 @@
 import type { LookupAddress } from 'node:dns'
 import { lookup, Resolver } from 'node:dns/promises'
 import { NotReady } from '../core/errors.js'
-import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
+import { checkProbeOptions, oneOf, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { InFlight } from './in-flight.js'
 import { timed } from './timed.js'
 
-export type DnsRecordType = 'A' | 'AAAA' | 'CNAME' | 'MX' | 'NS' | 'PTR' | 'SRV' | 'TXT' | 'CAA' | 'NAPTR' | 'SOA'
+const DNS_RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SRV', 'TXT', 'CAA', 'NAPTR', 'SOA'] as const
+export type DnsRecordType = (typeof DNS_RECORD_TYPES)[number]
 
 export interface DnsProbeOptions extends ProbeOptions {
   /** Check name. Default `dns`. */
@@ -48,7 +49,9 @@ const DNS_OPTION_KEYS = optionKeys<DnsProbeOptions>()({
  * health.add(dns('db.internal', { expect: '10.0.0.5' }))
  */
 export function dns(name: string, options: DnsProbeOptions = {}): Probe {
-  checkProbeOptions(probeCall('dns', name, 'name'), options, DNS_OPTION_KEYS)
+  const where = probeCall('dns', name, 'name')
+  checkProbeOptions(where, options, DNS_OPTION_KEYS)
+  oneOf(`${where}: type`, options.type, DNS_RECORD_TYPES)
   if (typeof name !== 'string' || name.trim() === '') throw new TypeError('dns(name): name must be a host name')
   const { name: checkName = 'dns', type, servers, expect, family, ...probeOptions } = options
   const expected = expect === undefined ? undefined : typeof expect === 'string' ? [expect] : [...expect]

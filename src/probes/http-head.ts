@@ -16,6 +16,7 @@
  */
 import { Socket } from 'node:net'
 import { NotReady } from '../core/errors.js'
+import { describeArgument } from '../core/options.js'
 import { redact, redactCut, type SecretSet } from '../core/redact.js'
 import { describeNetworkError } from './network-error.js'
 import { discard, settleOnce } from './socket.js'
@@ -100,9 +101,11 @@ export interface HeadAnswer {
 }
 
 /** Whether these headers can be sent as they are: one sentence naming the first that cannot, else undefined. */
-export function headerProblem(headers: Record<string, string>): string | undefined {
+export function headerProblem(headers: Readonly<Record<string, unknown>>): string | undefined {
   for (const [name, value] of Object.entries(headers)) {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return `header name ${JSON.stringify(name)} is not a token`
+    if (typeof value !== 'string' && !(typeof value === 'number' && Number.isFinite(value)))
+      return `header ${JSON.stringify(name)} must be a string, got ${describeArgument(value)}`
     if (INVALID_VALUE.test(String(value))) {
       return `header ${JSON.stringify(name)} holds a character a header may not (a line break or a control character)`
     }
