@@ -505,6 +505,44 @@ describe('an unknown option key', () => {
   })
 })
 
+describe('signals, files and hosts of the wrong kind', () => {
+  it('refuses signals given as one string, a misspelt signal, or one no handler can catch: the app would never be told', async () => {
+    const health = createHealth({ logger: false })
+    const cases: [unknown, string][] = [
+      ['SIGTERM', "signals must be an array of signal names, e.g. ['SIGTERM', 'SIGINT'] ([] for none), got 'SIGTERM'"],
+      [['SIGTREM'], 'signals: "SIGTREM" is not a signal name; did you mean "SIGTERM"?'],
+      [[15], 'signals: 15 is not a signal name'],
+      [['SIGKILL'], 'signals: SIGKILL cannot be caught; leave it out'],
+    ]
+    const listeners = process.listenerCount('SIGTERM')
+    for (const [signals, message] of cases) {
+      const shutdown = await typeError(() => gracefulShutdown(health, { signals, exit: false } as never))
+      assert.equal(shutdown.message, `gracefulShutdown: ${message}`)
+      const readiness = await typeError(() => createReadinessFile({ file: '/nonexistent/r', signals } as never))
+      assert.equal(readiness.message, `createReadinessFile: ${message}`)
+    }
+    assert.equal(process.listenerCount('SIGTERM'), listeners, 'nothing was registered')
+    await health.close()
+  })
+
+  it('refuses a file or host that is not a non-empty string', async () => {
+    assert.equal(
+      (await typeError(() => startHeartbeat({ file: 5 } as never))).message,
+      "startHeartbeat: file must be a file path, e.g. '/tmp/worker.live', got 5",
+    )
+    assert.equal(
+      (await typeError(() => createReadinessFile({ file: '' }))).message,
+      "createReadinessFile: file must be a file path, e.g. '/tmp/worker.ready', got ''",
+    )
+    const health = createHealth({ logger: false })
+    assert.equal(
+      (await typeError(() => health.listen({ host: 5 } as never))).message,
+      "health.listen: host must be an address or host name, e.g. '0.0.0.0' or '::', got 5",
+    )
+    await health.close()
+  })
+})
+
 describe('optionKeys', () => {
   interface Options {
     name?: string

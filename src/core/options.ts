@@ -169,6 +169,18 @@ function describe(value: unknown): string {
 }
 
 /**
+ * `value` when it is a non-empty string (a file path, a host), `fallback` when it is
+ * undefined; anything else is a TypeError naming `what` and the `example`.
+ */
+export function nonEmptyString(value: unknown, fallback: string, what: string, example: string): string {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || value === '' || value.includes('\0')) {
+    throw new TypeError(`${what} must be ${example}, got ${describeArgument(value)}`)
+  }
+  return value
+}
+
+/**
  * `value` when it is a number above zero, `fallback` when it is undefined; anything else is
  * a RangeError naming `what` (e.g. `probekit: timeout`) and its `unit` when it has one.
  */

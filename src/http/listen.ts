@@ -1,7 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { MAX_TIMER_MS } from '../core/clock.js'
-import { optionKeys, rejectUnknownKeys } from '../core/options.js'
+import { nonEmptyString, optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { createHandler } from './handler.js'
 import type { HttpHealth } from './surface.js'
 
@@ -66,7 +66,12 @@ export async function listen(health: HttpHealth, options: ListenOptions = {}): P
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`health.listen: port must be an integer from 0 to 65535, got ${String(options.port)}`)
   }
-  const host = options.host ?? LISTEN_DEFAULTS.host
+  const host = nonEmptyString(
+    options.host,
+    LISTEN_DEFAULTS.host,
+    'health.listen: host',
+    "an address or host name, e.g. '0.0.0.0' or '::'",
+  )
   const listening = await serve(createHandler(health), {
     port,
     host,

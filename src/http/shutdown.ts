@@ -21,6 +21,7 @@ import { DeadlineExceeded, reasonOf } from '../core/errors.js'
 import type { HealthCore } from '../core/health.js'
 import { type Logger, type LogLevel, writeLog } from '../core/logger.js'
 import { optionKeys, rejectUnknownKeys } from '../core/options.js'
+import { signalList } from '../core/signals.js'
 import { sleep } from '../core/sleep.js'
 import type { Health } from '../health.js'
 import { ServerDrain, type ShutdownServer } from './server-drain.js'
@@ -186,7 +187,7 @@ class Shutdown implements GracefulShutdown {
     this.hookTimeoutMs = duration(options.hookTimeoutMs, 5000, 'hookTimeoutMs')
     this.exit = options.exit !== false
     this.logger = options.logger === undefined ? health.logger : options.logger
-    this.signals = options.signals ?? ['SIGTERM', 'SIGINT']
+    this.signals = signalList('gracefulShutdown', options.signals, ['SIGTERM', 'SIGINT'])
     for (const server of options.servers ?? []) this.addServer(server)
     for (const signal of this.signals) process.on(signal, this.onSignal)
   }

@@ -1,6 +1,6 @@
 import { MAX_TIMER_MS } from '../core/clock.js'
 import type { Logger } from '../core/logger.js'
-import { optionKeys, rejectUnknownKeys } from '../core/options.js'
+import { nonEmptyString, optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_LIVENESS_FILE } from './defaults.js'
 import { fileToucher } from './touch.js'
 
@@ -43,7 +43,12 @@ export interface Heartbeat {
  */
 export function startHeartbeat(options: HeartbeatOptions = {}): Heartbeat {
   rejectUnknownKeys('startHeartbeat', options, HEARTBEAT_OPTION_KEYS)
-  const file = options.file ?? DEFAULT_LIVENESS_FILE
+  const file = nonEmptyString(
+    options.file,
+    DEFAULT_LIVENESS_FILE,
+    'startHeartbeat: file',
+    "a file path, e.g. '/tmp/worker.live'",
+  )
   const intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
   // Past what one timer holds, Node warns and fires the interval every millisecond: a
   // heartbeat of a month would become a synchronous touch a thousand times a second.

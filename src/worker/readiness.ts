@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { optionKeys, rejectUnknownKeys } from '../core/options.js'
+import { nonEmptyString, optionKeys, rejectUnknownKeys } from '../core/options.js'
+import { signalList } from '../core/signals.js'
 import { DEFAULT_READINESS_FILE } from './defaults.js'
 
 export interface ReadinessFileOptions {
@@ -48,8 +49,13 @@ export interface ReadinessFile {
  */
 export function createReadinessFile(options: ReadinessFileOptions = {}): ReadinessFile {
   rejectUnknownKeys('createReadinessFile', options, READINESS_OPTION_KEYS)
-  const file = options.file ?? DEFAULT_READINESS_FILE
-  const signals = [...new Set(options.signals ?? (['SIGTERM', 'SIGINT'] as const))]
+  const file = nonEmptyString(
+    options.file,
+    DEFAULT_READINESS_FILE,
+    'createReadinessFile: file',
+    "a file path, e.g. '/tmp/worker.ready'",
+  )
+  const signals = signalList('createReadinessFile', options.signals, ['SIGTERM', 'SIGINT'])
   // A file left by a SIGKILLed predecessor would claim readiness this run has not earned.
   rmSync(file, { force: true })
   let isReady = false
