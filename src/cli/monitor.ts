@@ -532,7 +532,7 @@ export async function run(argv: string[]): Promise<number> {
     ? (await import('../monitor/alertmanager.js')).startAlertmanager(monitor, {
         urls: parsed.alertmanagers,
         logger,
-        muted: (state) => monitor.silenced(state.id) !== undefined,
+        muted: (state) => monitor.silenced(state.id),
         ...(parsed.alertResendMs !== undefined ? { resendMs: parsed.alertResendMs } : {}),
         ...(parsed.alertName ? { alertname: parsed.alertName } : {}),
         ...(parsed.externalUrl ? { externalUrl: parsed.externalUrl } : {}),

@@ -9,6 +9,14 @@
  * restart of the monitor (firing alerts go out again at start), of Alertmanager (the
  * next re-send brings them back), or across a takeover between replicas (the new owner
  * sends them on its next round). Every URL gets every alert (an HA pair dedups itself).
+ *
+ * A silence (`muted`) holds back what Alertmanager has not been told. An alert it has
+ * been told is firing stays firing there while the silence lasts — left alone,
+ * Alertmanager would resolve it at its `endsAt` and announce a recovery while the check
+ * still fails — and is silenced there too: a silence of Alertmanager's own matching the
+ * check (alertname, pod, node, check), created when the silence begins, renewed while it
+ * lasts (`endsAt` a few resend periods ahead, so one outlives a stopped monitor by
+ * minutes, not by the silence's length) and expired when it ends.
  */
 
 import { jsonSafe, lineSafe } from '../core/inert.js'
@@ -25,7 +33,7 @@ import {
   shownReceiverUrl,
 } from './deliveries.js'
 import { registerReceiverSecrets } from './secrets.js'
-import type { CheckState, HealthState } from './types.js'
+import type { CheckState, HealthState, SilenceMark } from './types.js'
 import type { TransitionSource } from './webhooks.js'
 
 /** What the sender needs of a monitor (the Monitor class has it). */
@@ -57,11 +65,13 @@ export interface AlertmanagerOptions {
   /** Alerts waiting per URL beyond this are dropped, oldest first. Default 10 000. */
   maxQueue?: number
   /**
-   * Whether a check's notifications are held back now (a silence). Its alert is not sent
-   * (and not resolved: the state stays true); once it is no longer muted and still fails,
-   * the next round sends it again.
+   * Whether a check's notifications are held back now (a silence), and by what: the
+   * monitor's `silenced(id)` (its comment and author go into Alertmanager's silence). An
+   * alert not sent yet is not sent; once the check is no longer muted and still fails, the
+   * next round sends it. One firing already stays firing, silenced in Alertmanager (see
+   * above).
    */
-  muted?: (state: CheckState) => boolean
+  muted?: (state: CheckState) => boolean | SilenceMark | undefined
   /** Where reachability changes are logged; `false` for none. Default console. */
   logger?: Logger | false
 }
@@ -102,6 +112,28 @@ const RESEND_PERIODS_VALID = 4
 /** Alerts per request. */
 const BATCH = 500
 
+/** Alertmanager's silences of a check are renewed to end this many resend periods ahead. */
+const MIRROR_PERIODS = 4
+
+interface Mirror {
+  matchers: { name: string; value: string; isRegex: false; isEqual: true }[]
+  /** Per URL, in the order of the targets. */
+  at: MirrorAt[]
+}
+
+interface MirrorAt {
+  /** Alertmanager's silence id, once it answered. */
+  id: string | undefined
+  /** Its start as Alertmanager holds it, which a renewal must repeat. */
+  startsAt: string | undefined
+  /** When that silence ends (ms). */
+  endsAt: number
+  /** A request about it is in flight. */
+  busy: boolean
+  /** Ended meanwhile: expire the silence once the request in flight answers. */
+  released: boolean
+}
+
 interface Queued {
   alert: PostableAlert
   /** A firing alert gets its endsAt when it is sent, so one delayed by an outage is not born resolved. */
@@ -111,6 +143,8 @@ interface Queued {
 interface Target {
   /** The alerts endpoint without userinfo (fetch refuses URLs with credentials). */
   url: string
+  /** The silences endpoint beside it (`…/api/v2/silences`). */
+  silencesUrl: string
   /** `Basic …` from the URL's userinfo, as webhooks send it. */
   authorization: string | undefined
   /** How logs name it: no userinfo, no query, secret-looking path segments as `***`. */
@@ -144,8 +178,10 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
   const targets: Target[] = options.urls.map((url) => {
     const parsed = receiverUrl(url, 'Alertmanager URL', 'http://alertmanager:9093')
     if (monitor.secrets) registerReceiverSecrets(parsed, monitor.secrets, 'alertmanager')
+    const endpoint = receiverEndpoint(alertsUrl(parsed))
     return {
-      ...receiverEndpoint(alertsUrl(parsed)),
+      ...endpoint,
+      silencesUrl: endpoint.url.replace(/\/alerts$/, '/silences'),
       shown: shownReceiverUrl(parsed),
       queue: new Map(),
       inFlight: undefined,
@@ -165,17 +201,170 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     const told = firing.get(state.id)
     const failing = state.state === 'warning' || state.state === 'critical'
     const owned = monitor.owns(state.id)
-    const wanted = owned && failing && !options.muted?.(state) ? toAlert(state) : undefined
+    const mute = owned ? options.muted?.(state) || undefined : undefined
+    if (mute !== undefined && (told || mirrors.has(state.id))) {
+      // Alertmanager has heard of this check: it stays silenced there while the silence
+      // lasts. A firing alert goes on being sent as it was (a recovery still resolves it).
+      if (told && failing) enqueue(told.key, told.alert, true)
+      else if (told) {
+        firing.delete(state.id)
+        enqueue(told.key, resolved(told.alert, now), false)
+      }
+      mirror(state, mute === true ? undefined : mute, now)
+      return
+    }
+    if (mirrors.has(state.id)) unmirror(state.id)
+    const wanted = owned && failing && mute === undefined ? toAlert(state) : undefined
     if (told && told.key !== wanted?.key) {
       firing.delete(state.id)
-      // Another replica speaks for it now, or a silence holds it back: no word from here.
-      // Otherwise it recovered, or its state label changed: that alert is over.
-      if (owned && !options.muted?.(state)) enqueue(told.key, resolved(told.alert, now), false)
+      // Another replica speaks for it now: no word from here. Otherwise it recovered, or
+      // its state label changed: that alert is over.
+      if (owned) enqueue(told.key, resolved(told.alert, now), false)
     }
     if (wanted) {
       firing.set(state.id, wanted)
       enqueue(wanted.key, wanted.alert, true)
     }
+  }
+
+  /** Per check id, Alertmanager's silences of it (one per URL) while a silence of ours lasts. */
+  const mirrors = new Map<string, Mirror>()
+
+  /** Creates or renews the Alertmanager silences of a muted check. */
+  function mirror(state: CheckState, mark: SilenceMark | undefined, now: number): void {
+    let held = mirrors.get(state.id)
+    if (!held) {
+      held = {
+        matchers: [
+          { name: 'alertname', value: alertname, isRegex: false, isEqual: true },
+          { name: 'pod', value: state.pod, isRegex: false, isEqual: true },
+          { name: 'node', value: state.node, isRegex: false, isEqual: true },
+          { name: 'check', value: state.check, isRegex: false, isEqual: true },
+        ],
+        at: targets.map(() => ({ id: undefined, startsAt: undefined, endsAt: 0, busy: false, released: false })),
+      }
+      mirrors.set(state.id, held)
+    }
+    const until = mark ? Date.parse(mark.until) : Number.POSITIVE_INFINITY
+    const ahead = Math.min(until, now + MIRROR_PERIODS * resendMs + timeoutMs)
+    const comment = lineSafe(
+      monitor.redact(mark ? `probekit silence ${mark.id}: ${mark.comment}` : 'silenced in probekit'),
+    ).slice(0, 500)
+    const createdBy = lineSafe(monitor.redact(mark?.author || 'probekit')).slice(0, 100)
+    for (const [i, target] of targets.entries()) {
+      const at = held.at[i] as MirrorAt
+      // Renewed once half of what it had ahead has passed (or sooner, for a silence that ends earlier).
+      if (at.busy || at.endsAt - now > (MIRROR_PERIODS * resendMs) / 2 || (at.id && at.endsAt >= until)) continue
+      at.busy = true
+      const body: Record<string, unknown> = {
+        matchers: held.matchers,
+        startsAt: new Date(now).toISOString(),
+        endsAt: new Date(ahead).toISOString(),
+        createdBy,
+        comment,
+      }
+      // The same silence, longer: Alertmanager updates an active one in place when its id,
+      // matchers and start are the ones it holds (another start would replace it, leaving
+      // an expired one behind at every renewal).
+      if (at.id && at.startsAt) {
+        body.id = at.id
+        body.startsAt = at.startsAt
+      }
+      void renew(target, at, body, ahead)
+    }
+  }
+
+  async function renew(target: Target, at: MirrorAt, body: Record<string, unknown>, ahead: number): Promise<void> {
+    const answer = await silenceCall(target, 'POST', target.silencesUrl, jsonSafe(JSON.stringify(body)))
+    const id = (answer as { silenceID?: unknown } | undefined)?.silenceID
+    if (typeof id === 'string' && id !== '') {
+      if (id !== at.id) {
+        at.id = id
+        // The start Alertmanager keeps (it moves one in the past to its now).
+        const held = (await silenceCall(target, 'GET', silenceUrl(target, id))) as { startsAt?: unknown } | undefined
+        at.startsAt = typeof held?.startsAt === 'string' ? held.startsAt : undefined
+      }
+      at.endsAt = ahead
+    }
+    at.busy = false
+    if (at.released) expireMirror(target, at)
+  }
+
+  /** The check is no longer muted (or gone, or another replica's): Alertmanager's silences of it end now. */
+  function unmirror(id: string): void {
+    const held = mirrors.get(id)
+    if (!held) return
+    mirrors.delete(id)
+    for (const [i, target] of targets.entries()) {
+      const at = held.at[i] as MirrorAt
+      at.released = true
+      if (!at.busy) expireMirror(target, at)
+    }
+  }
+
+  function expireMirror(target: Target, at: MirrorAt): void {
+    if (at.id === undefined) return
+    const leftover = { target, id: at.id, endsAt: at.endsAt }
+    at.id = undefined
+    void expire(leftover)
+  }
+
+  /** Silences of Alertmanager's that could not be expired yet: tried again each round until they end. */
+  const leftovers = new Set<{ target: Target; id: string; endsAt: number }>()
+
+  async function expire(leftover: { target: Target; id: string; endsAt: number }): Promise<void> {
+    leftovers.delete(leftover)
+    const done = await silenceCall(leftover.target, 'DELETE', silenceUrl(leftover.target, leftover.id))
+    if (done === undefined && leftover.endsAt > Date.now() && !closing) leftovers.add(leftover)
+  }
+
+  function silenceUrl(target: Target, id: string): string {
+    return `${target.silencesUrl.replace(/s$/, '')}/${encodeURIComponent(id)}`
+  }
+
+  /**
+   * One request to Alertmanager's silences API; its JSON answer, or undefined after a
+   * failure, logged through the limiter. No retries: the next round asks again.
+   */
+  async function silenceCall(
+    target: Target,
+    method: 'GET' | 'POST' | 'DELETE',
+    url: string,
+    body?: string,
+  ): Promise<unknown> {
+    const headers: Record<string, string> = { 'user-agent': 'probekit-monitor' }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (target.authorization) headers.authorization = target.authorization
+    let reason: string
+    try {
+      const res = await fetch(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        redirect: 'manual',
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), abandoning.signal]),
+      })
+      const answer = await readReceiverAnswer(res)
+      if (res.status >= 200 && res.status < 300) {
+        try {
+          return answer.text ? JSON.parse(answer.text) : {}
+        } catch {
+          return {}
+        }
+      }
+      reason = `answered ${res.status}${answer.text ? `: ${lineSafe(monitor.redact(answer.text).slice(0, 200))}` : ''}`
+    } catch (error) {
+      reason = fetchFailure(error)
+    }
+    limitedLog(logger).write(
+      'warn',
+      { cause: 'alertmanager silence', subject: target.shown },
+      method === 'DELETE'
+        ? `alertmanager ${target.shown}: could not end its silence of a check whose silence ended (${reason}); tried again each round until it ends on its own, within ${MIRROR_PERIODS} resend periods`
+        : `alertmanager ${target.shown}: could not silence a check there (${reason}); its firing alert goes on being sent, so Alertmanager does not resolve it, and may repeat it`,
+      { alertmanager: { url: target.shown, reason } },
+    )
+    return undefined
   }
 
   function toAlert(state: CheckState): { key: string; alert: PostableAlert } {
@@ -215,6 +404,9 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       firing.delete(id)
       enqueue(told.key, resolved(told.alert, now), false)
     }
+    for (const id of mirrors.keys()) if (!seen.has(id)) unmirror(id)
+    for (const leftover of leftovers) if (leftover.endsAt > now) void expire(leftover)
+    for (const leftover of leftovers) if (leftover.endsAt <= now) leftovers.delete(leftover)
   }
 
   function enqueue(key: string, alert: PostableAlert, isFiring: boolean): void {
@@ -330,16 +522,18 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       const said = shown ? `: ${lineSafe(shown.slice(0, 200))}` : ''
       return { ok: false, retry, reason: `answered ${res.status}${said}` }
     } catch (error) {
-      const name = (error as Error).name
-      const reason = abandoning.signal.aborted
-        ? 'abandoned at the shutdown timeout'
-        : name === 'TimeoutError' || name === 'AbortError'
-          ? `no answer within ${timeoutMs} ms`
-          : monitor.redact(
-              String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message),
-            )
-      return { ok: false, retry: true, reason }
+      return { ok: false, retry: true, reason: fetchFailure(error) }
     }
+  }
+
+  /** Why a request to Alertmanager got no answer, in words, redacted. */
+  function fetchFailure(error: unknown): string {
+    const name = (error as Error).name
+    return abandoning.signal.aborted
+      ? 'abandoned at the shutdown timeout'
+      : name === 'TimeoutError' || name === 'AbortError'
+        ? `no answer within ${timeoutMs} ms`
+        : monitor.redact(String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message))
   }
 
   const onChange = (_transition: unknown, state: CheckState) => sync(state, Date.now())

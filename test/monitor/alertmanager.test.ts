@@ -443,6 +443,84 @@ describe('alerts to a real Alertmanager', () => {
     }
   })
 
+  it('a check already firing when a silence begins stays firing in Alertmanager, silenced there: no recovery is announced while it fails, and the silence there ends with ours', async () => {
+    interface AmSilence {
+      id: string
+      status: { state: string }
+      matchers: { name: string; value: string; isEqual: boolean; isRegex: boolean }[]
+      comment: string
+      createdBy: string
+    }
+    const amSilences = async () => (await (await fetch(`${am.url}/api/v2/silences`)).json()) as AmSilence[]
+    const alerts = startAlertmanager(fleet.monitor, {
+      urls: [am.url],
+      resendMs: 200,
+      timeoutMs: 1000,
+      muted: (s: CheckState) => fleet.monitor.silenced(s.id),
+      logger: false,
+    })
+    let silenceId: string | undefined
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      await waitFor('the notification', () => receiver.notifications.length === 1)
+      silenceId = (
+        await fleet.monitor.silences.add({
+          pod: 'jobs',
+          check: 'nightly',
+          forMs: 3_600_000,
+          comment: 'OPS-10 failover',
+          author: 'ana',
+        })
+      ).id
+      await waitFor('Alertmanager to silence it', async () =>
+        (await alertsOf(am)).some((a) => a.labels.check === 'nightly' && a.status.state === 'suppressed'),
+      )
+      const [mirrored] = await amSilences()
+      assert.equal(mirrored?.status.state, 'active')
+      assert.equal(mirrored.createdBy, 'ana')
+      assert.equal(mirrored.comment, `probekit silence ${silenceId}: OPS-10 failover`)
+      assert.deepEqual(mirrored.matchers.map((m) => `${m.name}=${m.value} ${m.isEqual && !m.isRegex}`).sort(), [
+        'alertname=ProbekitCheckFailing true',
+        'check=nightly true',
+        'node=n1 true',
+        'pod=jobs true',
+      ])
+      // Past the alert's endsAt (four resend periods and the timeout: 1.8 s), through
+      // renewals of the silence: still firing, still silenced, nothing more to the receiver.
+      await sleep(4000)
+      const held = (await alertsOf(am)).filter((a) => a.labels.check === 'nightly')
+      assert.deepEqual(
+        held.map((a) => a.status.state),
+        ['suppressed'],
+      )
+      assert.deepEqual(
+        receiver.notifications.map((n) => n.status),
+        ['firing'],
+      )
+      const renewed = await amSilences()
+      assert.deepEqual(
+        renewed.map((s) => [s.id, s.status.state]),
+        [[mirrored.id, 'active']],
+        'renewed in place, none replaced',
+      )
+      // Ours ends while the check still fails: so does Alertmanager's, and the alert is
+      // active again (notified before the silence, so not again).
+      await fleet.monitor.silences.expire(silenceId)
+      await waitFor('the alert active again', async () => (await active('nightly')).length === 1)
+      assert.deepEqual(
+        (await amSilences()).map((s) => s.status.state),
+        ['expired'],
+      )
+      // It recovers: resolved, and announced.
+      fleet.monitor.push('nightly', 'success')
+      await waitFor('the resolved notification', () => receiver.notifications.some((n) => n.status === 'resolved'))
+    } finally {
+      if (silenceId) await fleet.monitor.silences.expire(silenceId)
+      await alerts.close()
+    }
+  })
+
   it('probekit monitor --alertmanager sends a failing check, named by --alert-name, and resolves it when it passes', async () => {
     const dir = makeTempDir('alert-cli')
     const port = await freePort() // nothing listens: the check fails
