@@ -10,13 +10,12 @@
  * next re-send brings them back), or across a takeover between replicas (the new owner
  * sends them on its next round). Every URL gets every alert (an HA pair dedups itself).
  *
- * A silence (`muted`) holds back what Alertmanager has not been told. An alert it has
- * been told is firing stays firing there while the silence lasts — left alone,
- * Alertmanager would resolve it at its `endsAt` and announce a recovery while the check
- * still fails — and is silenced there too: a silence of Alertmanager's own matching the
- * check (alertname, pod, node, check), created when the silence begins, renewed while it
- * lasts (`endsAt` a few resend periods ahead, so one outlives a stopped monitor by
- * minutes, not by the silence's length) and expired when it ends.
+ * A silence (`muted`) is mirrored: the check's alert is silenced in Alertmanager too, by
+ * a silence of Alertmanager's own matching the check (alertname, pod, node, check),
+ * created when ours begins, renewed while it lasts (`endsAt` a few resend periods ahead, so
+ * one outlives a stopped monitor by minutes, not by the silence's length) and expired when
+ * it ends. An alert firing before stays firing (see `held`), so no recovery is announced
+ * while the check still fails.
  */
 
 import { jsonSafe, lineSafe } from '../core/inert.js'
@@ -66,10 +65,9 @@ export interface AlertmanagerOptions {
   maxQueue?: number
   /**
    * Whether a check's notifications are held back now (a silence), and by what: the
-   * monitor's `silenced(id)` (its comment and author go into Alertmanager's silence). An
-   * alert not sent yet is not sent; once the check is no longer muted and still fails, the
-   * next round sends it. One firing already stays firing, silenced in Alertmanager (see
-   * above).
+   * monitor's `silenced(id)` (its comment and author go into Alertmanager's silence). Its
+   * alert reaches Alertmanager silenced there, and notifies once the silence ends if the
+   * check still fails; one already firing stays firing (see above).
    */
   muted?: (state: CheckState) => boolean | SilenceMark | undefined
   /** Where reachability changes are logged; `false` for none. Default console. */
@@ -202,19 +200,13 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     const failing = state.state === 'warning' || state.state === 'critical'
     const owned = monitor.owns(state.id)
     const mute = owned ? options.muted?.(state) || undefined : undefined
-    if (mute !== undefined && (told || mirrors.has(state.id))) {
-      // Alertmanager has heard of this check: it stays silenced there while the silence
-      // lasts. A firing alert goes on being sent as it was (a recovery still resolves it).
-      if (told && failing) enqueue(told.key, told.alert, true)
-      else if (told) {
-        firing.delete(state.id)
-        enqueue(told.key, resolved(told.alert, now), false)
-      }
-      mirror(state, mute === true ? undefined : mute, now)
+    if (mute !== undefined) {
+      held(state, told, failing, mute === true ? undefined : mute, now)
       return
     }
     if (mirrors.has(state.id)) unmirror(state.id)
-    const wanted = owned && failing && mute === undefined ? toAlert(state) : undefined
+    quiet.delete(state.id)
+    const wanted = owned && failing ? toAlert(state) : undefined
     if (told && told.key !== wanted?.key) {
       firing.delete(state.id)
       // Another replica speaks for it now: no word from here. Otherwise it recovered, or
@@ -225,6 +217,51 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       firing.set(state.id, wanted)
       enqueue(wanted.key, wanted.alert, true)
     }
+  }
+
+  /** Checks whose alert was first sent while muted: it goes only where Alertmanager silences it. */
+  const quiet = new Set<string>()
+
+  /**
+   * A muted check: its alert goes to Alertmanager with a silence of Alertmanager's own
+   * beside it. One Alertmanager had firing before the silence stays firing as it was (left
+   * alone, Alertmanager would resolve it at its endsAt and announce a recovery). One that
+   * fails meanwhile goes only where that silence is in place, so nothing notifies, and
+   * notifies once, when the silence ends, if it still fails. A monitor that restarted, or
+   * a replica that took the check over, sends what fails the same way, not knowing what
+   * Alertmanager had: an alert it had gets its silence in time, not a recovery.
+   */
+  function held(
+    state: CheckState,
+    told: { key: string; alert: PostableAlert } | undefined,
+    failing: boolean,
+    mark: SilenceMark | undefined,
+    now: number,
+  ): void {
+    const id = state.id
+    if (failing || told || mirrors.has(id)) mirror(state, mark, now)
+    if (failing && told && !quiet.has(id)) {
+      enqueue(told.key, told.alert, true)
+      return
+    }
+    const silencedAt = (i: number) => mirrored(id, i, now)
+    if (failing) {
+      const wanted = toAlert(state)
+      if (told && told.key !== wanted.key) enqueue(told.key, resolved(told.alert, now), false, silencedAt)
+      firing.set(id, wanted)
+      quiet.add(id)
+      enqueue(wanted.key, wanted.alert, true, silencedAt)
+    } else if (told) {
+      firing.delete(id)
+      quiet.delete(id)
+      enqueue(told.key, resolved(told.alert, now), false)
+    }
+  }
+
+  /** Whether Alertmanager number `i` holds a silence of the check now. */
+  function mirrored(id: string, i: number, now: number): boolean {
+    const at = mirrors.get(id)?.at[i]
+    return at?.id !== undefined && at.endsAt > now
   }
 
   /** Per check id, Alertmanager's silences of it (one per URL) while a silence of ours lasts. */
@@ -247,6 +284,9 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     }
     const until = mark ? Date.parse(mark.until) : Number.POSITIVE_INFINITY
     const ahead = Math.min(until, now + MIRROR_PERIODS * resendMs + timeoutMs)
+    // Ours ends now: Alertmanager refuses a silence that ends in the past, and there is
+    // nothing left to hold (the next round finds the check no longer muted).
+    if (ahead <= now) return
     const comment = lineSafe(
       monitor.redact(mark ? `probekit silence ${mark.id}: ${mark.comment}` : 'silenced in probekit'),
     ).slice(0, 500)
@@ -405,12 +445,15 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       enqueue(told.key, resolved(told.alert, now), false)
     }
     for (const id of mirrors.keys()) if (!seen.has(id)) unmirror(id)
+    for (const id of quiet) if (!seen.has(id)) quiet.delete(id)
     for (const leftover of leftovers) if (leftover.endsAt > now) void expire(leftover)
     for (const leftover of leftovers) if (leftover.endsAt <= now) leftovers.delete(leftover)
   }
 
-  function enqueue(key: string, alert: PostableAlert, isFiring: boolean): void {
-    for (const target of targets) {
+  /** Queues the alert for every Alertmanager, or for those `only` names (by index). */
+  function enqueue(key: string, alert: PostableAlert, isFiring: boolean, only?: (i: number) => boolean): void {
+    for (const [i, target] of targets.entries()) {
+      if (only && !only(i)) continue
       target.queue.delete(key) // the newest word on an alert replaces a waiting one, and goes last
       if (target.queue.size >= maxQueue) {
         const oldest = target.queue.keys().next().value as string

@@ -413,7 +413,7 @@ describe('alerts to a real Alertmanager', () => {
     }
   })
 
-  it('a silenced check is not sent; once the silence ends and it still fails, one notification', async () => {
+  it('a check that fails while silenced reaches Alertmanager silenced there; once the silence ends and it still fails, one notification', async () => {
     const alerts = startAlertmanager(fleet.monitor, {
       urls: [am.url],
       resendMs: 200,
@@ -431,6 +431,9 @@ describe('alerts to a real Alertmanager', () => {
       await fleet.waitForState(NIGHTLY, 'critical')
       await sleep(1000) // rounds while silenced, and Alertmanager's group_wait
       assert.deepEqual(await active('nightly'), [])
+      await waitFor('the alert, silenced', async () =>
+        (await alertsOf(am)).some((a) => a.labels.check === 'nightly' && a.status.state === 'suppressed'),
+      )
       assert.equal(receiver.notifications.length, 0)
       await fleet.monitor.silences.expire(silence.id)
       await waitFor('the alert', async () => (await active('nightly')).length === 1)
@@ -443,7 +446,7 @@ describe('alerts to a real Alertmanager', () => {
     }
   })
 
-  it('a check already firing when a silence begins stays firing in Alertmanager, silenced there: no recovery is announced while it fails, and the silence there ends with ours', async () => {
+  it('a check already firing when a silence begins stays firing in Alertmanager, silenced there, across a restart of the monitor: no recovery is announced while it fails, and the silence there ends with ours', async () => {
     interface AmSilence {
       id: string
       status: { state: string }
@@ -460,6 +463,7 @@ describe('alerts to a real Alertmanager', () => {
       logger: false,
     })
     let silenceId: string | undefined
+    let restarted: ReturnType<typeof startAlertmanager> | undefined
     try {
       fleet.monitor.push('nightly', 'fail')
       await fleet.waitForState(NIGHTLY, 'critical')
@@ -504,13 +508,33 @@ describe('alerts to a real Alertmanager', () => {
         [[mirrored.id, 'active']],
         'renewed in place, none replaced',
       )
+      // The monitor restarts meanwhile (a new sender, which has told Alertmanager nothing):
+      // it sends the failing check with its silence again, so the alert neither resolves
+      // nor notifies past its endsAt.
+      await alerts.close()
+      restarted = startAlertmanager(fleet.monitor, {
+        urls: [am.url],
+        resendMs: 200,
+        timeoutMs: 1000,
+        muted: (s: CheckState) => fleet.monitor.silenced(s.id),
+        logger: false,
+      })
+      await sleep(3000)
+      assert.deepEqual(
+        (await alertsOf(am)).filter((a) => a.labels.check === 'nightly').map((a) => a.status.state),
+        ['suppressed'],
+      )
+      assert.deepEqual(
+        receiver.notifications.map((n) => n.status),
+        ['firing'],
+      )
       // Ours ends while the check still fails: so does Alertmanager's, and the alert is
       // active again (notified before the silence, so not again).
       await fleet.monitor.silences.expire(silenceId)
       await waitFor('the alert active again', async () => (await active('nightly')).length === 1)
       assert.deepEqual(
-        (await amSilences()).map((s) => s.status.state),
-        ['expired'],
+        (await amSilences()).filter((s) => s.status.state !== 'expired'),
+        [],
       )
       // It recovers: resolved, and announced.
       fleet.monitor.push('nightly', 'success')
@@ -518,6 +542,7 @@ describe('alerts to a real Alertmanager', () => {
     } finally {
       if (silenceId) await fleet.monitor.silences.expire(silenceId)
       await alerts.close()
+      await restarted?.close()
     }
   })
 
