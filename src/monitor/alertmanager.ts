@@ -179,7 +179,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     const endpoint = receiverEndpoint(alertsUrl(parsed))
     return {
       ...endpoint,
-      silencesUrl: endpoint.url.replace(/\/alerts$/, '/silences'),
+      silencesUrl: receiverEndpoint(apiUrl(parsed, 'silences')).url,
       shown: shownReceiverUrl(parsed),
       queue: new Map(),
       inFlight: undefined,
@@ -358,8 +358,11 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     if (done === undefined && leftover.endsAt > Date.now() && !closing) leftovers.add(leftover)
   }
 
+  /** `…/api/v2/silence/ID`, beside the silences endpoint, with the base URL's query (a proxy's token) kept. */
   function silenceUrl(target: Target, id: string): string {
-    return `${target.silencesUrl.replace(/s$/, '')}/${encodeURIComponent(id)}`
+    const url = new URL(target.silencesUrl)
+    url.pathname = `${url.pathname.replace(/s$/, '')}/${encodeURIComponent(id)}`
+    return url.href
   }
 
   /**
@@ -657,8 +660,17 @@ function podLink(base: URL, pod: string): string {
 
 /** The v2 alerts endpoint under a base URL (which may carry a path prefix, as behind a proxy). */
 function alertsUrl(base: URL): URL {
+  return apiUrl(base, 'alerts')
+}
+
+/**
+ * An endpoint of the v2 API under a base URL (which may carry a path prefix, as behind a
+ * proxy, or name the alerts endpoint itself), its query kept: a proxy in front of
+ * Alertmanager may want its token there, for silences as for alerts.
+ */
+function apiUrl(base: URL, endpoint: 'alerts' | 'silences'): URL {
   const url = new URL(base.href)
-  const path = url.pathname.replace(/\/+$/, '')
-  url.pathname = path.endsWith('/api/v2/alerts') ? path : `${path}/api/v2/alerts`
+  const path = url.pathname.replace(/\/+$/, '').replace(/\/api\/v2\/alerts$/, '')
+  url.pathname = `${path}/api/v2/${endpoint}`
   return url
 }

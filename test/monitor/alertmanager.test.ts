@@ -446,6 +446,51 @@ describe('alerts to a real Alertmanager', () => {
     }
   })
 
+  it('an Alertmanager URL with a query (a proxy token) gets its silences beside its alerts, with the query, and they end with ours', async () => {
+    interface AmSilence {
+      id: string
+      status: { state: string }
+    }
+    const amSilences = async () => (await (await fetch(`${am.url}/api/v2/silences`)).json()) as AmSilence[]
+    const log = new Log()
+    const alerts = startAlertmanager(fleet.monitor, {
+      urls: [`${am.url}/?tenant=shop`],
+      resendMs: 200,
+      timeoutMs: 1000,
+      muted: (s: CheckState) => fleet.monitor.silenced(s.id),
+      logger: log,
+    })
+    const silence = await fleet.monitor.silences.add({
+      pod: 'jobs',
+      check: 'nightly',
+      forMs: 3_600_000,
+      comment: 'OPS-11',
+    })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      await waitFor('the alert, silenced', async () =>
+        (await alertsOf(am)).some((a) => a.labels.check === 'nightly' && a.status.state === 'suppressed'),
+      )
+      assert.deepEqual(
+        (await amSilences()).map((s) => s.status.state),
+        ['active'],
+      )
+      await fleet.monitor.silences.expire(silence.id)
+      await waitFor('the alert active again', async () => (await active('nightly')).length === 1)
+      await waitFor('the silence there expired', async () =>
+        (await amSilences()).every((s) => s.status.state === 'expired'),
+      )
+      assert.deepEqual(
+        log.lines.filter((l) => l.includes('silence')),
+        [],
+      )
+    } finally {
+      await fleet.monitor.silences.expire(silence.id)
+      await alerts.close()
+    }
+  })
+
   it('a check already firing when a silence begins stays firing in Alertmanager, silenced there, across a restart of the monitor: no recovery is announced while it fails, and the silence there ends with ours', async () => {
     interface AmSilence {
       id: string
