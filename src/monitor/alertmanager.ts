@@ -110,6 +110,9 @@ const RESEND_PERIODS_VALID = 4
 /** Alerts per request. */
 const BATCH = 500
 
+/** What the silences API answers about a silence id it does not hold (404). */
+const NOT_FOUND = Symbol('not found')
+
 /** Alertmanager's silences of a check are renewed to end this many resend periods ahead. */
 const MIRROR_PERIODS = 4
 
@@ -315,7 +318,27 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
   }
 
   async function renew(target: Target, at: MirrorAt, body: Record<string, unknown>, ahead: number): Promise<void> {
-    const answer = await silenceCall(target, 'POST', target.silencesUrl, jsonSafe(JSON.stringify(body)))
+    let answer = await silenceCall(
+      target,
+      'POST',
+      target.silencesUrl,
+      jsonSafe(JSON.stringify(body)),
+      body.id !== undefined,
+    )
+    if (answer === NOT_FOUND) {
+      // Alertmanager no longer knows the silence it was renewing (restarted with empty
+      // storage, or its data lost): a new one, or its alerts would notify for the rest of
+      // ours and one that stopped being sent would announce a recovery.
+      at.id = undefined
+      at.startsAt = undefined
+      const { id: _gone, ...fresh } = body
+      answer = await silenceCall(
+        target,
+        'POST',
+        target.silencesUrl,
+        jsonSafe(JSON.stringify({ ...fresh, startsAt: new Date().toISOString() })),
+      )
+    }
     const id = (answer as { silenceID?: unknown } | undefined)?.silenceID
     if (typeof id === 'string' && id !== '') {
       if (id !== at.id) {
@@ -354,6 +377,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
 
   async function expire(leftover: { target: Target; id: string; endsAt: number }): Promise<void> {
     leftovers.delete(leftover)
+    // One Alertmanager no longer knows (it lost its storage) needs no ending.
     const done = await silenceCall(leftover.target, 'DELETE', silenceUrl(leftover.target, leftover.id))
     if (done === undefined && leftover.endsAt > Date.now() && !closing) leftovers.add(leftover)
   }
@@ -367,13 +391,17 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
 
   /**
    * One request to Alertmanager's silences API; its JSON answer, or undefined after a
-   * failure, logged through the limiter. No retries: the next round asks again.
+   * failure, logged through the limiter. No retries: the next round asks again. A 404
+   * ("silence not found": it names a silence Alertmanager does not hold) is `NOT_FOUND`,
+   * not logged: the caller knows what to do about it.
    */
   async function silenceCall(
     target: Target,
     method: 'GET' | 'POST' | 'DELETE',
     url: string,
     body?: string,
+    /** A POST that names a silence by its id (a renewal). */
+    names = false,
   ): Promise<unknown> {
     const headers: Record<string, string> = { 'user-agent': 'probekit-monitor' }
     if (body !== undefined) headers['content-type'] = 'application/json'
@@ -388,6 +416,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
         signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), abandoning.signal]),
       })
       const answer = await readReceiverAnswer(res)
+      if (res.status === 404 && (method !== 'POST' || names)) return NOT_FOUND
       if (res.status >= 200 && res.status < 300) {
         try {
           return answer.text ? JSON.parse(answer.text) : {}

@@ -491,6 +491,42 @@ describe('alerts to a real Alertmanager', () => {
     }
   })
 
+  it('an Alertmanager that lost its silences (restarted with empty storage) during ours gets a new one at the next renewal, not 404s for the rest of ours', async () => {
+    const log = new Log()
+    const alerts = startAlertmanager(fleet.monitor, {
+      urls: [am.url],
+      resendMs: 200,
+      timeoutMs: 1000,
+      muted: (s: CheckState) => fleet.monitor.silenced(s.id),
+      logger: log,
+    })
+    const silence = await fleet.monitor.silences.add({
+      pod: 'jobs',
+      check: 'nightly',
+      forMs: 3_600_000,
+      comment: 'OPS-12',
+    })
+    const suppressed = async () =>
+      (await alertsOf(am)).some((a) => a.labels.check === 'nightly' && a.status.state === 'suppressed')
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      await waitFor('the alert, silenced', suppressed)
+      await am.restart() // its silences gone
+      // Renewed within four resend periods and the timeout (1.8 s): a new silence there.
+      await waitFor('the alert, silenced again', suppressed, 5000)
+      await sleep(1000)
+      assert.ok(await suppressed(), 'still silenced')
+      assert.deepEqual(
+        log.lines.filter((l) => l.includes('not found')),
+        [],
+      )
+    } finally {
+      await fleet.monitor.silences.expire(silence.id)
+      await alerts.close()
+    }
+  })
+
   it('a check already firing when a silence begins stays firing in Alertmanager, silenced there, across a restart of the monitor: no recovery is announced while it fails, and the silence there ends with ours', async () => {
     interface AmSilence {
       id: string
