@@ -12,8 +12,9 @@
  *
  * A silence (`muted`) is mirrored: the check's alert is silenced in Alertmanager too, by
  * a silence of Alertmanager's own matching the check (alertname, pod, node, check),
- * created when ours begins, renewed while it lasts (`endsAt` a few resend periods ahead, so
- * one outlives a stopped monitor by minutes, not by the silence's length) and expired when
+ * created when ours begins, renewed while it lasts (`endsAt` a few resend periods past the
+ * alerts it covers, so one outlives a stopped monitor's alerts by minutes, not by the
+ * silence's length) and expired when
  * it ends. An alert firing before stays firing (see `held`), so no recovery is announced
  * while the check still fails.
  */
@@ -113,7 +114,12 @@ const BATCH = 500
 /** What the silences API answers about a silence id it does not hold (404). */
 const NOT_FOUND = Symbol('not found')
 
-/** Alertmanager's silences of a check are renewed to end this many resend periods ahead. */
+/**
+ * Alertmanager's silences of a check end this many resend periods beyond the endsAt of the
+ * alerts they cover (renewed once half of that margin has passed), so they always outlast
+ * the alerts: a monitor that stops leaves its alerts to resolve while still silenced, not
+ * to notify in the gap between the silence's end and theirs.
+ */
 const MIRROR_PERIODS = 4
 
 interface Mirror {
@@ -286,7 +292,10 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       mirrors.set(state.id, held)
     }
     const until = mark ? Date.parse(mark.until) : Number.POSITIVE_INFINITY
-    const ahead = Math.min(until, now + MIRROR_PERIODS * resendMs + timeoutMs)
+    // Beyond the alert's own endsAt (sent at most a round from now: four periods and the
+    // timeout after it) by the margin.
+    const alertEnds = now + RESEND_PERIODS_VALID * resendMs + timeoutMs
+    const ahead = Math.min(until, alertEnds + MIRROR_PERIODS * resendMs)
     // Ours ends now: Alertmanager refuses a silence that ends in the past, and there is
     // nothing left to hold (the next round finds the check no longer muted).
     if (ahead <= now) return
@@ -296,8 +305,10 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     const createdBy = lineSafe(monitor.redact(mark?.author || 'probekit')).slice(0, 100)
     for (const [i, target] of targets.entries()) {
       const at = held.at[i] as MirrorAt
-      // Renewed once half of what it had ahead has passed (or sooner, for a silence that ends earlier).
-      if (at.busy || at.endsAt - now > (MIRROR_PERIODS * resendMs) / 2 || (at.id && at.endsAt >= until)) continue
+      // Renewed once half of its margin beyond the alert has passed (or sooner, for a
+      // silence that ends earlier): at every round it still ends a period or more after an
+      // alert sent before the next one would.
+      if (at.busy || at.endsAt - alertEnds > (MIRROR_PERIODS * resendMs) / 2 || (at.id && at.endsAt >= until)) continue
       at.busy = true
       const body: Record<string, unknown> = {
         matchers: held.matchers,
@@ -432,7 +443,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       'warn',
       { cause: 'alertmanager silence', subject: target.shown },
       method === 'DELETE'
-        ? `alertmanager ${target.shown}: could not end its silence of a check whose silence ended (${reason}); tried again each round until it ends on its own, within ${MIRROR_PERIODS} resend periods`
+        ? `alertmanager ${target.shown}: could not end its silence of a check whose silence ended (${reason}); tried again each round until it ends on its own, within ${RESEND_PERIODS_VALID + MIRROR_PERIODS} resend periods`
         : `alertmanager ${target.shown}: could not silence a check there (${reason}); its firing alert goes on being sent, so Alertmanager does not resolve it, and may repeat it`,
       { alertmanager: { url: target.shown, reason } },
     )

@@ -527,6 +527,48 @@ describe('alerts to a real Alertmanager', () => {
     }
   })
 
+  it('a monitor that stops during a silence leaves the silence there outlasting its alert: the alert resolves silenced, nothing notifies', async () => {
+    interface AmSilence {
+      status: { state: string }
+      endsAt: string
+    }
+    const amSilences = async () => (await (await fetch(`${am.url}/api/v2/silences`)).json()) as AmSilence[]
+    const alerts = startAlertmanager(fleet.monitor, {
+      urls: [am.url],
+      resendMs: 500,
+      timeoutMs: 500,
+      muted: (s: CheckState) => fleet.monitor.silenced(s.id),
+      logger: false,
+    })
+    const silence = await fleet.monitor.silences.add({
+      pod: 'jobs',
+      check: 'nightly',
+      forMs: 3_600_000,
+      comment: 'OPS-13',
+    })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(NIGHTLY, 'critical')
+      await waitFor('the alert, silenced', async () =>
+        (await alertsOf(am)).some((a) => a.labels.check === 'nightly' && a.status.state === 'suppressed'),
+      )
+      await sleep(3000) // renewals
+      await alerts.close() // stopped (killed): nothing more is sent, nothing expired
+      const [alert] = (await alertsOf(am)).filter((a) => a.labels.check === 'nightly')
+      const active = (await amSilences()).filter((s) => s.status.state === 'active')
+      assert.equal(active.length, 1)
+      assert.ok(
+        Date.parse(active[0]?.endsAt ?? '') > Date.parse(alert?.endsAt ?? ''),
+        `the silence (until ${active[0]?.endsAt}) outlasts the alert (until ${alert?.endsAt})`,
+      )
+      await sleep(Date.parse(alert?.endsAt ?? '') - Date.now() + 2500) // past its endsAt, and group_interval
+      assert.deepEqual(receiver.notifications, [])
+    } finally {
+      await fleet.monitor.silences.expire(silence.id)
+      await alerts.close()
+    }
+  })
+
   it('a check already firing when a silence begins stays firing in Alertmanager, silenced there, across a restart of the monitor: no recovery is announced while it fails, and the silence there ends with ours', async () => {
     interface AmSilence {
       id: string
