@@ -19,7 +19,7 @@
  * while the check still fails.
  */
 
-import { jsonSafe, lineSafe } from '../core/inert.js'
+import { cutShort, jsonSafe, lineSafe } from '../core/inert.js'
 import { limitedLog } from '../core/log-limiter.js'
 import type { Logger } from '../core/logger.js'
 import { optionKeys, positive, rejectUnknownKeys } from '../core/options.js'
@@ -299,10 +299,12 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     // Ours ends now: Alertmanager refuses a silence that ends in the past, and there is
     // nothing left to hold (the next round finds the check no longer muted).
     if (ahead <= now) return
-    const comment = lineSafe(
-      monitor.redact(mark ? `probekit silence ${mark.id}: ${mark.comment}` : 'silenced in probekit'),
-    ).slice(0, 500)
-    const createdBy = lineSafe(monitor.redact(mark?.author || 'probekit')).slice(0, 100)
+    // Cut by characters, marked: a cut inside a surrogate pair showed as U+FFFD there.
+    const comment = cutShort(
+      lineSafe(monitor.redact(mark ? `probekit silence ${mark.id}: ${mark.comment}` : 'silenced in probekit')),
+      500,
+    )
+    const createdBy = cutShort(lineSafe(monitor.redact(mark?.author || 'probekit')), 100)
     for (const [i, target] of targets.entries()) {
       const at = held.at[i] as MirrorAt
       // Renewed once half of its margin beyond the alert has passed (or sooner, for a

@@ -669,6 +669,38 @@ describe('alerts to a real Alertmanager', () => {
     }
   })
 
+  it("a long comment reaches Alertmanager's silence cut by characters and marked, never inside a surrogate pair", async () => {
+    const alerts = startAlertmanager(fleet.monitor, {
+      urls: [am.url],
+      resendMs: 200,
+      timeoutMs: 1000,
+      muted: (s: CheckState) => fleet.monitor.silenced(s.id),
+      logger: false,
+    })
+    // 'probekit silence <id>: ' puts the cut at an odd offset into the pairs.
+    const silence = await fleet.monitor.silences.add({
+      pod: 'jobs',
+      check: 'backup',
+      forMs: 3_600_000,
+      comment: '🚧'.repeat(480),
+    })
+    try {
+      fleet.monitor.push('backup', 'fail')
+      let comment = ''
+      await waitFor("Alertmanager's silence", async () => {
+        const [held] = (await (await fetch(`${am.url}/api/v2/silences`)).json()) as { comment: string }[]
+        comment = held?.comment ?? ''
+        return comment !== ''
+      })
+      assert.ok(comment.endsWith('🚧…'), comment.slice(-10))
+      assert.ok(!comment.includes('\uFFFD'), 'no replacement character')
+      assert.equal(Array.from(comment).length, 501)
+    } finally {
+      await fleet.monitor.silences.expire(silence.id)
+      await alerts.close()
+    }
+  })
+
   it('probekit monitor --alertmanager sends a failing check, named by --alert-name, and resolves it when it passes', async () => {
     const dir = makeTempDir('alert-cli')
     const port = await freePort() // nothing listens: the check fails
