@@ -528,16 +528,6 @@ export async function run(argv: string[]): Promise<number> {
         ...(parsed.webhookMinIntervalMs !== undefined ? { minIntervalMs: parsed.webhookMinIntervalMs } : {}),
       })
     : undefined
-  const alerts = parsed.alertmanagers.length
-    ? (await import('../monitor/alertmanager.js')).startAlertmanager(monitor, {
-        urls: parsed.alertmanagers,
-        logger,
-        muted: (state) => monitor.silenced(state.id),
-        ...(parsed.alertResendMs !== undefined ? { resendMs: parsed.alertResendMs } : {}),
-        ...(parsed.alertName ? { alertname: parsed.alertName } : {}),
-        ...(parsed.externalUrl ? { externalUrl: parsed.externalUrl } : {}),
-      })
-    : undefined
   let api: { url: string; close(): Promise<void> } | undefined
   if (parsed.listen) {
     try {
@@ -560,7 +550,6 @@ export async function run(argv: string[]): Promise<number> {
     } catch (error) {
       early.release()
       await webhooks?.close()
-      await alerts?.close()
       await closeStore()
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE')
@@ -583,7 +572,6 @@ export async function run(argv: string[]): Promise<number> {
     early.release()
     await api?.close()
     await webhooks?.close()
-    await alerts?.close()
     await closeStore()
     throw error instanceof StoreError ? new UsageError(error.message) : error
   }
@@ -591,10 +579,22 @@ export async function run(argv: string[]): Promise<number> {
     await api?.close()
     await stopMonitor()
     await webhooks?.close()
-    await alerts?.close()
     await closeStore()
     return early.end(logger)
   }
+  // Alerts are derived from the states, so the sender's first round sends what fails now;
+  // started last, a monitor that fails to start (its --listen port taken, etcd refusing)
+  // tells Alertmanager nothing and leaves no silence there.
+  const alerts = parsed.alertmanagers.length
+    ? (await import('../monitor/alertmanager.js')).startAlertmanager(monitor, {
+        urls: parsed.alertmanagers,
+        logger,
+        muted: (state) => monitor.silenced(state.id),
+        ...(parsed.alertResendMs !== undefined ? { resendMs: parsed.alertResendMs } : {}),
+        ...(parsed.alertName ? { alertname: parsed.alertName } : {}),
+        ...(parsed.externalUrl ? { externalUrl: parsed.externalUrl } : {}),
+      })
+    : undefined
   monitor.start()
 
   const states = monitor.states()

@@ -740,6 +740,50 @@ describe('alerts to a real Alertmanager', () => {
     }
   })
 
+  it('a monitor that fails to start (its --listen port taken) tells Alertmanager nothing, though its store holds a failing check', async () => {
+    const dir = makeTempDir('alert-no-start')
+    const port = await freePort() // nothing listens: the check fails
+    const manifest = join(dir, 'web.yaml')
+    writeFileSync(
+      manifest,
+      `id: web\nnode: n1\nchecks:\n  - { name: down, type: tcp, address: "127.0.0.1:${port}", interval: 500ms }\n`,
+    )
+    const store = `sqlite:${join(dir, 'monitor.sqlite')}`
+    // A first monitor, without Alertmanager, leaves the check critical in the store.
+    const first = spawnMonitor(['--store', store, '--listen', '127.0.0.1:0', manifest], dir)
+    await first.started()
+    await waitFor('the check critical', async () => {
+      const res = await fetch(`${first.url}/v1/checks/n1/web/down`)
+      return res.ok && ((await res.json()) as CheckState).state === 'critical'
+    })
+    const taken = createServer().listen(0, '127.0.0.1')
+    await new Promise((resolve) => taken.once('listening', resolve))
+    try {
+      assert.equal(await first.stop(), 0, first.output())
+      const second = spawnMonitor(
+        [
+          '--store',
+          store,
+          '--listen',
+          `127.0.0.1:${(taken.address() as AddressInfo).port}`,
+          '--alertmanager',
+          am.url,
+          manifest,
+        ],
+        dir,
+      )
+      assert.equal(await second.exited, 1)
+      assert.match(second.output(), /is already in use/)
+      await sleep(500)
+      assert.deepEqual(
+        (await alertsOf(am)).filter((a) => a.labels.check === 'down'),
+        [],
+      )
+    } finally {
+      taken.close()
+    }
+  })
+
   it('probekit monitor refuses alert flags without --alertmanager, and a URL that is not http', async () => {
     const dir = makeTempDir('alert-files')
     writeFileSync(join(dir, 'bad'), '# the HA pair\nhttp://am-1:9093\nam-2:9093\n')
