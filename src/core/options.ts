@@ -58,7 +58,7 @@ export function checkProbeOptions(where: string, options: ProbeOptions | undefin
     if (kind === undefined || value === undefined) continue
     if (kind.allowed) oneOf(`${where}: ${key}`, value, kind.allowed)
     else if (kind.unquoted && typeof value === 'string' && !kind.test(value))
-      // Text that may hold a credential (a header line) or a whole PEM file is not echoed.
+      // Text that may hold a credential (a header line given as a string) is not echoed.
       throw new TypeError(`${where}: ${key} must be ${kind.words}, got a string`)
     else oneOf(`${where}: ${key}`, value, [], kind)
   }
@@ -92,7 +92,6 @@ const PROBE_OPTION_VALUES: Record<
   ca: {
     test: (value) => isPem(value) || (Array.isArray(value) && value.length > 0 && value.every(isPem)),
     words: 'PEM text, a Buffer or an array of them',
-    unquoted: true,
   },
   queue: { test: isString, words: 'a queue name' },
   service: { test: isString, words: "a service name ('' for the whole server)" },

@@ -299,12 +299,7 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     // Ours ends now: Alertmanager refuses a silence that ends in the past, and there is
     // nothing left to hold (the next round finds the check no longer muted).
     if (ahead <= now) return
-    // Cut by characters, marked: a cut inside a surrogate pair showed as U+FFFD there.
-    const comment = cutShort(
-      lineSafe(monitor.redact(mark ? `probekit silence ${mark.id}: ${mark.comment}` : 'silenced in probekit')),
-      500,
-    )
-    const createdBy = cutShort(lineSafe(monitor.redact(mark?.author || 'probekit')), 100)
+    let said: { comment: string; createdBy: string } | undefined
     for (const [i, target] of targets.entries()) {
       const at = held.at[i] as MirrorAt
       // Renewed once half of its margin beyond the alert has passed (or sooner, for a
@@ -312,12 +307,19 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
       // alert sent before the next one would.
       if (at.busy || at.endsAt - alertEnds > (MIRROR_PERIODS * resendMs) / 2 || (at.id && at.endsAt >= until)) continue
       at.busy = true
+      // Cut by characters, marked: a cut inside a surrogate pair showed as U+FFFD there.
+      said ??= {
+        comment: cutShort(
+          lineSafe(monitor.redact(mark ? `probekit silence ${mark.id}: ${mark.comment}` : 'silenced in probekit')),
+          500,
+        ),
+        createdBy: cutShort(lineSafe(monitor.redact(mark?.author || 'probekit')), 100),
+      }
       const body: Record<string, unknown> = {
         matchers: held.matchers,
         startsAt: new Date(now).toISOString(),
         endsAt: new Date(ahead).toISOString(),
-        createdBy,
-        comment,
+        ...said,
       }
       // The same silence, longer: Alertmanager updates an active one in place when its id,
       // matchers and start are the ones it holds (another start would replace it, leaving
@@ -416,30 +418,14 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     /** A POST that names a silence by its id (a renewal). */
     names = false,
   ): Promise<unknown> {
-    const headers: Record<string, string> = { 'user-agent': 'probekit-monitor' }
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    if (target.authorization) headers.authorization = target.authorization
-    let reason: string
-    try {
-      const res = await fetch(url, {
-        method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), abandoning.signal]),
-      })
-      const answer = await readReceiverAnswer(res)
-      if (res.status === 404 && (method !== 'POST' || names)) return NOT_FOUND
-      if (res.status >= 200 && res.status < 300) {
-        try {
-          return answer.text ? JSON.parse(answer.text) : {}
-        } catch {
-          return {}
-        }
+    const { status, text, reason } = await request(target, method, url, body)
+    if (status === 404 && (method !== 'POST' || names)) return NOT_FOUND
+    if (status !== undefined && status >= 200 && status < 300) {
+      try {
+        return text ? JSON.parse(text) : {}
+      } catch {
+        return {}
       }
-      reason = `answered ${res.status}${answer.text ? `: ${lineSafe(monitor.redact(answer.text).slice(0, 200))}` : ''}`
-    } catch (error) {
-      reason = fetchFailure(error)
     }
     limitedLog(logger).write(
       'warn',
@@ -589,28 +575,44 @@ export function startAlertmanager(monitor: AlertSource, options: AlertmanagerOpt
     target: Target,
     body: string,
   ): Promise<{ ok: true } | { ok: false; retry: boolean; reason: string }> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'probekit-monitor' }
+    const { status, reason } = await request(target, 'POST', target.url, body)
+    if (status === undefined) return { ok: false, retry: true, reason }
+    if (status >= 200 && status < 300) return { ok: true }
+    return { ok: false, retry: status === 408 || status === 429 || status >= 500, reason }
+  }
+
+  /**
+   * One request to Alertmanager (alerts and silences alike): its status and answer, or no
+   * status and why none came. Past a 2xx, `reason` says the answer in one line: redacted as
+   * read, then cut (an answer may echo what was sent, and one cut at the read bound may end
+   * inside a credential).
+   */
+  async function request(
+    target: Target,
+    method: 'GET' | 'POST' | 'DELETE',
+    url: string,
+    body?: string,
+  ): Promise<{ status: number | undefined; text: string; reason: string }> {
+    const headers: Record<string, string> = { 'user-agent': 'probekit-monitor' }
+    if (body !== undefined) headers['content-type'] = 'application/json'
     if (target.authorization) headers.authorization = target.authorization
     try {
-      const res = await fetch(target.url, {
-        method: 'POST',
+      const res = await fetch(url, {
+        method,
         headers,
-        body,
+        ...(body !== undefined ? { body } : {}),
         redirect: 'manual',
         signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), abandoning.signal]),
       })
       const answer = await readReceiverAnswer(res)
-      if (res.status >= 200 && res.status < 300) return { ok: true }
-      const retry = res.status === 408 || res.status === 429 || res.status >= 500
-      // Redacted as read, then cut: an answer may echo what was sent, and one cut at the
-      // read bound may end inside a credential.
+      if (res.status >= 200 && res.status < 300) return { status: res.status, text: answer.text, reason: '' }
       const shown = answer.truncated
         ? monitor.redact(redactCut(answer.text, { end: true }, monitor.secrets))
         : monitor.redact(answer.text)
       const said = shown ? `: ${lineSafe(shown.slice(0, 200))}` : ''
-      return { ok: false, retry, reason: `answered ${res.status}${said}` }
+      return { status: res.status, text: answer.text, reason: `answered ${res.status}${said}` }
     } catch (error) {
-      return { ok: false, retry: true, reason: fetchFailure(error) }
+      return { status: undefined, text: '', reason: fetchFailure(error) }
     }
   }
 

@@ -73,10 +73,8 @@ export function http(url: string | URL, options: HttpProbeOptions = {}): Probe {
   const shown = redactUrl(target.href)
   const limitMs = connectTimeoutMs(options, `http ${shown}`)
   const accept = statusMatcher(options.expectStatus)
+  // GET or HEAD in any case: checkProbeOptions holds it to that.
   const method = (options.method ?? 'GET').toUpperCase()
-  if (method !== 'GET' && method !== 'HEAD') {
-    throw new TypeError(`http ${shown}: method must be GET or HEAD, got ${options.method}`)
-  }
   if (options.expectBody !== undefined && method === 'HEAD') {
     throw new TypeError(`http ${shown}: expectBody needs method GET (a HEAD response has no body)`)
   }

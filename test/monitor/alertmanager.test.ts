@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { type AlertSource, startAlertmanager } from '../../src/monitor/alertmanager.js'
+import { type AlertmanagerOptions, type AlertSource, startAlertmanager } from '../../src/monitor/alertmanager.js'
 import { Monitor } from '../../src/monitor/monitor.js'
 import { openStore } from '../../src/monitor/store/index.js'
 import type { CheckState } from '../../src/monitor/types.js'
@@ -106,6 +106,33 @@ after(async () => {
 
 const active = async (check: string) =>
   (await alertsOf(am)).filter((a) => a.labels.check === check && a.status.state === 'active')
+
+/** A silence as Alertmanager's `GET /api/v2/silences` answers it (the fields the tests read). */
+interface AmSilence {
+  id: string
+  status: { state: string }
+  matchers: { name: string; value: string; isEqual: boolean; isRegex: boolean }[]
+  comment: string
+  createdBy: string
+  endsAt: string
+}
+
+const amSilences = async () => (await (await fetch(`${am.url}/api/v2/silences`)).json()) as AmSilence[]
+
+/** Whether Alertmanager holds `check`'s alert, silenced. */
+const suppressed = async (check: string) =>
+  (await alertsOf(am)).some((a) => a.labels.check === check && a.status.state === 'suppressed')
+
+/** A sender that mirrors the fleet's silences into the test's Alertmanager, with short periods. */
+const mirroring = (options: Partial<AlertmanagerOptions> = {}) =>
+  startAlertmanager(fleet.monitor, {
+    urls: [am.url],
+    resendMs: 200,
+    timeoutMs: 1000,
+    muted: (s: CheckState) => fleet.monitor.silenced(s.id),
+    logger: false,
+    ...options,
+  })
 
 describe('alerts to a real Alertmanager', () => {
   it('a failing check appears in Alertmanager with its labels, annotations and link, and reaches the receiver', async () => {
@@ -431,9 +458,7 @@ describe('alerts to a real Alertmanager', () => {
       await fleet.waitForState(NIGHTLY, 'critical')
       await sleep(1000) // rounds while silenced, and Alertmanager's group_wait
       assert.deepEqual(await active('nightly'), [])
-      await waitFor('the alert, silenced', async () =>
-        (await alertsOf(am)).some((a) => a.labels.check === 'nightly' && a.status.state === 'suppressed'),
-      )
+      await waitFor('the alert, silenced', () => suppressed('nightly'))
       assert.equal(receiver.notifications.length, 0)
       await fleet.monitor.silences.expire(silence.id)
       await waitFor('the alert', async () => (await active('nightly')).length === 1)
@@ -447,19 +472,8 @@ describe('alerts to a real Alertmanager', () => {
   })
 
   it('an Alertmanager URL with a query (a proxy token) gets its silences beside its alerts, with the query, and they end with ours', async () => {
-    interface AmSilence {
-      id: string
-      status: { state: string }
-    }
-    const amSilences = async () => (await (await fetch(`${am.url}/api/v2/silences`)).json()) as AmSilence[]
     const log = new Log()
-    const alerts = startAlertmanager(fleet.monitor, {
-      urls: [`${am.url}/?tenant=shop`],
-      resendMs: 200,
-      timeoutMs: 1000,
-      muted: (s: CheckState) => fleet.monitor.silenced(s.id),
-      logger: log,
-    })
+    const alerts = mirroring({ urls: [`${am.url}/?tenant=shop`], logger: log })
     const silence = await fleet.monitor.silences.add({
       pod: 'jobs',
       check: 'nightly',
@@ -469,9 +483,7 @@ describe('alerts to a real Alertmanager', () => {
     try {
       fleet.monitor.push('nightly', 'fail')
       await fleet.waitForState(NIGHTLY, 'critical')
-      await waitFor('the alert, silenced', async () =>
-        (await alertsOf(am)).some((a) => a.labels.check === 'nightly' && a.status.state === 'suppressed'),
-      )
+      await waitFor('the alert, silenced', () => suppressed('nightly'))
       assert.deepEqual(
         (await amSilences()).map((s) => s.status.state),
         ['active'],
@@ -493,30 +505,22 @@ describe('alerts to a real Alertmanager', () => {
 
   it('an Alertmanager that lost its silences (restarted with empty storage) during ours gets a new one at the next renewal, not 404s for the rest of ours', async () => {
     const log = new Log()
-    const alerts = startAlertmanager(fleet.monitor, {
-      urls: [am.url],
-      resendMs: 200,
-      timeoutMs: 1000,
-      muted: (s: CheckState) => fleet.monitor.silenced(s.id),
-      logger: log,
-    })
+    const alerts = mirroring({ logger: log })
     const silence = await fleet.monitor.silences.add({
       pod: 'jobs',
       check: 'nightly',
       forMs: 3_600_000,
       comment: 'OPS-12',
     })
-    const suppressed = async () =>
-      (await alertsOf(am)).some((a) => a.labels.check === 'nightly' && a.status.state === 'suppressed')
     try {
       fleet.monitor.push('nightly', 'fail')
       await fleet.waitForState(NIGHTLY, 'critical')
-      await waitFor('the alert, silenced', suppressed)
+      await waitFor('the alert, silenced', () => suppressed('nightly'))
       await am.restart() // its silences gone
       // Renewed within four resend periods and the timeout (1.8 s): a new silence there.
-      await waitFor('the alert, silenced again', suppressed, 5000)
+      await waitFor('the alert, silenced again', () => suppressed('nightly'), 5000)
       await sleep(1000)
-      assert.ok(await suppressed(), 'still silenced')
+      assert.ok(await suppressed('nightly'), 'still silenced')
       assert.deepEqual(
         log.lines.filter((l) => l.includes('not found')),
         [],
@@ -528,18 +532,7 @@ describe('alerts to a real Alertmanager', () => {
   })
 
   it('a monitor that stops during a silence leaves the silence there outlasting its alert: the alert resolves silenced, nothing notifies', async () => {
-    interface AmSilence {
-      status: { state: string }
-      endsAt: string
-    }
-    const amSilences = async () => (await (await fetch(`${am.url}/api/v2/silences`)).json()) as AmSilence[]
-    const alerts = startAlertmanager(fleet.monitor, {
-      urls: [am.url],
-      resendMs: 500,
-      timeoutMs: 500,
-      muted: (s: CheckState) => fleet.monitor.silenced(s.id),
-      logger: false,
-    })
+    const alerts = mirroring({ resendMs: 500, timeoutMs: 500 })
     const silence = await fleet.monitor.silences.add({
       pod: 'jobs',
       check: 'nightly',
@@ -549,9 +542,7 @@ describe('alerts to a real Alertmanager', () => {
     try {
       fleet.monitor.push('nightly', 'fail')
       await fleet.waitForState(NIGHTLY, 'critical')
-      await waitFor('the alert, silenced', async () =>
-        (await alertsOf(am)).some((a) => a.labels.check === 'nightly' && a.status.state === 'suppressed'),
-      )
+      await waitFor('the alert, silenced', () => suppressed('nightly'))
       await sleep(3000) // renewals
       await alerts.close() // stopped (killed): nothing more is sent, nothing expired
       const [alert] = (await alertsOf(am)).filter((a) => a.labels.check === 'nightly')
@@ -570,21 +561,7 @@ describe('alerts to a real Alertmanager', () => {
   })
 
   it('a check already firing when a silence begins stays firing in Alertmanager, silenced there, across a restart of the monitor: no recovery is announced while it fails, and the silence there ends with ours', async () => {
-    interface AmSilence {
-      id: string
-      status: { state: string }
-      matchers: { name: string; value: string; isEqual: boolean; isRegex: boolean }[]
-      comment: string
-      createdBy: string
-    }
-    const amSilences = async () => (await (await fetch(`${am.url}/api/v2/silences`)).json()) as AmSilence[]
-    const alerts = startAlertmanager(fleet.monitor, {
-      urls: [am.url],
-      resendMs: 200,
-      timeoutMs: 1000,
-      muted: (s: CheckState) => fleet.monitor.silenced(s.id),
-      logger: false,
-    })
+    const alerts = mirroring()
     let silenceId: string | undefined
     let restarted: ReturnType<typeof startAlertmanager> | undefined
     try {
@@ -600,9 +577,7 @@ describe('alerts to a real Alertmanager', () => {
           author: 'ana',
         })
       ).id
-      await waitFor('Alertmanager to silence it', async () =>
-        (await alertsOf(am)).some((a) => a.labels.check === 'nightly' && a.status.state === 'suppressed'),
-      )
+      await waitFor('Alertmanager to silence it', () => suppressed('nightly'))
       const [mirrored] = await amSilences()
       assert.equal(mirrored?.status.state, 'active')
       assert.equal(mirrored.createdBy, 'ana')
@@ -635,13 +610,7 @@ describe('alerts to a real Alertmanager', () => {
       // it sends the failing check with its silence again, so the alert neither resolves
       // nor notifies past its endsAt.
       await alerts.close()
-      restarted = startAlertmanager(fleet.monitor, {
-        urls: [am.url],
-        resendMs: 200,
-        timeoutMs: 1000,
-        muted: (s: CheckState) => fleet.monitor.silenced(s.id),
-        logger: false,
-      })
+      restarted = mirroring()
       await sleep(3000)
       assert.deepEqual(
         (await alertsOf(am)).filter((a) => a.labels.check === 'nightly').map((a) => a.status.state),
@@ -670,13 +639,7 @@ describe('alerts to a real Alertmanager', () => {
   })
 
   it("a long comment reaches Alertmanager's silence cut by characters and marked, never inside a surrogate pair", async () => {
-    const alerts = startAlertmanager(fleet.monitor, {
-      urls: [am.url],
-      resendMs: 200,
-      timeoutMs: 1000,
-      muted: (s: CheckState) => fleet.monitor.silenced(s.id),
-      logger: false,
-    })
+    const alerts = mirroring()
     // 'probekit silence <id>: ' puts the cut at an odd offset into the pairs.
     const silence = await fleet.monitor.silences.add({
       pod: 'jobs',
@@ -688,7 +651,7 @@ describe('alerts to a real Alertmanager', () => {
       fleet.monitor.push('backup', 'fail')
       let comment = ''
       await waitFor("Alertmanager's silence", async () => {
-        const [held] = (await (await fetch(`${am.url}/api/v2/silences`)).json()) as { comment: string }[]
+        const [held] = await amSilences()
         comment = held?.comment ?? ''
         return comment !== ''
       })
