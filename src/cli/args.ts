@@ -80,7 +80,7 @@ export function parseCommandArgs<F extends FlagSpecs>(
     const { name, rawName, value } = token
     const negated = name.startsWith('no-') ? flags[name.slice(3)] : undefined
     const flag = flags[name] ?? (negated?.type === 'boolean' && negated.negatable ? negated : undefined)
-    if (!flag) throw new UsageError(`unknown option ${JSON.stringify(rawName)}${didYouMean(rawName, known, (f) => f)}`)
+    if (!flag) throw new UsageError(`unknown option ${JSON.stringify(rawName)}${flagSuggestion(rawName, known)}`)
     if (flag.type === 'boolean') {
       if (value !== undefined) throw new UsageError(`${rawName} takes no value; write ${rawName} alone`)
       if (name === 'help') {
@@ -122,6 +122,24 @@ function knownFlags(flags: FlagSpecs): string[] {
     if (flag.type === 'boolean' && flag.negatable) names.push(`--no-${name}`)
   }
   return names
+}
+
+/**
+ * `; did you mean --timeout?` for a slip of the keys, or for the same words with one more or
+ * one fewer (`--ca-file` where the command says `--ca`, `--ca` where it says `--ca-file` and
+ * `--etcd-ca`: the same thing is named per command); '' when nothing, or too much, is alike.
+ */
+function flagSuggestion(rawName: string, known: string[]): string {
+  const typo = didYouMean(rawName, known, (f) => f)
+  if (typo || !rawName.startsWith('--')) return typo
+  const words = (flag: string) => flag.slice(2).toLowerCase().split('-').filter(Boolean)
+  const typed = words(rawName)
+  const within = (some: string[], all: string[]) => some.length > 0 && some.every((word) => all.includes(word))
+  const alike = known.filter((flag) => {
+    const other = words(flag)
+    return flag !== '--help' && other.length !== typed.length && (within(typed, other) || within(other, typed))
+  })
+  return alike.length > 0 && alike.length <= 2 ? `; did you mean ${alike.join(' or ')}?` : ''
 }
 
 function isFlag(arg: string, flags: FlagSpecs): boolean {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { parseCommandArgs, parseDuration } from '../../src/cli/args.js'
+import { type FlagSpecs, parseCommandArgs, parseDuration } from '../../src/cli/args.js'
 import { UsageError } from '../../src/cli/usage-error.js'
 
 const flags = {
@@ -84,6 +84,27 @@ describe('the command line of every command', () => {
       usageError(() => parse(['extra'], (arg) => `write --pod ${arg}`)),
       'write --pod extra',
     )
+  })
+
+  it('names the flag with one word more or fewer: the same thing is named per command (--ca, --ca-file)', () => {
+    const refused = (spec: FlagSpecs, argv: string[]) =>
+      usageError(() => parseCommandArgs(argv, { flags: spec, help: '', positionals: true }))
+    const string = { type: 'string' } as const
+    assert.equal(refused({ ca: string }, ['--ca-file', 'x']), 'unknown option "--ca-file"; did you mean --ca?')
+    assert.equal(
+      refused({ 'ca-file': string, 'etcd-ca': string }, ['--ca', 'x']),
+      'unknown option "--ca"; did you mean --ca-file or --etcd-ca?',
+    )
+    assert.equal(
+      refused({ 'ca-file': string, 'etcd-ca': string }, ['--ca-file-path', 'x']),
+      'unknown option "--ca-file-path"; did you mean --ca-file?',
+    )
+    // More than two alike is no help; --help is never the one meant.
+    assert.equal(
+      refused({ 'ca-file': string, 'webhook-file': string, 'auth-token-file': string }, ['--file', 'x']),
+      'unknown option "--file"',
+    )
+    assert.equal(refused({ ca: string }, ['--help-text']), 'unknown option "--help-text"')
   })
 
   it('takes a value that starts with a dash, so the range check can name it', () => {
