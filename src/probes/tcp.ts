@@ -57,7 +57,8 @@ export function parseTcpTarget(target: string | TcpTarget): TcpTarget {
   if (typeof target !== 'string' || target === '') {
     throw new TypeError(`tcp: expected "host:port", "tcp://host:port" or { host, port }, got ${String(target)}`)
   }
-  const text = target.startsWith('tcp://') ? target.slice('tcp://'.length).replace(/\/+$/, '') : target
+  // A URL's scheme is case-insensitive (RFC 3986): TCP:// as tcp://.
+  const text = /^[Tt][Cc][Pp]:\/\//.test(target) ? target.slice('tcp://'.length).replace(/\/+$/, '') : target
   const match = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:/\s]+):(\d+)$/.exec(text)
   if (!match) {
     throw new TypeError(

@@ -89,8 +89,13 @@ export function schemeOf(target: string): string {
   if (!scheme || !Object.hasOwn(FACTORIES, scheme)) {
     const shown = redactUrl(target)
     const supported = `supported schemes: ${SCHEMES.map((s) => `${s}://`).join(' ')}`
-    if (!scheme || /^[^:/]+:\d+$/.test(target)) {
-      const hint = /^[^:/\s]+:\d+$/.test(target) ? `; for a port, write tcp://${shown}` : ''
+    // host:port, or host:port/path as curl takes it: the scheme left out, not an unknown one.
+    if (!scheme || /^[^:/]+:\d+(?:[/?]|$)/.test(target)) {
+      const hint = /^[^:/\s]+:\d+$/.test(target)
+        ? `; for a port, write tcp://${shown}`
+        : /^[^:/\s]+:\d+[/?]/.test(target)
+          ? `; for an HTTP endpoint, write http://${shown}`
+          : ''
       throw new TargetError(`${JSON.stringify(shown)} is not a URL${hint} (${supported})`)
     }
     const meant = didYouMean(scheme, SCHEMES, (s) => `${s}://`)
@@ -151,7 +156,8 @@ export async function probeForTarget(target: string, options: TargetOptions = {}
  */
 export function filePath(target: string): string {
   const shown = JSON.stringify(target)
-  if (!target.startsWith('file://')) {
+  // A URL's scheme is case-insensitive (RFC 3986): File:// as file://.
+  if (!/^[Ff][Ii][Ll][Ee]:\/\//.test(target)) {
     // A literal % in a relative path stays one (file:50%done); %20 is a space.
     const path = decodeLoose(target.slice('file:'.length))
     if (path === '') throw new TargetError(`${shown} names no file; write file:///absolute/path`)

@@ -21,6 +21,11 @@ describe('probekit check: input it refuses, output it bounds', () => {
         /usage error: "gopher:\/\/127\.0\.0\.1:70\/" has the unsupported scheme "gopher:" \(supported schemes: http:\/\/ https:\/\/ tcp:\/\//,
       ],
       [['localhost:6379'], /usage error: "localhost:6379" is not a URL; for a port, write tcp:\/\/localhost:6379/],
+      // As curl takes it: the scheme left out, not the unknown scheme "localhost:".
+      [
+        ['localhost:8080/readyz'],
+        /usage error: "localhost:8080\/readyz" is not a URL; for an HTTP endpoint, write http:\/\/localhost:8080\/readyz /,
+      ],
       [['http://'], /usage error: "http:\/\/" is not a well-formed URL; check the host, port and escaping$/m],
       // A password holding a raw / then ? is masked whole, and the fix named.
       [

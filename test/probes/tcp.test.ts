@@ -38,6 +38,9 @@ describe('tcp probe', () => {
 
   it('parses IPv6 targets and rejects malformed ones in one sentence', () => {
     assert.deepEqual(parseTcpTarget('[::1]:80'), { host: '::1', port: 80 })
+    // A URL's scheme is case-insensitive (RFC 3986).
+    assert.deepEqual(parseTcpTarget('TCP://db.internal:5432'), { host: 'db.internal', port: 5432 })
+    assert.deepEqual(parseTcpTarget('Tcp://[::1]:80/'), { host: '::1', port: 80 })
     assert.throws(() => tcp('db.internal'), /"db.internal" is not a host and port; write it as "host:port"/)
     assert.throws(() => tcp('db:99999'), /must be a number from 1 to 65535/)
   })

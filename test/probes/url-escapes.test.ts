@@ -54,6 +54,9 @@ describe('malformed %-escapes in URLs', () => {
   it('in a file target: a relative path keeps a literal %, a file URL is refused', () => {
     assert.equal(filePath('file:reports/50%off.txt'), 'reports/50%off.txt')
     assert.equal(filePath('file:a%20b'), 'a b')
+    // A URL's scheme is case-insensitive (RFC 3986): FILE://localhost/… is a file URL, not a relative path.
+    assert.equal(filePath('FILE://localhost/tmp/a%20b'), '/tmp/a b')
+    assert.equal(filePath('File:///tmp/x'), '/tmp/x')
     assert.throws(() => filePath('file:///tmp/50%zz'), /"file:\/\/\/tmp\/50%zz": the path has a malformed %-escape/)
   })
 })
