@@ -130,7 +130,14 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
     let probe: Probe
     if (typeof nameOrProbe === 'string') {
       if (typeof checkOrOptions !== 'function') {
-        throw new TypeError(`health.add("${nameOrProbe}", check): check must be a function`)
+        // A built-in probe given a name of its own: add(name, postgres(pool)).
+        const named =
+          checkOrOptions && typeof checkOrOptions === 'object' && typeof (checkOrOptions as Probe).check === 'function'
+        throw new TypeError(
+          named
+            ? `health.add(${JSON.stringify(nameOrProbe)}, probe): a probe object carries its own name; give it where the probe is made, e.g. postgres(pool, { name: ${JSON.stringify(nameOrProbe)} }), then health.add(probe)`
+            : `health.add("${nameOrProbe}", check): check must be a function`,
+        )
       }
       checkProbeOptions(`health.add("${nameOrProbe}", check, options)`, maybeOptions, PROBE_OPTION_KEYS)
       probe = { ...maybeOptions, name: nameOrProbe, check: checkOrOptions }

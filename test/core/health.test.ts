@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { type ChangeEvent, createHealth, NotReady } from '../../src/index.js'
+import { tcp } from '../../src/probes/index.js'
 import { lineLogger } from '../support/line-logger.js'
 
 const quiet = { logger: false as const }
@@ -77,6 +78,23 @@ describe('groups', () => {
     assert.throws(() => health.add('x', () => {}, { groups: ['alive'] }), /unknown group "alive"/)
     assert.throws(() => health.add('y', () => {}, { timeout: -1 }), /timeout of "y" must be a positive number/)
     assert.throws(() => createHealth({ timeout: 0 }), /timeout must be a positive number/)
+  })
+
+  it('says how to name a built-in probe when the name comes first, and adds it named the way it says', () => {
+    const health = createHealth(quiet)
+    const probe = tcp('127.0.0.1:5432')
+    assert.throws(
+      // @ts-expect-error: a probe object in the place of the check function
+      () => health.add('primary-db', probe),
+      (error: Error) =>
+        error instanceof TypeError &&
+        error.message ===
+          'health.add("primary-db", probe): a probe object carries its own name; give it where the probe is made, e.g. postgres(pool, { name: "primary-db" }), then health.add(probe)',
+    )
+    // @ts-expect-error: neither a function nor a probe
+    assert.throws(() => health.add('x', 5), /^TypeError: health\.add\("x", check\): check must be a function$/)
+    health.add(tcp('127.0.0.1:5432', { name: 'primary-db' }))
+    assert.deepEqual(health.checkNames('ready'), ['lifecycle', 'primary-db'])
   })
 
   it('rejects a misspelt option key with the key it resembles, and a value outside the allowed ones', () => {
