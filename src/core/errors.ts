@@ -60,6 +60,19 @@ export function reasonOf(error: unknown, secrets?: SecretSet): string {
   return (oneLine.length > MAX_REASON ? `${oneLine.slice(0, MAX_REASON)}…` : oneLine) || 'failed'
 }
 
+/**
+ * `reasonOf(error)`, or a reason saying the thrown value cannot be read when reading it
+ * throws (a `message` getter or a proxy trap that throws), for callers that must end in a
+ * reason whatever was thrown.
+ */
+export function readableReason(error: unknown, secrets?: SecretSet): string {
+  try {
+    return reasonOf(error, secrets)
+  } catch {
+    return 'failed (what was thrown cannot be read: a getter or proxy trap of it threw)'
+  }
+}
+
 /** How many links of an `error.cause` chain a reason shows. */
 const MAX_CAUSES = 3
 

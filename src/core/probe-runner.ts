@@ -83,6 +83,12 @@ export class ProbeRunner {
         this.options.onResult(result)
         return result
       },
+      (error: unknown) => {
+        // runProbe turns every outcome into a result; should that ever break, this run fails
+        // alone: a rejection kept as `inFlight` would be every later caller's answer, for good.
+        this.inFlight = undefined
+        throw error
+      },
     )
     this.inFlight = run
     return run

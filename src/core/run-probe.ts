@@ -1,7 +1,7 @@
 import { isoTime, monotonicMs } from './clock.js'
 import { withDeadline } from './deadline.js'
-import { reasonOf } from './errors.js'
-import { redact, type SecretSet } from './redact.js'
+import { readableReason } from './errors.js'
+import { redact, renderValue, type SecretSet } from './redact.js'
 import type { CheckDetails, CheckResult, Probe } from './types.js'
 
 export interface RunProbeOptions {
@@ -41,15 +41,37 @@ export async function runProbe(probe: Probe, options: RunProbeOptions): Promise<
     critical,
   }
   if (probe.componentType) result.componentType = probe.componentType
-  if (failed) result.output = reasonOf(error, options.secrets)
+  if (failed) result.output = readableReason(error, options.secrets)
   else if (details && typeof details === 'object') applyDetails(result, details, options.secrets)
   return result
 }
 
+/**
+ * Copies what a passing check returned into its result. The types ask for strings, but a
+ * check written in JavaScript may return anything (`componentId: port`, a null-prototype
+ * object as `message`): each text field is turned into text, and details that cannot be
+ * read at all leave the check passing with a note, never a run that rejects.
+ */
 function applyDetails(result: CheckResult, details: CheckDetails, secrets: SecretSet | undefined): void {
-  if (details.message !== undefined) result.output = redact(String(details.message), secrets)
-  if (details.observedValue !== undefined) result.observedValue = details.observedValue
-  if (details.observedUnit !== undefined) result.observedUnit = details.observedUnit
-  if (details.componentType !== undefined) result.componentType = details.componentType
-  if (details.componentId !== undefined) result.componentId = redact(details.componentId, secrets)
+  try {
+    const { message, observedValue, observedUnit, componentType, componentId } = details
+    if (message !== undefined) result.output = redact(textOf(message), secrets)
+    if (observedValue !== undefined) {
+      result.observedValue = isObservable(observedValue) ? observedValue : redact(textOf(observedValue), secrets)
+    }
+    if (observedUnit !== undefined) result.observedUnit = textOf(observedUnit)
+    if (componentType !== undefined) result.componentType = textOf(componentType)
+    if (componentId !== undefined) result.componentId = redact(textOf(componentId), secrets)
+  } catch {
+    result.output = 'passed; the details it returned cannot be read (a getter or proxy trap of them threw)'
+  }
+}
+
+function isObservable(value: unknown): value is number | string | boolean {
+  return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean'
+}
+
+/** A detail as text: strings as they are, anything else rendered (secret keys masked). */
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : renderValue(value)
 }

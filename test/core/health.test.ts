@@ -363,6 +363,24 @@ describe('transitions', () => {
     )
   })
 
+  it('a check whose result cannot be read fails alone, and the next request runs it again', async () => {
+    const health = createHealth(quiet)
+    let unreadable = true
+    health.add('odd', () => {
+      if (!unreadable) return { componentId: 'db:5432' }
+      // A number where the type asks for text: the run rejected, and the rejected run stayed
+      // in flight, so every later /readyz answered "health check error" until a restart.
+      return { componentId: 5432 } as never
+    })
+    health.add('db', () => {})
+    const first = await health.run('ready')
+    assert.equal(first.status, 'pass')
+    assert.equal(first.checks.find((c) => c.name === 'odd')?.componentId, '5432')
+    unreadable = false
+    const second = await health.run('ready')
+    assert.equal(second.checks.find((c) => c.name === 'odd')?.componentId, 'db:5432')
+  })
+
   it('close() cutting off a background run in flight is no change: nothing logged or emitted', async () => {
     const lines: string[] = []
     const logger = {

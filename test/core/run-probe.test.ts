@@ -179,6 +179,74 @@ describe('runProbe', () => {
     assert.equal(result.output, 'closing')
   })
 
+  it('passes with details of the wrong kinds turned into text: a number as componentId, a null-prototype message', async () => {
+    const result = await runProbe(
+      {
+        name: 'db',
+        // What a check written in JavaScript may return; the types ask for strings.
+        check: () =>
+          ({
+            message: Object.assign(Object.create(null), { rows: 1 }),
+            componentId: 5432,
+            componentType: 7,
+            observedValue: { ms: 3 },
+            observedUnit: 1,
+          }) as never,
+      },
+      { timeoutMs: 1000 },
+    )
+    assert.equal(result.status, 'pass')
+    assert.equal(result.output, '{"rows":1}')
+    assert.equal(result.componentId, '5432')
+    assert.equal(result.componentType, '7')
+    assert.equal(result.observedValue, '{"ms":3}')
+    assert.equal(result.observedUnit, '1')
+  })
+
+  it('passes with a note when the details cannot be read at all', async () => {
+    const details = {
+      get componentId(): string {
+        throw new Error('getter boom')
+      },
+    }
+    const result = await runProbe({ name: 'db', check: () => details }, { timeoutMs: 1000 })
+    assert.equal(result.status, 'pass')
+    assert.match(result.output ?? '', /details it returned cannot be read/)
+  })
+
+  it('fails with a reason saying so when what was thrown cannot be read (a getter or a proxy trap that throws)', async () => {
+    const unreadableMessage = new Error('')
+    Object.defineProperty(unreadableMessage, 'message', {
+      get() {
+        throw new Error('getter boom')
+      },
+    })
+    const trap = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('proxy trap')
+        },
+        ownKeys() {
+          throw new Error('proxy trap')
+        },
+      },
+    )
+    for (const thrown of [unreadableMessage, trap]) {
+      const result = await runProbe(
+        {
+          name: 'x',
+          check: () => {
+            throw thrown
+          },
+        },
+        { timeoutMs: 1000 },
+      )
+      assert.equal(result.status, 'fail')
+      assert.match(result.output ?? '', /^failed \(what was thrown cannot be read/)
+    }
+  })
+
   it('leaves no timer behind after a passing run', async () => {
     const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
     await Promise.all(
