@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { isoTime } from './clock.js'
+import { readableReason } from './errors.js'
 import { Lifecycle, type LifecyclePhase } from './lifecycle.js'
 import { LogLimiter } from './log-limiter.js'
 import type { Logger } from './logger.js'
@@ -386,7 +387,18 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
         },
       },
     )
-    this.emit('change', event)
+    // A listener is the app's observer (metrics, alerts), called from inside a probe's run or
+    // a request's evaluation: its exception must not become that request's 503, nor crash the
+    // process from a request handler. It is logged, bounded like the transitions, instead.
+    try {
+      this.emit('change', event)
+    } catch (error) {
+      this.transitionLog.write(
+        'error',
+        { cause: 'listener', subject: what },
+        `health: a 'change' listener threw on "${what} ${from}${event.current}": ${readableReason(error)}`,
+      )
+    }
   }
 }
 

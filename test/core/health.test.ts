@@ -363,6 +363,38 @@ describe('transitions', () => {
     )
   })
 
+  it("a 'change' listener that throws changes no answer and crashes nothing: it is logged", async () => {
+    const { lines, logger } = lineLogger()
+    const health = createHealth({ logger })
+    health.on('change', (e: ChangeEvent) => {
+      throw new Error(`listener bug on ${e.kind}`)
+    })
+    let up = false
+    health.add('db', () => {
+      if (!up) throw new NotReady('down')
+    })
+    // A background probe's group is evaluated synchronously: there a listener's exception
+    // escaped evaluate() itself, out of the node:http request handler, and ended the process.
+    health.add('bg', () => {}, { interval: 1000, groups: ['live'] })
+    await sleep(20)
+    health.broken('stuck')
+    assert.equal((health.evaluate('live') as { status: string }).status, 'fail')
+    const failing = await health.run('ready')
+    assert.equal(failing.status, 'fail')
+    assert.equal(failing.checks.find((c) => c.name === 'db')?.output, 'down')
+    up = true
+    const ready = await health.run('startup')
+    assert.equal(ready.checks.find((c) => c.name === 'db')?.status, 'pass')
+    for (const line of [
+      `error health: a 'change' listener threw on "health lifecycle ready -> broken": listener bug on lifecycle`,
+      `error health: a 'change' listener threw on "health group live fail": listener bug on group`,
+      `error health: a 'change' listener threw on "health check db fail": listener bug on check`,
+    ]) {
+      assert.ok(lines.includes(line), `${line}\nnot among\n${lines.join('\n')}`)
+    }
+    await health.close()
+  })
+
   it('a check whose result cannot be read fails alone, and the next request runs it again', async () => {
     const health = createHealth(quiet)
     let unreadable = true
