@@ -44,9 +44,18 @@ export function formatHealthJson(report: Report, showReasons: boolean, service: 
       entry.output = showReasons ? (check.output ?? 'failed') : WITHHELD
       if (check.status === 'fail' && !firstFailure) firstFailure = check
     }
-    const list = body.checks[check.name]
+    // A check's name is the app's to choose, and `constructor` or `__proto__` is one: only
+    // own keys are looked up, and a new key is defined: assigning `__proto__` sets the prototype.
+    const list = Object.hasOwn(body.checks, check.name) ? body.checks[check.name] : undefined
     if (list) list.push(entry)
-    else body.checks[check.name] = [entry]
+    else {
+      Object.defineProperty(body.checks, check.name, {
+        value: [entry],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
+    }
   }
   if (firstFailure) body.output = `${firstFailure.name}: ${showReasons ? (firstFailure.output ?? 'failed') : WITHHELD}`
   if (report.unmatchedExcludes && report.unmatchedExcludes.length > 0) {

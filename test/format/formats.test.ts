@@ -72,6 +72,23 @@ describe('health+json format', () => {
     assert.deepEqual(body.checks.cache, [{ status: 'fail', time, output: 'timed out after 900 ms' }])
     assert.equal(body.output, 'cache: timed out after 900 ms')
   })
+
+  it('keys checks named like what every object inherits (constructor, __proto__, toString) as any other', () => {
+    const names = ['constructor', '__proto__', 'toString', 'db']
+    const body = formatHealthJson(
+      {
+        group: 'ready',
+        status: 'pass',
+        checks: names.map((name) => ({ name, status: 'pass', time, durationMs: 1, critical: true })),
+      },
+      true,
+    )
+    // These threw "list.push is not a function", and /readyz?format=json answered 503 with text.
+    const parsed = JSON.parse(JSON.stringify(body)) as { checks: Record<string, unknown> }
+    assert.deepEqual(Object.keys(parsed.checks), names)
+    for (const name of names) assert.deepEqual(parsed.checks[name], [{ status: 'pass', time }])
+    assert.equal(Object.getPrototypeOf(body.checks), Object.prototype)
+  })
 })
 
 describe('Prometheus format', () => {
