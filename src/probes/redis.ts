@@ -14,7 +14,9 @@ import { timed, type UntimedDetails } from './timed.js'
 export interface IoRedisClientLike {
   status: string
   ping(): Promise<string>
-  options: { host?: string; port?: number; path?: string }
+  // `| undefined`: ioredis types these so, and under exactOptionalPropertyTypes a bare `?:`
+  // would refuse its clients.
+  options: { host?: string | undefined; port?: number | undefined; path?: string | undefined }
 }
 
 /** An ioredis `Cluster`. */
