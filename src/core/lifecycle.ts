@@ -1,4 +1,4 @@
-import { reasonOf } from './errors.js'
+import { readableReason } from './errors.js'
 import type { Group, Status } from './types.js'
 
 /** The process's own state, as the app or the graceful-shutdown helper sets it. */
@@ -19,7 +19,8 @@ const PASS: LifecycleVerdict = { status: 'pass' }
 export class Lifecycle {
   private pending = new Map<number, string>()
   private nextTaskId = 0
-  private failedTask: string | undefined
+  /** Why each startup task that rejected failed, by task name: failing again under one name replaces its reason. */
+  private readonly failedTasks = new Map<string, string>()
   private notReadyReason: string | undefined
   private brokenReason: string | undefined
   private shuttingDown = false
@@ -36,8 +37,12 @@ export class Lifecycle {
   get phase(): LifecyclePhase {
     if (this.brokenReason !== undefined) return 'broken'
     if (this.shuttingDown) return 'shutting down'
+    // A failed startup task outweighs those still pending: readiness cannot come any more,
+    // and the change (its log line, its event) is due when the task fails, not when the
+    // slowest other task ends.
+    if (this.failedTasks.size > 0) return 'not ready'
     if (this.pending.size > 0) return 'starting'
-    if (this.failedTask !== undefined || this.notReadyReason !== undefined) return 'not ready'
+    if (this.notReadyReason !== undefined) return 'not ready'
     return 'ready'
   }
 
@@ -50,10 +55,12 @@ export class Lifecycle {
     if (this.brokenReason !== undefined) return { status: 'fail', reason: `broken: ${this.brokenReason}` }
     if (group === 'live') return PASS
     if (this.shuttingDown) return { status: 'fail', reason: 'shutting down' }
-    if (this.pending.size > 0) {
-      return { status: 'fail', reason: `starting: waiting for ${[...this.pending.values()].join(', ')}` }
+    const waiting = this.pending.size > 0 ? [...this.pending.values()].join(', ') : undefined
+    if (this.failedTasks.size > 0) {
+      const failed = [...this.failedTasks.values()].join('; ')
+      return { status: 'fail', reason: waiting === undefined ? failed : `${failed}; still waiting for ${waiting}` }
     }
-    if (this.failedTask !== undefined) return { status: 'fail', reason: this.failedTask }
+    if (waiting !== undefined) return { status: 'fail', reason: `starting: waiting for ${waiting}` }
     if (this.notReadyReason !== undefined) return { status: 'fail', reason: this.notReadyReason }
     return PASS
   }
@@ -72,7 +79,7 @@ export class Lifecycle {
       },
       (error: unknown) => {
         this.pending.delete(id)
-        this.failedTask = `startup task ${name} failed: ${reasonOf(error)}`
+        this.failedTasks.set(name, `startup task ${name} failed: ${readableReason(error)}`)
         this.changed()
         throw error
       },

@@ -258,6 +258,42 @@ describe('lifecycle', () => {
     assert.equal(report.checks[0]?.output, 'startup task migrate failed: no such table')
   })
 
+  it('says a startup task failed as it fails, while another is still pending', async () => {
+    const { lines, logger } = lineLogger()
+    const health = createHealth({ logger })
+    const events: ChangeEvent[] = []
+    health.on('change', (e) => events.push(e))
+    let warmed!: () => void
+    const warming = health.startupTask('warm-cache', new Promise<void>((r) => (warmed = r)))
+    await assert.rejects(
+      health.startupTask('migrate', async () => {
+        throw new Error('no such table')
+      }),
+    )
+    // It read "starting: waiting for warm-cache", and nothing was logged, for as long as the
+    // other task took: a pod killed by its startupProbe with the failure never said.
+    const report = await health.run('ready')
+    assert.equal(report.status, 'fail')
+    assert.equal(report.checks[0]?.output, 'startup task migrate failed: no such table; still waiting for warm-cache')
+    assert.equal(health.phase, 'not ready')
+    assert.ok(
+      lines.includes(
+        'info health lifecycle starting -> not ready: startup task migrate failed: no such table; still waiting for warm-cache',
+      ),
+      lines.join('\n'),
+    )
+    assert.deepEqual(
+      events.filter((e) => e.kind === 'lifecycle').map((e) => [e.previous, e.current]),
+      [
+        ['ready', 'starting'],
+        ['starting', 'not ready'],
+      ],
+    )
+    warmed()
+    await warming
+    assert.equal((await health.run('ready')).checks[0]?.output, 'startup task migrate failed: no such table')
+  })
+
   it('goes starting -> ready -> shutting down, for good', async () => {
     const health = createHealth({ ...quiet, initiallyReady: false })
     assert.equal(health.phase, 'not ready')
