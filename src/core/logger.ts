@@ -1,3 +1,4 @@
+import { readableReason } from './errors.js'
 import { lineSafe } from './inert.js'
 
 /** Anything shaped like `console` or a pino logger. */
@@ -19,8 +20,30 @@ export type LogLevel = 'info' | 'warn' | 'error'
 export function writeLog(logger: Logger | false | undefined, level: LogLevel, message: string, fields: object): void {
   if (!logger) return
   const line = lineSafe(message)
-  if (typeof (logger as { child?: unknown }).child === 'function') logger[level](safeFields(fields), line)
-  else logger[level](line)
+  try {
+    if (typeof (logger as { child?: unknown }).child === 'function') logger[level](safeFields(fields), line)
+    else logger[level](line)
+  } catch (error) {
+    loggerFailed(logger, error)
+  }
+}
+
+/** Loggers that have thrown once: each is warned about once. */
+const failedLoggers = new WeakSet<object>()
+
+/**
+ * A logger that throws (a pino destination already ended, a broken transport) loses that
+ * line and nothing else: lines are written from inside probe runs, request evaluations and
+ * the shutdown sequence, where its exception turned every answer into a 503, made
+ * `health.notReady()` throw, or cut the shutdown short. Node's process warning says so once.
+ */
+function loggerFailed(logger: object, error: unknown): void {
+  if (failedLoggers.has(logger)) return
+  failedLoggers.add(logger)
+  process.emitWarning(
+    `probekit: the logger threw (${readableReason(error)}); the lines it refuses are dropped, and probekit goes on`,
+    { code: 'PROBEKIT_LOGGER_FAILED' },
+  )
 }
 
 /** How deep `safeFields` walks: the fields probekit writes nest two levels (`{ health: { reason } }`). */

@@ -431,6 +431,38 @@ describe('transitions', () => {
     await health.close()
   })
 
+  it('a logger that throws loses its lines and changes nothing else; a process warning says so once', async () => {
+    let calls = 0
+    const boom = () => {
+      calls++
+      throw new Error('logger stream closed')
+    }
+    const warnings: Error[] = []
+    const onWarning = (warning: Error) => warnings.push(warning)
+    process.on('warning', onWarning)
+    try {
+      const health = createHealth({ logger: { info: boom, warn: boom, error: boom } })
+      let up = false
+      health.add('db', () => {
+        if (!up) throw new NotReady('down')
+      })
+      // Each transition's line threw out of the probe run: every answer was a rejection.
+      assert.equal((await health.run('ready')).status, 'fail')
+      health.notReady('maintenance')
+      up = true
+      health.ready()
+      assert.equal((await health.run('ready')).status, 'pass')
+      await sleep(10)
+      assert.ok(calls >= 4, `the logger was called ${calls} times`)
+      const ours = warnings.filter((w) => (w as { code?: string }).code === 'PROBEKIT_LOGGER_FAILED')
+      assert.equal(ours.length, 1)
+      assert.match(ours[0]?.message ?? '', /^probekit: the logger threw \(logger stream closed\)/)
+      await health.close()
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+
   it('a check whose result cannot be read fails alone, and the next request runs it again', async () => {
     const health = createHealth(quiet)
     let unreadable = true

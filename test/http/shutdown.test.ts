@@ -447,6 +447,38 @@ describe('gracefulShutdown in-process (exit: false)', () => {
     assert.deepEqual(result.forced, ['cleanup hook "pool" failed: pool already closed'])
   })
 
+  it('goes on to the end when a hook rejects with what cannot be read, or the logger throws', async () => {
+    const boom = () => {
+      throw new Error('logger stream closed')
+    }
+    const health = createHealth({ logger: false })
+    const shutdown = gracefulShutdown(health, {
+      exit: false,
+      signals: [],
+      delayMs: 0,
+      logger: { info: boom, warn: boom, error: boom },
+    })
+    const ran: string[] = []
+    shutdown.onShutdown('last', () => {
+      ran.push('last')
+    })
+    shutdown.onShutdown('odd', () => {
+      ran.push('odd')
+      const unreadable = new Error('')
+      Object.defineProperty(unreadable, 'message', {
+        get() {
+          throw new Error('getter boom')
+        },
+      })
+      throw unreadable
+    })
+    // Each ended the sequence with a rejection: the hooks after it never ran, nor did the exit.
+    const result = await shutdown.shutdown()
+    assert.deepEqual(ran, ['odd', 'last'])
+    assert.equal(result.exitCode, 1)
+    assert.match(result.forced[0] ?? '', /^cleanup hook "odd" failed: failed \(what was thrown cannot be read/)
+  })
+
   it('waits 5 s by default when running in Kubernetes, and not at all elsewhere', async () => {
     const messages: string[] = []
     const logger = {
