@@ -18,7 +18,7 @@ import { Socket } from 'node:net'
 import { NotReady } from '../core/errors.js'
 import { describeArgument } from '../core/options.js'
 import { redact, redactCut, type SecretSet } from '../core/redact.js'
-import { describeNetworkError } from './network-error.js'
+import { describeNetworkError, errorCode } from './network-error.js'
 import { discard, settleOnce } from './socket.js'
 
 /** Node's default `--max-http-header-size`, counted after the status line as Node counts it. */
@@ -100,6 +100,13 @@ export interface HeadAnswer {
   location: string | undefined
 }
 
+/**
+ * Added when a plain `http://` connection is reset or closed before the server sent a byte,
+ * which is how a TLS-only port meets a client that does not speak TLS (the redis, mqtt and
+ * grpc probes say the same for theirs).
+ */
+export const PLAIN_HINT = '; if the port takes TLS, write https://'
+
 /** Whether these headers can be sent as they are: one sentence naming the first that cannot, else undefined. */
 export function headerProblem(headers: Readonly<Record<string, unknown>>): string | undefined {
   for (const [name, value] of Object.entries(headers)) {
@@ -123,12 +130,17 @@ export function requestHead(request: HeadRequest, signal: AbortSignal): Promise<
       const fail = (reason: string) => settle.reject(new NotReady(`${request.shown}: ${reason}`))
       let buffered: Buffer = Buffer.alloc(0)
       let received = false
-      socket.on('error', (error) => fail(describeNetworkError(error)))
+      socket.on('error', (error) => {
+        const code = errorCode(error)
+        fail(
+          `${describeNetworkError(error)}${!received && (code === 'ECONNRESET' || code === 'EPIPE') ? PLAIN_HINT : ''}`,
+        )
+      })
       socket.on('close', () =>
         fail(
           received
             ? 'the server closed the connection in the middle of its answer'
-            : 'the server closed the connection without answering',
+            : `the server closed the connection without answering${PLAIN_HINT}`,
         ),
       )
       socket.on('data', (chunk: Buffer) => {

@@ -6,8 +6,8 @@ import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core
 import { decodeLoose, redact, redactCut, redactUrl, SecretSet, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { CONNECT_OPTIONS, type ConnectOptions, connectTimeoutMs } from './connect-timeout.js'
-import { headerProblem, notAStatus, reasonPhrase, requestHead } from './http-head.js'
-import { describeNetworkError, isTlsTrustError } from './network-error.js'
+import { headerProblem, notAStatus, PLAIN_HINT, reasonPhrase, requestHead } from './http-head.js'
+import { describeNetworkError, errorCode, isTlsTrustError } from './network-error.js'
 import { discard, settleOnce } from './socket.js'
 import { timed, type UntimedDetails } from './timed.js'
 
@@ -232,7 +232,11 @@ async function exchange(url: URL, settings: RequestSettings, signal: AbortSignal
       if (settings.ca !== undefined) requestOptions.ca = settings.ca
       requestOptions.rejectUnauthorized = !settings.insecure
     }
-    const fail = (error: unknown) => settle.reject(new NotReady(`${shown}: ${describeHttpError(error)}`))
+    const fail = (error: unknown) => {
+      const code = errorCode(error)
+      const hint = !secure && !response && (code === 'ECONNRESET' || code === 'EPIPE') ? PLAIN_HINT : ''
+      settle.reject(new NotReady(`${shown}: ${describeHttpError(error)}${hint}`))
+    }
     const sent = send(requestOptions)
     req = sent
     sent.once('socket', (socket) => {

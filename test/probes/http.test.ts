@@ -208,6 +208,18 @@ describe('http probe', () => {
     assert.doesNotMatch(result.output ?? '', /SSL routines|deps\/openssl|error:0A/)
   })
 
+  it('says an http:// URL at a TLS port may need https://, with and without reading the body', async () => {
+    // A node:https server closes (or resets) a connection that sends plain HTTP: the reason
+    // read "the server closed the connection without answering" or "connection reset by
+    // the server (ECONNRESET)", with nothing about TLS.
+    const plain = `http${tlsBase.slice(5)}/ok`
+    for (const probe of [http(plain), http(plain, { expectBody: 'ok' })]) {
+      const result = await run(probe)
+      assert.equal(result.status, 'fail')
+      assert.match(result.output ?? '', /; if the port takes TLS, write https:\/\/$/)
+    }
+  })
+
   it('passes with insecure against an untrusted certificate', async () => {
     const result = await run(http(`${untrustedBase}/ok`, { insecure: true }))
     assert.equal(result.status, 'pass', result.output)
