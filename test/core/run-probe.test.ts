@@ -203,6 +203,18 @@ describe('runProbe', () => {
     assert.equal(result.observedUnit, '1')
   })
 
+  it('passes with a BigInt observed value as text, which every output can show', async () => {
+    // A BigInt kept as it was made JSON.stringify throw: /readyz?format=json answered 503
+    // "health check error: Do not know how to serialize a BigInt".
+    const result = await runProbe(
+      { name: 'queue', check: () => ({ observedValue: 12345678901234567890n }) as never },
+      { timeoutMs: 1000 },
+    )
+    assert.equal(result.status, 'pass')
+    assert.equal(result.observedValue, '12345678901234567890')
+    assert.doesNotThrow(() => JSON.stringify(result))
+  })
+
   it('passes with a note when the details cannot be read at all', async () => {
     const details = {
       get componentId(): string {
