@@ -8,6 +8,7 @@
  * and sockets of its own, so a slow or dead receiver never delays a check.
  */
 
+import { setMaxListeners } from 'node:events'
 import { hostname } from 'node:os'
 import { jsonSafe, lineSafe } from '../core/inert.js'
 import { limitedLog } from '../core/log-limiter.js'
@@ -169,6 +170,9 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
   const closing = new AbortController()
   // Aborted when a shutdown deadline passes: requests in flight end, nothing more is sent.
   const abandoning = new AbortController()
+  // Every request in flight listens to `abandoning`, every retry's wait to `closing`: up to
+  // four per URL, by design, so Node's "possible memory leak" warning past ten would be false.
+  setMaxListeners(0, closing.signal, abandoning.signal)
   const inFlight = new Set<Promise<void>>()
   let closed: Promise<void> | undefined
   const held = new Map<string, { transitions: Transition[]; state: CheckState }>()

@@ -332,6 +332,41 @@ describe('webhooks', () => {
     await fleet.waitForState(ID, 'passing')
   })
 
+  it('hold a dozen requests to receivers that never answer without a listener-leak warning', async () => {
+    // Three URLs of a receiver that takes requests and never answers: four requests each
+    // in flight at once, every one of them listening for the shutdown deadline.
+    const silent = createServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const base = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`)
+    process.on('warning', onWarning)
+    const hooks = startWebhooks(fleet.monitor, {
+      urls: [`${base}/a`, `${base}/b`, `${base}/c`],
+      minIntervalMs: 0,
+      timeoutMs: 400,
+      retries: 2,
+      backoffMs: 50,
+      logger: false,
+    })
+    try {
+      for (let i = 0; i < 3; i++) {
+        fleet.monitor.push('nightly', 'fail')
+        await fleet.waitForState(ID, 'critical')
+        fleet.monitor.push('nightly', 'success')
+        await fleet.waitForState(ID, 'passing')
+      }
+      await waitFor('twelve requests in flight', () => hooks.pending >= 12)
+      await sleep(1500) // through timeouts and retries
+      assert.deepEqual(warnings, [])
+    } finally {
+      process.off('warning', onWarning)
+      await hooks.close()
+      silent.closeAllConnections()
+      await new Promise<void>((resolve) => silent.close(() => resolve()))
+    }
+  })
+
   it('are sent by `probekit monitor --webhook-file FILE`, the URL out of the process list, and the monitor stops cleanly', async () => {
     const dir = makeTempDir('monitor-webhook')
     writeFileSync(join(dir, 'cron.yaml'), 'id: cron\nnode: n9\nchecks:\n  - { name: backup, type: push, period: 1h }\n')
