@@ -122,7 +122,10 @@ interface Target {
   url: string
   /** `Basic …` from the URL's userinfo, if it has one. */
   authorization: string | undefined
-  /** How logs name it: scheme://host[:port]/… — the path of a webhook is often its secret. */
+  /**
+   * How logs name it: scheme://host[:port]/… — the path of a webhook is often its secret —
+   * and, when another URL reads the same, its place in the list (`… (#2)`).
+   */
   shown: string
   queue: WebhookNotification[]
   active: number
@@ -165,6 +168,14 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
       queue: [],
       active: 0,
     }
+  })
+  // Chat webhooks of one service share their host (hooks.slack.com/…): without its place in
+  // the list, a log line would not say which one fails, and the log limiter would fold one
+  // receiver's failures into another's count.
+  const shownCount = new Map<string, number>()
+  for (const target of targets) shownCount.set(target.shown, (shownCount.get(target.shown) ?? 0) + 1)
+  targets.forEach((target, i) => {
+    if ((shownCount.get(target.shown) as number) > 1) target.shown += ` (#${i + 1})`
   })
   const checks = new Map<string, CheckEntry>()
   const closing = new AbortController()

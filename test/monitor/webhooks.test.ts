@@ -169,6 +169,36 @@ describe('webhooks', () => {
     }
   })
 
+  it('name each of two failing URLs of one host apart in the log, by their place in the list', async () => {
+    // Two chat hooks on one host, one refusing with 404, the other with 410: each has its
+    // own line, not one folded into the other's count.
+    const hookHost = createServer((req, res) => {
+      req.resume()
+      res.writeHead(req.url?.startsWith('/services/AAAA1111') ? 404 : 410).end()
+    })
+    await new Promise<void>((resolve) => hookHost.listen(0, '127.0.0.1', resolve))
+    const base = `http://127.0.0.1:${(hookHost.address() as AddressInfo).port}`
+    const log = new Log()
+    const hooks = startWebhooks(fleet.monitor, {
+      urls: [`${base}/services/AAAA1111/secret1`, receiver.url, `${base}/services/BBBB2222/secret2`],
+      minIntervalMs: 0,
+      logger: log,
+    })
+    try {
+      fleet.monitor.push('nightly', 'fail')
+      await fleet.waitForState(ID, 'critical')
+      await waitFor('both to give up', () => log.lines.filter((l) => l.startsWith('error')).length === 2)
+      const lines = log.lines.filter((l) => l.startsWith('error')).sort()
+      assert.match(lines[0] ?? '', new RegExp(`^error webhook ${base}/… \\(#1\\): gave up .*: answered 404$`))
+      assert.match(lines[1] ?? '', new RegExp(`^error webhook ${base}/… \\(#3\\): gave up .*: answered 410$`))
+      assert.ok(lines.every((l) => !/AAAA1111|BBBB2222|secret/.test(l)))
+    } finally {
+      await hooks.close()
+      hookHost.closeAllConnections()
+      await new Promise<void>((resolve) => hookHost.close(() => resolve()))
+    }
+  })
+
   it('mask the secret-looking path segments and query values of the URL each on its own, not its plain words', async () => {
     const port = new URL(receiver.url).port
     const hooks = startWebhooks(fleet.monitor, {
