@@ -108,8 +108,9 @@ ${etcdFlagsHelp(30)}
                               below Alertmanager's resolve_timeout)
   --alert-name NAME           the alerts' alertname label (default ProbekitCheckFailing)
   --external-url URL          the dashboard's address as people reach it, linked in alerts
-  -q, --quiet                 do not print transitions (errors are still printed);
-                              without it, at most one line per check and cause per 10 s
+  -q, --quiet                 do not print transitions (errors, warnings and recoveries
+                              are still printed); without it, at most one line per check
+                              and cause per 10 s
   -h, --help                  show this help
 
 Examples:
@@ -416,19 +417,15 @@ function parseListen(value: string): { host: string; port: number } | undefined 
  * secrets masked (`redact`, once the monitor exists), control characters and newlines
  * shown as escapes, so a target's words can neither drive the terminal nor forge a line.
  */
-function lineLogger(quiet: boolean, redact: () => ((text: string) => string) | undefined): Logger {
+function lineLogger(redact: () => ((text: string) => string) | undefined): Logger {
   const line = (level: string, args: unknown[]) => {
     const text = args.filter((a) => typeof a === 'string').join(' ')
     const masked = redact()?.(text) ?? redactText(text)
     process.stdout.write(`${new Date().toISOString()} ${level}${lineSafe(masked)}\n`)
   }
   return {
-    info: (...args) => {
-      if (!quiet) line('', args)
-    },
-    warn: (...args) => {
-      if (!quiet) line('', args)
-    },
+    info: (...args) => line('', args),
+    warn: (...args) => line('', args),
     error: (...args) => line('error: ', args),
   }
 }
@@ -438,7 +435,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0
   tuneHeap()
   let monitor: Monitor | undefined
-  const logger = lineLogger(parsed.quiet, () => monitor?.redact)
+  const logger = lineLogger(() => monitor?.redact)
   // Starting takes seconds with a large fleet (loading 50,000 checks): a signal meanwhile
   // must not kill the process as Node's default would. A SIGHUP reloads once it runs; a
   // SIGTERM or SIGINT ends the start-up cleanly (the load stops where it is, exit 0).
@@ -487,6 +484,7 @@ export async function run(argv: string[]): Promise<number> {
   monitor = new Monitor({
     store,
     logger,
+    logTransitions: !parsed.quiet,
     ...(share ? { share } : {}),
     ...(parsed.node ? { node: parsed.node } : {}),
     ...(parsed.concurrency ? { concurrency: parsed.concurrency } : {}),

@@ -82,6 +82,12 @@ export interface MonitorOptions {
   connectionsPerOrigin?: number
   /** Where transitions and store errors are logged; `false` for silence. Default console. */
   logger?: Logger | false
+  /**
+   * Whether each transition is logged (one line per check and 10 s). Default true; `false`
+   * (`probekit monitor -q`) keeps the logger for everything else: errors, warnings such as
+   * dropped notifications, and the recoveries that follow them.
+   */
+  logTransitions?: boolean
   /** CA file for HTTPS checks that name none (p2's preparer `ca_path`). */
   caFile?: string
   /**
@@ -132,6 +138,7 @@ const MONITOR_OPTION_KEYS = optionKeys<MonitorOptions>()({
   concurrency: true,
   connectionsPerOrigin: true,
   logger: true,
+  logTransitions: true,
   caFile: true,
   outputSyncMs: true,
   historyFlushMs: true,
@@ -1083,20 +1090,21 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     if (transition) {
       const level = next.state === 'critical' ? 'warn' : 'info'
       // One line per check per 10 s: a flapping check (or a flood of pushes) writes a line and a count.
-      limitedLog(this.logger).write(
-        level,
-        {
-          cause: 'state changes',
-          subject: `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}`,
-          now: next.state,
-        },
-        `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}: ${transition.from} → ${transition.to}: ${firstLine(output)}`,
-        {
-          id: transition.id,
-          from: transition.from,
-          to: transition.to,
-        },
-      )
+      if (this.options.logTransitions !== false)
+        limitedLog(this.logger).write(
+          level,
+          {
+            cause: 'state changes',
+            subject: `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}`,
+            now: next.state,
+          },
+          `${entry.spec.pod}/${entry.spec.check} on ${entry.spec.node}: ${transition.from} → ${transition.to}: ${firstLine(output)}`,
+          {
+            id: transition.id,
+            from: transition.from,
+            to: transition.to,
+          },
+        )
       this.safeEmit('change', transition, { ...state })
     }
     // A copy only for someone listening (the event stream): most runs have no listener.

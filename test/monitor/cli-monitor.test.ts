@@ -72,8 +72,17 @@ describe('probekit monitor', () => {
       flips.set(url, n + 1)
       return n % 2 === 1
     }
+    // A webhook receiver that fails its first delivery and takes the retry.
+    let hookFailed = false
     server = createServer((req, res) => {
       const url = req.url ?? '/'
+      if (url === '/hook-fails-once') {
+        req.resume()
+        res.statusCode = hookFailed ? 200 : 500
+        hookFailed = true
+        res.end()
+        return
+      }
       res.statusCode = url === '/down' || (url.startsWith('/flip') && flipped(url)) ? 503 : 200
       res.end(`${req.url}\n`)
     })
@@ -118,6 +127,31 @@ describe('probekit monitor', () => {
       `id: web\nnode: n1\nchecks:\n  - name: up\n    url: ${base}/up\n    interval: 1s\n`,
     )
     await waitFor('the new check to run', () => /web\/up on n1: unknown → passing/.test(m.output()), 10_000)
+    m.child.kill('SIGTERM')
+    assert.equal(await m.exited, 0, m.output())
+  })
+
+  it('with --quiet prints no transition, and still what the notifications meet', async () => {
+    const dir = makeTempDir('cli-monitor-quiet')
+    writeFileSync(
+      join(dir, 'web.yaml'),
+      `id: web\nnode: n1\nchecks:\n  - name: down\n    url: ${base}/down\n    interval: 1s\n`,
+    )
+    const m = startMonitor([
+      '--store',
+      'memory',
+      '--listen',
+      'none',
+      '--quiet',
+      '--webhook',
+      `${base}/hook-fails-once`,
+      dir,
+    ])
+    running.push(m)
+    // The retry comes 0.5–1 s after the first attempt fails.
+    await waitFor('the delivery after a retry', () => m.output().includes('after 1 retries'), 10_000)
+    assert.match(m.output(), /webhook http:\/\/127\.0\.0\.1:\d+\/…: delivered n1\/web\/down after 1 retries/)
+    assert.doesNotMatch(m.output(), /→/)
     m.child.kill('SIGTERM')
     assert.equal(await m.exited, 0, m.output())
   })
