@@ -19,6 +19,38 @@ async function trustingFetch(ca: string): Promise<{ fetch: typeof fetch; close()
   }
 }
 
+/**
+ * The most of an answer read: far above a fleet's (50,000 checks whose outputs all hold 4 KB
+ * make some 250 MB) and below the longest string V8 can make, past which `res.text()` of a
+ * 2 GB answer (or a gzip bomb) aborted the whole process with a V8 fatal error.
+ */
+const MAX_ANSWER_BYTES = 500 * 1024 * 1024
+
+/** The answer's body as text, within the call's deadline and `MAX_ANSWER_BYTES`, each failure in one sentence. */
+async function readAnswer(res: Response, shown: string): Promise<string> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  try {
+    if (res.body) {
+      for await (const chunk of res.body) {
+        size += chunk.byteLength
+        if (size > MAX_ANSWER_BYTES) {
+          throw new Error(
+            `the monitor API at ${shown} answered more than ${MAX_ANSWER_BYTES / 1024 / 1024} MB; is --api the monitor's --listen address?`,
+          )
+        }
+        chunks.push(chunk)
+      }
+    }
+  } catch (error) {
+    if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') {
+      throw new Error(`the monitor API at ${shown} did not finish its answer within 10 s (${size} bytes came)`)
+    }
+    throw error
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
 export interface MonitorApiCall {
   method?: 'GET' | 'POST' | 'DELETE'
   /** A JSON body. */
@@ -106,7 +138,7 @@ export async function callMonitorApi(base: string, path: string, call: MonitorAp
   }
   let text: string
   try {
-    text = await res.text()
+    text = await readAnswer(res, shown)
   } finally {
     await trusted?.close()
   }

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { gzipSync } from 'node:zlib'
 import { formatTree, type InspectDocument, toInspect } from '../../src/monitor/inspect.js'
 import { Monitor } from '../../src/monitor/monitor.js'
 import { openStore } from '../../src/monitor/store/index.js'
@@ -232,6 +235,50 @@ describe('probekit inspect', () => {
       stderr.trim(),
       `probekit inspect: cannot reach the monitor API at http://127.0.0.1:${port}: connection refused; is "probekit monitor" running and listening there?`,
     )
+  })
+
+  it('refuses an answer of more than 500 MB, and one that does not end within 10 s, in one sentence each', async () => {
+    // 600 MB of JSON whitespace as 600 gzip members of 1 MB each, some 1 KB apiece on the
+    // wire: fetch inflates it. A 2 GB answer read whole aborted node with a V8 fatal error.
+    const member = gzipSync(Buffer.alloc(1024 * 1024, 32))
+    let endless = false
+    const hostile = createServer((req, res) => {
+      if (!endless && req.headers['accept-encoding']?.includes('gzip')) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
+        let sent = 0
+        const more = () => {
+          while (sent < 600) {
+            sent++
+            if (!res.write(member)) return void res.once('drain', more)
+          }
+          res.end()
+        }
+        return more()
+      }
+      // Then an answer that starts and never ends.
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('[')
+    })
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve))
+    const api = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`
+    try {
+      const huge = await inspect('--api', api)
+      assert.equal(huge.code, 1)
+      assert.equal(
+        huge.stderr.trim(),
+        `probekit inspect: the monitor API at ${api} answered more than 500 MB; is --api the monitor's --listen address?`,
+      )
+      endless = true
+      const slow = await inspect('--api', api)
+      assert.equal(slow.code, 1)
+      assert.equal(
+        slow.stderr.trim(),
+        `probekit inspect: the monitor API at ${api} did not finish its answer within 10 s (1 bytes came)`,
+      )
+    } finally {
+      hostile.closeAllConnections()
+      await new Promise<void>((resolve) => hostile.close(() => resolve()))
+    }
   })
 
   it('refuses an --api URL with a password, and a port fetch never connects to, saying why (not "is it running?")', async () => {
