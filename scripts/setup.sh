@@ -14,6 +14,7 @@ declare -A NEEDS=(
   [redis-cli]=redis-tools [pg_isready]=postgresql-client [wrk]=wrk [hyperfine]=hyperfine
   [prometheus-blackbox-exporter]=prometheus-blackbox-exporter [flock]=util-linux [saslpasswd2]=sasl2-bin
   [taskset]=util-linux [/usr/bin/time]=time [prometheus-alertmanager]=prometheus-alertmanager
+  [prometheus]=prometheus
 )
 
 have() {

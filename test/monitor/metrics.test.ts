@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { X509Certificate } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -8,8 +8,18 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { gunzipSync } from 'node:zlib'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
-import { canConnect, freePort, ManagedProcess, makeTempDir, requireBinary, sleep } from '../support/server-process.js'
+import {
+  canConnect,
+  freePort,
+  ManagedProcess,
+  makeTempDir,
+  requireBinary,
+  sleep,
+  waitFor,
+} from '../support/server-process.js'
 import { makeTestCertificates, type TestCertificates } from '../support/tls.js'
+
+const root = new URL('../..', import.meta.url).pathname
 
 interface Sample {
   name: string
@@ -289,6 +299,47 @@ describe('GET /metrics', () => {
       assert.equal(theirs.samples.find((s) => s.name === 'probe_success')?.value, 1)
     } finally {
       await exporter.stop()
+    }
+  })
+
+  it("keeps each check's target as `instance` in a real Prometheus scraping with the configuration in docs/api.md", async () => {
+    const binary = requireBinary('prometheus')
+    const dir = makeTempDir('prometheus')
+    // The documented block, pointed at this monitor (which takes no token: an empty file).
+    const docs = readFileSync(join(root, 'docs/api.md'), 'utf8')
+    const block = /A scrape configuration:\n\n```yaml\n([\s\S]*?)```/.exec(docs)?.[1]
+    assert.ok(block, 'docs/api.md has no scrape configuration')
+    writeFileSync(join(dir, 'token'), 'no-token-needed-here\n')
+    const config = join(dir, 'prometheus.yml')
+    writeFileSync(
+      config,
+      `global: { scrape_interval: 1s }\n${block
+        .replace('monitor:8008', new URL(fleet.url).host)
+        .replace('/etc/prometheus/probekit.token', join(dir, 'token'))}`,
+    )
+    const port = await freePort()
+    const prometheus = new ManagedProcess(
+      'prometheus',
+      binary,
+      [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+      { ready: () => canConnect(port) },
+    )
+    await prometheus.start()
+    try {
+      const query = async (q: string) => {
+        const answer = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`)
+        return ((await answer.json()) as { data: { result: { metric: Record<string, string> }[] } }).data.result
+      }
+      const [up] = await waitFor('a scrape', async () => {
+        const result = await query('probe_success{check="health_check"}')
+        return result.length ? result : undefined
+      })
+      assert.equal(up?.metric.instance, fleet.target.url('/up'))
+      assert.equal(up?.metric.exported_instance, undefined)
+      const [own] = await query('probekit_monitor_check_runs_total')
+      assert.equal(own?.metric.instance, new URL(fleet.url).host)
+    } finally {
+      await prometheus.stop()
     }
   })
 })
