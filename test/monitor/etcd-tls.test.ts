@@ -347,6 +347,26 @@ describe('etcd store over TLS with client certificates and RBAC (real etcd)', ()
     )
   })
 
+  it('an etcd+tls:// address to a plain etcd ends in one sentence naming etcd:// (not "cannot reach etcd")', async () => {
+    // etcd's plain client port resets a TLS hello: undici saw ECONNRESET only.
+    const plain = await startEtcd()
+    try {
+      await assert.rejects(
+        openStoreAsync(`etcd+tls://127.0.0.1:${plain.clientPort}/probekit`, { etcd: { logger: false } }),
+        (error: Error) => {
+          assert.ok(error instanceof StoreError, String(error))
+          assert.match(
+            error.message,
+            /^etcd at https:\/\/127\.0\.0\.1:\d+ does not speak TLS on that port; use --store etcd:\/\/… for plain HTTP, or point at its TLS client port$/,
+          )
+          return true
+        },
+      )
+    } finally {
+      await plain.stop()
+    }
+  })
+
   it('a user whose role may not touch the prefix ends in one sentence naming the prefix; no user, in one naming --etcd-user', async () => {
     await assert.rejects(
       store(secured, { prefix: '/probekit/denied', user: 'stranger', passwordFile: strangerPasswordFile }),

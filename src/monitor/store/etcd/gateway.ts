@@ -3,7 +3,7 @@
  * cancelled at close; no gRPC stack is loaded. A failure becomes `EtcdRefused` (a setting
  * to fix, one sentence naming the flag) or `EtcdUnavailable` (etcd did not answer).
  */
-import { isIP } from 'node:net'
+import { isIP, connect as netConnect } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { Agent, type Dispatcher, request } from 'undici'
 import { describeNetworkError } from '../../../probes/network-error.js'
@@ -278,9 +278,7 @@ export class EtcdGateway {
         `etcd at ${endpoint} presented a certificate for other names (${detail}); address etcd by a name its certificate holds in --store`,
       )
     if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG')
-      return new EtcdRefused(
-        `etcd at ${endpoint} does not speak TLS on that port; use --store etcd://… for plain HTTP, or point at its TLS client port`,
-      )
+      return plainHttpPort(endpoint)
     if (CLIENT_CERT_ALERTS.test(code)) return this.clientCertRefused(endpoint, code)
     if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
       // undici reports a TLS alert as "other side closed": ask the port once more, by hand, why.
@@ -342,13 +340,19 @@ export class EtcdGateway {
         socket.write(`POST /v3/maintenance/status HTTP/1.1\r\nhost: ${url.host}\r\ncontent-length: 2\r\n\r\n{}`)
       })
       socket.on('data', () => done(undefined))
-      socket.on('error', (error: NodeJS.ErrnoException) =>
-        done(
-          CLIENT_CERT_ALERTS.test(error.code ?? '')
-            ? this.clientCertRefused(endpoint, error.code as string)
-            : undefined,
-        ),
-      )
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        if (CLIENT_CERT_ALERTS.test(error.code ?? ''))
+          return done(this.clientCertRefused(endpoint, error.code as string))
+        // etcd's plain client port resets a TLS hello rather than answering it: ask it in plain HTTP.
+        if (!plain && error.code === 'ECONNRESET' && !settled) {
+          clearTimeout(timer)
+          settled = true
+          socket.destroy()
+          answersPlainHttp(url, timeoutMs).then((yes) => resolve(yes ? plainHttpPort(endpoint) : undefined))
+          return
+        }
+        done(undefined)
+      })
       socket.on('close', () => done(undefined))
     })
   }
@@ -361,6 +365,40 @@ export class EtcdGateway {
     this.closing.abort()
     return this.agent.destroy()
   }
+}
+
+function plainHttpPort(endpoint: string): EtcdRefused {
+  return new EtcdRefused(
+    `etcd at ${endpoint} does not speak TLS on that port; use --store etcd://… for plain HTTP, or point at its TLS client port`,
+  )
+}
+
+/**
+ * Whether `url`'s host and port answer etcd's status request in plain HTTP with 200 within
+ * `timeoutMs`. Not any status: a TLS port of a Go server (etcd's own) answers plain HTTP
+ * with 400 "Client sent an HTTP request to an HTTPS server".
+ */
+function answersPlainHttp(url: URL, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = netConnect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) })
+    let head = ''
+    const done = (yes: boolean) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(yes)
+    }
+    const timer = setTimeout(() => done(false), timeoutMs)
+    socket.setEncoding('latin1')
+    socket.on('connect', () =>
+      socket.write(`POST /v3/maintenance/status HTTP/1.1\r\nhost: ${url.host}\r\ncontent-length: 2\r\n\r\n{}`),
+    )
+    socket.on('data', (chunk: string) => {
+      head += chunk
+      if (head.length >= 13) done(/^HTTP\/1\.[01] 200 /.test(head))
+    })
+    socket.on('error', () => done(false))
+    socket.on('close', () => done(/^HTTP\/1\.[01] 200 /.test(head)))
+  })
 }
 
 export interface WatchResult {
