@@ -263,6 +263,31 @@ describe('monitor replicas on a real etcd', () => {
     await b.stop()
   })
 
+  it('a replica stopped cleanly hands its checks over with their states: none passes through unknown on the survivor', async () => {
+    const prefix = `/handover${++prefixes}`
+    const a = await replica('monitor-a', prefix)
+    const b = await replica('monitor-b', prefix)
+    await waitFor('both to see each other', () => a.share.liveMembers().length === 2, 5000)
+    const ownedByB = ids.filter((id) => b.share.owns(id))
+    assert.ok(ownedByB.length > 0)
+    await waitFor(
+      'every check published passing by its owner',
+      async () =>
+        (await allPublishedBy(prefix, ownedByB, 'monitor-b')) && a.monitor.states().every((s) => s.state === 'passing'),
+      10_000,
+    )
+    // Each of b's checks taken over from `unknown` was a transition, and so a webhook
+    // (unknown → passing) for every check of a stopped replica.
+    const changes: string[] = []
+    a.monitor.on('change', (t) => changes.push(`${t.id}: ${t.from} → ${t.to}`))
+    await b.stop()
+    await waitFor("a to publish b's share", () => allPublishedBy(prefix, ownedByB, 'monitor-a'), 5000)
+    await sleep(1000) // through a's first runs of them
+    assert.deepEqual(changes, [])
+    for (const id of ownedByB) assert.equal(a.monitor.state(id)?.state, 'passing', id)
+    await a.stop()
+  })
+
   it("a check's owner publishes it again when another writer's state lands on it, and the other replicas show the owner's", async () => {
     const prefix = `/fleet${++prefixes}`
     const a = await replica('monitor-a', prefix)

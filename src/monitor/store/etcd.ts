@@ -36,6 +36,7 @@ import { hostname } from 'node:os'
 import { type Logger, writeLog } from '../../core/logger.js'
 import { rejectUnknownKeys } from '../../core/options.js'
 import { redact, redactUrl } from '../../core/redact.js'
+import { sleep } from '../../core/sleep.js'
 import type {
   CheckState,
   HistoryPoint,
@@ -91,6 +92,12 @@ export interface ReplicaInfo {
 
 /** Deadline of the requests `open()` makes; a refused connection still fails at once. */
 const OPEN_TIMEOUT_MS = 5000
+
+/**
+ * How long a stopping replica waits at most for the others to take its checks over with
+ * their published states before it revokes its lease (within the stop's flush budget).
+ */
+const HANDOVER_MS = 1500
 
 /**
  * The TTL asked of etcd for a replica's lease: 2 s under `--lease-ttl` from 6 s up, 1 s
@@ -489,10 +496,11 @@ export class EtcdStore
   }
 
   /**
-   * Writes what is pending (waiting at most `flushTimeoutMs`, default 2 s), then revokes
-   * this replica's lease — its states and registration disappear at once, so the other
-   * replicas take its checks over now rather than after the lease TTL — and closes every
-   * connection. Safe to call more than once.
+   * Writes what is pending (waiting at most `flushTimeoutMs`, default 2 s), hands this
+   * replica's checks to the others with their published states (`handOver`), then revokes
+   * its lease — what is left of its states disappears at once, so the other replicas take
+   * its checks over now rather than after the lease TTL — and closes every connection.
+   * Safe to call more than once.
    */
   async shutdown(options: { flushTimeoutMs?: number } = {}): Promise<void> {
     if (this.closed) return
@@ -508,7 +516,10 @@ export class EtcdStore
         this.kick()
         await this.writing
       }
-      if (this.available) await this.lease.revoke()
+      if (this.available) {
+        await this.handOver(Math.min(deadline, Date.now() + HANDOVER_MS))
+        await this.lease.revoke()
+      }
     }
     this.lease.lost()
     this.closing.abort()
@@ -519,6 +530,29 @@ export class EtcdStore
   }
 
   // ---- internals ----
+
+  /**
+   * Gives this replica's checks to the others before its lease goes: the registration is
+   * deleted first, so they take the checks over from the states still published under the
+   * lease, as from a live replica — with their state and streaks, not from `unknown`, so a
+   * stop moves no check through `unknown` and sends no "unknown → passing" notification
+   * for each. The lease is revoked once no key is bound to it any more (the others wrote
+   * those states under their own leases), or at `deadline`.
+   */
+  private async handOver(deadline: number): Promise<void> {
+    if (!this.lease.id || this.members().every((id) => id === this.replicaId)) return
+    try {
+      await this.call('/v3/kv/deleterange', { key: b64(this.key('replicas', this.replicaId)) })
+      while (Date.now() < deadline) {
+        const answer = await this.call<{ keys?: string[] }>('/v3/lease/timetolive', { ID: this.lease.id, keys: true })
+        if (!answer.keys?.length) return
+        // Each answer lists the keys still bound: a replica of 50,000 checks, some 2 MB.
+        await sleep(100)
+      }
+    } catch {
+      // etcd went away meanwhile: the revoke (or the lease's own end) does the rest.
+    }
+  }
 
   private key(kind: StoreKeyKind, rest: string): string {
     return `${this.prefix}/${kind}/${rest}`
