@@ -333,7 +333,12 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
       return {
         ok: false,
         retry,
-        reason: `answered ${res.status}`,
+        // A redirect is not followed (it would resend the body, the URL's secret path aside):
+        // the fix is the URL it names, which is not logged, as it may hold a secret.
+        reason:
+          res.status >= 300 && res.status < 400
+            ? `answered ${res.status}, a redirect, which is not followed; give the URL it redirects to`
+            : `answered ${res.status}`,
         retryAfterMs: retryAfter(res.headers.get('retry-after')),
       }
     } catch (error) {

@@ -169,12 +169,13 @@ describe('webhooks', () => {
     }
   })
 
-  it('name each of two failing URLs of one host apart in the log, by their place in the list', async () => {
-    // Two chat hooks on one host, one refusing with 404, the other with 410: each has its
-    // own line, not one folded into the other's count.
+  it('name each of two failing URLs of one host apart in the log, by their place in the list, and say what to do about a redirect', async () => {
+    // Two chat hooks on one host, one refusing with 404, the other moved (301): each has
+    // its own line, not one folded into the other's count, and the redirect says what to do.
     const hookHost = createServer((req, res) => {
       req.resume()
-      res.writeHead(req.url?.startsWith('/services/AAAA1111') ? 404 : 410).end()
+      if (req.url?.startsWith('/services/AAAA1111')) res.writeHead(404).end()
+      else res.writeHead(301, { location: 'https://moved.example/services/BBBB2222/secret2' }).end()
     })
     await new Promise<void>((resolve) => hookHost.listen(0, '127.0.0.1', resolve))
     const base = `http://127.0.0.1:${(hookHost.address() as AddressInfo).port}`
@@ -190,8 +191,13 @@ describe('webhooks', () => {
       await waitFor('both to give up', () => log.lines.filter((l) => l.startsWith('error')).length === 2)
       const lines = log.lines.filter((l) => l.startsWith('error')).sort()
       assert.match(lines[0] ?? '', new RegExp(`^error webhook ${base}/… \\(#1\\): gave up .*: answered 404$`))
-      assert.match(lines[1] ?? '', new RegExp(`^error webhook ${base}/… \\(#3\\): gave up .*: answered 410$`))
-      assert.ok(lines.every((l) => !/AAAA1111|BBBB2222|secret/.test(l)))
+      assert.match(
+        lines[1] ?? '',
+        new RegExp(
+          `^error webhook ${base}/… \\(#3\\): gave up .*: answered 301, a redirect, which is not followed; give the URL it redirects to$`,
+        ),
+      )
+      assert.ok(lines.every((l) => !/AAAA1111|BBBB2222|secret|moved\.example/.test(l)))
     } finally {
       await hooks.close()
       hookHost.closeAllConnections()
