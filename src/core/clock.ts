@@ -46,3 +46,22 @@ function three(n: number): string {
  * again when it fires.
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * Why a time written as ISO 8601 (`2026-02-30T06:00Z`) names a day or an hour the calendar
+ * has not, or undefined. Date.parse rolls such a time over without a word (February 30 is
+ * March 2, 23:60 midnight), so a silence or a query would quietly be for another time.
+ */
+export function calendarProblem(text: string): string | undefined {
+  const match = /^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/i.exec(text)
+  if (!match) return undefined
+  const [, year, month, day, hour, minute, second] = match
+  const m = Number(month)
+  if (m < 1 || m > 12) return `month ${month} is not one of 01–12`
+  // Day 0 of the next month is the last day of this one.
+  const days = new Date(Date.UTC(Number(year), m, 0)).getUTCDate()
+  if (Number(day) < 1 || Number(day) > days) return `${year}-${month} has no day ${day} (it has ${days})`
+  if (hour !== undefined && (Number(hour) > 23 || Number(minute) > 59 || Number(second ?? 0) > 59))
+    return `${hour}:${minute}${second === undefined ? '' : `:${second}`} is not a time of day (00:00 to 23:59:59)`
+  return undefined
+}

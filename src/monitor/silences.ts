@@ -5,6 +5,7 @@
  */
 
 import { randomUUID } from 'node:crypto'
+import { calendarProblem } from '../core/clock.js'
 import { redact as redactText } from '../core/redact.js'
 import { DEFAULT_RETENTION, silencesToDrop } from './store/retention.js'
 import type { CheckKey, MonitorStore, Silence, SilenceMark } from './types.js'
@@ -187,6 +188,8 @@ export class Silences {
         )
       endsAt = now + input.forMs
     } else if (input.until !== undefined) {
+      const impossible = typeof input.until === 'string' ? calendarProblem(input.until) : undefined
+      if (impossible) throw new SilenceError(`\`until\` ${JSON.stringify(input.until)} is not a time: ${impossible}`)
       endsAt = Date.parse(input.until)
       if (Number.isNaN(endsAt))
         throw new SilenceError(

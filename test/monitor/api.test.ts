@@ -181,7 +181,19 @@ describe('one pod, one check, history and transitions', () => {
         assert.equal(res.status, 400, `${path}?since=${raw}`)
       }
     }
-    for (const raw of ['2030-01-01', '2030-01-01T00:00Z', '2030-01-01T01:00:00.123+01:00']) {
+    // Days and hours the calendar has not, which Date.parse rolls over (February 30 is March 2).
+    for (const [raw, why] of [
+      ['2026-02-30', '2026-02 has no day 30 (it has 28)'],
+      ['2028-02-30T00:00Z', '2028-02 has no day 30 (it has 29)'],
+      ['2026-04-31T12:00:00Z', '2026-04 has no day 31 (it has 30)'],
+      ['2026-13-01', 'month 13 is not one of 01–12'],
+      ['2026-01-01T23:60Z', '23:60 is not a time of day (00:00 to 23:59:59)'],
+    ]) {
+      const res = await getJson(`${fleet.url}/v1/transitions?since=${encodeURIComponent(raw as string)}`)
+      assert.equal(res.status, 400, raw)
+      assert.equal((res.body as { error: string }).error, `since "${raw}" is not a time: ${why}`)
+    }
+    for (const raw of ['2030-01-01', '2030-01-01T00:00Z', '2030-01-01T01:00:00.123+01:00', '2028-02-29T23:59:59Z']) {
       const res = await getJson(`${fleet.url}/v1/transitions?since=${encodeURIComponent(raw)}`)
       assert.equal(res.status, 200, raw)
       assert.deepEqual(res.body, { transitions: [] }, raw)

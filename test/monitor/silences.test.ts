@@ -731,6 +731,20 @@ describe('silences through the API and probekit silence', () => {
     }
   })
 
+  it('an `until` on a day the calendar has not is refused, not rolled over to the next month', async () => {
+    const year = new Date().getUTCFullYear() + 1
+    const res = await fetch(`${fleet.url}/v1/silences`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pod: 'jobs', until: `${year}-02-30T06:00:00Z`, comment: 'x' }),
+    })
+    assert.equal(res.status, 400)
+    assert.match(
+      ((await res.json()) as { error: string }).error,
+      new RegExp(`^\`until\` "${year}-02-30T06:00:00Z" is not a time: ${year}-02 has no day 30 \\(it has 2[89]\\)$`),
+    )
+  })
+
   it('probekit silence add refuses --for longer than a year before it asks the monitor', async () => {
     // Nothing listens at --api: the sentence comes from the command itself.
     const api = `http://127.0.0.1:${await refusedPort()}`

@@ -3,6 +3,7 @@
  * a pod, recent transitions, p2-inspect JSON, and `/v1` itself (the list of routes). Only
  * reads the monitor's state and store.
  */
+import { calendarProblem } from '../../core/clock.js'
 import { matchesFilter, toInspect } from '../inspect.js'
 import type { Monitor } from '../monitor.js'
 import { checkId, HEALTH_STATES, type HealthState } from '../types.js'
@@ -178,7 +179,11 @@ function since(query: URLSearchParams): { since?: string } {
   // ISO 8601 only, with a four-digit year: the stores compare times as ISO strings, where
   // `+275760-…` (what Date makes of a later year) sorts before every stored time, and
   // Date.parse's other forms (`0`, `Dec 25 2030`) read as surprising times.
-  const ms = ISO_TIME.test(raw) ? Date.parse(raw) : Number.NaN
+  const iso = ISO_TIME.test(raw)
+  // Date.parse rolls 2026-02-30 over to March 2: a query for another day than was asked.
+  const impossible = iso ? calendarProblem(raw) : undefined
+  if (impossible) throw new HttpError(400, `since ${JSON.stringify(raw)} is not a time: ${impossible}`)
+  const ms = iso ? Date.parse(raw) : Number.NaN
   if (Number.isNaN(ms))
     throw new HttpError(
       400,
