@@ -64,14 +64,25 @@ export async function run(argv: string[]): Promise<number> {
     parsed.api !== undefined
       ? await fromApi(parsed.api, filter, parsed.tokenFile, parsed.ca)
       : await fromStore(parsed.store ?? DEFAULT_STORE, filter, parsed.etcd)
-  if (parsed.format === 'tree') {
-    const color = process.stdout.isTTY === true && !process.env.NO_COLOR
-    process.stdout.write(formatTree(doc, { color }))
-  } else {
-    // JSON.stringify escapes C0 but leaves DEL, C1 (a one-byte CSI, U+009B) and the
-    // bidirectional controls (U+202E reorders what a terminal shows) raw.
-    process.stdout.write(`${jsonSafe(JSON.stringify(doc, null, 4))}\n`)
+  let text: string
+  try {
+    if (parsed.format === 'tree') {
+      const color = process.stdout.isTTY === true && !process.env.NO_COLOR
+      text = formatTree(doc, { color })
+    } else {
+      // JSON.stringify escapes C0 but leaves DEL, C1 (a one-byte CSI, U+009B) and the
+      // bidirectional controls (U+202E reorders what a terminal shows) raw.
+      text = `${jsonSafe(JSON.stringify(doc, null, 4))}\n`
+    }
+  } catch (error) {
+    // A field nested thousands deep, which only a server that is not the monitor sends.
+    if (error instanceof RangeError && parsed.api !== undefined)
+      throw new Error(
+        `the monitor API at ${redactUrl(parsed.api)} answered JSON nested too deep to print; is --api the monitor's --listen address?`,
+      )
+    throw error
   }
+  process.stdout.write(text)
   return 0
 }
 
@@ -195,5 +206,32 @@ async function fromApi(
   tokenFile: string | undefined,
   ca: string | undefined,
 ): Promise<InspectDocument> {
-  return (await callMonitorApi(base, '/v1/inspect', { query: filter, tokenFile, ca })) as InspectDocument
+  const doc = await callMonitorApi(base, '/v1/inspect', { query: filter, tokenFile, ca })
+  // What is printed is what the API said: anything else than pods of nodes of checks (a
+  // server that is not the monitor) is refused before it is shown as checks, or nested so
+  // deep that printing it overflows the stack.
+  if (!isInspectDocument(doc)) {
+    throw new Error(
+      `the monitor API at ${redactUrl(base)} answered JSON that is not an inspect document (pods of nodes of checks); is --api the monitor's --listen address?`,
+    )
+  }
+  return doc
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** `{ pod: { node: { check: { status, output, … } } } }`, as GET /v1/inspect answers. */
+function isInspectDocument(doc: unknown): doc is InspectDocument {
+  if (!isObject(doc)) return false
+  for (const nodes of Object.values(doc)) {
+    if (!isObject(nodes)) return false
+    for (const checks of Object.values(nodes)) {
+      if (!isObject(checks)) return false
+      for (const check of Object.values(checks)) {
+        if (!isObject(check) || typeof check.status !== 'string' || typeof check.output !== 'string') return false
+      }
+    }
+  }
+  return true
 }

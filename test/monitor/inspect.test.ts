@@ -281,6 +281,43 @@ describe('probekit inspect', () => {
     }
   })
 
+  it('refuses JSON that is not an inspect document, and one nested too deep to print, in one sentence each', async () => {
+    const deep = 100_000
+    const answers = [
+      '{"checks":[]}',
+      '[]',
+      '{"web":{"n1":{"db":{"status":"passing"}}}}',
+      `{"web":{"n1":{"db":{"status":"passing","output":"","x":${'['.repeat(deep)}${']'.repeat(deep)}}}}}`,
+    ]
+    let next = 0
+    const hostile = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(answers[next++])
+    })
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve))
+    const api = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`
+    try {
+      for (let i = 0; i < 3; i++) {
+        const wrong = await inspect('--api', api)
+        assert.equal(wrong.code, 1, answers[i])
+        assert.equal(wrong.stdout, '', 'a document of another shape was printed as checks')
+        assert.equal(
+          wrong.stderr.trim(),
+          `probekit inspect: the monitor API at ${api} answered JSON that is not an inspect document (pods of nodes of checks); is --api the monitor's --listen address?`,
+        )
+      }
+      const nested = await inspect('--api', api)
+      assert.equal(nested.code, 1)
+      assert.equal(
+        nested.stderr.trim(),
+        `probekit inspect: the monitor API at ${api} answered JSON nested too deep to print; is --api the monitor's --listen address?`,
+      )
+    } finally {
+      hostile.closeAllConnections()
+      await new Promise<void>((resolve) => hostile.close(() => resolve()))
+    }
+  })
+
   it('refuses an --api URL with a password, and a port fetch never connects to, saying why (not "is it running?")', async () => {
     const creds = await inspect('--api', 'http://ops:hunter2@127.0.0.1:8008')
     assert.equal(creds.code, 1)
