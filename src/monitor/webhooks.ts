@@ -112,6 +112,8 @@ export interface Webhooks extends PendingDeliveries {
 
 interface CheckEntry {
   lastSentAt: number
+  /** The state the last notification of this check left it in. */
+  lastTo: HealthState | undefined
   pending: Transition[]
   state: CheckState | undefined
   timer: NodeJS.Timeout | undefined
@@ -214,6 +216,13 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
       held.set(transition.id, h)
       return
     }
+    // A check's first result when it passes (the monitor starting, a check added) is no news:
+    // a fleet of a thousand checks would send a thousand "unknown → passing" at every start.
+    // Coming back from an unknown this sender announced is news, and so is any failure.
+    if (transition.from === 'unknown' && transition.to === 'passing') {
+      const known = checks.get(transition.id)
+      if (!known || (known.pending.length === 0 && known.lastTo !== 'unknown')) return
+    }
     const entry = entryOf(transition.id)
     entry.pending.push(transition)
     if (entry.pending.length > MAX_COALESCED) entry.pending.shift()
@@ -232,7 +241,8 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
 
   function entryOf(id: string): CheckEntry {
     let entry = checks.get(id)
-    if (!entry) checks.set(id, (entry = { lastSentAt: 0, pending: [], state: undefined, timer: undefined }))
+    if (!entry)
+      checks.set(id, (entry = { lastSentAt: 0, lastTo: undefined, pending: [], state: undefined, timer: undefined }))
     return entry
   }
 
@@ -242,6 +252,7 @@ export function startWebhooks(monitor: TransitionSource, options: WebhookOptions
     if (transitions.length === 0) return
     entry.pending = []
     entry.lastSentAt = Date.now()
+    entry.lastTo = (transitions[transitions.length - 1] as Transition).to
     const notification = toNotification(transitions, entry.state, monitorName)
     for (const target of targets) {
       if (target.queue.length >= maxQueue) {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
+import { EventEmitter } from 'node:events'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { startWebhooks, type WebhookNotification } from '../../src/monitor/webhooks.js'
+import type { CheckState, HealthState } from '../../src/monitor/types.js'
+import { startWebhooks, type TransitionSource, type WebhookNotification } from '../../src/monitor/webhooks.js'
 import { blackholeServer } from '../support/faults.js'
 import { type Fleet, startFleet } from '../support/monitor-fleet.js'
 import {
@@ -405,7 +407,10 @@ describe('webhooks', () => {
 
   it('are sent by `probekit monitor --webhook-file FILE`, the URL out of the process list, and the monitor stops cleanly', async () => {
     const dir = makeTempDir('monitor-webhook')
-    writeFileSync(join(dir, 'cron.yaml'), 'id: cron\nnode: n9\nchecks:\n  - { name: backup, type: push, period: 1h }\n')
+    writeFileSync(
+      join(dir, 'cron.yaml'),
+      'id: cron\nnode: n9\nchecks:\n  - { name: backup, type: push, period: 1h }\n  - { name: rotate, type: push, period: 1h }\n',
+    )
     const hooks = join(makeTempDir('monitor-webhook-urls'), 'webhooks')
     writeFileSync(hooks, `# the ops channel\n\n${receiver.url}\n`)
     const port = await freePort()
@@ -433,6 +438,9 @@ describe('webhooks', () => {
     try {
       const commandLine = readFileSync(`/proc/${monitor.pid}/cmdline`, 'utf8')
       assert.ok(!commandLine.includes(receiver.url), commandLine)
+      // A first result that passes is no news: nothing is sent for it.
+      const first = await fetch(`http://127.0.0.1:${port}/v1/push/cron/rotate`, { method: 'POST' })
+      assert.equal(first.status, 200)
       const push = await fetch(`http://127.0.0.1:${port}/v1/push/cron/backup/fail`, {
         method: 'POST',
         body: 'tar: exit 2',
@@ -449,10 +457,63 @@ describe('webhooks', () => {
       const notification = receiver.delivered[0] as WebhookNotification
       assert.deepEqual([notification.id, notification.from, notification.to], ['n9/cron/backup', 'unknown', 'critical'])
       assert.match(notification.output, /tar: exit 2/)
+      // What came after the rotate check's first result was sent, and nothing for it.
+      await sleep(300)
+      assert.deepEqual(
+        receiver.delivered.map((n) => n.id),
+        ['n9/cron/backup'],
+      )
     } finally {
       await monitor.stop('SIGTERM')
     }
     assert.equal(monitor.child?.exitCode, 0, monitor.recentOutput)
+  })
+
+  it("send nothing for a check's first result when it passes, and announce a return from an unknown they announced", async () => {
+    // The monitor's change events, as a replica taking checks over or a restart makes them.
+    const source = new EventEmitter()
+    const hooks = startWebhooks(source as TransitionSource, { urls: [receiver.url], minIntervalMs: 0, logger: false })
+    const state = fleet.monitor.state(ID) as CheckState
+    let index = 1000
+    const change = (id: string, from: HealthState, to: HealthState) =>
+      source.emit(
+        'change',
+        {
+          id,
+          pod: 'jobs',
+          node: 'n1',
+          check: id.split('/')[2],
+          from,
+          to,
+          at: new Date().toISOString(),
+          output: 'x',
+          index: ++index,
+        },
+        { ...state, id, state: to },
+      )
+    try {
+      change('n1/jobs/a', 'unknown', 'passing')
+      change('n1/jobs/b', 'unknown', 'critical')
+      await waitFor('the failure', () => receiver.delivered.length === 1)
+      change('n1/jobs/a', 'passing', 'unknown')
+      change('n1/jobs/a', 'unknown', 'passing')
+      change('n1/jobs/b', 'critical', 'unknown')
+      change('n1/jobs/b', 'unknown', 'passing')
+      await waitFor('the returns', () => receiver.delivered.length === 5)
+      await sleep(200)
+      assert.deepEqual(
+        receiver.delivered.map((n) => `${n.check} ${n.from} → ${n.to}`),
+        [
+          'b unknown → critical',
+          'a passing → unknown',
+          'a unknown → passing',
+          'b critical → unknown',
+          'b unknown → passing',
+        ],
+      )
+    } finally {
+      await hooks.close()
+    }
   })
 
   it("put the checker's verdict line in the chat text, and a program's last line", async () => {
