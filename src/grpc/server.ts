@@ -34,7 +34,7 @@
  * gracefulShutdown(health).onShutdown('grpc', () => new Promise((resolve) => server.tryShutdown(resolve)))
  */
 import { reasonOf } from '../core/errors.js'
-import type { ChangeEvent, HealthCore } from '../core/health.js'
+import { type ChangeEvent, type HealthCore, LIFECYCLE_CHECK } from '../core/health.js'
 import { cutShort, jsonSafe } from '../core/inert.js'
 import { optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { worstStatus } from '../core/status.js'
@@ -177,7 +177,9 @@ export function addHealthService(
   const watchers = new Set<Watcher>()
   let closed = false
   // Last known status of each check, from reports and change events: what Watch streams
-  // are computed from, so a change costs no probe run.
+  // are computed from, so a change costs no probe run. Never the lifecycle check: its verdict
+  // depends on the group (a draining process fails ready, passes live), so it is asked for
+  // each group afresh, never carried over from a report of another.
   const known = new Map<string, Status>()
 
   const resolve = (service: string): Target | undefined => {
@@ -190,7 +192,7 @@ export function addHealthService(
   }
 
   const remember = (report: Report): void => {
-    for (const check of report.checks) known.set(check.name, check.status)
+    for (const check of report.checks) if (check.name !== LIFECYCLE_CHECK) known.set(check.name, check.status)
   }
 
   // As the model says, shutdown included: from beginShutdown() "" and ready (and startup)
@@ -211,12 +213,13 @@ export function addHealthService(
   /** The status from what is known, without running anything. */
   const knownStatus = (target: Target): number => {
     if (target.check !== undefined) {
-      if (target.check === 'lifecycle') return servingOf(health.lifecycleResult('startup').status)
+      if (target.check === LIFECYCLE_CHECK) return servingOf(health.lifecycleResult('startup').status)
       const status = known.get(target.check)
       return status === undefined ? ServingStatus.UNKNOWN : servingOf(status)
     }
     const statuses: Status[] = [health.lifecycleResult(target.group).status]
     for (const name of health.checkNames(target.group)) {
+      if (name === LIFECYCLE_CHECK) continue
       const status = known.get(name)
       if (status !== undefined) statuses.push(status)
     }

@@ -287,6 +287,57 @@ describe('addHealthService under faults and shutdown', () => {
     }
   })
 
+  it('keeps a Watch of live SERVING through a drain in which Check calls read "" and ready, up to its last status', async () => {
+    const health = createHealth({ logger: false })
+    let dbFailing = false
+    health.add('db', () => {
+      if (dbFailing) throw new Error('db is down')
+    })
+    const served = await serve(health)
+    const live = watch(served.client, 'live')
+    try {
+      assert.equal(await live.next(), 'SERVING')
+      health.beginShutdown()
+      // The kubelet's readiness probe and a load balancer keep calling Check while the app drains.
+      assert.equal(await check(served.client, ''), 'NOT_SERVING')
+      assert.equal(await check(served.client, 'ready'), 'NOT_SERVING')
+      // A change of a check in the ready group reaches every stream; live has no reason to move.
+      dbFailing = true
+      assert.equal(await check(served.client, 'db'), 'NOT_SERVING')
+      served.service.close()
+      const { code, seenBefore } = await live.ended
+      assert.equal(code, grpcJs.status.OK)
+      assert.deepEqual(seenBefore, ['SERVING'], 'live never said NOT_SERVING, as /livez answers 200 while draining')
+    } finally {
+      live.cancel()
+      await served.close()
+      await health.close()
+    }
+  })
+
+  it('Watch of ready comes back to SERVING after notReady() and ready(), though a Check read "not ready" between them', {
+    timeout: 10_000,
+  }, async () => {
+    const health = createHealth({ logger: false })
+    health.add('db', () => {})
+    const served = await serve(health)
+    const ready = watch(served.client, 'ready')
+    try {
+      assert.equal(await ready.next(), 'SERVING')
+      const down = ready.next()
+      health.notReady('maintenance')
+      assert.equal(await down, 'NOT_SERVING')
+      assert.equal(await check(served.client, ''), 'NOT_SERVING')
+      const up = ready.next()
+      health.ready()
+      assert.equal(await up, 'SERVING')
+    } finally {
+      ready.cancel()
+      await served.close()
+      await health.close()
+    }
+  })
+
   it('rejects a server that is not a grpc-js server, in one sentence', () => {
     assert.throws(
       () => addHealthService({} as never, createHealth({ logger: false })),
