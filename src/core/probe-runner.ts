@@ -95,7 +95,7 @@ export class ProbeRunner {
   }
 
   private notRunYet(): CheckResult {
-    return {
+    const result: CheckResult = {
       name: this.name,
       status: this.critical ? 'fail' : 'warn',
       output: 'not checked yet',
@@ -104,5 +104,19 @@ export class ProbeRunner {
       critical: this.critical,
       ...(this.probe.componentType ? { componentType: this.probe.componentType } : {}),
     }
+    notRunYetResults.add(result)
+    return result
   }
+}
+
+/** The stand-ins that `result()` gives for background probes that have not run yet. */
+const notRunYetResults = new WeakSet<CheckResult>()
+
+/**
+ * Whether `result` stands in for a background probe that had not run yet. Its first real
+ * result is no transition when it passes (health reports a first pass as the norm), so
+ * whoever keeps statuses from reports (the gRPC Watch streams) learns of it this way.
+ */
+export function isNotRunYet(result: CheckResult): boolean {
+  return notRunYetResults.has(result)
 }

@@ -37,6 +37,7 @@ import { reasonOf } from '../core/errors.js'
 import { type ChangeEvent, type HealthCore, LIFECYCLE_CHECK } from '../core/health.js'
 import { cutShort, jsonSafe } from '../core/inert.js'
 import { optionKeys, rejectUnknownKeys } from '../core/options.js'
+import { isNotRunYet } from '../core/probe-runner.js'
 import { worstStatus } from '../core/status.js'
 import type { Group, Report, Status } from '../core/types.js'
 import { closeWithServers } from '../http/shutdown.js'
@@ -123,6 +124,8 @@ type UnaryCallback<T> = (error: GrpcError | null, value?: T) => void
 interface Watcher {
   service: string
   target: Target | undefined
+  /** Its first status is sent: until then changes are not sent (the first one says them). */
+  started: boolean
   /** The last status written to the stream. */
   sent: number | undefined
   /** write() returned false and 'drain' has not come yet: nothing more is written. */
@@ -191,8 +194,44 @@ export function addHealthService(
     return undefined
   }
 
+  /** Keeps a report's statuses, and tells the streams what they change. */
   const remember = (report: Report): void => {
-    for (const check of report.checks) if (check.name !== LIFECYCLE_CHECK) known.set(check.name, check.status)
+    let changed = false
+    for (const check of report.checks) {
+      if (check.name === LIFECYCLE_CHECK || known.get(check.name) === check.status) continue
+      known.set(check.name, check.status)
+      changed = true
+      if (isNotRunYet(check)) followFirstResults(report.group)
+    }
+    if (changed) update()
+  }
+
+  /** Sends every stream its status as now known (a stream has a status once, not twice). */
+  const update = (): void => {
+    for (const watcher of watchers) {
+      if (!watcher.started) continue
+      // A name unknown so far may have become a check since (health.add after start).
+      watcher.target ??= resolve(watcher.service)
+      send(watcher, watcher.target ? knownStatus(watcher.target) : ServingStatus.SERVICE_UNKNOWN)
+    }
+  }
+
+  // A background probe that has not run yet counts as failing, and its first result is no
+  // transition when it passes (health emits none for a first pass): without this, a stream
+  // opened before that run would say NOT_SERVING until the probe next changed.
+  const awaitingFirstResults = new Set<Group>()
+  const followFirstResults = (group: Group): void => {
+    if (closed || awaitingFirstResults.has(group)) return
+    awaitingFirstResults.add(group)
+    health.firstResults(group).then(() => {
+      awaitingFirstResults.delete(group)
+      if (closed) return
+      // Background probes answer from their latest result: reading it runs nothing.
+      for (const { name } of health.deadlines(group, 'background')) {
+        const report = health.evaluate(group, { only: name })
+        if (!(report instanceof Promise)) remember(report)
+      }
+    }, noop)
   }
 
   // As the model says, shutdown included: from beginShutdown() "" and ready (and startup)
@@ -275,11 +314,7 @@ export function addHealthService(
 
   const onChange = (event: ChangeEvent): void => {
     if (event.kind === 'check') known.set(event.name, event.current as Status)
-    for (const watcher of watchers) {
-      // A name unknown so far may have become a check since (health.add after start).
-      watcher.target ??= resolve(watcher.service)
-      send(watcher, watcher.target ? knownStatus(watcher.target) : ServingStatus.SERVICE_UNKNOWN)
-    }
+    update()
   }
   health.on('change', onChange)
 
@@ -351,6 +386,7 @@ export function addHealthService(
     const watcher: Watcher = {
       service,
       target: resolve(service),
+      started: false,
       sent: undefined,
       blocked: false,
       pending: undefined,
@@ -363,13 +399,22 @@ export function addHealthService(
     }
     watchers.add(watcher)
     call.on('cancelled', () => watchers.delete(watcher))
-    if (!watcher.target) {
+    const target = watcher.target
+    if (!target) {
+      watcher.started = true
       send(watcher, ServingStatus.SERVICE_UNKNOWN)
       return
     }
-    const first = evaluate(watcher.target)
-    if (typeof first === 'number') send(watcher, first)
-    else first.then((status) => watchers.has(watcher) && send(watcher, status), noop)
+    // The first status is what is known once the evaluation settles: its report, and what
+    // changed while it ran (shutdown begun, a check's transition), which it did not see.
+    const start = (): void => {
+      if (!watchers.has(watcher)) return
+      watcher.started = true
+      send(watcher, knownStatus(target))
+    }
+    const first = evaluate(target)
+    if (typeof first === 'number') start()
+    else first.then(start, noop)
   }
 
   const list = (_call: unknown, callback: UnaryCallback<Map<string, number>>): void => {

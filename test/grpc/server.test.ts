@@ -338,6 +338,35 @@ describe('addHealthService under faults and shutdown', () => {
     }
   })
 
+  it('Watch of a background probe and of its group follows the probe’s first result, without a flicker at the start', async () => {
+    const health = createHealth({ logger: false, timeout: 10_000 })
+    let finishFirstRun!: () => void
+    const firstRun = new Promise<void>((resolve) => (finishFirstRun = resolve))
+    health.add('warm-up', () => firstRun, { interval: 60_000 })
+    const served = await serve(health)
+    const whole = watch(served.client, '')
+    const byName = watch(served.client, 'warm-up')
+    try {
+      // Not checked yet counts as failing, as /readyz answers 503 until the first run.
+      assert.equal(await whole.next(), 'NOT_SERVING')
+      assert.equal(await byName.next(), 'NOT_SERVING')
+      const wholeNext = whole.next()
+      const byNameNext = byName.next()
+      finishFirstRun()
+      // The first run passes: the streams are told, though nothing else runs the probe for a minute.
+      assert.equal(await wholeNext, 'SERVING')
+      assert.equal(await byNameNext, 'SERVING')
+      assert.equal(await check(served.client, ''), 'SERVING')
+      assert.deepEqual(whole.seen, ['NOT_SERVING', 'SERVING'])
+      assert.deepEqual(byName.seen, ['NOT_SERVING', 'SERVING'])
+    } finally {
+      whole.cancel()
+      byName.cancel()
+      await served.close()
+      await health.close()
+    }
+  })
+
   it('rejects a server that is not a grpc-js server, in one sentence', () => {
     assert.throws(
       () => addHealthService({} as never, createHealth({ logger: false })),
