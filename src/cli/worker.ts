@@ -114,7 +114,9 @@ async function checkLiveness(options: WorkerOptions): Promise<Outcome> {
   if (!age.ok) {
     return {
       ok: false,
-      reason: `${age.reason}; the worker has not started its heartbeat, or writes it elsewhere (see --liveness-file)`,
+      reason: age.notAFile
+        ? `${age.reason}; the worker cannot write its heartbeat there: remove it`
+        : `${age.reason}; the worker has not started its heartbeat, or writes it elsewhere (see --liveness-file)`,
     }
   }
   const ahead = futureDated(age.ageMs)
@@ -161,6 +163,7 @@ async function checkBroker(options: WorkerOptions): Promise<Outcome> {
 async function checkReadiness(options: WorkerOptions): Promise<Outcome> {
   const age = await fileAge(options.readinessFile)
   if (!age.ok) {
+    if (age.notAFile) return { ok: false, reason: `${age.reason}; the worker cannot write it there: remove it` }
     return { ok: false, reason: `${age.reason}: the worker is not ready (starting, paused or stopped)` }
   }
   return { ok: true, note: 'ready' }
@@ -170,7 +173,10 @@ async function checkLastWork(options: WorkerOptions): Promise<Outcome> {
   const file = options.lastWorkFile as string
   const maxAgeMs = options.lastWorkMaxAgeMs as number
   const age = await fileAge(file)
-  if (!age.ok) return { ok: false, reason: `${age.reason}; the worker has not become ready or writes it elsewhere` }
+  if (!age.ok) {
+    if (age.notAFile) return { ok: false, reason: `${age.reason}; the worker cannot write it there: remove it` }
+    return { ok: false, reason: `${age.reason}; the worker has not become ready or writes it elsewhere` }
+  }
   const ahead = futureDated(age.ageMs)
   if (ahead) return { ok: false, reason: `${file} ${ahead}` }
   if (age.ageMs > maxAgeMs) {
@@ -188,14 +194,21 @@ async function checkLastWork(options: WorkerOptions): Promise<Outcome> {
  * not by the probe's `maxAge`, so the lines keep maykin-common's wording ("was last touched
  * … ago (max age …)"); a file dated in the future fails by the probe's own rule, futureDated.
  */
-async function fileAge(path: string): Promise<{ ok: true; ageMs: number } | { ok: false; reason: string }> {
+async function fileAge(
+  path: string,
+): Promise<{ ok: true; ageMs: number } | { ok: false; reason: string; notAFile: boolean }> {
   const result = await runProbe(file(path, { regularFile: true }), { timeoutMs: FILE_TIMEOUT_MS })
   if (result.status === 'pass' && typeof result.observedValue === 'number') {
     return { ok: true, ageMs: result.observedValue }
   }
   // The probe says `file <path> does not exist`; these lines name the path alone.
   const reason = result.output ?? `${path} cannot be read`
-  return { ok: false, reason: reason.startsWith('file ') ? reason.slice('file '.length) : reason }
+  return {
+    ok: false,
+    reason: reason.startsWith('file ') ? reason.slice('file '.length) : reason,
+    // Something else is in the file's place: no worker wrote it, and none can.
+    notAFile: reason.endsWith(' not a file'),
+  }
 }
 
 // --- arguments ---

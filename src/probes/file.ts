@@ -70,7 +70,8 @@ export function file(path: string, options: FileProbeOptions = {}): Probe {
         throw new NotReady(`file ${path}: ${(error as Error).message}`)
       }
       if (signal.aborted) throw signal.reason
-      if (regularFile && !stats.isFile()) throw new NotReady(`file ${path} is not a file`)
+      if (regularFile && !stats.isFile())
+        throw new NotReady(`file ${path} is ${stats.isDirectory() ? 'a directory, ' : ''}not a file`)
       // Negative when the file is dated in the future (a clock step, another host's touch).
       const ageMs = Date.now() - stats.mtimeMs
       if (maxAge !== undefined) {

@@ -1,6 +1,7 @@
 import { reasonOf } from '../core/errors.js'
 import { writeLog } from '../core/logger.js'
 import { optionKeys, rejectUnknownKeys } from '../core/options.js'
+import { CANNOT_CREATE } from './readiness.js'
 import {
   createWorkerHealth,
   WORKER_HEALTH_OPTIONS,
@@ -119,12 +120,12 @@ export function watchBullmqWorker(
       health.ready()
     } catch (error) {
       const reason = reasonOf(error)
-      writeLog(
-        logger,
-        'error',
-        `probekit: cannot create the readiness file ${health.readinessFile}: ${reason}; the worker's health check will report it not ready`,
-        { file: health.readinessFile, reason },
-      )
+      // ready() names the file itself when it can say what is in its place.
+      const said = reason.startsWith(CANNOT_CREATE) ? reason : `${CANNOT_CREATE} ${health.readinessFile}: ${reason}`
+      writeLog(logger, 'error', `probekit: ${said}; the worker's health check will report it not ready`, {
+        file: health.readinessFile,
+        reason,
+      })
     }
   }
 

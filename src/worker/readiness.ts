@@ -1,8 +1,10 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { reasonOf } from '../core/errors.js'
 import { nonEmptyString, optionKeys, rejectUnknownKeys } from '../core/options.js'
 import { signalList } from '../core/signals.js'
 import { DEFAULT_READINESS_FILE } from './defaults.js'
+import { notAFile } from './touch.js'
 
 export interface ReadinessFileOptions {
   /** The readiness file. Default `/tmp/probekit-worker.ready`. */
@@ -56,8 +58,7 @@ export function createReadinessFile(options: ReadinessFileOptions = {}): Readine
     "a file path, e.g. '/tmp/worker.ready'",
   )
   const signals = signalList('createReadinessFile', options.signals, ['SIGTERM', 'SIGINT'])
-  // A file left by a SIGKILLed predecessor would claim readiness this run has not earned.
-  rmSync(file, { force: true })
+  removeLeftover(file)
   let isReady = false
   let closed = false
 
@@ -82,8 +83,15 @@ export function createReadinessFile(options: ReadinessFileOptions = {}): Readine
     },
     ready() {
       if (closed) throw new Error(`the readiness file ${file} was closed; create a new one with createReadinessFile`)
-      mkdirSync(dirname(file), { recursive: true })
-      writeFileSync(file, `${process.pid}\n`)
+      try {
+        mkdirSync(dirname(file), { recursive: true })
+        writeFileSync(file, `${process.pid}\n`)
+      } catch (error) {
+        const kind = notAFile(file)
+        if (kind)
+          throw new Error(`${CANNOT_CREATE} ${file}: it is ${kind}, not a file; remove it, or give another path`)
+        throw error
+      }
       isReady = true
     },
     notReady() {
@@ -95,6 +103,28 @@ export function createReadinessFile(options: ReadinessFileOptions = {}): Readine
       closed = true
       unregister(entry)
     },
+  }
+}
+
+/** How an error of `ready()` that says what is wrong with the file begins. */
+export const CANNOT_CREATE = 'cannot create the readiness file'
+
+/**
+ * Removes a readiness file left by a SIGKILLed predecessor: it would claim readiness this run
+ * has not earned. A directory at the path, or a file where its directory should be, claims
+ * nothing (the health check counts only a regular file) and is left for `ready()` to report,
+ * as a file it cannot write is: it must not stop the worker from starting. A leftover that
+ * cannot be removed is an error, in one sentence.
+ */
+function removeLeftover(file: string): void {
+  try {
+    rmSync(file, { force: true })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOTDIR' || code === 'EISDIR' || code === 'ERR_FS_EISDIR') return
+    throw new Error(
+      `cannot remove the readiness file ${file} left by an earlier run (${reasonOf(error)}); the health check would count this worker ready before it is: remove the file, or give a path the worker can write`,
+    )
   }
 }
 

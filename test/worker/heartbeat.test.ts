@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { startHeartbeat } from '../../src/worker/heartbeat.js'
@@ -73,6 +73,20 @@ describe('heartbeat', () => {
     assert.equal(lines.length, 1, lines.join('\n'))
     assert.match(lines[0] as string, /cannot touch the liveness file .*not-a-directory\/w\.live: .*(ENOTDIR|EEXIST)/)
     assert.match(lines[0] as string, /health check will report it stale/)
+  })
+
+  it('reports a directory at the liveness file’s path instead of touching it, since the check counts only a file', async () => {
+    const file = join(dir, 'replaced.live')
+    mkdirSync(file)
+    const { lines, logger } = recordingLogger()
+    const heartbeat = startHeartbeat({ file, intervalMs: 20, logger })
+    await sleep(100)
+    heartbeat.stop()
+    assert.equal(lines.length, 1, lines.join('\n'))
+    assert.match(
+      lines[0] as string,
+      /cannot touch the liveness file \S+replaced\.live: it is a directory, not a file; the worker's health check will report it stale/,
+    )
   })
 })
 

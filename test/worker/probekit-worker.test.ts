@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync, statSync, utimesSync } from 'node:fs'
+import { existsSync, mkdirSync, statSync, utimesSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net'
 import { join } from 'node:path'
@@ -364,6 +364,29 @@ describe('probekit worker on its own', () => {
     const { code, line } = await probekitWorker('--skip-ping', '--liveness-file', join(dir2, 'missing.live'))
     assert.equal(code, 1)
     assert.match(line, /^failed liveness: \S+missing\.live does not exist; the worker has not started its heartbeat/)
+  })
+
+  it('says a directory at a file’s path is one, not that the worker never wrote it', async () => {
+    const path = join(dir2, 'a-directory')
+    mkdirSync(path)
+    const live = await probekitWorker('--skip-ping', '--liveness-file', path)
+    assert.equal(live.code, 1)
+    assert.match(
+      live.line,
+      /^failed liveness: \S+a-directory is a directory, not a file; the worker cannot write its heartbeat there: remove it\n$/,
+    )
+    const ready = await probekitWorker(
+      '--skip-ping',
+      '--skip-event-loop-liveness',
+      '--no-skip-readiness',
+      '--readiness-file',
+      path,
+    )
+    assert.equal(ready.code, 1)
+    assert.match(
+      ready.line,
+      /^failed readiness: \S+a-directory is a directory, not a file; the worker cannot write it there: remove it\n$/,
+    )
   })
 
   it('accepts a max age in seconds, as maykin-common does, or as a duration', async () => {

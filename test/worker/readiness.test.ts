@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { createReadinessFile } from '../../src/worker/readiness.js'
@@ -31,6 +31,24 @@ describe('readiness file', () => {
     const readiness = createReadinessFile({ file })
     assert.equal(existsSync(file), false)
     readiness.close()
+  })
+
+  it('starts beside a directory at its path, or a file where its directory should be, and ready() says why it cannot write', () => {
+    // Neither claims readiness (the check counts only a regular file), so neither stops a worker from starting.
+    const replaced = join(dir, 'replaced.ready')
+    mkdirSync(replaced)
+    const readiness = createReadinessFile({ file: replaced })
+    assert.throws(
+      () => readiness.ready(),
+      /cannot create the readiness file \S+replaced\.ready: it is a directory, not a file; remove it/,
+    )
+    assert.equal(readiness.isReady, false)
+    readiness.close()
+    const blocker = join(dir, 'a-file')
+    writeFileSync(blocker, '')
+    const underFile = createReadinessFile({ file: join(blocker, 'w.ready') })
+    assert.throws(() => underFile.ready(), /(EEXIST|ENOTDIR).*a-file/)
+    underFile.close()
   })
 
   it('creates missing directories when the worker becomes ready', () => {
