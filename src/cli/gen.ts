@@ -432,6 +432,13 @@ function resolvePaths(values: Values, appPaths: Partial<Record<Group, string>>):
   return paths
 }
 
+/**
+ * A Kubernetes port name (IANA_SVC_NAME, as the API server's IsValidPortName checks it): at
+ * most 15 lowercase letters, digits and '-', at least one letter, no '-' at either end and
+ * no two in a row. Anything else `kubectl apply` refuses.
+ */
+const K8S_PORT_NAME = /^(?=.*[a-z])(?!.*--)[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/
+
 function parsePort(value: string | undefined, kind: Kind): number | string {
   if (value === undefined) return 9000
   if (/^\d+$/.test(value)) {
@@ -439,10 +446,13 @@ function parsePort(value: string | undefined, kind: Kind): number | string {
     const problem = portRangeProblem(port)
     if (!problem) return port
     throw new UsageError(`--port: ${problem}`)
-  } else if (kind === 'k8s' && /^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(value)) {
+  } else if (kind === 'k8s' && K8S_PORT_NAME.test(value)) {
     return value
   }
-  const names = kind === 'k8s' ? ' or a Kubernetes port name such as "management"' : ''
+  const names =
+    kind === 'k8s'
+      ? ` or a Kubernetes port name such as "management" (at most 15 lowercase letters, digits and single '-' between them, with at least one letter)`
+      : ''
   throw new UsageError(`--port ${JSON.stringify(value)} is not a port; use a number from 1 to 65535${names}`)
 }
 

@@ -533,6 +533,11 @@ export const health = createHealth({ timeout: 1500, logger: false, paths: { live
       [['gen', 'helm'], /usage error: cannot generate "helm"/],
       [['gen', 'k8s', '--port', '70000'], /usage error: --port: port 70000 is out of range 1–65535$/m],
       [['gen', 'docker', '--port', 'http'], /usage error: --port "http" is not a port; use a number from 1 to 65535$/m],
+      // Kubernetes refuses a port name with consecutive hyphens (IsValidPortName), as kubectl apply would say.
+      [
+        ['gen', 'k8s', '--port', 'mgmt--http'],
+        /usage error: --port "mgmt--http" is not a port; use a number from 1 to 65535 or a Kubernetes port name such as "management" \(at most 15 lowercase letters, digits and single '-' between them, with at least one letter\)$/m,
+      ],
       [['gen', 'k8s', '--paths', '/livez,/readyz'], /usage error: --paths "\/livez,\/readyz" needs three/],
       [
         ['gen', 'nginx', '--ready-path', '/ready; return 500'],
