@@ -138,7 +138,6 @@ export function checkHealth(endpoint: GrpcEndpoint, service: string, options: Ch
     session.on('error', (error) =>
       finish(new GrpcCallError(GrpcCode.UNAVAILABLE, describeTransportError(error, endpoint.tls), { cause: error })),
     )
-    session.on('goaway', () => finish(new GrpcCallError(GrpcCode.UNAVAILABLE, 'the server closed the connection')))
 
     const headers: Record<string, string> = {
       ':method': 'POST',
@@ -149,6 +148,13 @@ export function checkHealth(endpoint: GrpcEndpoint, service: string, options: Ch
     }
     if (options.timeoutMs !== undefined) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(options.timeoutMs))}m`
     const request = session.request(headers)
+    // A graceful GOAWAY that covers the call (a server's max connection age, a proxy serving
+    // one call per connection, grpc-js's tryShutdown) still lets it finish: the answer
+    // follows. Only one that leaves the call out, or ends with an error, ends it here.
+    session.on('goaway', (errorCode: number, lastStreamID: number) => {
+      const covered = errorCode === NGHTTP2_NO_ERROR && request.id !== undefined && request.id <= lastStreamID
+      if (!covered) finish(new GrpcCallError(GrpcCode.UNAVAILABLE, 'the server closed the connection'))
+    })
     let response: IncomingHttpHeaders | undefined
     let trailers: IncomingHttpHeaders | undefined
     const chunks: Buffer[] = []
@@ -187,6 +193,7 @@ export function checkHealth(endpoint: GrpcEndpoint, service: string, options: Ch
 }
 
 const NO_ANSWER = 'the server closed the stream without answering'
+const NGHTTP2_NO_ERROR = 0
 
 /** SNI carries a host name, never an IP address (RFC 6066). */
 function tlsSni(endpoint: GrpcEndpoint): { servername?: string } {

@@ -112,6 +112,42 @@ describe('grpc probe and probekit check grpc:// against grpc-health-check', () =
     }
   })
 
+  it('reads the answer that comes with a graceful GOAWAY (a server’s max connection age), as grpc-js does', async () => {
+    const { createHealth } = await import('../../src/health.js')
+    const { addHealthService } = await import('../../src/grpc/server.js')
+    const health = createHealth({ logger: false })
+    health.add('slow', () => new Promise<void>((resolve) => setTimeout(resolve, 300)))
+    // A connection older than 100 ms is told to go away; the calls it carries have 5 s to finish.
+    const server = new grpcJs.Server({ 'grpc.max_connection_age_ms': 100, 'grpc.max_connection_age_grace_ms': 5000 })
+    addHealthService(server, health)
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpcJs.ServerCredentials.createInsecure(), (error, p) =>
+        error ? reject(error) : resolve(p),
+      ),
+    )
+    try {
+      const result = await runProbe(grpc(`grpc://127.0.0.1:${port}/ready`), { timeoutMs: 3000 })
+      assert.equal(result.status, 'pass', result.output)
+      assert.equal(result.output, 'SERVING')
+      // A GOAWAY that leaves the call out still fails it, saying so.
+      const refusing = createHttp2Server()
+      refusing.on('session', (session) => session.goaway(0, 0))
+      await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r))
+      try {
+        const left = await runProbe(grpc(`grpc://127.0.0.1:${(refusing.address() as AddressInfo).port}`), {
+          timeoutMs: 3000,
+        })
+        assert.equal(left.status, 'fail')
+        assert.match(left.output ?? '', /UNAVAILABLE: the server closed the connection$/)
+      } finally {
+        refusing.close()
+      }
+    } finally {
+      server.forceShutdown()
+      await health.close()
+    }
+  })
+
   it('reads a grpc-status that is no number (or empty) as UNKNOWN, naming it, never as NaN or OK', async () => {
     let status = ''
     const server = createHttp2Server((req, res) => {
