@@ -87,7 +87,15 @@ export function createReadinessFile(options: ReadinessFileOptions = {}): Readine
         mkdirSync(dirname(file), { recursive: true })
         writeFileSync(file, `${process.pid}\n`)
       } catch (error) {
+        // writeFileSync creates the file before it writes: on a full disk an empty file would
+        // stay, and the check, which asks only that it exists, would count the worker ready.
         const kind = notAFile(file)
+        if (!kind) {
+          try {
+            rmSync(file, { force: true })
+            isReady = false
+          } catch {}
+        }
         if (kind)
           throw new Error(`${CANNOT_CREATE} ${file}: it is ${kind}, not a file; remove it, or give another path`)
         throw error

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -49,6 +50,27 @@ describe('readiness file', () => {
     const underFile = createReadinessFile({ file: join(blocker, 'w.ready') })
     assert.throws(() => underFile.ready(), /(EEXIST|ENOTDIR).*a-file/)
     underFile.close()
+  })
+
+  it('leaves no empty file behind when ready() fails on a full disk, for the check would count it as ready', (t) => {
+    if (process.getuid?.() !== 0) return t.skip('mounting a full file system needs root')
+    const full = join(dir, 'full-disk')
+    mkdirSync(full)
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', full], { encoding: 'utf8' })
+    assert.equal(mounted.status, 0, `mount: ${mounted.stderr}`)
+    try {
+      writeFileSync(join(full, 'filler'), Buffer.alloc(64 * 1024)) // stops at the 16 KB the mount holds
+    } catch {}
+    try {
+      const file = join(full, 'worker.ready')
+      const readiness = createReadinessFile({ file })
+      assert.throws(() => readiness.ready(), /ENOSPC/)
+      assert.equal(readiness.isReady, false)
+      assert.equal(existsSync(file), false, 'an empty readiness file would pass probekit worker --no-skip-readiness')
+      readiness.close()
+    } finally {
+      spawnSync('umount', [full])
+    }
   })
 
   it('creates missing directories when the worker becomes ready', () => {
