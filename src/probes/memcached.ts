@@ -135,18 +135,35 @@ function parseServers(text: string): ServerSpec[] {
   const list = text.replace(/^memcached:\/\//i, '').replace(/\/+$/, '')
   const parts = list.split(',').map((s) => s.trim())
   if (list === '' || parts.some((p) => p === '')) {
-    throw new TypeError(`memcached: "${redact(text)}" is not a server list; write it as host:11211,host:11212`)
+    const shown = text.split(',').map(maskCredentials).join(',')
+    throw new TypeError(`memcached: "${redact(shown)}" is not a server list; write it as host:11211,host:11212`)
   }
   return parts.map((part) => {
     const at = part.lastIndexOf('@')
     const hostPort = part.slice(at + 1)
     const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostPort)
     if (!match) {
-      throw new TypeError(`memcached: "${redact(part)}" is not host:port; write the servers as host:11211,host:11212`)
+      throw new TypeError(
+        `memcached: "${redact(maskCredentials(part))}" is not host:port; write the servers as host:11211,host:11212`,
+      )
     }
     const address = `${match[1]}:${match[2] ?? 11211}`
     return { address, spec: at >= 0 ? `${part.slice(0, at)}@${address}` : address }
   })
+}
+
+/**
+ * One server of a list as it may be shown: `user:***@host:port`. A server list is no URL,
+ * so `redact` would not find the password of `user:password@host` in it; everything between
+ * the user's colon and the last `@` (a password may hold `@` or `:`) is masked here.
+ */
+function maskCredentials(server: string): string {
+  const at = server.lastIndexOf('@')
+  if (at < 0) return server
+  const scheme = /^memcached:\/\//i.exec(server)?.[0] ?? ''
+  const userinfo = server.slice(scheme.length, at)
+  const colon = userinfo.indexOf(':')
+  return `${scheme}${colon < 0 ? '***' : `${userinfo.slice(0, colon)}:***`}${server.slice(at)}`
 }
 
 interface MemjsModule {

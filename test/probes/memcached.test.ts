@@ -61,6 +61,27 @@ describe('memcached probe against two real memcached servers', () => {
     assert.throws(() => memcached({} as never), /expected a memjs client/)
   })
 
+  it('never echoes a SASL password in the sentence that refuses a server list', () => {
+    const lists = [
+      'app:S3cret-pw@cache:11211x',
+      'memcached://app:S3cret-pw@cache:1x',
+      'cache-1:11211,app:S3c@ret-pw@cache:port',
+      'app:S3cret-pw@cache:11211,,cache-2:11211',
+      'other:S3cret-pw@cache-1:11211,app:S3cret-pw@cache-2:11211,',
+    ]
+    for (const list of lists) {
+      assert.throws(
+        () => memcached(list),
+        (error: Error) => {
+          assert.ok(error instanceof TypeError, error.message)
+          assert.doesNotMatch(error.message, /S3c/, list)
+          assert.match(error.message, /app:\*\*\*@cache|other:\*\*\*@cache-1/)
+          return true
+        },
+      )
+    }
+  })
+
   it('fails naming the server that is down while the other answers, and passes once it is back', async () => {
     await second.process.kill()
     try {
