@@ -185,33 +185,46 @@ async function statsOnce(servers: ServerSpec[], limitMs: number, signal: AbortSi
     retries: 1,
     logger: { log: noop },
   })
-  // memjs' close() only half-closes each socket, which a hung server never completes.
+  type ServerWithSocket = MemjsServerLike & { _socket?: Socket; error?(error: Error): void }
+  const sockets: Socket[] = []
+  // memjs' close() only half-closes each socket, which a hung server never completes; and
+  // when memjs' own timeout fires it half-closes the socket and forgets it, so the sockets
+  // are kept here from the start and destroyed whichever way the check ends.
   const close = () => {
-    for (const server of client.servers as (MemjsServerLike & { _socket?: { destroy(): void } })[]) {
-      server._socket?.destroy()
-    }
+    for (const socket of sockets) socket.destroy()
     client.close()
   }
   signal.addEventListener('abort', close, { once: true })
+  let settled = false
   try {
     const round = statsRound(client)
-    // The first request opened the sockets. A server that answers something other than the
-    // binary protocol (every response starts with the magic byte 0x81) would leave memjs
-    // waiting for a header until the deadline: it fails at once, naming what it said.
-    for (const server of client.servers as (MemjsServerLike & { _socket?: Socket })[]) {
+    // The first request opened the sockets.
+    for (const server of client.servers as ServerWithSocket[]) {
       const socket = server._socket
-      socket?.once('data', (chunk: Buffer) => {
+      if (!socket) continue
+      sockets.push(socket)
+      // A server that answers something other than the binary protocol (every response
+      // starts with the magic byte 0x81) would leave memjs waiting for a header until the
+      // deadline: it fails at once, naming what it said.
+      socket.once('data', (chunk: Buffer) => {
         if (chunk[0] === 0x81) return
         const said = JSON.stringify(printable(chunk.subarray(0, 24).toString('latin1')))
         socket.destroy(
           new Error(`not a memcached server (it answered ${said} where memcached's binary protocol was due)`),
         )
       })
+      // A server that closes the connection without an error (at its connection limit, or
+      // a proxy with no backend) leaves memjs' request pending, as memjs only fails requests
+      // on errors and its own timers: it fails at once too.
+      socket.once('close', (hadError: boolean) => {
+        if (!settled && !hadError) server.error?.(new Error('the server closed the connection without answering'))
+      })
     }
     const outcomes = await untilAborted(round, signal)
     // memjs names servers by host:port; show the list as the user wrote it.
     return outcomes.map((o, i) => ({ ...o, server: servers[i]?.address ?? o.server }))
   } finally {
+    settled = true
     signal.removeEventListener('abort', close)
     close()
   }

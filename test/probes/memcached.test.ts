@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer, type Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import memjs from 'memjs'
 import { runProbe } from '../../src/core/run-probe.js'
@@ -142,6 +145,66 @@ describe('memcached probe against two real memcached servers', () => {
     assert.equal(result.status, 'fail')
     assert.equal(result.output, `memcached: 1 of 1 servers did not answer: ${blackhole.address} (connect timed out)`)
     assert.ok(elapsedMs < 800, `took ${elapsedMs} ms`)
+  })
+
+  it('fails at once, saying so, on a port that accepts and closes the connection without answering', async () => {
+    // A server at its connection limit, or a proxy with no backend: memjs fails requests
+    // only on socket errors and on its own timers, so the probe has to notice the close.
+    const sockets = new Set<Socket>()
+    const closer = createServer((socket) => {
+      sockets.add(socket)
+      socket.on('error', () => {})
+      socket.end()
+    })
+    await new Promise<void>((resolve) => closer.listen(0, '127.0.0.1', resolve))
+    const address = `127.0.0.1:${(closer.address() as { port: number }).port}`
+    try {
+      const { result, elapsedMs } = await timed(
+        memcached(`${address},${first.address}`, { connectTimeout: 5000 }),
+        8000,
+      )
+      assert.equal(result.status, 'fail')
+      assert.match(
+        result.output ?? '',
+        new RegExp(
+          `^memcached: 1 of 2 servers did not answer: ${address} \\((the server closed the connection without answering|connection reset by the server \\(ECONNRESET\\))\\); 1 answered$`,
+        ),
+      )
+      assert.ok(elapsedMs < 1000, `took ${elapsedMs} ms`)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => closer.close(resolve))
+    }
+  })
+
+  it('leaves no socket behind when memjs gives up on a silent server before the deadline (server list)', async () => {
+    // memjs' own timeout (connectTimeout here) half-closes the socket and forgets it; a
+    // server that reads nothing (hung, or frozen) never completes the close, so one socket
+    // a check stayed open for as long as the server did. The server runs in a process of
+    // its own, so only the probe's sockets are counted here.
+    const silent = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('node:net').createServer((s) => s.on('error', () => {})).listen(0, '127.0.0.1', function () { console.log(this.address().port) })`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    try {
+      const [port] = (await once(silent.stdout, 'data')) as [Buffer]
+      const address = `127.0.0.1:${Number(port.toString())}`
+      await expectNoLeakedResources(async () => {
+        await repeat(10, 5, async () => {
+          const result = await run(memcached(address, { connectTimeout: 100 }), 2000)
+          assert.equal(
+            result.output,
+            `memcached: 1 of 1 servers did not answer: ${address} (no answer within the client's timeout)`,
+          )
+        })
+      })
+    } finally {
+      silent.kill('SIGKILL')
+    }
   })
 
   it('leaves no sockets, timers or listeners behind after 200 checks timed out against a frozen server', async () => {
