@@ -127,8 +127,12 @@ async function checkKnex(
   config: Record<string, unknown> | undefined,
   signal: AbortSignal,
 ): Promise<CheckDetails> {
-  const tableName = String(config?.tableName ?? 'knex_migrations')
-  const schemaName = typeof config?.schemaName === 'string' ? config.schemaName : undefined
+  // knex.migrate.list(config) lays `config` over the instance's own `migrations` settings,
+  // so the table it reads is named there unless `config` names another.
+  const own = (knex as { client?: { config?: { migrations?: Record<string, unknown> } } }).client?.config?.migrations
+  const settings = { ...own, ...config }
+  const tableName = String(settings.tableName ?? 'knex_migrations')
+  const schemaName = typeof settings.schemaName === 'string' ? settings.schemaName : undefined
   // knex.migrate.list() creates its table when missing; a health check must not write.
   const schema = schemaName && knex.schema.withSchema ? knex.schema.withSchema(schemaName) : knex.schema
   const exists = await guard(Promise.resolve(schema.hasTable(tableName)), signal, 'knex')

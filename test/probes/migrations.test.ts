@@ -105,6 +105,57 @@ exports.down = (knex) => knex.schema.alterTable('users', (t) => { t.dropColumn('
     })
   })
 
+  describe('knex with its own migrations settings', () => {
+    let knex: Knex
+
+    before(async () => {
+      const url = await server.createDatabase('knex_settings')
+      const dir = makeTempDir('knex-settings')
+      writeFileSync(
+        join(dir, '20240101000000_create_users.cjs'),
+        `exports.up = (knex) => knex.schema.createTable('users', (t) => { t.increments('id') })
+exports.down = (knex) => knex.schema.dropTable('users')\n`,
+      )
+      const admin = new pg.Client({ connectionString: url })
+      await admin.connect()
+      await admin.query('CREATE SCHEMA ops')
+      await admin.end()
+      knex = knexFactory({
+        client: 'pg',
+        connection: url,
+        migrations: { directory: dir, loadExtensions: ['.cjs'], tableName: 'schema_migrations', schemaName: 'ops' },
+      })
+    })
+
+    after(async () => {
+      await knex?.destroy()
+    })
+
+    it("reads the table the instance's own settings name, before and after migrating", async () => {
+      // The instance's tableName and schemaName are what knex.migrate.list() reads; the
+      // probe looked for public.knex_migrations whatever the instance said.
+      const before = await run(migrations(knex))
+      assert.equal(before.status, 'fail')
+      assert.equal(
+        before.output,
+        'migrations (knex): the schema_migrations table does not exist; no migration has been applied',
+      )
+      await knex.migrate.latest()
+      assert.equal(await knex.schema.hasTable('knex_migrations'), false)
+      for (const source of [knex, { tool: 'knex' as const, knex }]) {
+        const result = await run(migrations(source))
+        assert.equal(result.status, 'pass', result.output)
+        assert.equal(result.output, '1 applied, none pending')
+      }
+      // A config given to the probe still wins, key by key.
+      const other = await run(migrations({ tool: 'knex', knex, config: { tableName: 'other_migrations' } }))
+      assert.equal(
+        other.output,
+        'migrations (knex): the other_migrations table does not exist; no migration has been applied',
+      )
+    })
+  })
+
   describe('node-pg-migrate', () => {
     let url: string
     let dir: string
