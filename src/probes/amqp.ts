@@ -1,6 +1,6 @@
 import { NotReady } from '../core/errors.js'
 import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
-import { redactUrl, userinfoEscapeProblem } from '../core/redact.js'
+import { decodeLoose, redactUrl, userinfoEscapeProblem } from '../core/redact.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { CONNECT_OPTIONS, type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
@@ -158,9 +158,27 @@ async function connectOnce(
     }
     const text = error instanceof Error ? error.message : ''
     if (text === 'connect ETIMEDOUT') throw connectTimedOut(`amqp ${shown}`, limitMs)
-    throw reason(error, `amqp ${shown}`)
+    const parsed = new URL(url)
+    if (VHOST_REFUSED.test(text)) {
+      // RabbitMQ answers Connection.Open for a virtual host that does not exist, or that the
+      // user may not use, with Connection.Close (530 NOT_ALLOWED); amqplib keeps only the
+      // method's name, so the reason says what that answer means.
+      const vhost = parsed.pathname.length > 1 ? decodeLoose(parsed.pathname.slice(1)) : '/'
+      throw new NotReady(
+        `amqp ${shown}: the broker refused the virtual host "${vhost}" (Connection.Close in answer to Connection.Open): it does not exist, the user has no permission on it, or its connection limit is reached`,
+      )
+    }
+    const failure = reason(error, `amqp ${shown}`)
+    // A TLS-only port resets or closes a connection that opens with the AMQP header.
+    if (parsed.protocol === 'amqp:' && (errorCode(error) === 'ECONNRESET' || /closed abruptly/i.test(text))) {
+      failure.message += '; if the port takes TLS, write amqps://'
+    }
+    throw failure
   }
 }
+
+/** amqplib's words for a Connection.Close where Connection.OpenOk was due. */
+const VHOST_REFUSED = /Expected ConnectionOpenOk; got <ConnectionClose/
 
 /** A readable reason for amqplib's errors; authentication failures say so, plainly. */
 function reason(error: unknown, what: string): NotReady {

@@ -84,6 +84,25 @@ describe('amqp probe against a real RabbitMQ', () => {
     assert.doesNotMatch(JSON.stringify(result), new RegExp(rabbit.password))
   })
 
+  it('fails on a virtual host the broker refuses, saying so, not "not an AMQP broker"', async () => {
+    const url = `amqp://${rabbit.user}:${rabbit.password}@127.0.0.1:${rabbit.port}/no-such-vhost`
+    const result = await run(amqp(url))
+    assert.equal(result.status, 'fail')
+    assert.equal(
+      result.output,
+      `amqp amqp://${rabbit.user}:***@127.0.0.1:${rabbit.port}/no-such-vhost: the broker refused the virtual host "no-such-vhost" (Connection.Close in answer to Connection.Open): it does not exist, the user has no permission on it, or its connection limit is reached`,
+    )
+    // The default virtual host, written out, still passes.
+    assert.equal((await run(amqp(`${rabbit.url}/%2F`))).status, 'pass')
+  })
+
+  it('says to write amqps:// when amqp:// meets the TLS port', async () => {
+    const result = await run(amqp(`amqp://${rabbit.user}:${rabbit.password}@127.0.0.1:${rabbit.tlsPort}`))
+    assert.equal(result.status, 'fail')
+    assert.match(result.output ?? '', /; if the port takes TLS, write amqps:\/\/$/)
+    assert.doesNotMatch(result.output ?? '', new RegExp(rabbit.password))
+  })
+
   it('rejects a URL with another scheme in one sentence', () => {
     assert.throws(() => amqp('http://x'), /must start with amqp:\/\/ or amqps:\/\//)
     assert.throws(() => amqp({} as AmqpConnectionLike), /expected a connection from amqplib.connect\(\)/)
