@@ -6,7 +6,7 @@ import { untilAborted } from './abortable.js'
 import { CONNECT_OPTIONS, type ConnectOptions, connectTimedOut, connectTimeoutMs } from './connect-timeout.js'
 import { InFlightPerClient } from './in-flight.js'
 import { loadDriver } from './load-driver.js'
-import { describeNetworkError, describeSocketError, errorCode, socketParamProblem } from './network-error.js'
+import { describeNetworkError, describeSocketError, errorCode, printable, socketParamProblem } from './network-error.js'
 import { withPooledConnection } from './pool.js'
 import { timed } from './timed.js'
 
@@ -164,18 +164,40 @@ async function queryUrl(url: URL, address: string, limitMs: number, signal: Abor
   connection.on('error', noop)
   const close = () => destroy(connection)
   signal.addEventListener('abort', close, { once: true })
+  // mysql2 reads the first three bytes of whatever comes as a packet's length and waits for
+  // that much: an HTTP or SSH server, or any other, kept the check waiting until the connect
+  // timeout. The greeting is judged before mysql2 parses it, and ends the check at once.
+  let notMysql: string | undefined
+  const stream = (connection as { stream?: NodeJS.EventEmitter & { destroy(): void } }).stream
+  stream?.prependOnceListener('data', (chunk: Buffer) => {
+    if (isMysqlGreeting(chunk)) return
+    notMysql = JSON.stringify(printable(chunk.subarray(0, 40).toString('latin1')))
+    stream.destroy()
+  })
   try {
     const query = select1(connection)
     query.catch(noop)
     await untilAborted(query, signal)
   } catch (error) {
     if (signal.aborted) throw error
+    if (notMysql) throw new NotReady(`${what}: not a MySQL server (it greeted with ${notMysql})`)
     if (errorCode(error) === 'ETIMEDOUT') throw connectTimedOut(what, limitMs)
     throw reason(error, what, socketPath)
   } finally {
     signal.removeEventListener('abort', close)
     close()
   }
+}
+
+/**
+ * Whether a server's first bytes can begin MySQL's greeting: a packet header (3 bytes of
+ * length, sequence number 0) whose payload opens with protocol version 10, or with 0xff for
+ * the error a server sends instead (too many connections, a blocked host). A first chunk too
+ * short to tell is given the benefit of the doubt.
+ */
+function isMysqlGreeting(chunk: Buffer): boolean {
+  if (chunk.length < 5) return true
+  return chunk[3] === 0 && (chunk[4] === 0x0a || chunk[4] === 0xff)
 }
 
 function reason(error: unknown, what: string, socketPath?: string): NotReady {

@@ -94,9 +94,41 @@ describe('mysql probe against a real MariaDB', () => {
     }
   })
 
-  it('fails on a port that answers garbage, without crashing', async () => {
-    const result = await run(mysql(`mysql://u:p@${garbage.address}/db`), 1000)
-    assert.equal(result.status, 'fail')
+  it('fails on a port that answers garbage at once, saying what it answered, before any deadline', async () => {
+    // mysql2 takes the first three bytes as a packet's length and waits for that much: the
+    // check used to wait until its connect timeout, which said nothing about the port.
+    const ssh = await garbageServer('SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n')
+    try {
+      for (const [fault, said] of [
+        [garbage, 'HTTP/9.9 garbage ...........'],
+        [ssh, 'SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13..'],
+      ] as const) {
+        const { result, elapsedMs } = await timed(
+          mysql(`mysql://u:secret-pw@${fault.address}/db`, { connectTimeout: 10_000 }),
+          15_000,
+        )
+        assert.equal(result.output, `mysql ${fault.address}/db: not a MySQL server (it greeted with "${said}")`)
+        assert.ok(elapsedMs < 1000, `took ${elapsedMs} ms`)
+      }
+    } finally {
+      await ssh.close()
+    }
+  })
+
+  it("keeps the server's own error when it greets with one (too many connections)", async () => {
+    // A server at max_connections greets with an error packet (0xff): that is MySQL speaking.
+    const text = Buffer.from('#08004Too many connections')
+    const payload = Buffer.concat([Buffer.from([0xff, 0x10, 0x04]), text])
+    const header = Buffer.from([payload.length & 0xff, payload.length >> 8, 0, 0])
+    const full = await garbageServer(Buffer.concat([header, payload]))
+    try {
+      const result = await run(mysql(`mysql://u:p@${full.address}/db`, { connectTimeout: 10_000 }), 15_000)
+      assert.equal(result.status, 'fail')
+      assert.match(result.output ?? '', /Too many connections/)
+      assert.doesNotMatch(result.output ?? '', /not a MySQL server/)
+    } finally {
+      await full.close()
+    }
   })
 
   it('fails by the connect timeout on an address that never accepts (URL)', async () => {
