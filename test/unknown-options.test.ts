@@ -46,6 +46,9 @@ async function typeError(call: () => unknown): Promise<TypeError> {
   assert.fail('expected a TypeError')
 }
 
+/** A certificate's PEM as far as option checks read it (never parsed: no TLS is spoken here). */
+const PEM = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n'
+
 /** Stands for any value in a call that must throw before it reads it. */
 const anything = {} as never
 
@@ -415,6 +418,28 @@ describe('an unknown option key', () => {
         'http("http://x", options): ca must be PEM text, a Buffer or an array of them, got 5',
       ],
       [
+        // The file's path where its content belongs: every check would have failed with
+        // "certificate not trusted", Node's CA list replaced by nothing.
+        () => probes.nats('tls://nats:4222', { ca: '/etc/ssl/private-ca.pem' }),
+        `nats("tls://nats:4222", options): ca must be PEM text, not a file's path: pass its content, readFileSync("/etc/ssl/private-ca.pem")`,
+      ],
+      [
+        () => probes.amqp('amqps://mq', { ca: [PEM, 'ca.crt'] }),
+        `amqp("amqps://mq", options): ca[1] must be PEM text, not a file's path: pass its content, readFileSync("ca.crt")`,
+      ],
+      [
+        () => probes.mqtt('mqtts://broker', { ca: Buffer.from([0x30, 0x82, 0x01, 0x0a]) }),
+        'mqtt("mqtts://broker", options): ca is DER (binary), not PEM; convert it with "openssl x509 -inform der -in FILE -out ca.pem"',
+      ],
+      [
+        // Not echoed: text that is no certificate may be a key given by mistake.
+        () =>
+          probes.redis('rediss://cache:6380', {
+            ca: '-----BEGIN PRIVATE KEY-----\nMIIEv\n-----END PRIVATE KEY-----\n',
+          }),
+        'redis("rediss://cache:6380", options): ca holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)',
+      ],
+      [
         () => probes.http('http://x', { groups: 'ready' } as never),
         "http(\"http://x\", options): groups must be an array of groups, e.g. ['ready'], got 'ready'",
       ],
@@ -480,7 +505,7 @@ describe('an unknown option key', () => {
       maxBodyBytes: 1024,
       expectBody: /ok/,
       headers: { a: 'b' },
-      ca: [Buffer.from('x'), 'y'],
+      ca: [Buffer.from(PEM), PEM],
       insecure: false,
       groups: ['ready'],
       name: 'api',

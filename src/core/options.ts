@@ -61,8 +61,38 @@ export function checkProbeOptions(where: string, options: ProbeOptions | undefin
       // Text that may hold a credential (a header line given as a string) is not echoed.
       throw new TypeError(`${where}: ${key} must be ${kind.words}, got a string`)
     else oneOf(`${where}: ${key}`, value, [], kind)
+    if (key === 'ca') checkCaPem(`${where}: ca`, value)
   }
 }
+
+/**
+ * A `ca` that holds no certificate would replace Node's CA list with nothing, and every
+ * check would then fail with "certificate not trusted" as though the CA were wrong. The
+ * usual slip is the file's path (`ca: '/etc/ssl/ca.pem'`, `ca: process.env.CA_FILE`) where
+ * its content belongs. The value is shown only when it reads as a path: any other text
+ * might be a private key given by mistake.
+ */
+function checkCaPem(where: string, value: unknown): void {
+  const items = Array.isArray(value) ? value : [value]
+  items.forEach((item, index) => {
+    const text = Buffer.isBuffer(item) ? item.toString('latin1') : String(item)
+    if (PEM_CERTIFICATE.test(text)) return
+    const which = Array.isArray(value) ? `${where}[${index}]` : where
+    if (typeof item === 'string' && /^[^\n]{1,200}$/.test(item) && !item.includes('-----') && /[/\\.]/.test(item)) {
+      throw new TypeError(
+        `${which} must be PEM text, not a file's path: pass its content, readFileSync(${JSON.stringify(item)})`,
+      )
+    }
+    if (Buffer.isBuffer(item) && item[0] === 0x30) {
+      throw new TypeError(
+        `${which} is DER (binary), not PEM; convert it with "openssl x509 -inform der -in FILE -out ca.pem"`,
+      )
+    }
+    throw new TypeError(`${which} holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)`)
+  })
+}
+
+const PEM_CERTIFICATE = /-----BEGIN (?:TRUSTED |X509 )?CERTIFICATE-----/
 
 const isString = (value: unknown): boolean => typeof value === 'string'
 const isStrings = (value: unknown): boolean => Array.isArray(value) && value.every(isString)
