@@ -41,6 +41,7 @@ export function mqttHandshake(
     tlsTrustHint: "trust the broker's CA with the ca option, or set insecure",
     closedEarly: 'the broker closed the connection',
     plainHint: 'if the port takes TLS, write mqtts://',
+    tlsHint: 'if the port does not take TLS, write mqtt://',
   }
   if (secure) options.tls = tls
   return socketExchange(options, ({ socket, done, fail }) => {

@@ -132,6 +132,12 @@ export interface SocketExchangeOptions extends SettleOptions {
    */
   plainHint?: string
   /**
+   * Added when a connection that speaks TLS from the first byte is reset or closed before
+   * its TLS handshake is done, or answered with something that is not TLS: how a plain port
+   * meets a TLS client, e.g. "if the port does not take TLS, write mqtt://".
+   */
+  tlsHint?: string
+  /**
    * What the client says first, written as soon as the connection opens and before
    * `connected` runs (plain connections only; ignored with `tls`). A connection opened ahead
    * with the same address and greeting (see `AheadConnection`) is taken over instead of opening one.
@@ -191,6 +197,9 @@ export function socketExchange(
     }
     // Not a word from the peer before it hung up: a TLS-only port, most likely.
     const plainHint = () => (options.plainHint && !tls && !options.path && !heard ? `; ${options.plainHint}` : '')
+    // A TLS connection that never got through its handshake: a plain port, most likely.
+    let secured = false
+    const tlsHint = () => (options.tlsHint && tls && !secured ? `; ${options.tlsHint}` : '')
     const listen = (socket: Socket) => {
       sockets.push(socket)
       socket.on('error', (error) => {
@@ -201,11 +210,12 @@ export function socketExchange(
             : options.tlsNameHint && isTlsNameError(error)
               ? `; ${options.tlsNameHint}`
               : code === 'ECONNRESET' || code === 'EPIPE'
-                ? plainHint()
+                ? plainHint() || tlsHint()
                 : ''
-        fail(`${options.path ? describeSocketError(error, options.path) : describeNetworkError(error)}${hint}`)
+        const said = options.path ? describeSocketError(error, options.path) : describeNetworkError(error)
+        fail(`${said}${hint || (said.startsWith('the server does not speak TLS') ? tlsHint() : '')}`)
       })
-      socket.on('close', () => fail(`${options.closedEarly ?? 'the connection closed'}${plainHint()}`))
+      socket.on('close', () => fail(`${options.closedEarly ?? 'the connection closed'}${plainHint() || tlsHint()}`))
       socket.on('data', onData)
     }
     const early = tls || !options.greeting ? undefined : takeAhead(options, options.greeting)
@@ -239,6 +249,7 @@ export function socketExchange(
       return
     }
     socket.once(tls ? 'secureConnect' : 'connect', () => {
+      secured = !!tls
       if (!tls && options.greeting) socket.write(options.greeting)
       opened()
     })

@@ -72,6 +72,27 @@ describe('mqtt probe against a real mosquitto', () => {
     assert.doesNotMatch(result.output ?? '', /mqtt-secret-pw/)
   })
 
+  it('mqtts:// to the plain port fails at once, saying to write mqtt:// if the port does not take TLS', async () => {
+    // Mosquitto reads the TLS hello as a malformed CONNECT and hangs up; a plain server that
+    // answers in its own protocol reads as "does not speak TLS". Either way, the fix is named.
+    const garbage = await garbageServer()
+    try {
+      for (const port of [broker.port, garbage.port]) {
+        const started = performance.now()
+        const result = await run(mqtt(`mqtts://app:mqtt-secret-pw@127.0.0.1:${port}`, { ca: certs.ca }), 5000)
+        assert.equal(result.status, 'fail')
+        assert.match(
+          result.output ?? '',
+          /: (connection reset by the server \(ECONNRESET\)|the broker closed the connection|the server does not speak TLS \(ERR_SSL_WRONG_VERSION_NUMBER\)); if the port does not take TLS, write mqtt:\/\/$/,
+        )
+        assert.ok(performance.now() - started < 1000, result.output)
+        assert.doesNotMatch(result.output ?? '', /mqtt-secret-pw/)
+      }
+    } finally {
+      await garbage.close()
+    }
+  })
+
   it('fails on wrong credentials with a reason naming authentication and no password', async () => {
     const result = await run(mqtt(`mqtt://app:wrong-mqtt-pw@127.0.0.1:${broker.port}`))
     assert.equal(result.status, 'fail')
