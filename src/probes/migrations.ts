@@ -5,6 +5,7 @@ import { checkProbeOptions, describeArgument, optionKeys, PROBE_OPTIONS, rejectU
 import type { CheckDetails, Probe, ProbeOptions } from '../core/types.js'
 import { untilAborted } from './abortable.js'
 import { CONNECT_OPTIONS, type ConnectOptions } from './connect-timeout.js'
+import { InFlight } from './in-flight.js'
 import { type PostgresClientLike, queryPostgres } from './postgres.js'
 
 /** A knex instance (the parts the probe uses). */
@@ -98,14 +99,14 @@ export function migrations(source: MigrationsSource, options: MigrationsProbeOpt
   const { name = 'migrations', connectTimeout, ...probeOptions } = options
   const base = { componentType: 'datastore', groups: ['startup' as const], ...probeOptions, name }
   const connect = { connectTimeout, timeout: options.timeout }
-  if (isKnex(source)) return { ...base, check: ({ signal }) => checkKnex(source, undefined, signal) }
+  if (isKnex(source)) return { ...base, check: knexCheck(source, undefined) }
   const tool = (source as { tool?: unknown } | null | undefined)?.tool
   if (typeof tool === 'string' && Object.hasOwn(SOURCE_KEYS, tool)) {
     rejectUnknownKeys(`migrations({ tool: '${tool}', … })`, source, SOURCE_KEYS[tool] as readonly string[])
   }
   if (tool === 'knex' && 'knex' in source && isKnex(source.knex)) {
     const { knex, config } = source
-    return { ...base, check: ({ signal }) => checkKnex(knex, config, signal) }
+    return { ...base, check: knexCheck(knex, config) }
   }
   if (tool === 'node-pg-migrate' && 'dir' in source && typeof source.dir === 'string') {
     const s = source as { db: PostgresClientLike | string; dir: string; table?: string; schema?: string }
@@ -122,24 +123,40 @@ export function migrations(source: MigrationsSource, options: MigrationsProbeOpt
 
 // --- knex -------------------------------------------------------------------------------
 
-async function checkKnex(
-  knex: KnexLike,
-  config: Record<string, unknown> | undefined,
-  signal: AbortSignal,
-): Promise<CheckDetails> {
+/**
+ * Against a hung database each knex query waits for a pooled connection (up to knex's
+ * acquireConnectionTimeout, 60 s by default) and cannot be cancelled: a check that timed out
+ * leaves its query waiting, and the app's own queries would queue behind one more for every
+ * check. So a check joins the reading still in flight from an earlier one (one per probe).
+ */
+function knexCheck(knex: KnexLike, config: Record<string, unknown> | undefined): Probe['check'] {
+  const inFlight = new InFlight<CheckDetails>()
+  return ({ signal }) =>
+    untilAborted(
+      inFlight.run(() => readKnex(knex, config)),
+      signal,
+    )
+}
+
+async function readKnex(knex: KnexLike, config: Record<string, unknown> | undefined): Promise<CheckDetails> {
   // knex.migrate.list(config) lays `config` over the instance's own `migrations` settings,
   // so the table it reads is named there unless `config` names another.
   const own = (knex as { client?: { config?: { migrations?: Record<string, unknown> } } }).client?.config?.migrations
   const settings = { ...own, ...config }
   const tableName = String(settings.tableName ?? 'knex_migrations')
   const schemaName = typeof settings.schemaName === 'string' ? settings.schemaName : undefined
-  // knex.migrate.list() creates its table when missing; a health check must not write.
-  const schema = schemaName && knex.schema.withSchema ? knex.schema.withSchema(schemaName) : knex.schema
-  const exists = await guard(Promise.resolve(schema.hasTable(tableName)), signal, 'knex')
-  if (!exists) {
-    throw new NotReady(`migrations (knex): the ${tableName} table does not exist; no migration has been applied`)
+  let listed: unknown
+  try {
+    // knex.migrate.list() creates its table when missing; a health check must not write.
+    const schema = schemaName && knex.schema.withSchema ? knex.schema.withSchema(schemaName) : knex.schema
+    if (!(await schema.hasTable(tableName))) {
+      throw new NotReady(`migrations (knex): the ${tableName} table does not exist; no migration has been applied`)
+    }
+    listed = await knex.migrate.list(config)
+  } catch (error) {
+    if (error instanceof NotReady) throw error
+    throw new NotReady(`migrations (knex): ${error instanceof Error ? error.message : String(error)}`)
   }
-  const listed = await guard(knex.migrate.list(config), signal, 'knex')
   const [completed, pending] = Array.isArray(listed) ? listed : [[], []]
   return verdict('knex', (completed as unknown[]).length, (pending as unknown[]).map(knexName))
 }
@@ -258,15 +275,6 @@ async function tableRows(
 function qualified(schema: string, table: string): string {
   const quote = (id: string) => `"${id.replace(/"/g, '""')}"`
   return `${quote(schema)}.${quote(table)}`
-}
-
-async function guard<T>(work: Promise<T>, signal: AbortSignal, tool: string): Promise<T> {
-  try {
-    return await untilAborted(work, signal)
-  } catch (error) {
-    if (signal.aborted) throw error
-    throw new NotReady(`migrations (${tool}): ${error instanceof Error ? error.message : String(error)}`)
-  }
 }
 
 function list(names: string[]): string {

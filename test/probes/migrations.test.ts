@@ -154,8 +154,31 @@ exports.down = (knex) => knex.schema.dropTable('users')\n`,
         'migrations (knex): the other_migrations table does not exist; no migration has been applied',
       )
     })
-  })
 
+    it("keeps at most one reading in knex's pool while PostgreSQL is frozen, and passes after SIGCONT", async () => {
+      // knex queries cannot be cancelled: each check that timed out left its query waiting
+      // for a connection, one more a check, and the app's own queries queued behind them.
+      const pool = (knex as unknown as { client: { pool: { numUsed(): number; numPendingAcquires(): number } } }).client
+        .pool
+      const probe = migrations(knex)
+      assert.equal((await run(probe)).status, 'pass')
+      server.process.freeze()
+      try {
+        for (let i = 0; i < 20; i++) {
+          const result = await runProbe(probe, { timeoutMs: 50 })
+          assert.equal(result.output, 'timed out after 50 ms')
+        }
+        assert.ok(
+          pool.numUsed() + pool.numPendingAcquires() <= 1,
+          `knex's pool holds ${pool.numUsed()} used and ${pool.numPendingAcquires()} pending`,
+        )
+      } finally {
+        server.process.thaw()
+      }
+      const after = await run(probe)
+      assert.equal(after.status, 'pass', after.output)
+    })
+  })
   describe('node-pg-migrate', () => {
     let url: string
     let dir: string
