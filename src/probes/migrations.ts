@@ -177,7 +177,7 @@ async function checkNodePgMigrate(
   const table = qualified(source.schema ?? 'public', source.table ?? 'pgmigrations')
   const files = await migrationFiles(source.dir)
   const applied = new Set(
-    (await tableRows(source.db, table, 'SELECT name FROM %s', connect, signal, 'node-pg-migrate')).map((r) =>
+    ((await tableRows(source.db, table, 'SELECT name FROM %s', connect, signal, 'node-pg-migrate')) ?? []).map((r) =>
       String(r.name),
     ),
   )
@@ -215,9 +215,16 @@ async function checkPrisma(
     signal,
     'prisma',
   )
+  if (rows === undefined && source.dir === undefined) {
+    // Without the directory there is nothing to compare with: a missing table would pass as
+    // "0 applied", also when the URL names another database or the schema is misspelt.
+    throw new NotReady(
+      `migrations (prisma): the ${source.schema ?? 'public'}._prisma_migrations table does not exist; no migration has been applied (or the database or schema is not the app's)`,
+    )
+  }
   // A name may appear several times (failed, resolved as rolled back, then applied again).
   const state = new Map<string, 'applied' | 'failed' | 'rolled back'>()
-  for (const row of rows) {
+  for (const row of rows ?? []) {
     const name = String(row.migration_name)
     if (row.rolled_back_at !== null && row.rolled_back_at !== undefined) {
       if (state.get(name) !== 'applied') state.set(name, 'rolled back')
@@ -252,7 +259,7 @@ async function prismaMigrationDirs(dir: string): Promise<string[]> {
 
 // --- shared -----------------------------------------------------------------------------
 
-/** Rows of a bookkeeping table, or none when the table does not exist yet (nothing applied). */
+/** Rows of a bookkeeping table, or undefined when the table does not exist (nothing applied yet). */
 async function tableRows(
   db: PostgresClientLike | string,
   table: string,
@@ -260,11 +267,11 @@ async function tableRows(
   connect: ConnectOptions & { timeout?: number },
   signal: AbortSignal,
   tool: string,
-): Promise<Record<string, unknown>[]> {
+): Promise<Record<string, unknown>[] | undefined> {
   const run = (text: string) => queryPostgres(db, text, signal, connect)
   try {
     const [exists] = await run(`SELECT to_regclass('${table.replace(/'/g, "''")}') IS NOT NULL AS present`)
-    if (!exists?.present) return []
+    if (!exists?.present) return undefined
     return await run(sql.replace('%s', table))
   } catch (error) {
     if (signal.aborted || !(error instanceof Error)) throw error

@@ -276,6 +276,16 @@ exports.down = (pgm) => { pgm.dropColumn('accounts', 'balance') }\n`,
       assert.match(result.output ?? '', /^migrations \(prisma\): 3 pending: 20240101000000_init, /)
     })
 
+    it('fails without the directory too when the table does not exist, rather than pass as "0 applied"', async () => {
+      // The URL of another database, or a misspelt schema, read as a schema with nothing to apply.
+      const result = await run(migrations({ tool: 'prisma', db: url }))
+      assert.equal(result.status, 'fail')
+      assert.equal(
+        result.output,
+        "migrations (prisma): the public._prisma_migrations table does not exist; no migration has been applied (or the database or schema is not the app's)",
+      )
+    })
+
     it('passes when every migration finished', async () => {
       await client.query(PRISMA_TABLE)
       await row('a1', '20240101000000_init', true)
