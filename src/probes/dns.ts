@@ -54,6 +54,7 @@ export function dns(name: string, options: DnsProbeOptions = {}): Probe {
   oneOf(`${where}: type`, options.type, DNS_RECORD_TYPES)
   if (typeof name !== 'string' || name.trim() === '') throw new TypeError('dns(name): name must be a host name')
   const { name: checkName = 'dns', type, servers, expect, family, ...probeOptions } = options
+  if (servers) checkServers(where, servers)
   const expected = expect === undefined ? undefined : typeof expect === 'string' ? [expect] : [...expect]
   const query = type ?? (servers ? 'A' : undefined)
   const lookups = new InFlight<string[]>()
@@ -78,6 +79,26 @@ export function dns(name: string, options: DnsProbeOptions = {}): Probe {
         }
         return { message: `${name} → ${shown}`, componentId: name }
       }),
+  }
+}
+
+/**
+ * A server c-ares cannot use ('dns.internal', 'not an ip') failed every check with "Invalid
+ * IP address: …", as if DNS were down: it is refused when the probe is made, as a
+ * misspelt option is.
+ */
+function checkServers(where: string, servers: readonly string[]): void {
+  if (servers.length === 0) {
+    throw new TypeError(`${where}: servers is empty; name at least one DNS server, e.g. ['10.0.0.2'], or leave it out`)
+  }
+  for (const server of servers) {
+    try {
+      new Resolver().setServers([server])
+    } catch {
+      throw new TypeError(
+        `${where}: servers: ${JSON.stringify(server)} is not an IP address (with an optional port: '10.0.0.2:5353', '[fd00::2]:53')`,
+      )
+    }
   }
 }
 
@@ -138,6 +159,9 @@ function describeDnsError(error: unknown, query: string | undefined): string {
       return `the DNS server refused the query (${code})`
     case 'ECONNREFUSED':
       return `could not reach the DNS server (${code})`
+    case 'EBADRESP':
+    case 'EFORMERR':
+      return `the DNS server's answer is not DNS, or is malformed (${code})`
     default:
       return error instanceof Error ? error.message : String(error)
   }

@@ -80,6 +80,38 @@ describe('dns probe', () => {
     assert.equal(missing.output, 'dns gone.probekit.test: no such name (ENOTFOUND)')
   })
 
+  it('refuses a DNS server that is not an IP address when the probe is made, in one sentence', () => {
+    // It used to fail every check with "Invalid IP address: dns.internal", as if DNS were down.
+    for (const server of ['dns.internal', 'not an ip', '10.0.0.2:port']) {
+      assert.throws(
+        () => dns('db.internal', { servers: [server] }),
+        (error: Error) =>
+          error instanceof TypeError &&
+          error.message ===
+            `dns("db.internal", options): servers: ${JSON.stringify(server)} is not an IP address (with an optional port: '10.0.0.2:5353', '[fd00::2]:53')`,
+      )
+    }
+    assert.throws(() => dns('db.internal', { servers: [] }), /servers is empty/)
+    dns('db.internal', { servers: ['10.0.0.2', '10.0.0.3:5353', '[fd00::2]:53', 'fd00::3'] })
+  })
+
+  it('says a DNS server answered with something that is not DNS', async () => {
+    const garbage = createSocket('udp4')
+    garbage.on('message', (_query, peer) =>
+      garbage.send(Buffer.from('not a DNS answer at all'), peer.port, peer.address),
+    )
+    await new Promise<void>((resolve) => garbage.bind(0, '127.0.0.1', resolve))
+    try {
+      const result = await run(dns('app.probekit.test', { servers: [`127.0.0.1:${garbage.address().port}`] }))
+      assert.equal(
+        result.output,
+        "dns app.probekit.test: the DNS server's answer is not DNS, or is malformed (EBADRESP)",
+      )
+    } finally {
+      garbage.close()
+    }
+  })
+
   it('cancels a query to a DNS server that never answers at the deadline, leaving nothing behind', async () => {
     const probe = dns('app.probekit.test', { servers: [silent.address] })
     const started = performance.now()
