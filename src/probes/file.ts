@@ -1,5 +1,6 @@
 import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { formatAge } from '../core/age.js'
 import { NotReady } from '../core/errors.js'
 import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
@@ -49,9 +50,9 @@ export function futureDated(ageMs: number): string | undefined {
  * @example
  * health.add(file('/tmp/worker-alive', { maxAge: 60_000 }), { groups: ['live'] })
  */
-export function file(path: string, options: FileProbeOptions = {}): Probe {
-  checkProbeOptions(probeCall('file', path, 'path'), options, FILE_OPTION_KEYS)
-  if (typeof path !== 'string' || path === '') throw new TypeError('file(path): path must be a file path')
+export function file(pathOrUrl: string | URL, options: FileProbeOptions = {}): Probe {
+  checkProbeOptions(probeCall('file', pathOrUrl, 'path'), options, FILE_OPTION_KEYS)
+  const path = localPath(pathOrUrl)
   const { name = 'file', maxAge, regularFile = false, ...probeOptions } = options
   if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge <= 0)) {
     throw new TypeError(`file ${path}: maxAge must be a positive number of ms, got ${String(maxAge)}`)
@@ -88,5 +89,27 @@ export function file(path: string, options: FileProbeOptions = {}): Probe {
         componentId: path,
       }
     },
+  }
+}
+
+/**
+ * The path to stat: a path as it is, or a `file:` URL (string or URL object), as
+ * `probekit check file:///…` and `sqlite('file:…')` take it. Read as a path, the URL named a
+ * file that never exists, and the check failed with "does not exist" for good.
+ */
+function localPath(pathOrUrl: string | URL): string {
+  const isUrl = pathOrUrl instanceof URL || (typeof pathOrUrl === 'string' && /^file:/i.test(pathOrUrl))
+  if (!isUrl) {
+    if (typeof pathOrUrl !== 'string' || pathOrUrl === '') {
+      throw new TypeError('file(path): path must be a file path or a file:// URL')
+    }
+    return pathOrUrl
+  }
+  try {
+    return fileURLToPath(pathOrUrl)
+  } catch {
+    throw new TypeError(
+      `file(${JSON.stringify(String(pathOrUrl))}): not a local file URL; write file:///absolute/path, or the path itself`,
+    )
   }
 }

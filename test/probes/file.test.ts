@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { pathToFileURL } from 'node:url'
 import { runProbe } from '../../src/core/run-probe.js'
 import { file } from '../../src/probes/file.js'
 import { makeTempDir } from '../support/server-process.js'
@@ -59,6 +60,24 @@ describe('file probe', () => {
     const slack = await run(file(path, { maxAge: 60_000 }))
     assert.equal(slack.status, 'pass', slack.output)
     assert.match(slack.output ?? '', /modified 0\.0 s ago$/)
+  })
+
+  it('takes a file:// URL, as a string or a URL, as probekit check does', async () => {
+    // Read as a path, "file:///…" named a file that never exists: "does not exist", for good.
+    const path = join(dir, 'with space')
+    writeFileSync(path, '')
+    for (const target of [pathToFileURL(path).href, pathToFileURL(path)]) {
+      const result = await run(file(target))
+      assert.equal(result.status, 'pass', result.output)
+      assert.equal(result.output, `${path} exists`)
+    }
+    assert.throws(
+      () => file('file://files.example/x'),
+      (error: Error) =>
+        error instanceof TypeError &&
+        error.message ===
+          'file("file://files.example/x"): not a local file URL; write file:///absolute/path, or the path itself',
+    )
   })
 
   it('rejects a nonsense maxAge in one sentence', () => {
