@@ -153,7 +153,27 @@ function withoutTarget(reason: string, target: string): string {
     if (rest.startsWith(': ')) return rest.slice(2)
     if (rest.startsWith(' ')) return rest.slice(1)
   }
-  return reason
+  return withoutDefaultPort(reason, target) ?? reason
+}
+
+/**
+ * A URL without a port (`mysql://app@db/shop`) is named by its probe with the scheme's
+ * default port (`mysql db:3306/shop: …`), which no form above matches: the subject with any
+ * port, then the URL's path, is the target too.
+ */
+function withoutDefaultPort(reason: string, target: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(target)
+  } catch {
+    return undefined
+  }
+  if (!url.hostname || url.port) return undefined
+  const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const path = url.pathname && url.pathname !== '/' ? `(?:${literal(url.pathname)})?` : '/?'
+  const subject = new RegExp(`^(?:[a-z]+ )?${literal(url.hostname)}:\\d{1,5}${path}(?:: | )`, 'i')
+  const match = subject.exec(reason)
+  return match ? reason.slice(match[0].length) : undefined
 }
 
 function capLine(line: string, cap: number): string {

@@ -7,6 +7,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { formatLine, type TargetResult } from '../../src/cli/check.js'
 import { blackholeServer, type FaultServer, garbageServer } from '../support/faults.js'
 import { refusedPort } from '../support/server-process.js'
 import { BIN, buildCli, cli } from './run-cli.js'
@@ -308,5 +309,40 @@ describe('probekit check', () => {
     assert.match(strict.stdout, /answered 204 No Content, expected 200/)
     assert.equal(range.code, 0, range.stdout)
     assert.equal(list.code, 0, list.stdout)
+  })
+})
+
+describe('probekit check lines', () => {
+  const failed = (target: string, output: string) =>
+    formatLine({
+      target,
+      output,
+      name: target,
+      status: 'fail',
+      time: '',
+      durationMs: 1,
+      critical: true,
+    } as TargetResult)
+
+  it('names a target written without a port once, though its probe names the default port', () => {
+    // "failed mysql://app:***@db/shop: mysql db:3306/shop: host not found", the target twice.
+    assert.equal(
+      failed('mysql://app:***@db.internal/shop', 'mysql db.internal:3306/shop: host not found (ENOTFOUND)'),
+      'failed mysql://app:***@db.internal/shop: host not found (ENOTFOUND)',
+    )
+    assert.equal(
+      failed('postgres://app:***@db/app', 'postgres db:5432/app: connection refused (ECONNREFUSED)'),
+      'failed postgres://app:***@db/app: connection refused (ECONNREFUSED)',
+    )
+    assert.equal(
+      failed('redis://cache', 'redis cache:6379: connection refused (ECONNREFUSED)'),
+      'failed redis://cache: connection refused (ECONNREFUSED)',
+    )
+    // Another database, or another host, is not the target: kept.
+    assert.equal(
+      failed('mysql://app:***@db/shop', 'mysql db:3306/other: x'),
+      'failed mysql://app:***@db/shop: mysql db:3306/other: x',
+    )
+    assert.equal(failed('redis://cache', 'redis cache-2:6379: x'), 'failed redis://cache: redis cache-2:6379: x')
   })
 })
