@@ -452,6 +452,11 @@ describe('an unknown option key', () => {
         'amqp("amqp://mq", options): queue must be a queue name, got an array',
       ],
       [
+        // queue: process.env.QUEUE ?? '' failed every check with 'queue "" does not exist'.
+        () => probes.amqp('amqp://mq', { queue: '' }),
+        `amqp("amqp://mq", options): queue must be a queue name, got ''`,
+      ],
+      [
         () => probes.grpc('grpc://pay:50051', { service: 1 } as never),
         'grpc("grpc://pay:50051", options): service must be a service name (\'\' for the whole server), got 1',
       ],

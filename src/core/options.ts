@@ -123,7 +123,8 @@ const PROBE_OPTION_VALUES: Record<
     test: (value) => isPem(value) || (Array.isArray(value) && value.length > 0 && value.every(isPem)),
     words: 'PEM text, a Buffer or an array of them',
   },
-  queue: { test: isString, words: 'a queue name' },
+  // An empty name is no queue: RabbitMQ reads it as the channel's last declared queue.
+  queue: { test: (value) => typeof value === 'string' && value !== '', words: 'a queue name' },
   service: { test: isString, words: "a service name ('' for the whole server)" },
   method: {
     test: (value) => typeof value === 'string' && ['GET', 'HEAD'].includes(value.toUpperCase()),
