@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { NotReady } from '../core/errors.js'
 import { checkProbeOptions, optionKeys, PROBE_OPTIONS, probeCall } from '../core/options.js'
 import type { Probe, ProbeOptions } from '../core/types.js'
@@ -50,6 +50,8 @@ export function sqlite(dbOrPath: SqliteDatabaseLike | string, options: SqlitePro
       check: () =>
         timed(async () => {
           if (!existsSync(path)) throw new NotReady(`sqlite ${path}: the database file does not exist`)
+          // SQLite opens a directory and then fails its first read with "disk I/O error".
+          if (statSync(path).isDirectory()) throw new NotReady(`sqlite ${path}: is a directory, not a database file`)
           const db = await openReadOnly(path)
           try {
             return { message: query(db, quickCheck, path), componentId: path }

@@ -103,6 +103,12 @@ for (const driver of DRIVERS)
       assert.match(result.output ?? '', /file is not a database/)
     })
 
+    it('fails on a directory, saying so rather than "disk I/O error"', async () => {
+      const result = await run(sqlite(dir))
+      assert.equal(result.status, 'fail')
+      assert.equal(result.output, `sqlite ${dir}: is a directory, not a database file`)
+    })
+
     it('fails when the database is closed', async () => {
       const other = driver.open(join(dir, 'other.db'))
       const probe = sqlite(other as never)
