@@ -328,11 +328,12 @@ export function redactUrl(url: string | URL, secrets?: SecretSet): string {
  * The last `@` of the whole text, not of the authority as a parser would cut it: a raw `?`
  * or `#` in the password would otherwise end the search before the password does. A query
  * holding an `@` is masked with it, which hides more of a broken URL than needed, never less.
- * A colon followed by a port (`host:99999/path`) is no password.
+ * A colon followed by a port (`host:99999/path`) is no password. The text is one URL (its
+ * callers pass a target as given): a space in it is a raw one in the URL.
  */
 function maskMalformedUserinfo(text: string): string {
   const start = text.indexOf('://')
-  if (start < 0 || /\s/.test(text)) return text
+  if (start < 0) return text
   const from = start + 3
   // The user: up to the first colon, with nothing before it that would end an authority.
   const userEnd = text.slice(from).search(/[:/?#@]/)
@@ -343,7 +344,9 @@ function maskMalformedUserinfo(text: string): string {
   // A URL that parses, with one @: its password is the parser's, masked by `redact`. One
   // that parses with an @ further on (`redis://:p@ss/w?rd#1@host`: the password `p`, the
   // host `ss`) may be a password holding @ / ? #, written raw: masked to the last @ too.
-  if (text.indexOf('@', colon) === at && URL.canParse(text)) return text
+  // So is one holding a raw space or tab, which parses (encoded) but ends a URL in `redact`,
+  // as in free text: `amqp://app:pa ss@mq` showed the password whole.
+  if (text.indexOf('@', colon) === at && !/\s/.test(text.slice(colon, at)) && URL.canParse(text)) return text
   return `${text.slice(0, colon + 1)}${MASK}${text.slice(at)}`
 }
 

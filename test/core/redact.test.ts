@@ -254,6 +254,21 @@ describe('SecretSet', () => {
     assert.equal(redactUrl('http://web:99999/login?as=me@example.com'), 'http://web:99999/login?as=me@example.com')
   })
 
+  it('masks a password holding a raw space or tab, in a URL that parses and in one that does not', () => {
+    // A URL parser encodes the space; redact() reads the text as free text, where a space
+    // ends a URL: amqp://app:pa ss@mq showed the password in the amqp probe's reasons and logs.
+    const cases: [string, string][] = [
+      ['amqp://app:pa ss-Secret@127.0.0.1:5672/jobs', 'amqp://app:***@127.0.0.1:5672/jobs'],
+      ['amqp://app:pa\tss-Secret@mq', 'amqp://app:***@mq'],
+      ['redis://user:pa ss-Secret@127.0.0.1:2/db', 'redis://user:***@127.0.0.1:2/db'],
+      ['tcp://user:pa ss-Secret@127.0.0.1:2/x y', 'tcp://user:***@127.0.0.1:2/x y'],
+    ]
+    for (const [url, shown] of cases) assert.equal(redactUrl(url), shown, url)
+    // A space elsewhere, with no password, masks nothing.
+    assert.equal(redactUrl('http://web:8080/a b?q=c d'), 'http://web:8080/a b?q=c d')
+    assert.equal(redactUrl('http://app@web:8080/a b'), 'http://app@web:8080/a b')
+  })
+
   it('masks the password of a URL with user info before an empty host (libpq: postgres://u:pw@/db?host=/dir)', () => {
     const secrets = new SecretSet()
     secrets.addUrl('postgres://app:SockPw%2133@/app?host=/run/postgresql&password=QueryPw44')

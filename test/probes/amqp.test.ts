@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import amqplib from 'amqplib'
 import { runProbe } from '../../src/core/run-probe.js'
+import { createHealth } from '../../src/health.js'
 import { type AmqpConnectionLike, amqp } from '../../src/probes/amqp.js'
 import { blackholeServer, garbageServer } from '../support/faults.js'
 import { freezeFully } from '../support/freeze.js'
@@ -101,6 +102,20 @@ describe('amqp probe against a real RabbitMQ', () => {
     assert.equal(result.status, 'fail')
     assert.match(result.output ?? '', /; if the port takes TLS, write amqps:\/\/$/)
     assert.doesNotMatch(result.output ?? '', new RegExp(rabbit.password))
+  })
+
+  it('never shows a password that holds a raw space, in the reason or the log', async () => {
+    const port = await refusedPort()
+    const lines: string[] = []
+    const health = createHealth({
+      logger: { info: () => {}, warn: () => {}, error: (line) => lines.push(String(line)) },
+    })
+    health.add(amqp(`amqp://app:pa ss-Secret-7@127.0.0.1:${port}/jobs`))
+    const report = await health.run('ready')
+    await health.close()
+    const amqpCheck = report.checks.find((check) => check.name === 'amqp')
+    assert.equal(amqpCheck?.output, `amqp amqp://app:***@127.0.0.1:${port}/jobs: connection refused (ECONNREFUSED)`)
+    assert.doesNotMatch(JSON.stringify(report) + lines.join('\n'), /Secret-7/)
   })
 
   it('rejects a URL with another scheme in one sentence', () => {
