@@ -210,6 +210,13 @@ function reason(error: unknown, what: string, socketPath?: string): NotReady {
   ) {
     return new NotReady(`${what}: authentication failed (${code}): ${text}; check the user and password`)
   }
+  if (code === 'AUTH_SWITCH_PLUGIN_ERROR') {
+    // mysql2's own words end in "See TODO: add plugins doco here…", which helps nobody.
+    const plugin = /unknown plugin (\S+?)\.?(?:\s|$)/.exec(text)?.[1] ?? 'the one the server asks for'
+    return new NotReady(
+      `${what}: the server asks for the authentication plugin ${plugin}, which mysql2 does not speak (${code}); give the user mysql_native_password or caching_sha2_password, or check the app's own mysql2 pool, where authPlugins can add it`,
+    )
+  }
   if (code?.startsWith('ER_') || code === 'PROTOCOL_CONNECTION_LOST') return new NotReady(`${what}: ${text} (${code})`)
   if (/closed state|Can't add new command/i.test(text)) {
     return new NotReady(`${what}: the connection is closed; the app must reconnect`)
