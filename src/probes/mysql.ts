@@ -221,6 +221,9 @@ function reason(error: unknown, what: string, socketPath?: string): NotReady {
   if (/closed state|Can't add new command/i.test(text)) {
     return new NotReady(`${what}: the connection is closed; the app must reconnect`)
   }
+  if (/^Pool is closed/i.test(text)) {
+    return new NotReady(`${what}: the pool is closed (pool.end() was called); the app must make a new one`)
+  }
   if (code) {
     return new NotReady(`${what}: ${socketPath ? describeSocketError(error, socketPath) : describeNetworkError(error)}`)
   }

@@ -94,6 +94,16 @@ describe('mysql probe against a real MariaDB', () => {
     }
   })
 
+  it('says the pool is closed, like a closed connection, rather than "Pool is closed."', async () => {
+    const ended = mysql2Promise.createPool(server.url)
+    await ended.end()
+    const result = await run(mysql(ended))
+    assert.equal(
+      result.output,
+      `mysql ${server.host}:${server.port}/${server.database}: the pool is closed (pool.end() was called); the app must make a new one`,
+    )
+  })
+
   it('names an authentication plugin mysql2 does not speak (MariaDB ed25519) and the way out', async () => {
     // mysql2's own words end in "See TODO: add plugins doco here on how to configure…".
     const root = await mysql2Promise.createConnection({ socketPath: server.socket, user: 'root' })
