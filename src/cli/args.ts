@@ -38,6 +38,12 @@ export interface CommandArgs<F extends FlagSpecs> {
    * instead (`to pick a pod, write --pod …`); by default a stray argument is refused.
    */
   positionals?: boolean | ((arg: string) => string)
+  /**
+   * Flags of the tools this command replaces that probekit spells otherwise, each with the
+   * sentence that says how (`--endpoint`: `the URL is an argument here: …`). Someone
+   * migrating a probe types the old flag first; "unknown option" alone leaves them guessing.
+   */
+  otherTools?: Record<string, string>
   /** Where the help goes (stdout by default). */
   out?: { write(text: string): unknown }
 }
@@ -80,7 +86,13 @@ export function parseCommandArgs<F extends FlagSpecs>(
     const { name, rawName, value } = token
     const negated = name.startsWith('no-') ? flags[name.slice(3)] : undefined
     const flag = flags[name] ?? (negated?.type === 'boolean' && negated.negatable ? negated : undefined)
-    if (!flag) throw new UsageError(`unknown option ${JSON.stringify(rawName)}${flagSuggestion(rawName, known)}`)
+    if (!flag) {
+      const otherTool =
+        spec.otherTools && Object.hasOwn(spec.otherTools, rawName) ? spec.otherTools[rawName] : undefined
+      throw new UsageError(
+        `unknown option ${JSON.stringify(rawName)}${otherTool ? `; ${otherTool}` : flagSuggestion(rawName, known)}`,
+      )
+    }
     if (flag.type === 'boolean') {
       if (value !== undefined) throw new UsageError(`${rawName} takes no value; write ${rawName} alone`)
       if (name === 'help') {

@@ -205,6 +205,10 @@ function parse(argv: string[]): Parsed | undefined {
     },
     help: HELP,
     positionals: true,
+    otherTools: {
+      '--endpoint':
+        "the URL is an argument of its own here: maykin-common's health-check --endpoint=URL --timeout=3 is probekit check --timeout 3 URL",
+    },
   })
   if (!line) return undefined
   const { values, positionals } = line

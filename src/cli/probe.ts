@@ -36,6 +36,19 @@ Kubernetes exec probe:
       command: ["probekit", "probe", "--ready", "--config", "/app/dist/health.js"]
 `
 
+// django-kubernetes' `manage.py probe` flags. Its --health is a liveness check (its /healthz
+// answers as /livez does), where probekit's /healthz runs every probe: --startup.
+const HEALTH =
+  "django-kubernetes' --health checks liveness: write --live here (--startup runs every probe, as probekit's /healthz does)"
+const DJANGO_KUBERNETES_FLAGS: Record<string, string> = {
+  '--health': HEALTH,
+  '-H': HEALTH,
+  '-L': 'write --live (the groups have no short form)',
+  '-R': 'write --ready (the groups have no short form)',
+  '-v': "Django's verbosity is -q here for no report (-v 0), or --verbose for durations and observed values",
+  '--verbosity': "Django's verbosity is -q here for no report (-v 0), or --verbose for durations and observed values",
+}
+
 const LABELS: Record<Group, string> = { live: 'livez', ready: 'readyz', startup: 'healthz' }
 
 export async function run(argv: string[]): Promise<number> {
@@ -49,6 +62,7 @@ export async function run(argv: string[]): Promise<number> {
       verbose: { type: 'boolean' },
     },
     help: HELP,
+    otherTools: DJANGO_KUBERNETES_FLAGS,
   })
   if (!line) return 0
   const { values } = line

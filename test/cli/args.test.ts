@@ -107,6 +107,27 @@ describe('the command line of every command', () => {
     assert.equal(refused({ ca: string }, ['--help-text']), 'unknown option "--help-text"')
   })
 
+  it("says how probekit spells another tool's flag, in place of a guess", () => {
+    const spec = {
+      flags: { live: { type: 'boolean' } },
+      help: '',
+      otherTools: { '--health': 'write --live here' },
+    } as const
+    assert.equal(
+      usageError(() => parseCommandArgs(['--health'], spec)),
+      'unknown option "--health"; write --live here',
+    )
+    assert.equal(
+      usageError(() => parseCommandArgs(['--health=1'], spec)),
+      'unknown option "--health"; write --live here',
+    )
+    // Only the names given: anything else still gets its guess.
+    assert.equal(
+      usageError(() => parseCommandArgs(['--lvie'], spec)),
+      'unknown option "--lvie"; did you mean --live?',
+    )
+  })
+
   it('takes a value that starts with a dash, so the range check can name it', () => {
     assert.equal(parse(['--timeout', '-1']).line?.values.timeout, '-1')
     assert.equal(

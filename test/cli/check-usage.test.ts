@@ -100,6 +100,15 @@ describe('probekit check: input it refuses, output it bounds', () => {
       ],
       [['--json', '-q', 'http://127.0.0.1:1/'], /usage error: --json and --quiet contradict each other/],
       [['--retries', '3', 'http://127.0.0.1:1/'], /usage error: unknown option "--retries"$/m],
+      // maykin-common's health-check, as Open Klant's documentation writes it.
+      [
+        ['--endpoint=http://127.0.0.1:1/_healthz/livez/', '--timeout=3'],
+        /usage error: unknown option "--endpoint"; the URL is an argument of its own here: maykin-common's health-check --endpoint=URL --timeout=3 is probekit check --timeout 3 URL$/m,
+      ],
+      [
+        ['--endpoint', 'http://127.0.0.1:1/_healthz/livez/'],
+        /usage error: unknown option "--endpoint"; the URL is an argument of its own here/,
+      ],
       [['postgres://app:hunter2@db:5432/app', 'mongo://x'], /usage error: "mongo:\/\/x" has the unsupported scheme/],
       // Names every object inherits are schemes like any other unknown one.
       [['constructor://x'], /usage error: "constructor:\/\/x" has the unsupported scheme "constructor:"/],

@@ -235,6 +235,22 @@ describe('probekit probe', () => {
       [['--ready', '--group', 'x'], /usage error: unknown option "--group"$/m],
       [['--redy'], /usage error: unknown option "--redy"; did you mean --ready\?$/m],
       [['--ready', 'extra'], /usage error: unexpected argument "extra"; this command takes only options$/m],
+      // django-kubernetes' manage.py probe flags: each says how probekit spells it.
+      [
+        ['--health'],
+        /usage error: unknown option "--health"; django-kubernetes' --health checks liveness: write --live here /,
+      ],
+      [
+        ['-H', '-q'],
+        /usage error: unknown option "-H"; django-kubernetes' --health checks liveness: write --live here /,
+      ],
+      [['-L'], /usage error: unknown option "-L"; write --live \(the groups have no short form\)$/m],
+      [['-R', '-q'], /usage error: unknown option "-R"; write --ready \(the groups have no short form\)$/m],
+      [
+        ['--ready', '-v', '0'],
+        /usage error: unknown option "-v"; Django's verbosity is -q here for no report \(-v 0\)/,
+      ],
+      [['--ready', '--verbosity=0'], /usage error: unknown option "--verbosity"; Django's verbosity is -q here /],
     ] as const) {
       it(`probekit probe ${args.join(' ')}`, async () => {
         const run = await cli(['probe', ...args])
