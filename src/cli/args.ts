@@ -84,8 +84,8 @@ export function parseCommandArgs<F extends FlagSpecs>(
       continue
     }
     const { name, rawName, value } = token
-    const negated = name.startsWith('no-') ? flags[name.slice(3)] : undefined
-    const flag = flags[name] ?? (negated?.type === 'boolean' && negated.negatable ? negated : undefined)
+    const negated = name.startsWith('no-') ? ownFlag(flags, name.slice(3)) : undefined
+    const flag = ownFlag(flags, name) ?? (negated?.type === 'boolean' && negated.negatable ? negated : undefined)
     if (!flag) {
       const otherTool =
         spec.otherTools && Object.hasOwn(spec.otherTools, rawName) ? spec.otherTools[rawName] : undefined
@@ -126,6 +126,14 @@ export function parseCommandArgs<F extends FlagSpecs>(
   return { values: values as FlagValues<F>, positionals }
 }
 
+/**
+ * The flag of that name, if the command has one. Not `flags[name]`: `--toString` or
+ * `--constructor=x` would find what every object inherits and be taken as a flag.
+ */
+function ownFlag(flags: FlagSpecs, name: string): FlagSpec | undefined {
+  return Object.hasOwn(flags, name) ? flags[name] : undefined
+}
+
 /** Every spelling of every flag, for "did you mean". */
 function knownFlags(flags: FlagSpecs): string[] {
   const names: string[] = []
@@ -157,7 +165,7 @@ function flagSuggestion(rawName: string, known: string[]): string {
 function isFlag(arg: string, flags: FlagSpecs): boolean {
   if (arg.startsWith('--')) {
     const name = arg.slice(2).split('=')[0] as string
-    return name in flags || (name.startsWith('no-') && name.slice(3) in flags)
+    return ownFlag(flags, name) !== undefined || (name.startsWith('no-') && ownFlag(flags, name.slice(3)) !== undefined)
   }
   return /^-[A-Za-z]$/.test(arg)
 }

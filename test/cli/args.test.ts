@@ -128,6 +128,22 @@ describe('the command line of every command', () => {
     )
   })
 
+  it('refuses a name every object inherits as it refuses any unknown flag', () => {
+    const spec = { flags: { timeout: { type: 'string' } }, help: '', positionals: true } as const
+    assert.equal(
+      usageError(() => parseCommandArgs(['--toString'], spec)),
+      'unknown option "--toString"',
+    )
+    assert.equal(
+      usageError(() => parseCommandArgs(['--constructor=x', 'http://127.0.0.1:1/'], spec)),
+      'unknown option "--constructor"',
+    )
+    assert.equal(
+      usageError(() => parseCommandArgs(['--no-hasOwnProperty'], spec)),
+      'unknown option "--no-hasOwnProperty"',
+    )
+  })
+
   it('takes a value that starts with a dash, so the range check can name it', () => {
     assert.equal(parse(['--timeout', '-1']).line?.values.timeout, '-1')
     assert.equal(
