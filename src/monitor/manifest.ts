@@ -544,7 +544,11 @@ function readPod(r: ManifestReader): PodManifest {
       checks.push(check)
     })
   }
-  if (checks.length === 0) r.fail([], `pod "${id}" has nothing to check; add \`status_port\` (p2) or a \`checks\` list`)
+  // p2 checks only the pods that opt in with a status_port, and a fleet's manifests are all
+  // of its pods: a p2 pod manifest (it has launchables) without one is read and not checked.
+  // Anything else with nothing to check is a mistake (`check:` for `checks:`).
+  if (checks.length === 0 && root.launchables === undefined)
+    r.fail([], `pod "${id}" has nothing to check; add \`status_port\` (p2) or a \`checks\` list`)
   const podLabels = r.labels(root, ['labels'])
   if (podLabels) for (const check of checks) check.labels = { ...podLabels, ...check.labels }
   const podWindows = r.maintenance(root, ['maintenance'])

@@ -49,6 +49,30 @@ describe('p2 pod manifests', () => {
     assert.equal(check.url, 'http://localhost:8040/_status')
   })
 
+  it('read a p2 pod without status_port as p2 does: not checked, and no reason to refuse the fleet', () => {
+    const dir = makeTempDir('p2-fleet')
+    writeFileSync(
+      join(dir, 'carsales.yaml'),
+      'id: carsales.com\nstatus_port: 8001\nlaunchables:\n  web:\n    launchable_type: hoist\n',
+    )
+    // p2-bin2pod's manifest before status_port is set: p2 runs the pod and checks nothing.
+    writeFileSync(
+      join(dir, 'batch.yaml'),
+      'id: batch\nlaunchables:\n  batch:\n    launchable_type: hoist\n    launchable_id: batch\n    location: batch.tar.gz\n',
+    )
+    const pods = loadManifests([dir], { node: 'this-host' })
+    assert.deepEqual(
+      pods.map((p) => [p.id, p.checks.map((c) => c.check)]),
+      [
+        ['batch', []],
+        ['carsales.com', ['health_check']],
+      ],
+    )
+    // Not p2's and checking nothing is still a mistake (here `check:` for `checks:`).
+    writeFileSync(join(dir, 'typo.yaml'), 'id: typo\ncheck:\n  - name: web\n    url: http://h:1/\n')
+    assert.match(manifestError(() => loadManifests([dir])).message, /typo\.yaml:1: pod "typo" has nothing to check/)
+  })
+
   it('take the status stanza: path, port, localhost_only, and the node name', () => {
     const [check] = only([fixture('p2-status-stanza.yaml')])
     assert.ok(check && check.kind === 'http')
