@@ -1,7 +1,7 @@
 /**
  * Pod manifests: what the monitor checks. p2 pod manifests work unchanged (`id`,
  * `status_port`, `status_http`, the `status` stanza; `launchables` and any other key are
- * ignored); a manifest may also list explicit `checks`. Every mistake is reported with the
+ * ignored; signed ones too, see manifest/signed.ts); a manifest may also list explicit `checks`. Every mistake is reported with the
  * file, the line and the key, in one sentence that says how to fix it.
  */
 
@@ -33,6 +33,7 @@ import {
   type Path,
   TLS_KEYS,
 } from './manifest/reader.js'
+import { unsignedManifest } from './manifest/signed.js'
 import { type CheckSpec, type ManifestDefaults, ManifestError, type PodManifest } from './manifest/types.js'
 import type { CheckKey, CheckKind } from './types.js'
 
@@ -346,7 +347,7 @@ async function readManifestFile(file: string): Promise<string> {
         if (bytesRead === 0) break
         total = keep(chunks, total, buffer.subarray(0, bytesRead), file)
       }
-      return Buffer.concat(chunks, total).toString('utf8')
+      return unsignedManifest(Buffer.concat(chunks, total).toString('utf8'), file)
     } finally {
       await handle.close()
     }
@@ -372,7 +373,7 @@ function readManifestFileSync(file: string): string {
         if (bytesRead === 0) break
         total = keep(chunks, total, buffer.subarray(0, bytesRead), file)
       }
-      return Buffer.concat(chunks, total).toString('utf8')
+      return unsignedManifest(Buffer.concat(chunks, total).toString('utf8'), file)
     } finally {
       closeSync(fd)
     }
@@ -384,7 +385,7 @@ function readManifestFileSync(file: string): string {
 /** Parses the text of one manifest file (one pod per YAML document). */
 export function parseManifest(text: string, file: string, defaults: ManifestDefaults = {}): PodManifest[] {
   rejectUnknownKeys('parseManifest(text, file, defaults)', defaults, MANIFEST_DEFAULTS_KEYS)
-  return [...podsIn(text, file, defaults)]
+  return [...podsIn(unsignedManifest(text, file), file, defaults)]
 }
 
 /**

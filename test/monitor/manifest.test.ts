@@ -73,6 +73,26 @@ describe('p2 pod manifests', () => {
     assert.match(manifestError(() => loadManifests([dir])).message, /typo\.yaml:1: pod "typo" has nothing to check/)
   })
 
+  it('read a PGP-signed p2 manifest (gpg --clearsign) as the manifest inside, mistakes at their lines', () => {
+    const checks = only([fixture('p2-signed.yaml')])
+    assert.deepEqual(
+      checks.map((c) => [c.check, c.target]),
+      [
+        ['health_check', 'https://localhost:8443/_status'],
+        ['db', 'db.internal:5432'],
+      ],
+    )
+    const armor = (yaml: string) =>
+      `-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n${yaml}-----BEGIN PGP SIGNATURE-----\n\niHUEARYIAB0WIQ\n=iN3r\n-----END PGP SIGNATURE-----\n`
+    const error = manifestError(() => parseManifest(armor('id: a\nstatus_port: eighty\n'), 'a.yaml'))
+    assert.equal(error.message, 'a.yaml:5: status_port: "eighty" is not a port; use a number from 1 to 65535')
+    assert.match(
+      manifestError(() => parseManifest('-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nid: a\n', 'a.yaml'))
+        .message,
+      /^a\.yaml: this PGP-signed manifest has no "-----BEGIN PGP SIGNATURE-----" block after the manifest; sign it again/,
+    )
+  })
+
   it('take the status stanza: path, port, localhost_only, and the node name', () => {
     const [check] = only([fixture('p2-status-stanza.yaml')])
     assert.ok(check && check.kind === 'http')
