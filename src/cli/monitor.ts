@@ -603,7 +603,7 @@ export async function run(argv: string[]): Promise<number> {
       ? `sqlite:${store.file} (SQLite via ${store.driver})`
       : 'memory'
   process.stdout.write(
-    `probekit monitor: watching ${states.length} check${states.length === 1 ? '' : 's'} of ${pods} pod${pods === 1 ? '' : 's'}; store ${storeName}\n`,
+    `probekit monitor: watching ${states.length} check${states.length === 1 ? '' : 's'} of ${pods} pod${pods === 1 ? '' : 's'}${notChecked(monitor.podsWithoutChecks)}; store ${storeName}\n`,
   )
   if (api) {
     const base = api.url.replace(/\/$/, '')
@@ -642,7 +642,9 @@ export async function run(argv: string[]): Promise<number> {
         .reload()
         .then(() => {
           const n = monitor.states().length
-          logger.info(`probekit monitor: reloaded the manifests (${why}); watching ${n} check${n === 1 ? '' : 's'}`)
+          logger.info(
+            `probekit monitor: reloaded the manifests (${why}); watching ${n} check${n === 1 ? '' : 's'}${notChecked(monitor.podsWithoutChecks)}`,
+          )
         })
         .catch((error: unknown) => {
           const message = error instanceof Error ? error.message : String(error)
@@ -910,4 +912,18 @@ function subdirectories(dir: string): string[] {
   } catch {
     return []
   }
+}
+
+/**
+ * `, not checking pod "batch" (no status_port, as in p2)`: p2 pods that opt out of health
+ * checks are read and skipped, and a pod that went missing from the count is named.
+ */
+function notChecked(pods: readonly string[]): string {
+  if (pods.length === 0) return ''
+  const named = pods
+    .slice(0, 3)
+    .map((id) => JSON.stringify(id))
+    .join(', ')
+  const more = pods.length > 3 ? ` and ${pods.length - 3} more` : ''
+  return `, not checking pod${pods.length === 1 ? '' : 's'} ${named}${more} (no status_port, as in p2)`
 }

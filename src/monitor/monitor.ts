@@ -351,6 +351,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   // The entries sorted by pod, node and check, until a load adds or removes one.
   private sorted: SortedEntries | undefined
   private paths: string[] = []
+  private unchecked: string[] = []
   private restored: Map<string, CheckState> | undefined
   /** The secrets' version the stored silences were last masked at (-1: not yet), and that masking. */
   private silencesMaskedAt = -1
@@ -522,6 +523,14 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
    * seconds). `/metrics` serves them as `probekit_monitor_check_runs_*` and
    * `probekit_monitor_check_run_delay_seconds`.
    */
+  /**
+   * The ids of the pods the last load read with nothing to check: p2 pod manifests without
+   * a `status_port`, which p2 does not check either (the start and reload lines name them).
+   */
+  get podsWithoutChecks(): readonly string[] {
+    return this.unchecked
+  }
+
   get runStats(): RunStats {
     return { ...this.scheduler.stats, delays: this.scheduler.delays }
   }
@@ -939,6 +948,7 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
       changed = true
       if (this.started && owned) this.schedule(entry)
     }
+    this.unchecked = pods.filter((pod) => pod.checks.length === 0).map((pod) => pod.id)
     if (changed) this.raise()
     if (this.writer.hasPendingRemovals) this.writer.scheduleFlush()
     // Silences written before a secret was configured hold it in the store: mask it there.

@@ -131,6 +131,27 @@ describe('probekit monitor', () => {
     assert.equal(await m.exited, 0, m.output())
   })
 
+  it('reads a p2 fleet whose pods without status_port are not checked, and names them', async () => {
+    const dir = makeTempDir('cli-monitor-p2-fleet')
+    writeFileSync(join(dir, 'batch.yaml'), 'id: batch\nlaunchables:\n  batch:\n    launchable_type: hoist\n')
+    const m = startMonitor(['--store', 'memory', '--listen', 'none', dir])
+    running.push(m)
+    const start = 'watching 0 checks of 0 pods, not checking pod "batch" (no status_port, as in p2); store memory'
+    await waitFor('the start line', () => m.output().includes(start), 10_000)
+    // The pod opts in: it is checked from the reload on, and no longer named.
+    writeFileSync(
+      join(dir, 'batch.yaml'),
+      `id: batch\nnode: n1\nstatus_port: ${new URL(base).port}\nstatus_http: true\nstatus:\n  path: /up\nlaunchables:\n  batch:\n    launchable_type: hoist\n`,
+    )
+    await waitFor(
+      'the reload',
+      () => /reloaded the manifests \(a manifest changed\); watching 1 check\n/.test(m.output()),
+      10_000,
+    )
+    m.child.kill('SIGTERM')
+    assert.equal(await m.exited, 0, m.output())
+  })
+
   it('with --quiet prints no transition, and still what the notifications meet', async () => {
     const dir = makeTempDir('cli-monitor-quiet')
     writeFileSync(
