@@ -93,6 +93,21 @@ describe('p2 pod manifests', () => {
     )
   })
 
+  it("read YAML 1.1's yes, no, on and off as p2's parser (go-yaml v2) did", () => {
+    const url = (yaml: string) => {
+      const [check] = parseManifest(`id: a\nstatus_port: 8001\n${yaml}`, 'a.yaml', { node: 'n1' })[0]?.checks ?? []
+      return check?.target
+    }
+    assert.equal(url('status_http: yes\n'), 'http://localhost:8001/_status')
+    assert.equal(url('status_http: On\n'), 'http://localhost:8001/_status')
+    assert.equal(url('status_http: NO\n'), 'https://localhost:8001/_status')
+    assert.equal(url('node: web-1\nstatus_http: y\nstatus:\n  localhost_only: on\n'), 'http://localhost:8001/_status')
+    assert.match(
+      manifestError(() => parseManifest('id: a\nstatus_port: 8001\nstatus_http: maybe\n', 'a.yaml')).message,
+      /a\.yaml:3: status_http: "maybe" is not true or false$/,
+    )
+  })
+
   it('take the status stanza: path, port, localhost_only, and the node name', () => {
     const [check] = only([fixture('p2-status-stanza.yaml')])
     assert.ok(check && check.kind === 'http')

@@ -69,6 +69,19 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 /** The settings a check's `tls:` mapping takes. */
 export const TLS_KEYS: readonly string[] = ['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure']
 
+/**
+ * The words YAML 1.1 reads as booleans, as go-yaml v2 (p2's parser) does: a p2 manifest with
+ * `status_http: yes` meant true there. The yaml package reads YAML 1.2, where only true and
+ * false are, so these arrive as strings.
+ */
+const YAML_1_1_BOOLEANS = new Map<string, boolean>(
+  ['y', 'yes', 'on', 'true', 'n', 'no', 'off', 'false'].flatMap((word) => {
+    const value = word === 'y' || word === 'yes' || word === 'on' || word === 'true'
+    const capital = word.charAt(0).toUpperCase() + word.slice(1)
+    return [word, capital, word.toUpperCase()].map((spelling) => [spelling, value] as const)
+  }),
+)
+
 export class ManifestReader {
   /** The document as plain data. */
   readonly data: unknown
@@ -333,7 +346,10 @@ export class ManifestReader {
     const value = raw[path[path.length - 1] as string]
     if (value === undefined || value === null) return undefined
     if (typeof value === 'boolean') return value
-    if (value === 'true' || value === 'false') return value === 'true'
+    if (typeof value === 'string') {
+      const word = YAML_1_1_BOOLEANS.get(value)
+      if (word !== undefined) return word
+    }
     this.fail(path, `${JSON.stringify(value)} is not true or false`)
   }
 
