@@ -154,7 +154,13 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
     }
     validateName(probe.name)
     if (this.runners.has(probe.name) || probe.name === LIFECYCLE_CHECK) {
-      throw new Error(`health.add: a check named "${probe.name}" exists already; give each probe a unique name`)
+      throw new Error(
+        `health.add: a check named "${probe.name}" exists already; give each probe a unique name${
+          typeof nameOrProbe === 'string'
+            ? ''
+            : ' (a built-in probe takes one where it is made: postgres(pool, { name: "reporting-db" }))'
+        }`,
+      )
     }
     const groups = new Set<Group>(probe.groups ?? ['ready'])
     for (const group of groups) {

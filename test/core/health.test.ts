@@ -95,6 +95,14 @@ describe('groups', () => {
     assert.throws(() => health.add('x', 5), /^TypeError: health\.add\("x", check\): check must be a function$/)
     health.add(tcp('127.0.0.1:5432', { name: 'primary-db' }))
     assert.deepEqual(health.checkNames('ready'), ['lifecycle', 'primary-db'])
+    // Two of one kind: the second needs a name of its own, and is told where it goes.
+    health.add(tcp('127.0.0.1:5432'))
+    assert.throws(
+      () => health.add(tcp('127.0.0.1:5433')),
+      (error: Error) =>
+        error.message ===
+        'health.add: a check named "tcp" exists already; give each probe a unique name (a built-in probe takes one where it is made: postgres(pool, { name: "reporting-db" }))',
+    )
   })
 
   it('rejects a misspelt option key with the key it resembles, and a value outside the allowed ones', () => {
