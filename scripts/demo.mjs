@@ -228,7 +228,13 @@ function shutdown(code) {
       const { code: exitCode, signal } = await entry.exited
       clearTimeout(timer)
       if (signal === 'SIGKILL') say(paint('31', `probekit demo: ${name} did not stop within 10 s and was killed`))
-      else if (exitCode !== 0 && code === 0) code = 1
+      // Ending by the SIGTERM sent just now is a stop, not a failure: a Ctrl-C that reaches
+      // the whole process group (stdin not a terminal) has the children stopping already,
+      // and a second signal ends a process that is already stopping.
+      else if ((exitCode !== null && exitCode !== 0) || (signal !== null && signal !== 'SIGTERM')) {
+        say(paint('31', `probekit demo: ${name} stopped with ${signal ?? `code ${exitCode}`}`))
+        if (code === 0) code = 1
+      }
     }
     if (keep) say(`probekit demo: kept ${dir}`)
     else rmSync(dir, { recursive: true, force: true })

@@ -151,3 +151,33 @@ describe('the demo in a terminal', () => {
     }
   })
 })
+
+describe('the demo stopped by a Ctrl-C that reaches every process', () => {
+  it('exits 0 when the whole process group gets SIGINT (stdin not a terminal)', async () => {
+    // Without a terminal in raw mode, Ctrl-C is a SIGINT to the foreground process group:
+    // the app, the worker and the monitor get it at the same time as the demo.
+    const child = spawn(process.execPath, [join(root, 'scripts/demo.mjs'), '--ports', 'random'], {
+      cwd: root,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    try {
+      await waitFor('the demo to start', () => /\[worker\] +worker taking a job/.test(out), 60_000)
+      const dir = /state directory +(\S+)/.exec(out)?.[1] as string
+      // Past the worker's first jobs, when its push checks have settled.
+      await new Promise((resolve) => setTimeout(resolve, 4000))
+      process.kill(-(child.pid as number), 'SIGINT')
+      assert.equal(await exited, 0, out)
+      assert.match(out, /probekit demo: stopped\./)
+      assert.equal(existsSync(dir), false, 'the state directory was left behind')
+    } finally {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL')
+      } catch {}
+    }
+  })
+})
