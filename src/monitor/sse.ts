@@ -38,7 +38,8 @@ const SNAPSHOT_PART = 500
 /**
  * Server-sent events for the dashboard (`GET /v1/events`):
  *
- * - `snapshot` on connect: `{ index, states }`, every check;
+ * - `snapshot` on connect: `{ index, heartbeatMs, states }`, every check, and how often a
+ *   comment line comes when nothing else does;
  * - `change` per transition: `{ transition, state }`;
  * - `states`: `{ index, states }` with the checks whose latest result changed since the
  *   previous batch.
@@ -141,7 +142,8 @@ export class EventStream {
       bytes += Buffer.byteLength(text)
       res.write(text)
     }
-    write(`retry: 2000\nevent: snapshot\ndata: {"index":${index},"states":[`)
+    // heartbeatMs tells the page how long a silent stream may be before it is dead.
+    write(`retry: 2000\nevent: snapshot\ndata: {"index":${index},"heartbeatMs":${this.heartbeatMs},"states":[`)
     for (let start = 0; start < states.length; start += SNAPSHOT_PART) {
       if (start > 0) {
         await nextTurn()

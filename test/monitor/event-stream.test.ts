@@ -151,7 +151,8 @@ describe('event stream snapshot of a large fleet', () => {
       assert.ok(!data.includes('\n'), 'the snapshot is one data line')
       // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them
       assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(data), 'raw control characters in the snapshot')
-      assert.deepEqual(JSON.parse(data), { index: 1, states: fleet.list })
+      // heartbeatMs: how long the page may hear nothing before it takes the stream for dead.
+      assert.deepEqual(JSON.parse(data), { index: 1, heartbeatMs: 15_000, states: fleet.list })
       assert.match(events[1] as string, /^event: states\ndata: /)
       const update = JSON.parse((events[1] as string).slice((events[1] as string).indexOf('data: ') + 6))
       assert.equal(update.states[0].output, 'changed during the snapshot')

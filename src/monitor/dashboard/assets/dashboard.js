@@ -9,7 +9,9 @@
   const MARK = { passing: '✔', warning: '▲', critical: '✖', unknown: '?' }
   const SVG_NS = 'http://www.w3.org/2000/svg'
 
-  const model = { states: new Map(), index: 0, connected: false }
+  // heartbeatMs: how often the event stream says something when nothing changes (the monitor
+  // sends it with the snapshot; 15 s unless it says otherwise).
+  const model = { states: new Map(), index: 0, connected: false, heartbeatMs: 15_000 }
   const filters = { q: '', state: '', node: '' }
   const rows = new Map()
   let route = { view: 'overview' }
@@ -1139,6 +1141,7 @@
     snapshot(data) {
       model.states = new Map(data.states.map((s) => [s.id, s]))
       model.index = data.index
+      if (data.heartbeatMs > 0) model.heartbeatMs = data.heartbeatMs
       model.connected = true
       setConnection('live', 'live')
       if (route.view === 'pod' && !$('pod-checks')) renderPodPage(route.pod)
@@ -1166,19 +1169,31 @@
    */
   async function connect() {
     for (;;) {
+      // A monitor that hangs (stopped, swapping, behind a dead network path) keeps the
+      // connection open and sends nothing: without this watchdog the page would say "live"
+      // over data that no longer moves. The stream carries a comment every heartbeatMs.
+      const stalled = new AbortController()
+      let watchdog
+      const alive = () => {
+        clearTimeout(watchdog)
+        watchdog = setTimeout(() => stalled.abort(), model.heartbeatMs * 2 + 5000)
+      }
       try {
-        const res = await apiFetch('/v1/events', { headers: { accept: 'text/event-stream' } })
+        alive()
+        const res = await apiFetch('/v1/events', { headers: { accept: 'text/event-stream' }, signal: stalled.signal })
         if (!res.ok || !res.body) throw new Error(`${res.status}`)
         setConnection('live', 'live')
-        await readEvents(res.body)
+        await readEvents(res.body, alive)
       } catch {}
+      clearTimeout(watchdog)
+      stalled.abort()
       model.connected = false
       setConnection('offline', 'reconnecting…')
       await new Promise((resolve) => setTimeout(resolve, 2000))
     }
   }
 
-  async function readEvents(body) {
+  async function readEvents(body, alive) {
     const reader = body.pipeThrough(new TextDecoderStream()).getReader()
     let buffer = ''
     for (;;) {
@@ -1201,6 +1216,8 @@
         const handle = Object.hasOwn(EVENTS, event) ? EVENTS[event] : undefined
         if (handle && data.length > 0) handle(JSON.parse(data.join('\n')))
       }
+      // After the events: a snapshot may have just said how often to expect a word.
+      alive()
     }
   }
 
