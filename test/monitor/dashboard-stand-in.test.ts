@@ -21,16 +21,16 @@ const FILES: Record<string, [string, string]> = {
 }
 const HEARTBEAT_MS = 500
 
-function checkState(pod: string, since: string) {
+function checkState(pod: string, since: string, output = 'ok', check = 'health_check') {
   return {
     pod,
     node: 'aws1.example.com',
-    check: 'health_check',
-    id: `aws1.example.com/${pod}/health_check`,
+    check,
+    id: `aws1.example.com/${pod}/${check}`,
     kind: 'http',
     target: `http://10.0.0.1/${pod}/_status`,
     state: 'passing',
-    output: 'ok',
+    output,
     since,
   }
 }
@@ -99,14 +99,20 @@ describe('the dashboard when the monitor hangs', () => {
 })
 
 describe('the dashboard with hundreds of pods', () => {
-  it('ticks the relative times on screen only, and brings one up to date as it scrolls into view', async () => {
+  it('keeps pod names on one line, ticks the relative times on screen only, and brings one up to date as it scrolls into view', async () => {
     // 400 pods in their state for 10 minutes: "for 10m 0s", a text that changes every second.
     const since = new Date(Date.now() - 600_000).toISOString()
-    const pods = Array.from({ length: 400 }, (_, i) => `pod-${String(i).padStart(3, '0')}`)
-    snapshot = { index: 1, heartbeatMs: 15_000, states: pods.map((pod) => checkState(pod, since)) }
+    const pods = Array.from({ length: 400 }, (_, i) => `pod-${String(i).padStart(4, '0')}`)
+    // Two checks a pod, with outputs as long as a real target's: the table gave them its width.
+    const output = 'HTTP GET http://127.0.0.1:18081/s/0: 200 OK Output: pod-0 ok: 0 connections in the pool'
+    const states = pods.flatMap((pod) => [checkState(pod, since, output), checkState(pod, since, output, 'ready')])
+    snapshot = { index: 1, heartbeatMs: 15_000, states }
     const page = await browser.newPage({ viewport: { width: 1280, height: 860 } })
     await page.goto(url())
-    await page.locator('#fleet-body tr[data-pod="pod-399"]').waitFor({ state: 'attached' })
+    await page.locator('#fleet-body tr[data-pod="pod-0399"]').waitFor({ state: 'attached' })
+    // A pod's name stays on one line, not broken at its hyphen into "pod-" and "0000".
+    const lines = await page.evaluate(`document.querySelector('#fleet-body a.pod-link').getClientRects().length`)
+    assert.equal(lines, 1, "the pod's name is broken over lines")
     // Every time element the page rewrites in three seconds.
     const rewritten = await page.evaluate(`new Promise((resolve) => {
       const seen = new Set()
@@ -128,7 +134,7 @@ describe('the dashboard with hundreds of pods', () => {
       `${rewritten} relative times rewritten, ${inView} of them on screen`,
     )
     // The last row's time, off screen all along, is current once it is in view.
-    const last = page.locator('#fleet-body tr[data-pod="pod-399"] time')
+    const last = page.locator('#fleet-body tr[data-pod="pod-0399"] time')
     await last.scrollIntoViewIfNeeded()
     await waitFor(
       "the last row's time to be current",
