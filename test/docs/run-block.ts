@@ -4,7 +4,7 @@
  * `npm run build` first), shell sessions (`console`) with `probekit` on PATH, their output
  * compared with the block's.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { chmodSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { canConnect, makeTempDir, waitFor } from '../support/server-process.js'
@@ -35,6 +35,37 @@ export function docProject(): string {
   chmodSync(join(bin, 'probekit'), 0o755)
   project = dir
   return dir
+}
+
+/**
+ * Type-checks the `*.ts` files of `dir` (a folder of `docProject()`) with tsc: strict, no
+ * output, Node's types, and `compilerOptions` on top (module, resolution, skipLibCheck…).
+ * Returns tsc's exit status and what it printed.
+ */
+export function typecheckDir(
+  dir: string,
+  compilerOptions: Record<string, unknown>,
+): { status: number | null; output: string } {
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        strict: true,
+        noEmit: true,
+        types: ['node'],
+        typeRoots: [join(ROOT, 'node_modules/@types')],
+        ...compilerOptions,
+      },
+      include: ['*.ts'],
+    }),
+  )
+  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  return { status: tsc.status, output: `${tsc.stdout}${tsc.stderr}` }
 }
 
 /** The fixed ports an example listens on (`port: 9000`, `.listen(3000)`). */

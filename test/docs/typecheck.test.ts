@@ -7,12 +7,11 @@
  * Left out: blocks marked as a signature or a fragment, which are not programs.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { allBlocks, ROOT, where } from './blocks.js'
-import { docProject } from './run-block.js'
+import { allBlocks, where } from './blocks.js'
+import { docProject, typecheckDir } from './run-block.js'
 
 /** Skip reasons of blocks that are not programs, or need a driver the project does not install. */
 const NOT_CHECKED = /^(a signature|a fragment|a reference)\b|^no MongoDB server or driver/
@@ -48,30 +47,14 @@ describe('TypeScript examples in the docs', () => {
       // `export {}`: each example is a module of its own, as it would be in a reader's file.
       writeFileSync(join(dir, `${name}.ts`), `${file.code.join('\n')}\nexport {}\n`)
     }
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          strict: true,
-          noEmit: true,
-          skipLibCheck: true,
-          experimentalDecorators: true,
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules/@types')],
-        },
-        include: ['*.ts'],
-      }),
-    )
-    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir], {
-      cwd: dir,
-      encoding: 'utf8',
-      timeout: 120_000,
+    const tsc = typecheckDir(dir, {
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      skipLibCheck: true,
+      experimentalDecorators: true,
     })
     // Name each error by the doc line of its block, not the temp file.
-    const report = `${tsc.stdout}${tsc.stderr}`.replace(
+    const report = tsc.output.replace(
       /^([\w-]+)\.ts/gm,
       (file, name: string) => `${names.get(name) ?? file} (${file}, in ${dir})`,
     )

@@ -6,12 +6,10 @@
  * checks nodenext and node10 only. The types must also be real there, not `any`.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { ROOT } from '../docs/blocks.js'
-import { docProject } from '../docs/run-block.js'
+import { docProject, typecheckDir } from '../docs/run-block.js'
 
 const MAIN = `
 import probekit = require('probekit')
@@ -45,27 +43,7 @@ describe('the declarations in a CommonJS project on "module": "node16"', () => {
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, 'package.json'), '{ "private": true, "type": "commonjs" }\n')
     writeFileSync(join(dir, 'main.ts'), MAIN)
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'node16',
-          moduleResolution: 'node16',
-          strict: true,
-          noEmit: true,
-          skipLibCheck: false,
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules/@types')],
-        },
-        include: ['*.ts'],
-      }),
-    )
-    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir], {
-      cwd: dir,
-      encoding: 'utf8',
-      timeout: 120_000,
-    })
-    assert.equal(tsc.status, 0, `${tsc.stdout}${tsc.stderr}`)
+    const tsc = typecheckDir(dir, { module: 'node16', moduleResolution: 'node16', skipLibCheck: false })
+    assert.equal(tsc.status, 0, tsc.output)
   })
 })

@@ -7,12 +7,10 @@
  * declarations (dist/, `npm run build` first), as a reader's project would.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { ROOT } from '../docs/blocks.js'
-import { docProject } from '../docs/run-block.js'
+import { docProject, typecheckDir } from '../docs/run-block.js'
 
 const CLIENTS = `
 import { createHealth } from 'probekit'
@@ -62,29 +60,13 @@ describe("the drivers' own clients", () => {
     const dir = join(docProject(), 'driver-types')
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, 'clients.ts'), CLIENTS)
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          strict: true,
-          exactOptionalPropertyTypes: true,
-          noUncheckedIndexedAccess: true,
-          noEmit: true,
-          skipLibCheck: true,
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules/@types')],
-        },
-        include: ['*.ts'],
-      }),
-    )
-    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir], {
-      cwd: dir,
-      encoding: 'utf8',
-      timeout: 120_000,
+    const tsc = typecheckDir(dir, {
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      exactOptionalPropertyTypes: true,
+      noUncheckedIndexedAccess: true,
+      skipLibCheck: true,
     })
-    assert.equal(tsc.status, 0, `${tsc.stdout}${tsc.stderr}`)
+    assert.equal(tsc.status, 0, tsc.output)
   })
 })
