@@ -29,9 +29,20 @@ function formatMs(ms: number): string {
  * One line saying why a check failed: the error's message (never its stack), redacted
  * (with `secrets` masked by value too) before it is cut to 1,000 characters. Errors without
  * a message (some drivers throw bare codes) fall back to their code or name; anything thrown
- * that is not an Error is rendered with its secret keys (password, token, …) masked.
+ * that is not an Error is rendered with its secret keys (password, token, …) masked. It
+ * never throws: a thrown value whose `message` getter or proxy trap throws is said to be
+ * unreadable, since its callers (a probe's run, a lifecycle task, a shutdown hook, a log
+ * line) must end in a reason whatever was thrown.
  */
 export function reasonOf(error: unknown, secrets?: SecretSet): string {
+  try {
+    return readReason(error, secrets)
+  } catch {
+    return 'failed (what was thrown cannot be read: a getter or proxy trap of it threw)'
+  }
+}
+
+function readReason(error: unknown, secrets?: SecretSet): string {
   let text: string
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code
@@ -58,19 +69,6 @@ export function reasonOf(error: unknown, secrets?: SecretSet): string {
   const oneLine =
     flat.length > MAX_MESSAGE ? redactCut(flat.slice(0, MAX_MESSAGE), { end: true }, secrets) : redact(flat, secrets)
   return (oneLine.length > MAX_REASON ? `${oneLine.slice(0, MAX_REASON)}…` : oneLine) || 'failed'
-}
-
-/**
- * `reasonOf(error)`, or a reason saying the thrown value cannot be read when reading it
- * throws (a `message` getter or a proxy trap that throws), for callers that must end in a
- * reason whatever was thrown.
- */
-export function readableReason(error: unknown, secrets?: SecretSet): string {
-  try {
-    return reasonOf(error, secrets)
-  } catch {
-    return 'failed (what was thrown cannot be read: a getter or proxy trap of it threw)'
-  }
 }
 
 /** How many links of an `error.cause` chain a reason shows. */

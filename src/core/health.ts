@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { isoTime } from './clock.js'
-import { readableReason } from './errors.js'
+import { reasonOf } from './errors.js'
 import { Lifecycle, type LifecyclePhase } from './lifecycle.js'
 import { LogLimiter } from './log-limiter.js'
 import type { Logger } from './logger.js'
@@ -402,7 +402,7 @@ export class HealthCore extends EventEmitter<{ change: [ChangeEvent] }> {
       this.transitionLog.write(
         'error',
         { cause: 'listener', subject: what },
-        `health: a 'change' listener threw on "${what} ${from}${event.current}": ${readableReason(error)}`,
+        `health: a 'change' listener threw on "${what} ${from}${event.current}": ${reasonOf(error)}`,
       )
     }
   }

@@ -1,4 +1,4 @@
-import { readableReason } from './errors.js'
+import { reasonOf } from './errors.js'
 import type { Group, Status } from './types.js'
 
 /** The process's own state, as the app or the graceful-shutdown helper sets it. */
@@ -79,7 +79,7 @@ export class Lifecycle {
       },
       (error: unknown) => {
         this.pending.delete(id)
-        this.failedTasks.set(name, `startup task ${name} failed: ${readableReason(error)}`)
+        this.failedTasks.set(name, `startup task ${name} failed: ${reasonOf(error)}`)
         this.changed()
         throw error
       },

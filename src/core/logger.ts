@@ -1,4 +1,4 @@
-import { readableReason } from './errors.js'
+import { reasonOf } from './errors.js'
 import { lineSafe } from './inert.js'
 
 /** Anything shaped like `console` or a pino logger. */
@@ -41,7 +41,7 @@ function loggerFailed(logger: object, error: unknown): void {
   if (failedLoggers.has(logger)) return
   failedLoggers.add(logger)
   process.emitWarning(
-    `probekit: the logger threw (${readableReason(error)}); the lines it refuses are dropped, and probekit goes on`,
+    `probekit: the logger threw (${reasonOf(error)}); the lines it refuses are dropped, and probekit goes on`,
     { code: 'PROBEKIT_LOGGER_FAILED' },
   )
 }

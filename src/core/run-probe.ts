@@ -1,6 +1,6 @@
 import { isoTime, monotonicMs } from './clock.js'
 import { withDeadline } from './deadline.js'
-import { readableReason } from './errors.js'
+import { reasonOf } from './errors.js'
 import { redact, renderValue, type SecretSet } from './redact.js'
 import type { CheckDetails, CheckResult, Probe } from './types.js'
 
@@ -41,7 +41,7 @@ export async function runProbe(probe: Probe, options: RunProbeOptions): Promise<
     critical,
   }
   if (probe.componentType) result.componentType = probe.componentType
-  if (failed) result.output = readableReason(error, options.secrets)
+  if (failed) result.output = reasonOf(error, options.secrets)
   else if (details && typeof details === 'object') applyDetails(result, details, options.secrets)
   return result
 }

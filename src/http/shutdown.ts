@@ -17,7 +17,7 @@
  */
 import { MAX_TIMER_MS } from '../core/clock.js'
 import { withDeadline } from '../core/deadline.js'
-import { DeadlineExceeded, readableReason } from '../core/errors.js'
+import { DeadlineExceeded, reasonOf } from '../core/errors.js'
 import type { HealthCore } from '../core/health.js'
 import { type Logger, type LogLevel, writeLog } from '../core/logger.js'
 import { optionKeys, rejectUnknownKeys } from '../core/options.js'
@@ -358,8 +358,8 @@ class Shutdown implements GracefulShutdown {
     } catch (error) {
       const note =
         error instanceof DeadlineExceeded
-          ? `cleanup hook "${hook.name}" cut off: ${readableReason(error)}`
-          : `cleanup hook "${hook.name}" failed: ${readableReason(error)}`
+          ? `cleanup hook "${hook.name}" cut off: ${reasonOf(error)}`
+          : `cleanup hook "${hook.name}" failed: ${reasonOf(error)}`
       const prefix = error instanceof DeadlineExceeded ? 'forced: ' : ''
       this.log('error', `shutdown: ${prefix}${note}`, { step: 'hook', name: hook.name, forced: note })
       return note

@@ -517,13 +517,6 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
   }
 
   /**
-   * How this monitor keeps its schedule: runs started and ticks skipped since it was made
-   * (a run still going, or the monitor a whole interval behind), runs in flight and
-   * waiting for a slot now, and how late runs started after they were due (a histogram,
-   * seconds). `/metrics` serves them as `probekit_monitor_check_runs_*` and
-   * `probekit_monitor_check_run_delay_seconds`.
-   */
-  /**
    * The ids of the pods the last load read with nothing to check: p2 pod manifests without
    * a `status_port`, which p2 does not check either (the start and reload lines name them).
    */
@@ -531,6 +524,13 @@ export class Monitor extends EventEmitter<{ change: [Transition, CheckState]; re
     return this.unchecked
   }
 
+  /**
+   * How this monitor keeps its schedule: runs started and ticks skipped since it was made
+   * (a run still going, or the monitor a whole interval behind), runs in flight and
+   * waiting for a slot now, and how late runs started after they were due (a histogram,
+   * seconds). `/metrics` serves them as `probekit_monitor_check_runs_*` and
+   * `probekit_monitor_check_run_delay_seconds`.
+   */
   get runStats(): RunStats {
     return { ...this.scheduler.stats, delays: this.scheduler.delays }
   }
